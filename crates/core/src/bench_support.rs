@@ -1,0 +1,107 @@
+//! Benchmark support (feature `plaintext-bench` only, never in the app): builds the same
+//! vault with SQLCipher or as plain SQLite, so the benches compare the two on identical work.
+
+use std::path::Path;
+
+use crate::db::{self, Mode};
+use crate::error::Result;
+use crate::hlc::Hlc;
+use crate::keys::VaultKeys;
+use crate::keystore::KeyStoreKind;
+use crate::vault::{Vault, VaultMeta, load_clock};
+use crate::{Action, ClientCode, ClientIdentity, schema};
+
+/// A bench vault's keys (`None` for plain SQLite).
+#[derive(Clone)]
+pub struct BenchKeys(Option<VaultKeys>);
+
+fn meta() -> VaultMeta {
+    VaultMeta {
+        format: 1,
+        vault_id: "bench".into(),
+        device_id: "bench-device".into(),
+        key_store: KeyStoreKind::Passphrase,
+        created_at: "2026-01-01T00:00:00Z".into(),
+    }
+}
+
+/// Creates a vault in `dir`, encrypted or not, without touching any key store.
+pub fn create(dir: &Path, encrypted: bool) -> Result<(Vault, BenchKeys)> {
+    let keys = encrypted.then(VaultKeys::generate);
+    let mut conn = db::open_pair(
+        dir,
+        keys.as_ref().map(|k| &k.clinical),
+        keys.as_ref().map(|k| &k.identity),
+        Mode::Create,
+    )?;
+    schema::migrate(&mut conn)?;
+    let vault = Vault {
+        dir: dir.to_path_buf(),
+        meta: meta(),
+        keys: keys.clone().unwrap_or_else(VaultKeys::generate),
+        conn,
+        clock: Hlc::default(),
+    };
+    Ok((vault, BenchKeys(keys)))
+}
+
+/// Opens the vault as `Vault::open` does once it has the keys: key both stores, check
+/// they read, check the schema, record the unlock in the audit trail.
+pub fn open(dir: &Path, keys: &BenchKeys) -> Result<Vault> {
+    let k = keys.0.as_ref();
+    let mut conn = db::open_pair(
+        dir,
+        k.map(|k| &k.clinical),
+        k.map(|k| &k.identity),
+        Mode::Existing,
+    )?;
+    schema::migrate(&mut conn)?;
+    let clock = load_clock(&conn)?;
+    let mut vault = Vault {
+        dir: dir.to_path_buf(),
+        meta: meta(),
+        keys: k.cloned().unwrap_or_else(VaultKeys::generate),
+        conn,
+        clock,
+    };
+    vault.act(Action::VaultUnlock, |_| Ok(()))?;
+    Ok(vault)
+}
+
+/// Adds `clients` clients and `notes` finalised free-text notes spread across them, in one
+/// transaction (setup for search benches; not how the app writes).
+pub fn populate(
+    vault: &mut Vault,
+    clients: usize,
+    notes: usize,
+    text: impl Fn(usize) -> String,
+) -> Result<Vec<ClientCode>> {
+    let mut codes = Vec::with_capacity(clients);
+    for i in 0..clients {
+        codes.push(
+            vault
+                .add_client(ClientIdentity {
+                    full_name: format!("Bench Client {i}"),
+                    ..Default::default()
+                })?
+                .code,
+        );
+    }
+    let tx = vault.conn.transaction()?;
+    {
+        let mut stmt = tx.prepare(
+            "INSERT INTO session_notes (id, client_code, template, body, status, created_at, updated_at, hlc, device_id)
+             VALUES (?1, ?2, 'free', ?3, 'final', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'h', 'bench-device')",
+        )?;
+        for n in 0..notes {
+            let body = serde_json::json!({ "text": text(n) }).to_string();
+            stmt.execute(rusqlite::params![
+                crate::vault::new_id(),
+                codes[n % clients].as_str(),
+                body
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(codes)
+}

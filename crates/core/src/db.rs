@@ -1,0 +1,90 @@
+//! Opening the two SQLCipher stores on one connection.
+//!
+//! The clinical store is the connection's `main` database; the identity store is
+//! ATTACHed as `identity` with its own key. Both use rollback journals (not WAL) with
+//! `synchronous = FULL`, so a transaction touching both stores commits atomically across
+//! them through SQLite's super-journal: an audit entry and the chain head kept in the
+//! identity store can never disagree after a crash. `secure_delete` overwrites freed pages.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{CoreError, Result};
+use crate::keys::StoreKey;
+
+/// File names inside a vault folder.
+pub const CLINICAL_DB: &str = "clinical.db";
+pub const IDENTITY_DB: &str = "identity.db";
+
+/// Whether a store file must already exist.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Create,
+    Existing,
+}
+
+fn is_not_a_database(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase)
+}
+
+/// Opens both stores of the vault in `dir` with their keys. `None` keys are only used by the
+/// plaintext comparison benchmark.
+pub(crate) fn open_pair(
+    dir: &Path,
+    clinical: Option<&StoreKey>,
+    identity: Option<&StoreKey>,
+    mode: Mode,
+) -> Result<Connection> {
+    let clinical_path = dir.join(CLINICAL_DB);
+    let identity_path = dir.join(IDENTITY_DB);
+    if mode == Mode::Existing && (!clinical_path.exists() || !identity_path.exists()) {
+        return Err(CoreError::Corrupt(format!(
+            "{} or {} is missing from {}",
+            CLINICAL_DB,
+            IDENTITY_DB,
+            dir.display()
+        )));
+    }
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if mode == Mode::Create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(&clinical_path, flags)?;
+    // SQLCipher otherwise writes an HMAC warning to stderr when a key is wrong.
+    let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
+    if let Some(key) = clinical {
+        conn.execute_batch(&format!("PRAGMA key = \"{}\";", key.sql_literal()))?;
+    }
+    check_readable(&conn, "main")?;
+    let identity_key = identity.map(|k| k.sql_literal()).unwrap_or_default();
+    conn.execute(
+        "ATTACH DATABASE ?1 AS identity KEY ?2",
+        rusqlite::params![identity_path.to_string_lossy(), identity_key],
+    )?;
+    check_readable(&conn, "identity")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA main.journal_mode = DELETE;
+         PRAGMA identity.journal_mode = DELETE;
+         PRAGMA main.synchronous = FULL;
+         PRAGMA identity.synchronous = FULL;
+         PRAGMA main.secure_delete = ON;
+         PRAGMA identity.secure_delete = ON;
+         PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+/// A wrong key only shows at the first read ("file is not a database").
+fn check_readable(conn: &Connection, schema: &str) -> Result<()> {
+    match conn.query_row(
+        &format!("SELECT count(*) FROM {schema}.sqlite_master"),
+        [],
+        |r| r.get::<_, i64>(0),
+    ) {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_a_database(&e) => Err(CoreError::KeysDoNotOpenVault),
+        Err(e) => Err(e.into()),
+    }
+}

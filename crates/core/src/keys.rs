@@ -1,0 +1,117 @@
+//! The vault's secret keys: one random 256-bit key per store.
+//!
+//! Each store (clinical, identity) has its own key so that either database on its own
+//! reveals nothing about the other. Keys are used by SQLCipher as *raw* keys
+//! (`PRAGMA key = "x'…'"`), so opening a store costs no key derivation. Key material is
+//! zeroed when dropped.
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::error::{CoreError, Result};
+
+/// One SQLCipher raw key (32 random bytes).
+#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+pub struct StoreKey([u8; 32]);
+
+impl StoreKey {
+    /// A fresh random key from the OS CSPRNG.
+    pub fn generate() -> Self {
+        let mut k = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut k);
+        StoreKey(k)
+    }
+
+    /// Lower-case hex, as `keys show` prints it and SQLCipher tools take it.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(s: &str) -> Result<Self> {
+        let mut k = [0u8; 32];
+        hex::decode_to_slice(s.trim(), &mut k)
+            .map_err(|_| CoreError::Crypto("a stored key is not 64 hex digits".into()))?;
+        Ok(StoreKey(k))
+    }
+
+    /// The SQL literal SQLCipher expects for a raw key: `x'…'`.
+    pub(crate) fn sql_literal(&self) -> String {
+        format!("x'{}'", self.to_hex())
+    }
+}
+
+impl std::fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreKey(…)")
+    }
+}
+
+/// Both store keys of one vault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VaultKeys {
+    pub clinical: StoreKey,
+    pub identity: StoreKey,
+}
+
+/// The on-disk (inside an age envelope) and `keys show` form of [`VaultKeys`].
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct KeysDocument {
+    pub clinical_db_key: String,
+    pub identity_db_key: String,
+}
+
+impl VaultKeys {
+    /// Two fresh, independent random keys.
+    pub fn generate() -> Self {
+        VaultKeys {
+            clinical: StoreKey::generate(),
+            identity: StoreKey::generate(),
+        }
+    }
+
+    /// The document form, as printed by `casebook keys show --json`.
+    pub fn to_document(&self) -> KeysDocument {
+        KeysDocument {
+            clinical_db_key: self.clinical.to_hex(),
+            identity_db_key: self.identity.to_hex(),
+        }
+    }
+
+    pub(crate) fn to_json(&self) -> Vec<u8> {
+        // Serialising two strings cannot fail.
+        serde_json::to_vec(&self.to_document()).unwrap_or_default()
+    }
+
+    pub(crate) fn from_json(bytes: &[u8]) -> Result<Self> {
+        let doc: KeysDocument = serde_json::from_slice(bytes)
+            .map_err(|_| CoreError::Crypto("the key document is not valid".into()))?;
+        Ok(VaultKeys {
+            clinical: StoreKey::from_hex(&doc.clinical_db_key)?,
+            identity: StoreKey::from_hex(&doc.identity_db_key)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_random_and_round_trip() {
+        let a = VaultKeys::generate();
+        let b = VaultKeys::generate();
+        assert_ne!(a.clinical, b.clinical);
+        assert_ne!(a.clinical, a.identity);
+        let back = VaultKeys::from_json(&a.to_json()).unwrap();
+        assert_eq!(a, back);
+        assert_eq!(a.clinical.to_hex().len(), 64);
+    }
+
+    #[test]
+    fn debug_never_prints_key_material() {
+        let k = StoreKey::generate();
+        assert!(!format!("{k:?}").contains(&k.to_hex()[..8]));
+    }
+}

@@ -1,0 +1,128 @@
+//! Where the store keys live between sessions: the OS keychain, or a passphrase key file.
+//!
+//! * **OS keychain** (default): two separate entries, service `casebook`, accounts
+//!   `<vault id>/clinical-db-key` and `<vault id>/identity-db-key`, through the `keyring`
+//!   crate's native backend (Secret Service on Linux, Keychain on macOS, Credential
+//!   Manager on Windows).
+//! * **Passphrase key file**: when `CASEBOOK_PASSPHRASE` is set at init, or no keychain is
+//!   reachable, both keys go in `keys.age`, an age file sealed with the passphrase (scrypt).
+//!
+//! Either way a third copy sits in `recovery.age`, sealed with the recovery key.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, Result};
+use crate::keys::{StoreKey, VaultKeys};
+use crate::sealed::{self, OpenError};
+
+const SERVICE: &str = "casebook";
+
+/// Which key store a vault uses; recorded in `vault.json`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyStoreKind {
+    /// The operating system's keychain.
+    OsKeychain,
+    /// `keys.age` in the vault folder, sealed with a passphrase.
+    Passphrase,
+}
+
+impl KeyStoreKind {
+    /// How the CLI and app name it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            KeyStoreKind::OsKeychain => "OS keychain",
+            KeyStoreKind::Passphrase => "passphrase key file",
+        }
+    }
+}
+
+/// The key file used by the passphrase key store.
+pub fn key_file(vault_dir: &Path) -> PathBuf {
+    vault_dir.join("keys.age")
+}
+
+fn keychain_error(e: keyring::Error) -> CoreError {
+    match e {
+        keyring::Error::NoEntry => CoreError::KeysMissing,
+        other => CoreError::KeychainUnavailable(other.to_string()),
+    }
+}
+
+fn entry(vault_id: &str, which: &str) -> Result<keyring::Entry> {
+    keyring::Entry::new(SERVICE, &format!("{vault_id}/{which}-db-key")).map_err(keychain_error)
+}
+
+/// Stores both keys in the OS keychain and reads them back, so a keychain that silently
+/// drops secrets is caught at once.
+pub(crate) fn keychain_save(vault_id: &str, keys: &VaultKeys) -> Result<()> {
+    for (which, key) in [("clinical", &keys.clinical), ("identity", &keys.identity)] {
+        let e = entry(vault_id, which)?;
+        e.set_password(&key.to_hex()).map_err(keychain_error)?;
+    }
+    let back = keychain_load(vault_id).map_err(|e| match e {
+        CoreError::KeysMissing => {
+            CoreError::KeychainUnavailable("the keychain did not keep what was stored".into())
+        }
+        other => other,
+    })?;
+    if &back != keys {
+        return Err(CoreError::KeychainUnavailable(
+            "the keychain returned different keys from those stored".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads both keys from the OS keychain.
+pub(crate) fn keychain_load(vault_id: &str) -> Result<VaultKeys> {
+    let get = |which| -> Result<StoreKey> {
+        let secret = entry(vault_id, which)?
+            .get_password()
+            .map_err(keychain_error)?;
+        StoreKey::from_hex(&secret).map_err(|_| CoreError::KeysMissing)
+    };
+    Ok(VaultKeys {
+        clinical: get("clinical")?,
+        identity: get("identity")?,
+    })
+}
+
+/// Removes this vault's keychain entries (after moving to a passphrase key file).
+pub(crate) fn keychain_forget(vault_id: &str) {
+    for which in ["clinical", "identity"] {
+        if let Ok(e) = entry(vault_id, which) {
+            let _ = e.delete_credential();
+        }
+    }
+}
+
+/// Seals both keys into the vault's key file with the passphrase.
+pub(crate) fn passphrase_save(vault_dir: &Path, passphrase: &str, keys: &VaultKeys) -> Result<()> {
+    if passphrase.is_empty() {
+        return Err(CoreError::invalid(
+            "the passphrase is empty: choose one you will remember (or use the OS keychain)",
+        ));
+    }
+    let sealed = sealed::seal(passphrase, &keys.to_json())?;
+    sealed::write_atomically(&key_file(vault_dir), &sealed)
+}
+
+/// Opens the vault's key file with the passphrase.
+pub(crate) fn passphrase_load(vault_dir: &Path, passphrase: &str) -> Result<VaultKeys> {
+    let path = key_file(vault_dir);
+    let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => CoreError::KeyFileCorrupt(path.clone()),
+        _ => CoreError::Io {
+            path: path.clone(),
+            source: e,
+        },
+    })?;
+    match sealed::open(passphrase, &bytes) {
+        Ok(plain) => VaultKeys::from_json(&plain).map_err(|_| CoreError::KeyFileCorrupt(path)),
+        Err(OpenError::WrongPassphrase) => Err(CoreError::WrongPassphrase),
+        Err(OpenError::Damaged) => Err(CoreError::KeyFileCorrupt(path)),
+    }
+}

@@ -1,0 +1,53 @@
+//! # casebook-core
+//!
+//! The Casebook vault and everything a therapist's data goes through. No UI, no network.
+//!
+//! A vault is two SQLCipher databases kept apart on purpose (the *two-code* design): the
+//! **clinical store** knows clients only by random codes such as `C-7KQ2` and holds
+//! appointments, session notes, addenda, process notes, outcome measures and the audit
+//! trail; the **identity store** maps each code to a name and contact details. Each has
+//! its own random 256-bit key, kept in the OS keychain (or a passphrase key file) and,
+//! for disaster recovery, sealed with a recovery key shown once at setup.
+//!
+//! Start with [`Vault::init`] or [`Vault::open`]; every method on [`Vault`] is one
+//! audited transaction. Module map:
+//!
+//! * [`vault`] — the folder, unlocking, recovery, and the audited-transaction helper;
+//! * [`keys`], [`keystore`], [`recovery`] — key material and where it is kept;
+//! * [`records`] — clients, appointments, notes, process notes, measures;
+//! * [`search`] — full-text search inside the encrypted clinical store;
+//! * [`audit`] — the hash-chained audit trail and its verification;
+//! * [`hlc`] — hybrid logical clock stamps for sync.
+
+pub mod audit;
+mod db;
+pub mod error;
+pub mod hlc;
+pub mod keys;
+pub mod keystore;
+pub mod records;
+pub mod recovery;
+mod schema;
+mod sealed;
+pub mod search;
+pub mod vault;
+
+#[cfg(feature = "plaintext-bench")]
+pub mod bench_support;
+
+pub use audit::{Action, AuditEntry, AuditFilter, Verification};
+pub use error::{CoreError, ErrorKind, Result};
+pub use keys::KeysDocument;
+pub use keystore::KeyStoreKind;
+pub use records::appointments::{Appointment, AppointmentStatus};
+pub use records::clients::{Client, ClientCode, ClientIdentity, ClientStatus, ClientSummary};
+pub use records::measures::{Instrument, OutcomeMeasure, Score};
+pub use records::notes::{Addendum, NoteStatus, NoteTemplate, SessionNote};
+pub use records::parse_date;
+pub use records::process_notes::ProcessNote;
+pub use recovery::RecoveryKey;
+pub use search::SearchHit;
+pub use vault::{Created, Status, Vault, VaultMeta};
+
+/// The database file names inside a vault folder.
+pub use db::{CLINICAL_DB, IDENTITY_DB};

@@ -1,0 +1,331 @@
+//! Clients: who the therapist works with, known to the clinical store only by a code.
+//!
+//! A [`ClientCode`] such as `C-7KQ2` is random, drawn from an alphabet without look-alike
+//! characters, and never derived from the name. The clinical store holds the code, status
+//! and dates; the identity store holds the name, date of birth and contact details.
+
+use chrono::{Local, NaiveDate};
+use rand::Rng;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{check_text, require_client};
+use crate::audit::Action;
+use crate::error::{CoreError, Result};
+use crate::vault::{Store, Vault, new_id};
+
+/// Characters a person can read aloud and copy without confusion (no 0/O, 1/I/L, U).
+const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
+const CODE_LEN: usize = 4;
+
+/// A client's pseudonymous code, e.g. `C-7KQ2`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ClientCode(String);
+
+impl ClientCode {
+    fn random() -> Self {
+        let mut rng = rand::rngs::OsRng;
+        let body: String = (0..CODE_LEN)
+            .map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char)
+            .collect();
+        ClientCode(format!("C-{body}"))
+    }
+
+    /// Reads a code typed by a person: case and the `C-` prefix are optional.
+    pub fn parse(s: &str) -> Result<Self> {
+        let up = s.trim().to_ascii_uppercase();
+        let body = up.strip_prefix("C-").unwrap_or(&up);
+        if body.len() == CODE_LEN && body.bytes().all(|b| CODE_ALPHABET.contains(&b)) {
+            Ok(ClientCode(format!("C-{body}")))
+        } else {
+            Err(CoreError::invalid(format!(
+                "'{}' is not a client code: codes look like C-7KQ2 (see `casebook client list`)",
+                s.trim().chars().take(20).collect::<String>()
+            )))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ClientCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether the therapist is still seeing the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientStatus {
+    Active,
+    /// Therapy has ended; `ended_on` says when (the start of the retention period).
+    Closed,
+}
+
+/// Who a client is, as held in the identity store only.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ClientIdentity {
+    pub full_name: String,
+    pub date_of_birth: Option<NaiveDate>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub emergency_contact: Option<String>,
+    /// The client's GP (practice or doctor), for risk procedures.
+    pub gp: Option<String>,
+}
+
+/// A client as the therapist sees them: code, status and, through the identity store, their name.
+#[derive(Clone, Debug, Serialize)]
+pub struct Client {
+    pub code: ClientCode,
+    pub status: ClientStatus,
+    pub opened_on: NaiveDate,
+    pub ended_on: Option<NaiveDate>,
+    /// `None` only if the identity row is missing.
+    pub identity: Option<ClientIdentity>,
+}
+
+impl ClientIdentity {
+    fn validate(&self) -> Result<()> {
+        check_text("name", &self.full_name, 200)?;
+        if let Some(dob) = self.date_of_birth {
+            if dob > Local::now().date_naive() {
+                return Err(CoreError::invalid("the date of birth is in the future"));
+            }
+        }
+        if let Some(email) = &self.email {
+            let ok = email.len() <= 254
+                && email
+                    .split_once('@')
+                    .is_some_and(|(a, b)| !a.is_empty() && b.contains('.'));
+            if !ok {
+                return Err(CoreError::invalid(format!(
+                    "'{email}' is not an email address"
+                )));
+            }
+        }
+        if let Some(phone) = &self.phone {
+            let digits = phone.chars().filter(char::is_ascii_digit).count();
+            if !(6..=20).contains(&digits)
+                || !phone
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || " +-()".contains(c))
+            {
+                return Err(CoreError::invalid(format!(
+                    "'{phone}' is not a phone number"
+                )));
+            }
+        }
+        for (what, v) in [
+            ("emergency contact", &self.emergency_contact),
+            ("GP", &self.gp),
+        ] {
+            if let Some(v) = v {
+                check_text(what, v, 500)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_identity(tx: &rusqlite::Connection, code: &str) -> Result<Option<ClientIdentity>> {
+    Ok(tx
+        .query_row(
+            "SELECT full_name, date_of_birth, email, phone, emergency_contact, gp
+             FROM identity.client_identity WHERE code = ?1 AND deleted = 0",
+            [code],
+            |r| {
+                Ok(ClientIdentity {
+                    full_name: r.get(0)?,
+                    date_of_birth: r.get(1)?,
+                    email: r.get(2)?,
+                    phone: r.get(3)?,
+                    emergency_contact: r.get(4)?,
+                    gp: r.get(5)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+fn read_client(tx: &rusqlite::Connection, code: &ClientCode) -> Result<Client> {
+    require_client(tx, code.as_str())?;
+    let (status, opened_on, ended_on): (String, NaiveDate, Option<NaiveDate>) = tx.query_row(
+        "SELECT status, opened_on, ended_on FROM clients WHERE code = ?1",
+        [code.as_str()],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok(Client {
+        code: code.clone(),
+        status: if status == "closed" {
+            ClientStatus::Closed
+        } else {
+            ClientStatus::Active
+        },
+        opened_on,
+        ended_on,
+        identity: read_identity(tx, code.as_str())?,
+    })
+}
+
+/// A client in a list: code, status, name.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientSummary {
+    pub code: ClientCode,
+    pub status: ClientStatus,
+    pub full_name: Option<String>,
+    pub ended_on: Option<NaiveDate>,
+}
+
+impl Vault {
+    /// Adds a client: a new random code in the clinical store, their identity in the identity store.
+    pub fn add_client(&mut self, identity: ClientIdentity) -> Result<Client> {
+        identity.validate()?;
+        self.act(Action::ClientCreate, |cx| {
+            let code = loop {
+                let c = ClientCode::random();
+                let taken: bool = cx.tx.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM clients WHERE code = ?1)",
+                    [c.as_str()],
+                    |r| r.get(0),
+                )?;
+                if !taken {
+                    break c;
+                }
+            };
+            let id = new_id();
+            let opened_on = cx.now.with_timezone(&Local).date_naive();
+            let hlc = cx.stamp();
+            cx.tx.execute(
+                "INSERT INTO clients (id, code, status, opened_on, hlc, device_id) VALUES (?1, ?2, 'active', ?3, ?4, ?5)",
+                params![id, code.as_str(), opened_on, hlc, cx.device_id],
+            )?;
+            cx.outbox(Store::Clinical, "clients", &id, "upsert", &hlc)?;
+            let ihlc = cx.stamp();
+            cx.tx.execute(
+                "INSERT INTO identity.client_identity
+                 (code, full_name, date_of_birth, email, phone, emergency_contact, gp, hlc, device_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    code.as_str(),
+                    identity.full_name.trim(),
+                    identity.date_of_birth,
+                    identity.email,
+                    identity.phone,
+                    identity.emergency_contact,
+                    identity.gp,
+                    ihlc,
+                    cx.device_id
+                ],
+            )?;
+            cx.outbox(Store::Identity, "client_identity", code.as_str(), "upsert", &ihlc)?;
+            cx.client(code.as_str());
+            cx.object(&id);
+            read_client(cx.tx, &code)
+        })
+    }
+
+    /// Every client, names resolved through the identity store, ordered by name.
+    pub fn list_clients(&mut self, include_closed: bool) -> Result<Vec<ClientSummary>> {
+        self.act(Action::ClientList, |cx| {
+            let mut stmt = cx.tx.prepare(
+                "SELECT c.code, c.status, i.full_name, c.ended_on FROM clients c
+                 LEFT JOIN identity.client_identity i ON i.code = c.code AND i.deleted = 0
+                 WHERE c.deleted = 0 AND (?1 OR c.status = 'active')
+                 ORDER BY i.full_name COLLATE NOCASE, c.code",
+            )?;
+            let rows = stmt.query_map([include_closed], |r| {
+                let status: String = r.get(1)?;
+                Ok(ClientSummary {
+                    code: ClientCode(r.get(0)?),
+                    status: if status == "closed" {
+                        ClientStatus::Closed
+                    } else {
+                        ClientStatus::Active
+                    },
+                    full_name: r.get(2)?,
+                    ended_on: r.get(3)?,
+                })
+            })?;
+            let list = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            cx.detail(format!("count={}", list.len()));
+            Ok(list)
+        })
+    }
+
+    /// One client's record (identity included). Audited as a read of that client.
+    pub fn client(&mut self, code: &ClientCode) -> Result<Client> {
+        self.act(Action::ClientRead, |cx| {
+            cx.client(code.as_str());
+            read_client(cx.tx, code)
+        })
+    }
+
+    /// Closes a client's file: therapy ended on `ended_on`.
+    pub fn close_client(&mut self, code: &ClientCode, ended_on: NaiveDate) -> Result<Client> {
+        self.act(Action::ClientClose, |cx| {
+            let client = read_client(cx.tx, code)?;
+            if client.status == ClientStatus::Closed {
+                return Err(CoreError::Conflict(format!(
+                    "client {code} is already closed (therapy ended {})",
+                    client.ended_on.map(|d| d.format("%d/%m/%Y").to_string()).unwrap_or_default()
+                )));
+            }
+            if ended_on < client.opened_on {
+                return Err(CoreError::invalid(format!(
+                    "the end of therapy ({}) is before the client was added ({})",
+                    ended_on.format("%d/%m/%Y"),
+                    client.opened_on.format("%d/%m/%Y")
+                )));
+            }
+            if ended_on > cx.now.with_timezone(&Local).date_naive() {
+                return Err(CoreError::invalid("the end of therapy is in the future"));
+            }
+            let hlc = cx.stamp();
+            let id: String = cx.tx.query_row(
+                "UPDATE clients SET status = 'closed', ended_on = ?2, hlc = ?3, device_id = ?4 WHERE code = ?1 RETURNING id",
+                params![code.as_str(), ended_on, hlc, cx.device_id],
+                |r| r.get(0),
+            )?;
+            cx.outbox(Store::Clinical, "clients", &id, "upsert", &hlc)?;
+            cx.client(code.as_str());
+            cx.object(&id);
+            read_client(cx.tx, code)
+        })
+    }
+
+    /// The display name for a code (for search results and lists); not audited on its own,
+    /// it is always part of an audited action.
+    pub(crate) fn names_for(tx: &rusqlite::Connection, code: &str) -> Result<Option<String>> {
+        Ok(read_identity(tx, code)?.map(|i| i.full_name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn codes_use_the_unambiguous_alphabet() {
+        for _ in 0..200 {
+            let c = ClientCode::random();
+            assert!(c.as_str().starts_with("C-"));
+            assert!(!c.as_str()[2..].contains(['0', 'O', '1', 'I', 'L', 'U']));
+            assert_eq!(ClientCode::parse(&c.as_str().to_lowercase()).unwrap(), c);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_and_only_accepts_codes(s in "\\PC{0,20}") {
+            if let Ok(c) = ClientCode::parse(&s) {
+                prop_assert_eq!(c.as_str().len(), 6);
+            }
+        }
+    }
+}

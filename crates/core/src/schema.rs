@@ -1,0 +1,304 @@
+//! Versioned schema migrations for both stores.
+//!
+//! Each store records its schema version in `PRAGMA user_version`. Migrations are applied
+//! in order, each in its own transaction, and never edited once released: a change to the
+//! schema is a new entry at the end of the list. Every table that will sync carries a
+//! UUIDv7 `id`, an `hlc` stamp, the `device_id` that wrote it and a `deleted` tombstone flag.
+
+use rusqlite::Connection;
+
+use crate::error::{CoreError, Result};
+
+/// The clinical store (`main`): codes, appointments, notes, measures, the audit log.
+/// Never a name or a contact detail.
+pub(crate) const CLINICAL: &[&str] = &[
+    // v1: records, audit log, outbox.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    CREATE TABLE clients (
+        id TEXT PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL CHECK (status IN ('active', 'closed')),
+        opened_on TEXT NOT NULL,
+        ended_on TEXT,
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE appointments (
+        id TEXT PRIMARY KEY,
+        client_code TEXT NOT NULL REFERENCES clients(code),
+        starts_at TEXT NOT NULL,
+        ends_at TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('scheduled', 'attended', 'cancelled', 'did_not_attend')),
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+        CHECK (ends_at > starts_at)
+    );
+    CREATE INDEX appointments_by_client ON appointments(client_code, starts_at);
+
+    CREATE TABLE session_notes (
+        id TEXT PRIMARY KEY,
+        client_code TEXT NOT NULL REFERENCES clients(code),
+        appointment_id TEXT REFERENCES appointments(id),
+        template TEXT NOT NULL CHECK (template IN ('soap', 'dap', 'birp', 'free')),
+        body TEXT NOT NULL CHECK (json_valid(body)),
+        status TEXT NOT NULL CHECK (status IN ('draft', 'final')),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        finalised_at TEXT,
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX session_notes_by_client ON session_notes(client_code, created_at);
+    CREATE TRIGGER session_notes_final_is_immutable BEFORE UPDATE ON session_notes
+        WHEN OLD.status = 'final'
+        BEGIN SELECT RAISE(ABORT, 'a finalised note is immutable: add an addendum'); END;
+    CREATE TRIGGER session_notes_final_is_kept BEFORE DELETE ON session_notes
+        WHEN OLD.status = 'final'
+        BEGIN SELECT RAISE(ABORT, 'a finalised note cannot be deleted'); END;
+
+    CREATE TABLE addenda (
+        id TEXT PRIMARY KEY,
+        note_id TEXT NOT NULL REFERENCES session_notes(id),
+        client_code TEXT NOT NULL REFERENCES clients(code),
+        text TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX addenda_by_note ON addenda(note_id, created_at);
+    CREATE TRIGGER addenda_only_on_final_notes BEFORE INSERT ON addenda
+        WHEN (SELECT status FROM session_notes WHERE id = NEW.note_id) IS NOT 'final'
+        BEGIN SELECT RAISE(ABORT, 'addenda are added to finalised notes only'); END;
+    CREATE TRIGGER addenda_are_immutable BEFORE UPDATE ON addenda
+        BEGIN SELECT RAISE(ABORT, 'an addendum is immutable'); END;
+    CREATE TRIGGER addenda_are_kept BEFORE DELETE ON addenda
+        BEGIN SELECT RAISE(ABORT, 'an addendum cannot be deleted'); END;
+
+    CREATE TABLE process_notes (
+        id TEXT PRIMARY KEY,
+        client_code TEXT NOT NULL REFERENCES clients(code),
+        text TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX process_notes_by_client ON process_notes(client_code, created_at);
+
+    CREATE TABLE outcome_measures (
+        id TEXT PRIMARY KEY,
+        client_code TEXT NOT NULL REFERENCES clients(code),
+        instrument TEXT NOT NULL CHECK (instrument IN ('phq9', 'gad7', 'core10')),
+        items TEXT NOT NULL CHECK (json_valid(items)),
+        total REAL NOT NULL,
+        band TEXT NOT NULL,
+        risk INTEGER NOT NULL,
+        taken_at TEXT NOT NULL,
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outcome_measures_by_client ON outcome_measures(client_code, taken_at);
+
+    CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        client_code TEXT,
+        object_id TEXT,
+        detail TEXT,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+    CREATE TABLE sync_outbox (
+        seq INTEGER PRIMARY KEY,
+        row_table TEXT NOT NULL,
+        row_id TEXT NOT NULL,
+        op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+        hlc TEXT NOT NULL,
+        device_id TEXT NOT NULL
+    );
+    "#,
+    // v2: full-text search over notes, addenda and process notes, kept by triggers.
+    r#"
+    CREATE VIRTUAL TABLE search_index USING fts5(
+        body, kind UNINDEXED, object_id UNINDEXED, client_code UNINDEXED,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+
+    CREATE TRIGGER search_note_insert AFTER INSERT ON session_notes WHEN NEW.deleted = 0 BEGIN
+        INSERT INTO search_index(body, kind, object_id, client_code)
+        SELECT group_concat(value, ' '), 'note', NEW.id, NEW.client_code FROM json_each(NEW.body);
+    END;
+    CREATE TRIGGER search_note_update AFTER UPDATE ON session_notes BEGIN
+        DELETE FROM search_index WHERE kind = 'note' AND object_id = OLD.id;
+        INSERT INTO search_index(body, kind, object_id, client_code)
+        SELECT group_concat(value, ' '), 'note', NEW.id, NEW.client_code FROM json_each(NEW.body)
+        WHERE NEW.deleted = 0;
+    END;
+    CREATE TRIGGER search_addendum_insert AFTER INSERT ON addenda BEGIN
+        INSERT INTO search_index(body, kind, object_id, client_code)
+        VALUES (NEW.text, 'addendum', NEW.id, NEW.client_code);
+    END;
+    CREATE TRIGGER search_process_note_insert AFTER INSERT ON process_notes WHEN NEW.deleted = 0 BEGIN
+        INSERT INTO search_index(body, kind, object_id, client_code)
+        VALUES (NEW.text, 'process_note', NEW.id, NEW.client_code);
+    END;
+    CREATE TRIGGER search_process_note_update AFTER UPDATE ON process_notes BEGIN
+        DELETE FROM search_index WHERE kind = 'process_note' AND object_id = OLD.id;
+        INSERT INTO search_index(body, kind, object_id, client_code)
+        SELECT NEW.text, 'process_note', NEW.id, NEW.client_code WHERE NEW.deleted = 0;
+    END;
+
+    INSERT INTO search_index(body, kind, object_id, client_code)
+        SELECT (SELECT group_concat(value, ' ') FROM json_each(n.body)), 'note', n.id, n.client_code
+        FROM session_notes n WHERE n.deleted = 0;
+    INSERT INTO search_index(body, kind, object_id, client_code)
+        SELECT text, 'addendum', id, client_code FROM addenda;
+    INSERT INTO search_index(body, kind, object_id, client_code)
+        SELECT text, 'process_note', id, client_code FROM process_notes WHERE deleted = 0;
+    "#,
+];
+
+/// The identity store (`identity`): code → name and contact details, and the audit chain head.
+pub(crate) const IDENTITY: &[&str] = &[
+    // v1
+    r#"
+    CREATE TABLE identity.client_identity (
+        code TEXT PRIMARY KEY,
+        full_name TEXT NOT NULL,
+        date_of_birth TEXT,
+        email TEXT,
+        phone TEXT,
+        emergency_contact TEXT,
+        gp TEXT,
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE identity.audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        count INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TABLE identity.sync_outbox (
+        seq INTEGER PRIMARY KEY,
+        row_table TEXT NOT NULL,
+        row_id TEXT NOT NULL,
+        op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+        hlc TEXT NOT NULL,
+        device_id TEXT NOT NULL
+    );
+    "#,
+];
+
+/// Brings the `schema` database of `conn` from its version up to `target` (at most the
+/// number of migrations given). Returns the version it started from.
+pub(crate) fn migrate_to(
+    conn: &mut Connection,
+    schema: &str,
+    migrations: &[&str],
+    target: usize,
+) -> Result<i64> {
+    let found: i64 = conn.query_row(&format!("PRAGMA {schema}.user_version"), [], |r| r.get(0))?;
+    let known = migrations.len() as i64;
+    if found > known {
+        return Err(CoreError::SchemaTooNew { found, known });
+    }
+    for (i, sql) in migrations
+        .iter()
+        .enumerate()
+        .take(target)
+        .skip(found as usize)
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA {schema}.user_version = {}", i + 1))?;
+        tx.commit()?;
+    }
+    Ok(found)
+}
+
+/// Brings both stores to the latest schema.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    migrate_to(conn, "main", CLINICAL, CLINICAL.len())?;
+    migrate_to(conn, "identity", IDENTITY, IDENTITY.len())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("ATTACH DATABASE ':memory:' AS identity")
+            .unwrap();
+        conn
+    }
+
+    /// A vault made at schema v1 (before search existed) keeps its notes and gains a
+    /// search index over them when migrated.
+    #[test]
+    fn migrating_from_v1_keeps_data_and_indexes_existing_notes() {
+        let mut conn = fresh();
+        migrate_to(&mut conn, "main", CLINICAL, 1).unwrap();
+        migrate_to(&mut conn, "identity", IDENTITY, 1).unwrap();
+        conn.execute_batch(
+            r#"INSERT INTO clients (id, code, status, opened_on, hlc, device_id) VALUES ('c1', 'C-AAAA', 'active', '2026-01-01', 'h', 'd');
+               INSERT INTO session_notes (id, client_code, template, body, status, created_at, updated_at, hlc, device_id)
+               VALUES ('n1', 'C-AAAA', 'soap', '{"subjective":"sleeping badly since the move","plan":"review"}', 'final', 't', 't', 'h', 'd');
+               INSERT INTO addenda (id, note_id, client_code, text, created_at, hlc, device_id) VALUES ('a1', 'n1', 'C-AAAA', 'correction about insomnia', 't', 'h', 'd');"#,
+        )
+        .unwrap();
+        let from = migrate_to(&mut conn, "main", CLINICAL, CLINICAL.len()).unwrap();
+        assert_eq!(from, 1);
+        let v: i64 = conn
+            .query_row("PRAGMA main.user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, CLINICAL.len() as i64);
+        let hits: Vec<String> = conn
+            .prepare("SELECT object_id FROM search_index WHERE search_index MATCH 'sleeping OR insomnia' ORDER BY object_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(hits, vec!["a1", "n1"]);
+        // Running again is a no-op.
+        assert_eq!(
+            migrate_to(&mut conn, "main", CLINICAL, CLINICAL.len()).unwrap(),
+            CLINICAL.len() as i64
+        );
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let mut conn = fresh();
+        conn.execute_batch("PRAGMA main.user_version = 99").unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(CoreError::SchemaTooNew { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn triggers_keep_finalised_notes_and_the_audit_log_unchanged() {
+        let mut conn = fresh();
+        migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            r#"INSERT INTO clients (id, code, status, opened_on, hlc, device_id) VALUES ('c1', 'C-AAAA', 'active', '2026-01-01', 'h', 'd');
+               INSERT INTO session_notes (id, client_code, template, body, status, created_at, updated_at, hlc, device_id)
+               VALUES ('n1', 'C-AAAA', 'free', '{"text":"x"}', 'final', 't', 't', 'h', 'd');
+               INSERT INTO audit_log (seq, at, device_id, action, prev_hash, hash) VALUES (1, 't', 'd', 'a', 'p', 'h');"#,
+        )
+        .unwrap();
+        for sql in [
+            "UPDATE session_notes SET body = '{\"text\":\"y\"}' WHERE id = 'n1'",
+            "DELETE FROM session_notes WHERE id = 'n1'",
+            "UPDATE audit_log SET action = 'b'",
+            "DELETE FROM audit_log",
+        ] {
+            assert!(conn.execute(sql, []).is_err(), "{sql} should be refused");
+        }
+    }
+}

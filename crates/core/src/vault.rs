@@ -1,0 +1,533 @@
+//! The vault: a folder holding the two encrypted stores and the files that unlock them.
+//!
+//! ```text
+//! vault/
+//!   vault.json     plaintext: format, vault id, this device's id, which key store is used
+//!   clinical.db    SQLCipher: codes, appointments, notes, measures, audit log
+//!   identity.db    SQLCipher: code → name and contact details, audit chain head
+//!   recovery.age   both store keys, sealed with the recovery key (age, scrypt)
+//!   keys.age       both store keys, sealed with the passphrase (passphrase key store only)
+//! ```
+//!
+//! [`Vault`] is an unlocked vault. Every public operation goes through [`Vault::act`],
+//! which runs it in one transaction together with its audit entry, so an action and its
+//! record in the audit trail are committed together or not at all.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Action, Target};
+use crate::db::{self, Mode};
+use crate::error::{CoreError, Result};
+use crate::hlc::Hlc;
+use crate::keys::{KeysDocument, VaultKeys};
+use crate::keystore::{self, KeyStoreKind};
+use crate::recovery::RecoveryKey;
+use crate::schema;
+use crate::sealed::{self, OpenError};
+
+const META_FILE: &str = "vault.json";
+const RECOVERY_FILE: &str = "recovery.age";
+/// Failed unlocks cannot be written into a store we could not open; they wait here
+/// (times and a reason word only) and enter the audit trail at the next unlock.
+const FAILED_UNLOCKS_FILE: &str = "failed-unlocks.log";
+const FORMAT: u32 = 1;
+
+/// The plaintext description of a vault (`vault.json`). Holds no secret.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct VaultMeta {
+    pub format: u32,
+    pub vault_id: String,
+    /// This installation's device id, stamped on every row and audit entry it writes.
+    pub device_id: String,
+    pub key_store: KeyStoreKind,
+    pub created_at: String,
+}
+
+/// A freshly created vault and the recovery key to show the therapist once.
+pub struct Created {
+    pub vault: Vault,
+    pub recovery_key: RecoveryKey,
+}
+
+/// An unlocked vault.
+pub struct Vault {
+    pub(crate) dir: PathBuf,
+    pub(crate) meta: VaultMeta,
+    pub(crate) keys: VaultKeys,
+    pub(crate) conn: Connection,
+    pub(crate) clock: Hlc,
+}
+
+/// What an action sees while it runs: the open transaction, a clock for row stamps,
+/// and the audit target it fills in.
+pub(crate) struct Ctx<'a> {
+    pub tx: &'a Transaction<'a>,
+    pub device_id: &'a str,
+    pub now: DateTime<Utc>,
+    clock: Hlc,
+    pub target: Target,
+}
+
+/// Which store a row belongs to, for the sync outbox.
+#[derive(Clone, Copy)]
+pub(crate) enum Store {
+    Clinical,
+    Identity,
+}
+
+impl Ctx<'_> {
+    /// A new HLC stamp for a row written now.
+    pub fn stamp(&mut self) -> String {
+        self.clock = self.clock.tick(self.now.timestamp_millis());
+        self.clock.to_string()
+    }
+
+    /// Records a row change for sync, in the same transaction as the change.
+    pub fn outbox(
+        &self,
+        store: Store,
+        table: &str,
+        row_id: &str,
+        op: &str,
+        hlc: &str,
+    ) -> Result<()> {
+        let schema = match store {
+            Store::Clinical => "main",
+            Store::Identity => "identity",
+        };
+        self.tx.execute(
+            &format!(
+                "INSERT INTO {schema}.sync_outbox (row_table, row_id, op, hlc, device_id) VALUES (?1, ?2, ?3, ?4, ?5)"
+            ),
+            params![table, row_id, op, hlc, self.device_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn client(&mut self, code: &str) {
+        self.target.client_code = Some(code.to_string());
+    }
+    pub fn object(&mut self, id: &str) {
+        self.target.object_id = Some(id.to_string());
+    }
+    pub fn detail(&mut self, d: impl Into<String>) {
+        self.target.detail = Some(d.into());
+    }
+}
+
+pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn read_meta(dir: &Path) -> Result<VaultMeta> {
+    let path = dir.join(META_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| CoreError::Corrupt(format!("{} is not valid: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if dir.join(db::CLINICAL_DB).exists() || dir.join(db::IDENTITY_DB).exists() {
+                Err(CoreError::IncompleteVault(dir.to_path_buf()))
+            } else {
+                Err(CoreError::VaultNotFound(dir.to_path_buf()))
+            }
+        }
+        Err(e) => Err(CoreError::Io { path, source: e }),
+    }
+}
+
+fn write_meta(dir: &Path, meta: &VaultMeta) -> Result<()> {
+    let json = serde_json::to_vec_pretty(meta).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+    sealed::write_atomically(&dir.join(META_FILE), &json)
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+}
+#[cfg(not(unix))]
+fn restrict(_: &Path, _: u32) {}
+
+/// Words recorded for a failed unlock (never the attempted secret).
+fn failure_reason(e: &CoreError) -> Option<&'static str> {
+    Some(match e {
+        CoreError::WrongPassphrase => "wrong_passphrase",
+        CoreError::KeysMissing => "keys_missing",
+        CoreError::KeyFileCorrupt(_) => "key_file_damaged",
+        CoreError::KeysDoNotOpenVault => "keys_do_not_open_vault",
+        CoreError::WrongRecoveryKey => "wrong_recovery_key",
+        CoreError::RecoveryKeyTypo => "recovery_key_typo",
+        _ => return None,
+    })
+}
+
+fn note_failed_unlock(dir: &Path, e: &CoreError) {
+    if let Some(reason) = failure_reason(e) {
+        let path = dir.join(FAILED_UNLOCKS_FILE);
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+        {
+            let _ = writeln!(f, "{}\t{reason}", timestamp(Utc::now()));
+            let _ = f.sync_all();
+            restrict(&path, 0o600);
+        }
+    }
+}
+
+impl Vault {
+    /// The default vault folder: the OS data dir (e.g. `~/.local/share/casebook`).
+    pub fn default_dir() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "casebook").map(|d| d.data_dir().to_path_buf())
+    }
+
+    /// Reads `vault.json` without unlocking: tells whether a vault exists and which key store it uses.
+    pub fn peek(dir: &Path) -> Result<VaultMeta> {
+        read_meta(dir)
+    }
+
+    /// Creates a new vault in `dir`. With a passphrase the keys go in a passphrase key file;
+    /// without one, in the OS keychain (failing with [`CoreError::KeychainUnavailable`] if
+    /// none is reachable, before anything is written).
+    pub fn init(dir: &Path, passphrase: Option<&str>) -> Result<Created> {
+        match read_meta(dir) {
+            Ok(_) => return Err(CoreError::VaultExists(dir.to_path_buf())),
+            Err(CoreError::VaultNotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if passphrase.is_some_and(str::is_empty) {
+            return Err(CoreError::invalid(
+                "the passphrase is empty: choose one you will remember",
+            ));
+        }
+        let meta = VaultMeta {
+            format: FORMAT,
+            vault_id: uuid::Uuid::new_v4().to_string(),
+            device_id: uuid::Uuid::new_v4().to_string(),
+            key_store: if passphrase.is_some() {
+                KeyStoreKind::Passphrase
+            } else {
+                KeyStoreKind::OsKeychain
+            },
+            created_at: timestamp(Utc::now()),
+        };
+        let keys = VaultKeys::generate();
+        let recovery_key = RecoveryKey::generate();
+        // The keychain first: if it is unreachable, nothing has been written yet.
+        if passphrase.is_none() {
+            keystore::keychain_save(&meta.vault_id, &keys)?;
+        }
+        std::fs::create_dir_all(dir).map_err(CoreError::io(dir))?;
+        restrict(dir, 0o700);
+        let mut conn = db::open_pair(
+            dir,
+            Some(&keys.clinical),
+            Some(&keys.identity),
+            Mode::Create,
+        )?;
+        restrict(&dir.join(db::CLINICAL_DB), 0o600);
+        restrict(&dir.join(db::IDENTITY_DB), 0o600);
+        schema::migrate(&mut conn)?;
+        let sealed = sealed::seal(recovery_key.as_str(), &keys.to_json())?;
+        sealed::write_atomically(&dir.join(RECOVERY_FILE), &sealed)?;
+        if let Some(p) = passphrase {
+            keystore::passphrase_save(dir, p, &keys)?;
+        }
+        write_meta(dir, &meta)?;
+        let mut vault = Vault {
+            dir: dir.to_path_buf(),
+            meta,
+            keys,
+            conn,
+            clock: Hlc::default(),
+        };
+        let kind = vault.meta.key_store;
+        vault.act(Action::VaultInit, |cx| {
+            cx.detail(format!("key_store={}", kind_word(kind)));
+            Ok(())
+        })?;
+        Ok(Created {
+            vault,
+            recovery_key,
+        })
+    }
+
+    /// Unlocks the vault in `dir`. `passphrase` is needed only for a passphrase key store.
+    /// A failed attempt is noted and enters the audit trail at the next successful unlock.
+    pub fn open(dir: &Path, passphrase: Option<&str>) -> Result<Vault> {
+        let meta = read_meta(dir)?;
+        let keys = match meta.key_store {
+            KeyStoreKind::OsKeychain => keystore::keychain_load(&meta.vault_id),
+            KeyStoreKind::Passphrase => match passphrase {
+                Some(p) => keystore::passphrase_load(dir, p),
+                None => Err(CoreError::PassphraseRequired),
+            },
+        };
+        let keys = keys.inspect_err(|e| note_failed_unlock(dir, e))?;
+        Self::unlock_with(dir, meta, keys, Action::VaultUnlock)
+    }
+
+    /// Opens the vault with its recovery key and stores the keys again: in a passphrase key
+    /// file if `passphrase` is given, otherwise in the OS keychain.
+    pub fn recover(
+        dir: &Path,
+        recovery_key: &RecoveryKey,
+        passphrase: Option<&str>,
+    ) -> Result<Vault> {
+        let mut meta = read_meta(dir)?;
+        let path = dir.join(RECOVERY_FILE);
+        let sealed_keys = std::fs::read(&path).map_err(CoreError::io(&path))?;
+        let keys = match sealed::open(recovery_key.as_str(), &sealed_keys) {
+            Ok(plain) => VaultKeys::from_json(&plain)?,
+            Err(OpenError::WrongPassphrase) => {
+                let e = CoreError::WrongRecoveryKey;
+                note_failed_unlock(dir, &e);
+                return Err(e);
+            }
+            Err(OpenError::Damaged) => {
+                return Err(CoreError::Corrupt(format!("{} is damaged", path.display())));
+            }
+        };
+        // Prove the keys open the stores before storing them anywhere.
+        drop(db::open_pair(
+            dir,
+            Some(&keys.clinical),
+            Some(&keys.identity),
+            Mode::Existing,
+        )?);
+        match passphrase {
+            Some(p) => {
+                keystore::passphrase_save(dir, p, &keys)?;
+                meta.key_store = KeyStoreKind::Passphrase;
+            }
+            None => {
+                keystore::keychain_save(&meta.vault_id, &keys)?;
+                meta.key_store = KeyStoreKind::OsKeychain;
+            }
+        }
+        write_meta(dir, &meta)?;
+        if meta.key_store == KeyStoreKind::OsKeychain {
+            let _ = std::fs::remove_file(keystore::key_file(dir));
+        } else {
+            keystore::keychain_forget(&meta.vault_id);
+        }
+        Self::unlock_with(dir, meta, keys, Action::VaultRecover)
+    }
+
+    fn unlock_with(dir: &Path, meta: VaultMeta, keys: VaultKeys, action: Action) -> Result<Vault> {
+        let mut conn = db::open_pair(
+            dir,
+            Some(&keys.clinical),
+            Some(&keys.identity),
+            Mode::Existing,
+        )
+        .inspect_err(|e| note_failed_unlock(dir, e))?;
+        schema::migrate(&mut conn)?;
+        let clock = load_clock(&conn)?;
+        let mut vault = Vault {
+            dir: dir.to_path_buf(),
+            meta,
+            keys,
+            conn,
+            clock,
+        };
+        vault.record_failed_unlocks()?;
+        let kind = vault.meta.key_store;
+        vault.act(action, |cx| {
+            cx.detail(format!("key_store={}", kind_word(kind)));
+            Ok(())
+        })?;
+        Ok(vault)
+    }
+
+    /// Moves noted failed unlocks into the audit trail.
+    fn record_failed_unlocks(&mut self) -> Result<()> {
+        let path = self.dir.join(FAILED_UNLOCKS_FILE);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(());
+        };
+        for line in text.lines() {
+            let Some((at, reason)) = line.split_once('\t') else {
+                continue;
+            };
+            // Only words we wrote ourselves go into the log.
+            if !reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') || at.len() > 40 {
+                continue;
+            }
+            let (at, reason) = (at.to_string(), reason.to_string());
+            self.act(Action::VaultUnlockFailed, move |cx| {
+                cx.detail(format!("attempted_at={at} reason={reason}"));
+                Ok(())
+            })?;
+        }
+        std::fs::remove_file(&path).map_err(CoreError::io(&path))?;
+        Ok(())
+    }
+
+    /// Runs `f` in one transaction and appends the audit entry for `action` in that same
+    /// transaction. If `f` fails, nothing is written.
+    pub(crate) fn act<T>(
+        &mut self,
+        action: Action,
+        f: impl FnOnce(&mut Ctx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut cx = Ctx {
+            tx: &tx,
+            device_id: &self.meta.device_id,
+            now: Utc::now(),
+            clock: self.clock,
+            target: Target::default(),
+        };
+        let out = f(&mut cx)?;
+        let (clock, target, now) = (cx.clock, cx.target, cx.now);
+        if clock != self.clock {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('hlc', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![clock.to_string()],
+            )?;
+        }
+        audit::append(
+            &tx,
+            &self.meta.device_id,
+            action.as_str(),
+            &timestamp(now),
+            &target,
+        )?;
+        tx.commit()?;
+        self.clock = clock;
+        Ok(out)
+    }
+
+    /// The vault folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The plaintext description of this vault.
+    pub fn meta(&self) -> &VaultMeta {
+        &self.meta
+    }
+
+    /// The store keys, for opening the databases with standard SQLCipher tools. Audited.
+    pub fn show_keys(&mut self) -> Result<KeysDocument> {
+        let doc = self.keys.to_document();
+        self.act(Action::KeysShow, |_| Ok(()))?;
+        Ok(doc)
+    }
+
+    /// Counts and settings for `casebook status`. Audited.
+    pub fn status(&mut self) -> Result<Status> {
+        let key_store = self.meta.key_store;
+        let dir = self.dir.clone();
+        let vault_id = self.meta.vault_id.clone();
+        let device_id = self.meta.device_id.clone();
+        self.act(Action::VaultStatus, |cx| {
+            let count = |sql: &str| -> Result<i64> { Ok(cx.tx.query_row(sql, [], |r| r.get(0))?) };
+            Ok(Status {
+                vault: dir,
+                vault_id,
+                device_id,
+                key_store,
+                key_store_description: key_store.describe().to_string(),
+                clinical_schema: count("PRAGMA main.user_version")?,
+                identity_schema: count("PRAGMA identity.user_version")?,
+                active_clients: count(
+                    "SELECT count(*) FROM clients WHERE deleted = 0 AND status = 'active'",
+                )?,
+                closed_clients: count(
+                    "SELECT count(*) FROM clients WHERE deleted = 0 AND status = 'closed'",
+                )?,
+                session_notes: count("SELECT count(*) FROM session_notes WHERE deleted = 0")?,
+                draft_notes: count(
+                    "SELECT count(*) FROM session_notes WHERE deleted = 0 AND status = 'draft'",
+                )?,
+                audit_entries: count("SELECT count(*) FROM audit_log")? + 1,
+            })
+        })
+    }
+}
+
+fn kind_word(k: KeyStoreKind) -> &'static str {
+    match k {
+        KeyStoreKind::OsKeychain => "os-keychain",
+        KeyStoreKind::Passphrase => "passphrase",
+    }
+}
+
+pub(crate) fn load_clock(conn: &Connection) -> Result<Hlc> {
+    let text: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'hlc'", [], |r| r.get(0))
+        .optional()?;
+    Ok(text.and_then(|t| Hlc::parse(&t)).unwrap_or_default())
+}
+
+/// What `casebook status` shows.
+#[derive(Serialize, Debug, Clone)]
+pub struct Status {
+    pub vault: PathBuf,
+    pub vault_id: String,
+    pub device_id: String,
+    pub key_store: KeyStoreKind,
+    pub key_store_description: String,
+    pub clinical_schema: i64,
+    pub identity_schema: i64,
+    pub active_clients: i64,
+    pub closed_clients: i64,
+    pub session_notes: i64,
+    pub draft_notes: i64,
+    /// Including the entry this status check itself adds.
+    pub audit_entries: i64,
+}
+
+impl Vault {
+    /// Entries of the audit trail matching `filter`. Reading the trail is itself audited.
+    pub fn audit_entries(&mut self, filter: &audit::AuditFilter) -> Result<Vec<audit::AuditEntry>> {
+        self.act(Action::AuditList, |cx| {
+            let list = audit::list(cx.tx, filter)?;
+            cx.detail(format!("count={}", list.len()));
+            Ok(list)
+        })
+    }
+
+    /// Entries for export (CSV or JSON, written by the caller). Audited as an export.
+    pub fn audit_export(
+        &mut self,
+        filter: &audit::AuditFilter,
+        format: &str,
+    ) -> Result<Vec<audit::AuditEntry>> {
+        let format = format.to_string();
+        self.act(Action::AuditExport, |cx| {
+            let list = audit::list(cx.tx, filter)?;
+            cx.detail(format!("count={} format={format}", list.len()));
+            Ok(list)
+        })
+    }
+
+    /// Walks the whole audit chain. The check is recorded in the trail whether it passes
+    /// or fails (a failure is recorded with the entry it names).
+    pub fn verify_audit(&mut self) -> Result<audit::Verification> {
+        let result = audit::verify(&self.conn);
+        let detail = match &result {
+            Ok(v) => format!("ok entries={}", v.entries),
+            Err(_) => "failed".to_string(),
+        };
+        self.act(Action::AuditVerify, |cx| {
+            cx.detail(detail);
+            Ok(())
+        })?;
+        result
+    }
+}
