@@ -1,1 +1,120 @@
-fn main() {}
+//! `casebook`: the Casebook vault from a terminal.
+//!
+//! One file per command group under `cmd/`; this file holds the argument grammar, turns
+//! core errors into one-line messages with distinct exit codes, and nothing else.
+
+mod cmd;
+mod output;
+mod secrets;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use casebook_core::{CoreError, ErrorKind};
+use clap::{Parser, Subcommand};
+
+/// Casebook: encrypted client records for therapists, kept on this machine.
+#[derive(Parser)]
+#[command(name = "casebook", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// The vault folder (default: the OS data dir, e.g. ~/.local/share/casebook).
+    #[arg(long, global = true, env = "CASEBOOK_VAULT", value_name = "DIR")]
+    vault: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new vault and show its recovery key (once).
+    Init,
+    /// Open the vault with the recovery key and store its keys again (new machine, lost keychain).
+    Recover,
+    /// Where the vault is, how its keys are kept, and what it holds.
+    Status,
+    /// Add, list, show and close clients.
+    #[command(subcommand)]
+    Client(cmd::client::ClientCmd),
+    /// Book sessions and record attendance.
+    #[command(subcommand)]
+    Appointment(cmd::appointment::AppointmentCmd),
+    /// Write, edit, finalise and amend session notes.
+    #[command(subcommand)]
+    Note(cmd::note::NoteCmd),
+    /// Private process notes, kept apart from the clinical record.
+    #[command(subcommand, name = "process-note")]
+    ProcessNote(cmd::process_note::ProcessNoteCmd),
+    /// Record and list outcome measures (PHQ-9, GAD-7, CORE-10).
+    #[command(subcommand)]
+    Measure(cmd::measure::MeasureCmd),
+    /// Search notes, addenda and process notes.
+    Search(cmd::search::SearchArgs),
+    /// List, verify and export the audit trail.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCmd),
+    /// Show the database keys (to open your data with standard SQLCipher tools).
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCmd),
+}
+
+/// What a command needs from the global flags.
+pub struct Globals {
+    pub json: bool,
+    pub vault_dir: PathBuf,
+}
+
+/// The exit code for each kind of failure, so scripts can tell them apart.
+fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Internal => 1,
+        // 2 is clap's code for a usage error.
+        ErrorKind::Vault => 3,
+        ErrorKind::Locked => 4,
+        ErrorKind::Recovery => 5,
+        ErrorKind::NotFound => 6,
+        ErrorKind::InvalidInput => 7,
+        ErrorKind::Conflict => 8,
+        ErrorKind::Integrity => 9,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Some(vault_dir) = cli.vault.clone().or_else(casebook_core::Vault::default_dir) else {
+        eprintln!("error: no home directory found: pass --vault DIR");
+        return ExitCode::from(3);
+    };
+    let g = Globals {
+        json: cli.json,
+        vault_dir,
+    };
+    let result = match cli.command {
+        Command::Init => cmd::init::run(&g),
+        Command::Recover => cmd::recover::run(&g),
+        Command::Status => cmd::status::run(&g),
+        Command::Client(c) => cmd::client::run(&g, c),
+        Command::Appointment(c) => cmd::appointment::run(&g, c),
+        Command::Note(c) => cmd::note::run(&g, c),
+        Command::ProcessNote(c) => cmd::process_note::run(&g, c),
+        Command::Measure(c) => cmd::measure::run(&g, c),
+        Command::Search(a) => cmd::search::run(&g, a),
+        Command::Audit(c) => cmd::audit::run(&g, c),
+        Command::Keys(c) => cmd::keys::run(&g, c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            let code = match err.downcast_ref::<CoreError>() {
+                Some(core) => exit_code(core.kind()),
+                None => 1,
+            };
+            eprintln!("error: {err:#}");
+            ExitCode::from(code)
+        }
+    }
+}

@@ -65,12 +65,16 @@ pub(crate) fn open(passphrase: &str, sealed: &[u8]) -> std::result::Result<Vec<u
 }
 
 /// Writes a file atomically: a temp file in the same folder, fsync, rename, fsync the folder.
-/// A crash leaves either the old file or the new one, never a torn one.
+/// A crash leaves either the old file or the new one, never a torn one. Owner-only permissions.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = path.with_extension("tmp");
     {
-        let mut f = std::fs::File::create(&tmp).map_err(CoreError::io(&tmp))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp).map_err(CoreError::io(&tmp))?;
         f.write_all(bytes).map_err(CoreError::io(&tmp))?;
         f.sync_all().map_err(CoreError::io(&tmp))?;
     }

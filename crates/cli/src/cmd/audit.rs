@@ -1,0 +1,204 @@
+//! `casebook audit list|verify|export`: the tamper-evident audit trail.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use casebook_core::{AuditEntry, AuditFilter, ClientCode, CoreError, parse_date};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+
+use super::Outcome;
+use crate::{Globals, output, secrets};
+
+#[derive(Args, Clone)]
+pub struct FilterArgs {
+    /// Only entries about this client code.
+    #[arg(long)]
+    client: Option<String>,
+    /// Only this action (e.g. note.finalise), or a group ending in "." (e.g. note.).
+    #[arg(long)]
+    action: Option<String>,
+    /// From this date (YYYY-MM-DD), inclusive.
+    #[arg(long)]
+    since: Option<String>,
+    /// Up to this date (YYYY-MM-DD), inclusive.
+    #[arg(long)]
+    until: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCmd {
+    /// Show audit entries, oldest first.
+    List {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Only the most recent N entries.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Check the whole hash chain; fails naming the first altered, removed or inserted entry.
+    Verify,
+    /// Export entries as CSV or JSON.
+    Export {
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+}
+
+fn to_filter(f: FilterArgs, limit: Option<usize>) -> anyhow::Result<AuditFilter> {
+    let client_code = f
+        .client
+        .as_deref()
+        .map(ClientCode::parse)
+        .transpose()?
+        .map(|c| c.to_string());
+    let since = f
+        .since
+        .as_deref()
+        .map(parse_date)
+        .transpose()?
+        .map(|d| d.format("%Y-%m-%d").to_string());
+    let until = f
+        .until
+        .as_deref()
+        .map(parse_date)
+        .transpose()?
+        .map(|d| (d + chrono::Days::new(1)).format("%Y-%m-%d").to_string());
+    Ok(AuditFilter {
+        client_code,
+        action: f.action,
+        since,
+        until,
+        limit,
+    })
+}
+
+fn write_csv(entries: &[AuditEntry], w: impl Write) -> anyhow::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    out.write_record([
+        "seq",
+        "at",
+        "device_id",
+        "action",
+        "client_code",
+        "object_id",
+        "detail",
+        "prev_hash",
+        "hash",
+    ])?;
+    for e in entries {
+        out.write_record([
+            e.seq.to_string().as_str(),
+            &e.at,
+            &e.device_id,
+            &e.action,
+            e.client_code.as_deref().unwrap_or(""),
+            e.object_id.as_deref().unwrap_or(""),
+            e.detail.as_deref().unwrap_or(""),
+            &e.prev_hash,
+            &e.hash,
+        ])?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+pub fn run(g: &Globals, cmd: AuditCmd) -> Outcome {
+    match cmd {
+        AuditCmd::List { filter, limit } => {
+            let filter = to_filter(filter, Some(limit))?;
+            let mut vault = secrets::open_vault(g)?;
+            let entries = vault.audit_entries(&filter)?;
+            if g.json {
+                output::json(&entries)?;
+            } else {
+                for e in entries {
+                    let at = chrono::DateTime::parse_from_rfc3339(&e.at)
+                        .map(|t| output::datetime(t.with_timezone(&chrono::Utc)))
+                        .unwrap_or(e.at.clone());
+                    println!(
+                        "#{:<6} {}  {:<20} {:<7} {}  {}",
+                        e.seq,
+                        at,
+                        e.action,
+                        e.client_code.as_deref().unwrap_or("-"),
+                        e.object_id.as_deref().unwrap_or(""),
+                        e.detail.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        AuditCmd::Verify => {
+            let mut vault = secrets::open_vault(g)?;
+            match vault.verify_audit() {
+                Ok(v) => {
+                    if g.json {
+                        output::json(
+                            &json!({ "ok": true, "entries": v.entries, "head_hash": v.head_hash }),
+                        )?;
+                    } else {
+                        println!(
+                            "The audit trail verifies: {} entries, head {}.",
+                            v.entries,
+                            &v.head_hash[..16]
+                        );
+                    }
+                }
+                Err(e @ CoreError::AuditBroken(_)) => {
+                    if g.json {
+                        output::json(&json!({ "ok": false, "error": e.to_string() }))?;
+                    }
+                    return Err(e.into());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        AuditCmd::Export {
+            format,
+            out,
+            filter,
+        } => {
+            let filter = to_filter(filter, None)?;
+            let mut vault = secrets::open_vault(g)?;
+            let word = match format {
+                Format::Csv => "csv",
+                Format::Json => "json",
+            };
+            let entries = vault.audit_export(&filter, word)?;
+            let mut sink: Box<dyn Write> = match &out {
+                Some(path) => Box::new(std::fs::File::create(path).map_err(|e| CoreError::Io {
+                    path: path.clone(),
+                    source: e,
+                })?),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            match format {
+                Format::Csv => write_csv(&entries, &mut sink)?,
+                Format::Json => {
+                    serde_json::to_writer_pretty(&mut sink, &entries)?;
+                    writeln!(sink)?;
+                }
+            }
+            if let Some(path) = out {
+                eprintln!(
+                    "Exported {} audit entries to {}.",
+                    entries.len(),
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
