@@ -61,6 +61,11 @@ pub struct Vault {
     pub(crate) keys: VaultKeys,
     pub(crate) conn: Connection,
     pub(crate) clock: Hlc,
+    /// Audit entries for the unlock (and failed unlocks before it), written in the same
+    /// transaction as the first action, so a command refused for bad input leaves no trace.
+    pub(crate) pending: Vec<(Action, Target, DateTime<Utc>)>,
+    /// The failed-unlock file to remove once its entries are committed.
+    pub(crate) pending_file: Option<PathBuf>,
 }
 
 /// What an action sees while it runs: the open transaction, a clock for row stamps,
@@ -250,6 +255,8 @@ impl Vault {
             keys,
             conn,
             clock: Hlc::default(),
+            pending: Vec::new(),
+            pending_file: None,
         };
         let kind = vault.meta.key_store;
         vault.act(Action::VaultInit, |cx| {
@@ -340,38 +347,81 @@ impl Vault {
             keys,
             conn,
             clock,
+            pending: Vec::new(),
+            pending_file: None,
         };
-        vault.record_failed_unlocks()?;
+        vault.queue_failed_unlocks();
         let kind = vault.meta.key_store;
-        vault.act(action, |cx| {
-            cx.detail(format!("key_store={}", kind_word(kind)));
-            Ok(())
-        })?;
+        let target = Target {
+            detail: Some(format!("key_store={}", kind_word(kind))),
+            ..Target::default()
+        };
+        vault.pending.push((action, target, Utc::now()));
+        if action == Action::VaultRecover {
+            // Recovery has already re-stored the keys: record it now.
+            vault.record_unlock()?;
+        }
         Ok(vault)
     }
 
-    /// Moves noted failed unlocks into the audit trail.
-    fn record_failed_unlocks(&mut self) -> Result<()> {
+    /// Queues noted failed unlocks for the audit trail.
+    fn queue_failed_unlocks(&mut self) {
         let path = self.dir.join(FAILED_UNLOCKS_FILE);
         let Ok(text) = std::fs::read_to_string(&path) else {
-            return Ok(());
+            return;
         };
         for line in text.lines() {
             let Some((at, reason)) = line.split_once('\t') else {
                 continue;
             };
             // Only words we wrote ourselves go into the log.
-            if !reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') || at.len() > 40 {
+            if !reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
                 continue;
             }
-            let (at, reason) = (at.to_string(), reason.to_string());
-            self.act(Action::VaultUnlockFailed, move |cx| {
-                cx.detail(format!("attempted_at={at} reason={reason}"));
-                Ok(())
-            })?;
+            let Ok(at) = DateTime::parse_from_rfc3339(at) else {
+                continue;
+            };
+            let target = Target {
+                detail: Some(format!("reason={reason}")),
+                ..Target::default()
+            };
+            self.pending
+                .push((Action::VaultUnlockFailed, target, at.with_timezone(&Utc)));
         }
-        std::fs::remove_file(&path).map_err(CoreError::io(&path))?;
+        self.pending_file = Some(path);
+    }
+
+    /// Writes the unlock's audit entries now rather than with the first action (the
+    /// desktop app calls this when the therapist unlocks).
+    pub fn record_unlock(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        Self::write_pending(&tx, &self.meta.device_id, &self.pending)?;
+        tx.commit()?;
+        self.pending_committed();
         Ok(())
+    }
+
+    fn write_pending(
+        tx: &Transaction<'_>,
+        device_id: &str,
+        pending: &[(Action, Target, DateTime<Utc>)],
+    ) -> Result<()> {
+        for (action, target, at) in pending {
+            audit::append(tx, device_id, action.as_str(), &timestamp(*at), target)?;
+        }
+        Ok(())
+    }
+
+    fn pending_committed(&mut self) {
+        self.pending.clear();
+        if let Some(path) = self.pending_file.take() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     /// Runs `f` in one transaction and appends the audit entry for `action` in that same
@@ -393,6 +443,7 @@ impl Vault {
         };
         let out = f(&mut cx)?;
         let (clock, target, now) = (cx.clock, cx.target, cx.now);
+        Self::write_pending(&tx, &self.meta.device_id, &self.pending)?;
         if clock != self.clock {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('hlc', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -408,6 +459,7 @@ impl Vault {
         )?;
         tx.commit()?;
         self.clock = clock;
+        self.pending_committed();
         Ok(out)
     }
 
