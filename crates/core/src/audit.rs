@@ -275,6 +275,19 @@ pub(crate) fn verify(conn: &Connection) -> Result<Verification> {
             return Err(CoreError::AuditBroken(what));
         }
         if e.compute_hash() != e.hash {
+            // An entry slipped in earlier shifts the numbers of those after it.
+            let shifted = AuditEntry {
+                seq: e.seq - 1,
+                ..e.clone()
+            };
+            if shifted.compute_hash() == e.hash {
+                return Err(CoreError::AuditBroken(format!(
+                    "an entry was inserted at #{}: the entry now numbered #{} was written as #{}",
+                    e.seq - 1,
+                    e.seq,
+                    e.seq - 1
+                )));
+            }
             return Err(CoreError::AuditBroken(format!(
                 "entry #{} was altered (its contents do not match its hash)",
                 e.seq

@@ -434,6 +434,8 @@ impl Vault {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // The unlock comes first in the trail, and is visible to the action (e.g. `audit list`).
+        Self::write_pending(&tx, &self.meta.device_id, &self.pending)?;
         let mut cx = Ctx {
             tx: &tx,
             device_id: &self.meta.device_id,
@@ -443,7 +445,6 @@ impl Vault {
         };
         let out = f(&mut cx)?;
         let (clock, target, now) = (cx.clock, cx.target, cx.now);
-        Self::write_pending(&tx, &self.meta.device_id, &self.pending)?;
         if clock != self.clock {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('hlc', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",

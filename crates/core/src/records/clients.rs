@@ -275,13 +275,6 @@ impl Vault {
                     client.ended_on.map(|d| d.format("%d/%m/%Y").to_string()).unwrap_or_default()
                 )));
             }
-            if ended_on < client.opened_on {
-                return Err(CoreError::invalid(format!(
-                    "the end of therapy ({}) is before the client was added ({})",
-                    ended_on.format("%d/%m/%Y"),
-                    client.opened_on.format("%d/%m/%Y")
-                )));
-            }
             if ended_on > cx.now.with_timezone(&Local).date_naive() {
                 return Err(CoreError::invalid("the end of therapy is in the future"));
             }
