@@ -9,7 +9,7 @@ use crate::hlc::Hlc;
 use crate::keys::VaultKeys;
 use crate::keystore::KeyStoreKind;
 use crate::vault::{Vault, VaultMeta, load_clock};
-use crate::{Action, ClientCode, ClientIdentity, schema};
+use crate::{ClientCode, ClientIdentity, schema};
 
 /// A bench vault's keys (`None` for plain SQLite).
 #[derive(Clone)]
@@ -35,18 +35,19 @@ pub fn create(dir: &Path, encrypted: bool) -> Result<(Vault, BenchKeys)> {
         Mode::Create,
     )?;
     schema::migrate(&mut conn)?;
-    let vault = Vault {
-        dir: dir.to_path_buf(),
-        meta: meta(),
-        keys: keys.clone().unwrap_or_else(VaultKeys::generate),
+    let vault = Vault::from_parts(
+        dir,
+        meta(),
+        keys.clone().unwrap_or_else(VaultKeys::generate),
         conn,
-        clock: Hlc::default(),
-    };
+        Hlc::default(),
+    );
     Ok((vault, BenchKeys(keys)))
 }
 
 /// Opens the vault as `Vault::open` does once it has the keys: key both stores, check
-/// they read, check the schema, record the unlock in the audit trail.
+/// they read, check the schema, read the clock. (The unlock's audit entry is written
+/// with the first action, as in the app.)
 pub fn open(dir: &Path, keys: &BenchKeys) -> Result<Vault> {
     let k = keys.0.as_ref();
     let mut conn = db::open_pair(
@@ -57,15 +58,13 @@ pub fn open(dir: &Path, keys: &BenchKeys) -> Result<Vault> {
     )?;
     schema::migrate(&mut conn)?;
     let clock = load_clock(&conn)?;
-    let mut vault = Vault {
-        dir: dir.to_path_buf(),
-        meta: meta(),
-        keys: k.cloned().unwrap_or_else(VaultKeys::generate),
+    Ok(Vault::from_parts(
+        dir,
+        meta(),
+        k.cloned().unwrap_or_else(VaultKeys::generate),
         conn,
         clock,
-    };
-    vault.act(Action::VaultUnlock, |_| Ok(()))?;
-    Ok(vault)
+    ))
 }
 
 /// Adds `clients` clients and `notes` finalised free-text notes spread across them, in one
@@ -104,4 +103,13 @@ pub fn populate(
     }
     tx.commit()?;
     Ok(codes)
+}
+
+/// Runs a raw FTS query (no audit entry), to separate index speed from commit cost.
+pub fn raw_search(vault: &Vault, fts: &str) -> Result<usize> {
+    let mut stmt = vault.conn.prepare_cached(
+        "SELECT object_id, snippet(search_index, 0, '[', ']', '…', 12) FROM search_index WHERE search_index MATCH ?1 ORDER BY rank LIMIT 50",
+    )?;
+    let n = stmt.query_map([fts], |r| r.get::<_, String>(0))?.count();
+    Ok(n)
 }

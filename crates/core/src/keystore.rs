@@ -126,3 +126,14 @@ pub(crate) fn passphrase_load(vault_dir: &Path, passphrase: &str) -> Result<Vaul
         Err(OpenError::Damaged) => Err(CoreError::KeyFileCorrupt(path)),
     }
 }
+
+/// Tries to open key-file bytes with a passphrase; `Err` for anything but a valid key file.
+/// Used by the fuzz target for the key-file decoder.
+#[doc(hidden)]
+pub fn probe_key_file(bytes: &[u8], passphrase: &str) -> Result<VaultKeys> {
+    match sealed::open(passphrase, bytes) {
+        Ok(plain) => VaultKeys::from_json(&plain),
+        Err(OpenError::WrongPassphrase) => Err(CoreError::WrongPassphrase),
+        Err(OpenError::Damaged) => Err(CoreError::KeyFileCorrupt(PathBuf::from("(bytes)"))),
+    }
+}

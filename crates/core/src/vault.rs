@@ -249,15 +249,7 @@ impl Vault {
             keystore::passphrase_save(dir, p, &keys)?;
         }
         write_meta(dir, &meta)?;
-        let mut vault = Vault {
-            dir: dir.to_path_buf(),
-            meta,
-            keys,
-            conn,
-            clock: Hlc::default(),
-            pending: Vec::new(),
-            pending_file: None,
-        };
+        let mut vault = Vault::from_parts(dir, meta, keys, conn, Hlc::default());
         let kind = vault.meta.key_store;
         vault.act(Action::VaultInit, |cx| {
             cx.detail(format!("key_store={}", kind_word(kind)));
@@ -341,15 +333,7 @@ impl Vault {
         .inspect_err(|e| note_failed_unlock(dir, e))?;
         schema::migrate(&mut conn)?;
         let clock = load_clock(&conn)?;
-        let mut vault = Vault {
-            dir: dir.to_path_buf(),
-            meta,
-            keys,
-            conn,
-            clock,
-            pending: Vec::new(),
-            pending_file: None,
-        };
+        let mut vault = Vault::from_parts(dir, meta, keys, conn, clock);
         vault.queue_failed_unlocks();
         let kind = vault.meta.key_store;
         let target = Target {
@@ -362,6 +346,24 @@ impl Vault {
             vault.record_unlock()?;
         }
         Ok(vault)
+    }
+
+    pub(crate) fn from_parts(
+        dir: &Path,
+        meta: VaultMeta,
+        keys: VaultKeys,
+        conn: Connection,
+        clock: Hlc,
+    ) -> Vault {
+        Vault {
+            dir: dir.to_path_buf(),
+            meta,
+            keys,
+            conn,
+            clock,
+            pending: Vec::new(),
+            pending_file: None,
+        }
     }
 
     /// Queues noted failed unlocks for the audit trail.
