@@ -235,3 +235,37 @@ fn a_consistently_rewritten_chain_is_caught_by_the_head_in_the_identity_store() 
         .code(9)
         .stderr(predicate::str::contains("chain head"));
 }
+
+/// Entries cut from the end must not be papered over by later entries: after the cut, every
+/// command that would write is refused, and `audit verify` keeps failing.
+#[test]
+fn a_cut_chain_is_never_healed_by_later_commands() {
+    let v = TestVault::new(KeyStore::Passphrase);
+    let code = v.add_client("Ida Example");
+    v.add_note(&code, "note");
+    let (ck, _) = v.keys_quiet();
+    let conn = v.open_store("clinical.db", &ck);
+    conn.execute_batch("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 2 FROM audit_log);").unwrap();
+    drop(conn);
+    for args in [
+        vec!["status"],
+        vec!["note", "add", &code, "--text", "more"],
+        vec!["client", "list"],
+    ] {
+        v.cmd()
+            .args(&args)
+            .assert()
+            .code(9)
+            .stderr(predicate::str::contains("nothing can be changed"));
+    }
+    // The audit trail can still be read and checked, and still fails.
+    v.cmd().args(["audit", "list"]).assert().success();
+    v.cmd().args(["audit", "export"]).assert().success();
+    for _ in 0..2 {
+        v.cmd()
+            .args(["audit", "verify"])
+            .assert()
+            .code(9)
+            .stderr(predicate::str::contains("were removed from the end"));
+    }
+}

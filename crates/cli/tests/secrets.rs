@@ -258,6 +258,11 @@ fn bad_input_gets_a_clear_error_a_distinct_code_and_changes_nothing() {
             7,
             "not an email",
         ),
+        (
+            vec!["client", "add", "--name", "X", "--phone", "call me"],
+            7,
+            "not a phone number",
+        ),
         (vec!["client", "add", "--name", ""], 7, "name is empty"),
         (
             vec!["client", "close", &code, "--ended", "2999-01-01"],

@@ -198,6 +198,27 @@ pub(crate) fn append(
     Ok(entry)
 }
 
+/// Whether the last entry of the chain is the one the identity store's head records.
+/// Cheap (two indexed reads): checked before every write so that no new entry can paper
+/// over entries cut from the end or a rewritten chain.
+pub(crate) fn head_matches(conn: &Connection) -> Result<bool> {
+    let last: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let head: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT count, hash FROM identity.audit_head WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(last == head)
+}
+
 /// Filters for listing and exporting the trail.
 #[derive(Default, Debug, Clone)]
 pub struct AuditFilter {

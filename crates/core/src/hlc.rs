@@ -3,7 +3,7 @@
 //!
 //! A stamp is wall-clock milliseconds plus a counter that breaks ties and keeps stamps
 //! strictly increasing on this device even if the clock steps back. Its text form
-//! (`0001732281600000-0000`) sorts in the same order as the stamps.
+//! (`0001732281600000-00000000`: 16 digits of milliseconds, 8 hex digits of counter) sorts in the same order as the stamps.
 
 use std::fmt;
 

@@ -232,6 +232,37 @@ impl Vault {
         if passphrase.is_none() {
             keystore::keychain_save(&meta.vault_id, &keys)?;
         }
+        let written = Self::write_new_vault(dir, &meta, &keys, &recovery_key, passphrase);
+        let conn = match written {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Leave no keychain entries behind for a vault that was never finished.
+                if passphrase.is_none() {
+                    keystore::keychain_forget(&meta.vault_id);
+                }
+                return Err(e);
+            }
+        };
+        let mut vault = Vault::from_parts(dir, meta, keys, conn, Hlc::default());
+        let kind = vault.meta.key_store;
+        vault.act(Action::VaultInit, |cx| {
+            cx.detail(format!("key_store={}", kind_word(kind)));
+            Ok(())
+        })?;
+        Ok(Created {
+            vault,
+            recovery_key,
+        })
+    }
+
+    /// The files of a new vault; `vault.json` last, so a vault without it is known to be unfinished.
+    fn write_new_vault(
+        dir: &Path,
+        meta: &VaultMeta,
+        keys: &VaultKeys,
+        recovery_key: &RecoveryKey,
+        passphrase: Option<&str>,
+    ) -> Result<Connection> {
         std::fs::create_dir_all(dir).map_err(CoreError::io(dir))?;
         restrict(dir, 0o700);
         let mut conn = db::open_pair(
@@ -246,19 +277,10 @@ impl Vault {
         let sealed = sealed::seal(recovery_key.as_str(), &keys.to_json())?;
         sealed::write_atomically(&dir.join(RECOVERY_FILE), &sealed)?;
         if let Some(p) = passphrase {
-            keystore::passphrase_save(dir, p, &keys)?;
+            keystore::passphrase_save(dir, p, keys)?;
         }
-        write_meta(dir, &meta)?;
-        let mut vault = Vault::from_parts(dir, meta, keys, conn, Hlc::default());
-        let kind = vault.meta.key_store;
-        vault.act(Action::VaultInit, |cx| {
-            cx.detail(format!("key_store={}", kind_word(kind)));
-            Ok(())
-        })?;
-        Ok(Created {
-            vault,
-            recovery_key,
-        })
+        write_meta(dir, meta)?;
+        Ok(conn)
     }
 
     /// Unlocks the vault in `dir`. `passphrase` is needed only for a passphrase key store.
@@ -428,16 +450,39 @@ impl Vault {
 
     /// Runs `f` in one transaction and appends the audit entry for `action` in that same
     /// transaction. If `f` fails, nothing is written.
+    ///
+    /// Before anything is written the end of the audit chain is checked against the head kept
+    /// in the identity store. If they disagree the trail was cut short or rewritten: the action
+    /// is refused, so that no new entry papers over the damage (see [`Vault::verify_audit`]).
     pub(crate) fn act<T>(
         &mut self,
         action: Action,
         f: impl FnOnce(&mut Ctx<'_>) -> Result<T>,
     ) -> Result<T> {
+        self.act_with(action, false, f)
+    }
+
+    /// As [`Vault::act`], but for the read-only audit actions (list, export, verify): when the
+    /// chain's end and its head disagree they still run, and record nothing.
+    fn act_with<T>(
+        &mut self,
+        action: Action,
+        read_only_if_broken: bool,
+        f: impl FnOnce(&mut Ctx<'_>) -> Result<T>,
+    ) -> Result<T> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let intact = audit::head_matches(&tx)?;
+        if !intact && !read_only_if_broken {
+            return Err(CoreError::AuditBroken(
+                "its last entries do not match the chain head kept in the identity store (entries were removed or rewritten); nothing can be changed until this is looked into: run `casebook audit verify`".into(),
+            ));
+        }
         // The unlock comes first in the trail, and is visible to the action (e.g. `audit list`).
-        Self::write_pending(&tx, &self.meta.device_id, &self.pending)?;
+        if intact {
+            Self::write_pending(&tx, &self.meta.device_id, &self.pending)?;
+        }
         let mut cx = Ctx {
             tx: &tx,
             device_id: &self.meta.device_id,
@@ -447,6 +492,10 @@ impl Vault {
         };
         let out = f(&mut cx)?;
         let (clock, target, now) = (cx.clock, cx.target, cx.now);
+        if !intact {
+            // Dropping the transaction rolls it back: a read-only action, nothing recorded.
+            return Ok(out);
+        }
         if clock != self.clock {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('hlc', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -550,7 +599,7 @@ pub struct Status {
 impl Vault {
     /// Entries of the audit trail matching `filter`. Reading the trail is itself audited.
     pub fn audit_entries(&mut self, filter: &audit::AuditFilter) -> Result<Vec<audit::AuditEntry>> {
-        self.act(Action::AuditList, |cx| {
+        self.act_with(Action::AuditList, true, |cx| {
             let list = audit::list(cx.tx, filter)?;
             cx.detail(format!("count={}", list.len()));
             Ok(list)
@@ -564,25 +613,24 @@ impl Vault {
         format: &str,
     ) -> Result<Vec<audit::AuditEntry>> {
         let format = format.to_string();
-        self.act(Action::AuditExport, |cx| {
+        self.act_with(Action::AuditExport, true, |cx| {
             let list = audit::list(cx.tx, filter)?;
             cx.detail(format!("count={} format={format}", list.len()));
             Ok(list)
         })
     }
 
-    /// Walks the whole audit chain. The check is recorded in the trail whether it passes
-    /// or fails (a failure is recorded with the entry it names).
+    /// Walks the whole audit chain inside one transaction. The check is recorded in the
+    /// trail, with the problem it found if it failed (identifiers only) — unless the chain's
+    /// end no longer matches its head, in which case nothing is appended.
     pub fn verify_audit(&mut self) -> Result<audit::Verification> {
-        let result = audit::verify(&self.conn);
-        let detail = match &result {
-            Ok(v) => format!("ok entries={}", v.entries),
-            Err(_) => "failed".to_string(),
-        };
-        self.act(Action::AuditVerify, |cx| {
-            cx.detail(detail);
-            Ok(())
-        })?;
-        result
+        self.act_with(Action::AuditVerify, true, |cx| {
+            let result = audit::verify(cx.tx);
+            cx.detail(match &result {
+                Ok(v) => format!("ok entries={}", v.entries),
+                Err(e) => format!("failed: {e}"),
+            });
+            Ok(result)
+        })?
     }
 }

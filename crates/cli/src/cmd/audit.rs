@@ -57,6 +57,18 @@ pub enum AuditCmd {
     },
 }
 
+/// The start of a local calendar day, as the UTC instant the trail stores times in.
+fn local_midnight_utc(d: chrono::NaiveDate) -> String {
+    use chrono::TimeZone;
+    let midnight = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+    let t = chrono::Local
+        .from_local_datetime(&midnight)
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|| midnight.and_utc());
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 fn to_filter(f: FilterArgs, limit: Option<usize>) -> anyhow::Result<AuditFilter> {
     let client_code = f
         .client
@@ -64,18 +76,19 @@ fn to_filter(f: FilterArgs, limit: Option<usize>) -> anyhow::Result<AuditFilter>
         .map(ClientCode::parse)
         .transpose()?
         .map(|c| c.to_string());
+    // Dates are the therapist's local days; the trail is in UTC.
     let since = f
         .since
         .as_deref()
         .map(parse_date)
         .transpose()?
-        .map(|d| d.format("%Y-%m-%d").to_string());
+        .map(local_midnight_utc);
     let until = f
         .until
         .as_deref()
         .map(parse_date)
         .transpose()?
-        .map(|d| (d + chrono::Days::new(1)).format("%Y-%m-%d").to_string());
+        .map(|d| local_midnight_utc(d + chrono::Days::new(1)));
     Ok(AuditFilter {
         client_code,
         action: f.action,

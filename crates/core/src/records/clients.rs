@@ -103,9 +103,9 @@ impl ClientIdentity {
                     .split_once('@')
                     .is_some_and(|(a, b)| !a.is_empty() && b.contains('.'));
             if !ok {
-                return Err(CoreError::invalid(format!(
-                    "'{email}' is not an email address"
-                )));
+                return Err(CoreError::invalid(
+                    "the email is not an email address (it should look like name@example.org)",
+                ));
             }
         }
         if let Some(phone) = &self.phone {
@@ -115,9 +115,9 @@ impl ClientIdentity {
                     .chars()
                     .all(|c| c.is_ascii_digit() || " +-()".contains(c))
             {
-                return Err(CoreError::invalid(format!(
-                    "'{phone}' is not a phone number"
-                )));
+                return Err(CoreError::invalid(
+                    "the phone number is not a phone number (digits, spaces, +, - and brackets only)",
+                ));
             }
         }
         for (what, v) in [
