@@ -216,24 +216,58 @@ fn an_inserted_entry_is_named() {
         .stderr(predicate::str::contains("an entry was inserted at #6"));
 }
 
+/// Someone with only the clinical key changes entry #3 and recomputes every hash after it,
+/// so the chain is internally perfect: the head kept in the identity store still catches it.
 #[test]
 fn a_consistently_rewritten_chain_is_caught_by_the_head_in_the_identity_store() {
+    use sha2::{Digest, Sha256};
     let v = TestVault::new(KeyStore::Passphrase);
     let code = v.add_client("Gus Example");
     v.add_note(&code, "note");
     let (ck, _) = v.keys_quiet();
     let conn = v.open_store("clinical.db", &ck);
-    conn.execute_batch("DROP TRIGGER audit_log_no_delete;")
+    conn.execute_batch("DROP TRIGGER audit_log_no_update;")
         .unwrap();
-    // Remove the last entry: the remaining chain is internally perfect.
-    conn.execute_batch("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
+    conn.execute(
+        "UPDATE audit_log SET action = 'client.list', client_code = NULL WHERE seq = 3",
+        [],
+    )
+    .unwrap();
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = conn
+        .prepare("SELECT seq, at, device_id, action, client_code, object_id, detail FROM audit_log ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut prev = "0".repeat(64);
+    for (seq, at, device, action, client, object, detail) in rows {
+        let canonical =
+            serde_json::to_vec(&(seq, &at, &device, &action, &client, &object, &detail, &prev))
+                .unwrap();
+        let hash = hex::encode(Sha256::digest(canonical));
+        conn.execute(
+            "UPDATE audit_log SET prev_hash = ?2, hash = ?3 WHERE seq = ?1",
+            rusqlite::params![seq, prev, hash],
+        )
         .unwrap();
+        prev = hash;
+    }
     drop(conn);
     v.cmd()
         .args(["audit", "verify"])
         .assert()
         .code(9)
-        .stderr(predicate::str::contains("chain head"));
+        .stderr(predicate::str::contains("the chain was rewritten"));
 }
 
 /// Entries cut from the end must not be papered over by later entries: after the cut, every

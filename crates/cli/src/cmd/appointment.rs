@@ -69,11 +69,11 @@ pub fn run(g: &Globals, cmd: AppointmentCmd) -> Outcome {
             } else {
                 for a in list {
                     println!(
-                        "{}  {}–{}  {:?}",
+                        "{}  {}–{}  {}",
                         a.id,
                         output::datetime(a.starts_at),
                         a.ends_at.with_timezone(&chrono::Local).format("%H:%M"),
-                        a.status
+                        a.status.label()
                     );
                 }
             }
@@ -85,7 +85,7 @@ pub fn run(g: &Globals, cmd: AppointmentCmd) -> Outcome {
             if g.json {
                 output::json(&a)?;
             } else {
-                println!("Session {} marked {:?}.", a.id, a.status);
+                println!("Session {} marked {}.", a.id, a.status.label());
             }
         }
     }

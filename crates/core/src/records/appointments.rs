@@ -32,6 +32,16 @@ impl AppointmentStatus {
         }
     }
 
+    /// How the status reads to a person.
+    pub fn label(self) -> &'static str {
+        match self {
+            AppointmentStatus::Scheduled => "scheduled",
+            AppointmentStatus::Attended => "attended",
+            AppointmentStatus::Cancelled => "cancelled",
+            AppointmentStatus::DidNotAttend => "did not attend",
+        }
+    }
+
     /// Reads a status word (`attended`, `cancelled`, `dna` / `did-not-attend`, `scheduled`).
     pub fn parse(s: &str) -> Result<Self> {
         match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
