@@ -305,3 +305,36 @@ fn audit_export_writes_csv_and_json() {
 }
 
 use assert_cmd::Command;
+
+/// Clinical text can come from standard input, so it never shows in `ps` or shell history.
+#[test]
+fn note_text_can_come_from_standard_input() {
+    let v = TestVault::new(KeyStore::Passphrase);
+    let code = v.add_client("Ola Example");
+    let out = v
+        .cmd()
+        .args(["--json", "note", "add", &code, "--text", "-"])
+        .write_stdin("first line\nsecond line about the allotment\n")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let id = serde_json::from_slice::<serde_json::Value>(&out).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        v.json(&["note", "show", &id])["fields"]["text"],
+        "first line\nsecond line about the allotment"
+    );
+    v.cmd()
+        .args(["process-note", "add", &code, "--text", "-"])
+        .write_stdin("private reflection")
+        .assert()
+        .success();
+    assert_eq!(
+        v.json(&["process-note", "list", &code])[0]["text"],
+        "private reflection"
+    );
+}

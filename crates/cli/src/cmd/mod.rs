@@ -25,3 +25,18 @@ pub fn parse_field(s: &str) -> Result<(String, String), String> {
         )),
     }
 }
+
+/// Clinical text from the command line, or from standard input when given as `-`
+/// (so it never appears in the process list or the shell history).
+pub fn text_arg(t: String) -> anyhow::Result<String> {
+    if t != "-" {
+        return Ok(t);
+    }
+    use std::io::{IsTerminal, Read};
+    if std::io::stdin().is_terminal() {
+        eprintln!("Type the text, then press Ctrl-D on a new line:");
+    }
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s)?;
+    Ok(s.trim_end_matches(['\n', '\r']).to_string())
+}

@@ -13,8 +13,8 @@ use crate::{Globals, output, secrets};
 #[derive(Args)]
 #[group(required = true, multiple = false)]
 pub struct Body {
-    /// The text of a free-text note.
-    #[arg(long)]
+    /// The text of a free-text note ("-" reads it from standard input).
+    #[arg(long, allow_hyphen_values = true)]
     text: Option<String>,
     /// A template field, KEY=VALUE (repeat for each field), e.g. --field plan="review in 2 weeks".
     #[arg(long = "field", value_parser = parse_field)]
@@ -24,7 +24,9 @@ pub struct Body {
 impl Body {
     fn into_fields(self, template: NoteTemplate) -> anyhow::Result<Vec<(String, String)>> {
         match self.text {
-            Some(t) if template == NoteTemplate::Free => Ok(vec![("text".into(), t)]),
+            Some(t) if template == NoteTemplate::Free => {
+                Ok(vec![("text".into(), super::text_arg(t)?)])
+            }
             Some(_) => Err(CoreError::InvalidInput(format!(
                 "a {} note has fields ({}): give them with --field KEY=VALUE",
                 template.as_str().to_uppercase(),
@@ -61,7 +63,8 @@ pub enum NoteCmd {
     /// Add an addendum to a finalised note.
     Amend {
         id: String,
-        #[arg(long)]
+        /// The addendum ("-" reads it from standard input).
+        #[arg(long, allow_hyphen_values = true)]
         text: String,
     },
     /// Discard a draft note.
@@ -135,7 +138,7 @@ pub fn run(g: &Globals, cmd: NoteCmd) -> Outcome {
             let mut vault = secrets::open_vault(g)?;
             // The template decides how --text is read.
             let fields = match body.text {
-                Some(t) => vec![("text".to_string(), t)],
+                Some(t) => vec![("text".to_string(), super::text_arg(t)?)],
                 None => body.fields,
             };
             let n = vault.edit_note(&id, &fields)?;
@@ -159,7 +162,7 @@ pub fn run(g: &Globals, cmd: NoteCmd) -> Outcome {
         }
         NoteCmd::Amend { id, text } => {
             let mut vault = secrets::open_vault(g)?;
-            let a = vault.add_addendum(&id, &text)?;
+            let a = vault.add_addendum(&id, &super::text_arg(text)?)?;
             if g.json {
                 output::json(&json!({ "id": a.id, "note_id": a.note_id }))?;
             } else {

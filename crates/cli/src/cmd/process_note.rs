@@ -14,7 +14,8 @@ pub enum ProcessNoteCmd {
     /// Add a process note; prints its id.
     Add {
         code: String,
-        #[arg(long)]
+        /// The note ("-" reads it from standard input).
+        #[arg(long, allow_hyphen_values = true)]
         text: String,
     },
     /// List a client's process notes.
@@ -26,7 +27,7 @@ pub fn run(g: &Globals, cmd: ProcessNoteCmd) -> Outcome {
         ProcessNoteCmd::Add { code, text } => {
             let code = ClientCode::parse(&code)?;
             let mut vault = secrets::open_vault(g)?;
-            let p = vault.add_process_note(&code, &text)?;
+            let p = vault.add_process_note(&code, &super::text_arg(text)?)?;
             if g.json {
                 output::json(&json!({ "id": p.id }))?;
             } else {
