@@ -1,0 +1,152 @@
+//! # casebook-wire
+//!
+//! The request and response bodies of the `casebook-sync` HTTP API, and its error codes,
+//! shared by the server and (later) the app's sync client so the two cannot drift apart.
+//! Blob bodies themselves are opaque bytes (`application/octet-stream`): the server never
+//! parses or decrypts them, so no type here describes their contents.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/accounts`: open a new account.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct SignUp {
+    pub username: String,
+    pub password: String,
+    /// Required when the server only accepts invited sign-ups.
+    #[serde(default)]
+    pub invite: Option<String>,
+}
+
+/// `POST /v1/sessions`: sign in and enrol this device.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct SignIn {
+    pub username: String,
+    pub password: String,
+    /// The current TOTP code, or a one-time recovery code, when the account has a second factor.
+    #[serde(default)]
+    pub totp: Option<String>,
+    /// A name the therapist will recognise in the device list ("Surgery laptop").
+    pub device_name: String,
+    /// The device's public key (an age recipient), for sharing keys between devices later.
+    pub device_public_key: String,
+}
+
+/// A successful sign-in: the device's id and its bearer token (shown once; the server keeps
+/// only its hash).
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Enrolled {
+    pub account_id: String,
+    pub device_id: String,
+    pub token: String,
+}
+
+/// One enrolled device, as listed to its own account.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub id: String,
+    pub name: String,
+    pub public_key: String,
+    pub created_at: String,
+    pub revoked: bool,
+}
+
+/// The newest blob in one device's log.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub device_id: String,
+    pub seq: u64,
+    /// Lower-case hex SHA-256 of the blob's bytes.
+    pub hash: String,
+}
+
+/// Metadata of one stored blob (in a log or a snapshot).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    pub seq: u64,
+    pub size: u64,
+    pub hash: String,
+}
+
+/// A named snapshot (a backup, or a starting point for a new device).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub name: String,
+    pub size: u64,
+    pub hash: String,
+    pub created_at: String,
+}
+
+/// Usage against the account's quota.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    pub used_bytes: u64,
+    pub quota_bytes: u64,
+    pub max_blob_bytes: u64,
+}
+
+/// Where one storage location keeps its bytes.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// What it stores: `metadata` or `blobs`.
+    pub role: String,
+    /// ISO 3166-1 alpha-2 country code, e.g. `GB`.
+    pub country: String,
+    /// Provider region if any, e.g. `eu-west-2`.
+    pub region: Option<String>,
+    /// For people: "London, United Kingdom (eu-west-2)".
+    pub description: String,
+}
+
+/// `GET /v1/info`: what this server is and where it keeps data.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Info {
+    pub version: String,
+    pub locations: Vec<Location>,
+    pub sign_up: String,
+    pub totp_required: bool,
+}
+
+/// Confirmation that an account and everything in it is gone.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Deleted {
+    pub blobs_removed: u64,
+    pub bytes_removed: u64,
+}
+
+/// Every error the API returns, as a stable machine-readable code.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    /// Also used for ids that exist but belong to another account: no hint is given.
+    NotFound,
+    Conflict,
+    TooLarge,
+    QuotaExceeded,
+    RateLimited,
+    InviteRequired,
+    Internal,
+    Unavailable,
+}
+
+/// The body of every error response.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// One blob in a range response: its metadata and its bytes (base64, standard alphabet).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct BlobData {
+    #[serde(flatten)]
+    pub info: BlobInfo,
+    pub data: String,
+}
+
+/// Reply to a sign-up.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct AccountCreated {
+    pub account_id: String,
+}

@@ -1,0 +1,97 @@
+//! # casebook-sync
+//!
+//! The small server that stores only encrypted blobs. It never decrypts or parses what it
+//! stores; it is careful about who may touch which blob, where the bytes live (UK/EU only),
+//! and bad input. The library holds the router and the storage backends; `main.rs` is a
+//! thin command line around [`serve`].
+//!
+//! Built so far: accounts (Argon2id), device enrolment with hashed bearer tokens, device list
+//! and revoke, self-service account deletion, per-device append-only blob logs with heads and
+//! ranges, named snapshots, quotas and size limits, the residency guard and `/v1/info`, on the
+//! embedded SQLite + folder backend. Not yet: TOTP and passkeys, rate limiting, the
+//! PostgreSQL + S3 backend, TLS, metrics, OpenAPI.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod residency;
+pub mod routes;
+pub mod store;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post, put};
+use casebook_wire::Location;
+
+use config::Config;
+use store::Store;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub locations: Vec<Location>,
+    /// An Argon2id hash checked when an unknown username signs in (constant-ish timing).
+    pub dummy_hash: String,
+}
+
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl AppState {
+    /// Checks residency and builds the state; the error is one line naming the setting.
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Result<AppState, String> {
+        let locations = config.locations()?;
+        let dummy_hash =
+            auth::hash_password("not a real password, for timing").map_err(|e| e.message)?;
+        Ok(AppState {
+            store,
+            config: Arc::new(config),
+            locations,
+            dummy_hash,
+        })
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_blob_bytes as usize;
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/v1/info", get(routes::info))
+        .route("/v1/accounts", post(routes::sign_up))
+        .route("/v1/account", delete(routes::delete_account))
+        .route("/v1/sessions", post(routes::sign_in))
+        .route("/v1/devices", get(routes::list_devices))
+        .route("/v1/devices/{id}", delete(routes::revoke_device))
+        .route("/v1/devices/{id}/blobs", get(routes::blob_range))
+        .route("/v1/usage", get(routes::usage))
+        .route("/v1/heads", get(routes::heads))
+        .route("/v1/blobs/{seq}", put(routes::append_blob))
+        .route("/v1/snapshots", get(routes::list_snapshots))
+        .route(
+            "/v1/snapshots/{name}",
+            put(routes::put_snapshot)
+                .get(routes::get_snapshot)
+                .delete(routes::delete_snapshot),
+        )
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C / SIGTERM, then finishes in-flight requests.
+pub async fn serve(state: AppState) -> anyhow::Result<()> {
+    let addr = state.config.listen;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "casebook-sync listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,522 @@
+//! The embedded backend: SQLite for metadata and a local folder for blob bytes.
+//! `casebook-sync serve --data DIR --country GB` is all it takes.
+//!
+//! A blob is written to a temporary file, fsync'd and renamed into place before its row is
+//! committed, so an acknowledged blob is on disk; a crash before the commit leaves at most
+//! an unreferenced file, which the next upload of that seq overwrites.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use casebook_wire::{BlobInfo, Deleted, Device, Head, Snapshot};
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use super::{AccountRecord, Appended, Store, StoreError, StoreResult};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS invites (
+    token_hash TEXT PRIMARY KEY,
+    expires_at TEXT NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS devices (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS blobs (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+CREATE INDEX IF NOT EXISTS blobs_by_account ON blobs(account_id);
+CREATE TABLE IF NOT EXISTS snapshots (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (account_id, name)
+);
+"#;
+
+/// SQLite + folder storage.
+pub struct Embedded {
+    root: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn db_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn io_err(e: std::io::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Writes `bytes` to `path` durably: temp file, fsync, rename, fsync the folder.
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+impl Embedded {
+    /// Opens (creating if needed) the store in `root`.
+    pub fn open(root: &Path) -> anyhow::Result<Embedded> {
+        std::fs::create_dir_all(root.join("blobs"))?;
+        std::fs::create_dir_all(root.join("snapshots"))?;
+        let conn = Connection::open(root.join("meta.db"))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Embedded {
+            root: root.to_path_buf(),
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn blob_path(&self, account: &str, device: &str, seq: u64) -> PathBuf {
+        self.root
+            .join("blobs")
+            .join(account)
+            .join(device)
+            .join(format!("{seq:020}.blob"))
+    }
+
+    fn snapshot_path(&self, account: &str, name: &str) -> PathBuf {
+        // Names are the client's; the file name is their hash, so no name can escape the folder.
+        self.root
+            .join("snapshots")
+            .join(account)
+            .join(format!("{}.blob", sha256_hex(name.as_bytes())))
+    }
+
+    /// Runs `f` with the connection on a blocking thread.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Unavailable("metadata lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+}
+
+fn owns_device(conn: &Connection, account: &str, device: &str) -> StoreResult<bool> {
+    conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1 AND account_id = ?2)",
+        params![device, account],
+        |r| r.get(0),
+    )
+    .map_err(db_err)
+}
+
+fn used_bytes(conn: &Connection, account: &str) -> StoreResult<u64> {
+    let n: i64 = conn
+        .query_row(
+            "SELECT (SELECT COALESCE(SUM(size), 0) FROM blobs WHERE account_id = ?1)
+                  + (SELECT COALESCE(SUM(size), 0) FROM snapshots WHERE account_id = ?1)",
+            [account],
+            |r| r.get(0),
+        )
+        .map_err(db_err)?;
+    Ok(n.max(0) as u64)
+}
+
+#[async_trait]
+impl Store for Embedded {
+    async fn create_account(&self, username: &str, password_hash: &str) -> StoreResult<String> {
+        let (username, password_hash) = (username.to_string(), password_hash.to_string());
+        self.with(move |c| {
+            let id = uuid::Uuid::new_v4().to_string();
+            match c.execute(
+                "INSERT INTO accounts (id, username, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id, username, password_hash, now()],
+            ) {
+                Ok(_) => Ok(id),
+                Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    Err(StoreError::Conflict("that username is taken".into()))
+                }
+                Err(e) => Err(db_err(e)),
+            }
+        })
+        .await
+    }
+
+    async fn account_by_username(&self, username: &str) -> StoreResult<Option<AccountRecord>> {
+        let username = username.to_string();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT id, password_hash FROM accounts WHERE username = ?1",
+                [username],
+                |r| {
+                    Ok(AccountRecord {
+                        id: r.get(0)?,
+                        password_hash: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn delete_account(&self, account: &str) -> StoreResult<Deleted> {
+        let account = account.to_string();
+        let root = self.root.clone();
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db_err)?;
+            let (blobs, bytes): (i64, i64) = tx
+                .query_row(
+                    "SELECT (SELECT count(*) FROM blobs WHERE account_id = ?1) + (SELECT count(*) FROM snapshots WHERE account_id = ?1),
+                            (SELECT COALESCE(SUM(size), 0) FROM blobs WHERE account_id = ?1) + (SELECT COALESCE(SUM(size), 0) FROM snapshots WHERE account_id = ?1)",
+                    [&account],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(db_err)?;
+            let n = tx.execute("DELETE FROM accounts WHERE id = ?1", [&account]).map_err(db_err)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().map_err(db_err)?;
+            // Rows are gone (so nothing is served); now the bytes.
+            for dir in [root.join("blobs").join(&account), root.join("snapshots").join(&account)] {
+                match std::fs::remove_dir_all(&dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(e)),
+                }
+            }
+            Ok(Deleted { blobs_removed: blobs.max(0) as u64, bytes_removed: bytes.max(0) as u64 })
+        })
+        .await
+    }
+
+    async fn create_invite(&self, token_hash: &str, expires_at: &str) -> StoreResult<()> {
+        let (t, e) = (token_hash.to_string(), expires_at.to_string());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO invites (token_hash, expires_at) VALUES (?1, ?2)",
+                params![t, e],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn consume_invite(&self, token_hash: &str, now: &str) -> StoreResult<bool> {
+        let (t, n) = (token_hash.to_string(), now.to_string());
+        self.with(move |c| {
+            let changed = c
+                .execute(
+                    "UPDATE invites SET used = 1 WHERE token_hash = ?1 AND used = 0 AND expires_at > ?2",
+                    params![t, n],
+                )
+                .map_err(db_err)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn create_device(
+        &self,
+        account: &str,
+        name: &str,
+        public_key: &str,
+        token_hash: &str,
+    ) -> StoreResult<String> {
+        let (a, n, k, t) = (
+            account.to_string(),
+            name.to_string(),
+            public_key.to_string(),
+            token_hash.to_string(),
+        );
+        self.with(move |c| {
+            let id = uuid::Uuid::new_v4().to_string();
+            c.execute(
+                "INSERT INTO devices (id, account_id, name, public_key, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, a, n, k, t, now()],
+            )
+            .map_err(db_err)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn device_for_token(&self, token_hash: &str) -> StoreResult<Option<(String, String)>> {
+        let t = token_hash.to_string();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT account_id, id FROM devices WHERE token_hash = ?1 AND revoked = 0",
+                [t],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn list_devices(&self, account: &str) -> StoreResult<Vec<Device>> {
+        let a = account.to_string();
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare("SELECT id, name, public_key, created_at, revoked FROM devices WHERE account_id = ?1 ORDER BY created_at")
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map([a], |r| {
+                    Ok(Device { id: r.get(0)?, name: r.get(1)?, public_key: r.get(2)?, created_at: r.get(3)?, revoked: r.get(4)? })
+                })
+                .map_err(db_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, account: &str, device: &str) -> StoreResult<()> {
+        let (a, d) = (account.to_string(), device.to_string());
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE devices SET revoked = 1 WHERE id = ?1 AND account_id = ?2",
+                    params![d, a],
+                )
+                .map_err(db_err)?;
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::NotFound)
+            }
+        })
+        .await
+    }
+
+    async fn append_blob(
+        &self,
+        account: &str,
+        device: &str,
+        seq: u64,
+        bytes: &[u8],
+        quota: u64,
+    ) -> StoreResult<Appended> {
+        let (a, d, bytes) = (account.to_string(), device.to_string(), bytes.to_vec());
+        let path = self.blob_path(account, device, seq);
+        self.with(move |c| {
+            if !owns_device(c, &a, &d)? {
+                return Err(StoreError::NotFound);
+            }
+            let hash = sha256_hex(&bytes);
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+            let existing: Option<String> = tx
+                .query_row("SELECT hash FROM blobs WHERE device_id = ?1 AND seq = ?2", params![d, seq as i64], |r| r.get(0))
+                .optional()
+                .map_err(db_err)?;
+            if let Some(h) = existing {
+                return if h == hash {
+                    Ok(Appended::AlreadyThere)
+                } else {
+                    Err(StoreError::Conflict(format!("blob {seq} already exists with different contents")))
+                };
+            }
+            let head: i64 = tx
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = ?1", [&d], |r| r.get(0))
+                .map_err(db_err)?;
+            if seq as i64 != head + 1 {
+                return Err(StoreError::Conflict(format!("blob {seq} does not follow the log's last blob ({head}): send {}", head + 1)));
+            }
+            if used_bytes(&tx, &a)? + bytes.len() as u64 > quota {
+                return Err(StoreError::QuotaExceeded);
+            }
+            write_durably(&path, &bytes).map_err(io_err)?;
+            tx.execute(
+                "INSERT INTO blobs (account_id, device_id, seq, size, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![a, d, seq as i64, bytes.len() as i64, hash],
+            )
+            .map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+            Ok(Appended::Stored)
+        })
+        .await
+    }
+
+    async fn heads(&self, account: &str) -> StoreResult<Vec<Head>> {
+        let a = account.to_string();
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT b.device_id, b.seq, b.hash FROM blobs b
+                     WHERE b.account_id = ?1 AND b.seq = (SELECT MAX(seq) FROM blobs WHERE device_id = b.device_id)
+                     ORDER BY b.device_id",
+                )
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map([a], |r| Ok(Head { device_id: r.get(0)?, seq: r.get::<_, i64>(1)? as u64, hash: r.get(2)? }))
+                .map_err(db_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn blob_range(
+        &self,
+        account: &str,
+        device: &str,
+        from: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<(BlobInfo, Vec<u8>)>> {
+        let (a, d) = (account.to_string(), device.to_string());
+        let root = self.root.clone();
+        self.with(move |c| {
+            if !owns_device(c, &a, &d)? {
+                return Err(StoreError::NotFound);
+            }
+            let mut stmt = c
+                .prepare("SELECT seq, size, hash FROM blobs WHERE device_id = ?1 AND account_id = ?2 AND seq >= ?3 ORDER BY seq LIMIT ?4")
+                .map_err(db_err)?;
+            let infos = stmt
+                .query_map(params![d, a, from.min(i64::MAX as u64) as i64, limit.min(i64::MAX as u64) as i64], |r| {
+                    Ok(BlobInfo { seq: r.get::<_, i64>(0)? as u64, size: r.get::<_, i64>(1)? as u64, hash: r.get(2)? })
+                })
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            infos
+                .into_iter()
+                .map(|info| {
+                    let path = root.join("blobs").join(&a).join(&d).join(format!("{:020}.blob", info.seq));
+                    let bytes = std::fs::read(path).map_err(io_err)?;
+                    Ok((info, bytes))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn put_snapshot(
+        &self,
+        account: &str,
+        name: &str,
+        bytes: &[u8],
+        quota: u64,
+    ) -> StoreResult<Snapshot> {
+        let (a, n, bytes) = (account.to_string(), name.to_string(), bytes.to_vec());
+        let path = self.snapshot_path(account, name);
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+            let previous: i64 = tx
+                .query_row("SELECT COALESCE(SUM(size), 0) FROM snapshots WHERE account_id = ?1 AND name = ?2", params![a, n], |r| r.get(0))
+                .map_err(db_err)?;
+            if used_bytes(&tx, &a)? - previous.max(0) as u64 + bytes.len() as u64 > quota {
+                return Err(StoreError::QuotaExceeded);
+            }
+            let snap = Snapshot { name: n.clone(), size: bytes.len() as u64, hash: sha256_hex(&bytes), created_at: now() };
+            write_durably(&path, &bytes).map_err(io_err)?;
+            tx.execute(
+                "INSERT INTO snapshots (account_id, name, size, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(account_id, name) DO UPDATE SET size = excluded.size, hash = excluded.hash, created_at = excluded.created_at",
+                params![a, n, snap.size as i64, snap.hash, snap.created_at],
+            )
+            .map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+            Ok(snap)
+        })
+        .await
+    }
+
+    async fn get_snapshot(&self, account: &str, name: &str) -> StoreResult<Vec<u8>> {
+        let (a, n) = (account.to_string(), name.to_string());
+        let path = self.snapshot_path(account, name);
+        self.with(move |c| {
+            let exists: bool = c
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM snapshots WHERE account_id = ?1 AND name = ?2)",
+                    params![a, n],
+                    |r| r.get(0),
+                )
+                .map_err(db_err)?;
+            if !exists {
+                return Err(StoreError::NotFound);
+            }
+            std::fs::read(path).map_err(io_err)
+        })
+        .await
+    }
+
+    async fn list_snapshots(&self, account: &str) -> StoreResult<Vec<Snapshot>> {
+        let a = account.to_string();
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare("SELECT name, size, hash, created_at FROM snapshots WHERE account_id = ?1 ORDER BY name")
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map([a], |r| Ok(Snapshot { name: r.get(0)?, size: r.get::<_, i64>(1)? as u64, hash: r.get(2)?, created_at: r.get(3)? }))
+                .map_err(db_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn delete_snapshot(&self, account: &str, name: &str) -> StoreResult<()> {
+        let (a, n) = (account.to_string(), name.to_string());
+        let path = self.snapshot_path(account, name);
+        self.with(move |c| {
+            let k = c
+                .execute(
+                    "DELETE FROM snapshots WHERE account_id = ?1 AND name = ?2",
+                    params![a, n],
+                )
+                .map_err(db_err)?;
+            if k == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let _ = std::fs::remove_file(path);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn usage(&self, account: &str) -> StoreResult<u64> {
+        let a = account.to_string();
+        self.with(move |c| used_bytes(c, &a)).await
+    }
+}

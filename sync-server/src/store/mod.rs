@@ -1,0 +1,113 @@
+//! Storage behind one trait, so the same story test runs against every backend.
+//!
+//! A backend keeps two kinds of thing: metadata (accounts, devices, invites, blob and
+//! snapshot records) and blob bytes. It never looks inside a blob. Every method that touches
+//! an account's data takes the account id and scopes its queries to it: that is the
+//! isolation boundary, and the HTTP layer only ever passes the id of the signed-in account.
+
+pub mod embedded;
+
+use async_trait::async_trait;
+use casebook_wire::{BlobInfo, Deleted, Device, Head, Snapshot, Usage};
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the account's storage quota is full")]
+    QuotaExceeded,
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What the sign-in path needs about an account.
+#[derive(Debug, Clone)]
+pub struct AccountRecord {
+    pub id: String,
+    pub password_hash: String,
+}
+
+/// The outcome of appending to a device's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored as a new blob.
+    Stored,
+    /// The same bytes were already stored at this seq (a retried upload).
+    AlreadyThere,
+}
+
+/// Metadata and blob storage for the server.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates an account; `Conflict` if the username is taken.
+    async fn create_account(&self, username: &str, password_hash: &str) -> StoreResult<String>;
+    async fn account_by_username(&self, username: &str) -> StoreResult<Option<AccountRecord>>;
+    /// Removes the account and everything it owns, at once.
+    async fn delete_account(&self, account: &str) -> StoreResult<Deleted>;
+
+    /// Records an invite (by the hash of its token) valid until `expires_at` (RFC 3339).
+    async fn create_invite(&self, token_hash: &str, expires_at: &str) -> StoreResult<()>;
+    /// Uses up an invite; false if unknown, used or expired at `now`.
+    async fn consume_invite(&self, token_hash: &str, now: &str) -> StoreResult<bool>;
+
+    async fn create_device(
+        &self,
+        account: &str,
+        name: &str,
+        public_key: &str,
+        token_hash: &str,
+    ) -> StoreResult<String>;
+    /// The (account, device) a live token belongs to.
+    async fn device_for_token(&self, token_hash: &str) -> StoreResult<Option<(String, String)>>;
+    async fn list_devices(&self, account: &str) -> StoreResult<Vec<Device>>;
+    /// Revokes one of the account's devices; `NotFound` if it is not theirs.
+    async fn revoke_device(&self, account: &str, device: &str) -> StoreResult<()>;
+
+    /// Appends blob `seq` to the device's log: it must follow the last one (seq n+1 after n);
+    /// an identical re-upload of an existing seq is accepted, anything else is a conflict.
+    async fn append_blob(
+        &self,
+        account: &str,
+        device: &str,
+        seq: u64,
+        bytes: &[u8],
+        quota: u64,
+    ) -> StoreResult<Appended>;
+    /// The last blob of every device of the account.
+    async fn heads(&self, account: &str) -> StoreResult<Vec<Head>>;
+    /// Blobs `from..from+limit` of one of the account's devices.
+    async fn blob_range(
+        &self,
+        account: &str,
+        device: &str,
+        from: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<(BlobInfo, Vec<u8>)>>;
+
+    async fn put_snapshot(
+        &self,
+        account: &str,
+        name: &str,
+        bytes: &[u8],
+        quota: u64,
+    ) -> StoreResult<Snapshot>;
+    async fn get_snapshot(&self, account: &str, name: &str) -> StoreResult<Vec<u8>>;
+    async fn list_snapshots(&self, account: &str) -> StoreResult<Vec<Snapshot>>;
+    async fn delete_snapshot(&self, account: &str, name: &str) -> StoreResult<()>;
+
+    async fn usage(&self, account: &str) -> StoreResult<u64>;
+}
+
+/// Usage figures for the API.
+pub fn usage(used: u64, quota: u64, max_blob: u64) -> Usage {
+    Usage {
+        used_bytes: used,
+        quota_bytes: quota,
+        max_blob_bytes: max_blob,
+    }
+}

@@ -1,0 +1,59 @@
+//! The residency guard through the real binary: a storage location outside the UK/EU/EEA,
+//! or none declared, is refused at start with one line naming the setting.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+#[test]
+fn a_us_location_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    Command::cargo_bin("casebook-sync")
+        .unwrap()
+        .args([
+            "serve",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--country",
+            "US",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "country = US is outside the UK and the EU/EEA",
+        ));
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing may be written"
+    );
+}
+
+#[test]
+fn an_undeclared_location_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    Command::cargo_bin("casebook-sync")
+        .unwrap()
+        .env_remove("CASEBOOK_SYNC_COUNTRY")
+        .args(["serve", "--data", dir.path().to_str().unwrap()])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("country is not set"));
+}
+
+#[test]
+fn a_config_file_with_a_us_country_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sync.toml");
+    std::fs::write(
+        &cfg,
+        format!("data = {:?}\ncountry = \"US\"\n", dir.path().join("data")),
+    )
+    .unwrap();
+    Command::cargo_bin("casebook-sync")
+        .unwrap()
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("outside the UK"));
+}
