@@ -42,6 +42,39 @@ pub fn token_hash(token: &str) -> String {
 pub struct Authed {
     pub account: String,
     pub device: String,
+    /// The account has a confirmed second factor.
+    pub totp_enabled: bool,
+}
+
+impl Authed {
+    /// Refuses data access when the server requires a second factor the account lacks.
+    pub fn require_second_factor(&self, state: &AppState) -> Result<(), ApiError> {
+        if state.config.totp_required && !self.totp_enabled {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                casebook_wire::ErrorCode::Unauthorized,
+                "this server requires a second factor: turn on TOTP (POST /v1/totp) before storing data",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The client's address, when the server was started with connection info (not in tests
+/// that call the router directly).
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
 }
 
 impl FromRequestParts<AppState> for Authed {
@@ -62,7 +95,11 @@ impl FromRequestParts<AppState> for Authed {
             .device_for_token(&token_hash(token.trim()))
             .await?
         {
-            Some((account, device)) => Ok(Authed { account, device }),
+            Some(o) => Ok(Authed {
+                account: o.account,
+                device: o.device,
+                totp_enabled: o.totp_enabled,
+            }),
             None => Err(ApiError::unauthorized()),
         }
     }

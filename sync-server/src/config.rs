@@ -30,6 +30,9 @@ pub struct Config {
     pub place: Option<String>,
     #[serde(default = "default_sign_up")]
     pub sign_up: SignUpPolicy,
+    /// Every account must turn on TOTP before it can store data.
+    #[serde(default)]
+    pub totp_required: bool,
     #[serde(default = "default_quota")]
     pub quota_bytes: u64,
     #[serde(default = "default_max_blob")]
@@ -57,6 +60,7 @@ impl Default for Config {
             country: None,
             place: None,
             sign_up: default_sign_up(),
+            totp_required: false,
             quota_bytes: default_quota(),
             max_blob_bytes: default_max_blob(),
         }

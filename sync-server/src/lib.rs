@@ -8,15 +8,18 @@
 //! Built so far: accounts (Argon2id), device enrolment with hashed bearer tokens, device list
 //! and revoke, self-service account deletion, per-device append-only blob logs with heads and
 //! ranges, named snapshots, quotas and size limits, the residency guard and `/v1/info`, on the
-//! embedded SQLite + folder backend. Not yet: TOTP and passkeys, rate limiting, the
-//! PostgreSQL + S3 backend, TLS, metrics, OpenAPI.
+//! embedded SQLite + folder backend. TOTP second factor with one-time recovery
+//! codes, and sign-in rate limiting. Not yet: passkeys, the PostgreSQL + S3 backend, TLS,
+//! metrics, OpenAPI.
 
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod ratelimit;
 pub mod residency;
 pub mod routes;
 pub mod store;
+pub mod totp;
 
 use std::sync::Arc;
 
@@ -36,6 +39,7 @@ pub struct AppState {
     pub locations: Vec<Location>,
     /// An Argon2id hash checked when an unknown username signs in (constant-ish timing).
     pub dummy_hash: String,
+    pub limits: Arc<ratelimit::SignInLimits>,
 }
 
 pub(crate) fn now() -> String {
@@ -53,6 +57,7 @@ impl AppState {
             config: Arc::new(config),
             locations,
             dummy_hash,
+            limits: Arc::default(),
         })
     }
 }
@@ -70,6 +75,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/devices/{id}", delete(routes::revoke_device))
         .route("/v1/devices/{id}/blobs", get(routes::blob_range))
         .route("/v1/usage", get(routes::usage))
+        .route("/v1/totp", post(routes::totp_start))
+        .route("/v1/totp/confirm", post(routes::totp_confirm))
         .route("/v1/heads", get(routes::heads))
         .route("/v1/blobs/{seq}", put(routes::append_blob))
         .route("/v1/snapshots", get(routes::list_snapshots))
@@ -88,7 +95,8 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = state.config.listen;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "casebook-sync listening");
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -12,7 +12,7 @@ use casebook_wire::*;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::{self, Authed};
+use crate::auth::{self, Authed, ClientAddr};
 use crate::config::SignUpPolicy;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{self, Appended};
@@ -86,7 +86,7 @@ pub async fn info(State(s): State<AppState>) -> Json<Info> {
             SignUpPolicy::Open => "open".into(),
             SignUpPolicy::Invite => "invite".into(),
         },
-        totp_required: false,
+        totp_required: s.config.totp_required,
     })
 }
 
@@ -119,44 +119,148 @@ pub async fn sign_up(
     Ok((StatusCode::CREATED, Json(AccountCreated { account_id })))
 }
 
+fn rate_limited(wait: std::time::Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::RateLimited,
+        format!(
+            "too many failed sign-ins: try again in {} seconds",
+            wait.as_secs().max(1)
+        ),
+    )
+}
+
 pub async fn sign_in(
     State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     body: Result<Json<SignIn>, JsonRejection>,
 ) -> ApiResult<Json<Enrolled>> {
     let req = json_body(body)?;
     check_text("device_name", &req.device_name, 1, 100)?;
     check_text("device_public_key", &req.device_public_key, 1, 200)?;
+    let now = std::time::Instant::now();
+    let addr_key = addr
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "local".into());
+    let pair_key = format!("{}|{addr_key}", req.username.to_lowercase());
+    s.limits
+        .address
+        .check(&addr_key, now)
+        .map_err(rate_limited)?;
+    s.limits.pair.check(&pair_key, now).map_err(rate_limited)?;
+    let fail = |s: &AppState| {
+        s.limits.pair.failure(&pair_key, now);
+        s.limits.address.failure(&addr_key, now);
+        ApiError::unauthorized()
+    };
     if req.username.len() > 64 || req.password.len() > 1024 {
-        return Err(ApiError::unauthorized());
+        return Err(fail(&s));
     }
     let account = s.store.account_by_username(&req.username).await?;
     // Verify against a dummy hash when the account does not exist, so timing gives nothing away.
-    let (id, hash) = match &account {
-        Some(a) => (Some(a.id.clone()), a.password_hash.clone()),
-        None => (None, s.dummy_hash.clone()),
-    };
+    let hash = account
+        .as_ref()
+        .map(|a| a.password_hash.clone())
+        .unwrap_or_else(|| s.dummy_hash.clone());
     let password = req.password.clone();
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
         .await
         .unwrap_or(false);
-    let Some(account_id) = id.filter(|_| ok) else {
-        return Err(ApiError::unauthorized());
+    let Some(account) = account.filter(|_| ok) else {
+        return Err(fail(&s));
     };
+    if account.totp_enabled {
+        let Some(code) = req.totp.as_deref() else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
+                "this account needs a code from the authenticator app (field totp) or a recovery code",
+            ));
+        };
+        let secret = account.totp_secret.clone().unwrap_or_default();
+        let unix = chrono::Utc::now().timestamp().max(0) as u64;
+        let accepted = match crate::totp::matching_step(&secret, code, unix) {
+            // A step already used (a replayed code) is refused.
+            Some(step) => s.store.use_totp_step(&account.id, step).await?,
+            None => {
+                let h = auth::token_hash(&crate::totp::normalise_recovery_code(code));
+                s.store.use_recovery_code(&account.id, &h).await?
+            }
+        };
+        if !accepted {
+            return Err(fail(&s));
+        }
+    }
+    s.limits.pair.success(&pair_key);
     let token = auth::new_token();
     let device_id = s
         .store
         .create_device(
-            &account_id,
+            &account.id,
             &req.device_name,
             &req.device_public_key,
             &auth::token_hash(&token),
         )
         .await?;
     Ok(Json(Enrolled {
-        account_id,
+        account_id: account.id,
         device_id,
         token,
     }))
+}
+
+/// Starts TOTP enrolment: a new secret for the authenticator app (not active until confirmed).
+pub async fn totp_start(State(s): State<AppState>, who: Authed) -> ApiResult<Json<TotpEnrolment>> {
+    let secret = crate::totp::new_secret();
+    s.store.set_totp_secret(&who.account, &secret).await?;
+    let (otpauth_uri, secret_base32) = crate::totp::enrolment(&secret)
+        .ok_or_else(|| ApiError::bad_request("could not make a TOTP secret"))?;
+    Ok(Json(TotpEnrolment {
+        otpauth_uri,
+        secret_base32,
+    }))
+}
+
+/// Confirms TOTP with a first code; returns the one-time recovery codes (shown once).
+pub async fn totp_confirm(
+    State(s): State<AppState>,
+    who: Authed,
+    body: Result<Json<TotpConfirm>, JsonRejection>,
+) -> ApiResult<Json<RecoveryCodes>> {
+    let req = json_body(body)?;
+    let account = s
+        .store
+        .account_by_id(&who.account)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    if account.totp_enabled {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::Conflict,
+            "TOTP is already on for this account",
+        ));
+    }
+    let secret = account.totp_secret.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::Conflict,
+            "start with POST /v1/totp",
+        )
+    })?;
+    let unix = chrono::Utc::now().timestamp().max(0) as u64;
+    let step = crate::totp::matching_step(&secret, &req.code, unix).ok_or_else(|| {
+        ApiError::bad_request(
+            "that code is not the current one: check the authenticator app's clock",
+        )
+    })?;
+    s.store.use_totp_step(&who.account, step).await?;
+    let codes = crate::totp::recovery_codes();
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(|c| auth::token_hash(&crate::totp::normalise_recovery_code(c)))
+        .collect();
+    s.store.enable_totp(&who.account, &hashes).await?;
+    Ok(Json(RecoveryCodes { codes }))
 }
 
 pub async fn delete_account(State(s): State<AppState>, who: Authed) -> ApiResult<Json<Deleted>> {
@@ -186,6 +290,7 @@ pub async fn usage(State(s): State<AppState>, who: Authed) -> ApiResult<Json<Usa
 }
 
 pub async fn heads(State(s): State<AppState>, who: Authed) -> ApiResult<Json<Vec<Head>>> {
+    who.require_second_factor(&s)?;
     Ok(Json(s.store.heads(&who.account).await?))
 }
 
@@ -196,6 +301,7 @@ pub async fn append_blob(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<impl IntoResponse> {
+    who.require_second_factor(&s)?;
     let seq: u64 = seq
         .parse()
         .ok()
@@ -236,6 +342,7 @@ pub async fn blob_range(
     Path(device): Path<String>,
     Query(range): Query<Range>,
 ) -> ApiResult<Json<Vec<BlobData>>> {
+    who.require_second_factor(&s)?;
     let from: u64 = match range.from {
         None => 1,
         Some(f) => f
@@ -275,6 +382,7 @@ pub async fn put_snapshot(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<impl IntoResponse> {
+    who.require_second_factor(&s)?;
     check_text("snapshot name", &name, 1, 100)?;
     let bytes = blob_body(&headers, body)?;
     if bytes.is_empty() {
@@ -292,6 +400,7 @@ pub async fn get_snapshot(
     who: Authed,
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
+    who.require_second_factor(&s)?;
     let bytes = s.store.get_snapshot(&who.account, &name).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
 }
@@ -300,6 +409,7 @@ pub async fn list_snapshots(
     State(s): State<AppState>,
     who: Authed,
 ) -> ApiResult<Json<Vec<Snapshot>>> {
+    who.require_second_factor(&s)?;
     Ok(Json(s.store.list_snapshots(&who.account).await?))
 }
 
@@ -308,6 +418,7 @@ pub async fn delete_snapshot(
     who: Authed,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
+    who.require_second_factor(&s)?;
     s.store.delete_snapshot(&who.account, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -150,3 +150,22 @@ pub struct BlobData {
 pub struct AccountCreated {
     pub account_id: String,
 }
+
+/// `POST /v1/totp`: a new (not yet active) TOTP secret for the authenticator app.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct TotpEnrolment {
+    pub otpauth_uri: String,
+    pub secret_base32: String,
+}
+
+/// `POST /v1/totp/confirm`: a code from the authenticator app, which turns TOTP on.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct TotpConfirm {
+    pub code: String,
+}
+
+/// One-time recovery codes, shown once when TOTP is turned on.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct RecoveryCodes {
+    pub codes: Vec<String>,
+}

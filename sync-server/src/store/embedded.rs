@@ -14,14 +14,23 @@ use casebook_wire::{BlobInfo, Deleted, Device, Head, Snapshot};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use super::{AccountRecord, Appended, Store, StoreError, StoreResult};
+use super::{AccountRecord, Appended, Store, StoreError, StoreResult, TokenOwner};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS accounts (
     id TEXT PRIMARY KEY,
     username TEXT NOT NULL UNIQUE,
     password_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    totp_secret BLOB,
+    totp_enabled INTEGER NOT NULL DEFAULT 0,
+    totp_last_step INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS recovery_codes (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    code_hash TEXT NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account_id, code_hash)
 );
 CREATE TABLE IF NOT EXISTS invites (
     token_hash TEXT PRIMARY KEY,
@@ -140,6 +149,17 @@ impl Embedded {
     }
 }
 
+const ACCOUNT_COLUMNS: &str = "id, password_hash, totp_secret, totp_enabled";
+
+fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRecord> {
+    Ok(AccountRecord {
+        id: r.get(0)?,
+        password_hash: r.get(1)?,
+        totp_secret: r.get(2)?,
+        totp_enabled: r.get(3)?,
+    })
+}
+
 fn owns_device(conn: &Connection, account: &str, device: &str) -> StoreResult<bool> {
     conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1 AND account_id = ?2)",
@@ -185,14 +205,9 @@ impl Store for Embedded {
         let username = username.to_string();
         self.with(move |c| {
             c.query_row(
-                "SELECT id, password_hash FROM accounts WHERE username = ?1",
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = ?1"),
                 [username],
-                |r| {
-                    Ok(AccountRecord {
-                        id: r.get(0)?,
-                        password_hash: r.get(1)?,
-                    })
-                },
+                account_row,
             )
             .optional()
             .map_err(db_err)
@@ -283,13 +298,14 @@ impl Store for Embedded {
         .await
     }
 
-    async fn device_for_token(&self, token_hash: &str) -> StoreResult<Option<(String, String)>> {
+    async fn device_for_token(&self, token_hash: &str) -> StoreResult<Option<TokenOwner>> {
         let t = token_hash.to_string();
         self.with(move |c| {
             c.query_row(
-                "SELECT account_id, id FROM devices WHERE token_hash = ?1 AND revoked = 0",
+                "SELECT d.account_id, d.id, a.totp_enabled FROM devices d JOIN accounts a ON a.id = d.account_id
+                 WHERE d.token_hash = ?1 AND d.revoked = 0",
                 [t],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok(TokenOwner { account: r.get(0)?, device: r.get(1)?, totp_enabled: r.get(2)? }),
             )
             .optional()
             .map_err(db_err)
@@ -518,5 +534,87 @@ impl Store for Embedded {
     async fn usage(&self, account: &str) -> StoreResult<u64> {
         let a = account.to_string();
         self.with(move |c| used_bytes(c, &a)).await
+    }
+
+    async fn account_by_id(&self, account: &str) -> StoreResult<Option<AccountRecord>> {
+        let a = account.to_string();
+        self.with(move |c| {
+            c.query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"),
+                [a],
+                account_row,
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn set_totp_secret(&self, account: &str, secret: &[u8]) -> StoreResult<()> {
+        let (a, secret) = (account.to_string(), secret.to_vec());
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE accounts SET totp_secret = ?2 WHERE id = ?1 AND totp_enabled = 0",
+                    params![a, secret],
+                )
+                .map_err(db_err)?;
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict(
+                    "TOTP is already on for this account".into(),
+                ))
+            }
+        })
+        .await
+    }
+
+    async fn enable_totp(&self, account: &str, recovery_code_hashes: &[String]) -> StoreResult<()> {
+        let (a, hashes) = (account.to_string(), recovery_code_hashes.to_vec());
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db_err)?;
+            tx.execute("UPDATE accounts SET totp_enabled = 1 WHERE id = ?1", [&a])
+                .map_err(db_err)?;
+            tx.execute("DELETE FROM recovery_codes WHERE account_id = ?1", [&a])
+                .map_err(db_err)?;
+            for h in hashes {
+                tx.execute(
+                    "INSERT INTO recovery_codes (account_id, code_hash) VALUES (?1, ?2)",
+                    params![a, h],
+                )
+                .map_err(db_err)?;
+            }
+            tx.commit().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn use_totp_step(&self, account: &str, step: u64) -> StoreResult<bool> {
+        let a = account.to_string();
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE accounts SET totp_last_step = ?2 WHERE id = ?1 AND totp_last_step < ?2",
+                    params![a, step as i64],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn use_recovery_code(&self, account: &str, code_hash: &str) -> StoreResult<bool> {
+        let (a, h) = (account.to_string(), code_hash.to_string());
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE recovery_codes SET used = 1 WHERE account_id = ?1 AND code_hash = ?2 AND used = 0",
+                    params![a, h],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
     }
 }

@@ -30,6 +30,18 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct AccountRecord {
     pub id: String,
     pub password_hash: String,
+    /// The TOTP secret (raw bytes) once enrolment has started.
+    pub totp_secret: Option<Vec<u8>>,
+    /// TOTP confirmed and required at sign-in.
+    pub totp_enabled: bool,
+}
+
+/// Who a live token belongs to.
+#[derive(Debug, Clone)]
+pub struct TokenOwner {
+    pub account: String,
+    pub device: String,
+    pub totp_enabled: bool,
 }
 
 /// The outcome of appending to a device's log.
@@ -63,7 +75,7 @@ pub trait Store: Send + Sync + 'static {
         token_hash: &str,
     ) -> StoreResult<String>;
     /// The (account, device) a live token belongs to.
-    async fn device_for_token(&self, token_hash: &str) -> StoreResult<Option<(String, String)>>;
+    async fn device_for_token(&self, token_hash: &str) -> StoreResult<Option<TokenOwner>>;
     async fn list_devices(&self, account: &str) -> StoreResult<Vec<Device>>;
     /// Revokes one of the account's devices; `NotFound` if it is not theirs.
     async fn revoke_device(&self, account: &str, device: &str) -> StoreResult<()>;
@@ -101,6 +113,17 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_snapshot(&self, account: &str, name: &str) -> StoreResult<()>;
 
     async fn usage(&self, account: &str) -> StoreResult<u64>;
+
+    async fn account_by_id(&self, account: &str) -> StoreResult<Option<AccountRecord>>;
+    /// Stores a new, not yet confirmed TOTP secret (replacing an unconfirmed one).
+    async fn set_totp_secret(&self, account: &str, secret: &[u8]) -> StoreResult<()>;
+    /// Turns TOTP on and stores the hashes of fresh recovery codes.
+    async fn enable_totp(&self, account: &str, recovery_code_hashes: &[String]) -> StoreResult<()>;
+    /// Records that TOTP time step `step` was used; false if it (or a later one) already was,
+    /// which is how a replayed code is refused.
+    async fn use_totp_step(&self, account: &str, step: u64) -> StoreResult<bool>;
+    /// Uses up a recovery code; false if unknown or used.
+    async fn use_recovery_code(&self, account: &str, code_hash: &str) -> StoreResult<bool>;
 }
 
 /// Usage figures for the API.

@@ -1,0 +1,294 @@
+//! TOTP, recovery codes, replay, rate limiting, invites and the "TOTP required" setting,
+//! through the real router and embedded backend.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use casebook_sync::config::{Config, SignUpPolicy};
+use casebook_sync::store::Store;
+use casebook_sync::store::embedded::Embedded;
+use casebook_sync::{AppState, router};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use totp_rs::{Algorithm, Secret, TOTP};
+use tower::ServiceExt;
+
+struct Server {
+    _dir: tempfile::TempDir,
+    store: Arc<Embedded>,
+    app: axum::Router,
+}
+
+fn server_with(f: impl FnOnce(&mut Config)) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config {
+        data: Some(dir.path().to_path_buf()),
+        country: Some("IE".into()),
+        ..Config::default()
+    };
+    f(&mut cfg);
+    let store = Arc::new(Embedded::open(dir.path()).unwrap());
+    let state = AppState::new(cfg, store.clone()).unwrap();
+    Server {
+        _dir: dir,
+        store,
+        app: router(state),
+    }
+}
+
+impl Server {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header("content-type", "application/json");
+                Body::from(serde_json::to_vec(&v).unwrap())
+            }
+            None => Body::empty(),
+        };
+        let resp = self
+            .app
+            .clone()
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn sign_up(&self, user: &str) {
+        let (st, _) = self
+            .send(
+                Method::POST,
+                "/v1/accounts",
+                None,
+                Some(json!({"username": user, "password": "long enough passphrase"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED);
+    }
+
+    async fn sign_in(&self, user: &str, password: &str, totp: Option<&str>) -> (StatusCode, Value) {
+        self.send(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some(json!({"username": user, "password": password, "totp": totp, "device_name": "laptop", "device_public_key": "age1x"})),
+        )
+        .await
+    }
+}
+
+fn code_at(secret_b32: &str, unix: u64) -> String {
+    let secret = Secret::Encoded(secret_b32.to_string()).to_bytes().unwrap();
+    TOTP::new(Algorithm::SHA1, 6, 1, 30, secret, None, "x".into())
+        .unwrap()
+        .generate(unix)
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test]
+async fn totp_enrol_confirm_sign_in_replay_and_recovery_codes() {
+    let s = server_with(|_| {});
+    s.sign_up("fay").await;
+    let (_, enrolled) = s.sign_in("fay", "long enough passphrase", None).await;
+    let token = enrolled["token"].as_str().unwrap().to_string();
+
+    let (st, e) = s.send(Method::POST, "/v1/totp", Some(&token), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        e["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
+    let secret = e["secret_base32"].as_str().unwrap().to_string();
+
+    let (st, _) = s
+        .send(
+            Method::POST,
+            "/v1/totp/confirm",
+            Some(&token),
+            Some(json!({"code": "000000"})),
+        )
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::BAD_REQUEST,
+        "a wrong code does not turn TOTP on"
+    );
+    let (st, codes) = s
+        .send(
+            Method::POST,
+            "/v1/totp/confirm",
+            Some(&token),
+            Some(json!({"code": code_at(&secret, now())})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let codes: Vec<String> = codes["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(codes.len(), 10);
+
+    // Password alone is no longer enough; a wrong code fails.
+    let (st, body) = s.sign_in("fay", "long enough passphrase", None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(body["message"].as_str().unwrap().contains("authenticator"));
+    assert_eq!(
+        s.sign_in("fay", "long enough passphrase", Some("123456"))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The next step's code works once; replaying it fails.
+    let next = code_at(&secret, now() + 30);
+    assert_eq!(
+        s.sign_in("fay", "long enough passphrase", Some(&next))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.sign_in("fay", "long enough passphrase", Some(&next))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED,
+        "replayed code"
+    );
+
+    // A recovery code works once, in any case and with or without its dash.
+    let rc = codes[3].to_lowercase().replace('-', "");
+    assert_eq!(
+        s.sign_in("fay", "long enough passphrase", Some(&rc))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.sign_in("fay", "long enough passphrase", Some(&codes[3]))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    // The right code with the wrong password is still refused.
+    assert_eq!(
+        s.sign_in("fay", "wrong passphrase!!", Some(&codes[4]))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn repeated_failures_are_rate_limited_then_released() {
+    let s = server_with(|_| {});
+    s.sign_up("gil").await;
+    for _ in 0..5 {
+        assert_eq!(
+            s.sign_in("gil", "wrong passphrase!!", None).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (st, body) = s.sign_in("gil", "long enough passphrase", None).await;
+    assert_eq!(
+        st,
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked even with the right password"
+    );
+    assert_eq!(body["code"], "rate_limited");
+    assert!(body["message"].as_str().unwrap().contains("seconds"));
+    // Another account from the same place is not locked.
+    s.sign_up("hal").await;
+    assert_eq!(
+        s.sign_in("hal", "long enough passphrase", None).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn expired_and_used_invites_are_refused() {
+    let s = server_with(|c| c.sign_up = SignUpPolicy::Invite);
+    let hash = |t: &str| casebook_sync::auth::token_hash(t);
+    s.store
+        .create_invite(&hash("fresh-invite"), "2999-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    s.store
+        .create_invite(&hash("old-invite"), "2020-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let body = |inv: &str| json!({"username": format!("u{}", inv.len()), "password": "long enough passphrase", "invite": inv});
+    let (st, e) = s
+        .send(Method::POST, "/v1/accounts", None, Some(body("old-invite")))
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert_eq!(e["code"], "invite_required");
+    assert_eq!(
+        s.send(
+            Method::POST,
+            "/v1/accounts",
+            None,
+            Some(body("fresh-invite"))
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    let again = json!({"username": "another", "password": "long enough passphrase", "invite": "fresh-invite"});
+    assert_eq!(
+        s.send(Method::POST, "/v1/accounts", None, Some(again))
+            .await
+            .0,
+        StatusCode::FORBIDDEN,
+        "an invite is used once"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_requires_totp_stores_nothing_until_it_is_on() {
+    let s = server_with(|c| c.totp_required = true);
+    s.sign_up("ivy").await;
+    let (_, enrolled) = s.sign_in("ivy", "long enough passphrase", None).await;
+    let token = enrolled["token"].as_str().unwrap().to_string();
+    let (st, e) = s.send(Method::GET, "/v1/heads", Some(&token), None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert!(e["message"].as_str().unwrap().contains("second factor"));
+    let (_, en) = s.send(Method::POST, "/v1/totp", Some(&token), None).await;
+    let secret = en["secret_base32"].as_str().unwrap().to_string();
+    s.send(
+        Method::POST,
+        "/v1/totp/confirm",
+        Some(&token),
+        Some(json!({"code": code_at(&secret, now())})),
+    )
+    .await;
+    assert_eq!(
+        s.send(Method::GET, "/v1/heads", Some(&token), None).await.0,
+        StatusCode::OK
+    );
+}
