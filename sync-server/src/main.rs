@@ -35,20 +35,69 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Create a one-time sign-up invite (for servers with `sign_up = "invite"`); prints its token.
+    Invite {
+        /// The server's data folder.
+        #[arg(long, env = "CASEBOOK_SYNC_DATA")]
+        data: PathBuf,
+        /// Days until the invite expires.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
+}
+
+fn invite(data: PathBuf, days: u32) -> ExitCode {
+    if days == 0 || days > 365 {
+        eprintln!("error: --days must be 1–365");
+        return ExitCode::from(2);
+    }
+    let store = match Embedded::open(&data) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot open the data folder {}: {e}", data.display());
+            return ExitCode::from(1);
+        }
+    };
+    let token = casebook_sync::auth::new_token();
+    let expires = (chrono::Utc::now() + chrono::Duration::days(i64::from(days)))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    use casebook_sync::store::Store;
+    match rt.block_on(store.create_invite(&casebook_sync::auth::token_hash(&token), &expires)) {
+        Ok(()) => {
+            println!("{token}");
+            eprintln!("One-time invite, valid until {expires}. Only its hash is stored.");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let Command::Serve {
-        data,
-        country,
-        listen,
-        config,
-    } = Cli::parse().command;
+    let (data, country, listen, config) = match Cli::parse().command {
+        Command::Serve {
+            data,
+            country,
+            listen,
+            config,
+        } => (data, country, listen, config),
+        Command::Invite { data, days } => return invite(data, days),
+    };
     let mut cfg = match config {
         Some(path) => match Config::from_file(&path) {
             Ok(c) => c,

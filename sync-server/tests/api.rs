@@ -1,12 +1,13 @@
-//! The API through the real router and the embedded backend on a real folder: the story of
-//! one therapist's devices, isolation between accounts on every endpoint, and bad input.
+//! The API through the real router, run against every storage backend: the story of one
+//! therapist's devices, isolation between accounts on every endpoint, and bad input.
+//! A new backend joins by adding a variant to [`Backend`] and a line to `backend_tests!`.
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use casebook_sync::config::{Config, SignUpPolicy};
-use casebook_sync::store::embedded::Embedded;
+use casebook_sync::store::embedded;
 use casebook_sync::{AppState, router};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -17,7 +18,22 @@ struct Server {
     app: axum::Router,
 }
 
-fn server_with(f: impl FnOnce(&mut Config)) -> Server {
+/// The storage backends the suite runs against.
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    /// SQLite metadata + blob folder.
+    Embedded,
+}
+
+impl Backend {
+    fn open(self, dir: &std::path::Path) -> Arc<dyn casebook_sync::store::Store> {
+        match self {
+            Backend::Embedded => Arc::new(embedded::Embedded::open(dir).unwrap()),
+        }
+    }
+}
+
+fn server_with(b: Backend, f: impl FnOnce(&mut Config)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config {
         data: Some(dir.path().to_path_buf()),
@@ -26,16 +42,15 @@ fn server_with(f: impl FnOnce(&mut Config)) -> Server {
         ..Config::default()
     };
     f(&mut cfg);
-    let store = Embedded::open(dir.path()).unwrap();
-    let state = AppState::new(cfg, Arc::new(store)).unwrap();
+    let state = AppState::new(cfg, b.open(dir.path())).unwrap();
     Server {
         _dir: dir,
         app: router(state),
     }
 }
 
-fn server() -> Server {
-    server_with(|_| {})
+fn server(b: Backend) -> Server {
+    server_with(b, |_| {})
 }
 
 struct Reply {
@@ -155,9 +170,8 @@ impl Server {
     }
 }
 
-#[tokio::test]
-async fn a_therapist_with_two_devices() {
-    let s = server();
+async fn a_therapist_with_two_devices(b: Backend) {
+    let s = server(b);
     let (laptop, t1) = s.account("therapist").await;
     let (desktop, t2) = s.device("therapist", "Home desktop").await;
 
@@ -291,9 +305,8 @@ async fn a_therapist_with_two_devices() {
     assert_eq!(relogin.status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn another_account_gets_no_data_and_no_hint_from_any_endpoint() {
-    let s = server();
+async fn another_account_gets_no_data_and_no_hint_from_any_endpoint(b: Backend) {
+    let s = server(b);
     let (alice_dev, alice) = s.account("alice").await;
     let (_bob_dev, bob) = s.account("bob").await;
     s.blob("/v1/blobs/1", &alice, b"alice secret").await;
@@ -407,9 +420,8 @@ async fn another_account_gets_no_data_and_no_hint_from_any_endpoint() {
     );
 }
 
-#[tokio::test]
-async fn bad_input_gets_a_clear_4xx_and_stores_nothing() {
-    let s = server_with(|c| {
+async fn bad_input_gets_a_clear_4xx_and_stores_nothing(b: Backend) {
+    let s = server_with(b, |c| {
         c.max_blob_bytes = 1024;
         c.quota_bytes = 3000;
     });
@@ -560,9 +572,8 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing() {
     assert_eq!(full.json()["code"], "quota_exceeded");
 }
 
-#[tokio::test]
-async fn invite_only_sign_up() {
-    let s = server_with(|c| c.sign_up = SignUpPolicy::Invite);
+async fn invite_only_sign_up(b: Backend) {
+    let s = server_with(b, |c| c.sign_up = SignUpPolicy::Invite);
     let r = s
         .json(
             Method::POST,
@@ -581,12 +592,28 @@ async fn invite_only_sign_up() {
     );
 }
 
-#[tokio::test]
-async fn wrong_password_and_unknown_user_look_the_same() {
-    let s = server();
+async fn wrong_password_and_unknown_user_look_the_same(b: Backend) {
+    let s = server(b);
     s.account("erin").await;
     let wrong = s.json(Method::POST, "/v1/sessions", None, json!({"username": "erin", "password": "not the passphrase", "device_name": "d", "device_public_key": "k"})).await;
     let nobody = s.json(Method::POST, "/v1/sessions", None, json!({"username": "nobody", "password": "not the passphrase", "device_name": "d", "device_public_key": "k"})).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.body, nobody.body);
 }
+
+/// One `#[tokio::test]` per (backend, story).
+macro_rules! backend_tests {
+    ($backend:ident: $($name:ident),*) => {
+        #[allow(non_snake_case)]
+        mod $backend {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Backend::$backend).await
+                }
+            )*
+        }
+    };
+}
+
+backend_tests!(Embedded: a_therapist_with_two_devices, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same);
