@@ -10,6 +10,16 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use crate::error::ApiError;
 
+/// At most this many Argon2id computations run at once (each takes 19 MiB and ~50 ms of a
+/// core), so a burst of sign-ins cannot exhaust memory or starve other requests.
+pub static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Runs a password hash or check off the async threads, two at a time at most.
+pub async fn argon2_job<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _permit = HASHING.acquire().await.ok()?;
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
 /// Hashes a password with Argon2id (the crate's default parameters: 19 MiB, 2 passes).
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);

@@ -114,7 +114,10 @@ pub async fn sign_up(
             ));
         }
     }
-    let hash = auth::hash_password(&req.password)?;
+    let password = req.password.clone();
+    let hash = auth::argon2_job(move || auth::hash_password(&password))
+        .await
+        .ok_or_else(|| ApiError::bad_request("that password cannot be used"))??;
     let account_id = s.store.create_account(&req.username, &hash).await?;
     Ok((StatusCode::CREATED, Json(AccountCreated { account_id })))
 }
@@ -163,7 +166,7 @@ pub async fn sign_in(
         .map(|a| a.password_hash.clone())
         .unwrap_or_else(|| s.dummy_hash.clone());
     let password = req.password.clone();
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+    let ok = auth::argon2_job(move || auth::verify_password(&password, &hash))
         .await
         .unwrap_or(false);
     let Some(account) = account.filter(|_| ok) else {

@@ -1,0 +1,212 @@
+//! Load test on loopback: many simulated devices uploading and fetching 4 KB blobs against
+//! a real `casebook-sync` process, bounded in time.
+//!
+//! `cargo bench -p casebook-sync --bench load` (env: LOAD_SECONDS, default 10; LOAD_DEVICES,
+//! default 64). Prints requests/s, p50/p99 latency and the server's peak memory (VmHWM).
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+use serde_json::{Value, json};
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn pct(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn mem_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+struct Phase {
+    name: &'static str,
+    count: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+fn report(p: &mut Phase) {
+    let rps = p.count as f64 / p.elapsed.as_secs_f64();
+    let (p50, p99) = if p.latencies.is_empty() {
+        (Duration::ZERO, Duration::ZERO)
+    } else {
+        (pct(&mut p.latencies, 0.5), pct(&mut p.latencies, 0.99))
+    };
+    println!(
+        "| {} | {} | {} | {:.0} | {:.2} | {:.2} |",
+        p.name,
+        p.count,
+        p.errors,
+        rps,
+        p50.as_secs_f64() * 1000.0,
+        p99.as_secs_f64() * 1000.0
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let seconds = env_or("LOAD_SECONDS", 10);
+    let devices = env_or("LOAD_DEVICES", 64) as usize;
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_casebook-sync"))
+        .args([
+            "serve",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--country",
+            "GB",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(devices)
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Accounts of two devices each.
+    let mut tokens = Vec::new();
+    for i in 0..devices.div_ceil(2) {
+        let user = format!("load{i}");
+        client
+            .post(format!("{base}/v1/accounts"))
+            .json(&json!({"username": user, "password": "load test passphrase"}))
+            .send()
+            .await
+            .unwrap();
+        for d in 0..2 {
+            let r: Value = client
+                .post(format!("{base}/v1/sessions"))
+                .json(&json!({"username": user, "password": "load test passphrase", "device_name": format!("d{d}"), "device_public_key": "age1load"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            tokens.push((
+                r["token"].as_str().unwrap().to_string(),
+                r["device_id"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    tokens.truncate(devices);
+    let tokens = Arc::new(tokens);
+    let idle_rss = mem_kb(server.id(), "VmRSS:");
+
+    let deadline = Duration::from_secs(seconds);
+    let mut phases = Vec::new();
+    for name in ["upload 4 KB", "fetch range of 10"] {
+        let t0 = Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..devices {
+            let (client, base, tokens) = (client.clone(), base.clone(), tokens.clone());
+            tasks.push(tokio::spawn(async move {
+                let (token, _) = &tokens[i];
+                // Fetch a sibling device's log (same account: devices come in pairs).
+                let (_, sibling) = &tokens[(i ^ 1).min(tokens.len() - 1)];
+                let mut lat = Vec::new();
+                let mut errors = 0;
+                let mut seq = 0u64;
+                let mut blob = vec![0u8; 4096];
+                while t0.elapsed() < deadline {
+                    let t = Instant::now();
+                    let ok = if name.starts_with("upload") {
+                        seq += 1;
+                        rand::thread_rng().fill_bytes(&mut blob);
+                        client
+                            .put(format!("{base}/v1/blobs/{seq}"))
+                            .bearer_auth(token)
+                            .header("content-type", "application/octet-stream")
+                            .body(blob.clone())
+                            .send()
+                            .await
+                            .is_ok_and(|r| r.status().is_success())
+                    } else {
+                        client
+                            .get(format!("{base}/v1/devices/{sibling}/blobs?from=1&limit=10"))
+                            .bearer_auth(token)
+                            .send()
+                            .await
+                            .is_ok_and(|r| r.status().is_success())
+                    };
+                    lat.push(t.elapsed());
+                    if !ok {
+                        errors += 1;
+                    }
+                }
+                (lat, errors)
+            }));
+        }
+        let mut phase = Phase {
+            name,
+            count: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            latencies: Vec::new(),
+        };
+        for t in tasks {
+            let (lat, errors) = t.await.unwrap();
+            phase.count += lat.len();
+            phase.errors += errors;
+            phase.latencies.extend(lat);
+        }
+        phase.elapsed = t0.elapsed();
+        phases.push(phase);
+    }
+    let peak = mem_kb(server.id(), "VmHWM:");
+    println!("embedded backend, {devices} devices, {seconds} s per phase, 4 KB blobs, loopback");
+    println!("| phase | requests | errors | requests/s | p50 ms | p99 ms |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for p in &mut phases {
+        report(p);
+    }
+    println!(
+        "server memory: idle after sign-ins {} MB, peak (VmHWM) {} MB",
+        idle_rss / 1024,
+        peak / 1024
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+}
