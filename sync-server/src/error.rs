@@ -75,3 +75,34 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Gives every error response a JSON [`ErrorBody`], including those axum makes itself
+/// (unknown route, wrong method, a malformed path or query string).
+pub async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "not found"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            (ErrorCode::BadRequest, "that method is not allowed here")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            ErrorCode::TooLarge,
+            "the body is larger than this server accepts",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (ErrorCode::BadRequest, "unsupported content type"),
+        s if s.is_server_error() => (ErrorCode::Internal, "something went wrong on the server"),
+        _ => (
+            ErrorCode::BadRequest,
+            "the request is not valid: check the path and query string",
+        ),
+    };
+    ApiError::new(status, code, message).into_response()
+}

@@ -10,7 +10,7 @@
 //! ranges, named snapshots, quotas and size limits, the residency guard and `/v1/info`, on the
 //! embedded SQLite + folder backend. TOTP second factor with one-time recovery
 //! codes, and sign-in rate limiting. Not yet: passkeys, the PostgreSQL + S3 backend, TLS,
-//! metrics, OpenAPI.
+//! metrics. The OpenAPI document is `sync-server/openapi.json`, served at `/v1/openapi.json`.
 
 pub mod auth;
 pub mod config;
@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/v1/info", get(routes::info))
+        .route("/v1/openapi.json", get(routes::openapi))
         .route("/v1/accounts", post(routes::sign_up))
         .route("/v1/account", delete(routes::delete_account))
         .route("/v1/sessions", post(routes::sign_in))
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(routes::delete_snapshot),
         )
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(error::json_errors))
         .with_state(state)
 }
 

@@ -41,19 +41,17 @@ fn too_large() -> ApiError {
 }
 
 fn blob_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        let mime = ct
-            .to_str()
-            .ok()
-            .and_then(|s| s.split(';').next())
-            .map(str::trim);
-        if mime != Some("application/octet-stream") {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                ErrorCode::BadRequest,
-                "send blobs as Content-Type: application/octet-stream",
-            ));
-        }
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|ct| ct.to_str().ok())
+        .and_then(|s| s.split(';').next())
+        .map(str::trim);
+    if mime != Some("application/octet-stream") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::BadRequest,
+            "send blobs as Content-Type: application/octet-stream",
+        ));
     }
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -76,6 +74,14 @@ fn check_text(what: &str, s: &str, min: usize, max: usize) -> ApiResult<()> {
 
 pub async fn healthz() -> &'static str {
     "ok"
+}
+
+/// The committed OpenAPI document (`sync-server/openapi.json`).
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../openapi.json"),
+    )
 }
 
 pub async fn info(State(s): State<AppState>) -> Json<Info> {
@@ -252,7 +258,9 @@ pub async fn totp_confirm(
     })?;
     let unix = chrono::Utc::now().timestamp().max(0) as u64;
     let step = crate::totp::matching_step(&secret, &req.code, unix).ok_or_else(|| {
-        ApiError::bad_request(
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Unauthorized,
             "that code is not the current one: check the authenticator app's clock",
         )
     })?;
@@ -311,9 +319,6 @@ pub async fn append_blob(
         .filter(|n| *n >= 1 && *n <= i64::MAX as u64)
         .ok_or_else(|| ApiError::bad_request("seq must be a whole number from 1"))?;
     let bytes = blob_body(&headers, body)?;
-    if bytes.is_empty() {
-        return Err(ApiError::bad_request("the blob is empty"));
-    }
     let outcome = s
         .store
         .append_blob(&who.account, &who.device, seq, &bytes, s.config.quota_bytes)
@@ -351,7 +356,7 @@ pub async fn blob_range(
         Some(f) => f
             .parse()
             .ok()
-            .filter(|n| *n >= 1)
+            .filter(|n| *n >= 1 && *n <= i64::MAX as u64)
             .ok_or_else(|| ApiError::bad_request("from must be a whole number from 1"))?,
     };
     let limit: u64 = match range.limit {
@@ -388,9 +393,6 @@ pub async fn put_snapshot(
     who.require_second_factor(&s)?;
     check_text("snapshot name", &name, 1, 100)?;
     let bytes = blob_body(&headers, body)?;
-    if bytes.is_empty() {
-        return Err(ApiError::bad_request("the snapshot is empty"));
-    }
     let snap = s
         .store
         .put_snapshot(&who.account, &name, &bytes, s.config.quota_bytes)

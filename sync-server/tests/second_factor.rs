@@ -134,7 +134,7 @@ async fn totp_enrol_confirm_sign_in_replay_and_recovery_codes() {
         .await;
     assert_eq!(
         st,
-        StatusCode::BAD_REQUEST,
+        StatusCode::FORBIDDEN,
         "a wrong code does not turn TOTP on"
     );
     let (st, codes) = s
