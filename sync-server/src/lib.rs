@@ -9,12 +9,13 @@
 //! and revoke, self-service account deletion, per-device append-only blob logs with heads and
 //! ranges, named snapshots, quotas and size limits, the residency guard and `/v1/info`, on the
 //! embedded SQLite + folder backend. TOTP second factor with one-time recovery
-//! codes, and sign-in rate limiting. Not yet: passkeys, the PostgreSQL + S3 backend, TLS,
-//! metrics. The OpenAPI document is `sync-server/openapi.json`, served at `/v1/openapi.json`.
+//! codes, and sign-in rate limiting. Not yet: passkeys, the PostgreSQL + S3 backend, TLS.
+//! Prometheus metrics at `/metrics`. The OpenAPI document is `sync-server/openapi.json`, served at `/v1/openapi.json`.
 
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod ratelimit;
 pub mod residency;
 pub mod routes;
@@ -40,6 +41,7 @@ pub struct AppState {
     /// An Argon2id hash checked when an unknown username signs in (constant-ish timing).
     pub dummy_hash: String,
     pub limits: Arc<ratelimit::SignInLimits>,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 pub(crate) fn now() -> String {
@@ -58,6 +60,7 @@ impl AppState {
             locations,
             dummy_hash,
             limits: Arc::default(),
+            metrics: Arc::default(),
         })
     }
 }
@@ -67,6 +70,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.max_blob_bytes as usize;
     Router::new()
         .route("/healthz", get(routes::healthz))
+        .route("/metrics", get(metrics::render))
         .route("/v1/info", get(routes::info))
         .route("/v1/openapi.json", get(routes::openapi))
         .route("/v1/accounts", post(routes::sign_up))
@@ -89,6 +93,10 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::map_response(error::json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
 }
 

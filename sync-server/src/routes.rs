@@ -323,6 +323,9 @@ pub async fn append_blob(
         .store
         .append_blob(&who.account, &who.device, seq, &bytes, s.config.quota_bytes)
         .await?;
+    if outcome == Appended::Stored {
+        s.metrics.uploaded_bytes.inc_by(bytes.len() as u64);
+    }
     let status = if outcome == Appended::Stored {
         StatusCode::CREATED
     } else {

@@ -271,6 +271,21 @@ async fn a_therapist_with_two_devices(b: Backend) {
             + b"encrypted backup".len()) as u64
     );
 
+    // Metrics count by route template and status, and never carry a token or a name.
+    let metrics = String::from_utf8(s.get("/metrics", None).await.body).unwrap();
+    assert!(
+        metrics.contains(r#"route="/v1/blobs/{seq}",status="201""#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("casebook_sync_uploaded_bytes_total"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains(&t1) && !metrics.contains("backup 2026"),
+        "{metrics}"
+    );
+
     // Revoke the desktop: its token stops working at once.
     let devices = s.get("/v1/devices", Some(&t1)).await.json();
     assert_eq!(devices.as_array().unwrap().len(), 2);
