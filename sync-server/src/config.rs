@@ -37,6 +37,10 @@ pub struct Config {
     pub quota_bytes: u64,
     #[serde(default = "default_max_blob")]
     pub max_blob_bytes: u64,
+    /// PEM certificate chain for built-in TLS (with `tls_key`); omit behind a TLS proxy.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for built-in TLS.
+    pub tls_key: Option<PathBuf>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -63,6 +67,8 @@ impl Default for Config {
             totp_required: false,
             quota_bytes: default_quota(),
             max_blob_bytes: default_max_blob(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

@@ -9,7 +9,7 @@
 //! and revoke, self-service account deletion, per-device append-only blob logs with heads and
 //! ranges, named snapshots, quotas and size limits, the residency guard and `/v1/info`, on the
 //! embedded SQLite + folder backend. TOTP second factor with one-time recovery
-//! codes, and sign-in rate limiting. Not yet: passkeys, the PostgreSQL + S3 backend, TLS.
+//! codes, and sign-in rate limiting. TLS built in (rustls) or behind a proxy. Not yet: passkeys, the PostgreSQL + S3 backend.
 //! Prometheus metrics at `/metrics`. The OpenAPI document is `sync-server/openapi.json`, served at `/v1/openapi.json`.
 
 pub mod auth;
@@ -100,15 +100,42 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until Ctrl-C / SIGTERM, then finishes in-flight requests.
+/// Serves until Ctrl-C / SIGTERM, then finishes in-flight requests. With `tls_cert` and
+/// `tls_key` set it speaks HTTPS itself (rustls); otherwise plain HTTP for a TLS proxy.
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = state.config.listen;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "casebook-sync listening");
+    let tls = match (&state.config.tls_cert, &state.config.tls_key) {
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        (None, None) => None,
+        _ => anyhow::bail!("tls_cert and tls_key must be given together"),
+    };
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    match tls {
+        None => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            tracing::info!(%addr, "casebook-sync listening (HTTP; put TLS in front)");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+        Some((cert, key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot load the TLS certificate or key: {e}"))?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                h.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+            });
+            tracing::info!(%addr, "casebook-sync listening (HTTPS)");
+            axum_server::bind_rustls(addr, config)
+                .handle(handle)
+                .serve(app)
+                .await?;
+        }
+    }
     Ok(())
 }
 

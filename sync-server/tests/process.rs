@@ -102,3 +102,64 @@ fn serves_reports_residency_and_stops_on_sigterm() {
         .unwrap();
     assert!(log.contains("shutting down"), "{log}");
 }
+
+/// Built-in TLS: with a certificate and key in the config file the server speaks HTTPS only.
+#[tokio::test]
+async fn serves_https_with_its_own_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("sync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndata = {:?}\ncountry = \"DE\"\nplace = \"Frankfurt\"\ntls_cert = {:?}\ntls_key = {:?}\n",
+            dir.path().join("data"),
+            cert_path,
+            key_path
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("casebook-sync"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .resolve(
+            "localhost",
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        )
+        .build()
+        .unwrap();
+    let url = format!("https://localhost:{port}/v1/info");
+    let start = Instant::now();
+    let info: serde_json::Value = loop {
+        match client.get(&url).send().await {
+            Ok(r) => break r.json().await.unwrap(),
+            Err(_) => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "HTTPS server did not start"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(info["locations"][0]["description"], "Frankfurt, Germany");
+    // Plain HTTP on the same port gets no API answer.
+    assert!(get(port, "/v1/info").is_none_or(|r| !r.contains("locations")));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
