@@ -4,8 +4,12 @@
 //! `cargo bench -p casebook-sync --bench load` (env: LOAD_SECONDS, default 10; LOAD_DEVICES,
 //! default 64). Prints requests/s, p50/p99 latency and the server's peak memory (VmHWM).
 
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::Running;
+
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -69,39 +73,18 @@ async fn main() {
     let seconds = env_or("LOAD_SECONDS", 10);
     let devices = env_or("LOAD_DEVICES", 64) as usize;
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_casebook-sync"))
-        .args([
-            "serve",
-            "--data",
-            dir.path().to_str().unwrap(),
-            "--country",
-            "GB",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    // The request log would only measure the terminal: Stdio::null.
+    let mut server = Running::embedded(
+        std::path::Path::new(env!("CARGO_BIN_EXE_casebook-sync")),
+        dir.path(),
+        "warn",
+        Stdio::null(),
+    );
+    let base = server.base();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(devices)
         .build()
         .unwrap();
-    let start = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     // Accounts of two devices each.
     let mut tokens = Vec::new();
@@ -131,7 +114,7 @@ async fn main() {
     }
     tokens.truncate(devices);
     let tokens = Arc::new(tokens);
-    let idle_rss = mem_kb(server.id(), "VmRSS:");
+    let idle_rss = mem_kb(server.child.id(), "VmRSS:");
 
     let deadline = Duration::from_secs(seconds);
     let mut phases = Vec::new();
@@ -193,7 +176,7 @@ async fn main() {
         phase.elapsed = t0.elapsed();
         phases.push(phase);
     }
-    let peak = mem_kb(server.id(), "VmHWM:");
+    let peak = mem_kb(server.child.id(), "VmHWM:");
     println!("embedded backend, {devices} devices, {seconds} s per phase, 4 KB blobs, loopback");
     println!("| phase | requests | errors | requests/s | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|---:|---:|");
@@ -205,8 +188,5 @@ async fn main() {
         idle_rss / 1024,
         peak / 1024
     );
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    let _ = server.wait();
+    server.stop();
 }

@@ -3,9 +3,11 @@
 //! the schema. Required in the full suite (`scripts/test` installs schemathesis). The seed is
 //! fixed so CI is repeatable; run schemathesis by hand without `--seed` to explore further.
 
-use std::net::TcpListener;
+mod common;
+
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
+use common::Running;
 
 use serde_json::{Value, json};
 
@@ -24,35 +26,14 @@ async fn schemathesis_finds_nothing() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_casebook-sync"))
-        .args([
-            "serve",
-            "--data",
-            dir.path().join("data").to_str().unwrap(),
-            "--country",
-            "GB",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Running::embedded(
+        std::path::Path::new(env!("CARGO_BIN_EXE_casebook-sync")),
+        &dir.path().join("data"),
+        "warn",
+        Stdio::null(),
+    );
+    let base = server.base();
     let client = reqwest::Client::new();
-    let start = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     client
         .post(format!("{base}/v1/accounts"))
         .json(&json!({"username": "schema", "password": "long enough passphrase"}))
@@ -92,10 +73,7 @@ async fn schemathesis_finds_nothing() {
         .env("SCHEMATHESIS_HOOKS", "")
         .output()
         .unwrap();
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    let _ = server.wait();
+    server.stop();
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
