@@ -99,6 +99,37 @@ fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Bytes written and fsync'd under a temporary name; removed again unless placed.
+struct Staged(Option<PathBuf>);
+
+impl Staged {
+    fn write(dir: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(".staged-{}", uuid::Uuid::new_v4()));
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        Ok(Staged(Some(tmp)))
+    }
+
+    /// Renames into place and fsyncs the folder, so the name survives a crash.
+    fn place(mut self, path: &Path) -> std::io::Result<()> {
+        if let Some(tmp) = self.0.take() {
+            std::fs::rename(&tmp, path)?;
+            std::fs::File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.0.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
 impl Embedded {
     /// Opens (creating if needed) the store in `root`.
     pub fn open(root: &Path) -> anyhow::Result<Embedded> {
@@ -355,13 +386,29 @@ impl Store for Embedded {
         bytes: &[u8],
         quota: u64,
     ) -> StoreResult<Appended> {
-        let (a, d, bytes) = (account.to_string(), device.to_string(), bytes.to_vec());
+        let (a, d) = (account.to_string(), device.to_string());
         let path = self.blob_path(account, device, seq);
+        let size = bytes.len() as u64;
+        // Hash and write the bytes (fsync'd) before taking the metadata lock, so uploads to
+        // different devices overlap their slowest part; only rename + commit are serialised.
+        let (hash, staged) = {
+            let (bytes, dir) = (
+                bytes.to_vec(),
+                path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            );
+            tokio::task::spawn_blocking(move || -> StoreResult<(String, Staged)> {
+                Ok((
+                    sha256_hex(&bytes),
+                    Staged::write(&dir, &bytes).map_err(io_err)?,
+                ))
+            })
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))??
+        };
         self.with(move |c| {
             if !owns_device(c, &a, &d)? {
                 return Err(StoreError::NotFound);
             }
-            let hash = sha256_hex(&bytes);
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
             let existing: Option<String> = tx
                 .query_row("SELECT hash FROM blobs WHERE device_id = ?1 AND seq = ?2", params![d, seq as i64], |r| r.get(0))
@@ -380,13 +427,13 @@ impl Store for Embedded {
             if seq as i64 != head + 1 {
                 return Err(StoreError::Conflict(format!("blob {seq} does not follow the log's last blob ({head}): send {}", head + 1)));
             }
-            if used_bytes(&tx, &a)? + bytes.len() as u64 > quota {
+            if used_bytes(&tx, &a)? + size > quota {
                 return Err(StoreError::QuotaExceeded);
             }
-            write_durably(&path, &bytes).map_err(io_err)?;
+            staged.place(&path).map_err(io_err)?;
             tx.execute(
                 "INSERT INTO blobs (account_id, device_id, seq, size, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![a, d, seq as i64, bytes.len() as i64, hash],
+                params![a, d, seq as i64, size as i64, hash],
             )
             .map_err(db_err)?;
             tx.commit().map_err(db_err)?;
