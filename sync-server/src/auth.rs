@@ -70,6 +70,20 @@ impl Authed {
     }
 }
 
+/// The rate-limit key for a client address: IPv6 by its /64 (one household or host), and
+/// none for loopback, where every client of a local TLS proxy would share one address and
+/// could lock each other out.
+pub fn address_key(addr: Option<std::net::IpAddr>) -> Option<String> {
+    match addr? {
+        a if a.is_loopback() => None,
+        std::net::IpAddr::V4(v4) => Some(v4.to_string()),
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            Some(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
+        }
+    }
+}
+
 /// The client's address, when the server was started with connection info (not in tests
 /// that call the router directly).
 pub struct ClientAddr(pub Option<std::net::IpAddr>);
@@ -112,5 +126,25 @@ impl FromRequestParts<AppState> for Authed {
             }),
             None => Err(ApiError::unauthorized()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_keys_group_ipv6_and_skip_loopback() {
+        assert_eq!(address_key(None), None);
+        assert_eq!(address_key(Some("127.0.0.1".parse().unwrap())), None);
+        assert_eq!(address_key(Some("::1".parse().unwrap())), None);
+        assert_eq!(
+            address_key(Some("192.0.2.7".parse().unwrap())).as_deref(),
+            Some("192.0.2.7")
+        );
+        let a = address_key(Some("2001:db8:1:2:aaaa::1".parse().unwrap()));
+        let b = address_key(Some("2001:db8:1:2:bbbb::9".parse().unwrap()));
+        assert_eq!(a, b);
+        assert_ne!(a, address_key(Some("2001:db8:1:3::1".parse().unwrap())));
     }
 }

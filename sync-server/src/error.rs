@@ -31,7 +31,7 @@ impl ApiError {
         Self::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::Unauthorized,
-            "sign in again: the credentials were not accepted",
+            "the credentials were not accepted (give the authenticator code too if the account has TOTP on)",
         )
     }
     pub fn not_found() -> Self {

@@ -57,7 +57,7 @@ impl Default for Metrics {
         );
         registry.register(
             "uploaded_bytes",
-            "Bytes of blobs and snapshots stored",
+            "Bytes of blobs and snapshots accepted (a running total; deletions do not lower it)",
             uploaded_bytes.clone(),
         );
         Metrics {
@@ -72,7 +72,11 @@ impl Default for Metrics {
 /// Counts, times and logs every request.
 pub async fn track(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
+    // Only known methods become label values, so made-up ones cannot grow the series.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "PUT" | "POST" | "DELETE" | "HEAD") => m.to_string(),
+        _ => "other".to_string(),
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()

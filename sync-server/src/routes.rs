@@ -103,6 +103,13 @@ pub async fn sign_up(
     let req = json_body(body)?;
     check_text("username", &req.username, 3, 64)?;
     check_text("password", &req.password, 10, 1024)?;
+    if s.store.account_by_username(&req.username).await?.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::Conflict,
+            "that username is taken",
+        ));
+    }
     if s.config.sign_up == SignUpPolicy::Invite {
         let ok = match &req.invite {
             Some(token) => {
@@ -147,24 +154,29 @@ pub async fn sign_in(
     let req = json_body(body)?;
     check_text("device_name", &req.device_name, 1, 100)?;
     check_text("device_public_key", &req.device_public_key, 1, 200)?;
+    // No account has a longer name or password (sign-up counts characters too), and the
+    // name becomes a rate-limit key, so refuse these before anything is remembered.
+    if req.username.chars().count() > 64 || req.password.chars().count() > 1024 {
+        return Err(ApiError::unauthorized());
+    }
     let now = std::time::Instant::now();
-    let addr_key = addr
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "local".into());
-    let pair_key = format!("{}|{addr_key}", req.username.to_lowercase());
-    s.limits
-        .address
-        .check(&addr_key, now)
-        .map_err(rate_limited)?;
+    let addr_key = auth::address_key(addr);
+    let pair_key = format!(
+        "{}|{}",
+        req.username.to_lowercase(),
+        addr_key.as_deref().unwrap_or("local")
+    );
+    if let Some(a) = &addr_key {
+        s.limits.address.check(a, now).map_err(rate_limited)?;
+    }
     s.limits.pair.check(&pair_key, now).map_err(rate_limited)?;
     let fail = |s: &AppState| {
         s.limits.pair.failure(&pair_key, now);
-        s.limits.address.failure(&addr_key, now);
+        if let Some(a) = &addr_key {
+            s.limits.address.failure(a, now);
+        }
         ApiError::unauthorized()
     };
-    if req.username.len() > 64 || req.password.len() > 1024 {
-        return Err(fail(&s));
-    }
     let account = s.store.account_by_username(&req.username).await?;
     // Verify against a dummy hash when the account does not exist, so timing gives nothing away.
     let hash = account
@@ -179,12 +191,9 @@ pub async fn sign_in(
         return Err(fail(&s));
     };
     if account.totp_enabled {
+        // Same reply as a wrong password, and counted as a failure: no password oracle.
         let Some(code) = req.totp.as_deref() else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthorized,
-                "this account needs a code from the authenticator app (field totp) or a recovery code",
-            ));
+            return Err(fail(&s));
         };
         let secret = account.totp_secret.clone().unwrap_or_default();
         let unix = chrono::Utc::now().timestamp().max(0) as u64;
@@ -264,13 +273,19 @@ pub async fn totp_confirm(
             "that code is not the current one: check the authenticator app's clock",
         )
     })?;
-    s.store.use_totp_step(&who.account, step).await?;
+    if !s.store.use_totp_step(&who.account, step).await? {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Unauthorized,
+            "that code was already used: wait for the next one",
+        ));
+    }
     let codes = crate::totp::recovery_codes();
     let hashes: Vec<String> = codes
         .iter()
         .map(|c| auth::token_hash(&crate::totp::normalise_recovery_code(c)))
         .collect();
-    s.store.enable_totp(&who.account, &hashes).await?;
+    s.store.enable_totp(&who.account, &secret, &hashes).await?;
     Ok(Json(RecoveryCodes { codes }))
 }
 
@@ -372,7 +387,7 @@ pub async fn blob_range(
     };
     let blobs = s
         .store
-        .blob_range(&who.account, &device, from, limit)
+        .blob_range(&who.account, &device, from, limit, s.config.max_blob_bytes)
         .await?;
     let engine = base64::engine::general_purpose::STANDARD;
     Ok(Json(
@@ -400,6 +415,7 @@ pub async fn put_snapshot(
         .store
         .put_snapshot(&who.account, &name, &bytes, s.config.quota_bytes)
         .await?;
+    s.metrics.uploaded_bytes.inc_by(bytes.len() as u64);
     Ok((StatusCode::CREATED, Json(snap)))
 }
 

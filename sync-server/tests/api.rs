@@ -581,6 +581,15 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing(b: Backend) {
     let full = s.blob("/v1/blobs/4", &t, &vec![7u8; 1000]).await;
     assert_eq!(full.status, StatusCode::INSUFFICIENT_STORAGE);
     assert_eq!(full.json()["code"], "quota_exceeded");
+    // A range stops at a byte budget (the maximum blob size), always returning at least one.
+    let range = s
+        .get(
+            &format!("/v1/devices/{dev}/blobs?from=1&limit=10"),
+            Some(&t),
+        )
+        .await
+        .json();
+    assert_eq!(range.as_array().unwrap().len(), 1);
 }
 
 async fn invite_only_sign_up(b: Backend) {

@@ -243,6 +243,26 @@ async fn expired_and_used_invites_are_refused() {
         .await
         .unwrap();
     let body = |inv: &str| json!({"username": format!("u{}", inv.len()), "password": "long enough passphrase", "invite": inv});
+    // A taken username does not use up the invite.
+    s.store
+        .create_invite(&hash("careful-invite"), "2999-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    s.store.create_account("taken", "x").await.unwrap();
+    let taken = json!({"username": "taken", "password": "long enough passphrase", "invite": "careful-invite"});
+    assert_eq!(
+        s.send(Method::POST, "/v1/accounts", None, Some(taken))
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    let free = json!({"username": "free-name", "password": "long enough passphrase", "invite": "careful-invite"});
+    assert_eq!(
+        s.send(Method::POST, "/v1/accounts", None, Some(free))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
     let (st, e) = s
         .send(Method::POST, "/v1/accounts", None, Some(body("old-invite")))
         .await;
@@ -289,6 +309,19 @@ async fn a_server_that_requires_totp_stores_nothing_until_it_is_on() {
     .await;
     assert_eq!(
         s.send(Method::GET, "/v1/heads", Some(&token), None).await.0,
+        StatusCode::OK
+    );
+}
+
+/// Names are limited in characters, not bytes, at sign-up and sign-in alike.
+#[tokio::test]
+async fn a_long_non_latin_username_can_sign_in() {
+    let s = server_with(|_| {});
+    let name = "Ελένη-Παπαδοπούλου-ψυχοθεραπεύτρια-Αθήνα"; // 40 characters, 75 bytes
+    assert!(name.len() > 64 && name.chars().count() <= 64);
+    s.sign_up(name).await;
+    assert_eq!(
+        s.sign_in(name, "long enough passphrase", None).await.0,
         StatusCode::OK
     );
 }

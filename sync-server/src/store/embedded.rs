@@ -87,10 +87,27 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Creates `dir` (and missing parents) so that the new entries survive a crash: each
+/// created folder's parent is fsync'd.
+fn create_dir_durably(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_durably(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    std::fs::File::open(dir.parent().unwrap_or(Path::new(".")))?.sync_all()
+}
+
 /// Writes `bytes` to `path` durably: temp file, fsync, rename, fsync the folder.
 fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    create_dir_durably(dir)?;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
@@ -104,7 +121,7 @@ struct Staged(Option<PathBuf>);
 
 impl Staged {
     fn write(dir: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
-        std::fs::create_dir_all(dir)?;
+        create_dir_durably(dir)?;
         let tmp = dir.join(format!(".staged-{}", uuid::Uuid::new_v4()));
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -466,6 +483,7 @@ impl Store for Embedded {
         device: &str,
         from: u64,
         limit: u64,
+        max_bytes: u64,
     ) -> StoreResult<Vec<(BlobInfo, Vec<u8>)>> {
         let (a, d) = (account.to_string(), device.to_string());
         let root = self.root.clone();
@@ -483,14 +501,19 @@ impl Store for Embedded {
                 .map_err(db_err)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(db_err)?;
-            infos
-                .into_iter()
-                .map(|info| {
-                    let path = root.join("blobs").join(&a).join(&d).join(format!("{:020}.blob", info.seq));
-                    let bytes = std::fs::read(path).map_err(io_err)?;
-                    Ok((info, bytes))
-                })
-                .collect()
+            // A byte budget, so one request cannot pull gigabytes into memory.
+            let mut out = Vec::new();
+            let mut total = 0u64;
+            for info in infos {
+                if !out.is_empty() && total + info.size > max_bytes {
+                    break;
+                }
+                total += info.size;
+                let path = root.join("blobs").join(&a).join(&d).join(format!("{:020}.blob", info.seq));
+                let bytes = std::fs::read(path).map_err(io_err)?;
+                out.push((info, bytes));
+            }
+            Ok(out)
         })
         .await
     }
@@ -617,12 +640,30 @@ impl Store for Embedded {
         .await
     }
 
-    async fn enable_totp(&self, account: &str, recovery_code_hashes: &[String]) -> StoreResult<()> {
-        let (a, hashes) = (account.to_string(), recovery_code_hashes.to_vec());
+    async fn enable_totp(
+        &self,
+        account: &str,
+        confirmed_secret: &[u8],
+        recovery_code_hashes: &[String],
+    ) -> StoreResult<()> {
+        let (a, secret, hashes) = (
+            account.to_string(),
+            confirmed_secret.to_vec(),
+            recovery_code_hashes.to_vec(),
+        );
         self.with(move |c| {
             let tx = c.transaction().map_err(db_err)?;
-            tx.execute("UPDATE accounts SET totp_enabled = 1 WHERE id = ?1", [&a])
+            let n = tx
+                .execute(
+                    "UPDATE accounts SET totp_enabled = 1 WHERE id = ?1 AND totp_enabled = 0 AND totp_secret = ?2",
+                    params![a, secret],
+                )
                 .map_err(db_err)?;
+            if n != 1 {
+                return Err(StoreError::Conflict(
+                    "TOTP changed while confirming (already on, or a new secret was started): start again".into(),
+                ));
+            }
             tx.execute("DELETE FROM recovery_codes WHERE account_id = ?1", [&a])
                 .map_err(db_err)?;
             for h in hashes {

@@ -92,13 +92,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Appended>;
     /// The last blob of every device of the account.
     async fn heads(&self, account: &str) -> StoreResult<Vec<Head>>;
-    /// Blobs `from..from+limit` of one of the account's devices.
+    /// Blobs `from..from+limit` of one of the account's devices, stopping once `max_bytes`
+    /// is reached (always at least one blob, if there is one).
     async fn blob_range(
         &self,
         account: &str,
         device: &str,
         from: u64,
         limit: u64,
+        max_bytes: u64,
     ) -> StoreResult<Vec<(BlobInfo, Vec<u8>)>>;
 
     async fn put_snapshot(
@@ -117,8 +119,14 @@ pub trait Store: Send + Sync + 'static {
     async fn account_by_id(&self, account: &str) -> StoreResult<Option<AccountRecord>>;
     /// Stores a new, not yet confirmed TOTP secret (replacing an unconfirmed one).
     async fn set_totp_secret(&self, account: &str, secret: &[u8]) -> StoreResult<()>;
-    /// Turns TOTP on and stores the hashes of fresh recovery codes.
-    async fn enable_totp(&self, account: &str, recovery_code_hashes: &[String]) -> StoreResult<()>;
+    /// Turns TOTP on for the secret that was confirmed (`Conflict` if it changed meanwhile or
+    /// TOTP is already on) and stores the hashes of fresh recovery codes.
+    async fn enable_totp(
+        &self,
+        account: &str,
+        confirmed_secret: &[u8],
+        recovery_code_hashes: &[String],
+    ) -> StoreResult<()>;
     /// Records that TOTP time step `step` was used; false if it (or a later one) already was,
     /// which is how a replayed code is refused.
     async fn use_totp_step(&self, account: &str, step: u64) -> StoreResult<bool>;
