@@ -146,6 +146,70 @@ fn rate_limited(wait: std::time::Duration) -> ApiError {
     )
 }
 
+/// Checks a TOTP code (each time step once) or a one-time recovery code.
+async fn second_factor_ok(
+    s: &AppState,
+    account: &store::AccountRecord,
+    code: &str,
+) -> ApiResult<bool> {
+    let secret = account.totp_secret.clone().unwrap_or_default();
+    let unix = chrono::Utc::now().timestamp().max(0) as u64;
+    Ok(match crate::totp::matching_step(&secret, code, unix) {
+        // A step already used (a replayed code) is refused.
+        Some(step) => s.store.use_totp_step(&account.id, step).await?,
+        None => {
+            let h = auth::token_hash(&crate::totp::normalise_recovery_code(code));
+            s.store.use_recovery_code(&account.id, &h).await?
+        }
+    })
+}
+
+/// For actions a stolen device token alone must not be able to take: the password again,
+/// and the second factor when it is on. Failures count towards the sign-in limits.
+async fn reauthenticate(
+    s: &AppState,
+    who: &Authed,
+    body: Result<Json<Reauthenticate>, JsonRejection>,
+) -> ApiResult<()> {
+    let req = json_body(body)?;
+    let key = format!("reauth|{}", who.account);
+    let now = std::time::Instant::now();
+    s.limits.pair.check(&key, now).map_err(rate_limited)?;
+    let refused = || {
+        s.limits.pair.failure(&key, now);
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Unauthorized,
+            "the password (or authenticator code) was not accepted",
+        )
+    };
+    if req.password.chars().count() > 1024 {
+        return Err(refused());
+    }
+    let account = s
+        .store
+        .account_by_id(&who.account)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    let (password, hash) = (req.password.clone(), account.password_hash.clone());
+    let ok = auth::argon2_job(move || auth::verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        return Err(refused());
+    }
+    if account.totp_enabled {
+        let Some(code) = req.totp.as_deref() else {
+            return Err(refused());
+        };
+        if !second_factor_ok(s, &account, code).await? {
+            return Err(refused());
+        }
+    }
+    s.limits.pair.success(&key);
+    Ok(())
+}
+
 pub async fn sign_in(
     State(s): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -195,16 +259,7 @@ pub async fn sign_in(
         let Some(code) = req.totp.as_deref() else {
             return Err(fail(&s));
         };
-        let secret = account.totp_secret.clone().unwrap_or_default();
-        let unix = chrono::Utc::now().timestamp().max(0) as u64;
-        let accepted = match crate::totp::matching_step(&secret, code, unix) {
-            // A step already used (a replayed code) is refused.
-            Some(step) => s.store.use_totp_step(&account.id, step).await?,
-            None => {
-                let h = auth::token_hash(&crate::totp::normalise_recovery_code(code));
-                s.store.use_recovery_code(&account.id, &h).await?
-            }
-        };
+        let accepted = second_factor_ok(&s, &account, code).await?;
         if !accepted {
             return Err(fail(&s));
         }
@@ -228,7 +283,12 @@ pub async fn sign_in(
 }
 
 /// Starts TOTP enrolment: a new secret for the authenticator app (not active until confirmed).
-pub async fn totp_start(State(s): State<AppState>, who: Authed) -> ApiResult<Json<TotpEnrolment>> {
+pub async fn totp_start(
+    State(s): State<AppState>,
+    who: Authed,
+    body: Result<Json<Reauthenticate>, JsonRejection>,
+) -> ApiResult<Json<TotpEnrolment>> {
+    reauthenticate(&s, &who, body).await?;
     let secret = crate::totp::new_secret();
     s.store.set_totp_secret(&who.account, &secret).await?;
     let (otpauth_uri, secret_base32) = crate::totp::enrolment(&secret)
@@ -289,7 +349,12 @@ pub async fn totp_confirm(
     Ok(Json(RecoveryCodes { codes }))
 }
 
-pub async fn delete_account(State(s): State<AppState>, who: Authed) -> ApiResult<Json<Deleted>> {
+pub async fn delete_account(
+    State(s): State<AppState>,
+    who: Authed,
+    body: Result<Json<Reauthenticate>, JsonRejection>,
+) -> ApiResult<Json<Deleted>> {
+    reauthenticate(&s, &who, body).await?;
     Ok(Json(s.store.delete_account(&who.account).await?))
 }
 

@@ -306,9 +306,34 @@ async fn a_therapist_with_two_devices(b: Backend) {
         StatusCode::UNAUTHORIZED
     );
 
+    // A device token alone cannot delete the account: the password is asked again.
+    let refused = s
+        .json(
+            Method::DELETE,
+            "/v1/account",
+            Some(&t1),
+            json!({"password": "a guess by a thief"}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        s.get("/v1/heads", Some(&t1))
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
     // Delete the account: everything goes, and says so.
     let gone = s
-        .call(Method::DELETE, "/v1/account", Some(&t1), None, vec![])
+        .json(
+            Method::DELETE,
+            "/v1/account",
+            Some(&t1),
+            json!({"password": "long enough passphrase"}),
+        )
         .await;
     assert_eq!(gone.status, StatusCode::OK);
     assert_eq!(gone.json()["blobs_removed"], 4);
@@ -403,8 +428,13 @@ async fn another_account_gets_no_data_and_no_hint_from_any_endpoint(b: Backend) 
         b"alice backup"
     );
     // Deleting Bob's account leaves Alice's data.
-    s.call(Method::DELETE, "/v1/account", Some(&bob), None, vec![])
-        .await;
+    s.json(
+        Method::DELETE,
+        "/v1/account",
+        Some(&bob),
+        json!({"password": "long enough passphrase"}),
+    )
+    .await;
     assert_eq!(
         s.get("/v1/heads", Some(&alice))
             .await

@@ -114,7 +114,24 @@ async fn totp_enrol_confirm_sign_in_replay_and_recovery_codes() {
     let (_, enrolled) = s.sign_in("fay", "long enough passphrase", None).await;
     let token = enrolled["token"].as_str().unwrap().to_string();
 
-    let (st, e) = s.send(Method::POST, "/v1/totp", Some(&token), None).await;
+    // A device token alone cannot turn TOTP on (a thief would lock the owner out).
+    let (st, _) = s
+        .send(
+            Method::POST,
+            "/v1/totp",
+            Some(&token),
+            Some(json!({"password": "not the passphrase"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, e) = s
+        .send(
+            Method::POST,
+            "/v1/totp",
+            Some(&token),
+            Some(json!({"password": "long enough passphrase"})),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert!(
         e["otpauth_uri"]
@@ -298,7 +315,14 @@ async fn a_server_that_requires_totp_stores_nothing_until_it_is_on() {
     let (st, e) = s.send(Method::GET, "/v1/heads", Some(&token), None).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
     assert!(e["message"].as_str().unwrap().contains("second factor"));
-    let (_, en) = s.send(Method::POST, "/v1/totp", Some(&token), None).await;
+    let (_, en) = s
+        .send(
+            Method::POST,
+            "/v1/totp",
+            Some(&token),
+            Some(json!({"password": "long enough passphrase"})),
+        )
+        .await;
     let secret = en["secret_base32"].as_str().unwrap().to_string();
     s.send(
         Method::POST,

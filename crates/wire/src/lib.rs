@@ -169,3 +169,13 @@ pub struct TotpConfirm {
 pub struct RecoveryCodes {
     pub codes: Vec<String>,
 }
+
+/// Proof that the person, not just a device token, is asking: for turning on TOTP and for
+/// deleting the account.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Reauthenticate {
+    pub password: String,
+    /// The current authenticator code or a recovery code, when TOTP is on.
+    #[serde(default)]
+    pub totp: Option<String>,
+}
