@@ -65,6 +65,9 @@ impl AppState {
     }
 }
 
+/// JSON bodies (sign-up, sign-in, TOTP, account deletion) are small; only blobs may be large.
+const JSON_LIMIT: usize = 64 * 1024;
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_blob_bytes as usize;
@@ -73,15 +76,30 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/v1/info", get(routes::info))
         .route("/v1/openapi.json", get(routes::openapi))
-        .route("/v1/accounts", post(routes::sign_up))
-        .route("/v1/account", delete(routes::delete_account))
-        .route("/v1/sessions", post(routes::sign_in))
+        .route(
+            "/v1/accounts",
+            post(routes::sign_up).layer(DefaultBodyLimit::max(JSON_LIMIT)),
+        )
+        .route(
+            "/v1/account",
+            delete(routes::delete_account).layer(DefaultBodyLimit::max(JSON_LIMIT)),
+        )
+        .route(
+            "/v1/sessions",
+            post(routes::sign_in).layer(DefaultBodyLimit::max(JSON_LIMIT)),
+        )
         .route("/v1/devices", get(routes::list_devices))
         .route("/v1/devices/{id}", delete(routes::revoke_device))
         .route("/v1/devices/{id}/blobs", get(routes::blob_range))
         .route("/v1/usage", get(routes::usage))
-        .route("/v1/totp", post(routes::totp_start))
-        .route("/v1/totp/confirm", post(routes::totp_confirm))
+        .route(
+            "/v1/totp",
+            post(routes::totp_start).layer(DefaultBodyLimit::max(JSON_LIMIT)),
+        )
+        .route(
+            "/v1/totp/confirm",
+            post(routes::totp_confirm).layer(DefaultBodyLimit::max(JSON_LIMIT)),
+        )
         .route("/v1/heads", get(routes::heads))
         .route("/v1/blobs/{seq}", put(routes::append_blob))
         .route("/v1/snapshots", get(routes::list_snapshots))

@@ -98,8 +98,29 @@ pub async fn info(State(s): State<AppState>) -> Json<Info> {
 
 pub async fn sign_up(
     State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     body: Result<Json<SignUp>, JsonRejection>,
 ) -> ApiResult<impl IntoResponse> {
+    // Refused sign-ups (taken names, bad invites) count against the address, so names
+    // cannot be enumerated or the password hasher kept busy from one place.
+    let addr_key = auth::address_key(addr);
+    let now = std::time::Instant::now();
+    if let Some(a) = &addr_key {
+        s.limits.address.check(a, now).map_err(rate_limited)?;
+    }
+    let result = sign_up_checked(&s, body).await;
+    if let (Err(e), Some(a)) = (&result, &addr_key) {
+        if matches!(e.status, StatusCode::CONFLICT | StatusCode::FORBIDDEN) {
+            s.limits.address.failure(a, now);
+        }
+    }
+    result
+}
+
+async fn sign_up_checked(
+    s: &AppState,
+    body: Result<Json<SignUp>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<AccountCreated>)> {
     let req = json_body(body)?;
     check_text("username", &req.username, 3, 64)?;
     check_text("password", &req.password, 10, 1024)?;

@@ -581,6 +581,18 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing(b: Backend) {
             StatusCode::BAD_REQUEST,
         ),
     ];
+    // JSON bodies have their own small limit, whatever the blob limit is.
+    let huge = format!("{{\"username\": \"{}\"}}", "u".repeat(100_000));
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some("application/json"),
+            huge.into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     for (i, (reply, want)) in cases.iter().enumerate() {
         assert_eq!(
             reply.status,
