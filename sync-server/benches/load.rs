@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
-use serde_json::{Value, json};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -90,26 +89,9 @@ async fn main() {
     let mut tokens = Vec::new();
     for i in 0..devices.div_ceil(2) {
         let user = format!("load{i}");
-        client
-            .post(format!("{base}/v1/accounts"))
-            .json(&json!({"username": user, "password": "load test passphrase"}))
-            .send()
-            .await
-            .unwrap();
+        common::sign_up(&client, &base, &user).await;
         for d in 0..2 {
-            let r: Value = client
-                .post(format!("{base}/v1/sessions"))
-                .json(&json!({"username": user, "password": "load test passphrase", "device_name": format!("d{d}"), "device_public_key": "age1load"}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            tokens.push((
-                r["token"].as_str().unwrap().to_string(),
-                r["device_id"].as_str().unwrap().to_string(),
-            ));
+            tokens.push(common::enrol(&client, &base, &user, &format!("d{d}")).await);
         }
     }
     tokens.truncate(devices);

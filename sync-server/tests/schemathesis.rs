@@ -9,8 +9,6 @@ use std::process::{Command, Stdio};
 
 use common::Running;
 
-use serde_json::{Value, json};
-
 #[tokio::test]
 async fn schemathesis_finds_nothing() {
     let have = Command::new("schemathesis")
@@ -34,22 +32,8 @@ async fn schemathesis_finds_nothing() {
     );
     let base = server.base();
     let client = reqwest::Client::new();
-    client
-        .post(format!("{base}/v1/accounts"))
-        .json(&json!({"username": "schema", "password": "long enough passphrase"}))
-        .send()
-        .await
-        .unwrap();
-    let enrolled: Value = client
-        .post(format!("{base}/v1/sessions"))
-        .json(&json!({"username": "schema", "password": "long enough passphrase", "device_name": "st", "device_public_key": "age1st"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = enrolled["token"].as_str().unwrap();
+    common::sign_up(&client, &base, "schema").await;
+    let (token, _) = common::enrol(&client, &base, "schema", "st").await;
     let out = Command::new("schemathesis")
         .current_dir(dir.path())
         .args([

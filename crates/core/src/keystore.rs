@@ -120,11 +120,10 @@ pub(crate) fn passphrase_load(vault_dir: &Path, passphrase: &str) -> Result<Vaul
             source: e,
         },
     })?;
-    match sealed::open(passphrase, &bytes) {
-        Ok(plain) => VaultKeys::from_json(&plain).map_err(|_| CoreError::KeyFileCorrupt(path)),
-        Err(OpenError::WrongPassphrase) => Err(CoreError::WrongPassphrase),
-        Err(OpenError::Damaged) => Err(CoreError::KeyFileCorrupt(path)),
-    }
+    probe_key_file(&bytes, passphrase).map_err(|e| match e {
+        CoreError::WrongPassphrase => CoreError::WrongPassphrase,
+        _ => CoreError::KeyFileCorrupt(path),
+    })
 }
 
 /// Tries to open key-file bytes with a passphrase; `Err` for anything but a valid key file.

@@ -170,7 +170,6 @@ fn failure_reason(e: &CoreError) -> Option<&'static str> {
         CoreError::KeyFileCorrupt(_) => "key_file_damaged",
         CoreError::KeysDoNotOpenVault => "keys_do_not_open_vault",
         CoreError::WrongRecoveryKey => "wrong_recovery_key",
-        CoreError::RecoveryKeyTypo => "recovery_key_typo",
         _ => return None,
     })
 }

@@ -104,16 +104,9 @@ fn create_dir_durably(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir.parent().unwrap_or(Path::new(".")))?.sync_all()
 }
 
-/// Writes `bytes` to `path` durably: temp file, fsync, rename, fsync the folder.
+/// Writes `bytes` to `path` durably: a staged temp file, fsync, rename, fsync the folder.
 fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    create_dir_durably(dir)?;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
+    Staged::write(path.parent().unwrap_or(Path::new(".")), bytes)?.place(path)
 }
 
 /// Bytes written and fsync'd under a temporary name; removed again unless placed.

@@ -98,3 +98,40 @@ impl Running {
         }
     }
 }
+
+/// The password every test account uses.
+pub const PASSWORD: &str = "long enough passphrase";
+
+/// Opens `user`'s account (ignoring "already taken").
+pub async fn sign_up(client: &reqwest::Client, base: &str, user: &str) {
+    let body = serde_json::json!({"username": user, "password": PASSWORD});
+    client
+        .post(format!("{base}/v1/accounts"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Signs `user` in as a new device; returns (token, device id).
+pub async fn enrol(
+    client: &reqwest::Client,
+    base: &str,
+    user: &str,
+    device: &str,
+) -> (String, String) {
+    let body = serde_json::json!({"username": user, "password": PASSWORD, "device_name": device, "device_public_key": "age1test"});
+    let r: serde_json::Value = client
+        .post(format!("{base}/v1/sessions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        r["token"].as_str().unwrap().to_string(),
+        r["device_id"].as_str().unwrap().to_string(),
+    )
+}
