@@ -57,6 +57,9 @@ enum Command {
     /// List, verify and export the audit trail.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCmd),
+    /// Encrypted backups: create, list, verify, restore, prune, schedule.
+    #[command(subcommand)]
+    Backup(cmd::backup::BackupCmd),
     /// Show the database keys (to open your data with standard SQLCipher tools).
     #[command(subcommand)]
     Keys(cmd::keys::KeysCmd),
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
         Command::Search(a) => cmd::search::run(&g, a),
         Command::Audit(c) => cmd::audit::run(&g, c),
         Command::Keys(c) => cmd::keys::run(&g, c),
+        Command::Backup(c) => cmd::backup::run(&g, c),
     };
     match result {
         Ok(code) => code,

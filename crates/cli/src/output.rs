@@ -42,3 +42,19 @@ pub fn parse_local_datetime(s: &str) -> anyhow::Result<DateTime<Utc>> {
     ))
     .into())
 }
+
+/// A file size for people: 12.3 MB.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["bytes", "kB", "MB", "GB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}

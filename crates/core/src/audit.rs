@@ -48,6 +48,11 @@ pub enum Action {
     AuditList,
     AuditVerify,
     AuditExport,
+    BackupCreate,
+    BackupVerify,
+    BackupPrune,
+    BackupRestore,
+    BackupSettings,
 }
 
 impl Action {
@@ -56,6 +61,11 @@ impl Action {
         use Action::*;
         match self {
             VaultInit => "vault.init",
+            BackupCreate => "backup.create",
+            BackupVerify => "backup.verify",
+            BackupPrune => "backup.prune",
+            BackupRestore => "backup.restore",
+            BackupSettings => "backup.settings",
             VaultUnlock => "vault.unlock",
             VaultUnlockFailed => "vault.unlock_failed",
             VaultRecover => "vault.recover",

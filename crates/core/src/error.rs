@@ -85,6 +85,9 @@ pub enum CoreError {
     #[error("the audit trail does not verify: {0}")]
     AuditBroken(String),
 
+    #[error("the backup was refused: {0}; nothing was restored or changed")]
+    BackupInvalid(String),
+
     #[error("the vault's database is damaged or not a Casebook vault: {0}")]
     Corrupt(String),
 
@@ -127,6 +130,22 @@ pub enum ErrorKind {
     Internal,
 }
 
+impl ErrorKind {
+    /// A one-word name, for audit entries (which never hold error text).
+    pub fn word(self) -> &'static str {
+        match self {
+            ErrorKind::Vault => "vault",
+            ErrorKind::Locked => "locked",
+            ErrorKind::Recovery => "recovery",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Integrity => "integrity",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
 impl CoreError {
     /// The class of this error.
     pub fn kind(&self) -> ErrorKind {
@@ -145,7 +164,7 @@ impl CoreError {
             NotFound { .. } => ErrorKind::NotFound,
             InvalidInput(_) => ErrorKind::InvalidInput,
             NoteFinalised(_) | Conflict(_) => ErrorKind::Conflict,
-            AuditBroken(_) | Corrupt(_) => ErrorKind::Integrity,
+            AuditBroken(_) | Corrupt(_) | BackupInvalid(_) => ErrorKind::Integrity,
             Database(_) | Io { .. } | Crypto(_) => ErrorKind::Internal,
         }
     }

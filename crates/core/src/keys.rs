@@ -4,6 +4,10 @@
 //! reveals nothing about the other. Keys are used by SQLCipher as *raw* keys
 //! (`PRAGMA key = "x'…'"`), so opening a store costs no key derivation. Key material is
 //! zeroed when dropped.
+//!
+//! Each store also has its own random age identity (X25519) that encrypts that store's
+//! part of a backup, so the two-code separation holds inside backups too. The identities
+//! are kept alongside the store keys (keychain or key file) and in `recovery.age`.
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -48,11 +52,61 @@ impl std::fmt::Debug for StoreKey {
     }
 }
 
-/// Both store keys of one vault.
+/// One store's backup identity: an age X25519 secret key (`AGE-SECRET-KEY-1…`).
+#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+pub struct BackupIdentity(String);
+
+impl BackupIdentity {
+    /// A fresh random age identity.
+    pub fn generate() -> Self {
+        use age::secrecy::ExposeSecret;
+        BackupIdentity(
+            age::x25519::Identity::generate()
+                .to_string()
+                .expose_secret()
+                .to_string(),
+        )
+    }
+
+    /// Parses the `AGE-SECRET-KEY-1…` form.
+    pub fn parse(s: &str) -> Result<Self> {
+        let s = s.trim();
+        s.parse::<age::x25519::Identity>().map_err(|_| {
+            CoreError::Crypto("a stored backup identity is not an age secret key".into())
+        })?;
+        Ok(BackupIdentity(s.to_string()))
+    }
+
+    /// The standard `AGE-SECRET-KEY-1…` text, as `age -d -i` takes it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub(crate) fn identity(&self) -> age::x25519::Identity {
+        // Checked when made or parsed.
+        self.0
+            .parse()
+            .unwrap_or_else(|_| age::x25519::Identity::generate())
+    }
+
+    pub(crate) fn recipient(&self) -> age::x25519::Recipient {
+        self.identity().to_public()
+    }
+}
+
+impl std::fmt::Debug for BackupIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BackupIdentity(…)")
+    }
+}
+
+/// Both store keys of one vault, and both stores' backup identities.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VaultKeys {
     pub clinical: StoreKey,
     pub identity: StoreKey,
+    pub clinical_backup: BackupIdentity,
+    pub identity_backup: BackupIdentity,
 }
 
 /// The on-disk (inside an age envelope) and `keys show` form of [`VaultKeys`].
@@ -60,6 +114,9 @@ pub struct VaultKeys {
 pub struct KeysDocument {
     pub clinical_db_key: String,
     pub identity_db_key: String,
+    /// The backup identities: clinical part first, then identity part.
+    #[serde(default)]
+    pub age_identities: Vec<String>,
 }
 
 impl VaultKeys {
@@ -68,6 +125,8 @@ impl VaultKeys {
         VaultKeys {
             clinical: StoreKey::generate(),
             identity: StoreKey::generate(),
+            clinical_backup: BackupIdentity::generate(),
+            identity_backup: BackupIdentity::generate(),
         }
     }
 
@@ -76,6 +135,10 @@ impl VaultKeys {
         KeysDocument {
             clinical_db_key: self.clinical.to_hex(),
             identity_db_key: self.identity.to_hex(),
+            age_identities: vec![
+                self.clinical_backup.as_str().to_string(),
+                self.identity_backup.as_str().to_string(),
+            ],
         }
     }
 
@@ -87,9 +150,16 @@ impl VaultKeys {
     pub(crate) fn from_json(bytes: &[u8]) -> Result<Self> {
         let doc: KeysDocument = serde_json::from_slice(bytes)
             .map_err(|_| CoreError::Crypto("the key document is not valid".into()))?;
+        let [clinical_backup, identity_backup] = doc.age_identities.as_slice() else {
+            return Err(CoreError::Crypto(
+                "the key document has no backup identities (made by a pre-release Casebook)".into(),
+            ));
+        };
         Ok(VaultKeys {
             clinical: StoreKey::from_hex(&doc.clinical_db_key)?,
             identity: StoreKey::from_hex(&doc.identity_db_key)?,
+            clinical_backup: BackupIdentity::parse(clinical_backup)?,
+            identity_backup: BackupIdentity::parse(identity_backup)?,
         })
     }
 }
@@ -107,6 +177,8 @@ mod tests {
         let back = VaultKeys::from_json(&a.to_json()).unwrap();
         assert_eq!(a, back);
         assert_eq!(a.clinical.to_hex().len(), 64);
+        assert_ne!(a.clinical_backup, a.identity_backup);
+        assert!(a.clinical_backup.as_str().starts_with("AGE-SECRET-KEY-1"));
     }
 
     #[test]

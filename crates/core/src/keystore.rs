@@ -1,7 +1,8 @@
 //! Where the store keys live between sessions: the OS keychain, or a passphrase key file.
 //!
-//! * **OS keychain** (default): two separate entries, service `casebook`, accounts
-//!   `<vault id>/clinical-db-key` and `<vault id>/identity-db-key`, through the `keyring`
+//! * **OS keychain** (default): separate entries, service `casebook`, accounts
+//!   `<vault id>/clinical-db-key`, `<vault id>/identity-db-key` and the backup identities
+//!   `<vault id>/clinical-backup-identity`, `<vault id>/identity-backup-identity`, through the `keyring`
 //!   crate's native backend (Secret Service on Linux, Keychain on macOS, Credential
 //!   Manager on Windows).
 //! * **Passphrase key file**: when `CASEBOOK_PASSPHRASE` is set at init, or no keychain is
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
-use crate::keys::{StoreKey, VaultKeys};
+use crate::keys::{BackupIdentity, StoreKey, VaultKeys};
 use crate::sealed::{self, OpenError};
 
 const SERVICE: &str = "casebook";
@@ -51,16 +52,30 @@ fn keychain_error(e: keyring::Error) -> CoreError {
     }
 }
 
+/// The keychain entries of one vault, by account suffix.
+const ENTRIES: [&str; 4] = [
+    "clinical-db-key",
+    "identity-db-key",
+    "clinical-backup-identity",
+    "identity-backup-identity",
+];
+
 fn entry(vault_id: &str, which: &str) -> Result<keyring::Entry> {
-    keyring::Entry::new(SERVICE, &format!("{vault_id}/{which}-db-key")).map_err(keychain_error)
+    keyring::Entry::new(SERVICE, &format!("{vault_id}/{which}")).map_err(keychain_error)
 }
 
-/// Stores both keys in the OS keychain and reads them back, so a keychain that silently
+/// Stores the keys in the OS keychain and reads them back, so a keychain that silently
 /// drops secrets is caught at once.
 pub(crate) fn keychain_save(vault_id: &str, keys: &VaultKeys) -> Result<()> {
-    for (which, key) in [("clinical", &keys.clinical), ("identity", &keys.identity)] {
+    let values = [
+        keys.clinical.to_hex(),
+        keys.identity.to_hex(),
+        keys.clinical_backup.as_str().to_string(),
+        keys.identity_backup.as_str().to_string(),
+    ];
+    for (which, value) in ENTRIES.iter().zip(values.iter()) {
         let e = entry(vault_id, which)?;
-        e.set_password(&key.to_hex()).map_err(keychain_error)?;
+        e.set_password(value).map_err(keychain_error)?;
     }
     let back = keychain_load(vault_id).map_err(|e| match e {
         CoreError::KeysMissing => {
@@ -78,21 +93,24 @@ pub(crate) fn keychain_save(vault_id: &str, keys: &VaultKeys) -> Result<()> {
 
 /// Reads both keys from the OS keychain.
 pub(crate) fn keychain_load(vault_id: &str) -> Result<VaultKeys> {
-    let get = |which| -> Result<StoreKey> {
-        let secret = entry(vault_id, which)?
+    let get = |which| -> Result<String> {
+        entry(vault_id, which)?
             .get_password()
-            .map_err(keychain_error)?;
-        StoreKey::from_hex(&secret).map_err(|_| CoreError::KeysMissing)
+            .map_err(keychain_error)
     };
+    let key = |which| StoreKey::from_hex(&get(which)?).map_err(|_| CoreError::KeysMissing);
+    let backup = |which| BackupIdentity::parse(&get(which)?).map_err(|_| CoreError::KeysMissing);
     Ok(VaultKeys {
-        clinical: get("clinical")?,
-        identity: get("identity")?,
+        clinical: key("clinical-db-key")?,
+        identity: key("identity-db-key")?,
+        clinical_backup: backup("clinical-backup-identity")?,
+        identity_backup: backup("identity-backup-identity")?,
     })
 }
 
 /// Removes this vault's keychain entries (after moving to a passphrase key file).
 pub(crate) fn keychain_forget(vault_id: &str) {
-    for which in ["clinical", "identity"] {
+    for which in ENTRIES {
         if let Ok(e) = entry(vault_id, which) {
             let _ = e.delete_credential();
         }

@@ -17,9 +17,11 @@
 //! * [`records`] — clients, appointments, notes, process notes, measures;
 //! * [`search`] — full-text search inside the encrypted clinical store;
 //! * [`audit`] — the hash-chained audit trail and its verification;
+//! * [`backup`] — encrypted backup files, their schedule, keep-policy, checks and restore;
 //! * [`hlc`] — hybrid logical clock stamps for sync.
 
 pub mod audit;
+pub mod backup;
 mod db;
 pub mod error;
 pub mod hlc;

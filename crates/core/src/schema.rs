@@ -218,6 +218,19 @@ pub(crate) fn migrate_to(
     Ok(found)
 }
 
+/// Refuses stores made by a newer Casebook, without changing anything.
+pub(crate) fn check_not_newer(conn: &Connection) -> Result<()> {
+    for (schema, migrations) in [("main", CLINICAL), ("identity", IDENTITY)] {
+        let found: i64 =
+            conn.query_row(&format!("PRAGMA {schema}.user_version"), [], |r| r.get(0))?;
+        let known = migrations.len() as i64;
+        if found > known {
+            return Err(CoreError::SchemaTooNew { found, known });
+        }
+    }
+    Ok(())
+}
+
 /// Brings both stores to the latest schema.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     migrate_to(conn, "main", CLINICAL, CLINICAL.len())?;

@@ -31,11 +31,11 @@ use crate::schema;
 use crate::sealed::{self, OpenError};
 
 const META_FILE: &str = "vault.json";
-const RECOVERY_FILE: &str = "recovery.age";
+pub(crate) const RECOVERY_FILE: &str = "recovery.age";
 /// Failed unlocks cannot be written into a store we could not open; they wait here
 /// (times and a reason word only) and enter the audit trail at the next unlock.
 const FAILED_UNLOCKS_FILE: &str = "failed-unlocks.log";
-const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 /// The plaintext description of a vault (`vault.json`). Holds no secret.
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -161,6 +161,15 @@ fn restrict(path: &Path, mode: u32) {
 }
 #[cfg(not(unix))]
 fn restrict(_: &Path, _: u32) {}
+
+/// The plaintext files of a vault restored from a backup (the stores are already in `dir`).
+pub(crate) fn write_restored(dir: &Path, meta: &VaultMeta, sealed_keys: &[u8]) -> Result<()> {
+    restrict(dir, 0o700);
+    restrict(&dir.join(db::CLINICAL_DB), 0o600);
+    restrict(&dir.join(db::IDENTITY_DB), 0o600);
+    sealed::write_atomically(&dir.join(RECOVERY_FILE), sealed_keys)?;
+    write_meta(dir, meta)
+}
 
 /// Words recorded for a failed unlock (never the attempted secret).
 fn failure_reason(e: &CoreError) -> Option<&'static str> {

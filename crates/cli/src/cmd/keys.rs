@@ -10,7 +10,8 @@ use crate::{Globals, output, secrets};
 
 #[derive(Subcommand)]
 pub enum KeysCmd {
-    /// Print both database keys. Anyone holding them can read the vault's files.
+    /// Print both database keys and both backup identities. Anyone holding them can read the
+    /// vault's files and its backups.
     Show {
         /// Confirm that you understand the keys unlock all your clients' records.
         #[arg(long = "i-understand")]
@@ -33,6 +34,12 @@ pub fn run(g: &Globals, cmd: KeysCmd) -> Outcome {
     } else {
         println!("clinical.db key: {}", doc.clinical_db_key);
         println!("identity.db key: {}", doc.identity_db_key);
+        for (part, id) in ["clinical.age", "identity.age"]
+            .iter()
+            .zip(&doc.age_identities)
+        {
+            println!("backup identity for {part}: {id}");
+        }
         println!();
         println!(
             "Open a store with SQLCipher 4: PRAGMA key = \"x'<key>'\"; (see docs/open-your-data.md)"

@@ -2,6 +2,7 @@
 
 pub mod appointment;
 pub mod audit;
+pub mod backup;
 pub mod client;
 pub mod init;
 pub mod keys;

@@ -92,10 +92,10 @@ pub struct Client {
 impl ClientIdentity {
     fn validate(&self) -> Result<()> {
         check_text("name", &self.full_name, 200)?;
-        if let Some(dob) = self.date_of_birth {
-            if dob > Local::now().date_naive() {
-                return Err(CoreError::invalid("the date of birth is in the future"));
-            }
+        if let Some(dob) = self.date_of_birth
+            && dob > Local::now().date_naive()
+        {
+            return Err(CoreError::invalid("the date of birth is in the future"));
         }
         if let Some(email) = &self.email {
             let ok = email.len() <= 254

@@ -159,14 +159,14 @@ pub fn score(instrument: Instrument, items: &[Option<u8>]) -> Result<Score> {
         )));
     }
     for (i, item) in items.iter().enumerate() {
-        if let Some(v) = item {
-            if *v > instrument.max_item() {
-                return Err(CoreError::invalid(format!(
-                    "{label} item {} is {v}: items score 0–{}",
-                    i + 1,
-                    instrument.max_item()
-                )));
-            }
+        if let Some(v) = item
+            && *v > instrument.max_item()
+        {
+            return Err(CoreError::invalid(format!(
+                "{label} item {} is {v}: items score 0–{}",
+                i + 1,
+                instrument.max_item()
+            )));
         }
     }
     let missing = items.iter().filter(|i| i.is_none()).count();

@@ -1,0 +1,340 @@
+//! `casebook backup`: create, list, verify, restore and prune encrypted backups, and set
+//! their schedule.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use casebook_core::backup::{self, BackupSettings, BackupState, Health, Progress};
+use casebook_core::{CoreError, Vault};
+use chrono::Utc;
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use super::Outcome;
+use crate::{Globals, output, secrets};
+
+#[derive(Subcommand)]
+pub enum BackupCmd {
+    /// Write a backup now (to the configured folder, or --to DIR).
+    Create {
+        /// The folder to write the backup to (default: the configured destination).
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+        /// Only if one is due by the schedule (for a cron job or systemd timer).
+        #[arg(long)]
+        if_due: bool,
+    },
+    /// List the backups in the destination folder, newest first.
+    List {
+        /// The folder to look in (default: the configured destination).
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+    },
+    /// Check a backup completely: digests, decryption, integrity checks, audit chain.
+    Verify {
+        /// The backup file.
+        file: PathBuf,
+    },
+    /// Restore a backup into a new vault folder (needs the recovery key).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// The new vault folder; must not exist or be empty. Open it with --vault DIR.
+        #[arg(long, value_name = "DIR")]
+        into: PathBuf,
+    },
+    /// Delete backups the keep-policy no longer needs (never the newest verified one).
+    Prune {
+        /// Only say what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show or change where backups go, how often, and how long they are kept.
+    #[command(subcommand)]
+    Schedule(ScheduleCmd),
+}
+
+#[derive(Subcommand)]
+pub enum ScheduleCmd {
+    /// The settings and the "last backup" status.
+    Show,
+    /// Change settings; figures not given stay as they are.
+    Set {
+        /// Destination folder (an external drive, say).
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+        /// Hours between automatic backups (8 = three a day).
+        #[arg(long, value_name = "HOURS")]
+        every_hours: Option<u32>,
+        /// Keep every backup from the last N hours.
+        #[arg(long, value_name = "HOURS")]
+        keep_hours: Option<u32>,
+        /// Then one a day for N days.
+        #[arg(long, value_name = "DAYS")]
+        keep_daily: Option<u32>,
+        /// Then one a week for N weeks.
+        #[arg(long, value_name = "WEEKS")]
+        keep_weekly: Option<u32>,
+        /// Then one a month for N months.
+        #[arg(long, value_name = "MONTHS")]
+        keep_monthly: Option<u32>,
+    },
+}
+
+/// A progress bar on standard error (hidden when it is not a terminal).
+fn bar() -> impl FnMut(Progress) {
+    let pb = ProgressBar::new(0);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {bytes}/{total_bytes}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    move |p| match p {
+        Progress::Snapshot { done, total } => {
+            pb.set_message("Copying");
+            pb.set_length(total);
+            pb.set_position(done);
+        }
+        Progress::Encrypt { done, total } => {
+            pb.set_message("Encrypting");
+            pb.set_length(total);
+            pb.set_position(done);
+        }
+        Progress::Decrypt { done, total } => {
+            pb.set_message("Decrypting");
+            pb.set_length(total);
+            pb.set_position(done);
+        }
+        Progress::Check => {
+            pb.set_message("Checking");
+            pb.finish();
+        }
+    }
+}
+
+pub fn run(g: &Globals, cmd: BackupCmd) -> Outcome {
+    match cmd {
+        BackupCmd::Create { to, if_due } => create(g, to, if_due),
+        BackupCmd::List { to } => list(g, to),
+        BackupCmd::Verify { file } => verify(g, file),
+        BackupCmd::Restore { file, into } => restore(g, file, into),
+        BackupCmd::Prune { dry_run } => prune(g, dry_run),
+        BackupCmd::Schedule(ScheduleCmd::Show) => schedule_show(g),
+        BackupCmd::Schedule(ScheduleCmd::Set {
+            to,
+            every_hours,
+            keep_hours,
+            keep_daily,
+            keep_weekly,
+            keep_monthly,
+        }) => {
+            let mut s = BackupSettings::load(&g.vault_dir)?;
+            if let Some(to) = to {
+                s.destination = Some(std::path::absolute(&to)?);
+            }
+            s.every_hours = every_hours.unwrap_or(s.every_hours);
+            s.keep.all_hours = keep_hours.unwrap_or(s.keep.all_hours);
+            s.keep.daily_days = keep_daily.unwrap_or(s.keep.daily_days);
+            s.keep.weekly_weeks = keep_weekly.unwrap_or(s.keep.weekly_weeks);
+            s.keep.monthly_months = keep_monthly.unwrap_or(s.keep.monthly_months);
+            let mut vault = secrets::open_vault(g)?;
+            vault.backup_settings_set(&s)?;
+            schedule_show(g)
+        }
+    }
+}
+
+fn create(g: &Globals, to: Option<PathBuf>, if_due: bool) -> Outcome {
+    Vault::peek(&g.vault_dir)?;
+    let settings = BackupSettings::load(&g.vault_dir)?;
+    if if_due {
+        let state = BackupState::load(&g.vault_dir)?;
+        if !backup::schedule::is_due(settings.every_hours, state.last_runs(), Utc::now()) {
+            if g.json {
+                output::json(&json!({ "path": null, "due": false }))?;
+            } else {
+                println!("No backup due yet.");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let dest = to.unwrap_or_else(|| settings.destination_for(&g.vault_dir));
+    let mut vault = secrets::open_vault(g)?;
+    let made = vault.backup_create(&dest, &mut bar())?;
+    if g.json {
+        output::json(&json!({ "path": made.path, "size": made.size, "manifest": made.manifest }))?;
+    } else {
+        println!(
+            "Backed up to {} ({}; {} clients, {} session notes).",
+            made.path.display(),
+            output::size(made.size),
+            made.manifest.counts.clients,
+            made.manifest.counts.session_notes
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(g: &Globals, to: Option<PathBuf>) -> Outcome {
+    let meta = Vault::peek(&g.vault_dir)?;
+    let settings = BackupSettings::load(&g.vault_dir)?;
+    let state = BackupState::load(&g.vault_dir)?;
+    let dest = to.unwrap_or_else(|| settings.destination_for(&g.vault_dir));
+    let listed = backup::list(&dest, Some(&meta.vault_id), &state)?;
+    if g.json {
+        output::json(&listed)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if listed.is_empty() {
+        println!("No backups in {}.", dest.display());
+    }
+    for l in &listed {
+        let when = l
+            .created_at()
+            .map(output::datetime)
+            .unwrap_or_else(|| "DAMAGED (manifest unreadable)".into());
+        let check = match &l.verified {
+            Some(v) if v.ok => format!("verified {}", output::datetime(v.at)),
+            Some(_) => "FAILED verification".into(),
+            None => "not verified".into(),
+        };
+        println!("{}  {:>9}  {when}  {check}", l.name, output::size(l.size));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(g: &Globals, file: PathBuf) -> Outcome {
+    let use_recovery =
+        std::env::var_os("CASEBOOK_RECOVERY_KEY").is_some() || Vault::peek(&g.vault_dir).is_err();
+    let report = if use_recovery {
+        let key = secrets::recovery_key()?;
+        backup::verify_with_recovery_key(&file, &key, &mut bar())?
+    } else {
+        let mut vault = secrets::open_vault(g)?;
+        vault.backup_verify(&file, &mut bar())?
+    };
+    if g.json {
+        output::json(
+            &json!({ "ok": true, "path": report.path, "manifest": report.manifest, "audit_entries": report.audit_entries }),
+        )?;
+    } else {
+        println!("{}", report.summary());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn restore(g: &Globals, file: PathBuf, into: PathBuf) -> Outcome {
+    // Learn how the keys were kept before asking for anything.
+    let manifest = backup::peek(&file)?;
+    let key = secrets::recovery_key()?;
+    let passphrase = match (secrets::env_passphrase(), manifest.key_store) {
+        (Some(p), _) => Some(p),
+        (None, casebook_core::KeyStoreKind::Passphrase) if secrets::interactive() => {
+            Some(secrets::prompt_new_passphrase()?)
+        }
+        (None, _) => None,
+    };
+    let restored = backup::restore(&file, &key, &into, passphrase.as_deref(), &mut bar())
+        .map_err(|e| match e {
+            CoreError::PassphraseRequired => CoreError::InvalidInput(
+                "this backup kept its keys in a passphrase key file: set CASEBOOK_PASSPHRASE to the passphrase for the restored vault".into(),
+            ),
+            other => other,
+        })?;
+    let store = restored.vault.meta().key_store;
+    if g.json {
+        output::json(&json!({ "vault": into, "key_store": store, "manifest": restored.manifest }))?;
+    } else {
+        println!(
+            "Restored the backup made {} into {} ({} clients, {} session notes).",
+            restored
+                .manifest
+                .created_at
+                .parse()
+                .map(output::datetime)
+                .unwrap_or_default(),
+            into.display(),
+            restored.manifest.counts.clients,
+            restored.manifest.counts.session_notes
+        );
+        println!(
+            "Keys are kept in: {}. Open it with --vault {}",
+            store.describe(),
+            into.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prune(g: &Globals, dry_run: bool) -> Outcome {
+    let mut vault = secrets::open_vault(g)?;
+    let plan = vault.backup_prune(dry_run, Utc::now())?;
+    if g.json {
+        output::json(
+            &json!({ "dry_run": dry_run, "keep": plan.keep.iter().map(|(n, r)| json!({"name": n, "rule": r})).collect::<Vec<_>>(), "delete": plan.delete }),
+        )?;
+    } else {
+        for (n, r) in &plan.keep {
+            println!("keep    {n}  ({r})");
+        }
+        for n in &plan.delete {
+            println!("{}  {n}", if dry_run { "would delete" } else { "deleted" });
+        }
+        if plan.keep.is_empty() && plan.delete.is_empty() {
+            println!("No backups to consider.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn schedule_show(g: &Globals) -> Outcome {
+    Vault::peek(&g.vault_dir)?;
+    let settings = BackupSettings::load(&g.vault_dir)?;
+    let state = BackupState::load(&g.vault_dir)?;
+    let now = Utc::now();
+    let health = state.health(&settings, now);
+    let dest = settings.destination_for(&g.vault_dir);
+    let next = backup::schedule::next_due(settings.every_hours, state.last_runs());
+    if g.json {
+        output::json(&json!({
+            "destination": dest,
+            "every_hours": settings.every_hours,
+            "keep": settings.keep,
+            "status": health,
+            "warning": health.is_warning(),
+            "next_due": next,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Destination: {}", dest.display());
+    println!(
+        "Every {} hours; keep all from the last {} h, then one a day for {} days, one a week for {} weeks, one a month for {} months.",
+        settings.every_hours,
+        settings.keep.all_hours,
+        settings.keep.daily_days,
+        settings.keep.weekly_weeks,
+        settings.keep.monthly_months
+    );
+    let line = match &health {
+        Health::Ok { last_success } => {
+            format!("Last backup: {}", output::datetime(*last_success))
+        }
+        Health::Overdue { last_success } => format!(
+            "WARNING: overdue — last backup {}",
+            output::datetime(*last_success)
+        ),
+        Health::Failed {
+            failed_at, error, ..
+        } => format!(
+            "WARNING: the last backup failed at {}: {error}",
+            output::datetime(*failed_at)
+        ),
+        Health::Never => "WARNING: no backup has been made yet".into(),
+    };
+    println!("{line}");
+    match next {
+        Some(t) if t > now => println!("Next due: {}", output::datetime(t)),
+        _ => println!("Next due: now"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
