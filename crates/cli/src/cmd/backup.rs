@@ -218,7 +218,23 @@ fn verify(g: &Globals, file: PathBuf) -> Outcome {
             &json!({ "ok": true, "path": report.path, "manifest": report.manifest, "audit_entries": report.audit_entries }),
         )?;
     } else {
-        println!("{}", report.summary());
+        println!(
+            "OK: {} — made {}, {} clients, {} session notes, {} audit entries; every digest, both integrity checks and the audit chain verified",
+            report
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            report
+                .manifest
+                .created_at
+                .parse()
+                .map(output::datetime)
+                .unwrap_or_default(),
+            report.manifest.counts.clients,
+            report.manifest.counts.session_notes,
+            report.audit_entries
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -412,6 +412,13 @@ pub(crate) fn private_file(path: &Path) -> Result<File> {
 /// not one byte of the file can change unnoticed.
 fn check_padding(path: &Path, spans: &[(u64, u64)], total: u64) -> Result<()> {
     let mut file = File::open(path).map_err(CoreError::io(path))?;
+    // The archive ends with the last member's padding and exactly two zero blocks.
+    let last_end = spans.last().map(|s| s.1.div_ceil(512) * 512).unwrap_or(0);
+    if total != last_end + 1024 {
+        return Err(damaged(
+            "the archive does not end where a backup ends (truncated or extended)",
+        ));
+    }
     let mut gaps = Vec::new();
     for (i, (_, end)) in spans.iter().enumerate() {
         let next = spans.get(i + 1).map(|s| s.0).unwrap_or(total);

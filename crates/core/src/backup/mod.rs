@@ -79,23 +79,6 @@ pub struct VerifyReport {
     pub audit_entries: i64,
 }
 
-impl VerifyReport {
-    /// The one line `backup verify` prints.
-    pub fn summary(&self) -> String {
-        format!(
-            "OK: {} — made {}, {} clients, {} session notes, {} audit entries; every digest, both integrity checks and the audit chain verified",
-            self.path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            self.manifest.created_at,
-            self.manifest.counts.clients,
-            self.manifest.counts.session_notes,
-            self.audit_entries
-        )
-    }
-}
-
 /// One backup file in the destination folder.
 #[derive(Serialize, Clone, Debug)]
 pub struct Listing {
@@ -280,6 +263,7 @@ impl Vault {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<CreatedBackup> {
         std::fs::create_dir_all(dest).map_err(CoreError::io(dest))?;
+        sweep_partials(dest);
         let work = work_dir()?;
         snapshot(&self.dir, &self.keys, work.path(), progress)?;
 
@@ -614,6 +598,26 @@ impl<R: std::io::Read> std::io::Read for Counting<'_, R> {
 fn sync_dir(dir: &Path) {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
+    }
+}
+
+/// Removes half-written backups left by a crash (older than an hour, so that one still being
+/// written by another process is left alone). They were never listed.
+fn sweep_partials(dest: &Path) {
+    let Ok(read) = std::fs::read_dir(dest) else {
+        return;
+    };
+    for e in read.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+        if name.starts_with(&format!(".{PREFIX}")) && name.ends_with(".partial") && old {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 
