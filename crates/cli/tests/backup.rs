@@ -325,7 +325,7 @@ fn damaged_truncated_foreign_and_lying_backups_are_refused() {
         let d = e.raw_file_position() as usize;
         let n = e.size() as usize;
         offsets.extend([h + 3, h + 101, h + 150, d, d + n / 2, d + n - 1]);
-        if n % 512 != 0 {
+        if !n.is_multiple_of(512) {
             offsets.push(d + n + (512 - n % 512) / 2);
         }
     }
@@ -350,7 +350,8 @@ fn damaged_truncated_foreign_and_lying_backups_are_refused() {
         std::fs::write(&p, &bytes[..len]).unwrap();
         cases.push((label.into(), p));
     }
-    let lies: [(&str, Box<dyn Fn(&mut Value)>); 4] = [
+    type Lie = Box<dyn Fn(&mut Value)>;
+    let lies: [(&str, Lie); 4] = [
         (
             "manifest lies about counts",
             Box::new(|m: &mut Value| m["counts"]["clients"] = 3.into()),
