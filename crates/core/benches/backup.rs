@@ -61,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     noticed patterns of avoidance around family visits and agreed a small \
                     behavioural experiment before next session. ";
     casebook_core::bench_support::populate(&mut vault, 300, notes, |n| {
-        format!("Session {n}. {}", sentence.repeat(14))
+        format!("Session {n}. {}", sentence.repeat(5))
     })?;
     let bytes = size_of(&vault_dir);
     println!(
@@ -89,31 +89,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for f in ["clinical.db", "identity.db"] {
             let mut src = std::fs::File::open(vault_dir.join(f)).unwrap();
             let out = std::fs::File::create(root.path().join(format!("{f}.{i}.age"))).unwrap();
-            let enc = age::Encryptor::with_recipients(std::iter::once(
-                &recipient as &dyn age::Recipient,
-            ))
-            .unwrap();
+            let enc =
+                age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                    .unwrap();
             let mut w = enc.wrap_output(out).unwrap();
             std::io::copy(&mut src, &mut w).unwrap();
             w.finish().unwrap();
         }
     });
-    let age_cli = Command::new("age").arg("--version").output().is_ok().then(|| {
-        time_runs(runs, |i| {
-            for f in ["clinical.db", "identity.db"] {
-                let ok = Command::new("age")
-                    .arg("-r")
-                    .arg(recipient.to_string())
-                    .arg("-o")
-                    .arg(root.path().join(format!("{f}.{i}.cli.age")))
-                    .arg(vault_dir.join(f))
-                    .status()
-                    .unwrap()
-                    .success();
-                assert!(ok);
-            }
-        })
-    });
+    let age_cli = Command::new("age")
+        .arg("--version")
+        .output()
+        .is_ok()
+        .then(|| {
+            time_runs(runs, |i| {
+                for f in ["clinical.db", "identity.db"] {
+                    let ok = Command::new("age")
+                        .arg("-r")
+                        .arg(recipient.to_string())
+                        .arg("-o")
+                        .arg(root.path().join(format!("{f}.{i}.cli.age")))
+                        .arg(vault_dir.join(f))
+                        .status()
+                        .unwrap()
+                        .success();
+                    assert!(ok);
+                }
+            })
+        });
 
     // Casebook: backup (while another connection keeps writing), verify, restore.
     let dest = root.path().join("backups");
@@ -136,8 +139,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     };
     let mut files = Vec::new();
+    let mut stages = (Duration::ZERO, Duration::ZERO);
     let make = time_runs(runs, |_| {
-        files.push(vault.backup_create(&dest, &mut |_| {}).unwrap().path);
+        let t = Instant::now();
+        let mut snapshot_done = None;
+        let mut encrypt_done = Duration::ZERO;
+        files.push(
+            vault
+                .backup_create(&dest, &mut |p| {
+                    if let backup::Progress::Encrypt { .. } = p {
+                        snapshot_done.get_or_insert(t.elapsed());
+                        encrypt_done = t.elapsed();
+                    }
+                })
+                .unwrap()
+                .path,
+        );
+        let snap = snapshot_done.unwrap_or_default();
+        stages = (snap, encrypt_done - snap);
     });
     writing.store(false, Ordering::Relaxed);
     writer.join().unwrap();
@@ -160,12 +179,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!("\n| work on {:.1} MB | median of {runs} | vs age alone |", bytes as f64 / 1e6);
+    println!(
+        "\n| work on {:.1} MB | median of {runs} | vs age alone |",
+        bytes as f64 / 1e6
+    );
     println!("|---|---:|---:|");
-    println!("| `cp` of the two store files | {:.0} ms | {:.2}× |", ms(cp), ms(cp) / ms(age_lib));
-    println!("| age alone (library, X25519, both files) | {:.0} ms | 1.00× |", ms(age_lib));
+    println!(
+        "| `cp` of the two store files | {:.0} ms | {:.2}× |",
+        ms(cp),
+        ms(cp) / ms(age_lib)
+    );
+    println!(
+        "| age alone (library, X25519, both files) | {:.0} ms | 1.00× |",
+        ms(age_lib)
+    );
     if let Some(a) = age_cli {
-        println!("| `age -r` command, both files | {:.0} ms | {:.2}× |", ms(a), ms(a) / ms(age_lib));
+        println!(
+            "| `age -r` command, both files | {:.0} ms | {:.2}× |",
+            ms(a),
+            ms(a) / ms(age_lib)
+        );
     }
     println!(
         "| `backup create` (snapshot + encrypt + tar + fsync; {:.1} MB file) | {:.0} ms | {:.2}× |",
@@ -173,8 +206,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ms(make),
         ms(make) / ms(age_lib)
     );
-    println!("| `backup verify` (decrypt, digests, integrity checks, audit chain) | {:.0} ms | {:.2}× |", ms(verify), ms(verify) / ms(age_lib));
-    println!("| `backup restore` (verify + keys + switch; incl. 2 scrypt) | {:.0} ms | {:.2}× |", ms(restore), ms(restore) / ms(age_lib));
+    println!(
+        "| `backup verify` (decrypt, digests, integrity checks, audit chain) | {:.0} ms | {:.2}× |",
+        ms(verify),
+        ms(verify) / ms(age_lib)
+    );
+    println!(
+        "| `backup restore` (verify + keys + switch; incl. 2 scrypt) | {:.0} ms | {:.2}× |",
+        ms(restore),
+        ms(restore) / ms(age_lib)
+    );
+    println!(
+        "\nlast backup's stages: snapshot {:.0} ms, encrypt + hash + tar {:.0} ms, then manifest + fsync + audit",
+        ms(stages.0),
+        ms(stages.1)
+    );
     if !waits.is_empty() {
         println!(
             "\nwrites by another connection during the backups: {} writes, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",

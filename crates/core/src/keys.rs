@@ -40,6 +40,10 @@ impl StoreKey {
         Ok(StoreKey(k))
     }
 
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The SQL literal SQLCipher expects for a raw key: `x'…'`.
     pub(crate) fn sql_literal(&self) -> String {
         format!("x'{}'", self.to_hex())

@@ -10,8 +10,8 @@
 //! The manifest comes last because it holds the digests of the parts, computed while they are
 //! streamed in. Reading checks everything a damaged or altered file could get wrong: the member
 //! names and order, tar header checksums, that every byte outside headers and data is zero
-//! padding, each part's digest and size, and the manifest against an authenticated copy kept
-//! inside the encrypted clinical snapshot. Nothing is trusted before it is checked.
+//! padding, the manifest's authentication code (HMAC keyed from the clinical store key), and
+//! each part's digest and size. Nothing is trusted before it is checked.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{CoreError, Result};
-use crate::keys::{BackupIdentity, VaultKeys};
+use crate::keys::{BackupIdentity, StoreKey, VaultKeys};
 use crate::keystore::KeyStoreKind;
 
 pub const KEYS_PART: &str = "keys.age";
@@ -53,6 +53,10 @@ pub struct Manifest {
     /// SHA-256 (hex) and size of each encrypted part, by member name.
     #[serde(default)]
     pub parts: BTreeMap<String, PartDigest>,
+    /// HMAC-SHA256 over everything above, keyed from the clinical store key: a manifest
+    /// changed in any way (even only its date) is refused by anyone holding the keys.
+    #[serde(default)]
+    pub mac: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,14 +77,23 @@ pub struct PartDigest {
     pub size: u64,
 }
 
-impl Manifest {
-    /// The manifest without the part digests: the form sealed inside the clinical snapshot.
-    pub(crate) fn inner(&self) -> Manifest {
-        Manifest {
-            parts: BTreeMap::new(),
-            ..self.clone()
-        }
-    }
+/// The manifest's authentication code: HMAC-SHA256 of its JSON form (with `mac` empty) under
+/// a key derived from the clinical store key for this one purpose.
+pub(crate) fn manifest_mac(m: &Manifest, clinical: &StoreKey) -> String {
+    use hmac::{Hmac, Mac};
+    type HmacSha256 = Hmac<Sha256>;
+    let mut unsigned = m.clone();
+    unsigned.mac = String::new();
+    let bytes = serde_json::to_vec(&unsigned).unwrap_or_default();
+    let derive = |key: &[u8], data: &[u8]| -> Vec<u8> {
+        // HMAC takes keys of any length: this cannot fail.
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(data);
+        mac.finalize().into_bytes().to_vec()
+    };
+    let key = derive(clinical.as_bytes(), b"casebook backup manifest v1");
+    hex::encode(derive(&key, &bytes))
 }
 
 fn damaged(what: impl std::fmt::Display) -> CoreError {
@@ -131,6 +144,9 @@ impl<R: Read> Read for Hashing<R> {
         Ok(n)
     }
 }
+
+/// How much of a store is read at a time.
+const CHUNK: usize = 1 << 20;
 
 /// Builds a backup file member by member.
 pub(crate) struct ArchiveWriter {
@@ -187,16 +203,27 @@ impl ArchiveWriter {
             age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
                 .map_err(|e| CoreError::Crypto(e.to_string()))?;
         let mut stream = encryptor.wrap_output(Hashing::new(entry)).map_err(io_err)?;
-        io::copy(src, &mut stream).map_err(io_err)?;
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = src.read(&mut buf).map_err(io_err)?;
+            if n == 0 {
+                break;
+            }
+            stream.write_all(&buf[..n]).map_err(io_err)?;
+        }
         let (entry, digest) = stream.finish().map_err(io_err)?.digest();
         entry.finish().map_err(io_err)?;
         self.parts.insert(name.into(), digest);
         Ok(())
     }
 
-    /// Appends the manifest (with the part digests filled in) and ends the archive.
-    pub fn finish(mut self, mut manifest: Manifest) -> Result<File> {
-        manifest.parts = std::mem::take(&mut self.parts);
+    /// The digests of the parts written so far.
+    pub fn parts(&self) -> &BTreeMap<String, PartDigest> {
+        &self.parts
+    }
+
+    /// Appends the manifest (digests and code already filled in) and ends the archive.
+    pub fn finish(mut self, manifest: Manifest) -> Result<File> {
         let json = serde_json::to_vec_pretty(&manifest).map_err(damaged)?;
         let mut h = self.header(MANIFEST, json.len() as u64);
         let io_err = |e: io::Error| CoreError::Crypto(format!("writing the manifest: {e}"));
@@ -329,6 +356,13 @@ pub(crate) fn unpack(
             manifest.format
         )));
     }
+    let keys = vault_keys.ok_or_else(|| damaged("keys.age is missing"))?;
+    let expected_mac = manifest_mac(&manifest, &keys.clinical);
+    if !constant_time_eq(expected_mac.as_bytes(), manifest.mac.as_bytes()) {
+        return Err(damaged(
+            "manifest.json was altered (its authentication code does not match)",
+        ));
+    }
     if manifest.parts != computed {
         let wrong = ORDER[..3]
             .iter()
@@ -338,12 +372,15 @@ pub(crate) fn unpack(
             "{wrong} does not match the digest in the manifest"
         )));
     }
-    let keys = vault_keys.ok_or_else(|| damaged("keys.age is missing"))?;
     Ok(Unpacked {
         manifest,
         keys,
         sealed_keys,
     })
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn open_sealed_keys(rk: &crate::recovery::RecoveryKey, sealed: &[u8]) -> Result<VaultKeys> {

@@ -5,22 +5,23 @@
 //! to the recovery key. So a fresh machine needs only the backup file and the recovery key,
 //! and the two-code separation holds inside backups too.
 //!
-//! * **Consistent while the app works.** Both stores are copied with SQLite's online backup
-//!   API from a dedicated connection holding one read transaction across both, so the
-//!   clinical snapshot and the identity snapshot (with the audit chain head) belong to the
-//!   same moment. Other readers carry on; a writer waits for the copy (well under a second
-//!   for a 100 MB vault, see docs/performance.md).
+//! * **Consistent while the app works.** A dedicated connection holds one read transaction
+//!   across both stores while their files are streamed (see [`raw`]) through age into the
+//!   archive, so the clinical and identity snapshots (with the audit chain head) belong to the
+//!   same moment. Other readers carry on; a writer waits for the copy (about the time age
+//!   takes to encrypt the stores, see docs/performance.md).
 //! * **Never half-written.** The file is written as `.casebook-….tar.partial`, synced, then
 //!   renamed; only complete `casebook-*.tar` files are listed.
 //! * **Checked before trusted.** [`verify_file`] checks the layout, every digest, decrypts both
 //!   parts into a private temporary folder, runs SQLite's and SQLCipher's integrity checks,
-//!   verifies the audit chain, and compares the manifest with the copy sealed inside the
-//!   clinical snapshot. A restore does all of that before it writes the new vault.
+//!   verifies the audit chain, and checks the manifest's authentication code (keyed from the
+//!   clinical store key). A restore does all of that before it writes the new vault.
 //! * **Never over the current vault.** A restore builds the new vault in a hidden folder beside
 //!   the target, then renames it into place: the target is either absent or a whole vault.
 
 pub mod archive;
 pub mod policy;
+mod raw;
 pub mod schedule;
 pub mod settings;
 
@@ -38,7 +39,6 @@ pub use settings::{BackupSettings, BackupState, Verified};
 use crate::audit::{self, Action};
 use crate::db::{self, Mode};
 use crate::error::{CoreError, Result};
-use crate::keys::{StoreKey, VaultKeys};
 use crate::keystore::{self, KeyStoreKind};
 use crate::recovery::RecoveryKey;
 use crate::vault::{self, Vault, VaultMeta};
@@ -46,8 +46,6 @@ use crate::vault::{self, Vault, VaultMeta};
 /// Backup files are named `casebook-<UTC time>.tar`.
 const PREFIX: &str = "casebook-";
 const SUFFIX: &str = ".tar";
-/// Marks the copy of the manifest sealed inside the clinical snapshot.
-const INNER_MANIFEST_KEY: &str = "backup_manifest";
 
 /// Where a long operation has got to, for a progress bar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,19 +132,6 @@ pub fn list(dest: &Path, vault_id: Option<&str>, state: &BackupState) -> Result<
     Ok(out)
 }
 
-/// Opens one store file on its own with its key (for snapshots and checks).
-fn open_store(path: &Path, key: &StoreKey, create: bool) -> Result<Connection> {
-    let mut flags =
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    if create {
-        flags |= rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
-    }
-    let conn = Connection::open_with_flags(path, flags)?;
-    let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
-    conn.execute_batch(&format!("PRAGMA key = \"{}\";", key.sql_literal()))?;
-    Ok(conn)
-}
-
 fn count(conn: &Connection, sql: &str) -> Result<i64> {
     Ok(conn.query_row(sql, [], |r| r.get(0))?)
 }
@@ -167,54 +152,6 @@ fn work_dir() -> Result<tempfile::TempDir> {
         .prefix("casebook-backup-")
         .tempdir()
         .map_err(CoreError::io(std::env::temp_dir()))
-}
-
-/// Copies both stores of the vault in `vault_dir` into `into` as one consistent snapshot.
-fn snapshot(
-    vault_dir: &Path,
-    keys: &VaultKeys,
-    into: &Path,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<()> {
-    let mut src = db::open_pair(
-        vault_dir,
-        Some(&keys.clinical),
-        Some(&keys.identity),
-        Mode::Existing,
-    )?;
-    // One read transaction across both stores: no writer can commit between the two copies.
-    let tx = src.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
-    // Take the read lock on both stores now (SQLite takes it at the first read).
-    count(&tx, "SELECT count(*) FROM main.sqlite_master")?;
-    count(&tx, "SELECT count(*) FROM identity.sqlite_master")?;
-    let file_size = |f: &str| {
-        std::fs::metadata(vault_dir.join(f))
-            .map(|m| m.len())
-            .unwrap_or(0)
-    };
-    let total = file_size(db::CLINICAL_DB) + file_size(db::IDENTITY_DB);
-    let mut done = 0;
-    progress(Progress::Snapshot { done, total });
-    for (schema, file, key) in [
-        ("main", db::CLINICAL_DB, &keys.clinical),
-        ("identity", db::IDENTITY_DB, &keys.identity),
-    ] {
-        let mut dst = open_store(&into.join(file), key, true)?;
-        {
-            let b = rusqlite::backup::Backup::new_with_names(&tx, schema, &mut dst, "main")?;
-            loop {
-                match b.step(-1)? {
-                    rusqlite::backup::StepResult::Done => break,
-                    rusqlite::backup::StepResult::More => continue,
-                    _ => std::thread::sleep(std::time::Duration::from_millis(20)),
-                }
-            }
-        }
-        done += file_size(file);
-        progress(Progress::Snapshot { done, total });
-    }
-    tx.commit()?;
-    Ok(())
 }
 
 impl Vault {
@@ -264,80 +201,53 @@ impl Vault {
     ) -> Result<CreatedBackup> {
         std::fs::create_dir_all(dest).map_err(CoreError::io(dest))?;
         sweep_partials(dest);
-        let work = work_dir()?;
-        snapshot(&self.dir, &self.keys, work.path(), progress)?;
-
-        let now = Utc::now();
-        let clinical = open_store(
-            &work.path().join(db::CLINICAL_DB),
-            &self.keys.clinical,
-            false,
-        )?;
-        let identity = open_store(
-            &work.path().join(db::IDENTITY_DB),
-            &self.keys.identity,
-            false,
-        )?;
-        let manifest = Manifest {
-            format: archive::FORMAT,
-            created_at: now.to_rfc3339_opts(SecondsFormat::Millis, true),
-            app_version: env!("CARGO_PKG_VERSION").to_string(),
-            vault_id: self.meta.vault_id.clone(),
-            device_id: self.meta.device_id.clone(),
-            key_store: self.meta.key_store,
-            schema: SchemaVersions {
-                clinical: count(&clinical, "PRAGMA user_version")?,
-                identity: count(&identity, "PRAGMA user_version")?,
-            },
-            counts: counts(&clinical)?,
-            parts: Default::default(),
-        };
-        // The manifest's authenticated copy travels inside the encrypted clinical snapshot.
-        let inner = serde_json::to_string(&manifest.inner())
-            .map_err(|e| CoreError::Corrupt(e.to_string()))?;
-        clinical.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            rusqlite::params![INNER_MANIFEST_KEY, inner],
-        )?;
-        drop((clinical, identity));
-
         let sealed_keys = std::fs::read(self.dir.join(vault::RECOVERY_FILE))
             .map_err(CoreError::io(self.dir.join(vault::RECOVERY_FILE)))?;
+        let now = Utc::now();
         let name = format!("{PREFIX}{}{SUFFIX}", now.format("%Y-%m-%dT%H-%M-%S%.3fZ"));
         let final_path = dest.join(&name);
         let partial = dest.join(format!(".{name}.partial"));
+
+        let mut src = db::open_pair(
+            &self.dir,
+            Some(&self.keys.clinical),
+            Some(&self.keys.identity),
+            Mode::Existing,
+        )?;
         let result = (|| -> Result<u64> {
+            // One read transaction across both stores for the whole copy: no writer can commit
+            // in between, so the two parts and the manifest describe the same moment.
+            let tx = src.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+            let mut manifest = Manifest {
+                format: archive::FORMAT,
+                created_at: now.to_rfc3339_opts(SecondsFormat::Millis, true),
+                app_version: env!("CARGO_PKG_VERSION").to_string(),
+                vault_id: self.meta.vault_id.clone(),
+                device_id: self.meta.device_id.clone(),
+                key_store: self.meta.key_store,
+                schema: SchemaVersions {
+                    clinical: count(&tx, "PRAGMA main.user_version")?,
+                    identity: count(&tx, "PRAGMA identity.user_version")?,
+                },
+                counts: counts(&tx)?,
+                parts: Default::default(),
+                mac: String::new(),
+            };
+            count(&tx, "SELECT count(*) FROM identity.sqlite_master")?;
+            let clinical = raw::RawStore::open(&tx, "main")?;
+            let identity = raw::RawStore::open(&tx, "identity")?;
+            let total = clinical.len() + identity.len();
             let file = archive::private_file(&partial)?;
             let mut w = archive::ArchiveWriter::new(file, now.timestamp().max(0) as u64);
             w.add_keys(&sealed_keys).map_err(CoreError::io(&partial))?;
-            let sizes: Vec<u64> = [db::CLINICAL_DB, db::IDENTITY_DB]
-                .iter()
-                .map(|f| {
-                    std::fs::metadata(work.path().join(f))
-                        .map(|m| m.len())
-                        .unwrap_or(0)
-                })
-                .collect();
-            let total: u64 = sizes.iter().sum();
             let mut done = 0;
-            for (part, file, to, size) in [
-                (
-                    archive::CLINICAL_PART,
-                    db::CLINICAL_DB,
-                    &self.keys.clinical_backup,
-                    sizes[0],
-                ),
-                (
-                    archive::IDENTITY_PART,
-                    db::IDENTITY_DB,
-                    &self.keys.identity_backup,
-                    sizes[1],
-                ),
+            for (part, store, to) in [
+                (archive::CLINICAL_PART, clinical, &self.keys.clinical_backup),
+                (archive::IDENTITY_PART, identity, &self.keys.identity_backup),
             ] {
-                let path = work.path().join(file);
-                let f = std::fs::File::open(&path).map_err(CoreError::io(&path))?;
+                let size = store.len();
                 let mut reader = Counting {
-                    inner: f,
+                    inner: store,
                     base: done,
                     total,
                     progress: &mut *progress,
@@ -345,7 +255,10 @@ impl Vault {
                 w.add_encrypted(part, to, &mut reader)?;
                 done += size;
             }
-            let file = w.finish(manifest.clone())?;
+            drop(tx);
+            manifest.parts = w.parts().clone();
+            manifest.mac = archive::manifest_mac(&manifest, &self.keys.clinical);
+            let file = w.finish(manifest)?;
             file.sync_all().map_err(CoreError::io(&partial))?;
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
             std::fs::rename(&partial, &final_path).map_err(CoreError::io(&final_path))?;
@@ -542,20 +455,6 @@ fn check(
             "the audit chain in the backup does not end at its head".into(),
         ));
     }
-    let inner: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
-        "SELECT value FROM meta WHERE key = ?1",
-        [INNER_MANIFEST_KEY],
-        |r| r.get(0),
-    ))?;
-    let inner: Manifest = inner
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .ok_or_else(|| bad("the clinical part carries no manifest".into()))?;
-    if inner != u.manifest.inner() {
-        return Err(bad(
-            "manifest.json does not match the manifest sealed inside the backup (it was altered)"
-                .into(),
-        ));
-    }
     let actual = counts(&conn)?;
     if actual != u.manifest.counts {
         return Err(bad(
@@ -678,15 +577,6 @@ pub fn restore(
     let mut key_store = u.manifest.key_store;
     if key_store == KeyStoreKind::Passphrase && passphrase.is_none() {
         return Err(CoreError::PassphraseRequired);
-    }
-    // The copy of the manifest is a backup's, not the vault's.
-    {
-        let conn = open_store(
-            &staging.path().join(db::CLINICAL_DB),
-            &u.keys.clinical,
-            false,
-        )?;
-        conn.execute("DELETE FROM meta WHERE key = ?1", [INNER_MANIFEST_KEY])?;
     }
     // Keys first: if they cannot be kept, nothing is put in place.
     if key_store == KeyStoreKind::OsKeychain {
