@@ -117,7 +117,12 @@ fn main() -> ExitCode {
                 Some(core) => exit_code(core.kind()),
                 None => 1,
             };
-            eprintln!("error: {err:#}");
+            // One line, always: messages from libraries (age, I/O) can hold line breaks.
+            let message = format!("{err:#}");
+            eprintln!(
+                "error: {}",
+                message.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
             ExitCode::from(code)
         }
     }

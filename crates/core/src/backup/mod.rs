@@ -526,6 +526,21 @@ pub struct Restored {
     pub manifest: Manifest,
 }
 
+/// Reads a backup file as `list` and `verify` do (manifest; layout, parts and digests), for
+/// the fuzz target. `Err` for anything but a sound backup made with `keys`.
+#[doc(hidden)]
+pub fn probe_file(file: &Path, keys: &crate::keys::VaultKeys) -> Result<()> {
+    let _ = archive::read_manifest(file);
+    let work = work_dir()?;
+    archive::unpack(
+        file,
+        archive::KeySource::Vault(keys),
+        work.path(),
+        &mut |_, _| {},
+    )?;
+    Ok(())
+}
+
 /// Reads only the manifest of a backup (to learn, before asking for secrets, how its keys
 /// were kept). Not a check: [`restore`] checks everything.
 pub fn peek(file: &Path) -> Result<Manifest> {
