@@ -86,15 +86,16 @@ impl BackupIdentity {
         &self.0
     }
 
-    pub(crate) fn identity(&self) -> age::x25519::Identity {
-        // Checked when made or parsed.
+    /// The age identity. Checked when made or parsed, so this fails only on a bug; it never
+    /// falls back to another key (a backup sealed to a stray key could not be restored).
+    pub(crate) fn identity(&self) -> Result<age::x25519::Identity> {
         self.0
             .parse()
-            .unwrap_or_else(|_| age::x25519::Identity::generate())
+            .map_err(|_| CoreError::Crypto("a backup identity is not an age secret key".into()))
     }
 
-    pub(crate) fn recipient(&self) -> age::x25519::Recipient {
-        self.identity().to_public()
+    pub(crate) fn recipient(&self) -> Result<age::x25519::Recipient> {
+        Ok(self.identity()?.to_public())
     }
 }
 

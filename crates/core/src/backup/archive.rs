@@ -100,6 +100,14 @@ fn damaged(what: impl std::fmt::Display) -> CoreError {
     CoreError::BackupInvalid(what.to_string())
 }
 
+/// The digest of a small part held in memory.
+fn digest_of(bytes: &[u8]) -> PartDigest {
+    PartDigest {
+        sha256: hex::encode(Sha256::digest(bytes)),
+        size: bytes.len() as u64,
+    }
+}
+
 /// Counts bytes and hashes them as they pass.
 struct Hashing<W> {
     inner: W,
@@ -182,9 +190,7 @@ impl ArchiveWriter {
     /// The keys part, as given (already sealed).
     pub fn add_keys(&mut self, sealed: &[u8]) -> io::Result<()> {
         let mut h = self.header(KEYS_PART, sealed.len() as u64);
-        let mut w = Hashing::new(io::sink());
-        w.write_all(sealed)?;
-        self.parts.insert(KEYS_PART.into(), w.digest().1);
+        self.parts.insert(KEYS_PART.into(), digest_of(sealed));
         self.builder.append_data(&mut h, KEYS_PART, sealed)
     }
 
@@ -196,7 +202,7 @@ impl ArchiveWriter {
         src: &mut dyn Read,
     ) -> Result<()> {
         let mut h = self.header(name, 0);
-        let recipient = to.recipient();
+        let recipient = to.recipient()?;
         let io_err = |e: io::Error| CoreError::Crypto(format!("writing {name}: {e}"));
         let entry = self.builder.append_writer(&mut h, name).map_err(io_err)?;
         let encryptor =
@@ -301,14 +307,12 @@ pub(crate) fn unpack(
                 if size > SMALL_LIMIT {
                     return Err(damaged(format!("{expected} is too large")));
                 }
-                let mut h = Hashing::new(io::sink());
                 let mut buf = Vec::with_capacity(size as usize);
                 entry
                     .read_to_end(&mut buf)
                     .map_err(|e| damaged(format!("{expected} cannot be read: {e}")))?;
                 if expected == KEYS_PART {
-                    h.write_all(&buf).map_err(damaged)?;
-                    computed.insert(KEYS_PART.into(), h.digest().1);
+                    computed.insert(KEYS_PART.into(), digest_of(&buf));
                     vault_keys = Some(match &keys {
                         KeySource::Vault(k) => (*k).clone(),
                         KeySource::Recovery(rk) => open_sealed_keys(rk, &buf)?,
@@ -403,7 +407,7 @@ fn decrypt_part(
     {
         let decryptor = age::Decryptor::new(&mut hashing)
             .map_err(|e| damaged(format!("{name} is not a readable age file: {e}")))?;
-        let id = identity.identity();
+        let id = identity.identity()?;
         let mut reader = decryptor
             .decrypt(std::iter::once(&id as &dyn age::Identity))
             .map_err(|e| match e {

@@ -214,7 +214,7 @@ impl Vault {
             Some(&self.keys.identity),
             Mode::Existing,
         )?;
-        let result = (|| -> Result<u64> {
+        let result = (|| -> Result<(u64, Manifest)> {
             // One read transaction across both stores for the whole copy: no writer can commit
             // in between, so the two parts and the manifest describe the same moment.
             let tx = src.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
@@ -233,6 +233,7 @@ impl Vault {
                 parts: Default::default(),
                 mac: String::new(),
             };
+            // Make sure the identity store's read lock is held before its file is read.
             count(&tx, "SELECT count(*) FROM identity.sqlite_master")?;
             let clinical = raw::RawStore::open(&tx, "main")?;
             let identity = raw::RawStore::open(&tx, "identity")?;
@@ -258,16 +259,16 @@ impl Vault {
             drop(tx);
             manifest.parts = w.parts().clone();
             manifest.mac = archive::manifest_mac(&manifest, &self.keys.clinical);
-            let file = w.finish(manifest)?;
+            let file = w.finish(manifest.clone())?;
             file.sync_all().map_err(CoreError::io(&partial))?;
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
             std::fs::rename(&partial, &final_path).map_err(CoreError::io(&final_path))?;
             sync_dir(dest);
-            Ok(size)
+            Ok((size, manifest))
         })();
         match result {
-            Ok(size) => Ok(CreatedBackup {
-                manifest: archive::read_manifest(&final_path)?,
+            Ok((size, manifest)) => Ok(CreatedBackup {
+                manifest,
                 path: final_path,
                 size,
             }),
@@ -506,6 +507,7 @@ fn sweep_partials(dest: &Path) {
     let Ok(read) = std::fs::read_dir(dest) else {
         return;
     };
+    let prefix = format!(".{PREFIX}");
     for e in read.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let old = e
@@ -514,7 +516,7 @@ fn sweep_partials(dest: &Path) {
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age > std::time::Duration::from_secs(3600));
-        if name.starts_with(&format!(".{PREFIX}")) && name.ends_with(".partial") && old {
+        if name.starts_with(&prefix) && name.ends_with(".partial") && old {
             let _ = std::fs::remove_file(e.path());
         }
     }
