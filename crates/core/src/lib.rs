@@ -18,15 +18,19 @@
 //! * [`search`] — full-text search inside the encrypted clinical store;
 //! * [`audit`] — the hash-chained audit trail and its verification;
 //! * [`backup`] — encrypted backup files, their schedule, keep-policy, checks and restore;
+//! * [`clock`] — the session clock (a pure state machine) and [`preferences`];
 //! * [`hlc`] — hybrid logical clock stamps for sync.
 
 pub mod audit;
 pub mod backup;
+pub mod clock;
 mod db;
 pub mod error;
 pub mod hlc;
+mod jsonfile;
 pub mod keys;
 pub mod keystore;
+pub mod preferences;
 pub mod records;
 pub mod recovery;
 mod schema;
@@ -38,15 +42,18 @@ pub mod vault;
 pub mod bench_support;
 
 pub use audit::{Action, AuditEntry, AuditFilter, Verification};
+pub use clock::{ClockEvent, ClockReading, SessionClock, Slot};
 pub use error::{CoreError, ErrorKind, Result};
 pub use keys::KeysDocument;
 pub use keystore::KeyStoreKind;
+pub use preferences::Preferences;
 pub use records::appointments::{Appointment, AppointmentStatus};
 pub use records::clients::{Client, ClientCode, ClientIdentity, ClientStatus, ClientSummary};
 pub use records::measures::{Instrument, OutcomeMeasure, Score};
 pub use records::notes::{Addendum, NoteStatus, NoteTemplate, SessionNote};
 pub use records::parse_date;
 pub use records::process_notes::ProcessNote;
+pub use records::sessions::DayAppointment;
 pub use recovery::RecoveryKey;
 pub use search::SearchHit;
 pub use vault::{Created, Status, Vault, VaultMeta};

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::policy::KeepPolicy;
 use super::schedule::{self, Health, LastRuns};
 use crate::error::{CoreError, Result};
-use crate::sealed;
+use crate::jsonfile::{read_json, write_json};
 
 const SETTINGS_FILE: &str = "backup.json";
 const STATE_FILE: &str = "backup-state.json";
@@ -110,18 +110,4 @@ impl BackupState {
             now,
         )
     }
-}
-
-fn read_json<T: Default + for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| CoreError::Corrupt(format!("{} is not valid: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
-        Err(e) => Err(CoreError::io(path)(e)),
-    }
-}
-
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let json = serde_json::to_vec_pretty(value).map_err(|e| CoreError::Corrupt(e.to_string()))?;
-    sealed::write_atomically(path, &json)
 }

@@ -70,7 +70,7 @@ pub struct Appointment {
     pub status: AppointmentStatus,
 }
 
-fn read(tx: &rusqlite::Connection, id: &str) -> Result<Option<Appointment>> {
+pub(super) fn read(tx: &rusqlite::Connection, id: &str) -> Result<Option<Appointment>> {
     Ok(tx
         .query_row(
             "SELECT id, client_code, starts_at, ends_at, status FROM appointments WHERE id = ?1 AND deleted = 0",

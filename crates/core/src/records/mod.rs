@@ -1,12 +1,13 @@
 //! The therapist's records, each as methods on [`crate::Vault`] that run as one audited
-//! transaction: clients, appointments, session notes with addenda, process notes and
-//! outcome measures.
+//! transaction: clients, appointments, session notes with addenda, process notes,
+//! outcome measures, and the sessions of a day as the clock runs them.
 
 pub mod appointments;
 pub mod clients;
 pub mod measures;
 pub mod notes;
 pub mod process_notes;
+pub mod sessions;
 
 use chrono::NaiveDate;
 

@@ -1,0 +1,520 @@
+//! The session clock: the timer a therapist runs through back-to-back sessions.
+//!
+//! A pure state machine. Nothing here reads the system time: every method takes `now`, so
+//! the tests drive it with a fake clock and the app drives it once a second. It knows
+//! appointments only by id and times — never a client code or a name — because it keeps
+//! running (and is saved to `session-clock.json`) while the vault is locked, and must
+//! survive an app restart.
+//!
+//! * [`SessionClock::start`] a scheduled session or an ad-hoc one of a chosen length;
+//! * [`SessionClock::extend`] (+5 minutes), [`SessionClock::end`];
+//! * [`SessionClock::tick`] returns what to announce: each configured warning once, the
+//!   end once, and a reminder before the next booked session;
+//! * [`SessionClock::reading`] is what the tray, the clock window and the Today screen show:
+//!   time left as `mm:ss` (counting into negative overrun), the next session and the gap.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, Result};
+use crate::jsonfile::{read_json, write_json};
+use crate::preferences::Preferences;
+
+const FILE: &str = "session-clock.json";
+
+/// A booked session as the clock sees it: an id and times, nothing about who.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub appointment_id: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// The session being timed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Running {
+    /// The booked appointment, or `None` for an ad-hoc session.
+    pub appointment_id: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Warnings (minutes left) already given for the current end time.
+    warned: BTreeSet<u32>,
+    time_up_given: bool,
+}
+
+/// Something the app should tell the therapist (a desktop notification).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClockEvent {
+    /// `minutes_left` minutes until the planned end.
+    Warning { minutes_left: u32 },
+    /// The planned end has come; the clock now counts overrun.
+    TimeUp,
+    /// The next booked session starts in `minutes` minutes.
+    NextSoon {
+        appointment_id: String,
+        minutes: i64,
+    },
+}
+
+impl ClockEvent {
+    /// The words of the notification (no names: the clock does not know them).
+    pub fn message(&self) -> String {
+        match self {
+            ClockEvent::Warning { minutes_left } => {
+                format!("{minutes_left} minutes left in this session")
+            }
+            ClockEvent::TimeUp => "Time is up for this session".into(),
+            ClockEvent::NextSoon { minutes, .. } if *minutes <= 0 => {
+                "Your next session starts now".into()
+            }
+            ClockEvent::NextSoon { minutes, .. } => {
+                format!("Your next session starts in {minutes} minutes")
+            }
+        }
+    }
+}
+
+/// What the clock shows at one moment.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct ClockReading {
+    pub running: bool,
+    pub appointment_id: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Whole seconds to the planned end (rounded up while positive); negative in overrun.
+    pub remaining_seconds: Option<i64>,
+    /// `mm:ss`, `-mm:ss` in overrun, empty when idle.
+    pub display: String,
+    pub overrun: bool,
+    pub next: Option<Slot>,
+    /// Whole minutes from the end of this session (or from now, when idle) to the next.
+    pub gap_minutes: Option<i64>,
+    pub buffer_minutes: u32,
+    /// The gap is shorter than the buffer the therapist wants.
+    pub gap_short: bool,
+}
+
+/// The clock's whole state; serialisable so it survives a restart.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionClock {
+    running: Option<Running>,
+    /// The next session already announced, so a reminder is given once.
+    announced_next: Option<String>,
+}
+
+/// Seconds as `mm:ss` (minutes may exceed 59), with a leading `-` below zero.
+pub fn mmss(seconds: i64) -> String {
+    let sign = if seconds < 0 { "-" } else { "" };
+    let s = seconds.unsigned_abs();
+    format!("{sign}{:02}:{:02}", s / 60, s % 60)
+}
+
+/// Seconds left, rounded so a fresh 50-minute session reads 50:00 and one second past
+/// the end reads -00:01.
+fn remaining_seconds(ends_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    let ms = (ends_at - now).num_milliseconds();
+    if ms > 0 {
+        (ms + 999) / 1000
+    } else {
+        -((-ms) / 1000)
+    }
+}
+
+impl SessionClock {
+    /// The clock saved for the vault in `vault_dir` (idle when none was saved).
+    pub fn load(vault_dir: &Path) -> Result<Self> {
+        read_json(&vault_dir.join(FILE))
+    }
+
+    pub fn save(&self, vault_dir: &Path) -> Result<()> {
+        write_json(&vault_dir.join(FILE), self)
+    }
+
+    pub fn running(&self) -> Option<&Running> {
+        self.running.as_ref()
+    }
+
+    /// Starts timing. A scheduled session started within its booked slot ends when the
+    /// slot ends (so a back-to-back day stays on time); started outside it, it runs for
+    /// the booked length. An ad-hoc session runs for `minutes`.
+    pub fn start(
+        &mut self,
+        now: DateTime<Utc>,
+        appointment: Option<&Slot>,
+        minutes: u32,
+        prefs: &Preferences,
+    ) -> Result<&Running> {
+        if self.running.is_some() {
+            return Err(CoreError::Conflict(
+                "a session is already running: end it before starting another".into(),
+            ));
+        }
+        let ends_at = match appointment {
+            Some(slot) if slot.starts_at <= now && now < slot.ends_at => slot.ends_at,
+            Some(slot) => now + (slot.ends_at - slot.starts_at),
+            None => {
+                if !(1..=240).contains(&minutes) {
+                    return Err(CoreError::invalid(
+                        "a session must be between 1 and 240 minutes long",
+                    ));
+                }
+                now + Duration::minutes(i64::from(minutes))
+            }
+        };
+        let mut running = Running {
+            appointment_id: appointment.map(|s| s.appointment_id.clone()),
+            started_at: now,
+            ends_at,
+            warned: BTreeSet::new(),
+            time_up_given: false,
+        };
+        // A warning already past at the start (a 5-minute session and a 10-minute
+        // warning) is not given at all.
+        rearm(&mut running, now, prefs);
+        if let Some(slot) = appointment {
+            self.announced_next = Some(slot.appointment_id.clone());
+        }
+        Ok(self.running.insert(running))
+    }
+
+    /// Adds `minutes` to the session; warnings that lie ahead again will be given again.
+    pub fn extend(
+        &mut self,
+        now: DateTime<Utc>,
+        minutes: u32,
+        prefs: &Preferences,
+    ) -> Result<&Running> {
+        let running = self
+            .running
+            .as_mut()
+            .ok_or_else(|| CoreError::Conflict("no session is running".into()))?;
+        running.ends_at += Duration::minutes(i64::from(minutes));
+        rearm(running, now, prefs);
+        Ok(running)
+    }
+
+    /// Stops timing and returns the session that ran, if any.
+    pub fn end(&mut self) -> Option<Running> {
+        self.running.take()
+    }
+
+    /// Advances to `now` and returns what to announce. Each warning is given once; when
+    /// several became due at once (the app was closed), only the latest is given.
+    pub fn tick(
+        &mut self,
+        now: DateTime<Utc>,
+        prefs: &Preferences,
+        upcoming: &[Slot],
+    ) -> Vec<ClockEvent> {
+        let mut events = Vec::new();
+        if let Some(r) = self.running.as_mut() {
+            let left = remaining_seconds(r.ends_at, now);
+            if left <= 0 {
+                if !r.time_up_given {
+                    r.time_up_given = true;
+                    events.push(ClockEvent::TimeUp);
+                }
+                r.warned.extend(prefs.warning_minutes.iter().copied());
+            } else {
+                let due: Vec<u32> = prefs
+                    .warning_minutes
+                    .iter()
+                    .copied()
+                    .filter(|&w| left <= i64::from(w) * 60 && !r.warned.contains(&w))
+                    .collect();
+                if let Some(&latest) = due.iter().min() {
+                    events.push(ClockEvent::Warning {
+                        minutes_left: latest,
+                    });
+                }
+                r.warned.extend(due);
+            }
+        }
+        if let Some(next) = self.next_slot(now, upcoming) {
+            let minutes = (next.starts_at - now).num_minutes();
+            let due = next.starts_at - now
+                <= Duration::minutes(i64::from(prefs.next_session_notice_minutes));
+            if due && self.announced_next.as_deref() != Some(next.appointment_id.as_str()) {
+                self.announced_next = Some(next.appointment_id.clone());
+                events.push(ClockEvent::NextSoon {
+                    appointment_id: next.appointment_id.clone(),
+                    minutes,
+                });
+            }
+        }
+        events
+    }
+
+    /// What to show at `now`.
+    pub fn reading(
+        &self,
+        now: DateTime<Utc>,
+        prefs: &Preferences,
+        upcoming: &[Slot],
+    ) -> ClockReading {
+        let next = self.next_slot(now, upcoming).cloned();
+        let from = self.running.as_ref().map_or(now, |r| r.ends_at.max(now));
+        let gap_minutes = next.as_ref().map(|n| (n.starts_at - from).num_minutes());
+        let gap_short = gap_minutes.is_some_and(|g| g < i64::from(prefs.buffer_minutes));
+        let base = ClockReading {
+            running: false,
+            appointment_id: None,
+            started_at: None,
+            ends_at: None,
+            remaining_seconds: None,
+            display: String::new(),
+            overrun: false,
+            next,
+            gap_minutes,
+            buffer_minutes: prefs.buffer_minutes,
+            gap_short,
+        };
+        match &self.running {
+            None => base,
+            Some(r) => {
+                let left = remaining_seconds(r.ends_at, now);
+                ClockReading {
+                    running: true,
+                    appointment_id: r.appointment_id.clone(),
+                    started_at: Some(r.started_at),
+                    ends_at: Some(r.ends_at),
+                    remaining_seconds: Some(left),
+                    display: mmss(left),
+                    overrun: left < 0,
+                    ..base
+                }
+            }
+        }
+    }
+
+    /// The first booked session still to start, other than the one being timed.
+    fn next_slot<'a>(&self, now: DateTime<Utc>, upcoming: &'a [Slot]) -> Option<&'a Slot> {
+        let current = self
+            .running
+            .as_ref()
+            .and_then(|r| r.appointment_id.as_deref());
+        upcoming
+            .iter()
+            .filter(|s| s.starts_at > now && Some(s.appointment_id.as_str()) != current)
+            .min_by_key(|s| s.starts_at)
+    }
+}
+
+/// Marks as given every warning whose moment has passed for the current end time, and
+/// clears the rest, so each lies ahead exactly once.
+fn rearm(r: &mut Running, now: DateTime<Utc>, prefs: &Preferences) {
+    let left = remaining_seconds(r.ends_at, now);
+    r.warned = prefs
+        .warning_minutes
+        .iter()
+        .copied()
+        .filter(|&w| left <= i64::from(w) * 60)
+        .collect();
+    r.time_up_given = left <= 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// A fake clock: minutes and seconds after 09:00 on a fixed day.
+    fn at(min: i64, sec: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap() + Duration::seconds(min * 60 + sec)
+    }
+
+    fn slot(id: &str, start_min: i64, len: i64) -> Slot {
+        Slot {
+            appointment_id: id.into(),
+            starts_at: at(start_min, 0),
+            ends_at: at(start_min + len, 0),
+        }
+    }
+
+    /// Ticks once a second from `from` to `to` (inclusive), collecting every event.
+    fn run(
+        clock: &mut SessionClock,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        p: &Preferences,
+        up: &[Slot],
+    ) -> Vec<(DateTime<Utc>, ClockEvent)> {
+        let mut out = Vec::new();
+        let mut t = from;
+        while t <= to {
+            out.extend(clock.tick(t, p, up).into_iter().map(|e| (t, e)));
+            t += Duration::seconds(1);
+        }
+        out
+    }
+
+    #[test]
+    fn each_warning_fires_once_at_its_moment_then_time_up_once() {
+        let p = Preferences::default();
+        let mut c = SessionClock::default();
+        c.start(at(0, 0), None, 50, &p).unwrap();
+        assert_eq!(c.reading(at(0, 0), &p, &[]).display, "50:00");
+        let events = run(&mut c, at(0, 0), at(70, 0), &p, &[]);
+        assert_eq!(
+            events,
+            vec![
+                (at(40, 0), ClockEvent::Warning { minutes_left: 10 }),
+                (at(45, 0), ClockEvent::Warning { minutes_left: 5 }),
+                (at(50, 0), ClockEvent::TimeUp),
+            ]
+        );
+    }
+
+    #[test]
+    fn overrun_counts_into_negative_time() {
+        let p = Preferences::default();
+        let mut c = SessionClock::default();
+        c.start(at(0, 0), None, 50, &p).unwrap();
+        let r = c.reading(at(49, 30), &p, &[]);
+        assert_eq!((r.display.as_str(), r.overrun), ("00:30", false));
+        let r = c.reading(at(50, 0), &p, &[]);
+        assert_eq!(
+            (r.display.as_str(), r.overrun, r.remaining_seconds),
+            ("00:00", false, Some(0))
+        );
+        let r = c.reading(at(52, 15), &p, &[]);
+        assert_eq!(
+            (r.display.as_str(), r.overrun, r.remaining_seconds),
+            ("-02:15", true, Some(-135))
+        );
+        assert_eq!(mmss(-3725), "-62:05");
+    }
+
+    #[test]
+    fn plus_five_moves_the_end_and_rearms_what_lies_ahead() {
+        let p = Preferences::default();
+        let mut c = SessionClock::default();
+        c.start(at(0, 0), None, 50, &p).unwrap();
+        let first = run(&mut c, at(0, 0), at(51, 0), &p, &[]);
+        assert_eq!(first.last().unwrap().1, ClockEvent::TimeUp);
+        // One minute into overrun, +5: four minutes left, so the 5-minute warning is
+        // already behind; only the end comes again.
+        c.extend(at(51, 0), 5, &p).unwrap();
+        assert_eq!(c.reading(at(51, 0), &p, &[]).display, "04:00");
+        let again = run(&mut c, at(51, 1), at(60, 0), &p, &[]);
+        assert_eq!(again, vec![(at(55, 0), ClockEvent::TimeUp)]);
+        // Extending early re-arms the 5-minute warning for its new moment.
+        let mut c = SessionClock::default();
+        c.start(at(0, 0), None, 50, &p).unwrap();
+        run(&mut c, at(0, 0), at(46, 0), &p, &[]);
+        c.extend(at(46, 0), 5, &p).unwrap();
+        let later = run(&mut c, at(46, 1), at(56, 0), &p, &[]);
+        assert_eq!(
+            later,
+            vec![
+                (at(50, 0), ClockEvent::Warning { minutes_left: 5 }),
+                (at(55, 0), ClockEvent::TimeUp)
+            ]
+        );
+        assert!(SessionClock::default().extend(at(0, 0), 5, &p).is_err());
+    }
+
+    #[test]
+    fn a_short_session_skips_warnings_already_past_and_starting_twice_is_refused() {
+        let p = Preferences::default();
+        let mut c = SessionClock::default();
+        c.start(at(0, 0), None, 7, &p).unwrap();
+        assert!(c.start(at(0, 1), None, 50, &p).is_err());
+        let events = run(&mut c, at(0, 0), at(8, 0), &p, &[]);
+        assert_eq!(
+            events,
+            vec![
+                (at(2, 0), ClockEvent::Warning { minutes_left: 5 }),
+                (at(7, 0), ClockEvent::TimeUp)
+            ]
+        );
+        assert!(
+            SessionClock::default()
+                .start(at(0, 0), None, 0, &p)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn restart_recovers_the_running_session_without_repeating_or_flooding_warnings() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Preferences::default();
+        let mut c = SessionClock::default();
+        c.start(at(0, 0), None, 50, &p).unwrap();
+        run(&mut c, at(0, 0), at(41, 0), &p, &[]); // 10-minute warning given
+        c.save(dir.path()).unwrap();
+        // The app is closed at 41:00 and opened again at 46:30.
+        let mut back = SessionClock::load(dir.path()).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.reading(at(46, 30), &p, &[]).display, "03:30");
+        assert_eq!(
+            back.tick(at(46, 30), &p, &[]),
+            vec![ClockEvent::Warning { minutes_left: 5 }]
+        );
+        assert!(back.tick(at(46, 31), &p, &[]).is_empty());
+        // Closed across both warnings and the end: only the end is announced.
+        let mut c = SessionClock::default();
+        c.start(at(0, 0), None, 50, &p).unwrap();
+        c.save(dir.path()).unwrap();
+        let mut back = SessionClock::load(dir.path()).unwrap();
+        assert_eq!(back.tick(at(55, 0), &p, &[]), vec![ClockEvent::TimeUp]);
+        assert!(run(&mut back, at(55, 1), at(60, 0), &p, &[]).is_empty());
+        assert_eq!(
+            SessionClock::load(tempfile::tempdir().unwrap().path()).unwrap(),
+            SessionClock::default()
+        );
+    }
+
+    #[test]
+    fn back_to_back_sessions_show_the_gap_flag_a_short_buffer_and_remind_once() {
+        let p = Preferences {
+            buffer_minutes: 10,
+            next_session_notice_minutes: 5,
+            ..Preferences::default()
+        };
+        let day = [slot("a", 0, 50), slot("b", 55, 50), slot("c", 120, 50)];
+        let mut c = SessionClock::default();
+        // Started two minutes late inside its slot: still ends at the booked 09:50.
+        c.start(at(2, 0), Some(&day[0]), 0, &p).unwrap();
+        let r = c.reading(at(2, 0), &p, &day);
+        assert_eq!(r.display, "48:00");
+        assert_eq!(r.next.as_ref().unwrap().appointment_id, "b");
+        assert_eq!((r.gap_minutes, r.gap_short), (Some(5), true));
+        let events = run(&mut c, at(2, 0), at(54, 0), &p, &day);
+        assert_eq!(
+            events,
+            vec![
+                (at(40, 0), ClockEvent::Warning { minutes_left: 10 }),
+                (at(45, 0), ClockEvent::Warning { minutes_left: 5 }),
+                (at(50, 0), ClockEvent::TimeUp),
+                (
+                    at(50, 0),
+                    ClockEvent::NextSoon {
+                        appointment_id: "b".into(),
+                        minutes: 5
+                    }
+                ),
+            ]
+        );
+        c.end();
+        // The next is started from its own slot; the one after has a long enough gap.
+        c.start(at(55, 0), Some(&day[1]), 0, &p).unwrap();
+        let r = c.reading(at(56, 0), &p, &day);
+        assert_eq!(r.next.as_ref().unwrap().appointment_id, "c");
+        assert_eq!((r.gap_minutes, r.gap_short), (Some(15), false));
+        // A booked session started before its slot runs for its booked length.
+        let mut early = SessionClock::default();
+        early.start(at(-3, 0), Some(&day[0]), 0, &p).unwrap();
+        assert_eq!(early.reading(at(-3, 0), &p, &day).display, "50:00");
+        // Idle: the gap runs from now.
+        let idle = SessionClock::default();
+        let r = idle.reading(at(100, 0), &p, &day);
+        assert_eq!(
+            (r.running, r.gap_minutes, r.display.as_str()),
+            (false, Some(20), "")
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! A day on the session clock against a real (SQLCipher) vault: the schedule for the Today
+//! screen carries names from the identity store, starting a booked session records
+//! attendance, and starting and ending are both in the audit trail.
+
+use casebook_core::{
+    AppointmentStatus, AuditFilter, ClientIdentity, Preferences, SessionClock, Vault,
+};
+use chrono::{Duration, TimeZone, Utc};
+
+#[test]
+fn a_booked_session_is_started_attended_and_ended_with_audit_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault_dir = dir.path().join("vault");
+    let mut vault = Vault::init(&vault_dir, Some("correct horse battery staple"))
+        .unwrap()
+        .vault;
+    let client = vault
+        .add_client(ClientIdentity {
+            full_name: "Siân O'Brien".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let nine = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+    let first = vault
+        .add_appointment(&client.code, nine, nine + Duration::minutes(50))
+        .unwrap();
+    let second = vault
+        .add_appointment(
+            &client.code,
+            nine + Duration::minutes(60),
+            nine + Duration::minutes(110),
+        )
+        .unwrap();
+    vault
+        .add_appointment(
+            &client.code,
+            nine + Duration::days(1),
+            nine + Duration::days(1) + Duration::minutes(50),
+        )
+        .unwrap();
+
+    let day = vault
+        .schedule(nine - Duration::hours(9), nine + Duration::hours(15))
+        .unwrap();
+    assert_eq!(
+        day.iter()
+            .map(|d| d.appointment.id.as_str())
+            .collect::<Vec<_>>(),
+        [first.id.as_str(), second.id.as_str()]
+    );
+    assert_eq!(day[0].client_name.as_deref(), Some("Siân O'Brien"));
+    assert!(vault.schedule(nine, nine).is_err());
+
+    let prefs = Preferences::default();
+    let slots: Vec<_> = day.iter().map(|d| d.slot()).collect();
+    let mut clock = SessionClock::default();
+    let now = nine + Duration::minutes(1);
+    clock.start(now, Some(&slots[0]), 0, &prefs).unwrap();
+    let marked = vault.start_session(Some(&first.id), 0).unwrap().unwrap();
+    assert_eq!(marked.status, AppointmentStatus::Attended);
+    let ran = clock.end().unwrap();
+    vault
+        .end_session(&ran, nine + Duration::minutes(53))
+        .unwrap();
+    vault.start_session(None, 30).unwrap();
+
+    let trail = vault
+        .audit_entries(&AuditFilter {
+            action: Some("session.".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let got: Vec<_> = trail
+        .iter()
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.client_code.as_deref(),
+                e.detail.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "session.start",
+                Some(client.code.as_str()),
+                Some("status=attended")
+            ),
+            (
+                "session.end",
+                Some(client.code.as_str()),
+                Some("minutes=52 overrun=3")
+            ),
+            ("session.start", None, Some("ad_hoc minutes=30")),
+        ]
+    );
+    assert!(vault.start_session(Some("no-such-id"), 0).is_err());
+    vault.verify_audit().unwrap();
+}
