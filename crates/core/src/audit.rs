@@ -283,6 +283,44 @@ pub(crate) fn list(conn: &Connection, filter: &AuditFilter) -> Result<Vec<AuditE
     Ok(entries)
 }
 
+/// Writes entries as CSV (one header row, then one row per entry, oldest first): what
+/// `casebook audit export` and the app's "Export CSV" produce.
+pub fn write_csv(entries: &[AuditEntry], w: impl std::io::Write) -> Result<()> {
+    let fail = |e: csv::Error| CoreError::Io {
+        path: "audit export".into(),
+        source: std::io::Error::other(e.to_string()),
+    };
+    let mut out = csv::Writer::from_writer(w);
+    out.write_record([
+        "seq",
+        "at",
+        "device_id",
+        "action",
+        "client_code",
+        "object_id",
+        "detail",
+        "prev_hash",
+        "hash",
+    ])
+    .map_err(fail)?;
+    for e in entries {
+        out.write_record([
+            e.seq.to_string().as_str(),
+            &e.at,
+            &e.device_id,
+            &e.action,
+            e.client_code.as_deref().unwrap_or(""),
+            e.object_id.as_deref().unwrap_or(""),
+            e.detail.as_deref().unwrap_or(""),
+            &e.prev_hash,
+            &e.hash,
+        ])
+        .map_err(fail)?;
+    }
+    out.flush().map_err(|e| fail(e.into()))?;
+    Ok(())
+}
+
 /// The result of walking the chain.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Verification {

@@ -97,12 +97,29 @@ pub struct ClockReading {
     pub gap_short: bool,
 }
 
+/// A start or an end the vault could not record at the time (it was locked): kept with
+/// the clock, so it survives a restart, and recorded at the next unlock.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Unrecorded {
+    Start {
+        appointment_id: Option<String>,
+        minutes: u32,
+    },
+    End {
+        ran: Running,
+        ended_at: DateTime<Utc>,
+    },
+}
+
 /// The clock's whole state; serialisable so it survives a restart.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(default)]
 pub struct SessionClock {
     running: Option<Running>,
     /// The next session already announced, so a reminder is given once.
     announced_next: Option<String>,
+    unrecorded: Vec<Unrecorded>,
 }
 
 /// Seconds as `mm:ss` (minutes may exceed 59), with a leading `-` below zero.
@@ -199,6 +216,16 @@ impl SessionClock {
     /// Stops timing and returns the session that ran, if any.
     pub fn end(&mut self) -> Option<Running> {
         self.running.take()
+    }
+
+    /// Keeps a start or end to record once the vault is unlocked.
+    pub fn defer(&mut self, record: Unrecorded) {
+        self.unrecorded.push(record);
+    }
+
+    /// The starts and ends still to record, oldest first; the clock forgets them.
+    pub fn take_unrecorded(&mut self) -> Vec<Unrecorded> {
+        std::mem::take(&mut self.unrecorded)
     }
 
     /// Advances to `now` and returns what to announce. Each warning is given once; when

@@ -42,7 +42,7 @@ pub mod vault;
 pub mod bench_support;
 
 pub use audit::{Action, AuditEntry, AuditFilter, Verification};
-pub use clock::{ClockEvent, ClockReading, SessionClock, Slot};
+pub use clock::{ClockEvent, ClockReading, Running, SessionClock, Slot, Unrecorded};
 pub use error::{CoreError, ErrorKind, Result};
 pub use keys::KeysDocument;
 pub use keystore::KeyStoreKind;

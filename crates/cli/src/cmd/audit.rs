@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use casebook_core::{AuditEntry, AuditFilter, ClientCode, CoreError, parse_date};
+use casebook_core::{AuditFilter, ClientCode, CoreError, parse_date};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
@@ -98,36 +98,6 @@ fn to_filter(f: FilterArgs, limit: Option<usize>) -> anyhow::Result<AuditFilter>
     })
 }
 
-fn write_csv(entries: &[AuditEntry], w: impl Write) -> anyhow::Result<()> {
-    let mut out = csv::Writer::from_writer(w);
-    out.write_record([
-        "seq",
-        "at",
-        "device_id",
-        "action",
-        "client_code",
-        "object_id",
-        "detail",
-        "prev_hash",
-        "hash",
-    ])?;
-    for e in entries {
-        out.write_record([
-            e.seq.to_string().as_str(),
-            &e.at,
-            &e.device_id,
-            &e.action,
-            e.client_code.as_deref().unwrap_or(""),
-            e.object_id.as_deref().unwrap_or(""),
-            e.detail.as_deref().unwrap_or(""),
-            &e.prev_hash,
-            &e.hash,
-        ])?;
-    }
-    out.flush()?;
-    Ok(())
-}
-
 pub fn run(g: &Globals, cmd: AuditCmd) -> Outcome {
     match cmd {
         AuditCmd::List { filter, limit } => {
@@ -198,7 +168,7 @@ pub fn run(g: &Globals, cmd: AuditCmd) -> Outcome {
                 None => Box::new(std::io::stdout().lock()),
             };
             match format {
-                Format::Csv => write_csv(&entries, &mut sink)?,
+                Format::Csv => casebook_core::audit::write_csv(&entries, &mut sink)?,
                 Format::Json => {
                     serde_json::to_writer_pretty(&mut sink, &entries)?;
                     writeln!(sink)?;

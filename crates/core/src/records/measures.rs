@@ -64,7 +64,8 @@ impl Instrument {
         }
     }
 
-    fn item_count(self) -> usize {
+    /// How many questions the questionnaire has.
+    pub fn item_count(self) -> usize {
         match self {
             Self::Phq9 => 9,
             Self::Gad7 => 7,

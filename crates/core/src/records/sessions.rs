@@ -91,7 +91,7 @@ impl Vault {
             cx.client(&appt.client_code);
             cx.object(id);
             cx.detail("status=attended");
-            Ok(read(cx.tx, id)?)
+            read(cx.tx, id)
         })
     }
 
