@@ -7,7 +7,7 @@
 use chrono::{Local, NaiveDate};
 use rand::Rng;
 use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{check_text, require_client};
 use crate::audit::Action;
@@ -67,7 +67,7 @@ pub enum ClientStatus {
 }
 
 /// Who a client is, as held in the identity store only.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ClientIdentity {
     pub full_name: String,
     pub date_of_birth: Option<NaiveDate>,

@@ -1,0 +1,576 @@
+//! The commands the UI calls (through `ui/src/lib/api.ts`). Each is a thin wrapper: it
+//! checks the shape of what came from the window, calls `casebook-core`, and returns data
+//! or a [`UiError`]. All of them are `async` so they run off the main (UI) thread.
+
+use std::collections::BTreeMap;
+
+use casebook_core::audit::{AuditEntry, AuditFilter, Verification};
+use casebook_core::{
+    Addendum, Appointment, Client, ClientCode, ClientIdentity, ClientSummary, DayAppointment,
+    Instrument, NoteTemplate, OutcomeMeasure, Preferences, ProcessNote, SearchHit, SessionNote,
+    Unrecorded, Vault, parse_date,
+};
+use chrono::{DateTime, Local, Utc};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Emitter, Manager, State, WebviewUrl, WebviewWindowBuilder};
+
+use crate::error::{UiError, UiResult};
+use crate::session_clock::{self, ClockView};
+use crate::state::{AppState, guard};
+
+#[derive(Serialize)]
+pub struct AppStatus {
+    vault_exists: bool,
+    unlocked: bool,
+    key_store: Option<casebook_core::KeyStoreKind>,
+    vault_dir: String,
+}
+
+#[tauri::command]
+pub async fn app_status(state: State<'_, AppState>) -> UiResult<AppStatus> {
+    let meta = Vault::peek(&state.vault_dir).ok();
+    Ok(AppStatus {
+        vault_exists: meta.is_some(),
+        unlocked: guard(&state.vault).is_some(),
+        key_store: meta.map(|m| m.key_store),
+        vault_dir: state.vault_dir.display().to_string(),
+    })
+}
+
+#[derive(Serialize)]
+pub struct CreatedVault {
+    recovery_key: String,
+}
+
+#[tauri::command]
+pub async fn vault_create(
+    state: State<'_, AppState>,
+    key_store: String,
+    passphrase: Option<String>,
+) -> UiResult<CreatedVault> {
+    let passphrase = match key_store.as_str() {
+        "os-keychain" => None,
+        "passphrase" => {
+            let p = passphrase.unwrap_or_default();
+            if p.chars().count() < 10 {
+                return Err(UiError::invalid(
+                    "Choose a passphrase of at least 10 characters.",
+                ));
+            }
+            Some(p)
+        }
+        _ => {
+            return Err(UiError::invalid(
+                "Choose where the keys are kept: OS keychain or passphrase.",
+            ));
+        }
+    };
+    let created = Vault::init(&state.vault_dir, passphrase.as_deref())?;
+    let recovery_key = created.recovery_key.as_str().to_string();
+    let mut vault = created.vault;
+    state.touch();
+    let problems = state.after_unlock(&mut vault);
+    *guard(&state.vault) = Some(vault);
+    debug_assert!(problems.is_empty());
+    Ok(CreatedVault { recovery_key })
+}
+
+#[tauri::command]
+pub async fn vault_unlock(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    passphrase: Option<String>,
+) -> UiResult<()> {
+    let passphrase = passphrase.filter(|p| !p.is_empty());
+    let mut vault = Vault::open(&state.vault_dir, passphrase.as_deref())?;
+    state.touch();
+    for message in state.after_unlock(&mut vault) {
+        let _ = app.emit("notice", session_clock::Notice { message });
+    }
+    *guard(&state.vault) = Some(vault);
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn vault_lock(state: State<'_, AppState>) -> UiResult<()> {
+    state.lock();
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn touch(state: State<'_, AppState>) -> UiResult<()> {
+    state.touch();
+    Ok(())
+}
+
+#[derive(Serialize)]
+pub struct Today {
+    date: String,
+    appointments: Vec<DayAppointment>,
+    next: Option<DayAppointment>,
+    clock: ClockView,
+}
+
+#[tauri::command]
+pub async fn today(state: State<'_, AppState>, date: Option<String>) -> UiResult<Today> {
+    let day = match date {
+        Some(d) => parse_date(&d)?,
+        None => Local::now().date_naive(),
+    };
+    let appointments = state.with_vault(|v| state.load_day(v, day))?;
+    let now = Utc::now();
+    let next = appointments
+        .iter()
+        .find(|d| {
+            d.appointment.starts_at > now
+                && d.appointment.status == casebook_core::AppointmentStatus::Scheduled
+        })
+        .cloned();
+    let clock = session_clock::view(&state, &guard(&state.clock));
+    Ok(Today {
+        date: day.format("%Y-%m-%d").to_string(),
+        appointments,
+        next,
+        clock,
+    })
+}
+
+#[tauri::command]
+pub async fn clients_list(
+    state: State<'_, AppState>,
+    include_closed: bool,
+) -> UiResult<Vec<ClientSummary>> {
+    state.with_vault(|v| Ok(v.list_clients(include_closed)?))
+}
+
+/// Empty optional fields from a form mean "not given".
+fn tidy(mut identity: ClientIdentity) -> ClientIdentity {
+    let clean = |o: Option<String>| o.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    identity.full_name = identity.full_name.trim().to_string();
+    identity.email = clean(identity.email);
+    identity.phone = clean(identity.phone);
+    identity.emergency_contact = clean(identity.emergency_contact);
+    identity.gp = clean(identity.gp);
+    identity
+}
+
+#[tauri::command]
+pub async fn client_add(state: State<'_, AppState>, identity: ClientIdentity) -> UiResult<Client> {
+    state.with_vault(|v| Ok(v.add_client(tidy(identity))?))
+}
+
+#[tauri::command]
+pub async fn client_close(
+    state: State<'_, AppState>,
+    code: String,
+    ended_on: String,
+) -> UiResult<Client> {
+    let code = ClientCode::parse(&code)?;
+    let ended_on = parse_date(&ended_on)?;
+    state.with_vault(|v| Ok(v.close_client(&code, ended_on)?))
+}
+
+#[derive(Serialize)]
+pub struct ClientFile {
+    client: Client,
+    appointments: Vec<Appointment>,
+    notes: Vec<SessionNote>,
+    process_notes: Vec<ProcessNote>,
+    measures: Vec<OutcomeMeasure>,
+}
+
+#[tauri::command]
+pub async fn client_file(state: State<'_, AppState>, code: String) -> UiResult<ClientFile> {
+    let code = ClientCode::parse(&code)?;
+    state.with_vault(|v| {
+        Ok(ClientFile {
+            client: v.client(&code)?,
+            appointments: v.appointments(&code)?,
+            notes: v.notes(&code)?,
+            process_notes: v.process_notes(&code)?,
+            measures: v.measures(&code)?,
+        })
+    })
+}
+
+fn instant(s: &str) -> UiResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| UiError::invalid(format!("'{s}' is not a date and time")))
+}
+
+#[tauri::command]
+pub async fn appointment_add(
+    state: State<'_, AppState>,
+    code: String,
+    starts_at: String,
+    ends_at: String,
+) -> UiResult<Appointment> {
+    let code = ClientCode::parse(&code)?;
+    let (starts_at, ends_at) = (instant(&starts_at)?, instant(&ends_at)?);
+    state.with_vault(|v| {
+        let a = v.add_appointment(&code, starts_at, ends_at)?;
+        state.load_day(v, Local::now().date_naive())?;
+        Ok(a)
+    })
+}
+
+fn field_list(fields: BTreeMap<String, String>) -> Vec<(String, String)> {
+    fields.into_iter().collect()
+}
+
+#[tauri::command]
+pub async fn note_create(
+    state: State<'_, AppState>,
+    code: String,
+    template: String,
+    fields: BTreeMap<String, String>,
+    appointment_id: Option<String>,
+) -> UiResult<SessionNote> {
+    let code = ClientCode::parse(&code)?;
+    let template = NoteTemplate::parse(&template)?;
+    state.with_vault(|v| {
+        Ok(v.add_note(
+            &code,
+            template,
+            &field_list(fields),
+            appointment_id.as_deref(),
+        )?)
+    })
+}
+
+#[tauri::command]
+pub async fn note_save(
+    state: State<'_, AppState>,
+    id: String,
+    fields: BTreeMap<String, String>,
+) -> UiResult<SessionNote> {
+    state.with_vault(|v| Ok(v.edit_note(&id, &field_list(fields))?))
+}
+
+#[tauri::command]
+pub async fn note_finalise(state: State<'_, AppState>, id: String) -> UiResult<SessionNote> {
+    state.with_vault(|v| Ok(v.finalise_note(&id)?))
+}
+
+#[tauri::command]
+pub async fn note_discard(state: State<'_, AppState>, id: String) -> UiResult<()> {
+    state.with_vault(|v| Ok(v.discard_note(&id)?))
+}
+
+#[tauri::command]
+pub async fn note_addendum(
+    state: State<'_, AppState>,
+    note_id: String,
+    text: String,
+) -> UiResult<Addendum> {
+    state.with_vault(|v| Ok(v.add_addendum(&note_id, &text)?))
+}
+
+#[tauri::command]
+pub async fn note_templates() -> UiResult<BTreeMap<&'static str, &'static [&'static str]>> {
+    Ok([
+        NoteTemplate::Soap,
+        NoteTemplate::Dap,
+        NoteTemplate::Birp,
+        NoteTemplate::Free,
+    ]
+    .into_iter()
+    .map(|t| (t.as_str(), t.fields()))
+    .collect())
+}
+
+#[tauri::command]
+pub async fn process_note_add(
+    state: State<'_, AppState>,
+    code: String,
+    text: String,
+) -> UiResult<ProcessNote> {
+    let code = ClientCode::parse(&code)?;
+    state.with_vault(|v| Ok(v.add_process_note(&code, &text)?))
+}
+
+#[derive(Serialize)]
+pub struct InstrumentInfo {
+    instrument: Instrument,
+    label: &'static str,
+    items: usize,
+    max_total: f64,
+    bands: Vec<(f64, &'static str)>,
+}
+
+#[tauri::command]
+pub async fn instruments() -> UiResult<Vec<InstrumentInfo>> {
+    Ok([Instrument::Phq9, Instrument::Gad7, Instrument::Core10]
+        .into_iter()
+        .map(|i| InstrumentInfo {
+            instrument: i,
+            label: i.label(),
+            items: i.item_count(),
+            max_total: i.max_total(),
+            bands: i.bands().to_vec(),
+        })
+        .collect())
+}
+
+#[tauri::command]
+pub async fn measure_add(
+    state: State<'_, AppState>,
+    code: String,
+    instrument: String,
+    items: Vec<Option<u8>>,
+) -> UiResult<OutcomeMeasure> {
+    let code = ClientCode::parse(&code)?;
+    let instrument = Instrument::parse(&instrument)?;
+    state.with_vault(|v| Ok(v.add_measure(&code, instrument, &items)?))
+}
+
+#[tauri::command]
+pub async fn search(state: State<'_, AppState>, query: String) -> UiResult<Vec<SearchHit>> {
+    state.with_vault(|v| Ok(v.search(&query, 50)?))
+}
+
+/// The audit filter as the window sends it (dates as YYYY-MM-DD).
+#[derive(Deserialize, Default)]
+pub struct UiAuditFilter {
+    client_code: Option<String>,
+    action: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<usize>,
+}
+
+impl UiAuditFilter {
+    fn into_core(self) -> UiResult<AuditFilter> {
+        let blank = |o: Option<String>| o.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let day = |o: Option<String>| -> UiResult<Option<String>> {
+            Ok(match blank(o) {
+                Some(d) => Some(parse_date(&d)?.format("%Y-%m-%d").to_string()),
+                None => None,
+            })
+        };
+        Ok(AuditFilter {
+            client_code: blank(self.client_code),
+            action: blank(self.action),
+            since: day(self.since)?,
+            until: day(self.until)?,
+            limit: Some(self.limit.unwrap_or(500).min(5000)),
+        })
+    }
+}
+
+#[tauri::command]
+pub async fn audit_list(
+    state: State<'_, AppState>,
+    filter: UiAuditFilter,
+) -> UiResult<Vec<AuditEntry>> {
+    let filter = filter.into_core()?;
+    state.with_vault(|v| Ok(v.audit_entries(&filter)?))
+}
+
+#[tauri::command]
+pub async fn audit_verify(state: State<'_, AppState>) -> UiResult<Verification> {
+    state.with_vault(|v| Ok(v.verify_audit()?))
+}
+
+/// Writes the filtered trail as CSV into the Downloads folder and returns the file's path.
+#[tauri::command]
+pub async fn audit_export(state: State<'_, AppState>, filter: UiAuditFilter) -> UiResult<String> {
+    let mut filter = filter.into_core()?;
+    filter.limit = None;
+    let folder = directories::UserDirs::new()
+        .and_then(|u| {
+            u.download_dir()
+                .map(|d| d.to_path_buf())
+                .or_else(|| Some(u.home_dir().to_path_buf()))
+        })
+        .ok_or_else(|| {
+            UiError::internal("There is no Downloads or home folder to save the export in.")
+        })?;
+    let path = folder.join(format!(
+        "casebook-audit-{}.csv",
+        Local::now().format("%Y-%m-%d-%H%M%S")
+    ));
+    state.with_vault(|v| {
+        let entries = v.audit_export(&filter, "csv")?;
+        std::fs::create_dir_all(&folder).map_err(|e| {
+            UiError::internal(format!("Could not create {}: {e}", folder.display()))
+        })?;
+        let file = std::fs::File::create(&path)
+            .map_err(|e| UiError::internal(format!("Could not write {}: {e}", path.display())))?;
+        casebook_core::audit::write_csv(&entries, file)?;
+        Ok(path.display().to_string())
+    })
+}
+
+#[tauri::command]
+pub async fn settings_get(state: State<'_, AppState>) -> UiResult<Preferences> {
+    Ok(state.prefs())
+}
+
+#[tauri::command]
+pub async fn settings_set(
+    state: State<'_, AppState>,
+    settings: Preferences,
+) -> UiResult<Preferences> {
+    state.touch();
+    let saved = settings.save(&state.vault_dir)?;
+    *guard(&state.prefs) = saved.clone();
+    Ok(saved)
+}
+
+#[tauri::command]
+pub async fn clock_view(state: State<'_, AppState>) -> UiResult<ClockView> {
+    Ok(session_clock::view(&state, &guard(&state.clock)))
+}
+
+/// Starts a booked session (marking it attended) or an ad-hoc one. While locked, the
+/// start is kept with the clock and recorded at the next unlock.
+pub fn start_session(
+    app: &AppHandle,
+    state: &AppState,
+    appointment_id: Option<String>,
+    minutes: Option<u32>,
+) -> UiResult<ClockView> {
+    state.touch();
+    let prefs = state.prefs();
+    let minutes = minutes.unwrap_or(prefs.default_session_minutes);
+    let mut vault = guard(&state.vault);
+    let mut c = guard(&state.clock);
+    if c.clock.running().is_some() {
+        return Err(UiError {
+            kind: "conflict",
+            message: "A session is already running: end it first.".into(),
+        });
+    }
+    let slot = match &appointment_id {
+        Some(id) => Some(
+            c.upcoming
+                .iter()
+                .find(|s| &s.appointment_id == id)
+                .cloned()
+                .ok_or_else(|| UiError {
+                    kind: "not_found",
+                    message: "That session is not on today's list.".into(),
+                })?,
+        ),
+        None => None,
+    };
+    if slot.is_none() && !(1..=240).contains(&minutes) {
+        return Err(UiError::invalid(
+            "A session must be between 1 and 240 minutes long.",
+        ));
+    }
+    match vault.as_mut() {
+        Some(v) => {
+            v.start_session(appointment_id.as_deref(), minutes)?;
+        }
+        None => c.clock.defer(Unrecorded::Start {
+            appointment_id: appointment_id.clone(),
+            minutes,
+        }),
+    }
+    c.clock.start(Utc::now(), slot.as_ref(), minutes, &prefs)?;
+    state.save_clock(&c)?;
+    let v = session_clock::view(state, &c);
+    drop(c);
+    drop(vault);
+    session_clock::publish(app, &v);
+    Ok(v)
+}
+
+/// The tray's "Start": the next booked session if one is on today's list, else ad-hoc.
+pub fn start_next_or_adhoc(app: &AppHandle, state: &AppState) -> UiResult<ClockView> {
+    let next = {
+        let c = guard(&state.clock);
+        c.clock
+            .reading(Utc::now(), &state.prefs(), &c.upcoming)
+            .next
+            .map(|s| s.appointment_id)
+    };
+    start_session(app, state, next, None)
+}
+
+pub fn extend_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> {
+    state.touch();
+    let prefs = state.prefs();
+    let mut c = guard(&state.clock);
+    c.clock.extend(Utc::now(), 5, &prefs)?;
+    state.save_clock(&c)?;
+    let v = session_clock::view(state, &c);
+    drop(c);
+    session_clock::publish(app, &v);
+    Ok(v)
+}
+
+pub fn end_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> {
+    state.touch();
+    let mut vault = guard(&state.vault);
+    let mut c = guard(&state.clock);
+    let Some(ran) = c.clock.end() else {
+        return Err(UiError {
+            kind: "conflict",
+            message: "No session is running.".into(),
+        });
+    };
+    let now = Utc::now();
+    match vault.as_mut() {
+        Some(v) => {
+            if let Err(e) = v.end_session(&ran, now) {
+                // Keep it for the next unlock rather than lose the record.
+                c.clock.defer(Unrecorded::End { ran, ended_at: now });
+                let _ = state.save_clock(&c);
+                return Err(e.into());
+            }
+        }
+        None => c.clock.defer(Unrecorded::End { ran, ended_at: now }),
+    }
+    state.save_clock(&c)?;
+    let v = session_clock::view(state, &c);
+    drop(c);
+    drop(vault);
+    session_clock::publish(app, &v);
+    Ok(v)
+}
+
+#[tauri::command]
+pub async fn clock_start(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    appointment_id: Option<String>,
+    minutes: Option<u32>,
+) -> UiResult<ClockView> {
+    start_session(&app, &state, appointment_id, minutes)
+}
+
+#[tauri::command]
+pub async fn clock_extend(app: AppHandle, state: State<'_, AppState>) -> UiResult<ClockView> {
+    extend_session(&app, &state)
+}
+
+#[tauri::command]
+pub async fn clock_end(app: AppHandle, state: State<'_, AppState>) -> UiResult<ClockView> {
+    end_session(&app, &state)
+}
+
+/// Opens (or brings forward) the small always-on-top clock window.
+pub fn show_clock_window(app: &AppHandle) -> UiResult<()> {
+    if let Some(w) = app.get_webview_window("clock") {
+        let _ = w.show();
+        let _ = w.set_focus();
+        return Ok(());
+    }
+    WebviewWindowBuilder::new(app, "clock", WebviewUrl::App("index.html#clock".into()))
+        .title("Session clock")
+        .inner_size(240.0, 120.0)
+        .resizable(false)
+        .always_on_top(true)
+        .build()
+        .map_err(|e| UiError::internal(format!("The clock window could not open: {e}")))?;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn clock_window(app: AppHandle) -> UiResult<()> {
+    show_clock_window(&app)
+}

@@ -1,0 +1,60 @@
+//! The one error type every command returns: a stable `kind` word the UI can branch on and
+//! a message already worded for a therapist (never debug text, never clinical text).
+
+use casebook_core::CoreError;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct UiError {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+pub type UiResult<T> = std::result::Result<T, UiError>;
+
+impl UiError {
+    pub fn locked() -> Self {
+        UiError {
+            kind: "locked",
+            message: "Casebook is locked: unlock it to continue.".into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        UiError {
+            kind: "invalid_input",
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        UiError {
+            kind: "internal",
+            message: message.into(),
+        }
+    }
+}
+
+impl From<CoreError> for UiError {
+    fn from(e: CoreError) -> Self {
+        // The core's messages name CLI commands and environment variables where a
+        // terminal user needs them; in the app a few read better in the app's own words.
+        let (kind, message) = match &e {
+            CoreError::WrongPassphrase => (
+                "wrong_passphrase",
+                "That passphrase is not right. Try again — or, if it is lost, use your recovery key.".to_string(),
+            ),
+            CoreError::PassphraseRequired => ("wrong_passphrase", "Enter your passphrase to unlock.".to_string()),
+            CoreError::KeysMissing => (
+                "locked",
+                "The OS keychain holds no keys for this vault. Restore access with your recovery key (`casebook recover`).".to_string(),
+            ),
+            CoreError::KeychainUnavailable(_) => (
+                "locked",
+                "No OS keychain is reachable on this computer. Choose a passphrase instead.".to_string(),
+            ),
+            _ => (e.kind().word(), e.to_string()),
+        };
+        UiError { kind, message }
+    }
+}

@@ -1,0 +1,97 @@
+//! # casebook-app
+//!
+//! The Casebook desktop app: a thin Tauri 2 shell. Everything a therapist's data goes
+//! through is in `casebook-core`; this crate only wires it to windows, the tray and the
+//! desktop's notifications.
+//!
+//! * [`commands`] — what the UI may call (one function per action, each calling the core);
+//! * [`state`] — what the app holds: the vault while unlocked, the clock, preferences;
+//! * [`session_clock`] — the once-a-second ticker: notifications, tray text, auto-lock;
+//! * [`tray`] — the tray icon and its menu;
+//! * [`error`] — the error every command returns, worded for a person.
+//!
+//! The vault folder is the OS data folder (as for the `casebook` command) unless
+//! `CASEBOOK_VAULT` names another.
+
+pub mod commands;
+pub mod error;
+pub mod session_clock;
+pub mod state;
+pub mod tray;
+
+use std::path::PathBuf;
+
+use tauri::{Manager, WindowEvent};
+
+use state::{AppState, guard};
+
+fn vault_dir() -> PathBuf {
+    std::env::var_os("CASEBOOK_VAULT")
+        .map(PathBuf::from)
+        .or_else(casebook_core::Vault::default_dir)
+        .unwrap_or_else(|| PathBuf::from("casebook-vault"))
+}
+
+/// Builds and runs the app until the therapist quits.
+pub fn run() {
+    let app = tauri::Builder::default()
+        .manage(AppState::new(vault_dir()))
+        .invoke_handler(tauri::generate_handler![
+            commands::app_status,
+            commands::vault_create,
+            commands::vault_unlock,
+            commands::vault_lock,
+            commands::touch,
+            commands::today,
+            commands::clients_list,
+            commands::client_add,
+            commands::client_close,
+            commands::client_file,
+            commands::appointment_add,
+            commands::note_create,
+            commands::note_save,
+            commands::note_finalise,
+            commands::note_discard,
+            commands::note_addendum,
+            commands::note_templates,
+            commands::process_note_add,
+            commands::instruments,
+            commands::measure_add,
+            commands::search,
+            commands::audit_list,
+            commands::audit_verify,
+            commands::audit_export,
+            commands::settings_get,
+            commands::settings_set,
+            commands::clock_view,
+            commands::clock_start,
+            commands::clock_extend,
+            commands::clock_end,
+            commands::clock_window,
+        ])
+        .setup(|app| {
+            tray::build(app.handle())?;
+            session_clock::start(app.handle().clone());
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the main window during a session keeps the clock going in the tray.
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && window.label() == "main"
+            {
+                let state = window.state::<AppState>();
+                if guard(&state.clock).clock.running().is_some() {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
+        })
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(|_, _| {}),
+        Err(e) => {
+            eprintln!("casebook: the app could not start: {e}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The live side of the session clock: a once-a-second ticker that advances the core's
+//! state machine, sends the reading to the windows and the tray, raises desktop
+//! notifications, and locks the vault after the idle time.
+
+use std::time::Duration as StdDuration;
+
+use casebook_core::ClockReading;
+use chrono::Utc;
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager};
+
+use crate::state::{AppState, ClockState, guard};
+use crate::tray;
+
+/// What the windows show: the core's reading plus, while unlocked, who the session is with.
+#[derive(Serialize, Clone, Debug)]
+pub struct ClockView {
+    #[serde(flatten)]
+    pub reading: ClockReading,
+    pub client_code: Option<String>,
+    pub client_name: Option<String>,
+}
+
+/// A message the window shows when the desktop could not.
+#[derive(Serialize, Clone)]
+pub struct Notice {
+    pub message: String,
+}
+
+pub fn view(state: &AppState, c: &ClockState) -> ClockView {
+    let reading = c.clock.reading(Utc::now(), &state.prefs(), &c.upcoming);
+    let label = reading
+        .appointment_id
+        .as_ref()
+        .and_then(|id| c.labels.get(id));
+    ClockView {
+        client_code: label.map(|l| l.client_code.clone()),
+        client_name: label.and_then(|l| l.client_name.clone()),
+        reading,
+    }
+}
+
+/// Sends the current reading everywhere it is shown.
+pub fn publish(app: &AppHandle, v: &ClockView) {
+    let _ = app.emit("clock", v);
+    tray::show(app, v);
+}
+
+/// Shows a desktop notification off the main thread (notify-rust blocks on D-Bus). With no
+/// notification daemon it fails: the message then goes to the window instead.
+pub fn notify(app: &AppHandle, message: String) {
+    let app = app.clone();
+    std::thread::spawn(move || {
+        let shown = notify_rust::Notification::new()
+            .appname("Casebook")
+            .summary("Session clock")
+            .body(&message)
+            .show();
+        if shown.is_err() {
+            let _ = app.emit("notice", Notice { message });
+        }
+    });
+}
+
+/// Starts the ticker thread.
+pub fn start(app: AppHandle) {
+    std::thread::spawn(move || {
+        loop {
+            // Wake just after each whole second so mm:ss changes evenly.
+            let ms = 1000 - u64::from(Utc::now().timestamp_subsec_millis()).min(999);
+            std::thread::sleep(StdDuration::from_millis(ms + 5));
+            tick(&app);
+        }
+    });
+}
+
+fn tick(app: &AppHandle) {
+    let state = app.state::<AppState>();
+    let prefs = state.prefs();
+    let (events, v) = {
+        let mut c = guard(&state.clock);
+        let upcoming = c.upcoming.clone();
+        let events = c.clock.tick(Utc::now(), &prefs, &upcoming);
+        if !events.is_empty()
+            && let Err(e) = state.save_clock(&c)
+        {
+            let _ = app.emit("notice", Notice { message: e.message });
+        }
+        (events, view(&state, &c))
+    };
+    publish(app, &v);
+    for e in events {
+        notify(app, e.message());
+    }
+    auto_lock(app, &state, prefs.auto_lock_minutes);
+}
+
+fn auto_lock(app: &AppHandle, state: &AppState, minutes: u32) {
+    let idle = guard(&state.last_activity).elapsed();
+    if idle < StdDuration::from_secs(u64::from(minutes) * 60) {
+        return;
+    }
+    // Never wait on a vault busy with a long task: try again next second.
+    let unlocked = match state.vault.try_lock() {
+        Ok(v) => v.is_some(),
+        Err(_) => return,
+    };
+    if unlocked {
+        state.lock();
+        let _ = app.emit("locked", ());
+    }
+}

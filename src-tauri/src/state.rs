@@ -1,0 +1,155 @@
+//! What the app holds while it runs: the vault (only while unlocked), the session clock
+//! with today's booked times, the therapist's preferences, and when they were last active.
+//!
+//! Lock order, to keep clear of deadlocks: `vault` before `clock`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use casebook_core::{DayAppointment, Preferences, SessionClock, Slot, Unrecorded, Vault};
+use chrono::{Duration, Local, NaiveDate, TimeZone, Utc};
+
+use crate::error::{UiError, UiResult};
+
+/// Who an appointment is with; held only while the vault is unlocked.
+#[derive(Clone)]
+pub struct Label {
+    pub client_code: String,
+    pub client_name: Option<String>,
+}
+
+#[derive(Default)]
+pub struct ClockState {
+    pub clock: SessionClock,
+    /// Today's booked sessions still on (times only: kept while locked).
+    pub upcoming: Vec<Slot>,
+    /// Appointment id → client, for the clock's display. Emptied on lock.
+    pub labels: HashMap<String, Label>,
+}
+
+pub struct AppState {
+    pub vault_dir: PathBuf,
+    pub vault: Mutex<Option<Vault>>,
+    pub clock: Mutex<ClockState>,
+    pub prefs: Mutex<Preferences>,
+    pub last_activity: Mutex<Instant>,
+}
+
+/// Locks a mutex even if a panicking thread poisoned it (the data is still consistent:
+/// every change under these locks is a single assignment or a core call).
+pub fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl AppState {
+    pub fn new(vault_dir: PathBuf) -> Self {
+        let prefs = Preferences::load(&vault_dir).unwrap_or_default();
+        let clock = SessionClock::load(&vault_dir).unwrap_or_default();
+        AppState {
+            vault_dir,
+            vault: Mutex::new(None),
+            clock: Mutex::new(ClockState {
+                clock,
+                ..ClockState::default()
+            }),
+            prefs: Mutex::new(prefs),
+            last_activity: Mutex::new(Instant::now()),
+        }
+    }
+
+    pub fn touch(&self) {
+        *guard(&self.last_activity) = Instant::now();
+    }
+
+    pub fn prefs(&self) -> Preferences {
+        guard(&self.prefs).clone()
+    }
+
+    /// Runs `f` on the unlocked vault, or fails with "locked".
+    pub fn with_vault<T>(&self, f: impl FnOnce(&mut Vault) -> UiResult<T>) -> UiResult<T> {
+        self.touch();
+        let mut v = guard(&self.vault);
+        let vault = v.as_mut().ok_or_else(UiError::locked)?;
+        f(vault)
+    }
+
+    /// Saves the clock (it must survive a restart); a failure is reported, not fatal.
+    pub fn save_clock(&self, c: &ClockState) -> UiResult<()> {
+        c.clock.save(&self.vault_dir).map_err(UiError::from)
+    }
+
+    /// After an unlock: records starts and ends made while locked, and loads today's list.
+    /// Returns messages for anything that could not be recorded.
+    pub fn after_unlock(&self, vault: &mut Vault) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Err(e) = vault.record_unlock() {
+            problems.push(UiError::from(e).message);
+        }
+        let mut c = guard(&self.clock);
+        for record in c.clock.take_unrecorded() {
+            let result = match &record {
+                Unrecorded::Start {
+                    appointment_id,
+                    minutes,
+                } => vault
+                    .start_session(appointment_id.as_deref(), *minutes)
+                    .map(|_| ()),
+                Unrecorded::End { ran, ended_at } => vault.end_session(ran, *ended_at),
+            };
+            if let Err(e) = result {
+                problems.push(format!(
+                    "A session change made while locked could not be recorded: {}",
+                    UiError::from(e).message
+                ));
+            }
+        }
+        if let Err(e) = self.save_clock(&c) {
+            problems.push(e.message);
+        }
+        drop(c);
+        if let Err(e) = self.load_day(vault, Local::now().date_naive()) {
+            problems.push(e.message);
+        }
+        problems
+    }
+
+    /// Today's (or another day's) sessions; when it is today, the clock learns them too.
+    pub fn load_day(&self, vault: &mut Vault, day: NaiveDate) -> UiResult<Vec<DayAppointment>> {
+        let from = Local
+            .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| UiError::invalid("that day has no midnight in this time zone"))?;
+        let list = vault.schedule(from, from + Duration::days(1))?;
+        if day == Local::now().date_naive() {
+            let mut c = guard(&self.clock);
+            c.upcoming = list
+                .iter()
+                .filter(|d| d.appointment.status != casebook_core::AppointmentStatus::Cancelled)
+                .map(DayAppointment::slot)
+                .collect();
+            c.labels = list
+                .iter()
+                .map(|d| {
+                    (
+                        d.appointment.id.clone(),
+                        Label {
+                            client_code: d.appointment.client_code.clone(),
+                            client_name: d.client_name.clone(),
+                        },
+                    )
+                })
+                .collect();
+        }
+        Ok(list)
+    }
+
+    /// Drops the vault (and with it the keys) and forgets who the clock's sessions are with.
+    pub fn lock(&self) {
+        let mut v = guard(&self.vault);
+        *v = None;
+        guard(&self.clock).labels.clear();
+    }
+}

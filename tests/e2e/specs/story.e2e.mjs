@@ -1,0 +1,155 @@
+// A therapist's first day with Casebook, start to finish, as a person would click through
+// it: set up the vault, add a client, write and finalise a note, amend it, find it, lock and
+// unlock, check the audit trail and run a session clock.
+//
+// Needs a fresh vault (the first-run screen must show).
+
+import assert from "node:assert/strict";
+import { click, clockSeconds, reveal, screenshot, selectValue, setValue, shown, text, until } from "./helpers.mjs";
+
+const PASSPHRASE = "correct horse battery staple";
+const CLIENT_NAME = "Siân O'Brien";
+const NOTE_TEXT = "Client described panic on the tram";
+const ADDENDUM_TEXT = "Panic eased after breathing work";
+
+/** The client row whose text contains `name`, or null. */
+async function clientRow(name) {
+  for (const row of await $$(".client-row")) {
+    if ((await row.getText()).includes(name)) return row;
+  }
+  return null;
+}
+
+describe("A therapist's first day with Casebook", () => {
+  let recoveryKey = "";
+  let clientCode = "";
+
+  it("sets up a passphrase vault and confirms the recovery key", async () => {
+    await shown("#first-run", 60_000);
+    await click("#keystore-passphrase");
+    await setValue("#passphrase", PASSPHRASE);
+    await setValue("#passphrase-confirm", PASSPHRASE);
+    await click("#create-vault");
+
+    // Key derivation can take a few seconds on a slow machine.
+    const keyEl = await shown("#recovery-key", 60_000);
+    recoveryKey = (await keyEl.getText()).replace(/\s+/g, "");
+    assert.match(recoveryKey, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){8}$/, `unexpected recovery key ${recoveryKey}`);
+    await screenshot("first-run.png");
+
+    const cont = await $("#recovery-continue");
+    assert.equal(await cont.isEnabled(), false, "Continue must wait for the stored-safely box");
+    await click("#stored-safely");
+    await click("#recovery-continue");
+
+    const groups = recoveryKey.split("-");
+    const asked = [];
+    for (const sel of ["#recovery-group-a", "#recovery-group-b"]) {
+      const n = Number(await (await shown(sel)).getAttribute("data-group"));
+      assert.ok(n >= 1 && n <= 9, `data-group out of range: ${n}`);
+      asked.push(n);
+      // Typed as a person might: lower case.
+      await setValue(sel, groups[n - 1].toLowerCase());
+    }
+    assert.notEqual(asked[0], asked[1], "two different groups are asked for");
+    await click("#recovery-confirm");
+
+    await shown("#today", 30_000);
+    await screenshot("today.png");
+  });
+
+  it("adds a client", async () => {
+    await click("#nav-clients");
+    await shown("#clients");
+    await click("#add-client");
+    await setValue("#client-name", CLIENT_NAME);
+    await click("#client-save");
+
+    await until(async () => (await clientRow(CLIENT_NAME)) !== null, `${CLIENT_NAME} is listed`);
+    const row = await clientRow(CLIENT_NAME);
+    clientCode = await row.getAttribute("data-code");
+    assert.match(clientCode, /^C-[0-9A-Z]{4}$/, `unexpected client code ${clientCode}`);
+    assert.ok((await row.getText()).includes(clientCode), "the row shows the client code");
+    await screenshot("clients.png");
+
+    await reveal(row);
+    await row.click();
+    await shown("#client-file");
+    await until(async () => (await text("#client-code")) === clientCode, "the client file shows the code");
+  });
+
+  it("writes a note, finalises it and adds an addendum", async () => {
+    await click("#tab-notes");
+    await click("#new-note");
+    await shown("#note-template");
+    await selectValue("#note-template", "free");
+    await setValue("#note-field-text", NOTE_TEXT);
+
+    await until(async () => (await text("#note-save-status")).includes("Saved"), "the draft is saved", 20_000);
+
+    await click("#note-finalise");
+    await click("#confirm-ok");
+    await (await $('.note-item[data-status="final"]')).waitForExist({ timeout: 20_000 });
+    assert.ok((await text('.note-item[data-status="final"]')).includes(NOTE_TEXT));
+
+    await click("#addendum-open");
+    await setValue("#addendum-text", ADDENDUM_TEXT);
+    await click("#addendum-save");
+    await (await $(".addendum")).waitForExist({ timeout: 20_000 });
+    assert.ok((await text(".addendum")).includes(ADDENDUM_TEXT));
+    await screenshot("client-file.png");
+  });
+
+  it("finds the note by searching", async () => {
+    await click("#nav-search");
+    await setValue("#search-input", "tram");
+    await click("#search-submit");
+    await until(async () => {
+      for (const hit of await $$("#search-results .search-hit")) {
+        if ((await hit.getText()).includes(clientCode)) return true;
+      }
+      return false;
+    }, `a search hit for ${clientCode}`);
+    const mark = await $("#search-results .search-hit mark");
+    assert.equal((await mark.getText()).toLowerCase(), "tram", "the match is highlighted");
+    await screenshot("search.png");
+  });
+
+  it("locks and unlocks with the passphrase", async () => {
+    await click("#lock");
+    await shown("#unlock-screen");
+    assert.equal(await (await $("#nav-today")).isExisting(), false, "nothing of the app stays on screen");
+    await setValue("#unlock-passphrase", PASSPHRASE);
+    await click("#unlock");
+    await shown("#today", 60_000);
+  });
+
+  it("verifies the audit trail", async () => {
+    await click("#nav-audit");
+    await shown("#audit");
+    await click("#audit-verify");
+    await until(async () => /verified/i.test(await text("#audit-result")), "the audit trail is verified", 60_000);
+    await screenshot("audit.png");
+  });
+
+  it("runs an ad-hoc session clock", async () => {
+    await click("#nav-today");
+    await shown("#today");
+    await setValue("#adhoc-minutes", "50");
+    await click("#start-adhoc");
+
+    const display = await shown("#clock-display");
+    await until(async () => /^\d\d:\d\d$/.test((await display.getText()).trim()), "the clock shows mm:ss");
+    const first = (await display.getText()).trim();
+    await browser.pause(2_500); // the one deliberate wait: let the clock run
+    const second = (await display.getText()).trim();
+
+    assert.match(second, /^\d\d:\d\d$/);
+    assert.ok(clockSeconds(first) <= 50 * 60 && clockSeconds(first) > 49 * 60, `a 50-minute session shows ${first}`);
+    assert.ok(clockSeconds(second) < clockSeconds(first), `the clock counts down (${first} then ${second})`);
+    await screenshot("session-clock.png");
+
+    await click("#clock-end");
+    await (await $("#clock-display")).waitForExist({ reverse: true, timeout: 20_000 });
+  });
+});

@@ -1,0 +1,523 @@
+// A stand-in for the Rust backend, for working on the UI in a plain browser:
+//   VITE_CASEBOOK_MOCK=1 npm run dev        (first run: no vault yet)
+//   VITE_CASEBOOK_MOCK=seeded npm run dev   (a locked vault with sample clients; passphrase
+//                                            "correct horse battery staple")
+// It is only ever loaded by the dev server with that variable set (see main.ts), never in
+// a build. It keeps everything in memory and imitates the commands in lib/api.ts closely
+// enough to walk every screen; it is no reference for the core's behaviour.
+
+import { mockIPC } from "@tauri-apps/api/mocks";
+import { emit } from "@tauri-apps/api/event";
+import type {
+  Addendum,
+  Appointment,
+  AuditEntry,
+  AuditFilter,
+  ClientIdentity,
+  ClockView,
+  Instrument,
+  InstrumentInfo,
+  KeyStore,
+  NoteTemplate,
+  OutcomeMeasure,
+  ProcessNote,
+  SearchHit,
+  SessionNote,
+  Settings,
+} from "../lib/api";
+
+const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const rnd = (n: number) => Array.from({ length: n }, () => ALPHABET[Math.floor(Math.random() * 32)]).join("");
+const id = () => crypto.randomUUID();
+const now = () => new Date().toISOString();
+const fail = (kind: string, message: string) => {
+  throw { kind, message };
+};
+
+const TEMPLATES: Record<NoteTemplate, string[]> = {
+  soap: ["subjective", "objective", "assessment", "plan"],
+  dap: ["data", "assessment", "plan"],
+  birp: ["behaviour", "intervention", "response", "plan"],
+  free: ["text"],
+};
+
+const INSTRUMENTS: InstrumentInfo[] = [
+  {
+    instrument: "phq9",
+    label: "PHQ-9",
+    items: 9,
+    max_total: 27,
+    bands: [
+      [0, "minimal"],
+      [5, "mild"],
+      [10, "moderate"],
+      [15, "moderately severe"],
+      [20, "severe"],
+    ],
+  },
+  {
+    instrument: "gad7",
+    label: "GAD-7",
+    items: 7,
+    max_total: 21,
+    bands: [
+      [0, "minimal"],
+      [5, "mild"],
+      [10, "moderate"],
+      [15, "severe"],
+    ],
+  },
+  {
+    instrument: "core10",
+    label: "CORE-10",
+    items: 10,
+    max_total: 40,
+    bands: [
+      [0, "healthy"],
+      [6, "low"],
+      [11, "mild"],
+      [15, "moderate"],
+      [20, "moderate-to-severe"],
+      [25, "severe"],
+    ],
+  },
+];
+
+interface MockClient {
+  code: string;
+  status: "active" | "closed";
+  opened_on: string;
+  ended_on: string | null;
+  identity: ClientIdentity;
+}
+
+interface Clock {
+  appointment_id: string | null;
+  client_code: string | null;
+  started_at: string;
+  ends_at: string;
+}
+
+const state = {
+  exists: false,
+  unlocked: false,
+  keyStore: null as KeyStore | null,
+  passphrase: null as string | null,
+  clients: [] as MockClient[],
+  appointments: [] as Appointment[],
+  notes: [] as SessionNote[],
+  process: [] as ProcessNote[],
+  measures: [] as OutcomeMeasure[],
+  audit: [] as AuditEntry[],
+  settings: {
+    auto_lock_minutes: 10,
+    warning_minutes: [10, 5],
+    buffer_minutes: 10,
+    default_session_minutes: 50,
+    next_session_notice_minutes: 5,
+  } as Settings,
+  clock: null as Clock | null,
+};
+
+function log(action: string, client_code: string | null = null, detail: string | null = null) {
+  const prev = state.audit[state.audit.length - 1];
+  state.audit.push({
+    seq: state.audit.length + 1,
+    at: now(),
+    device_id: "dev-mock",
+    action,
+    client_code,
+    object_id: null,
+    detail,
+    prev_hash: prev?.hash ?? "0".repeat(16),
+    hash: rnd(16).toLowerCase(),
+  });
+}
+
+function needUnlocked() {
+  if (!state.unlocked) fail("locked", "Casebook is locked: unlock it first.");
+}
+
+function client(code: string): MockClient {
+  const c = state.clients.find((x) => x.code === code);
+  if (!c) fail("not_found", `There is no client ${code}.`);
+  return c!;
+}
+
+function localDay(d = new Date()) {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}
+
+function score(instrument: Instrument, items: (number | null)[]) {
+  const info = INSTRUMENTS.find((i) => i.instrument === instrument)!;
+  if (items.length !== info.items) fail("invalid", `${info.label} has ${info.items} items; got ${items.length}.`);
+  const missing = items.filter((v) => v === null).length;
+  if (missing > (instrument === "core10" ? 1 : 0))
+    fail("invalid", `${info.label}: answer every item${instrument === "core10" ? " (one may be missing)" : ""}.`);
+  const answered = items.filter((v): v is number => v !== null);
+  let total = answered.reduce((a, b) => a + b, 0);
+  const prorated = missing > 0;
+  if (prorated) total = Math.round((total / answered.length) * info.items * 10) / 10;
+  let band = info.bands[0][1];
+  for (const [low, name] of info.bands) if (total >= low) band = name;
+  const riskIndex = instrument === "phq9" ? 8 : instrument === "core10" ? 5 : -1;
+  const risk = riskIndex >= 0 && (items[riskIndex] ?? 0) > 0;
+  return { total, band, risk, above_clinical_cutoff: instrument === "core10" ? total >= 11 : null, prorated };
+}
+
+function clockView(): ClockView {
+  const c = state.clock;
+  const todays = state.appointments
+    .filter((a) => a.status === "scheduled" && new Date(a.starts_at) > new Date() && a.id !== c?.appointment_id)
+    .sort((a, b) => a.starts_at.localeCompare(b.starts_at));
+  const next = todays[0] ?? null;
+  const from = c ? new Date(c.ends_at) : new Date();
+  const gap = next ? Math.round((new Date(next.starts_at).getTime() - from.getTime()) / 60000) : null;
+  const remaining = c ? Math.round((new Date(c.ends_at).getTime() - Date.now()) / 1000) : null;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const display =
+    remaining === null
+      ? ""
+      : `${remaining < 0 ? "-" : ""}${pad(Math.floor(Math.abs(remaining) / 60))}:${pad(Math.abs(remaining) % 60)}`;
+  return {
+    running: c !== null,
+    appointment_id: c?.appointment_id ?? null,
+    client_code: c?.client_code ?? null,
+    client_name: c?.client_code ? (client(c.client_code).identity.full_name ?? null) : null,
+    started_at: c?.started_at ?? null,
+    ends_at: c?.ends_at ?? null,
+    remaining_seconds: remaining,
+    display,
+    overrun: remaining !== null && remaining < 0,
+    next: next ? { appointment_id: next.id, starts_at: next.starts_at, ends_at: next.ends_at } : null,
+    gap_minutes: gap,
+    buffer_minutes: state.settings.buffer_minutes,
+    gap_short: gap !== null && gap < state.settings.buffer_minutes,
+  };
+}
+
+function withAddenda(n: SessionNote): SessionNote {
+  return { ...n, addenda: [...n.addenda] };
+}
+
+function snippet(text: string, q: string): string | null {
+  const i = text.toLowerCase().indexOf(q.toLowerCase());
+  if (i < 0) return null;
+  const start = Math.max(0, i - 40);
+  const end = Math.min(text.length, i + q.length + 40);
+  return `${start > 0 ? "…" : ""}${text.slice(start, i)}[${text.slice(i, i + q.length)}]${text.slice(i + q.length, end)}${end < text.length ? "…" : ""}`;
+}
+
+type Args = Record<string, unknown>;
+
+function handle(cmd: string, a: Args): unknown {
+  switch (cmd) {
+    case "app_status":
+      return { vault_exists: state.exists, unlocked: state.unlocked, key_store: state.keyStore, vault_dir: "/home/you/.local/share/casebook" };
+    case "vault_create": {
+      if (state.exists) fail("invalid", "A vault already exists.");
+      const ks = a.keyStore as KeyStore;
+      if (ks === "passphrase" && String(a.passphrase ?? "").length < 10) fail("invalid", "The passphrase needs at least 10 characters.");
+      state.exists = true;
+      state.unlocked = true;
+      state.keyStore = ks;
+      state.passphrase = ks === "passphrase" ? String(a.passphrase) : null;
+      log("vault.init", null, ks);
+      const body = rnd(32);
+      return { recovery_key: (body + rnd(4)).match(/.{4}/g)!.join("-") };
+    }
+    case "vault_unlock":
+      if (state.keyStore === "passphrase" && a.passphrase !== state.passphrase) {
+        log("vault.unlock_failed", null, "wrong_passphrase");
+        fail("wrong_passphrase", "That passphrase is not right. Check Caps Lock and try again.");
+      }
+      state.unlocked = true;
+      log("vault.unlock");
+      return null;
+    case "vault_lock":
+      state.unlocked = false;
+      return null;
+    case "touch":
+      return null;
+  }
+
+  needUnlocked();
+  switch (cmd) {
+    case "today": {
+      const day = (a.date as string | null) ?? localDay();
+      const appointments = state.appointments
+        .filter((x) => localDay(new Date(x.starts_at)) === day)
+        .sort((x, y) => x.starts_at.localeCompare(y.starts_at))
+        .map((x) => ({ ...x, client_name: client(x.client_code).identity.full_name }));
+      const nextAppt = appointments.find((x) => x.status === "scheduled" && new Date(x.starts_at) > new Date()) ?? null;
+      return { date: day, appointments, next: nextAppt, clock: clockView() };
+    }
+    case "clients_list":
+      return state.clients
+        .filter((c) => a.includeClosed || c.status === "active")
+        .map((c) => ({ code: c.code, status: c.status, full_name: c.identity.full_name, ended_on: c.ended_on }));
+    case "client_add": {
+      const identity = a.identity as ClientIdentity;
+      if (!identity.full_name?.trim()) fail("invalid", "A client needs a name.");
+      const c: MockClient = { code: `C-${rnd(4)}`, status: "active", opened_on: localDay(), ended_on: null, identity };
+      state.clients.push(c);
+      log("client.create", c.code);
+      return { code: c.code, status: c.status, opened_on: c.opened_on, ended_on: null, identity };
+    }
+    case "client_close": {
+      const c = client(a.code as string);
+      c.status = "closed";
+      c.ended_on = a.endedOn as string;
+      log("client.close", c.code);
+      return { ...c };
+    }
+    case "client_file": {
+      const c = client(a.code as string);
+      log("client.read", c.code);
+      return {
+        client: { ...c },
+        appointments: state.appointments.filter((x) => x.client_code === c.code),
+        notes: state.notes.filter((n) => n.client_code === c.code).map(withAddenda),
+        process_notes: state.process.filter((n) => n.client_code === c.code),
+        measures: state.measures.filter((m) => m.client_code === c.code),
+      };
+    }
+    case "appointment_add": {
+      client(a.code as string);
+      const ap: Appointment = {
+        id: id(),
+        client_code: a.code as string,
+        starts_at: a.startsAt as string,
+        ends_at: a.endsAt as string,
+        status: "scheduled",
+      };
+      if (ap.ends_at <= ap.starts_at) fail("invalid", "A session must end after it starts.");
+      state.appointments.push(ap);
+      log("appointment.create", ap.client_code);
+      return ap;
+    }
+    case "note_templates":
+      return TEMPLATES;
+    case "note_create": {
+      client(a.code as string);
+      const fields = a.fields as Record<string, string>;
+      if (Object.values(fields).every((v) => !v.trim())) fail("invalid", "A note needs some text.");
+      const n: SessionNote = {
+        id: id(),
+        client_code: a.code as string,
+        appointment_id: (a.appointmentId as string | null) ?? null,
+        template: a.template as NoteTemplate,
+        fields,
+        status: "draft",
+        created_at: now(),
+        updated_at: now(),
+        finalised_at: null,
+        addenda: [],
+      };
+      state.notes.push(n);
+      log("note.create", n.client_code, n.template);
+      return n;
+    }
+    case "note_save": {
+      const n = state.notes.find((x) => x.id === a.id) ?? fail("not_found", "No such note.");
+      const note = n as SessionNote;
+      if (note.status === "final") fail("not_allowed", "A finalised note cannot be changed; add an addendum.");
+      note.fields = a.fields as Record<string, string>;
+      note.updated_at = now();
+      log("note.update", note.client_code);
+      return withAddenda(note);
+    }
+    case "note_finalise": {
+      const note = (state.notes.find((x) => x.id === a.id) ?? fail("not_found", "No such note.")) as SessionNote;
+      note.status = "final";
+      note.finalised_at = now();
+      log("note.finalise", note.client_code);
+      return withAddenda(note);
+    }
+    case "note_discard": {
+      const note = (state.notes.find((x) => x.id === a.id) ?? fail("not_found", "No such note.")) as SessionNote;
+      if (note.status === "final") fail("not_allowed", "A finalised note cannot be discarded.");
+      state.notes = state.notes.filter((x) => x.id !== note.id);
+      log("note.discard", note.client_code);
+      return null;
+    }
+    case "note_addendum": {
+      const note = (state.notes.find((x) => x.id === a.noteId) ?? fail("not_found", "No such note.")) as SessionNote;
+      if (note.status !== "final") fail("not_allowed", "Only a finalised note takes addenda.");
+      const ad: Addendum = { id: id(), note_id: note.id, text: a.text as string, created_at: now() };
+      note.addenda.push(ad);
+      log("note.addendum", note.client_code);
+      return ad;
+    }
+    case "process_note_add": {
+      client(a.code as string);
+      const p: ProcessNote = { id: id(), client_code: a.code as string, text: a.text as string, created_at: now() };
+      state.process.push(p);
+      log("process_note.create", p.client_code);
+      return p;
+    }
+    case "instruments":
+      return INSTRUMENTS;
+    case "measure_add": {
+      client(a.code as string);
+      const m: OutcomeMeasure = {
+        id: id(),
+        client_code: a.code as string,
+        instrument: a.instrument as Instrument,
+        items: a.items as (number | null)[],
+        score: score(a.instrument as Instrument, a.items as (number | null)[]),
+        taken_at: now(),
+      };
+      state.measures.push(m);
+      log("measure.create", m.client_code, m.instrument);
+      return m;
+    }
+    case "search": {
+      const q = String(a.query ?? "").trim();
+      const hits: SearchHit[] = [];
+      if (!q) return hits;
+      const name = (code: string) => client(code).identity.full_name;
+      for (const n of state.notes) {
+        const s = snippet(Object.values(n.fields).join(" · "), q);
+        if (s) hits.push({ client_code: n.client_code, client_name: name(n.client_code), kind: "note", object_id: n.id, note_id: n.id, snippet: s });
+        for (const ad of n.addenda) {
+          const t = snippet(ad.text, q);
+          if (t) hits.push({ client_code: n.client_code, client_name: name(n.client_code), kind: "addendum", object_id: ad.id, note_id: n.id, snippet: t });
+        }
+      }
+      for (const p of state.process) {
+        const s = snippet(p.text, q);
+        if (s) hits.push({ client_code: p.client_code, client_name: name(p.client_code), kind: "process_note", object_id: p.id, note_id: null, snippet: s });
+      }
+      log("search", null, `${hits.length} results`);
+      return hits;
+    }
+    case "audit_list": {
+      const f = (a.filter ?? {}) as AuditFilter;
+      return state.audit
+        .filter((e) => !f.client_code || e.client_code === f.client_code)
+        .filter((e) => !f.action || (f.action.endsWith(".") ? e.action.startsWith(f.action) : e.action === f.action))
+        .filter((e) => !f.since || localDay(new Date(e.at)) >= f.since)
+        .filter((e) => !f.until || localDay(new Date(e.at)) < f.until)
+        .slice(0, f.limit ?? undefined);
+    }
+    case "audit_verify":
+      log("audit.verify");
+      return { entries: state.audit.length, head_hash: state.audit[state.audit.length - 1].hash };
+    case "audit_export":
+      log("audit.export");
+      return `/home/you/Downloads/casebook-audit-${localDay()}.csv`;
+    case "settings_get":
+      return { ...state.settings };
+    case "settings_set":
+      state.settings = { ...(a.settings as Settings) };
+      return { ...state.settings };
+    case "clock_view":
+      return clockView();
+    case "clock_start": {
+      if (state.clock) fail("not_allowed", "A session is already running.");
+      const apptId = a.appointmentId as string | null;
+      if (apptId) {
+        const ap = state.appointments.find((x) => x.id === apptId) ?? fail("not_found", "No such appointment.");
+        const appt = ap as Appointment;
+        const len = new Date(appt.ends_at).getTime() - new Date(appt.starts_at).getTime();
+        state.clock = { appointment_id: appt.id, client_code: appt.client_code, started_at: now(), ends_at: new Date(Date.now() + len).toISOString() };
+        appt.status = "attended";
+      } else {
+        const m = Number(a.minutes ?? state.settings.default_session_minutes);
+        state.clock = { appointment_id: null, client_code: null, started_at: now(), ends_at: new Date(Date.now() + m * 60000).toISOString() };
+      }
+      log("session.start", state.clock.client_code);
+      return clockView();
+    }
+    case "clock_extend":
+      if (!state.clock) fail("not_allowed", "No session is running.");
+      state.clock!.ends_at = new Date(new Date(state.clock!.ends_at).getTime() + 5 * 60000).toISOString();
+      return clockView();
+    case "clock_end":
+      if (state.clock) log("session.end", state.clock.client_code);
+      state.clock = null;
+      return clockView();
+    case "clock_window":
+      return null;
+  }
+  return fail("invalid", `The mock backend has no command "${cmd}".`);
+}
+
+function seed() {
+  state.exists = true;
+  state.keyStore = "passphrase";
+  state.passphrase = "correct horse battery staple";
+  const add = (full_name: string, dob: string | null) => {
+    const c: MockClient = {
+      code: `C-${rnd(4)}`,
+      status: "active",
+      opened_on: "2026-09-01",
+      ended_on: null,
+      identity: { full_name, date_of_birth: dob, email: null, phone: "07700 900123", emergency_contact: null, gp: "Dr Patel, Riverside Surgery" },
+    };
+    state.clients.push(c);
+    return c.code;
+  };
+  const a = add("Siân O'Brien", "1988-03-14");
+  const b = add("Tomasz Nowak", "1979-11-02");
+  add("Amara Okafor", null);
+  const today = new Date();
+  const at = (h: number, m: number) => new Date(today.getFullYear(), today.getMonth(), today.getDate(), h, m).toISOString();
+  state.appointments.push(
+    { id: id(), client_code: a, starts_at: at(9, 0), ends_at: at(9, 50), status: "attended" },
+    { id: id(), client_code: b, starts_at: at(14, 0), ends_at: at(14, 50), status: "scheduled" },
+    { id: id(), client_code: a, starts_at: at(14, 55), ends_at: at(15, 45), status: "scheduled" },
+  );
+  const days = (n: number) => new Date(Date.now() - n * 86400000).toISOString();
+  const phq = [
+    [2, 2, 3, 2, 1, 2, 2, 1, 1],
+    [2, 1, 2, 2, 1, 1, 2, 1, 0],
+    [1, 1, 1, 1, 1, 1, 1, 0, 0],
+    [1, 0, 1, 1, 0, 1, 0, 0, 0],
+  ];
+  phq.forEach((items, i) =>
+    state.measures.push({ id: id(), client_code: a, instrument: "phq9", items, score: score("phq9", items), taken_at: days(42 - i * 14) }),
+  );
+  state.notes.push({
+    id: id(),
+    client_code: a,
+    appointment_id: null,
+    template: "soap",
+    fields: { subjective: "Sleeping badly since the move; worry about work <b>deadlines</b>.", objective: "Tired, engaged.", assessment: "Low mood, improving.", plan: "Sleep diary; review in two weeks." },
+    status: "final",
+    created_at: days(14),
+    updated_at: days(14),
+    finalised_at: days(14),
+    addenda: [{ id: id(), note_id: "", text: "Correction: the move was in August.", created_at: days(13) }],
+  });
+  log("vault.init", null, "passphrase");
+}
+
+export function installMockBackend(mode: string): void {
+  if (mode === "seeded") seed();
+  mockIPC(
+    (cmd, payload) => {
+      try {
+        return Promise.resolve(handle(cmd, (payload ?? {}) as Args));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+    { shouldMockEvents: true },
+  );
+  setInterval(() => {
+    if (state.unlocked && state.clock) void emit("clock", clockView());
+  }, 1000);
+  Object.assign(window, {
+    casebookMock: {
+      state,
+      notice: (message: string) => emit("notice", { message }),
+      lockNow: () => {
+        state.unlocked = false;
+        void emit("locked");
+      },
+    },
+  });
+}

@@ -1,0 +1,156 @@
+import { beforeEach, describe, expect, it, vi } from "vitest";
+
+// The Tauri bridge is replaced: every call is recorded, nothing reaches a backend.
+vi.mock("@tauri-apps/api/core", () => ({ invoke: vi.fn() }));
+vi.mock("@tauri-apps/api/event", () => ({ listen: vi.fn() }));
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import { api, errorMessage, events, isAppError, type ClientIdentity, type Settings } from "./api";
+
+const invokeMock = vi.mocked(invoke);
+const listenMock = vi.mocked(listen);
+
+beforeEach(() => {
+  invokeMock.mockReset();
+  invokeMock.mockResolvedValue(undefined);
+  listenMock.mockReset();
+});
+
+const identity: ClientIdentity = {
+  full_name: "Siân O'Brien",
+  date_of_birth: "1988-03-14",
+  email: null,
+  phone: null,
+  emergency_contact: null,
+  gp: null,
+};
+const settings: Settings = {
+  auto_lock_minutes: 10,
+  warning_minutes: [10, 5],
+  buffer_minutes: 10,
+  default_session_minutes: 50,
+  next_session_notice_minutes: 5,
+};
+
+// [what the screen calls, the command Rust must receive, the arguments it must receive]
+const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | undefined][] = [
+  ["status", () => api.status(), "app_status", undefined],
+  ["createVault (passphrase)", () => api.createVault("passphrase", "pw pw pw pw"), "vault_create", { keyStore: "passphrase", passphrase: "pw pw pw pw" }],
+  ["createVault (keychain)", () => api.createVault("os-keychain", null), "vault_create", { keyStore: "os-keychain", passphrase: null }],
+  ["unlock", () => api.unlock("secret"), "vault_unlock", { passphrase: "secret" }],
+  ["lock", () => api.lock(), "vault_lock", undefined],
+  ["touch", () => api.touch(), "touch", undefined],
+  ["today (default)", () => api.today(), "today", { date: null }],
+  ["today (a day)", () => api.today("2026-11-22"), "today", { date: "2026-11-22" }],
+  ["clients", () => api.clients(true), "clients_list", { includeClosed: true }],
+  ["addClient", () => api.addClient(identity), "client_add", { identity }],
+  ["closeClient", () => api.closeClient("C-7KQ2", "2026-11-22"), "client_close", { code: "C-7KQ2", endedOn: "2026-11-22" }],
+  ["clientFile", () => api.clientFile("C-7KQ2"), "client_file", { code: "C-7KQ2" }],
+  [
+    "addAppointment",
+    () => api.addAppointment("C-7KQ2", "2026-11-22T14:00:00Z", "2026-11-22T14:50:00Z"),
+    "appointment_add",
+    { code: "C-7KQ2", startsAt: "2026-11-22T14:00:00Z", endsAt: "2026-11-22T14:50:00Z" },
+  ],
+  [
+    "createNote",
+    () => api.createNote("C-7KQ2", "free", { text: "tram" }, "appt-1"),
+    "note_create",
+    { code: "C-7KQ2", template: "free", fields: { text: "tram" }, appointmentId: "appt-1" },
+  ],
+  ["saveNote", () => api.saveNote("n1", { text: "tram" }), "note_save", { id: "n1", fields: { text: "tram" } }],
+  ["finaliseNote", () => api.finaliseNote("n1"), "note_finalise", { id: "n1" }],
+  ["discardNote", () => api.discardNote("n1"), "note_discard", { id: "n1" }],
+  ["addAddendum", () => api.addAddendum("n1", "later"), "note_addendum", { noteId: "n1", text: "later" }],
+  ["templates", () => api.templates(), "note_templates", undefined],
+  ["addProcessNote", () => api.addProcessNote("C-7KQ2", "mine"), "process_note_add", { code: "C-7KQ2", text: "mine" }],
+  ["instruments", () => api.instruments(), "instruments", undefined],
+  [
+    "addMeasure",
+    () => api.addMeasure("C-7KQ2", "core10", [1, 2, null, 0, 1, 0, 1, 2, 3, 4]),
+    "measure_add",
+    { code: "C-7KQ2", instrument: "core10", items: [1, 2, null, 0, 1, 0, 1, 2, 3, 4] },
+  ],
+  ["search", () => api.search("tram"), "search", { query: "tram" }],
+  ["audit", () => api.audit({ action: "note.", limit: 10 }), "audit_list", { filter: { action: "note.", limit: 10 } }],
+  ["verifyAudit", () => api.verifyAudit(), "audit_verify", undefined],
+  ["exportAudit", () => api.exportAudit({ client_code: "C-7KQ2" }), "audit_export", { filter: { client_code: "C-7KQ2" } }],
+  ["settings", () => api.settings(), "settings_get", undefined],
+  ["saveSettings", () => api.saveSettings(settings), "settings_set", { settings }],
+  ["clock", () => api.clock(), "clock_view", undefined],
+  ["startSession (booked)", () => api.startSession("appt-1", null), "clock_start", { appointmentId: "appt-1", minutes: null }],
+  ["startSession (ad hoc)", () => api.startSession(null, 50), "clock_start", { appointmentId: null, minutes: 50 }],
+  ["extendSession", () => api.extendSession(), "clock_extend", undefined],
+  ["endSession", () => api.endSession(), "clock_end", undefined],
+  ["showClockWindow", () => api.showClockWindow(), "clock_window", undefined],
+];
+
+describe("api commands", () => {
+  it.each(cases)("%s calls %s with the right arguments", async (_name, call, cmd, args) => {
+    await call();
+    expect(invokeMock).toHaveBeenCalledTimes(1);
+    expect(invokeMock.mock.calls[0][0]).toBe(cmd);
+    expect(invokeMock.mock.calls[0][1]).toEqual(args);
+  });
+
+  it("covers every function in the api module", () => {
+    const tested = new Set(cases.map(([name]) => name.split(" ")[0]));
+    expect(Object.keys(api).filter((k) => !tested.has(k))).toEqual([]);
+  });
+
+  it("returns what the backend returns", async () => {
+    invokeMock.mockResolvedValueOnce({ recovery_key: "AAAA-BBBB" });
+    await expect(api.createVault("os-keychain", null)).resolves.toEqual({ recovery_key: "AAAA-BBBB" });
+  });
+});
+
+describe("errors", () => {
+  it("passes the backend's error through, worded for a person", async () => {
+    const err = { kind: "wrong_passphrase", message: "That passphrase is not right." };
+    invokeMock.mockRejectedValueOnce(err);
+    let caught: unknown = null;
+    try {
+      await api.unlock("nope");
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toEqual(err);
+    expect(isAppError(caught)).toBe(true);
+    expect(errorMessage(caught)).toBe("That passphrase is not right.");
+  });
+
+  it("words any other failure too, never as [object Object]", () => {
+    expect(errorMessage(new Error("IPC failed"))).toBe("IPC failed");
+    expect(errorMessage("plain text")).toBe("plain text");
+    expect(isAppError({ message: "no kind" })).toBe(false);
+    expect(isAppError(null)).toBe(false);
+  });
+});
+
+describe("events", () => {
+  it("hands each event's payload to the listener", async () => {
+    const unlisten = vi.fn();
+    listenMock.mockResolvedValue(unlisten);
+
+    const onClock = vi.fn();
+    const u = await events.onClock(onClock);
+    expect(u).toBe(unlisten);
+    expect(listenMock.mock.calls[0][0]).toBe("clock");
+    const handler = listenMock.mock.calls[0][1] as (e: { payload: unknown }) => void;
+    handler({ payload: { running: true, display: "49:57" } });
+    expect(onClock).toHaveBeenCalledWith({ running: true, display: "49:57" });
+
+    const onNotice = vi.fn();
+    await events.onNotice(onNotice);
+    expect(listenMock.mock.calls[1][0]).toBe("notice");
+    (listenMock.mock.calls[1][1] as (e: { payload: unknown }) => void)({ payload: { message: "5 minutes left" } });
+    expect(onNotice).toHaveBeenCalledWith({ message: "5 minutes left" });
+
+    const onLocked = vi.fn();
+    await events.onLocked(onLocked);
+    expect(listenMock.mock.calls[2][0]).toBe("locked");
+    (listenMock.mock.calls[2][1] as (e: { payload: unknown }) => void)({ payload: null });
+    expect(onLocked).toHaveBeenCalledTimes(1);
+  });
+});

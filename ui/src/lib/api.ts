@@ -1,0 +1,287 @@
+// The one door between the UI and Rust. Every call to the Tauri backend goes through here,
+// typed; screens never call `invoke` themselves. Field names of returned objects are the
+// Rust (snake_case) names; argument names are camelCase (Tauri converts them).
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+
+/** An error from the core, already worded for a person. */
+export interface AppError {
+  /** A stable word: "invalid", "not_found", "locked", "wrong_passphrase", "integrity", … */
+  kind: string;
+  message: string;
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return typeof e === "object" && e !== null && "kind" in e && "message" in e;
+}
+
+/** A readable message for anything a call can throw. */
+export function errorMessage(e: unknown): string {
+  if (isAppError(e)) return e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+export type KeyStore = "os-keychain" | "passphrase";
+
+export interface AppStatus {
+  vault_exists: boolean;
+  unlocked: boolean;
+  key_store: KeyStore | null;
+  vault_dir: string;
+}
+
+export interface CreatedVault {
+  /** 9 groups of 4 characters joined by dashes; shown once. */
+  recovery_key: string;
+}
+
+export interface ClientIdentity {
+  full_name: string;
+  date_of_birth: string | null; // YYYY-MM-DD
+  email: string | null;
+  phone: string | null;
+  emergency_contact: string | null;
+  gp: string | null;
+}
+
+export type ClientStatus = "active" | "closed";
+
+export interface ClientSummary {
+  code: string;
+  status: ClientStatus;
+  full_name: string | null;
+  ended_on: string | null;
+}
+
+export interface Client {
+  code: string;
+  status: ClientStatus;
+  opened_on: string;
+  ended_on: string | null;
+  identity: ClientIdentity | null;
+}
+
+export type AppointmentStatus = "scheduled" | "attended" | "cancelled" | "did_not_attend";
+
+export interface Appointment {
+  id: string;
+  client_code: string;
+  starts_at: string; // RFC 3339 UTC
+  ends_at: string;
+  status: AppointmentStatus;
+}
+
+/** An appointment on a day list, with the client's name from the identity store. */
+export interface DayAppointment extends Appointment {
+  client_name: string | null;
+}
+
+export type NoteTemplate = "soap" | "dap" | "birp" | "free";
+export type NoteStatus = "draft" | "final";
+
+export interface Addendum {
+  id: string;
+  note_id: string;
+  text: string;
+  created_at: string;
+}
+
+export interface SessionNote {
+  id: string;
+  client_code: string;
+  appointment_id: string | null;
+  template: NoteTemplate;
+  fields: Record<string, string>;
+  status: NoteStatus;
+  created_at: string;
+  updated_at: string;
+  finalised_at: string | null;
+  addenda: Addendum[];
+}
+
+export interface ProcessNote {
+  id: string;
+  client_code: string;
+  text: string;
+  created_at: string;
+}
+
+export type Instrument = "phq9" | "gad7" | "core10";
+
+export interface Score {
+  total: number;
+  band: string;
+  risk: boolean;
+  above_clinical_cutoff: boolean | null;
+  prorated: boolean;
+}
+
+export interface OutcomeMeasure {
+  id: string;
+  client_code: string;
+  instrument: Instrument;
+  items: (number | null)[];
+  score: Score;
+  taken_at: string;
+}
+
+/** An instrument's severity bands: [lowest total of the band, band name], ascending. */
+export interface InstrumentInfo {
+  instrument: Instrument;
+  label: string;
+  items: number;
+  max_total: number;
+  bands: [number, string][];
+}
+
+export interface ClientFile {
+  client: Client;
+  appointments: Appointment[];
+  notes: SessionNote[];
+  process_notes: ProcessNote[];
+  measures: OutcomeMeasure[];
+}
+
+export interface SearchHit {
+  client_code: string;
+  client_name: string | null;
+  kind: "note" | "addendum" | "process_note";
+  object_id: string;
+  note_id: string | null;
+  /** Excerpt with matches in [brackets]. */
+  snippet: string;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  device_id: string;
+  action: string;
+  client_code: string | null;
+  object_id: string | null;
+  detail: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditFilter {
+  client_code?: string | null;
+  /** Exact action, or a prefix ending in "." such as "note.". */
+  action?: string | null;
+  /** YYYY-MM-DD, inclusive. */
+  since?: string | null;
+  /** YYYY-MM-DD, exclusive. */
+  until?: string | null;
+  limit?: number | null;
+}
+
+export interface Verification {
+  entries: number;
+  head_hash: string;
+}
+
+export interface Settings {
+  auto_lock_minutes: number;
+  /** Minutes before the end at which the clock warns, e.g. [10, 5]. */
+  warning_minutes: number[];
+  /** Minimum minutes wanted between sessions. */
+  buffer_minutes: number;
+  default_session_minutes: number;
+  /** Minutes before the next session at which to remind. */
+  next_session_notice_minutes: number;
+}
+
+export interface ClockView {
+  running: boolean;
+  /** The appointment being held, if the session was scheduled. */
+  appointment_id: string | null;
+  client_code: string | null;
+  client_name: string | null;
+  started_at: string | null;
+  ends_at: string | null;
+  /** Seconds until the planned end; negative in overrun. */
+  remaining_seconds: number | null;
+  /** "mm:ss", or "-mm:ss" in overrun; "" when idle. */
+  display: string;
+  overrun: boolean;
+  next: { appointment_id: string; starts_at: string; ends_at: string } | null;
+  /** Minutes between the end of this session (or now) and the next one. */
+  gap_minutes: number | null;
+  buffer_minutes: number;
+  /** The gap is shorter than the wanted buffer. */
+  gap_short: boolean;
+}
+
+export interface Today {
+  date: string; // YYYY-MM-DD, local
+  appointments: DayAppointment[];
+  next: DayAppointment | null;
+  clock: ClockView;
+}
+
+export interface Notice {
+  message: string;
+}
+
+const call = <T>(cmd: string, args?: Record<string, unknown>) => invoke<T>(cmd, args);
+
+export const api = {
+  status: () => call<AppStatus>("app_status"),
+  createVault: (keyStore: KeyStore, passphrase: string | null) =>
+    call<CreatedVault>("vault_create", { keyStore, passphrase }),
+  unlock: (passphrase: string | null) => call<void>("vault_unlock", { passphrase }),
+  lock: () => call<void>("vault_lock"),
+  /** Tells the backend the person is active (resets the auto-lock timer). */
+  touch: () => call<void>("touch"),
+
+  today: (date: string | null = null) => call<Today>("today", { date }),
+
+  clients: (includeClosed: boolean) => call<ClientSummary[]>("clients_list", { includeClosed }),
+  addClient: (identity: ClientIdentity) => call<Client>("client_add", { identity }),
+  closeClient: (code: string, endedOn: string) => call<Client>("client_close", { code, endedOn }),
+  clientFile: (code: string) => call<ClientFile>("client_file", { code }),
+  addAppointment: (code: string, startsAt: string, endsAt: string) =>
+    call<Appointment>("appointment_add", { code, startsAt, endsAt }),
+
+  /** Creates a draft (needs at least one non-empty field). */
+  createNote: (code: string, template: NoteTemplate, fields: Record<string, string>, appointmentId: string | null) =>
+    call<SessionNote>("note_create", { code, template, fields, appointmentId }),
+  saveNote: (id: string, fields: Record<string, string>) => call<SessionNote>("note_save", { id, fields }),
+  finaliseNote: (id: string) => call<SessionNote>("note_finalise", { id }),
+  discardNote: (id: string) => call<void>("note_discard", { id }),
+  addAddendum: (noteId: string, text: string) => call<Addendum>("note_addendum", { noteId, text }),
+  templates: () => call<Record<NoteTemplate, string[]>>("note_templates"),
+
+  addProcessNote: (code: string, text: string) => call<ProcessNote>("process_note_add", { code, text }),
+  instruments: () => call<InstrumentInfo[]>("instruments"),
+  addMeasure: (code: string, instrument: Instrument, items: (number | null)[]) =>
+    call<OutcomeMeasure>("measure_add", { code, instrument, items }),
+
+  search: (query: string) => call<SearchHit[]>("search", { query }),
+
+  audit: (filter: AuditFilter) => call<AuditEntry[]>("audit_list", { filter }),
+  verifyAudit: () => call<Verification>("audit_verify"),
+  /** Writes a CSV of the filtered trail to the Downloads folder; returns its path. */
+  exportAudit: (filter: AuditFilter) => call<string>("audit_export", { filter }),
+
+  settings: () => call<Settings>("settings_get"),
+  saveSettings: (settings: Settings) => call<Settings>("settings_set", { settings }),
+
+  clock: () => call<ClockView>("clock_view"),
+  /** Starts the given scheduled appointment, or an ad-hoc session of `minutes`. */
+  startSession: (appointmentId: string | null, minutes: number | null) =>
+    call<ClockView>("clock_start", { appointmentId, minutes }),
+  extendSession: () => call<ClockView>("clock_extend"),
+  endSession: () => call<ClockView>("clock_end"),
+  showClockWindow: () => call<void>("clock_window"),
+};
+
+/** Backend events: the clock ticks every second; `locked` when the vault locks itself. */
+export const events = {
+  onClock: (f: (v: ClockView) => void): Promise<UnlistenFn> => listen<ClockView>("clock", (e) => f(e.payload)),
+  onLocked: (f: () => void): Promise<UnlistenFn> => listen("locked", () => f()),
+  /** A notification could not be shown on the desktop: show it in the window instead. */
+  onNotice: (f: (n: Notice) => void): Promise<UnlistenFn> => listen<Notice>("notice", (e) => f(e.payload)),
+};

@@ -1,0 +1,144 @@
+// The app's shared state: which screen shows, where the person is in the main app, and the
+// few things every screen reads (settings, templates, instruments, the notice banner).
+// Clinical data is not kept here: each screen loads what it shows and drops it when it
+// closes, and `lockedOut` drops everything else.
+
+import {
+  api,
+  errorMessage,
+  isAppError,
+  type AppStatus,
+  type InstrumentInfo,
+  type NoteTemplate,
+  type Settings,
+} from "./api";
+import { DEFAULT_SETTINGS } from "./settings";
+import { clock } from "./clock.svelte";
+
+export type Screen = "loading" | "error" | "first-run" | "unlock" | "main";
+
+export type ClientTab = "sessions" | "notes" | "process" | "measures";
+
+export type View =
+  | { name: "today"; focus?: "adhoc" }
+  | { name: "clients" }
+  | { name: "client"; code: string; tab?: ClientTab; noteId?: string | null }
+  | { name: "search" }
+  | { name: "audit" }
+  | { name: "settings" };
+
+export type NavName = "today" | "clients" | "search" | "audit" | "settings";
+
+class AppState {
+  screen = $state<Screen>("loading");
+  status = $state<AppStatus | null>(null);
+  loadError = $state("");
+  view = $state<View>({ name: "today" });
+  settings = $state<Settings>({ ...DEFAULT_SETTINGS });
+  templates = $state<Record<NoteTemplate, string[]> | null>(null);
+  instruments = $state<InstrumentInfo[] | null>(null);
+  notice = $state<string | null>(null);
+  /** Bumped when something changes the day's data (a session started or ended). */
+  dayVersion = $state(0);
+  lockError = $state("");
+
+  /** Asks the core where we are and shows the matching screen. */
+  async refresh(): Promise<void> {
+    try {
+      const s = await api.status();
+      this.status = s;
+      this.loadError = "";
+      if (!s.vault_exists) this.screen = "first-run";
+      else if (!s.unlocked) this.dropData("unlock");
+      else this.enterMain();
+    } catch (e) {
+      this.loadError = errorMessage(e);
+      this.screen = "error";
+    }
+  }
+
+  /** The vault is open: show Today and load what every screen needs. */
+  enterMain(): void {
+    this.view = { name: "today" };
+    this.screen = "main";
+    this.lockError = "";
+    void this.loadShared();
+  }
+
+  async loadShared(): Promise<void> {
+    try {
+      this.settings = await api.settings();
+    } catch {
+      /* the defaults stand in; Settings shows any error when opened */
+    }
+  }
+
+  async ensureTemplates(): Promise<Record<NoteTemplate, string[]>> {
+    if (!this.templates) this.templates = await api.templates();
+    return this.templates;
+  }
+
+  async ensureInstruments(): Promise<InstrumentInfo[]> {
+    if (!this.instruments) this.instruments = await api.instruments();
+    return this.instruments;
+  }
+
+  navigate(view: View): void {
+    this.view = view;
+  }
+
+  get navName(): NavName {
+    return this.view.name === "client" ? "clients" : this.view.name;
+  }
+
+  /** Work to finish before a lock we asked for (e.g. a note editor's pending autosave). */
+  private beforeLock = new Set<() => Promise<unknown>>();
+
+  /** Registers `f` to run before the person locks; returns the function that removes it. */
+  onBeforeLock(f: () => Promise<unknown>): () => void {
+    this.beforeLock.add(f);
+    return () => this.beforeLock.delete(f);
+  }
+
+  /** Locks the vault (Lock button, Ctrl+L), saving any typing still waiting first. */
+  async lock(): Promise<void> {
+    const pending = [...this.beforeLock].map((f) => f().catch(() => {}));
+    // A save that hangs must not keep the records open: lock after 3 s whatever happens.
+    await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 3000))]);
+    try {
+      await api.lock();
+      this.lockedOut();
+    } catch (e) {
+      this.lockError = errorMessage(e);
+    }
+  }
+
+  /** The vault is locked (by us or by the core): forget everything loaded. */
+  lockedOut(): void {
+    if (this.screen === "first-run" || this.screen === "loading") return;
+    this.dropData("unlock");
+  }
+
+  /** A call failed because the vault is locked: go to the Unlock screen. */
+  handleError(e: unknown): string {
+    if (isAppError(e) && e.kind === "locked" && this.screen === "main") this.lockedOut();
+    return errorMessage(e);
+  }
+
+  private dropData(screen: Screen): void {
+    this.view = { name: "today" };
+    this.templates = null;
+    this.instruments = null;
+    this.settings = { ...DEFAULT_SETTINGS };
+    this.lockError = "";
+    clock.reset();
+    if (this.status) this.status = { ...this.status, unlocked: false };
+    this.screen = screen;
+  }
+
+  showNotice(message: string): void {
+    this.notice = message;
+  }
+}
+
+export const app = new AppState();

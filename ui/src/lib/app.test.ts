@@ -1,0 +1,113 @@
+import { beforeEach, describe, expect, it, vi } from "vitest";
+
+vi.mock("./api", async (importOriginal) => {
+  const real = await importOriginal<typeof import("./api")>();
+  return {
+    ...real,
+    api: {
+      status: vi.fn(),
+      lock: vi.fn(),
+      settings: vi.fn(),
+      templates: vi.fn(),
+    },
+  };
+});
+
+import { api } from "./api";
+import { app } from "./app.svelte";
+import { clock } from "./clock.svelte";
+
+const status = vi.mocked(api.status);
+const lock = vi.mocked(api.lock);
+const settings = vi.mocked(api.settings);
+
+beforeEach(() => {
+  vi.clearAllMocks();
+  settings.mockResolvedValue({
+    auto_lock_minutes: 3,
+    warning_minutes: [5],
+    buffer_minutes: 0,
+    default_session_minutes: 45,
+    next_session_notice_minutes: 2,
+  });
+});
+
+describe("which screen shows", () => {
+  it("follows the core's status", async () => {
+    status.mockResolvedValueOnce({ vault_exists: false, unlocked: false, key_store: null, vault_dir: "/v" });
+    await app.refresh();
+    expect(app.screen).toBe("first-run");
+
+    status.mockResolvedValueOnce({ vault_exists: true, unlocked: false, key_store: "passphrase", vault_dir: "/v" });
+    await app.refresh();
+    expect(app.screen).toBe("unlock");
+
+    status.mockResolvedValueOnce({ vault_exists: true, unlocked: true, key_store: "passphrase", vault_dir: "/v" });
+    await app.refresh();
+    expect(app.screen).toBe("main");
+    expect(app.view).toEqual({ name: "today" });
+  });
+
+  it("shows the error when the core cannot be reached", async () => {
+    status.mockRejectedValueOnce({ kind: "internal", message: "The vault folder cannot be read." });
+    await app.refresh();
+    expect(app.screen).toBe("error");
+    expect(app.loadError).toBe("The vault folder cannot be read.");
+  });
+});
+
+describe("locking", () => {
+  async function unlocked() {
+    status.mockResolvedValueOnce({ vault_exists: true, unlocked: true, key_store: "os-keychain", vault_dir: "/v" });
+    await app.refresh();
+    await vi.waitFor(() => expect(app.settings.default_session_minutes).toBe(45));
+    app.navigate({ name: "client", code: "C-7KQ2", tab: "notes" });
+    app.templates = { soap: ["subjective"], dap: [], birp: [], free: ["text"] };
+    clock.set({ running: true, display: "10:00" } as never);
+  }
+
+  it("drops everything loaded when the core says it locked", async () => {
+    await unlocked();
+    app.lockedOut();
+    expect(app.screen).toBe("unlock");
+    expect(app.view).toEqual({ name: "today" });
+    expect(app.templates).toBeNull();
+    expect(app.settings.default_session_minutes).toBe(50);
+    expect(clock.view).toBeNull();
+  });
+
+  it("locks on request, after pending work is saved", async () => {
+    await unlocked();
+    const order: string[] = [];
+    const stop = app.onBeforeLock(async () => {
+      order.push("saved");
+    });
+    lock.mockImplementationOnce(async () => {
+      order.push("locked");
+    });
+    await app.lock();
+    stop();
+    expect(order).toEqual(["saved", "locked"]);
+    expect(app.screen).toBe("unlock");
+  });
+
+  it("stays open and says why when locking fails", async () => {
+    await unlocked();
+    lock.mockRejectedValueOnce({ kind: "internal", message: "Could not lock." });
+    await app.lock();
+    expect(app.screen).toBe("main");
+    expect(app.lockError).toBe("Could not lock.");
+  });
+
+  it("goes to Unlock when a call fails because the vault is locked", async () => {
+    await unlocked();
+    expect(app.handleError({ kind: "locked", message: "Casebook is locked." })).toBe("Casebook is locked.");
+    expect(app.screen).toBe("unlock");
+  });
+
+  it("leaves other errors to the screen", async () => {
+    await unlocked();
+    expect(app.handleError({ kind: "invalid", message: "Bad date." })).toBe("Bad date.");
+    expect(app.screen).toBe("main");
+  });
+});

@@ -1,0 +1,142 @@
+// Every date, time and duration the app shows, in UK form and the local time zone.
+// Screens never format dates themselves.
+
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/**
+ * A Date for an RFC 3339 timestamp, a Date, or a "YYYY-MM-DD" day. A bare day is read as
+ * local midnight (not UTC midnight), so it never shows as the day before.
+ */
+export function toDate(value: string | Date): Date {
+  if (value instanceof Date) return value;
+  const m = DATE_ONLY.exec(value);
+  if (m) return new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  return new Date(value);
+}
+
+const dateFmt = () => new Intl.DateTimeFormat("en-GB", { day: "2-digit", month: "2-digit", year: "numeric" });
+const timeFmt = () => new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+const timeSecFmt = () =>
+  new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+const longFmt = () =>
+  new Intl.DateTimeFormat("en-GB", { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+const shortDayFmt = () => new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short" });
+
+/** "22/11/2026" */
+export function formatDate(value: string | Date): string {
+  return dateFmt().format(toDate(value));
+}
+
+/** "Sunday 22 November 2026" */
+export function formatLongDate(value: string | Date): string {
+  const parts = longFmt().formatToParts(toDate(value));
+  const get = (t: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === t)?.value ?? "";
+  return `${get("weekday")} ${get("day")} ${get("month")} ${get("year")}`;
+}
+
+/** "3 Nov" — short axis labels. */
+export function formatShortDay(value: string | Date): string {
+  return shortDayFmt().format(toDate(value));
+}
+
+/** "14:03" (24-hour). */
+export function formatTime(value: string | Date): string {
+  return timeFmt().format(toDate(value));
+}
+
+/** "22/11/2026 14:03" */
+export function formatDateTime(value: string | Date): string {
+  return `${formatDate(value)} ${formatTime(value)}`;
+}
+
+/** "22/11/2026 14:03:05" — the audit trail's precision. */
+export function formatDateTimeSeconds(value: string | Date): string {
+  return `${formatDate(value)} ${timeSecFmt().format(toDate(value))}`;
+}
+
+/** "14:00–14:50" (en dash, no spaces). */
+export function formatTimeRange(start: string | Date, end: string | Date): string {
+  return `${formatTime(start)}–${formatTime(end)}`;
+}
+
+/** "50 min", "1 h", "1 h 10 min"; negative durations keep their sign. */
+export function formatDuration(minutes: number): string {
+  const sign = minutes < 0 ? "-" : "";
+  const total = Math.round(Math.abs(minutes));
+  const h = Math.floor(total / 60);
+  const m = total % 60;
+  if (h === 0) return `${sign}${m} min`;
+  if (m === 0) return `${sign}${h} h`;
+  return `${sign}${h} h ${m} min`;
+}
+
+const pad2 = (n: number) => String(n).padStart(2, "0");
+
+/** A countdown: "49:57"; "-02:15" in overrun; minutes go past 59 ("75:00"). */
+export function formatClock(seconds: number): string {
+  const whole = Math.trunc(seconds);
+  const neg = whole < 0;
+  const abs = Math.abs(whole);
+  return `${neg ? "-" : ""}${pad2(Math.floor(abs / 60))}:${pad2(abs % 60)}`;
+}
+
+/** Seconds left until `endsAt`, rounded to the nearest second. */
+export function secondsUntil(endsAt: string | Date, now: number = Date.now()): number {
+  const s = Math.round((toDate(endsAt).getTime() - now) / 1000);
+  return s === 0 ? 0 : s; // never -0
+}
+
+/** The local calendar day as "YYYY-MM-DD". */
+export function isoDay(d: Date = new Date()): string {
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+}
+
+/** "YYYY-MM-DD" plus `n` days (local calendar, safe across clock changes). */
+export function addDays(day: string, n: number): string {
+  const d = toDate(day);
+  return isoDay(new Date(d.getFullYear(), d.getMonth(), d.getDate() + n));
+}
+
+/** A local day ("YYYY-MM-DD") and time ("HH:mm") as an RFC 3339 UTC instant. */
+export function localToUtcIso(day: string, time: string): string {
+  const dm = DATE_ONLY.exec(day);
+  const tm = /^(\d{1,2}):(\d{2})$/.exec(time);
+  if (!dm || !tm) throw new Error("Enter a date and a time.");
+  const d = new Date(Number(dm[1]), Number(dm[2]) - 1, Number(dm[3]), Number(tm[1]), Number(tm[2]));
+  return d.toISOString();
+}
+
+/** "HH:mm" of the next quarter hour from `now`, for a booking form's default. */
+export function nextQuarterHour(now: Date = new Date()): string {
+  const d = new Date(now.getTime());
+  d.setSeconds(0, 0);
+  d.setMinutes(Math.ceil((d.getMinutes() + 1) / 15) * 15);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+}
+
+/**
+ * A day typed the UK way ("22/11/2026", "2/3/2026", "22-11-2026", "22.11.2026") as
+ * "YYYY-MM-DD"; null if it is not a real date. A two-digit year is not accepted (it is
+ * ambiguous for a date of birth).
+ */
+export function parseUkDate(s: string): string | null {
+  const m = /^\s*(\d{1,2})[/.\-\s](\d{1,2})[/.\-\s](\d{4})\s*$/.exec(s);
+  if (!m) return null;
+  const d = Number(m[1]);
+  const mo = Number(m[2]);
+  const y = Number(m[3]);
+  if (mo < 1 || mo > 12 || d < 1 || y < 1800 || y > 2200) return null;
+  const date = new Date(y, mo - 1, d);
+  if (date.getFullYear() !== y || date.getMonth() !== mo - 1 || date.getDate() !== d) return null;
+  return `${y}-${pad2(mo)}-${pad2(d)}`;
+}
+
+/** A 24-hour time typed as "14:05", "9:05", "14.05" or "1405", as "HH:mm"; null if invalid. */
+export function parseTime(s: string): string | null {
+  const m = /^\s*(\d{1,2})(?:[:.]?)(\d{2})\s*$/.exec(s);
+  if (!m) return null;
+  const h = Number(m[1]);
+  const min = Number(m[2]);
+  if (h > 23 || min > 59) return null;
+  return `${pad2(h)}:${pad2(min)}`;
+}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { groupMatches, keyGroups, normaliseGroup, passphraseStrength, pickTwoGroups } from "./recovery";
+
+const KEY = "7KQ2-M9XD-0A1B-C3D4-E5F6-G7H8-J9K0-1M2N-R4TN";
+
+describe("recovery key groups", () => {
+  it("splits a key into its nine groups", () => {
+    const g = keyGroups(KEY);
+    expect(g).toHaveLength(9);
+    expect(g[0]).toBe("7KQ2");
+    expect(g[8]).toBe("R4TN");
+  });
+
+  it("matches a group typed exactly, in lower case, or with spaces around", () => {
+    expect(groupMatches("M9XD", "M9XD")).toBe(true);
+    expect(groupMatches("m9xd", "M9XD")).toBe(true);
+    expect(groupMatches("  m9xD \n", "M9XD")).toBe(true);
+  });
+
+  it("reads O as 0 and I or L as 1, as the key's alphabet allows", () => {
+    expect(groupMatches("OA1B", "0A1B")).toBe(true);
+    expect(groupMatches("oaib", "0A1B")).toBe(true);
+    expect(groupMatches("0ALB", "0A1B")).toBe(true);
+    expect(groupMatches("1M2N", "1M2N")).toBe(true);
+    expect(groupMatches("lm2n", "1M2N")).toBe(true);
+    expect(normaliseGroup(" o-il ")).toBe("011");
+  });
+
+  it("rejects a wrong, short, long or empty group", () => {
+    expect(groupMatches("M9XE", "M9XD")).toBe(false);
+    expect(groupMatches("M9X", "M9XD")).toBe(false);
+    expect(groupMatches("M9XDD", "M9XD")).toBe(false);
+    expect(groupMatches("", "M9XD")).toBe(false);
+    expect(groupMatches("   ", "")).toBe(false);
+    // A neighbouring group is not the asked one.
+    expect(groupMatches("7KQ2", "M9XD")).toBe(false);
+  });
+
+  it("asks for two different groups between 1 and 9, ascending", () => {
+    for (let i = 0; i < 500; i++) {
+      const [a, b] = pickTwoGroups();
+      expect(a).toBeGreaterThanOrEqual(1);
+      expect(b).toBeLessThanOrEqual(9);
+      expect(a).toBeLessThan(b);
+    }
+  });
+
+  it("can ask for any pair, including the first and last groups", () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 3000; i++) seen.add(pickTwoGroups().join(","));
+    expect(seen.size).toBe(36); // 9 choose 2
+    expect(pickTwoGroups(9, () => 0)).toEqual([1, 2]);
+    expect(pickTwoGroups(9, () => 0.999)).toEqual([8, 9]);
+  });
+});
+
+describe("passphrase strength", () => {
+  it("asks for at least 10 characters", () => {
+    expect(passphraseStrength("").level).toBe(0);
+    expect(passphraseStrength("short").label).toBe("Too short");
+    expect(passphraseStrength("123456789").hint).toContain("1 more character");
+  });
+
+  it("grades longer passphrases higher", () => {
+    expect(passphraseStrength("aaaaaaaaaaaa").label).toBe("Weak");
+    expect(passphraseStrength("abcdefghij").label).toBe("Weak");
+    expect(passphraseStrength("Abcdefgh1!").label).toBe("Fair");
+    expect(passphraseStrength("correct horse battery staple").label).toBe("Strong");
+  });
+});

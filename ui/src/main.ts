@@ -1,0 +1,18 @@
+import "./app.css";
+import { mount } from "svelte";
+import App from "./App.svelte";
+import ClockWindow from "./ClockWindow.svelte";
+
+async function start() {
+  // Working on the UI in a plain browser: `VITE_CASEBOOK_MOCK=1 npm run dev` stands in a
+  // pretend backend. Only the dev server can load it; a build never contains it.
+  if (import.meta.env.DEV && import.meta.env.VITE_CASEBOOK_MOCK) {
+    const { installMockBackend } = await import("./dev/mockBackend");
+    installMockBackend(import.meta.env.VITE_CASEBOOK_MOCK);
+  }
+  const target = document.getElementById("app")!;
+  // The small always-on-top clock window loads the same page with "#clock".
+  return location.hash === "#clock" ? mount(ClockWindow, { target }) : mount(App, { target });
+}
+
+export default start();
