@@ -88,6 +88,8 @@ pub async fn vault_unlock(
         let _ = app.emit("notice", session_clock::Notice { message });
     }
     *guard(&state.vault) = Some(vault);
+    // A backup overdue while the vault was locked is made now.
+    crate::backups::run_if_due(&app);
     Ok(())
 }
 

@@ -7,12 +7,14 @@
 //! * [`commands`] — what the UI may call (one function per action, each calling the core);
 //! * [`state`] — what the app holds: the vault while unlocked, the clock, preferences;
 //! * [`session_clock`] — the once-a-second ticker: notifications, tray text, auto-lock;
+//! * [`backups`] — the Backups screen and the automatic backups;
 //! * [`tray`] — the tray icon and its menu;
 //! * [`error`] — the error every command returns, worded for a person.
 //!
 //! The vault folder is the OS data folder (as for the `casebook` command) unless
 //! `CASEBOOK_VAULT` names another.
 
+pub mod backups;
 pub mod commands;
 pub mod error;
 pub mod session_clock;
@@ -68,6 +70,11 @@ pub fn run() {
             commands::clock_extend,
             commands::clock_end,
             commands::clock_window,
+            backups::backup_overview,
+            backups::backup_now,
+            backups::backup_verify,
+            backups::backup_settings_set,
+            backups::backup_restore,
         ])
         .setup(|app| {
             tray::build(app.handle())?;

@@ -1,11 +1,11 @@
 //! The live side of the session clock: a once-a-second ticker that advances the core's
 //! state machine, sends the reading to the windows and the tray, raises desktop
-//! notifications, and locks the vault after the idle time.
+//! notifications, starts a backup when one is due, and locks the vault after the idle time.
 
 use std::time::Duration as StdDuration;
 
 use casebook_core::ClockReading;
-use chrono::Utc;
+use chrono::{Timelike, Utc};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -48,12 +48,12 @@ pub fn publish(app: &AppHandle, v: &ClockView) {
 
 /// Shows a desktop notification off the main thread (notify-rust blocks on D-Bus). With no
 /// notification daemon it fails: the message then goes to the window instead.
-pub fn notify(app: &AppHandle, message: String) {
+pub fn notify(app: &AppHandle, summary: &'static str, message: String) {
     let app = app.clone();
     std::thread::spawn(move || {
         let shown = notify_rust::Notification::new()
             .appname("Casebook")
-            .summary("Session clock")
+            .summary(summary)
             .body(&message)
             .show();
         if shown.is_err() {
@@ -90,7 +90,10 @@ fn tick(app: &AppHandle) {
     };
     publish(app, &v);
     for e in events {
-        notify(app, e.message());
+        notify(app, "Session clock", e.message());
+    }
+    if Utc::now().second() == 0 {
+        crate::backups::run_if_due(app);
     }
     auto_lock(app, &state, prefs.auto_lock_minutes);
 }

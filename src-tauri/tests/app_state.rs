@@ -1,0 +1,99 @@
+//! The app's state against a real vault (SQLCipher, passphrase key file), without a window:
+//! a session ended while Casebook was locked is recorded at the next unlock, the clock
+//! learns today's booked times (and forgets who they are with on lock), and core errors
+//! reach the window worded for a person.
+
+use casebook_app::error::UiError;
+use casebook_app::state::AppState;
+use casebook_core::{
+    AuditFilter, ClientIdentity, CoreError, Preferences, SessionClock, Unrecorded, Vault,
+};
+use chrono::{Duration, Utc};
+
+const PASSPHRASE: &str = "correct horse battery staple";
+
+#[test]
+fn a_session_ended_while_locked_is_recorded_at_the_next_unlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault_dir = dir.path().join("vault");
+    let mut vault = Vault::init(&vault_dir, Some(PASSPHRASE)).unwrap().vault;
+    let client = vault
+        .add_client(ClientIdentity {
+            full_name: "Ada Jones".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let now = Utc::now();
+    let appt = vault
+        .add_appointment(
+            &client.code,
+            now - Duration::minutes(1),
+            now + Duration::minutes(49),
+        )
+        .unwrap();
+    drop(vault);
+
+    // The app starts (locked), finds today's session, and a session that ran while it was
+    // locked is waiting in the saved clock.
+    let mut clock = SessionClock::default();
+    let prefs = Preferences::default();
+    clock
+        .start(now - Duration::minutes(60), None, 50, &prefs)
+        .unwrap();
+    let ran = clock.end().unwrap();
+    clock.defer(Unrecorded::End {
+        ran,
+        ended_at: now - Duration::minutes(5),
+    });
+    clock.save(&vault_dir).unwrap();
+
+    let state = AppState::new(vault_dir.clone());
+    let mut vault = Vault::open(&vault_dir, Some(PASSPHRASE)).unwrap();
+    let problems = state.after_unlock(&mut vault);
+    assert!(problems.is_empty(), "{problems:?}");
+    let trail = vault
+        .audit_entries(&AuditFilter {
+            action: Some("session.".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0].detail.as_deref(), Some("minutes=55 overrun=5"));
+    assert!(
+        SessionClock::load(&vault_dir)
+            .unwrap()
+            .take_unrecorded()
+            .is_empty()
+    );
+
+    {
+        let c = state.clock.lock().unwrap();
+        assert_eq!(c.upcoming.len(), 1);
+        assert_eq!(c.upcoming[0].appointment_id, appt.id);
+        assert_eq!(c.labels[&appt.id].client_name.as_deref(), Some("Ada Jones"));
+    }
+    *state.vault.lock().unwrap() = Some(vault);
+    state.lock();
+    assert!(state.vault.lock().unwrap().is_none());
+    let c = state.clock.lock().unwrap();
+    assert!(c.labels.is_empty(), "names must not outlive the unlock");
+    assert_eq!(
+        c.upcoming.len(),
+        1,
+        "times stay so the clock can run while locked"
+    );
+}
+
+#[test]
+fn errors_reach_the_window_worded_for_a_person() {
+    let e = UiError::from(CoreError::WrongPassphrase);
+    assert_eq!(e.kind, "wrong_passphrase");
+    assert!(!e.message.contains("CASEBOOK_"), "{}", e.message);
+    let e = UiError::from(CoreError::InvalidInput("the note is empty".into()));
+    assert_eq!(
+        (e.kind, e.message.as_str()),
+        ("invalid_input", "the note is empty")
+    );
+    let json = serde_json::to_value(UiError::locked()).unwrap();
+    assert_eq!(json["kind"], "locked");
+}

@@ -1,0 +1,117 @@
+// Start time and idle memory of Casebook against a minimal Tauri 2 window, side by side in
+// one run (alternating launches). Run through `scripts/bench-app`, which builds both apps,
+// prepares an unlocked-by-keychain vault and starts tauri-driver on 127.0.0.1:4444.
+//
+// Start: from asking WebDriver for a new session (which launches the app) until the
+// unlocked Today screen is on screen (Casebook: one click on Unlock, as a therapist would)
+// or the page's content is (the minimal window). Memory: after 5 s idle, the proportional
+// set size (PSS, /proc/PID/smaps_rollup) summed over the app and its WebKit processes.
+
+import { readFileSync, readdirSync } from "node:fs";
+import { remote } from "webdriverio";
+
+const runs = Number(process.env.BENCH_RUNS || 5);
+const apps = {
+  casebook: { bin: process.env.CASEBOOK_APP_BIN, ready: "#today" },
+  minimal: { bin: process.env.MINIMAL_APP_BIN, ready: "#ready" },
+};
+
+function children() {
+  const kids = new Map();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!kids.has(ppid)) kids.set(ppid, []);
+      kids.get(ppid).push(Number(d));
+    } catch {}
+  }
+  return kids;
+}
+
+function exeOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0];
+  } catch {
+    return "";
+  }
+}
+
+function pssKb(pid) {
+  try {
+    const m = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8").match(/^Pss:\s+(\d+) kB/m);
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** PSS of the app process whose executable is `bin`, plus all its descendants. */
+function treePssMb(bin) {
+  const kids = children();
+  const roots = [...kids.values()].flat().filter((p) => exeOf(p) === bin);
+  let total = 0;
+  const seen = new Set();
+  const walk = (p) => {
+    if (seen.has(p)) return;
+    seen.add(p);
+    total += pssKb(p);
+    for (const c of kids.get(p) || []) walk(c);
+  };
+  roots.forEach(walk);
+  return { mb: total / 1024, processes: seen.size };
+}
+
+async function once(name) {
+  const app = apps[name];
+  const t0 = performance.now();
+  const browser = await remote({
+    hostname: "127.0.0.1",
+    port: 4444,
+    logLevel: "error",
+    capabilities: {
+      browserName: "wry",
+      "wdio:enforceWebDriverClassic": true,
+      "tauri:options": { application: app.bin },
+    },
+  });
+  try {
+    if (name === "casebook") {
+      const unlock = await browser.$("#unlock");
+      await unlock.waitForClickable({ timeout: 30_000, interval: 10 });
+      await unlock.click();
+    }
+    await browser.$(app.ready).waitForDisplayed({ timeout: 30_000, interval: 10 });
+    const startMs = performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 5000));
+    const mem = treePssMb(app.bin);
+    return { startMs, ...mem };
+  } finally {
+    await browser.deleteSession();
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const results = { casebook: [], minimal: [] };
+for (let i = 0; i < runs; i++) {
+  for (const name of i % 2 ? ["minimal", "casebook"] : ["casebook", "minimal"]) {
+    results[name].push(await once(name));
+  }
+}
+const row = (name) => {
+  const r = results[name];
+  return {
+    start: median(r.map((x) => x.startMs)),
+    pss: median(r.map((x) => x.mb)),
+    processes: median(r.map((x) => x.processes)),
+  };
+};
+const c = row("casebook");
+const m = row("minimal");
+console.log(`runs: ${runs} each, alternating; medians`);
+console.log(`| | start to ready (ms) | idle PSS (MB) | processes |`);
+console.log(`|---|---|---|---|`);
+console.log(`| minimal Tauri 2 window | ${m.start.toFixed(0)} | ${m.pss.toFixed(1)} | ${m.processes} |`);
+console.log(`| Casebook (unlock → Today) | ${c.start.toFixed(0)} | ${c.pss.toFixed(1)} | ${c.processes} |`);
+console.log(`| ratio | ${(c.start / m.start).toFixed(2)}× | ${(c.pss / m.pss).toFixed(2)}× | |`);
