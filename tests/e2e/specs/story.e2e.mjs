@@ -1,6 +1,6 @@
 // A therapist's first day with Casebook, start to finish, as a person would click through
 // it: set up the vault, add a client, write and finalise a note, amend it, find it, lock and
-// unlock, check the audit trail and run a session clock.
+// unlock, check the audit trail, back up and verify, and run a session clock.
 //
 // Needs a fresh vault (the first-run screen must show).
 
@@ -130,6 +130,24 @@ describe("A therapist's first day with Casebook", () => {
     await click("#audit-verify");
     await until(async () => /verified/i.test(await text("#audit-result")), "the audit trail is verified", 60_000);
     await screenshot("audit.png");
+  });
+
+  it("backs up now and verifies the backup", async () => {
+    await click("#nav-backups");
+    await shown("#backups");
+    await click("#backup-now");
+    await until(async () => /backup made/i.test(await text("#backup-result")), "the backup is made", 60_000);
+
+    // The list is refreshed after the backup: the newest (first) row is the one just made.
+    await (await $(".backup-row")).waitForExist({ timeout: 20_000 });
+    await click(".backup-row .backup-verify");
+    await until(
+      async () => (await (await $(".backup-row .backup-status")).getAttribute("data-ok")) === "true",
+      "the backup is verified OK",
+      60_000,
+    );
+    assert.match(await text(".backup-row .backup-status"), /verified ok/i);
+    await screenshot("backups.png");
   });
 
   it("runs an ad-hoc session clock", async () => {

@@ -13,6 +13,9 @@ import type {
   Appointment,
   AuditEntry,
   AuditFilter,
+  BackupFile,
+  BackupOverview,
+  KeepPolicy,
   ClientIdentity,
   ClockView,
   Instrument,
@@ -117,7 +120,63 @@ const state = {
     next_session_notice_minutes: 5,
   } as Settings,
   clock: null as Clock | null,
+  backup: {
+    destination: null as string | null,
+    every_hours: 8,
+    keep: { all_hours: 48, daily_days: 30, weekly_weeks: 12, monthly_months: 12 } as KeepPolicy,
+    files: [] as BackupFile[],
+    lastSuccess: null as string | null,
+    failure: null as { at: string; error: string } | null,
+    /** Set from the console (casebookMock.state.backup.failNext = true) to try the failure banner. */
+    failNext: false,
+  },
 };
+
+const VAULT_DIR = "/home/you/.local/share/casebook";
+const backupDir = () => state.backup.destination ?? `${VAULT_DIR}-backups`;
+const backupName = (d: Date) => `casebook-${d.toISOString().replace(/:/g, "-")}.tar`;
+
+function backupFile(at: Date, verified: BackupFile["verified"] = null): BackupFile {
+  const name = backupName(at);
+  return {
+    name,
+    path: `${backupDir()}/${name}`,
+    size: 90_000_000 + Math.round(Math.random() * 5_000_000),
+    created_at: at.toISOString(),
+    clients: state.clients.length,
+    notes: state.notes.length,
+    verified,
+  };
+}
+
+function backupOverview(): BackupOverview {
+  const b = state.backup;
+  const every = b.every_hours * 3600_000;
+  const last = b.lastSuccess ? new Date(b.lastSuccess).getTime() : null;
+  const failedLater = b.failure && (!last || new Date(b.failure.at).getTime() > last);
+  const overdue = last !== null && Date.now() > last + every + 30 * 60_000;
+  const uk = (t: string) => new Date(t).toLocaleString("en-GB", { dateStyle: "short", timeStyle: "short" }).replace(",", "");
+  const health: BackupOverview["health"] = failedLater
+    ? { state: "failed", message: `The last backup failed at ${uk(b.failure!.at)}.`, last_success: b.lastSuccess, failed_at: b.failure!.at, error: b.failure!.error }
+    : last === null
+      ? { state: "never", message: "No backup has been made yet.", last_success: null, failed_at: null, error: null }
+      : overdue
+        ? { state: "overdue", message: `No backup since ${uk(b.lastSuccess!)}: one is overdue.`, last_success: b.lastSuccess, failed_at: null, error: null }
+        : { state: "ok", message: `Last backup ${uk(b.lastSuccess!)}.`, last_success: b.lastSuccess, failed_at: null, error: null };
+  const next_due = failedLater
+    ? new Date(new Date(b.failure!.at).getTime() + 15 * 60_000).toISOString()
+    : last === null
+      ? null
+      : new Date(last + every).toISOString();
+  return {
+    destination: backupDir(),
+    every_hours: b.every_hours,
+    keep: { ...b.keep },
+    health,
+    next_due,
+    files: [...b.files].sort((x, y) => y.name.localeCompare(x.name)).map((f) => ({ ...f })),
+  };
+}
 
 function log(action: string, client_code: string | null = null, detail: string | null = null) {
   const prev = state.audit[state.audit.length - 1];
@@ -214,7 +273,7 @@ type Args = Record<string, unknown>;
 function handle(cmd: string, a: Args): unknown {
   switch (cmd) {
     case "app_status":
-      return { vault_exists: state.exists, unlocked: state.unlocked, key_store: state.keyStore, vault_dir: "/home/you/.local/share/casebook" };
+      return { vault_exists: state.exists, unlocked: state.unlocked, key_store: state.keyStore, vault_dir: VAULT_DIR };
     case "vault_create": {
       if (state.exists) fail("invalid", "A vault already exists.");
       const ks = a.keyStore as KeyStore;
@@ -441,6 +500,51 @@ function handle(cmd: string, a: Args): unknown {
       return clockView();
     case "clock_window":
       return null;
+    case "backup_overview":
+      return backupOverview();
+    case "backup_now": {
+      if (state.backup.failNext) {
+        state.backup.failNext = false;
+        state.backup.failure = { at: now(), error: `The backup folder ${backupDir()} cannot be written to.` };
+        fail("integrity", state.backup.failure.error);
+      }
+      const f = backupFile(new Date());
+      state.backup.files.push(f);
+      state.backup.lastSuccess = f.created_at;
+      log("backup.create");
+      return { ...f };
+    }
+    case "backup_verify": {
+      const f = state.backup.files.find((x) => x.name === a.name) ?? fail("not_found", `There is no backup called ${a.name}.`);
+      const file = f as BackupFile;
+      const ok = file.created_at !== null;
+      file.verified = { at: now(), ok, problem: ok ? null : "The backup's manifest cannot be read." };
+      log("backup.verify", null, ok ? "ok" : "failed");
+      return { ok, problem: file.verified.problem };
+    }
+    case "backup_settings_set": {
+      const every = Number(a.everyHours);
+      if (!(every >= 1 && every <= 168)) fail("invalid_input", "backups can run every 1 to 168 hours");
+      const dest = typeof a.destination === "string" && a.destination.trim() ? a.destination.trim() : null;
+      if (dest && !dest.startsWith("/")) fail("invalid_input", "Give the backup folder as a full path, e.g. /media/usb/casebook-backups.");
+      state.backup.destination = dest;
+      state.backup.every_hours = every;
+      state.backup.keep = { ...(a.keep as KeepPolicy) };
+      return backupOverview();
+    }
+    case "backup_restore": {
+      const f = state.backup.files.find((x) => x.name === a.name) ?? fail("not_found", `There is no backup called ${a.name}.`);
+      if ((f as BackupFile).created_at === null) fail("integrity", "The backup's manifest cannot be read.");
+      const key = String(a.recoveryKey ?? "").replace(/[-\s]/g, "");
+      if (key.length !== 36) fail("recovery", "that is not a recovery key: expected 9 groups of 4 letters and digits, like ABCD-EFGH-…");
+      const into = String(a.into ?? "").trim();
+      if (!into.startsWith("/")) fail("invalid_input", "Give the folder to restore into as a full path.");
+      if (into === VAULT_DIR) fail("invalid_input", "A backup is never restored over the vault in use: choose a new folder.");
+      if (state.keyStore === "passphrase" && !a.passphrase)
+        fail("invalid_input", "This backup kept its keys behind a passphrase: give the passphrase the restored vault should use.");
+      log("backup.restore");
+      return into;
+    }
   }
   return fail("invalid", `The mock backend has no command "${cmd}".`);
 }
@@ -493,6 +597,23 @@ function seed() {
     addenda: [{ id: id(), note_id: "", text: "Correction: the move was in August.", created_at: days(13) }],
   });
   log("vault.init", null, "passphrase");
+  // Backups over the last fortnight as the keep-policy leaves them: three a day for the last
+  // two days, then one a day; one day missed; the newest not yet verified, one damaged.
+  const ok = (t: Date) => ({ at: new Date(t.getTime() + 3600_000).toISOString(), ok: true, problem: null });
+  for (let d = 13; d >= 0; d--) {
+    if (d === 6) continue;
+    const hours = d <= 1 ? [6, 14, 22] : [14];
+    for (const h of hours) {
+      const t = new Date(today.getFullYear(), today.getMonth(), today.getDate() - d, h, 2);
+      if (t.getTime() > Date.now()) continue;
+      const newest = d === 0 && h === hours.filter((x) => new Date(today.getFullYear(), today.getMonth(), today.getDate(), x, 2).getTime() <= Date.now()).pop();
+      state.backup.files.push(backupFile(t, newest || d === 1 ? null : ok(t)));
+      state.backup.lastSuccess = t.toISOString();
+    }
+  }
+  const damaged = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 9, 14, 2);
+  state.backup.files = state.backup.files.filter((f) => f.created_at !== damaged.toISOString());
+  state.backup.files.push({ ...backupFile(damaged), created_at: null, clients: null, notes: null });
 }
 
 export function installMockBackend(mode: string): void {

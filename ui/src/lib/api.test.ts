@@ -6,7 +6,7 @@ vi.mock("@tauri-apps/api/event", () => ({ listen: vi.fn() }));
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
-import { api, errorMessage, events, isAppError, type ClientIdentity, type Settings } from "./api";
+import { api, errorMessage, events, isAppError, type ClientIdentity, type KeepPolicy, type Settings } from "./api";
 
 const invokeMock = vi.mocked(invoke);
 const listenMock = vi.mocked(listen);
@@ -32,6 +32,9 @@ const settings: Settings = {
   default_session_minutes: 50,
   next_session_notice_minutes: 5,
 };
+const keep: KeepPolicy = { all_hours: 48, daily_days: 30, weekly_weeks: 12, monthly_months: 12 };
+const BACKUP = "casebook-2026-11-22T14-02-05.123Z.tar";
+const KEY = "7KQ2-M9XD-0A1B-C3D4-E5F6-G7H8-J9K0-1M2N-R4TN";
 
 // [what the screen calls, the command Rust must receive, the arguments it must receive]
 const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | undefined][] = [
@@ -84,6 +87,33 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
   ["extendSession", () => api.extendSession(), "clock_extend", undefined],
   ["endSession", () => api.endSession(), "clock_end", undefined],
   ["showClockWindow", () => api.showClockWindow(), "clock_window", undefined],
+  ["backups", () => api.backups(), "backup_overview", undefined],
+  ["backupNow", () => api.backupNow(), "backup_now", undefined],
+  ["verifyBackup", () => api.verifyBackup(BACKUP), "backup_verify", { name: BACKUP }],
+  [
+    "saveBackupSettings (a folder)",
+    () => api.saveBackupSettings("/media/usb/casebook", 8, keep),
+    "backup_settings_set",
+    { destination: "/media/usb/casebook", everyHours: 8, keep },
+  ],
+  [
+    "saveBackupSettings (the default folder)",
+    () => api.saveBackupSettings(null, 24, keep),
+    "backup_settings_set",
+    { destination: null, everyHours: 24, keep },
+  ],
+  [
+    "restoreBackup (keychain vault)",
+    () => api.restoreBackup(BACKUP, KEY, "/media/usb/casebook/restored-2026-11-22"),
+    "backup_restore",
+    { name: BACKUP, recoveryKey: KEY, into: "/media/usb/casebook/restored-2026-11-22", passphrase: null },
+  ],
+  [
+    "restoreBackup (passphrase vault)",
+    () => api.restoreBackup(BACKUP, KEY, "/r", "correct horse battery staple"),
+    "backup_restore",
+    { name: BACKUP, recoveryKey: KEY, into: "/r", passphrase: "correct horse battery staple" },
+  ],
 ];
 
 describe("api commands", () => {
@@ -152,5 +182,11 @@ describe("events", () => {
     expect(listenMock.mock.calls[2][0]).toBe("locked");
     (listenMock.mock.calls[2][1] as (e: { payload: unknown }) => void)({ payload: null });
     expect(onLocked).toHaveBeenCalledTimes(1);
+
+    const onBackup = vi.fn();
+    await events.onBackup(onBackup);
+    expect(listenMock.mock.calls[3][0]).toBe("backup");
+    (listenMock.mock.calls[3][1] as (e: { payload: unknown }) => void)({ payload: null });
+    expect(onBackup).toHaveBeenCalledTimes(1);
   });
 });

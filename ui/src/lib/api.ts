@@ -221,6 +221,50 @@ export interface Today {
   clock: ClockView;
 }
 
+export interface KeepPolicy {
+  all_hours: number;
+  daily_days: number;
+  weekly_weeks: number;
+  monthly_months: number;
+}
+
+/** The "last backup" status. */
+export interface BackupHealth {
+  state: "ok" | "failed" | "overdue" | "never";
+  /** One sentence for the banner, e.g. "Last backup 22/11/2026 14:02." */
+  message: string;
+  last_success: string | null;
+  failed_at: string | null;
+  error: string | null;
+}
+
+export interface BackupFile {
+  name: string;
+  path: string;
+  size: number; // bytes
+  /** null when the file's manifest cannot be read: show it as damaged. */
+  created_at: string | null;
+  clients: number | null;
+  notes: number | null;
+  verified: { at: string; ok: boolean; problem: string | null } | null;
+}
+
+export interface BackupOverview {
+  destination: string;
+  every_hours: number;
+  keep: KeepPolicy;
+  health: BackupHealth;
+  next_due: string | null;
+  /** Newest first. */
+  files: BackupFile[];
+}
+
+export interface BackupCheck {
+  ok: boolean;
+  /** What failed, in one sentence, when ok is false. */
+  problem: string | null;
+}
+
 export interface Notice {
   message: string;
 }
@@ -276,12 +320,31 @@ export const api = {
   extendSession: () => call<ClockView>("clock_extend"),
   endSession: () => call<ClockView>("clock_end"),
   showClockWindow: () => call<void>("clock_window"),
+
+  backups: () => call<BackupOverview>("backup_overview"),
+  /** Makes a backup now (a few seconds at most), then prunes by the keep-policy. */
+  backupNow: () => call<BackupFile>("backup_now"),
+  verifyBackup: (name: string) => call<BackupCheck>("backup_verify", { name }),
+  /** `destination` null keeps the default folder beside the vault. */
+  saveBackupSettings: (destination: string | null, everyHours: number, keep: KeepPolicy) =>
+    call<BackupOverview>("backup_settings_set", { destination, everyHours, keep }),
+  /**
+   * Restores a backup into a new, empty folder; returns that folder. Needs the recovery key;
+   * a backup of a passphrase vault also needs the passphrase the restored copy will use.
+   */
+  restoreBackup: (name: string, recoveryKey: string, into: string, passphrase: string | null = null) =>
+    call<string>("backup_restore", { name, recoveryKey, into, passphrase }),
 };
 
-/** Backend events: the clock ticks every second; `locked` when the vault locks itself. */
+/**
+ * Backend events: the clock ticks every second; `locked` when the vault locks itself;
+ * `backup` after each automatic backup.
+ */
 export const events = {
   onClock: (f: (v: ClockView) => void): Promise<UnlistenFn> => listen<ClockView>("clock", (e) => f(e.payload)),
   onLocked: (f: () => void): Promise<UnlistenFn> => listen("locked", () => f()),
   /** A notification could not be shown on the desktop: show it in the window instead. */
   onNotice: (f: (n: Notice) => void): Promise<UnlistenFn> => listen<Notice>("notice", (e) => f(e.payload)),
+  /** An automatic backup was made, or failed: the Backups screen reloads. */
+  onBackup: (f: () => void): Promise<UnlistenFn> => listen("backup", () => f()),
 };

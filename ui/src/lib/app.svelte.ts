@@ -25,9 +25,10 @@ export type View =
   | { name: "client"; code: string; tab?: ClientTab; noteId?: string | null }
   | { name: "search" }
   | { name: "audit" }
+  | { name: "backups" }
   | { name: "settings" };
 
-export type NavName = "today" | "clients" | "search" | "audit" | "settings";
+export type NavName = "today" | "clients" | "search" | "audit" | "backups" | "settings";
 
 class AppState {
   screen = $state<Screen>("loading");

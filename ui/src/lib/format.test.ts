@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   addDays,
+  formatBytes,
   formatClock,
   formatDate,
   formatDateTime,
@@ -152,5 +153,33 @@ describe("durations and the clock", () => {
     expect(secondsUntil("2026-11-22T13:57:45Z", now)).toBe(-135);
     expect(Object.is(secondsUntil("2026-11-22T14:00:00.200Z", now), 0)).toBe(true);
     expect(Object.is(secondsUntil("2026-11-22T13:59:59.800Z", now), 0)).toBe(true);
+  });
+});
+
+describe("file sizes", () => {
+  it("writes bytes, then KB, MB, GB in thousands", () => {
+    expect(formatBytes(0)).toBe("0 bytes");
+    expect(formatBytes(1)).toBe("1 byte");
+    expect(formatBytes(999)).toBe("999 bytes");
+    expect(formatBytes(1000)).toBe("1 KB");
+    expect(formatBytes(4_240)).toBe("4.2 KB");
+    expect(formatBytes(92_712_345)).toBe("92.7 MB");
+    expect(formatBytes(128_400_000)).toBe("128 MB");
+    expect(formatBytes(1_300_000_000)).toBe("1.3 GB");
+    expect(formatBytes(2_000_000_000_000)).toBe("2 TB");
+  });
+
+  it("never shows 1000 of a unit or a trailing .0", () => {
+    expect(formatBytes(999_999)).toBe("1 MB");
+    expect(formatBytes(999_499)).toBe("999 KB");
+    expect(formatBytes(99_960)).toBe("100 KB");
+    expect(formatBytes(5_000_000)).toBe("5 MB");
+    expect(formatBytes(5_040_000)).toBe("5 MB");
+    expect(formatBytes(5_060_000)).toBe("5.1 MB");
+  });
+
+  it("shows nonsense sizes as none", () => {
+    expect(formatBytes(-5)).toBe("0 bytes");
+    expect(formatBytes(Number.NaN)).toBe("0 bytes");
   });
 });

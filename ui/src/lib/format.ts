@@ -140,3 +140,21 @@ export function parseTime(s: string): string | null {
   if (h > 23 || min > 59) return null;
   return `${pad2(h)}:${pad2(min)}`;
 }
+
+/**
+ * A file size as a person reads it: "512 bytes", "4.2 KB", "92.7 MB", "1.3 GB" (1 KB = 1000
+ * bytes, as file managers show them). One decimal below 100, none from 100 up, no ".0".
+ */
+export function formatBytes(bytes: number): string {
+  const b = Number.isFinite(bytes) && bytes > 0 ? Math.round(bytes) : 0;
+  if (b < 1000) return `${b} ${b === 1 ? "byte" : "bytes"}`;
+  const units = ["KB", "MB", "GB", "TB", "PB"];
+  const shown = (v: number) => (v >= 99.95 ? Math.round(v) : Math.round(v * 10) / 10);
+  let v = b / 1000;
+  let i = 0;
+  while (shown(v) >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i += 1;
+  }
+  return `${shown(v)} ${units[i]}`;
+}

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { groupMatches, keyGroups, normaliseGroup, passphraseStrength, pickTwoGroups } from "./recovery";
+import {
+  groupMatches,
+  keyGroups,
+  normaliseGroup,
+  normaliseRecoveryKey,
+  passphraseStrength,
+  pickTwoGroups,
+  recoveryKeyProblem,
+} from "./recovery";
 
 const KEY = "7KQ2-M9XD-0A1B-C3D4-E5F6-G7H8-J9K0-1M2N-R4TN";
 
@@ -51,6 +59,29 @@ describe("recovery key groups", () => {
     expect(seen.size).toBe(36); // 9 choose 2
     expect(pickTwoGroups(9, () => 0)).toEqual([1, 2]);
     expect(pickTwoGroups(9, () => 0.999)).toEqual([8, 9]);
+  });
+});
+
+describe("a whole recovery key typed back in", () => {
+  it("reads it with or without dashes, in any case, with O/I/L read as digits", () => {
+    expect(normaliseRecoveryKey(KEY)).toBe(KEY);
+    expect(normaliseRecoveryKey(KEY.toLowerCase())).toBe(KEY);
+    expect(normaliseRecoveryKey(" 7kq2 m9xd oaib c3d4 e5f6 g7h8 j9k0 lm2n r4tn ")).toBe(KEY);
+    expect(normaliseRecoveryKey("7KQ2M9XD0A1BC3D4E5F6G7H8J9K01M2NR4TN")).toBe(KEY);
+    expect(normaliseRecoveryKey("7kq2m9")).toBe("7KQ2-M9");
+    expect(normaliseRecoveryKey("")).toBe("");
+  });
+
+  it("says what is wrong with a key that cannot be one", () => {
+    expect(recoveryKeyProblem(KEY)).toBeNull();
+    expect(recoveryKeyProblem(KEY.toLowerCase().replace(/-/g, " "))).toBeNull();
+    expect(recoveryKeyProblem("  ")).toBe("Enter your recovery key.");
+    expect(recoveryKeyProblem(KEY.slice(0, -5))).toBe(
+      "A recovery key has 36 letters and digits (9 groups of 4); this has 32.",
+    );
+    expect(recoveryKeyProblem(`${KEY}-AAAA`)).toMatch(/this has 40/);
+    expect(recoveryKeyProblem(KEY.replace("7KQ2", "7KU2"))).toBe("“U” is never part of a recovery key: check that character.");
+    expect(recoveryKeyProblem(KEY.replace("7KQ2", "7K.2"))).toMatch(/“\.”/);
   });
 });
 

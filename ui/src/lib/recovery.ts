@@ -1,4 +1,5 @@
-// The recovery key check at first run: the person types back two of its nine groups.
+// The recovery key: the check at first run (the person types back two of its nine groups),
+// and reading a whole key typed back in to restore a backup.
 
 /** "7KQ2-M9XD-…" → ["7KQ2", "M9XD", …]. */
 export function keyGroups(key: string): string[] {
@@ -24,6 +25,29 @@ export function normaliseGroup(s: string): string {
 export function groupMatches(typed: string, expected: string): boolean {
   const t = normaliseGroup(typed);
   return t !== "" && t === normaliseGroup(expected);
+}
+
+/** The characters a recovery key is made of (Crockford base-32: no I, L, O or U). */
+const KEY_CHAR = /^[0-9A-HJKMNP-TV-Z]$/;
+const KEY_LENGTH = 36; // 9 groups of 4
+
+/**
+ * A whole key as typed ("7kq2 m9xd-0a1b…", with or without dashes) in its usual form,
+ * "7KQ2-M9XD-0A1B-…": read as `normaliseGroup` reads a group, then regrouped in fours.
+ */
+export function normaliseRecoveryKey(s: string): string {
+  return normaliseGroup(s).match(/.{1,4}/g)?.join("-") ?? "";
+}
+
+/** What is wrong with a typed recovery key, in one sentence; null when it is well formed. */
+export function recoveryKeyProblem(s: string): string | null {
+  const chars = normaliseGroup(s);
+  if (chars === "") return "Enter your recovery key.";
+  const bad = [...chars].find((c) => !KEY_CHAR.test(c));
+  if (bad !== undefined) return `“${bad}” is never part of a recovery key: check that character.`;
+  if (chars.length !== KEY_LENGTH)
+    return `A recovery key has 36 letters and digits (9 groups of 4); this has ${chars.length}.`;
+  return null;
 }
 
 /** Two different 1-based group numbers out of `count`, ascending. */
