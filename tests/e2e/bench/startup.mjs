@@ -53,14 +53,18 @@ function treePssMb(bin) {
   const roots = [...kids.values()].flat().filter((p) => exeOf(p) === bin);
   let total = 0;
   const seen = new Set();
+  const parts = {};
   const walk = (p) => {
     if (seen.has(p)) return;
     seen.add(p);
-    total += pssKb(p);
+    const kb = pssKb(p);
+    total += kb;
+    const name = exeOf(p).split("/").pop();
+    parts[name] = (parts[name] || 0) + kb / 1024;
     for (const c of kids.get(p) || []) walk(c);
   };
   roots.forEach(walk);
-  return { mb: total / 1024, processes: seen.size };
+  return { mb: total / 1024, processes: seen.size, parts };
 }
 
 async function once(name) {
@@ -77,12 +81,32 @@ async function once(name) {
     },
   });
   try {
-    if (name === "casebook") {
-      const unlock = await browser.$("#unlock");
-      await unlock.waitForClickable({ timeout: 30_000, interval: 10 });
-      await unlock.click();
-    }
-    await browser.$(app.ready).waitForDisplayed({ timeout: 30_000, interval: 10 });
+    // Wait inside the page (one WebDriver call, the same for both apps): click Unlock as
+    // soon as it can be clicked (Casebook), then wait for the ready element and one frame
+    // so it has been painted.
+    await browser.setTimeout({ script: 30_000 });
+    await browser.executeAsync(
+      (readySel, unlockSel, done) => {
+        const tick = () => {
+          if (unlockSel) {
+            const u = document.querySelector(unlockSel);
+            if (u && !u.disabled) {
+              u.click();
+              unlockSel = null;
+            }
+          }
+          const r = document.querySelector(readySel);
+          if (r && r.getClientRects().length > 0) {
+            requestAnimationFrame(() => requestAnimationFrame(() => done()));
+            return;
+          }
+          setTimeout(tick, 2);
+        };
+        tick();
+      },
+      app.ready,
+      name === "casebook" ? "#unlock" : null,
+    );
     const startMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, 5000));
     const mem = treePssMb(app.bin);
@@ -115,3 +139,7 @@ console.log(`|---|---|---|---|`);
 console.log(`| minimal Tauri 2 window | ${m.start.toFixed(0)} | ${m.pss.toFixed(1)} | ${m.processes} |`);
 console.log(`| Casebook (unlock → Today) | ${c.start.toFixed(0)} | ${c.pss.toFixed(1)} | ${c.processes} |`);
 console.log(`| ratio | ${(c.start / m.start).toFixed(2)}× | ${(c.pss / m.pss).toFixed(2)}× | |`);
+for (const name of ["minimal", "casebook"]) {
+  const last = results[name][results[name].length - 1].parts;
+  console.log(`${name} PSS by process (last run, MB): ` + Object.entries(last).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", "));
+}
