@@ -75,22 +75,25 @@ pub async fn vault_create(
     Ok(CreatedVault { recovery_key })
 }
 
+/// Unlocks and returns today's view, so the window can paint Today without another call.
 #[tauri::command]
 pub async fn vault_unlock(
     app: AppHandle,
     state: State<'_, AppState>,
     passphrase: Option<String>,
-) -> UiResult<()> {
+) -> UiResult<Today> {
     let passphrase = passphrase.filter(|p| !p.is_empty());
     let mut vault = Vault::open(&state.vault_dir, passphrase.as_deref())?;
     state.touch();
     for message in state.after_unlock(&mut vault) {
         let _ = app.emit("notice", session_clock::Notice { message });
     }
+    let day = Local::now().date_naive();
+    let appointments = state.load_day(&mut vault, day)?;
     *guard(&state.vault) = Some(vault);
     // A backup overdue while the vault was locked is made now.
     crate::backups::run_if_due(&app);
-    Ok(())
+    Ok(today_view(&state, day, appointments))
 }
 
 #[tauri::command]
@@ -113,13 +116,11 @@ pub struct Today {
     clock: ClockView,
 }
 
-#[tauri::command]
-pub async fn today(state: State<'_, AppState>, date: Option<String>) -> UiResult<Today> {
-    let day = match date {
-        Some(d) => parse_date(&d)?,
-        None => Local::now().date_naive(),
-    };
-    let appointments = state.with_vault(|v| state.load_day(v, day))?;
+fn today_view(
+    state: &AppState,
+    day: chrono::NaiveDate,
+    appointments: Vec<DayAppointment>,
+) -> Today {
     let now = Utc::now();
     let next = appointments
         .iter()
@@ -128,13 +129,23 @@ pub async fn today(state: State<'_, AppState>, date: Option<String>) -> UiResult
                 && d.appointment.status == casebook_core::AppointmentStatus::Scheduled
         })
         .cloned();
-    let clock = session_clock::view(&state, &guard(&state.clock));
-    Ok(Today {
+    let clock = session_clock::view(state, &guard(&state.clock));
+    Today {
         date: day.format("%Y-%m-%d").to_string(),
         appointments,
         next,
         clock,
-    })
+    }
+}
+
+#[tauri::command]
+pub async fn today(state: State<'_, AppState>, date: Option<String>) -> UiResult<Today> {
+    let day = match date {
+        Some(d) => parse_date(&d)?,
+        None => Local::now().date_naive(),
+    };
+    let appointments = state.with_vault(|v| state.load_day(v, day))?;
+    Ok(today_view(&state, day, appointments))
 }
 
 #[tauri::command]

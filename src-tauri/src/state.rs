@@ -80,7 +80,8 @@ impl AppState {
         c.clock.save(&self.vault_dir).map_err(UiError::from)
     }
 
-    /// After an unlock: records starts and ends made while locked, and loads today's list.
+    /// After an unlock: records the unlock and the starts and ends made while locked.
+    /// (The caller then loads the day with [`AppState::load_day`].)
     /// Returns messages for anything that could not be recorded.
     pub fn after_unlock(&self, vault: &mut Vault) -> Vec<String> {
         let mut problems = Vec::new();
@@ -106,10 +107,6 @@ impl AppState {
             }
         }
         if let Err(e) = self.save_clock(&c) {
-            problems.push(e.message);
-        }
-        drop(c);
-        if let Err(e) = self.load_day(vault, Local::now().date_naive()) {
             problems.push(e.message);
         }
         problems

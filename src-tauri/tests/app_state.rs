@@ -51,6 +51,10 @@ fn a_session_ended_while_locked_is_recorded_at_the_next_unlock() {
     let mut vault = Vault::open(&vault_dir, Some(PASSPHRASE)).unwrap();
     let problems = state.after_unlock(&mut vault);
     assert!(problems.is_empty(), "{problems:?}");
+    let day = state
+        .load_day(&mut vault, chrono::Local::now().date_naive())
+        .unwrap();
+    assert_eq!(day.len(), 1);
     let trail = vault
         .audit_entries(&AuditFilter {
             action: Some("session.".into()),
