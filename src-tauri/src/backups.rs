@@ -140,7 +140,9 @@ fn make(vault: &mut Vault) -> UiResult<BackupFile> {
     let settings = BackupSettings::load(vault.dir())?;
     let dest = settings.destination_for(vault.dir());
     let made = vault.backup_create(&dest, &mut |_| {})?;
-    vault.backup_prune(false, Utc::now())?;
+    // The backup is made: a keep-policy problem must not read as a failed backup (it is
+    // tried again after the next one).
+    let _ = vault.backup_prune(false, Utc::now());
     Ok(BackupFile {
         name: made
             .path
@@ -259,16 +261,26 @@ pub fn run_if_due(app: &AppHandle) {
     let app = app.clone();
     std::thread::spawn(move || {
         let state = app.state::<AppState>();
-        let Ok(mut v) = state.vault.try_lock() else {
-            return;
+        let mut v = match state.vault.try_lock() {
+            Ok(v) => v,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
         };
         let Some(vault) = v.as_mut() else { return };
-        let due = BackupSettings::load(vault.dir())
-            .ok()
-            .zip(BackupState::load(vault.dir()).ok())
-            .is_some_and(|(settings, s)| {
+        let due = match (
+            BackupSettings::load(vault.dir()),
+            BackupState::load(vault.dir()),
+        ) {
+            (Ok(settings), Ok(s)) => {
                 backup::schedule::is_due(settings.every_hours, s.last_runs(), Utc::now())
-            });
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                drop(v);
+                let message = format!("Backups cannot run: {}", UiError::from(e).message);
+                notify(&app, "Backup failed", message);
+                return;
+            }
+        };
         if !due {
             return;
         }

@@ -44,6 +44,7 @@ pub struct CreatedVault {
 
 #[tauri::command]
 pub async fn vault_create(
+    app: AppHandle,
     state: State<'_, AppState>,
     key_store: String,
     passphrase: Option<String>,
@@ -65,34 +66,45 @@ pub async fn vault_create(
             ));
         }
     };
+    let mut slot = guard(&state.vault);
     let created = Vault::init(&state.vault_dir, passphrase.as_deref())?;
     let recovery_key = created.recovery_key.as_str().to_string();
     let mut vault = created.vault;
     state.touch();
-    let problems = state.after_unlock(&mut vault);
-    *guard(&state.vault) = Some(vault);
-    debug_assert!(problems.is_empty());
+    for message in state.after_unlock(&mut vault) {
+        let _ = app.emit("notice", session_clock::Notice { message });
+    }
+    *slot = Some(vault);
     Ok(CreatedVault { recovery_key })
 }
 
 /// Unlocks and returns today's view, so the window can paint Today without another call.
+/// The vault slot is held throughout, so a lock or a tray action cannot interleave.
 #[tauri::command]
 pub async fn vault_unlock(
     app: AppHandle,
     state: State<'_, AppState>,
     passphrase: Option<String>,
 ) -> UiResult<Today> {
-    let passphrase = passphrase.filter(|p| !p.is_empty());
-    let mut vault = Vault::open(&state.vault_dir, passphrase.as_deref())?;
-    state.touch();
-    for message in state.after_unlock(&mut vault) {
-        let _ = app.emit("notice", session_clock::Notice { message });
-    }
     let day = Local::now().date_naive();
-    let appointments = state.load_day(&mut vault, day)?;
-    *guard(&state.vault) = Some(vault);
-    // A backup overdue while the vault was locked is made now.
-    crate::backups::run_if_due(&app);
+    let mut slot = guard(&state.vault);
+    if slot.is_none() {
+        let passphrase = passphrase.filter(|p| !p.is_empty());
+        let mut vault = Vault::open(&state.vault_dir, passphrase.as_deref())?;
+        for message in state.after_unlock(&mut vault) {
+            let _ = app.emit("notice", session_clock::Notice { message });
+        }
+        *slot = Some(vault);
+    }
+    state.touch();
+    let vault = slot.as_mut().ok_or_else(UiError::locked)?;
+    // An unreadable day must not keep the therapist out (the audit screen is where a
+    // broken trail is looked into): show it as a notice and an empty day.
+    let appointments = state.load_day(vault, day).unwrap_or_else(|e| {
+        let _ = app.emit("notice", session_clock::Notice { message: e.message });
+        Vec::new()
+    });
+    drop(slot);
     Ok(today_view(&state, day, appointments))
 }
 
@@ -223,7 +235,8 @@ pub async fn appointment_add(
     let (starts_at, ends_at) = (instant(&starts_at)?, instant(&ends_at)?);
     state.with_vault(|v| {
         let a = v.add_appointment(&code, starts_at, ends_at)?;
-        state.load_day(v, Local::now().date_naive())?;
+        // Saved: refreshing the clock's list is best effort (the next unlock reloads it).
+        let _ = state.load_day(v, Local::now().date_naive());
         Ok(a)
     })
 }
@@ -429,6 +442,7 @@ pub async fn settings_set(
     state.touch();
     let saved = settings.save(&state.vault_dir)?;
     *guard(&state.prefs) = saved.clone();
+    guard(&state.clock).clock.rearm(Utc::now(), &saved);
     Ok(saved)
 }
 
@@ -484,7 +498,9 @@ pub fn start_session(
         }),
     }
     c.clock.start(Utc::now(), slot.as_ref(), minutes, &prefs)?;
-    state.save_clock(&c)?;
+    if let Err(e) = state.save_clock(&c) {
+        let _ = app.emit("notice", session_clock::Notice { message: e.message });
+    }
     let v = session_clock::view(state, &c);
     drop(c);
     drop(vault);
@@ -492,16 +508,21 @@ pub fn start_session(
     Ok(v)
 }
 
-/// The tray's "Start": the next booked session if one is on today's list, else ad-hoc.
+/// The tray's "Start": the booked session in progress now, else one starting within the
+/// reminder time, else an ad-hoc session of the default length.
 pub fn start_next_or_adhoc(app: &AppHandle, state: &AppState) -> UiResult<ClockView> {
-    let next = {
+    let now = Utc::now();
+    let soon =
+        chrono::Duration::minutes(i64::from(state.prefs().next_session_notice_minutes.max(5)));
+    let pick = {
         let c = guard(&state.clock);
-        c.clock
-            .reading(Utc::now(), &state.prefs(), &c.upcoming)
-            .next
-            .map(|s| s.appointment_id)
+        c.upcoming
+            .iter()
+            .filter(|s| s.starts_at <= now + soon && now < s.ends_at)
+            .min_by_key(|s| s.starts_at)
+            .map(|s| s.appointment_id.clone())
     };
-    start_session(app, state, next, None)
+    start_session(app, state, pick, None)
 }
 
 pub fn extend_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> {
@@ -509,7 +530,9 @@ pub fn extend_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> 
     let prefs = state.prefs();
     let mut c = guard(&state.clock);
     c.clock.extend(Utc::now(), 5, &prefs)?;
-    state.save_clock(&c)?;
+    if let Err(e) = state.save_clock(&c) {
+        let _ = app.emit("notice", session_clock::Notice { message: e.message });
+    }
     let v = session_clock::view(state, &c);
     drop(c);
     session_clock::publish(app, &v);
@@ -538,7 +561,9 @@ pub fn end_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> {
         }
         None => c.clock.defer(Unrecorded::End { ran, ended_at: now }),
     }
-    state.save_clock(&c)?;
+    if let Err(e) = state.save_clock(&c) {
+        let _ = app.emit("notice", session_clock::Notice { message: e.message });
+    }
     let v = session_clock::view(state, &c);
     drop(c);
     drop(vault);

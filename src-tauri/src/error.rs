@@ -53,6 +53,10 @@ impl From<CoreError> for UiError {
                 "locked",
                 "No OS keychain is reachable on this computer. Choose a passphrase instead.".to_string(),
             ),
+            CoreError::Database(_) | CoreError::Io { .. } | CoreError::Crypto(_) => (
+                "internal",
+                "Casebook could not read or write its files. Nothing was changed; try again, and if it keeps happening, check the disk.".to_string(),
+            ),
             _ => (e.kind().word(), e.to_string()),
         };
         UiError { kind, message }

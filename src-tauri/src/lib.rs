@@ -8,7 +8,8 @@
 //! * [`state`] — what the app holds: the vault while unlocked, the clock, preferences;
 //! * [`session_clock`] — the once-a-second ticker: notifications, tray text, auto-lock;
 //! * [`backups`] — the Backups screen and the automatic backups;
-//! * [`tray`] — the tray icon and its menu;
+//! * [`tray`] — the tray icon and its menu (optional: without a tray host the app runs
+//!   without one);
 //! * [`error`] — the error every command returns, worded for a person.
 //!
 //! The vault folder is the OS data folder (as for the `casebook` command) unless
@@ -26,6 +27,9 @@ use std::path::PathBuf;
 use tauri::{Manager, WindowEvent};
 
 use state::{AppState, guard};
+
+/// Whether the tray icon could be made (closing the window hides it only then).
+struct TrayPresent(bool);
 
 fn vault_dir() -> PathBuf {
     std::env::var_os("CASEBOOK_VAULT")
@@ -77,7 +81,18 @@ pub fn run() {
             backups::backup_restore,
         ])
         .setup(|app| {
-            tray::build(app.handle())?;
+            // Without a tray host library the tray code can panic; Casebook then runs
+            // without a tray (the clock strip and the clock window still work).
+            let handle = app.handle().clone();
+            let tray =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tray::build(&handle)));
+            let present = matches!(tray, Ok(Ok(())));
+            if !present {
+                eprintln!(
+                    "casebook: no system tray available; the session clock stays in the window"
+                );
+            }
+            app.manage(TrayPresent(present));
             session_clock::start(app.handle().clone());
             Ok(())
         })
@@ -87,7 +102,8 @@ pub fn run() {
                 && window.label() == "main"
             {
                 let state = window.state::<AppState>();
-                if guard(&state.clock).clock.running().is_some() {
+                let tray = window.try_state::<TrayPresent>().is_some_and(|t| t.0);
+                if tray && guard(&state.clock).clock.running().is_some() {
                     api.prevent_close();
                     let _ = window.hide();
                 }

@@ -99,17 +99,21 @@ fn tick(app: &AppHandle) {
 }
 
 fn auto_lock(app: &AppHandle, state: &AppState, minutes: u32) {
-    let idle = guard(&state.last_activity).elapsed();
-    if idle < StdDuration::from_secs(u64::from(minutes) * 60) {
+    let limit = StdDuration::from_secs(u64::from(minutes) * 60);
+    if state.idle() < limit {
         return;
     }
     // Never wait on a vault busy with a long task: try again next second.
-    let unlocked = match state.vault.try_lock() {
-        Ok(v) => v.is_some(),
-        Err(_) => return,
+    let mut v = match state.vault.try_lock() {
+        Ok(v) => v,
+        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return,
     };
-    if unlocked {
-        state.lock();
-        let _ = app.emit("locked", ());
+    if v.is_none() || state.idle() < limit {
+        return;
     }
+    *v = None;
+    guard(&state.clock).labels.clear();
+    drop(v);
+    let _ = app.emit("locked", ());
 }

@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use casebook_core::{DayAppointment, Preferences, SessionClock, Slot, Unrecorded, Vault};
-use chrono::{Duration, Local, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, Local, NaiveDate, TimeZone, Utc};
 
 use crate::error::{UiError, UiResult};
 
@@ -34,7 +34,22 @@ pub struct AppState {
     pub vault: Mutex<Option<Vault>>,
     pub clock: Mutex<ClockState>,
     pub prefs: Mutex<Preferences>,
-    pub last_activity: Mutex<Instant>,
+    /// When the therapist was last active: by the monotonic clock and by the wall clock
+    /// (the monotonic one stops while the computer sleeps; a night asleep must still lock).
+    pub last_activity: Mutex<(Instant, DateTime<Utc>)>,
+}
+
+/// When a local day starts, in UTC. Where the clocks change at midnight the day starts at
+/// the first hour that exists.
+fn local_start(day: NaiveDate) -> UiResult<DateTime<Utc>> {
+    (0..=2)
+        .find_map(|h| {
+            Local
+                .from_local_datetime(&day.and_hms_opt(h, 0, 0)?)
+                .earliest()
+        })
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| UiError::invalid("that day cannot be placed in this time zone"))
 }
 
 /// Locks a mutex even if a panicking thread poisoned it (the data is still consistent:
@@ -45,8 +60,20 @@ pub fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl AppState {
     pub fn new(vault_dir: PathBuf) -> Self {
-        let prefs = Preferences::load(&vault_dir).unwrap_or_default();
-        let clock = SessionClock::load(&vault_dir).unwrap_or_default();
+        let prefs = Preferences::load(&vault_dir)
+            .and_then(|p| p.checked())
+            .unwrap_or_default();
+        let clock = SessionClock::load(&vault_dir).unwrap_or_else(|_| {
+            // Keep an unreadable clock file (it may hold unrecorded session ends) rather
+            // than overwrite it at the next save.
+            let path = vault_dir.join("session-clock.json");
+            let aside = vault_dir.join(format!(
+                "session-clock.json.unreadable-{}",
+                Utc::now().timestamp()
+            ));
+            let _ = std::fs::rename(path, aside);
+            SessionClock::default()
+        });
         AppState {
             vault_dir,
             vault: Mutex::new(None),
@@ -55,12 +82,19 @@ impl AppState {
                 ..ClockState::default()
             }),
             prefs: Mutex::new(prefs),
-            last_activity: Mutex::new(Instant::now()),
+            last_activity: Mutex::new((Instant::now(), Utc::now())),
         }
     }
 
     pub fn touch(&self) {
-        *guard(&self.last_activity) = Instant::now();
+        *guard(&self.last_activity) = (Instant::now(), Utc::now());
+    }
+
+    /// How long since the last activity, counting time asleep.
+    pub fn idle(&self) -> std::time::Duration {
+        let (mono, wall) = *guard(&self.last_activity);
+        let wall = (Utc::now() - wall).to_std().unwrap_or_default();
+        mono.elapsed().max(wall)
     }
 
     pub fn prefs(&self) -> Preferences {
@@ -100,9 +134,14 @@ impl AppState {
                 Unrecorded::End { ran, ended_at } => vault.end_session(ran, *ended_at),
             };
             if let Err(e) = result {
+                let e = UiError::from(e);
+                // Keep it for the next unlock unless it can never be recorded.
+                if !matches!(e.kind, "not_found" | "invalid_input" | "conflict") {
+                    c.clock.defer(record);
+                }
                 problems.push(format!(
                     "A session change made while locked could not be recorded: {}",
-                    UiError::from(e).message
+                    e.message
                 ));
             }
         }
@@ -114,12 +153,8 @@ impl AppState {
 
     /// Today's (or another day's) sessions; when it is today, the clock learns them too.
     pub fn load_day(&self, vault: &mut Vault, day: NaiveDate) -> UiResult<Vec<DayAppointment>> {
-        let from = Local
-            .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| UiError::invalid("that day has no midnight in this time zone"))?;
-        let list = vault.schedule(from, from + Duration::days(1))?;
+        let (from, to) = (local_start(day)?, local_start(day + Duration::days(1))?);
+        let list = vault.schedule(from, to)?;
         if day == Local::now().date_naive() {
             let mut c = guard(&self.clock);
             c.upcoming = list

@@ -90,9 +90,18 @@ fn a_session_ended_while_locked_is_recorded_at_the_next_unlock() {
 
 #[test]
 fn errors_reach_the_window_worded_for_a_person() {
-    let e = UiError::from(CoreError::WrongPassphrase);
-    assert_eq!(e.kind, "wrong_passphrase");
-    assert!(!e.message.contains("CASEBOOK_"), "{}", e.message);
+    for core in [
+        CoreError::PassphraseRequired,
+        CoreError::KeychainUnavailable("no D-Bus".into()),
+    ] {
+        let core_text = core.to_string();
+        assert!(core_text.contains("CASEBOOK_PASSPHRASE"), "{core_text}");
+        let e = UiError::from(core);
+        assert!(!e.message.contains("CASEBOOK_"), "{}", e.message);
+    }
+    let e = UiError::from(CoreError::Database(rusqlite::Error::InvalidQuery));
+    assert_eq!(e.kind, "internal");
+    assert!(!e.message.contains("database error"), "{}", e.message);
     let e = UiError::from(CoreError::InvalidInput("the note is empty".into()));
     assert_eq!(
         (e.kind, e.message.as_str()),

@@ -208,9 +208,17 @@ impl SessionClock {
             .running
             .as_mut()
             .ok_or_else(|| CoreError::Conflict("no session is running".into()))?;
-        running.ends_at += Duration::minutes(i64::from(minutes));
+        // In overrun, +5 means five more minutes from now, not from the planned end.
+        running.ends_at = running.ends_at.max(now) + Duration::minutes(i64::from(minutes));
         rearm(running, now, prefs);
         Ok(running)
+    }
+
+    /// After the warnings were changed mid-session: those already behind are not given.
+    pub fn rearm(&mut self, now: DateTime<Utc>, prefs: &Preferences) {
+        if let Some(r) = self.running.as_mut() {
+            rearm(r, now, prefs);
+        }
     }
 
     /// Stops timing and returns the session that ran, if any.
@@ -261,7 +269,7 @@ impl SessionClock {
             }
         }
         if let Some(next) = self.next_slot(now, upcoming) {
-            let minutes = (next.starts_at - now).num_minutes();
+            let minutes = ((next.starts_at - now).num_seconds() + 59).div_euclid(60);
             let due = next.starts_at - now
                 <= Duration::minutes(i64::from(prefs.next_session_notice_minutes));
             if due && self.announced_next.as_deref() != Some(next.appointment_id.as_str()) {
@@ -422,12 +430,17 @@ mod tests {
         c.start(at(0, 0), None, 50, &p).unwrap();
         let first = run(&mut c, at(0, 0), at(51, 0), &p, &[]);
         assert_eq!(first.last().unwrap().1, ClockEvent::TimeUp);
-        // One minute into overrun, +5: four minutes left, so the 5-minute warning is
-        // already behind; only the end comes again.
+        // One minute into overrun, +5: five minutes from now, so the 5-minute warning is
+        // already at hand (not given again); only the end comes again.
         c.extend(at(51, 0), 5, &p).unwrap();
-        assert_eq!(c.reading(at(51, 0), &p, &[]).display, "04:00");
+        assert_eq!(c.reading(at(51, 0), &p, &[]).display, "05:00");
         let again = run(&mut c, at(51, 1), at(60, 0), &p, &[]);
-        assert_eq!(again, vec![(at(55, 0), ClockEvent::TimeUp)]);
+        assert_eq!(again, vec![(at(56, 0), ClockEvent::TimeUp)]);
+        // Ten minutes over, +5 still gives five minutes, not -05:00.
+        let mut late = SessionClock::default();
+        late.start(at(0, 0), None, 50, &p).unwrap();
+        late.extend(at(60, 0), 5, &p).unwrap();
+        assert_eq!(late.reading(at(60, 0), &p, &[]).display, "05:00");
         // Extending early re-arms the 5-minute warning for its new moment.
         let mut c = SessionClock::default();
         c.start(at(0, 0), None, 50, &p).unwrap();
@@ -462,6 +475,27 @@ mod tests {
             SessionClock::default()
                 .start(at(0, 0), None, 0, &p)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn a_warning_added_mid_session_is_not_given_late() {
+        let p = Preferences::default();
+        let mut c = SessionClock::default();
+        c.start(at(0, 0), None, 50, &p).unwrap();
+        run(&mut c, at(0, 0), at(42, 0), &p, &[]);
+        let more = Preferences {
+            warning_minutes: vec![15, 10, 2],
+            ..Preferences::default()
+        };
+        c.rearm(at(42, 0), &more);
+        let events = run(&mut c, at(42, 1), at(50, 0), &more, &[]);
+        assert_eq!(
+            events,
+            vec![
+                (at(48, 0), ClockEvent::Warning { minutes_left: 2 }),
+                (at(50, 0), ClockEvent::TimeUp)
+            ]
         );
     }
 

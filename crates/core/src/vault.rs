@@ -432,6 +432,13 @@ impl Vault {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Never append to a trail whose end no longer matches its head: the new entries
+        // would hide the cut. They stay pending.
+        if !audit::head_matches(&tx)? {
+            return Err(CoreError::AuditBroken(
+                "its last entries do not match the chain head kept in the identity store; nothing was added (verify the audit trail)".into(),
+            ));
+        }
         Self::write_pending(&tx, &self.meta.device_id, &self.pending)?;
         tx.commit()?;
         self.pending_committed();
