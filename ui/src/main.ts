@@ -1,7 +1,6 @@
 import "./app.css";
 import { mount } from "svelte";
 import App from "./App.svelte";
-import ClockWindow from "./ClockWindow.svelte";
 
 async function start() {
   // Working on the UI in a plain browser: `VITE_CASEBOOK_MOCK=1 npm run dev` stands in a
@@ -11,8 +10,13 @@ async function start() {
     installMockBackend(import.meta.env.VITE_CASEBOOK_MOCK);
   }
   const target = document.getElementById("app")!;
-  // The small always-on-top clock window loads the same page with "#clock".
-  return location.hash === "#clock" ? mount(ClockWindow, { target }) : mount(App, { target });
+  // The small always-on-top clock window loads the same page with "#clock"; its component is
+  // a chunk of its own, so the main window never loads it.
+  if (location.hash === "#clock") {
+    const { default: ClockWindow } = await import("./ClockWindow.svelte");
+    return mount(ClockWindow, { target });
+  }
+  return mount(App, { target });
 }
 
 export default start();

@@ -270,6 +270,16 @@ function snippet(text: string, q: string): string | null {
 
 type Args = Record<string, unknown>;
 
+function today(date: string | null) {
+  const day = date ?? localDay();
+  const appointments = state.appointments
+    .filter((x) => localDay(new Date(x.starts_at)) === day)
+    .sort((x, y) => x.starts_at.localeCompare(y.starts_at))
+    .map((x) => ({ ...x, client_name: client(x.client_code).identity.full_name }));
+  const nextAppt = appointments.find((x) => x.status === "scheduled" && new Date(x.starts_at) > new Date()) ?? null;
+  return { date: day, appointments, next: nextAppt, clock: clockView() };
+}
+
 function handle(cmd: string, a: Args): unknown {
   switch (cmd) {
     case "app_status":
@@ -293,7 +303,7 @@ function handle(cmd: string, a: Args): unknown {
       }
       state.unlocked = true;
       log("vault.unlock");
-      return null;
+      return today(null); // the day, as `today` returns it, so the UI needs no second call
     case "vault_lock":
       state.unlocked = false;
       return null;
@@ -303,15 +313,8 @@ function handle(cmd: string, a: Args): unknown {
 
   needUnlocked();
   switch (cmd) {
-    case "today": {
-      const day = (a.date as string | null) ?? localDay();
-      const appointments = state.appointments
-        .filter((x) => localDay(new Date(x.starts_at)) === day)
-        .sort((x, y) => x.starts_at.localeCompare(y.starts_at))
-        .map((x) => ({ ...x, client_name: client(x.client_code).identity.full_name }));
-      const nextAppt = appointments.find((x) => x.status === "scheduled" && new Date(x.starts_at) > new Date()) ?? null;
-      return { date: day, appointments, next: nextAppt, clock: clockView() };
-    }
+    case "today":
+      return today(a.date as string | null);
     case "clients_list":
       return state.clients
         .filter((c) => a.includeClosed || c.status === "active")

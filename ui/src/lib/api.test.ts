@@ -6,7 +6,7 @@ vi.mock("@tauri-apps/api/event", () => ({ listen: vi.fn() }));
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
-import { api, errorMessage, events, isAppError, type ClientIdentity, type KeepPolicy, type Settings } from "./api";
+import { api, errorMessage, events, isAppError, type ClientIdentity, type KeepPolicy, type Settings, type Today } from "./api";
 
 const invokeMock = vi.mocked(invoke);
 const listenMock = vi.mocked(listen);
@@ -132,6 +132,42 @@ describe("api commands", () => {
   it("returns what the backend returns", async () => {
     invokeMock.mockResolvedValueOnce({ recovery_key: "AAAA-BBBB" });
     await expect(api.createVault("os-keychain", null)).resolves.toEqual({ recovery_key: "AAAA-BBBB" });
+  });
+
+  it("unlock returns the day, the same shape as today()", async () => {
+    const day: Today = {
+      date: "2026-11-22",
+      appointments: [
+        {
+          id: "appt-1",
+          client_code: "C-7KQ2",
+          client_name: "Siân O'Brien",
+          starts_at: "2026-11-22T14:00:00Z",
+          ends_at: "2026-11-22T14:50:00Z",
+          status: "scheduled",
+        },
+      ],
+      next: null,
+      clock: {
+        running: false,
+        appointment_id: null,
+        client_code: null,
+        client_name: null,
+        started_at: null,
+        ends_at: null,
+        remaining_seconds: null,
+        display: "",
+        overrun: false,
+        next: null,
+        gap_minutes: null,
+        buffer_minutes: 10,
+        gap_short: false,
+      },
+    };
+    invokeMock.mockResolvedValueOnce(day);
+    const got: Today = await api.unlock(null);
+    expect(got).toEqual(day);
+    expect(invokeMock).toHaveBeenCalledWith("vault_unlock", { passphrase: null });
   });
 });
 

@@ -275,7 +275,8 @@ export const api = {
   status: () => call<AppStatus>("app_status"),
   createVault: (keyStore: KeyStore, passphrase: string | null) =>
     call<CreatedVault>("vault_create", { keyStore, passphrase }),
-  unlock: (passphrase: string | null) => call<void>("vault_unlock", { passphrase }),
+  /** Opens the vault and returns today's day (as `today()` would), to show without asking again. */
+  unlock: (passphrase: string | null) => call<Today>("vault_unlock", { passphrase }),
   lock: () => call<void>("vault_lock"),
   /** Tells the backend the person is active (resets the auto-lock timer). */
   touch: () => call<void>("touch"),

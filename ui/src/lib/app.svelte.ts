@@ -11,9 +11,11 @@ import {
   type InstrumentInfo,
   type NoteTemplate,
   type Settings,
+  type Today,
 } from "./api";
 import { DEFAULT_SETTINGS } from "./settings";
 import { clock } from "./clock.svelte";
+import { afterPaint } from "./lazy";
 
 export type Screen = "loading" | "error" | "first-run" | "unlock" | "main";
 
@@ -42,6 +44,8 @@ class AppState {
   /** Bumped when something changes the day's data (a session started or ended). */
   dayVersion = $state(0);
   lockError = $state("");
+  /** The day as the unlock returned it, for Today's first showing only (see `takeToday`). */
+  private firstToday: Today | null = null;
 
   /** Asks the core where we are and shows the matching screen. */
   async refresh(): Promise<void> {
@@ -58,12 +62,33 @@ class AppState {
     }
   }
 
-  /** The vault is open: show Today and load what every screen needs. */
-  enterMain(): void {
+  /**
+   * The vault is open: show Today. `today` is the day the unlock returned, so Today shows
+   * without asking again; the settings are fetched once Today is painted (their defaults
+   * stand in until then), templates and instruments when a screen needs them.
+   */
+  enterMain(today: Today | null = null): void {
+    this.firstToday = today;
+    if (today?.clock) clock.set(today.clock);
     this.view = { name: "today" };
     this.screen = "main";
     this.lockError = "";
-    void this.loadShared();
+    afterPaint(() => {
+      if (this.screen === "main") void this.loadShared();
+    });
+  }
+
+  /** `vault_unlock` succeeded and returned the day: open the main app on it. */
+  unlocked(today: Today | null): void {
+    if (this.status) this.status = { ...this.status, unlocked: true };
+    this.enterMain(today);
+  }
+
+  /** The day the unlock returned, once; null afterwards (Today then asks the core). */
+  takeToday(): Today | null {
+    const t = this.firstToday;
+    this.firstToday = null;
+    return t;
   }
 
   async loadShared(): Promise<void> {
@@ -128,6 +153,7 @@ class AppState {
 
   private dropData(screen: Screen): void {
     this.view = { name: "today" };
+    this.firstToday = null;
     this.templates = null;
     this.instruments = null;
     this.settings = { ...DEFAULT_SETTINGS };

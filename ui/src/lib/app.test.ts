@@ -9,11 +9,13 @@ vi.mock("./api", async (importOriginal) => {
       lock: vi.fn(),
       settings: vi.fn(),
       templates: vi.fn(),
+      today: vi.fn(),
+      clock: vi.fn(),
     },
   };
 });
 
-import { api } from "./api";
+import { api, type Today } from "./api";
 import { app } from "./app.svelte";
 import { clock } from "./clock.svelte";
 
@@ -109,5 +111,67 @@ describe("locking", () => {
     await unlocked();
     expect(app.handleError({ kind: "invalid", message: "Bad date." })).toBe("Bad date.");
     expect(app.screen).toBe("main");
+  });
+});
+
+describe("unlocking", () => {
+  const day: Today = {
+    date: "2026-11-22",
+    appointments: [],
+    next: null,
+    clock: {
+      running: false,
+      appointment_id: null,
+      client_code: null,
+      client_name: null,
+      started_at: null,
+      ends_at: null,
+      remaining_seconds: null,
+      display: "",
+      overrun: false,
+      next: null,
+      gap_minutes: 35,
+      buffer_minutes: 10,
+      gap_short: false,
+    },
+  };
+
+  it("opens Today on the day the unlock returned, with no further call before it shows", async () => {
+    status.mockResolvedValueOnce({ vault_exists: true, unlocked: false, key_store: "passphrase", vault_dir: "/v" });
+    await app.refresh();
+    expect(app.screen).toBe("unlock");
+    vi.clearAllMocks();
+
+    app.unlocked(day);
+    expect(app.screen).toBe("main");
+    expect(app.status?.unlocked).toBe(true);
+    expect(app.view).toEqual({ name: "today" });
+    expect(clock.view).toEqual(day.clock);
+    // Nothing is asked for before Today is painted; the settings follow just after.
+    expect(status).not.toHaveBeenCalled();
+    expect(api.today).not.toHaveBeenCalled();
+    expect(api.clock).not.toHaveBeenCalled();
+    expect(settings).not.toHaveBeenCalled();
+
+    // The day is for the first showing only.
+    expect(app.takeToday()).toEqual(day);
+    expect(app.takeToday()).toBeNull();
+
+    await vi.waitFor(() => expect(settings).toHaveBeenCalledTimes(1));
+    await vi.waitFor(() => expect(app.settings.default_session_minutes).toBe(45));
+    expect(api.templates).not.toHaveBeenCalled();
+  });
+
+  it("forgets the unlock's day when locked before Today took it", () => {
+    app.unlocked(day);
+    app.lockedOut();
+    expect(app.takeToday()).toBeNull();
+    expect(clock.view).toBeNull();
+  });
+
+  it("copes with an unlock that returned no day (Today then asks)", () => {
+    app.unlocked(null);
+    expect(app.screen).toBe("main");
+    expect(app.takeToday()).toBeNull();
   });
 });
