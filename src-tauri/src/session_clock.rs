@@ -40,8 +40,18 @@ pub fn view(state: &AppState, c: &ClockState) -> ClockView {
     }
 }
 
-/// Sends the current reading everywhere it is shown.
+/// Sends the current reading everywhere it is shown — only when it changed, so an idle app
+/// sends nothing each second (no IPC message, no tray menu rebuild).
 pub fn publish(app: &AppHandle, v: &ClockView) {
+    static LAST: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+    let now = serde_json::to_string(v).unwrap_or_default();
+    {
+        let mut last = guard(&LAST);
+        if *last == now {
+            return;
+        }
+        *last = now;
+    }
     let _ = app.emit("clock", v);
     tray::show(app, v);
 }
