@@ -24,12 +24,15 @@ fn a_session_ended_while_locked_is_recorded_at_the_next_unlock() {
         })
         .unwrap();
     let now = Utc::now();
+    // Noon today (local), so the appointment is on today's list whenever the test runs.
+    let noon = chrono::Local::now()
+        .date_naive()
+        .and_hms_opt(12, 0, 0)
+        .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
+        .unwrap()
+        .with_timezone(&Utc);
     let appt = vault
-        .add_appointment(
-            &client.code,
-            now - Duration::minutes(1),
-            now + Duration::minutes(49),
-        )
+        .add_appointment(&client.code, noon, noon + Duration::minutes(50))
         .unwrap();
     drop(vault);
 
