@@ -16,7 +16,7 @@ use tauri::{AppHandle, Emitter, Manager, State, WebviewUrl, WebviewWindowBuilder
 
 use crate::error::{UiError, UiResult};
 use crate::session_clock::{self, ClockView};
-use crate::state::{AppState, guard};
+use crate::state::{AppState, ClockState, guard};
 
 #[derive(Serialize)]
 pub struct AppStatus {
@@ -498,14 +498,24 @@ pub fn start_session(
         }),
     }
     c.clock.start(Utc::now(), slot.as_ref(), minutes, &prefs)?;
+    drop(vault);
+    Ok(settle(app, state, c))
+}
+
+/// After the clock changed: saves it (it must survive a restart; a failure is shown, the
+/// change stands), releases it and sends the new reading everywhere.
+fn settle(
+    app: &AppHandle,
+    state: &AppState,
+    c: std::sync::MutexGuard<'_, ClockState>,
+) -> ClockView {
     if let Err(e) = state.save_clock(&c) {
         let _ = app.emit("notice", session_clock::Notice { message: e.message });
     }
     let v = session_clock::view(state, &c);
     drop(c);
-    drop(vault);
     session_clock::publish(app, &v);
-    Ok(v)
+    v
 }
 
 /// The tray's "Start": the booked session in progress now, else one starting within the
@@ -530,13 +540,7 @@ pub fn extend_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> 
     let prefs = state.prefs();
     let mut c = guard(&state.clock);
     c.clock.extend(Utc::now(), 5, &prefs)?;
-    if let Err(e) = state.save_clock(&c) {
-        let _ = app.emit("notice", session_clock::Notice { message: e.message });
-    }
-    let v = session_clock::view(state, &c);
-    drop(c);
-    session_clock::publish(app, &v);
-    Ok(v)
+    Ok(settle(app, state, c))
 }
 
 pub fn end_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> {
@@ -561,14 +565,8 @@ pub fn end_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> {
         }
         None => c.clock.defer(Unrecorded::End { ran, ended_at: now }),
     }
-    if let Err(e) = state.save_clock(&c) {
-        let _ = app.emit("notice", session_clock::Notice { message: e.message });
-    }
-    let v = session_clock::view(state, &c);
-    drop(c);
     drop(vault);
-    session_clock::publish(app, &v);
-    Ok(v)
+    Ok(settle(app, state, c))
 }
 
 #[tauri::command]

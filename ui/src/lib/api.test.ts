@@ -7,6 +7,7 @@ vi.mock("@tauri-apps/api/event", () => ({ listen: vi.fn() }));
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import { api, errorMessage, events, isAppError, type ClientIdentity, type KeepPolicy, type Settings, type Today } from "./api";
+import { idleClock } from "./testing";
 
 const invokeMock = vi.mocked(invoke);
 const listenMock = vi.mocked(listen);
@@ -148,21 +149,7 @@ describe("api commands", () => {
         },
       ],
       next: null,
-      clock: {
-        running: false,
-        appointment_id: null,
-        client_code: null,
-        client_name: null,
-        started_at: null,
-        ends_at: null,
-        remaining_seconds: null,
-        display: "",
-        overrun: false,
-        next: null,
-        gap_minutes: null,
-        buffer_minutes: 10,
-        gap_short: false,
-      },
+      clock: idleClock(),
     };
     invokeMock.mockResolvedValueOnce(day);
     const got: Today = await api.unlock(null);

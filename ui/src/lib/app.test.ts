@@ -18,6 +18,7 @@ vi.mock("./api", async (importOriginal) => {
 import { api, type Today } from "./api";
 import { app } from "./app.svelte";
 import { clock } from "./clock.svelte";
+import { idleClock } from "./testing";
 
 const status = vi.mocked(api.status);
 const lock = vi.mocked(api.lock);
@@ -119,21 +120,7 @@ describe("unlocking", () => {
     date: "2026-11-22",
     appointments: [],
     next: null,
-    clock: {
-      running: false,
-      appointment_id: null,
-      client_code: null,
-      client_name: null,
-      started_at: null,
-      ends_at: null,
-      remaining_seconds: null,
-      display: "",
-      overrun: false,
-      next: null,
-      gap_minutes: 35,
-      buffer_minutes: 10,
-      gap_short: false,
-    },
+    clock: idleClock({ gap_minutes: 35 }),
   };
 
   it("opens Today on the day the unlock returned, with no further call before it shows", async () => {

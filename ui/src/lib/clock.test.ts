@@ -11,22 +11,9 @@ vi.mock("./api", async (importOriginal) => {
 
 import { api, events, type ClockView } from "./api";
 import { ClockState } from "./clock.svelte";
+import { idleClock } from "./testing";
 
-const idle: ClockView = {
-  running: false,
-  appointment_id: null,
-  client_code: null,
-  client_name: null,
-  started_at: null,
-  ends_at: null,
-  remaining_seconds: null,
-  display: "",
-  overrun: false,
-  next: null,
-  gap_minutes: null,
-  buffer_minutes: 10,
-  gap_short: false,
-};
+const idle: ClockView = idleClock();
 
 function running(endsInSeconds: number): ClockView {
   const now = Date.now();
