@@ -83,6 +83,7 @@ fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::InvalidInput => 7,
         ErrorKind::Conflict => 8,
         ErrorKind::Integrity => 9,
+        ErrorKind::Network => 10,
     }
 }
 

@@ -55,6 +55,12 @@ pub enum Action {
     BackupPrune,
     BackupRestore,
     BackupSettings,
+    CalendarPreview,
+    CalendarImport,
+    CalendarRefresh,
+    CalendarFeedSet,
+    CalendarFeedSettings,
+    CalendarFeedRemove,
 }
 
 impl Action {
@@ -68,6 +74,12 @@ impl Action {
             BackupPrune => "backup.prune",
             BackupRestore => "backup.restore",
             BackupSettings => "backup.settings",
+            CalendarPreview => "calendar.preview",
+            CalendarImport => "calendar.import",
+            CalendarRefresh => "calendar.refresh",
+            CalendarFeedSet => "calendar.feed_set",
+            CalendarFeedSettings => "calendar.feed_settings",
+            CalendarFeedRemove => "calendar.feed_remove",
             VaultUnlock => "vault.unlock",
             VaultUnlockFailed => "vault.unlock_failed",
             VaultRecover => "vault.recover",

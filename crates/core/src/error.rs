@@ -107,6 +107,10 @@ pub enum CoreError {
 
     #[error("encryption error: {0}")]
     Crypto(String),
+
+    /// A calendar feed could not be fetched; the message names the host, never the address.
+    #[error("{0}")]
+    Fetch(String),
 }
 
 /// The broad class of an error, for exit codes and for the UI to choose how to show it.
@@ -126,6 +130,8 @@ pub enum ErrorKind {
     Conflict,
     /// An integrity check failed (audit chain, damaged files).
     Integrity,
+    /// Something outside this machine failed (a calendar feed could not be fetched).
+    Network,
     /// Anything else: an I/O or database failure.
     Internal,
 }
@@ -141,6 +147,7 @@ impl ErrorKind {
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::Conflict => "conflict",
             ErrorKind::Integrity => "integrity",
+            ErrorKind::Network => "network",
             ErrorKind::Internal => "internal",
         }
     }
@@ -165,6 +172,7 @@ impl CoreError {
             InvalidInput(_) => ErrorKind::InvalidInput,
             NoteFinalised(_) | Conflict(_) => ErrorKind::Conflict,
             AuditBroken(_) | Corrupt(_) | BackupInvalid(_) => ErrorKind::Integrity,
+            Fetch(_) => ErrorKind::Network,
             Database(_) | Io { .. } | Crypto(_) => ErrorKind::Internal,
         }
     }

@@ -1,6 +1,7 @@
 //! # casebook-core
 //!
-//! The Casebook vault and everything a therapist's data goes through. No UI, no network.
+//! The Casebook vault and everything a therapist's data goes through. No UI; the only
+//! network use is fetching the therapist's own calendar feed ([`calendar`]), over HTTPS.
 //!
 //! A vault is two SQLCipher databases kept apart on purpose (the *two-code* design): the
 //! **clinical store** knows clients only by random codes such as `C-7KQ2` and holds
@@ -19,10 +20,12 @@
 //! * [`audit`] — the hash-chained audit trail and its verification;
 //! * [`backup`] — encrypted backup files, their schedule, keep-policy, checks and restore;
 //! * [`clock`] — the session clock (a pure state machine) and [`preferences`];
+//! * [`calendar`] — importing appointments from an iCal feed or `.ics` file;
 //! * [`hlc`] — hybrid logical clock stamps for sync.
 
 pub mod audit;
 pub mod backup;
+pub mod calendar;
 pub mod clock;
 mod db;
 pub mod error;

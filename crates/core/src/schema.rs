@@ -159,6 +159,15 @@ pub(crate) const CLINICAL: &[&str] = &[
     INSERT INTO search_index(body, kind, object_id, client_code)
         SELECT text, 'process_note', id, client_code FROM process_notes WHERE deleted = 0;
     "#,
+    // v3: appointments imported from a calendar carry a keyed hash of the event's identity
+    // (never the UID itself) and where they came from, so a re-import recognises them.
+    r#"
+    ALTER TABLE appointments ADD COLUMN calendar_key TEXT;
+    ALTER TABLE appointments ADD COLUMN calendar_source TEXT
+        CHECK (calendar_source IS NULL OR calendar_source IN ('feed', 'file'));
+    CREATE UNIQUE INDEX appointments_by_calendar_key ON appointments(calendar_key)
+        WHERE calendar_key IS NOT NULL;
+    "#,
 ];
 
 /// The identity store (`identity`): code → name and contact details, and the audit chain head.
@@ -187,6 +196,17 @@ pub(crate) const IDENTITY: &[&str] = &[
         op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
         hlc TEXT NOT NULL,
         device_id TEXT NOT NULL
+    );
+    "#,
+    // v2: the calendar feed address (a secret: it reads the whole calendar). One row; kept
+    // on this device only (not synced); deleted outright on disconnect (secure_delete).
+    r#"
+    CREATE TABLE identity.calendar_feed (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        url TEXT NOT NULL,
+        auto_refresh INTEGER NOT NULL DEFAULT 0,
+        connected_at TEXT NOT NULL,
+        last_refreshed TEXT
     );
     "#,
 ];

@@ -76,6 +76,9 @@ pub(crate) struct Ctx<'a> {
     pub now: DateTime<Utc>,
     clock: Hlc,
     pub target: Target,
+    /// Further audit entries this action makes (e.g. each client an import creates),
+    /// written before the action's own entry, in the same transaction.
+    also: Vec<(Action, Target)>,
 }
 
 /// Which store a row belongs to, for the sync outbox.
@@ -122,6 +125,13 @@ impl Ctx<'_> {
     }
     pub fn detail(&mut self, d: impl Into<String>) {
         self.target.detail = Some(d.into());
+    }
+
+    /// Records one more audited action inside this one (its target taken from the current
+    /// target, which is then cleared for the next).
+    pub fn also(&mut self, action: Action) {
+        let target = std::mem::take(&mut self.target);
+        self.also.push((action, target));
     }
 }
 
@@ -504,9 +514,10 @@ impl Vault {
             now: Utc::now(),
             clock: self.clock,
             target: Target::default(),
+            also: Vec::new(),
         };
         let out = f(&mut cx)?;
-        let (clock, target, now) = (cx.clock, cx.target, cx.now);
+        let (clock, target, now, also) = (cx.clock, cx.target, cx.now, cx.also);
         if !intact {
             // Dropping the transaction rolls it back: a read-only action, nothing recorded.
             return Ok(out);
@@ -515,6 +526,15 @@ impl Vault {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('hlc', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 params![clock.to_string()],
+            )?;
+        }
+        for (action, target) in &also {
+            audit::append(
+                &tx,
+                &self.meta.device_id,
+                action.as_str(),
+                &timestamp(now),
+                target,
             )?;
         }
         audit::append(

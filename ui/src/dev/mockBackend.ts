@@ -2,6 +2,8 @@
 //   VITE_CASEBOOK_MOCK=1 npm run dev        (first run: no vault yet)
 //   VITE_CASEBOOK_MOCK=seeded npm run dev   (a locked vault with sample clients; passphrase
 //                                            "correct horse battery staple")
+// The calendar feed accepts any https:// address; casebookMock.calendarChanges() in the
+// console plays the automatic 30-minute check finding changes (the banner).
 // It is only ever loaded by the dev server with that variable set (see main.ts), never in
 // a build. It keeps everything in memory and imitates the commands in lib/api.ts closely
 // enough to walk every screen; it is no reference for the core's behaviour.
@@ -15,6 +17,10 @@ import type {
   AuditFilter,
   BackupFile,
   BackupOverview,
+  CalendarEvent,
+  CalendarPreview,
+  CalendarSkipped,
+  CalendarStatus,
   KeepPolicy,
   ClientIdentity,
   ClockView,
@@ -130,6 +136,29 @@ const state = {
     /** Set from the console (casebookMock.state.backup.failNext = true) to try the failure banner. */
     failNext: false,
   },
+};
+
+/** An event as the pretend remote calendar (or an .ics file) has it. */
+interface RemoteEvent {
+  uid: string;
+  summary: string;
+  start: string | null;
+  end: string | null;
+  cancelled: boolean;
+  allDay: boolean;
+}
+
+const calendar = {
+  url: null as string | null,
+  auto: true,
+  last: null as string | null,
+  pending: null as CalendarPreview | null,
+  /** What the pretend feed returns; `casebookMock.calendarChanges()` changes it. */
+  remote: [] as RemoteEvent[],
+  /** Calendar event uid → the appointment it was imported as. */
+  links: new Map<string, string>(),
+  /** The uid of each of the pending preview's events, in order. */
+  pendingUids: [] as string[],
 };
 
 const VAULT_DIR = "/home/you/.local/share/casebook";
@@ -266,6 +295,227 @@ function snippet(text: string, q: string): string | null {
   const start = Math.max(0, i - 40);
   const end = Math.min(text.length, i + q.length + 40);
   return `${start > 0 ? "…" : ""}${text.slice(start, i)}[${text.slice(i, i + q.length)}]${text.slice(i + q.length, end)}${end < text.length ? "…" : ""}`;
+}
+
+// ---------- Calendar import ----------
+
+function calendarWindow() {
+  const t = new Date();
+  return {
+    from: localDay(new Date(t.getFullYear(), t.getMonth(), t.getDate() - 7)),
+    to: localDay(new Date(t.getFullYear(), t.getMonth(), t.getDate() + 56)),
+  };
+}
+
+/** The pretend feed on first connection: a few sessions for known clients, one for someone new. */
+function seedRemote() {
+  const t = new Date();
+  const at = (days: number, h: number, m = 0) =>
+    new Date(t.getFullYear(), t.getMonth(), t.getDate() + days, h, m).toISOString();
+  const names = state.clients.filter((c) => c.status === "active").map((c) => c.identity.full_name);
+  const ev = (summary: string, days: number, h: number): RemoteEvent => ({
+    uid: id(),
+    summary,
+    start: at(days, h),
+    end: at(days, h, 50),
+    cancelled: false,
+    allDay: false,
+  });
+  calendar.remote = [
+    ...names.slice(0, 3).flatMap((n, i) => [ev(n, 1 + i, 10 + i), ev(n, 8 + i, 10 + i)]),
+    ev("Jonah Reyes", 2, 16),
+    { uid: id(), summary: "Dentist", start: at(3, 0), end: at(4, 0), cancelled: false, allDay: true },
+  ];
+}
+
+function previewOf(remote: RemoteEvent[], source: "feed" | "file", warnings: string[] = []): CalendarPreview {
+  const window = calendarWindow();
+  const events: CalendarEvent[] = [];
+  const uids: string[] = [];
+  const skipped: CalendarSkipped[] = [];
+  const newClients = new Set<string>();
+  for (const r of remote) {
+    if (!r.start || !r.end || Number.isNaN(new Date(r.start).getTime())) {
+      skipped.push({ summary: r.summary, start: null, reason: "Its start or end time could not be read." });
+      continue;
+    }
+    const day = localDay(new Date(r.start));
+    if (day < window.from || day > window.to) continue;
+    if (r.allDay) {
+      skipped.push({ summary: r.summary, start: r.start, reason: "It is an all-day event, not a session." });
+      continue;
+    }
+    if (!r.summary.trim()) {
+      skipped.push({ summary: "", start: r.start, reason: "It has no title, so there is no client to match it to." });
+      continue;
+    }
+    const c = state.clients.find((x) => x.identity.full_name.toLowerCase() === r.summary.trim().toLowerCase());
+    const linked = state.appointments.find((a) => a.id === calendar.links.get(r.uid));
+    const base = {
+      summary: r.summary,
+      start: new Date(r.start).toISOString(),
+      end: new Date(r.end).toISOString(),
+      status: (r.cancelled ? "cancelled" : "confirmed") as CalendarEvent["status"],
+      client_code: c?.code ?? linked?.client_code ?? null,
+      new_client: false,
+      previous_start: null as string | null,
+      previous_end: null as string | null,
+    };
+    const add = (e: CalendarEvent) => {
+      events.push(e);
+      uids.push(r.uid);
+    };
+    if (linked) {
+      if (r.cancelled && linked.status !== "cancelled") add({ ...base, action: "cancelled" });
+      else if (!r.cancelled && (linked.starts_at !== base.start || linked.ends_at !== base.end))
+        add({ ...base, action: "moved", previous_start: linked.starts_at, previous_end: linked.ends_at });
+      else add({ ...base, action: "unchanged" });
+    } else if (r.cancelled) {
+      skipped.push({ summary: r.summary, start: r.start, reason: "It was cancelled before it was ever imported." });
+    } else {
+      if (!c) newClients.add(r.summary.trim());
+      add({ ...base, action: "new", new_client: !c });
+    }
+  }
+  const count = (a: CalendarEvent["action"]) => events.filter((e) => e.action === a).length;
+  calendar.pendingUids = uids;
+  return {
+    source,
+    window,
+    events,
+    skipped,
+    new_clients: [...newClients],
+    counts: {
+      new: count("new"),
+      moved: count("moved"),
+      cancelled: count("cancelled"),
+      unchanged: count("unchanged"),
+      skipped: skipped.length,
+      new_clients: newClients.size,
+    },
+    warnings,
+  };
+}
+
+/** Just enough of RFC 5545 for trying the file import: VEVENTs' UID, SUMMARY, DTSTART, DTEND, STATUS. */
+function parseIcs(text: string): { events: RemoteEvent[]; warnings: string[] } {
+  if (!/BEGIN:VCALENDAR/i.test(text)) fail("invalid", "This is not a calendar file: it has no BEGIN:VCALENDAR line.");
+  const lines = text.replace(/\r\n[ \t]/g, "").replace(/\n[ \t]/g, "").split(/\r?\n/);
+  const events: RemoteEvent[] = [];
+  const warnings: string[] = [];
+  let cur: Record<string, string> | null = null;
+  let bad = 0;
+  const when = (v: string | undefined): { iso: string | null; allDay: boolean } => {
+    const m = v && /^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z)?)?$/.exec(v);
+    if (!m) return { iso: null, allDay: false };
+    const [, y, mo, d, h, mi, se, z] = m;
+    if (!h) return { iso: new Date(+y, +mo - 1, +d).toISOString(), allDay: true };
+    const date = z ? new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi, +se)) : new Date(+y, +mo - 1, +d, +h, +mi, +se);
+    return { iso: date.toISOString(), allDay: false };
+  };
+  for (const line of lines) {
+    if (/^BEGIN:VEVENT$/i.test(line)) cur = {};
+    else if (/^END:VEVENT$/i.test(line) && cur) {
+      const s = when(cur.DTSTART);
+      const e = when(cur.DTEND);
+      events.push({
+        uid: cur.UID ?? id(),
+        summary: (cur.SUMMARY ?? "").replace(/\\,/g, ",").replace(/\\;/g, ";"),
+        start: s.iso,
+        end: e.iso ?? (s.iso ? new Date(new Date(s.iso).getTime() + 50 * 60_000).toISOString() : null),
+        cancelled: (cur.STATUS ?? "").toUpperCase() === "CANCELLED",
+        allDay: s.allDay,
+      });
+      cur = null;
+    } else if (cur) {
+      const m = /^([A-Z-]+)(?:;[^:]*)?:(.*)$/i.exec(line);
+      if (m) cur[m[1].toUpperCase()] = m[2];
+      else if (line.trim()) bad++;
+    }
+  }
+  if (bad > 0) warnings.push(`${bad} damaged line${bad === 1 ? " was" : "s were"} skipped while reading the file.`);
+  return { events, warnings };
+}
+
+function calendarStatus(): CalendarStatus {
+  let host: string | null = null;
+  try {
+    host = calendar.url ? new URL(calendar.url).host : null;
+  } catch {
+    host = null;
+  }
+  return {
+    feed: { connected: calendar.url !== null, host, auto_refresh: calendar.auto, last_refreshed: calendar.last },
+    pending: calendar.pending,
+  };
+}
+
+function applyCalendar() {
+  const p = calendar.pending;
+  if (!p) return fail("not_found", "There is no calendar preview to import: preview your calendar again.");
+  let created = 0;
+  p.events.forEach((e, i) => {
+    const uid = calendar.pendingUids[i] ?? id();
+    if (e.action === "unchanged") return;
+    if (e.action === "new") {
+      let code = e.client_code;
+      if (!code) {
+        const existing = state.clients.find((c) => c.identity.full_name === e.summary.trim());
+        if (existing) code = existing.code;
+        else {
+          const c: MockClient = {
+            code: `C-${rnd(4)}`,
+            status: "active",
+            opened_on: localDay(),
+            ended_on: null,
+            identity: { full_name: e.summary.trim(), date_of_birth: null, email: null, phone: null, emergency_contact: null, gp: null },
+          };
+          state.clients.push(c);
+          log("client.create", c.code, "calendar");
+          code = c.code;
+          created++;
+        }
+      }
+      const ap: Appointment = { id: id(), client_code: code, starts_at: e.start, ends_at: e.end, status: "scheduled" };
+      state.appointments.push(ap);
+      calendar.links.set(uid, ap.id);
+      log("appointment.create", code, "calendar");
+      return;
+    }
+    const ap = state.appointments.find((a) => a.id === calendar.links.get(uid));
+    if (!ap) return;
+    if (e.action === "moved") {
+      ap.starts_at = e.start;
+      ap.ends_at = e.end;
+      log("appointment.update", ap.client_code, "calendar");
+    } else {
+      ap.status = "cancelled";
+      log("appointment.cancel", ap.client_code, "calendar");
+    }
+  });
+  calendar.pending = null;
+  return { new: p.counts.new, moved: p.counts.moved, cancelled: p.counts.cancelled, new_clients: created };
+}
+
+/** What the pretend calendar does between checks: one session moves, one is cancelled, one is added. */
+function changeRemote() {
+  const linked = calendar.remote.filter((r) => calendar.links.has(r.uid) && !r.cancelled && !r.allDay);
+  if (linked[0]?.start && linked[0].end) {
+    const move = (t: string) => new Date(new Date(t).getTime() + 60 * 60_000).toISOString();
+    linked[0].start = move(linked[0].start);
+    linked[0].end = move(linked[0].end);
+  }
+  if (linked[1]) linked[1].cancelled = true;
+  const t = new Date();
+  const name = state.clients.find((c) => c.status === "active")?.identity.full_name ?? "Priya Shah";
+  calendar.remote.push({
+    uid: id(),
+    summary: name,
+    start: new Date(t.getFullYear(), t.getMonth(), t.getDate() + 5, 11).toISOString(),
+    end: new Date(t.getFullYear(), t.getMonth(), t.getDate() + 5, 11, 50).toISOString(),
+    cancelled: false,
+    allDay: false,
+  });
 }
 
 type Args = Record<string, unknown>;
@@ -503,6 +753,53 @@ function handle(cmd: string, a: Args): unknown {
       return clockView();
     case "clock_window":
       return null;
+    case "calendar_status":
+      return calendarStatus();
+    case "calendar_feed_set": {
+      const raw = String(a.url ?? "").trim();
+      let u: URL;
+      try {
+        u = new URL(raw);
+      } catch {
+        return fail("invalid", "That is not a web address: copy the calendar's iCal address again.");
+      }
+      if (u.protocol !== "https:")
+        fail("invalid", "Casebook only fetches calendars over a secure connection: the address must start with https://.");
+      if (u.host.includes("unreachable")) fail("network", `${u.host} could not be reached. Check your internet connection.`);
+      calendar.url = raw;
+      if (calendar.remote.length === 0) seedRemote();
+      calendar.last = now();
+      calendar.pending = previewOf(calendar.remote, "feed");
+      log("calendar.connect", null, u.host);
+      return calendar.pending;
+    }
+    case "calendar_refresh":
+      if (!calendar.url) fail("not_found", "No calendar is connected.");
+      calendar.last = now();
+      calendar.pending = previewOf(calendar.remote, "feed");
+      return calendar.pending;
+    case "calendar_preview_file": {
+      const { events, warnings } = parseIcs(String(a.text ?? ""));
+      calendar.pending = previewOf(events, "file", warnings);
+      return calendar.pending;
+    }
+    case "calendar_apply": {
+      const summary = applyCalendar();
+      log("calendar.import", null, `${summary.new} new, ${summary.moved} moved, ${summary.cancelled} cancelled`);
+      return summary;
+    }
+    case "calendar_discard":
+      calendar.pending = null;
+      return null;
+    case "calendar_feed_remove":
+      calendar.url = null;
+      calendar.last = null;
+      if (calendar.pending?.source === "feed") calendar.pending = null;
+      log("calendar.disconnect");
+      return null;
+    case "calendar_auto_refresh_set":
+      calendar.auto = a.enabled === true;
+      return calendarStatus();
     case "backup_overview":
       return backupOverview();
     case "backup_now": {
@@ -637,10 +934,20 @@ export function installMockBackend(mode: string): void {
   Object.assign(window, {
     casebookMock: {
       state,
+      calendar,
       notice: (message: string) => emit("notice", { message }),
       lockNow: () => {
         state.unlocked = false;
         void emit("locked");
+      },
+      /** The pretend calendar changes and the automatic check finds it (as every 30 minutes). */
+      calendarChanges: () => {
+        if (!calendar.url) return "Connect a calendar first (any https:// address).";
+        changeRemote();
+        calendar.last = now();
+        calendar.pending = previewOf(calendar.remote, "feed");
+        void emit("calendar-changes", calendar.pending);
+        return calendar.pending.counts;
       },
     },
   });

@@ -115,6 +115,25 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
     "backup_restore",
     { name: BACKUP, recoveryKey: KEY, into: "/r", passphrase: "correct horse battery staple" },
   ],
+  ["calendarStatus", () => api.calendarStatus(), "calendar_status", undefined],
+  [
+    "calendarFeedSet",
+    () => api.calendarFeedSet("https://calendar.google.com/calendar/ical/x/private-abc/basic.ics"),
+    "calendar_feed_set",
+    { url: "https://calendar.google.com/calendar/ical/x/private-abc/basic.ics" },
+  ],
+  ["calendarRefresh", () => api.calendarRefresh(), "calendar_refresh", undefined],
+  [
+    "calendarPreviewFile",
+    () => api.calendarPreviewFile("diary.ics", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"),
+    "calendar_preview_file",
+    { name: "diary.ics", text: "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n" },
+  ],
+  ["calendarApply", () => api.calendarApply(), "calendar_apply", undefined],
+  ["calendarDiscard", () => api.calendarDiscard(), "calendar_discard", undefined],
+  ["calendarFeedRemove", () => api.calendarFeedRemove(), "calendar_feed_remove", undefined],
+  ["calendarAutoRefreshSet (on)", () => api.calendarAutoRefreshSet(true), "calendar_auto_refresh_set", { enabled: true }],
+  ["calendarAutoRefreshSet (off)", () => api.calendarAutoRefreshSet(false), "calendar_auto_refresh_set", { enabled: false }],
 ];
 
 describe("api commands", () => {
@@ -211,5 +230,12 @@ describe("events", () => {
     expect(listenMock.mock.calls[3][0]).toBe("backup");
     (listenMock.mock.calls[3][1] as (e: { payload: unknown }) => void)({ payload: null });
     expect(onBackup).toHaveBeenCalledTimes(1);
+
+    const onCalendar = vi.fn();
+    await events.onCalendarChanges(onCalendar);
+    expect(listenMock.mock.calls[4][0]).toBe("calendar-changes");
+    const preview = { source: "feed", counts: { new: 1, moved: 0, cancelled: 0 } };
+    (listenMock.mock.calls[4][1] as (e: { payload: unknown }) => void)({ payload: preview });
+    expect(onCalendar).toHaveBeenCalledWith(preview);
   });
 });

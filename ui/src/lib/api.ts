@@ -269,6 +269,77 @@ export interface Notice {
   message: string;
 }
 
+/** What a calendar import would do to one event. */
+export type CalendarAction = "new" | "moved" | "cancelled" | "unchanged";
+
+/** One event of a calendar preview, matched against the appointments Casebook has. */
+export interface CalendarEvent {
+  summary: string;
+  start: string; // RFC 3339 UTC
+  end: string;
+  status: "confirmed" | "cancelled";
+  action: CalendarAction;
+  /** The client it matched; null for a new client or an event that matched no one. */
+  client_code: string | null;
+  /** Importing creates a new client for this event (named in `new_clients`). */
+  new_client: boolean;
+  /** Where a moved appointment was. */
+  previous_start: string | null;
+  previous_end: string | null;
+}
+
+/** An event the import leaves out, with why (already a readable sentence). */
+export interface CalendarSkipped {
+  summary: string;
+  start: string | null;
+  reason: string;
+}
+
+export interface CalendarCounts {
+  new: number;
+  moved: number;
+  cancelled: number;
+  unchanged: number;
+  skipped: number;
+  new_clients: number;
+}
+
+/** What importing the calendar would change; nothing changes until `calendarApply`. */
+export interface CalendarPreview {
+  source: "feed" | "file";
+  /** The days looked at, YYYY-MM-DD. */
+  window: { from: string; to: string };
+  events: CalendarEvent[];
+  skipped: CalendarSkipped[];
+  /** Names that would be created as new clients on confirmation. */
+  new_clients: string[];
+  counts: CalendarCounts;
+  /** Readable sentences, e.g. that a damaged file had lines skipped. */
+  warnings: string[];
+}
+
+export interface CalendarFeed {
+  connected: boolean;
+  /** Only the host, e.g. "calendar.google.com": the full address is a secret, never returned. */
+  host: string | null;
+  auto_refresh: boolean;
+  last_refreshed: string | null; // RFC 3339
+}
+
+export interface CalendarStatus {
+  feed: CalendarFeed;
+  /** A preview waiting for confirmation (from a check, automatic or not, or a file). */
+  pending: CalendarPreview | null;
+}
+
+/** What `calendarApply` did. */
+export interface ImportSummary {
+  new: number;
+  moved: number;
+  cancelled: number;
+  new_clients: number;
+}
+
 const call = <T>(cmd: string, args?: Record<string, unknown>) => invoke<T>(cmd, args);
 
 export const api = {
@@ -335,11 +406,31 @@ export const api = {
    */
   restoreBackup: (name: string, recoveryKey: string, into: string, passphrase: string | null = null) =>
     call<string>("backup_restore", { name, recoveryKey, into, passphrase }),
+
+  calendarStatus: () => call<CalendarStatus>("calendar_status"),
+  /**
+   * Fetches the feed at `url` (HTTPS only), keeps the address encrypted in the vault and
+   * returns the preview, which waits for `calendarApply` or `calendarDiscard`.
+   */
+  calendarFeedSet: (url: string) => call<CalendarPreview>("calendar_feed_set", { url }),
+  /** Fetches the saved feed again; returns the new preview. */
+  calendarRefresh: () => call<CalendarPreview>("calendar_refresh"),
+  /** Previews an .ics file's text (read in the web view); `name` is the file's name. */
+  calendarPreviewFile: (name: string, text: string) =>
+    call<CalendarPreview>("calendar_preview_file", { name, text }),
+  /** Imports the waiting preview. */
+  calendarApply: () => call<ImportSummary>("calendar_apply"),
+  /** Drops the waiting preview; nothing is imported. */
+  calendarDiscard: () => call<void>("calendar_discard"),
+  /** Disconnects the feed: the saved address is deleted at once. */
+  calendarFeedRemove: () => call<void>("calendar_feed_remove"),
+  calendarAutoRefreshSet: (enabled: boolean) => call<CalendarStatus>("calendar_auto_refresh_set", { enabled }),
 };
 
 /**
  * Backend events: the clock ticks every second; `locked` when the vault locks itself;
- * `backup` after each automatic backup.
+ * `backup` after each automatic backup; `calendar-changes` when the automatic calendar
+ * check finds changes.
  */
 export const events = {
   onClock: (f: (v: ClockView) => void): Promise<UnlistenFn> => listen<ClockView>("clock", (e) => f(e.payload)),
@@ -348,4 +439,7 @@ export const events = {
   onNotice: (f: (n: Notice) => void): Promise<UnlistenFn> => listen<Notice>("notice", (e) => f(e.payload)),
   /** An automatic backup was made, or failed: the Backups screen reloads. */
   onBackup: (f: () => void): Promise<UnlistenFn> => listen("backup", () => f()),
+  /** The automatic calendar check found changes: the preview now waits for review. */
+  onCalendarChanges: (f: (p: CalendarPreview) => void): Promise<UnlistenFn> =>
+    listen<CalendarPreview>("calendar-changes", (e) => f(e.payload)),
 };

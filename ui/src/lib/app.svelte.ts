@@ -8,6 +8,7 @@ import {
   errorMessage,
   isAppError,
   type AppStatus,
+  type CalendarPreview,
   type InstrumentInfo,
   type NoteTemplate,
   type Settings,
@@ -28,7 +29,7 @@ export type View =
   | { name: "search" }
   | { name: "audit" }
   | { name: "backups" }
-  | { name: "settings" };
+  | { name: "settings"; section?: "calendar" };
 
 export type NavName = "today" | "clients" | "search" | "audit" | "backups" | "settings";
 
@@ -41,7 +42,9 @@ class AppState {
   templates = $state<Record<NoteTemplate, string[]> | null>(null);
   instruments = $state<InstrumentInfo[] | null>(null);
   notice = $state<string | null>(null);
-  /** Bumped when something changes the day's data (a session started or ended). */
+  /** Changes the automatic calendar check found, for the banner; null once seen or dismissed. */
+  calendarChanges = $state<CalendarPreview | null>(null);
+  /** Bumped when something changes the day's data (a session started or ended, a calendar import). */
   dayVersion = $state(0);
   lockError = $state("");
   /** The day as the unlock returned it, for Today's first showing only (see `takeToday`). */
@@ -158,6 +161,7 @@ class AppState {
     this.instruments = null;
     this.settings = { ...DEFAULT_SETTINGS };
     this.lockError = "";
+    this.calendarChanges = null;
     clock.reset();
     if (this.status) this.status = { ...this.status, unlocked: false };
     this.screen = screen;
@@ -165,6 +169,17 @@ class AppState {
 
   showNotice(message: string): void {
     this.notice = message;
+  }
+
+  /** The automatic calendar check found changes: offer them for review (a banner). */
+  calendarChanged(preview: CalendarPreview): void {
+    if (this.screen === "main") this.calendarChanges = preview;
+  }
+
+  /** Opens Settings → Calendar, where the waiting preview shows; the banner goes. */
+  reviewCalendar(): void {
+    this.calendarChanges = null;
+    this.navigate({ name: "settings", section: "calendar" });
   }
 }
 

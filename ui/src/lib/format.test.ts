@@ -5,7 +5,9 @@ import {
   formatClock,
   formatDate,
   formatDateTime,
+  formatDateTimeRange,
   formatDateTimeSeconds,
+  formatDayDate,
   formatDuration,
   formatLongDate,
   formatTime,
@@ -43,6 +45,23 @@ describe("dates", () => {
     expect(formatDate("2026-06-30T23:30:00Z")).toBe("01/07/2026");
     // In winter UTC and local agree.
     expect(formatDate("2026-12-31T23:30:00Z")).toBe("31/12/2026");
+  });
+
+  it("writes a short day with its weekday, without a comma", () => {
+    expect(formatDayDate("2026-03-03T10:00:00Z")).toBe("Tue 3 Mar 2026");
+    expect(formatDayDate("2026-11-22")).toBe("Sun 22 Nov 2026");
+    // Local day: 23:30 UTC on 30 June is 00:30 BST on Wednesday 1 July.
+    expect(formatDayDate("2026-06-30T23:30:00Z")).toBe("Wed 1 Jul 2026");
+  });
+
+  it("writes a session's day and times in local time", () => {
+    expect(formatDateTimeRange("2026-03-03T10:00:00Z", "2026-03-03T10:50:00Z")).toBe("Tue 3 Mar 2026, 10:00–10:50");
+    // In summer, BST: 09:00 UTC is 10:00 local.
+    expect(formatDateTimeRange("2026-06-02T09:00:00Z", "2026-06-02T09:50:00Z")).toBe("Tue 2 Jun 2026, 10:00–10:50");
+    // Across midnight both days show.
+    expect(formatDateTimeRange("2026-03-03T23:30:00Z", "2026-03-04T00:20:00Z")).toBe(
+      "Tue 3 Mar 2026, 23:30 – Wed 4 Mar 2026, 00:20",
+    );
   });
 
   it("writes the long form without a comma", () => {

@@ -21,6 +21,8 @@ const timeSecFmt = () =>
 const longFmt = () =>
   new Intl.DateTimeFormat("en-GB", { weekday: "long", day: "numeric", month: "long", year: "numeric" });
 const shortDayFmt = () => new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short" });
+const dayDateFmt = () =>
+  new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short", year: "numeric" });
 
 /** "22/11/2026" */
 export function formatDate(value: string | Date): string {
@@ -32,6 +34,24 @@ export function formatLongDate(value: string | Date): string {
   const parts = longFmt().formatToParts(toDate(value));
   const get = (t: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === t)?.value ?? "";
   return `${get("weekday")} ${get("day")} ${get("month")} ${get("year")}`;
+}
+
+/** "Tue 3 Mar 2026" — a day with its weekday, short. */
+export function formatDayDate(value: string | Date): string {
+  const parts = dayDateFmt().formatToParts(toDate(value));
+  const get = (t: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === t)?.value ?? "";
+  return `${get("weekday")} ${get("day")} ${get("month")} ${get("year")}`;
+}
+
+/**
+ * "Tue 3 Mar 2026, 10:00–10:50"; an event that ends on a later day shows both days:
+ * "Tue 3 Mar 2026, 23:30 – Wed 4 Mar 2026, 00:20".
+ */
+export function formatDateTimeRange(start: string | Date, end: string | Date): string {
+  const s = toDate(start);
+  const e = toDate(end);
+  if (isoDay(s) === isoDay(e)) return `${formatDayDate(s)}, ${formatTimeRange(s, e)}`;
+  return `${formatDayDate(s)}, ${formatTime(s)} – ${formatDayDate(e)}, ${formatTime(e)}`;
 }
 
 /** "3 Nov" — short axis labels. */

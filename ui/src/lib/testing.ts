@@ -1,5 +1,5 @@
 // Fixtures shared by the unit tests (never imported by the app).
-import type { ClockView } from "./api";
+import type { CalendarEvent, CalendarPreview, ClockView } from "./api";
 
 /** The clock when no session runs, with fields overridden as a test needs. */
 export function idleClock(over: Partial<ClockView> = {}): ClockView {
@@ -19,4 +19,78 @@ export function idleClock(over: Partial<ClockView> = {}): ClockView {
     gap_short: false,
     ...over,
   };
+}
+
+/** One event of a calendar preview: a new session for C-7KQ2 on Tue 3 Mar 2026, 10:00–10:50. */
+export function calEvent(over: Partial<CalendarEvent>): CalendarEvent {
+  return {
+    summary: "Siân O'Brien",
+    start: "2026-03-03T10:00:00Z",
+    end: "2026-03-03T10:50:00Z",
+    status: "confirmed",
+    action: "new",
+    client_code: "C-7KQ2",
+    new_client: false,
+    previous_start: null,
+    previous_end: null,
+    ...over,
+  };
+}
+
+/**
+ * A feed's preview in March 2026, listed out of order: 2 new (one a new client, on 31 March,
+ * after the clocks went forward), 1 moved, 1 cancelled, 1 unchanged, 2 skipped.
+ */
+export function marchPreview(over: Partial<CalendarPreview> = {}): CalendarPreview {
+  return {
+    source: "feed",
+    window: { from: "2026-02-24", to: "2026-04-21" },
+    events: [
+      calEvent({ summary: "Siân O'Brien", start: "2026-03-02T10:00:00Z", end: "2026-03-02T10:50:00Z", action: "unchanged" }),
+      calEvent({
+        summary: "Jonah Reyes",
+        start: "2026-03-31T09:00:00Z",
+        end: "2026-03-31T09:50:00Z",
+        client_code: null,
+        new_client: true,
+      }),
+      calEvent({
+        summary: "Tomasz Nowak",
+        start: "2026-03-05T14:00:00Z",
+        end: "2026-03-05T14:50:00Z",
+        action: "moved",
+        client_code: "C-M9XD",
+        previous_start: "2026-03-04T14:00:00Z",
+        previous_end: "2026-03-04T14:50:00Z",
+      }),
+      calEvent({}),
+      calEvent({
+        summary: "Amara Okafor",
+        start: "2026-03-06T09:00:00Z",
+        end: "2026-03-06T09:50:00Z",
+        status: "cancelled",
+        action: "cancelled",
+        client_code: "C-0A1B",
+      }),
+    ],
+    skipped: [
+      { summary: "Dentist", start: "2026-03-04T00:00:00Z", reason: "It is an all-day event, not a session." },
+      { summary: "Team meeting", start: null, reason: "Its start time could not be read." },
+    ],
+    new_clients: ["Jonah Reyes"],
+    counts: { new: 2, moved: 1, cancelled: 1, unchanged: 1, skipped: 2, new_clients: 1 },
+    warnings: ["3 damaged lines were skipped while reading the calendar."],
+    ...over,
+  };
+}
+
+/** A preview where every event is already in Casebook. */
+export function unchangedPreview(): CalendarPreview {
+  return marchPreview({
+    events: [calEvent({ action: "unchanged" })],
+    skipped: [],
+    new_clients: [],
+    counts: { new: 0, moved: 0, cancelled: 0, unchanged: 1, skipped: 0, new_clients: 0 },
+    warnings: [],
+  });
 }

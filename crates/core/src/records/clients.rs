@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{check_text, require_client};
 use crate::audit::Action;
 use crate::error::{CoreError, Result};
-use crate::vault::{Store, Vault, new_id};
+use crate::vault::{Ctx, Store, Vault, new_id};
 
 /// Characters a person can read aloud and copy without confusion (no 0/O, 1/I/L, U).
 const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -90,7 +90,7 @@ pub struct Client {
 }
 
 impl ClientIdentity {
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         check_text("name", &self.full_name, 200)?;
         if let Some(dob) = self.date_of_birth
             && dob > Local::now().date_naive()
@@ -181,50 +181,57 @@ pub struct ClientSummary {
     pub ended_on: Option<NaiveDate>,
 }
 
+/// Adds a client inside an action: a new random code in the clinical store, their identity
+/// in the identity store. Sets the action's client and object. `identity` must be valid.
+pub(crate) fn insert_client(cx: &mut Ctx<'_>, identity: &ClientIdentity) -> Result<ClientCode> {
+    let code = loop {
+        let c = ClientCode::random();
+        let taken: bool = cx.tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM clients WHERE code = ?1)",
+            [c.as_str()],
+            |r| r.get(0),
+        )?;
+        if !taken {
+            break c;
+        }
+    };
+    let id = new_id();
+    let opened_on = cx.now.with_timezone(&Local).date_naive();
+    let hlc = cx.stamp();
+    cx.tx.execute(
+        "INSERT INTO clients (id, code, status, opened_on, hlc, device_id) VALUES (?1, ?2, 'active', ?3, ?4, ?5)",
+        params![id, code.as_str(), opened_on, hlc, cx.device_id],
+    )?;
+    cx.outbox(Store::Clinical, "clients", &id, "upsert", &hlc)?;
+    let ihlc = cx.stamp();
+    cx.tx.execute(
+        "INSERT INTO identity.client_identity
+         (code, full_name, date_of_birth, email, phone, emergency_contact, gp, hlc, device_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            code.as_str(),
+            identity.full_name.trim(),
+            identity.date_of_birth,
+            identity.email,
+            identity.phone,
+            identity.emergency_contact,
+            identity.gp,
+            ihlc,
+            cx.device_id
+        ],
+    )?;
+    cx.outbox(Store::Identity, "client_identity", code.as_str(), "upsert", &ihlc)?;
+    cx.client(code.as_str());
+    cx.object(&id);
+    Ok(code)
+}
+
 impl Vault {
     /// Adds a client: a new random code in the clinical store, their identity in the identity store.
     pub fn add_client(&mut self, identity: ClientIdentity) -> Result<Client> {
         identity.validate()?;
         self.act(Action::ClientCreate, |cx| {
-            let code = loop {
-                let c = ClientCode::random();
-                let taken: bool = cx.tx.query_row(
-                    "SELECT EXISTS(SELECT 1 FROM clients WHERE code = ?1)",
-                    [c.as_str()],
-                    |r| r.get(0),
-                )?;
-                if !taken {
-                    break c;
-                }
-            };
-            let id = new_id();
-            let opened_on = cx.now.with_timezone(&Local).date_naive();
-            let hlc = cx.stamp();
-            cx.tx.execute(
-                "INSERT INTO clients (id, code, status, opened_on, hlc, device_id) VALUES (?1, ?2, 'active', ?3, ?4, ?5)",
-                params![id, code.as_str(), opened_on, hlc, cx.device_id],
-            )?;
-            cx.outbox(Store::Clinical, "clients", &id, "upsert", &hlc)?;
-            let ihlc = cx.stamp();
-            cx.tx.execute(
-                "INSERT INTO identity.client_identity
-                 (code, full_name, date_of_birth, email, phone, emergency_contact, gp, hlc, device_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    code.as_str(),
-                    identity.full_name.trim(),
-                    identity.date_of_birth,
-                    identity.email,
-                    identity.phone,
-                    identity.emergency_contact,
-                    identity.gp,
-                    ihlc,
-                    cx.device_id
-                ],
-            )?;
-            cx.outbox(Store::Identity, "client_identity", code.as_str(), "upsert", &ihlc)?;
-            cx.client(code.as_str());
-            cx.object(&id);
+            let code = insert_client(cx, &identity)?;
             read_client(cx.tx, &code)
         })
     }
