@@ -60,6 +60,9 @@ enum Command {
     /// Encrypted backups: create, list, verify, restore, prune, schedule.
     #[command(subcommand)]
     Backup(cmd::backup::BackupCmd),
+    /// Import appointments from a booking calendar (iCal feed or .ics file).
+    #[command(subcommand)]
+    Calendar(cmd::calendar::CalendarCmd),
     /// Show the database keys (to open your data with standard SQLCipher tools).
     #[command(subcommand)]
     Keys(cmd::keys::KeysCmd),
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         Command::Audit(c) => cmd::audit::run(&g, c),
         Command::Keys(c) => cmd::keys::run(&g, c),
         Command::Backup(c) => cmd::backup::run(&g, c),
+        Command::Calendar(c) => cmd::calendar::run(&g, c),
     };
     match result {
         Ok(code) => code,

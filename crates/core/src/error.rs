@@ -182,7 +182,8 @@ impl CoreError {
         move |source| CoreError::Io { path, source }
     }
 
-    pub(crate) fn invalid(msg: impl Into<String>) -> CoreError {
+    /// A refusal of bad input, with a message saying what to do.
+    pub fn invalid(msg: impl Into<String>) -> CoreError {
         CoreError::InvalidInput(msg.into())
     }
 }

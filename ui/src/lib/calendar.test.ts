@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
   changeCount,
-  changesBannerText,
   checkFeedUrl,
   countsSentence,
   eventWas,
@@ -33,11 +32,8 @@ describe("the counts in words", () => {
     expect(importedSentence({ new: 0, moved: 2, cancelled: 0, new_clients: 0 })).toBe("Imported: 0 new, 2 moved, 0 cancelled.");
   });
 
-  it("counts the changes for the banner", () => {
-    const c = { new: 1, moved: 1, cancelled: 1, unchanged: 9, skipped: 4, new_clients: 1 };
-    expect(changeCount(c)).toBe(3);
-    expect(changesBannerText(c)).toBe("Your calendar has 3 changes");
-    expect(changesBannerText({ ...c, moved: 0, cancelled: 0 })).toBe("Your calendar has 1 change");
+  it("counts the appointments that would change", () => {
+    expect(changeCount({ new: 1, moved: 1, cancelled: 1, unchanged: 9, skipped: 4, new_clients: 1 })).toBe(3);
   });
 });
 
@@ -86,6 +82,9 @@ describe("the rows", () => {
 
   it("writes a skipped event's time when it has one", () => {
     expect(skippedWhen("2026-03-04T15:30:00Z")).toBe("Wed 4 Mar 2026, 15:30");
+    // Local midnight (an all-day event): the day alone. 23:00 UTC in summer is midnight here.
+    expect(skippedWhen("2026-03-04T00:00:00Z")).toBe("Wed 4 Mar 2026");
+    expect(skippedWhen("2026-07-01T23:00:00Z")).toBe("Thu 2 Jul 2026");
     expect(skippedWhen(null)).toBe("");
     expect(skippedWhen("not a time")).toBe("");
   });

@@ -27,11 +27,6 @@ export function importedSentence(s: ImportSummary): string {
   return `Imported: ${s.new} new, ${s.moved} moved, ${s.cancelled} cancelled${clients}.`;
 }
 
-/** The banner's words: "Your calendar has 3 changes". */
-export function changesBannerText(c: CalendarCounts): string {
-  return `Your calendar has ${plural(changeCount(c), "change")}`;
-}
-
 /** The action as a word, with a mark that tells the kinds apart without colour. */
 export const ACTIONS: Record<CalendarAction, { word: string; mark: string }> = {
   new: { word: "New", mark: "+" },
@@ -63,11 +58,15 @@ export function eventWas(e: CalendarEvent): string {
   return `was ${formatDateTimeRange(e.previous_start, e.previous_end)}`;
 }
 
-/** A skipped event's time, "Tue 3 Mar 2026, 10:00", or "" when it had none that could be read. */
+/**
+ * A skipped event's time, "Tue 3 Mar 2026, 10:00"; the day alone at local midnight (an
+ * all-day event); "" when it had none that could be read.
+ */
 export function skippedWhen(start: string | null): string {
   if (!start) return "";
   const d = new Date(start);
   if (Number.isNaN(d.getTime())) return "";
+  if (d.getHours() === 0 && d.getMinutes() === 0) return formatDayDate(d);
   return `${formatDayDate(d)}, ${formatTime(d)}`;
 }
 

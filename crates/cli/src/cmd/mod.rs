@@ -3,6 +3,7 @@
 pub mod appointment;
 pub mod audit;
 pub mod backup;
+pub mod calendar;
 pub mod client;
 pub mod init;
 pub mod keys;

@@ -81,8 +81,16 @@ impl Extraction {
 /// starting inside `window`. Never panics; damage is reported in the result. Fails only
 /// when the input holds no calendar at all.
 pub fn extract(input: &[u8], window: &ImportWindow) -> crate::Result<Extraction> {
-    let text = unfold(input);
+    let mut text = unfold(input);
     let mut out = Extraction::default();
+    if !text.trim().is_empty() && find_ignore_case(&text, "BEGIN:VCALENDAR").is_none() {
+        return Err(not_a_calendar());
+    }
+    if ends_inside_a_component(&text) {
+        // Cut off (a truncated download or file): keep what is complete, drop the rest.
+        out.damaged += 1;
+        text = complete_part(&text).unwrap_or_default();
+    }
     let mut calendars = Vec::new();
     let mut parser = Parser::new(&text);
     loop {
@@ -97,22 +105,8 @@ pub fn extract(input: &[u8], window: &ImportWindow) -> crate::Result<Extraction>
             _ => out.damaged += 1,
         }
     }
-    if calendars.is_empty() {
-        if let Some(recovered) = recover_truncated(&text) {
-            out.damaged += 1;
-            calendars.push(recovered);
-        } else if out.damaged > 0 || !text.trim().is_empty() {
-            return Err(crate::CoreError::invalid(
-                "this is not an iCalendar file (no BEGIN:VCALENDAR … END:VCALENDAR could be read)",
-            ));
-        }
-    } else if out.damaged > 0
-        && let Some(recovered) = recover_truncated(&text)
-    {
-        // A later calendar object was cut short: keep its complete events too.
-        if calendars.len() == 1 && recovered.components.len() > calendars[0].components.len() {
-            calendars[0] = recovered;
-        }
+    if calendars.is_empty() && out.damaged > 0 && !text.is_empty() {
+        return Err(not_a_calendar());
     }
     for cal in calendars.iter_mut() {
         extract_calendar(cal, window, &mut out);
@@ -154,9 +148,28 @@ fn unfold(input: &[u8]) -> String {
     }
 }
 
-/// A calendar cut off before its end (a truncated download or file): everything up to the
-/// last complete component, closed, parsed again.
-fn recover_truncated(text: &str) -> Option<ICalendar> {
+fn not_a_calendar() -> crate::CoreError {
+    crate::CoreError::invalid(
+        "this is not an iCalendar file (no BEGIN:VCALENDAR … END:VCALENDAR could be read)",
+    )
+}
+
+/// Whether the text ends with a component still open (BEGIN without its END).
+fn ends_inside_a_component(text: &str) -> bool {
+    let mut depth: usize = 0;
+    for line in text.lines() {
+        let line = line.trim_start_matches('\u{feff}').as_bytes();
+        if line.len() >= 6 && line[..6].eq_ignore_ascii_case(b"BEGIN:") {
+            depth += 1;
+        } else if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"END:") {
+            depth = depth.saturating_sub(1);
+        }
+    }
+    depth > 0
+}
+
+/// A cut-off calendar up to its last complete event or time zone, closed again.
+fn complete_part(text: &str) -> Option<String> {
     let start = find_ignore_case(text, "BEGIN:VCALENDAR")?;
     let body = &text[start..];
     let last_end = ["END:VEVENT", "END:VTIMEZONE"]
@@ -166,10 +179,7 @@ fn recover_truncated(text: &str) -> Option<ICalendar> {
     let mut fixed = String::with_capacity(last_end + 20);
     fixed.push_str(&body[..last_end]);
     fixed.push_str("\r\nEND:VCALENDAR\r\n");
-    match Parser::new(&fixed).entry() {
-        Entry::ICalendar(cal) => Some(cal),
-        _ => None,
-    }
+    Some(fixed)
 }
 
 fn find_ignore_case(hay: &str, needle: &str) -> Option<usize> {
