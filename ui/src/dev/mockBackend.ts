@@ -761,12 +761,18 @@ function handle(cmd: string, a: Args): unknown {
       try {
         u = new URL(raw);
       } catch {
-        return fail("invalid", "That is not a web address: copy the calendar's iCal address again.");
+        return fail("invalid_input", "This is not a web address: paste the calendar's iCal address, starting https:// or webcal://.");
       }
-      if (u.protocol !== "https:")
-        fail("invalid", "Casebook only fetches calendars over a secure connection: the address must start with https://.");
+      // As the core: webcal:// means https://; http:// (unencrypted) and anything else is refused.
+      if (u.protocol === "webcal:") u = new URL(`https:${raw.slice("webcal:".length)}`);
+      if (u.protocol === "http:")
+        fail(
+          "invalid_input",
+          "This feed address uses http://, which is not encrypted: anyone on the network could read the calendar. Use the https:// (or webcal://) address your calendar service gives.",
+        );
+      else if (u.protocol !== "https:") fail("invalid_input", `A calendar feed address starts https:// or webcal://, not ${u.protocol}//.`);
       if (u.host.includes("unreachable")) fail("network", `${u.host} could not be reached. Check your internet connection.`);
-      calendar.url = raw;
+      calendar.url = u.toString();
       if (calendar.remote.length === 0) seedRemote();
       calendar.last = now();
       calendar.pending = previewOf(calendar.remote, "feed");

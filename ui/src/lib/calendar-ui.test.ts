@@ -236,6 +236,7 @@ describe("the preview", () => {
     m.calendarApply.mockRejectedValue({ kind: "integrity", message: "The appointments could not be saved." });
     await click("#calendar-apply");
     await vi.waitFor(() => expect(text("#calendar-result")).toBe("Nothing was imported: The appointments could not be saved."));
+    expect($("#calendar-result")?.classList.contains("error-text")).toBe(true);
     expect($("#calendar-preview-table")).not.toBeNull();
   });
 

@@ -73,6 +73,7 @@ pub fn feed_url(address: &str) -> Result<Url> {
 /// Fetches a feed into memory. Redirects are followed only to other `https://` addresses.
 pub fn fetch_feed(address: &str, limits: &FetchLimits) -> Result<Vec<u8>> {
     let url = feed_url(address)?;
+    let started = std::time::Instant::now();
     let host = url.host_str().unwrap_or_default().to_string();
     let policy = Policy::custom(|attempt| {
         if attempt.url().scheme() != "https" {
@@ -128,17 +129,27 @@ pub fn fetch_feed(address: &str, limits: &FetchLimits) -> Result<Vec<u8>> {
     {
         return Err(too_big());
     }
+    // The client's timeout restarts with each chunk of the body, so a server trickling
+    // bytes could hold the fetch open for ever: the whole fetch has one deadline here.
     let mut body = Vec::new();
-    response
-        .take(limits.max_bytes + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| {
+    let mut reader = response.take(limits.max_bytes + 1);
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = reader.read(&mut chunk).map_err(|e| {
             if is_timeout_io(&e) {
                 timed_out(&host, limits)
             } else {
                 fetch_error(&host, "the connection broke while the feed was downloading")
             }
         })?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+        if started.elapsed() > limits.timeout {
+            return Err(timed_out(&host, limits));
+        }
+    }
     if body.len() as u64 > limits.max_bytes {
         return Err(too_big());
     }
