@@ -16,6 +16,7 @@
 //! `CASEBOOK_VAULT` names another.
 
 pub mod backups;
+pub mod calendar;
 pub mod commands;
 pub mod error;
 pub mod session_clock;
@@ -79,6 +80,14 @@ pub fn run() {
             backups::backup_verify,
             backups::backup_settings_set,
             backups::backup_restore,
+            calendar::calendar_status,
+            calendar::calendar_feed_set,
+            calendar::calendar_refresh,
+            calendar::calendar_preview_file,
+            calendar::calendar_apply,
+            calendar::calendar_discard,
+            calendar::calendar_feed_remove,
+            calendar::calendar_auto_refresh_set,
         ])
         .setup(|app| {
             // Without a tray host library the tray code can panic; Casebook then runs

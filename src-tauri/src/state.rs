@@ -37,6 +37,8 @@ pub struct AppState {
     /// When the therapist was last active: by the monotonic clock and by the wall clock
     /// (the monotonic one stops while the computer sleeps; a night asleep must still lock).
     pub last_activity: Mutex<(Instant, DateTime<Utc>)>,
+    /// A calendar preview waiting for confirmation, and the automatic refresh's timing.
+    pub calendar: crate::calendar::CalendarState,
 }
 
 /// When a local day starts, in UTC. Where the clocks change at midnight the day starts at
@@ -83,6 +85,7 @@ impl AppState {
             }),
             prefs: Mutex::new(prefs),
             last_activity: Mutex::new((Instant::now(), Utc::now())),
+            calendar: Default::default(),
         }
     }
 
@@ -183,5 +186,6 @@ impl AppState {
         let mut v = guard(&self.vault);
         *v = None;
         guard(&self.clock).labels.clear();
+        self.calendar.clear();
     }
 }

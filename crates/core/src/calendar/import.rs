@@ -328,11 +328,9 @@ fn plan(
                 };
                 events.push(line);
             }
-            ([], true) => skipped.push(SkippedEvent {
-                summary: ev.summary.clone(),
-                start: Some(ev.start),
-                reason: "cancelled, and no client has this name".into(),
-            }),
+            // Cancelled before it was ever imported, for no known client: listed, and left
+            // alone (no client is created for a booking that never happened).
+            ([], true) => events.push(line),
             ([], false) => {
                 if new_client_keys.insert(name_key) {
                     new_clients.push(ev.summary.clone());
