@@ -1,16 +1,21 @@
 // A therapist's first day with Casebook, start to finish, as a person would click through
 // it: set up the vault, add a client, write and finalise a note, amend it, find it, lock and
-// unlock, check the audit trail, back up and verify, and run a session clock.
+// unlock, check the audit trail, back up and verify, run a session clock, and import the
+// day's appointments from a booking calendar's .ics file.
 //
 // Needs a fresh vault (the first-run screen must show).
 
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { click, clockSeconds, reveal, screenshot, selectValue, setValue, shown, text, until } from "./helpers.mjs";
 
 const PASSPHRASE = "correct horse battery staple";
 const CLIENT_NAME = "Siân O'Brien";
 const NOTE_TEXT = "Client described panic on the tram";
 const ADDENDUM_TEXT = "Panic eased after breathing work";
+const NEW_CLIENT_NAME = "Ffion Llewelyn-Hughes";
 
 /** The client row whose text contains `name`, or null. */
 async function clientRow(name) {
@@ -169,5 +174,62 @@ describe("A therapist's first day with Casebook", () => {
 
     await click("#clock-end");
     await (await $("#clock-display")).waitForExist({ reverse: true, timeout: 20_000 });
+  });
+
+  it("imports today's appointments from a calendar file", async () => {
+    // Today at 12:00 and 13:00 local time, written in UTC as booking services do; one
+    // booking for the existing client, one for somebody new, with details never kept.
+    const at = (h) => {
+      const d = new Date();
+      d.setHours(h, 0, 0, 0);
+      return d.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+    };
+    const event = (uid, name, h) =>
+      [
+        "BEGIN:VEVENT",
+        `UID:${uid}@e2e.example`,
+        `SUMMARY:${name}`,
+        `DTSTART:${at(h)}`,
+        "DURATION:PT50M",
+        "LOCATION:12 Hidden Street",
+        "DESCRIPTION:call 07700 900123",
+        "END:VEVENT",
+      ].join("\r\n");
+    const ics = [
+      "BEGIN:VCALENDAR",
+      "VERSION:2.0",
+      "PRODID:-//Casebook e2e//EN",
+      event("first", CLIENT_NAME, 12),
+      event("second", NEW_CLIENT_NAME, 13),
+      "END:VCALENDAR",
+      "",
+    ].join("\r\n");
+    const file = join(mkdtempSync(join(tmpdir(), "casebook-e2e-")), "bookings.ics");
+    writeFileSync(file, ics);
+
+    await click("#nav-settings");
+    const input = await $("#calendar-file");
+    await input.waitForExist();
+    await reveal(input);
+    // A person picks the file in the dialog; the driver types its path into the input.
+    await input.setValue(file);
+    const table = await shown("#calendar-preview-table", 30_000);
+    const rows = await table.getText();
+    assert.ok(rows.includes(CLIENT_NAME) && rows.includes(NEW_CLIENT_NAME), `preview lists both: ${rows}`);
+    assert.match(await text("#calendar-counts"), /2 new/);
+    assert.ok((await text("#calendar-new-clients")).includes(NEW_CLIENT_NAME));
+    await reveal(table);
+    await screenshot("calendar-preview.png");
+
+    await click("#calendar-apply");
+    await until(async () => /imported/i.test(await text("#calendar-result")), "the import is confirmed", 30_000);
+
+    await click("#nav-today");
+    await shown("#today");
+    await until(async () => {
+      const names = [];
+      for (const n of await $$("#today .appt .name")) names.push(await n.getText());
+      return names.includes(CLIENT_NAME) && names.includes(NEW_CLIENT_NAME);
+    }, "today lists both imported sessions", 20_000);
   });
 });
