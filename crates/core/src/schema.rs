@@ -168,6 +168,57 @@ pub(crate) const CLINICAL: &[&str] = &[
     CREATE UNIQUE INDEX appointments_by_calendar_key ON appointments(calendar_key)
         WHERE calendar_key IS NOT NULL;
     "#,
+    // v4: GDPR rights and retention. Erasure records (code, time, reason — never a name)
+    // are kept for good. While a client is being erased (a row in `erasing`, inside the
+    // erasing transaction only) their finalised notes and addenda may be deleted.
+    r#"
+    CREATE TABLE erasure_records (
+        id TEXT PRIMARY KEY,
+        client_code TEXT NOT NULL,
+        erased_at TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('erasure', 'retention')),
+        certificate TEXT CHECK (certificate IS NULL OR json_valid(certificate)),
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL
+    );
+    CREATE INDEX erasure_records_by_code ON erasure_records(client_code);
+    CREATE TRIGGER erasure_records_are_kept BEFORE DELETE ON erasure_records
+        BEGIN SELECT RAISE(ABORT, 'erasure records are kept for good'); END;
+    CREATE TRIGGER erasure_records_are_fixed BEFORE UPDATE ON erasure_records
+        BEGIN SELECT RAISE(ABORT, 'an erasure record cannot be changed'); END;
+
+    CREATE TABLE erasing (client_code TEXT PRIMARY KEY);
+    DROP TRIGGER session_notes_final_is_kept;
+    CREATE TRIGGER session_notes_final_is_kept BEFORE DELETE ON session_notes
+        WHEN OLD.status = 'final'
+         AND NOT EXISTS (SELECT 1 FROM erasing WHERE client_code = OLD.client_code)
+        BEGIN SELECT RAISE(ABORT, 'a finalised note cannot be deleted'); END;
+    DROP TRIGGER addenda_are_kept;
+    CREATE TRIGGER addenda_are_kept BEFORE DELETE ON addenda
+        WHEN NOT EXISTS (SELECT 1 FROM erasing WHERE client_code = OLD.client_code)
+        BEGIN SELECT RAISE(ABORT, 'an addendum cannot be deleted'); END;
+
+    CREATE TABLE client_retention (
+        client_code TEXT PRIMARY KEY REFERENCES clients(code),
+        review_on TEXT,
+        basis TEXT,
+        override_review_on TEXT,
+        override_reason TEXT,
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL
+    );
+
+    CREATE TABLE access_requests (
+        id TEXT PRIMARY KEY,
+        client_code TEXT NOT NULL REFERENCES clients(code),
+        received_on TEXT NOT NULL,
+        due_on TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open', 'answered')),
+        answered_on TEXT,
+        include_process_notes INTEGER NOT NULL DEFAULT 0,
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX access_requests_open ON access_requests(status, due_on);
+    "#,
 ];
 
 /// The identity store (`identity`): code → name and contact details, and the audit chain head.
@@ -208,6 +259,22 @@ pub(crate) const IDENTITY: &[&str] = &[
         connected_at TEXT NOT NULL,
         last_refreshed TEXT
     );
+    "#,
+    // v3: rectification keeps what a detail said before; known aliases (for pseudonymising
+    // supervision exports).
+    r#"
+    ALTER TABLE identity.client_identity ADD COLUMN aliases TEXT
+        CHECK (aliases IS NULL OR json_valid(aliases));
+    CREATE TABLE identity.identity_history (
+        id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        field TEXT NOT NULL,
+        old_value TEXT,
+        new_value TEXT,
+        reason TEXT
+    );
+    CREATE INDEX identity.identity_history_by_code ON identity_history(code, id);
     "#,
 ];
 

@@ -20,6 +20,7 @@
 //!   the target, then renames it into place: the target is either absent or a whole vault.
 
 pub mod archive;
+pub mod ledger;
 pub mod policy;
 mod raw;
 pub mod schedule;
@@ -174,7 +175,13 @@ impl Vault {
                     .map(|n| n.to_string_lossy().into_owned());
                 let name = state.last_file.clone().unwrap_or_default();
                 let size = made.size;
+                if !state.destinations.iter().any(|d| d == dest) {
+                    state.destinations.push(dest.to_path_buf());
+                }
                 state.save(&self.dir)?;
+                // The erasure list travels with the backups (best effort, like the ledger
+                // written at each erasure; a restore refuses a damaged one).
+                let _ = ledger::write_to(self, dest);
                 self.act(Action::BackupCreate, |cx| {
                     cx.detail(format!("file={name} bytes={size}"));
                     Ok(())
@@ -618,6 +625,26 @@ pub fn restore(
         created_at: vault::timestamp(Utc::now()),
     };
     vault::write_restored(staging.path(), &meta, &u.sealed_keys)?;
+    // Erasures made after this backup are made again before the vault is put in place.
+    let erasures = file
+        .parent()
+        .map(|dir| ledger::read(dir, &u.keys))
+        .transpose()?
+        .unwrap_or_default();
+    let mut reapplied = 0;
+    if !erasures.is_empty() {
+        let mut staged_vault = Vault::open(
+            staging.path(),
+            passphrase.filter(|_| key_store == KeyStoreKind::Passphrase),
+        )?;
+        // Each record is applied: a client the backup still holds is erased again; a
+        // record the backup lacks is added, so the restored vault knows every erasure.
+        for record in &erasures {
+            if staged_vault.apply_erasure(record)? {
+                reapplied += 1;
+            }
+        }
+    }
     sync_dir(staging.path());
     // The switch: the target is either absent or a whole vault.
     let staged = staging.keep();
@@ -629,7 +656,6 @@ pub fn restore(
         return Err(CoreError::io(into)(e));
     }
     sync_dir(&parent);
-    // TODO(erasure): when erasure records land, re-apply those newer than the backup here.
     let mut vault = Vault::open(
         into,
         passphrase.filter(|_| key_store == KeyStoreKind::Passphrase),
@@ -638,7 +664,7 @@ pub fn restore(
     let from_device = u.manifest.device_id.clone();
     vault.act(Action::BackupRestore, |cx| {
         cx.detail(format!(
-            "backup_created={created} from_device={from_device}"
+            "backup_created={created} from_device={from_device} erasures_reapplied={reapplied}"
         ));
         Ok(())
     })?;

@@ -83,6 +83,10 @@ pub struct BackupState {
     pub last_error: Option<String>,
     /// By backup file name.
     pub verified: BTreeMap<String, Verified>,
+    /// Every folder a backup has been written to: each gets the erasure list again after
+    /// every erasure, so no older backup anywhere can bring an erased client back.
+    #[serde(default)]
+    pub destinations: Vec<std::path::PathBuf>,
 }
 
 impl BackupState {

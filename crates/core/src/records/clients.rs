@@ -292,6 +292,7 @@ impl Vault {
                 |r| r.get(0),
             )?;
             cx.outbox(Store::Clinical, "clients", &id, "upsert", &hlc)?;
+            super::retention::recompute(cx, code.as_str())?;
             cx.client(code.as_str());
             cx.object(&id);
             read_client(cx.tx, code)

@@ -7,6 +7,8 @@ pub mod clients;
 pub mod measures;
 pub mod notes;
 pub mod process_notes;
+pub mod retention;
+pub mod erasure;
 pub mod sessions;
 
 use chrono::NaiveDate;

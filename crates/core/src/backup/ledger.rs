@@ -1,0 +1,87 @@
+//! The erasure ledger: every erasure record of the vault, written beside the backups as
+//! `erasures.age` (JSON, encrypted with age to the vault's clinical backup key) after each
+//! erasure and each backup. A restore reads the ledger next to the backup it restores and
+//! erases again every client erased after that backup was made, before the restored vault
+//! is put in place — so an erased client never comes back from an older backup.
+//!
+//! The ledger holds codes, times, reasons and destruction certificates: never a name.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use crate::error::{CoreError, Result};
+use crate::keys::VaultKeys;
+use crate::records::erasure::{ErasureRecord, read_records};
+use crate::sealed;
+use crate::vault::Vault;
+
+use super::settings::{BackupSettings, BackupState};
+
+/// The ledger's file name in a backup folder.
+pub const LEDGER_FILE: &str = "erasures.age";
+
+/// Writes the ledger into the vault's backup folder and every folder a backup was ever
+/// written to. Tries them all; returns the first failure.
+pub(crate) fn write(vault: &mut Vault) -> Result<()> {
+    let mut dests = BackupState::load(&vault.dir)
+        .map(|s| s.destinations)
+        .unwrap_or_default();
+    let configured = BackupSettings::load(&vault.dir)?.destination_for(&vault.dir);
+    if !dests.contains(&configured) {
+        dests.push(configured);
+    }
+    let mut first_error = None;
+    for dest in dests {
+        if let Err(e) = write_to(vault, &dest) {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Writes the ledger into `dest`.
+pub(crate) fn write_to(vault: &mut Vault, dest: &Path) -> Result<()> {
+    let records = read_records(&vault.conn)?;
+    let json = serde_json::to_vec(&records).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+    let recipient = vault.keys.clinical_backup.recipient()?;
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .map_err(|e| CoreError::Crypto(e.to_string()))?;
+    let mut sealed_bytes = Vec::new();
+    let mut w = encryptor
+        .wrap_output(&mut sealed_bytes)
+        .map_err(|e| CoreError::Crypto(e.to_string()))?;
+    w.write_all(&json)
+        .and_then(|_| w.finish().map(|_| ()))
+        .map_err(|e| CoreError::Crypto(e.to_string()))?;
+    std::fs::create_dir_all(dest).map_err(CoreError::io(dest))?;
+    sealed::write_atomically(&dest.join(LEDGER_FILE), &sealed_bytes)
+}
+
+/// Reads the ledger in `dir`, if there is one. A ledger that is not this vault's (or is
+/// damaged) is an error: a restore must not silently skip erasures.
+pub(crate) fn read(dir: &Path, keys: &VaultKeys) -> Result<Vec<ErasureRecord>> {
+    let path = dir.join(LEDGER_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(CoreError::io(&path)(e)),
+    };
+    let damaged = |what: String| {
+        CoreError::BackupInvalid(format!(
+            "the erasure list {} {what}; without it, clients erased after this backup could come back",
+            path.display()
+        ))
+    };
+    let decryptor =
+        age::Decryptor::new(&bytes[..]).map_err(|e| damaged(format!("is not readable ({e})")))?;
+    let id = keys.clinical_backup.identity()?;
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&id as &dyn age::Identity))
+        .map_err(|e| damaged(format!("cannot be decrypted with this vault's keys ({e})")))?;
+    let mut json = Vec::new();
+    reader
+        .read_to_end(&mut json)
+        .map_err(|e| damaged(format!("is damaged ({e})")))?;
+    serde_json::from_slice(&json).map_err(|e| damaged(format!("is not valid ({e})")))
+}
