@@ -21,6 +21,7 @@
 //! * [`backup`] — encrypted backup files, their schedule, keep-policy, checks and restore;
 //! * [`clock`] — the session clock (a pure state machine) and [`preferences`];
 //! * [`calendar`] — importing appointments from an iCal feed or `.ics` file;
+//! * [`portability`] — the whole vault in open formats (JSON + CSV) and back;
 //! * [`hlc`] — hybrid logical clock stamps for sync.
 
 pub mod audit;
@@ -33,6 +34,7 @@ pub mod hlc;
 mod jsonfile;
 pub mod keys;
 pub mod keystore;
+pub mod portability;
 pub mod preferences;
 pub mod records;
 pub mod recovery;

@@ -223,6 +223,18 @@ impl Vault {
     /// without one, in the OS keychain (failing with [`CoreError::KeychainUnavailable`] if
     /// none is reachable, before anything is written).
     pub fn init(dir: &Path, passphrase: Option<&str>) -> Result<Created> {
+        let mut created = Self::init_empty(dir, passphrase)?;
+        let kind = created.vault.meta.key_store;
+        created.vault.act(Action::VaultInit, |cx| {
+            cx.detail(format!("key_store={}", kind_word(kind)));
+            Ok(())
+        })?;
+        Ok(created)
+    }
+
+    /// A new vault with nothing in its audit trail yet (for [`Vault::init`], and for an
+    /// import, which brings its own trail).
+    pub(crate) fn init_empty(dir: &Path, passphrase: Option<&str>) -> Result<Created> {
         match read_meta(dir) {
             Ok(_) => return Err(CoreError::VaultExists(dir.to_path_buf())),
             Err(CoreError::VaultNotFound(_)) => {}
@@ -261,12 +273,7 @@ impl Vault {
                 return Err(e);
             }
         };
-        let mut vault = Vault::from_parts(dir, meta, keys, conn, Hlc::default());
-        let kind = vault.meta.key_store;
-        vault.act(Action::VaultInit, |cx| {
-            cx.detail(format!("key_store={}", kind_word(kind)));
-            Ok(())
-        })?;
+        let vault = Vault::from_parts(dir, meta, keys, conn, Hlc::default());
         Ok(Created {
             vault,
             recovery_key,

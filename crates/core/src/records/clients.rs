@@ -76,6 +76,37 @@ pub struct ClientIdentity {
     pub emergency_contact: Option<String>,
     /// The client's GP (practice or doctor), for risk procedures.
     pub gp: Option<String>,
+    /// Other names the client is known by (replaced too in pseudonymised exports).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// The aliases as stored (a JSON array, or NULL when there are none).
+fn aliases_json(aliases: &[String]) -> Option<String> {
+    (!aliases.is_empty()).then(|| serde_json::to_string(aliases).unwrap_or_else(|_| "[]".into()))
+}
+
+/// A change to a client's identity details: each field given replaces the current value
+/// (`Some(None)` clears an optional one). The old value is kept in the history.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct IdentityChanges {
+    pub full_name: Option<String>,
+    pub date_of_birth: Option<Option<NaiveDate>>,
+    pub email: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub emergency_contact: Option<Option<String>>,
+    pub gp: Option<Option<String>>,
+    pub aliases: Option<Vec<String>>,
+}
+
+/// One entry of a client's identity history: what a detail said before a change.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct IdentityChange {
+    pub changed_at: String,
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub reason: Option<String>,
 }
 
 /// A client as the therapist sees them: code, status and, through the identity store, their name.
@@ -128,17 +159,29 @@ impl ClientIdentity {
                 check_text(what, v, 500)?;
             }
         }
+        if self.aliases.len() > 20 {
+            return Err(CoreError::invalid("at most 20 aliases"));
+        }
+        for a in &self.aliases {
+            check_text("alias", a, 200)?;
+        }
         Ok(())
     }
+}
+
+/// A client's identity details, inside an action that has audited the read.
+pub(crate) fn identity_of(tx: &rusqlite::Connection, code: &str) -> Result<Option<ClientIdentity>> {
+    read_identity(tx, code)
 }
 
 fn read_identity(tx: &rusqlite::Connection, code: &str) -> Result<Option<ClientIdentity>> {
     Ok(tx
         .query_row(
-            "SELECT full_name, date_of_birth, email, phone, emergency_contact, gp
+            "SELECT full_name, date_of_birth, email, phone, emergency_contact, gp, aliases
              FROM identity.client_identity WHERE code = ?1 AND deleted = 0",
             [code],
             |r| {
+                let aliases: Option<String> = r.get(6)?;
                 Ok(ClientIdentity {
                     full_name: r.get(0)?,
                     date_of_birth: r.get(1)?,
@@ -146,6 +189,9 @@ fn read_identity(tx: &rusqlite::Connection, code: &str) -> Result<Option<ClientI
                     phone: r.get(3)?,
                     emergency_contact: r.get(4)?,
                     gp: r.get(5)?,
+                    aliases: aliases
+                        .and_then(|a| serde_json::from_str(&a).ok())
+                        .unwrap_or_default(),
                 })
             },
         )
@@ -206,8 +252,8 @@ pub(crate) fn insert_client(cx: &mut Ctx<'_>, identity: &ClientIdentity) -> Resu
     let ihlc = cx.stamp();
     cx.tx.execute(
         "INSERT INTO identity.client_identity
-         (code, full_name, date_of_birth, email, phone, emergency_contact, gp, hlc, device_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         (code, full_name, date_of_birth, email, phone, emergency_contact, gp, hlc, device_id, aliases)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             code.as_str(),
             identity.full_name.trim(),
@@ -217,7 +263,8 @@ pub(crate) fn insert_client(cx: &mut Ctx<'_>, identity: &ClientIdentity) -> Resu
             identity.emergency_contact,
             identity.gp,
             ihlc,
-            cx.device_id
+            cx.device_id,
+            aliases_json(&identity.aliases),
         ],
     )?;
     cx.outbox(Store::Identity, "client_identity", code.as_str(), "upsert", &ihlc)?;
@@ -296,6 +343,115 @@ impl Vault {
             cx.client(code.as_str());
             cx.object(&id);
             read_client(cx.tx, code)
+        })
+    }
+
+    /// Corrects a client's identity details (rectification). Each changed field's old and
+    /// new value go to the identity history, in the same audited transaction; the audit
+    /// entry names the fields, never their values.
+    pub fn edit_client(
+        &mut self,
+        code: &ClientCode,
+        changes: &IdentityChanges,
+        reason: Option<&str>,
+    ) -> Result<Client> {
+        if let Some(r) = reason {
+            check_text("reason", r, 500)?;
+        }
+        self.act(Action::ClientEdit, |cx| {
+            require_client(cx.tx, code.as_str())?;
+            let old = read_identity(cx.tx, code.as_str())?.ok_or_else(|| {
+                CoreError::Corrupt(format!("client {code} has no identity row"))
+            })?;
+            let mut new = old.clone();
+            if let Some(v) = &changes.full_name {
+                new.full_name = v.trim().to_string();
+            }
+            if let Some(v) = changes.date_of_birth {
+                new.date_of_birth = v;
+            }
+            let tidy = |o: &Option<String>| o.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+            if let Some(v) = &changes.email {
+                new.email = tidy(v);
+            }
+            if let Some(v) = &changes.phone {
+                new.phone = tidy(v);
+            }
+            if let Some(v) = &changes.emergency_contact {
+                new.emergency_contact = tidy(v);
+            }
+            if let Some(v) = &changes.gp {
+                new.gp = tidy(v);
+            }
+            if let Some(v) = &changes.aliases {
+                new.aliases = v.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect();
+            }
+            new.validate()?;
+            let show = |d: Option<NaiveDate>| d.map(|d| d.to_string());
+            let diffs: Vec<(&str, Option<String>, Option<String>)> = [
+                ("full_name", Some(old.full_name.clone()), Some(new.full_name.clone())),
+                ("date_of_birth", show(old.date_of_birth), show(new.date_of_birth)),
+                ("email", old.email.clone(), new.email.clone()),
+                ("phone", old.phone.clone(), new.phone.clone()),
+                ("emergency_contact", old.emergency_contact.clone(), new.emergency_contact.clone()),
+                ("gp", old.gp.clone(), new.gp.clone()),
+                ("aliases", aliases_json(&old.aliases), aliases_json(&new.aliases)),
+            ]
+            .into_iter()
+            .filter(|(_, a, b)| a != b)
+            .collect();
+            if diffs.is_empty() {
+                return Err(CoreError::invalid("nothing to change: every detail given is as it was"));
+            }
+            for (field, before, after) in &diffs {
+                cx.tx.execute(
+                    "INSERT INTO identity.identity_history (code, changed_at, field, old_value, new_value, reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![code.as_str(), crate::vault::timestamp(cx.now), field, before, after, reason.map(str::trim)],
+                )?;
+            }
+            let hlc = cx.stamp();
+            cx.tx.execute(
+                "UPDATE identity.client_identity SET full_name = ?2, date_of_birth = ?3, email = ?4, phone = ?5,
+                 emergency_contact = ?6, gp = ?7, aliases = ?8, hlc = ?9, device_id = ?10 WHERE code = ?1",
+                params![
+                    code.as_str(), new.full_name, new.date_of_birth, new.email, new.phone,
+                    new.emergency_contact, new.gp, aliases_json(&new.aliases), hlc, cx.device_id
+                ],
+            )?;
+            cx.outbox(Store::Identity, "client_identity", code.as_str(), "upsert", &hlc)?;
+            super::retention::recompute(cx, code.as_str())?;
+            cx.client(code.as_str());
+            cx.detail(format!(
+                "fields={}",
+                diffs.iter().map(|(f, _, _)| *f).collect::<Vec<_>>().join(",")
+            ));
+            read_client(cx.tx, code)
+        })
+    }
+
+    /// What a client's identity details said before each change, oldest first. Audited.
+    pub fn client_history(&mut self, code: &ClientCode) -> Result<Vec<IdentityChange>> {
+        self.act(Action::ClientHistory, |cx| {
+            require_client(cx.tx, code.as_str())?;
+            let mut stmt = cx.tx.prepare(
+                "SELECT changed_at, field, old_value, new_value, reason FROM identity.identity_history
+                 WHERE code = ?1 ORDER BY id",
+            )?;
+            let list = stmt
+                .query_map([code.as_str()], |r| {
+                    Ok(IdentityChange {
+                        changed_at: r.get(0)?,
+                        field: r.get(1)?,
+                        old_value: r.get(2)?,
+                        new_value: r.get(3)?,
+                        reason: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            cx.client(code.as_str());
+            cx.detail(format!("count={}", list.len()));
+            Ok(list)
         })
     }
 
