@@ -60,6 +60,21 @@ enum Command {
     /// Encrypted backups: create, list, verify, restore, prune, schedule.
     #[command(subcommand)]
     Backup(cmd::backup::BackupCmd),
+    /// Erase a client: every record goes, an erasure record (code, time, reason) stays.
+    Erase(cmd::erase::EraseArgs),
+    /// The retention policy, the review list, extensions and destruction.
+    #[command(subcommand)]
+    Retention(cmd::retention::RetentionCmd),
+    /// Subject-access requests: the bundle for a client, open requests and due dates.
+    #[command(subcommand)]
+    Sar(cmd::sar::SarCmd),
+    /// Pseudonymised notes for clinical supervision.
+    #[command(subcommand)]
+    Supervision(cmd::supervision::SupervisionCmd),
+    /// Export everything in open formats (JSON + CSV per record type).
+    Export(cmd::portability::ExportArgs),
+    /// Create a new vault from a folder written by `casebook export --all`.
+    Import(cmd::portability::ImportArgs),
     /// Import appointments from a booking calendar (iCal feed or .ics file).
     #[command(subcommand)]
     Calendar(cmd::calendar::CalendarCmd),
@@ -114,6 +129,12 @@ fn main() -> ExitCode {
         Command::Keys(c) => cmd::keys::run(&g, c),
         Command::Backup(c) => cmd::backup::run(&g, c),
         Command::Calendar(c) => cmd::calendar::run(&g, c),
+        Command::Erase(a) => cmd::erase::run(&g, a),
+        Command::Retention(c) => cmd::retention::run(&g, c),
+        Command::Sar(c) => cmd::sar::run(&g, c),
+        Command::Supervision(c) => cmd::supervision::run(&g, c),
+        Command::Export(a) => cmd::portability::export(&g, a),
+        Command::Import(a) => cmd::portability::import(&g, a),
     };
     match result {
         Ok(code) => code,

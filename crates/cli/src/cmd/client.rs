@@ -1,7 +1,8 @@
-//! `casebook client add|list|show|close`.
+//! `casebook client add|edit|history|list|show|close`.
 
 use std::process::ExitCode;
 
+use casebook_core::records::clients::IdentityChanges;
 use casebook_core::{ClientCode, ClientIdentity, ClientStatus, parse_date};
 use chrono::Local;
 use clap::Subcommand;
@@ -30,7 +31,38 @@ pub enum ClientCmd {
         /// The client's GP (practice or doctor).
         #[arg(long)]
         gp: Option<String>,
+        /// Another name the client is known by (repeat for several).
+        #[arg(long = "alias")]
+        aliases: Vec<String>,
     },
+    /// Correct a client's identity details (rectification); the old values are kept in
+    /// the history. An empty value ("") clears an optional detail.
+    Edit {
+        code: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Date of birth, YYYY-MM-DD ("" to clear).
+        #[arg(long)]
+        dob: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        emergency_contact: Option<String>,
+        #[arg(long)]
+        gp: Option<String>,
+        /// Replace the aliases (repeat for several; --clear-aliases to remove all).
+        #[arg(long = "alias")]
+        aliases: Vec<String>,
+        #[arg(long, conflicts_with = "aliases")]
+        clear_aliases: bool,
+        /// Why (kept with the history).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// What a client's identity details said before each correction.
+    History { code: String },
     /// List clients (active only unless --all).
     List {
         /// Include closed clients.
@@ -64,6 +96,7 @@ pub fn run(g: &Globals, cmd: ClientCmd) -> Outcome {
             phone,
             emergency_contact,
             gp,
+            aliases,
         } => {
             let identity = ClientIdentity {
                 full_name: name,
@@ -72,6 +105,7 @@ pub fn run(g: &Globals, cmd: ClientCmd) -> Outcome {
                 phone,
                 emergency_contact,
                 gp,
+                aliases,
             };
             let mut vault = secrets::open_vault(g)?;
             let client = vault.add_client(identity)?;
@@ -79,6 +113,68 @@ pub fn run(g: &Globals, cmd: ClientCmd) -> Outcome {
                 output::json(&json!({ "code": client.code }))?;
             } else {
                 println!("{}", client.code);
+            }
+        }
+        ClientCmd::Edit {
+            code,
+            name,
+            dob,
+            email,
+            phone,
+            emergency_contact,
+            gp,
+            aliases,
+            clear_aliases,
+            reason,
+        } => {
+            let code = ClientCode::parse(&code)?;
+            let opt = |v: Option<String>| v.map(|s| Some(s).filter(|s| !s.trim().is_empty()));
+            let changes = IdentityChanges {
+                full_name: name,
+                date_of_birth: match dob.as_deref().map(str::trim) {
+                    None => None,
+                    Some("") => Some(None),
+                    Some(d) => Some(Some(parse_date(d)?)),
+                },
+                email: opt(email),
+                phone: opt(phone),
+                emergency_contact: opt(emergency_contact),
+                gp: opt(gp),
+                aliases: if clear_aliases {
+                    Some(Vec::new())
+                } else if aliases.is_empty() {
+                    None
+                } else {
+                    Some(aliases)
+                },
+            };
+            let mut vault = secrets::open_vault(g)?;
+            let c = vault.edit_client(&code, &changes, reason.as_deref())?;
+            if g.json {
+                output::json(&c)?;
+            } else {
+                println!("Client {} corrected; the previous details are kept in its history.", c.code);
+            }
+        }
+        ClientCmd::History { code } => {
+            let code = ClientCode::parse(&code)?;
+            let mut vault = secrets::open_vault(g)?;
+            let h = vault.client_history(&code)?;
+            if g.json {
+                output::json(&h)?;
+            } else if h.is_empty() {
+                println!("No corrections recorded for {code}.");
+            } else {
+                for c in h {
+                    println!(
+                        "{}  {:<18} {} → {}{}",
+                        c.changed_at,
+                        c.field,
+                        c.old_value.as_deref().unwrap_or("(none)"),
+                        c.new_value.as_deref().unwrap_or("(none)"),
+                        c.reason.map(|r| format!("  ({r})")).unwrap_or_default()
+                    );
+                }
             }
         }
         ClientCmd::List { all } => {

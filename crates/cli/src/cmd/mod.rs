@@ -5,14 +5,19 @@ pub mod audit;
 pub mod backup;
 pub mod calendar;
 pub mod client;
+pub mod erase;
 pub mod init;
 pub mod keys;
 pub mod measure;
 pub mod note;
+pub mod portability;
 pub mod process_note;
 pub mod recover;
+pub mod retention;
+pub mod sar;
 pub mod search;
 pub mod status;
+pub mod supervision;
 
 use std::process::ExitCode;
 
