@@ -399,12 +399,9 @@ pub async fn audit_verify(state: State<'_, AppState>) -> UiResult<Verification> 
     state.with_vault(|v| Ok(v.verify_audit()?))
 }
 
-/// Writes the filtered trail as CSV into the Downloads folder and returns the file's path.
-#[tauri::command]
-pub async fn audit_export(state: State<'_, AppState>, filter: UiAuditFilter) -> UiResult<String> {
-    let mut filter = filter.into_core()?;
-    filter.limit = None;
-    let folder = directories::UserDirs::new()
+/// The Downloads folder (or home), where exports the therapist asked for are written.
+pub fn downloads() -> UiResult<std::path::PathBuf> {
+    directories::UserDirs::new()
         .and_then(|u| {
             u.download_dir()
                 .map(|d| d.to_path_buf())
@@ -412,7 +409,15 @@ pub async fn audit_export(state: State<'_, AppState>, filter: UiAuditFilter) -> 
         })
         .ok_or_else(|| {
             UiError::internal("There is no Downloads or home folder to save the export in.")
-        })?;
+        })
+}
+
+/// Writes the filtered trail as CSV into the Downloads folder and returns the file's path.
+#[tauri::command]
+pub async fn audit_export(state: State<'_, AppState>, filter: UiAuditFilter) -> UiResult<String> {
+    let mut filter = filter.into_core()?;
+    filter.limit = None;
+    let folder = downloads()?;
     let path = folder.join(format!(
         "casebook-audit-{}.csv",
         Local::now().format("%Y-%m-%d-%H%M%S")

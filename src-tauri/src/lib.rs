@@ -19,6 +19,7 @@ pub mod backups;
 pub mod calendar;
 pub mod commands;
 pub mod error;
+pub mod rights;
 pub mod session_clock;
 pub mod state;
 pub mod tray;
@@ -88,6 +89,20 @@ pub fn run() {
             calendar::calendar_discard,
             calendar::calendar_feed_remove,
             calendar::calendar_auto_refresh_set,
+            rights::client_edit,
+            rights::client_history,
+            rights::client_erase,
+            rights::retention_of,
+            rights::retention_review,
+            rights::retention_policy_get,
+            rights::retention_policy_set,
+            rights::retention_extend,
+            rights::retention_destroy,
+            rights::sar_list,
+            rights::sar_open,
+            rights::sar_create,
+            rights::sar_close,
+            rights::supervision_export,
         ])
         .setup(|app| {
             // Without a tray host library the tray code can panic; Casebook then runs

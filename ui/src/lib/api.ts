@@ -44,6 +44,33 @@ export interface ClientIdentity {
   phone: string | null;
   emergency_contact: string | null;
   gp: string | null;
+  /** Other names the client is known by (replaced too in pseudonymised exports). */
+  aliases?: string[];
+}
+
+/**
+ * A correction to a client's identity details: only the fields present change; `null`
+ * clears an optional one. `aliases` replaces the whole list.
+ */
+export interface IdentityChanges {
+  full_name?: string;
+  date_of_birth?: string | null; // YYYY-MM-DD
+  email?: string | null;
+  phone?: string | null;
+  emergency_contact?: string | null;
+  gp?: string | null;
+  aliases?: string[];
+}
+
+/** One entry of a client's identity history: what a detail said before a change. */
+export interface IdentityChange {
+  changed_at: string; // RFC 3339
+  /** "full_name", "date_of_birth", "email", "phone", "emergency_contact", "gp", "aliases". */
+  field: string;
+  /** As stored: a date as YYYY-MM-DD, aliases as a JSON array; null when empty. */
+  old_value: string | null;
+  new_value: string | null;
+  reason: string | null;
 }
 
 export type ClientStatus = "active" | "closed";
@@ -340,6 +367,98 @@ export interface ImportSummary {
   new_clients: number;
 }
 
+/** The proof that a client's records were destroyed at the end of retention. No name. */
+export interface DestructionCertificate {
+  client_code: string;
+  opened_on: string | null; // YYYY-MM-DD
+  ended_on: string | null;
+  review_on: string | null;
+  basis: string | null;
+  /** The retention policy's name. */
+  policy: string;
+  destroyed_at: string; // RFC 3339
+}
+
+/** What is left of an erased client: code, time and reason, kept for good. */
+export interface ErasureRecord {
+  id: string;
+  client_code: string;
+  erased_at: string; // RFC 3339
+  reason: string;
+  kind: "erasure" | "retention";
+  certificate: DestructionCertificate | null;
+}
+
+/** A client's review date and why (e.g. "adult: 7 years after the last session"). */
+export interface Retention {
+  review_on: string; // YYYY-MM-DD
+  basis: string;
+}
+
+/** A client on the retention review list (review date passed or within 90 days). */
+export interface RetentionItem {
+  code: string;
+  full_name: string | null;
+  status: ClientStatus;
+  last_session: string | null; // YYYY-MM-DD
+  review_on: string;
+  basis: string;
+  /** The review date has come. */
+  due: boolean;
+  /** Why the records are kept longer, when the date was extended. */
+  override_reason: string | null;
+}
+
+/** The practice's retention rules. Years and ages are whole numbers. */
+export interface RetentionPolicy {
+  name: string;
+  /** Adults: kept this many years after the last session. */
+  adult_years: number;
+  /** Under-18s at the end of therapy: kept until this birthday… */
+  minor_until_age: number;
+  /** …or this one if they were 17 when therapy ended… */
+  minor_until_age_if_17: number;
+  /** …and at least this many years after the last session, whichever is later. */
+  minor_min_years: number;
+}
+
+export interface RetentionPolicies {
+  policy: RetentionPolicy;
+  presets: { id: string; policy: RetentionPolicy }[];
+}
+
+/** A subject-access request: due one calendar month after it was received. */
+export interface AccessRequest {
+  id: string;
+  client_code: string;
+  full_name: string | null;
+  received_on: string; // YYYY-MM-DD
+  due_on: string;
+  status: "open" | "answered";
+  answered_on: string | null;
+}
+
+/** A passage to withhold from one item (a session note, an addendum, a process note). */
+export interface Redaction {
+  item_id: string;
+  /** The exact text to withhold; it is replaced by "[withheld]". */
+  passage: string;
+  reason: string;
+}
+
+/** The subject-access bundle written to the Downloads folder. */
+export interface AccessExport {
+  folder: string;
+  html: string;
+  json: string;
+  request: AccessRequest;
+}
+
+export interface SupervisionExport {
+  file: string;
+  notes: number;
+}
+
 const call = <T>(cmd: string, args?: Record<string, unknown>) => invoke<T>(cmd, args);
 
 export const api = {
@@ -358,6 +477,17 @@ export const api = {
   addClient: (identity: ClientIdentity) => call<Client>("client_add", { identity }),
   closeClient: (code: string, endedOn: string) => call<Client>("client_close", { code, endedOn }),
   clientFile: (code: string) => call<ClientFile>("client_file", { code }),
+  /** Corrects identity details (rectification); the old values go to the history. */
+  editClient: (code: string, changes: IdentityChanges, reason: string | null) =>
+    call<Client>("client_edit", { code, changes, reason }),
+  /** What the identity details said before each change, oldest first. */
+  clientHistory: (code: string) => call<IdentityChange[]>("client_history", { code }),
+  /**
+   * Erases a client for good. Refused (kind "conflict") inside the retention period unless
+   * `overrideRetention`; refused if the reason names the client (it is kept for good).
+   */
+  eraseClient: (code: string, reason: string, overrideRetention: boolean) =>
+    call<ErasureRecord>("client_erase", { code, reason, overrideRetention }),
   addAppointment: (code: string, startsAt: string, endsAt: string) =>
     call<Appointment>("appointment_add", { code, startsAt, endsAt }),
 
@@ -374,6 +504,34 @@ export const api = {
   instruments: () => call<InstrumentInfo[]>("instruments"),
   addMeasure: (code: string, instrument: Instrument, items: (number | null)[]) =>
     call<OutcomeMeasure>("measure_add", { code, instrument, items }),
+
+  /** The client's review date and its basis; null before there is a session to count from. */
+  retentionOf: (code: string) => call<Retention | null>("retention_of", { code }),
+  /** Clients whose review date has passed or comes within 90 days, earliest first. */
+  retentionReview: () => call<RetentionItem[]>("retention_review"),
+  retentionPolicy: () => call<RetentionPolicies>("retention_policy_get"),
+  /** Saves the policy and recomputes every review date. */
+  saveRetentionPolicy: (policy: RetentionPolicy) => call<RetentionPolicy>("retention_policy_set", { policy }),
+  /** Keeps the records until `until`, for a reason; `until` null removes the extension. */
+  extendRetention: (code: string, until: string | null, reason: string) =>
+    call<null>("retention_extend", { code, until, reason }),
+  /** Destroys the records once the review date has come; returns the certificate. */
+  destroyForRetention: (code: string) => call<ErasureRecord>("retention_destroy", { code }),
+
+  /** The open subject-access requests. */
+  accessRequests: () => call<AccessRequest[]>("sar_list"),
+  openAccessRequest: (code: string, receivedOn: string) => call<AccessRequest>("sar_open", { code, receivedOn }),
+  /**
+   * Writes the subject-access bundle (HTML + JSON) to the Downloads folder, recording the
+   * request (or using the open one). Process notes only when asked; redactions are listed.
+   */
+  createAccessExport: (code: string, includeProcessNotes: boolean, receivedOn: string | null, redactions: Redaction[]) =>
+    call<AccessExport>("sar_create", { code, includeProcessNotes, receivedOn, redactions }),
+  /** Marks a request answered. */
+  closeAccessRequest: (id: string) => call<AccessRequest>("sar_close", { id }),
+  /** Writes a pseudonymised export of the clients' notes for supervision to Downloads. */
+  supervisionExport: (codes: string[], shiftDays: number | null) =>
+    call<SupervisionExport>("supervision_export", { codes, shiftDays }),
 
   search: (query: string) => call<SearchHit[]>("search", { query }),
 

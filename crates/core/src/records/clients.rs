@@ -88,15 +88,32 @@ fn aliases_json(aliases: &[String]) -> Option<String> {
 
 /// A change to a client's identity details: each field given replaces the current value
 /// (`Some(None)` clears an optional one). The old value is kept in the history.
+/// In JSON, a field left out is unchanged and `null` clears it.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct IdentityChanges {
+    #[serde(default)]
     pub full_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     pub date_of_birth: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "present")]
     pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
     pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
     pub emergency_contact: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
     pub gp: Option<Option<String>>,
+    #[serde(default)]
     pub aliases: Option<Vec<String>>,
+}
+
+/// A field that is present (even as `null`) is `Some`.
+fn present<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// One entry of a client's identity history: what a detail said before a change.
@@ -466,6 +483,16 @@ impl Vault {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn identity_changes_tell_absent_from_null() {
+        let c: IdentityChanges =
+            serde_json::from_str(r#"{"email": null, "phone": "0123 456789"}"#).unwrap();
+        assert_eq!(c.email, Some(None));
+        assert_eq!(c.phone, Some(Some("0123 456789".into())));
+        assert_eq!(c.gp, None);
+        assert_eq!(c.date_of_birth, None);
+    }
 
     #[test]
     fn codes_use_the_unambiguous_alphabet() {
