@@ -204,15 +204,7 @@ pub async fn supervision_export(
             },
         )?)
     })?;
-    let path = folder.join(format!(
-        "casebook-supervision-{}.json",
-        Local::now().format("%Y-%m-%d-%H%M%S")
-    ));
-    let bytes = serde_json::to_vec_pretty(&export.content)
-        .map_err(|e| UiError::internal(e.to_string()))?;
-    std::fs::create_dir_all(&folder)
-        .and_then(|_| std::fs::write(&path, bytes))
-        .map_err(|e| UiError::internal(format!("Could not write {}: {e}", path.display())))?;
+    let path = export.write_to(&folder)?;
     Ok(SupervisionFile {
         file: path.display().to_string(),
         notes: export.notes,

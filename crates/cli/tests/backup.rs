@@ -608,11 +608,16 @@ fn keep_policy_prunes_old_backups_but_never_the_newest_verified() {
         .map(|d| d.as_str().unwrap())
         .collect();
     assert!(deleted.contains(&"casebook-0004-ancient.tar"), "{dry}");
+    // (Besides the backups, the folder holds the erasure list, `erasures.age`.)
     assert_eq!(
-        std::fs::read_dir(&dest).unwrap().count(),
+        std::fs::read_dir(&dest)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tar"))
+            .count(),
         5,
         "a dry run deleted something"
     );
+    assert!(dest.join("erasures.age").exists());
     let kept: Vec<&str> = dry["keep"]
         .as_array()
         .unwrap()

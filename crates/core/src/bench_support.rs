@@ -113,3 +113,22 @@ pub fn raw_search(vault: &Vault, fts: &str) -> Result<usize> {
     let n = stmt.query_map([fts], |r| r.get::<_, String>(0))?.count();
     Ok(n)
 }
+
+/// Reads one client's notes (and their addenda) with a plain SELECT and no audit entry: the
+/// floor a subject-access export or an erasure is compared with.
+pub fn raw_client_rows(vault: &Vault, code: &str) -> Result<usize> {
+    let mut stmt = vault.conn.prepare_cached(
+        "SELECT n.id, n.body, n.status, n.created_at, a.text FROM session_notes n
+         LEFT JOIN addenda a ON a.note_id = n.id WHERE n.client_code = ?1",
+    )?;
+    let n = stmt
+        .query_map([code], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?
+        .count();
+    Ok(n)
+}

@@ -218,6 +218,9 @@ pub(crate) const CLINICAL: &[&str] = &[
         hlc TEXT NOT NULL, device_id TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX access_requests_open ON access_requests(status, due_on);
+
+    -- Deleted rows leave the full-text index at once (not at a later segment merge).
+    INSERT INTO search_index(search_index, rank) VALUES ('secure-delete', 1);
     "#,
 ];
 

@@ -11,6 +11,7 @@
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import type {
+  AccessRequest,
   Addendum,
   Appointment,
   AuditEntry,
@@ -24,6 +25,11 @@ import type {
   KeepPolicy,
   ClientIdentity,
   ClockView,
+  ErasureRecord,
+  IdentityChange,
+  IdentityChanges,
+  Redaction,
+  RetentionPolicy,
   Instrument,
   InstrumentInfo,
   KeyStore,
@@ -518,6 +524,271 @@ function changeRemote() {
   });
 }
 
+// ---------- Rights and retention ----------
+
+const PRESETS: { id: string; policy: RetentionPolicy }[] = [
+  { id: "bacp", policy: { name: "BACP / NCPS common practice", adult_years: 7, minor_until_age: 25, minor_until_age_if_17: 26, minor_min_years: 7 } },
+  { id: "nhs-adult", policy: { name: "NHS Records Management Code 2021: adults 8 years", adult_years: 8, minor_until_age: 25, minor_until_age_if_17: 26, minor_min_years: 8 } },
+  {
+    id: "nhs-mental-health",
+    policy: { name: "NHS Records Management Code 2021: mental health 20 years", adult_years: 20, minor_until_age: 25, minor_until_age_if_17: 26, minor_min_years: 20 },
+  },
+];
+
+const rights = {
+  policy: { ...PRESETS[0].policy } as RetentionPolicy,
+  history: [] as (IdentityChange & { code: string })[],
+  /** Client code → an extension of the review date. */
+  overrides: new Map<string, { until: string; reason: string }>(),
+  requests: [] as AccessRequest[],
+  erasures: [] as ErasureRecord[],
+};
+
+const DOWNLOADS = "/home/you/Downloads";
+
+function addYearsTo(day: string, n: number): string {
+  const [y, m, d] = day.split("-").map(Number);
+  const t = new Date(y + n, m - 1, d);
+  if (t.getMonth() !== m - 1) t.setDate(0); // 29 February → 28 February
+  return localDay(t);
+}
+
+function ageOn(born: string, on: string): number {
+  const [by, bm, bd] = born.split("-").map(Number);
+  const [oy, om, od] = on.split("-").map(Number);
+  return oy - by - (om < bm || (om === bm && od < bd) ? 1 : 0);
+}
+
+const ord = (n: number) => (n % 100 >= 11 && n % 100 <= 13 ? `${n}th` : `${n}${["th", "st", "nd", "rd"][n % 10] ?? "th"}`);
+
+/** As the core: the end of therapy if recorded, else the latest attended session or note. */
+function lastSession(code: string): string | null {
+  const c = state.clients.find((x) => x.code === code);
+  if (c?.ended_on) return c.ended_on;
+  const days = [
+    ...state.appointments.filter((x) => x.client_code === code && x.status === "attended").map((x) => x.starts_at),
+    ...state.notes.filter((n) => n.client_code === code).map((n) => n.created_at),
+  ].map((t) => t.slice(0, 10));
+  return days.sort().pop() ?? null;
+}
+
+/** As the core: the policy's date from the last session and the age then, or the extension. */
+function reviewOf(code: string): { review_on: string; basis: string; override_reason: string | null } | null {
+  const o = rights.overrides.get(code);
+  if (o) return { review_on: o.until, basis: `override: ${o.reason}`, override_reason: o.reason };
+  const last = lastSession(code);
+  if (!last) return null;
+  const p = rights.policy;
+  const born = client(code).identity.date_of_birth;
+  if (!born)
+    return {
+      review_on: addYearsTo(last, p.adult_years),
+      basis: `${p.adult_years} years after the last session (date of birth not recorded: adult rule)`,
+      override_reason: null,
+    };
+  const age = ageOn(born, last);
+  if (age >= 18) return { review_on: addYearsTo(last, p.adult_years), basis: `adult: ${p.adult_years} years after the last session`, override_reason: null };
+  const until = age === 17 ? p.minor_until_age_if_17 : p.minor_until_age;
+  const birthday = addYearsTo(born, until);
+  const min = addYearsTo(last, p.minor_min_years);
+  return birthday >= min
+    ? { review_on: birthday, basis: `under 18 at the end (${age}): until the ${ord(until)} birthday`, override_reason: null }
+    : {
+        review_on: min,
+        basis: `under 18 at the end (${age}): ${p.minor_min_years} years after the last session (later than the ${ord(until)} birthday)`,
+        override_reason: null,
+      };
+}
+
+function erase(code: string, reason: string, certificate: ErasureRecord["certificate"]): ErasureRecord {
+  state.clients = state.clients.filter((c) => c.code !== code);
+  state.appointments = state.appointments.filter((x) => x.client_code !== code);
+  state.notes = state.notes.filter((x) => x.client_code !== code);
+  state.process = state.process.filter((x) => x.client_code !== code);
+  state.measures = state.measures.filter((x) => x.client_code !== code);
+  rights.requests = rights.requests.filter((x) => x.client_code !== code);
+  rights.history = rights.history.filter((x) => x.code !== code);
+  rights.overrides.delete(code);
+  const record: ErasureRecord = {
+    id: id(),
+    client_code: code,
+    erased_at: now(),
+    reason,
+    kind: certificate ? "retention" : "erasure",
+    certificate,
+  };
+  rights.erasures.push(record);
+  log("client.erase", code, `kind=${record.kind}`);
+  return record;
+}
+
+function openRequest(code: string, received: string): AccessRequest {
+  const c = client(code);
+  if (received > localDay()) fail("invalid_input", "the request cannot be received in the future");
+  const [y, m, d] = received.split("-").map(Number);
+  const due = new Date(y, m, d);
+  if (due.getMonth() !== m % 12) due.setDate(0); // 31 January → 28/29 February
+  const r: AccessRequest = {
+    id: id(),
+    client_code: code,
+    full_name: c.identity.full_name,
+    received_on: received,
+    due_on: localDay(due),
+    status: "open",
+    answered_on: null,
+  };
+  rights.requests.push(r);
+  return r;
+}
+
+function rightsCommand(cmd: string, a: Args): { value: unknown } | null {
+  switch (cmd) {
+    case "client_edit": {
+      const c = client(a.code as string);
+      const ch = a.changes as IdentityChanges;
+      const before: ClientIdentity = { ...c.identity, aliases: [...(c.identity.aliases ?? [])] };
+      const after: ClientIdentity = { ...before, ...ch, aliases: ch.aliases ?? before.aliases };
+      if (!after.full_name.trim()) fail("invalid_input", "the name cannot be empty");
+      const show = (k: keyof ClientIdentity, v: ClientIdentity) =>
+        k === "aliases" ? (v.aliases?.length ? JSON.stringify(v.aliases) : null) : ((v[k] as string | null | undefined) ?? null);
+      const fields = (["full_name", "date_of_birth", "email", "phone", "emergency_contact", "gp", "aliases"] as const).filter(
+        (k) => show(k, before) !== show(k, after),
+      );
+      if (fields.length === 0) fail("invalid_input", "nothing to change: every detail given is as it was");
+      for (const f of fields)
+        rights.history.push({
+          code: c.code,
+          changed_at: now(),
+          field: f,
+          old_value: show(f, before),
+          new_value: show(f, after),
+          reason: (a.reason as string | null) ?? null,
+        });
+      c.identity = after;
+      log("client.edit", c.code, `fields=${fields.join(",")}`);
+      return { value: { ...c } };
+    }
+    case "client_history": {
+      const c = client(a.code as string);
+      log("client.history", c.code);
+      return { value: rights.history.filter((h) => h.code === c.code).map(({ code: _, ...h }) => h) };
+    }
+    case "client_erase": {
+      const c = client(a.code as string);
+      const reason = String(a.reason ?? "").trim();
+      if (!reason) fail("invalid_input", "give the reason for the erasure");
+      const parts = c.identity.full_name.split(/\s+/).filter((p) => p.length >= 3);
+      if (parts.some((p) => reason.toLowerCase().includes(p.toLowerCase())))
+        fail("invalid_input", "the reason is kept for good after the erasure, so it must not name the client: describe the reason without the name");
+      const r = reviewOf(c.code);
+      if (r && r.review_on > localDay() && !a.overrideRetention)
+        fail(
+          "conflict",
+          `client ${c.code}'s records are inside their retention period (review due ${r.review_on.split("-").reverse().join("/")}): erasing them now needs an explicit decision`,
+        );
+      return { value: erase(c.code, reason, null) };
+    }
+    case "retention_of": {
+      const r = reviewOf(client(a.code as string).code);
+      return { value: r ? { review_on: r.review_on, basis: r.basis } : null };
+    }
+    case "retention_review": {
+      const today = localDay();
+      const horizon = localDay(new Date(Date.now() + 90 * 86_400_000));
+      const list = state.clients
+        .map((c) => ({ c, r: reviewOf(c.code) }))
+        .filter((x) => x.r && x.r.review_on <= horizon)
+        .map(({ c, r }) => ({
+          code: c.code,
+          full_name: c.identity.full_name,
+          status: c.status,
+          last_session: lastSession(c.code),
+          review_on: r!.review_on,
+          basis: r!.basis,
+          due: r!.review_on <= today,
+          override_reason: r!.override_reason,
+        }))
+        .sort((x, y) => x.review_on.localeCompare(y.review_on) || x.code.localeCompare(y.code));
+      log("retention.review", null, `count=${list.length}`);
+      return { value: list };
+    }
+    case "retention_policy_get":
+      return { value: { policy: { ...rights.policy }, presets: PRESETS.map((p) => ({ id: p.id, policy: { ...p.policy } })) } };
+    case "retention_policy_set": {
+      const p = a.policy as RetentionPolicy;
+      if (!p.name?.trim()) fail("invalid_input", "name the policy (up to 120 characters)");
+      if (!(p.adult_years >= 1 && p.adult_years <= 100)) fail("invalid_input", "the years for adults must be between 1 and 100");
+      rights.policy = { ...p, name: p.name.trim() };
+      log("retention.policy_set");
+      return { value: { ...rights.policy } };
+    }
+    case "retention_extend": {
+      const c = client(a.code as string);
+      if (!String(a.reason ?? "").trim()) fail("invalid_input", "give the reason");
+      if (a.until) rights.overrides.set(c.code, { until: a.until as string, reason: String(a.reason).trim() });
+      else rights.overrides.delete(c.code);
+      log("retention.extend", c.code);
+      return { value: null };
+    }
+    case "retention_destroy": {
+      const c = client(a.code as string);
+      const r = reviewOf(c.code);
+      if (!r) fail("conflict", `client ${c.code} has no retention review date yet (no sessions recorded): nothing was destroyed`);
+      if (r!.review_on > localDay())
+        fail("conflict", `client ${c.code}'s retention period runs until ${r!.review_on.split("-").reverse().join("/")}: nothing was destroyed`);
+      return {
+        value: erase(c.code, "retention period ended", {
+          client_code: c.code,
+          opened_on: c.opened_on,
+          ended_on: c.ended_on,
+          review_on: r!.review_on,
+          basis: r!.basis,
+          policy: rights.policy.name,
+          destroyed_at: now(),
+        }),
+      };
+    }
+    case "sar_list":
+      log("sar.list");
+      return { value: rights.requests.filter((r) => r.status === "open").map((r) => ({ ...r })) };
+    case "sar_open": {
+      const code = a.code as string;
+      if (rights.requests.some((r) => r.client_code === code && r.status === "open"))
+        fail("conflict", `client ${code} already has an open subject-access request`);
+      const r = openRequest(code, a.receivedOn as string);
+      log("sar.create", code);
+      return { value: { ...r } };
+    }
+    case "sar_create": {
+      const code = client(a.code as string).code;
+      const open =
+        rights.requests.find((r) => r.client_code === code && r.status === "open") ??
+        openRequest(code, (a.receivedOn as string | null) ?? localDay());
+      const redactions = (a.redactions ?? []) as Redaction[];
+      log("sar.create", code, `export include_process_notes=${a.includeProcessNotes === true} redactions=${redactions.length}`);
+      const folder = `${DOWNLOADS}/subject-access-${code}-${new Date().toISOString().slice(0, 19).replace(/:/g, "-")}`;
+      return { value: { folder, html: `${folder}/subject-access.html`, json: `${folder}/subject-access.json`, request: { ...open } } };
+    }
+    case "sar_close": {
+      const r = rights.requests.find((x) => x.id === a.id) ?? fail("not_found", "There is no such request.");
+      const req = r as AccessRequest;
+      req.status = "answered";
+      req.answered_on = localDay();
+      log("sar.close", req.client_code);
+      return { value: { ...req } };
+    }
+    case "supervision_export": {
+      const codes = (a.codes ?? []) as string[];
+      if (codes.length === 0) fail("invalid_input", "name at least one client code");
+      codes.forEach((c) => client(c));
+      const notes = state.notes.filter((n) => codes.includes(n.client_code) && n.status === "final").length;
+      log("supervision.export", null, `clients=${codes.length} notes=${notes} dates_shifted=${a.shiftDays != null}`);
+      return { value: { file: `${DOWNLOADS}/supervision-${localDay()}-${rnd(4).toLowerCase()}.json`, notes } };
+    }
+  }
+  return null;
+}
+
 type Args = Record<string, unknown>;
 
 function today(date: string | null) {
@@ -562,6 +833,8 @@ function handle(cmd: string, a: Args): unknown {
   }
 
   needUnlocked();
+  const r = rightsCommand(cmd, a);
+  if (r) return r.value;
   switch (cmd) {
     case "today":
       return today(a.date as string | null);
@@ -873,6 +1146,19 @@ function seed() {
   const a = add("Siân O'Brien", "1988-03-14");
   const b = add("Tomasz Nowak", "1979-11-02");
   add("Amara Okafor", null);
+  // Closed long ago, for the retention review: one due, one due within 90 days.
+  const yearsAgo = (y: number, days = 0) => {
+    const t = new Date();
+    return localDay(new Date(t.getFullYear() - y, t.getMonth(), t.getDate() + days));
+  };
+  const old = add("Graham Whitlock", "1961-07-30");
+  Object.assign(client(old), { status: "closed", opened_on: yearsAgo(9), ended_on: yearsAgo(7, -40) });
+  const soon = add("Rosa Lindqvist", null);
+  Object.assign(client(soon), { status: "closed", opened_on: yearsAgo(8), ended_on: yearsAgo(7, 30) });
+  // Subject-access requests: one overdue, one due in about three weeks.
+  const daysAgo = (n: number) => localDay(new Date(Date.now() - n * 86_400_000));
+  openRequest(b, daysAgo(35));
+  openRequest(a, daysAgo(9));
   const today = new Date();
   const at = (h: number, m: number) => new Date(today.getFullYear(), today.getMonth(), today.getDate(), h, m).toISOString();
   state.appointments.push(

@@ -6,7 +6,17 @@ vi.mock("@tauri-apps/api/event", () => ({ listen: vi.fn() }));
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
-import { api, errorMessage, events, isAppError, type ClientIdentity, type KeepPolicy, type Settings, type Today } from "./api";
+import {
+  api,
+  errorMessage,
+  events,
+  isAppError,
+  type ClientIdentity,
+  type KeepPolicy,
+  type RetentionPolicy,
+  type Settings,
+  type Today,
+} from "./api";
 import { idleClock } from "./testing";
 
 const invokeMock = vi.mocked(invoke);
@@ -34,6 +44,13 @@ const settings: Settings = {
   next_session_notice_minutes: 5,
 };
 const keep: KeepPolicy = { all_hours: 48, daily_days: 30, weekly_weeks: 12, monthly_months: 12 };
+const policy: RetentionPolicy = {
+  name: "BACP / NCPS common practice",
+  adult_years: 7,
+  minor_until_age: 25,
+  minor_until_age_if_17: 26,
+  minor_min_years: 7,
+};
 const BACKUP = "casebook-2026-11-22T14-02-05.123Z.tar";
 const KEY = "7KQ2-M9XD-0A1B-C3D4-E5F6-G7H8-J9K0-1M2N-R4TN";
 
@@ -75,6 +92,66 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
     () => api.addMeasure("C-7KQ2", "core10", [1, 2, null, 0, 1, 0, 1, 2, 3, 4]),
     "measure_add",
     { code: "C-7KQ2", instrument: "core10", items: [1, 2, null, 0, 1, 0, 1, 2, 3, 4] },
+  ],
+  [
+    "editClient",
+    () => api.editClient("C-7KQ2", { email: null, aliases: ["Sian"] }, "typo"),
+    "client_edit",
+    { code: "C-7KQ2", changes: { email: null, aliases: ["Sian"] }, reason: "typo" },
+  ],
+  ["clientHistory", () => api.clientHistory("C-7KQ2"), "client_history", { code: "C-7KQ2" }],
+  [
+    "eraseClient",
+    () => api.eraseClient("C-7KQ2", "asked to be forgotten", true),
+    "client_erase",
+    { code: "C-7KQ2", reason: "asked to be forgotten", overrideRetention: true },
+  ],
+  ["retentionOf", () => api.retentionOf("C-7KQ2"), "retention_of", { code: "C-7KQ2" }],
+  ["retentionReview", () => api.retentionReview(), "retention_review", undefined],
+  ["retentionPolicy", () => api.retentionPolicy(), "retention_policy_get", undefined],
+  [
+    "saveRetentionPolicy",
+    () => api.saveRetentionPolicy(policy),
+    "retention_policy_set",
+    { policy },
+  ],
+  [
+    "extendRetention (until)",
+    () => api.extendRetention("C-7KQ2", "2040-01-01", "complaint open"),
+    "retention_extend",
+    { code: "C-7KQ2", until: "2040-01-01", reason: "complaint open" },
+  ],
+  [
+    "extendRetention (remove)",
+    () => api.extendRetention("C-7KQ2", null, "resolved"),
+    "retention_extend",
+    { code: "C-7KQ2", until: null, reason: "resolved" },
+  ],
+  ["destroyForRetention", () => api.destroyForRetention("C-7KQ2"), "retention_destroy", { code: "C-7KQ2" }],
+  ["accessRequests", () => api.accessRequests(), "sar_list", undefined],
+  [
+    "openAccessRequest",
+    () => api.openAccessRequest("C-7KQ2", "2026-11-22"),
+    "sar_open",
+    { code: "C-7KQ2", receivedOn: "2026-11-22" },
+  ],
+  [
+    "createAccessExport",
+    () => api.createAccessExport("C-7KQ2", false, null, [{ item_id: "n1", passage: "Ann", reason: "third party" }]),
+    "sar_create",
+    {
+      code: "C-7KQ2",
+      includeProcessNotes: false,
+      receivedOn: null,
+      redactions: [{ item_id: "n1", passage: "Ann", reason: "third party" }],
+    },
+  ],
+  ["closeAccessRequest", () => api.closeAccessRequest("r1"), "sar_close", { id: "r1" }],
+  [
+    "supervisionExport",
+    () => api.supervisionExport(["C-7KQ2"], 30),
+    "supervision_export",
+    { codes: ["C-7KQ2"], shiftDays: 30 },
   ],
   ["search", () => api.search("tram"), "search", { query: "tram" }],
   ["audit", () => api.audit({ action: "note.", limit: 10 }), "audit_list", { filter: { action: "note.", limit: 10 } }],

@@ -20,7 +20,7 @@ import { afterPaint } from "./lazy";
 
 export type Screen = "loading" | "error" | "first-run" | "unlock" | "main";
 
-export type ClientTab = "sessions" | "notes" | "process" | "measures";
+export type ClientTab = "sessions" | "notes" | "process" | "measures" | "rights";
 
 export type View =
   | { name: "today"; focus?: "adhoc" }
@@ -28,10 +28,11 @@ export type View =
   | { name: "client"; code: string; tab?: ClientTab; noteId?: string | null }
   | { name: "search" }
   | { name: "audit" }
+  | { name: "retention" }
   | { name: "backups" }
   | { name: "settings"; section?: "calendar" };
 
-export type NavName = "today" | "clients" | "search" | "audit" | "backups" | "settings";
+export type NavName = "today" | "clients" | "search" | "audit" | "retention" | "backups" | "settings";
 
 class AppState {
   screen = $state<Screen>("loading");

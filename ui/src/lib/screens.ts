@@ -12,6 +12,7 @@ export const navScreens = {
   clients: lazy(() => import("../screens/Clients.svelte")),
   search: lazy(() => import("../screens/Search.svelte")),
   audit: lazy(() => import("../screens/Audit.svelte")),
+  retention: lazy(() => import("../screens/Retention.svelte")),
   backups: lazy(() => import("../screens/Backups.svelte")),
   settings: lazy(() => import("../screens/Settings.svelte")),
 };

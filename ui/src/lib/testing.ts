@@ -1,5 +1,5 @@
 // Fixtures shared by the unit tests (never imported by the app).
-import type { CalendarEvent, CalendarPreview, ClockView } from "./api";
+import type { AccessRequest, CalendarEvent, CalendarPreview, ClientFile, ClockView, RetentionItem } from "./api";
 
 /** The clock when no session runs, with fields overridden as a test needs. */
 export function idleClock(over: Partial<ClockView> = {}): ClockView {
@@ -93,4 +93,86 @@ export function unchangedPreview(): CalendarPreview {
     counts: { new: 0, moved: 0, cancelled: 0, unchanged: 1, skipped: 0, new_clients: 0 },
     warnings: [],
   });
+}
+
+/**
+ * Siân O'Brien's file (C-7KQ2) in March 2026: a finalised SOAP note with an addendum, a
+ * draft, and a process note.
+ */
+export function rightsFile(): ClientFile {
+  return {
+    client: {
+      code: "C-7KQ2",
+      status: "active",
+      opened_on: "2026-01-05",
+      ended_on: null,
+      identity: {
+        full_name: "Siân O'Brien",
+        date_of_birth: "1988-03-14",
+        email: null,
+        phone: null,
+        emergency_contact: null,
+        gp: null,
+        aliases: [],
+      },
+    },
+    appointments: [],
+    notes: [
+      {
+        id: "n2",
+        client_code: "C-7KQ2",
+        appointment_id: null,
+        template: "free",
+        fields: { text: "Draft thoughts." },
+        status: "draft",
+        created_at: "2026-03-09T10:00:00Z",
+        updated_at: "2026-03-09T10:00:00Z",
+        finalised_at: null,
+        addenda: [],
+      },
+      {
+        id: "n1",
+        client_code: "C-7KQ2",
+        appointment_id: null,
+        template: "soap",
+        fields: { subjective: "Worried about her sister Ann's health.", objective: "", plan: "Review in two weeks." },
+        status: "final",
+        created_at: "2026-03-02T10:00:00Z",
+        updated_at: "2026-03-02T10:00:00Z",
+        finalised_at: "2026-03-02T10:50:00Z",
+        addenda: [{ id: "a1", note_id: "n1", text: "Ann is her older sister.", created_at: "2026-03-03T09:00:00Z" }],
+      },
+    ],
+    process_notes: [{ id: "p1", client_code: "C-7KQ2", text: "I felt protective.", created_at: "2026-03-02T15:00:00Z" }],
+    measures: [],
+  };
+}
+
+/** An open subject-access request for C-7KQ2, with fields overridden as a test needs. */
+export function accessRequest(over: Partial<AccessRequest> = {}): AccessRequest {
+  return {
+    id: "sar-1",
+    client_code: "C-7KQ2",
+    full_name: "Siân O'Brien",
+    received_on: "2026-01-31",
+    due_on: "2026-02-28",
+    status: "open",
+    answered_on: null,
+    ...over,
+  };
+}
+
+/** A client on the retention review list. */
+export function retentionItem(over: Partial<RetentionItem> = {}): RetentionItem {
+  return {
+    code: "C-M9XD",
+    full_name: "Tomasz Nowak",
+    status: "closed",
+    last_session: "2019-02-11",
+    review_on: "2026-02-11",
+    basis: "adult: 7 years after the last session",
+    due: true,
+    override_reason: null,
+    ...over,
+  };
 }

@@ -47,12 +47,7 @@ pub fn run(g: &Globals, cmd: SupervisionCmd) -> Outcome {
             note_ids: (!notes.is_empty()).then_some(notes),
         },
     )?;
-    std::fs::create_dir_all(&out)?;
-    let file = out.join(format!(
-        "supervision-{}.json",
-        chrono::Local::now().format("%Y-%m-%dT%H-%M-%S")
-    ));
-    std::fs::write(&file, serde_json::to_vec_pretty(&export.content)?)?;
+    let file = export.write_to(&out)?;
     if g.json {
         output::json(&serde_json::json!({ "file": file, "notes": export.notes }))?;
     } else {

@@ -2,9 +2,9 @@
 //! and appointments are deleted in one audited transaction, leaving only an *erasure
 //! record* (code, time, reason — never a name), kept for good.
 //!
-//! The stores run with `secure_delete`, so freed pages and cells are overwritten; the
-//! full-text index is merged (`optimize`) after its rows go, because FTS5 otherwise keeps
-//! deleted terms in older index segments until a later merge. Finalised notes and addenda,
+//! The stores run with `secure_delete`, so freed pages and cells are overwritten, and the
+//! full-text index with FTS5's `secure-delete` option, so a deleted row's terms leave the
+//! index at once (by default FTS5 keeps them in older segments until a later merge). Finalised notes and addenda,
 //! which triggers otherwise keep, may be deleted only while their client is listed in the
 //! `erasing` table, inside this transaction.
 //!
@@ -95,11 +95,9 @@ pub(crate) fn erase_rows(cx: &mut Ctx<'_>, code: &str) -> Result<()> {
     }
     cx.tx
         .execute("DELETE FROM client_retention WHERE client_code = ?1", [code])?;
+    // The index runs with FTS5's secure-delete (schema v4): the terms go with the rows.
     cx.tx
         .execute("DELETE FROM search_index WHERE client_code = ?1", [code])?;
-    // Merge the index so the deleted terms leave its older segments too.
-    cx.tx
-        .execute("INSERT INTO search_index(search_index) VALUES ('optimize')", [])?;
     let client_id: Option<String> = cx
         .tx
         .query_row("SELECT id FROM clients WHERE code = ?1", [code], |r| r.get(0))

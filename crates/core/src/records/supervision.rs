@@ -32,6 +32,22 @@ pub struct SupervisionExport {
     pub notes: usize,
 }
 
+impl SupervisionExport {
+    /// Writes the export as `supervision-<time>.json` in `dir` (created if needed), readable
+    /// by the owner only. Returns the file's path.
+    pub fn write_to(&self, dir: &std::path::Path) -> Result<std::path::PathBuf> {
+        std::fs::create_dir_all(dir).map_err(crate::CoreError::io(dir))?;
+        let path = dir.join(format!(
+            "supervision-{}.json",
+            chrono::Local::now().format("%Y-%m-%dT%H-%M-%S")
+        ));
+        let bytes = serde_json::to_vec_pretty(&self.content)
+            .map_err(|e| crate::CoreError::Corrupt(e.to_string()))?;
+        crate::sealed::write_atomically(&path, &bytes)?;
+        Ok(path)
+    }
+}
+
 /// Terms to replace, with their replacement, longest first.
 fn terms(code: &str, who: &ClientIdentity, parts_too: bool) -> Vec<(Vec<char>, String)> {
     let mut t: Vec<String> = vec![who.full_name.clone()];
