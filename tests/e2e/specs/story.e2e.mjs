@@ -1,7 +1,8 @@
 // A therapist's first day with Casebook, start to finish, as a person would click through
 // it: set up the vault, add a client, write and finalise a note, amend it, find it, lock and
 // unlock, check the audit trail, back up and verify, run a session clock, and import the
-// day's appointments from a booking calendar's .ics file.
+// day's appointments from a booking calendar's .ics file, answer a subject-access request
+// and erase a client.
 //
 // Needs a fresh vault (the first-run screen must show).
 
@@ -231,5 +232,31 @@ describe("A therapist's first day with Casebook", () => {
       for (const n of await $$("#today .appt .name")) names.push(await n.getText());
       return names.includes(CLIENT_NAME) && names.includes(NEW_CLIENT_NAME);
     }, "today lists both imported sessions", 20_000);
+  });
+
+  it("answers a subject-access request, then erases the client", async () => {
+    await click("#nav-clients");
+    await shown("#clients");
+    await until(async () => (await clientRow(CLIENT_NAME)) !== null, `${CLIENT_NAME} is listed`);
+    const row = await clientRow(CLIENT_NAME);
+    await reveal(row);
+    await row.click();
+    await shown("#client-file");
+    await click("#rights-tab");
+
+    await click("#sar-create");
+    await until(async () => /subject-access/i.test(await text("#sar-result")), "the bundle is written", 30_000);
+    await screenshot("rights.png");
+
+    // Therapy is open and a note was written today: inside the retention period, so the
+    // first attempt is refused and an explicit decision is asked for.
+    await click("#erase-client");
+    await setValue("#erase-reason", "client asked for erasure");
+    await click("#erase-confirm");
+    await click("#erase-override", 20_000);
+    await click("#erase-confirm");
+    await shown("#clients", 30_000);
+    await until(async () => (await clientRow(CLIENT_NAME)) === null, `${CLIENT_NAME} is gone`, 20_000);
+    assert.ok((await clientRow(NEW_CLIENT_NAME)) !== null, "the other client stays");
   });
 });
