@@ -72,7 +72,7 @@ fn main() {
                     let code = &codes[clients - 1 - i];
                     let t = Instant::now();
                     vault
-                        .erase_client(code, "benchmark", true)
+                        .erase_client(code, "timing run", true)
                         .expect("erase");
                     t.elapsed()
                 })
