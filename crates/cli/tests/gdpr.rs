@@ -80,12 +80,29 @@ fn an_erased_client_stays_erased_after_restoring_an_older_backup() {
     let backup = v.json(&["backup", "create"]);
     let file = backup["path"].as_str().unwrap().to_string();
 
-    // Inside retention (therapy still open): refused without the explicit override.
-    let refused = v.cmd().args(["erase", &code, "--reason", "client request", "--yes"]).output().unwrap();
-    assert_eq!(refused.status.code(), Some(8), "{}", String::from_utf8_lossy(&refused.stderr));
-    v.json(&[
-        "erase", &code, "--reason", "client request (Art. 17)", "--override-retention", "--yes",
-    ]);
+    // Without a confirmation nothing happens.
+    let unconfirmed = v.cmd().args(["erase", &code, "--reason", "client request"]).output().unwrap();
+    assert_eq!(unconfirmed.status.code(), Some(7));
+    // Inside retention (a note written today): said, and the confirmed erasure records the
+    // override in the audit trail.
+    let before = v.audit_count();
+    let out = v
+        .cmd()
+        .args(["--json", "erase", &code, "--reason", "client request (Art. 17)", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("retention period"));
+    let (ck, _) = v.keys_quiet();
+    let detail: String = v
+        .open_store("clinical.db", &ck)
+        .query_row(
+            "SELECT detail FROM audit_log WHERE action = 'client.erase' AND seq > ?1",
+            [before],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(detail.contains("override_retention=true"), "{detail}");
     let out = v.cmd().args(["client", "show", &code]).output().unwrap();
     assert_eq!(out.status.code(), Some(6));
 

@@ -176,6 +176,21 @@ fn retention_review_on_a_fake_clock_with_policy_change_and_override() {
     v.close_client(&soon, d("2019-05-01")).unwrap();
 
     assert_eq!(v.retention_of(&seventeen).unwrap().unwrap().0, d("2028-03-01"));
+    // The clinical store holds the dates only: no birth date, no age, no basis sentence.
+    {
+        let keys = v.show_keys().unwrap();
+        let conn = rusqlite::Connection::open(v.dir().join("clinical.db")).unwrap();
+        conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", keys.clinical_db_key))
+            .unwrap();
+        let with_basis: i64 = conn
+            .query_row("SELECT count(*) FROM client_retention WHERE basis IS NOT NULL", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(with_basis, 0);
+        let dates: i64 = conn
+            .query_row("SELECT count(*) FROM client_retention WHERE review_on IS NOT NULL", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(dates, 4);
+    }
     assert_eq!(v.retention_of(&twelve).unwrap().unwrap().0, d("2032-06-15"));
 
     // On 2026-02-15: Ada is due; Sue falls within 90 days; the minors are far off.

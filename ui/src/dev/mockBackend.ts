@@ -575,7 +575,7 @@ function lastSession(code: string): string | null {
 /** As the core: the policy's date from the last session and the age then, or the extension. */
 function reviewOf(code: string): { review_on: string; basis: string; override_reason: string | null } | null {
   const o = rights.overrides.get(code);
-  if (o) return { review_on: o.until, basis: `override: ${o.reason}`, override_reason: o.reason };
+  if (o) return { review_on: o.until, basis: `extended: ${o.reason}`, override_reason: o.reason };
   const last = lastSession(code);
   if (!last) return null;
   const p = rights.policy;

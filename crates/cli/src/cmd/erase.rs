@@ -1,8 +1,9 @@
 //! `casebook erase CODE --reason R [--override-retention] [--yes]`: the right to erasure.
 //!
 //! Deletes everything about a client from both stores and leaves only an erasure record
-//! (code, time, reason). Asks first unless `--yes`; refused while the records are inside
-//! their retention period unless `--override-retention`.
+//! (code, time, reason). The retention period is checked first and said: inside it, the
+//! confirmation (typing the code, or `--yes`) is the explicit decision that erasure comes
+//! first, and `--reason` its explicit reason; the audit entry records the override.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -19,7 +20,7 @@ pub struct EraseArgs {
     /// Why (kept for good in the erasure record; must not name the client).
     #[arg(long)]
     reason: String,
-    /// Erase even though the retention period has not ended (say why in --reason).
+    /// Say in advance that erasure comes before the retention period (implied by --yes).
     #[arg(long)]
     override_retention: bool,
     /// Do not ask for confirmation.
@@ -29,6 +30,18 @@ pub struct EraseArgs {
 
 pub fn run(g: &Globals, a: EraseArgs) -> Outcome {
     let code = ClientCode::parse(&a.code)?;
+    let mut vault = secrets::open_vault(g)?;
+    let today = chrono::Local::now().date_naive();
+    let retained_until = vault
+        .retention_of(&code)?
+        .map(|(d, _)| d)
+        .filter(|d| *d > today);
+    if let Some(until) = retained_until {
+        eprintln!(
+            "Note: {code}'s records are inside their retention period (review due {}). Erasing them now overrides it, for the reason given.",
+            output::date(until)
+        );
+    }
     if !a.yes {
         if !std::io::stdin().is_terminal() {
             return Err(CoreError::invalid(
@@ -45,8 +58,9 @@ pub fn run(g: &Globals, a: EraseArgs) -> Outcome {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let mut vault = secrets::open_vault(g)?;
-    let record = vault.erase_client(&code, &a.reason, a.override_retention)?;
+    // Confirmed knowing the retention date: that is the explicit decision.
+    let override_retention = a.override_retention || retained_until.is_some();
+    let record = vault.erase_client(&code, &a.reason, override_retention)?;
     if g.json {
         output::json(&record)?;
     } else {

@@ -4,9 +4,9 @@
 //! Defaults (PRODUCT.md): adults 7 years after the last session; under-18s until the later
 //! of their 25th birthday (26th if 17 when therapy ended) and 7 years. Every figure is
 //! adjustable; named presets cover common practice settings. The age at the end of therapy
-//! comes from the identity store; the clinical store receives only the computed review date
-//! (and the words of its basis), recomputed whenever a date it depends on or the policy
-//! changes. A per-client override (with a reason) replaces the computed date.
+//! comes from the identity store; the clinical store receives only the computed review date,
+//! recomputed whenever a date it depends on or the policy changes (the sentence explaining
+//! it is made when it is read, from both stores). A per-client override (with a reason) replaces the computed date.
 
 use chrono::{Datelike, Months, NaiveDate};
 use rusqlite::{OptionalExtension, params};
@@ -220,32 +220,33 @@ fn last_session(tx: &rusqlite::Connection, code: &str) -> Result<Option<NaiveDat
     Ok(latest.and_then(|t| NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok()))
 }
 
-/// Recomputes and stores one client's review date (called inside any action that changes
-/// a date it depends on).
-pub(crate) fn recompute(cx: &mut Ctx<'_>, code: &str) -> Result<()> {
-    let policy = read_policy(cx.tx)?;
-    let born: Option<NaiveDate> = cx
-        .tx
+/// The date of birth, from the identity store (never copied into the clinical store).
+fn born(tx: &rusqlite::Connection, code: &str) -> Result<Option<NaiveDate>> {
+    Ok(tx
         .query_row(
             "SELECT date_of_birth FROM identity.client_identity WHERE code = ?1 AND deleted = 0",
             [code],
             |r| r.get(0),
         )
         .optional()?
-        .flatten();
-    let (review_on, basis) = match last_session(cx.tx, code)? {
-        Some(last) => {
-            let (d, b) = policy.review_date(last, born);
-            (Some(d), Some(b))
-        }
-        None => (None, None),
+        .flatten())
+}
+
+/// Recomputes and stores one client's review date (called inside any action that changes
+/// a date it depends on). Only the date reaches the clinical store: the age it was computed
+/// from stays in the identity store, and the sentence explaining it is made when read.
+pub(crate) fn recompute(cx: &mut Ctx<'_>, code: &str) -> Result<()> {
+    let policy = read_policy(cx.tx)?;
+    let review_on = match last_session(cx.tx, code)? {
+        Some(last) => Some(policy.review_date(last, born(cx.tx, code)?).0),
+        None => None,
     };
     let hlc = cx.stamp();
     cx.tx.execute(
-        "INSERT INTO client_retention (client_code, review_on, basis, hlc, device_id) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT(client_code) DO UPDATE SET review_on = excluded.review_on, basis = excluded.basis,
+        "INSERT INTO client_retention (client_code, review_on, basis, hlc, device_id) VALUES (?1, ?2, NULL, ?3, ?4)
+         ON CONFLICT(client_code) DO UPDATE SET review_on = excluded.review_on, basis = NULL,
              hlc = excluded.hlc, device_id = excluded.device_id",
-        params![code, review_on, basis, hlc, cx.device_id],
+        params![code, review_on, hlc, cx.device_id],
     )?;
     Ok(())
 }
@@ -262,25 +263,32 @@ fn recompute_all(cx: &mut Ctx<'_>) -> Result<usize> {
     Ok(codes.len())
 }
 
-/// A client's effective review date and its basis (the override wins).
+/// A client's effective review date and its basis in words (the override wins), with the
+/// override's reason if there is one.
 pub(crate) fn review_of(
     tx: &rusqlite::Connection,
     code: &str,
 ) -> Result<Option<(NaiveDate, String, Option<String>)>> {
-    let row: Option<(Option<NaiveDate>, Option<String>, Option<NaiveDate>, Option<String>)> = tx
+    let row: Option<(Option<NaiveDate>, Option<NaiveDate>, Option<String>)> = tx
         .query_row(
-            "SELECT review_on, basis, override_review_on, override_reason FROM client_retention WHERE client_code = ?1",
+            "SELECT review_on, override_review_on, override_reason FROM client_retention WHERE client_code = ?1",
             [code],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
     Ok(match row {
-        Some((_, _, Some(o), reason)) => Some((
+        Some((_, Some(o), reason)) => Some((
             o,
-            format!("override: {}", reason.clone().unwrap_or_default()),
+            format!("extended: {}", reason.clone().unwrap_or_default()),
             reason,
         )),
-        Some((Some(d), Some(b), None, _)) => Some((d, b, None)),
+        Some((Some(d), None, _)) => {
+            let basis = match last_session(tx, code)? {
+                Some(last) => read_policy(tx)?.review_date(last, born(tx, code)?).1,
+                None => String::new(),
+            };
+            Some((d, basis, None))
+        }
         _ => None,
     })
 }
