@@ -14,7 +14,7 @@ use serde::Serialize;
 use tauri::State;
 
 use crate::commands::downloads;
-use crate::error::{UiError, UiResult};
+use crate::error::UiResult;
 use crate::state::AppState;
 
 #[tauri::command]
@@ -191,9 +191,6 @@ pub async fn supervision_export(
         .iter()
         .map(|c| ClientCode::parse(c))
         .collect::<Result<Vec<_>, _>>()?;
-    if shift_days.is_some_and(|d| d.abs() > 3650) {
-        return Err(UiError::invalid("Shift dates by at most ten years."));
-    }
     let folder = downloads()?;
     let export = state.with_vault(|v| {
         Ok(v.supervision_export(

@@ -608,7 +608,7 @@ fn keep_policy_prunes_old_backups_but_never_the_newest_verified() {
         .map(|d| d.as_str().unwrap())
         .collect();
     assert!(deleted.contains(&"casebook-0004-ancient.tar"), "{dry}");
-    // (Besides the backups, the folder holds the erasure list, `erasures.age`.)
+    // (Besides the backups, the folder holds the erasure list, `erasures-<vault id>.age`.)
     assert_eq!(
         std::fs::read_dir(&dest)
             .unwrap()
@@ -617,7 +617,11 @@ fn keep_policy_prunes_old_backups_but_never_the_newest_verified() {
         5,
         "a dry run deleted something"
     );
-    assert!(dest.join("erasures.age").exists());
+    assert!(
+        std::fs::read_dir(&dest)
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().starts_with("erasures-"))
+    );
     let kept: Vec<&str> = dry["keep"]
         .as_array()
         .unwrap()

@@ -191,12 +191,18 @@ fn a_saved_feed_is_refreshed_over_https_and_removed() {
     assert_eq!(first["counts"]["new"], 1);
     assert_eq!(first["source"], "feed");
 
-    // The service drops the event (as services do with cancellations): marked cancelled.
-    *server.feed.lock().unwrap() =
-        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n".to_vec();
+    // The service drops the event (as services do with cancellations) while listing a new
+    // one: the dropped one is marked cancelled.
+    *server.feed.lock().unwrap() = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:y\r\nSUMMARY:Ann Example\r\nDTSTART:20310113T100000Z\r\nDTEND:20310113T105000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".to_vec();
     let second = refresh(&v);
     assert_eq!(second["counts"]["cancelled"], 1);
-    assert_eq!(appointment_count(&v), 1);
+    assert_eq!(second["counts"]["new"], 1);
+    assert_eq!(appointment_count(&v), 2);
+    // An empty answer (an address reset) cancels nothing.
+    *server.feed.lock().unwrap() =
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n".to_vec();
+    let third = refresh(&v);
+    assert_eq!(third["counts"]["cancelled"], 0);
 
     // Without the test certificate the same fetch is refused (exit 10: network).
     let out = v

@@ -40,6 +40,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("client_retention", "main.client_retention"),
     ("access_requests", "main.access_requests"),
     ("erasure_records", "main.erasure_records"),
+    ("erased_calendar_keys", "main.erased_calendar_keys"),
     ("settings", "main.meta"),
     ("audit_log", "main.audit_log"),
 ];
@@ -57,6 +58,7 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("client_retention", "Each client's retention review date and its basis; an override date and reason if set."),
     ("access_requests", "Subject-access requests: received_on, due_on, status (open/answered), answered_on."),
     ("erasure_records", "What is left of erased clients: code, time, reason, kind (erasure/retention), destruction certificate (JSON). Never a name."),
+    ("erased_calendar_keys", "Keyed hashes of erased clients' calendar events, so a calendar import does not bring them back."),
     ("settings", "Vault settings (key → value), e.g. the retention policy as JSON."),
     ("audit_log", "The hash-chained audit trail: seq, at, device_id, action, client_code, object_id, detail, prev_hash, hash. Identifiers only."),
 ];
@@ -80,6 +82,7 @@ fn select_all(table: &str) -> String {
         "main.audit_log" => "SELECT * FROM main.audit_log ORDER BY seq".into(),
         "identity.identity_history" => "SELECT * FROM identity.identity_history ORDER BY id".into(),
         "main.meta" => "SELECT * FROM main.meta WHERE key NOT IN ('hlc') ORDER BY key".into(),
+        "main.erased_calendar_keys" => "SELECT * FROM main.erased_calendar_keys ORDER BY calendar_key".into(),
         t => format!("SELECT * FROM {t} ORDER BY rowid"),
     }
 }
@@ -163,7 +166,17 @@ impl Vault {
         let mut rehearsal = Connection::open_in_memory()?;
         rehearsal.execute_batch("ATTACH DATABASE ':memory:' AS identity; PRAGMA foreign_keys = ON;")?;
         crate::schema::migrate(&mut rehearsal)?;
-        insert_all(&rehearsal.transaction()?, &data)?;
+        {
+            let tx = rehearsal.transaction()?;
+            insert_all(&tx, &data)?;
+            set_audit_head(&tx)?;
+            crate::audit::verify(&tx).map_err(|e| {
+                CoreError::invalid(format!(
+                    "{}: the audit trail does not verify ({e}); nothing was imported",
+                    src.join("audit_log.json").display()
+                ))
+            })?;
+        }
         // Now for real, in a vault nobody sees until it is complete.
         let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if dir.exists()
@@ -180,7 +193,13 @@ impl Vault {
         let created = Vault::init_empty(&staged, passphrase)?;
         let mut vault = created.vault;
         let count = data.iter().map(|(_, r)| r.len()).sum::<usize>();
-        vault.fill(&data, count)?;
+        if let Err(e) = vault.fill(&data, count) {
+            // Leave no keychain entry for a vault that was never finished.
+            if passphrase.is_none() {
+                crate::keystore::keychain_forget(&vault.meta.vault_id);
+            }
+            return Err(e);
+        }
         drop(vault);
         if dir.exists() {
             let _ = std::fs::remove_dir(dir);
@@ -199,25 +218,30 @@ impl Vault {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         insert_all(&tx, data)?;
-        // The chain head follows the imported trail.
-        let last: Option<(i64, String)> = tx
-            .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .ok();
-        if let Some((seq, hash)) = last {
-            tx.execute(
-                "INSERT INTO identity.audit_head (id, count, hash) VALUES (1, ?1, ?2)
-                 ON CONFLICT(id) DO UPDATE SET count = excluded.count, hash = excluded.hash",
-                rusqlite::params![seq, hash],
-            )?;
-        }
+        set_audit_head(&tx)?;
         tx.commit()?;
         self.act(Action::VaultImport, |cx| {
             cx.detail(format!("records={count}"));
             Ok(())
         })
     }
+}
+
+/// Points the chain head at the end of the imported trail.
+fn set_audit_head(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let last: Option<(i64, String)> = tx
+        .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .ok();
+    if let Some((seq, hash)) = last {
+        tx.execute(
+            "INSERT INTO identity.audit_head (id, count, hash) VALUES (1, ?1, ?2)
+             ON CONFLICT(id) DO UPDATE SET count = excluded.count, hash = excluded.hash",
+            rusqlite::params![seq, hash],
+        )?;
+    }
+    Ok(())
 }
 
 fn readme() -> String {

@@ -219,6 +219,10 @@ pub(crate) const CLINICAL: &[&str] = &[
     );
     CREATE INDEX access_requests_open ON access_requests(status, due_on);
 
+    -- The calendar keys (keyed hashes) of erased clients' sessions, so a feed that still
+    -- lists them does not bring the client back.
+    CREATE TABLE erased_calendar_keys (calendar_key TEXT PRIMARY KEY);
+
     -- Deleted rows leave the full-text index at once (not at a later segment merge).
     INSERT INTO search_index(search_index, rank) VALUES ('secure-delete', 1);
     "#,

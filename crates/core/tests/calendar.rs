@@ -378,3 +378,48 @@ fn the_feed_address_is_kept_secret_and_removed_at_once() {
         assert!(!bytes.windows(6).any(|w| w == b"abc123"));
     }
 }
+
+#[test]
+fn an_erased_client_is_not_brought_back_by_the_calendar() {
+    let (_home, mut v) = vault();
+    let w = far_window();
+    let feed = ics(&[("e1", "Eve Erased", "20310106T100000Z", "20310106T105000Z", "CONFIRMED")]);
+    let x = calendar::extract(&feed, &w).unwrap();
+    v.calendar_import(&x, &w, ImportSource::Feed).unwrap();
+    let code = v.list_clients(true).unwrap()[0].code.clone();
+    v.erase_client(&code, "client asked", true).unwrap();
+    let again = v.calendar_preview(&x, &w, ImportSource::Feed).unwrap();
+    assert_eq!(again.counts.new, 0);
+    assert!(again.new_clients.is_empty());
+    assert!(again.skipped[0].reason.contains("erased"), "{:?}", again.skipped);
+}
+
+#[test]
+fn an_empty_feed_cancels_nothing_and_cancelled_sessions_stay_cancelled() {
+    let (_home, mut v) = vault();
+    let ann = client(&mut v, "Ann Example");
+    let w = far_window();
+    let feed = ics(&[
+        ("a", "Ann Example", "20310106T100000Z", "20310106T105000Z", "CONFIRMED"),
+        ("b", "Ann Example", "20310113T100000Z", "20310113T105000Z", "CONFIRMED"),
+    ]);
+    let x = calendar::extract(&feed, &w).unwrap();
+    v.calendar_import(&x, &w, ImportSource::Feed).unwrap();
+    // The service answers with an empty calendar (an address reset, say).
+    let empty = calendar::extract(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n", &w).unwrap();
+    let p = v.calendar_preview(&empty, &w, ImportSource::Feed).unwrap();
+    assert_eq!(p.counts.cancelled, 0);
+    assert!(!p.warnings.is_empty());
+    // The therapist cancels one here; the calendar still lists it: it stays cancelled.
+    let id = v.appointments(&ClientCode::parse(ann.as_str()).unwrap()).unwrap()[1].id.clone();
+    v.mark_appointment(&id, AppointmentStatus::Cancelled).unwrap();
+    let p = v.calendar_import(&x, &w, ImportSource::Feed).unwrap();
+    assert!(!p.counts.has_changes(), "{:?}", p.counts);
+    let appts = v.appointments(&ClientCode::parse(ann.as_str()).unwrap()).unwrap();
+    assert_eq!(appts[1].status, AppointmentStatus::Cancelled);
+    // Each imported session is in the trail under its client.
+    let trail = v.audit_entries(&Default::default()).unwrap();
+    assert!(trail.iter().any(|e| e.action == "appointment.create"
+        && e.client_code.as_deref() == Some(ann.as_str())
+        && e.detail.as_deref() == Some("source=calendar")));
+}

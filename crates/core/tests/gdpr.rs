@@ -333,3 +333,80 @@ fn bad_import_files_are_refused_and_no_vault_is_created() {
         assert!(leftovers.is_empty(), "staging left behind");
     }
 }
+
+#[test]
+fn a_passage_to_withhold_that_is_not_found_stops_the_export() {
+    let mut w = world();
+    let notes = w.v.notes(&w.ann).unwrap();
+    let final_note = notes.iter().find(|n| n.finalised_at.is_some()).unwrap();
+    let out = w.home.path().join("sar");
+    let e = w
+        .v
+        .subject_access_export(
+            &w.ann,
+            &AccessOptions {
+                redactions: vec![Redaction {
+                    item_id: final_note.id.clone(),
+                    passage: "her BROTHER Tom".into(),
+                    reason: "third party".into(),
+                }],
+                ..Default::default()
+            },
+            &out,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("not found"), "{e}");
+    assert!(!out.exists(), "nothing is written");
+    assert!(w.v.access_requests(true).unwrap().is_empty(), "nothing is recorded");
+}
+
+#[test]
+fn supervision_export_replaces_earlier_names_and_the_people_around_the_client() {
+    let mut w = world();
+    w.v.edit_client(
+        &w.ann,
+        &IdentityChanges {
+            full_name: Some("Annabel Newsurname".into()),
+            emergency_contact: Some(Some("Gregory Fairweather".into())),
+            ..Default::default()
+        },
+        Some("married"),
+    )
+    .unwrap();
+    let export = w
+        .v
+        .supervision_export(std::slice::from_ref(&w.ann), &SupervisionOptions::default())
+        .unwrap();
+    let text = export.content.to_string().to_lowercase();
+    for s in ["fairweather", "newsurname", "annabel", "gregory"] {
+        assert!(!text.contains(s), "{s:?} is in the supervision export");
+    }
+    assert!(
+        w.v.supervision_export(
+            std::slice::from_ref(&w.ann),
+            &SupervisionOptions { shift_days: Some(i64::MAX), note_ids: None }
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn an_extension_cannot_bring_destruction_forward_and_a_tampered_trail_is_not_imported() {
+    let mut w = world();
+    w.v.close_client(&w.bob, d("2020-01-01")).unwrap();
+    let e = w.v.extend_retention(&w.bob, Some(d("2021-01-01")), "mistake").unwrap_err();
+    assert!(e.to_string().contains("later than"), "{e}");
+
+    let dir = w.home.path().join("export");
+    w.v.export_all(&dir).unwrap();
+    let mut trail: Value = serde_json::from_slice(&std::fs::read(dir.join("audit_log.json")).unwrap()).unwrap();
+    trail[1]["action"] = Value::from("note.read");
+    std::fs::write(dir.join("audit_log.json"), serde_json::to_vec(&trail).unwrap()).unwrap();
+    let into = w.home.path().join("never");
+    let e = match Vault::import_all(&dir, &into, Some("x passphrase")) {
+        Ok(_) => panic!("a tampered trail was imported"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("does not verify"), "{e}");
+    assert!(!into.exists());
+}

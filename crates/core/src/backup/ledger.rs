@@ -1,5 +1,5 @@
 //! The erasure ledger: every erasure record of the vault, written beside the backups as
-//! `erasures.age` (JSON, encrypted with age to the vault's clinical backup key) after each
+//! `erasures-<vault id>.age` (JSON, encrypted with age to the vault's clinical backup key) after each
 //! erasure and each backup. A restore reads the ledger next to the backup it restores and
 //! erases again every client erased after that backup was made, before the restored vault
 //! is put in place — so an erased client never comes back from an older backup.
@@ -17,8 +17,10 @@ use crate::vault::Vault;
 
 use super::settings::{BackupSettings, BackupState};
 
-/// The ledger's file name in a backup folder.
-pub const LEDGER_FILE: &str = "erasures.age";
+/// The ledger's file name in a backup folder, per vault (several vaults may share a folder).
+pub fn ledger_file(vault_id: &str) -> String {
+    format!("erasures-{vault_id}.age")
+}
 
 /// Writes the ledger into the vault's backup folder and every folder a backup was ever
 /// written to. Tries them all; returns the first failure.
@@ -41,7 +43,16 @@ pub(crate) fn write(vault: &mut Vault) -> Result<()> {
 
 /// Writes the ledger into `dest`.
 pub(crate) fn write_to(vault: &mut Vault, dest: &Path) -> Result<()> {
-    let records = read_records(&vault.conn)?;
+    // Merged with what is there: a vault restored from an older copy must not shorten it.
+    let mut records = read_records(&vault.conn)?;
+    if let Ok(existing) = read(dest, &vault.meta.vault_id, &vault.keys) {
+        for r in existing {
+            if !records.iter().any(|k| k.id == r.id) {
+                records.push(r);
+            }
+        }
+    }
+    records.sort_by(|a, b| (a.erased_at, &a.id).cmp(&(b.erased_at, &b.id)));
     let json = serde_json::to_vec(&records).map_err(|e| CoreError::Corrupt(e.to_string()))?;
     let recipient = vault.keys.clinical_backup.recipient()?;
     let encryptor =
@@ -55,13 +66,13 @@ pub(crate) fn write_to(vault: &mut Vault, dest: &Path) -> Result<()> {
         .and_then(|_| w.finish().map(|_| ()))
         .map_err(|e| CoreError::Crypto(e.to_string()))?;
     std::fs::create_dir_all(dest).map_err(CoreError::io(dest))?;
-    sealed::write_atomically(&dest.join(LEDGER_FILE), &sealed_bytes)
+    sealed::write_atomically(&dest.join(ledger_file(&vault.meta.vault_id)), &sealed_bytes)
 }
 
 /// Reads the ledger in `dir`, if there is one. A ledger that is not this vault's (or is
 /// damaged) is an error: a restore must not silently skip erasures.
-pub(crate) fn read(dir: &Path, keys: &VaultKeys) -> Result<Vec<ErasureRecord>> {
-    let path = dir.join(LEDGER_FILE);
+pub(crate) fn read(dir: &Path, vault_id: &str, keys: &VaultKeys) -> Result<Vec<ErasureRecord>> {
+    let path = dir.join(ledger_file(vault_id));
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -628,7 +628,7 @@ pub fn restore(
     // Erasures made after this backup are made again before the vault is put in place.
     let erasures = file
         .parent()
-        .map(|dir| ledger::read(dir, &u.keys))
+        .map(|dir| ledger::read(dir, &u.manifest.vault_id, &u.keys))
         .transpose()?
         .unwrap_or_default();
     let mut reapplied = 0;

@@ -81,6 +81,22 @@ impl Extraction {
 /// starting inside `window`. Never panics; damage is reported in the result. Fails only
 /// when the input holds no calendar at all.
 pub fn extract(input: &[u8], window: &ImportWindow) -> crate::Result<Extraction> {
+    // The parser is outside code: should it ever panic on some input, that input is refused
+    // like any other unreadable file. (Not under the fuzzer, which must see the panic.)
+    #[cfg(not(fuzzing))]
+    {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| extract_inner(input, window)))
+            .unwrap_or_else(|_| {
+                Err(crate::CoreError::invalid(
+                    "this calendar could not be read (its contents confused the parser)",
+                ))
+            })
+    }
+    #[cfg(fuzzing)]
+    extract_inner(input, window)
+}
+
+fn extract_inner(input: &[u8], window: &ImportWindow) -> crate::Result<Extraction> {
     let mut text = unfold(input);
     let mut out = Extraction::default();
     if !text.trim().is_empty() && find_ignore_case(&text, "BEGIN:VCALENDAR").is_none() {
@@ -108,8 +124,9 @@ pub fn extract(input: &[u8], window: &ImportWindow) -> crate::Result<Extraction>
     if calendars.is_empty() && out.damaged > 0 && !text.is_empty() {
         return Err(not_a_calendar());
     }
+    let mut seen = HashSet::new();
     for cal in calendars.iter_mut() {
-        extract_calendar(cal, window, &mut out);
+        extract_calendar(cal, window, &mut out, &mut seen);
     }
     if out.damaged > 0 {
         out.warnings.push(format!(
@@ -233,13 +250,21 @@ fn facts<'a>(
     }
 }
 
-fn extract_calendar(cal: &mut ICalendar, window: &ImportWindow, out: &mut Extraction) {
+/// `seen` holds the identities already taken, across every calendar object in the input.
+fn extract_calendar(
+    cal: &mut ICalendar,
+    window: &ImportWindow,
+    out: &mut Extraction,
+    seen: &mut HashSet<String>,
+) {
     bound_recurrences(cal, window);
     let default_tz = CalTz::from(window.zone);
     let resolver = cal.build_tz_resolver().with_default(default_tz);
     let resolve = |name: Option<&str>| resolver.resolve_or_default(name);
     let expanded = cal.expand_dates(default_tz, EXPANSION_LIMIT);
     if expanded.events.len() >= EXPANSION_LIMIT {
+        // Incomplete: what was not read must not look cancelled.
+        out.damaged += 1;
         out.warnings.push(format!(
             "This calendar repeats more than {EXPANSION_LIMIT} times in the window; only the first were read."
         ));
@@ -255,6 +280,7 @@ fn extract_calendar(cal: &mut ICalendar, window: &ImportWindow, out: &mut Extrac
             continue;
         }
         let f = facts(comp, &resolve);
+        out.damaged += 1;
         out.skipped.push(SkippedEvent {
             summary: clean_summary(f.summary).unwrap_or_default(),
             start: None,
@@ -274,7 +300,6 @@ fn extract_calendar(cal: &mut ICalendar, window: &ImportWindow, out: &mut Extrac
         })
         .collect();
 
-    let mut seen: HashSet<String> = HashSet::new();
     let mut all_day_seen: HashSet<u32> = HashSet::new();
     for ev in &expanded.events {
         let Some(comp) = cal.component_by_id(ev.comp_id) else {
@@ -284,13 +309,15 @@ fn extract_calendar(cal: &mut ICalendar, window: &ImportWindow, out: &mut Extrac
             continue;
         }
         let start = ev.start.with_timezone(&Utc);
-        let end = match ev.end {
-            TimeOrDelta::Time(t) => t.with_timezone(&Utc),
-            TimeOrDelta::Delta(d) => start + d,
-        };
         if start < lo || start >= hi {
             continue;
         }
+        // A DURATION can be absurd (millions of weeks): no end, not a panic.
+        let end = match ev.end {
+            TimeOrDelta::Time(t) => Some(t.with_timezone(&Utc)),
+            TimeOrDelta::Delta(d) => start.checked_add_signed(d),
+        };
+        let end = end.unwrap_or(start);
         let f = facts(comp, &resolve);
         let summary = clean_summary(f.summary);
         let id = match (f.uid, f.recurrence_id.or(f.recurring.then_some(start))) {
@@ -453,6 +480,21 @@ mod tests {
         assert_eq!(ann, 40);
         assert_eq!(bob, 274);
         assert!(x.events.iter().all(|e| window().contains(e.start)));
+    }
+
+    #[test]
+    fn an_absurd_duration_is_skipped_not_a_panic() {
+        let ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nSUMMARY:Ann\nDTSTART:20260310T100000Z\nDURATION:P20000000W\nEND:VEVENT\nEND:VCALENDAR\n";
+        let x = extract(ics.as_bytes(), &window()).unwrap();
+        assert!(x.events.is_empty());
+        assert_eq!(x.skipped.len(), 1);
+    }
+
+    #[test]
+    fn the_same_event_in_two_calendar_objects_is_taken_once() {
+        let one = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nSUMMARY:Ann\nDTSTART:20260310T100000Z\nDURATION:PT50M\nEND:VEVENT\nEND:VCALENDAR\n";
+        let x = extract(format!("{one}{one}").as_bytes(), &window()).unwrap();
+        assert_eq!(x.events.len(), 1);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! Rules, for an event already imported (same identity):
 //! - cancelled in the calendar → the appointment is marked cancelled (never deleted);
 //! - at a different time → moved (the appointment's times are updated), if still booked;
-//! - otherwise unchanged. Attended or missed sessions are history and are never changed.
+//! - otherwise unchanged. Attended, missed and cancelled sessions are history and are never
+//!   changed back by an import.
 //!
 //! For a refresh of the saved feed, a booked future appointment that came from the feed and
 //! is no longer in it (services drop cancelled events) is marked cancelled — unless part of
@@ -144,8 +145,8 @@ impl Vault {
         window: &ImportWindow,
         source: ImportSource,
     ) -> Result<CalendarPreview> {
-        let keys = self.event_keys(calendar)?;
         self.act(Action::CalendarPreview, |cx| {
+            let keys = event_keys(cx, calendar)?;
             let preview = plan(cx, calendar, &keys, window, source)?;
             cx.detail(preview.counts.detail(source));
             Ok(preview)
@@ -160,8 +161,8 @@ impl Vault {
         window: &ImportWindow,
         source: ImportSource,
     ) -> Result<CalendarPreview> {
-        let keys = self.event_keys(calendar)?;
         self.act(Action::CalendarImport, |cx| {
+            let keys = event_keys(cx, calendar)?;
             let preview = plan(cx, calendar, &keys, window, source)?;
             apply(cx, &preview, source)?;
             cx.detail(preview.counts.detail(source));
@@ -169,21 +170,41 @@ impl Vault {
         })
     }
 
-    /// The stored key of each extracted event (a keyed hash of its identity).
-    fn event_keys(&self, calendar: &Extraction) -> Result<Vec<String>> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.keys.identity.as_bytes())
-            .map_err(|e| CoreError::Crypto(e.to_string()))?;
-        mac.update(b"casebook calendar event v1\0");
-        Ok(calendar
-            .events
-            .iter()
-            .map(|e| {
-                let mut m = mac.clone();
-                m.update(e.identity.as_bytes());
-                hex::encode(m.finalize().into_bytes())
-            })
-            .collect())
-    }
+}
+
+/// The stored key of each extracted event: HMAC-SHA256 of its identity under the vault's
+/// calendar secret (made on first use, kept in the clinical store's settings, so it moves
+/// with an export and a re-import still recognises every event).
+fn event_keys(cx: &mut Ctx<'_>, calendar: &Extraction) -> Result<Vec<String>> {
+    let secret: Option<String> = cx
+        .tx
+        .query_row("SELECT value FROM meta WHERE key = 'calendar_secret'", [], |r| r.get(0))
+        .ok();
+    let secret = match secret {
+        Some(s) => s,
+        None => {
+            let mut bytes = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+            let s = hex::encode(bytes);
+            cx.tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('calendar_secret', ?1)",
+                [&s],
+            )?;
+            s
+        }
+    };
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .map_err(|e| CoreError::Crypto(e.to_string()))?;
+    mac.update(b"casebook calendar event v1\0");
+    Ok(calendar
+        .events
+        .iter()
+        .map(|e| {
+            let mut m = mac.clone();
+            m.update(e.identity.as_bytes());
+            hex::encode(m.finalize().into_bytes())
+        })
+        .collect())
 }
 
 /// Name as matched: case and spacing ignored.
@@ -235,6 +256,11 @@ fn plan(
             names.insert(code, name);
         }
     }
+    let erased: HashSet<String> = cx
+        .tx
+        .prepare("SELECT calendar_key FROM erased_calendar_keys")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     let mut known: HashMap<String, Known> = HashMap::new();
     {
         let mut stmt = cx.tx.prepare(
@@ -268,6 +294,14 @@ fn plan(
 
     for (ev, key) in calendar.events.iter().zip(keys) {
         in_calendar.insert(key);
+        if erased.contains(key) {
+            skipped.push(SkippedEvent {
+                summary: ev.summary.clone(),
+                start: Some(ev.start),
+                reason: "it belongs to a client whose records were erased".into(),
+            });
+            continue;
+        }
         let status = if ev.cancelled {
             EventStatus::Cancelled
         } else {
@@ -294,12 +328,12 @@ fn plan(
             line.action = match (ev.cancelled, k.status.as_str()) {
                 (true, "scheduled") => Change::Cancelled,
                 (true, _) => Change::Unchanged,
-                // Cancelled earlier, booked again: it is back on the list.
-                (false, "cancelled") => Change::New,
+                // Cancelled here (by the therapist or an earlier import): it stays cancelled;
+                // a booking made again in the calendar normally comes as a new event.
                 (false, _) if booked && times_differ => Change::Moved,
                 (false, _) => Change::Unchanged,
             };
-            if matches!(line.action, Change::Moved | Change::New) && times_differ {
+            if line.action == Change::Moved {
                 line.previous_start = Some(k.starts_at);
                 line.previous_end = Some(k.ends_at);
             }
@@ -365,10 +399,12 @@ fn plan(
             })
             .collect();
         gone.sort_by_key(|(_, k)| k.starts_at);
-        if calendar.is_damaged() {
+        // A feed that could not be read whole — or came back empty, as services do for a
+        // reset address — is no evidence that bookings were cancelled.
+        if calendar.is_damaged() || calendar.events.is_empty() {
             if !gone.is_empty() {
                 warnings.push(format!(
-                    "{} booked {} no longer in the calendar, but the calendar was damaged, so nothing was cancelled.",
+                    "{} booked {} no longer in the calendar, but the calendar was incomplete or empty, so nothing was cancelled.",
                     gone.len(),
                     if gone.len() == 1 { "session is" } else { "sessions are" }
                 ));
@@ -480,6 +516,23 @@ fn apply(cx: &mut Ctx<'_>, preview: &CalendarPreview, source: ImportSource) -> R
             (Change::Moved, None) => continue,
         };
         cx.outbox(Store::Clinical, "appointments", &id, "upsert", &hlc)?;
+        // Each change is in the trail under its client too (with the import's own entry).
+        let code = match &e.client_code {
+            Some(c) => c.clone(),
+            None => created.get(&match_key(&e.summary)).cloned().unwrap_or_default(),
+        };
+        cx.client(&code);
+        cx.object(&id);
+        let action = match (e.action, &e.appointment_id) {
+            (Change::Moved, _) | (Change::New, Some(_)) => Action::AppointmentMove,
+            (Change::Cancelled, Some(_)) => Action::AppointmentMark,
+            _ => Action::AppointmentCreate,
+        };
+        cx.detail(match e.action {
+            Change::Cancelled => "status=cancelled source=calendar",
+            _ => "source=calendar",
+        });
+        cx.also(action);
     }
     Ok(())
 }

@@ -256,6 +256,42 @@ fn redact(id: &str, text: &str, options: &AccessOptions, withheld: &mut Vec<Valu
     out
 }
 
+/// Whether a marked passage is, word for word, inside one text of the named item (a note's
+/// field, an addendum, an included process note) of this client.
+fn passage_is_in(
+    tx: &rusqlite::Connection,
+    code: &str,
+    r: &Redaction,
+    process_notes: bool,
+) -> Result<bool> {
+    let mut texts: Vec<String> = Vec::new();
+    if let Ok(body) = tx.query_row(
+        "SELECT body FROM session_notes WHERE id = ?1 AND client_code = ?2 AND deleted = 0",
+        [&r.item_id, code],
+        |row| row.get::<_, String>(0),
+    ) {
+        let fields: serde_json::Map<String, Value> = serde_json::from_str(&body).unwrap_or_default();
+        texts.extend(fields.values().filter_map(|v| v.as_str().map(str::to_string)));
+    }
+    if let Ok(t) = tx.query_row(
+        "SELECT text FROM addenda WHERE id = ?1 AND client_code = ?2",
+        [&r.item_id, code],
+        |row| row.get::<_, String>(0),
+    ) {
+        texts.push(t);
+    }
+    if process_notes
+        && let Ok(t) = tx.query_row(
+            "SELECT text FROM process_notes WHERE id = ?1 AND client_code = ?2 AND deleted = 0",
+            [&r.item_id, code],
+            |row| row.get::<_, String>(0),
+        )
+    {
+        texts.push(t);
+    }
+    Ok(texts.iter().any(|t| t.contains(&r.passage)))
+}
+
 /// Everything held about one client, as one JSON document.
 fn bundle(
     tx: &rusqlite::Connection,
@@ -347,9 +383,18 @@ fn bundle(
         }
         Value::Null
     };
+    // A passage marked to withhold that was not found would be released: refuse instead.
+    for r in &options.redactions {
+        if !passage_is_in(tx, code, r, options.include_process_notes)? {
+            return Err(CoreError::invalid(format!(
+                "a passage to withhold was not found word for word in item {} (check spaces, line breaks and the item); nothing was exported",
+                r.item_id
+            )));
+        }
+    }
     let retention = rows(
         tx,
-        "SELECT review_on, basis, override_review_on, override_reason FROM client_retention WHERE client_code = ?1",
+        "SELECT review_on, override_review_on, override_reason FROM client_retention WHERE client_code = ?1",
         [code],
     )?;
     let arr = |v: Vec<Row>| Value::Array(v.into_iter().map(Value::Object).collect());

@@ -9,7 +9,7 @@
 //! `erasing` table, inside this transaction.
 //!
 //! After every erasure (and every backup) the list of erasures is written beside the
-//! backups as `erasures.age`, encrypted to the vault's backup key, so a restore of an older
+//! backups as `erasures-<vault id>.age`, encrypted to the vault's backup key, so a restore of an older
 //! backup can erase again whoever was erased after it ([`crate::backup::restore`]).
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -80,6 +80,11 @@ const CLINICAL_TABLES: &[&str] = &[
 pub(crate) fn erase_rows(cx: &mut Ctx<'_>, code: &str) -> Result<()> {
     cx.tx
         .execute("INSERT OR IGNORE INTO erasing (client_code) VALUES (?1)", [code])?;
+    cx.tx.execute(
+        "INSERT OR IGNORE INTO erased_calendar_keys (calendar_key)
+         SELECT calendar_key FROM appointments WHERE client_code = ?1 AND calendar_key IS NOT NULL",
+        [code],
+    )?;
     for table in CLINICAL_TABLES {
         let ids: Vec<String> = cx
             .tx
@@ -313,7 +318,7 @@ impl Vault {
 }
 
 /// Refuses a reason that names the client (erasure records are kept for good).
-fn check_reason_has_no_name(cx: &Ctx<'_>, code: &str, reason: &str) -> Result<()> {
+pub(crate) fn check_reason_has_no_name(cx: &Ctx<'_>, code: &str, reason: &str) -> Result<()> {
     let name: Option<String> = Vault::names_for(cx.tx, code)?;
     let reason_lc = reason.to_lowercase();
     if let Some(name) = name {

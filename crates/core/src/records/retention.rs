@@ -366,7 +366,22 @@ impl Vault {
         super::check_text("reason", reason, 500)?;
         self.act(Action::RetentionExtend, |cx| {
             require_client(cx.tx, code.as_str())?;
+            super::erasure::check_reason_has_no_name(cx, code.as_str(), reason)?;
             recompute(cx, code.as_str())?;
+            if let Some(until) = until {
+                let computed: Option<NaiveDate> = cx.tx.query_row(
+                    "SELECT review_on FROM client_retention WHERE client_code = ?1",
+                    [code.as_str()],
+                    |r| r.get(0),
+                )?;
+                // An extension keeps records longer; it can never bring destruction forward.
+                if computed.is_some_and(|c| until <= c) {
+                    return Err(CoreError::invalid(format!(
+                        "an extension must be later than the review date the policy gives ({}); nothing was changed",
+                        computed.map(|c| c.format("%d/%m/%Y").to_string()).unwrap_or_default()
+                    )));
+                }
+            }
             let hlc = cx.stamp();
             cx.tx.execute(
                 "UPDATE client_retention SET override_review_on = ?2, override_reason = ?3, hlc = ?4, device_id = ?5

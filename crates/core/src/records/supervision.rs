@@ -16,6 +16,9 @@ use crate::error::Result;
 use crate::records::clients::ClientCode;
 use crate::vault::Vault;
 
+/// The largest date shift accepted (ten years), either way.
+pub const MAX_SHIFT_DAYS: i64 = 3650;
+
 /// What to export.
 #[derive(Clone, Debug, Default)]
 pub struct SupervisionOptions {
@@ -37,10 +40,11 @@ impl SupervisionExport {
     /// by the owner only. Returns the file's path.
     pub fn write_to(&self, dir: &std::path::Path) -> Result<std::path::PathBuf> {
         std::fs::create_dir_all(dir).map_err(crate::CoreError::io(dir))?;
-        let path = dir.join(format!(
-            "supervision-{}.json",
-            chrono::Local::now().format("%Y-%m-%dT%H-%M-%S")
-        ));
+        // No date in the name: it would give away a date shift.
+        let path = (1..)
+            .map(|n| dir.join(format!("supervision-{n:03}.json")))
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| dir.join("supervision.json"));
         let bytes = serde_json::to_vec_pretty(&self.content)
             .map_err(|e| crate::CoreError::Corrupt(e.to_string()))?;
         crate::sealed::write_atomically(&path, &bytes)?;
@@ -49,12 +53,22 @@ impl SupervisionExport {
 }
 
 /// Terms to replace, with their replacement, longest first.
-fn terms(code: &str, who: &ClientIdentity, parts_too: bool) -> Vec<(Vec<char>, String)> {
+fn terms(
+    code: &str,
+    who: &ClientIdentity,
+    parts_too: bool,
+    earlier_names: &[String],
+) -> Vec<(Vec<char>, String)> {
     let mut t: Vec<String> = vec![who.full_name.clone()];
     t.extend(who.aliases.iter().cloned());
+    t.extend(earlier_names.iter().cloned());
     if parts_too {
+        // The people around the client are named in notes too.
+        t.extend(who.emergency_contact.iter().cloned());
+        t.extend(who.gp.iter().cloned());
         let names: Vec<String> = std::iter::once(&who.full_name)
             .chain(&who.aliases)
+            .chain(earlier_names)
             .flat_map(|n| n.split([' ', '-']).map(str::to_string).collect::<Vec<_>>())
             .filter(|p| p.chars().count() >= 2)
             .collect();
@@ -105,8 +119,12 @@ pub(crate) fn pseudonymise(text: &str, terms: &[(Vec<char>, String)]) -> String 
 
 fn shift(v: &Value, days: Option<i64>) -> Value {
     let Some(days) = days else { return v.clone() };
-    match v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()) {
-        Some(t) => Value::String((t.with_timezone(&Utc) + Duration::days(days)).date_naive().to_string()),
+    let shifted = v
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .and_then(|t| t.with_timezone(&Utc).checked_add_signed(Duration::try_days(days)?));
+    match shifted {
+        Some(t) => Value::String(t.date_naive().to_string()),
         None => v.clone(),
     }
 }
@@ -120,6 +138,11 @@ impl Vault {
     ) -> Result<SupervisionExport> {
         if codes.is_empty() {
             return Err(crate::CoreError::invalid("name at least one client code"));
+        }
+        if options.shift_days.is_some_and(|d| !(-MAX_SHIFT_DAYS..=MAX_SHIFT_DAYS).contains(&d)) {
+            return Err(crate::CoreError::invalid(format!(
+                "shift dates by at most {MAX_SHIFT_DAYS} days either way"
+            )));
         }
         self.act(Action::SupervisionExport, |cx| {
             // Every client's full name and aliases → their code; the exported clients' name
@@ -138,7 +161,21 @@ impl Vault {
             let mut list: Vec<(Vec<char>, String)> = Vec::new();
             for (c, id) in &everyone {
                 if let Some(id) = id {
-                    list.extend(terms(c, id, chosen.contains(&c.as_str())));
+                    // Names the client had before a correction (a maiden name, say).
+                    let earlier: Vec<String> = cx
+                        .tx
+                        .prepare(
+                            "SELECT old_value FROM identity.identity_history
+                             WHERE code = ?1 AND field IN ('full_name', 'aliases') AND old_value IS NOT NULL",
+                        )?
+                        .query_map([c], |r| r.get::<_, String>(0))?
+                        .collect::<rusqlite::Result<Vec<_>>>()?
+                        .into_iter()
+                        .flat_map(|v| {
+                            serde_json::from_str::<Vec<String>>(&v).unwrap_or_else(|_| vec![v])
+                        })
+                        .collect();
+                    list.extend(terms(c, id, chosen.contains(&c.as_str()), &earlier));
                 }
             }
             list.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
@@ -203,7 +240,6 @@ impl Vault {
             Ok(SupervisionExport {
                 content: json!({
                     "format": "casebook-supervision/1",
-                    "generated_on": shift(&Value::String(cx.now.to_rfc3339()), options.shift_days),
                     "dates_shifted": options.shift_days.is_some(),
                     "note": "Pseudonymised for clinical supervision: names replaced by client codes.",
                     "clients": clients,
@@ -226,15 +262,15 @@ mod tests {
             email: Some("aml@example.org".into()),
             ..Default::default()
         };
-        let mut t = terms("C-ABCD", &who, true);
+        let mut t = terms("C-ABCD", &who, true, &["Ann-Marie Smith".into()]);
         t.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
         let out = pseudonymise(
-            "ANN-MARIE LEE said annie's sister (Lee) emailed aml@example.org; Leeds and annex untouched.",
+            "ANN-MARIE LEE said annie's sister (Lee) emailed aml@example.org; Smith, Leeds and annex untouched?",
             &t,
         );
         assert_eq!(
             out,
-            "C-ABCD said C-ABCD's sister (C-ABCD) emailed C-ABCD; Leeds and annex untouched."
+            "C-ABCD said C-ABCD's sister (C-ABCD) emailed C-ABCD; C-ABCD, Leeds and annex untouched?"
         );
     }
 }
