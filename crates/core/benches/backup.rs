@@ -12,34 +12,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{env_usize, time_runs};
+
 use casebook_core::backup;
 use casebook_core::{ClientIdentity, RecoveryKey, Vault};
 
 const PASSPHRASE: &str = "bench passphrase";
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn time_runs(runs: usize, mut f: impl FnMut(usize)) -> Duration {
-    median(
-        (0..runs)
-            .map(|i| {
-                let t = Instant::now();
-                f(i);
-                t.elapsed()
-            })
-            .collect(),
-    )
-}
 
 fn size_of(dir: &Path) -> u64 {
     ["clinical.db", "identity.db"]

@@ -15,6 +15,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::env_usize;
+
 use casebook_core::calendar::{self, ImportWindow};
 use chrono::NaiveDate;
 
@@ -54,12 +57,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 const NAMES: &[&str] = &[
     "Siobhán Ó Súilleabháin",

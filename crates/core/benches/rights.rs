@@ -7,20 +7,11 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{env_usize, median};
+
 use casebook_core::bench_support;
 use casebook_core::records::access::AccessOptions;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3

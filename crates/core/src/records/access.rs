@@ -69,6 +69,16 @@ pub fn due_date(received: NaiveDate) -> NaiveDate {
         .unwrap_or(received)
 }
 
+/// The id of the client's open request, if there is one.
+fn open_request(tx: &rusqlite::Connection, code: &str) -> Option<String> {
+    tx.query_row(
+        "SELECT id FROM access_requests WHERE client_code = ?1 AND status = 'open' AND deleted = 0",
+        [code],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
 fn read_request(tx: &rusqlite::Connection, id: &str) -> Result<AccessRequest> {
     let mut r = tx.query_row(
         "SELECT id, client_code, received_on, due_on, status, answered_on FROM access_requests WHERE id = ?1 AND deleted = 0",
@@ -102,15 +112,7 @@ impl Vault {
             if received_on > cx.now.with_timezone(&chrono::Local).date_naive() {
                 return Err(CoreError::invalid("the request cannot be received in the future"));
             }
-            let open: Option<String> = cx
-                .tx
-                .query_row(
-                    "SELECT id FROM access_requests WHERE client_code = ?1 AND status = 'open' AND deleted = 0",
-                    [code.as_str()],
-                    |r| r.get(0),
-                )
-                .ok();
-            if let Some(id) = open {
+            if let Some(id) = open_request(cx.tx, code.as_str()) {
                 return Err(CoreError::Conflict(format!(
                     "client {code} already has an open subject-access request ({id})"
                 )));
@@ -186,15 +188,7 @@ impl Vault {
         let (request, content) = self.act(Action::AccessRequestCreate, |cx| {
             require_client(cx.tx, code.as_str())?;
             let today = cx.now.with_timezone(&chrono::Local).date_naive();
-            let open: Option<String> = cx
-                .tx
-                .query_row(
-                    "SELECT id FROM access_requests WHERE client_code = ?1 AND status = 'open' AND deleted = 0",
-                    [code.as_str()],
-                    |r| r.get(0),
-                )
-                .ok();
-            let request_id = match open {
+            let request_id = match open_request(cx.tx, code.as_str()) {
                 Some(id) => id,
                 None => {
                     let received = options.received_on.unwrap_or(today);
