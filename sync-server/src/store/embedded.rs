@@ -8,7 +8,7 @@
 //! folder where `syncfs` is not available), commits, and only then answers every upload in
 //! the batch. So an acknowledged blob is on disk, and many uploads share one flush instead of
 //! three fsyncs each. A crash before the commit leaves at most unreferenced files, which the
-//! next upload of that seq overwrites.
+//! next upload of that seq overwrites, and which the sweep at start removes.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -126,6 +126,14 @@ fn create_dir_durably(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir.parent().unwrap_or(Path::new(".")))?.sync_all()
 }
 
+fn snapshot_file(root: &Path, account: &str, name: &str, content_hash: &str) -> PathBuf {
+    root.join("snapshots").join(account).join(format!(
+        "{}-{}.blob",
+        sha256_hex(name.as_bytes()),
+        content_hash
+    ))
+}
+
 /// Writes `bytes` to `path` durably: a staged temp file, fsync, rename, fsync the folder.
 fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Staged::write(path.parent().unwrap_or(Path::new(".")), bytes)?.place(path)
@@ -194,6 +202,7 @@ impl Embedded {
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
+        sweep(&conn, root)?;
         let conn = Arc::new(Mutex::new(conn));
         let (appends, queue) = std::sync::mpsc::channel();
         let (c, r) = (conn.clone(), root.to_path_buf());
@@ -215,12 +224,11 @@ impl Embedded {
             .join(format!("{seq:020}.blob"))
     }
 
-    fn snapshot_path(&self, account: &str, name: &str) -> PathBuf {
-        // Names are the client's; the file name is their hash, so no name can escape the folder.
-        self.root
-            .join("snapshots")
-            .join(account)
-            .join(format!("{}.blob", sha256_hex(name.as_bytes())))
+    /// Where one version of a named snapshot lives: the name's hash (no name can escape the
+    /// folder) and the content's hash, so a new version never overwrites the one the
+    /// committed row points to.
+    fn snapshot_path(&self, account: &str, name: &str, content_hash: &str) -> PathBuf {
+        snapshot_file(&self.root, account, name, content_hash)
     }
 
     /// Runs `f` with the connection on a blocking thread.
@@ -549,16 +557,23 @@ impl Store for Embedded {
         quota: u64,
     ) -> StoreResult<Snapshot> {
         let (a, n, bytes) = (account.to_string(), name.to_string(), bytes.to_vec());
-        let path = self.snapshot_path(account, name);
+        let hash = sha256_hex(&bytes);
+        let path = self.snapshot_path(account, name, &hash);
+        let root = self.root.clone();
         self.with(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
-            let previous: i64 = tx
-                .query_row("SELECT COALESCE(SUM(size), 0) FROM snapshots WHERE account_id = ?1 AND name = ?2", params![a, n], |r| r.get(0))
+            let previous: Option<(i64, String)> = tx
+                .query_row("SELECT size, hash FROM snapshots WHERE account_id = ?1 AND name = ?2", params![a, n], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
                 .map_err(db_err)?;
-            if used_bytes(&tx, &a)? - previous.max(0) as u64 + bytes.len() as u64 > quota {
+            let previous_size = previous.as_ref().map_or(0, |p| p.0.max(0) as u64);
+            if used_bytes(&tx, &a)? - previous_size + bytes.len() as u64 > quota {
                 return Err(StoreError::QuotaExceeded);
             }
-            let snap = Snapshot { name: n.clone(), size: bytes.len() as u64, hash: sha256_hex(&bytes), created_at: now() };
+            let snap = Snapshot { name: n.clone(), size: bytes.len() as u64, hash: hash.clone(), created_at: now() };
+            // The new version goes beside the old one; the row switches in the commit; only
+            // then is the old file removed. A crash at any point leaves the committed row
+            // with its own, complete file (and at most an orphan the sweep removes).
             write_durably(&path, &bytes).map_err(io_err)?;
             tx.execute(
                 "INSERT INTO snapshots (account_id, name, size, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -567,6 +582,9 @@ impl Store for Embedded {
             )
             .map_err(db_err)?;
             tx.commit().map_err(db_err)?;
+            if let Some((_, old)) = previous.filter(|(_, old)| *old != hash) {
+                let _ = std::fs::remove_file(snapshot_file(&root, &a, &n, &old));
+            }
             Ok(snap)
         })
         .await
@@ -574,19 +592,18 @@ impl Store for Embedded {
 
     async fn get_snapshot(&self, account: &str, name: &str) -> StoreResult<Vec<u8>> {
         let (a, n) = (account.to_string(), name.to_string());
-        let path = self.snapshot_path(account, name);
+        let root = self.root.clone();
         self.with(move |c| {
-            let exists: bool = c
+            let hash: Option<String> = c
                 .query_row(
-                    "SELECT EXISTS(SELECT 1 FROM snapshots WHERE account_id = ?1 AND name = ?2)",
+                    "SELECT hash FROM snapshots WHERE account_id = ?1 AND name = ?2",
                     params![a, n],
                     |r| r.get(0),
                 )
+                .optional()
                 .map_err(db_err)?;
-            if !exists {
-                return Err(StoreError::NotFound);
-            }
-            std::fs::read(path).map_err(io_err)
+            let hash = hash.ok_or(StoreError::NotFound)?;
+            std::fs::read(snapshot_file(&root, &a, &n, &hash)).map_err(io_err)
         })
         .await
     }
@@ -607,18 +624,18 @@ impl Store for Embedded {
 
     async fn delete_snapshot(&self, account: &str, name: &str) -> StoreResult<()> {
         let (a, n) = (account.to_string(), name.to_string());
-        let path = self.snapshot_path(account, name);
+        let root = self.root.clone();
         self.with(move |c| {
-            let k = c
-                .execute(
-                    "DELETE FROM snapshots WHERE account_id = ?1 AND name = ?2",
+            let hash: Option<String> = c
+                .query_row(
+                    "DELETE FROM snapshots WHERE account_id = ?1 AND name = ?2 RETURNING hash",
                     params![a, n],
+                    |r| r.get(0),
                 )
+                .optional()
                 .map_err(db_err)?;
-            if k == 0 {
-                return Err(StoreError::NotFound);
-            }
-            let _ = std::fs::remove_file(path);
+            let hash = hash.ok_or(StoreError::NotFound)?;
+            let _ = std::fs::remove_file(snapshot_file(&root, &a, &n, &hash));
             Ok(())
         })
         .await
@@ -728,6 +745,74 @@ impl Store for Embedded {
         })
         .await
     }
+}
+
+/// Removes what a crash can leave behind: staged files of uploads never committed, the
+/// folders of deleted accounts (rows go first, bytes after), snapshot versions no row points
+/// to, and blob files beyond a device's committed log. Runs at start, before any request.
+fn sweep(conn: &Connection, root: &Path) -> anyhow::Result<()> {
+    let accounts: std::collections::HashSet<String> = conn
+        .prepare("SELECT id FROM accounts")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut snapshots: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+    {
+        let mut stmt = conn.prepare("SELECT account_id, name, hash FROM snapshots")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        for row in rows {
+            let (a, n, h) = row?;
+            let file = snapshot_file(root, &a, &n, &h);
+            // Data written before versioned names: move the file to its versioned name.
+            let unversioned = root
+                .join("snapshots")
+                .join(&a)
+                .join(format!("{}.blob", sha256_hex(n.as_bytes())));
+            if !file.exists() && unversioned.exists() {
+                std::fs::rename(&unversioned, &file)?;
+            }
+            snapshots.insert(file);
+        }
+    }
+    let mut blobs: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+    {
+        let mut stmt = conn.prepare("SELECT account_id, device_id, seq FROM blobs")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+        for row in rows {
+            let (a, d, seq) = row?;
+            blobs.insert(root.join("blobs").join(a).join(d).join(format!("{seq:020}.blob")));
+        }
+    }
+    for (kind, keep) in [("blobs", &blobs), ("snapshots", &snapshots)] {
+        let Ok(dirs) = std::fs::read_dir(root.join(kind)) else { continue };
+        for account_dir in dirs.flatten() {
+            let account = account_dir.file_name().to_string_lossy().into_owned();
+            if !accounts.contains(&account) {
+                std::fs::remove_dir_all(account_dir.path())?;
+                continue;
+            }
+            for file in walk_files(&account_dir.path()) {
+                if !keep.contains(&file) {
+                    std::fs::remove_file(&file)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk_files(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// The committer: takes every queued upload, places and records them in one transaction,
