@@ -85,20 +85,57 @@ pub fn address_key(addr: Option<std::net::IpAddr>) -> Option<String> {
 }
 
 /// The client's address, when the server was started with connection info (not in tests
-/// that call the router directly).
+/// that call the router directly). Behind a trusted proxy, the address the proxy saw.
 pub struct ClientAddr(pub Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        Ok(ClientAddr(client_address(
+            peer,
+            &forwarded,
+            &state.config.trusted_proxies,
+        )))
     }
+}
+
+/// The address to rate-limit: the peer, unless the peer is a trusted proxy; then the
+/// right-most address in `X-Forwarded-For` that is not itself a trusted proxy (the left
+/// part of the header is whatever the client claimed, and is never believed).
+pub fn client_address(
+    peer: Option<std::net::IpAddr>,
+    forwarded: &str,
+    trusted: &[std::net::IpAddr],
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let mut last = peer;
+    for part in forwarded.rsplit(',') {
+        match part.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => last = ip,
+            Ok(ip) => return Some(ip),
+            // A malformed entry: stop believing the chain here.
+            Err(_) => return Some(last),
+        }
+    }
+    Some(last)
 }
 
 impl FromRequestParts<AppState> for Authed {
@@ -132,6 +169,33 @@ impl FromRequestParts<AppState> for Authed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let proxy = [ip("127.0.0.1")];
+        // Through the proxy: the address it saw (the right-most), not what the client claimed.
+        assert_eq!(
+            client_address(Some(ip("127.0.0.1")), "1.2.3.4, 203.0.113.9", &proxy),
+            Some(ip("203.0.113.9"))
+        );
+        // Not from the proxy: the header is ignored.
+        assert_eq!(
+            client_address(Some(ip("198.51.100.7")), "203.0.113.9", &proxy),
+            Some(ip("198.51.100.7"))
+        );
+        // No proxy configured: the peer.
+        assert_eq!(
+            client_address(Some(ip("127.0.0.1")), "203.0.113.9", &[]),
+            Some(ip("127.0.0.1"))
+        );
+        // Junk in the header: the proxy itself.
+        assert_eq!(
+            client_address(Some(ip("127.0.0.1")), "not-an-address", &proxy),
+            Some(ip("127.0.0.1"))
+        );
+        assert_eq!(client_address(None, "203.0.113.9", &proxy), None);
+    }
 
     #[test]
     fn address_keys_group_ipv6_and_skip_loopback() {

@@ -41,6 +41,10 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for built-in TLS.
     pub tls_key: Option<PathBuf>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (e.g. `["127.0.0.1"]` behind
+    /// nginx on the same host). From any other peer the header is ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -69,6 +73,7 @@ impl Default for Config {
             max_blob_bytes: default_max_blob(),
             tls_cert: None,
             tls_key: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -31,6 +31,9 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8787).
         #[arg(long, env = "CASEBOOK_SYNC_LISTEN")]
         listen: Option<SocketAddr>,
+        /// A reverse proxy whose X-Forwarded-For is believed (repeat, or comma-separated).
+        #[arg(long = "trusted-proxy", env = "CASEBOOK_SYNC_TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxies: Vec<std::net::IpAddr>,
         /// A TOML file with every other setting.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -102,13 +105,14 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let (data, country, listen, config) = match Cli::parse().command {
+    let (data, country, listen, trusted_proxies, config) = match Cli::parse().command {
         Command::Serve {
             data,
             country,
             listen,
+            trusted_proxies,
             config,
-        } => (data, country, listen, config),
+        } => (data, country, listen, trusted_proxies, config),
         Command::Invite { data, days } => return invite(data, days),
     };
     let mut cfg = match config {
@@ -123,6 +127,9 @@ fn main() -> ExitCode {
     };
     if data.is_some() {
         cfg.data = data;
+    }
+    if !trusted_proxies.is_empty() {
+        cfg.trusted_proxies = trusted_proxies;
     }
     if country.is_some() {
         cfg.country = country;

@@ -349,3 +349,45 @@ async fn a_long_non_latin_username_can_sign_in() {
         StatusCode::OK
     );
 }
+
+/// A sign-in as it arrives through a reverse proxy: the connection from `peer`, the address
+/// the proxy saw in `X-Forwarded-For`.
+async fn sign_in_via(s: &Server, peer: &str, forwarded: &str, user: &str) -> StatusCode {
+    let body = json!({"username": user, "password": "wrong passphrase!!", "device_name": "laptop", "device_public_key": "age1x"});
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/sessions")
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", forwarded)
+        .body(Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+    s.app.clone().oneshot(req).await.unwrap().status()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_limited() {
+    let s = server_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
+    // 30 failures from one address (different names, so the per-name limit does not trip
+    // first) lock that address…
+    for i in 0..30 {
+        let st = sign_in_via(&s, "127.0.0.1", "203.0.113.9", &format!("user{i}")).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    assert_eq!(
+        sign_in_via(&s, "127.0.0.1", "198.51.100.1, 203.0.113.9", "another").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the address the proxy saw is the right-most one"
+    );
+    // …but not everyone behind the same proxy.
+    assert_eq!(
+        sign_in_via(&s, "127.0.0.1", "198.51.100.1", "another").await,
+        StatusCode::UNAUTHORIZED
+    );
+    // A client that is not the proxy cannot choose its address with the header.
+    assert_eq!(
+        sign_in_via(&s, "192.0.2.50", "203.0.113.77", "another").await,
+        StatusCode::UNAUTHORIZED
+    );
+}
