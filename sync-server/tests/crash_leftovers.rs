@@ -58,3 +58,23 @@ async fn leftovers_are_swept_and_committed_data_stays() {
     assert_eq!(store.get_snapshot(&account, "backup").await.unwrap(), b"version two");
     store.append_blob(&account, &device, 4, b"blob 4", QUOTA).await.unwrap();
 }
+
+#[test]
+fn the_metadata_schema_is_versioned_and_a_newer_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Embedded::open(dir.path()).unwrap());
+    let conn = rusqlite::Connection::open(dir.path().join("meta.db")).unwrap();
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, 1);
+    // Opening again changes nothing.
+    drop(conn);
+    drop(Embedded::open(dir.path()).unwrap());
+    let conn = rusqlite::Connection::open(dir.path().join("meta.db")).unwrap();
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(conn);
+    let e = match Embedded::open(dir.path()) {
+        Ok(_) => panic!("a newer schema was opened"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("newer casebook-sync"), "{e}");
+}

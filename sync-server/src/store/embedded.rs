@@ -21,7 +21,12 @@ use sha2::{Digest, Sha256};
 
 use super::{AccountRecord, Appended, Store, StoreError, StoreResult, TokenOwner};
 
-const SCHEMA: &str = r#"
+/// The metadata schema, one entry per version (`PRAGMA user_version`). Entries are never
+/// edited once released; a change is a new entry. v1 is written with IF NOT EXISTS, so a
+/// folder made before versioning (version 0 with the tables) is brought to v1 unchanged.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+
+const SCHEMA_V1: &str = r#"
 CREATE TABLE IF NOT EXISTS accounts (
     id TEXT PRIMARY KEY,
     username TEXT NOT NULL UNIQUE,
@@ -196,12 +201,12 @@ impl Embedded {
     pub fn open(root: &Path) -> anyhow::Result<Embedded> {
         std::fs::create_dir_all(root.join("blobs"))?;
         std::fs::create_dir_all(root.join("snapshots"))?;
-        let conn = Connection::open(root.join("meta.db"))?;
+        let mut conn = Connection::open(root.join("meta.db"))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch(SCHEMA)?;
+        migrate(&mut conn)?;
         sweep(&conn, root)?;
         let conn = Arc::new(Mutex::new(conn));
         let (appends, queue) = std::sync::mpsc::channel();
@@ -745,6 +750,25 @@ impl Store for Embedded {
         })
         .await
     }
+}
+
+/// Brings the metadata to the newest schema, one version per transaction; refuses a folder
+/// written by a newer server.
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        anyhow::bail!(
+            "the data folder was written by a newer casebook-sync (metadata schema {found}; this build knows {known}): update the server"
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 /// Removes what a crash can leave behind: staged files of uploads never committed, the
