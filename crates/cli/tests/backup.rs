@@ -573,12 +573,26 @@ fn keep_policy_prunes_old_backups_but_never_the_newest_verified() {
     let file = backup_create(&v);
     let dest = file.parent().unwrap().to_path_buf();
     let now = chrono::Utc::now();
+    // Copies of the backup with other dates, signed with the vault's key as a real backup of
+    // that date would be (prune only trusts manifests the vault can authenticate).
+    let (ck, _) = v.keys_quiet();
+    let key = casebook_core::keys::StoreKey::from_hex(&ck).unwrap();
     let make = |name: &str, age: chrono::Duration| {
         let at = (now - age).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         with_manifest(&file, &dest.join(name), |m| {
-            m["created_at"] = at.clone().into()
+            m["created_at"] = at.clone().into();
+            let mut parsed: casebook_core::backup::archive::Manifest =
+                serde_json::from_value(m.clone()).unwrap();
+            parsed.mac = String::new();
+            m["mac"] = casebook_core::backup::archive::manifest_mac(&parsed, &key).into();
         });
     };
+    // A copy whose date was rewritten by someone without the key: never pruned.
+    with_manifest(&file, &dest.join("casebook-0005-forged-ancient.tar"), |m| {
+        m["created_at"] = (now - chrono::Duration::days(1000))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            .into();
+    });
     // Only the oldest has been verified.
     make(
         "casebook-0001-verified-old.tar",
@@ -614,7 +628,7 @@ fn keep_policy_prunes_old_backups_but_never_the_newest_verified() {
             .unwrap()
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tar"))
             .count(),
-        5,
+        6,
         "a dry run deleted something"
     );
     assert!(
@@ -633,6 +647,10 @@ fn keep_policy_prunes_old_backups_but_never_the_newest_verified() {
     assert_eq!(real["delete"], dry["delete"]);
     assert!(!dest.join("casebook-0004-ancient.tar").exists());
     assert!(dest.join("casebook-0001-verified-old.tar").exists());
+    assert!(
+        dest.join("casebook-0005-forged-ancient.tar").exists(),
+        "a backup whose manifest does not authenticate is never pruned"
+    );
     assert!(file.exists(), "the newest backup was pruned");
     // One of the two from the same day five days ago is kept (unless the day rule split them).
     let same_day = ["casebook-0002-day-early.tar", "casebook-0003-day-late.tar"]

@@ -79,7 +79,7 @@ pub struct PartDigest {
 
 /// The manifest's authentication code: HMAC-SHA256 of its JSON form (with `mac` empty) under
 /// a key derived from the clinical store key for this one purpose.
-pub(crate) fn manifest_mac(m: &Manifest, clinical: &StoreKey) -> String {
+pub fn manifest_mac(m: &Manifest, clinical: &StoreKey) -> String {
     use hmac::{Hmac, Mac};
     type HmacSha256 = Hmac<Sha256>;
     let mut unsigned = m.clone();

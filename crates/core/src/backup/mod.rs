@@ -341,7 +341,15 @@ impl Vault {
         let dest = settings.destination_for(&self.dir);
         let state = BackupState::load(&self.dir)?;
         let listed = list(&dest, Some(&self.meta.vault_id), &state)?;
-        let candidates: Vec<policy::Candidate> = listed
+        // Only backups whose manifest this vault's key authenticates take part: a manifest
+        // anyone could have written (a rewritten date, say) must not steer what is deleted.
+        let (authentic, unauthenticated): (Vec<&Listing>, Vec<&Listing>) =
+            listed.iter().partition(|l| {
+                l.manifest.as_ref().is_some_and(|m| {
+                    archive::manifest_mac(m, &self.keys.clinical) == m.mac
+                })
+            });
+        let candidates: Vec<policy::Candidate> = authentic
             .iter()
             .filter_map(|l| {
                 Some(policy::Candidate {
@@ -351,7 +359,10 @@ impl Vault {
                 })
             })
             .collect();
-        let plan = policy::plan(&settings.keep, &candidates, now);
+        let mut plan = policy::plan(&settings.keep, &candidates, now);
+        for l in &unauthenticated {
+            plan.keep.push((l.name.clone(), "manifest not authenticated: kept, check it with backup verify"));
+        }
         if !dry_run {
             for name in &plan.delete {
                 let path = dest.join(name);
