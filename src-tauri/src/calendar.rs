@@ -23,11 +23,48 @@ use crate::state::{AppState, guard};
 /// How often the saved feed is checked when automatic refresh is on.
 const AUTO_REFRESH: Duration = Duration::from_secs(30 * 60);
 
+static NEXT_PREVIEW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// A preview waiting for the therapist's confirmation, with what it was computed from.
 pub struct PendingImport {
+    /// Names this preview: confirming applies it only if it is still the one waiting (an
+    /// automatic check may have replaced it while the therapist was reading).
+    id: String,
     extraction: Extraction,
     window: ImportWindow,
     source: ImportSource,
+    preview: CalendarPreview,
+}
+
+impl PendingImport {
+    fn new(
+        extraction: Extraction,
+        window: ImportWindow,
+        source: ImportSource,
+        preview: CalendarPreview,
+    ) -> Self {
+        PendingImport {
+            id: format!("preview-{}", NEXT_PREVIEW.fetch_add(1, Ordering::SeqCst)),
+            extraction,
+            window,
+            source,
+            preview,
+        }
+    }
+
+    fn view(&self) -> PreviewView {
+        PreviewView {
+            id: self.id.clone(),
+            preview: self.preview.clone(),
+        }
+    }
+}
+
+/// A preview as the window gets it: with the id to confirm it by.
+#[derive(Clone, Serialize)]
+pub struct PreviewView {
+    id: String,
+    #[serde(flatten)]
     preview: CalendarPreview,
 }
 
@@ -50,7 +87,7 @@ impl CalendarState {
 #[derive(Serialize)]
 pub struct CalendarStatus {
     feed: FeedSettings,
-    pending: Option<CalendarPreview>,
+    pending: Option<PreviewView>,
 }
 
 fn window() -> UiResult<ImportWindow> {
@@ -72,16 +109,13 @@ fn keep(
     extraction: Extraction,
     window: ImportWindow,
     source: ImportSource,
-) -> UiResult<CalendarPreview> {
+) -> UiResult<PreviewView> {
     let preview =
         state.with_vault(|v| Ok(v.calendar_preview(&extraction, &window, source)?))?;
-    *guard(&state.calendar.pending) = Some(PendingImport {
-        extraction,
-        window,
-        source,
-        preview: preview.clone(),
-    });
-    Ok(preview)
+    let pending = PendingImport::new(extraction, window, source, preview);
+    let view = pending.view();
+    *guard(&state.calendar.pending) = Some(pending);
+    Ok(view)
 }
 
 #[tauri::command]
@@ -89,7 +123,7 @@ pub async fn calendar_status(state: State<'_, AppState>) -> UiResult<CalendarSta
     let feed = state.with_vault(|v| Ok(v.calendar_feed()?))?;
     let pending = guard(&state.calendar.pending)
         .as_ref()
-        .map(|p| p.preview.clone());
+        .map(PendingImport::view);
     Ok(CalendarStatus { feed, pending })
 }
 
@@ -98,7 +132,7 @@ pub async fn calendar_status(state: State<'_, AppState>) -> UiResult<CalendarSta
 pub async fn calendar_feed_set(
     state: State<'_, AppState>,
     url: String,
-) -> UiResult<CalendarPreview> {
+) -> UiResult<PreviewView> {
     let checked = calendar::feed_url(&url)?.to_string();
     state.with_vault(|_| Ok(()))?;
     let bytes = fetch(checked.clone()).await?;
@@ -110,7 +144,7 @@ pub async fn calendar_feed_set(
 }
 
 #[tauri::command]
-pub async fn calendar_refresh(state: State<'_, AppState>) -> UiResult<CalendarPreview> {
+pub async fn calendar_refresh(state: State<'_, AppState>) -> UiResult<PreviewView> {
     let address = state.with_vault(|v| Ok(v.calendar_feed_address()?))?;
     let bytes = fetch(address).await?;
     let window = window()?;
@@ -124,7 +158,7 @@ pub async fn calendar_preview_file(
     state: State<'_, AppState>,
     name: String,
     text: String,
-) -> UiResult<CalendarPreview> {
+) -> UiResult<PreviewView> {
     let _ = name;
     if text.len() as u64 > FetchLimits::default().max_bytes {
         return Err(UiError::invalid(
@@ -137,10 +171,24 @@ pub async fn calendar_preview_file(
 }
 
 #[tauri::command]
-pub async fn calendar_apply(state: State<'_, AppState>) -> UiResult<ImportSummary> {
-    let pending = guard(&state.calendar.pending).take().ok_or_else(|| {
-        UiError::invalid("There is no calendar preview to import: preview it again.")
-    })?;
+pub async fn calendar_apply(state: State<'_, AppState>, id: String) -> UiResult<ImportSummary> {
+    let pending = {
+        let mut slot = guard(&state.calendar.pending);
+        match slot.as_ref() {
+            None => {
+                return Err(UiError::invalid(
+                    "There is no calendar preview to import: preview it again.",
+                ));
+            }
+            Some(p) if p.id != id => {
+                return Err(UiError::invalid(
+                    "The calendar has changed since this preview: nothing was imported. Review the new preview.",
+                ));
+            }
+            Some(_) => slot.take(),
+        }
+    }
+    .ok_or_else(|| UiError::invalid("There is no calendar preview to import: preview it again."))?;
     let result = state.with_vault(|v| {
         let done = v.calendar_import(&pending.extraction, &pending.window, pending.source)?;
         // The clock learns today's imported sessions (best effort: the next unlock reloads).
@@ -181,7 +229,7 @@ pub async fn calendar_auto_refresh_set(
     let feed = state.with_vault(|v| Ok(v.set_calendar_auto_refresh(enabled)?))?;
     let pending = guard(&state.calendar.pending)
         .as_ref()
-        .map(|p| p.preview.clone());
+        .map(PendingImport::view);
     Ok(CalendarStatus { feed, pending })
 }
 
@@ -231,7 +279,7 @@ pub fn refresh_if_due(app: &AppHandle) {
 }
 
 /// One automatic check: the preview when it would change something, else nothing.
-fn auto_refresh(state: &AppState) -> UiResult<Option<CalendarPreview>> {
+fn auto_refresh(state: &AppState) -> UiResult<Option<PreviewView>> {
     let address = {
         let mut v = guard(&state.vault);
         let vault = v.as_mut().ok_or_else(UiError::locked)?;
@@ -249,11 +297,14 @@ fn auto_refresh(state: &AppState) -> UiResult<Option<CalendarPreview>> {
     if !preview.counts.has_changes() {
         return Ok(None);
     }
-    *guard(&state.calendar.pending) = Some(PendingImport {
-        extraction,
-        window,
-        source: ImportSource::Feed,
-        preview: preview.clone(),
-    });
-    Ok(Some(preview))
+    // Stored only while the vault is still unlocked (the preview holds names).
+    let vault = guard(&state.vault);
+    if vault.is_none() {
+        return Err(UiError::locked());
+    }
+    let pending = PendingImport::new(extraction, window, ImportSource::Feed, preview);
+    let view = pending.view();
+    *guard(&state.calendar.pending) = Some(pending);
+    drop(vault);
+    Ok(Some(view))
 }

@@ -334,6 +334,8 @@ function seedRemote() {
   ];
 }
 
+let previewCounter = 0;
+
 function previewOf(remote: RemoteEvent[], source: "feed" | "file", warnings: string[] = []): CalendarPreview {
   const window = calendarWindow();
   const events: CalendarEvent[] = [];
@@ -386,6 +388,7 @@ function previewOf(remote: RemoteEvent[], source: "feed" | "file", warnings: str
   const count = (a: CalendarEvent["action"]) => events.filter((e) => e.action === a).length;
   calendar.pendingUids = uids;
   return {
+    id: `preview-${++previewCounter}`,
     source,
     window,
     events,

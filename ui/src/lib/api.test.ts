@@ -206,7 +206,7 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
     "calendar_preview_file",
     { name: "diary.ics", text: "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n" },
   ],
-  ["calendarApply", () => api.calendarApply(), "calendar_apply", undefined],
+  ["calendarApply", () => api.calendarApply("preview-3"), "calendar_apply", { id: "preview-3" }],
   ["calendarDiscard", () => api.calendarDiscard(), "calendar_discard", undefined],
   ["calendarFeedRemove", () => api.calendarFeedRemove(), "calendar_feed_remove", undefined],
   ["calendarAutoRefreshSet (on)", () => api.calendarAutoRefreshSet(true), "calendar_auto_refresh_set", { enabled: true }],

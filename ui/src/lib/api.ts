@@ -333,6 +333,8 @@ export interface CalendarCounts {
 
 /** What importing the calendar would change; nothing changes until `calendarApply`. */
 export interface CalendarPreview {
+  /** Names this preview: `calendarApply(id)` imports it only if it is still the one waiting. */
+  id: string;
   source: "feed" | "file";
   /** The days looked at, YYYY-MM-DD. */
   window: { from: string; to: string };
@@ -577,7 +579,7 @@ export const api = {
   calendarPreviewFile: (name: string, text: string) =>
     call<CalendarPreview>("calendar_preview_file", { name, text }),
   /** Imports the waiting preview. */
-  calendarApply: () => call<ImportSummary>("calendar_apply"),
+  calendarApply: (id: string) => call<ImportSummary>("calendar_apply", { id }),
   /** Drops the waiting preview; nothing is imported. */
   calendarDiscard: () => call<void>("calendar_discard"),
   /** Disconnects the feed: the saved address is deleted at once. */

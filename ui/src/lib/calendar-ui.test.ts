@@ -225,6 +225,8 @@ describe("the preview", () => {
     await click("#calendar-apply");
     await vi.waitFor(() => expect(text("#calendar-result")).toBe("Imported: 2 new, 1 moved, 1 cancelled; 1 new client."));
     expect($("#calendar-result")?.getAttribute("role")).toBe("status");
+    // The preview on screen is the one confirmed.
+    expect(m.calendarApply).toHaveBeenCalledWith("preview-7");
     expect($("#calendar-preview-table")).toBeNull();
     expect(app.dayVersion).toBe(day + 1);
     expect(app.calendarChanges).toBeNull();

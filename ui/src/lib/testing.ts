@@ -43,6 +43,7 @@ export function calEvent(over: Partial<CalendarEvent>): CalendarEvent {
  */
 export function marchPreview(over: Partial<CalendarPreview> = {}): CalendarPreview {
   return {
+    id: "preview-7",
     source: "feed",
     window: { from: "2026-02-24", to: "2026-04-21" },
     events: [
