@@ -78,9 +78,17 @@ CREATE TABLE IF NOT EXISTS snapshots (
 /// SQLite + folder storage.
 pub struct Embedded {
     root: PathBuf,
+    /// The one writer (every change goes through it).
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections for the hot reads (a token's device, heads, ranges): in WAL
+    /// mode they read the last commit without waiting for the writer's open transaction.
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: std::sync::atomic::AtomicUsize,
     appends: std::sync::mpsc::Sender<AppendJob>,
 }
+
+/// How many read-only connections.
+const READERS: usize = 4;
 
 /// One upload waiting for the committer.
 struct AppendJob {
@@ -214,9 +222,20 @@ impl Embedded {
         std::thread::Builder::new()
             .name("blob-committer".into())
             .spawn(move || commit_loop(&c, &r, &queue))?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                root.join("meta.db"),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            r.busy_timeout(std::time::Duration::from_secs(10))?;
+            readers.push(Mutex::new(r));
+        }
         Ok(Embedded {
             root: root.to_path_buf(),
             conn,
+            readers: Arc::new(readers),
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
             appends,
         })
     }
@@ -234,6 +253,26 @@ impl Embedded {
     /// committed row points to.
     fn snapshot_path(&self, account: &str, name: &str, content_hash: &str) -> PathBuf {
         snapshot_file(&self.root, account, name, content_hash)
+    }
+
+    /// Runs a read-only `f` on one of the reader connections, on a blocking thread.
+    async fn with_read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let readers = self.readers.clone();
+        let i = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % readers.len();
+        tokio::task::spawn_blocking(move || {
+            let guard = readers[i]
+                .lock()
+                .map_err(|_| StoreError::Unavailable("reader lock poisoned".into()))?;
+            f(&guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
     }
 
     /// Runs `f` with the connection on a blocking thread.
@@ -404,7 +443,7 @@ impl Store for Embedded {
 
     async fn device_for_token(&self, token_hash: &str) -> StoreResult<Option<TokenOwner>> {
         let t = token_hash.to_string();
-        self.with(move |c| {
+        self.with_read(move |c| {
             c.query_row(
                 "SELECT d.account_id, d.id, a.totp_enabled FROM devices d JOIN accounts a ON a.id = d.account_id
                  WHERE d.token_hash = ?1 AND d.revoked = 0",
@@ -419,7 +458,7 @@ impl Store for Embedded {
 
     async fn list_devices(&self, account: &str) -> StoreResult<Vec<Device>> {
         let a = account.to_string();
-        self.with(move |c| {
+        self.with_read(move |c| {
             let mut stmt = c
                 .prepare("SELECT id, name, public_key, created_at, revoked FROM devices WHERE account_id = ?1 ORDER BY created_at")
                 .map_err(db_err)?;
@@ -497,7 +536,7 @@ impl Store for Embedded {
 
     async fn heads(&self, account: &str) -> StoreResult<Vec<Head>> {
         let a = account.to_string();
-        self.with(move |c| {
+        self.with_read(move |c| {
             let mut stmt = c
                 .prepare(
                     "SELECT b.device_id, b.seq, b.hash FROM blobs b
@@ -523,7 +562,7 @@ impl Store for Embedded {
     ) -> StoreResult<Vec<(BlobInfo, Vec<u8>)>> {
         let (a, d) = (account.to_string(), device.to_string());
         let root = self.root.clone();
-        self.with(move |c| {
+        self.with_read(move |c| {
             if !owns_device(c, &a, &d)? {
                 return Err(StoreError::NotFound);
             }
@@ -598,7 +637,7 @@ impl Store for Embedded {
     async fn get_snapshot(&self, account: &str, name: &str) -> StoreResult<Vec<u8>> {
         let (a, n) = (account.to_string(), name.to_string());
         let root = self.root.clone();
-        self.with(move |c| {
+        self.with_read(move |c| {
             let hash: Option<String> = c
                 .query_row(
                     "SELECT hash FROM snapshots WHERE account_id = ?1 AND name = ?2",
@@ -615,7 +654,7 @@ impl Store for Embedded {
 
     async fn list_snapshots(&self, account: &str) -> StoreResult<Vec<Snapshot>> {
         let a = account.to_string();
-        self.with(move |c| {
+        self.with_read(move |c| {
             let mut stmt = c
                 .prepare("SELECT name, size, hash, created_at FROM snapshots WHERE account_id = ?1 ORDER BY name")
                 .map_err(db_err)?;
