@@ -226,6 +226,11 @@ pub(crate) const CLINICAL: &[&str] = &[
     -- Deleted rows leave the full-text index at once (not at a later segment merge).
     INSERT INTO search_index(search_index, rank) VALUES ('secure-delete', 1);
     "#,
+    // v5: the live notes counted from a small index (a backup's manifest counts them; with
+    // only the table to go by, SQLCipher decrypted every page of every note to count them).
+    r#"
+    CREATE INDEX session_notes_live ON session_notes(client_code) WHERE deleted = 0;
+    "#,
 ];
 
 /// The identity store (`identity`): code → name and contact details, and the audit chain head.
