@@ -5,8 +5,8 @@
 //! computes against the vault as it is at that moment. Names are matched to clients
 //! through the identity store (case and spacing ignored); an unknown name becomes a new
 //! client when the import is confirmed. The clinical store only receives codes, times,
-//! a status and a keyed hash of the event's identity: an HMAC under the identity store's
-//! key, so the UID itself is never stored and cannot be guessed from the hash.
+//! a status and a keyed hash of the event's identity (an HMAC under a per-vault calendar
+//! secret), so the UID itself is never stored.
 //!
 //! Rules, for an event already imported (same identity):
 //! - cancelled in the calendar → the appointment is marked cancelled (never deleted);
