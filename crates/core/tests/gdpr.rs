@@ -410,3 +410,29 @@ fn an_extension_cannot_bring_destruction_forward_and_a_tampered_trail_is_not_imp
     assert!(e.contains("does not verify"), "{e}");
     assert!(!into.exists());
 }
+
+#[test]
+fn a_second_received_date_for_an_open_request_is_refused_and_an_alias_cannot_be_a_reason() {
+    let mut w = world();
+    let out = w.home.path().join("sar");
+    w.v.subject_access_export(
+        &w.ann,
+        &AccessOptions { received_on: Some(d("2026-01-10")), ..Default::default() },
+        &out,
+    )
+    .unwrap();
+    let e = w
+        .v
+        .subject_access_export(
+            &w.ann,
+            &AccessOptions { received_on: Some(d("2026-01-20")), ..Default::default() },
+            &out,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("open request received 10/01/2026"), "{e}");
+    // The same request again (no date given) is fine.
+    w.v.subject_access_export(&w.ann, &AccessOptions::default(), &out).unwrap();
+    // "Bella" is Annabel's alias: it may not be in the reason kept for good.
+    let e = w.v.erase_client(&w.ann, "Bella asked for this", true).unwrap_err();
+    assert!(e.to_string().contains("must not name the client"), "{e}");
+}

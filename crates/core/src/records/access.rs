@@ -189,7 +189,20 @@ impl Vault {
             require_client(cx.tx, code.as_str())?;
             let today = cx.now.with_timezone(&chrono::Local).date_naive();
             let request_id = match open_request(cx.tx, code.as_str()) {
-                Some(id) => id,
+                Some(id) => {
+                    // The open request is answered; a different received date would be a
+                    // second request, which has to be recorded as such.
+                    let open = read_request(cx.tx, &id)?;
+                    if let Some(r) = options.received_on
+                        && r != open.received_on
+                    {
+                        return Err(CoreError::Conflict(format!(
+                            "client {code} has an open request received {}: answer that one (leave out the received date) or mark it answered first",
+                            open.received_on.format("%d/%m/%Y")
+                        )));
+                    }
+                    id
+                }
                 None => {
                     let received = options.received_on.unwrap_or(today);
                     if received > today {

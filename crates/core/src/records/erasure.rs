@@ -319,20 +319,31 @@ impl Vault {
 
 /// Refuses a reason that names the client (erasure records are kept for good).
 pub(crate) fn check_reason_has_no_name(cx: &Ctx<'_>, code: &str, reason: &str) -> Result<()> {
-    let name: Option<String> = Vault::names_for(cx.tx, code)?;
+    // Every name the identity store knows for the client: the name, aliases, earlier names.
+    let mut names: Vec<String> = Vec::new();
+    if let Some(who) = crate::records::clients::identity_of(cx.tx, code)? {
+        names.push(who.full_name);
+        names.extend(who.aliases);
+    }
+    let earlier: Vec<String> = cx
+        .tx
+        .prepare(
+            "SELECT old_value FROM identity.identity_history
+             WHERE code = ?1 AND field = 'full_name' AND old_value IS NOT NULL",
+        )?
+        .query_map([code], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    names.extend(earlier);
     let reason_lc = reason.to_lowercase();
-    if let Some(name) = name {
-        let parts = name
-            .split_whitespace()
-            .filter(|p| p.chars().count() >= 3)
-            .map(str::to_lowercase);
-        for part in parts {
-            if reason_lc.contains(&part) {
-                return Err(CoreError::invalid(
-                    "the reason is kept for good after the erasure, so it must not name the client: describe the reason without the name",
-                ));
-            }
-        }
+    let named = names
+        .iter()
+        .flat_map(|n| n.split([' ', '-']).map(str::to_lowercase).collect::<Vec<_>>())
+        .filter(|p| p.chars().count() >= 3)
+        .any(|part| reason_lc.contains(&part));
+    if named {
+        return Err(CoreError::invalid(
+            "the reason is kept for good after the erasure, so it must not name the client: describe the reason without the name",
+        ));
     }
     Ok(())
 }
