@@ -110,8 +110,7 @@ fn keep(
     window: ImportWindow,
     source: ImportSource,
 ) -> UiResult<PreviewView> {
-    let preview =
-        state.with_vault(|v| Ok(v.calendar_preview(&extraction, &window, source)?))?;
+    let preview = state.with_vault(|v| Ok(v.calendar_preview(&extraction, &window, source)?))?;
     let pending = PendingImport::new(extraction, window, source, preview);
     let view = pending.view();
     *guard(&state.calendar.pending) = Some(pending);
@@ -129,10 +128,7 @@ pub async fn calendar_status(state: State<'_, AppState>) -> UiResult<CalendarSta
 
 /// Connects a feed: fetched and read first, so an address that does not work is not saved.
 #[tauri::command]
-pub async fn calendar_feed_set(
-    state: State<'_, AppState>,
-    url: String,
-) -> UiResult<PreviewView> {
+pub async fn calendar_feed_set(state: State<'_, AppState>, url: String) -> UiResult<PreviewView> {
     let checked = calendar::feed_url(&url)?.to_string();
     state.with_vault(|_| Ok(()))?;
     let bytes = fetch(checked.clone()).await?;
@@ -247,7 +243,9 @@ pub fn refresh_if_due(app: &AppHandle) {
     let wanted = {
         let mut v = guard(&state.vault);
         match v.as_mut() {
-            Some(vault) => vault.calendar_feed().is_ok_and(|f| f.connected && f.auto_refresh),
+            Some(vault) => vault
+                .calendar_feed()
+                .is_ok_and(|f| f.connected && f.auto_refresh),
             None => false,
         }
     };

@@ -32,7 +32,11 @@ enum Command {
         #[arg(long, env = "CASEBOOK_SYNC_LISTEN")]
         listen: Option<SocketAddr>,
         /// A reverse proxy whose X-Forwarded-For is believed (repeat, or comma-separated).
-        #[arg(long = "trusted-proxy", env = "CASEBOOK_SYNC_TRUSTED_PROXIES", value_delimiter = ',')]
+        #[arg(
+            long = "trusted-proxy",
+            env = "CASEBOOK_SYNC_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
         trusted_proxies: Vec<std::net::IpAddr>,
         /// A TOML file with every other setting.
         #[arg(long)]

@@ -14,22 +14,48 @@ async fn leftovers_are_swept_and_committed_data_stays() {
     let root = dir.path();
     let store = Embedded::open(root).unwrap();
     let account = store.create_account("keeper", "hash").await.unwrap();
-    let device = store.create_device(&account, "laptop", "pk", "t1").await.unwrap();
+    let device = store
+        .create_device(&account, "laptop", "pk", "t1")
+        .await
+        .unwrap();
     for seq in 1..=3 {
         store
-            .append_blob(&account, &device, seq, format!("blob {seq}").as_bytes(), QUOTA)
+            .append_blob(
+                &account,
+                &device,
+                seq,
+                format!("blob {seq}").as_bytes(),
+                QUOTA,
+            )
             .await
             .unwrap();
     }
-    store.put_snapshot(&account, "backup", b"version one", QUOTA).await.unwrap();
-    store.put_snapshot(&account, "backup", b"version two", QUOTA).await.unwrap();
-    assert_eq!(store.get_snapshot(&account, "backup").await.unwrap(), b"version two");
-    let snapshot_files = std::fs::read_dir(root.join("snapshots").join(&account)).unwrap().count();
-    assert_eq!(snapshot_files, 1, "the old version is removed once the new row is committed");
+    store
+        .put_snapshot(&account, "backup", b"version one", QUOTA)
+        .await
+        .unwrap();
+    store
+        .put_snapshot(&account, "backup", b"version two", QUOTA)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_snapshot(&account, "backup").await.unwrap(),
+        b"version two"
+    );
+    let snapshot_files = std::fs::read_dir(root.join("snapshots").join(&account))
+        .unwrap()
+        .count();
+    assert_eq!(
+        snapshot_files, 1,
+        "the old version is removed once the new row is committed"
+    );
 
     let gone = store.create_account("leaver", "hash").await.unwrap();
     let gone_device = store.create_device(&gone, "old", "pk", "t2").await.unwrap();
-    store.append_blob(&gone, &gone_device, 1, b"bye", QUOTA).await.unwrap();
+    store
+        .append_blob(&gone, &gone_device, 1, b"bye", QUOTA)
+        .await
+        .unwrap();
     drop(store);
 
     // What a crash could leave: a staged upload, a blob file never committed, a snapshot
@@ -38,25 +64,47 @@ async fn leftovers_are_swept_and_committed_data_stays() {
     let device_dir = root.join("blobs").join(&account).join(&device);
     std::fs::write(device_dir.join(".staged-0000"), b"half").unwrap();
     std::fs::write(device_dir.join(format!("{:020}.blob", 4)), b"uncommitted").unwrap();
-    std::fs::write(root.join("snapshots").join(&account).join("orphan-version.blob"), b"x").unwrap();
+    std::fs::write(
+        root.join("snapshots")
+            .join(&account)
+            .join("orphan-version.blob"),
+        b"x",
+    )
+    .unwrap();
     {
         let conn = rusqlite::Connection::open(root.join("meta.db")).unwrap();
         conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute("DELETE FROM accounts WHERE id = ?1", [&gone]).unwrap();
+        conn.execute("DELETE FROM accounts WHERE id = ?1", [&gone])
+            .unwrap();
     }
     assert!(root.join("blobs").join(&gone).exists());
 
     let store = Embedded::open(root).unwrap();
     assert!(!device_dir.join(".staged-0000").exists());
     assert!(!device_dir.join(format!("{:020}.blob", 4)).exists());
-    assert!(!root.join("snapshots").join(&account).join("orphan-version.blob").exists());
+    assert!(
+        !root
+            .join("snapshots")
+            .join(&account)
+            .join("orphan-version.blob")
+            .exists()
+    );
     assert!(!root.join("blobs").join(&gone).exists());
     // Everything committed is still there; the log goes on from 3.
-    let range = store.blob_range(&account, &device, 1, 10, u64::MAX).await.unwrap();
+    let range = store
+        .blob_range(&account, &device, 1, 10, u64::MAX)
+        .await
+        .unwrap();
     assert_eq!(range.len(), 3);
     assert_eq!(range[2].1, b"blob 3");
-    assert_eq!(store.get_snapshot(&account, "backup").await.unwrap(), b"version two");
-    store.append_blob(&account, &device, 4, b"blob 4", QUOTA).await.unwrap();
+    assert_eq!(
+        store.get_snapshot(&account, "backup").await.unwrap(),
+        b"version two"
+    );
+    store
+        .append_blob(&account, &device, 4, b"blob 4", QUOTA)
+        .await
+        .unwrap();
 }
 
 #[test]
@@ -64,7 +112,9 @@ fn the_metadata_schema_is_versioned_and_a_newer_one_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(Embedded::open(dir.path()).unwrap());
     let conn = rusqlite::Connection::open(dir.path().join("meta.db")).unwrap();
-    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(v, 1);
     // Opening again changes nothing.
     drop(conn);

@@ -12,7 +12,9 @@ use casebook_sync::store::{Appended, Store, StoreError};
 const QUOTA: u64 = 1 << 30;
 
 fn blob(device: usize, seq: u64) -> Vec<u8> {
-    format!("device {device} blob {seq} ").repeat(100).into_bytes()
+    format!("device {device} blob {seq} ")
+        .repeat(100)
+        .into_bytes()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -23,7 +25,12 @@ async fn concurrent_uploads_are_all_stored_once_in_order() {
     let mut devices = Vec::new();
     for i in 0..8 {
         let d = store
-            .create_device(&account, &format!("device {i}"), "pk", &format!("token-{i}"))
+            .create_device(
+                &account,
+                &format!("device {i}"),
+                "pk",
+                &format!("token-{i}"),
+            )
             .await
             .unwrap();
         devices.push(d);
@@ -35,14 +42,22 @@ async fn concurrent_uploads_are_all_stored_once_in_order() {
         tasks.push(tokio::spawn(async move {
             for seq in 1..=per_device {
                 let bytes = blob(i, seq);
-                let first = store.append_blob(&account, &d, seq, &bytes, QUOTA).await.unwrap();
+                let first = store
+                    .append_blob(&account, &d, seq, &bytes, QUOTA)
+                    .await
+                    .unwrap();
                 assert_eq!(first, Appended::Stored);
                 // The same blob again (a retry) is accepted as already there.
-                let again = store.append_blob(&account, &d, seq, &bytes, QUOTA).await.unwrap();
+                let again = store
+                    .append_blob(&account, &d, seq, &bytes, QUOTA)
+                    .await
+                    .unwrap();
                 assert_eq!(again, Appended::AlreadyThere);
             }
             // A gap is refused and stores nothing.
-            let gap = store.append_blob(&account, &d, per_device + 2, b"x", QUOTA).await;
+            let gap = store
+                .append_blob(&account, &d, per_device + 2, b"x", QUOTA)
+                .await;
             assert!(matches!(gap, Err(StoreError::Conflict(_))), "{gap:?}");
         }));
     }
@@ -57,7 +72,10 @@ async fn concurrent_uploads_are_all_stored_once_in_order() {
     for (i, d) in devices.iter().enumerate() {
         let head = heads.iter().find(|h| &h.device_id == d).unwrap();
         assert_eq!(head.seq, per_device);
-        let range = store.blob_range(&account, d, 1, 1000, u64::MAX).await.unwrap();
+        let range = store
+            .blob_range(&account, d, 1, 1000, u64::MAX)
+            .await
+            .unwrap();
         assert_eq!(range.len() as u64, per_device);
         for (k, (info, bytes)) in range.iter().enumerate() {
             assert_eq!(info.seq, k as u64 + 1);
@@ -67,7 +85,11 @@ async fn concurrent_uploads_are_all_stored_once_in_order() {
     // No staged leftovers.
     let mut stray = 0;
     for e in walk(dir.path()) {
-        if e.file_name().unwrap().to_string_lossy().starts_with(".staged-") {
+        if e.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(".staged-")
+        {
             stray += 1;
         }
     }

@@ -362,7 +362,8 @@ async fn sign_in_via(s: &Server, peer: &str, forwarded: &str, user: &str) -> Sta
         .body(Body::from(serde_json::to_vec(&body).unwrap()))
         .unwrap();
     let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
-    req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
     s.app.clone().oneshot(req).await.unwrap().status()
 }
 

@@ -626,16 +626,22 @@ fn keep_policy_prunes_old_backups_but_never_the_newest_verified() {
     assert_eq!(
         std::fs::read_dir(&dest)
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tar"))
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tar"))
             .count(),
         6,
         "a dry run deleted something"
     );
-    assert!(
-        std::fs::read_dir(&dest)
-            .unwrap()
-            .any(|e| e.unwrap().file_name().to_string_lossy().starts_with("erasures-"))
-    );
+    assert!(std::fs::read_dir(&dest).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("erasures-")
+    }));
     let kept: Vec<&str> = dry["keep"]
         .as_array()
         .unwrap()

@@ -40,10 +40,9 @@ fn dry_run_prints_the_preview_as_json_and_changes_no_record() {
     let v = TestVault::new(KeyStore::Passphrase);
     let out = import(&v, "google.ics", &["--dry-run"]);
     let events = out["events"].as_array().unwrap();
-    let expected: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture("google.expected.json")).unwrap(),
-    )
-    .unwrap();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("google.expected.json")).unwrap())
+            .unwrap();
     assert_eq!(events.len(), expected["events"].as_array().unwrap().len());
     for e in events {
         for field in ["summary", "start", "end", "status", "action"] {
@@ -56,7 +55,11 @@ fn dry_run_prints_the_preview_as_json_and_changes_no_record() {
         );
         assert!(["confirmed", "cancelled"].contains(&e["status"].as_str().unwrap()));
         // A fresh vault: confirmed events are new; cancelled ones (no client yet) unchanged.
-        let want = if e["status"] == "confirmed" { "new" } else { "unchanged" };
+        let want = if e["status"] == "confirmed" {
+            "new"
+        } else {
+            "unchanged"
+        };
         assert_eq!(e["action"], want, "{e}");
     }
     assert!(
@@ -83,7 +86,10 @@ fn import_asks_first_then_reimport_changes_nothing() {
     let first = import(&v, "jane.ics", &["--yes"]);
     let new = first["counts"]["new"].as_u64().unwrap();
     assert!(new > 0);
-    assert_eq!(appointment_count(&v) as u64, new + first["counts"]["cancelled"].as_u64().unwrap());
+    assert_eq!(
+        appointment_count(&v) as u64,
+        new + first["counts"]["cancelled"].as_u64().unwrap()
+    );
     let clients = v.json(&["client", "list"]);
     assert_eq!(
         clients.as_array().unwrap().len() as u64,
@@ -112,10 +118,9 @@ fn nothing_but_names_and_times_reaches_the_stores() {
     let (ck, ik) = v.keys();
     let clinical = all_text(&v.open_store("clinical.db", &ck));
     let identity = all_text(&v.open_store("identity.db", &ik));
-    let never: Vec<String> = serde_json::from_str(
-        &std::fs::read_to_string(fixture("privacy-strings.json")).unwrap(),
-    )
-    .unwrap();
+    let never: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(fixture("privacy-strings.json")).unwrap())
+            .unwrap();
     assert!(never.len() > 10);
     for s in &never {
         assert!(!clinical.contains(s.as_str()), "clinical store holds {s:?}");
@@ -131,13 +136,19 @@ fn nothing_but_names_and_times_reaches_the_stores() {
     assert!(!names.is_empty());
     for n in &names {
         assert!(identity.contains(n.as_str()));
-        assert!(!clinical.contains(n.as_str()), "clinical store holds the name {n:?}");
+        assert!(
+            !clinical.contains(n.as_str()),
+            "clinical store holds the name {n:?}"
+        );
     }
     // And nothing in plaintext anywhere in the vault folder.
     for entry in std::fs::read_dir(&v.dir).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         for s in never.iter().chain(&names) {
-            assert!(!bytes.windows(s.len()).any(|w| w == s.as_bytes()), "{s:?} in plaintext");
+            assert!(
+                !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                "{s:?} in plaintext"
+            );
         }
     }
 }
@@ -147,7 +158,12 @@ fn http_and_unreadable_input_are_refused_clearly() {
     let v = TestVault::new(KeyStore::Passphrase);
     let out = v
         .cmd()
-        .args(["calendar", "import", "http://127.0.0.1:9/feed.ics", "--dry-run"])
+        .args([
+            "calendar",
+            "import",
+            "http://127.0.0.1:9/feed.ics",
+            "--dry-run",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(7));
@@ -179,12 +195,23 @@ fn a_saved_feed_is_refreshed_over_https_and_removed() {
             .cmd()
             .env("SSL_CERT_FILE", &ca)
             .args([
-                "--json", "calendar", "feed", "refresh", "--from", "2031-01-01", "--to", "2031-12-31",
+                "--json",
+                "calendar",
+                "feed",
+                "refresh",
+                "--from",
+                "2031-01-01",
+                "--to",
+                "2031-12-31",
                 "--yes",
             ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     };
     let first = refresh(&v);
@@ -199,8 +226,7 @@ fn a_saved_feed_is_refreshed_over_https_and_removed() {
     assert_eq!(second["counts"]["new"], 1);
     assert_eq!(appointment_count(&v), 2);
     // An empty answer (an address reset) cancels nothing.
-    *server.feed.lock().unwrap() =
-        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n".to_vec();
+    *server.feed.lock().unwrap() = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n".to_vec();
     let third = refresh(&v);
     assert_eq!(third["counts"]["cancelled"], 0);
 
@@ -211,7 +237,12 @@ fn a_saved_feed_is_refreshed_over_https_and_removed() {
         .args(["calendar", "feed", "refresh", "--dry-run"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(10), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(10),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     v.json(&["calendar", "feed", "remove"]);
     let out = v

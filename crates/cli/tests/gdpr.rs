@@ -15,7 +15,15 @@ const NOTE: &str = "Pippa described the quarry dream";
 fn with_client(store: KeyStore) -> (TestVault, String) {
     let v = TestVault::new(store);
     let code = v.json(&[
-        "client", "add", "--name", NAME, "--alias", ALIAS, "--dob", "1988-08-08", "--email",
+        "client",
+        "add",
+        "--name",
+        NAME,
+        "--alias",
+        ALIAS,
+        "--dob",
+        "1988-08-08",
+        "--email",
         "pm@example.org",
     ])["code"]
         .as_str()
@@ -23,7 +31,13 @@ fn with_client(store: KeyStore) -> (TestVault, String) {
         .to_string();
     let note = v.add_note(&code, NOTE);
     v.json(&["note", "finalise", &note]);
-    v.json(&["process-note", "add", &code, "--text", "my reaction to the quarry"]);
+    v.json(&[
+        "process-note",
+        "add",
+        &code,
+        "--text",
+        "my reaction to the quarry",
+    ]);
     (v, code)
 }
 
@@ -32,13 +46,22 @@ fn subject_access_bundle_and_the_open_request() {
     let (v, code) = with_client(KeyStore::Passphrase);
     let out = v.home.path().join("sar");
     let made = v.json(&[
-        "sar", "create", &code, "--received", "2026-03-14", "--out", out.to_str().unwrap(),
+        "sar",
+        "create",
+        &code,
+        "--received",
+        "2026-03-14",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     let json: Value =
         serde_json::from_slice(&std::fs::read(made["json"].as_str().unwrap()).unwrap()).unwrap();
     assert_eq!(json["request"]["due_on"], "2026-04-14");
     assert!(json.to_string().contains("quarry dream"));
-    assert!(!json.to_string().contains("my reaction"), "process notes are out by default");
+    assert!(
+        !json.to_string().contains("my reaction"),
+        "process notes are out by default"
+    );
     let html = std::fs::read_to_string(made["html"].as_str().unwrap()).unwrap();
     assert!(html.contains(NAME) && html.contains("2026-04-14"));
 
@@ -54,7 +77,13 @@ fn subject_access_bundle_and_the_open_request() {
 fn corrections_are_kept_and_supervision_export_has_no_names() {
     let (v, code) = with_client(KeyStore::Passphrase);
     v.json(&[
-        "client", "edit", &code, "--email", "philippa@example.org", "--reason", "typo",
+        "client",
+        "edit",
+        &code,
+        "--email",
+        "philippa@example.org",
+        "--reason",
+        "typo",
     ]);
     let h = v.json(&["client", "history", &code]);
     assert_eq!(h[0]["old_value"], "pm@example.org");
@@ -62,7 +91,13 @@ fn corrections_are_kept_and_supervision_export_has_no_names() {
 
     let out = v.home.path().join("sup");
     let made = v.json(&[
-        "supervision", "export", &code, "--out", out.to_str().unwrap(), "--shift-dates", "-40",
+        "supervision",
+        "export",
+        &code,
+        "--out",
+        out.to_str().unwrap(),
+        "--shift-dates",
+        "-40",
     ]);
     let text = std::fs::read_to_string(made["file"].as_str().unwrap())
         .unwrap()
@@ -81,17 +116,32 @@ fn an_erased_client_stays_erased_after_restoring_an_older_backup() {
     let file = backup["path"].as_str().unwrap().to_string();
 
     // Without a confirmation nothing happens.
-    let unconfirmed = v.cmd().args(["erase", &code, "--reason", "client request"]).output().unwrap();
+    let unconfirmed = v
+        .cmd()
+        .args(["erase", &code, "--reason", "client request"])
+        .output()
+        .unwrap();
     assert_eq!(unconfirmed.status.code(), Some(7));
     // Inside retention (a note written today): said, and the confirmed erasure records the
     // override in the audit trail.
     let before = v.audit_count();
     let out = v
         .cmd()
-        .args(["--json", "erase", &code, "--reason", "client request (Art. 17)", "--yes"])
+        .args([
+            "--json",
+            "erase",
+            &code,
+            "--reason",
+            "client request (Art. 17)",
+            "--yes",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("retention period"));
     let (ck, _) = v.keys_quiet();
     let detail: String = v
@@ -110,10 +160,21 @@ fn an_erased_client_stays_erased_after_restoring_an_older_backup() {
     let restored = v
         .cmd()
         .env("CASEBOOK_RECOVERY_KEY", &v.recovery_key)
-        .args(["--json", "backup", "restore", &file, "--into", into.to_str().unwrap()])
+        .args([
+            "--json",
+            "backup",
+            "restore",
+            &file,
+            "--into",
+            into.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
     let r = TestVault {
         home: tempfile::tempdir().unwrap(),
         dir: into.clone(),
@@ -140,12 +201,27 @@ fn retention_review_and_policy() {
     assert_eq!(due[0]["code"], code.as_str());
     assert_eq!(due[0]["review_on"], "2025-01-05");
     assert_eq!(due[0]["due"], true);
-    v.json(&["retention", "policy", "set", "--preset", "nhs-mental-health"]);
-    assert!(v.json(&["retention", "review", "--on", "2025-02-01"]).as_array().unwrap().is_empty());
+    v.json(&[
+        "retention",
+        "policy",
+        "set",
+        "--preset",
+        "nhs-mental-health",
+    ]);
+    assert!(
+        v.json(&["retention", "review", "--on", "2025-02-01"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     let shown = v.json(&["retention", "policy", "show"]);
     assert_eq!(shown["adult_years"], 20);
     // Destroying before the review date is refused.
-    let out = v.cmd().args(["retention", "destroy", &code, "--yes"]).output().unwrap();
+    let out = v
+        .cmd()
+        .args(["retention", "destroy", &code, "--yes"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(8));
 }
 
@@ -154,17 +230,33 @@ fn export_all_then_import_into_a_new_vault() {
     let (v, code) = with_client(KeyStore::Passphrase);
     let dir = v.home.path().join("export");
     v.json(&["export", "--all", dir.to_str().unwrap()]);
-    for f in ["manifest.json", "README.md", "clients.json", "clients.csv", "session_notes.csv"] {
+    for f in [
+        "manifest.json",
+        "README.md",
+        "clients.json",
+        "clients.csv",
+        "session_notes.csv",
+    ] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
     let into = v.home.path().join("moved");
     let out = v
         .cmd()
         .env("CASEBOOK_VAULT", &into)
-        .args(["--json", "--vault", into.to_str().unwrap(), "import", dir.to_str().unwrap()])
+        .args([
+            "--json",
+            "--vault",
+            into.to_str().unwrap(),
+            "import",
+            dir.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
     let moved = TestVault {
         home: tempfile::tempdir().unwrap(),
@@ -172,8 +264,14 @@ fn export_all_then_import_into_a_new_vault() {
         store: KeyStore::Passphrase,
         recovery_key: created["recovery_key"].as_str().unwrap().to_string(),
     };
-    assert_eq!(moved.json(&["client", "show", &code]), v.json(&["client", "show", &code]));
-    assert_eq!(moved.json(&["note", "list", &code]), v.json(&["note", "list", &code]));
+    assert_eq!(
+        moved.json(&["client", "show", &code]),
+        v.json(&["client", "show", &code])
+    );
+    assert_eq!(
+        moved.json(&["note", "list", &code]),
+        v.json(&["note", "list", &code])
+    );
     moved.json(&["audit", "verify"]);
 
     // A damaged export: clear error, no vault.
@@ -181,7 +279,12 @@ fn export_all_then_import_into_a_new_vault() {
     let bad = v.home.path().join("never");
     let out = v
         .cmd()
-        .args(["--vault", bad.to_str().unwrap(), "import", dir.to_str().unwrap()])
+        .args([
+            "--vault",
+            bad.to_str().unwrap(),
+            "import",
+            dir.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(7));

@@ -20,7 +20,6 @@ use casebook_core::{ClientIdentity, RecoveryKey, Vault};
 
 const PASSPHRASE: &str = "bench passphrase";
 
-
 fn size_of(dir: &Path) -> u64 {
     ["clinical.db", "identity.db"]
         .iter()

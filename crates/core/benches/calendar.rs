@@ -43,8 +43,8 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             if new_size > layout.size() {
-                let now =
-                    LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
+                    - layout.size();
                 PEAK.fetch_max(now, Ordering::Relaxed);
             } else {
                 LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
@@ -56,7 +56,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
-
 
 const NAMES: &[&str] = &[
     "Siobhán Ó Súilleabháin",
@@ -118,18 +117,31 @@ fn feed(n: usize) -> String {
             ));
         }
         s.push_str("DTSTAMP:20260101T000000Z\r\n");
-        s.push_str(&format!("UID:{i:08x}-7hq2c9v0m4k1s8d3f6g5j2l0pe@google.com\r\n"));
+        s.push_str(&format!(
+            "UID:{i:08x}-7hq2c9v0m4k1s8d3f6g5j2l0pe@google.com\r\n"
+        ));
         fold(
-            &format!("ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;CN={name};X-NUM-GUESTS=0:mailto:client{i}@example.org"),
+            &format!(
+                "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;CN={name};X-NUM-GUESTS=0:mailto:client{i}@example.org"
+            ),
             &mut s,
         );
         s.push_str("CREATED:20251201T090000Z\r\n");
         fold(
-            &format!("DESCRIPTION:Booked online. Phone 07700 900{:03}. Intake form received\\, consent signed\\; reminder sent by email.", i % 1000),
+            &format!(
+                "DESCRIPTION:Booked online. Phone 07700 900{:03}. Intake form received\\, consent signed\\; reminder sent by email.",
+                i % 1000
+            ),
             &mut s,
         );
-        s.push_str("LAST-MODIFIED:20251201T090000Z\r\nLOCATION:Room 2\\, 14 High Street\r\nSEQUENCE:0\r\n");
-        s.push_str(if i % 40 == 39 { "STATUS:CANCELLED\r\n" } else { "STATUS:CONFIRMED\r\n" });
+        s.push_str(
+            "LAST-MODIFIED:20251201T090000Z\r\nLOCATION:Room 2\\, 14 High Street\r\nSEQUENCE:0\r\n",
+        );
+        s.push_str(if i % 40 == 39 {
+            "STATUS:CANCELLED\r\n"
+        } else {
+            "STATUS:CONFIRMED\r\n"
+        });
         fold(&format!("SUMMARY:{name}"), &mut s);
         s.push_str("TRANSP:OPAQUE\r\nEND:VEVENT\r\n");
     }
@@ -151,7 +163,11 @@ fn measure<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, usize, T) {
         last = Some(out);
     }
     times.sort();
-    (times[times.len() / 2], peak, last.expect("at least one run"))
+    (
+        times[times.len() / 2],
+        peak,
+        last.expect("at least one run"),
+    )
 }
 
 /// `ical` 0.11: parse, then pick the text of the four properties from each event.
@@ -187,7 +203,9 @@ fn main() {
         "feed: {events} VEVENTs, {:.1} MB, {runs} runs (median)",
         bytes.len() as f64 / 1e6
     );
-    let (t, peak, x) = measure(runs, || calendar::extract(bytes, &window).expect("feed parses"));
+    let (t, peak, x) = measure(runs, || {
+        calendar::extract(bytes, &window).expect("feed parses")
+    });
     println!(
         "calcard parse + extract (zones, rules, overrides): {:>7.1} ms  peak heap {:>6.1} MB  → {} appointments, {} skipped",
         t.as_secs_f64() * 1e3,

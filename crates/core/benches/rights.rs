@@ -38,7 +38,8 @@ fn main() {
             (0..runs)
                 .map(|i| {
                     let t = Instant::now();
-                    let n = bench_support::raw_client_rows(&vault, codes[i].as_str()).expect("select");
+                    let n =
+                        bench_support::raw_client_rows(&vault, codes[i].as_str()).expect("select");
                     assert_eq!(n, per_client);
                     t.elapsed()
                 })
@@ -52,7 +53,10 @@ fn main() {
                     let e = vault
                         .subject_access_export(&codes[i], &AccessOptions::default(), out.path())
                         .expect("export");
-                    assert_eq!(e.content["session_notes"].as_array().map(Vec::len), Some(per_client));
+                    assert_eq!(
+                        e.content["session_notes"].as_array().map(Vec::len),
+                        Some(per_client)
+                    );
                     t.elapsed()
                 })
                 .collect(),
@@ -62,20 +66,28 @@ fn main() {
                 .map(|i| {
                     let code = &codes[clients - 1 - i];
                     let t = Instant::now();
-                    vault
-                        .erase_client(code, "timing run", true)
-                        .expect("erase");
+                    vault.erase_client(code, "timing run", true).expect("erase");
                     t.elapsed()
                 })
                 .collect(),
         );
         println!(
             "{}: {notes} notes ({per_client} for the client), built in {:.1} s",
-            if encrypted { "SQLCipher" } else { "plain SQLite" },
+            if encrypted {
+                "SQLCipher"
+            } else {
+                "plain SQLite"
+            },
             built.as_secs_f64()
         );
-        println!("  plain SELECT of the client's rows   {:>8.1} ms", ms(select));
+        println!(
+            "  plain SELECT of the client's rows   {:>8.1} ms",
+            ms(select)
+        );
         println!("  subject-access export (JSON + HTML) {:>8.1} ms", ms(sar));
-        println!("  erasure (secure delete, audited)    {:>8.1} ms", ms(erase));
+        println!(
+            "  erasure (secure delete, audited)    {:>8.1} ms",
+            ms(erase)
+        );
     }
 }

@@ -47,20 +47,62 @@ pub const TABLES: &[(&str, &str)] = &[
 
 /// What each record type holds, for the README.
 const DESCRIPTIONS: &[(&str, &str)] = &[
-    ("clients", "One row per client: code, status (active/closed), opened_on, ended_on. No names."),
-    ("client_identity", "Who each code is: full_name, date_of_birth, email, phone, emergency_contact, gp, aliases (JSON array)."),
-    ("identity_history", "Corrections of identity details: what each field said before (old_value) and after (new_value), when and why."),
-    ("appointments", "Sessions: client_code, starts_at/ends_at (UTC, RFC 3339), status (scheduled/attended/cancelled/did_not_attend); calendar_key is a keyed hash of a calendar event's identity."),
-    ("session_notes", "Session notes: template (soap/dap/birp/free), body (JSON object: field → text), status (draft/final), created/updated/finalised times."),
-    ("addenda", "Additions to finalised notes: note_id, text, created_at."),
-    ("process_notes", "The therapist's own process notes: text, created_at."),
-    ("outcome_measures", "Questionnaires: instrument (phq9/gad7/core10), items (JSON array), total, band, risk (1 = a risk item was scored), taken_at."),
-    ("client_retention", "Each client's retention review date and its basis; an override date and reason if set."),
-    ("access_requests", "Subject-access requests: received_on, due_on, status (open/answered), answered_on."),
-    ("erasure_records", "What is left of erased clients: code, time, reason, kind (erasure/retention), destruction certificate (JSON). Never a name."),
-    ("erased_calendar_keys", "Keyed hashes of erased clients' calendar events, so a calendar import does not bring them back."),
-    ("settings", "Vault settings (key → value), e.g. the retention policy as JSON."),
-    ("audit_log", "The hash-chained audit trail: seq, at, device_id, action, client_code, object_id, detail, prev_hash, hash. Identifiers only."),
+    (
+        "clients",
+        "One row per client: code, status (active/closed), opened_on, ended_on. No names.",
+    ),
+    (
+        "client_identity",
+        "Who each code is: full_name, date_of_birth, email, phone, emergency_contact, gp, aliases (JSON array).",
+    ),
+    (
+        "identity_history",
+        "Corrections of identity details: what each field said before (old_value) and after (new_value), when and why.",
+    ),
+    (
+        "appointments",
+        "Sessions: client_code, starts_at/ends_at (UTC, RFC 3339), status (scheduled/attended/cancelled/did_not_attend); calendar_key is a keyed hash of a calendar event's identity.",
+    ),
+    (
+        "session_notes",
+        "Session notes: template (soap/dap/birp/free), body (JSON object: field → text), status (draft/final), created/updated/finalised times.",
+    ),
+    (
+        "addenda",
+        "Additions to finalised notes: note_id, text, created_at.",
+    ),
+    (
+        "process_notes",
+        "The therapist's own process notes: text, created_at.",
+    ),
+    (
+        "outcome_measures",
+        "Questionnaires: instrument (phq9/gad7/core10), items (JSON array), total, band, risk (1 = a risk item was scored), taken_at.",
+    ),
+    (
+        "client_retention",
+        "Each client's retention review date and its basis; an override date and reason if set.",
+    ),
+    (
+        "access_requests",
+        "Subject-access requests: received_on, due_on, status (open/answered), answered_on.",
+    ),
+    (
+        "erasure_records",
+        "What is left of erased clients: code, time, reason, kind (erasure/retention), destruction certificate (JSON). Never a name.",
+    ),
+    (
+        "erased_calendar_keys",
+        "Keyed hashes of erased clients' calendar events, so a calendar import does not bring them back.",
+    ),
+    (
+        "settings",
+        "Vault settings (key → value), e.g. the retention policy as JSON.",
+    ),
+    (
+        "audit_log",
+        "The hash-chained audit trail: seq, at, device_id, action, client_code, object_id, detail, prev_hash, hash. Identifiers only.",
+    ),
 ];
 
 #[derive(Serialize, Deserialize)]
@@ -82,7 +124,9 @@ fn select_all(table: &str) -> String {
         "main.audit_log" => "SELECT * FROM main.audit_log ORDER BY seq".into(),
         "identity.identity_history" => "SELECT * FROM identity.identity_history ORDER BY id".into(),
         "main.meta" => "SELECT * FROM main.meta WHERE key NOT IN ('hlc') ORDER BY key".into(),
-        "main.erased_calendar_keys" => "SELECT * FROM main.erased_calendar_keys ORDER BY calendar_key".into(),
+        "main.erased_calendar_keys" => {
+            "SELECT * FROM main.erased_calendar_keys ORDER BY calendar_key".into()
+        }
         t => format!("SELECT * FROM {t} ORDER BY rowid"),
     }
 }
@@ -106,7 +150,8 @@ fn csv_bytes(rows: &[Row]) -> Result<Vec<u8>> {
             .map_err(|e| CoreError::Corrupt(e.to_string()))?;
         }
     }
-    w.into_inner().map_err(|e| CoreError::Corrupt(e.to_string()))
+    w.into_inner()
+        .map_err(|e| CoreError::Corrupt(e.to_string()))
 }
 
 impl Vault {
@@ -139,7 +184,8 @@ impl Vault {
         std::fs::create_dir_all(dir).map_err(CoreError::io(dir))?;
         let mut counts = BTreeMap::new();
         for (stem, r) in &tables {
-            let json = serde_json::to_vec_pretty(r).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+            let json =
+                serde_json::to_vec_pretty(r).map_err(|e| CoreError::Corrupt(e.to_string()))?;
             write_file(&dir.join(format!("{stem}.json")), &json)?;
             write_file(&dir.join(format!("{stem}.csv")), &csv_bytes(r)?)?;
             counts.insert(stem.to_string(), r.len());
@@ -164,7 +210,8 @@ impl Vault {
         let data = read_export(src)?;
         // Rehearse in memory: SQLite checks every type, constraint and link.
         let mut rehearsal = Connection::open_in_memory()?;
-        rehearsal.execute_batch("ATTACH DATABASE ':memory:' AS identity; PRAGMA foreign_keys = ON;")?;
+        rehearsal
+            .execute_batch("ATTACH DATABASE ':memory:' AS identity; PRAGMA foreign_keys = ON;")?;
         crate::schema::migrate(&mut rehearsal)?;
         {
             let tx = rehearsal.transaction()?;
@@ -178,9 +225,14 @@ impl Vault {
             })?;
         }
         // Now for real, in a vault nobody sees until it is complete.
-        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         if dir.exists()
-            && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true)
+            && std::fs::read_dir(dir)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(true)
         {
             return Err(CoreError::VaultExists(dir.to_path_buf()));
         }
@@ -230,9 +282,11 @@ impl Vault {
 /// Points the chain head at the end of the imported trail.
 fn set_audit_head(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     let last: Option<(i64, String)> = tx
-        .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .ok();
     if let Some((seq, hash)) = last {
         tx.execute(
@@ -258,16 +312,26 @@ fn readme() -> String {
 /// Reads and shape-checks every file of an export.
 fn read_export(src: &Path) -> Result<Vec<(&'static str, Vec<Row>)>> {
     let bad = |file: &str, what: String| {
-        CoreError::invalid(format!("{}: {what}; nothing was imported", src.join(file).display()))
+        CoreError::invalid(format!(
+            "{}: {what}; nothing was imported",
+            src.join(file).display()
+        ))
     };
-    let manifest_bytes = std::fs::read(src.join("manifest.json"))
-        .map_err(|_| bad("manifest.json", "missing or unreadable (is this a Casebook export folder?)".into()))?;
+    let manifest_bytes = std::fs::read(src.join("manifest.json")).map_err(|_| {
+        bad(
+            "manifest.json",
+            "missing or unreadable (is this a Casebook export folder?)".into(),
+        )
+    })?;
     let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
         .map_err(|e| bad("manifest.json", format!("not valid ({e})")))?;
     if manifest.format != FORMAT {
         return Err(bad(
             "manifest.json",
-            format!("format {:?} is not one this Casebook reads ({FORMAT})", manifest.format),
+            format!(
+                "format {:?} is not one this Casebook reads ({FORMAT})",
+                manifest.format
+            ),
         ));
     }
     let mut out = Vec::new();
@@ -281,7 +345,10 @@ fn read_export(src: &Path) -> Result<Vec<(&'static str, Vec<Row>)>> {
         {
             return Err(bad(
                 &file,
-                format!("holds {} records but the manifest says {n} (a truncated copy?)", rows.len()),
+                format!(
+                    "holds {} records but the manifest says {n} (a truncated copy?)",
+                    rows.len()
+                ),
             ));
         }
         out.push((*stem, rows));
@@ -327,16 +394,29 @@ fn insert_all(tx: &rusqlite::Transaction<'_>, data: &[(&str, Vec<Row>)]) -> Resu
             }
             let cols: Vec<&String> = row.keys().collect();
             if cols.is_empty() {
-                return Err(CoreError::invalid(format!("{}: empty record; nothing was imported", where_())));
+                return Err(CoreError::invalid(format!(
+                    "{}: empty record; nothing was imported",
+                    where_()
+                )));
             }
             let sql = format!(
                 "INSERT INTO {table} ({}) VALUES ({})",
-                cols.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", "),
-                (1..=cols.len()).map(|n| format!("?{n}")).collect::<Vec<_>>().join(", ")
+                cols.iter()
+                    .map(|c| format!("\"{c}\""))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                (1..=cols.len())
+                    .map(|n| format!("?{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
-            let values: Vec<rusqlite::types::Value> = cols.iter().map(|c| to_sql(&row[c.as_str()])).collect();
+            let values: Vec<rusqlite::types::Value> =
+                cols.iter().map(|c| to_sql(&row[c.as_str()])).collect();
             tx.execute(&sql, params_from_iter(values)).map_err(|e| {
-                CoreError::invalid(format!("{}: cannot be imported ({e}); nothing was imported", where_()))
+                CoreError::invalid(format!(
+                    "{}: cannot be imported ({e}); nothing was imported",
+                    where_()
+                ))
             })?;
         }
     }

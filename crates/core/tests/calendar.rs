@@ -38,8 +38,7 @@ fn vault() -> (tempfile::TempDir, Vault) {
 type Row = (String, String, String, String);
 
 fn expected(name: &str) -> (Vec<Row>, Vec<String>) {
-    let v: Value =
-        serde_json::from_slice(&fixture(&format!("{name}.expected.json"))).unwrap();
+    let v: Value = serde_json::from_slice(&fixture(&format!("{name}.expected.json"))).unwrap();
     let events = v["events"]
         .as_array()
         .unwrap()
@@ -77,7 +76,12 @@ fn check_fixture(name: &str) -> calendar::Extraction {
                 e.summary.clone(),
                 rfc3339(e.start),
                 rfc3339(e.end),
-                if e.cancelled { "cancelled" } else { "confirmed" }.to_string(),
+                if e.cancelled {
+                    "cancelled"
+                } else {
+                    "confirmed"
+                }
+                .to_string(),
             )
         })
         .collect();
@@ -195,10 +199,34 @@ fn import_matches_names_creates_clients_and_reimport_changes_nothing() {
     let (_home, mut v) = vault();
     let ann = client(&mut v, "Ann Example");
     let feed = ics(&[
-        ("a1", "ann  EXAMPLE", "20310106T100000Z", "20310106T105000Z", "CONFIRMED"),
-        ("b1", "Bea Newcomer", "20310107T110000Z", "20310107T115000Z", "CONFIRMED"),
-        ("b2", "Bea Newcomer", "20310114T110000Z", "20310114T115000Z", "CONFIRMED"),
-        ("c1", "Cy Gone", "20310108T110000Z", "20310108T115000Z", "CANCELLED"),
+        (
+            "a1",
+            "ann  EXAMPLE",
+            "20310106T100000Z",
+            "20310106T105000Z",
+            "CONFIRMED",
+        ),
+        (
+            "b1",
+            "Bea Newcomer",
+            "20310107T110000Z",
+            "20310107T115000Z",
+            "CONFIRMED",
+        ),
+        (
+            "b2",
+            "Bea Newcomer",
+            "20310114T110000Z",
+            "20310114T115000Z",
+            "CONFIRMED",
+        ),
+        (
+            "c1",
+            "Cy Gone",
+            "20310108T110000Z",
+            "20310108T115000Z",
+            "CANCELLED",
+        ),
     ]);
     let w = far_window();
     let x = calendar::extract(&feed, &w).unwrap();
@@ -210,7 +238,11 @@ fn import_matches_names_creates_clients_and_reimport_changes_nothing() {
     // A cancelled event of an unknown name is listed, and changes nothing.
     assert_eq!((preview.counts.skipped, preview.counts.unchanged), (0, 1));
     // The preview changed nothing.
-    assert!(v.appointments(&ClientCode::parse(&ann).unwrap()).unwrap().is_empty());
+    assert!(
+        v.appointments(&ClientCode::parse(&ann).unwrap())
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(v.list_clients(true).unwrap().len(), 1);
 
     let done = v.calendar_import(&x, &w, ImportSource::File).unwrap();
@@ -235,7 +267,10 @@ fn import_matches_names_creates_clients_and_reimport_changes_nothing() {
     assert!(actions.contains(&"calendar.import"), "{actions:?}");
     for e in &new {
         let d = e.detail.clone().unwrap_or_default();
-        assert!(!d.contains("Bea") && !d.contains("Ann") && !d.contains("Secret"), "{d}");
+        assert!(
+            !d.contains("Bea") && !d.contains("Ann") && !d.contains("Secret"),
+            "{d}"
+        );
     }
 
     // Again: nothing changes.
@@ -252,15 +287,49 @@ fn a_moved_event_is_updated_and_a_cancelled_one_marked_not_deleted() {
     let ann = client(&mut v, "Ann Example");
     let w = far_window();
     let first = ics(&[
-        ("m", "Ann Example", "20310106T100000Z", "20310106T105000Z", "CONFIRMED"),
-        ("k", "Ann Example", "20310113T100000Z", "20310113T105000Z", "CONFIRMED"),
-        ("g", "Ann Example", "20310120T100000Z", "20310120T105000Z", "CONFIRMED"),
+        (
+            "m",
+            "Ann Example",
+            "20310106T100000Z",
+            "20310106T105000Z",
+            "CONFIRMED",
+        ),
+        (
+            "k",
+            "Ann Example",
+            "20310113T100000Z",
+            "20310113T105000Z",
+            "CONFIRMED",
+        ),
+        (
+            "g",
+            "Ann Example",
+            "20310120T100000Z",
+            "20310120T105000Z",
+            "CONFIRMED",
+        ),
     ]);
-    v.calendar_import(&calendar::extract(&first, &w).unwrap(), &w, ImportSource::Feed)
-        .unwrap();
+    v.calendar_import(
+        &calendar::extract(&first, &w).unwrap(),
+        &w,
+        ImportSource::Feed,
+    )
+    .unwrap();
     let second = ics(&[
-        ("m", "Ann Example", "20310106T140000Z", "20310106T145000Z", "CONFIRMED"),
-        ("k", "Ann Example", "20310113T100000Z", "20310113T105000Z", "CANCELLED"),
+        (
+            "m",
+            "Ann Example",
+            "20310106T140000Z",
+            "20310106T145000Z",
+            "CONFIRMED",
+        ),
+        (
+            "k",
+            "Ann Example",
+            "20310113T100000Z",
+            "20310113T105000Z",
+            "CANCELLED",
+        ),
     ]);
     let x = calendar::extract(&second, &w).unwrap();
     let preview = v.calendar_preview(&x, &w, ImportSource::Feed).unwrap();
@@ -268,8 +337,15 @@ fn a_moved_event_is_updated_and_a_cancelled_one_marked_not_deleted() {
     assert_eq!(by_action(Change::Moved), 1);
     // k is cancelled in the feed; g has gone from the feed (services drop cancellations).
     assert_eq!(by_action(Change::Cancelled), 2);
-    let moved = preview.events.iter().find(|e| e.action == Change::Moved).unwrap();
-    assert_eq!(rfc3339(moved.previous_start.unwrap()), "2031-01-06T10:00:00Z");
+    let moved = preview
+        .events
+        .iter()
+        .find(|e| e.action == Change::Moved)
+        .unwrap();
+    assert_eq!(
+        rfc3339(moved.previous_start.unwrap()),
+        "2031-01-06T10:00:00Z"
+    );
 
     v.calendar_import(&x, &w, ImportSource::Feed).unwrap();
     let appts = v.appointments(&ClientCode::parse(&ann).unwrap()).unwrap();
@@ -289,11 +365,27 @@ fn a_damaged_feed_does_not_cancel_what_it_lost() {
     let ann = client(&mut v, "Ann Example");
     let w = far_window();
     let full = ics(&[
-        ("a", "Ann Example", "20310106T100000Z", "20310106T105000Z", "CONFIRMED"),
-        ("b", "Ann Example", "20310113T100000Z", "20310113T105000Z", "CONFIRMED"),
+        (
+            "a",
+            "Ann Example",
+            "20310106T100000Z",
+            "20310106T105000Z",
+            "CONFIRMED",
+        ),
+        (
+            "b",
+            "Ann Example",
+            "20310113T100000Z",
+            "20310113T105000Z",
+            "CONFIRMED",
+        ),
     ]);
-    v.calendar_import(&calendar::extract(&full, &w).unwrap(), &w, ImportSource::Feed)
-        .unwrap();
+    v.calendar_import(
+        &calendar::extract(&full, &w).unwrap(),
+        &w,
+        ImportSource::Feed,
+    )
+    .unwrap();
     // Cut inside the second event.
     let cut = &full[..full.len() - 60];
     let x = calendar::extract(cut, &w).unwrap();
@@ -316,14 +408,37 @@ fn attended_sessions_are_history_and_not_moved() {
     let (_home, mut v) = vault();
     let ann = client(&mut v, "Ann Example");
     let w = far_window();
-    let first = ics(&[("a", "Ann Example", "20310106T100000Z", "20310106T105000Z", "CONFIRMED")]);
-    v.calendar_import(&calendar::extract(&first, &w).unwrap(), &w, ImportSource::File)
+    let first = ics(&[(
+        "a",
+        "Ann Example",
+        "20310106T100000Z",
+        "20310106T105000Z",
+        "CONFIRMED",
+    )]);
+    v.calendar_import(
+        &calendar::extract(&first, &w).unwrap(),
+        &w,
+        ImportSource::File,
+    )
+    .unwrap();
+    let id = v.appointments(&ClientCode::parse(&ann).unwrap()).unwrap()[0]
+        .id
+        .clone();
+    v.mark_appointment(&id, AppointmentStatus::Attended)
         .unwrap();
-    let id = v.appointments(&ClientCode::parse(&ann).unwrap()).unwrap()[0].id.clone();
-    v.mark_appointment(&id, AppointmentStatus::Attended).unwrap();
-    let later = ics(&[("a", "Ann Example", "20310106T120000Z", "20310106T125000Z", "CANCELLED")]);
+    let later = ics(&[(
+        "a",
+        "Ann Example",
+        "20310106T120000Z",
+        "20310106T125000Z",
+        "CANCELLED",
+    )]);
     let p = v
-        .calendar_import(&calendar::extract(&later, &w).unwrap(), &w, ImportSource::File)
+        .calendar_import(
+            &calendar::extract(&later, &w).unwrap(),
+            &w,
+            ImportSource::File,
+        )
         .unwrap();
     assert!(!p.counts.has_changes());
     let a = &v.appointments(&ClientCode::parse(&ann).unwrap()).unwrap()[0];
@@ -337,9 +452,19 @@ fn two_clients_with_one_name_are_not_guessed_between() {
     client(&mut v, "Sam Smith");
     client(&mut v, "Sam Smith");
     let w = far_window();
-    let feed = ics(&[("a", "Sam Smith", "20310106T100000Z", "20310106T105000Z", "CONFIRMED")]);
+    let feed = ics(&[(
+        "a",
+        "Sam Smith",
+        "20310106T100000Z",
+        "20310106T105000Z",
+        "CONFIRMED",
+    )]);
     let p = v
-        .calendar_import(&calendar::extract(&feed, &w).unwrap(), &w, ImportSource::File)
+        .calendar_import(
+            &calendar::extract(&feed, &w).unwrap(),
+            &w,
+            ImportSource::File,
+        )
         .unwrap();
     assert_eq!(p.counts.new, 0);
     assert_eq!(p.skipped.len(), 1);
@@ -349,7 +474,10 @@ fn two_clients_with_one_name_are_not_guessed_between() {
 #[test]
 fn the_feed_address_is_kept_secret_and_removed_at_once() {
     let (home, mut v) = vault();
-    assert!(v.set_calendar_feed("http://calendar.example.com/x.ics").is_err());
+    assert!(
+        v.set_calendar_feed("http://calendar.example.com/x.ics")
+            .is_err()
+    );
     let s = v
         .set_calendar_feed("webcal://calendar.example.com/private-abc123/basic.ics")
         .unwrap();
@@ -383,7 +511,13 @@ fn the_feed_address_is_kept_secret_and_removed_at_once() {
 fn an_erased_client_is_not_brought_back_by_the_calendar() {
     let (_home, mut v) = vault();
     let w = far_window();
-    let feed = ics(&[("e1", "Eve Erased", "20310106T100000Z", "20310106T105000Z", "CONFIRMED")]);
+    let feed = ics(&[(
+        "e1",
+        "Eve Erased",
+        "20310106T100000Z",
+        "20310106T105000Z",
+        "CONFIRMED",
+    )]);
     let x = calendar::extract(&feed, &w).unwrap();
     v.calendar_import(&x, &w, ImportSource::Feed).unwrap();
     let code = v.list_clients(true).unwrap()[0].code.clone();
@@ -391,7 +525,11 @@ fn an_erased_client_is_not_brought_back_by_the_calendar() {
     let again = v.calendar_preview(&x, &w, ImportSource::Feed).unwrap();
     assert_eq!(again.counts.new, 0);
     assert!(again.new_clients.is_empty());
-    assert!(again.skipped[0].reason.contains("erased"), "{:?}", again.skipped);
+    assert!(
+        again.skipped[0].reason.contains("erased"),
+        "{:?}",
+        again.skipped
+    );
 }
 
 #[test]
@@ -400,22 +538,42 @@ fn an_empty_feed_cancels_nothing_and_cancelled_sessions_stay_cancelled() {
     let ann = client(&mut v, "Ann Example");
     let w = far_window();
     let feed = ics(&[
-        ("a", "Ann Example", "20310106T100000Z", "20310106T105000Z", "CONFIRMED"),
-        ("b", "Ann Example", "20310113T100000Z", "20310113T105000Z", "CONFIRMED"),
+        (
+            "a",
+            "Ann Example",
+            "20310106T100000Z",
+            "20310106T105000Z",
+            "CONFIRMED",
+        ),
+        (
+            "b",
+            "Ann Example",
+            "20310113T100000Z",
+            "20310113T105000Z",
+            "CONFIRMED",
+        ),
     ]);
     let x = calendar::extract(&feed, &w).unwrap();
     v.calendar_import(&x, &w, ImportSource::Feed).unwrap();
     // The service answers with an empty calendar (an address reset, say).
-    let empty = calendar::extract(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n", &w).unwrap();
+    let empty =
+        calendar::extract(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n", &w).unwrap();
     let p = v.calendar_preview(&empty, &w, ImportSource::Feed).unwrap();
     assert_eq!(p.counts.cancelled, 0);
     assert!(!p.warnings.is_empty());
     // The therapist cancels one here; the calendar still lists it: it stays cancelled.
-    let id = v.appointments(&ClientCode::parse(ann.as_str()).unwrap()).unwrap()[1].id.clone();
-    v.mark_appointment(&id, AppointmentStatus::Cancelled).unwrap();
+    let id = v
+        .appointments(&ClientCode::parse(ann.as_str()).unwrap())
+        .unwrap()[1]
+        .id
+        .clone();
+    v.mark_appointment(&id, AppointmentStatus::Cancelled)
+        .unwrap();
     let p = v.calendar_import(&x, &w, ImportSource::Feed).unwrap();
     assert!(!p.counts.has_changes(), "{:?}", p.counts);
-    let appts = v.appointments(&ClientCode::parse(ann.as_str()).unwrap()).unwrap();
+    let appts = v
+        .appointments(&ClientCode::parse(ann.as_str()).unwrap())
+        .unwrap();
     assert_eq!(appts[1].status, AppointmentStatus::Cancelled);
     // Each imported session is in the trail under its client.
     let trail = v.audit_entries(&Default::default()).unwrap();

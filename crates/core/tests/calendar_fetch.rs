@@ -33,7 +33,11 @@ fn a_feed_is_fetched_over_https() {
 fn http_is_refused_before_any_connection() {
     let s = start();
     let before = s.requests.load(Ordering::SeqCst);
-    let e = fetch_feed(&format!("http://127.0.0.1:{}/feed.ics", s.port), &s.limits()).unwrap_err();
+    let e = fetch_feed(
+        &format!("http://127.0.0.1:{}/feed.ics", s.port),
+        &s.limits(),
+    )
+    .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert!(message(&e).contains("http://"), "{e}");
     assert_eq!(s.requests.load(Ordering::SeqCst), before);
@@ -45,7 +49,10 @@ fn a_redirect_to_http_is_refused() {
     let e = fetch_feed(&s.url("/to-http"), &s.limits()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Network);
     assert!(message(&e).contains("without https://"), "{e}");
-    assert!(!message(&e).contains("/to-http"), "the address is not shown: {e}");
+    assert!(
+        !message(&e).contains("/to-http"),
+        "the address is not shown: {e}"
+    );
 }
 
 #[test]
@@ -64,7 +71,10 @@ fn a_slow_server_is_timed_out() {
         let started = std::time::Instant::now();
         let e = fetch_feed(&s.url(path), &s.limits()).unwrap_err();
         assert!(message(&e).contains("within 2 seconds"), "{path}: {e}");
-        assert!(started.elapsed() < Duration::from_secs(4), "{path} took too long");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{path} took too long"
+        );
     }
 }
 

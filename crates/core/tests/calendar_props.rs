@@ -64,24 +64,28 @@ fn event() -> impl Strategy<Value = Ev> {
         any::<bool>(),
         any::<bool>(),
     )
-        .prop_map(|(words, quarter, minutes, zone, duration_form, cancelled)| {
-            let base = NaiveDate::from_ymd_opt(2026, 3, 2)
-                .unwrap()
-                .and_hms_opt(0, 0, 0)
-                .unwrap();
-            Ev {
-                words,
-                local: base + Duration::minutes(quarter * 15),
-                minutes,
-                zone,
-                duration_form,
-                cancelled,
-            }
-        })
+        .prop_map(
+            |(words, quarter, minutes, zone, duration_form, cancelled)| {
+                let base = NaiveDate::from_ymd_opt(2026, 3, 2)
+                    .unwrap()
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap();
+                Ev {
+                    words,
+                    local: base + Duration::minutes(quarter * 15),
+                    minutes,
+                    zone,
+                    duration_form,
+                    cancelled,
+                }
+            },
+        )
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace(',', "\\,").replace(';', "\\;")
+    s.replace('\\', "\\\\")
+        .replace(',', "\\,")
+        .replace(';', "\\;")
 }
 
 impl Ev {

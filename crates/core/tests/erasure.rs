@@ -45,7 +45,12 @@ fn client(v: &mut Vault, name: &str, born: Option<&str>) -> ClientCode {
 
 fn note(v: &mut Vault, code: &ClientCode, text: &str) -> String {
     let n = v
-        .add_note(code, NoteTemplate::Free, &[("text".into(), text.into())], None)
+        .add_note(
+            code,
+            NoteTemplate::Free,
+            &[("text".into(), text.into())],
+            None,
+        )
         .unwrap();
     v.finalise_note(&n.id).unwrap();
     n.id
@@ -72,7 +77,15 @@ fn populated() -> (tempfile::TempDir, Vault, ClientCode, ClientCode) {
     v.add_measure(
         &code,
         casebook_core::Instrument::Gad7,
-        &[Some(1), Some(2), Some(1), Some(0), Some(1), Some(2), Some(1)],
+        &[
+            Some(1),
+            Some(2),
+            Some(1),
+            Some(0),
+            Some(1),
+            Some(2),
+            Some(1),
+        ],
     )
     .unwrap();
     let start = chrono::Utc::now() - chrono::Duration::days(30);
@@ -90,11 +103,16 @@ fn an_erased_client_leaves_no_trace_in_the_decrypted_stores() {
     let before = all_bytes(&mut v);
     // The reader works: before erasure the text is there to be found.
     for s in [NAME, NOTE, ADDENDUM, PROCESS, "lighthouse"] {
-        assert!(pages::contains(&before, s), "{s:?} should be readable before erasure");
+        assert!(
+            pages::contains(&before, s),
+            "{s:?} should be readable before erasure"
+        );
     }
 
     // Open therapy, so inside retention: refused without the override, and nothing changed.
-    let e = v.erase_client(&code, "client asked for erasure", false).unwrap_err();
+    let e = v
+        .erase_client(&code, "client asked for erasure", false)
+        .unwrap_err();
     assert!(matches!(e, CoreError::Conflict(_)), "{e}");
     assert!(v.client(&code).is_ok());
     // A reason naming the client is refused (it is kept for good).
@@ -119,7 +137,10 @@ fn an_erased_client_leaves_no_trace_in_the_decrypted_stores() {
         PROCESS,
         "ferrets",
     ] {
-        assert!(!pages::contains(&after, s), "{s:?} is still in the decrypted store bytes");
+        assert!(
+            !pages::contains(&after, s),
+            "{s:?} is still in the decrypted store bytes"
+        );
     }
     // The other client is untouched; the erasure record remains, without a name.
     assert!(pages::contains(&after, OTHER_NOTE));
@@ -141,12 +162,13 @@ fn backup_erase_restore_keeps_the_client_erased() {
     let keep = client(&mut v, OTHER, None);
     let dest = home.path().join("backups");
     let made = v.backup_create(&dest, &mut |_| {}).unwrap();
-    v.erase_client(&code, "client asked for erasure", true).unwrap();
+    v.erase_client(&code, "client asked for erasure", true)
+        .unwrap();
     drop(v);
 
     let into = home.path().join("restored");
-    let restored = backup::restore(&made.path, &recovery, &into, Some(PASSPHRASE), &mut |_| {})
-        .unwrap();
+    let restored =
+        backup::restore(&made.path, &recovery, &into, Some(PASSPHRASE), &mut |_| {}).unwrap();
     let mut r = restored.vault;
     assert!(r.client(&code).is_err(), "the erased client came back");
     assert!(r.client(&keep).is_ok());
@@ -175,7 +197,10 @@ fn retention_review_on_a_fake_clock_with_policy_change_and_override() {
     let soon = client(&mut v, "Sue Soon", None);
     v.close_client(&soon, d("2019-05-01")).unwrap();
 
-    assert_eq!(v.retention_of(&seventeen).unwrap().unwrap().0, d("2028-03-01"));
+    assert_eq!(
+        v.retention_of(&seventeen).unwrap().unwrap().0,
+        d("2028-03-01")
+    );
     // The clinical store holds the dates only: no birth date, no age, no basis sentence.
     {
         let keys = v.show_keys().unwrap();
@@ -183,11 +208,19 @@ fn retention_review_on_a_fake_clock_with_policy_change_and_override() {
         conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", keys.clinical_db_key))
             .unwrap();
         let with_basis: i64 = conn
-            .query_row("SELECT count(*) FROM client_retention WHERE basis IS NOT NULL", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM client_retention WHERE basis IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(with_basis, 0);
         let dates: i64 = conn
-            .query_row("SELECT count(*) FROM client_retention WHERE review_on IS NOT NULL", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM client_retention WHERE review_on IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(dates, 4);
     }

@@ -57,23 +57,40 @@ fn world() -> World {
             &ann,
             NoteTemplate::Soap,
             &[
-                ("subjective".into(), "Bella said her brother Tom was unkind; Annabel cried".into()),
+                (
+                    "subjective".into(),
+                    "Bella said her brother Tom was unkind; Annabel cried".into(),
+                ),
                 ("plan".into(), "review sleep diary".into()),
             ],
             None,
         )
         .unwrap();
     v.finalise_note(&n.id).unwrap();
-    v.add_addendum(&n.id, "Fairweather family meeting agreed").unwrap();
-    v.add_note(&ann, NoteTemplate::Free, &[("text".into(), "draft about the allotment".into())], None)
+    v.add_addendum(&n.id, "Fairweather family meeting agreed")
         .unwrap();
-    v.add_process_note(&ann, "I felt protective of her").unwrap();
-    v.add_measure(&ann, Instrument::Phq9, &[Some(1); 9]).unwrap();
+    v.add_note(
+        &ann,
+        NoteTemplate::Free,
+        &[("text".into(), "draft about the allotment".into())],
+        None,
+    )
+    .unwrap();
+    v.add_process_note(&ann, "I felt protective of her")
+        .unwrap();
+    v.add_measure(&ann, Instrument::Phq9, &[Some(1); 9])
+        .unwrap();
     let bn = v
-        .add_note(&bob, NoteTemplate::Free, &[("text".into(), "bob's zeppelin anxiety".into())], None)
+        .add_note(
+            &bob,
+            NoteTemplate::Free,
+            &[("text".into(), "bob's zeppelin anxiety".into())],
+            None,
+        )
         .unwrap();
     v.finalise_note(&bn.id).unwrap();
-    v.add_process_note(&bob, "bob process reflection walrus").unwrap();
+    v.add_process_note(&bob, "bob process reflection walrus")
+        .unwrap();
     World { home, v, ann, bob }
 }
 
@@ -94,9 +111,8 @@ fn count(v: &mut Vault, table: &str, code: &ClientCode) -> usize {
 fn a_subject_access_bundle_holds_everything_about_the_client_and_nothing_else() {
     let mut w = world();
     let out = w.home.path().join("sar");
-    let export = w
-        .v
-        .subject_access_export(
+    let export =
+        w.v.subject_access_export(
             &w.ann,
             &AccessOptions {
                 received_on: Some(d("2026-01-31")),
@@ -109,13 +125,27 @@ fn a_subject_access_bundle_holds_everything_about_the_client_and_nothing_else() 
     let html = std::fs::read_to_string(&export.html).unwrap();
 
     // Every item, checked against the store.
-    assert_eq!(json["session_notes"].as_array().unwrap().len(), count(&mut w.v, "session_notes", &w.ann));
-    assert_eq!(json["appointments"].as_array().unwrap().len(), count(&mut w.v, "appointments", &w.ann));
-    assert_eq!(json["outcome_measures"].as_array().unwrap().len(), count(&mut w.v, "outcome_measures", &w.ann));
+    assert_eq!(
+        json["session_notes"].as_array().unwrap().len(),
+        count(&mut w.v, "session_notes", &w.ann)
+    );
+    assert_eq!(
+        json["appointments"].as_array().unwrap().len(),
+        count(&mut w.v, "appointments", &w.ann)
+    );
+    assert_eq!(
+        json["outcome_measures"].as_array().unwrap().len(),
+        count(&mut w.v, "outcome_measures", &w.ann)
+    );
     assert_eq!(json["identity"]["full_name"], "Annabel Fairweather");
     assert_eq!(json["identity"]["email"], "annabel@example.org");
     let all = json.to_string();
-    for s in ["Tom was unkind", "review sleep diary", "Fairweather family meeting", "allotment"] {
+    for s in [
+        "Tom was unkind",
+        "review sleep diary",
+        "Fairweather family meeting",
+        "allotment",
+    ] {
         assert!(all.contains(s), "{s:?} missing from the bundle");
         assert!(html.contains(s), "{s:?} missing from the readable document");
     }
@@ -130,7 +160,10 @@ fn a_subject_access_bundle_holds_everything_about_the_client_and_nothing_else() 
     assert!(json["withheld"].to_string().contains("process note"));
     // Nothing about Bob.
     for s in ["Otherfield", "zeppelin", "walrus", w.bob.as_str()] {
-        assert!(!all.contains(s) && !html.contains(s), "{s:?} leaked into Ann's bundle");
+        assert!(
+            !all.contains(s) && !html.contains(s),
+            "{s:?} leaked into Ann's bundle"
+        );
     }
     // The request is open, with its due date.
     let open = w.v.access_requests(false).unwrap();
@@ -145,9 +178,8 @@ fn process_notes_only_when_asked_and_redactions_are_listed() {
     let mut w = world();
     let notes = w.v.notes(&w.ann).unwrap();
     let final_note = notes.iter().find(|n| n.finalised_at.is_some()).unwrap();
-    let export = w
-        .v
-        .subject_access_export(
+    let export =
+        w.v.subject_access_export(
             &w.ann,
             &AccessOptions {
                 include_process_notes: true,
@@ -169,8 +201,13 @@ fn process_notes_only_when_asked_and_redactions_are_listed() {
     assert!(json["withheld"].to_string().contains("about a third party"));
     // The choice to include process notes is in the audit trail.
     let trail = w.v.audit_entries(&Default::default()).unwrap();
-    assert!(trail.iter().any(|e| e.action == "sar.create"
-        && e.detail.as_deref().unwrap_or_default().contains("include_process_notes=true")));
+    assert!(trail.iter().any(|e| {
+        e.action == "sar.create"
+            && e.detail
+                .as_deref()
+                .unwrap_or_default()
+                .contains("include_process_notes=true")
+    }));
 }
 
 #[test]
@@ -187,25 +224,39 @@ fn identity_corrections_keep_their_history() {
     )
     .unwrap();
     let c = w.v.client(&w.ann).unwrap();
-    assert_eq!(c.identity.unwrap().email.as_deref(), Some("annabel.f@example.org"));
+    assert_eq!(
+        c.identity.unwrap().email.as_deref(),
+        Some("annabel.f@example.org")
+    );
     let h = w.v.client_history(&w.ann).unwrap();
     assert_eq!(h.len(), 2);
     let email = h.iter().find(|c| c.field == "email").unwrap();
     assert_eq!(email.old_value.as_deref(), Some("annabel@example.org"));
-    assert_eq!(email.reason.as_deref(), Some("client corrected her details"));
+    assert_eq!(
+        email.reason.as_deref(),
+        Some("client corrected her details")
+    );
     // Nothing to change is refused; the audit entry names fields, not values.
-    assert!(w.v.edit_client(&w.ann, &IdentityChanges::default(), None).is_err());
+    assert!(
+        w.v.edit_client(&w.ann, &IdentityChanges::default(), None)
+            .is_err()
+    );
     let trail = w.v.audit_entries(&Default::default()).unwrap();
     let edit = trail.iter().find(|e| e.action == "client.edit").unwrap();
-    assert!(!edit.detail.clone().unwrap_or_default().contains("example.org"));
+    assert!(
+        !edit
+            .detail
+            .clone()
+            .unwrap_or_default()
+            .contains("example.org")
+    );
 }
 
 #[test]
 fn the_supervision_export_holds_no_name_or_alias() {
     let mut w = world();
-    let export = w
-        .v
-        .supervision_export(
+    let export =
+        w.v.supervision_export(
             std::slice::from_ref(&w.ann),
             &SupervisionOptions {
                 shift_days: Some(-17),
@@ -215,13 +266,22 @@ fn the_supervision_export_holds_no_name_or_alias() {
         .unwrap();
     let text = export.content.to_string().to_lowercase();
     assert_eq!(export.notes, 1, "finalised notes only, by default");
-    for s in ["annabel", "fairweather", "bella", "annabel@example.org", "otherfield", "robert"] {
+    for s in [
+        "annabel",
+        "fairweather",
+        "bella",
+        "annabel@example.org",
+        "otherfield",
+        "robert",
+    ] {
         assert!(!text.contains(s), "{s:?} is in the supervision export");
     }
     assert!(text.contains(&w.ann.as_str().to_lowercase()));
     assert!(text.contains("review sleep diary"));
     // Dates are shifted: the note was written today, the export says 17 days earlier.
-    let shifted = (chrono::Utc::now() - chrono::Duration::days(17)).date_naive().to_string();
+    let shifted = (chrono::Utc::now() - chrono::Duration::days(17))
+        .date_naive()
+        .to_string();
     assert!(text.contains(&shifted), "{text}");
 }
 
@@ -241,8 +301,12 @@ fn tables(dir: &std::path::Path) -> Vec<(String, Value)> {
 fn export_then_import_is_lossless() {
     let mut w = world();
     w.v.erase_client(&w.bob, "duplicate record", true).unwrap();
-    w.v.subject_access_export(&w.ann, &AccessOptions::default(), &w.home.path().join("sar"))
-        .unwrap();
+    w.v.subject_access_export(
+        &w.ann,
+        &AccessOptions::default(),
+        &w.home.path().join("sar"),
+    )
+    .unwrap();
     let first = w.home.path().join("export-1");
     w.v.export_all(&first).unwrap();
     assert!(first.join("README.md").exists() && first.join("session_notes.csv").exists());
@@ -296,7 +360,8 @@ fn bad_import_files_are_refused_and_no_vault_is_created() {
         },
         {
             let d = copy("unknown-field");
-            let mut v: Value = serde_json::from_slice(&std::fs::read(d.join("clients.json")).unwrap()).unwrap();
+            let mut v: Value =
+                serde_json::from_slice(&std::fs::read(d.join("clients.json")).unwrap()).unwrap();
             v[0]["favourite_colour"] = Value::from("blue");
             std::fs::write(d.join("clients.json"), serde_json::to_vec(&v).unwrap()).unwrap();
             (d, "favourite_colour")
@@ -304,21 +369,27 @@ fn bad_import_files_are_refused_and_no_vault_is_created() {
         {
             // An addendum whose note does not exist: caught by the rehearsal.
             let d = copy("dangling");
-            let mut v: Value = serde_json::from_slice(&std::fs::read(d.join("addenda.json")).unwrap()).unwrap();
+            let mut v: Value =
+                serde_json::from_slice(&std::fs::read(d.join("addenda.json")).unwrap()).unwrap();
             v[0]["note_id"] = Value::from("no-such-note");
             std::fs::write(d.join("addenda.json"), serde_json::to_vec(&v).unwrap()).unwrap();
             (d, "addenda.json")
         },
         {
             let d = copy("truncated");
-            let mut v: Value = serde_json::from_slice(&std::fs::read(d.join("appointments.json")).unwrap()).unwrap();
+            let mut v: Value =
+                serde_json::from_slice(&std::fs::read(d.join("appointments.json")).unwrap())
+                    .unwrap();
             v.as_array_mut().unwrap().clear();
             std::fs::write(d.join("appointments.json"), serde_json::to_vec(&v).unwrap()).unwrap();
             (d, "manifest says")
         },
     ];
     for (dir, expect) in cases {
-        let into = w.home.path().join(format!("vault-from-{}", dir.file_name().unwrap().to_string_lossy()));
+        let into = w.home.path().join(format!(
+            "vault-from-{}",
+            dir.file_name().unwrap().to_string_lossy()
+        ));
         let e = match Vault::import_all(&dir, &into, Some("another passphrase")) {
             Ok(_) => panic!("{} was imported", dir.display()),
             Err(e) => e.to_string(),
@@ -328,7 +399,11 @@ fn bad_import_files_are_refused_and_no_vault_is_created() {
         let leftovers: Vec<_> = std::fs::read_dir(w.home.path())
             .unwrap()
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".casebook-import-"))
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".casebook-import-")
+            })
             .collect();
         assert!(leftovers.is_empty(), "staging left behind");
     }
@@ -340,9 +415,8 @@ fn a_passage_to_withhold_that_is_not_found_stops_the_export() {
     let notes = w.v.notes(&w.ann).unwrap();
     let final_note = notes.iter().find(|n| n.finalised_at.is_some()).unwrap();
     let out = w.home.path().join("sar");
-    let e = w
-        .v
-        .subject_access_export(
+    let e =
+        w.v.subject_access_export(
             &w.ann,
             &AccessOptions {
                 redactions: vec![Redaction {
@@ -357,7 +431,10 @@ fn a_passage_to_withhold_that_is_not_found_stops_the_export() {
         .unwrap_err();
     assert!(e.to_string().contains("not found"), "{e}");
     assert!(!out.exists(), "nothing is written");
-    assert!(w.v.access_requests(true).unwrap().is_empty(), "nothing is recorded");
+    assert!(
+        w.v.access_requests(true).unwrap().is_empty(),
+        "nothing is recorded"
+    );
 }
 
 #[test]
@@ -373,10 +450,9 @@ fn supervision_export_replaces_earlier_names_and_the_people_around_the_client() 
         Some("married"),
     )
     .unwrap();
-    let export = w
-        .v
-        .supervision_export(std::slice::from_ref(&w.ann), &SupervisionOptions::default())
-        .unwrap();
+    let export =
+        w.v.supervision_export(std::slice::from_ref(&w.ann), &SupervisionOptions::default())
+            .unwrap();
     let text = export.content.to_string().to_lowercase();
     for s in ["fairweather", "newsurname", "annabel", "gregory"] {
         assert!(!text.contains(s), "{s:?} is in the supervision export");
@@ -384,7 +460,10 @@ fn supervision_export_replaces_earlier_names_and_the_people_around_the_client() 
     assert!(
         w.v.supervision_export(
             std::slice::from_ref(&w.ann),
-            &SupervisionOptions { shift_days: Some(i64::MAX), note_ids: None }
+            &SupervisionOptions {
+                shift_days: Some(i64::MAX),
+                note_ids: None
+            }
         )
         .is_err()
     );
@@ -394,14 +473,21 @@ fn supervision_export_replaces_earlier_names_and_the_people_around_the_client() 
 fn an_extension_cannot_bring_destruction_forward_and_a_tampered_trail_is_not_imported() {
     let mut w = world();
     w.v.close_client(&w.bob, d("2020-01-01")).unwrap();
-    let e = w.v.extend_retention(&w.bob, Some(d("2021-01-01")), "mistake").unwrap_err();
+    let e =
+        w.v.extend_retention(&w.bob, Some(d("2021-01-01")), "mistake")
+            .unwrap_err();
     assert!(e.to_string().contains("later than"), "{e}");
 
     let dir = w.home.path().join("export");
     w.v.export_all(&dir).unwrap();
-    let mut trail: Value = serde_json::from_slice(&std::fs::read(dir.join("audit_log.json")).unwrap()).unwrap();
+    let mut trail: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("audit_log.json")).unwrap()).unwrap();
     trail[1]["action"] = Value::from("note.read");
-    std::fs::write(dir.join("audit_log.json"), serde_json::to_vec(&trail).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("audit_log.json"),
+        serde_json::to_vec(&trail).unwrap(),
+    )
+    .unwrap();
     let into = w.home.path().join("never");
     let e = match Vault::import_all(&dir, &into, Some("x passphrase")) {
         Ok(_) => panic!("a tampered trail was imported"),
@@ -417,22 +503,33 @@ fn a_second_received_date_for_an_open_request_is_refused_and_an_alias_cannot_be_
     let out = w.home.path().join("sar");
     w.v.subject_access_export(
         &w.ann,
-        &AccessOptions { received_on: Some(d("2026-01-10")), ..Default::default() },
+        &AccessOptions {
+            received_on: Some(d("2026-01-10")),
+            ..Default::default()
+        },
         &out,
     )
     .unwrap();
-    let e = w
-        .v
-        .subject_access_export(
+    let e =
+        w.v.subject_access_export(
             &w.ann,
-            &AccessOptions { received_on: Some(d("2026-01-20")), ..Default::default() },
+            &AccessOptions {
+                received_on: Some(d("2026-01-20")),
+                ..Default::default()
+            },
             &out,
         )
         .unwrap_err();
-    assert!(e.to_string().contains("open request received 10/01/2026"), "{e}");
+    assert!(
+        e.to_string().contains("open request received 10/01/2026"),
+        "{e}"
+    );
     // The same request again (no date given) is fine.
-    w.v.subject_access_export(&w.ann, &AccessOptions::default(), &out).unwrap();
+    w.v.subject_access_export(&w.ann, &AccessOptions::default(), &out)
+        .unwrap();
     // "Bella" is Annabel's alias: it may not be in the reason kept for good.
-    let e = w.v.erase_client(&w.ann, "Bella asked for this", true).unwrap_err();
+    let e =
+        w.v.erase_client(&w.ann, "Bella asked for this", true)
+            .unwrap_err();
     assert!(e.to_string().contains("must not name the client"), "{e}");
 }

@@ -226,7 +226,8 @@ impl Embedded {
         for _ in 0..READERS {
             let r = Connection::open_with_flags(
                 root.join("meta.db"),
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             r.busy_timeout(std::time::Duration::from_secs(10))?;
             readers.push(Mutex::new(r));
@@ -821,7 +822,13 @@ fn sweep(conn: &Connection, root: &Path) -> anyhow::Result<()> {
     let mut snapshots: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     {
         let mut stmt = conn.prepare("SELECT account_id, name, hash FROM snapshots")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
         for row in rows {
             let (a, n, h) = row?;
             let file = snapshot_file(root, &a, &n, &h);
@@ -839,14 +846,27 @@ fn sweep(conn: &Connection, root: &Path) -> anyhow::Result<()> {
     let mut blobs: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     {
         let mut stmt = conn.prepare("SELECT account_id, device_id, seq FROM blobs")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
         for row in rows {
             let (a, d, seq) = row?;
-            blobs.insert(root.join("blobs").join(a).join(d).join(format!("{seq:020}.blob")));
+            blobs.insert(
+                root.join("blobs")
+                    .join(a)
+                    .join(d)
+                    .join(format!("{seq:020}.blob")),
+            );
         }
     }
     for (kind, keep) in [("blobs", &blobs), ("snapshots", &snapshots)] {
-        let Ok(dirs) = std::fs::read_dir(root.join(kind)) else { continue };
+        let Ok(dirs) = std::fs::read_dir(root.join(kind)) else {
+            continue;
+        };
         for account_dir in dirs.flatten() {
             let account = account_dir.file_name().to_string_lossy().into_owned();
             if !accounts.contains(&account) {
@@ -880,7 +900,11 @@ fn walk_files(dir: &Path) -> Vec<PathBuf> {
 
 /// The committer: takes every queued upload, places and records them in one transaction,
 /// flushes once, commits, then answers them all. Ends when the store is dropped.
-fn commit_loop(conn: &Mutex<Connection>, root: &Path, queue: &std::sync::mpsc::Receiver<AppendJob>) {
+fn commit_loop(
+    conn: &Mutex<Connection>,
+    root: &Path,
+    queue: &std::sync::mpsc::Receiver<AppendJob>,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {

@@ -75,7 +75,14 @@ pub fn run(g: &Globals, cmd: CalendarCmd) -> Outcome {
             let extraction = calendar::extract(&bytes, &window)?;
             drop(bytes);
             let mut vault = secrets::open_vault(g)?;
-            import(g, &mut vault, &extraction, &window, ImportSource::File, &opts)
+            import(
+                g,
+                &mut vault,
+                &extraction,
+                &window,
+                ImportSource::File,
+                &opts,
+            )
         }
         CalendarCmd::Feed(FeedCmd::Set { url }) => {
             let mut vault = secrets::open_vault(g)?;
@@ -107,7 +114,14 @@ pub fn run(g: &Globals, cmd: CalendarCmd) -> Outcome {
             let bytes = fetch(&address)?;
             let extraction = calendar::extract(&bytes, &window)?;
             drop(bytes);
-            import(g, &mut vault, &extraction, &window, ImportSource::Feed, &opts)
+            import(
+                g,
+                &mut vault,
+                &extraction,
+                &window,
+                ImportSource::Feed,
+                &opts,
+            )
         }
     }
 }
@@ -194,7 +208,11 @@ fn import(
             c.moved,
             c.cancelled,
             c.new_clients,
-            if c.new_clients == 1 { "client" } else { "clients" }
+            if c.new_clients == 1 {
+                "client"
+            } else {
+                "clients"
+            }
         );
     }
     Ok(ExitCode::SUCCESS)

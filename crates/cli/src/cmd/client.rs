@@ -153,7 +153,10 @@ pub fn run(g: &Globals, cmd: ClientCmd) -> Outcome {
             if g.json {
                 output::json(&c)?;
             } else {
-                println!("Client {} corrected; the previous details are kept in its history.", c.code);
+                println!(
+                    "Client {} corrected; the previous details are kept in its history.",
+                    c.code
+                );
             }
         }
         ClientCmd::History { code } => {

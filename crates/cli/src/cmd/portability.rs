@@ -32,7 +32,10 @@ pub fn export(g: &Globals, a: ExportArgs) -> Outcome {
     if g.json {
         output::json(&done)?;
     } else {
-        println!("Exported to {} (JSON and CSV, README.md describes the fields):", a.dir.display());
+        println!(
+            "Exported to {} (JSON and CSV, README.md describes the fields):",
+            a.dir.display()
+        );
         for (k, n) in &done.counts {
             println!("  {k}: {n}");
         }

@@ -93,7 +93,10 @@ pub fn run(g: &Globals, cmd: RetentionCmd) -> Outcome {
             let mut p = match preset {
                 Some(id) => RetentionPolicy::preset(&id).ok_or_else(|| {
                     let ids: Vec<&str> = presets().iter().map(|(k, _)| *k).collect();
-                    CoreError::invalid(format!("no preset {id:?}: choose one of {}", ids.join(", ")))
+                    CoreError::invalid(format!(
+                        "no preset {id:?}: choose one of {}",
+                        ids.join(", ")
+                    ))
                 })?,
                 None => vault.retention_policy()?,
             };
@@ -177,10 +180,23 @@ pub fn run(g: &Globals, cmd: RetentionCmd) -> Outcome {
                 println!("Destruction certificate");
                 if let Some(c) = &record.certificate {
                     println!("  client code: {}", c.client_code);
-                    println!("  opened: {}", c.opened_on.map(output::date).unwrap_or_default());
-                    println!("  ended: {}", c.ended_on.map(output::date).unwrap_or_default());
-                    println!("  review date: {}", c.review_on.map(output::date).unwrap_or_default());
-                    println!("  policy: {} — {}", c.policy, c.basis.clone().unwrap_or_default());
+                    println!(
+                        "  opened: {}",
+                        c.opened_on.map(output::date).unwrap_or_default()
+                    );
+                    println!(
+                        "  ended: {}",
+                        c.ended_on.map(output::date).unwrap_or_default()
+                    );
+                    println!(
+                        "  review date: {}",
+                        c.review_on.map(output::date).unwrap_or_default()
+                    );
+                    println!(
+                        "  policy: {} — {}",
+                        c.policy,
+                        c.basis.clone().unwrap_or_default()
+                    );
                     println!("  destroyed: {}", output::datetime(c.destroyed_at));
                 }
             }

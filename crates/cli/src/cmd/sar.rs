@@ -57,8 +57,9 @@ pub fn run(g: &Globals, cmd: SarCmd) -> Outcome {
             let redactions: Vec<Redaction> = match redact {
                 None => Vec::new(),
                 Some(p) => {
-                    let bytes = std::fs::read(&p)
-                        .map_err(|e| CoreError::invalid(format!("cannot read {}: {e}", p.display())))?;
+                    let bytes = std::fs::read(&p).map_err(|e| {
+                        CoreError::invalid(format!("cannot read {}: {e}", p.display()))
+                    })?;
                     serde_json::from_slice(&bytes).map_err(|e| {
                         CoreError::invalid(format!(
                             "{} is not a list of {{\"item_id\", \"passage\", \"reason\"}}: {e}",
@@ -76,7 +77,10 @@ pub fn run(g: &Globals, cmd: SarCmd) -> Outcome {
             if g.json {
                 output::json(&export)?;
             } else {
-                println!("Subject-access bundle written to {}", export.folder.display());
+                println!(
+                    "Subject-access bundle written to {}",
+                    export.folder.display()
+                );
                 println!(
                     "  request received {}, due {}",
                     output::date(export.request.received_on),
@@ -104,7 +108,11 @@ pub fn run(g: &Globals, cmd: SarCmd) -> Outcome {
             } else {
                 let today = chrono::Local::now().date_naive();
                 for r in list {
-                    let late = if r.status == "open" && r.due_on < today { " — OVERDUE" } else { "" };
+                    let late = if r.status == "open" && r.due_on < today {
+                        " — OVERDUE"
+                    } else {
+                        ""
+                    };
                     println!(
                         "{}  {}  {:<28} received {}  due {}{late}  {}",
                         r.id,

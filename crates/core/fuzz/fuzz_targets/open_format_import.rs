@@ -9,7 +9,9 @@ use casebook_core::portability::TABLES;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&which, body)) = data.split_first() else { return };
+    let Some((&which, body)) = data.split_first() else {
+        return;
+    };
     let target = ["session_notes", "clients", "audit_log"][usize::from(which % 3)];
     let dir = tempfile::tempdir().expect("a temp dir");
     let src = dir.path().join("export");

@@ -3,11 +3,15 @@
 #![no_main]
 
 use casebook_core::records::measures::{parse_items, score};
-use casebook_core::{ClientCode, Instrument, NoteTemplate, RecoveryKey, parse_date, search::fts_query};
+use casebook_core::{
+    ClientCode, Instrument, NoteTemplate, RecoveryKey, parse_date, search::fts_query,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(k) = RecoveryKey::parse(s) {
         assert_eq!(RecoveryKey::parse(k.as_str()).ok(), Some(k));
     }

@@ -345,9 +345,9 @@ impl Vault {
         // anyone could have written (a rewritten date, say) must not steer what is deleted.
         let (authentic, unauthenticated): (Vec<&Listing>, Vec<&Listing>) =
             listed.iter().partition(|l| {
-                l.manifest.as_ref().is_some_and(|m| {
-                    archive::manifest_mac(m, &self.keys.clinical) == m.mac
-                })
+                l.manifest
+                    .as_ref()
+                    .is_some_and(|m| archive::manifest_mac(m, &self.keys.clinical) == m.mac)
             });
         let candidates: Vec<policy::Candidate> = authentic
             .iter()
@@ -361,7 +361,10 @@ impl Vault {
             .collect();
         let mut plan = policy::plan(&settings.keep, &candidates, now);
         for l in &unauthenticated {
-            plan.keep.push((l.name.clone(), "manifest not authenticated: kept, check it with backup verify"));
+            plan.keep.push((
+                l.name.clone(),
+                "manifest not authenticated: kept, check it with backup verify",
+            ));
         }
         if !dry_run {
             for name in &plan.delete {

@@ -85,12 +85,14 @@ pub fn extract(input: &[u8], window: &ImportWindow) -> crate::Result<Extraction>
     // like any other unreadable file. (Not under the fuzzer, which must see the panic.)
     #[cfg(not(fuzzing))]
     {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| extract_inner(input, window)))
-            .unwrap_or_else(|_| {
-                Err(crate::CoreError::invalid(
-                    "this calendar could not be read (its contents confused the parser)",
-                ))
-            })
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            extract_inner(input, window)
+        }))
+        .unwrap_or_else(|_| {
+            Err(crate::CoreError::invalid(
+                "this calendar could not be read (its contents confused the parser)",
+            ))
+        })
     }
     #[cfg(fuzzing)]
     extract_inner(input, window)
@@ -235,11 +237,13 @@ fn facts<'a>(
         .property(&ICalendarProperty::Dtstart)
         .and_then(|e| e.values.first())
         .is_some_and(|v| matches!(v, ICalendarValue::PartialDateTime(dt) if dt.hour.is_none()));
-    let recurrence_id = comp.property(&ICalendarProperty::RecurrenceId).and_then(|e| {
-        let dt = e.values.first()?.as_partial_date_time()?;
-        let tz = resolve(e.tz_id());
-        dt.to_date_time_with_tz(tz).map(|t| t.with_timezone(&Utc))
-    });
+    let recurrence_id = comp
+        .property(&ICalendarProperty::RecurrenceId)
+        .and_then(|e| {
+            let dt = e.values.first()?.as_partial_date_time()?;
+            let tz = resolve(e.tz_id());
+            dt.to_date_time_with_tz(tz).map(|t| t.with_timezone(&Utc))
+        });
     EventFacts {
         summary: text(&ICalendarProperty::Summary),
         uid: text(&ICalendarProperty::Uid),
@@ -391,7 +395,11 @@ fn identity(uid: &str, at: i64, title: &str) -> String {
 /// The title as a name: trimmed, inner whitespace collapsed; `None` when empty.
 fn clean_summary(s: Option<&str>) -> Option<String> {
     let joined = s?.split_whitespace().collect::<Vec<_>>().join(" ");
-    let trimmed: String = joined.chars().filter(|c| !c.is_control()).take(200).collect();
+    let trimmed: String = joined
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
     (!trimmed.is_empty()).then_some(trimmed)
 }
 

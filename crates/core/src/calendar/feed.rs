@@ -52,10 +52,9 @@ impl Vault {
     /// Turns the automatic refresh on or off.
     pub fn set_calendar_auto_refresh(&mut self, on: bool) -> Result<FeedSettings> {
         self.act(Action::CalendarFeedSettings, |cx| {
-            let n = cx.tx.execute(
-                "UPDATE identity.calendar_feed SET auto_refresh = ?1",
-                [on],
-            )?;
+            let n = cx
+                .tx
+                .execute("UPDATE identity.calendar_feed SET auto_refresh = ?1", [on])?;
             if n == 0 {
                 return Err(crate::CoreError::invalid(
                     "no calendar feed is connected: connect one first",
@@ -76,9 +75,11 @@ impl Vault {
         self.act(Action::CalendarRefresh, |cx| {
             let url: Option<String> = cx
                 .tx
-                .query_row("SELECT url FROM identity.calendar_feed WHERE id = 1", [], |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    "SELECT url FROM identity.calendar_feed WHERE id = 1",
+                    [],
+                    |r| r.get(0),
+                )
                 .optional()?;
             let url = url.ok_or_else(|| {
                 crate::CoreError::invalid(

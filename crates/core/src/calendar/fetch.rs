@@ -108,8 +108,14 @@ pub fn fetch_feed(address: &str, limits: &FetchLimits) -> Result<Vec<u8>> {
         return Err(fetch_error(
             &host,
             &match status.as_u16() {
-                401 | 403 => "the calendar service refused access (the address may have been reset)".to_string(),
-                404 | 410 => "the calendar service does not know this address (it may have been reset)".to_string(),
+                401 | 403 => {
+                    "the calendar service refused access (the address may have been reset)"
+                        .to_string()
+                }
+                404 | 410 => {
+                    "the calendar service does not know this address (it may have been reset)"
+                        .to_string()
+                }
                 code => format!("the calendar service answered with an error (HTTP {code})"),
             },
         ));
@@ -238,7 +244,10 @@ fn describe(host: &str, limits: &FetchLimits, e: &reqwest::Error) -> CoreError {
         );
     }
     if e.is_redirect() {
-        return fetch_error(host, "the service redirected in a way that cannot be followed");
+        return fetch_error(
+            host,
+            "the service redirected in a way that cannot be followed",
+        );
     }
     fetch_error(host, "the feed could not be fetched")
 }
@@ -250,17 +259,27 @@ mod tests {
     #[test]
     fn webcal_means_https_and_http_is_refused() {
         assert_eq!(
-            feed_url("webcal://calendar.example.com/feed.ics?k=1").unwrap().as_str(),
+            feed_url("webcal://calendar.example.com/feed.ics?k=1")
+                .unwrap()
+                .as_str(),
             "https://calendar.example.com/feed.ics?k=1"
         );
         assert_eq!(
             feed_url(" https://example.com/a.ics ").unwrap().scheme(),
             "https"
         );
-        for bad in ["http://example.com/a.ics", "ftp://example.com/a", "example.com", "", "https://"] {
+        for bad in [
+            "http://example.com/a.ics",
+            "ftp://example.com/a",
+            "example.com",
+            "",
+            "https://",
+        ] {
             assert!(feed_url(bad).is_err(), "{bad} should be refused");
         }
-        let e = feed_url("http://example.com/secret-token").unwrap_err().to_string();
+        let e = feed_url("http://example.com/secret-token")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("http://") && !e.contains("secret-token"));
     }
 }

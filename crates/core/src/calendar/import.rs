@@ -169,7 +169,6 @@ impl Vault {
             Ok(preview)
         })
     }
-
 }
 
 /// The stored key of each extracted event: HMAC-SHA256 of its identity under the vault's
@@ -178,7 +177,11 @@ impl Vault {
 fn event_keys(cx: &mut Ctx<'_>, calendar: &Extraction) -> Result<Vec<String>> {
     let secret: Option<String> = cx
         .tx
-        .query_row("SELECT value FROM meta WHERE key = 'calendar_secret'", [], |r| r.get(0))
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'calendar_secret'",
+            [],
+            |r| r.get(0),
+        )
         .ok();
     let secret = match secret {
         Some(s) => s,
@@ -519,7 +522,10 @@ fn apply(cx: &mut Ctx<'_>, preview: &CalendarPreview, source: ImportSource) -> R
         // Each change is in the trail under its client too (with the import's own entry).
         let code = match &e.client_code {
             Some(c) => c.clone(),
-            None => created.get(&match_key(&e.summary)).cloned().unwrap_or_default(),
+            None => created
+                .get(&match_key(&e.summary))
+                .cloned()
+                .unwrap_or_default(),
         };
         cx.client(&code);
         cx.object(&id);

@@ -22,7 +22,9 @@ use serde::Serialize;
 pub use extract::{ExtractedEvent, Extraction, SkippedEvent, extract};
 pub use feed::FeedSettings;
 pub use fetch::{FetchLimits, feed_url, fetch_feed};
-pub use import::{CalendarPreview, Change, EventStatus, ImportSource, ImportSummary, PlannedEvent, PreviewCounts};
+pub use import::{
+    CalendarPreview, Change, EventStatus, ImportSource, ImportSummary, PlannedEvent, PreviewCounts,
+};
 
 /// How far ahead an import looks when no end date is given.
 pub const DEFAULT_WINDOW_DAYS: i64 = 180;

@@ -238,9 +238,13 @@ impl Vault {
         std::fs::create_dir_all(&folder).map_err(CoreError::io(&folder))?;
         let json_path = folder.join("subject-access.json");
         let html_path = folder.join("subject-access.html");
-        let pretty = serde_json::to_vec_pretty(&content).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+        let pretty =
+            serde_json::to_vec_pretty(&content).map_err(|e| CoreError::Corrupt(e.to_string()))?;
         crate::sealed::write_atomically(&json_path, &pretty)?;
-        crate::sealed::write_atomically(&html_path, super::access_html::render(&content).as_bytes())?;
+        crate::sealed::write_atomically(
+            &html_path,
+            super::access_html::render(&content).as_bytes(),
+        )?;
         Ok(AccessExport {
             request,
             folder,
@@ -277,8 +281,13 @@ fn passage_is_in(
         [&r.item_id, code],
         |row| row.get::<_, String>(0),
     ) {
-        let fields: serde_json::Map<String, Value> = serde_json::from_str(&body).unwrap_or_default();
-        texts.extend(fields.values().filter_map(|v| v.as_str().map(str::to_string)));
+        let fields: serde_json::Map<String, Value> =
+            serde_json::from_str(&body).unwrap_or_default();
+        texts.extend(
+            fields
+                .values()
+                .filter_map(|v| v.as_str().map(str::to_string)),
+        );
     }
     if let Ok(t) = tx.query_row(
         "SELECT text FROM addenda WHERE id = ?1 AND client_code = ?2",
@@ -330,7 +339,11 @@ fn bundle(
         [code],
     )?);
     for n in notes.iter_mut() {
-        let id = n.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let id = n
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let body: serde_json::Map<String, Value> = n
             .get("body")
             .and_then(Value::as_str)
@@ -351,11 +364,25 @@ fn bundle(
             [&id],
         )?;
         for a in addenda.iter_mut() {
-            let aid = a.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-            let text = a.get("text").and_then(Value::as_str).unwrap_or_default().to_string();
-            a.insert("text".into(), Value::String(redact(&aid, &text, options, &mut withheld)));
+            let aid = a
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let text = a
+                .get("text")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            a.insert(
+                "text".into(),
+                Value::String(redact(&aid, &text, options, &mut withheld)),
+            );
         }
-        n.insert("addenda".into(), Value::Array(addenda.into_iter().map(Value::Object).collect()));
+        n.insert(
+            "addenda".into(),
+            Value::Array(addenda.into_iter().map(Value::Object).collect()),
+        );
     }
     let mut measures = readable(rows(
         tx,
@@ -363,7 +390,11 @@ fn bundle(
         [code],
     )?);
     for m in measures.iter_mut() {
-        if let Some(items) = m.get("items").and_then(Value::as_str).and_then(|s| serde_json::from_str::<Value>(s).ok()) {
+        if let Some(items) = m
+            .get("items")
+            .and_then(Value::as_str)
+            .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        {
             m.insert("items".into(), items);
         }
     }
@@ -375,9 +406,20 @@ fn bundle(
     let process_notes = if options.include_process_notes {
         let mut p = process;
         for item in p.iter_mut() {
-            let pid = item.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-            let text = item.get("text").and_then(Value::as_str).unwrap_or_default().to_string();
-            item.insert("text".into(), Value::String(redact(&pid, &text, options, &mut withheld)));
+            let pid = item
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let text = item
+                .get("text")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            item.insert(
+                "text".into(),
+                Value::String(redact(&pid, &text, options, &mut withheld)),
+            );
         }
         Value::Array(p.into_iter().map(Value::Object).collect())
     } else {

@@ -32,7 +32,11 @@ fn fields(v: &Value) -> String {
     let mut o = String::from("<dl>");
     if let Value::Object(m) = v {
         for (k, v) in m {
-            o.push_str(&format!("<dt>{}</dt><dd>{}</dd>", esc(&k.replace('_', " ")), esc(&text(v))));
+            o.push_str(&format!(
+                "<dt>{}</dt><dd>{}</dd>",
+                esc(&k.replace('_', " ")),
+                esc(&text(v))
+            ));
         }
     }
     o.push_str("</dl>");
@@ -50,7 +54,10 @@ fn table(caption: &str, v: &Value) -> String {
         .unwrap_or_default();
     let mut o = format!("<h2>{}</h2><table><thead><tr>", esc(caption));
     for c in &cols {
-        o.push_str(&format!("<th scope=\"col\">{}</th>", esc(&c.replace('_', " "))));
+        o.push_str(&format!(
+            "<th scope=\"col\">{}</th>",
+            esc(&c.replace('_', " "))
+        ));
     }
     o.push_str("</tr></thead><tbody>");
     for it in items {
@@ -86,7 +93,10 @@ dt{{font-weight:600}}dd{{margin:0 0 .4rem 0;white-space:pre-wrap}}.note{{page-br
     ));
     o.push_str("<h2>Identity details</h2>");
     o.push_str(&fields(&b["identity"]));
-    o.push_str(&table("Changes to identity details", &b["identity_history"]));
+    o.push_str(&table(
+        "Changes to identity details",
+        &b["identity_history"],
+    ));
     o.push_str("<h2>Client record</h2>");
     o.push_str(&fields(&b["client"]));
     o.push_str(&table("Appointments", &b["appointments"]));

@@ -284,7 +284,13 @@ pub(crate) fn insert_client(cx: &mut Ctx<'_>, identity: &ClientIdentity) -> Resu
             aliases_json(&identity.aliases),
         ],
     )?;
-    cx.outbox(Store::Identity, "client_identity", code.as_str(), "upsert", &ihlc)?;
+    cx.outbox(
+        Store::Identity,
+        "client_identity",
+        code.as_str(),
+        "upsert",
+        &ihlc,
+    )?;
     cx.client(code.as_str());
     cx.object(&id);
     Ok(code)

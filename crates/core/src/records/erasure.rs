@@ -78,8 +78,10 @@ const CLINICAL_TABLES: &[&str] = &[
 
 /// Deletes everything about `code` in both stores (the caller has checked it may).
 pub(crate) fn erase_rows(cx: &mut Ctx<'_>, code: &str) -> Result<()> {
-    cx.tx
-        .execute("INSERT OR IGNORE INTO erasing (client_code) VALUES (?1)", [code])?;
+    cx.tx.execute(
+        "INSERT OR IGNORE INTO erasing (client_code) VALUES (?1)",
+        [code],
+    )?;
     cx.tx.execute(
         "INSERT OR IGNORE INTO erased_calendar_keys (calendar_key)
          SELECT calendar_key FROM appointments WHERE client_code = ?1 AND calendar_key IS NOT NULL",
@@ -91,31 +93,42 @@ pub(crate) fn erase_rows(cx: &mut Ctx<'_>, code: &str) -> Result<()> {
             .prepare(&format!("SELECT id FROM {table} WHERE client_code = ?1"))?
             .query_map([code], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        cx.tx
-            .execute(&format!("DELETE FROM {table} WHERE client_code = ?1"), [code])?;
+        cx.tx.execute(
+            &format!("DELETE FROM {table} WHERE client_code = ?1"),
+            [code],
+        )?;
         for id in ids {
             let hlc = cx.stamp();
             cx.outbox(Store::Clinical, table, &id, "delete", &hlc)?;
         }
     }
-    cx.tx
-        .execute("DELETE FROM client_retention WHERE client_code = ?1", [code])?;
+    cx.tx.execute(
+        "DELETE FROM client_retention WHERE client_code = ?1",
+        [code],
+    )?;
     // The index runs with FTS5's secure-delete (schema v4): the terms go with the rows.
     cx.tx
         .execute("DELETE FROM search_index WHERE client_code = ?1", [code])?;
     let client_id: Option<String> = cx
         .tx
-        .query_row("SELECT id FROM clients WHERE code = ?1", [code], |r| r.get(0))
+        .query_row("SELECT id FROM clients WHERE code = ?1", [code], |r| {
+            r.get(0)
+        })
         .ok();
-    cx.tx.execute("DELETE FROM clients WHERE code = ?1", [code])?;
+    cx.tx
+        .execute("DELETE FROM clients WHERE code = ?1", [code])?;
     if let Some(id) = client_id {
         let hlc = cx.stamp();
         cx.outbox(Store::Clinical, "clients", &id, "delete", &hlc)?;
     }
-    cx.tx
-        .execute("DELETE FROM identity.client_identity WHERE code = ?1", [code])?;
-    cx.tx
-        .execute("DELETE FROM identity.identity_history WHERE code = ?1", [code])?;
+    cx.tx.execute(
+        "DELETE FROM identity.client_identity WHERE code = ?1",
+        [code],
+    )?;
+    cx.tx.execute(
+        "DELETE FROM identity.identity_history WHERE code = ?1",
+        [code],
+    )?;
     let hlc = cx.stamp();
     cx.outbox(Store::Identity, "client_identity", code, "delete", &hlc)?;
     cx.tx
@@ -145,7 +158,13 @@ fn insert_record(cx: &mut Ctx<'_>, record: &ErasureRecord) -> Result<()> {
             cx.device_id
         ],
     )?;
-    cx.outbox(Store::Clinical, "erasure_records", &record.id, "upsert", &hlc)?;
+    cx.outbox(
+        Store::Clinical,
+        "erasure_records",
+        &record.id,
+        "upsert",
+        &hlc,
+    )?;
     Ok(())
 }
 
@@ -337,7 +356,11 @@ pub(crate) fn check_reason_has_no_name(cx: &Ctx<'_>, code: &str, reason: &str) -
     let reason_lc = reason.to_lowercase();
     let named = names
         .iter()
-        .flat_map(|n| n.split([' ', '-']).map(str::to_lowercase).collect::<Vec<_>>())
+        .flat_map(|n| {
+            n.split([' ', '-'])
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        })
         .filter(|p| p.chars().count() >= 3)
         .any(|part| reason_lc.contains(&part));
     if named {

@@ -2,18 +2,18 @@
 //! transaction: clients, appointments, session notes with addenda, process notes,
 //! outcome measures, and the sessions of a day as the clock runs them.
 
-pub mod appointments;
-pub mod clients;
-pub mod measures;
-pub mod notes;
 pub mod access;
 mod access_html;
-pub mod process_notes;
-pub(crate) mod rows;
-pub mod supervision;
-pub mod retention;
+pub mod appointments;
+pub mod clients;
 pub mod erasure;
+pub mod measures;
+pub mod notes;
+pub mod process_notes;
+pub mod retention;
+pub(crate) mod rows;
 pub mod sessions;
+pub mod supervision;
 
 use chrono::NaiveDate;
 

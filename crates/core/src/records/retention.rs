@@ -53,10 +53,25 @@ pub fn presets() -> Vec<(&'static str, RetentionPolicy)> {
     };
     vec![
         ("bacp", p("BACP / NCPS common practice", 7, 25, 26, 7)),
-        ("nhs-adult", p("NHS Records Management Code 2021: adults 8 years", 8, 25, 26, 8)),
+        (
+            "nhs-adult",
+            p(
+                "NHS Records Management Code 2021: adults 8 years",
+                8,
+                25,
+                26,
+                8,
+            ),
+        ),
         (
             "nhs-mental-health",
-            p("NHS Records Management Code 2021: mental health 20 years", 20, 25, 26, 20),
+            p(
+                "NHS Records Management Code 2021: mental health 20 years",
+                20,
+                25,
+                26,
+                20,
+            ),
         ),
     ]
 }
@@ -64,7 +79,10 @@ pub fn presets() -> Vec<(&'static str, RetentionPolicy)> {
 impl RetentionPolicy {
     /// A preset by its id (`bacp`, `nhs-adult`, `nhs-mental-health`).
     pub fn preset(id: &str) -> Option<Self> {
-        presets().into_iter().find(|(k, _)| *k == id).map(|(_, p)| p)
+        presets()
+            .into_iter()
+            .find(|(k, _)| *k == id)
+            .map(|(_, p)| p)
     }
 
     /// Refuses figures no policy could mean.
@@ -84,8 +102,14 @@ impl RetentionPolicy {
             }
         }
         for (what, v) in [
-            ("birthday to keep under-18s' records until", self.minor_until_age),
-            ("birthday for those 17 at the end", self.minor_until_age_if_17),
+            (
+                "birthday to keep under-18s' records until",
+                self.minor_until_age,
+            ),
+            (
+                "birthday for those 17 at the end",
+                self.minor_until_age_if_17,
+            ),
         ] {
             if !(18..=100).contains(&v) {
                 return Err(CoreError::invalid(format!(
@@ -129,7 +153,10 @@ impl RetentionPolicy {
         if birthday >= min {
             (
                 birthday,
-                format!("under 18 at the end ({age}): until the {} birthday", ordinal(until_age)),
+                format!(
+                    "under 18 at the end ({age}): until the {} birthday",
+                    ordinal(until_age)
+                ),
             )
         } else {
             (
@@ -467,8 +494,22 @@ mod tests {
         assert_eq!(nhs.review_date(d("2026-01-31"), None).0, d("2034-01-31"));
         let mh = RetentionPolicy::preset("nhs-mental-health").unwrap();
         assert_eq!(mh.review_date(d("2026-01-31"), None).0, d("2046-01-31"));
-        assert!(RetentionPolicy { adult_years: 0, ..Default::default() }.checked().is_err());
-        assert!(RetentionPolicy { minor_until_age: 12, ..Default::default() }.checked().is_err());
+        assert!(
+            RetentionPolicy {
+                adult_years: 0,
+                ..Default::default()
+            }
+            .checked()
+            .is_err()
+        );
+        assert!(
+            RetentionPolicy {
+                minor_until_age: 12,
+                ..Default::default()
+            }
+            .checked()
+            .is_err()
+        );
         // Leap day plus whole years lands on 28 February.
         assert_eq!(add_years(d("2024-02-29"), 7), d("2031-02-28"));
         assert_eq!(age_on(d("2009-03-10"), d("2026-03-09")), 16);

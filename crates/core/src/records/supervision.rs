@@ -83,7 +83,9 @@ fn terms(
 }
 
 fn lower(s: &str) -> Vec<char> {
-    s.chars().map(|c| c.to_lowercase().next().unwrap_or(c)).collect()
+    s.chars()
+        .map(|c| c.to_lowercase().next().unwrap_or(c))
+        .collect()
 }
 
 /// Replaces every whole-word, any-case occurrence of each term by its replacement.
@@ -122,7 +124,10 @@ fn shift(v: &Value, days: Option<i64>) -> Value {
     let shifted = v
         .as_str()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .and_then(|t| t.with_timezone(&Utc).checked_add_signed(Duration::try_days(days)?));
+        .and_then(|t| {
+            t.with_timezone(&Utc)
+                .checked_add_signed(Duration::try_days(days)?)
+        });
     match shifted {
         Some(t) => Value::String(t.date_naive().to_string()),
         None => v.clone(),
@@ -139,7 +144,10 @@ impl Vault {
         if codes.is_empty() {
             return Err(crate::CoreError::invalid("name at least one client code"));
         }
-        if options.shift_days.is_some_and(|d| !(-MAX_SHIFT_DAYS..=MAX_SHIFT_DAYS).contains(&d)) {
+        if options
+            .shift_days
+            .is_some_and(|d| !(-MAX_SHIFT_DAYS..=MAX_SHIFT_DAYS).contains(&d))
+        {
             return Err(crate::CoreError::invalid(format!(
                 "shift dates by at most {MAX_SHIFT_DAYS} days either way"
             )));

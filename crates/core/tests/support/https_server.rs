@@ -40,8 +40,8 @@ impl Server {
 pub fn start() -> Server {
     let feed = Arc::new(Mutex::new(FEED.as_bytes().to_vec()));
     let served = feed.clone();
-    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
-        .unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -94,15 +94,28 @@ fn serve(
         }
     }
     counter.fetch_add(1, Ordering::SeqCst);
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
     let head = |status: &str, extra: &str, len: Option<usize>| {
-        let len = len.map(|n| format!("Content-Length: {n}\r\n")).unwrap_or_default();
+        let len = len
+            .map(|n| format!("Content-Length: {n}\r\n"))
+            .unwrap_or_default();
         format!("HTTP/1.1 {status}\r\n{extra}{len}Connection: close\r\n\r\n")
     };
     match path.as_str() {
         "/feed.ics" => {
             let body = feed.lock().map(|b| b.clone()).unwrap_or_default();
-            tls.write_all(head("200 OK", "Content-Type: text/calendar\r\n", Some(body.len())).as_bytes())?;
+            tls.write_all(
+                head(
+                    "200 OK",
+                    "Content-Type: text/calendar\r\n",
+                    Some(body.len()),
+                )
+                .as_bytes(),
+            )?;
             tls.write_all(&body)?;
         }
         "/to-https" => {
@@ -147,4 +160,3 @@ fn serve(
     let _ = tls.flush();
     Ok(())
 }
-
