@@ -170,21 +170,19 @@ pub async fn calendar_preview_file(
 pub async fn calendar_apply(state: State<'_, AppState>, id: String) -> UiResult<ImportSummary> {
     let pending = {
         let mut slot = guard(&state.calendar.pending);
-        match slot.as_ref() {
-            None => {
-                return Err(UiError::invalid(
-                    "There is no calendar preview to import: preview it again.",
-                ));
+        match slot.take() {
+            Some(p) if p.id == id => p,
+            other => {
+                let replaced = other.is_some();
+                *slot = other;
+                return Err(UiError::invalid(if replaced {
+                    "The calendar has changed since this preview: nothing was imported. Review the new preview."
+                } else {
+                    "There is no calendar preview to import: preview it again."
+                }));
             }
-            Some(p) if p.id != id => {
-                return Err(UiError::invalid(
-                    "The calendar has changed since this preview: nothing was imported. Review the new preview.",
-                ));
-            }
-            Some(_) => slot.take(),
         }
-    }
-    .ok_or_else(|| UiError::invalid("There is no calendar preview to import: preview it again."))?;
+    };
     let result = state.with_vault(|v| {
         let done = v.calendar_import(&pending.extraction, &pending.window, pending.source)?;
         // The clock learns today's imported sessions (best effort: the next unlock reloads).

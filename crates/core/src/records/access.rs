@@ -467,13 +467,6 @@ fn bundle(
     }))
 }
 
-impl AccessExport {
-    /// Where the bundle is.
-    pub fn folder(&self) -> &Path {
-        &self.folder
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -268,6 +268,18 @@ pub(crate) fn recompute(cx: &mut Ctx<'_>, code: &str) -> Result<()> {
         Some(last) => Some(policy.review_date(last, born(cx.tx, code)?).0),
         None => None,
     };
+    // Called on reads too (the review list, a client's date): write only what changed.
+    let stored: Option<Option<NaiveDate>> = cx
+        .tx
+        .query_row(
+            "SELECT review_on FROM client_retention WHERE client_code = ?1",
+            [code],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if stored == Some(review_on) {
+        return Ok(());
+    }
     let hlc = cx.stamp();
     cx.tx.execute(
         "INSERT INTO client_retention (client_code, review_on, basis, hlc, device_id) VALUES (?1, ?2, NULL, ?3, ?4)
