@@ -109,10 +109,10 @@ pub async fn sign_up(
         s.limits.address.check(a, now).map_err(rate_limited)?;
     }
     let result = sign_up_checked(&s, body).await;
-    if let (Err(e), Some(a)) = (&result, &addr_key) {
-        if matches!(e.status, StatusCode::CONFLICT | StatusCode::FORBIDDEN) {
-            s.limits.address.failure(a, now);
-        }
+    if let (Err(e), Some(a)) = (&result, &addr_key)
+        && matches!(e.status, StatusCode::CONFLICT | StatusCode::FORBIDDEN)
+    {
+        s.limits.address.failure(a, now);
     }
     result
 }

@@ -177,11 +177,11 @@ impl Staged {
 
     /// Renames into place without flushing (the caller makes it durable).
     fn rename_into(mut self, path: &Path) -> std::io::Result<()> {
-        if let Some(tmp) = self.0.take() {
-            if let Err(e) = std::fs::rename(&tmp, path) {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e);
-            }
+        if let Some(tmp) = self.0.take()
+            && let Err(e) = std::fs::rename(&tmp, path)
+        {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
         }
         Ok(())
     }
@@ -995,10 +995,10 @@ fn commit_batch(
                 params![job.account, job.device, job.seq as i64, job.size as i64, job.hash],
             )
             .map_err(db_err)?;
-            if let Some(dir) = job.path.parent() {
-                if !placed_dirs.iter().any(|d| d == dir) {
-                    placed_dirs.push(dir.to_path_buf());
-                }
+            if let Some(dir) = job.path.parent()
+                && !placed_dirs.iter().any(|d| d == dir)
+            {
+                placed_dirs.push(dir.to_path_buf());
             }
             placed_files.push(job.path.clone());
             Ok(Appended::Stored)

@@ -186,7 +186,7 @@ impl Vault {
                     list.extend(terms(c, id, chosen.contains(&c.as_str()), &earlier));
                 }
             }
-            list.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            list.sort_by_key(|b| std::cmp::Reverse(b.0.len()));
 
             let mut clients = Vec::new();
             let mut count = 0;
@@ -271,7 +271,7 @@ mod tests {
             ..Default::default()
         };
         let mut t = terms("C-ABCD", &who, true, &["Ann-Marie Smith".into()]);
-        t.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        t.sort_by_key(|b| std::cmp::Reverse(b.0.len()));
         let out = pseudonymise(
             "ANN-MARIE LEE said annie's sister (Lee) emailed aml@example.org; Smith, Leeds and annex untouched?",
             &t,
