@@ -45,6 +45,54 @@ pub struct Config {
     /// nginx on the same host). From any other peer the header is ignored.
     #[serde(default)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Scale-out backend, metadata: PostgreSQL (with `object_store`, instead of `data`).
+    pub postgres: Option<PostgresConfig>,
+    /// Scale-out backend, blob bytes: an S3-compatible bucket (with `postgres`).
+    pub object_store: Option<ObjectStoreConfig>,
+}
+
+/// `[postgres]`: where the metadata of the scale-out backend lives.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// `postgres://user:password@host:port/database` (or `CASEBOOK_SYNC_POSTGRES_URL`).
+    #[serde(default)]
+    pub url: String,
+    /// ISO country of the database server (UK or EU/EEA only).
+    pub country: Option<String>,
+    /// Provider region, if any (e.g. `eu-west-2`); a known region fixes the country.
+    pub region: Option<String>,
+    /// Town or data centre, for people.
+    pub place: Option<String>,
+    /// Connections kept open by this instance.
+    #[serde(default = "default_pool")]
+    pub pool_size: usize,
+}
+
+/// `[object_store]`: the S3-compatible bucket holding blob bytes (Garage, AWS S3, …).
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectStoreConfig {
+    /// e.g. `https://s3.eu-west-2.amazonaws.com` or `http://127.0.0.1:3900` for a local
+    /// Garage; omit for AWS itself.
+    pub endpoint: Option<String>,
+    pub bucket: String,
+    /// The S3 region name the service expects (Garage's `s3_region`, e.g. `garage`).
+    pub region: String,
+    /// Keys under this prefix only (several servers or tests can share a bucket).
+    pub prefix: Option<String>,
+    /// Access key (or `CASEBOOK_SYNC_S3_ACCESS_KEY_ID`).
+    pub access_key_id: Option<String>,
+    /// Secret key (or `CASEBOOK_SYNC_S3_SECRET_ACCESS_KEY`); better in the environment.
+    pub secret_access_key: Option<String>,
+    /// ISO country of the bucket (needed when `region` is not a known provider region).
+    pub country: Option<String>,
+    /// Town or data centre, for people.
+    pub place: Option<String>,
+}
+
+fn default_pool() -> usize {
+    16
 }
 
 fn default_listen() -> SocketAddr {
@@ -74,6 +122,8 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             trusted_proxies: Vec::new(),
+            postgres: None,
+            object_store: None,
         }
     }
 }
@@ -87,30 +137,96 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("{} is not a valid configuration: {e}", path.display()))
     }
 
+    /// Reads secrets and the database address from the environment over the file.
+    pub fn apply_env(&mut self) {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(url) = var("CASEBOOK_SYNC_POSTGRES_URL") {
+            self.postgres.get_or_insert_with(Default::default).url = url;
+        }
+        if let Some(os) = self.object_store.as_mut() {
+            if let Some(k) = var("CASEBOOK_SYNC_S3_ACCESS_KEY_ID") {
+                os.access_key_id = Some(k);
+            }
+            if let Some(k) = var("CASEBOOK_SYNC_S3_SECRET_ACCESS_KEY") {
+                os.secret_access_key = Some(k);
+            }
+        }
+    }
+
     /// Checks every storage location is declared and in the UK or EU/EEA, and describes them.
     /// The error is one line naming the offending setting.
     pub fn locations(&self) -> Result<Vec<Location>, String> {
-        if self.data.is_none() {
-            return Err("data is not set: give the data folder with --data DIR".into());
+        match (&self.data, &self.postgres, &self.object_store) {
+            (Some(_), None, None) => self.embedded_locations(),
+            (None, Some(pg), Some(os)) => {
+                if pg.url.is_empty() {
+                    return Err(
+                        "postgres.url is not set (or CASEBOOK_SYNC_POSTGRES_URL)".into(),
+                    );
+                }
+                Ok(vec![
+                    location(
+                        "metadata",
+                        residency::check_location("postgres", pg.country.as_deref(), pg.region.as_deref())?,
+                        pg.region.as_deref(),
+                        pg.place.as_deref(),
+                    ),
+                    location(
+                        "blobs",
+                        residency::check_location("object_store", os.country.as_deref(), Some(&os.region))?,
+                        Some(&os.region),
+                        os.place.as_deref(),
+                    ),
+                ])
+            }
+            (None, None, None) => {
+                Err("data is not set: give the data folder with --data DIR (or [postgres] and [object_store] in --config)".into())
+            }
+            (Some(_), _, _) => Err(
+                "data is set together with [postgres]/[object_store]: choose one backend".into(),
+            ),
+            (None, Some(_), None) => {
+                Err("object_store is not set: the PostgreSQL backend keeps blob bytes in an S3-compatible bucket".into())
+            }
+            (None, None, Some(_)) => {
+                Err("postgres is not set: the object-store backend keeps metadata in PostgreSQL".into())
+            }
         }
-        let country = residency::check("country", self.country.as_deref())?;
-        let code = self
-            .country
-            .clone()
-            .unwrap_or_default()
-            .to_ascii_uppercase();
-        let description = match &self.place {
-            Some(p) => format!("{p}, {country}"),
-            None => country.to_string(),
-        };
-        Ok(["metadata", "blobs"]
-            .into_iter()
-            .map(|role| Location {
-                role: role.into(),
-                country: code.clone(),
-                region: None,
-                description: description.clone(),
-            })
-            .collect())
+    }
+
+    fn embedded_locations(&self) -> Result<Vec<Location>, String> {
+        let checked = residency::check_location("", self.country.as_deref(), None)
+            .map_err(|e| e.replacen(".country", "country", 1))?;
+        let l = location("metadata", checked, None, self.place.as_deref());
+        Ok(vec![
+            l.clone(),
+            Location {
+                role: "blobs".into(),
+                ..l
+            },
+        ])
+    }
+}
+
+/// One checked location as `/v1/info` shows it: "London, United Kingdom (eu-west-2)".
+fn location(
+    role: &str,
+    checked: residency::Checked,
+    region: Option<&str>,
+    place: Option<&str>,
+) -> Location {
+    let place = place.or(checked.place);
+    let mut description = match place {
+        Some(p) => format!("{p}, {}", checked.country_name),
+        None => checked.country_name.to_string(),
+    };
+    if let Some(r) = region {
+        description.push_str(&format!(" ({r})"));
+    }
+    Location {
+        role: role.into(),
+        country: checked.country,
+        region: region.map(str::to_string),
+        description,
     }
 }

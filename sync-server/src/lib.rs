@@ -7,9 +7,10 @@
 //!
 //! Built so far: accounts (Argon2id), device enrolment with hashed bearer tokens, device list
 //! and revoke, self-service account deletion, per-device append-only blob logs with heads and
-//! ranges, named snapshots, quotas and size limits, the residency guard and `/v1/info`, on the
-//! embedded SQLite + folder backend. TOTP second factor with one-time recovery
-//! codes, and sign-in rate limiting. TLS built in (rustls) or behind a proxy. Not yet: passkeys, the PostgreSQL + S3 backend.
+//! ranges, named snapshots, quotas and size limits, the residency guard and `/v1/info`, on two
+//! backends behind one trait: embedded (SQLite + folder) and scale-out (PostgreSQL + an
+//! S3-compatible bucket). TOTP second factor with one-time recovery codes, and sign-in rate
+//! limiting. TLS built in (rustls) or behind a proxy. Not yet: passkeys.
 //! Prometheus metrics at `/metrics`. The OpenAPI document is `sync-server/openapi.json`, served at `/v1/openapi.json`.
 
 pub mod auth;

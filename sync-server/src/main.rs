@@ -3,11 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use casebook_sync::AppState;
 use casebook_sync::config::Config;
-use casebook_sync::store::embedded::Embedded;
 use clap::{Parser, Subcommand};
 
 /// casebook-sync: stores only encrypted blobs, in UK/EU storage.
@@ -44,27 +42,30 @@ enum Command {
     },
     /// Create a one-time sign-up invite (for servers with `sign_up = "invite"`); prints its token.
     Invite {
-        /// The server's data folder.
-        #[arg(long, env = "CASEBOOK_SYNC_DATA")]
-        data: PathBuf,
+        /// The server's data folder (embedded backend).
+        #[arg(long, env = "CASEBOOK_SYNC_DATA", required_unless_present = "config")]
+        data: Option<PathBuf>,
+        /// The server's TOML settings (any backend).
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Days until the invite expires.
         #[arg(long, default_value_t = 7)]
         days: u32,
     },
 }
 
-fn invite(data: PathBuf, days: u32) -> ExitCode {
+fn invite(data: Option<PathBuf>, config: Option<PathBuf>, days: u32) -> ExitCode {
     if days == 0 || days > 365 {
         eprintln!("error: --days must be 1–365");
         return ExitCode::from(2);
     }
-    let store = match Embedded::open(&data) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot open the data folder {}: {e}", data.display());
-            return ExitCode::from(1);
-        }
+    let mut cfg = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
+    if data.is_some() {
+        cfg.data = data;
+    }
     let token = casebook_sync::auth::new_token();
     let expires = (chrono::Utc::now() + chrono::Duration::days(i64::from(days)))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -75,8 +76,16 @@ fn invite(data: PathBuf, days: u32) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    use casebook_sync::store::Store;
-    match rt.block_on(store.create_invite(&casebook_sync::auth::token_hash(&token), &expires)) {
+    let created = rt.block_on(async {
+        let store = casebook_sync::store::open(&cfg)
+            .await
+            .map_err(|e| format!("cannot open storage: {e:#}"))?;
+        store
+            .create_invite(&casebook_sync::auth::token_hash(&token), &expires)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    match created {
         Ok(()) => {
             println!("{token}");
             eprintln!("One-time invite, valid until {expires}. Only its hash is stored.");
@@ -87,6 +96,19 @@ fn invite(data: PathBuf, days: u32) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The TOML file if given, with secrets and the database address from the environment.
+fn load_config(path: Option<PathBuf>) -> Result<Config, ExitCode> {
+    let mut cfg = match path {
+        Some(path) => Config::from_file(&path).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        })?,
+        None => Config::default(),
+    };
+    cfg.apply_env();
+    Ok(cfg)
 }
 
 /// Each Argon2id hash takes a 19 MiB block. glibc would otherwise raise its mmap threshold
@@ -117,17 +139,11 @@ fn main() -> ExitCode {
             trusted_proxies,
             config,
         } => (data, country, listen, trusted_proxies, config),
-        Command::Invite { data, days } => return invite(data, days),
+        Command::Invite { data, config, days } => return invite(data, config, days),
     };
-    let mut cfg = match config {
-        Some(path) => match Config::from_file(&path) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => Config::default(),
+    let mut cfg = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     if data.is_some() {
         cfg.data = data;
@@ -146,28 +162,25 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(3);
     }
-    let Some(dir) = cfg.data.clone() else {
-        return ExitCode::from(3);
-    };
-    let store = match Embedded::open(&dir) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot open the data folder {}: {e}", dir.display());
-            return ExitCode::from(1);
-        }
-    };
-    let state = match AppState::new(cfg, Arc::new(store)) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(3);
-        }
-    };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(1);
+        }
+    };
+    let store = match rt.block_on(casebook_sync::store::open(&cfg)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot open storage: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    let state = match AppState::new(cfg, store) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(3);
         }
     };
     match rt.block_on(casebook_sync::serve(state)) {

@@ -2,16 +2,15 @@
 //! therapist's devices, isolation between accounts on every endpoint, and bad input.
 //! A new backend joins by adding a variant to [`Backend`] and a line to `backend_tests!`.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use casebook_sync::config::{Config, SignUpPolicy};
-use casebook_sync::store::embedded;
 use casebook_sync::{AppState, router};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+mod common;
 
 struct Server {
     _dir: tempfile::TempDir,
@@ -23,34 +22,46 @@ struct Server {
 enum Backend {
     /// SQLite metadata + blob folder.
     Embedded,
+    /// PostgreSQL metadata + S3-compatible bucket (a real PostgreSQL and Garage, started by
+    /// scripts/test; each test gets its own database and key prefix).
+    ScaleOut,
 }
 
 impl Backend {
-    fn open(self, dir: &std::path::Path) -> Arc<dyn casebook_sync::store::Store> {
+    /// The backend's settings; `None` when the scale-out services are not running and this
+    /// is not the full suite (then the test says so and passes).
+    async fn configure(self, cfg: &mut Config, dir: &std::path::Path) -> Option<()> {
         match self {
-            Backend::Embedded => Arc::new(embedded::Embedded::open(dir).unwrap()),
+            Backend::Embedded => {
+                cfg.data = Some(dir.to_path_buf());
+                cfg.country = Some("GB".into());
+                cfg.place = Some("London".into());
+            }
+            Backend::ScaleOut => {
+                let (pg, os) = common::scaleout::fresh().await?;
+                cfg.postgres = Some(pg);
+                cfg.object_store = Some(os);
+            }
         }
+        Some(())
     }
 }
 
-fn server_with(b: Backend, f: impl FnOnce(&mut Config)) -> Server {
+async fn server_with(b: Backend, f: impl FnOnce(&mut Config)) -> Option<Server> {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config {
-        data: Some(dir.path().to_path_buf()),
-        country: Some("GB".into()),
-        place: Some("London".into()),
-        ..Config::default()
-    };
+    let mut cfg = Config::default();
+    b.configure(&mut cfg, dir.path()).await?;
     f(&mut cfg);
-    let state = AppState::new(cfg, b.open(dir.path())).unwrap();
-    Server {
+    let store = casebook_sync::store::open(&cfg).await.unwrap();
+    let state = AppState::new(cfg, store).unwrap();
+    Some(Server {
         _dir: dir,
         app: router(state),
-    }
+    })
 }
 
-fn server(b: Backend) -> Server {
-    server_with(b, |_| {})
+async fn server(b: Backend) -> Option<Server> {
+    server_with(b, |_| {}).await
 }
 
 struct Reply {
@@ -171,7 +182,7 @@ impl Server {
 }
 
 async fn a_therapist_with_two_devices(b: Backend) {
-    let s = server(b);
+    let Some(s) = server(b).await else { return };
     let (laptop, t1) = s.account("therapist").await;
     let (desktop, t2) = s.device("therapist", "Home desktop").await;
 
@@ -346,7 +357,7 @@ async fn a_therapist_with_two_devices(b: Backend) {
 }
 
 async fn another_account_gets_no_data_and_no_hint_from_any_endpoint(b: Backend) {
-    let s = server(b);
+    let Some(s) = server(b).await else { return };
     let (alice_dev, alice) = s.account("alice").await;
     let (_bob_dev, bob) = s.account("bob").await;
     s.blob("/v1/blobs/1", &alice, b"alice secret").await;
@@ -466,10 +477,14 @@ async fn another_account_gets_no_data_and_no_hint_from_any_endpoint(b: Backend) 
 }
 
 async fn bad_input_gets_a_clear_4xx_and_stores_nothing(b: Backend) {
-    let s = server_with(b, |c| {
+    let Some(s) = server_with(b, |c| {
         c.max_blob_bytes = 1024;
         c.quota_bytes = 3000;
-    });
+    })
+    .await
+    else {
+        return;
+    };
     let (dev, t) = s.account("carol").await;
     let cases: Vec<(Reply, StatusCode)> = vec![
         (
@@ -635,7 +650,9 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing(b: Backend) {
 }
 
 async fn invite_only_sign_up(b: Backend) {
-    let s = server_with(b, |c| c.sign_up = SignUpPolicy::Invite);
+    let Some(s) = server_with(b, |c| c.sign_up = SignUpPolicy::Invite).await else {
+        return;
+    };
     let r = s
         .json(
             Method::POST,
@@ -655,7 +672,7 @@ async fn invite_only_sign_up(b: Backend) {
 }
 
 async fn wrong_password_and_unknown_user_look_the_same(b: Backend) {
-    let s = server(b);
+    let Some(s) = server(b).await else { return };
     s.account("erin").await;
     let wrong = s.json(Method::POST, "/v1/sessions", None, json!({"username": "erin", "password": "not the passphrase", "device_name": "d", "device_public_key": "k"})).await;
     let nobody = s.json(Method::POST, "/v1/sessions", None, json!({"username": "nobody", "password": "not the passphrase", "device_name": "d", "device_public_key": "k"})).await;
@@ -679,3 +696,4 @@ macro_rules! backend_tests {
 }
 
 backend_tests!(Embedded: a_therapist_with_two_devices, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same);
+backend_tests!(ScaleOut: a_therapist_with_two_devices, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same);

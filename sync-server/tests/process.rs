@@ -53,7 +53,9 @@ fn serves_reports_residency_and_stops_on_sigterm() {
 }
 
 /// Built-in TLS: with a certificate and key in the config file the server speaks HTTPS only.
-#[tokio::test]
+// Multi-threaded: the client's connection task must keep running while this thread waits
+// for the server to exit (an HTTP/2 connection closes in answer to the server's GOAWAY).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_https_with_its_own_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();

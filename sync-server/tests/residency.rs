@@ -57,3 +57,57 @@ fn a_config_file_with_a_us_country_is_refused() {
         .code(3)
         .stderr(predicate::str::contains("outside the UK"));
 }
+
+#[test]
+fn a_scale_out_configuration_with_a_us_region_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sync.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+[postgres]
+url = "postgres://casebook@127.0.0.1:1/casebook"
+country = "GB"
+
+[object_store]
+bucket = "casebook"
+region = "us-east-1"
+country = "GB"
+"#,
+    )
+    .unwrap();
+    Command::cargo_bin("casebook-sync")
+        .unwrap()
+        .env_remove("CASEBOOK_SYNC_DATA")
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "object_store.region = us-east-1 is in US, outside the UK and the EU/EEA",
+        ));
+}
+
+#[test]
+fn a_database_without_a_declared_country_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sync.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+[postgres]
+url = "postgres://casebook@127.0.0.1:1/casebook"
+
+[object_store]
+bucket = "casebook"
+region = "eu-west-2"
+"#,
+    )
+    .unwrap();
+    Command::cargo_bin("casebook-sync")
+        .unwrap()
+        .env_remove("CASEBOOK_SYNC_DATA")
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("postgres.country is not set"));
+}

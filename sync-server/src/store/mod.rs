@@ -6,6 +6,7 @@
 //! isolation boundary, and the HTTP layer only ever passes the id of the signed-in account.
 
 pub mod embedded;
+pub mod scaleout;
 
 use async_trait::async_trait;
 use casebook_wire::{BlobInfo, Deleted, Device, Head, Snapshot, Usage};
@@ -132,6 +133,18 @@ pub trait Store: Send + Sync + 'static {
     async fn use_totp_step(&self, account: &str, step: u64) -> StoreResult<bool>;
     /// Uses up a recovery code; false if unknown or used.
     async fn use_recovery_code(&self, account: &str, code_hash: &str) -> StoreResult<bool>;
+}
+
+/// Opens the backend the configuration names: `data` (embedded) or `[postgres]` with
+/// `[object_store]` (scale-out). Call after [`crate::config::Config::locations`] passed.
+pub async fn open(cfg: &crate::config::Config) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    match (&cfg.data, &cfg.postgres, &cfg.object_store) {
+        (Some(dir), None, None) => Ok(std::sync::Arc::new(embedded::Embedded::open(dir)?)),
+        (None, Some(pg), Some(os)) => {
+            Ok(std::sync::Arc::new(scaleout::ScaleOut::open(pg, os).await?))
+        }
+        _ => anyhow::bail!("no single storage backend is configured"),
+    }
 }
 
 /// Usage figures for the API.

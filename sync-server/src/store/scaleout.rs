@@ -1,0 +1,916 @@
+//! The scale-out backend: PostgreSQL for metadata and an S3-compatible bucket (Garage, AWS
+//! S3, …) for blob bytes, so several stateless server instances can run behind a load
+//! balancer.
+//!
+//! Every object key carries the SHA-256 of its bytes (`blobs/{account}/{device}/{seq}-{hash}`,
+//! `snapshots/{account}/{sha(name)}-{hash}`), so an object, once a row points to it, is never
+//! overwritten by different bytes. An upload puts its object first (S3 acknowledges only
+//! durable writes) and then records the row in one PostgreSQL transaction that locks the
+//! account row, so the seq rule and the quota hold across instances. A refused upload
+//! removes its object again; when PostgreSQL cannot say whether the row was committed the
+//! object is kept (it may be the acknowledged one). Deleting rows and deleting bytes cannot
+//! be one transaction: the keys to delete are written to `purges` in the same transaction
+//! that removes the rows, and removed from it once the bucket has dropped them, at once or
+//! at the next start.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use casebook_wire::{BlobInfo, Deleted, Device, Head, Snapshot};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as Key;
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, PutPayload};
+use sha2::{Digest, Sha256};
+use tokio_postgres::error::SqlState;
+
+use super::{AccountRecord, Appended, Store, StoreError, StoreResult, TokenOwner};
+use crate::config::{ObjectStoreConfig, PostgresConfig};
+
+/// The metadata schema, one entry per version (the `schema_version` table). Entries are
+/// never edited once released; a change is a new entry.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE accounts (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    totp_secret BYTEA,
+    totp_enabled BOOLEAN NOT NULL DEFAULT FALSE,
+    totp_last_step BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE recovery_codes (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    code_hash TEXT NOT NULL,
+    used BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (account_id, code_hash)
+);
+CREATE TABLE invites (
+    token_hash TEXT PRIMARY KEY,
+    expires_at TEXT NOT NULL,
+    used BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX devices_by_account ON devices(account_id);
+CREATE TABLE blobs (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    seq BIGINT NOT NULL,
+    size BIGINT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+CREATE INDEX blobs_by_account ON blobs(account_id);
+CREATE TABLE snapshots (
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (account_id, name)
+);
+CREATE TABLE purges (
+    key TEXT PRIMARY KEY,
+    is_prefix BOOLEAN NOT NULL
+);
+"#;
+
+/// PostgreSQL + object storage.
+pub struct ScaleOut {
+    pool: Pool,
+    objects: Arc<dyn ObjectStore>,
+}
+
+fn pg_err(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Unavailable(format!("the metadata database: {e}"))
+}
+
+fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::Unavailable(format!("the metadata database: {e}"))
+}
+
+fn object_err(e: object_store::Error) -> StoreError {
+    match e {
+        object_store::Error::NotFound { .. } => {
+            StoreError::Unavailable("a stored object is missing from the bucket".into())
+        }
+        e => StoreError::Unavailable(format!("the object store: {e}")),
+    }
+}
+
+fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn blob_key(account: &str, device: &str, seq: u64, hash: &str) -> Key {
+    Key::from(format!("blobs/{account}/{device}/{seq:020}-{hash}"))
+}
+
+fn snapshot_key(account: &str, name: &str, hash: &str) -> Key {
+    Key::from(format!(
+        "snapshots/{account}/{}-{hash}",
+        sha256_hex(name.as_bytes())
+    ))
+}
+
+fn account_prefixes(account: &str) -> [String; 2] {
+    [format!("blobs/{account}/"), format!("snapshots/{account}/")]
+}
+
+/// The S3 client for `cfg`: path-style requests (what Garage and most S3-compatible
+/// services expect), short retries so an outage shows as a clean error quickly.
+pub fn object_store(cfg: &ObjectStoreConfig) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    let mut b = AmazonS3Builder::new()
+        .with_bucket_name(&cfg.bucket)
+        .with_region(&cfg.region)
+        .with_retry(object_store::RetryConfig {
+            backoff: object_store::BackoffConfig::default(),
+            max_retries: 2,
+            retry_timeout: std::time::Duration::from_secs(10),
+        })
+        .with_client_options(
+            object_store::ClientOptions::new()
+                .with_timeout(std::time::Duration::from_secs(30))
+                .with_connect_timeout(std::time::Duration::from_secs(5)),
+        );
+    if let Some(endpoint) = &cfg.endpoint {
+        b = b
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"));
+    }
+    if let (Some(id), Some(secret)) = (&cfg.access_key_id, &cfg.secret_access_key) {
+        b = b.with_access_key_id(id).with_secret_access_key(secret);
+    }
+    let s3: Arc<dyn ObjectStore> = Arc::new(b.build()?);
+    Ok(match cfg.prefix.as_deref().map(|p| p.trim_matches('/')) {
+        Some(p) if !p.is_empty() => Arc::new(PrefixStore::new(s3, p)),
+        _ => s3,
+    })
+}
+
+impl ScaleOut {
+    /// Connects, brings the schema up to date (one instance at a time) and finishes any
+    /// deletions of bytes a previous run left pending.
+    pub async fn open(pg: &PostgresConfig, os: &ObjectStoreConfig) -> anyhow::Result<ScaleOut> {
+        let pg_config: tokio_postgres::Config = pg
+            .url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("postgres.url is not a PostgreSQL address: {e}"))?;
+        let manager = Manager::from_config(
+            pg_config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pg.pool_size.max(1))
+            .wait_timeout(Some(std::time::Duration::from_secs(10)))
+            .create_timeout(Some(std::time::Duration::from_secs(5)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()?;
+        let store = ScaleOut {
+            pool,
+            objects: object_store(os)?,
+        };
+        store.migrate().await?;
+        store.purge_pending().await;
+        Ok(store)
+    }
+
+    /// Applies the schema versions this database lacks, under an advisory lock so instances
+    /// starting together do not race; refuses a database written by a newer server.
+    async fn migrate(&self) -> anyhow::Result<()> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock(8787001)", &[])
+            .await?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            .await?;
+        let found: i32 = tx
+            .query_opt("SELECT version FROM schema_version", &[])
+            .await?
+            .map(|r| r.get(0))
+            .unwrap_or(0);
+        let known = MIGRATIONS.len() as i32;
+        if found > known {
+            anyhow::bail!(
+                "the database was written by a newer casebook-sync (metadata schema {found}; this build knows {known}): update the server"
+            );
+        }
+        for sql in MIGRATIONS.iter().skip(found.max(0) as usize) {
+            tx.batch_execute(sql).await?;
+        }
+        tx.execute("DELETE FROM schema_version", &[]).await?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&known],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_err)
+    }
+
+    /// Deletes from the bucket every key (or prefix) recorded in `purges`, forgetting each
+    /// once done. Failures are left for the next call: rows are already gone, so nothing
+    /// is served meanwhile.
+    async fn purge_pending(&self) {
+        let Ok(c) = self.client().await else { return };
+        let Ok(rows) = c.query("SELECT key, is_prefix FROM purges", &[]).await else {
+            return;
+        };
+        for row in rows {
+            let (key, is_prefix): (String, bool) = (row.get(0), row.get(1));
+            if self.delete_objects(&key, is_prefix).await.is_ok() {
+                let _ = c
+                    .execute("DELETE FROM purges WHERE key = $1", &[&key])
+                    .await;
+            } else {
+                tracing::warn!("object deletion left pending; retried at the next start");
+            }
+        }
+    }
+
+    async fn delete_objects(&self, key: &str, is_prefix: bool) -> object_store::Result<()> {
+        if !is_prefix {
+            return match self.objects.delete(&Key::from(key)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
+        let prefix = Key::from(key.trim_end_matches('/'));
+        let keys = self
+            .objects
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location)
+            .boxed();
+        self.objects
+            .delete_stream(keys)
+            .try_for_each(|_| async { Ok(()) })
+            .await
+    }
+
+    /// Removes an object a refused upload had put (best effort: an orphan is harmless, its
+    /// key is never reused for other bytes).
+    async fn discard(&self, key: &Key) {
+        let _ = self.objects.delete(key).await;
+    }
+
+    async fn get_bytes(&self, key: &Key) -> StoreResult<Vec<u8>> {
+        let got = self.objects.get(key).await.map_err(object_err)?;
+        Ok(got.bytes().await.map_err(object_err)?.to_vec())
+    }
+}
+
+const ACCOUNT_COLUMNS: &str = "id, password_hash, totp_secret, totp_enabled";
+
+fn account_row(r: &tokio_postgres::Row) -> AccountRecord {
+    AccountRecord {
+        id: r.get(0),
+        password_hash: r.get(1),
+        totp_secret: r.get(2),
+        totp_enabled: r.get(3),
+    }
+}
+
+async fn owns_device(
+    c: &impl deadpool_postgres::GenericClient,
+    account: &str,
+    device: &str,
+) -> StoreResult<bool> {
+    c.query_one(
+        "SELECT EXISTS(SELECT 1 FROM devices WHERE id = $1 AND account_id = $2)",
+        &[&device, &account],
+    )
+    .await
+    .map(|r| r.get(0))
+    .map_err(pg_err)
+}
+
+async fn used_bytes(c: &impl deadpool_postgres::GenericClient, account: &str) -> StoreResult<u64> {
+    let n: i64 = c
+        .query_one(
+            "SELECT ((SELECT COALESCE(SUM(size), 0) FROM blobs WHERE account_id = $1)
+                   + (SELECT COALESCE(SUM(size), 0) FROM snapshots WHERE account_id = $1))::BIGINT",
+            &[&account],
+        )
+        .await
+        .map_err(pg_err)?
+        .get(0);
+    Ok(n.max(0) as u64)
+}
+
+/// Locks the account's row for the rest of the transaction (uploads of one account are
+/// checked one at a time, across every instance); `NotFound` if it is gone.
+async fn lock_account(tx: &deadpool_postgres::Transaction<'_>, account: &str) -> StoreResult<()> {
+    tx.query_opt(
+        "SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE",
+        &[&account],
+    )
+    .await
+    .map_err(pg_err)?
+    .map(|_| ())
+    .ok_or(StoreError::NotFound)
+}
+
+/// A seq as PostgreSQL stores it.
+fn seq_i64(seq: u64) -> i64 {
+    seq.min(i64::MAX as u64) as i64
+}
+
+#[async_trait]
+impl Store for ScaleOut {
+    async fn create_account(&self, username: &str, password_hash: &str) -> StoreResult<String> {
+        let c = self.client().await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        match c
+            .execute(
+                "INSERT INTO accounts (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+                &[&id, &username, &password_hash, &now()],
+            )
+            .await
+        {
+            Ok(_) => Ok(id),
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict("that username is taken".into()))
+            }
+            Err(e) => Err(pg_err(e)),
+        }
+    }
+
+    async fn account_by_username(&self, username: &str) -> StoreResult<Option<AccountRecord>> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = $1"),
+                &[&username],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(row.as_ref().map(account_row))
+    }
+
+    async fn delete_account(&self, account: &str) -> StoreResult<Deleted> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        lock_account(&tx, account).await?;
+        let row = tx
+            .query_one(
+                "SELECT ((SELECT count(*) FROM blobs WHERE account_id = $1) + (SELECT count(*) FROM snapshots WHERE account_id = $1))::BIGINT,
+                        ((SELECT COALESCE(SUM(size), 0) FROM blobs WHERE account_id = $1) + (SELECT COALESCE(SUM(size), 0) FROM snapshots WHERE account_id = $1))::BIGINT",
+                &[&account],
+            )
+            .await
+            .map_err(pg_err)?;
+        let (blobs, bytes): (i64, i64) = (row.get(0), row.get(1));
+        for prefix in account_prefixes(account) {
+            tx.execute(
+                "INSERT INTO purges (key, is_prefix) VALUES ($1, TRUE) ON CONFLICT DO NOTHING",
+                &[&prefix],
+            )
+            .await
+            .map_err(pg_err)?;
+        }
+        tx.execute("DELETE FROM accounts WHERE id = $1", &[&account])
+            .await
+            .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)?;
+        // Rows are gone (nothing is served); now the bytes.
+        self.purge_pending().await;
+        Ok(Deleted {
+            blobs_removed: blobs.max(0) as u64,
+            bytes_removed: bytes.max(0) as u64,
+        })
+    }
+
+    async fn create_invite(&self, token_hash: &str, expires_at: &str) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO invites (token_hash, expires_at) VALUES ($1, $2)",
+            &[&token_hash, &expires_at],
+        )
+        .await
+        .map_err(pg_err)?;
+        Ok(())
+    }
+
+    async fn consume_invite(&self, token_hash: &str, now: &str) -> StoreResult<bool> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE invites SET used = TRUE WHERE token_hash = $1 AND NOT used AND expires_at > $2",
+                &[&token_hash, &now],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(n == 1)
+    }
+
+    async fn create_device(
+        &self,
+        account: &str,
+        name: &str,
+        public_key: &str,
+        token_hash: &str,
+    ) -> StoreResult<String> {
+        let c = self.client().await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        c.execute(
+            "INSERT INTO devices (id, account_id, name, public_key, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&id, &account, &name, &public_key, &token_hash, &now()],
+        )
+        .await
+        .map_err(pg_err)?;
+        Ok(id)
+    }
+
+    async fn device_for_token(&self, token_hash: &str) -> StoreResult<Option<TokenOwner>> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT d.account_id, d.id, a.totp_enabled FROM devices d JOIN accounts a ON a.id = d.account_id
+                 WHERE d.token_hash = $1 AND NOT d.revoked",
+                &[&token_hash],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(row.map(|r| TokenOwner {
+            account: r.get(0),
+            device: r.get(1),
+            totp_enabled: r.get(2),
+        }))
+    }
+
+    async fn list_devices(&self, account: &str) -> StoreResult<Vec<Device>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT id, name, public_key, created_at, revoked FROM devices WHERE account_id = $1 ORDER BY created_at",
+                &[&account],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| Device {
+                id: r.get(0),
+                name: r.get(1),
+                public_key: r.get(2),
+                created_at: r.get(3),
+                revoked: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn revoke_device(&self, account: &str, device: &str) -> StoreResult<()> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE devices SET revoked = TRUE WHERE id = $1 AND account_id = $2",
+                &[&device, &account],
+            )
+            .await
+            .map_err(pg_err)?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn append_blob(
+        &self,
+        account: &str,
+        device: &str,
+        seq: u64,
+        bytes: &[u8],
+        quota: u64,
+    ) -> StoreResult<Appended> {
+        let hash = sha256_hex(bytes);
+        let seq_db = seq_i64(seq);
+        let size = bytes.len() as i64;
+        // Cheap checks first, so a retry or someone else's device costs no object write.
+        {
+            let c = self.client().await?;
+            if !owns_device(&c, account, device).await? {
+                return Err(StoreError::NotFound);
+            }
+            if let Some(existing) = c
+                .query_opt(
+                    "SELECT hash FROM blobs WHERE device_id = $1 AND seq = $2",
+                    &[&device, &seq_db],
+                )
+                .await
+                .map_err(pg_err)?
+            {
+                let existing: String = existing.get(0);
+                return same_or_conflict(&existing, &hash, seq);
+            }
+        }
+        let key = blob_key(account, device, seq, &hash);
+        self.objects
+            .put(&key, PutPayload::from(bytes.to_vec()))
+            .await
+            .map_err(object_err)?;
+        let outcome = async {
+            let mut c = self.client().await?;
+            let tx = c.transaction().await.map_err(pg_err)?;
+            lock_account(&tx, account).await?;
+            if !owns_device(&tx, account, device).await? {
+                return Err(StoreError::NotFound);
+            }
+            if let Some(existing) = tx
+                .query_opt(
+                    "SELECT hash FROM blobs WHERE device_id = $1 AND seq = $2",
+                    &[&device, &seq_db],
+                )
+                .await
+                .map_err(pg_err)?
+            {
+                let existing: String = existing.get(0);
+                return same_or_conflict(&existing, &hash, seq);
+            }
+            let head: i64 = tx
+                .query_one(
+                    "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = $1",
+                    &[&device],
+                )
+                .await
+                .map_err(pg_err)?
+                .get(0);
+            if seq_db != head + 1 {
+                return Err(StoreError::Conflict(format!(
+                    "blob {seq} does not follow the log's last blob ({head}): send {}",
+                    head + 1
+                )));
+            }
+            if used_bytes(&tx, account).await? + bytes.len() as u64 > quota {
+                return Err(StoreError::QuotaExceeded);
+            }
+            tx.execute(
+                "INSERT INTO blobs (account_id, device_id, seq, size, hash) VALUES ($1, $2, $3, $4, $5)",
+                &[&account, &device, &seq_db, &size, &hash],
+            )
+            .await
+            .map_err(pg_err)?;
+            tx.commit().await.map_err(pg_err)?;
+            Ok(Appended::Stored)
+        }
+        .await;
+        // Refused: nothing points to the object (an identical committed blob has this very
+        // key, and is kept). Unavailable: whether the commit happened is unknown, so the
+        // object stays.
+        if let Err(StoreError::Conflict(_) | StoreError::QuotaExceeded | StoreError::NotFound) =
+            &outcome
+        {
+            self.discard(&key).await;
+        }
+        outcome
+    }
+
+    async fn heads(&self, account: &str) -> StoreResult<Vec<Head>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT DISTINCT ON (device_id) device_id, seq, hash FROM blobs
+                 WHERE account_id = $1 ORDER BY device_id, seq DESC",
+                &[&account],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| Head {
+                device_id: r.get(0),
+                seq: r.get::<_, i64>(1) as u64,
+                hash: r.get(2),
+            })
+            .collect())
+    }
+
+    async fn blob_range(
+        &self,
+        account: &str,
+        device: &str,
+        from: u64,
+        limit: u64,
+        max_bytes: u64,
+    ) -> StoreResult<Vec<(BlobInfo, Vec<u8>)>> {
+        let infos = {
+            let c = self.client().await?;
+            if !owns_device(&c, account, device).await? {
+                return Err(StoreError::NotFound);
+            }
+            c.query(
+                "SELECT seq, size, hash FROM blobs WHERE device_id = $1 AND account_id = $2 AND seq >= $3 ORDER BY seq LIMIT $4",
+                &[&device, &account, &seq_i64(from), &seq_i64(limit)],
+            )
+            .await
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| BlobInfo {
+                seq: r.get::<_, i64>(0) as u64,
+                size: r.get::<_, i64>(1) as u64,
+                hash: r.get(2),
+            })
+            .collect::<Vec<_>>()
+        };
+        // A byte budget, so one request cannot pull gigabytes into memory.
+        let mut chosen = Vec::new();
+        let mut total = 0u64;
+        for info in infos {
+            if !chosen.is_empty() && total + info.size > max_bytes {
+                break;
+            }
+            total += info.size;
+            chosen.push(info);
+        }
+        futures::stream::iter(chosen)
+            .map(|info| async move {
+                let bytes = self
+                    .get_bytes(&blob_key(account, device, info.seq, &info.hash))
+                    .await?;
+                Ok((info, bytes))
+            })
+            .buffered(8)
+            .try_collect()
+            .await
+    }
+
+    async fn put_snapshot(
+        &self,
+        account: &str,
+        name: &str,
+        bytes: &[u8],
+        quota: u64,
+    ) -> StoreResult<Snapshot> {
+        let hash = sha256_hex(bytes);
+        let key = snapshot_key(account, name, &hash);
+        {
+            // Someone else's (or a deleted) account stores nothing.
+            let c = self.client().await?;
+            if c.query_opt("SELECT 1 FROM accounts WHERE id = $1", &[&account])
+                .await
+                .map_err(pg_err)?
+                .is_none()
+            {
+                return Err(StoreError::NotFound);
+            }
+        }
+        self.objects
+            .put(&key, PutPayload::from(bytes.to_vec()))
+            .await
+            .map_err(object_err)?;
+        let snap = Snapshot {
+            name: name.to_string(),
+            size: bytes.len() as u64,
+            hash: hash.clone(),
+            created_at: now(),
+        };
+        let mut committed_hash: Option<String> = None;
+        let outcome: StoreResult<Option<String>> = async {
+            let mut c = self.client().await?;
+            let tx = c.transaction().await.map_err(pg_err)?;
+            lock_account(&tx, account).await?;
+            let previous = tx
+                .query_opt(
+                    "SELECT size, hash FROM snapshots WHERE account_id = $1 AND name = $2",
+                    &[&account, &name],
+                )
+                .await
+                .map_err(pg_err)?
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
+            committed_hash = previous.as_ref().map(|p| p.1.clone());
+            let previous_size = previous.as_ref().map_or(0, |p| p.0.max(0) as u64);
+            if used_bytes(&tx, account).await? - previous_size + bytes.len() as u64 > quota {
+                return Err(StoreError::QuotaExceeded);
+            }
+            let replaced = previous.map(|p| p.1).filter(|old| *old != hash);
+            if let Some(old) = &replaced {
+                tx.execute(
+                    "INSERT INTO purges (key, is_prefix) VALUES ($1, FALSE) ON CONFLICT DO NOTHING",
+                    &[&snapshot_key(account, name, old).to_string()],
+                )
+                .await
+                .map_err(pg_err)?;
+            }
+            tx.execute(
+                "INSERT INTO snapshots (account_id, name, size, hash, created_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (account_id, name) DO UPDATE SET size = excluded.size, hash = excluded.hash, created_at = excluded.created_at",
+                &[&account, &name, &(snap.size as i64), &snap.hash, &snap.created_at],
+            )
+            .await
+            .map_err(pg_err)?;
+            tx.commit().await.map_err(pg_err)?;
+            Ok(replaced)
+        }
+        .await;
+        match outcome {
+            Ok(replaced) => {
+                if replaced.is_some() {
+                    self.purge_pending().await;
+                }
+                Ok(snap)
+            }
+            Err(e) => {
+                // Refused: remove the new object unless the committed row is this very one.
+                let refused = !matches!(e, StoreError::Unavailable(_));
+                if refused && committed_hash.as_deref() != Some(hash.as_str()) {
+                    self.discard(&key).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn get_snapshot(&self, account: &str, name: &str) -> StoreResult<Vec<u8>> {
+        let hash: String = {
+            let c = self.client().await?;
+            c.query_opt(
+                "SELECT hash FROM snapshots WHERE account_id = $1 AND name = $2",
+                &[&account, &name],
+            )
+            .await
+            .map_err(pg_err)?
+            .ok_or(StoreError::NotFound)?
+            .get(0)
+        };
+        self.get_bytes(&snapshot_key(account, name, &hash)).await
+    }
+
+    async fn list_snapshots(&self, account: &str) -> StoreResult<Vec<Snapshot>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT name, size, hash, created_at FROM snapshots WHERE account_id = $1 ORDER BY name",
+                &[&account],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| Snapshot {
+                name: r.get(0),
+                size: r.get::<_, i64>(1) as u64,
+                hash: r.get(2),
+                created_at: r.get(3),
+            })
+            .collect())
+    }
+
+    async fn delete_snapshot(&self, account: &str, name: &str) -> StoreResult<()> {
+        {
+            let mut c = self.client().await?;
+            let tx = c.transaction().await.map_err(pg_err)?;
+            let hash: String = tx
+                .query_opt(
+                    "DELETE FROM snapshots WHERE account_id = $1 AND name = $2 RETURNING hash",
+                    &[&account, &name],
+                )
+                .await
+                .map_err(pg_err)?
+                .ok_or(StoreError::NotFound)?
+                .get(0);
+            tx.execute(
+                "INSERT INTO purges (key, is_prefix) VALUES ($1, FALSE) ON CONFLICT DO NOTHING",
+                &[&snapshot_key(account, name, &hash).to_string()],
+            )
+            .await
+            .map_err(pg_err)?;
+            tx.commit().await.map_err(pg_err)?;
+        }
+        self.purge_pending().await;
+        Ok(())
+    }
+
+    async fn usage(&self, account: &str) -> StoreResult<u64> {
+        let c = self.client().await?;
+        used_bytes(&c, account).await
+    }
+
+    async fn account_by_id(&self, account: &str) -> StoreResult<Option<AccountRecord>> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"),
+                &[&account],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(row.as_ref().map(account_row))
+    }
+
+    async fn set_totp_secret(&self, account: &str, secret: &[u8]) -> StoreResult<()> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE accounts SET totp_secret = $2 WHERE id = $1 AND NOT totp_enabled",
+                &[&account, &secret],
+            )
+            .await
+            .map_err(pg_err)?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(
+                "TOTP is already on for this account".into(),
+            ))
+        }
+    }
+
+    async fn enable_totp(
+        &self,
+        account: &str,
+        confirmed_secret: &[u8],
+        recovery_code_hashes: &[String],
+    ) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let n = tx
+            .execute(
+                "UPDATE accounts SET totp_enabled = TRUE WHERE id = $1 AND NOT totp_enabled AND totp_secret = $2",
+                &[&account, &confirmed_secret],
+            )
+            .await
+            .map_err(pg_err)?;
+        if n != 1 {
+            return Err(StoreError::Conflict(
+                "TOTP changed while confirming (already on, or a new secret was started): start again".into(),
+            ));
+        }
+        tx.execute(
+            "DELETE FROM recovery_codes WHERE account_id = $1",
+            &[&account],
+        )
+        .await
+        .map_err(pg_err)?;
+        for h in recovery_code_hashes {
+            tx.execute(
+                "INSERT INTO recovery_codes (account_id, code_hash) VALUES ($1, $2)",
+                &[&account, h],
+            )
+            .await
+            .map_err(pg_err)?;
+        }
+        tx.commit().await.map_err(pg_err)
+    }
+
+    async fn use_totp_step(&self, account: &str, step: u64) -> StoreResult<bool> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE accounts SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2",
+                &[&account, &seq_i64(step)],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(n == 1)
+    }
+
+    async fn use_recovery_code(&self, account: &str, code_hash: &str) -> StoreResult<bool> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE recovery_codes SET used = TRUE WHERE account_id = $1 AND code_hash = $2 AND NOT used",
+                &[&account, &code_hash],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(n == 1)
+    }
+}
+
+/// An upload of a seq that is already stored: the same bytes are a retry, others a conflict.
+fn same_or_conflict(existing: &str, hash: &str, seq: u64) -> StoreResult<Appended> {
+    if existing == hash {
+        Ok(Appended::AlreadyThere)
+    } else {
+        Err(StoreError::Conflict(format!(
+            "blob {seq} already exists with different contents"
+        )))
+    }
+}
