@@ -2,7 +2,9 @@
 //! a real `casebook-sync` process, bounded in time.
 //!
 //! `cargo bench -p casebook-sync --bench load` (env: LOAD_SECONDS, default 10; LOAD_DEVICES,
-//! default 64). Prints requests/s, p50/p99 latency and the server's peak memory (VmHWM).
+//! default 64; LOAD_BACKEND=scaleout for PostgreSQL + Garage, reached through the
+//! `CASEBOOK_SYNC_TEST_*` variables that scripts/postgres-local and scripts/garage-local
+//! print). Prints requests/s, p50/p99 latency and the server's peak memory (VmHWM).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -72,13 +74,21 @@ async fn main() {
     let seconds = env_or("LOAD_SECONDS", 10);
     let devices = env_or("LOAD_DEVICES", 64) as usize;
     let dir = tempfile::tempdir().unwrap();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_casebook-sync"));
+    let scaleout = std::env::var("LOAD_BACKEND").is_ok_and(|b| b == "scaleout");
     // The request log would only measure the terminal: Stdio::null.
-    let mut server = Running::embedded(
-        std::path::Path::new(env!("CARGO_BIN_EXE_casebook-sync")),
-        dir.path(),
-        "warn",
-        Stdio::null(),
-    );
+    let mut server = if scaleout {
+        let (mut pg, os) = common::scaleout::fresh()
+            .await
+            .expect("LOAD_BACKEND=scaleout needs PostgreSQL and Garage (see the module doc)");
+        pg.pool_size = 32;
+        let cfg = dir.path().join("sync.toml");
+        common::scaleout::write_config(&cfg, &pg, &os);
+        Running::with_config(bin, &cfg, "warn", Stdio::null())
+    } else {
+        Running::embedded(bin, dir.path(), "warn", Stdio::null())
+    };
+    let backend = if scaleout { "PostgreSQL + Garage" } else { "embedded" };
     let base = server.base();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(devices)
@@ -159,7 +169,7 @@ async fn main() {
         phases.push(phase);
     }
     let peak = mem_kb(server.child.id(), "VmHWM:");
-    println!("embedded backend, {devices} devices, {seconds} s per phase, 4 KB blobs, loopback");
+    println!("{backend} backend, {devices} devices, {seconds} s per phase, 4 KB blobs, loopback");
     println!("| phase | requests | errors | requests/s | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|---:|---:|");
     for p in &mut phases {

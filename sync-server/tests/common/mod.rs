@@ -43,17 +43,20 @@ impl Running {
     /// `casebook-sync serve` with the embedded backend in `data`, declared in the UK, logging
     /// at `log` (a RUST_LOG filter) to `stderr`.
     pub fn embedded(bin: &Path, data: &Path, log: &str, stderr: Stdio) -> Running {
+        Running::serve(bin, &["--data", data.to_str().unwrap(), "--country", "GB"], log, stderr)
+    }
+
+    /// `casebook-sync serve` with the settings in a TOML file (any backend).
+    pub fn with_config(bin: &Path, config: &Path, log: &str, stderr: Stdio) -> Running {
+        Running::serve(bin, &["--config", config.to_str().unwrap()], log, stderr)
+    }
+
+    fn serve(bin: &Path, args: &[&str], log: &str, stderr: Stdio) -> Running {
         let port = free_port();
         let child = Command::new(bin)
-            .args([
-                "serve",
-                "--data",
-                data.to_str().unwrap(),
-                "--country",
-                "GB",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
+            .arg("serve")
+            .args(args)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("RUST_LOG", log)
             .stdout(Stdio::null())
             .stderr(stderr)

@@ -61,3 +61,24 @@ pub async fn fresh() -> Option<(PostgresConfig, ObjectStoreConfig)> {
         os,
     ))
 }
+
+/// A TOML file for `casebook-sync serve --config` with the scale-out settings (secrets
+/// included: it lives in a test's temporary folder).
+pub fn write_config(path: &std::path::Path, pg: &PostgresConfig, os: &ObjectStoreConfig) {
+    let q = |v: &Option<String>| format!("{:?}", v.clone().unwrap_or_default());
+    std::fs::write(
+        path,
+        format!(
+            "[postgres]\nurl = {:?}\ncountry = \"GB\"\npool_size = {}\n\n[object_store]\nendpoint = {}\nbucket = {:?}\nregion = {:?}\nprefix = {}\naccess_key_id = {}\nsecret_access_key = {}\ncountry = \"GB\"\n",
+            pg.url,
+            pg.pool_size,
+            q(&os.endpoint),
+            os.bucket,
+            os.region,
+            q(&os.prefix),
+            q(&os.access_key_id),
+            q(&os.secret_access_key),
+        ),
+    )
+    .unwrap();
+}
