@@ -88,7 +88,11 @@ async fn main() {
     } else {
         Running::embedded(bin, dir.path(), "warn", Stdio::null())
     };
-    let backend = if scaleout { "PostgreSQL + Garage" } else { "embedded" };
+    let backend = if scaleout {
+        "PostgreSQL + Garage"
+    } else {
+        "embedded"
+    };
     let base = server.base();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(devices)

@@ -24,7 +24,7 @@ use super::{AccountRecord, Appended, Store, StoreError, StoreResult, TokenOwner}
 /// The metadata schema, one entry per version (`PRAGMA user_version`). Entries are never
 /// edited once released; a change is a new entry. v1 is written with IF NOT EXISTS, so a
 /// folder made before versioning (version 0 with the tables) is brought to v1 unchanged.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE IF NOT EXISTS accounts (
@@ -73,6 +73,30 @@ CREATE TABLE IF NOT EXISTS snapshots (
     created_at TEXT NOT NULL,
     PRIMARY KEY (account_id, name)
 );
+"#;
+
+/// v2: each account's bytes in use kept on its row by triggers, so the quota check of an
+/// upload reads one row instead of summing every blob the account ever stored.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE accounts ADD COLUMN used_bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE accounts SET used_bytes =
+    (SELECT COALESCE(SUM(size), 0) FROM blobs WHERE account_id = accounts.id)
+  + (SELECT COALESCE(SUM(size), 0) FROM snapshots WHERE account_id = accounts.id);
+CREATE TRIGGER blobs_usage_insert AFTER INSERT ON blobs BEGIN
+    UPDATE accounts SET used_bytes = used_bytes + NEW.size WHERE id = NEW.account_id;
+END;
+CREATE TRIGGER blobs_usage_delete AFTER DELETE ON blobs BEGIN
+    UPDATE accounts SET used_bytes = used_bytes - OLD.size WHERE id = OLD.account_id;
+END;
+CREATE TRIGGER snapshots_usage_insert AFTER INSERT ON snapshots BEGIN
+    UPDATE accounts SET used_bytes = used_bytes + NEW.size WHERE id = NEW.account_id;
+END;
+CREATE TRIGGER snapshots_usage_update AFTER UPDATE OF size ON snapshots BEGIN
+    UPDATE accounts SET used_bytes = used_bytes - OLD.size + NEW.size WHERE id = NEW.account_id;
+END;
+CREATE TRIGGER snapshots_usage_delete AFTER DELETE ON snapshots BEGIN
+    UPDATE accounts SET used_bytes = used_bytes - OLD.size WHERE id = OLD.account_id;
+END;
 "#;
 
 /// SQLite + folder storage.
@@ -314,15 +338,16 @@ fn owns_device(conn: &Connection, account: &str, device: &str) -> StoreResult<bo
 }
 
 fn used_bytes(conn: &Connection, account: &str) -> StoreResult<u64> {
-    let n: i64 = conn
+    // Kept up to date by the v2 triggers.
+    let n: Option<i64> = conn
         .query_row(
-            "SELECT (SELECT COALESCE(SUM(size), 0) FROM blobs WHERE account_id = ?1)
-                  + (SELECT COALESCE(SUM(size), 0) FROM snapshots WHERE account_id = ?1)",
+            "SELECT used_bytes FROM accounts WHERE id = ?1",
             [account],
             |r| r.get(0),
         )
+        .optional()
         .map_err(db_err)?;
-    Ok(n.max(0) as u64)
+    Ok(n.unwrap_or(0).max(0) as u64)
 }
 
 #[async_trait]
@@ -1032,4 +1057,45 @@ fn flush(root: &Path, files: &[PathBuf], dirs: &[PathBuf]) -> std::io::Result<()
         std::fs::File::open(d)?.sync_all()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder written by a v1 server (usage summed on demand) gets its running totals
+    /// from what it already holds, and the triggers keep them right from then on.
+    #[test]
+    fn usage_totals_are_brought_in_by_the_v2_migration_and_kept_by_triggers() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO accounts (id, username, password_hash, created_at) VALUES ('a', 'ann', 'h', 't'), ('b', 'bea', 'h', 't');
+             INSERT INTO devices (id, account_id, name, public_key, token_hash, created_at) VALUES ('d', 'a', 'n', 'k', 'th', 't');
+             INSERT INTO blobs (account_id, device_id, seq, size, hash) VALUES ('a', 'd', 1, 100, 'x'), ('a', 'd', 2, 50, 'y');
+             INSERT INTO snapshots (account_id, name, size, hash, created_at) VALUES ('a', 's', 7, 'z', 't');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(used_bytes(&conn, "a").unwrap(), 157);
+        assert_eq!(used_bytes(&conn, "b").unwrap(), 0);
+        conn.execute_batch(
+            "INSERT INTO blobs (account_id, device_id, seq, size, hash) VALUES ('a', 'd', 3, 1000, 'w');
+             UPDATE snapshots SET size = 20 WHERE account_id = 'a' AND name = 's';
+             INSERT INTO snapshots (account_id, name, size, hash, created_at) VALUES ('a', 't', 3, 'v', 't');
+             DELETE FROM snapshots WHERE name = 't';
+             DELETE FROM blobs WHERE seq = 1;",
+        )
+        .unwrap();
+        assert_eq!(used_bytes(&conn, "a").unwrap(), 50 + 1000 + 20);
+        let summed: i64 = conn
+            .query_row(
+                "SELECT (SELECT SUM(size) FROM blobs WHERE account_id = 'a') + (SELECT SUM(size) FROM snapshots WHERE account_id = 'a')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(summed, 1070, "the running total agrees with a full sum");
+    }
 }

@@ -85,6 +85,22 @@ CREATE TABLE purges (
     key TEXT PRIMARY KEY,
     is_prefix BOOLEAN NOT NULL
 );
+-- Each account's bytes in use, kept on its row, so an upload's quota check reads one row.
+ALTER TABLE accounts ADD COLUMN used_bytes BIGINT NOT NULL DEFAULT 0;
+CREATE FUNCTION casebook_usage() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        UPDATE accounts SET used_bytes = used_bytes + NEW.size WHERE id = NEW.account_id;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        UPDATE accounts SET used_bytes = used_bytes - OLD.size WHERE id = OLD.account_id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER blobs_usage AFTER INSERT OR UPDATE OF size OR DELETE ON blobs
+    FOR EACH ROW EXECUTE FUNCTION casebook_usage();
+CREATE TRIGGER snapshots_usage AFTER INSERT OR UPDATE OF size OR DELETE ON snapshots
+    FOR EACH ROW EXECUTE FUNCTION casebook_usage();
 "#;
 
 /// PostgreSQL + object storage.
@@ -312,15 +328,12 @@ async fn owns_device(
 }
 
 async fn used_bytes(c: &impl deadpool_postgres::GenericClient, account: &str) -> StoreResult<u64> {
+    // Kept up to date by the usage triggers.
     let n: i64 = c
-        .query_one(
-            "SELECT ((SELECT COALESCE(SUM(size), 0) FROM blobs WHERE account_id = $1)
-                   + (SELECT COALESCE(SUM(size), 0) FROM snapshots WHERE account_id = $1))::BIGINT",
-            &[&account],
-        )
+        .query_opt("SELECT used_bytes FROM accounts WHERE id = $1", &[&account])
         .await
         .map_err(pg_err)?
-        .get(0);
+        .map_or(0, |r| r.get(0));
     Ok(n.max(0) as u64)
 }
 

@@ -43,7 +43,12 @@ impl Running {
     /// `casebook-sync serve` with the embedded backend in `data`, declared in the UK, logging
     /// at `log` (a RUST_LOG filter) to `stderr`.
     pub fn embedded(bin: &Path, data: &Path, log: &str, stderr: Stdio) -> Running {
-        Running::serve(bin, &["--data", data.to_str().unwrap(), "--country", "GB"], log, stderr)
+        Running::serve(
+            bin,
+            &["--data", data.to_str().unwrap(), "--country", "GB"],
+            log,
+            stderr,
+        )
     }
 
     /// `casebook-sync serve` with the settings in a TOML file (any backend).
