@@ -173,7 +173,7 @@ impl Config {
                     ),
                     location(
                         "blobs",
-                        residency::check_location("object_store", os.country.as_deref(), Some(&os.region))?,
+                        object_store_location(os)?,
                         Some(&os.region),
                         os.place.as_deref(),
                     ),
@@ -208,6 +208,24 @@ impl Config {
     }
 }
 
+/// Where the bucket is. Without an `endpoint` the bucket is on AWS itself, so the region must
+/// be one whose country is known; with an endpoint the region name may mean nothing (many
+/// S3-compatible services ignore it), so the country must be declared.
+fn object_store_location(os: &ObjectStoreConfig) -> Result<residency::Checked, String> {
+    if os.endpoint.is_none() && residency::region(&os.region).is_none() {
+        return Err(format!(
+            "object_store.region = {} is not a region this server knows the country of: use a UK or EU region (e.g. eu-west-2), or give the endpoint and country of an S3-compatible service",
+            os.region
+        ));
+    }
+    if os.endpoint.is_some() && os.country.is_none() {
+        return Err(
+            "object_store.country is not set: with an endpoint, declare the country where the bucket lives (e.g. country = \"GB\")".into(),
+        );
+    }
+    residency::check_location("object_store", os.country.as_deref(), Some(&os.region))
+}
+
 /// One checked location as `/v1/info` shows it: "London, United Kingdom (eu-west-2)".
 fn location(
     role: &str,
@@ -228,5 +246,53 @@ fn location(
         country: checked.country,
         region: region.map(str::to_string),
         description,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scale_out(endpoint: Option<&str>, region: &str, country: Option<&str>) -> Config {
+        Config {
+            postgres: Some(PostgresConfig {
+                url: "postgres://x@127.0.0.1/db".into(),
+                country: Some("GB".into()),
+                ..Default::default()
+            }),
+            object_store: Some(ObjectStoreConfig {
+                endpoint: endpoint.map(str::to_string),
+                bucket: "b".into(),
+                region: region.into(),
+                country: country.map(str::to_string),
+                ..Default::default()
+            }),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn a_bucket_on_aws_must_name_a_known_region_and_elsewhere_a_country() {
+        // On AWS itself a declared country cannot stand in for an unknown region.
+        let e = scale_out(None, "ap-northeast-1", Some("GB"))
+            .locations()
+            .unwrap_err();
+        assert!(e.contains("object_store.region = ap-northeast-1"), "{e}");
+        let l = scale_out(None, "eu-west-2", None).locations().unwrap();
+        assert_eq!(l[1].description, "London, United Kingdom (eu-west-2)");
+        // With an endpoint the region name proves nothing: the country must be declared.
+        let e = scale_out(Some("https://s3.example.net"), "eu-west-2", None)
+            .locations()
+            .unwrap_err();
+        assert!(e.contains("object_store.country is not set"), "{e}");
+        let l = scale_out(Some("http://127.0.0.1:3900"), "garage", Some("DE"))
+            .locations()
+            .unwrap();
+        assert_eq!(l[1].country, "DE");
+        assert!(
+            scale_out(Some("http://127.0.0.1:3900"), "garage", Some("US"))
+                .locations()
+                .is_err()
+        );
     }
 }

@@ -66,6 +66,14 @@ fn invite(data: Option<PathBuf>, config: Option<PathBuf>, days: u32) -> ExitCode
     if data.is_some() {
         cfg.data = data;
     }
+    // The residency guard first, as for `serve`, before touching a database or bucket (a
+    // data folder given with --data is the server's own, on this machine).
+    if cfg.data.is_none()
+        && let Err(e) = cfg.locations()
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(3);
+    }
     let token = casebook_sync::auth::new_token();
     let expires = (chrono::Utc::now() + chrono::Duration::days(i64::from(days)))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

@@ -72,6 +72,15 @@ fn check_text(what: &str, s: &str, min: usize, max: usize) -> ApiResult<()> {
     Ok(())
 }
 
+/// An id or name from the path that no stored row can have (control characters, absurd
+/// length) is simply not found, before any storage sees it.
+fn check_path_name(s: &str) -> ApiResult<()> {
+    if s.is_empty() || s.chars().count() > 200 || s.chars().any(char::is_control) {
+        return Err(ApiError::not_found());
+    }
+    Ok(())
+}
+
 pub async fn healthz() -> &'static str {
     "ok"
 }
@@ -241,7 +250,10 @@ pub async fn sign_in(
     check_text("device_public_key", &req.device_public_key, 1, 200)?;
     // No account has a longer name or password (sign-up counts characters too), and the
     // name becomes a rate-limit key, so refuse these before anything is remembered.
-    if req.username.chars().count() > 64 || req.password.chars().count() > 1024 {
+    if req.username.chars().count() > 64
+        || req.username.chars().any(char::is_control)
+        || req.password.chars().count() > 1024
+    {
         return Err(ApiError::unauthorized());
     }
     let now = std::time::Instant::now();
@@ -388,6 +400,7 @@ pub async fn revoke_device(
     who: Authed,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
+    check_path_name(&id)?;
     s.store.revoke_device(&who.account, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -455,6 +468,7 @@ pub async fn blob_range(
     Query(range): Query<Range>,
 ) -> ApiResult<Json<Vec<BlobData>>> {
     who.require_second_factor(&s)?;
+    check_path_name(&device)?;
     let from: u64 = match range.from {
         None => 1,
         Some(f) => f
@@ -511,6 +525,7 @@ pub async fn get_snapshot(
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     who.require_second_factor(&s)?;
+    check_path_name(&name)?;
     let bytes = s.store.get_snapshot(&who.account, &name).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
 }
@@ -529,6 +544,7 @@ pub async fn delete_snapshot(
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     who.require_second_factor(&s)?;
+    check_path_name(&name)?;
     s.store.delete_snapshot(&who.account, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

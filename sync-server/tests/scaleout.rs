@@ -21,6 +21,8 @@ use serde_json::{Value, json};
 struct Garage {
     dir: std::path::PathBuf,
     pid: u32,
+    /// Already killed (its PID may since belong to another process).
+    stopped: std::cell::Cell<bool>,
     vars: std::collections::HashMap<String, String>,
 }
 
@@ -42,15 +44,17 @@ impl Garage {
         Garage {
             dir: dir.to_path_buf(),
             pid: vars["GARAGE_PID"].parse().unwrap(),
+            stopped: std::cell::Cell::new(false),
             vars,
         }
     }
 
     fn stop(&self) {
-        // SAFETY: kill(2) on the PID of a process this test started.
+        // SAFETY: kill(2) on the PID of a process this test started and has not killed yet.
         unsafe {
             libc::kill(self.pid as i32, libc::SIGKILL);
         }
+        self.stopped.set(true);
         // Reap it (it is a grandchild via bash; wait for the port to close instead).
         let port = self.vars["S3_ENDPOINT"]
             .rsplit(':')
@@ -69,9 +73,11 @@ impl Garage {
 
 impl Drop for Garage {
     fn drop(&mut self) {
-        // SAFETY: as in `stop`; a second kill of a dead PID is harmless here.
-        unsafe {
-            libc::kill(self.pid as i32, libc::SIGKILL);
+        if !self.stopped.get() {
+            // SAFETY: as in `stop`.
+            unsafe {
+                libc::kill(self.pid as i32, libc::SIGKILL);
+            }
         }
     }
 }

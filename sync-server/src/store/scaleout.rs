@@ -2,13 +2,14 @@
 //! S3, …) for blob bytes, so several stateless server instances can run behind a load
 //! balancer.
 //!
-//! Every object key carries the SHA-256 of its bytes (`blobs/{account}/{device}/{seq}-{hash}`,
-//! `snapshots/{account}/{sha(name)}-{hash}`), so an object, once a row points to it, is never
-//! overwritten by different bytes. An upload puts its object first (S3 acknowledges only
-//! durable writes) and then records the row in one PostgreSQL transaction that locks the
-//! account row, so the seq rule and the quota hold across instances. A refused upload
-//! removes its object again; when PostgreSQL cannot say whether the row was committed the
-//! object is kept (it may be the acknowledged one). Deleting rows and deleting bytes cannot
+//! Every upload attempt writes its own object, under a key no other attempt uses
+//! (`blobs/{account}/{device}/{seq}-{uuid}`, `snapshots/{account}/{sha(name)}-{uuid}`), and
+//! the row records that key: an object a row points to is never overwritten or removed by
+//! another request. An upload puts its object first (S3 acknowledges only durable writes)
+//! and then records the row in one PostgreSQL transaction that locks the account row, so the
+//! seq rule and the quota hold across instances. A refused (or already stored) upload
+//! removes its own object again; when PostgreSQL cannot say whether the row was committed
+//! the object is kept (it may be the acknowledged one). Deleting rows and deleting bytes cannot
 //! be one transaction: the keys to delete are written to `purges` in the same transaction
 //! that removes the rows, and removed from it once the bucket has dropped them, at once or
 //! at the next start.
@@ -70,6 +71,7 @@ CREATE TABLE blobs (
     seq BIGINT NOT NULL,
     size BIGINT NOT NULL,
     hash TEXT NOT NULL,
+    object TEXT NOT NULL,
     PRIMARY KEY (device_id, seq)
 );
 CREATE INDEX blobs_by_account ON blobs(account_id);
@@ -78,6 +80,7 @@ CREATE TABLE snapshots (
     name TEXT NOT NULL,
     size BIGINT NOT NULL,
     hash TEXT NOT NULL,
+    object TEXT NOT NULL,
     created_at TEXT NOT NULL,
     PRIMARY KEY (account_id, name)
 );
@@ -138,14 +141,20 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn blob_key(account: &str, device: &str, seq: u64, hash: &str) -> Key {
-    Key::from(format!("blobs/{account}/{device}/{seq:020}-{hash}"))
+/// A fresh key for one upload attempt of blob `seq`.
+fn blob_key(account: &str, device: &str, seq: u64) -> Key {
+    Key::from(format!(
+        "blobs/{account}/{device}/{seq:020}-{}",
+        uuid::Uuid::new_v4().simple()
+    ))
 }
 
-fn snapshot_key(account: &str, name: &str, hash: &str) -> Key {
+/// A fresh key for one version of a named snapshot (the name's hash: no name can shape a key).
+fn snapshot_key(account: &str, name: &str) -> Key {
     Key::from(format!(
-        "snapshots/{account}/{}-{hash}",
-        sha256_hex(name.as_bytes())
+        "snapshots/{account}/{}-{}",
+        sha256_hex(name.as_bytes()),
+        uuid::Uuid::new_v4().simple()
     ))
 }
 
@@ -544,7 +553,7 @@ impl Store for ScaleOut {
                 return same_or_conflict(&existing, &hash, seq);
             }
         }
-        let key = blob_key(account, device, seq, &hash);
+        let key = blob_key(account, device, seq);
         self.objects
             .put(&key, PutPayload::from(bytes.to_vec()))
             .await
@@ -585,8 +594,8 @@ impl Store for ScaleOut {
                 return Err(StoreError::QuotaExceeded);
             }
             tx.execute(
-                "INSERT INTO blobs (account_id, device_id, seq, size, hash) VALUES ($1, $2, $3, $4, $5)",
-                &[&account, &device, &seq_db, &size, &hash],
+                "INSERT INTO blobs (account_id, device_id, seq, size, hash, object) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&account, &device, &seq_db, &size, &hash, &key.to_string()],
             )
             .await
             .map_err(pg_err)?;
@@ -594,12 +603,14 @@ impl Store for ScaleOut {
             Ok(Appended::Stored)
         }
         .await;
-        // Refused: nothing points to the object (an identical committed blob has this very
-        // key, and is kept). Unavailable: whether the commit happened is unknown, so the
-        // object stays.
-        if let Err(StoreError::Conflict(_) | StoreError::QuotaExceeded | StoreError::NotFound) =
-            &outcome
-        {
+        // Refused, or the same bytes already stored under another attempt's key: nothing
+        // points to this attempt's object. Unavailable: whether the commit happened is
+        // unknown, so the object stays.
+        if matches!(
+            outcome,
+            Ok(Appended::AlreadyThere)
+                | Err(StoreError::Conflict(_) | StoreError::QuotaExceeded | StoreError::NotFound)
+        ) {
             self.discard(&key).await;
         }
         outcome
@@ -639,34 +650,35 @@ impl Store for ScaleOut {
                 return Err(StoreError::NotFound);
             }
             c.query(
-                "SELECT seq, size, hash FROM blobs WHERE device_id = $1 AND account_id = $2 AND seq >= $3 ORDER BY seq LIMIT $4",
+                "SELECT seq, size, hash, object FROM blobs WHERE device_id = $1 AND account_id = $2 AND seq >= $3 ORDER BY seq LIMIT $4",
                 &[&device, &account, &seq_i64(from), &seq_i64(limit)],
             )
             .await
             .map_err(pg_err)?
             .iter()
-            .map(|r| BlobInfo {
-                seq: r.get::<_, i64>(0) as u64,
-                size: r.get::<_, i64>(1) as u64,
-                hash: r.get(2),
+            .map(|r| {
+                let info = BlobInfo {
+                    seq: r.get::<_, i64>(0) as u64,
+                    size: r.get::<_, i64>(1) as u64,
+                    hash: r.get(2),
+                };
+                (info, Key::from(r.get::<_, String>(3)))
             })
             .collect::<Vec<_>>()
         };
         // A byte budget, so one request cannot pull gigabytes into memory.
         let mut chosen = Vec::new();
         let mut total = 0u64;
-        for info in infos {
+        for (info, key) in infos {
             if !chosen.is_empty() && total + info.size > max_bytes {
                 break;
             }
             total += info.size;
-            chosen.push(info);
+            chosen.push((info, key));
         }
         futures::stream::iter(chosen)
-            .map(|info| async move {
-                let bytes = self
-                    .get_bytes(&blob_key(account, device, info.seq, &info.hash))
-                    .await?;
+            .map(|(info, key)| async move {
+                let bytes = self.get_bytes(&key).await?;
                 Ok((info, bytes))
             })
             .buffered(8)
@@ -681,8 +693,6 @@ impl Store for ScaleOut {
         bytes: &[u8],
         quota: u64,
     ) -> StoreResult<Snapshot> {
-        let hash = sha256_hex(bytes);
-        let key = snapshot_key(account, name, &hash);
         {
             // Someone else's (or a deleted) account stores nothing.
             let c = self.client().await?;
@@ -694,6 +704,7 @@ impl Store for ScaleOut {
                 return Err(StoreError::NotFound);
             }
         }
+        let key = snapshot_key(account, name);
         self.objects
             .put(&key, PutPayload::from(bytes.to_vec()))
             .await
@@ -701,58 +712,53 @@ impl Store for ScaleOut {
         let snap = Snapshot {
             name: name.to_string(),
             size: bytes.len() as u64,
-            hash: hash.clone(),
+            hash: sha256_hex(bytes),
             created_at: now(),
         };
-        let mut committed_hash: Option<String> = None;
-        let outcome: StoreResult<Option<String>> = async {
+        let outcome: StoreResult<()> = async {
             let mut c = self.client().await?;
             let tx = c.transaction().await.map_err(pg_err)?;
             lock_account(&tx, account).await?;
             let previous = tx
                 .query_opt(
-                    "SELECT size, hash FROM snapshots WHERE account_id = $1 AND name = $2",
+                    "SELECT size, object FROM snapshots WHERE account_id = $1 AND name = $2",
                     &[&account, &name],
                 )
                 .await
                 .map_err(pg_err)?
                 .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
-            committed_hash = previous.as_ref().map(|p| p.1.clone());
             let previous_size = previous.as_ref().map_or(0, |p| p.0.max(0) as u64);
             if used_bytes(&tx, account).await? - previous_size + bytes.len() as u64 > quota {
                 return Err(StoreError::QuotaExceeded);
             }
-            let replaced = previous.map(|p| p.1).filter(|old| *old != hash);
-            if let Some(old) = &replaced {
+            if let Some((_, old)) = &previous {
                 tx.execute(
                     "INSERT INTO purges (key, is_prefix) VALUES ($1, FALSE) ON CONFLICT DO NOTHING",
-                    &[&snapshot_key(account, name, old).to_string()],
+                    &[old],
                 )
                 .await
                 .map_err(pg_err)?;
             }
             tx.execute(
-                "INSERT INTO snapshots (account_id, name, size, hash, created_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (account_id, name) DO UPDATE SET size = excluded.size, hash = excluded.hash, created_at = excluded.created_at",
-                &[&account, &name, &(snap.size as i64), &snap.hash, &snap.created_at],
+                "INSERT INTO snapshots (account_id, name, size, hash, object, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (account_id, name) DO UPDATE SET size = excluded.size, hash = excluded.hash, object = excluded.object, created_at = excluded.created_at",
+                &[&account, &name, &(snap.size as i64), &snap.hash, &key.to_string(), &snap.created_at],
             )
             .await
             .map_err(pg_err)?;
             tx.commit().await.map_err(pg_err)?;
-            Ok(replaced)
+            Ok(())
         }
         .await;
         match outcome {
-            Ok(replaced) => {
-                if replaced.is_some() {
-                    self.purge_pending().await;
-                }
+            Ok(()) => {
+                self.purge_pending().await;
                 Ok(snap)
             }
             Err(e) => {
-                // Refused: remove the new object unless the committed row is this very one.
-                let refused = !matches!(e, StoreError::Unavailable(_));
-                if refused && committed_hash.as_deref() != Some(hash.as_str()) {
+                // Refused: this version's own object goes. Unavailable: kept (the commit
+                // may have happened).
+                if !matches!(e, StoreError::Unavailable(_)) {
                     self.discard(&key).await;
                 }
                 Err(e)
@@ -761,10 +767,10 @@ impl Store for ScaleOut {
     }
 
     async fn get_snapshot(&self, account: &str, name: &str) -> StoreResult<Vec<u8>> {
-        let hash: String = {
+        let object: String = {
             let c = self.client().await?;
             c.query_opt(
-                "SELECT hash FROM snapshots WHERE account_id = $1 AND name = $2",
+                "SELECT object FROM snapshots WHERE account_id = $1 AND name = $2",
                 &[&account, &name],
             )
             .await
@@ -772,7 +778,7 @@ impl Store for ScaleOut {
             .ok_or(StoreError::NotFound)?
             .get(0)
         };
-        self.get_bytes(&snapshot_key(account, name, &hash)).await
+        self.get_bytes(&Key::from(object)).await
     }
 
     async fn list_snapshots(&self, account: &str) -> StoreResult<Vec<Snapshot>> {
@@ -799,9 +805,9 @@ impl Store for ScaleOut {
         {
             let mut c = self.client().await?;
             let tx = c.transaction().await.map_err(pg_err)?;
-            let hash: String = tx
+            let object: String = tx
                 .query_opt(
-                    "DELETE FROM snapshots WHERE account_id = $1 AND name = $2 RETURNING hash",
+                    "DELETE FROM snapshots WHERE account_id = $1 AND name = $2 RETURNING object",
                     &[&account, &name],
                 )
                 .await
@@ -810,7 +816,7 @@ impl Store for ScaleOut {
                 .get(0);
             tx.execute(
                 "INSERT INTO purges (key, is_prefix) VALUES ($1, FALSE) ON CONFLICT DO NOTHING",
-                &[&snapshot_key(account, name, &hash).to_string()],
+                &[&object],
             )
             .await
             .map_err(pg_err)?;
