@@ -195,8 +195,7 @@ impl Config {
     }
 
     fn embedded_locations(&self) -> Result<Vec<Location>, String> {
-        let checked = residency::check_location("", self.country.as_deref(), None)
-            .map_err(|e| e.replacen(".country", "country", 1))?;
+        let checked = residency::check_country("country", self.country.as_deref())?;
         let l = location("metadata", checked, None, self.place.as_deref());
         Ok(vec![
             l.clone(),

@@ -133,7 +133,12 @@ pub fn check_location(
             place: Some(place),
         });
     }
-    let name = check(&format!("{prefix}.country"), country)?;
+    check_country(&format!("{prefix}.country"), country)
+}
+
+/// A location declared by its country alone (the setting named `setting`).
+pub fn check_country(setting: &str, country: Option<&str>) -> Result<Checked, String> {
+    let name = check(setting, country)?;
     let code = country.unwrap_or_default().trim().to_ascii_uppercase();
     Ok(Checked {
         country: if code == "UK" { "GB".into() } else { code },

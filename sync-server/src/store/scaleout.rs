@@ -359,6 +359,21 @@ async fn lock_account(tx: &deadpool_postgres::Transaction<'_>, account: &str) ->
     .ok_or(StoreError::NotFound)
 }
 
+/// The hash of blob `seq` of `device`, if it is stored.
+async fn stored_hash(
+    c: &impl deadpool_postgres::GenericClient,
+    device: &str,
+    seq: i64,
+) -> StoreResult<Option<String>> {
+    c.query_opt(
+        "SELECT hash FROM blobs WHERE device_id = $1 AND seq = $2",
+        &[&device, &seq],
+    )
+    .await
+    .map(|row| row.map(|r| r.get(0)))
+    .map_err(pg_err)
+}
+
 /// A seq as PostgreSQL stores it.
 fn seq_i64(seq: u64) -> i64 {
     seq.min(i64::MAX as u64) as i64
@@ -541,15 +556,7 @@ impl Store for ScaleOut {
             if !owns_device(&c, account, device).await? {
                 return Err(StoreError::NotFound);
             }
-            if let Some(existing) = c
-                .query_opt(
-                    "SELECT hash FROM blobs WHERE device_id = $1 AND seq = $2",
-                    &[&device, &seq_db],
-                )
-                .await
-                .map_err(pg_err)?
-            {
-                let existing: String = existing.get(0);
+            if let Some(existing) = stored_hash(&c, device, seq_db).await? {
                 return same_or_conflict(&existing, &hash, seq);
             }
         }
@@ -565,15 +572,7 @@ impl Store for ScaleOut {
             if !owns_device(&tx, account, device).await? {
                 return Err(StoreError::NotFound);
             }
-            if let Some(existing) = tx
-                .query_opt(
-                    "SELECT hash FROM blobs WHERE device_id = $1 AND seq = $2",
-                    &[&device, &seq_db],
-                )
-                .await
-                .map_err(pg_err)?
-            {
-                let existing: String = existing.get(0);
+            if let Some(existing) = stored_hash(&tx, device, seq_db).await? {
                 return same_or_conflict(&existing, &hash, seq);
             }
             let head: i64 = tx
@@ -715,7 +714,8 @@ impl Store for ScaleOut {
             hash: sha256_hex(bytes),
             created_at: now(),
         };
-        let outcome: StoreResult<()> = async {
+        // Ok(true) when an earlier version was replaced (its object is queued for deletion).
+        let outcome: StoreResult<bool> = async {
             let mut c = self.client().await?;
             let tx = c.transaction().await.map_err(pg_err)?;
             lock_account(&tx, account).await?;
@@ -747,12 +747,14 @@ impl Store for ScaleOut {
             .await
             .map_err(pg_err)?;
             tx.commit().await.map_err(pg_err)?;
-            Ok(())
+            Ok(previous.is_some())
         }
         .await;
         match outcome {
-            Ok(()) => {
-                self.purge_pending().await;
+            Ok(replaced) => {
+                if replaced {
+                    self.purge_pending().await;
+                }
                 Ok(snap)
             }
             Err(e) => {
