@@ -2,7 +2,7 @@
 //! makes when one is due (three a day by default) while the vault is unlocked. A failure
 //! raises a desktop notification and stays on the screen until a backup succeeds.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use casebook_core::backup::{
     self, BackupSettings, BackupState, Health, KeepPolicy, Listing, Verified,
@@ -100,11 +100,14 @@ fn health(h: Health) -> BackupHealth {
     }
 }
 
+/// A manifest this vault's key does not authenticate is shown as damaged: its date and
+/// counts cannot be believed.
 fn file(l: Listing) -> BackupFile {
+    let manifest = l.manifest.as_ref().filter(|_| l.authentic != Some(false));
     BackupFile {
         created_at: l.created_at(),
-        clients: l.manifest.as_ref().map(|m| m.counts.clients),
-        notes: l.manifest.as_ref().map(|m| m.counts.session_notes),
+        clients: manifest.map(|m| m.counts.clients),
+        notes: manifest.map(|m| m.counts.session_notes),
         name: l.name,
         path: l.path,
         size: l.size,
@@ -112,11 +115,13 @@ fn file(l: Listing) -> BackupFile {
     }
 }
 
-fn overview(dir: &Path, vault_id: &str) -> UiResult<BackupOverview> {
+fn overview(vault: &Vault) -> UiResult<BackupOverview> {
+    let dir = vault.dir();
     let settings = BackupSettings::load(dir)?;
     let state = BackupState::load(dir)?;
     let destination = settings.destination_for(dir);
-    let files = backup::list(&destination, Some(vault_id), &state)?
+    let files = vault
+        .backup_list(&destination)?
         .into_iter()
         .map(file)
         .collect();
@@ -132,7 +137,7 @@ fn overview(dir: &Path, vault_id: &str) -> UiResult<BackupOverview> {
 
 #[tauri::command]
 pub async fn backup_overview(state: State<'_, AppState>) -> UiResult<BackupOverview> {
-    state.with_vault(|v| overview(v.dir(), &v.meta().vault_id))
+    state.with_vault(|v| overview(v))
 }
 
 /// Makes a backup, then lets the keep-policy delete what it no longer wants.
@@ -168,8 +173,8 @@ pub async fn backup_now(state: State<'_, AppState>) -> UiResult<BackupFile> {
 fn named(vault: &Vault, name: &str) -> UiResult<PathBuf> {
     let settings = BackupSettings::load(vault.dir())?;
     let dest = settings.destination_for(vault.dir());
-    let state = BackupState::load(vault.dir())?;
-    backup::list(&dest, Some(&vault.meta().vault_id), &state)?
+    vault
+        .backup_list(&dest)?
         .into_iter()
         .find(|l| l.name == name)
         .map(|l| l.path)
@@ -218,7 +223,7 @@ pub async fn backup_settings_set(
             every_hours,
             keep,
         })?;
-        overview(v.dir(), &v.meta().vault_id)
+        overview(v)
     })
 }
 

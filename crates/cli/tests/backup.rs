@@ -614,6 +614,28 @@ fn keep_policy_prunes_old_backups_but_never_the_newest_verified() {
     make("casebook-0003-day-late.tar", chrono::Duration::days(5));
     make("casebook-0004-ancient.tar", chrono::Duration::days(900));
 
+    // The list checks each manifest with the vault's key: the forged date is not shown as
+    // a date, the re-signed copies are.
+    let listed = v.json(&["backup", "list"]);
+    let authentic = |name: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == name)
+            .map(|l| l["authentic"].clone())
+            .unwrap_or_else(|| panic!("{name} not listed: {listed}"))
+    };
+    assert_eq!(authentic("casebook-0005-forged-ancient.tar"), false);
+    assert_eq!(authentic("casebook-0004-ancient.tar"), true);
+    let out = v.cmd().args(["backup", "list"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let forged = text
+        .lines()
+        .find(|l| l.starts_with("casebook-0005-forged-ancient.tar"))
+        .unwrap_or_else(|| panic!("forged copy not listed:\n{text}"));
+    assert!(forged.contains("ALTERED"), "{forged}");
+
     let dry = v.json(&["backup", "prune", "--dry-run"]);
     let deleted: Vec<&str> = dry["delete"]
         .as_array()

@@ -98,6 +98,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
 
     // Casebook: backup (while another connection keeps writing), verify, restore.
+    // The runs above leave ~1 GB of unwritten pages; write them out first, so the kernel's
+    // writeback of them does not land in the middle of the runs below.
+    let _ = Command::new("sync").status();
     let dest = root.path().join("backups");
     let writing = Arc::new(AtomicBool::new(true));
     let waits = Arc::new(Mutex::new(Vec::new()));

@@ -62,7 +62,7 @@ export interface BackupStatus {
 export function backupStatus(f: Pick<BackupFile, "created_at" | "verified">): BackupStatus {
   const tone = backupTone(f);
   if (isDamaged(f))
-    return { tone, label: "Damaged", detail: "Its list of contents cannot be read, so it cannot be restored." };
+    return { tone, label: "Damaged", detail: "Its list of contents cannot be read or was altered, so it cannot be restored." };
   if (!f.verified) return { tone, label: "Not yet verified", detail: "" };
   if (f.verified.ok) return { tone, label: "Verified OK", detail: `Checked ${formatDateTime(f.verified.at)}.` };
   return {

@@ -176,11 +176,10 @@ fn create(g: &Globals, to: Option<PathBuf>, if_due: bool) -> Outcome {
 }
 
 fn list(g: &Globals, to: Option<PathBuf>) -> Outcome {
-    let meta = Vault::peek(&g.vault_dir)?;
     let settings = BackupSettings::load(&g.vault_dir)?;
-    let state = BackupState::load(&g.vault_dir)?;
     let dest = to.unwrap_or_else(|| settings.destination_for(&g.vault_dir));
-    let listed = backup::list(&dest, Some(&meta.vault_id), &state)?;
+    // Unlocked, so each manifest's date is checked against the vault's key before it is shown.
+    let listed = secrets::open_vault(g)?.backup_list(&dest)?;
     if g.json {
         output::json(&listed)?;
         return Ok(ExitCode::SUCCESS);
@@ -189,10 +188,11 @@ fn list(g: &Globals, to: Option<PathBuf>) -> Outcome {
         println!("No backups in {}.", dest.display());
     }
     for l in &listed {
-        let when = l
-            .created_at()
-            .map(output::datetime)
-            .unwrap_or_else(|| "DAMAGED (manifest unreadable)".into());
+        let when = match (l.created_at(), l.authentic) {
+            (Some(t), _) => output::datetime(t),
+            (None, Some(false)) => "ALTERED (manifest not written by this vault)".into(),
+            (None, _) => "DAMAGED (manifest unreadable)".into(),
+        };
         let check = match &l.verified {
             Some(v) if v.ok => format!("verified {}", output::datetime(v.at)),
             Some(_) => "FAILED verification".into(),

@@ -87,10 +87,19 @@ pub struct Listing {
     /// `None` when the manifest cannot be read: the file is listed as damaged, never as good.
     pub manifest: Option<Manifest>,
     pub verified: Option<Verified>,
+    /// Whether this vault's key authenticates the manifest (its date, counts and digests):
+    /// `None` when listed without the keys ([`list`]), `Some(false)` for a manifest that was
+    /// altered or written by someone else — its contents must not be believed.
+    pub authentic: Option<bool>,
 }
 
 impl Listing {
+    /// When the backup was made, as its manifest says; `None` for a damaged file or one
+    /// whose manifest is known not to be authentic.
     pub fn created_at(&self) -> Option<DateTime<Utc>> {
+        if self.authentic == Some(false) {
+            return None;
+        }
         self.manifest
             .as_ref()
             .and_then(|m| DateTime::parse_from_rfc3339(&m.created_at).ok())
@@ -127,6 +136,7 @@ pub fn list(dest: &Path, vault_id: Option<&str>, state: &BackupState) -> Result<
             path,
             size,
             manifest,
+            authentic: None,
         });
     }
     out.sort_by(|a, b| b.name.cmp(&a.name));
@@ -334,21 +344,30 @@ impl Vault {
         result
     }
 
+    /// This vault's backups in `dest`, newest first, each manifest checked against the
+    /// vault's key ([`Listing::authentic`]): a date or count shown from here can be believed.
+    pub fn backup_list(&self, dest: &Path) -> Result<Vec<Listing>> {
+        let state = BackupState::load(&self.dir)?;
+        let mut listed = list(dest, Some(&self.meta.vault_id), &state)?;
+        for l in &mut listed {
+            l.authentic = l.manifest.as_ref().map(|m| {
+                let expected = archive::manifest_mac(m, &self.keys.clinical);
+                archive::constant_time_eq(expected.as_bytes(), m.mac.as_bytes())
+            });
+        }
+        Ok(listed)
+    }
+
     /// Deletes the backups the keep-policy no longer wants (or, with `dry_run`, only says
     /// which). Damaged files and other vaults' backups are left alone. Audited.
     pub fn backup_prune(&mut self, dry_run: bool, now: DateTime<Utc>) -> Result<PrunePlan> {
         let settings = BackupSettings::load(&self.dir)?;
         let dest = settings.destination_for(&self.dir);
-        let state = BackupState::load(&self.dir)?;
-        let listed = list(&dest, Some(&self.meta.vault_id), &state)?;
+        let listed = self.backup_list(&dest)?;
         // Only backups whose manifest this vault's key authenticates take part: a manifest
         // anyone could have written (a rewritten date, say) must not steer what is deleted.
         let (authentic, unauthenticated): (Vec<&Listing>, Vec<&Listing>) =
-            listed.iter().partition(|l| {
-                l.manifest
-                    .as_ref()
-                    .is_some_and(|m| archive::manifest_mac(m, &self.keys.clinical) == m.mac)
-            });
+            listed.iter().partition(|l| l.authentic == Some(true));
         let candidates: Vec<policy::Candidate> = authentic
             .iter()
             .filter_map(|l| {
