@@ -237,6 +237,41 @@ async fn a_therapist_with_two_devices(b: Backend) {
         .unwrap();
     assert_eq!(b, b"ciphertext two");
 
+    // A blob larger than the embedded backend keeps in its rows (a file there) comes back
+    // byte for byte too, in order after a small one.
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    assert_eq!(
+        s.blob("/v1/blobs/2", &t2, &big).await.status,
+        StatusCode::CREATED
+    );
+    let from_desktop = s
+        .get(
+            &format!(
+                "/v1/devices/{}/blobs?from=1&limit=10",
+                heads
+                    .iter()
+                    .find(|h| h["device_id"] != laptop.as_str())
+                    .unwrap()["device_id"]
+                    .as_str()
+                    .unwrap()
+            ),
+            Some(&t1),
+        )
+        .await
+        .json();
+    let from_desktop = from_desktop.as_array().unwrap();
+    assert_eq!(from_desktop.len(), 2);
+    let got: Vec<Vec<u8>> = from_desktop
+        .iter()
+        .map(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b["data"].as_str().unwrap())
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(got[0], b"desktop one");
+    assert_eq!(got[1], big);
+
     // Snapshots.
     assert_eq!(
         s.blob(
@@ -279,6 +314,7 @@ async fn a_therapist_with_two_devices(b: Backend) {
         (b"ciphertext one".len()
             + b"ciphertext two".len()
             + b"desktop one".len()
+            + big.len()
             + b"encrypted backup".len()) as u64
     );
 
@@ -347,7 +383,7 @@ async fn a_therapist_with_two_devices(b: Backend) {
         )
         .await;
     assert_eq!(gone.status, StatusCode::OK);
-    assert_eq!(gone.json()["blobs_removed"], 4);
+    assert_eq!(gone.json()["blobs_removed"], 5);
     assert_eq!(
         s.get("/v1/heads", Some(&t1)).await.status,
         StatusCode::UNAUTHORIZED

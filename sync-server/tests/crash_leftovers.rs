@@ -18,15 +18,16 @@ async fn leftovers_are_swept_and_committed_data_stays() {
         .create_device(&account, "laptop", "pk", "t1")
         .await
         .unwrap();
+    // Two small blobs (kept in their rows) and a large one (a file).
+    let big = vec![3u8; casebook_sync::store::embedded::INLINE_MAX + 1];
     for seq in 1..=3 {
+        let bytes = if seq == 3 {
+            big.clone()
+        } else {
+            format!("blob {seq}").into_bytes()
+        };
         store
-            .append_blob(
-                &account,
-                &device,
-                seq,
-                format!("blob {seq}").as_bytes(),
-                QUOTA,
-            )
+            .append_blob(&account, &device, seq, &bytes, QUOTA)
             .await
             .unwrap();
     }
@@ -53,17 +54,19 @@ async fn leftovers_are_swept_and_committed_data_stays() {
     let gone = store.create_account("leaver", "hash").await.unwrap();
     let gone_device = store.create_device(&gone, "old", "pk", "t2").await.unwrap();
     store
-        .append_blob(&gone, &gone_device, 1, b"bye", QUOTA)
+        .append_blob(&gone, &gone_device, 1, &big, QUOTA)
         .await
         .unwrap();
     drop(store);
 
-    // What a crash could leave: a staged upload, a blob file never committed, a snapshot
+    // What a crash could leave: a staged upload, a blob file never committed, a file beside
+    // a blob kept in its row (an upload retried after a crash, say), a snapshot
     // version written but never committed, and the folders of an account whose rows were
     // deleted before its bytes.
     let device_dir = root.join("blobs").join(&account).join(&device);
     std::fs::write(device_dir.join(".staged-0000"), b"half").unwrap();
     std::fs::write(device_dir.join(format!("{:020}.blob", 4)), b"uncommitted").unwrap();
+    std::fs::write(device_dir.join(format!("{:020}.blob", 1)), b"stray").unwrap();
     std::fs::write(
         root.join("snapshots")
             .join(&account)
@@ -82,6 +85,8 @@ async fn leftovers_are_swept_and_committed_data_stays() {
     let store = Embedded::open(root).unwrap();
     assert!(!device_dir.join(".staged-0000").exists());
     assert!(!device_dir.join(format!("{:020}.blob", 4)).exists());
+    assert!(!device_dir.join(format!("{:020}.blob", 1)).exists());
+    assert!(device_dir.join(format!("{:020}.blob", 3)).exists());
     assert!(
         !root
             .join("snapshots")
@@ -96,7 +101,8 @@ async fn leftovers_are_swept_and_committed_data_stays() {
         .await
         .unwrap();
     assert_eq!(range.len(), 3);
-    assert_eq!(range[2].1, b"blob 3");
+    assert_eq!(range[0].1, b"blob 1");
+    assert_eq!(range[2].1, big);
     assert_eq!(
         store.get_snapshot(&account, "backup").await.unwrap(),
         b"version two"
@@ -115,7 +121,7 @@ fn the_metadata_schema_is_versioned_and_a_newer_one_refused() {
     let v: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 2, "every schema version applied");
+    assert_eq!(v, 3, "every schema version applied");
     // Opening again changes nothing.
     drop(conn);
     drop(Embedded::open(dir.path()).unwrap());

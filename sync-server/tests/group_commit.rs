@@ -2,7 +2,7 @@
 //! once (so one commit carries uploads of several devices, and sometimes two of one device)
 //! get every blob stored once, in order, with its exact bytes; a re-upload in the same batch
 //! is idempotent and a gap is refused without disturbing the rest; and the blobs are there
-//! after the store is opened again.
+//! after the store is opened again — blobs kept in their rows and blobs kept as files alike.
 
 use std::sync::Arc;
 
@@ -11,9 +11,12 @@ use casebook_sync::store::{Appended, Store, StoreError};
 
 const QUOTA: u64 = 1 << 30;
 
+/// Mostly small blobs (kept in their rows), every fifth one too large for that (a file),
+/// so a batch mixes the two.
 fn blob(device: usize, seq: u64) -> Vec<u8> {
+    let times = if seq.is_multiple_of(5) { 4000 } else { 100 };
     format!("device {device} blob {seq} ")
-        .repeat(100)
+        .repeat(times)
         .into_bytes()
 }
 

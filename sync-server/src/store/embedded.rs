@@ -9,6 +9,11 @@
 //! the batch. So an acknowledged blob is on disk, and many uploads share one flush instead of
 //! three fsyncs each. A crash before the commit leaves at most unreferenced files, which the
 //! next upload of that seq overwrites, and which the sweep at start removes.
+//!
+//! Blobs up to [`INLINE_MAX`] (a sync change is typically a few kilobytes) are not files at
+//! all: their bytes go into their row, in the same transaction, and the commit's own WAL
+//! flush makes them durable. No file to create, rename and flush per upload, which is most
+//! of what an upload of a small blob cost. Larger blobs and every snapshot stay in the folder.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,7 +29,7 @@ use super::{AccountRecord, Appended, Store, StoreError, StoreResult, TokenOwner}
 /// The metadata schema, one entry per version (`PRAGMA user_version`). Entries are never
 /// edited once released; a change is a new entry. v1 is written with IF NOT EXISTS, so a
 /// folder made before versioning (version 0 with the tables) is brought to v1 unchanged.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE IF NOT EXISTS accounts (
@@ -99,6 +104,14 @@ CREATE TRIGGER snapshots_usage_delete AFTER DELETE ON snapshots BEGIN
 END;
 "#;
 
+/// v3: small blobs' bytes kept in their row (`data`); NULL means the bytes are in the folder.
+const SCHEMA_V3: &str = r#"
+ALTER TABLE blobs ADD COLUMN data BLOB;
+"#;
+
+/// Blobs of at most this many bytes are kept in their row rather than as files.
+pub const INLINE_MAX: usize = 64 * 1024;
+
 /// SQLite + folder storage.
 pub struct Embedded {
     root: PathBuf,
@@ -122,9 +135,16 @@ struct AppendJob {
     size: u64,
     hash: String,
     quota: u64,
-    staged: Staged,
-    path: PathBuf,
+    bytes: Placement,
     reply: tokio::sync::oneshot::Sender<StoreResult<Appended>>,
+}
+
+/// Where an upload's bytes go.
+enum Placement {
+    /// Into its row (a small blob).
+    Inline(Vec<u8>),
+    /// Into the folder: written under a temporary name, renamed to `path` at commit.
+    File { staged: Staged, path: PathBuf },
 }
 
 /// The most uploads one commit takes (more wait for the next one).
@@ -328,8 +348,21 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRecord> {
     })
 }
 
+/// One row from a statement kept prepared on its connection: the hot paths (every upload,
+/// every request's token) run the same few statements thousands of times a second, and
+/// parsing them each time showed up in profiles.
+fn cached_row<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
 fn owns_device(conn: &Connection, account: &str, device: &str) -> StoreResult<bool> {
-    conn.query_row(
+    cached_row(
+        conn,
         "SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1 AND account_id = ?2)",
         params![device, account],
         |r| r.get(0),
@@ -339,14 +372,14 @@ fn owns_device(conn: &Connection, account: &str, device: &str) -> StoreResult<bo
 
 fn used_bytes(conn: &Connection, account: &str) -> StoreResult<u64> {
     // Kept up to date by the v2 triggers.
-    let n: Option<i64> = conn
-        .query_row(
-            "SELECT used_bytes FROM accounts WHERE id = ?1",
-            [account],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(db_err)?;
+    let n: Option<i64> = cached_row(
+        conn,
+        "SELECT used_bytes FROM accounts WHERE id = ?1",
+        [account],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(db_err)?;
     Ok(n.unwrap_or(0).max(0) as u64)
 }
 
@@ -470,7 +503,8 @@ impl Store for Embedded {
     async fn device_for_token(&self, token_hash: &str) -> StoreResult<Option<TokenOwner>> {
         let t = token_hash.to_string();
         self.with_read(move |c| {
-            c.query_row(
+            cached_row(
+                c,
                 "SELECT d.account_id, d.id, a.totp_enabled FROM devices d JOIN accounts a ON a.id = d.account_id
                  WHERE d.token_hash = ?1 AND d.revoked = 0",
                 [t],
@@ -524,22 +558,26 @@ impl Store for Embedded {
         bytes: &[u8],
         quota: u64,
     ) -> StoreResult<Appended> {
-        let path = self.blob_path(account, device, seq);
-        // Hash and write the bytes on this upload's own thread; the committer then takes it
-        // with whatever else is queued.
-        let (hash, staged) = {
+        let (hash, placement) = if bytes.len() <= INLINE_MAX {
+            (sha256_hex(bytes), Placement::Inline(bytes.to_vec()))
+        } else {
+            // Hash and write the bytes on this upload's own thread; the committer then takes
+            // it with whatever else is queued.
+            let path = self.blob_path(account, device, seq);
             let (bytes, dir) = (
                 bytes.to_vec(),
                 path.parent().map(Path::to_path_buf).unwrap_or_default(),
             );
-            tokio::task::spawn_blocking(move || -> StoreResult<(String, Staged)> {
-                Ok((
-                    sha256_hex(&bytes),
-                    Staged::write_unsynced(&dir, &bytes).map_err(io_err)?,
-                ))
-            })
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))??
+            let (hash, staged) =
+                tokio::task::spawn_blocking(move || -> StoreResult<(String, Staged)> {
+                    Ok((
+                        sha256_hex(&bytes),
+                        Staged::write_unsynced(&dir, &bytes).map_err(io_err)?,
+                    ))
+                })
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+            (hash, Placement::File { staged, path })
         };
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.appends
@@ -550,8 +588,7 @@ impl Store for Embedded {
                 size: bytes.len() as u64,
                 hash,
                 quota,
-                staged,
-                path,
+                bytes: placement,
                 reply,
             })
             .map_err(|_| StoreError::Unavailable("the blob committer has stopped".into()))?;
@@ -564,7 +601,7 @@ impl Store for Embedded {
         let a = account.to_string();
         self.with_read(move |c| {
             let mut stmt = c
-                .prepare(
+                .prepare_cached(
                     "SELECT b.device_id, b.seq, b.hash FROM blobs b
                      WHERE b.account_id = ?1 AND b.seq = (SELECT MAX(seq) FROM blobs WHERE device_id = b.device_id)
                      ORDER BY b.device_id",
@@ -593,25 +630,32 @@ impl Store for Embedded {
                 return Err(StoreError::NotFound);
             }
             let mut stmt = c
-                .prepare("SELECT seq, size, hash FROM blobs WHERE device_id = ?1 AND account_id = ?2 AND seq >= ?3 ORDER BY seq LIMIT ?4")
+                .prepare_cached("SELECT seq, size, hash, data FROM blobs WHERE device_id = ?1 AND account_id = ?2 AND seq >= ?3 ORDER BY seq LIMIT ?4")
                 .map_err(db_err)?;
-            let infos = stmt
-                .query_map(params![d, a, from.min(i64::MAX as u64) as i64, limit.min(i64::MAX as u64) as i64], |r| {
-                    Ok(BlobInfo { seq: r.get::<_, i64>(0)? as u64, size: r.get::<_, i64>(1)? as u64, hash: r.get(2)? })
-                })
-                .map_err(db_err)?
-                .collect::<Result<Vec<_>, _>>()
+            let mut rows = stmt
+                .query(params![d, a, from.min(i64::MAX as u64) as i64, limit.min(i64::MAX as u64) as i64])
                 .map_err(db_err)?;
-            // A byte budget, so one request cannot pull gigabytes into memory.
+            // A byte budget, so one request cannot pull gigabytes into memory: rows are read
+            // one at a time and the reading stops at the budget, inline bytes included.
             let mut out = Vec::new();
             let mut total = 0u64;
-            for info in infos {
+            while let Some(r) = rows.next().map_err(db_err)? {
+                let info = BlobInfo {
+                    seq: r.get::<_, i64>(0).map_err(db_err)? as u64,
+                    size: r.get::<_, i64>(1).map_err(db_err)? as u64,
+                    hash: r.get(2).map_err(db_err)?,
+                };
                 if !out.is_empty() && total + info.size > max_bytes {
                     break;
                 }
                 total += info.size;
-                let path = root.join("blobs").join(&a).join(&d).join(format!("{:020}.blob", info.seq));
-                let bytes = std::fs::read(path).map_err(io_err)?;
+                let bytes = match r.get::<_, Option<Vec<u8>>>(3).map_err(db_err)? {
+                    Some(bytes) => bytes,
+                    None => {
+                        let path = root.join("blobs").join(&a).join(&d).join(format!("{:020}.blob", info.seq));
+                        std::fs::read(path).map_err(io_err)?
+                    }
+                };
                 out.push((info, bytes));
             }
             Ok(out)
@@ -870,7 +914,9 @@ fn sweep(conn: &Connection, root: &Path) -> anyhow::Result<()> {
     }
     let mut blobs: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     {
-        let mut stmt = conn.prepare("SELECT account_id, device_id, seq FROM blobs")?;
+        // Only blobs whose bytes are files (a file left beside an inline row is a leftover).
+        let mut stmt =
+            conn.prepare("SELECT account_id, device_id, seq FROM blobs WHERE data IS NULL")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -978,14 +1024,14 @@ fn commit_batch(
             if !owns_device(&tx, &job.account, &job.device)? {
                 return Err(StoreError::NotFound);
             }
-            let existing: Option<String> = tx
-                .query_row(
-                    "SELECT hash FROM blobs WHERE device_id = ?1 AND seq = ?2",
-                    params![job.device, job.seq as i64],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db_err)?;
+            let existing: Option<String> = cached_row(
+                &tx,
+                "SELECT hash FROM blobs WHERE device_id = ?1 AND seq = ?2",
+                params![job.device, job.seq as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
             if let Some(h) = existing {
                 return if h == job.hash {
                     Ok(Appended::AlreadyThere)
@@ -996,13 +1042,13 @@ fn commit_batch(
                     )))
                 };
             }
-            let head: i64 = tx
-                .query_row(
-                    "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = ?1",
-                    [&job.device],
-                    |r| r.get(0),
-                )
-                .map_err(db_err)?;
+            let head: i64 = cached_row(
+                &tx,
+                "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = ?1",
+                [&job.device],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
             if job.seq as i64 != head + 1 {
                 return Err(StoreError::Conflict(format!(
                     "blob {} does not follow the log's last blob ({head}): send {}",
@@ -1013,19 +1059,24 @@ fn commit_batch(
             if used_bytes(&tx, &job.account)? + job.size > job.quota {
                 return Err(StoreError::QuotaExceeded);
             }
-            let staged = std::mem::replace(&mut job.staged, Staged(None));
-            staged.rename_into(&job.path).map_err(io_err)?;
-            tx.execute(
-                "INSERT INTO blobs (account_id, device_id, seq, size, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![job.account, job.device, job.seq as i64, job.size as i64, job.hash],
+            let inline = match std::mem::replace(&mut job.bytes, Placement::Inline(Vec::new())) {
+                Placement::Inline(bytes) => Some(bytes),
+                Placement::File { staged, path } => {
+                    staged.rename_into(&path).map_err(io_err)?;
+                    if let Some(dir) = path.parent()
+                        && !placed_dirs.iter().any(|d| d == dir)
+                    {
+                        placed_dirs.push(dir.to_path_buf());
+                    }
+                    placed_files.push(path);
+                    None
+                }
+            };
+            tx.prepare_cached(
+                "INSERT INTO blobs (account_id, device_id, seq, size, hash, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
+            .and_then(|mut st| st.execute(params![job.account, job.device, job.seq as i64, job.size as i64, job.hash, inline]))
             .map_err(db_err)?;
-            if let Some(dir) = job.path.parent()
-                && !placed_dirs.iter().any(|d| d == dir)
-            {
-                placed_dirs.push(dir.to_path_buf());
-            }
-            placed_files.push(job.path.clone());
             Ok(Appended::Stored)
         })();
         results.push(result);
@@ -1079,6 +1130,14 @@ mod tests {
         .unwrap();
         migrate(&mut conn).unwrap();
         assert_eq!(used_bytes(&conn, "a").unwrap(), 157);
+        // v3: blobs stored before it keep their bytes in the folder (no inline data), so
+        // the sweep at start keeps their files.
+        let in_folder: i64 = conn
+            .query_row("SELECT count(*) FROM blobs WHERE data IS NULL", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(in_folder, 2);
         assert_eq!(used_bytes(&conn, "b").unwrap(), 0);
         conn.execute_batch(
             "INSERT INTO blobs (account_id, device_id, seq, size, hash) VALUES ('a', 'd', 3, 1000, 'w');
