@@ -49,6 +49,26 @@ pub struct Config {
     pub postgres: Option<PostgresConfig>,
     /// Scale-out backend, blob bytes: an S3-compatible bucket (with `postgres`).
     pub object_store: Option<ObjectStoreConfig>,
+    /// Passkey (WebAuthn) sign-in; off unless set.
+    pub passkeys: Option<PasskeyConfig>,
+}
+
+/// `[passkeys]`: the WebAuthn relying party. A passkey is bound to `rp_id`, so it must be
+/// the domain people reach the server by (and stay so: changing it orphans every passkey).
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyConfig {
+    /// The domain, e.g. `sync.example.co.uk` (`localhost` for a trial on one machine).
+    pub rp_id: String,
+    /// The origin the ceremonies run in, e.g. `https://sync.example.co.uk`.
+    pub origin: String,
+    /// Shown by the authenticator ("Casebook sync").
+    #[serde(default = "default_rp_name")]
+    pub rp_name: String,
+}
+
+fn default_rp_name() -> String {
+    "Casebook sync".into()
 }
 
 /// `[postgres]`: where the metadata of the scale-out backend lives.
@@ -124,6 +144,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             postgres: None,
             object_store: None,
+            passkeys: None,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod passkeys;
 pub mod ratelimit;
 pub mod residency;
 pub mod routes;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub dummy_hash: String,
     pub limits: Arc<ratelimit::SignInLimits>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Passkey sign-in, when `[passkeys]` is configured.
+    pub passkeys: Option<Arc<passkeys::Passkeys>>,
 }
 
 pub(crate) fn now() -> String {
@@ -55,6 +58,10 @@ impl AppState {
         let locations = config.locations()?;
         let dummy_hash =
             auth::hash_password("not a real password, for timing").map_err(|e| e.message)?;
+        let passkeys = match &config.passkeys {
+            Some(p) => Some(Arc::new(passkeys::Passkeys::new(p)?)),
+            None => None,
+        };
         Ok(AppState {
             store,
             config: Arc::new(config),
@@ -62,6 +69,7 @@ impl AppState {
             dummy_hash,
             limits: Arc::default(),
             metrics: Arc::default(),
+            passkeys,
         })
     }
 }
@@ -100,6 +108,25 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/totp/confirm",
             post(routes::totp_confirm).layer(DefaultBodyLimit::max(JSON_LIMIT)),
+        )
+        .route(
+            "/v1/passkeys/registrations",
+            post(passkeys::register_start).layer(DefaultBodyLimit::max(JSON_LIMIT)),
+        )
+        .route(
+            "/v1/passkeys",
+            get(passkeys::list)
+                .post(passkeys::register_finish)
+                .layer(DefaultBodyLimit::max(JSON_LIMIT)),
+        )
+        .route("/v1/passkeys/{id}", delete(passkeys::delete))
+        .route(
+            "/v1/sessions/passkey/challenge",
+            post(passkeys::sign_in_start).layer(DefaultBodyLimit::max(JSON_LIMIT)),
+        )
+        .route(
+            "/v1/sessions/passkey",
+            post(passkeys::sign_in_finish).layer(DefaultBodyLimit::max(JSON_LIMIT)),
         )
         .route("/v1/heads", get(routes::heads))
         .route("/v1/blobs/{seq}", put(routes::append_blob))

@@ -17,7 +17,7 @@ use crate::config::SignUpPolicy;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{self, Appended};
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
+pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
     body.map(|Json(v)| v).map_err(|e| match e {
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -62,7 +62,7 @@ fn blob_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiRes
     })
 }
 
-fn check_text(what: &str, s: &str, min: usize, max: usize) -> ApiResult<()> {
+pub(crate) fn check_text(what: &str, s: &str, min: usize, max: usize) -> ApiResult<()> {
     let n = s.chars().count();
     if n < min || n > max || s.chars().any(char::is_control) {
         return Err(ApiError::bad_request(format!(
@@ -165,7 +165,7 @@ async fn sign_up_checked(
     Ok((StatusCode::CREATED, Json(AccountCreated { account_id })))
 }
 
-fn rate_limited(wait: std::time::Duration) -> ApiError {
+pub(crate) fn rate_limited(wait: std::time::Duration) -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::RateLimited,
@@ -196,7 +196,7 @@ async fn second_factor_ok(
 
 /// For actions a stolen device token alone must not be able to take: the password again,
 /// and the second factor when it is on. Failures count towards the sign-in limits.
-async fn reauthenticate(
+pub(crate) async fn reauthenticate(
     s: &AppState,
     who: &Authed,
     body: Result<Json<Reauthenticate>, JsonRejection>,

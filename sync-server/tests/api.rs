@@ -717,6 +717,266 @@ async fn wrong_password_and_unknown_user_look_the_same(b: Backend) {
 }
 
 /// One `#[tokio::test]` per (backend, story).
+/// Passkeys end to end with a software authenticator (webauthn-authenticator-rs): register
+/// one (the password again first), sign in with it on a new device with no password or
+/// code, and never with a replayed answer, another account's passkey or a removed one.
+async fn passkeys_sign_in_once_and_only_for_their_account(b: Backend) {
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+    const ORIGIN: &str = "http://localhost:8787";
+    let Some(s) = server_with(b, |c| {
+        c.passkeys = Some(casebook_sync::config::PasskeyConfig {
+            rp_id: "localhost".into(),
+            origin: ORIGIN.into(),
+            rp_name: "Casebook sync (test)".into(),
+        })
+    })
+    .await
+    else {
+        return;
+    };
+    let origin = url::Url::parse(ORIGIN).unwrap();
+    let (_, token) = s.account("keyholder").await;
+    let mut authenticator = WebauthnAuthenticator::new(SoftPasskey::new(true));
+
+    // Registration needs the password again: a device token alone cannot add a passkey.
+    let refused = s
+        .json(
+            Method::POST,
+            "/v1/passkeys/registrations",
+            Some(&token),
+            json!({"password": "wrong"}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let challenge = s
+        .json(
+            Method::POST,
+            "/v1/passkeys/registrations",
+            Some(&token),
+            json!({"password": "long enough passphrase"}),
+        )
+        .await
+        .json();
+    let options = serde_json::from_value(challenge["options"].clone()).unwrap();
+    let credential = authenticator
+        .do_registration(origin.clone(), options)
+        .unwrap();
+    let registration = json!({
+        "ceremony": challenge["ceremony"],
+        "name": "Laptop fingerprint",
+        "credential": credential,
+    });
+    let made = s
+        .json(
+            Method::POST,
+            "/v1/passkeys",
+            Some(&token),
+            registration.clone(),
+        )
+        .await;
+    assert_eq!(
+        made.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&made.body)
+    );
+    let passkey_id = made.json()["id"].as_str().unwrap().to_string();
+    // The same answer again: the ceremony is used up.
+    let again = s
+        .json(Method::POST, "/v1/passkeys", Some(&token), registration)
+        .await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    let listed = s.get("/v1/passkeys", Some(&token)).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["name"], "Laptop fingerprint");
+    assert_eq!(listed[0]["last_used_at"], Value::Null);
+
+    // Sign in on a new device with the passkey alone.
+    let sign_in = |challenge: &Value, credential: &Value| {
+        json!({
+            "ceremony": challenge["ceremony"],
+            "credential": credential,
+            "device_name": "Home desktop",
+            "device_public_key": "age1examplepublickey",
+        })
+    };
+    let challenge = s
+        .json(
+            Method::POST,
+            "/v1/sessions/passkey/challenge",
+            None,
+            json!({"username": "keyholder"}),
+        )
+        .await
+        .json();
+    let options = serde_json::from_value(challenge["options"].clone()).unwrap();
+    let answer = serde_json::to_value(
+        authenticator
+            .do_authentication(origin.clone(), options)
+            .unwrap(),
+    )
+    .unwrap();
+    let enrolled = s
+        .json(
+            Method::POST,
+            "/v1/sessions/passkey",
+            None,
+            sign_in(&challenge, &answer),
+        )
+        .await;
+    assert_eq!(
+        enrolled.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&enrolled.body)
+    );
+    let new_token = enrolled.json()["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        s.get("/v1/heads", Some(&new_token)).await.status,
+        StatusCode::OK
+    );
+    let listed = s.get("/v1/passkeys", Some(&token)).await.json();
+    assert!(listed[0]["last_used_at"].is_string(), "{listed}");
+    // A replayed answer is refused.
+    let replay = s
+        .json(
+            Method::POST,
+            "/v1/sessions/passkey",
+            None,
+            sign_in(&challenge, &answer),
+        )
+        .await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+
+    // Another account: no passkey, so no challenge (the same 401 as an unknown name), and
+    // this account's passkey cannot answer for it.
+    s.account("neighbour").await;
+    for user in ["neighbour", "nobody-at-all"] {
+        let r = s
+            .json(
+                Method::POST,
+                "/v1/sessions/passkey/challenge",
+                None,
+                json!({"username": user}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{user}");
+    }
+    // Another account cannot see or remove this account's passkey.
+    let (_, neighbour) = s.device("neighbour", "x").await;
+    assert_eq!(
+        s.get("/v1/passkeys", Some(&neighbour)).await.json(),
+        json!([])
+    );
+    assert_eq!(
+        s.call(
+            Method::DELETE,
+            &format!("/v1/passkeys/{passkey_id}"),
+            Some(&neighbour),
+            None,
+            vec![]
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Removed: a challenge is refused, and an answer to a challenge made before is too.
+    let before = s
+        .json(
+            Method::POST,
+            "/v1/sessions/passkey/challenge",
+            None,
+            json!({"username": "keyholder"}),
+        )
+        .await
+        .json();
+    assert_eq!(
+        s.call(
+            Method::DELETE,
+            &format!("/v1/passkeys/{passkey_id}"),
+            Some(&token),
+            None,
+            vec![]
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    let options = serde_json::from_value(before["options"].clone()).unwrap();
+    let late = serde_json::to_value(
+        authenticator
+            .do_authentication(origin.clone(), options)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        s.json(
+            Method::POST,
+            "/v1/sessions/passkey",
+            None,
+            sign_in(&before, &late)
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        s.json(
+            Method::POST,
+            "/v1/sessions/passkey/challenge",
+            None,
+            json!({"username": "keyholder"})
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Garbage where a credential belongs: a clear 4xx.
+    let r = s
+        .json(
+            Method::POST,
+            "/v1/passkeys/registrations",
+            Some(&token),
+            json!({"password": "long enough passphrase"}),
+        )
+        .await
+        .json();
+    let bad = s
+        .json(
+            Method::POST,
+            "/v1/passkeys",
+            Some(&token),
+            json!({"ceremony": r["ceremony"], "name": "x", "credential": {"id": 5}}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+/// With no `[passkeys]` settings the endpoints say passkeys are off.
+async fn passkeys_are_off_unless_configured(b: Backend) {
+    let Some(s) = server(b).await else { return };
+    let (_, token) = s.account("plain").await;
+    let r = s.get("/v1/passkeys", Some(&token)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("not turned on")
+    );
+    let r = s
+        .json(
+            Method::POST,
+            "/v1/sessions/passkey/challenge",
+            None,
+            json!({"username": "plain"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
 macro_rules! backend_tests {
     ($backend:ident: $($name:ident),*) => {
         #[allow(non_snake_case)]
@@ -731,5 +991,5 @@ macro_rules! backend_tests {
     };
 }
 
-backend_tests!(Embedded: a_therapist_with_two_devices, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same);
-backend_tests!(ScaleOut: a_therapist_with_two_devices, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same);
+backend_tests!(Embedded: a_therapist_with_two_devices, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured);
+backend_tests!(ScaleOut: a_therapist_with_two_devices, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured);

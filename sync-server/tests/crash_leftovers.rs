@@ -121,7 +121,7 @@ fn the_metadata_schema_is_versioned_and_a_newer_one_refused() {
     let v: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 3, "every schema version applied");
+    assert_eq!(v, 4, "every schema version applied");
     // Opening again changes nothing.
     drop(conn);
     drop(Embedded::open(dir.path()).unwrap());

@@ -179,3 +179,52 @@ pub struct Reauthenticate {
     #[serde(default)]
     pub totp: Option<String>,
 }
+
+// ---------- Passkeys (WebAuthn) ----------
+//
+// The WebAuthn objects themselves (the options a browser or authenticator is handed, and the
+// credential it answers with) are carried as JSON exactly as the WebAuthn specification and
+// `navigator.credentials` shape them; the server checks them with webauthn-rs.
+
+/// A WebAuthn ceremony begun: hand `options` to the authenticator
+/// (`navigator.credentials.create` or `.get`), then send its answer back with `ceremony`
+/// within five minutes.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct PasskeyChallenge {
+    pub ceremony: String,
+    pub options: serde_json::Value,
+}
+
+/// `POST /v1/passkeys`: the authenticator's answer to a registration challenge.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct PasskeyRegistration {
+    pub ceremony: String,
+    /// What the therapist calls it ("MacBook Touch ID", "YubiKey").
+    pub name: String,
+    pub credential: serde_json::Value,
+}
+
+/// One passkey of the signed-in account.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyInfo {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// `POST /v1/sessions/passkey/challenge`: whose passkey will sign in.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct PasskeySignInStart {
+    pub username: String,
+}
+
+/// `POST /v1/sessions/passkey`: the authenticator's answer, and the device to enrol (as in a
+/// password sign-in).
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct PasskeySignIn {
+    pub ceremony: String,
+    pub credential: serde_json::Value,
+    pub device_name: String,
+    pub device_public_key: String,
+}

@@ -24,12 +24,12 @@ use casebook_wire::{BlobInfo, Deleted, Device, Head, Snapshot};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use super::{AccountRecord, Appended, Store, StoreError, StoreResult, TokenOwner};
+use super::{AccountRecord, Appended, PasskeyRecord, Store, StoreError, StoreResult, TokenOwner};
 
 /// The metadata schema, one entry per version (`PRAGMA user_version`). Entries are never
 /// edited once released; a change is a new entry. v1 is written with IF NOT EXISTS, so a
 /// folder made before versioning (version 0 with the tables) is brought to v1 unchanged.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE IF NOT EXISTS accounts (
@@ -107,6 +107,20 @@ END;
 /// v3: small blobs' bytes kept in their row (`data`); NULL means the bytes are in the folder.
 const SCHEMA_V3: &str = r#"
 ALTER TABLE blobs ADD COLUMN data BLOB;
+"#;
+
+/// v4: passkeys (WebAuthn credentials: public key and counter, never a secret).
+const SCHEMA_V4: &str = r#"
+CREATE TABLE passkeys (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    credential_id TEXT NOT NULL UNIQUE,
+    passkey TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT
+);
+CREATE INDEX passkeys_by_account ON passkeys(account_id);
 "#;
 
 /// Blobs of at most this many bytes are kept in their row rather than as files.
@@ -337,7 +351,7 @@ impl Embedded {
     }
 }
 
-const ACCOUNT_COLUMNS: &str = "id, password_hash, totp_secret, totp_enabled";
+const ACCOUNT_COLUMNS: &str = "id, password_hash, totp_secret, totp_enabled, username";
 
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRecord> {
     Ok(AccountRecord {
@@ -345,6 +359,7 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRecord> {
         password_hash: r.get(1)?,
         totp_secret: r.get(2)?,
         totp_enabled: r.get(3)?,
+        username: r.get(4)?,
     })
 }
 
@@ -856,6 +871,100 @@ impl Store for Embedded {
                 )
                 .map_err(db_err)?;
             Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn add_passkey(
+        &self,
+        account: &str,
+        name: &str,
+        credential_id: &str,
+        passkey: &str,
+    ) -> StoreResult<PasskeyRecord> {
+        let record = PasskeyRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            created_at: now(),
+            last_used_at: None,
+            passkey: passkey.to_string(),
+        };
+        let (a, cred, r) = (
+            account.to_string(),
+            credential_id.to_string(),
+            record.clone(),
+        );
+        self.with(move |c| {
+            let taken: bool = c
+                .query_row("SELECT EXISTS(SELECT 1 FROM passkeys WHERE credential_id = ?1)", [&cred], |row| row.get(0))
+                .map_err(db_err)?;
+            if taken {
+                return Err(StoreError::Conflict("that passkey is already registered".into()));
+            }
+            c.execute(
+                "INSERT INTO passkeys (id, account_id, name, credential_id, passkey, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![r.id, a, r.name, cred, r.passkey, r.created_at],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await?;
+        Ok(record)
+    }
+
+    async fn passkeys(&self, account: &str) -> StoreResult<Vec<PasskeyRecord>> {
+        let a = account.to_string();
+        self.with_read(move |c| {
+            let mut stmt = c
+                .prepare("SELECT id, name, created_at, last_used_at, passkey FROM passkeys WHERE account_id = ?1 ORDER BY created_at, id")
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map([a], |r| {
+                    Ok(PasskeyRecord { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)?, last_used_at: r.get(3)?, passkey: r.get(4)? })
+                })
+                .map_err(db_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn passkey_used(
+        &self,
+        account: &str,
+        id: &str,
+        passkey: &str,
+        at: &str,
+    ) -> StoreResult<()> {
+        let (a, i, p, t) = (
+            account.to_string(),
+            id.to_string(),
+            passkey.to_string(),
+            at.to_string(),
+        );
+        self.with(move |c| {
+            c.execute(
+                "UPDATE passkeys SET passkey = ?1, last_used_at = ?2 WHERE id = ?3 AND account_id = ?4",
+                params![p, t, i, a],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_passkey(&self, account: &str, id: &str) -> StoreResult<()> {
+        let (a, i) = (account.to_string(), id.to_string());
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM passkeys WHERE id = ?1 AND account_id = ?2",
+                    params![i, a],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
         })
         .await
     }

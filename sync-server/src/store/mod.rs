@@ -35,6 +35,7 @@ pub struct AccountRecord {
     pub totp_secret: Option<Vec<u8>>,
     /// TOTP confirmed and required at sign-in.
     pub totp_enabled: bool,
+    pub username: String,
 }
 
 /// Who a live token belongs to.
@@ -133,6 +134,39 @@ pub trait Store: Send + Sync + 'static {
     async fn use_totp_step(&self, account: &str, step: u64) -> StoreResult<bool>;
     /// Uses up a recovery code; false if unknown or used.
     async fn use_recovery_code(&self, account: &str, code_hash: &str) -> StoreResult<bool>;
+
+    /// Stores a registered passkey (`passkey`: webauthn-rs's record of it, as JSON; the
+    /// public key and counter, no secret). `Conflict` if its credential id is already known.
+    async fn add_passkey(
+        &self,
+        account: &str,
+        name: &str,
+        credential_id: &str,
+        passkey: &str,
+    ) -> StoreResult<PasskeyRecord>;
+    /// The account's passkeys, oldest first.
+    async fn passkeys(&self, account: &str) -> StoreResult<Vec<PasskeyRecord>>;
+    /// After a sign-in with it: the updated record (counter) and when it was used.
+    async fn passkey_used(
+        &self,
+        account: &str,
+        id: &str,
+        passkey: &str,
+        at: &str,
+    ) -> StoreResult<()>;
+    /// Removes one of the account's passkeys; `NotFound` if it has no such passkey.
+    async fn delete_passkey(&self, account: &str, id: &str) -> StoreResult<()>;
+}
+
+/// A stored passkey.
+#[derive(Debug, Clone)]
+pub struct PasskeyRecord {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    /// webauthn-rs's `Passkey`, as JSON.
+    pub passkey: String,
 }
 
 /// Opens the backend the configuration names: `data` (embedded) or `[postgres]` with

@@ -27,12 +27,12 @@ use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
 
-use super::{AccountRecord, Appended, Store, StoreError, StoreResult, TokenOwner};
+use super::{AccountRecord, Appended, PasskeyRecord, Store, StoreError, StoreResult, TokenOwner};
 use crate::config::{ObjectStoreConfig, PostgresConfig};
 
 /// The metadata schema, one entry per version (the `schema_version` table). Entries are
 /// never edited once released; a change is a new entry.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE accounts (
@@ -104,6 +104,20 @@ CREATE TRIGGER blobs_usage AFTER INSERT OR UPDATE OF size OR DELETE ON blobs
     FOR EACH ROW EXECUTE FUNCTION casebook_usage();
 CREATE TRIGGER snapshots_usage AFTER INSERT OR UPDATE OF size OR DELETE ON snapshots
     FOR EACH ROW EXECUTE FUNCTION casebook_usage();
+"#;
+
+/// v2: passkeys (WebAuthn credentials: public key and counter, never a secret).
+const SCHEMA_V2: &str = r#"
+CREATE TABLE passkeys (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    credential_id TEXT NOT NULL UNIQUE,
+    passkey TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT
+);
+CREATE INDEX passkeys_by_account ON passkeys(account_id);
 "#;
 
 /// PostgreSQL + object storage.
@@ -311,7 +325,7 @@ impl ScaleOut {
     }
 }
 
-const ACCOUNT_COLUMNS: &str = "id, password_hash, totp_secret, totp_enabled";
+const ACCOUNT_COLUMNS: &str = "id, password_hash, totp_secret, totp_enabled, username";
 
 fn account_row(r: &tokio_postgres::Row) -> AccountRecord {
     AccountRecord {
@@ -319,6 +333,7 @@ fn account_row(r: &tokio_postgres::Row) -> AccountRecord {
         password_hash: r.get(1),
         totp_secret: r.get(2),
         totp_enabled: r.get(3),
+        username: r.get(4),
     }
 }
 
@@ -922,6 +937,98 @@ impl Store for ScaleOut {
             .await
             .map_err(pg_err)?;
         Ok(n == 1)
+    }
+
+    async fn add_passkey(
+        &self,
+        account: &str,
+        name: &str,
+        credential_id: &str,
+        passkey: &str,
+    ) -> StoreResult<PasskeyRecord> {
+        let record = PasskeyRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            created_at: crate::now(),
+            last_used_at: None,
+            passkey: passkey.to_string(),
+        };
+        let c = self.client().await?;
+        // The unique credential id settles a race between two registrations of one key.
+        let n = c
+            .execute(
+                "INSERT INTO passkeys (id, account_id, name, credential_id, passkey, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (credential_id) DO NOTHING",
+                &[
+                    &record.id,
+                    &account,
+                    &record.name,
+                    &credential_id,
+                    &record.passkey,
+                    &record.created_at,
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+        if n == 0 {
+            return Err(StoreError::Conflict(
+                "that passkey is already registered".into(),
+            ));
+        }
+        Ok(record)
+    }
+
+    async fn passkeys(&self, account: &str) -> StoreResult<Vec<PasskeyRecord>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT id, name, created_at, last_used_at, passkey FROM passkeys WHERE account_id = $1 ORDER BY created_at, id",
+                &[&account],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| PasskeyRecord {
+                id: r.get(0),
+                name: r.get(1),
+                created_at: r.get(2),
+                last_used_at: r.get(3),
+                passkey: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn passkey_used(
+        &self,
+        account: &str,
+        id: &str,
+        passkey: &str,
+        at: &str,
+    ) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE passkeys SET passkey = $1, last_used_at = $2 WHERE id = $3 AND account_id = $4",
+            &[&passkey, &at, &id, &account],
+        )
+        .await
+        .map_err(pg_err)?;
+        Ok(())
+    }
+
+    async fn delete_passkey(&self, account: &str, id: &str) -> StoreResult<()> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "DELETE FROM passkeys WHERE id = $1 AND account_id = $2",
+                &[&id, &account],
+            )
+            .await
+            .map_err(pg_err)?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 }
 

@@ -70,6 +70,7 @@ function treePssMb(bin) {
 async function once(name) {
   const app = apps[name];
   const t0 = performance.now();
+  const t0Epoch = Date.now();
   const browser = await remote({
     hostname: "127.0.0.1",
     port: 4444,
@@ -85,19 +86,25 @@ async function once(name) {
     // soon as it can be clicked (Casebook), then wait for the ready element and one frame
     // so it has been painted.
     await browser.setTimeout({ script: 30_000 });
-    await browser.executeAsync(
+    const marks = await browser.executeAsync(
       (readySel, unlockSel, done) => {
+        let clickAt = null;
         const tick = () => {
           if (unlockSel) {
             const u = document.querySelector(unlockSel);
             if (u && !u.disabled) {
+              clickAt = performance.now();
               u.click();
               unlockSel = null;
             }
           }
           const r = document.querySelector(readySel);
           if (r && r.getClientRects().length > 0) {
-            requestAnimationFrame(() => requestAnimationFrame(() => done()));
+            requestAnimationFrame(() =>
+              requestAnimationFrame(() =>
+                done({ origin: performance.timeOrigin, clickAt, readyAt: performance.now() }),
+              ),
+            );
             return;
           }
           setTimeout(tick, 2);
@@ -108,9 +115,16 @@ async function once(name) {
       name === "casebook" ? "#unlock" : null,
     );
     const startMs = performance.now() - t0;
+    // Where the time went: launch until the page began loading (process, window, webview),
+    // then the page until Unlock could be clicked, then the unlock until Today was painted.
+    const stages = {
+      toPage: marks.origin - t0Epoch,
+      toUnlock: marks.clickAt ?? marks.readyAt,
+      unlockToReady: marks.clickAt === null ? 0 : marks.readyAt - marks.clickAt,
+    };
     await new Promise((r) => setTimeout(r, 5000));
     const mem = treePssMb(app.bin);
-    return { startMs, ...mem };
+    return { startMs, stages, ...mem };
   } finally {
     await browser.deleteSession();
   }
@@ -139,6 +153,12 @@ console.log(`|---|---|---|---|`);
 console.log(`| minimal Tauri 2 window | ${m.start.toFixed(0)} | ${m.pss.toFixed(1)} | ${m.processes} |`);
 console.log(`| Casebook (unlock → Today) | ${c.start.toFixed(0)} | ${c.pss.toFixed(1)} | ${c.processes} |`);
 console.log(`| ratio | ${(c.start / m.start).toFixed(2)}× | ${(c.pss / m.pss).toFixed(2)}× | |`);
+for (const name of ["minimal", "casebook"]) {
+  const st = (k) => median(results[name].map((x) => x.stages[k])).toFixed(0);
+  console.log(
+    `${name} stages (medians, ms): launch → page loading ${st("toPage")}, → ${name === "casebook" ? "Unlock clickable" : "ready"} ${st("toUnlock")}, unlock → Today painted ${st("unlockToReady")}`,
+  );
+}
 for (const name of ["minimal", "casebook"]) {
   const last = results[name][results[name].length - 1].parts;
   console.log(`${name} PSS by process (last run, MB): ` + Object.entries(last).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", "));

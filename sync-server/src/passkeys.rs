@@ -1,0 +1,365 @@
+//! Passkeys (WebAuthn, through webauthn-rs): registering one on a signed-in account, and
+//! signing in with one instead of a password and authenticator code.
+//!
+//! A passkey asks the authenticator for user verification (a PIN or biometric) as well as
+//! possession of the key, so a passkey sign-in stands for both factors and asks for no TOTP
+//! code. Adding a passkey needs the password (and TOTP code) again, like the other actions a
+//! stolen device token alone must not take. The server keeps each passkey's public key and
+//! signature counter, never a secret.
+//!
+//! A ceremony (challenge, then the authenticator's answer) is held in this instance's memory
+//! for five minutes and can be answered once. Behind a load balancer with several instances,
+//! route `/v1/passkeys*` and `/v1/sessions/passkey*` to one instance per client (sticky
+//! sessions); an answer that reaches another instance is refused and the client starts again.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use casebook_wire::{
+    Enrolled, ErrorCode, PasskeyChallenge, PasskeyInfo, PasskeyRegistration, PasskeySignIn,
+    PasskeySignInStart, Reauthenticate,
+};
+use webauthn_rs::prelude::{
+    Passkey, PasskeyAuthentication, PasskeyRegistration as RegistrationState, PublicKeyCredential,
+    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
+};
+
+use crate::AppState;
+use crate::auth::{self, Authed, ClientAddr};
+use crate::config::PasskeyConfig;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::{check_text, json_body, rate_limited, reauthenticate};
+use crate::store::PasskeyRecord;
+
+/// How long an authenticator has to answer.
+const CEREMONY_TTL: Duration = Duration::from_secs(300);
+/// Ceremonies held at once, at most (each is a few hundred bytes).
+const MAX_CEREMONIES: usize = 10_000;
+
+/// The relying party and the ceremonies in progress.
+pub struct Passkeys {
+    webauthn: Webauthn,
+    ceremonies: Mutex<HashMap<String, Pending>>,
+}
+
+enum Step {
+    Register(RegistrationState),
+    SignIn {
+        username: String,
+        state: PasskeyAuthentication,
+    },
+}
+
+struct Pending {
+    account: String,
+    step: Step,
+    began: Instant,
+}
+
+impl Passkeys {
+    /// From `[passkeys]`; the error is one line naming what is wrong.
+    pub fn new(cfg: &PasskeyConfig) -> Result<Passkeys, String> {
+        let origin = Url::parse(&cfg.origin)
+            .map_err(|e| format!("passkeys.origin {:?} is not a URL: {e}", cfg.origin))?;
+        let webauthn = WebauthnBuilder::new(&cfg.rp_id, &origin)
+            .and_then(|b| b.rp_name(&cfg.rp_name).build())
+            .map_err(|e| {
+                format!(
+                    "passkeys: rp_id {:?} must be a domain name that origin {:?} is on ({e})",
+                    cfg.rp_id, cfg.origin
+                )
+            })?;
+        Ok(Passkeys {
+            webauthn,
+            ceremonies: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn begin(&self, account: &str, step: Step) -> ApiResult<String> {
+        let mut all = self.ceremonies.lock().map_err(|_| busy())?;
+        let now = Instant::now();
+        all.retain(|_, p| now.duration_since(p.began) < CEREMONY_TTL);
+        if all.len() >= MAX_CEREMONIES {
+            return Err(busy());
+        }
+        let id = auth::new_token();
+        all.insert(
+            id.clone(),
+            Pending {
+                account: account.to_string(),
+                step,
+                began: now,
+            },
+        );
+        Ok(id)
+    }
+
+    /// The ceremony, once: a second answer to the same challenge finds nothing.
+    fn take(&self, id: &str) -> Option<Pending> {
+        let p = self.ceremonies.lock().ok()?.remove(id)?;
+        (p.began.elapsed() < CEREMONY_TTL).then_some(p)
+    }
+}
+
+fn busy() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Unavailable,
+        "too many passkey ceremonies in progress: try again in a minute",
+    )
+}
+
+fn enabled(s: &AppState) -> ApiResult<&Passkeys> {
+    s.passkeys.as_deref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "passkeys are not turned on on this server",
+        )
+    })
+}
+
+fn expired() -> ApiError {
+    ApiError::bad_request("that passkey ceremony is unknown, used or expired: start again")
+}
+
+/// The credential id of a stored passkey (base64url), or `None` for a record that does not
+/// parse (then it is skipped, never trusted).
+fn parse(record: &PasskeyRecord) -> Option<Passkey> {
+    serde_json::from_str(&record.passkey).ok()
+}
+
+fn credential_id(p: &Passkey) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(p.cred_id().as_ref() as &[u8])
+}
+
+fn info(r: PasskeyRecord) -> PasskeyInfo {
+    PasskeyInfo {
+        id: r.id,
+        name: r.name,
+        created_at: r.created_at,
+        last_used_at: r.last_used_at,
+    }
+}
+
+/// `POST /v1/passkeys/registrations`: the password (and TOTP code) again, then the options
+/// for the authenticator to make a passkey.
+pub async fn register_start(
+    State(s): State<AppState>,
+    who: Authed,
+    body: Result<Json<Reauthenticate>, JsonRejection>,
+) -> ApiResult<Json<PasskeyChallenge>> {
+    let pk = enabled(&s)?;
+    reauthenticate(&s, &who, body).await?;
+    let account = s
+        .store
+        .account_by_id(&who.account)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    let existing: Vec<_> = s
+        .store
+        .passkeys(&who.account)
+        .await?
+        .iter()
+        .filter_map(parse)
+        .map(|p| p.cred_id().clone())
+        .collect();
+    // The user handle is the account id (a UUID), never the username.
+    let handle = Uuid::parse_str(&account.id).unwrap_or_else(|_| Uuid::new_v4());
+    let (options, state) = pk
+        .webauthn
+        .start_passkey_registration(handle, &account.username, &account.username, Some(existing))
+        .map_err(|e| ApiError::bad_request(format!("a passkey cannot be registered now: {e}")))?;
+    let ceremony = pk.begin(&who.account, Step::Register(state))?;
+    Ok(Json(PasskeyChallenge {
+        ceremony,
+        options: serde_json::to_value(options).map_err(|_| busy())?,
+    }))
+}
+
+/// `POST /v1/passkeys`: the authenticator's answer; the passkey is kept under `name`.
+pub async fn register_finish(
+    State(s): State<AppState>,
+    who: Authed,
+    body: Result<Json<PasskeyRegistration>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<PasskeyInfo>)> {
+    let pk = enabled(&s)?;
+    let req = json_body(body)?;
+    check_text("name", &req.name, 1, 100)?;
+    let pending = pk.take(&req.ceremony).ok_or_else(expired)?;
+    let (Step::Register(state), true) = (pending.step, pending.account == who.account) else {
+        return Err(expired());
+    };
+    let credential: RegisterPublicKeyCredential = serde_json::from_value(req.credential)
+        .map_err(|_| ApiError::bad_request("credential is not a WebAuthn registration response"))?;
+    let passkey = pk
+        .webauthn
+        .finish_passkey_registration(&credential, &state)
+        .map_err(|_| ApiError::bad_request("the authenticator's answer was not accepted"))?;
+    let json = serde_json::to_string(&passkey).map_err(|_| busy())?;
+    let record = s
+        .store
+        .add_passkey(&who.account, &req.name, &credential_id(&passkey), &json)
+        .await?;
+    Ok((StatusCode::CREATED, Json(info(record))))
+}
+
+/// `GET /v1/passkeys`.
+pub async fn list(State(s): State<AppState>, who: Authed) -> ApiResult<Json<Vec<PasskeyInfo>>> {
+    enabled(&s)?;
+    let all = s.store.passkeys(&who.account).await?;
+    Ok(Json(all.into_iter().map(info).collect()))
+}
+
+/// `DELETE /v1/passkeys/{id}`.
+pub async fn delete(
+    State(s): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    enabled(&s)?;
+    s.store.delete_passkey(&who.account, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The rate-limit keys of a sign-in, as for a password sign-in.
+fn limit_keys(username: &str, addr: Option<std::net::IpAddr>) -> (String, Option<String>) {
+    let addr_key = auth::address_key(addr);
+    let pair = format!(
+        "{}|{}",
+        username.to_lowercase(),
+        addr_key.as_deref().unwrap_or("local")
+    );
+    (pair, addr_key)
+}
+
+fn failed(s: &AppState, pair: &str, addr: &Option<String>, now: Instant) -> ApiError {
+    s.limits.pair.failure(pair, now);
+    if let Some(a) = addr {
+        s.limits.address.failure(a, now);
+    }
+    ApiError::unauthorized()
+}
+
+fn check_limits(s: &AppState, pair: &str, addr: &Option<String>, now: Instant) -> ApiResult<()> {
+    if let Some(a) = addr {
+        s.limits.address.check(a, now).map_err(rate_limited)?;
+    }
+    s.limits.pair.check(pair, now).map_err(rate_limited)
+}
+
+/// `POST /v1/sessions/passkey/challenge`: the options for the authenticator to sign in as
+/// `username`. An unknown account, or one with no passkey, gets the same 401 as a wrong
+/// password, counted against the same limits.
+pub async fn sign_in_start(
+    State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    body: Result<Json<PasskeySignInStart>, JsonRejection>,
+) -> ApiResult<Json<PasskeyChallenge>> {
+    let pk = enabled(&s)?;
+    let req = json_body(body)?;
+    if req.username.chars().count() > 64 || req.username.chars().any(char::is_control) {
+        return Err(ApiError::unauthorized());
+    }
+    let now = Instant::now();
+    let (pair, addr_key) = limit_keys(&req.username, addr);
+    check_limits(&s, &pair, &addr_key, now)?;
+    let Some(account) = s.store.account_by_username(&req.username).await? else {
+        return Err(failed(&s, &pair, &addr_key, now));
+    };
+    let keys: Vec<Passkey> = s
+        .store
+        .passkeys(&account.id)
+        .await?
+        .iter()
+        .filter_map(parse)
+        .collect();
+    if keys.is_empty() {
+        return Err(failed(&s, &pair, &addr_key, now));
+    }
+    let (options, state) = pk
+        .webauthn
+        .start_passkey_authentication(&keys)
+        .map_err(|_| failed(&s, &pair, &addr_key, now))?;
+    let ceremony = pk.begin(
+        &account.id,
+        Step::SignIn {
+            username: req.username,
+            state,
+        },
+    )?;
+    Ok(Json(PasskeyChallenge {
+        ceremony,
+        options: serde_json::to_value(options).map_err(|_| busy())?,
+    }))
+}
+
+/// `POST /v1/sessions/passkey`: the authenticator's answer; enrols the device as a password
+/// sign-in does.
+pub async fn sign_in_finish(
+    State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    body: Result<Json<PasskeySignIn>, JsonRejection>,
+) -> ApiResult<Json<Enrolled>> {
+    let pk = enabled(&s)?;
+    let req = json_body(body)?;
+    check_text("device_name", &req.device_name, 1, 100)?;
+    check_text("device_public_key", &req.device_public_key, 1, 200)?;
+    let Some(Pending {
+        account,
+        step: Step::SignIn { username, state },
+        ..
+    }) = pk.take(&req.ceremony)
+    else {
+        return Err(ApiError::unauthorized());
+    };
+    let now = Instant::now();
+    let (pair, addr_key) = limit_keys(&username, addr);
+    check_limits(&s, &pair, &addr_key, now)?;
+    let Ok(credential) = serde_json::from_value::<PublicKeyCredential>(req.credential) else {
+        return Err(failed(&s, &pair, &addr_key, now));
+    };
+    let Ok(result) = pk
+        .webauthn
+        .finish_passkey_authentication(&credential, &state)
+    else {
+        return Err(failed(&s, &pair, &addr_key, now));
+    };
+    // The passkey it was: its counter moves on (a cloned key would fall behind).
+    let records = s.store.passkeys(&account).await?;
+    let used = records.iter().find_map(|r| {
+        let mut p = parse(r)?;
+        p.update_credential(&result)?;
+        Some((r.id.clone(), p))
+    });
+    let Some((id, passkey)) = used else {
+        // Removed between the challenge and the answer.
+        return Err(failed(&s, &pair, &addr_key, now));
+    };
+    let json = serde_json::to_string(&passkey).map_err(|_| busy())?;
+    s.store
+        .passkey_used(&account, &id, &json, &crate::now())
+        .await?;
+    s.limits.pair.success(&pair);
+    let token = auth::new_token();
+    let device_id = s
+        .store
+        .create_device(
+            &account,
+            &req.device_name,
+            &req.device_public_key,
+            &auth::token_hash(&token),
+        )
+        .await?;
+    Ok(Json(Enrolled {
+        account_id: account,
+        device_id,
+        token,
+    }))
+}
