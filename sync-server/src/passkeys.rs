@@ -125,7 +125,11 @@ fn enabled(s: &AppState) -> ApiResult<&Passkeys> {
 }
 
 fn expired() -> ApiError {
-    ApiError::bad_request("that passkey ceremony is unknown, used or expired: start again")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        "that passkey ceremony is unknown, used or expired: start again",
+    )
 }
 
 /// The credential id of a stored passkey (base64url), or `None` for a record that does not

@@ -786,7 +786,7 @@ async fn passkeys_sign_in_once_and_only_for_their_account(b: Backend) {
     let again = s
         .json(Method::POST, "/v1/passkeys", Some(&token), registration)
         .await;
-    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
     let listed = s.get("/v1/passkeys", Some(&token)).await.json();
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["name"], "Laptop fingerprint");

@@ -24,9 +24,20 @@ async fn schemathesis_finds_nothing() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Running::embedded(
+    // Passkeys on, so their operations are reached (their ceremonies need an authenticator,
+    // so here they see only wrong and unfinished answers; tests/api.rs runs them through).
+    let config = dir.path().join("sync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data = {:?}\ncountry = \"GB\"\n[passkeys]\nrp_id = \"localhost\"\norigin = \"http://localhost:8787\"\n",
+            dir.path().join("data")
+        ),
+    )
+    .unwrap();
+    let mut server = Running::with_config(
         std::path::Path::new(env!("CARGO_BIN_EXE_casebook-sync")),
-        &dir.path().join("data"),
+        &config,
         "warn",
         Stdio::null(),
     );
@@ -53,6 +64,13 @@ async fn schemathesis_finds_nothing() {
             "deleteAccount",
             "--exclude-operation-id",
             "revokeDevice",
+            // These need what only a real authenticator makes (a passkey id; a ceremony
+            // begun with the password), so here they could only ever answer 404;
+            // tests/api.rs runs them through, bad answers included.
+            "--exclude-operation-id",
+            "deletePasskey",
+            "--exclude-operation-id",
+            "passkeyRegistrationFinish",
         ])
         .env("SCHEMATHESIS_HOOKS", "")
         .output()
