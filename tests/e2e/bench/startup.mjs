@@ -102,7 +102,13 @@ async function once(name) {
           if (r && r.getClientRects().length > 0) {
             requestAnimationFrame(() =>
               requestAnimationFrame(() =>
-                done({ origin: performance.timeOrigin, clickAt, readyAt: performance.now() }),
+                done({
+                  origin: performance.timeOrigin,
+                  clickAt,
+                  readyAt: performance.now(),
+                  unlockedAt: performance.getEntriesByName("casebook:unlocked")[0]?.startTime ?? null,
+                  mountedAt: performance.getEntriesByName("casebook:main-mounted")[0]?.startTime ?? null,
+                }),
               ),
             );
             return;
@@ -121,6 +127,8 @@ async function once(name) {
       toPage: marks.origin - t0Epoch,
       toUnlock: marks.clickAt ?? marks.readyAt,
       unlockToReady: marks.clickAt === null ? 0 : marks.readyAt - marks.clickAt,
+      unlockReply: marks.unlockedAt === null || marks.clickAt === null ? 0 : marks.unlockedAt - marks.clickAt,
+      mounted: marks.mountedAt === null || marks.clickAt === null ? 0 : marks.mountedAt - marks.clickAt,
     };
     await new Promise((r) => setTimeout(r, 5000));
     const mem = treePssMb(app.bin);
@@ -156,7 +164,7 @@ console.log(`| ratio | ${(c.start / m.start).toFixed(2)}× | ${(c.pss / m.pss).t
 for (const name of ["minimal", "casebook"]) {
   const st = (k) => median(results[name].map((x) => x.stages[k])).toFixed(0);
   console.log(
-    `${name} stages (medians, ms): launch → page loading ${st("toPage")}, → ${name === "casebook" ? "Unlock clickable" : "ready"} ${st("toUnlock")}, unlock → Today painted ${st("unlockToReady")}`,
+    `${name} stages (medians, ms): launch → page loading ${st("toPage")}, → ${name === "casebook" ? "Unlock clickable" : "ready"} ${st("toUnlock")}, unlock → Today painted ${st("unlockToReady")} (the unlock's reply at ${st("unlockReply")}, main app mounted at ${st("mounted")})`,
   );
 }
 for (const name of ["minimal", "casebook"]) {
