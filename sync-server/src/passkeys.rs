@@ -38,8 +38,17 @@ use crate::store::PasskeyRecord;
 
 /// How long an authenticator has to answer.
 const CEREMONY_TTL: Duration = Duration::from_secs(300);
-/// Ceremonies held at once, at most (each is a few hundred bytes).
+/// Ceremonies held at once, at most. A sign-in ceremony holds the account's passkeys
+/// (public keys, a few hundred bytes each), and an account has at most [`MAX_PER_ACCOUNT`].
 const MAX_CEREMONIES: usize = 10_000;
+/// Passkeys one account may register.
+pub const MAX_PER_ACCOUNT: usize = 20;
+/// Unanswered ceremonies one client address (or one account, for registrations) may hold at
+/// once: a challenge costs the asker nothing, so without this anyone who knows a username
+/// with a passkey could fill the table and keep every passkey sign-in on the server
+/// waiting. Sign-ins are not capped per account, which would let a stranger keep the
+/// owner's own sign-in refused.
+const MAX_OPEN_EACH: usize = 5;
 
 /// The relying party and the ceremonies in progress.
 pub struct Passkeys {
@@ -57,6 +66,9 @@ enum Step {
 
 struct Pending {
     account: String,
+    /// Who the open-ceremony cap counts this against: the client address of a sign-in (when
+    /// known), or the account of a registration.
+    holder: Option<String>,
     step: Step,
     began: Instant,
 }
@@ -80,10 +92,22 @@ impl Passkeys {
         })
     }
 
-    fn begin(&self, account: &str, step: Step) -> ApiResult<String> {
+    fn begin(&self, account: &str, holder: Option<String>, step: Step) -> ApiResult<String> {
         let mut all = self.ceremonies.lock().map_err(|_| busy())?;
         let now = Instant::now();
         all.retain(|_, p| now.duration_since(p.began) < CEREMONY_TTL);
+        let open = holder.as_ref().map_or(0, |h| {
+            all.values()
+                .filter(|p| p.holder.as_ref() == Some(h))
+                .count()
+        });
+        if open >= MAX_OPEN_EACH {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                "too many passkey ceremonies waiting for an answer: finish one, or wait five minutes",
+            ));
+        }
         if all.len() >= MAX_CEREMONIES {
             return Err(busy());
         }
@@ -92,6 +116,7 @@ impl Passkeys {
             id.clone(),
             Pending {
                 account: account.to_string(),
+                holder,
                 step,
                 began: now,
             },
@@ -111,6 +136,14 @@ fn busy() -> ApiError {
         StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Unavailable,
         "too many passkey ceremonies in progress: try again in a minute",
+    )
+}
+
+fn too_many_passkeys() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        ErrorCode::Conflict,
+        format!("an account can have at most {MAX_PER_ACCOUNT} passkeys: remove one first"),
     )
 }
 
@@ -166,10 +199,11 @@ pub async fn register_start(
         .account_by_id(&who.account)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    let existing: Vec<_> = s
-        .store
-        .passkeys(&who.account)
-        .await?
+    let stored = s.store.passkeys(&who.account).await?;
+    if stored.len() >= MAX_PER_ACCOUNT {
+        return Err(too_many_passkeys());
+    }
+    let existing: Vec<_> = stored
         .iter()
         .filter_map(parse)
         .map(|p| p.cred_id().clone())
@@ -180,7 +214,8 @@ pub async fn register_start(
         .webauthn
         .start_passkey_registration(handle, &account.username, &account.username, Some(existing))
         .map_err(|e| ApiError::bad_request(format!("a passkey cannot be registered now: {e}")))?;
-    let ceremony = pk.begin(&who.account, Step::Register(state))?;
+    let holder = Some(format!("account|{}", who.account));
+    let ceremony = pk.begin(&who.account, holder, Step::Register(state))?;
     Ok(Json(PasskeyChallenge {
         ceremony,
         options: serde_json::to_value(options).map_err(|_| busy())?,
@@ -206,6 +241,9 @@ pub async fn register_finish(
         .webauthn
         .finish_passkey_registration(&credential, &state)
         .map_err(|_| ApiError::bad_request("the authenticator's answer was not accepted"))?;
+    if s.store.passkeys(&who.account).await?.len() >= MAX_PER_ACCOUNT {
+        return Err(too_many_passkeys());
+    }
     let json = serde_json::to_string(&passkey).map_err(|_| busy())?;
     let record = s
         .store
@@ -260,7 +298,8 @@ fn check_limits(s: &AppState, pair: &str, addr: &Option<String>, now: Instant) -
 
 /// `POST /v1/sessions/passkey/challenge`: the options for the authenticator to sign in as
 /// `username`. An unknown account, or one with no passkey, gets the same 401 as a wrong
-/// password, counted against the same limits.
+/// password, counted against the same limits. (So whether a name has a passkey can be
+/// learnt here, at the pace the limits allow: see docs/threat-model.md.)
 pub async fn sign_in_start(
     State(s): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -293,6 +332,7 @@ pub async fn sign_in_start(
         .map_err(|_| failed(&s, &pair, &addr_key, now))?;
     let ceremony = pk.begin(
         &account.id,
+        addr_key.as_ref().map(|a| format!("address|{a}")),
         Step::SignIn {
             username: req.username,
             state,

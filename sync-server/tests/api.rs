@@ -933,6 +933,39 @@ async fn passkeys_sign_in_once_and_only_for_their_account(b: Backend) {
         .status,
         StatusCode::UNAUTHORIZED
     );
+    // A ceremony answers only for the account that began it, and only its own kind.
+    let theirs = s
+        .json(
+            Method::POST,
+            "/v1/passkeys/registrations",
+            Some(&token),
+            json!({"password": "long enough passphrase"}),
+        )
+        .await
+        .json();
+    let options = serde_json::from_value(theirs["options"].clone()).unwrap();
+    let answer = authenticator
+        .do_registration(origin.clone(), options)
+        .unwrap();
+    let hijack = json!({"ceremony": theirs["ceremony"], "name": "mine now", "credential": answer});
+    assert_eq!(
+        s.json(Method::POST, "/v1/passkeys", Some(&neighbour), hijack)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.get("/v1/passkeys", Some(&neighbour)).await.json(),
+        json!([])
+    );
+    let (_, t2) = s.device("keyholder", "again").await;
+    let sign_in_ceremony = json!({"ceremony": before["ceremony"], "name": "x", "credential": {}});
+    assert_eq!(
+        s.json(Method::POST, "/v1/passkeys", Some(&t2), sign_in_ceremony)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     // Garbage where a credential belongs: a clear 4xx.
     let r = s
         .json(
@@ -952,6 +985,28 @@ async fn passkeys_sign_in_once_and_only_for_their_account(b: Backend) {
         )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    // Registrations begun and not finished are capped per account (a 429, not a full table).
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = s
+            .json(
+                Method::POST,
+                "/v1/passkeys/registrations",
+                Some(&t2),
+                json!({"password": "long enough passphrase"}),
+            )
+            .await;
+        statuses.push(r.status);
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    assert!(
+        !statuses.iter().any(|s| s.is_server_error()),
+        "{statuses:?}"
+    );
 }
 
 /// With no `[passkeys]` settings the endpoints say passkeys are off.

@@ -627,6 +627,17 @@ fn keep_policy_prunes_old_backups_but_never_the_newest_verified() {
             .unwrap_or_else(|| panic!("{name} not listed: {listed}"))
     };
     assert_eq!(authentic("casebook-0005-forged-ancient.tar"), false);
+    let forged_json = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "casebook-0005-forged-ancient.tar")
+        .unwrap();
+    assert_eq!(
+        forged_json["manifest"],
+        Value::Null,
+        "an altered manifest's date and counts are not passed on"
+    );
     assert_eq!(authentic("casebook-0004-ancient.tar"), true);
     let out = v.cmd().args(["backup", "list"]).assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
@@ -635,6 +646,20 @@ fn keep_policy_prunes_old_backups_but_never_the_newest_verified() {
         .find(|l| l.starts_with("casebook-0005-forged-ancient.tar"))
         .unwrap_or_else(|| panic!("forged copy not listed:\n{text}"));
     assert!(forged.contains("ALTERED"), "{forged}");
+    // Without the passphrase (lost, say) the files are still listed, dates marked unchecked.
+    let out = v
+        .cmd()
+        .env_remove("CASEBOOK_PASSPHRASE")
+        .args(["backup", "list"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(stderr.contains("not checked"), "{stderr}");
+    assert!(
+        stdout.contains("casebook-0005-forged-ancient.tar"),
+        "{stdout}"
+    );
 
     let dry = v.json(&["backup", "prune", "--dry-run"]);
     let deleted: Vec<&str> = dry["delete"]

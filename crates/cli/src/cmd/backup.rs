@@ -178,8 +178,18 @@ fn create(g: &Globals, to: Option<PathBuf>, if_due: bool) -> Outcome {
 fn list(g: &Globals, to: Option<PathBuf>) -> Outcome {
     let settings = BackupSettings::load(&g.vault_dir)?;
     let dest = to.unwrap_or_else(|| settings.destination_for(&g.vault_dir));
-    // Unlocked, so each manifest's date is checked against the vault's key before it is shown.
-    let listed = secrets::open_vault(g)?.backup_list(&dest)?;
+    // Unlocked, each manifest is checked against the vault's key before its date is shown.
+    // When the vault cannot be opened (a lost passphrase, a damaged store: the moment one
+    // looks for a backup), the files are still listed, with their dates marked unchecked.
+    let listed = match secrets::open_vault(g) {
+        Ok(vault) => vault.backup_list(&dest)?,
+        Err(e) => {
+            eprintln!("Not unlocked ({e:#}): dates below are as each file says, not checked.");
+            let meta = Vault::peek(&g.vault_dir)?;
+            let state = BackupState::load(&g.vault_dir)?;
+            backup::list(&dest, Some(&meta.vault_id), &state)?
+        }
+    };
     if g.json {
         output::json(&listed)?;
         return Ok(ExitCode::SUCCESS);

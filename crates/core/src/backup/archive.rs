@@ -302,8 +302,9 @@ impl Write for EarlyWriteback {
 
 impl Seek for EarlyWriteback {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        // tar seeks back only to rewrite a header it has already written; the writeback
-        // window restarts from wherever writing carries on.
+        // tar seeks back only to rewrite a header it has already written, then forward to
+        // the end. The window restarts at the rewritten header, so the next step asks again
+        // for pages already on their way to disk, which costs nothing.
         self.pos = self.file.seek(to)?;
         self.started = self.started.min(self.pos);
         Ok(self.pos)
