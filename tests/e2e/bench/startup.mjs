@@ -100,17 +100,22 @@ async function once(name) {
           }
           const r = document.querySelector(readySel);
           if (r && r.getClientRects().length > 0) {
-            requestAnimationFrame(() =>
+            const foundAt = performance.now();
+            let frame1 = null;
+            requestAnimationFrame(() => {
+              frame1 = performance.now();
               requestAnimationFrame(() =>
                 done({
+                  foundAt,
+                  frame1,
                   origin: performance.timeOrigin,
                   clickAt,
                   readyAt: performance.now(),
                   unlockedAt: performance.getEntriesByName("casebook:unlocked")[0]?.startTime ?? null,
                   mountedAt: performance.getEntriesByName("casebook:main-mounted")[0]?.startTime ?? null,
                 }),
-              ),
-            );
+              );
+            });
             return;
           }
           setTimeout(tick, 2);
@@ -129,6 +134,8 @@ async function once(name) {
       unlockToReady: marks.clickAt === null ? 0 : marks.readyAt - marks.clickAt,
       unlockReply: marks.unlockedAt === null || marks.clickAt === null ? 0 : marks.unlockedAt - marks.clickAt,
       mounted: marks.mountedAt === null || marks.clickAt === null ? 0 : marks.mountedAt - marks.clickAt,
+      found: marks.clickAt === null ? 0 : marks.foundAt - marks.clickAt,
+      frame1: marks.clickAt === null ? 0 : marks.frame1 - marks.clickAt,
     };
     await new Promise((r) => setTimeout(r, 5000));
     const mem = treePssMb(app.bin);
@@ -164,7 +171,7 @@ console.log(`| ratio | ${(c.start / m.start).toFixed(2)}× | ${(c.pss / m.pss).t
 for (const name of ["minimal", "casebook"]) {
   const st = (k) => median(results[name].map((x) => x.stages[k])).toFixed(0);
   console.log(
-    `${name} stages (medians, ms): launch → page loading ${st("toPage")}, → ${name === "casebook" ? "Unlock clickable" : "ready"} ${st("toUnlock")}, unlock → Today painted ${st("unlockToReady")} (the unlock's reply at ${st("unlockReply")}, main app mounted at ${st("mounted")})`,
+    `${name} stages (medians, ms): launch → page loading ${st("toPage")}, → ${name === "casebook" ? "Unlock clickable" : "ready"} ${st("toUnlock")}, unlock → Today painted ${st("unlockToReady")} (the unlock's reply at ${st("unlockReply")}, main app mounted at ${st("mounted")}, Today laid out at ${st("found")}, first frame at ${st("frame1")})`,
   );
 }
 for (const name of ["minimal", "casebook"]) {
