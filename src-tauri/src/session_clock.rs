@@ -9,7 +9,7 @@ use chrono::{Timelike, Utc};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
 
-use crate::state::{AppState, ClockState, guard};
+use crate::state::{AppState, ClockState, LockStep, guard};
 use crate::tray;
 
 /// What the windows show: the core's reading plus, while unlocked, who the session is with.
@@ -111,20 +111,22 @@ fn tick(app: &AppHandle) {
 
 fn auto_lock(app: &AppHandle, state: &AppState, minutes: u32) {
     let limit = StdDuration::from_secs(u64::from(minutes) * 60);
-    if state.idle() < limit {
-        return;
+    want_lock(app, state, state.idle() >= limit);
+}
+
+/// Locks the way the window's Lock button does: the window is asked first, so a note's
+/// pending autosave is written; if it has not locked within [`crate::state::LOCK_GRACE`]
+/// (a hung or closed window), the vault is locked here. `wanted` false only carries an
+/// earlier request through (the ticker calls this every second).
+pub fn want_lock(app: &AppHandle, state: &AppState, wanted: bool) {
+    match state.lock_step(wanted, std::time::Instant::now()) {
+        LockStep::AskWindow => {
+            let _ = app.emit("lock-requested", ());
+        }
+        LockStep::LockNow => {
+            state.lock();
+            let _ = app.emit("locked", ());
+        }
+        LockStep::Nothing => {}
     }
-    // Never wait on a vault busy with a long task: try again next second.
-    let mut v = match state.vault.try_lock() {
-        Ok(v) => v,
-        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-        Err(std::sync::TryLockError::WouldBlock) => return,
-    };
-    if v.is_none() || state.idle() < limit {
-        return;
-    }
-    *v = None;
-    guard(&state.clock).labels.clear();
-    drop(v);
-    let _ = app.emit("locked", ());
 }

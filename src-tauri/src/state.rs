@@ -39,6 +39,23 @@ pub struct AppState {
     pub last_activity: Mutex<(Instant, DateTime<Utc>)>,
     /// A calendar preview waiting for confirmation, and the automatic refresh's timing.
     pub calendar: crate::calendar::CalendarState,
+    /// When the window was asked to lock (tray Lock, auto-lock), so that it could save
+    /// typing still waiting first; the ticker locks anyway after [`LOCK_GRACE`].
+    pub lock_asked: Mutex<Option<Instant>>,
+}
+
+/// How long the window has to save and lock by itself before the vault is locked anyway
+/// (the window gives a hanging save 3 s).
+pub const LOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(4000);
+
+/// What to do about a lock someone or something wants.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LockStep {
+    /// Ask the window to lock (it saves pending typing first).
+    AskWindow,
+    /// The window did not lock in time (or is gone): lock now.
+    LockNow,
+    Nothing,
 }
 
 /// When a local day starts, in UTC. Where the clocks change at midnight the day starts at
@@ -86,6 +103,7 @@ impl AppState {
             prefs: Mutex::new(prefs),
             last_activity: Mutex::new((Instant::now(), Utc::now())),
             calendar: Default::default(),
+            lock_asked: Mutex::new(None),
         }
     }
 
@@ -182,7 +200,34 @@ impl AppState {
     }
 
     /// Drops the vault (and with it the keys) and forgets who the clock's sessions are with.
+    /// A lock is wanted now (the tray's Lock, or the idle limit reached): the first time,
+    /// ask the window; once [`LOCK_GRACE`] has passed without the window locking, lock.
+    /// `wanted` false only carries an earlier request through. Called every second by
+    /// the ticker; never waits on a vault busy with a long task.
+    pub fn lock_step(&self, wanted: bool, now: Instant) -> LockStep {
+        let unlocked = match self.vault.try_lock() {
+            Ok(v) => v.is_some(),
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().is_some(),
+            Err(std::sync::TryLockError::WouldBlock) => return LockStep::Nothing,
+        };
+        let mut asked = guard(&self.lock_asked);
+        if !unlocked {
+            *asked = None;
+            return LockStep::Nothing;
+        }
+        match *asked {
+            Some(at) if now.duration_since(at) >= LOCK_GRACE => LockStep::LockNow,
+            Some(_) => LockStep::Nothing,
+            None if wanted => {
+                *asked = Some(now);
+                LockStep::AskWindow
+            }
+            None => LockStep::Nothing,
+        }
+    }
+
     pub fn lock(&self) {
+        *guard(&self.lock_asked) = None;
         let mut v = guard(&self.vault);
         *v = None;
         guard(&self.clock).labels.clear();

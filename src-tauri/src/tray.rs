@@ -75,8 +75,7 @@ fn on_menu(app: &AppHandle, id: &str) {
             Ok(())
         }
         "lock" => {
-            state.lock();
-            let _ = app.emit("locked", ());
+            crate::session_clock::want_lock(app, &state, true);
             Ok(())
         }
         "quit" => {

@@ -113,3 +113,46 @@ fn errors_reach_the_window_worded_for_a_person() {
     let json = serde_json::to_value(UiError::locked()).unwrap();
     assert_eq!(json["kind"], "locked");
 }
+
+/// The tray's Lock and the auto-lock ask the window first (so a note's pending autosave is
+/// written), and lock regardless once the window has had its grace period.
+#[test]
+fn a_wanted_lock_asks_the_window_then_locks_anyway() {
+    use casebook_app::state::{LOCK_GRACE, LockStep};
+    use std::time::{Duration as StdDuration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let vault_dir = dir.path().join("vault");
+    let vault = Vault::init(&vault_dir, Some(PASSPHRASE)).unwrap().vault;
+    let state = AppState::new(vault_dir.clone());
+    let t0 = Instant::now();
+
+    // Locked already: nothing to do, however much a lock is wanted.
+    assert_eq!(state.lock_step(true, t0), LockStep::Nothing);
+
+    *state.vault.lock().unwrap() = Some(vault);
+    assert_eq!(state.lock_step(false, t0), LockStep::Nothing);
+    assert_eq!(state.lock_step(true, t0), LockStep::AskWindow);
+    // Asked once only, while the window saves and locks.
+    assert_eq!(
+        state.lock_step(true, t0 + StdDuration::from_secs(1)),
+        LockStep::Nothing
+    );
+    // The window locked by itself: nothing left to do, and no stale request after the
+    // next unlock.
+    state.lock();
+    assert_eq!(state.lock_step(false, t0 + LOCK_GRACE), LockStep::Nothing);
+    *state.vault.lock().unwrap() = Some(Vault::open(&vault_dir, Some(PASSPHRASE)).unwrap());
+    assert_eq!(
+        state.lock_step(false, t0 + LOCK_GRACE * 2),
+        LockStep::Nothing
+    );
+
+    // A window that never answers: the vault is locked once the grace period is over.
+    let t1 = t0 + LOCK_GRACE * 3;
+    assert_eq!(state.lock_step(true, t1), LockStep::AskWindow);
+    assert_eq!(
+        state.lock_step(false, t1 + LOCK_GRACE - StdDuration::from_millis(1)),
+        LockStep::Nothing
+    );
+    assert_eq!(state.lock_step(false, t1 + LOCK_GRACE), LockStep::LockNow);
+}

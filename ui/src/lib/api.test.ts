@@ -314,5 +314,11 @@ describe("events", () => {
     const preview = { source: "feed", counts: { new: 1, moved: 0, cancelled: 0 } };
     (listenMock.mock.calls[4][1] as (e: { payload: unknown }) => void)({ payload: preview });
     expect(onCalendar).toHaveBeenCalledWith(preview);
+
+    const onLockRequested = vi.fn();
+    await events.onLockRequested(onLockRequested);
+    expect(listenMock.mock.calls[5][0]).toBe("lock-requested");
+    (listenMock.mock.calls[5][1] as (e: { payload: unknown }) => void)({ payload: null });
+    expect(onLockRequested).toHaveBeenCalledTimes(1);
   });
 });

@@ -595,6 +595,11 @@ export const api = {
 export const events = {
   onClock: (f: (v: ClockView) => void): Promise<UnlistenFn> => listen<ClockView>("clock", (e) => f(e.payload)),
   onLocked: (f: () => void): Promise<UnlistenFn> => listen("locked", () => f()),
+  /**
+   * The tray's Lock or the idle limit asks the window to lock, so it can save what is still
+   * being typed first (the core locks anyway a few seconds later if the window does not).
+   */
+  onLockRequested: (f: () => void): Promise<UnlistenFn> => listen("lock-requested", () => f()),
   /** A notification could not be shown on the desktop: show it in the window instead. */
   onNotice: (f: (n: Notice) => void): Promise<UnlistenFn> => listen<Notice>("notice", (e) => f(e.payload)),
   /** An automatic backup was made, or failed: the Backups screen reloads. */
