@@ -84,6 +84,25 @@ pub fn address_key(addr: Option<std::net::IpAddr>) -> Option<String> {
     }
 }
 
+/// What one sign-in attempt (password or passkey) counts against: its (username, address)
+/// pair and, off loopback, its address. The limits and lockouts are in [`crate::ratelimit`].
+pub struct SignInAttempt {
+    pub pair: String,
+    pub address: Option<String>,
+}
+
+impl SignInAttempt {
+    pub fn new(username: &str, addr: Option<std::net::IpAddr>) -> SignInAttempt {
+        let address = address_key(addr);
+        let pair = format!(
+            "{}|{}",
+            username.to_lowercase(),
+            address.as_deref().unwrap_or("local")
+        );
+        SignInAttempt { pair, address }
+    }
+}
+
 /// The client's address, when the server was started with connection info (not in tests
 /// that call the router directly). Behind a trusted proxy, the address the proxy saw.
 pub struct ClientAddr(pub Option<std::net::IpAddr>);

@@ -30,10 +30,10 @@ use webauthn_rs::prelude::{
 };
 
 use crate::AppState;
-use crate::auth::{self, Authed, ClientAddr};
+use crate::auth::{self, Authed, ClientAddr, SignInAttempt};
 use crate::config::PasskeyConfig;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::{check_text, json_body, rate_limited, reauthenticate};
+use crate::routes::{check_text, enrol, json_body, rate_limited, reauthenticate};
 use crate::store::PasskeyRecord;
 
 /// How long an authenticator has to answer.
@@ -165,8 +165,8 @@ fn expired() -> ApiError {
     )
 }
 
-/// The credential id of a stored passkey (base64url), or `None` for a record that does not
-/// parse (then it is skipped, never trusted).
+/// A stored passkey as webauthn-rs's type, or `None` for a record that does not parse (then
+/// it is skipped, never trusted).
 fn parse(record: &PasskeyRecord) -> Option<Passkey> {
     serde_json::from_str(&record.passkey).ok()
 }
@@ -270,30 +270,10 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The rate-limit keys of a sign-in, as for a password sign-in.
-fn limit_keys(username: &str, addr: Option<std::net::IpAddr>) -> (String, Option<String>) {
-    let addr_key = auth::address_key(addr);
-    let pair = format!(
-        "{}|{}",
-        username.to_lowercase(),
-        addr_key.as_deref().unwrap_or("local")
-    );
-    (pair, addr_key)
-}
-
-fn failed(s: &AppState, pair: &str, addr: &Option<String>, now: Instant) -> ApiError {
-    s.limits.pair.failure(pair, now);
-    if let Some(a) = addr {
-        s.limits.address.failure(a, now);
-    }
+/// A failed passkey sign-in: counted as a failed password sign-in is, with the same reply.
+fn failed(s: &AppState, attempt: &SignInAttempt, now: Instant) -> ApiError {
+    s.limits.failure(attempt, now);
     ApiError::unauthorized()
-}
-
-fn check_limits(s: &AppState, pair: &str, addr: &Option<String>, now: Instant) -> ApiResult<()> {
-    if let Some(a) = addr {
-        s.limits.address.check(a, now).map_err(rate_limited)?;
-    }
-    s.limits.pair.check(pair, now).map_err(rate_limited)
 }
 
 /// `POST /v1/sessions/passkey/challenge`: the options for the authenticator to sign in as
@@ -311,10 +291,10 @@ pub async fn sign_in_start(
         return Err(ApiError::unauthorized());
     }
     let now = Instant::now();
-    let (pair, addr_key) = limit_keys(&req.username, addr);
-    check_limits(&s, &pair, &addr_key, now)?;
+    let attempt = SignInAttempt::new(&req.username, addr);
+    s.limits.check(&attempt, now).map_err(rate_limited)?;
     let Some(account) = s.store.account_by_username(&req.username).await? else {
-        return Err(failed(&s, &pair, &addr_key, now));
+        return Err(failed(&s, &attempt, now));
     };
     let keys: Vec<Passkey> = s
         .store
@@ -324,15 +304,15 @@ pub async fn sign_in_start(
         .filter_map(parse)
         .collect();
     if keys.is_empty() {
-        return Err(failed(&s, &pair, &addr_key, now));
+        return Err(failed(&s, &attempt, now));
     }
     let (options, state) = pk
         .webauthn
         .start_passkey_authentication(&keys)
-        .map_err(|_| failed(&s, &pair, &addr_key, now))?;
+        .map_err(|_| failed(&s, &attempt, now))?;
     let ceremony = pk.begin(
         &account.id,
-        addr_key.as_ref().map(|a| format!("address|{a}")),
+        attempt.address.as_ref().map(|a| format!("address|{a}")),
         Step::SignIn {
             username: req.username,
             state,
@@ -364,16 +344,16 @@ pub async fn sign_in_finish(
         return Err(ApiError::unauthorized());
     };
     let now = Instant::now();
-    let (pair, addr_key) = limit_keys(&username, addr);
-    check_limits(&s, &pair, &addr_key, now)?;
+    let attempt = SignInAttempt::new(&username, addr);
+    s.limits.check(&attempt, now).map_err(rate_limited)?;
     let Ok(credential) = serde_json::from_value::<PublicKeyCredential>(req.credential) else {
-        return Err(failed(&s, &pair, &addr_key, now));
+        return Err(failed(&s, &attempt, now));
     };
     let Ok(result) = pk
         .webauthn
         .finish_passkey_authentication(&credential, &state)
     else {
-        return Err(failed(&s, &pair, &addr_key, now));
+        return Err(failed(&s, &attempt, now));
     };
     // The passkey it was: its counter moves on (a cloned key would fall behind).
     let records = s.store.passkeys(&account).await?;
@@ -384,26 +364,12 @@ pub async fn sign_in_finish(
     });
     let Some((id, passkey)) = used else {
         // Removed between the challenge and the answer.
-        return Err(failed(&s, &pair, &addr_key, now));
+        return Err(failed(&s, &attempt, now));
     };
     let json = serde_json::to_string(&passkey).map_err(|_| busy())?;
     s.store
         .passkey_used(&account, &id, &json, &crate::now())
         .await?;
-    s.limits.pair.success(&pair);
-    let token = auth::new_token();
-    let device_id = s
-        .store
-        .create_device(
-            &account,
-            &req.device_name,
-            &req.device_public_key,
-            &auth::token_hash(&token),
-        )
-        .await?;
-    Ok(Json(Enrolled {
-        account_id: account,
-        device_id,
-        token,
-    }))
+    s.limits.success(&attempt);
+    enrol(&s, account, &req.device_name, &req.device_public_key).await
 }

@@ -92,6 +92,28 @@ pub struct SignInLimits {
     pub address: Limiter,
 }
 
+impl SignInLimits {
+    /// Refuses an attempt while its address or its (username, address) pair is locked,
+    /// with how long is left.
+    pub fn check(&self, a: &crate::auth::SignInAttempt, now: Instant) -> Result<(), Duration> {
+        if let Some(addr) = &a.address {
+            self.address.check(addr, now)?;
+        }
+        self.pair.check(&a.pair, now)
+    }
+
+    pub fn failure(&self, a: &crate::auth::SignInAttempt, now: Instant) {
+        self.pair.failure(&a.pair, now);
+        if let Some(addr) = &a.address {
+            self.address.failure(addr, now);
+        }
+    }
+
+    pub fn success(&self, a: &crate::auth::SignInAttempt) {
+        self.pair.success(&a.pair);
+    }
+}
+
 impl Default for SignInLimits {
     fn default() -> Self {
         SignInLimits {

@@ -257,21 +257,10 @@ pub async fn sign_in(
         return Err(ApiError::unauthorized());
     }
     let now = std::time::Instant::now();
-    let addr_key = auth::address_key(addr);
-    let pair_key = format!(
-        "{}|{}",
-        req.username.to_lowercase(),
-        addr_key.as_deref().unwrap_or("local")
-    );
-    if let Some(a) = &addr_key {
-        s.limits.address.check(a, now).map_err(rate_limited)?;
-    }
-    s.limits.pair.check(&pair_key, now).map_err(rate_limited)?;
+    let attempt = auth::SignInAttempt::new(&req.username, addr);
+    s.limits.check(&attempt, now).map_err(rate_limited)?;
     let fail = |s: &AppState| {
-        s.limits.pair.failure(&pair_key, now);
-        if let Some(a) = &addr_key {
-            s.limits.address.failure(a, now);
-        }
+        s.limits.failure(&attempt, now);
         ApiError::unauthorized()
     };
     let account = s.store.account_by_username(&req.username).await?;
@@ -297,19 +286,30 @@ pub async fn sign_in(
             return Err(fail(&s));
         }
     }
-    s.limits.pair.success(&pair_key);
+    s.limits.success(&attempt);
+    enrol(&s, account.id, &req.device_name, &req.device_public_key).await
+}
+
+/// The end of every successful sign-in (password or passkey): a new device with a fresh
+/// token, which is shown this once and kept only as its hash.
+pub(crate) async fn enrol(
+    s: &AppState,
+    account_id: String,
+    device_name: &str,
+    device_public_key: &str,
+) -> ApiResult<Json<Enrolled>> {
     let token = auth::new_token();
     let device_id = s
         .store
         .create_device(
-            &account.id,
-            &req.device_name,
-            &req.device_public_key,
+            &account_id,
+            device_name,
+            device_public_key,
             &auth::token_hash(&token),
         )
         .await?;
     Ok(Json(Enrolled {
-        account_id: account.id,
+        account_id,
         device_id,
         token,
     }))

@@ -145,6 +145,28 @@ impl Server {
         .await
     }
 
+    /// Begins a passkey registration with the account's password.
+    async fn passkey_registration(&self, token: &str) -> Reply {
+        self.json(
+            Method::POST,
+            "/v1/passkeys/registrations",
+            Some(token),
+            json!({"password": "long enough passphrase"}),
+        )
+        .await
+    }
+
+    /// Asks for a passkey sign-in challenge for `user`.
+    async fn passkey_challenge(&self, user: &str) -> Reply {
+        self.json(
+            Method::POST,
+            "/v1/sessions/passkey/challenge",
+            None,
+            json!({"username": user}),
+        )
+        .await
+    }
+
     async fn get(&self, path: &str, token: Option<&str>) -> Reply {
         self.call(Method::GET, path, token, None, vec![]).await
     }
@@ -749,15 +771,7 @@ async fn passkeys_sign_in_once_and_only_for_their_account(b: Backend) {
         )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    let challenge = s
-        .json(
-            Method::POST,
-            "/v1/passkeys/registrations",
-            Some(&token),
-            json!({"password": "long enough passphrase"}),
-        )
-        .await
-        .json();
+    let challenge = s.passkey_registration(&token).await.json();
     let options = serde_json::from_value(challenge["options"].clone()).unwrap();
     let credential = authenticator
         .do_registration(origin.clone(), options)
@@ -801,15 +815,7 @@ async fn passkeys_sign_in_once_and_only_for_their_account(b: Backend) {
             "device_public_key": "age1examplepublickey",
         })
     };
-    let challenge = s
-        .json(
-            Method::POST,
-            "/v1/sessions/passkey/challenge",
-            None,
-            json!({"username": "keyholder"}),
-        )
-        .await
-        .json();
+    let challenge = s.passkey_challenge("keyholder").await.json();
     let options = serde_json::from_value(challenge["options"].clone()).unwrap();
     let answer = serde_json::to_value(
         authenticator
@@ -853,14 +859,7 @@ async fn passkeys_sign_in_once_and_only_for_their_account(b: Backend) {
     // this account's passkey cannot answer for it.
     s.account("neighbour").await;
     for user in ["neighbour", "nobody-at-all"] {
-        let r = s
-            .json(
-                Method::POST,
-                "/v1/sessions/passkey/challenge",
-                None,
-                json!({"username": user}),
-            )
-            .await;
+        let r = s.passkey_challenge(user).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{user}");
     }
     // Another account cannot see or remove this account's passkey.
@@ -883,15 +882,7 @@ async fn passkeys_sign_in_once_and_only_for_their_account(b: Backend) {
     );
 
     // Removed: a challenge is refused, and an answer to a challenge made before is too.
-    let before = s
-        .json(
-            Method::POST,
-            "/v1/sessions/passkey/challenge",
-            None,
-            json!({"username": "keyholder"}),
-        )
-        .await
-        .json();
+    let before = s.passkey_challenge("keyholder").await.json();
     assert_eq!(
         s.call(
             Method::DELETE,
@@ -923,26 +914,11 @@ async fn passkeys_sign_in_once_and_only_for_their_account(b: Backend) {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        s.json(
-            Method::POST,
-            "/v1/sessions/passkey/challenge",
-            None,
-            json!({"username": "keyholder"})
-        )
-        .await
-        .status,
+        s.passkey_challenge("keyholder").await.status,
         StatusCode::UNAUTHORIZED
     );
     // A ceremony answers only for the account that began it, and only its own kind.
-    let theirs = s
-        .json(
-            Method::POST,
-            "/v1/passkeys/registrations",
-            Some(&token),
-            json!({"password": "long enough passphrase"}),
-        )
-        .await
-        .json();
+    let theirs = s.passkey_registration(&token).await.json();
     let options = serde_json::from_value(theirs["options"].clone()).unwrap();
     let answer = authenticator
         .do_registration(origin.clone(), options)
@@ -967,15 +943,7 @@ async fn passkeys_sign_in_once_and_only_for_their_account(b: Backend) {
         StatusCode::NOT_FOUND
     );
     // Garbage where a credential belongs: a clear 4xx.
-    let r = s
-        .json(
-            Method::POST,
-            "/v1/passkeys/registrations",
-            Some(&token),
-            json!({"password": "long enough passphrase"}),
-        )
-        .await
-        .json();
+    let r = s.passkey_registration(&token).await.json();
     let bad = s
         .json(
             Method::POST,
@@ -989,14 +957,7 @@ async fn passkeys_sign_in_once_and_only_for_their_account(b: Backend) {
     // Registrations begun and not finished are capped per account (a 429, not a full table).
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        let r = s
-            .json(
-                Method::POST,
-                "/v1/passkeys/registrations",
-                Some(&t2),
-                json!({"password": "long enough passphrase"}),
-            )
-            .await;
+        let r = s.passkey_registration(&t2).await;
         statuses.push(r.status);
     }
     assert!(
@@ -1021,14 +982,7 @@ async fn passkeys_are_off_unless_configured(b: Backend) {
             .unwrap()
             .contains("not turned on")
     );
-    let r = s
-        .json(
-            Method::POST,
-            "/v1/sessions/passkey/challenge",
-            None,
-            json!({"username": "plain"}),
-        )
-        .await;
+    let r = s.passkey_challenge("plain").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 

@@ -41,29 +41,32 @@ fn an_undeclared_location_is_refused_at_start() {
         .stderr(predicate::str::contains("country is not set"));
 }
 
-#[test]
-fn a_config_file_with_a_us_country_is_refused() {
+/// `serve --config` with `toml` exits with code 3 and says `message`.
+fn config_is_refused(toml: &str, message: &str) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("sync.toml");
-    std::fs::write(
-        &cfg,
-        format!("data = {:?}\ncountry = \"US\"\n", dir.path().join("data")),
-    )
-    .unwrap();
+    std::fs::write(&cfg, toml).unwrap();
     Command::cargo_bin("casebook-sync")
         .unwrap()
+        .env_remove("CASEBOOK_SYNC_DATA")
         .args(["serve", "--config", cfg.to_str().unwrap()])
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("outside the UK"));
+        .stderr(predicate::str::contains(message));
+}
+
+#[test]
+fn a_config_file_with_a_us_country_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    config_is_refused(
+        &format!("data = {:?}\ncountry = \"US\"\n", dir.path().join("data")),
+        "outside the UK",
+    );
 }
 
 #[test]
 fn a_scale_out_configuration_with_a_us_region_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("sync.toml");
-    std::fs::write(
-        &cfg,
+    config_is_refused(
         r#"
 [postgres]
 url = "postgres://casebook@127.0.0.1:1/casebook"
@@ -74,25 +77,13 @@ bucket = "casebook"
 region = "us-east-1"
 country = "GB"
 "#,
-    )
-    .unwrap();
-    Command::cargo_bin("casebook-sync")
-        .unwrap()
-        .env_remove("CASEBOOK_SYNC_DATA")
-        .args(["serve", "--config", cfg.to_str().unwrap()])
-        .assert()
-        .code(3)
-        .stderr(predicate::str::contains(
-            "object_store.region = us-east-1 is in US, outside the UK and the EU/EEA",
-        ));
+        "object_store.region = us-east-1 is in US, outside the UK and the EU/EEA",
+    );
 }
 
 #[test]
 fn a_database_without_a_declared_country_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("sync.toml");
-    std::fs::write(
-        &cfg,
+    config_is_refused(
         r#"
 [postgres]
 url = "postgres://casebook@127.0.0.1:1/casebook"
@@ -101,13 +92,6 @@ url = "postgres://casebook@127.0.0.1:1/casebook"
 bucket = "casebook"
 region = "eu-west-2"
 "#,
-    )
-    .unwrap();
-    Command::cargo_bin("casebook-sync")
-        .unwrap()
-        .env_remove("CASEBOOK_SYNC_DATA")
-        .args(["serve", "--config", cfg.to_str().unwrap()])
-        .assert()
-        .code(3)
-        .stderr(predicate::str::contains("postgres.country is not set"));
+        "postgres.country is not set",
+    );
 }

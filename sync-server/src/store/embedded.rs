@@ -25,6 +25,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::{AccountRecord, Appended, PasskeyRecord, Store, StoreError, StoreResult, TokenOwner};
+use crate::now;
 
 /// The metadata schema, one entry per version (`PRAGMA user_version`). Entries are never
 /// edited once released; a change is a new entry. v1 is written with IF NOT EXISTS, so a
@@ -110,18 +111,7 @@ ALTER TABLE blobs ADD COLUMN data BLOB;
 "#;
 
 /// v4: passkeys (WebAuthn credentials: public key and counter, never a secret).
-const SCHEMA_V4: &str = r#"
-CREATE TABLE passkeys (
-    id TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    credential_id TEXT NOT NULL UNIQUE,
-    passkey TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    last_used_at TEXT
-);
-CREATE INDEX passkeys_by_account ON passkeys(account_id);
-"#;
+const SCHEMA_V4: &str = super::PASSKEYS_TABLE;
 
 /// Blobs of at most this many bytes are kept in their row rather than as files.
 pub const INLINE_MAX: usize = 64 * 1024;
@@ -170,10 +160,6 @@ fn db_err(e: rusqlite::Error) -> StoreError {
 
 fn io_err(e: std::io::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -882,13 +868,7 @@ impl Store for Embedded {
         credential_id: &str,
         passkey: &str,
     ) -> StoreResult<PasskeyRecord> {
-        let record = PasskeyRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: name.to_string(),
-            created_at: now(),
-            last_used_at: None,
-            passkey: passkey.to_string(),
-        };
+        let record = PasskeyRecord::new(name, passkey);
         let (a, cred, r) = (
             account.to_string(),
             credential_id.to_string(),
@@ -899,7 +879,7 @@ impl Store for Embedded {
                 .query_row("SELECT EXISTS(SELECT 1 FROM passkeys WHERE credential_id = ?1)", [&cred], |row| row.get(0))
                 .map_err(db_err)?;
             if taken {
-                return Err(StoreError::Conflict("that passkey is already registered".into()));
+                return Err(PasskeyRecord::taken());
             }
             c.execute(
                 "INSERT INTO passkeys (id, account_id, name, credential_id, passkey, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -158,6 +158,21 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_passkey(&self, account: &str, id: &str) -> StoreResult<()>;
 }
 
+/// The passkeys table, the same in both backends' schemas (embedded v4, PostgreSQL v2):
+/// a WebAuthn credential's public key and counter, never a secret.
+pub(crate) const PASSKEYS_TABLE: &str = r#"
+CREATE TABLE passkeys (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    credential_id TEXT NOT NULL UNIQUE,
+    passkey TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT
+);
+CREATE INDEX passkeys_by_account ON passkeys(account_id);
+"#;
+
 /// A stored passkey.
 #[derive(Debug, Clone)]
 pub struct PasskeyRecord {
@@ -167,6 +182,24 @@ pub struct PasskeyRecord {
     pub last_used_at: Option<String>,
     /// webauthn-rs's `Passkey`, as JSON.
     pub passkey: String,
+}
+
+impl PasskeyRecord {
+    /// A passkey being registered now, under a fresh id.
+    pub(crate) fn new(name: &str, passkey: &str) -> PasskeyRecord {
+        PasskeyRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            created_at: crate::now(),
+            last_used_at: None,
+            passkey: passkey.to_string(),
+        }
+    }
+
+    /// The refusal when the credential is registered already (to this or another account).
+    pub(crate) fn taken() -> StoreError {
+        StoreError::Conflict("that passkey is already registered".into())
+    }
 }
 
 /// Opens the backend the configuration names: `data` (embedded) or `[postgres]` with

@@ -29,6 +29,7 @@ use tokio_postgres::error::SqlState;
 
 use super::{AccountRecord, Appended, PasskeyRecord, Store, StoreError, StoreResult, TokenOwner};
 use crate::config::{ObjectStoreConfig, PostgresConfig};
+use crate::now;
 
 /// The metadata schema, one entry per version (the `schema_version` table). Entries are
 /// never edited once released; a change is a new entry.
@@ -107,18 +108,7 @@ CREATE TRIGGER snapshots_usage AFTER INSERT OR UPDATE OF size OR DELETE ON snaps
 "#;
 
 /// v2: passkeys (WebAuthn credentials: public key and counter, never a secret).
-const SCHEMA_V2: &str = r#"
-CREATE TABLE passkeys (
-    id TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    credential_id TEXT NOT NULL UNIQUE,
-    passkey TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    last_used_at TEXT
-);
-CREATE INDEX passkeys_by_account ON passkeys(account_id);
-"#;
+const SCHEMA_V2: &str = super::PASSKEYS_TABLE;
 
 /// PostgreSQL + object storage.
 pub struct ScaleOut {
@@ -145,10 +135,6 @@ fn object_err(e: object_store::Error) -> StoreError {
 
 fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -946,13 +932,7 @@ impl Store for ScaleOut {
         credential_id: &str,
         passkey: &str,
     ) -> StoreResult<PasskeyRecord> {
-        let record = PasskeyRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: name.to_string(),
-            created_at: crate::now(),
-            last_used_at: None,
-            passkey: passkey.to_string(),
-        };
+        let record = PasskeyRecord::new(name, passkey);
         let c = self.client().await?;
         // The unique credential id settles a race between two registrations of one key.
         let n = c
@@ -971,9 +951,7 @@ impl Store for ScaleOut {
             .await
             .map_err(pg_err)?;
         if n == 0 {
-            return Err(StoreError::Conflict(
-                "that passkey is already registered".into(),
-            ));
+            return Err(PasskeyRecord::taken());
         }
         Ok(record)
     }
