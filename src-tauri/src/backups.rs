@@ -11,6 +11,7 @@ use casebook_core::{RecoveryKey, Vault};
 use chrono::{DateTime, Local, Utc};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, State};
+use zeroize::Zeroizing;
 
 use crate::error::{UiError, UiResult};
 use crate::session_clock::notify;
@@ -231,9 +232,9 @@ pub async fn backup_settings_set(
 pub async fn backup_restore(
     state: State<'_, AppState>,
     name: String,
-    recovery_key: String,
+    recovery_key: Zeroizing<String>,
     into: String,
-    passphrase: Option<String>,
+    passphrase: Option<Zeroizing<String>>,
 ) -> UiResult<String> {
     let into = PathBuf::from(into.trim());
     if !into.is_absolute() {
@@ -251,7 +252,7 @@ pub async fn backup_restore(
     })?;
     let key = RecoveryKey::parse(&recovery_key)?;
     let passphrase = passphrase.filter(|p| !p.is_empty());
-    backup::restore(&path, &key, &into, passphrase.as_deref(), &mut |_| {}).map_err(|e| match e {
+    backup::restore(&path, &key, &into, passphrase.as_ref().map(|p| p.as_str()), &mut |_| {}).map_err(|e| match e {
         casebook_core::CoreError::PassphraseRequired => UiError::invalid(
             "This backup kept its keys behind a passphrase: give the passphrase the restored vault should use.",
         ),

@@ -13,6 +13,7 @@ use casebook_core::{
 use chrono::{DateTime, Local, Utc};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager, State, WebviewUrl, WebviewWindowBuilder};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{UiError, UiResult};
 use crate::session_clock::{self, ClockView};
@@ -37,7 +38,8 @@ pub async fn app_status(state: State<'_, AppState>) -> UiResult<AppStatus> {
     })
 }
 
-#[derive(Serialize)]
+/// Shown once; wiped from this process's memory once it has been sent to the window.
+#[derive(Serialize, Zeroize, ZeroizeOnDrop)]
 pub struct CreatedVault {
     recovery_key: String,
 }
@@ -47,7 +49,7 @@ pub async fn vault_create(
     app: AppHandle,
     state: State<'_, AppState>,
     key_store: String,
-    passphrase: Option<String>,
+    passphrase: Option<Zeroizing<String>>,
 ) -> UiResult<CreatedVault> {
     let passphrase = match key_store.as_str() {
         "os-keychain" => None,
@@ -67,7 +69,7 @@ pub async fn vault_create(
         }
     };
     let mut slot = guard(&state.vault);
-    let created = Vault::init(&state.vault_dir, passphrase.as_deref())?;
+    let created = Vault::init(&state.vault_dir, passphrase.as_ref().map(|p| p.as_str()))?;
     let recovery_key = created.recovery_key.as_str().to_string();
     let mut vault = created.vault;
     state.touch();
@@ -84,13 +86,13 @@ pub async fn vault_create(
 pub async fn vault_unlock(
     app: AppHandle,
     state: State<'_, AppState>,
-    passphrase: Option<String>,
+    passphrase: Option<Zeroizing<String>>,
 ) -> UiResult<Today> {
     let day = Local::now().date_naive();
     let mut slot = guard(&state.vault);
     if slot.is_none() {
         let passphrase = passphrase.filter(|p| !p.is_empty());
-        let mut vault = Vault::open(&state.vault_dir, passphrase.as_deref())?;
+        let mut vault = Vault::open(&state.vault_dir, passphrase.as_ref().map(|p| p.as_str()))?;
         for message in state.after_unlock(&mut vault) {
             let _ = app.emit("notice", session_clock::Notice { message });
         }

@@ -10,7 +10,9 @@
 //! * [`backups`] — the Backups screen and the automatic backups;
 //! * [`tray`] — the tray icon and its menu (optional: without a tray host the app runs
 //!   without one);
-//! * [`error`] — the error every command returns, worded for a person.
+//! * [`error`] — the error every command returns, worded for a person;
+//! * [`instance`] — one app per vault: a second start brings the open window forward;
+//! * [`rendering`] — CPU rendering for the webview on machines with no GPU.
 //!
 //! The vault folder is the OS data folder (as for the `casebook` command) unless
 //! `CASEBOOK_VAULT` names another.
@@ -19,6 +21,8 @@ pub mod backups;
 pub mod calendar;
 pub mod commands;
 pub mod error;
+pub mod instance;
+pub mod rendering;
 pub mod rights;
 pub mod session_clock;
 pub mod state;
@@ -42,8 +46,29 @@ fn vault_dir() -> PathBuf {
 
 /// Builds and runs the app until the therapist quits.
 pub fn run() {
+    let vault_dir = vault_dir();
+    let claim = match instance::claim(&vault_dir, instance::run_dir().as_deref()) {
+        Ok(instance::Instance::First(claim)) => Some(claim),
+        Ok(instance::Instance::Another(running)) => {
+            match running.show() {
+                Ok(()) => eprintln!(
+                    "casebook: Casebook is already open on this vault; its window is brought forward"
+                ),
+                Err(e) => eprintln!(
+                    "casebook: Casebook is already open on this vault (its window could not be brought forward: {e})"
+                ),
+            }
+            return;
+        }
+        Err(e) => {
+            eprintln!(
+                "casebook: could not check for another Casebook on this vault ({e}); starting anyway"
+            );
+            None
+        }
+    };
     let app = tauri::Builder::default()
-        .manage(AppState::new(vault_dir()))
+        .manage(AppState::new(vault_dir))
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
             commands::vault_create,
@@ -104,7 +129,7 @@ pub fn run() {
             rights::sar_close,
             rights::supervision_export,
         ])
-        .setup(|app| {
+        .setup(move |app| {
             // Without a tray host library the tray code can panic; Casebook then runs
             // without a tray (the clock strip and the clock window still work).
             let handle = app.handle().clone();
@@ -117,6 +142,13 @@ pub fn run() {
                 );
             }
             app.manage(TrayPresent(present));
+            if let Some(claim) = claim {
+                let handle = app.handle().clone();
+                if let Err(e) = claim.serve(move || tray::show_main(&handle)) {
+                    eprintln!("casebook: a second start cannot bring this window forward: {e}");
+                }
+                app.manage(claim);
+            }
             session_clock::start(app.handle().clone());
             Ok(())
         })

@@ -1,6 +1,7 @@
 //! The live side of the session clock: a once-a-second ticker that advances the core's
 //! state machine, sends the reading to the windows and the tray, raises desktop
-//! notifications, starts a backup when one is due, and locks the vault after the idle time.
+//! notifications, starts a backup when one is due, learns the new day's sessions after
+//! midnight, and locks the vault after the idle time.
 
 use std::time::Duration as StdDuration;
 
@@ -101,6 +102,15 @@ fn tick(app: &AppHandle) {
     publish(app, &v);
     for e in events {
         notify(app, "Session clock", e.message());
+    }
+    match state.refresh_day(chrono::Local::now().date_naive()) {
+        Some(Ok(())) => {
+            let _ = app.emit("day-changed", ());
+        }
+        Some(Err(e)) => {
+            let _ = app.emit("notice", Notice { message: e.message });
+        }
+        None => {}
     }
     if Utc::now().second() == 0 {
         crate::backups::run_if_due(app);

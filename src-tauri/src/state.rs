@@ -27,6 +27,8 @@ pub struct ClockState {
     pub upcoming: Vec<Slot>,
     /// Appointment id → client, for the clock's display. Emptied on lock.
     pub labels: HashMap<String, Label>,
+    /// The local day `upcoming` was loaded for (after midnight it is reloaded).
+    pub day: Option<NaiveDate>,
 }
 
 pub struct AppState {
@@ -174,10 +176,21 @@ impl AppState {
 
     /// Today's (or another day's) sessions; when it is today, the clock learns them too.
     pub fn load_day(&self, vault: &mut Vault, day: NaiveDate) -> UiResult<Vec<DayAppointment>> {
+        self.load_day_as_of(vault, day, Local::now().date_naive())
+    }
+
+    /// [`AppState::load_day`] with today given (tests choose it).
+    fn load_day_as_of(
+        &self,
+        vault: &mut Vault,
+        day: NaiveDate,
+        today: NaiveDate,
+    ) -> UiResult<Vec<DayAppointment>> {
         let (from, to) = (local_start(day)?, local_start(day + Duration::days(1))?);
         let list = vault.schedule(from, to)?;
-        if day == Local::now().date_naive() {
+        if day == today {
             let mut c = guard(&self.clock);
+            c.day = Some(day);
             c.upcoming = list
                 .iter()
                 .filter(|d| d.appointment.status != casebook_core::AppointmentStatus::Cancelled)
@@ -199,7 +212,26 @@ impl AppState {
         Ok(list)
     }
 
-    /// Drops the vault (and with it the keys) and forgets who the clock's sessions are with.
+    /// When the day has turned since the clock learnt its sessions (the app left open past
+    /// midnight), learns the new day's, so "next session" and the gap follow the new day.
+    /// Needs the vault unlocked and not busy; otherwise waits for a later tick (an unlock
+    /// loads the day anyway). `Some` when it tried: the new day was loaded, or why not.
+    pub fn refresh_day(&self, today: NaiveDate) -> Option<UiResult<()>> {
+        if guard(&self.clock).day == Some(today) {
+            return None;
+        }
+        let mut v = match self.vault.try_lock() {
+            Ok(v) => v,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        let vault = v.as_mut()?;
+        let loaded = self.load_day_as_of(vault, today, today).map(|_| ());
+        // Tried once for this day: a failure is reported, not retried every second.
+        guard(&self.clock).day = Some(today);
+        Some(loaded)
+    }
+
     /// A lock is wanted now (the tray's Lock, or the idle limit reached): the first time,
     /// ask the window; once [`LOCK_GRACE`] has passed without the window locking, lock.
     /// `wanted` false only carries an earlier request through. Called every second by
@@ -226,6 +258,7 @@ impl AppState {
         }
     }
 
+    /// Drops the vault (and with it the keys) and forgets who the clock's sessions are with.
     pub fn lock(&self) {
         *guard(&self.lock_asked) = None;
         let mut v = guard(&self.vault);

@@ -156,3 +156,51 @@ fn a_wanted_lock_asks_the_window_then_locks_anyway() {
     );
     assert_eq!(state.lock_step(false, t1 + LOCK_GRACE), LockStep::LockNow);
 }
+
+/// Left open past midnight, the clock learns the new day's sessions (once), so the next
+/// session and the gap follow the new day; while locked it waits for the unlock.
+#[test]
+fn after_midnight_the_clock_learns_the_new_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault_dir = dir.path().join("vault");
+    let mut vault = Vault::init(&vault_dir, Some(PASSPHRASE)).unwrap().vault;
+    let client = vault
+        .add_client(ClientIdentity {
+            full_name: "Ada Jones".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let today = chrono::Local::now().date_naive();
+    let noon = today
+        .and_hms_opt(12, 0, 0)
+        .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
+        .unwrap()
+        .with_timezone(&Utc);
+    let appt = vault
+        .add_appointment(&client.code, noon, noon + Duration::minutes(50))
+        .unwrap();
+    let state = AppState::new(vault_dir.clone());
+
+    // The clock was filled yesterday (nothing booked then); now it is today, but locked.
+    state.clock.lock().unwrap().day = Some(today - Duration::days(1));
+    assert!(
+        state.refresh_day(today).is_none(),
+        "locked: nothing to read"
+    );
+    assert!(state.clock.lock().unwrap().upcoming.is_empty());
+
+    *state.vault.lock().unwrap() = Some(vault);
+    assert!(matches!(state.refresh_day(today), Some(Ok(()))));
+    {
+        let c = state.clock.lock().unwrap();
+        assert_eq!(c.day, Some(today));
+        assert_eq!(c.upcoming.len(), 1);
+        assert_eq!(c.upcoming[0].starts_at, noon);
+        assert_eq!(
+            c.labels.get(&appt.id).map(|l| l.client_code.as_str()),
+            Some(client.code.as_str())
+        );
+    }
+    // Once per day: the next tick has nothing to do.
+    assert!(state.refresh_day(today).is_none());
+}

@@ -142,6 +142,10 @@ async function once(name) {
     return { startMs, stages, ...mem };
   } finally {
     await browser.deleteSession();
+    // Casebook runs once per vault: the next launch must not find this one still leaving.
+    for (let i = 0; i < 200 && [...children().values()].flat().some((p) => exeOf(p) === app.bin); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }
 

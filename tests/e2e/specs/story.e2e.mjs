@@ -7,6 +7,7 @@
 // Needs a fresh vault (the first-run screen must show).
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -128,6 +129,19 @@ describe("A therapist's first day with Casebook", () => {
     await setValue("#unlock-passphrase", PASSPHRASE);
     await click("#unlock");
     await shown("#today", 60_000);
+  });
+
+  it("started a second time, leaves the open window in charge", async function () {
+    if (!process.env.CASEBOOK_APP_BIN) this.skip(); // the UI alone in a browser has no app to start
+    // A second launch on the same vault does not open a second app (two session clocks
+    // over one clock file): it asks the open one to come forward and leaves.
+    const second = spawnSync(process.env.CASEBOOK_APP_BIN, [], { encoding: "utf8", timeout: 30_000 });
+    assert.equal(second.error, undefined, `the second start ended by itself (${second.error})`);
+    assert.equal(second.status, 0, second.stderr);
+    assert.match(second.stderr, /already open on this vault; its window is brought forward/);
+    // The open app carries on as before.
+    await click("#nav-clients");
+    await shown("#clients");
   });
 
   it("verifies the audit trail", async () => {

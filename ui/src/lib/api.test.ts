@@ -320,5 +320,11 @@ describe("events", () => {
     expect(listenMock.mock.calls[5][0]).toBe("lock-requested");
     (listenMock.mock.calls[5][1] as (e: { payload: unknown }) => void)({ payload: null });
     expect(onLockRequested).toHaveBeenCalledTimes(1);
+
+    const onDayChanged = vi.fn();
+    await events.onDayChanged(onDayChanged);
+    expect(listenMock.mock.calls[6][0]).toBe("day-changed");
+    (listenMock.mock.calls[6][1] as (e: { payload: unknown }) => void)({ payload: null });
+    expect(onDayChanged).toHaveBeenCalledTimes(1);
   });
 });

@@ -590,7 +590,7 @@ export const api = {
 /**
  * Backend events: the clock ticks every second; `locked` when the vault locks itself;
  * `backup` after each automatic backup; `calendar-changes` when the automatic calendar
- * check finds changes.
+ * check finds changes; `day-changed` after midnight.
  */
 export const events = {
   onClock: (f: (v: ClockView) => void): Promise<UnlistenFn> => listen<ClockView>("clock", (e) => f(e.payload)),
@@ -604,6 +604,8 @@ export const events = {
   onNotice: (f: (n: Notice) => void): Promise<UnlistenFn> => listen<Notice>("notice", (e) => f(e.payload)),
   /** An automatic backup was made, or failed: the Backups screen reloads. */
   onBackup: (f: () => void): Promise<UnlistenFn> => listen("backup", () => f()),
+  /** The day turned while Casebook was open: the clock has the new day's sessions; Today reloads. */
+  onDayChanged: (f: () => void): Promise<UnlistenFn> => listen("day-changed", () => f()),
   /** The automatic calendar check found changes: the preview now waits for review. */
   onCalendarChanges: (f: (p: CalendarPreview) => void): Promise<UnlistenFn> =>
     listen<CalendarPreview>("calendar-changes", (e) => f(e.payload)),

@@ -1,0 +1,80 @@
+//! How the webview draws: on a machine with no GPU, with the CPU.
+//!
+//! WebKitGTK (2.46 and later) paints pages with Skia on the GPU. Where there is no GPU —
+//! a virtual machine, a remote desktop, a laptop without its graphics driver — "the GPU"
+//! is Mesa's llvmpipe, which compiles every shader on the CPU the first time it is
+//! used. Measured here (docs/performance.md), that made each of the first two frames
+//! after unlocking take ~160–250 ms and the web process ~40 MB larger; Skia's own CPU
+//! rasteriser paints the same Today screen in one ordinary frame. So, when the machine has
+//! no GPU render node, Casebook asks WebKit for CPU rendering. With a GPU nothing changes,
+//! and a value the person set themselves (`WEBKIT_SKIA_ENABLE_CPU_RENDERING=0` to force
+//! the GPU path) is always left alone.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+/// WebKitGTK's switch for Skia's CPU rasteriser.
+pub const CPU_RENDERING_VAR: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
+
+/// Whether to ask for CPU rendering: only when nobody chose already and no GPU is there.
+pub fn wants_cpu_rendering(already_set: Option<OsString>, has_gpu: bool) -> bool {
+    already_set.is_none() && !has_gpu
+}
+
+/// Whether the machine has a GPU that can render: a DRM render node (`/dev/dri/renderD*`).
+/// Every hardware driver (Mesa's and NVIDIA's) makes one; llvmpipe needs none.
+pub fn has_render_node(dri: &Path) -> bool {
+    std::fs::read_dir(dri).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    })
+}
+
+/// Asks WebKit for CPU rendering when [`wants_cpu_rendering`] says so. Linux only (the
+/// other platforms' webviews choose for themselves).
+///
+/// # Safety
+///
+/// Sets an environment variable, so it must run before any other thread exists: first
+/// thing in `main`.
+pub unsafe fn choose() {
+    if cfg!(target_os = "linux")
+        && wants_cpu_rendering(
+            std::env::var_os(CPU_RENDERING_VAR),
+            has_render_node(Path::new("/dev/dri")),
+        )
+    {
+        // SAFETY: the caller guarantees no other thread is running yet.
+        unsafe { std::env::set_var(CPU_RENDERING_VAR, "1") };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_rendering_only_without_a_gpu_and_without_a_choice_made() {
+        assert!(wants_cpu_rendering(None, false));
+        assert!(!wants_cpu_rendering(None, true));
+        assert!(
+            !wants_cpu_rendering(Some("0".into()), false),
+            "a person's own setting wins"
+        );
+        assert!(!wants_cpu_rendering(Some("1".into()), true));
+    }
+
+    #[test]
+    fn a_render_node_means_a_gpu() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert!(!has_render_node(&dir.path().join("missing")));
+        std::fs::write(dir.path().join("card0"), "").expect("card");
+        assert!(
+            !has_render_node(dir.path()),
+            "a display card alone is not a render node"
+        );
+        std::fs::write(dir.path().join("renderD128"), "").expect("node");
+        assert!(has_render_node(dir.path()));
+    }
+}
