@@ -10,6 +10,7 @@ import {
   formatDayDate,
   formatDuration,
   formatLongDate,
+  formatShortDay,
   formatTime,
   formatTimeRange,
   isoDay,
@@ -52,6 +53,10 @@ describe("dates", () => {
     expect(formatDayDate("2026-11-22")).toBe("Sun 22 Nov 2026");
     // Local day: 23:30 UTC on 30 June is 00:30 BST on Wednesday 1 July.
     expect(formatDayDate("2026-06-30T23:30:00Z")).toBe("Wed 1 Jul 2026");
+    // Three letters for every month, September too (some ICU versions write "Sept").
+    expect(formatDayDate("2026-09-15")).toBe("Tue 15 Sep 2026");
+    expect(formatShortDay("2026-09-05")).toBe("5 Sep");
+    expect(formatShortDay("2026-06-30T23:30:00Z")).toBe("1 Jul");
   });
 
   it("writes a session's day and times in local time", () => {

@@ -14,33 +14,43 @@ export function toDate(value: string | Date): Date {
   return new Date(value);
 }
 
-const dateFmt = () => new Intl.DateTimeFormat("en-GB", { day: "2-digit", month: "2-digit", year: "numeric" });
-const timeFmt = () => new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-const timeSecFmt = () =>
-  new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
-const longFmt = () =>
-  new Intl.DateTimeFormat("en-GB", { weekday: "long", day: "numeric", month: "long", year: "numeric" });
-const shortDayFmt = () => new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short" });
-const dayDateFmt = () =>
-  new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short", year: "numeric" });
+// Written out by hand rather than with Intl.DateTimeFormat: the words and order of UK dates
+// never change, and the output does not move with the webview's ICU version (some write
+// "Sept"). The local time zone comes from the Date getters. (Tried for memory too: the
+// web process was no smaller, see docs/performance.md.)
+const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const MONTHS = [
+  "January",
+  "February",
+  "March",
+  "April",
+  "May",
+  "June",
+  "July",
+  "August",
+  "September",
+  "October",
+  "November",
+  "December",
+];
+const short = (word: string) => word.slice(0, 3);
 
 /** "22/11/2026" */
 export function formatDate(value: string | Date): string {
-  return dateFmt().format(toDate(value));
+  const d = toDate(value);
+  return `${pad2(d.getDate())}/${pad2(d.getMonth() + 1)}/${d.getFullYear()}`;
 }
 
 /** "Sunday 22 November 2026" */
 export function formatLongDate(value: string | Date): string {
-  const parts = longFmt().formatToParts(toDate(value));
-  const get = (t: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === t)?.value ?? "";
-  return `${get("weekday")} ${get("day")} ${get("month")} ${get("year")}`;
+  const d = toDate(value);
+  return `${WEEKDAYS[d.getDay()]} ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}`;
 }
 
 /** "Tue 3 Mar 2026" — a day with its weekday, short. */
 export function formatDayDate(value: string | Date): string {
-  const parts = dayDateFmt().formatToParts(toDate(value));
-  const get = (t: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === t)?.value ?? "";
-  return `${get("weekday")} ${get("day")} ${get("month")} ${get("year")}`;
+  const d = toDate(value);
+  return `${short(WEEKDAYS[d.getDay()])} ${d.getDate()} ${short(MONTHS[d.getMonth()])} ${d.getFullYear()}`;
 }
 
 /**
@@ -56,12 +66,14 @@ export function formatDateTimeRange(start: string | Date, end: string | Date): s
 
 /** "3 Nov" — short axis labels. */
 export function formatShortDay(value: string | Date): string {
-  return shortDayFmt().format(toDate(value));
+  const d = toDate(value);
+  return `${d.getDate()} ${short(MONTHS[d.getMonth()])}`;
 }
 
 /** "14:03" (24-hour). */
 export function formatTime(value: string | Date): string {
-  return timeFmt().format(toDate(value));
+  const d = toDate(value);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
 }
 
 /** "22/11/2026 14:03" */
@@ -71,7 +83,7 @@ export function formatDateTime(value: string | Date): string {
 
 /** "22/11/2026 14:03:05" — the audit trail's precision. */
 export function formatDateTimeSeconds(value: string | Date): string {
-  return `${formatDate(value)} ${timeSecFmt().format(toDate(value))}`;
+  return `${formatDate(value)} ${formatTime(value)}:${pad2(toDate(value).getSeconds())}`;
 }
 
 /** "14:00–14:50" (en dash, no spaces). */
