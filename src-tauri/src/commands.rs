@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use casebook_core::audit::{AuditEntry, AuditFilter, Verification};
 use casebook_core::{
     Addendum, Appointment, Client, ClientCode, ClientIdentity, ClientSummary, DayAppointment,
-    Instrument, NoteTemplate, OutcomeMeasure, Preferences, ProcessNote, SearchHit, SessionNote,
-    Unrecorded, Vault, parse_date,
+    Instrument, NoteTemplate, OutcomeMeasure, Preferences, ProcessNote, RecoveryKey, SearchHit,
+    SessionNote, Unrecorded, Vault, parse_date,
 };
 use chrono::{DateTime, Local, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,15 +44,14 @@ pub struct CreatedVault {
     recovery_key: String,
 }
 
-#[tauri::command]
-pub async fn vault_create(
-    app: AppHandle,
-    state: State<'_, AppState>,
-    key_store: String,
+/// Where the window chose to keep the keys: `None` for the OS keychain, or the passphrase
+/// (at least 10 characters).
+fn chosen_key_store(
+    key_store: &str,
     passphrase: Option<Zeroizing<String>>,
-) -> UiResult<CreatedVault> {
-    let passphrase = match key_store.as_str() {
-        "os-keychain" => None,
+) -> UiResult<Option<Zeroizing<String>>> {
+    match key_store {
+        "os-keychain" => Ok(None),
         "passphrase" => {
             let p = passphrase.unwrap_or_default();
             if p.chars().count() < 10 {
@@ -60,14 +59,22 @@ pub async fn vault_create(
                     "Choose a passphrase of at least 10 characters.",
                 ));
             }
-            Some(p)
+            Ok(Some(p))
         }
-        _ => {
-            return Err(UiError::invalid(
-                "Choose where the keys are kept: OS keychain or passphrase.",
-            ));
-        }
-    };
+        _ => Err(UiError::invalid(
+            "Choose where the keys are kept: OS keychain or passphrase.",
+        )),
+    }
+}
+
+#[tauri::command]
+pub async fn vault_create(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    key_store: String,
+    passphrase: Option<Zeroizing<String>>,
+) -> UiResult<CreatedVault> {
+    let passphrase = chosen_key_store(&key_store, passphrase)?;
     let mut slot = guard(&state.vault);
     let created = Vault::init(&state.vault_dir, passphrase.as_ref().map(|p| p.as_str()))?;
     let recovery_key = created.recovery_key.as_str().to_string();
@@ -88,11 +95,51 @@ pub async fn vault_unlock(
     state: State<'_, AppState>,
     passphrase: Option<Zeroizing<String>>,
 ) -> UiResult<Today> {
-    let day = Local::now().date_naive();
-    let mut slot = guard(&state.vault);
-    if slot.is_none() {
+    let slot = guard(&state.vault);
+    let opened = if slot.is_none() {
         let passphrase = passphrase.filter(|p| !p.is_empty());
-        let mut vault = Vault::open(&state.vault_dir, passphrase.as_ref().map(|p| p.as_str()))?;
+        Some(Vault::open(
+            &state.vault_dir,
+            passphrase.as_ref().map(|p| p.as_str()),
+        )?)
+    } else {
+        None
+    };
+    enter(&app, &state, slot, opened)
+}
+
+/// Restores access with the recovery key when the passphrase or the keychain's keys are
+/// lost: the keys are stored again where the therapist now chooses (a new passphrase, or
+/// the OS keychain), the recovery is audited, and the app opens on Today as after an unlock.
+#[tauri::command]
+pub async fn vault_recover(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    recovery_key: Zeroizing<String>,
+    key_store: String,
+    passphrase: Option<Zeroizing<String>>,
+) -> UiResult<Today> {
+    let key = RecoveryKey::parse(&recovery_key)?;
+    let passphrase = chosen_key_store(&key_store, passphrase)?;
+    let slot = guard(&state.vault);
+    let vault = Vault::recover(
+        &state.vault_dir,
+        &key,
+        passphrase.as_ref().map(|p| p.as_str()),
+    )?;
+    enter(&app, &state, slot, Some(vault))
+}
+
+/// After an unlock or a recovery: puts the vault just opened (if any) in its slot, records
+/// what was done while locked, and returns today's view.
+fn enter(
+    app: &AppHandle,
+    state: &AppState,
+    mut slot: std::sync::MutexGuard<'_, Option<Vault>>,
+    opened: Option<Vault>,
+) -> UiResult<Today> {
+    let day = Local::now().date_naive();
+    if let Some(mut vault) = opened {
         for message in state.after_unlock(&mut vault) {
             let _ = app.emit("notice", session_clock::Notice { message });
         }
@@ -107,7 +154,7 @@ pub async fn vault_unlock(
         Vec::new()
     });
     drop(slot);
-    Ok(today_view(&state, day, appointments))
+    Ok(today_view(state, day, appointments))
 }
 
 #[tauri::command]

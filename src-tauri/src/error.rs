@@ -47,7 +47,7 @@ impl From<CoreError> for UiError {
             CoreError::PassphraseRequired => ("wrong_passphrase", "Enter your passphrase to unlock.".to_string()),
             CoreError::KeysMissing => (
                 "locked",
-                "The OS keychain holds no keys for this vault. Restore access with your recovery key (`casebook recover`).".to_string(),
+                "The OS keychain holds no keys for this vault. Restore access with your recovery key (below).".to_string(),
             ),
             CoreError::KeychainUnavailable(_) => (
                 "locked",

@@ -73,6 +73,7 @@ pub fn run() {
             commands::app_status,
             commands::vault_create,
             commands::vault_unlock,
+            commands::vault_recover,
             commands::vault_lock,
             commands::touch,
             commands::today,

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { click, clockSeconds, reveal, screenshot, selectValue, setValue, shown, text, until } from "./helpers.mjs";
 
 const PASSPHRASE = "correct horse battery staple";
+const NEW_PASSPHRASE = "tram stop lighthouse kettle";
 const CLIENT_NAME = "Siân O'Brien";
 const NOTE_TEXT = "Client described panic on the tram";
 const ADDENDUM_TEXT = "Panic eased after breathing work";
@@ -127,6 +128,34 @@ describe("A therapist's first day with Casebook", () => {
     await shown("#unlock-screen");
     assert.equal(await (await $("#nav-today")).isExisting(), false, "nothing of the app stays on screen");
     await setValue("#unlock-passphrase", PASSPHRASE);
+    await click("#unlock");
+    await shown("#today", 60_000);
+  });
+
+  it("forgets the passphrase and restores access with the recovery key", async () => {
+    await click("#lock");
+    await shown("#unlock-screen");
+    await click("#recover-open");
+    await shown("#recover-form");
+    // A mistyped key is refused with a clear message, and changes nothing.
+    await setValue("#recover-key", "ABCD-EFGH");
+    await setValue("#recover-passphrase", NEW_PASSPHRASE);
+    await setValue("#recover-passphrase-confirm", NEW_PASSPHRASE);
+    await click("#recover-submit");
+    await until(async () => /not a recovery key/i.test(await text("#recover-error")), "a malformed key is refused");
+    assert.equal(await (await $("#nav-today")).isExisting(), false, "still locked");
+
+    await setValue("#recover-key", recoveryKey.toLowerCase()); // as a person might type it
+    await click("#recover-submit");
+    await shown("#today", 60_000);
+
+    // From now on the new passphrase opens the vault, and the old one no longer does.
+    await click("#lock");
+    await shown("#unlock-screen");
+    await setValue("#unlock-passphrase", PASSPHRASE);
+    await click("#unlock");
+    await until(async () => /not right/i.test(await text("#unlock-error")), "the old passphrase is refused");
+    await setValue("#unlock-passphrase", NEW_PASSPHRASE);
     await click("#unlock");
     await shown("#today", 60_000);
   });

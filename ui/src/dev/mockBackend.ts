@@ -118,6 +118,7 @@ const state = {
   unlocked: false,
   keyStore: null as KeyStore | null,
   passphrase: null as string | null,
+  recoveryKey: "",
   clients: [] as MockClient[],
   appointments: [] as Appointment[],
   notes: [] as SessionNote[],
@@ -818,7 +819,8 @@ function handle(cmd: string, a: Args): unknown {
       state.passphrase = ks === "passphrase" ? String(a.passphrase) : null;
       log("vault.init", null, ks);
       const body = rnd(32);
-      return { recovery_key: (body + rnd(4)).match(/.{4}/g)!.join("-") };
+      state.recoveryKey = (body + rnd(4)).match(/.{4}/g)!.join("-");
+      return { recovery_key: state.recoveryKey };
     }
     case "vault_unlock":
       if (state.keyStore === "passphrase" && a.passphrase !== state.passphrase) {
@@ -828,6 +830,18 @@ function handle(cmd: string, a: Args): unknown {
       state.unlocked = true;
       log("vault.unlock");
       return today(null); // the day, as `today` returns it, so the UI needs no second call
+    case "vault_recover": {
+      const key = String(a.recoveryKey ?? "").replace(/[-\s]/g, "").toUpperCase();
+      if (key.length !== 36) fail("recovery", "that is not a recovery key: expected 9 groups of 4 letters and digits, like ABCD-EFGH-…");
+      if (key !== state.recoveryKey.replace(/-/g, "")) fail("recovery", "this recovery key does not belong to this vault: nothing was changed");
+      const ks = a.keyStore as KeyStore;
+      if (ks === "passphrase" && String(a.passphrase ?? "").length < 10) fail("invalid_input", "Choose a passphrase of at least 10 characters.");
+      state.keyStore = ks;
+      state.passphrase = ks === "passphrase" ? String(a.passphrase) : null;
+      state.unlocked = true;
+      log("vault.recover", null, `key_store=${ks}`);
+      return today(null);
+    }
     case "vault_lock":
       state.unlocked = false;
       return null;

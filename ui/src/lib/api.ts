@@ -469,6 +469,12 @@ export const api = {
     call<CreatedVault>("vault_create", { keyStore, passphrase }),
   /** Opens the vault and returns today's day (as `today()` would), to show without asking again. */
   unlock: (passphrase: string | null) => call<Today>("vault_unlock", { passphrase }),
+  /**
+   * Restores access with the recovery key; the keys are stored again under a new passphrase
+   * or in the OS keychain. Returns the day, as `unlock` does.
+   */
+  recover: (recoveryKey: string, keyStore: KeyStore, passphrase: string | null) =>
+    call<Today>("vault_recover", { recoveryKey, keyStore, passphrase }),
   lock: () => call<void>("vault_lock"),
   /** Tells the backend the person is active (resets the auto-lock timer). */
   touch: () => call<void>("touch"),

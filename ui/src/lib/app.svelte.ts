@@ -10,6 +10,7 @@ import {
   type AppStatus,
   type CalendarPreview,
   type InstrumentInfo,
+  type KeyStore,
   type NoteTemplate,
   type Settings,
   type Today,
@@ -86,6 +87,12 @@ class AppState {
   unlocked(today: Today | null): void {
     if (this.status) this.status = { ...this.status, unlocked: true };
     this.enterMain(today);
+  }
+
+  /** `vault_recover` succeeded: the keys are now kept in `keyStore`; open as after an unlock. */
+  recovered(today: Today | null, keyStore: KeyStore): void {
+    if (this.status) this.status = { ...this.status, key_store: keyStore };
+    this.unlocked(today);
   }
 
   /** The day the unlock returned, once; null afterwards (Today then asks the core). */

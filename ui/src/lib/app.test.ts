@@ -69,6 +69,16 @@ describe("locking", () => {
     clock.set({ running: true, display: "10:00" } as never);
   }
 
+  it("after a recovery, opens the app and remembers where the keys are now kept", async () => {
+    status.mockResolvedValueOnce({ vault_exists: true, unlocked: false, key_store: "os-keychain", vault_dir: "/v" });
+    await app.refresh();
+    expect(app.screen).toBe("unlock");
+    app.recovered(null, "passphrase");
+    expect(app.status?.key_store).toBe("passphrase");
+    expect(app.status?.unlocked).toBe(true);
+    expect(app.screen).toBe("main");
+  });
+
   it("drops everything loaded when the core says it locked", async () => {
     await unlocked();
     app.lockedOut();
