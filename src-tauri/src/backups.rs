@@ -251,7 +251,10 @@ pub async fn backup_restore(
         named(v, &name)
     })?;
     let key = RecoveryKey::parse(&recovery_key)?;
-    let passphrase = passphrase.filter(|p| !p.is_empty());
+    let passphrase = passphrase
+        .filter(|p| !p.is_empty())
+        .map(crate::commands::new_passphrase)
+        .transpose()?;
     backup::restore(&path, &key, &into, passphrase.as_ref().map(|p| p.as_str()), &mut |_| {}).map_err(|e| match e {
         casebook_core::CoreError::PassphraseRequired => UiError::invalid(
             "This backup kept its keys behind a passphrase: give the passphrase the restored vault should use.",

@@ -44,6 +44,16 @@ pub struct CreatedVault {
     recovery_key: String,
 }
 
+/// A passphrase chosen for a vault (new, recovered or restored): at least 10 characters.
+pub(crate) fn new_passphrase(p: Zeroizing<String>) -> UiResult<Zeroizing<String>> {
+    if p.chars().count() < 10 {
+        return Err(UiError::invalid(
+            "Choose a passphrase of at least 10 characters.",
+        ));
+    }
+    Ok(p)
+}
+
 /// Where the window chose to keep the keys: `None` for the OS keychain, or the passphrase
 /// (at least 10 characters).
 fn chosen_key_store(
@@ -52,15 +62,7 @@ fn chosen_key_store(
 ) -> UiResult<Option<Zeroizing<String>>> {
     match key_store {
         "os-keychain" => Ok(None),
-        "passphrase" => {
-            let p = passphrase.unwrap_or_default();
-            if p.chars().count() < 10 {
-                return Err(UiError::invalid(
-                    "Choose a passphrase of at least 10 characters.",
-                ));
-            }
-            Ok(Some(p))
-        }
+        "passphrase" => new_passphrase(passphrase.unwrap_or_default()).map(Some),
         _ => Err(UiError::invalid(
             "Choose where the keys are kept: OS keychain or passphrase.",
         )),
@@ -122,6 +124,11 @@ pub async fn vault_recover(
     let key = RecoveryKey::parse(&recovery_key)?;
     let passphrase = chosen_key_store(&key_store, passphrase)?;
     let slot = guard(&state.vault);
+    if slot.is_some() {
+        return Err(UiError::invalid(
+            "Casebook is already unlocked: lock it first to restore access with the recovery key.",
+        ));
+    }
     let vault = Vault::recover(
         &state.vault_dir,
         &key,

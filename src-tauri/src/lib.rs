@@ -143,7 +143,7 @@ pub fn run() {
                 );
             }
             app.manage(TrayPresent(present));
-            if let Some(claim) = claim {
+            if let Some(mut claim) = claim {
                 let handle = app.handle().clone();
                 if let Err(e) = claim.serve(move || tray::show_main(&handle)) {
                     eprintln!("casebook: a second start cannot bring this window forward: {e}");

@@ -8,7 +8,8 @@
 //! rasteriser paints the same Today screen in one ordinary frame. So, when the machine has
 //! no GPU render node, Casebook asks WebKit for CPU rendering. With a GPU nothing changes,
 //! and a value the person set themselves (`WEBKIT_SKIA_ENABLE_CPU_RENDERING=0` to force
-//! the GPU path) is always left alone.
+//! the GPU path) is always left alone. (Programs the app starts, such as the file manager it
+//! opens a folder in, inherit the variable; only WebKit reads it.)
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -21,13 +22,20 @@ pub fn wants_cpu_rendering(already_set: Option<OsString>, has_gpu: bool) -> bool
     already_set.is_none() && !has_gpu
 }
 
-/// Whether the machine has a GPU that can render: a DRM render node (`/dev/dri/renderD*`).
-/// Every hardware driver (Mesa's and NVIDIA's) makes one; llvmpipe needs none.
+/// Whether the machine has a GPU this person can render with: a DRM render node
+/// (`/dev/dri/renderD*`) they may open for reading and writing. Every hardware driver
+/// (Mesa's and NVIDIA's) makes one; llvmpipe needs none, and a node the person may not open
+/// (not in the `render` group, a sandbox) leaves WebKit on llvmpipe too.
 pub fn has_render_node(dri: &Path) -> bool {
     std::fs::read_dir(dri).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+        entries.flatten().any(|e| {
+            e.file_name().to_string_lossy().starts_with("renderD")
+                && std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(e.path())
+                    .is_ok()
+        })
     })
 }
 

@@ -196,6 +196,12 @@ impl AppState {
                 .filter(|d| d.appointment.status != casebook_core::AppointmentStatus::Cancelled)
                 .map(DayAppointment::slot)
                 .collect();
+            // A session running across midnight keeps who it is with.
+            let running = c
+                .clock
+                .running()
+                .and_then(|r| r.appointment_id.clone())
+                .and_then(|id| c.labels.get(&id).cloned().map(|l| (id, l)));
             c.labels = list
                 .iter()
                 .map(|d| {
@@ -207,6 +213,7 @@ impl AppState {
                         },
                     )
                 })
+                .chain(running)
                 .collect();
         }
         Ok(list)

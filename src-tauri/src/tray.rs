@@ -90,8 +90,21 @@ fn on_menu(app: &AppHandle, id: &str) {
     }
 }
 
+/// Brings the main window forward; if it was closed (the app lives on in the tray or the
+/// clock window), opens it again as configured.
 pub fn show_main(app: &AppHandle) {
-    if let Some(w) = app.get_webview_window("main") {
+    let window = app.get_webview_window("main").or_else(|| {
+        let config = app
+            .config()
+            .app
+            .windows
+            .iter()
+            .find(|w| w.label == "main")?;
+        tauri::WebviewWindowBuilder::from_config(app, config)
+            .and_then(|b| b.build())
+            .ok()
+    });
+    if let Some(w) = window {
         let _ = w.unminimize();
         let _ = w.show();
         let _ = w.set_focus();

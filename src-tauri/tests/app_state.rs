@@ -203,4 +203,23 @@ fn after_midnight_the_clock_learns_the_new_day() {
     }
     // Once per day: the next tick has nothing to do.
     assert!(state.refresh_day(today).is_none());
+
+    // A session started on today's appointment still runs at the next midnight, when the
+    // new day has nothing booked: it keeps who it is with.
+    {
+        let mut c = state.clock.lock().unwrap();
+        let slot = c.upcoming[0].clone();
+        c.clock
+            .start(noon, Some(&slot), 50, &Preferences::default())
+            .unwrap();
+    }
+    let tomorrow = today + Duration::days(1);
+    assert!(matches!(state.refresh_day(tomorrow), Some(Ok(()))));
+    let c = state.clock.lock().unwrap();
+    assert!(c.upcoming.is_empty(), "nothing booked tomorrow");
+    assert_eq!(
+        c.labels.get(&appt.id).map(|l| l.client_code.as_str()),
+        Some(client.code.as_str()),
+        "the running session's client is still shown"
+    );
 }

@@ -69,6 +69,13 @@ describe("dates", () => {
     );
   });
 
+  it("shows a date it cannot read as a dash, never throwing", () => {
+    expect(formatDate("not a date")).toBe("—");
+    expect(formatTime("2026-13-45T99:00:00Z")).toBe("—");
+    expect(formatDayDate("")).toBe("—");
+    expect(formatDateTimeSeconds("nope")).toBe("—");
+  });
+
   it("writes the long form without a comma", () => {
     expect(formatLongDate("2026-11-22")).toBe("Sunday 22 November 2026");
     expect(formatLongDate("2026-03-01")).toBe("Sunday 1 March 2026");

@@ -35,22 +35,28 @@ const MONTHS = [
 ];
 const short = (word: string) => word.slice(0, 3);
 
+/** `f` of the date; one that cannot be read shows as "—" rather than breaking the screen. */
+function shown(value: string | Date, f: (d: Date) => string): string {
+  const d = toDate(value);
+  return Number.isNaN(d.getTime()) ? "—" : f(d);
+}
+
 /** "22/11/2026" */
 export function formatDate(value: string | Date): string {
-  const d = toDate(value);
-  return `${pad2(d.getDate())}/${pad2(d.getMonth() + 1)}/${d.getFullYear()}`;
+  return shown(value, (d) => `${pad2(d.getDate())}/${pad2(d.getMonth() + 1)}/${d.getFullYear()}`);
 }
 
 /** "Sunday 22 November 2026" */
 export function formatLongDate(value: string | Date): string {
-  const d = toDate(value);
-  return `${WEEKDAYS[d.getDay()]} ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}`;
+  return shown(value, (d) => `${WEEKDAYS[d.getDay()]} ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}`);
 }
 
 /** "Tue 3 Mar 2026" — a day with its weekday, short. */
 export function formatDayDate(value: string | Date): string {
-  const d = toDate(value);
-  return `${short(WEEKDAYS[d.getDay()])} ${d.getDate()} ${short(MONTHS[d.getMonth()])} ${d.getFullYear()}`;
+  return shown(
+    value,
+    (d) => `${short(WEEKDAYS[d.getDay()])} ${d.getDate()} ${short(MONTHS[d.getMonth()])} ${d.getFullYear()}`,
+  );
 }
 
 /**
@@ -66,14 +72,12 @@ export function formatDateTimeRange(start: string | Date, end: string | Date): s
 
 /** "3 Nov" — short axis labels. */
 export function formatShortDay(value: string | Date): string {
-  const d = toDate(value);
-  return `${d.getDate()} ${short(MONTHS[d.getMonth()])}`;
+  return shown(value, (d) => `${d.getDate()} ${short(MONTHS[d.getMonth()])}`);
 }
 
 /** "14:03" (24-hour). */
 export function formatTime(value: string | Date): string {
-  const d = toDate(value);
-  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  return shown(value, (d) => `${pad2(d.getHours())}:${pad2(d.getMinutes())}`);
 }
 
 /** "22/11/2026 14:03" */
@@ -83,7 +87,7 @@ export function formatDateTime(value: string | Date): string {
 
 /** "22/11/2026 14:03:05" — the audit trail's precision. */
 export function formatDateTimeSeconds(value: string | Date): string {
-  return `${formatDate(value)} ${formatTime(value)}:${pad2(toDate(value).getSeconds())}`;
+  return shown(value, (d) => `${formatDate(d)} ${formatTime(d)}:${pad2(d.getSeconds())}`);
 }
 
 /** "14:00–14:50" (en dash, no spaces). */

@@ -4,6 +4,7 @@ import {
   keyGroups,
   normaliseGroup,
   normaliseRecoveryKey,
+  newPassphraseProblem,
   passphraseStrength,
   pickTwoGroups,
   recoveryKeyProblem,
@@ -90,6 +91,10 @@ describe("passphrase strength", () => {
     expect(passphraseStrength("").level).toBe(0);
     expect(passphraseStrength("short").label).toBe("Too short");
     expect(passphraseStrength("123456789").hint).toContain("1 more character");
+    // Counted as the core counts: five emoji are five characters, not ten.
+    expect(passphraseStrength("🔒🔒🔒🔒🔒").hint).toContain("5 more characters");
+    expect(newPassphraseProblem("🔒🔒🔒🔒🔒")).not.toBe("");
+    expect(newPassphraseProblem("🔒🔒🔒🔒🔒 tram")).toBe("");
   });
 
   it("grades longer passphrases higher", () => {

@@ -59,6 +59,16 @@ export function pickTwoGroups(count = 9, random: () => number = Math.random): [n
   return a < b ? [a, b] : [b, a];
 }
 
+/** Characters as the core counts them (code points: an emoji is one, not two). */
+function characters(p: string): number {
+  return [...p].length;
+}
+
+/** Why a passphrase chosen for the vault cannot be used, or "" if it can. */
+export function newPassphraseProblem(p: string): string {
+  return characters(p) < 10 ? "The passphrase needs at least 10 characters." : "";
+}
+
 export type PassphraseStrength = { level: 0 | 1 | 2 | 3; label: string; hint: string };
 
 /**
@@ -66,8 +76,9 @@ export type PassphraseStrength = { level: 0 | 1 | 2 | 3; label: string; hint: st
  * minimum the app accepts.
  */
 export function passphraseStrength(p: string): PassphraseStrength {
-  if (p.length === 0) return { level: 0, label: "", hint: "At least 10 characters. A few unrelated words work well." };
-  if (p.length < 10) return { level: 0, label: "Too short", hint: `${10 - p.length} more character${10 - p.length === 1 ? "" : "s"} needed.` };
+  const n = characters(p);
+  if (n === 0) return { level: 0, label: "", hint: "At least 10 characters. A few unrelated words work well." };
+  if (n < 10) return { level: 0, label: "Too short", hint: `${10 - n} more character${10 - n === 1 ? "" : "s"} needed.` };
   const classes = [/[a-z]/, /[A-Z]/, /\d/, /[^A-Za-z0-9]/].filter((r) => r.test(p)).length;
   const words = p.trim().split(/\s+/).length;
   const unique = new Set(p).size;
