@@ -137,12 +137,17 @@ describe("A therapist's first day with Casebook", () => {
     await shown("#unlock-screen");
     await click("#recover-open");
     await shown("#recover-form");
-    // A mistyped key is refused with a clear message, and changes nothing.
+    // A key cut short is caught in the form; one with a character changed is refused by the
+    // core (its checksum no longer matches). Neither changes anything.
     await setValue("#recover-key", "ABCD-EFGH");
     await setValue("#recover-passphrase", NEW_PASSPHRASE);
     await setValue("#recover-passphrase-confirm", NEW_PASSPHRASE);
     await click("#recover-submit");
-    await until(async () => /not a recovery key/i.test(await text("#recover-error")), "a malformed key is refused");
+    await until(async () => /36 letters and digits/i.test(await text("#recover-error")), "a short key is refused");
+    const altered = (recoveryKey[0] === "7" ? "8" : "7") + recoveryKey.slice(1);
+    await setValue("#recover-key", altered);
+    await click("#recover-submit");
+    await until(async () => /typo/i.test(await text("#recover-error")), "a mistyped key is refused");
     assert.equal(await (await $("#nav-today")).isExisting(), false, "still locked");
 
     await setValue("#recover-key", recoveryKey.toLowerCase()); // as a person might type it
