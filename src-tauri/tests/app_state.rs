@@ -6,25 +6,25 @@
 use casebook_app::error::UiError;
 use casebook_app::state::AppState;
 use casebook_core::{
-    AuditFilter, ClientIdentity, CoreError, Preferences, SessionClock, Unrecorded, Vault,
+    Appointment, AuditFilter, Client, ClientIdentity, CoreError, Preferences, SessionClock,
+    Unrecorded, Vault,
 };
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
-#[test]
-fn a_session_ended_while_locked_is_recorded_at_the_next_unlock() {
-    let dir = tempfile::tempdir().unwrap();
-    let vault_dir = dir.path().join("vault");
-    let mut vault = Vault::init(&vault_dir, Some(PASSPHRASE)).unwrap().vault;
+/// A new vault with one client, Ada Jones, booked for 50 minutes at noon today (local), so
+/// the appointment is on today's list whenever the test runs.
+fn vault_with_a_session_at_noon(
+    vault_dir: &std::path::Path,
+) -> (Vault, Client, Appointment, DateTime<Utc>) {
+    let mut vault = Vault::init(vault_dir, Some(PASSPHRASE)).unwrap().vault;
     let client = vault
         .add_client(ClientIdentity {
             full_name: "Ada Jones".into(),
             ..Default::default()
         })
         .unwrap();
-    let now = Utc::now();
-    // Noon today (local), so the appointment is on today's list whenever the test runs.
     let noon = chrono::Local::now()
         .date_naive()
         .and_hms_opt(12, 0, 0)
@@ -34,6 +34,15 @@ fn a_session_ended_while_locked_is_recorded_at_the_next_unlock() {
     let appt = vault
         .add_appointment(&client.code, noon, noon + Duration::minutes(50))
         .unwrap();
+    (vault, client, appt, noon)
+}
+
+#[test]
+fn a_session_ended_while_locked_is_recorded_at_the_next_unlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault_dir = dir.path().join("vault");
+    let (mut vault, _client, appt, _noon) = vault_with_a_session_at_noon(&vault_dir);
+    let now = Utc::now();
     drop(vault);
 
     // The app starts (locked), finds today's session, and a session that ran while it was
@@ -163,22 +172,8 @@ fn a_wanted_lock_asks_the_window_then_locks_anyway() {
 fn after_midnight_the_clock_learns_the_new_day() {
     let dir = tempfile::tempdir().unwrap();
     let vault_dir = dir.path().join("vault");
-    let mut vault = Vault::init(&vault_dir, Some(PASSPHRASE)).unwrap().vault;
-    let client = vault
-        .add_client(ClientIdentity {
-            full_name: "Ada Jones".into(),
-            ..Default::default()
-        })
-        .unwrap();
+    let (vault, client, appt, noon) = vault_with_a_session_at_noon(&vault_dir);
     let today = chrono::Local::now().date_naive();
-    let noon = today
-        .and_hms_opt(12, 0, 0)
-        .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
-        .unwrap()
-        .with_timezone(&Utc);
-    let appt = vault
-        .add_appointment(&client.code, noon, noon + Duration::minutes(50))
-        .unwrap();
     let state = AppState::new(vault_dir.clone());
 
     // The clock was filled yesterday (nothing booked then); now it is today, but locked.
