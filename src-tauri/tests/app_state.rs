@@ -41,7 +41,7 @@ fn vault_with_a_session_at_noon(
 fn a_session_ended_while_locked_is_recorded_at_the_next_unlock() {
     let dir = tempfile::tempdir().unwrap();
     let vault_dir = dir.path().join("vault");
-    let (mut vault, _client, appt, _noon) = vault_with_a_session_at_noon(&vault_dir);
+    let (vault, _client, appt, _noon) = vault_with_a_session_at_noon(&vault_dir);
     let now = Utc::now();
     drop(vault);
 
