@@ -270,10 +270,8 @@ pub fn run_if_due(app: &AppHandle) {
     let app = app.clone();
     std::thread::spawn(move || {
         let state = app.state::<AppState>();
-        let mut v = match state.vault.try_lock() {
-            Ok(v) => v,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return,
+        let Some(mut v) = state.try_vault_slot() else {
+            return;
         };
         let Some(vault) = v.as_mut() else { return };
         let due = match (

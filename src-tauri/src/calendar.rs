@@ -239,7 +239,10 @@ pub fn refresh_if_due(app: &AppHandle) {
         return;
     }
     let wanted = {
-        let mut v = guard(&state.vault);
+        // The ticker never waits for a vault busy with a long task: it checks next minute.
+        let Some(mut v) = state.try_vault_slot() else {
+            return;
+        };
         match v.as_mut() {
             Some(vault) => vault
                 .calendar_feed()
@@ -277,7 +280,7 @@ pub fn refresh_if_due(app: &AppHandle) {
 /// One automatic check: the preview when it would change something, else nothing.
 fn auto_refresh(state: &AppState) -> UiResult<Option<PreviewView>> {
     let address = {
-        let mut v = guard(&state.vault);
+        let mut v = state.vault_slot();
         let vault = v.as_mut().ok_or_else(UiError::locked)?;
         vault.calendar_feed_address()?
     };
@@ -286,7 +289,7 @@ fn auto_refresh(state: &AppState) -> UiResult<Option<PreviewView>> {
     let window = window()?;
     let extraction = calendar::extract(&bytes, &window)?;
     let preview = {
-        let mut v = guard(&state.vault);
+        let mut v = state.vault_slot();
         let vault = v.as_mut().ok_or_else(UiError::locked)?;
         vault.calendar_preview(&extraction, &window, ImportSource::Feed)?
     };
@@ -294,7 +297,7 @@ fn auto_refresh(state: &AppState) -> UiResult<Option<PreviewView>> {
         return Ok(None);
     }
     // Stored only while the vault is still unlocked (the preview holds names).
-    let vault = guard(&state.vault);
+    let vault = state.vault_slot();
     if vault.is_none() {
         return Err(UiError::locked());
     }

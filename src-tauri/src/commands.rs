@@ -32,7 +32,7 @@ pub async fn app_status(state: State<'_, AppState>) -> UiResult<AppStatus> {
     let meta = Vault::peek(&state.vault_dir).ok();
     Ok(AppStatus {
         vault_exists: meta.is_some(),
-        unlocked: guard(&state.vault).is_some(),
+        unlocked: state.is_unlocked(),
         key_store: meta.map(|m| m.key_store),
         vault_dir: state.vault_dir.display().to_string(),
     })
@@ -77,7 +77,7 @@ pub async fn vault_create(
     passphrase: Option<Zeroizing<String>>,
 ) -> UiResult<CreatedVault> {
     let passphrase = chosen_key_store(&key_store, passphrase)?;
-    let mut slot = guard(&state.vault);
+    let mut slot = state.vault_slot();
     let created = Vault::init(&state.vault_dir, passphrase.as_ref().map(|p| p.as_str()))?;
     let recovery_key = created.recovery_key.as_str().to_string();
     let mut vault = created.vault;
@@ -85,7 +85,7 @@ pub async fn vault_create(
     for message in state.after_unlock(&mut vault) {
         let _ = app.emit("notice", session_clock::Notice { message });
     }
-    *slot = Some(vault);
+    state.install(&mut slot, vault);
     Ok(CreatedVault { recovery_key })
 }
 
@@ -97,7 +97,8 @@ pub async fn vault_unlock(
     state: State<'_, AppState>,
     passphrase: Option<Zeroizing<String>>,
 ) -> UiResult<Today> {
-    let slot = guard(&state.vault);
+    // A vault locked while a task held it is dropped here: the passphrase is asked again.
+    let slot = state.vault_slot();
     let opened = if slot.is_none() {
         let passphrase = passphrase.filter(|p| !p.is_empty());
         Some(Vault::open(
@@ -123,7 +124,7 @@ pub async fn vault_recover(
 ) -> UiResult<Today> {
     let key = RecoveryKey::parse(&recovery_key)?;
     let passphrase = chosen_key_store(&key_store, passphrase)?;
-    let slot = guard(&state.vault);
+    let slot = state.vault_slot();
     if slot.is_some() {
         return Err(UiError::invalid(
             "Casebook is already unlocked: lock it first to restore access with the recovery key.",
@@ -150,7 +151,7 @@ fn enter(
         for message in state.after_unlock(&mut vault) {
             let _ = app.emit("notice", session_clock::Notice { message });
         }
-        *slot = Some(vault);
+        state.install(&mut slot, vault);
     }
     state.touch();
     let vault = slot.as_mut().ok_or_else(UiError::locked)?;
@@ -483,9 +484,10 @@ pub async fn audit_export(state: State<'_, AppState>, filter: UiAuditFilter) -> 
         std::fs::create_dir_all(&folder).map_err(|e| {
             UiError::internal(format!("Could not create {}: {e}", folder.display()))
         })?;
-        let file = std::fs::File::create(&path)
-            .map_err(|e| UiError::internal(format!("Could not write {}: {e}", path.display())))?;
-        casebook_core::audit::write_csv(&entries, file)?;
+        // Owner-only (0600), as every other export: the trail names client codes.
+        let mut csv = Vec::new();
+        casebook_core::audit::write_csv(&entries, &mut csv)?;
+        casebook_core::write_private_file(&path, &csv)?;
         Ok(path.display().to_string())
     })
 }
@@ -512,8 +514,9 @@ pub async fn clock_view(state: State<'_, AppState>) -> UiResult<ClockView> {
     Ok(session_clock::view(&state, &guard(&state.clock)))
 }
 
-/// Starts a booked session (marking it attended) or an ad-hoc one. While locked, the
-/// start is kept with the clock and recorded at the next unlock.
+/// Starts a booked session (marking it attended) or an ad-hoc one. While locked (or while a
+/// long task such as a backup holds the vault: the clock never waits for it), the start is
+/// kept with the clock and recorded at the next unlock or once the vault is free.
 pub fn start_session(
     app: &AppHandle,
     state: &AppState,
@@ -523,7 +526,7 @@ pub fn start_session(
     state.touch();
     let prefs = state.prefs();
     let minutes = minutes.unwrap_or(prefs.default_session_minutes);
-    let mut vault = guard(&state.vault);
+    let mut vault = state.try_vault_slot();
     let mut c = guard(&state.clock);
     if c.clock.running().is_some() {
         return Err(UiError {
@@ -549,7 +552,7 @@ pub fn start_session(
             "A session must be between 1 and 240 minutes long.",
         ));
     }
-    match vault.as_mut() {
+    match vault.as_mut().and_then(|v| v.as_mut()) {
         Some(v) => {
             v.start_session(appointment_id.as_deref(), minutes)?;
         }
@@ -568,9 +571,9 @@ pub fn start_session(
 fn settle(
     app: &AppHandle,
     state: &AppState,
-    c: std::sync::MutexGuard<'_, ClockState>,
+    mut c: std::sync::MutexGuard<'_, ClockState>,
 ) -> ClockView {
-    if let Err(e) = state.save_clock(&c) {
+    if let Err(e) = state.save_clock(&mut c) {
         let _ = app.emit("notice", session_clock::Notice { message: e.message });
     }
     let v = session_clock::view(state, &c);
@@ -606,7 +609,7 @@ pub fn extend_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> 
 
 pub fn end_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> {
     state.touch();
-    let mut vault = guard(&state.vault);
+    let mut vault = state.try_vault_slot();
     let mut c = guard(&state.clock);
     let Some(ran) = c.clock.end() else {
         return Err(UiError {
@@ -615,12 +618,14 @@ pub fn end_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> {
         });
     };
     let now = Utc::now();
-    match vault.as_mut() {
+    match vault.as_mut().and_then(|v| v.as_mut()) {
+        // A session read from a clock file that failed its check: its end is not recorded.
+        _ if ran.unverified => {}
         Some(v) => {
             if let Err(e) = v.end_session(&ran, now) {
                 // Keep it for the next unlock rather than lose the record.
                 c.clock.defer(Unrecorded::End { ran, ended_at: now });
-                let _ = state.save_clock(&c);
+                let _ = state.save_clock(&mut c);
                 return Err(e.into());
             }
         }

@@ -93,7 +93,7 @@ fn tick(app: &AppHandle) {
         let upcoming = c.upcoming.clone();
         let events = c.clock.tick(Utc::now(), &prefs, &upcoming);
         if !events.is_empty()
-            && let Err(e) = state.save_clock(&c)
+            && let Err(e) = state.save_clock(&mut c)
         {
             let _ = app.emit("notice", Notice { message: e.message });
         }
@@ -117,6 +117,31 @@ fn tick(app: &AppHandle) {
         crate::calendar::refresh_if_due(app);
     }
     auto_lock(app, &state, prefs.auto_lock_minutes);
+    // Keys of a vault locked while a task held it leave memory as soon as it lets go.
+    state.drop_if_locked();
+    record_deferred_if_free(app, &state);
+}
+
+/// Starts and ends made while a long task held the vault are recorded once it is free
+/// (those made while locked wait for the unlock, which records them).
+fn record_deferred_if_free(app: &AppHandle, state: &AppState) {
+    if !state.is_unlocked() || !guard(&state.clock).clock.has_unrecorded() {
+        return;
+    }
+    let Some(mut slot) = state.try_vault_slot() else {
+        return;
+    };
+    let Some(vault) = slot.as_mut() else { return };
+    let mut c = guard(&state.clock);
+    let mut problems = state.record_deferred(vault, &mut c);
+    if let Err(e) = state.save_clock(&mut c) {
+        problems.push(e.message);
+    }
+    drop(c);
+    drop(slot);
+    for message in problems {
+        let _ = app.emit("notice", Notice { message });
+    }
 }
 
 fn auto_lock(app: &AppHandle, state: &AppState, minutes: u32) {

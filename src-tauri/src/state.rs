@@ -2,13 +2,24 @@
 //! with today's booked times, the therapist's preferences, and when they were last active.
 //!
 //! Lock order, to keep clear of deadlocks: `vault` before `clock`.
+//!
+//! **Locking never waits for the vault.** A long task (a backup writing to a stalled
+//! network folder, say) holds the vault's mutex; Lock must still clear the screen at once.
+//! So whether the records are open is an atomic flag, [`AppState::is_unlocked`], turned
+//! off first by [`AppState::lock`]; every way to the vault ([`AppState::vault_slot`],
+//! [`AppState::with_vault`]) checks it and drops a vault that should no longer be open, and
+//! the ticker drops it as soon as the mutex is free ([`AppState::drop_if_locked`]), so the
+//! keys leave memory the moment the task lets go.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Instant;
 
-use casebook_core::{DayAppointment, Preferences, SessionClock, Slot, Unrecorded, Vault};
+use casebook_core::{
+    ClockKey, DayAppointment, Preferences, SessionClock, Slot, Unrecorded, Vault,
+};
 use chrono::{DateTime, Duration, Local, NaiveDate, TimeZone, Utc};
 
 use crate::error::{UiError, UiResult};
@@ -33,7 +44,15 @@ pub struct ClockState {
 
 pub struct AppState {
     pub vault_dir: PathBuf,
-    pub vault: Mutex<Option<Vault>>,
+    /// The unlocked vault. Reached only through [`AppState::vault_slot`] and friends, which
+    /// honour [`AppState::is_unlocked`].
+    vault: Mutex<Option<Vault>>,
+    /// Whether the records are open for the window. Turned off at once by a lock, even
+    /// while a long task still holds the vault.
+    unlocked: AtomicBool,
+    /// Authenticates the clock's file ([`casebook_core::clock`]); learnt at the first
+    /// unlock and kept while locked (it opens nothing), so the clock works through a lock.
+    clock_key: Mutex<Option<ClockKey>>,
     pub clock: Mutex<ClockState>,
     pub prefs: Mutex<Preferences>,
     /// When the therapist was last active: by the monotonic clock and by the wall clock
@@ -93,11 +112,13 @@ impl AppState {
                 Utc::now().timestamp()
             ));
             let _ = std::fs::rename(path, aside);
-            SessionClock::default()
+            SessionClock::new()
         });
         AppState {
             vault_dir,
             vault: Mutex::new(None),
+            unlocked: AtomicBool::new(false),
+            clock_key: Mutex::new(None),
             clock: Mutex::new(ClockState {
                 clock,
                 ..ClockState::default()
@@ -124,17 +145,69 @@ impl AppState {
         guard(&self.prefs).clone()
     }
 
-    /// Runs `f` on the unlocked vault, or fails with "locked".
+    /// Whether the records are open (false from the moment a lock was asked for).
+    pub fn is_unlocked(&self) -> bool {
+        self.unlocked.load(Ordering::SeqCst)
+    }
+
+    /// A vault the window should no longer see is dropped (and its keys with it).
+    fn checked<'a>(
+        &self,
+        mut slot: MutexGuard<'a, Option<Vault>>,
+    ) -> MutexGuard<'a, Option<Vault>> {
+        if !self.is_unlocked() {
+            *slot = None;
+        }
+        slot
+    }
+
+    /// The vault's slot, waiting for a task that holds it: `None` inside when locked.
+    pub fn vault_slot(&self) -> MutexGuard<'_, Option<Vault>> {
+        self.checked(guard(&self.vault))
+    }
+
+    /// The vault's slot if no task holds it now; `None` when busy.
+    pub fn try_vault_slot(&self) -> Option<MutexGuard<'_, Option<Vault>>> {
+        match self.vault.try_lock() {
+            Ok(v) => Some(self.checked(v)),
+            Err(TryLockError::Poisoned(p)) => Some(self.checked(p.into_inner())),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Puts a vault just opened in its slot (held by the caller) and opens the records.
+    pub fn install(&self, slot: &mut MutexGuard<'_, Option<Vault>>, vault: Vault) {
+        *guard(&self.clock_key) = Some(vault.clock_key());
+        **slot = Some(vault);
+        self.unlocked.store(true, Ordering::SeqCst);
+    }
+
+    /// Runs `f` on the unlocked vault, or fails with "locked" — at once when a lock was
+    /// asked for, without waiting for a task that still holds the vault.
     pub fn with_vault<T>(&self, f: impl FnOnce(&mut Vault) -> UiResult<T>) -> UiResult<T> {
+        if !self.is_unlocked() {
+            return Err(UiError::locked());
+        }
         self.touch();
-        let mut v = guard(&self.vault);
+        let mut v = self.vault_slot();
         let vault = v.as_mut().ok_or_else(UiError::locked)?;
         f(vault)
     }
 
+    /// Called by the ticker: once a task has let go of a vault that was locked meanwhile,
+    /// drops it (and the keys) now.
+    pub fn drop_if_locked(&self) {
+        if !self.is_unlocked() {
+            drop(self.try_vault_slot());
+        }
+    }
+
     /// Saves the clock (it must survive a restart); a failure is reported, not fatal.
-    pub fn save_clock(&self, c: &ClockState) -> UiResult<()> {
-        c.clock.save(&self.vault_dir).map_err(UiError::from)
+    pub fn save_clock(&self, c: &mut ClockState) -> UiResult<()> {
+        let key = guard(&self.clock_key).clone();
+        c.clock
+            .save(&self.vault_dir, key.as_ref())
+            .map_err(UiError::from)
     }
 
     /// After an unlock: records the unlock and the starts and ends made while locked.
@@ -146,6 +219,30 @@ impl AppState {
             problems.push(UiError::from(e).message);
         }
         let mut c = guard(&self.clock);
+        // The clock file was read before the key was known: check it now.
+        let found = c.clock.authenticate(&vault.clock_key());
+        if found.any() {
+            problems.push(format!(
+                "The session clock's file was not written by Casebook (changed outside it, or \
+                 after a restart while locked): {} waiting start(s) or end(s) were not recorded{}.",
+                found.dropped,
+                if found.running {
+                    ", and the running session's end will not be recorded"
+                } else {
+                    ""
+                }
+            ));
+        }
+        problems.extend(self.record_deferred(vault, &mut c));
+        if let Err(e) = self.save_clock(&mut c) {
+            problems.push(e.message);
+        }
+        problems
+    }
+
+    /// Records the starts and ends the clock kept while the vault was locked or busy.
+    pub fn record_deferred(&self, vault: &mut Vault, c: &mut ClockState) -> Vec<String> {
+        let mut problems = Vec::new();
         for record in c.clock.take_unrecorded() {
             let result = match &record {
                 Unrecorded::Start {
@@ -167,9 +264,6 @@ impl AppState {
                     e.message
                 ));
             }
-        }
-        if let Err(e) = self.save_clock(&c) {
-            problems.push(e.message);
         }
         problems
     }
@@ -227,11 +321,7 @@ impl AppState {
         if guard(&self.clock).day == Some(today) {
             return None;
         }
-        let mut v = match self.vault.try_lock() {
-            Ok(v) => v,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return None,
-        };
+        let mut v = self.try_vault_slot()?;
         let vault = v.as_mut()?;
         let loaded = self.load_day_as_of(vault, today, today).map(|_| ());
         // Tried once for this day: a failure is reported, not retried every second.
@@ -244,13 +334,8 @@ impl AppState {
     /// `wanted` false only carries an earlier request through. Called every second by
     /// the ticker; never waits on a vault busy with a long task.
     pub fn lock_step(&self, wanted: bool, now: Instant) -> LockStep {
-        let unlocked = match self.vault.try_lock() {
-            Ok(v) => v.is_some(),
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().is_some(),
-            Err(std::sync::TryLockError::WouldBlock) => return LockStep::Nothing,
-        };
         let mut asked = guard(&self.lock_asked);
-        if !unlocked {
+        if !self.is_unlocked() {
             *asked = None;
             return LockStep::Nothing;
         }
@@ -265,12 +350,14 @@ impl AppState {
         }
     }
 
-    /// Drops the vault (and with it the keys) and forgets who the clock's sessions are with.
+    /// Closes the records at once and forgets who the clock's sessions are with; the vault
+    /// (and with it the keys) is dropped now, or — if a task holds it — as soon as that
+    /// task lets go. Never waits.
     pub fn lock(&self) {
+        self.unlocked.store(false, Ordering::SeqCst);
         *guard(&self.lock_asked) = None;
-        let mut v = guard(&self.vault);
-        *v = None;
         guard(&self.clock).labels.clear();
         self.calendar.clear();
+        self.drop_if_locked();
     }
 }

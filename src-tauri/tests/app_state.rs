@@ -1,7 +1,8 @@
 //! The app's state against a real vault (SQLCipher, passphrase key file), without a window:
 //! a session ended while Casebook was locked is recorded at the next unlock, the clock
 //! learns today's booked times (and forgets who they are with on lock), and core errors
-//! reach the window worded for a person.
+//! reach the window worded for a person. Locking never waits for a busy vault, and a
+//! clock file written outside Casebook reaches no record.
 
 use casebook_app::error::UiError;
 use casebook_app::state::AppState;
@@ -12,6 +13,12 @@ use casebook_core::{
 use chrono::{DateTime, Duration, Utc};
 
 const PASSPHRASE: &str = "correct horse battery staple";
+
+/// Puts an opened vault in the app's slot, as an unlock does.
+fn install(state: &AppState, vault: Vault) {
+    let mut slot = state.vault_slot();
+    state.install(&mut slot, vault);
+}
 
 /// A new vault with one client, Ada Jones, booked for 50 minutes at noon today (local), so
 /// the appointment is on today's list whenever the test runs.
@@ -43,11 +50,10 @@ fn a_session_ended_while_locked_is_recorded_at_the_next_unlock() {
     let vault_dir = dir.path().join("vault");
     let (vault, _client, appt, _noon) = vault_with_a_session_at_noon(&vault_dir);
     let now = Utc::now();
-    drop(vault);
 
     // The app starts (locked), finds today's session, and a session that ran while it was
     // locked is waiting in the saved clock.
-    let mut clock = SessionClock::default();
+    let mut clock = SessionClock::new();
     let prefs = Preferences::default();
     clock
         .start(now - Duration::minutes(60), None, 50, &prefs)
@@ -57,7 +63,9 @@ fn a_session_ended_while_locked_is_recorded_at_the_next_unlock() {
         ran,
         ended_at: now - Duration::minutes(5),
     });
-    clock.save(&vault_dir).unwrap();
+    // The app that kept it had the vault's clock key (it had been unlocked before).
+    clock.save(&vault_dir, Some(&vault.clock_key())).unwrap();
+    drop(vault);
 
     let state = AppState::new(vault_dir.clone());
     let mut vault = Vault::open(&vault_dir, Some(PASSPHRASE)).unwrap();
@@ -88,9 +96,9 @@ fn a_session_ended_while_locked_is_recorded_at_the_next_unlock() {
         assert_eq!(c.upcoming[0].appointment_id, appt.id);
         assert_eq!(c.labels[&appt.id].client_name.as_deref(), Some("Ada Jones"));
     }
-    *state.vault.lock().unwrap() = Some(vault);
+    install(&state, vault);
     state.lock();
-    assert!(state.vault.lock().unwrap().is_none());
+    assert!(state.vault_slot().is_none());
     let c = state.clock.lock().unwrap();
     assert!(c.labels.is_empty(), "names must not outlive the unlock");
     assert_eq!(
@@ -138,7 +146,7 @@ fn a_wanted_lock_asks_the_window_then_locks_anyway() {
     // Locked already: nothing to do, however much a lock is wanted.
     assert_eq!(state.lock_step(true, t0), LockStep::Nothing);
 
-    *state.vault.lock().unwrap() = Some(vault);
+    install(&state, vault);
     assert_eq!(state.lock_step(false, t0), LockStep::Nothing);
     assert_eq!(state.lock_step(true, t0), LockStep::AskWindow);
     // Asked once only, while the window saves and locks.
@@ -150,7 +158,7 @@ fn a_wanted_lock_asks_the_window_then_locks_anyway() {
     // next unlock.
     state.lock();
     assert_eq!(state.lock_step(false, t0 + LOCK_GRACE), LockStep::Nothing);
-    *state.vault.lock().unwrap() = Some(Vault::open(&vault_dir, Some(PASSPHRASE)).unwrap());
+    install(&state, Vault::open(&vault_dir, Some(PASSPHRASE)).unwrap());
     assert_eq!(
         state.lock_step(false, t0 + LOCK_GRACE * 2),
         LockStep::Nothing
@@ -184,7 +192,7 @@ fn after_midnight_the_clock_learns_the_new_day() {
     );
     assert!(state.clock.lock().unwrap().upcoming.is_empty());
 
-    *state.vault.lock().unwrap() = Some(vault);
+    install(&state, vault);
     assert!(matches!(state.refresh_day(today), Some(Ok(()))));
     {
         let c = state.clock.lock().unwrap();
@@ -216,5 +224,106 @@ fn after_midnight_the_clock_learns_the_new_day() {
         c.labels.get(&appt.id).map(|l| l.client_code.as_str()),
         Some(client.code.as_str()),
         "the running session's client is still shown"
+    );
+}
+
+/// A long task (a backup stuck on a stalled network folder) holds the vault: Lock, Ctrl+L
+/// and the auto-lock still close the records at once, and the keys go as soon as the task
+/// lets go — never a passphrase-free way back in.
+#[test]
+fn lock_never_waits_for_a_busy_vault() {
+    use casebook_app::state::LockStep;
+    use std::sync::mpsc;
+    use std::time::{Duration as StdDuration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let vault_dir = dir.path().join("vault");
+    let vault = Vault::init(&vault_dir, Some(PASSPHRASE)).unwrap().vault;
+    let state = AppState::new(vault_dir.clone());
+    install(&state, vault);
+
+    std::thread::scope(|scope| {
+        let (held, is_held) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let task = scope.spawn(|| {
+            let slot = state.vault_slot();
+            assert!(slot.is_some());
+            held.send(()).unwrap();
+            released.recv().unwrap(); // "stuck" until the test lets go
+            drop(slot);
+        });
+        is_held.recv().unwrap();
+
+        // The auto-lock and the tray ask the window, and lock, without waiting.
+        let t0 = Instant::now();
+        assert_eq!(state.lock_step(true, t0), LockStep::AskWindow);
+        assert_eq!(
+            state.lock_step(false, t0 + casebook_app::state::LOCK_GRACE),
+            LockStep::LockNow
+        );
+        // Lock returns while the task still holds the vault; the window's calls are refused.
+        state.lock();
+        assert!(!state.is_unlocked());
+        let e = state.with_vault(|_| Ok(())).unwrap_err();
+        assert_eq!(e.kind, "locked");
+        assert_eq!(state.lock_step(true, t0), LockStep::Nothing, "already locked");
+        assert!(state.try_vault_slot().is_none(), "the task still holds the vault");
+
+        // The task lets go: the next tick drops the vault and its keys.
+        release.send(()).unwrap();
+        task.join().unwrap();
+        state.drop_if_locked();
+        let deadline = Instant::now() + StdDuration::from_secs(5);
+        while state.try_vault_slot().is_none() && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+    });
+    assert!(state.vault_slot().is_none(), "the keys are gone");
+    // Unlocking needs the passphrase again.
+    assert!(Vault::open(&vault_dir, Some("wrong passphrase")).is_err());
+}
+
+/// Someone who can write to the vault folder edits session-clock.json to slip in a start
+/// for a booked session: at the unlock it is not recorded (the session is not marked
+/// attended, no audit entry), and the therapist is told.
+#[test]
+fn a_forged_clock_file_reaches_no_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault_dir = dir.path().join("vault");
+    let (vault, _client, appt, _noon) = vault_with_a_session_at_noon(&vault_dir);
+    drop(vault);
+    let forged = serde_json::json!({
+        "running": null,
+        "announced_next": null,
+        "unrecorded": [{ "start": { "appointment_id": appt.id, "minutes": 50 } }],
+    });
+    std::fs::write(
+        vault_dir.join("session-clock.json"),
+        serde_json::to_vec(&forged).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        SessionClock::load(&vault_dir).unwrap().has_unrecorded(),
+        "the forged start is read"
+    );
+
+    let state = AppState::new(vault_dir.clone());
+    let mut vault = Vault::open(&vault_dir, Some(PASSPHRASE)).unwrap();
+    let problems = state.after_unlock(&mut vault);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("not written by Casebook"), "{problems:?}");
+    let trail = vault
+        .audit_entries(&AuditFilter {
+            action: Some("session.".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(trail.is_empty(), "no session entry: {trail:?}");
+    let day = state
+        .load_day(&mut vault, chrono::Local::now().date_naive())
+        .unwrap();
+    assert_eq!(
+        day[0].appointment.status,
+        casebook_core::AppointmentStatus::Scheduled,
+        "not marked attended"
     );
 }

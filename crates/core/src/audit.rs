@@ -324,7 +324,8 @@ pub(crate) fn list(conn: &Connection, filter: &AuditFilter) -> Result<Vec<AuditE
 }
 
 /// Writes entries as CSV (one header row, then one row per entry, oldest first): what
-/// `casebook audit export` and the app's "Export CSV" produce.
+/// `casebook audit export` and the app's "Export CSV" produce. Every cell is kept from
+/// running as a spreadsheet formula ([`crate::spreadsheet`]).
 pub fn write_csv(entries: &[AuditEntry], w: impl std::io::Write) -> Result<()> {
     let fail = |e: csv::Error| CoreError::Io {
         path: "audit export".into(),
@@ -344,17 +345,23 @@ pub fn write_csv(entries: &[AuditEntry], w: impl std::io::Write) -> Result<()> {
     ])
     .map_err(fail)?;
     for e in entries {
-        out.write_record([
-            e.seq.to_string().as_str(),
-            &e.at,
-            &e.device_id,
-            &e.action,
-            e.client_code.as_deref().unwrap_or(""),
-            e.object_id.as_deref().unwrap_or(""),
-            e.detail.as_deref().unwrap_or(""),
-            &e.prev_hash,
-            &e.hash,
-        ])
+        let seq = e.seq.to_string();
+        out.write_record(
+            [
+                seq.as_str(),
+                &e.at,
+                &e.device_id,
+                &e.action,
+                e.client_code.as_deref().unwrap_or(""),
+                e.object_id.as_deref().unwrap_or(""),
+                e.detail.as_deref().unwrap_or(""),
+                &e.prev_hash,
+                &e.hash,
+            ]
+            .map(crate::spreadsheet::cell)
+            .iter()
+            .map(|c| c.as_ref()),
+        )
         .map_err(fail)?;
     }
     out.flush().map_err(|e| fail(e.into()))?;

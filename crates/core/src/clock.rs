@@ -12,6 +12,19 @@
 //!   end once, and a reminder before the next booked session;
 //! * [`SessionClock::reading`] is what the tray, the clock window and the Today screen show:
 //!   time left as `mm:ss` (counting into negative overrun), the next session and the gap.
+//!
+//! **The file is not believed blindly.** `session-clock.json` sits in the vault folder in
+//! plain text, and what it says reaches the records: a start or end made while locked is
+//! recorded at the next unlock (a start marks the session attended), and ending the running
+//! session writes an audit entry. So the parts that reach the records — the running
+//! session's appointment and start, and the starts and ends waiting to be recorded — carry
+//! an HMAC under a [`ClockKey`] derived from the vault's key. At unlock the app calls
+//! [`SessionClock::authenticate`]: a file nobody could have forged is recorded as before; in
+//! one that fails the check, the waiting records are dropped (and counted in the audit
+//! trail) and the running session is timed but its end is not recorded. The app keeps the
+//! clock key while locked (it opens nothing), so the clock works through a lock; only
+//! after an app restart, until the first unlock, are new starts and ends unauthenticated —
+//! those are then reported and not recorded.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -21,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
 use crate::jsonfile::{read_json, write_json};
+use crate::keys::{ClockKey, hmac_sha256};
 use crate::preferences::Preferences;
 
 const FILE: &str = "session-clock.json";
@@ -43,6 +57,10 @@ pub struct Running {
     /// Warnings (minutes left) already given for the current end time.
     warned: BTreeSet<u32>,
     time_up_given: bool,
+    /// Read from a clock file that failed authentication: timed, but its end is not
+    /// recorded in the vault.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
 }
 
 /// Something the app should tell the therapist (a desktop notification).
@@ -120,6 +138,28 @@ pub struct SessionClock {
     /// The next session already announced, so a reminder is given once.
     announced_next: Option<String>,
     unrecorded: Vec<Unrecorded>,
+    /// HMAC of what reaches the records ([`SessionClock::authenticated_part`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
+    /// This state is Casebook's own: made in this process, or read from a file that passed
+    /// [`SessionClock::authenticate`]. Never saved.
+    #[serde(skip)]
+    trusted: bool,
+}
+
+/// What [`SessionClock::authenticate`] found in a clock file that failed its check.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unverified {
+    /// Starts and ends waiting to be recorded that were dropped.
+    pub dropped: usize,
+    /// The running session came from the file: it is timed, its end not recorded.
+    pub running: bool,
+}
+
+impl Unverified {
+    pub fn any(&self) -> bool {
+        self.dropped > 0 || self.running
+    }
 }
 
 /// Seconds as `mm:ss` (minutes may exceed 59), with a leading `-` below zero.
@@ -141,13 +181,76 @@ fn remaining_seconds(ends_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
 }
 
 impl SessionClock {
-    /// The clock saved for the vault in `vault_dir` (idle when none was saved).
-    pub fn load(vault_dir: &Path) -> Result<Self> {
-        read_json(&vault_dir.join(FILE))
+    /// A clock made in this process: nothing to check.
+    pub fn new() -> Self {
+        SessionClock {
+            trusted: true,
+            ..SessionClock::default()
+        }
     }
 
-    pub fn save(&self, vault_dir: &Path) -> Result<()> {
+    /// The clock saved for the vault in `vault_dir` (idle when none was saved). Not to be
+    /// recorded from until [`SessionClock::authenticate`] has checked it.
+    pub fn load(vault_dir: &Path) -> Result<Self> {
+        let mut clock: SessionClock = read_json(&vault_dir.join(FILE))?;
+        // An idle clock with nothing waiting holds nothing that could reach the records.
+        clock.trusted = clock.running.is_none() && clock.unrecorded.is_empty();
+        Ok(clock)
+    }
+
+    /// Saves the clock. With the key, what reaches the records is authenticated afresh;
+    /// without it (after a restart, before the first unlock) the earlier code is kept,
+    /// which still holds as long as that part has not changed.
+    pub fn save(&mut self, vault_dir: &Path, key: Option<&ClockKey>) -> Result<()> {
+        if let Some(key) = key {
+            self.mac = Some(self.mac_with(key));
+        }
         write_json(&vault_dir.join(FILE), self)
+    }
+
+    /// The part of the state that reaches the records: who and when the running session
+    /// started, and the starts and ends waiting to be recorded. (Warnings given, the
+    /// planned end and the next-session reminder only change what is shown.)
+    fn authenticated_part(&self) -> Vec<u8> {
+        let running = self
+            .running
+            .as_ref()
+            .map(|r| (&r.appointment_id, r.started_at, r.unverified));
+        serde_json::to_vec(&(running, &self.unrecorded)).unwrap_or_default()
+    }
+
+    fn mac_with(&self, key: &ClockKey) -> String {
+        hex::encode(hmac_sha256(key.as_bytes(), &self.authenticated_part()))
+    }
+
+    /// At unlock, with the vault's clock key: believes a file Casebook wrote, and takes
+    /// everything out of one it did not that could reach the records. Afterwards the state
+    /// is trusted (what remains is harmless or was made here).
+    pub fn authenticate(&mut self, key: &ClockKey) -> Unverified {
+        if self.trusted {
+            return Unverified::default();
+        }
+        self.trusted = true;
+        let expected = self.mac_with(key);
+        let genuine = self.mac.as_deref().is_some_and(|m| {
+            crate::backup::archive::constant_time_eq(m.as_bytes(), expected.as_bytes())
+        });
+        if genuine || (self.running.is_none() && self.unrecorded.is_empty()) {
+            return Unverified::default();
+        }
+        let found = Unverified {
+            dropped: std::mem::take(&mut self.unrecorded).len(),
+            running: self.running.as_ref().is_some_and(|r| !r.unverified),
+        };
+        if let Some(r) = self.running.as_mut() {
+            r.unverified = true;
+        }
+        found
+    }
+
+    /// Whether this state may be recorded from (see [`SessionClock::authenticate`]).
+    pub fn trusted(&self) -> bool {
+        self.trusted
     }
 
     pub fn running(&self) -> Option<&Running> {
@@ -187,6 +290,7 @@ impl SessionClock {
             ends_at,
             warned: BTreeSet::new(),
             time_up_given: false,
+            unverified: false,
         };
         // A warning already past at the start (a 5-minute session and a 10-minute
         // warning) is not given at all.
@@ -229,6 +333,11 @@ impl SessionClock {
     /// Keeps a start or end to record once the vault is unlocked.
     pub fn defer(&mut self, record: Unrecorded) {
         self.unrecorded.push(record);
+    }
+
+    /// Whether starts or ends are waiting to be recorded.
+    pub fn has_unrecorded(&self) -> bool {
+        !self.unrecorded.is_empty()
     }
 
     /// The starts and ends still to record, oldest first; the clock forgets them.
@@ -386,6 +495,52 @@ mod tests {
         out
     }
 
+    fn key(byte: u8) -> ClockKey {
+        ClockKey::from_bytes([byte; 32])
+    }
+
+    #[test]
+    fn a_clock_file_casebook_wrote_is_believed_and_a_forged_one_reaches_no_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Preferences::default();
+        let mut c = SessionClock::new();
+        c.start(at(0, 0), Some(&slot("appt-1", 0, 50)), 50, &p).unwrap();
+        c.defer(Unrecorded::Start {
+            appointment_id: Some("appt-1".into()),
+            minutes: 50,
+        });
+        c.save(dir.path(), Some(&key(1))).unwrap();
+
+        // Written by Casebook with the vault's key: believed, nothing dropped.
+        let mut genuine = SessionClock::load(dir.path()).unwrap();
+        assert!(!genuine.trusted(), "not believed before it is checked");
+        assert_eq!(genuine.authenticate(&key(1)), Unverified::default());
+        assert_eq!(genuine.take_unrecorded().len(), 1);
+        assert!(!genuine.running().unwrap().unverified);
+
+        // Saved again without the key (after a restart, before unlocking), with only the
+        // shown state changed: still believed.
+        let mut ticked = SessionClock::load(dir.path()).unwrap();
+        ticked.tick(at(45, 0), &p, &[]);
+        ticked.extend(at(45, 0), 5, &p).unwrap();
+        ticked.save(dir.path(), None).unwrap();
+        let mut again = SessionClock::load(dir.path()).unwrap();
+        assert_eq!(again.authenticate(&key(1)), Unverified::default());
+
+        // Someone edits the file: a start for another session is slipped in.
+        let path = dir.path().join(FILE);
+        let text = std::fs::read_to_string(&path).unwrap().replace("appt-1", "appt-2");
+        std::fs::write(&path, text).unwrap();
+        let mut forged = SessionClock::load(dir.path()).unwrap();
+        let found = forged.authenticate(&key(1));
+        assert_eq!(found, Unverified { dropped: 1, running: true });
+        assert!(forged.take_unrecorded().is_empty(), "nothing forged is recorded");
+        assert!(forged.running().unwrap().unverified, "its end is not recorded");
+        // The wrong key is as good as none.
+        let mut other = SessionClock::load(dir.path()).unwrap();
+        assert!(other.authenticate(&key(2)).any());
+    }
+
     #[test]
     fn each_warning_fires_once_at_its_moment_then_time_up_once() {
         let p = Preferences::default();
@@ -506,7 +661,7 @@ mod tests {
         let mut c = SessionClock::default();
         c.start(at(0, 0), None, 50, &p).unwrap();
         run(&mut c, at(0, 0), at(41, 0), &p, &[]); // 10-minute warning given
-        c.save(dir.path()).unwrap();
+        c.save(dir.path(), None).unwrap();
         // The app is closed at 41:00 and opened again at 46:30.
         let mut back = SessionClock::load(dir.path()).unwrap();
         assert_eq!(back, c);
@@ -519,13 +674,14 @@ mod tests {
         // Closed across both warnings and the end: only the end is announced.
         let mut c = SessionClock::default();
         c.start(at(0, 0), None, 50, &p).unwrap();
-        c.save(dir.path()).unwrap();
+        c.save(dir.path(), None).unwrap();
         let mut back = SessionClock::load(dir.path()).unwrap();
         assert_eq!(back.tick(at(55, 0), &p, &[]), vec![ClockEvent::TimeUp]);
         assert!(run(&mut back, at(55, 1), at(60, 0), &p, &[]).is_empty());
         assert_eq!(
             SessionClock::load(tempfile::tempdir().unwrap().path()).unwrap(),
-            SessionClock::default()
+            SessionClock::new(),
+            "no file: an idle clock, with nothing to check"
         );
     }
 

@@ -92,6 +92,11 @@ pub enum CoreError {
     Corrupt(String),
 
     #[error(
+        "recovery.age in the vault folder is not the file Casebook wrote (it was replaced or damaged): a backup made now could not be restored with your recovery key, so none was made. Nothing else was changed; an earlier backup holds the right file (its keys.age)"
+    )]
+    RecoveryFileChanged,
+
+    #[error(
         "the vault was made by a newer Casebook (schema {found}, this build knows {known}): update Casebook"
     )]
     SchemaTooNew { found: i64, known: i64 },
@@ -171,7 +176,9 @@ impl CoreError {
             NotFound { .. } => ErrorKind::NotFound,
             InvalidInput(_) => ErrorKind::InvalidInput,
             NoteFinalised(_) | Conflict(_) => ErrorKind::Conflict,
-            AuditBroken(_) | Corrupt(_) | BackupInvalid(_) => ErrorKind::Integrity,
+            AuditBroken(_) | Corrupt(_) | BackupInvalid(_) | RecoveryFileChanged => {
+                ErrorKind::Integrity
+            }
             Fetch(_) => ErrorKind::Network,
             Database(_) | Io { .. } | Crypto(_) => ErrorKind::Internal,
         }

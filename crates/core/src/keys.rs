@@ -105,6 +105,39 @@ impl std::fmt::Debug for BackupIdentity {
     }
 }
 
+/// HMAC-SHA256 of `data` under `key`: the one keyed hash the vault uses, both to derive a
+/// key for one purpose from a store key and to authenticate with it.
+pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    // HMAC takes keys of any length: this cannot fail.
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// Authenticates the session clock's file (see [`crate::clock`]). Derived one way from the
+/// clinical store key: it opens nothing, so the app may keep it while the vault is locked.
+#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+pub struct ClockKey([u8; 32]);
+
+impl ClockKey {
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    #[cfg(test)]
+    pub(crate) fn from_bytes(b: [u8; 32]) -> ClockKey {
+        ClockKey(b)
+    }
+}
+
+impl std::fmt::Debug for ClockKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClockKey(…)")
+    }
+}
+
 /// Both store keys of one vault, and both stores' backup identities.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VaultKeys {
@@ -133,6 +166,14 @@ impl VaultKeys {
             clinical_backup: BackupIdentity::generate(),
             identity_backup: BackupIdentity::generate(),
         }
+    }
+
+    /// The key that authenticates `session-clock.json`.
+    pub fn clock_key(&self) -> ClockKey {
+        ClockKey(hmac_sha256(
+            self.clinical.as_bytes(),
+            b"casebook session clock v1",
+        ))
     }
 
     /// The document form, as printed by `casebook keys show --json`.

@@ -151,6 +151,8 @@ pub fn probe_key_file(bytes: &[u8], passphrase: &str) -> Result<VaultKeys> {
     match sealed::open(passphrase, bytes) {
         Ok(plain) => VaultKeys::from_json(&plain),
         Err(OpenError::WrongPassphrase) => Err(CoreError::WrongPassphrase),
-        Err(OpenError::Damaged) => Err(CoreError::KeyFileCorrupt(PathBuf::from("(bytes)"))),
+        Err(OpenError::Damaged | OpenError::ExcessiveWork) => {
+            Err(CoreError::KeyFileCorrupt(PathBuf::from("(bytes)")))
+        }
     }
 }

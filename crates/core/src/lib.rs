@@ -22,6 +22,7 @@
 //! * [`clock`] — the session clock (a pure state machine) and [`preferences`];
 //! * [`calendar`] — importing appointments from an iCal feed or `.ics` file;
 //! * [`portability`] — the whole vault in open formats (JSON + CSV) and back;
+//!   [`spreadsheet`] keeps every CSV cell from running as a formula;
 //! * [`hlc`] — hybrid logical clock stamps for sync.
 
 pub mod audit;
@@ -34,6 +35,7 @@ pub mod hlc;
 mod jsonfile;
 pub mod keys;
 pub mod keystore;
+mod pins;
 pub mod portability;
 pub mod preferences;
 pub mod records;
@@ -41,13 +43,15 @@ pub mod recovery;
 mod schema;
 mod sealed;
 pub mod search;
+pub mod spreadsheet;
 pub mod vault;
 
 #[cfg(feature = "plaintext-bench")]
 pub mod bench_support;
 
 pub use audit::{Action, AuditEntry, AuditFilter, Verification};
-pub use clock::{ClockEvent, ClockReading, Running, SessionClock, Slot, Unrecorded};
+pub use clock::{ClockEvent, ClockReading, Running, SessionClock, Slot, Unrecorded, Unverified};
+pub use keys::ClockKey;
 pub use error::{CoreError, ErrorKind, Result};
 pub use keys::KeysDocument;
 pub use keystore::KeyStoreKind;
@@ -62,6 +66,12 @@ pub use records::sessions::DayAppointment;
 pub use recovery::RecoveryKey;
 pub use search::SearchHit;
 pub use vault::{Created, Status, Vault, VaultMeta};
+
+/// Writes a file the therapist asked for (an export) so that only they can read it (0600),
+/// atomically: a crash leaves the old file or the new one.
+pub fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    sealed::write_atomically(path, bytes)
+}
 
 /// The database file names inside a vault folder.
 pub use db::{CLINICAL_DB, IDENTITY_DB};

@@ -123,7 +123,8 @@ fn select_all(table: &str) -> String {
     match table {
         "main.audit_log" => "SELECT * FROM main.audit_log ORDER BY seq".into(),
         "identity.identity_history" => "SELECT * FROM identity.identity_history ORDER BY id".into(),
-        "main.meta" => "SELECT * FROM main.meta WHERE key NOT IN ('hlc') ORDER BY key".into(),
+        // The clock and this copy's pins ([`crate::pins`]) belong to this machine's copy.
+        "main.meta" => "SELECT * FROM main.meta WHERE key NOT IN ('hlc') AND key NOT LIKE 'device.%' ORDER BY key".into(),
         "main.erased_calendar_keys" => {
             "SELECT * FROM main.erased_calendar_keys ORDER BY calendar_key".into()
         }
@@ -142,9 +143,11 @@ fn csv_bytes(rows: &[Row]) -> Result<Vec<u8>> {
         w.write_record(cols.iter().map(|c| c.as_str()))
             .map_err(|e| CoreError::Corrupt(e.to_string()))?;
         for r in rows {
+            // Text may have come from outside (a name typed on a booking page): it is
+            // written so that a spreadsheet never runs it. Numbers are written as they are.
             w.write_record(cols.iter().map(|c| match &r[c.as_str()] {
                 Value::Null => String::new(),
-                Value::String(s) => s.clone(),
+                Value::String(s) => crate::spreadsheet::cell(s).into_owned(),
                 other => other.to_string(),
             }))
             .map_err(|e| CoreError::Corrupt(e.to_string()))?;

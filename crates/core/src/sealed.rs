@@ -15,8 +15,11 @@ use crate::error::{CoreError, Result};
 /// scrypt work factor (log2 N) for envelopes. 2^16 is ~0.1–0.2 s here: every CLI command
 /// with a passphrase key store pays it once, the desktop app once per unlock.
 pub const WORK_FACTOR: u8 = 16;
-/// The highest work factor we accept when opening, so a hostile file cannot make us spin.
-const MAX_WORK_FACTOR: u8 = 22;
+/// The highest work factor accepted when opening: exactly what Casebook writes. A key file
+/// is opened before anything else about the vault can be checked, so a hostile one that
+/// declared 2^22 would make every unlock spend ~4 GiB of memory and seconds of CPU; one
+/// that asks for more than we ever write is refused at once, before any scrypt runs.
+pub const MAX_WORK_FACTOR: u8 = WORK_FACTOR;
 
 /// Why an envelope did not open.
 pub(crate) enum OpenError {
@@ -24,6 +27,8 @@ pub(crate) enum OpenError {
     WrongPassphrase,
     /// Not a readable age passphrase file.
     Damaged,
+    /// Asks for more key-derivation work than Casebook ever writes (a hostile or foreign file).
+    ExcessiveWork,
 }
 
 /// Seals `plaintext` to `passphrase`.
@@ -55,6 +60,7 @@ pub(crate) fn open(passphrase: &str, sealed: &[u8]) -> std::result::Result<Vec<u
         Err(age::DecryptError::DecryptionFailed) | Err(age::DecryptError::NoMatchingKeys) => {
             return Err(OpenError::WrongPassphrase);
         }
+        Err(age::DecryptError::ExcessiveWork { .. }) => return Err(OpenError::ExcessiveWork),
         Err(_) => return Err(OpenError::Damaged),
     };
     let mut out = Vec::new();
@@ -107,5 +113,23 @@ mod tests {
             open("x", b"not age at all"),
             Err(OpenError::Damaged)
         ));
+    }
+
+    /// A file sealed with a higher work factor than Casebook writes (as a hostile key file
+    /// would declare) is refused as excessive, not tried and not taken for a wrong passphrase.
+    #[test]
+    fn a_higher_work_factor_than_casebook_writes_is_refused_at_once() {
+        let mut recipient = age::scrypt::Recipient::new(SecretString::from("pw".to_owned()));
+        recipient.set_work_factor(WORK_FACTOR + 4);
+        let encryptor =
+            age::Encryptor::with_recipients(iter::once(&recipient as &dyn age::Recipient)).unwrap();
+        let mut hostile = Vec::new();
+        let mut w = encryptor.wrap_output(&mut hostile).unwrap();
+        w.write_all(b"keys").unwrap();
+        w.finish().unwrap();
+        // age compares the declared factor with the cap before it derives anything.
+        assert!(matches!(open("pw", &hostile), Err(OpenError::ExcessiveWork)));
+        // What Casebook writes still opens.
+        assert_eq!(open("pw", &seal("pw", b"k").unwrap()).ok().unwrap(), b"k");
     }
 }

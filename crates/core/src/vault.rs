@@ -26,6 +26,7 @@ use crate::error::{CoreError, Result};
 use crate::hlc::Hlc;
 use crate::keys::{KeysDocument, VaultKeys};
 use crate::keystore::{self, KeyStoreKind};
+use crate::pins;
 use crate::recovery::RecoveryKey;
 use crate::schema;
 use crate::sealed::{self, OpenError};
@@ -172,11 +173,20 @@ fn restrict(path: &Path, mode: u32) {
 #[cfg(not(unix))]
 fn restrict(_: &Path, _: u32) {}
 
-/// The plaintext files of a vault restored from a backup (the stores are already in `dir`).
-pub(crate) fn write_restored(dir: &Path, meta: &VaultMeta, sealed_keys: &[u8]) -> Result<()> {
+/// The plaintext files of a vault restored from a backup (the stores are already in `dir`),
+/// and the store's pins for this new copy ([`pins`]).
+pub(crate) fn write_restored(
+    dir: &Path,
+    meta: &VaultMeta,
+    keys: &VaultKeys,
+    sealed_keys: &[u8],
+) -> Result<()> {
     restrict(dir, 0o700);
     restrict(&dir.join(db::CLINICAL_DB), 0o600);
     restrict(&dir.join(db::IDENTITY_DB), 0o600);
+    let conn = db::open_pair(dir, Some(&keys.clinical), Some(&keys.identity), Mode::Existing)?;
+    pins::pin(&conn, meta, sealed_keys)?;
+    drop(conn);
     sealed::write_atomically(&dir.join(RECOVERY_FILE), sealed_keys)?;
     write_meta(dir, meta)
 }
@@ -300,6 +310,7 @@ impl Vault {
         restrict(&dir.join(db::IDENTITY_DB), 0o600);
         schema::migrate(&mut conn)?;
         let sealed = sealed::seal(recovery_key.as_str(), &keys.to_json())?;
+        pins::pin(&conn, meta, &sealed)?;
         sealed::write_atomically(&dir.join(RECOVERY_FILE), &sealed)?;
         if let Some(p) = passphrase {
             keystore::passphrase_save(dir, p, keys)?;
@@ -343,6 +354,12 @@ impl Vault {
             Err(OpenError::Damaged) => {
                 return Err(CoreError::Corrupt(format!("{} is damaged", path.display())));
             }
+            Err(OpenError::ExcessiveWork) => {
+                return Err(CoreError::Corrupt(format!(
+                    "{} asks for more key-derivation work than Casebook ever writes: it was not made by Casebook",
+                    path.display()
+                )));
+            }
         };
         // Prove the keys open the stores before storing them anywhere.
         drop(db::open_pair(
@@ -379,6 +396,11 @@ impl Vault {
         )
         .inspect_err(|e| note_failed_unlock(dir, e))?;
         schema::migrate(&mut conn)?;
+        // vault.json is believed only where the store's own pins agree.
+        let recovery = dir.join(RECOVERY_FILE);
+        let meta = pins::checked_meta(&conn, meta, || {
+            std::fs::read(&recovery).map_err(CoreError::io(&recovery))
+        })?;
         let clock = load_clock(&conn)?;
         let mut vault = Vault::from_parts(dir, meta, keys, conn, clock);
         vault.queue_failed_unlocks();
@@ -560,6 +582,11 @@ impl Vault {
     /// The vault folder.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The key that authenticates the session clock's file ([`crate::clock`]).
+    pub fn clock_key(&self) -> crate::keys::ClockKey {
+        self.keys.clock_key()
     }
 
     /// The plaintext description of this vault.

@@ -44,6 +44,30 @@ fn http_is_refused_before_any_connection() {
 }
 
 #[test]
+fn the_secret_address_is_never_sent_on_as_a_referer() {
+    let s = start();
+    let body = fetch_feed(&s.url("/to-https?token=s3cret-feed-key"), &s.limits()).unwrap();
+    assert_eq!(body, FEED.as_bytes());
+    let referers = s.referers.lock().unwrap().clone();
+    assert_eq!(referers.len(), 2, "the redirect and the feed: {referers:?}");
+    assert!(
+        referers.iter().all(Option::is_none),
+        "no request carries a Referer: {referers:?}"
+    );
+}
+
+#[test]
+fn a_redirect_to_another_host_or_a_local_name_is_refused() {
+    let s = start();
+    // 127.0.0.1 → localhost: another host, and a local one. Nothing is fetched from it.
+    let e = fetch_feed(&s.url("/to-localhost?token=s3cret"), &s.limits()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Network);
+    assert!(message(&e).contains("another site"), "{e}");
+    assert!(!message(&e).contains("s3cret"), "the address is not shown: {e}");
+    assert_eq!(s.requests.load(Ordering::SeqCst), 1, "only the first request was made");
+}
+
+#[test]
 fn a_redirect_to_http_is_refused() {
     let s = start();
     let e = fetch_feed(&s.url("/to-http"), &s.limits()).unwrap_err();

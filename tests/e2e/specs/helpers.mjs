@@ -1,14 +1,30 @@
 // Small, patient helpers for the story spec. Every step waits for the element it needs;
-// none sleeps for a fixed time.
+// none sleeps for a fixed time. Svelte replaces elements as state changes, so no helper
+// keeps an element handle across a wait: each wait re-reads the DOM on every poll, and a
+// handle that went stale between lookup and use is looked up again.
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
-/** Waits for an element to be shown and returns it. */
+/**
+ * Waits for an element to be shown and returns it. Use the handle at once: if the element may
+ * be replaced later, read it again through `text`, `attr` or `until`.
+ */
 export async function shown(selector, timeout) {
-  const el = await $(selector);
-  await el.waitForDisplayed(timeout ? { timeout } : undefined);
-  return el;
+  return retryStale(async () => {
+    const el = await $(selector);
+    await el.waitForDisplayed(timeout ? { timeout } : undefined);
+    return el;
+  }, `${selector} is shown`, timeout);
+}
+
+/** An attribute of the first element matching `selector`, read in one step (null if none). */
+export async function attr(selector, name) {
+  return browser.execute(
+    (sel, n) => document.querySelector(sel)?.getAttribute(n) ?? null,
+    selector,
+    name,
+  );
 }
 
 /** Brings an element to the middle of the window (some drivers scroll it only to the edge). */
@@ -16,19 +32,60 @@ export async function reveal(el) {
   await browser.execute((node) => node.scrollIntoView({ block: "center", inline: "nearest" }), el);
 }
 
-/** Clicks an element once it can be clicked. */
-export async function click(selector, timeout) {
-  const el = await $(selector);
-  await el.waitForDisplayed(timeout ? { timeout } : undefined);
-  await reveal(el);
-  await el.waitForClickable(timeout ? { timeout } : undefined);
-  await el.click();
-  return el;
+/** True for the driver's "this element is no longer in the page" errors. */
+export function isStale(e) {
+  const s = `${e?.name ?? ""} ${e?.message ?? ""}`;
+  return /stale element|no such element|element is not attached|not connected to the dom/i.test(s);
 }
 
-/** The element's visible text, trimmed. */
+/**
+ * Runs `f` (which looks its elements up afresh) again when an element it used was replaced
+ * under it, for up to `timeout` ms. Any other error is thrown at once.
+ */
+export async function retryStale(f, what, timeout = 20_000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    try {
+      return await f();
+    } catch (e) {
+      if (!isStale(e) || Date.now() > end) throw e;
+      await browser.pause(50);
+    }
+  }
+}
+
+/** Clicks an element once it can be clicked (looked up again if it is replaced meanwhile). */
+export async function click(selector, timeout) {
+  return retryStale(async () => {
+    const el = await $(selector);
+    await el.waitForDisplayed(timeout ? { timeout } : undefined);
+    await reveal(el);
+    await el.waitForClickable(timeout ? { timeout } : undefined);
+    await el.click();
+    return el;
+  }, `click ${selector}`);
+}
+
+/**
+ * The element's visible text, trimmed, read from the DOM in one step (so it can never act on
+ * a stale handle); "" when no element matches.
+ */
 export async function text(selector) {
-  return (await (await $(selector)).getText()).trim();
+  const t = await browser.execute((sel) => {
+    const node = document.querySelector(sel);
+    return node ? node.innerText : "";
+  }, selector);
+  return (t ?? "").trim();
+}
+
+/** Whether an element matching `selector` is in the page now. */
+export async function present(selector) {
+  return browser.execute((sel) => document.querySelector(sel) !== null, selector);
+}
+
+/** Waits until no element matches `selector` (e.g. a panel being removed). */
+export async function gone(selector, timeout = 20_000) {
+  await until(async () => !(await present(selector)), `${selector} is gone`, timeout);
 }
 
 /**
@@ -92,9 +149,20 @@ export async function selectValue(selector, value) {
   });
 }
 
-/** Waits until `f()` is truthy, with a message that says what was awaited. */
+/**
+ * Waits until `f()` is truthy, with a message that says what was awaited. A poll that met a
+ * replaced element counts as "not yet" and is tried again.
+ */
 export async function until(f, what, timeout = 20_000) {
-  await browser.waitUntil(f, { timeout, timeoutMsg: `Timed out waiting until ${what}` });
+  const poll = async () => {
+    try {
+      return await f();
+    } catch (e) {
+      if (isStale(e)) return false;
+      throw e;
+    }
+  };
+  await browser.waitUntil(poll, { timeout, timeoutMsg: `Timed out waiting until ${what}` });
 }
 
 /** Saves a screenshot into CASEBOOK_SCREENSHOTS, when that folder is given. */

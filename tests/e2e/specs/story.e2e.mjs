@@ -11,7 +11,21 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { click, clockSeconds, reveal, screenshot, selectValue, setValue, shown, text, until } from "./helpers.mjs";
+import {
+  attr,
+  click,
+  clockSeconds,
+  gone,
+  present,
+  retryStale,
+  reveal,
+  screenshot,
+  selectValue,
+  setValue,
+  shown,
+  text,
+  until,
+} from "./helpers.mjs";
 
 const PASSPHRASE = "correct horse battery staple";
 const NEW_PASSPHRASE = "tram stop lighthouse kettle";
@@ -20,12 +34,23 @@ const NOTE_TEXT = "Client described panic on the tram";
 const ADDENDUM_TEXT = "Panic eased after breathing work";
 const NEW_CLIENT_NAME = "Ffion Llewelyn-Hughes";
 
-/** The client row whose text contains `name`, or null. */
+/** The client row whose text contains `name`, or null. Use it at once (rows are re-rendered). */
 async function clientRow(name) {
   for (const row of await $$(".client-row")) {
     if ((await row.getText()).includes(name)) return row;
   }
   return null;
+}
+
+/** Opens the client file of the row that names `name` (looked up again if it was replaced). */
+async function openClient(name) {
+  await retryStale(async () => {
+    const row = await clientRow(name);
+    assert.ok(row, `${name} is listed`);
+    await reveal(row);
+    await row.click();
+  }, `open ${name}`);
+  await shown("#client-file");
 }
 
 describe("A therapist's first day with Casebook", () => {
@@ -40,20 +65,24 @@ describe("A therapist's first day with Casebook", () => {
     await click("#create-vault");
 
     // Key derivation can take a few seconds on a slow machine.
-    const keyEl = await shown("#recovery-key", 60_000);
-    recoveryKey = (await keyEl.getText()).replace(/\s+/g, "");
+    await shown("#recovery-key", 60_000);
+    recoveryKey = (await text("#recovery-key")).replace(/\s+/g, "");
     assert.match(recoveryKey, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){8}$/, `unexpected recovery key ${recoveryKey}`);
     await screenshot("first-run.png");
 
-    const cont = await $("#recovery-continue");
-    assert.equal(await cont.isEnabled(), false, "Continue must wait for the stored-safely box");
+    assert.equal(
+      await browser.execute(() => document.querySelector("#recovery-continue")?.disabled),
+      true,
+      "Continue must wait for the stored-safely box",
+    );
     await click("#stored-safely");
     await click("#recovery-continue");
 
     const groups = recoveryKey.split("-");
     const asked = [];
     for (const sel of ["#recovery-group-a", "#recovery-group-b"]) {
-      const n = Number(await (await shown(sel)).getAttribute("data-group"));
+      await shown(sel);
+      const n = Number(await attr(sel, "data-group"));
       assert.ok(n >= 1 && n <= 9, `data-group out of range: ${n}`);
       asked.push(n);
       // Typed as a person might: lower case.
@@ -74,15 +103,16 @@ describe("A therapist's first day with Casebook", () => {
     await click("#client-save");
 
     await until(async () => (await clientRow(CLIENT_NAME)) !== null, `${CLIENT_NAME} is listed`);
-    const row = await clientRow(CLIENT_NAME);
-    clientCode = await row.getAttribute("data-code");
+    const seen = await retryStale(async () => {
+      const row = await clientRow(CLIENT_NAME);
+      return { code: await row.getAttribute("data-code"), text: await row.getText() };
+    }, "read the client row");
+    clientCode = seen.code;
     assert.match(clientCode, /^C-[0-9A-Z]{4}$/, `unexpected client code ${clientCode}`);
-    assert.ok((await row.getText()).includes(clientCode), "the row shows the client code");
+    assert.ok(seen.text.includes(clientCode), "the row shows the client code");
     await screenshot("clients.png");
 
-    await reveal(row);
-    await row.click();
-    await shown("#client-file");
+    await openClient(CLIENT_NAME);
     await until(async () => (await text("#client-code")) === clientCode, "the client file shows the code");
   });
 
@@ -97,13 +127,13 @@ describe("A therapist's first day with Casebook", () => {
 
     await click("#note-finalise");
     await click("#confirm-ok");
-    await (await $('.note-item[data-status="final"]')).waitForExist({ timeout: 20_000 });
+    await until(async () => present('.note-item[data-status="final"]'), "the note is finalised");
     assert.ok((await text('.note-item[data-status="final"]')).includes(NOTE_TEXT));
 
     await click("#addendum-open");
     await setValue("#addendum-text", ADDENDUM_TEXT);
     await click("#addendum-save");
-    await (await $(".addendum")).waitForExist({ timeout: 20_000 });
+    await until(async () => present(".addendum"), "the addendum is shown");
     assert.ok((await text(".addendum")).includes(ADDENDUM_TEXT));
     await screenshot("client-file.png");
   });
@@ -118,15 +148,14 @@ describe("A therapist's first day with Casebook", () => {
       }
       return false;
     }, `a search hit for ${clientCode}`);
-    const mark = await $("#search-results .search-hit mark");
-    assert.equal((await mark.getText()).toLowerCase(), "tram", "the match is highlighted");
+    assert.equal((await text("#search-results .search-hit mark")).toLowerCase(), "tram", "the match is highlighted");
     await screenshot("search.png");
   });
 
   it("locks and unlocks with the passphrase", async () => {
     await click("#lock");
     await shown("#unlock-screen");
-    assert.equal(await (await $("#nav-today")).isExisting(), false, "nothing of the app stays on screen");
+    assert.equal(await present("#nav-today"), false, "nothing of the app stays on screen");
     await setValue("#unlock-passphrase", PASSPHRASE);
     await click("#unlock");
     await shown("#today", 60_000);
@@ -148,7 +177,7 @@ describe("A therapist's first day with Casebook", () => {
     await setValue("#recover-key", altered);
     await click("#recover-submit");
     await until(async () => /typo/i.test(await text("#recover-error")), "a mistyped key is refused");
-    assert.equal(await (await $("#nav-today")).isExisting(), false, "still locked");
+    assert.equal(await present("#nav-today"), false, "still locked");
 
     await setValue("#recover-key", recoveryKey.toLowerCase()); // as a person might type it
     await click("#recover-submit");
@@ -193,10 +222,10 @@ describe("A therapist's first day with Casebook", () => {
     await until(async () => /backup made/i.test(await text("#backup-result")), "the backup is made", 60_000);
 
     // The list is refreshed after the backup: the newest (first) row is the one just made.
-    await (await $(".backup-row")).waitForExist({ timeout: 20_000 });
+    await until(async () => present(".backup-row"), "the backup is listed");
     await click(".backup-row .backup-verify");
     await until(
-      async () => (await (await $(".backup-row .backup-status")).getAttribute("data-ok")) === "true",
+      async () => (await attr(".backup-row .backup-status", "data-ok")) === "true",
       "the backup is verified OK",
       60_000,
     );
@@ -210,11 +239,12 @@ describe("A therapist's first day with Casebook", () => {
     await setValue("#adhoc-minutes", "50");
     await click("#start-adhoc");
 
-    const display = await shown("#clock-display");
-    await until(async () => /^\d\d:\d\d$/.test((await display.getText()).trim()), "the clock shows mm:ss");
-    const first = (await display.getText()).trim();
+    await shown("#clock-display");
+    // Read afresh each time: the display is re-rendered as the clock ticks.
+    await until(async () => /^\d\d:\d\d$/.test(await text("#clock-display")), "the clock shows mm:ss");
+    const first = await text("#clock-display");
     await browser.pause(2_500); // the one deliberate wait: let the clock run
-    const second = (await display.getText()).trim();
+    const second = await text("#clock-display");
 
     assert.match(second, /^\d\d:\d\d$/);
     assert.ok(clockSeconds(first) <= 50 * 60 && clockSeconds(first) > 49 * 60, `a 50-minute session shows ${first}`);
@@ -222,7 +252,7 @@ describe("A therapist's first day with Casebook", () => {
     await screenshot("session-clock.png");
 
     await click("#clock-end");
-    await (await $("#clock-display")).waitForExist({ reverse: true, timeout: 20_000 });
+    await gone("#clock-display");
   });
 
   it("imports today's appointments from a calendar file", async () => {
@@ -262,12 +292,12 @@ describe("A therapist's first day with Casebook", () => {
     await reveal(input);
     // A person picks the file in the dialog; the driver types its path into the input.
     await input.setValue(file);
-    const table = await shown("#calendar-preview-table", 30_000);
-    const rows = await table.getText();
+    await shown("#calendar-preview-table", 30_000);
+    const rows = await text("#calendar-preview-table");
     assert.ok(rows.includes(CLIENT_NAME) && rows.includes(NEW_CLIENT_NAME), `preview lists both: ${rows}`);
     assert.match(await text("#calendar-counts"), /2 new/);
     assert.ok((await text("#calendar-new-clients")).includes(NEW_CLIENT_NAME));
-    await reveal(table);
+    await reveal(await $("#calendar-preview-table"));
     await screenshot("calendar-preview.png");
 
     await click("#calendar-apply");
@@ -286,10 +316,7 @@ describe("A therapist's first day with Casebook", () => {
     await click("#nav-clients");
     await shown("#clients");
     await until(async () => (await clientRow(CLIENT_NAME)) !== null, `${CLIENT_NAME} is listed`);
-    const row = await clientRow(CLIENT_NAME);
-    await reveal(row);
-    await row.click();
-    await shown("#client-file");
+    await openClient(CLIENT_NAME);
     await click("#rights-tab");
 
     await click("#sar-create");

@@ -160,19 +160,18 @@ pub fn run(g: &Globals, cmd: AuditCmd) -> Outcome {
                 Format::Json => "json",
             };
             let entries = vault.audit_export(&filter, word)?;
-            let mut sink: Box<dyn Write> = match &out {
-                Some(path) => Box::new(std::fs::File::create(path).map_err(|e| CoreError::Io {
-                    path: path.clone(),
-                    source: e,
-                })?),
-                None => Box::new(std::io::stdout().lock()),
-            };
+            let mut bytes = Vec::new();
             match format {
-                Format::Csv => casebook_core::audit::write_csv(&entries, &mut sink)?,
+                Format::Csv => casebook_core::audit::write_csv(&entries, &mut bytes)?,
                 Format::Json => {
-                    serde_json::to_writer_pretty(&mut sink, &entries)?;
-                    writeln!(sink)?;
+                    serde_json::to_writer_pretty(&mut bytes, &entries)?;
+                    writeln!(bytes)?;
                 }
+            }
+            match &out {
+                // Owner-only (0600) and atomic, as every export the therapist asks for.
+                Some(path) => casebook_core::write_private_file(path, &bytes)?,
+                None => std::io::stdout().lock().write_all(&bytes)?,
             }
             if let Some(path) = out {
                 eprintln!(

@@ -82,20 +82,12 @@ pub struct PartDigest {
 /// The manifest's authentication code: HMAC-SHA256 of its JSON form (with `mac` empty) under
 /// a key derived from the clinical store key for this one purpose.
 pub fn manifest_mac(m: &Manifest, clinical: &StoreKey) -> String {
-    use hmac::{Hmac, Mac};
-    type HmacSha256 = Hmac<Sha256>;
+    use crate::keys::hmac_sha256;
     let mut unsigned = m.clone();
     unsigned.mac = String::new();
     let bytes = serde_json::to_vec(&unsigned).unwrap_or_default();
-    let derive = |key: &[u8], data: &[u8]| -> Vec<u8> {
-        // HMAC takes keys of any length: this cannot fail.
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-        mac.update(data);
-        mac.finalize().into_bytes().to_vec()
-    };
-    let key = derive(clinical.as_bytes(), b"casebook backup manifest v1");
-    hex::encode(derive(&key, &bytes))
+    let key = hmac_sha256(clinical.as_bytes(), b"casebook backup manifest v1");
+    hex::encode(hmac_sha256(&key, &bytes))
 }
 
 fn damaged(what: impl std::fmt::Display) -> CoreError {
@@ -547,6 +539,9 @@ fn open_sealed_keys(rk: &crate::recovery::RecoveryKey, sealed: &[u8]) -> Result<
         Ok(plain) => VaultKeys::from_json(&plain),
         Err(crate::sealed::OpenError::WrongPassphrase) => Err(CoreError::WrongRecoveryKey),
         Err(crate::sealed::OpenError::Damaged) => Err(damaged("keys.age is damaged")),
+        Err(crate::sealed::OpenError::ExcessiveWork) => Err(damaged(
+            "keys.age asks for more key-derivation work than Casebook ever writes",
+        )),
     }
 }
 

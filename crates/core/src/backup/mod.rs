@@ -41,6 +41,7 @@ use crate::audit::{self, Action};
 use crate::db::{self, Mode};
 use crate::error::{CoreError, Result};
 use crate::keystore::{self, KeyStoreKind};
+use crate::pins;
 use crate::recovery::RecoveryKey;
 use crate::vault::{self, Vault, VaultMeta};
 
@@ -216,10 +217,30 @@ impl Vault {
         dest: &Path,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<CreatedBackup> {
+        let sealed_keys = self.recovery_file_checked()?;
+        self.write_backup_with(dest, &sealed_keys, progress)
+    }
+
+    /// The vault's `recovery.age`, if it is the file Casebook wrote. It becomes the backup's
+    /// keys part, which a restore opens with the recovery key: any other file would make a
+    /// backup nobody could restore.
+    fn recovery_file_checked(&self) -> Result<Vec<u8>> {
+        let path = self.dir.join(vault::RECOVERY_FILE);
+        let sealed_keys = std::fs::read(&path).map_err(CoreError::io(&path))?;
+        if pins::recovery_digest(&self.conn)?.as_deref() != Some(&pins::digest(&sealed_keys)) {
+            return Err(CoreError::RecoveryFileChanged);
+        }
+        Ok(sealed_keys)
+    }
+
+    fn write_backup_with(
+        &mut self,
+        dest: &Path,
+        sealed_keys: &[u8],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<CreatedBackup> {
         std::fs::create_dir_all(dest).map_err(CoreError::io(dest))?;
         sweep_partials(dest);
-        let sealed_keys = std::fs::read(self.dir.join(vault::RECOVERY_FILE))
-            .map_err(CoreError::io(self.dir.join(vault::RECOVERY_FILE)))?;
         let now = Utc::now();
         let name = format!("{PREFIX}{}{SUFFIX}", now.format("%Y-%m-%dT%H-%M-%S%.3fZ"));
         let final_path = dest.join(&name);
@@ -257,7 +278,7 @@ impl Vault {
             let total = clinical.len() + identity.len();
             let file = archive::private_file(&partial)?;
             let mut w = archive::ArchiveWriter::new(file, now.timestamp().max(0) as u64);
-            w.add_keys(&sealed_keys).map_err(CoreError::io(&partial))?;
+            w.add_keys(sealed_keys).map_err(CoreError::io(&partial))?;
             let mut done = 0;
             for (part, store, to) in [
                 (archive::CLINICAL_PART, clinical, &self.keys.clinical_backup),
@@ -516,6 +537,16 @@ fn check(
         ));
     }
     crate::schema::check_not_newer(&conn)?;
+    // The keys part must be the recovery file the backed-up vault itself knew (its digest is
+    // pinned inside the clinical store, which only the vault's key can write): otherwise the
+    // real recovery key could not restore this backup. Backups made before pins have none.
+    if let Some(pinned) = pins::recovery_digest(&conn)?
+        && pinned != pins::digest(&u.sealed_keys)
+    {
+        return Err(bad(
+            "its keys part is not the recovery file this vault wrote: the recovery key could not restore it".into(),
+        ));
+    }
     Ok((u, verification.entries))
 }
 
@@ -661,7 +692,7 @@ pub fn restore(
         key_store,
         created_at: vault::timestamp(Utc::now()),
     };
-    vault::write_restored(staging.path(), &meta, &u.sealed_keys)?;
+    vault::write_restored(staging.path(), &meta, &u.keys, &u.sealed_keys)?;
     // Erasures made after this backup are made again before the vault is put in place.
     let erasures = file
         .parent()
@@ -720,5 +751,64 @@ fn sweep_staging(parent: &Path, name: &str) {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSPHRASE: &str = "correct horse battery staple";
+
+    /// Someone who can write to the vault folder swaps `recovery.age` (here for another
+    /// vault's). No backup is made from it — a backup the recovery key could not restore
+    /// would be counted as good and in time replace the good ones — and a backup that
+    /// carries such a file (as an older Casebook would have made) fails verification.
+    #[test]
+    fn a_replaced_recovery_file_makes_no_backup_and_fails_verification() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, dest) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("dest"));
+        let mut vault = Vault::init(&a, Some(PASSPHRASE)).unwrap().vault;
+        drop(Vault::init(&b, Some(PASSPHRASE)).unwrap());
+        let good = vault.backup_create(&dest, &mut |_| {}).unwrap();
+        assert!(vault.backup_verify(&good.path, &mut |_| {}).is_ok());
+
+        let foreign = std::fs::read(b.join(vault::RECOVERY_FILE)).unwrap();
+        std::fs::write(a.join(vault::RECOVERY_FILE), &foreign).unwrap();
+        let e = vault.backup_create(&dest, &mut |_| {}).unwrap_err();
+        assert!(matches!(e, CoreError::RecoveryFileChanged), "{e}");
+        assert_eq!(e.kind(), crate::ErrorKind::Integrity);
+        let names: Vec<_> = std::fs::read_dir(&dest)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().ends_with(SUFFIX))
+            .collect();
+        assert_eq!(names.len(), 1, "no second backup: {names:?}");
+
+        // A backup carrying the foreign keys part (made without this check) is refused.
+        let bad = vault.write_backup_with(&dest, &foreign, &mut |_| {}).unwrap();
+        let e = vault.backup_verify(&bad.path, &mut |_| {}).unwrap_err();
+        assert!(e.to_string().contains("recovery key could not restore it"), "{e}");
+        let state = BackupState::load(&a).unwrap();
+        let name = bad.path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!state.verified[&name].ok, "not counted as verified by the keep-policy");
+    }
+
+    /// A restored copy is a new device, pinned afresh: its own backups are made and verify.
+    #[test]
+    fn a_restored_vault_is_pinned_as_a_new_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, dest, into) = (dir.path().join("a"), dir.path().join("dest"), dir.path().join("r"));
+        let created = Vault::init(&a, Some(PASSPHRASE)).unwrap();
+        let mut vault = created.vault;
+        let made = vault.backup_create(&dest, &mut |_| {}).unwrap();
+        let restored = restore(&made.path, &created.recovery_key, &into, Some(PASSPHRASE), &mut |_| {})
+            .unwrap();
+        let mut copy = restored.vault;
+        assert_ne!(copy.meta().device_id, vault.meta().device_id);
+        let again = copy.backup_create(&dir.path().join("dest2"), &mut |_| {}).unwrap();
+        assert_eq!(again.manifest.device_id, copy.meta().device_id);
+        assert!(copy.backup_verify(&again.path, &mut |_| {}).is_ok());
     }
 }

@@ -3,6 +3,12 @@
 //! A feed address is a secret (anyone holding it can read the calendar), so it is never
 //! logged and never appears in an error message; errors name the host at most. `webcal://`
 //! is how calendar apps spell "subscribe to this": it means HTTPS here, never HTTP.
+//!
+//! The address (path and query) is the secret, so no request ever carries it elsewhere: no
+//! `Referer` header is sent (reqwest would otherwise send the secret address to the next
+//! host on an https→https redirect), and a redirect is followed only to the same host or to
+//! another host of the same site (iCloud sends `p01-caldav.icloud.com` on to
+//! `p58-caldav.icloud.com`), never to an IP address, `localhost` or a local name.
 
 use std::io::Read;
 use std::time::Duration;
@@ -75,17 +81,22 @@ pub fn fetch_feed(address: &str, limits: &FetchLimits) -> Result<Vec<u8>> {
     let url = feed_url(address)?;
     let started = std::time::Instant::now();
     let host = url.host_str().unwrap_or_default().to_string();
-    let policy = Policy::custom(|attempt| {
+    let first_host = host.clone();
+    let policy = Policy::custom(move |attempt| {
+        let to = attempt.url().host_str().unwrap_or_default().to_ascii_lowercase();
         if attempt.url().scheme() != "https" {
             attempt.error(RedirectToHttp)
         } else if attempt.previous().len() >= 5 {
             attempt.error(TooManyRedirects)
+        } else if !redirect_allowed(&first_host, &to) {
+            attempt.error(RedirectElsewhere)
         } else {
             attempt.follow()
         }
     });
     let mut builder = reqwest::blocking::Client::builder()
         .https_only(true)
+        .referer(false)
         .redirect(policy)
         .timeout(limits.timeout)
         .connect_timeout(limits.timeout)
@@ -171,6 +182,57 @@ impl std::fmt::Display for RedirectToHttp {
 }
 impl std::error::Error for RedirectToHttp {}
 
+/// Second-level labels under which a country's sites are registered (`example.co.uk`), so
+/// that the site is the last three labels there, not `co.uk`.
+const SECOND_LEVELS: [&str; 12] = [
+    "co", "com", "org", "net", "ac", "gov", "ltd", "plc", "me", "nhs", "sch", "edu",
+];
+
+/// The registrable site of a DNS name (`p58-caldav.icloud.com` → `icloud.com`,
+/// `cal.example.co.uk` → `example.co.uk`); `None` for an IP address, `localhost`, a local
+/// name (`.local`, `.internal`, `.home.arpa`, `.localhost`) or a name of one label.
+fn public_site(host: &str) -> Option<String> {
+    let host = host.trim_end_matches('.');
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let local = ["localhost", "local", "internal", "lan", "home", "arpa", "localdomain"];
+    if labels.len() < 2 || labels.last().is_some_and(|tld| local.contains(tld)) {
+        return None;
+    }
+    let n = labels.len();
+    let take = if n >= 3 && labels[n - 1].len() == 2 && SECOND_LEVELS.contains(&labels[n - 2]) {
+        3
+    } else {
+        2
+    };
+    Some(labels[n - take..].join("."))
+}
+
+/// Whether a redirect from `from` to `to` (both lower-case hosts) may be followed: the same
+/// host, or another public name of the same site. Never to an address or a local name: a
+/// feed's server must not be able to point Casebook at the therapist's router or printer.
+fn redirect_allowed(from: &str, to: &str) -> bool {
+    if from == to {
+        return true;
+    }
+    match (public_site(from), public_site(to)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+#[derive(Debug)]
+struct RedirectElsewhere;
+impl std::fmt::Display for RedirectElsewhere {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("redirect to another site")
+    }
+}
+impl std::error::Error for RedirectElsewhere {}
+
 #[derive(Debug)]
 struct TooManyRedirects;
 impl std::fmt::Display for TooManyRedirects {
@@ -222,6 +284,12 @@ fn describe(host: &str, limits: &FetchLimits, e: &reqwest::Error) -> CoreError {
                 "the service redirected to an address without https://, so the feed was not fetched (it would travel unencrypted)",
             );
         }
+        if s.is::<RedirectElsewhere>() {
+            return fetch_error(
+                host,
+                "the service redirected to another site or to a local address, so the feed was not fetched (paste the address your calendar service gives for subscribing)",
+            );
+        }
         if s.is::<TooManyRedirects>() {
             return fetch_error(host, "the service redirected too many times");
         }
@@ -255,6 +323,33 @@ fn describe(host: &str, limits: &FetchLimits, e: &reqwest::Error) -> CoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirects_stay_on_the_same_site_and_never_reach_local_addresses() {
+        for (from, to) in [
+            ("calendar.example.com", "calendar.example.com"),
+            ("p01-caldav.icloud.com", "p58-caldav.icloud.com"),
+            ("cal.example.co.uk", "feeds.example.co.uk"),
+            ("127.0.0.1", "127.0.0.1"),
+        ] {
+            assert!(redirect_allowed(from, to), "{from} → {to} should be followed");
+        }
+        for (from, to) in [
+            ("calendar.example.com", "evil.example.net"),
+            ("calendar.example.com", "localhost"),
+            ("calendar.example.com", "127.0.0.1"),
+            ("calendar.example.com", "10.0.0.1"),
+            ("calendar.example.com", "192.168.1.1"),
+            ("calendar.example.com", "[::1]"),
+            ("calendar.example.com", "169.254.169.254"),
+            ("calendar.example.com", "printer.local"),
+            ("calendar.example.com", "router"),
+            ("a.example.co.uk", "b.other.co.uk"),
+            ("127.0.0.1", "localhost"),
+        ] {
+            assert!(!redirect_allowed(from, to), "{from} → {to} must be refused");
+        }
+    }
 
     #[test]
     fn webcal_means_https_and_http_is_refused() {

@@ -21,6 +21,8 @@ pub struct Server {
     pub port: u16,
     pub cert_pem: Vec<u8>,
     pub requests: Arc<AtomicUsize>,
+    /// The `Referer` header of every request, in order (`None` when absent).
+    pub referers: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 impl Server {
@@ -57,13 +59,16 @@ pub fn start() -> Server {
     let port = listener.local_addr().unwrap().port();
     let requests = Arc::new(AtomicUsize::new(0));
     let counter = requests.clone();
+    let referers = Arc::new(Mutex::new(Vec::new()));
+    let seen = referers.clone();
     std::thread::spawn(move || {
         for tcp in listener.incoming().flatten() {
             let config = config.clone();
             let counter = counter.clone();
             let served = served.clone();
+            let seen = seen.clone();
             std::thread::spawn(move || {
-                let _ = serve(tcp, config, port, &counter, &served);
+                let _ = serve(tcp, config, port, &counter, &served, &seen);
             });
         }
     });
@@ -72,6 +77,7 @@ pub fn start() -> Server {
         port,
         cert_pem: cert.cert.pem().into_bytes(),
         requests,
+        referers,
     }
 }
 
@@ -81,22 +87,35 @@ fn serve(
     port: u16,
     counter: &AtomicUsize,
     feed: &Mutex<Vec<u8>>,
+    referers: &Mutex<Vec<Option<String>>>,
 ) -> std::io::Result<()> {
     let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     let mut reader = BufReader::new(&mut tls);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
+    let mut referer = None;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line == "\r\n" {
             break;
         }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("referer")
+        {
+            referer = Some(value.trim().to_string());
+        }
+    }
+    if let Ok(mut r) = referers.lock() {
+        r.push(referer);
     }
     counter.fetch_add(1, Ordering::SeqCst);
     let path = request_line
         .split_whitespace()
         .nth(1)
+        .unwrap_or("/")
+        .split('?')
+        .next()
         .unwrap_or("/")
         .to_string();
     let head = |status: &str, extra: &str, len: Option<usize>| {
@@ -120,6 +139,10 @@ fn serve(
         }
         "/to-https" => {
             let to = format!("Location: https://127.0.0.1:{port}/feed.ics\r\n");
+            tls.write_all(head("302 Found", &to, Some(0)).as_bytes())?;
+        }
+        "/to-localhost" => {
+            let to = format!("Location: https://localhost:{port}/feed.ics\r\n");
             tls.write_all(head("302 Found", &to, Some(0)).as_bytes())?;
         }
         "/to-http" => {
