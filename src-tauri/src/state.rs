@@ -17,9 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Instant;
 
-use casebook_core::{
-    ClockKey, DayAppointment, Preferences, SessionClock, Slot, Unrecorded, Vault,
-};
+use casebook_core::{ClockKey, DayAppointment, Preferences, SessionClock, Slot, Unrecorded, Vault};
 use chrono::{DateTime, Duration, Local, NaiveDate, TimeZone, Utc};
 
 use crate::error::{UiError, UiResult};

@@ -244,7 +244,9 @@ fn lock_never_waits_for_a_busy_vault() {
     std::thread::scope(|scope| {
         let (held, is_held) = mpsc::channel();
         let (release, released) = mpsc::channel::<()>();
-        let task = scope.spawn(|| {
+        let shared = &state;
+        let task = scope.spawn(move || {
+            let state = shared;
             let slot = state.vault_slot();
             assert!(slot.is_some());
             held.send(()).unwrap();
@@ -265,8 +267,15 @@ fn lock_never_waits_for_a_busy_vault() {
         assert!(!state.is_unlocked());
         let e = state.with_vault(|_| Ok(())).unwrap_err();
         assert_eq!(e.kind, "locked");
-        assert_eq!(state.lock_step(true, t0), LockStep::Nothing, "already locked");
-        assert!(state.try_vault_slot().is_none(), "the task still holds the vault");
+        assert_eq!(
+            state.lock_step(true, t0),
+            LockStep::Nothing,
+            "already locked"
+        );
+        assert!(
+            state.try_vault_slot().is_none(),
+            "the task still holds the vault"
+        );
 
         // The task lets go: the next tick drops the vault and its keys.
         release.send(()).unwrap();
@@ -310,7 +319,10 @@ fn a_forged_clock_file_reaches_no_record() {
     let mut vault = Vault::open(&vault_dir, Some(PASSPHRASE)).unwrap();
     let problems = state.after_unlock(&mut vault);
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].contains("not written by Casebook"), "{problems:?}");
+    assert!(
+        problems[0].contains("not written by Casebook"),
+        "{problems:?}"
+    );
     let trail = vault
         .audit_entries(&AuditFilter {
             action: Some("session.".into()),

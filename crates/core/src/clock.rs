@@ -248,6 +248,23 @@ impl SessionClock {
         found
     }
 
+    /// Reads clock-file bytes as [`SessionClock::load`] does, checks them with a key and
+    /// runs the clock on them, for the fuzz target: a damaged or hostile file must be
+    /// refused or handled, never panic.
+    #[doc(hidden)]
+    pub fn probe_file(bytes: &[u8]) -> Result<ClockReading> {
+        let mut clock: SessionClock = serde_json::from_slice(bytes)
+            .map_err(|e| CoreError::Corrupt(format!("session-clock.json is not valid: {e}")))?;
+        clock.authenticate(&ClockKey::from_bytes([7; 32]));
+        let prefs = Preferences::default();
+        let now = Utc::now();
+        clock.tick(now, &prefs, &[]);
+        let _ = clock.extend(now, 5, &prefs);
+        let reading = clock.reading(now, &prefs, &[]);
+        let _ = clock.take_unrecorded();
+        Ok(reading)
+    }
+
     /// Whether this state may be recorded from (see [`SessionClock::authenticate`]).
     pub fn trusted(&self) -> bool {
         self.trusted
@@ -504,7 +521,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = Preferences::default();
         let mut c = SessionClock::new();
-        c.start(at(0, 0), Some(&slot("appt-1", 0, 50)), 50, &p).unwrap();
+        c.start(at(0, 0), Some(&slot("appt-1", 0, 50)), 50, &p)
+            .unwrap();
         c.defer(Unrecorded::Start {
             appointment_id: Some("appt-1".into()),
             minutes: 50,
@@ -529,13 +547,27 @@ mod tests {
 
         // Someone edits the file: a start for another session is slipped in.
         let path = dir.path().join(FILE);
-        let text = std::fs::read_to_string(&path).unwrap().replace("appt-1", "appt-2");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("appt-1", "appt-2");
         std::fs::write(&path, text).unwrap();
         let mut forged = SessionClock::load(dir.path()).unwrap();
         let found = forged.authenticate(&key(1));
-        assert_eq!(found, Unverified { dropped: 1, running: true });
-        assert!(forged.take_unrecorded().is_empty(), "nothing forged is recorded");
-        assert!(forged.running().unwrap().unverified, "its end is not recorded");
+        assert_eq!(
+            found,
+            Unverified {
+                dropped: 1,
+                running: true
+            }
+        );
+        assert!(
+            forged.take_unrecorded().is_empty(),
+            "nothing forged is recorded"
+        );
+        assert!(
+            forged.running().unwrap().unverified,
+            "its end is not recorded"
+        );
         // The wrong key is as good as none.
         let mut other = SessionClock::load(dir.path()).unwrap();
         assert!(other.authenticate(&key(2)).any());

@@ -126,7 +126,6 @@ impl ClockKey {
         &self.0
     }
 
-    #[cfg(test)]
     pub(crate) fn from_bytes(b: [u8; 32]) -> ClockKey {
         ClockKey(b)
     }

@@ -51,8 +51,8 @@ pub mod bench_support;
 
 pub use audit::{Action, AuditEntry, AuditFilter, Verification};
 pub use clock::{ClockEvent, ClockReading, Running, SessionClock, Slot, Unrecorded, Unverified};
-pub use keys::ClockKey;
 pub use error::{CoreError, ErrorKind, Result};
+pub use keys::ClockKey;
 pub use keys::KeysDocument;
 pub use keystore::KeyStoreKind;
 pub use preferences::Preferences;

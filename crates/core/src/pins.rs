@@ -117,7 +117,11 @@ mod tests {
         assert!(trail.iter().all(|e| e.device_id == device), "{trail:?}");
         drop(vault);
 
-        edit_vault_json(dir.path(), "vault_id", "00000000-0000-4000-8000-000000000000");
+        edit_vault_json(
+            dir.path(),
+            "vault_id",
+            "00000000-0000-4000-8000-000000000000",
+        );
         let e = Vault::open(dir.path(), Some(PASSPHRASE)).err().unwrap();
         assert!(matches!(e, CoreError::Corrupt(_)), "{e}");
         assert!(e.to_string().contains("vault.json"), "{e}");

@@ -128,7 +128,10 @@ mod tests {
         w.write_all(b"keys").unwrap();
         w.finish().unwrap();
         // age compares the declared factor with the cap before it derives anything.
-        assert!(matches!(open("pw", &hostile), Err(OpenError::ExcessiveWork)));
+        assert!(matches!(
+            open("pw", &hostile),
+            Err(OpenError::ExcessiveWork)
+        ));
         // What Casebook writes still opens.
         assert_eq!(open("pw", &seal("pw", b"k").unwrap()).ok().unwrap(), b"k");
     }

@@ -41,7 +41,13 @@ mod tests {
         ] {
             assert_eq!(cell(bad), format!("'{bad}"));
         }
-        for fine in ["Siân O'Brien", "C-7KQ2", "2026-12-02T10:00:00Z", "", "count=0"] {
+        for fine in [
+            "Siân O'Brien",
+            "C-7KQ2",
+            "2026-12-02T10:00:00Z",
+            "",
+            "count=0",
+        ] {
             assert_eq!(cell(fine), fine);
         }
     }

@@ -184,7 +184,12 @@ pub(crate) fn write_restored(
     restrict(dir, 0o700);
     restrict(&dir.join(db::CLINICAL_DB), 0o600);
     restrict(&dir.join(db::IDENTITY_DB), 0o600);
-    let conn = db::open_pair(dir, Some(&keys.clinical), Some(&keys.identity), Mode::Existing)?;
+    let conn = db::open_pair(
+        dir,
+        Some(&keys.clinical),
+        Some(&keys.identity),
+        Mode::Existing,
+    )?;
     pins::pin(&conn, meta, sealed_keys)?;
     drop(conn);
     sealed::write_atomically(&dir.join(RECOVERY_FILE), sealed_keys)?;

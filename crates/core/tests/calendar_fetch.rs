@@ -63,8 +63,15 @@ fn a_redirect_to_another_host_or_a_local_name_is_refused() {
     let e = fetch_feed(&s.url("/to-localhost?token=s3cret"), &s.limits()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Network);
     assert!(message(&e).contains("another site"), "{e}");
-    assert!(!message(&e).contains("s3cret"), "the address is not shown: {e}");
-    assert_eq!(s.requests.load(Ordering::SeqCst), 1, "only the first request was made");
+    assert!(
+        !message(&e).contains("s3cret"),
+        "the address is not shown: {e}"
+    );
+    assert_eq!(
+        s.requests.load(Ordering::SeqCst),
+        1,
+        "only the first request was made"
+    );
 }
 
 #[test]

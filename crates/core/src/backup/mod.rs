@@ -767,7 +767,11 @@ mod tests {
     #[test]
     fn a_replaced_recovery_file_makes_no_backup_and_fails_verification() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b, dest) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("dest"));
+        let (a, b, dest) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("dest"),
+        );
         let mut vault = Vault::init(&a, Some(PASSPHRASE)).unwrap().vault;
         drop(Vault::init(&b, Some(PASSPHRASE)).unwrap());
         let good = vault.backup_create(&dest, &mut |_| {}).unwrap();
@@ -787,27 +791,47 @@ mod tests {
         assert_eq!(names.len(), 1, "no second backup: {names:?}");
 
         // A backup carrying the foreign keys part (made without this check) is refused.
-        let bad = vault.write_backup_with(&dest, &foreign, &mut |_| {}).unwrap();
+        let bad = vault
+            .write_backup_with(&dest, &foreign, &mut |_| {})
+            .unwrap();
         let e = vault.backup_verify(&bad.path, &mut |_| {}).unwrap_err();
-        assert!(e.to_string().contains("recovery key could not restore it"), "{e}");
+        assert!(
+            e.to_string().contains("recovery key could not restore it"),
+            "{e}"
+        );
         let state = BackupState::load(&a).unwrap();
         let name = bad.path.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(!state.verified[&name].ok, "not counted as verified by the keep-policy");
+        assert!(
+            !state.verified[&name].ok,
+            "not counted as verified by the keep-policy"
+        );
     }
 
     /// A restored copy is a new device, pinned afresh: its own backups are made and verify.
     #[test]
     fn a_restored_vault_is_pinned_as_a_new_device() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, dest, into) = (dir.path().join("a"), dir.path().join("dest"), dir.path().join("r"));
+        let (a, dest, into) = (
+            dir.path().join("a"),
+            dir.path().join("dest"),
+            dir.path().join("r"),
+        );
         let created = Vault::init(&a, Some(PASSPHRASE)).unwrap();
         let mut vault = created.vault;
         let made = vault.backup_create(&dest, &mut |_| {}).unwrap();
-        let restored = restore(&made.path, &created.recovery_key, &into, Some(PASSPHRASE), &mut |_| {})
-            .unwrap();
+        let restored = restore(
+            &made.path,
+            &created.recovery_key,
+            &into,
+            Some(PASSPHRASE),
+            &mut |_| {},
+        )
+        .unwrap();
         let mut copy = restored.vault;
         assert_ne!(copy.meta().device_id, vault.meta().device_id);
-        let again = copy.backup_create(&dir.path().join("dest2"), &mut |_| {}).unwrap();
+        let again = copy
+            .backup_create(&dir.path().join("dest2"), &mut |_| {})
+            .unwrap();
         assert_eq!(again.manifest.device_id, copy.meta().device_id);
         assert!(copy.backup_verify(&again.path, &mut |_| {}).is_ok());
     }

@@ -83,7 +83,11 @@ pub fn fetch_feed(address: &str, limits: &FetchLimits) -> Result<Vec<u8>> {
     let host = url.host_str().unwrap_or_default().to_string();
     let first_host = host.clone();
     let policy = Policy::custom(move |attempt| {
-        let to = attempt.url().host_str().unwrap_or_default().to_ascii_lowercase();
+        let to = attempt
+            .url()
+            .host_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if attempt.url().scheme() != "https" {
             attempt.error(RedirectToHttp)
         } else if attempt.previous().len() >= 5 {
@@ -198,7 +202,15 @@ fn public_site(host: &str) -> Option<String> {
         return None;
     }
     let labels: Vec<&str> = host.split('.').collect();
-    let local = ["localhost", "local", "internal", "lan", "home", "arpa", "localdomain"];
+    let local = [
+        "localhost",
+        "local",
+        "internal",
+        "lan",
+        "home",
+        "arpa",
+        "localdomain",
+    ];
     if labels.len() < 2 || labels.last().is_some_and(|tld| local.contains(tld)) {
         return None;
     }
@@ -332,7 +344,10 @@ mod tests {
             ("cal.example.co.uk", "feeds.example.co.uk"),
             ("127.0.0.1", "127.0.0.1"),
         ] {
-            assert!(redirect_allowed(from, to), "{from} → {to} should be followed");
+            assert!(
+                redirect_allowed(from, to),
+                "{from} → {to} should be followed"
+            );
         }
         for (from, to) in [
             ("calendar.example.com", "evil.example.net"),
