@@ -38,7 +38,11 @@ enum Command {
         trusted_proxies: Vec<std::net::IpAddr>,
         /// The clients run on this machine (trials, tests): allows a loopback address over
         /// plain HTTP without --trusted-proxy.
-        #[arg(long, env = "CASEBOOK_SYNC_LOCAL_ONLY")]
+        #[arg(
+            long,
+            env = "CASEBOOK_SYNC_LOCAL_ONLY",
+            value_parser = clap::builder::BoolishValueParser::new()
+        )]
         local_only: bool,
         /// A TOML file with every other setting.
         #[arg(long)]

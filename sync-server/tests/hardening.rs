@@ -166,3 +166,71 @@ async fn a_burst_of_wrong_reauthentications_gets_five_checks() {
         .await;
     at_most_checked(&statuses, StatusCode::FORBIDDEN, 5);
 }
+
+/// A stolen device token cannot change the password; the owner can, and every other
+/// device is signed out while this one stays in. A device signs itself out with its token
+/// alone.
+#[tokio::test]
+async fn changing_the_password_needs_the_old_one_and_signs_other_devices_out() {
+    let s = server_with(|_| {});
+    s.sign_up("pat").await;
+    let (laptop, t1) = s.device("pat", None).await;
+    let (_, t2) = s.device("pat", None).await;
+    let change = |password: &str, new_password: &str| json!({"password": password, "new_password": new_password});
+    let path = "/v1/account/password";
+    let body = change("a guess by a thief", "the thief's own password");
+    let (st, _) = s
+        .send(request(Method::POST, path, Some(&t1), Some(&body)))
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let body = change(PASSWORD, "too short");
+    let (st, _) = s
+        .send(request(Method::POST, path, Some(&t1), Some(&body)))
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "same length rules as sign-up");
+    let body = change(PASSWORD, "a brand new passphrase");
+    let (st, v) = s
+        .send(request(Method::POST, path, Some(&t1), Some(&body)))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["devices_revoked"], 1);
+    let (st, _) = s
+        .send(request(Method::GET, "/v1/devices", Some(&t2), None))
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::UNAUTHORIZED,
+        "the other device is signed out"
+    );
+    let (st, _) = s
+        .send(request(Method::GET, "/v1/devices", Some(&t1), None))
+        .await;
+    assert_eq!(st, StatusCode::OK, "this device stays signed in");
+    let sign_in = |password: &str| json!({"username": "pat", "password": password, "device_name": "d", "device_public_key": "k"});
+    let (st, _) = s
+        .send(request(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some(&sign_in(PASSWORD)),
+        ))
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "the old password is gone");
+    let (st, _) = s
+        .send(request(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some(&sign_in("a brand new passphrase")),
+        ))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    // Signing this device out needs no password.
+    let me = format!("/v1/devices/{laptop}");
+    let (st, _) = s.send(request(Method::DELETE, &me, Some(&t1), None)).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = s
+        .send(request(Method::GET, "/v1/devices", Some(&t1), None))
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+}
