@@ -45,6 +45,16 @@ pub struct Config {
     /// nginx on the same host). From any other peer the header is ignored.
     #[serde(default)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The clients run on this machine (a trial, tests): allows listening on loopback over
+    /// plain HTTP with no `trusted_proxies`. Without it the server refuses to start so,
+    /// since behind a local proxy every client would look like 127.0.0.1 (one shared
+    /// rate-limit key, no per-address limits). See [`Config::check_proxy_setup`].
+    #[serde(default)]
+    pub local_only: bool,
+    /// Bytes of request and reply bodies held in memory at once, server-wide (uploads,
+    /// ranges being built); see [`crate::budget`]. Default 256 MiB.
+    #[serde(default = "default_memory_budget")]
+    pub memory_budget_bytes: u64,
     /// Scale-out backend, metadata: PostgreSQL (with `object_store`, instead of `data`).
     pub postgres: Option<PostgresConfig>,
     /// Scale-out backend, blob bytes: an S3-compatible bucket (with `postgres`).
@@ -127,6 +137,9 @@ fn default_quota() -> u64 {
 fn default_max_blob() -> u64 {
     32 * 1024 * 1024
 }
+fn default_memory_budget() -> u64 {
+    256 * 1024 * 1024
+}
 
 impl Default for Config {
     fn default() -> Self {
@@ -142,6 +155,8 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             trusted_proxies: Vec::new(),
+            local_only: false,
+            memory_budget_bytes: default_memory_budget(),
             postgres: None,
             object_store: None,
             passkeys: None,
@@ -172,6 +187,32 @@ impl Config {
                 os.secret_access_key = Some(k);
             }
         }
+    }
+
+    /// Refuses a setup in which every client would look like the same address: listening on
+    /// loopback over plain HTTP (so a local TLS proxy is expected in front) with no
+    /// `trusted_proxies`, unless `local_only` says the clients really are on this machine.
+    /// The error is one line naming the settings.
+    pub fn check_proxy_setup(&self) -> Result<(), String> {
+        let plain_http = self.tls_cert.is_none() && self.tls_key.is_none();
+        if self.listen.ip().is_loopback()
+            && plain_http
+            && self.trusted_proxies.is_empty()
+            && !self.local_only
+        {
+            return Err(format!(
+                "listen = {} is a loopback address over plain HTTP, so clients must come through a local proxy, but trusted_proxies is empty: every client would share one address for rate limiting. Set trusted_proxies (e.g. --trusted-proxy 127.0.0.1, with the proxy sending X-Forwarded-For), or local_only = true (--local-only) if the clients run on this machine",
+                self.listen
+            ));
+        }
+        if self.memory_budget_bytes < crate::budget::MIN_BYTES {
+            return Err(format!(
+                "memory_budget_bytes = {} is too small: at least {} (1 MiB)",
+                self.memory_budget_bytes,
+                crate::budget::MIN_BYTES
+            ));
+        }
+        Ok(())
     }
 
     /// Checks every storage location is declared and in the UK or EU/EEA, and describes them.
@@ -289,6 +330,31 @@ mod tests {
             }),
             ..Config::default()
         }
+    }
+
+    #[test]
+    fn loopback_over_plain_http_needs_trusted_proxies_or_local_only() {
+        let mut c = Config::default();
+        let e = c.check_proxy_setup().unwrap_err();
+        assert!(
+            e.contains("trusted_proxies") && e.contains("local_only"),
+            "{e}"
+        );
+        c.local_only = true;
+        assert!(c.check_proxy_setup().is_ok());
+        c.local_only = false;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        assert!(c.check_proxy_setup().is_ok());
+        c.trusted_proxies.clear();
+        c.listen = "0.0.0.0:8787".parse().unwrap();
+        assert!(c.check_proxy_setup().is_ok(), "not loopback");
+        c.listen = "[::1]:8787".parse().unwrap();
+        c.tls_cert = Some("c.pem".into());
+        c.tls_key = Some("k.pem".into());
+        assert!(
+            c.check_proxy_setup().is_ok(),
+            "built-in TLS: no HTTP proxy in front"
+        );
     }
 
     #[test]

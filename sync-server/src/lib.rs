@@ -10,14 +10,17 @@
 //! ranges, named snapshots, quotas and size limits, the residency guard and `/v1/info`, on two
 //! backends behind one trait: embedded (SQLite + folder) and scale-out (PostgreSQL + an
 //! S3-compatible bucket). TOTP second factor with one-time recovery codes, and sign-in rate
-//! limiting. TLS built in (rustls) or behind a proxy. Not yet: passkeys.
+//! limiting. TLS built in (rustls) or behind a proxy (which must be named in
+//! `trusted_proxies`). Passkeys. A server-wide memory budget for large bodies.
 //! Prometheus metrics at `/metrics`. The OpenAPI document is `sync-server/openapi.json`, served at `/v1/openapi.json`.
 
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod passkeys;
+pub mod proxy;
 pub mod ratelimit;
 pub mod residency;
 pub mod routes;
@@ -46,6 +49,10 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Passkey sign-in, when `[passkeys]` is configured.
     pub passkeys: Option<Arc<passkeys::Passkeys>>,
+    /// Memory for large bodies, shared by every request.
+    pub budget: Arc<budget::MemoryBudget>,
+    /// Whether a request through an unconfigured proxy has been logged already.
+    pub proxy_warned: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub(crate) fn now() -> String {
@@ -62,8 +69,11 @@ impl AppState {
             Some(p) => Some(Arc::new(passkeys::Passkeys::new(p)?)),
             None => None,
         };
+        let budget = Arc::new(budget::MemoryBudget::new(config.memory_budget_bytes));
         Ok(AppState {
             store,
+            budget,
+            proxy_warned: Arc::default(),
             config: Arc::new(config),
             locations,
             dummy_hash,
@@ -77,9 +87,9 @@ impl AppState {
 /// JSON bodies (sign-up, sign-in, TOTP, account deletion) are small; only blobs may be large.
 const JSON_LIMIT: usize = 64 * 1024;
 
-/// The whole API.
+/// The whole API. Blob and snapshot bodies are read by their handlers (within
+/// `max_blob_bytes` and the memory budget); every other body is JSON of at most 64 KiB.
 pub fn router(state: AppState) -> Router {
-    let limit = state.config.max_blob_bytes as usize;
     Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(metrics::render))
@@ -97,8 +107,15 @@ pub fn router(state: AppState) -> Router {
             "/v1/sessions",
             post(routes::sign_in).layer(DefaultBodyLimit::max(JSON_LIMIT)),
         )
+        .route(
+            "/v1/account/password",
+            post(routes::change_password).layer(DefaultBodyLimit::max(JSON_LIMIT)),
+        )
         .route("/v1/devices", get(routes::list_devices))
-        .route("/v1/devices/{id}", delete(routes::revoke_device))
+        .route(
+            "/v1/devices/{id}",
+            delete(routes::revoke_device).layer(DefaultBodyLimit::max(JSON_LIMIT)),
+        )
         .route("/v1/devices/{id}/blobs", get(routes::blob_range))
         .route("/v1/usage", get(routes::usage))
         .route(
@@ -119,7 +136,10 @@ pub fn router(state: AppState) -> Router {
                 .post(passkeys::register_finish)
                 .layer(DefaultBodyLimit::max(JSON_LIMIT)),
         )
-        .route("/v1/passkeys/{id}", delete(passkeys::delete))
+        .route(
+            "/v1/passkeys/{id}",
+            delete(passkeys::delete).layer(DefaultBodyLimit::max(JSON_LIMIT)),
+        )
         .route(
             "/v1/sessions/passkey/challenge",
             post(passkeys::sign_in_start).layer(DefaultBodyLimit::max(JSON_LIMIT)),
@@ -137,7 +157,11 @@ pub fn router(state: AppState) -> Router {
                 .get(routes::get_snapshot)
                 .delete(routes::delete_snapshot),
         )
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::max(JSON_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            proxy::refuse_unconfigured_proxy,
+        ))
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -149,6 +173,10 @@ pub fn router(state: AppState) -> Router {
 /// Serves until Ctrl-C / SIGTERM, then finishes in-flight requests. With `tls_cert` and
 /// `tls_key` set it speaks HTTPS itself (rustls); otherwise plain HTTP for a TLS proxy.
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
+    state
+        .config
+        .check_proxy_setup()
+        .map_err(|e| anyhow::anyhow!(e))?;
     let addr = state.config.listen;
     let tls = match (&state.config.tls_cert, &state.config.tls_key) {
         (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),

@@ -36,6 +36,14 @@ enum Command {
             value_delimiter = ','
         )]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// The clients run on this machine (trials, tests): allows a loopback address over
+        /// plain HTTP without --trusted-proxy.
+        #[arg(
+            long,
+            env = "CASEBOOK_SYNC_LOCAL_ONLY",
+            value_parser = clap::builder::BoolishValueParser::new()
+        )]
+        local_only: bool,
         /// A TOML file with every other setting.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -139,14 +147,15 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let (data, country, listen, trusted_proxies, config) = match Cli::parse().command {
+    let (data, country, listen, trusted_proxies, local_only, config) = match Cli::parse().command {
         Command::Serve {
             data,
             country,
             listen,
             trusted_proxies,
+            local_only,
             config,
-        } => (data, country, listen, trusted_proxies, config),
+        } => (data, country, listen, trusted_proxies, local_only, config),
         Command::Invite { data, config, days } => return invite(data, config, days),
     };
     let mut cfg = match load_config(config) {
@@ -165,10 +174,17 @@ fn main() -> ExitCode {
     if let Some(l) = listen {
         cfg.listen = l;
     }
+    if local_only {
+        cfg.local_only = true;
+    }
     // Residency first: refuse before touching any storage.
     if let Err(e) = cfg.locations() {
         eprintln!("error: {e}");
         return ExitCode::from(3);
+    }
+    if let Err(e) = cfg.check_proxy_setup() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
     }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

@@ -2,19 +2,21 @@
 //! and shape replies. Every data route takes [`Authed`] and passes only its account id on.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use casebook_wire::*;
+use futures::StreamExt;
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{self, Authed, ClientAddr};
+use crate::budget::Reservation;
 use crate::config::SignUpPolicy;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, invite_required};
 use crate::store::{self, Appended};
 
 pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
@@ -40,7 +42,14 @@ fn too_large() -> ApiError {
     )
 }
 
-fn blob_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+/// A blob or snapshot body: checked for its type and size, read only once memory for it is
+/// reserved from the server's budget, into one buffer (no copies), and never empty. The
+/// reservation must be kept while the bytes are.
+async fn blob_body(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<(Bytes, Reservation)> {
     let mime = headers
         .get(header::CONTENT_TYPE)
         .and_then(|ct| ct.to_str().ok())
@@ -53,13 +62,50 @@ fn blob_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiRes
             "send blobs as Content-Type: application/octet-stream",
         ));
     }
-    body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
-        } else {
-            ApiError::bad_request("the body could not be read")
+    let max = s.config.max_blob_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n > max => return Err(too_large()),
+        Some(0) => return Err(empty_body()),
+        _ => {}
+    }
+    let expected = declared.unwrap_or(max);
+    let reservation = s.budget.reserve(expected).await?;
+    let mut buf: Vec<u8> = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+    let mut chunks = body.into_data_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|_| ApiError::bad_request("the body could not be read"))?;
+        if (buf.len() + chunk.len()) as u64 > max {
+            return Err(too_large());
         }
-    })
+        buf.extend_from_slice(&chunk);
+    }
+    if buf.is_empty() {
+        return Err(empty_body());
+    }
+    Ok((Bytes::from(buf), reservation))
+}
+
+fn empty_body() -> ApiError {
+    ApiError::bad_request("the body is empty: a blob or snapshot must hold at least one byte")
+}
+
+/// A reply body that gives its memory reservation back once the last chunk is handed to
+/// the connection (not when the handler returns).
+fn reserved_body(mut bytes: Bytes, reservation: Reservation) -> Body {
+    const SEND_CHUNK: usize = 256 * 1024;
+    let chunks = futures::stream::unfold(Some(reservation), move |held| {
+        let next = (!bytes.is_empty()).then(|| bytes.split_to(bytes.len().min(SEND_CHUNK)));
+        async move {
+            // `held` is dropped here when nothing is left to send.
+            let chunk = next?;
+            Some((Ok::<_, std::convert::Infallible>(chunk), held))
+        }
+    });
+    Body::from_stream(chunks)
 }
 
 pub(crate) fn check_text(what: &str, s: &str, min: usize, max: usize) -> ApiResult<()> {
@@ -111,17 +157,22 @@ pub async fn sign_up(
     body: Result<Json<SignUp>, JsonRejection>,
 ) -> ApiResult<impl IntoResponse> {
     // Refused sign-ups (taken names, bad invites) count against the address, so names
-    // cannot be enumerated or the password hasher kept busy from one place.
+    // cannot be enumerated or the password hasher kept busy from one place; sign-ups in
+    // flight count too, so a burst cannot slip past the limit.
     let addr_key = auth::address_key(addr);
     let now = std::time::Instant::now();
-    if let Some(a) = &addr_key {
-        s.limits.address.check(a, now).map_err(rate_limited)?;
-    }
+    let reserved = match &addr_key {
+        Some(a) => Some(s.limits.address.begin(a, now).map_err(rate_limited)?),
+        None => None,
+    };
     let result = sign_up_checked(&s, body).await;
-    if let (Err(e), Some(a)) = (&result, &addr_key)
-        && matches!(e.status, StatusCode::CONFLICT | StatusCode::FORBIDDEN)
-    {
-        s.limits.address.failure(a, now);
+    if let Some(r) = reserved {
+        match &result {
+            Err(e) if matches!(e.status, StatusCode::CONFLICT | StatusCode::FORBIDDEN) => {
+                r.failed()
+            }
+            _ => r.release(),
+        }
     }
     result
 }
@@ -133,36 +184,44 @@ async fn sign_up_checked(
     let req = json_body(body)?;
     check_text("username", &req.username, 3, 64)?;
     check_text("password", &req.password, 10, 1024)?;
-    if s.store.account_by_username(&req.username).await?.is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::Conflict,
-            "that username is taken",
-        ));
-    }
-    if s.config.sign_up == SignUpPolicy::Invite {
-        let ok = match &req.invite {
-            Some(token) => {
-                s.store
-                    .consume_invite(&auth::token_hash(token), &crate::now())
-                    .await?
+    // On an invite-only server the invite is checked before the name is looked at, so
+    // names cannot be probed without one; it is used up only with the account, below.
+    let invite = match s.config.sign_up {
+        SignUpPolicy::Open => None,
+        SignUpPolicy::Invite => {
+            let token = req.invite.as_deref().ok_or_else(invite_required)?;
+            let hash = auth::token_hash(token);
+            if !s.store.invite_usable(&hash, &crate::now()).await? {
+                return Err(invite_required());
             }
-            None => false,
-        };
-        if !ok {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                ErrorCode::InviteRequired,
-                "this server opens accounts by invitation: the invite is missing, used or expired",
-            ));
+            Some(hash)
         }
+    };
+    if s.store.account_by_username(&req.username).await?.is_some() {
+        return Err(taken());
     }
     let password = req.password.clone();
     let hash = auth::argon2_job(move || auth::hash_password(&password))
         .await
         .ok_or_else(|| ApiError::bad_request("that password cannot be used"))??;
-    let account_id = s.store.create_account(&req.username, &hash).await?;
+    let now = crate::now();
+    let account_id = s
+        .store
+        .create_account(
+            &req.username,
+            &hash,
+            invite.as_deref().map(|h| (h, now.as_str())),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(AccountCreated { account_id })))
+}
+
+fn taken() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        ErrorCode::Conflict,
+        "that username is taken",
+    )
 }
 
 pub(crate) fn rate_limited(wait: std::time::Duration) -> ApiError {
@@ -174,6 +233,7 @@ pub(crate) fn rate_limited(wait: std::time::Duration) -> ApiError {
             wait.as_secs().max(1)
         ),
     )
+    .retry_after(wait)
 }
 
 /// Checks a TOTP code (each time step once) or a one-time recovery code.
@@ -202,41 +262,54 @@ pub(crate) async fn reauthenticate(
     body: Result<Json<Reauthenticate>, JsonRejection>,
 ) -> ApiResult<()> {
     let req = json_body(body)?;
+    reauthenticate_with(s, who, &req.password, req.totp.as_deref()).await
+}
+
+/// [`reauthenticate`] with the password and code already parsed (from a larger body).
+pub(crate) async fn reauthenticate_with(
+    s: &AppState,
+    who: &Authed,
+    password: &str,
+    totp: Option<&str>,
+) -> ApiResult<()> {
     let key = format!("reauth|{}", who.account);
-    let now = std::time::Instant::now();
-    s.limits.pair.check(&key, now).map_err(rate_limited)?;
-    let refused = || {
-        s.limits.pair.failure(&key, now);
+    let attempt = s
+        .limits
+        .pair
+        .begin(&key, std::time::Instant::now())
+        .map_err(rate_limited)?;
+    let refused = |attempt: crate::ratelimit::Attempt<'_>| {
+        attempt.failed();
         ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Unauthorized,
             "the password (or authenticator code) was not accepted",
         )
     };
-    if req.password.chars().count() > 1024 {
-        return Err(refused());
+    if password.chars().count() > 1024 {
+        return Err(refused(attempt));
     }
     let account = s
         .store
         .account_by_id(&who.account)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    let (password, hash) = (req.password.clone(), account.password_hash.clone());
+    let (password, hash) = (password.to_string(), account.password_hash.clone());
     let ok = auth::argon2_job(move || auth::verify_password(&password, &hash))
         .await
         .unwrap_or(false);
     if !ok {
-        return Err(refused());
+        return Err(refused(attempt));
     }
     if account.totp_enabled {
-        let Some(code) = req.totp.as_deref() else {
-            return Err(refused());
+        let Some(code) = totp else {
+            return Err(refused(attempt));
         };
         if !second_factor_ok(s, &account, code).await? {
-            return Err(refused());
+            return Err(refused(attempt));
         }
     }
-    s.limits.pair.success(&key);
+    attempt.succeeded();
     Ok(())
 }
 
@@ -256,11 +329,13 @@ pub async fn sign_in(
     {
         return Err(ApiError::unauthorized());
     }
-    let now = std::time::Instant::now();
     let attempt = auth::SignInAttempt::new(&req.username, addr);
-    s.limits.check(&attempt, now).map_err(rate_limited)?;
-    let fail = |s: &AppState| {
-        s.limits.failure(&attempt, now);
+    let reserved = s
+        .limits
+        .begin(&attempt, std::time::Instant::now())
+        .map_err(rate_limited)?;
+    let fail = |r: crate::ratelimit::SignInReservation<'_>| {
+        r.failed();
         ApiError::unauthorized()
     };
     let account = s.store.account_by_username(&req.username).await?;
@@ -274,19 +349,19 @@ pub async fn sign_in(
         .await
         .unwrap_or(false);
     let Some(account) = account.filter(|_| ok) else {
-        return Err(fail(&s));
+        return Err(fail(reserved));
     };
     if account.totp_enabled {
         // Same reply as a wrong password, and counted as a failure: no password oracle.
         let Some(code) = req.totp.as_deref() else {
-            return Err(fail(&s));
+            return Err(fail(reserved));
         };
         let accepted = second_factor_ok(&s, &account, code).await?;
         if !accepted {
-            return Err(fail(&s));
+            return Err(fail(reserved));
         }
     }
-    s.limits.success(&attempt);
+    reserved.succeeded();
     enrol(&s, account.id, &req.device_name, &req.device_public_key).await
 }
 
@@ -395,14 +470,41 @@ pub async fn list_devices(State(s): State<AppState>, who: Authed) -> ApiResult<J
     Ok(Json(s.store.list_devices(&who.account).await?))
 }
 
+/// Revokes a device. Signing this device out needs nothing more; revoking another one needs
+/// the password (and code) again, so a stolen token cannot cut the owner's devices off.
 pub async fn revoke_device(
     State(s): State<AppState>,
     who: Authed,
     Path(id): Path<String>,
+    body: Result<Json<Reauthenticate>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
     check_path_name(&id)?;
+    if id != who.device {
+        reauthenticate(&s, &who, body).await?;
+    }
     s.store.revoke_device(&who.account, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/account/password`: the password (and code) again, then a new one; every other
+/// device of the account is signed out, this one stays signed in.
+pub async fn change_password(
+    State(s): State<AppState>,
+    who: Authed,
+    body: Result<Json<ChangePassword>, JsonRejection>,
+) -> ApiResult<Json<PasswordChanged>> {
+    let req = json_body(body)?;
+    check_text("new_password", &req.new_password, 10, 1024)?;
+    reauthenticate_with(&s, &who, &req.password, req.totp.as_deref()).await?;
+    let new_password = req.new_password.clone();
+    let hash = auth::argon2_job(move || auth::hash_password(&new_password))
+        .await
+        .ok_or_else(|| ApiError::bad_request("that password cannot be used"))??;
+    let devices_revoked = s
+        .store
+        .change_password(&who.account, &hash, &who.device)
+        .await?;
+    Ok(Json(PasswordChanged { devices_revoked }))
 }
 
 pub async fn usage(State(s): State<AppState>, who: Authed) -> ApiResult<Json<Usage>> {
@@ -424,7 +526,7 @@ pub async fn append_blob(
     who: Authed,
     Path(seq): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<impl IntoResponse> {
     who.require_second_factor(&s)?;
     let seq: u64 = seq
@@ -432,27 +534,22 @@ pub async fn append_blob(
         .ok()
         .filter(|n| *n >= 1 && *n <= i64::MAX as u64)
         .ok_or_else(|| ApiError::bad_request("seq must be a whole number from 1"))?;
-    let bytes = blob_body(&headers, body)?;
+    let (bytes, _reserved) = blob_body(&s, &headers, body).await?;
+    let size = bytes.len() as u64;
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     let outcome = s
         .store
-        .append_blob(&who.account, &who.device, seq, &bytes, s.config.quota_bytes)
+        .append_blob(&who.account, &who.device, seq, bytes, s.config.quota_bytes)
         .await?;
     if outcome == Appended::Stored {
-        s.metrics.uploaded_bytes.inc_by(bytes.len() as u64);
+        s.metrics.uploaded_bytes.inc_by(size);
     }
     let status = if outcome == Appended::Stored {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        Json(BlobInfo {
-            seq,
-            size: bytes.len() as u64,
-            hash: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-        }),
-    ))
+    Ok((status, Json(BlobInfo { seq, size, hash })))
 }
 
 #[derive(Deserialize)]
@@ -466,7 +563,7 @@ pub async fn blob_range(
     who: Authed,
     Path(device): Path<String>,
     Query(range): Query<Range>,
-) -> ApiResult<Json<Vec<BlobData>>> {
+) -> ApiResult<Response> {
     who.require_second_factor(&s)?;
     check_path_name(&device)?;
     let from: u64 = match range.from {
@@ -485,20 +582,53 @@ pub async fn blob_range(
             .filter(|n| (1..=1000).contains(n))
             .ok_or_else(|| ApiError::bad_request("limit must be 1–1000"))?,
     };
+    // Which blobs, first (metadata only), so memory for the reply can be reserved before
+    // any bytes are read: the raw bytes, and the JSON with their base64.
+    let infos = s
+        .store
+        .blob_infos(&who.account, &device, from, limit, s.config.max_blob_bytes)
+        .await?;
+    let raw: u64 = infos.iter().map(|i| i.size).sum();
+    let reply_len: u64 = 2 + infos.iter().map(range_entry_len).sum::<u64>();
+    let mut reserved = s.budget.reserve(raw + reply_len).await?;
     let blobs = s
         .store
-        .blob_range(&who.account, &device, from, limit, s.config.max_blob_bytes)
+        .blob_range(&who.account, &device, from, infos.len() as u64, raw)
         .await?;
+    let json = range_json(blobs, reply_len);
+    reserved.shrink_to(json.len() as u64);
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, json.len())
+        .body(reserved_body(json, reserved))
+        .unwrap_or_else(|_| ApiError::not_found().into_response()))
+}
+
+/// The most one blob's entry in a range reply can take, in bytes.
+fn range_entry_len(info: &BlobInfo) -> u64 {
+    info.size.div_ceil(3) * 4 + info.hash.len() as u64 + 96
+}
+
+/// The range reply (`[BlobData, …]`), written straight into one buffer of `capacity`, each
+/// blob's bytes dropped as soon as they are encoded.
+fn range_json(blobs: Vec<(BlobInfo, Vec<u8>)>, capacity: u64) -> Bytes {
     let engine = base64::engine::general_purpose::STANDARD;
-    Ok(Json(
-        blobs
-            .into_iter()
-            .map(|(info, bytes)| BlobData {
-                info,
-                data: engine.encode(bytes),
-            })
-            .collect(),
-    ))
+    let mut out = String::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    out.push('[');
+    for (i, (info, bytes)) in blobs.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // The hash is lower-case hex, as the store wrote it: nothing to escape.
+        out.push_str(&format!(
+            "{{\"seq\":{},\"size\":{},\"hash\":\"{}\",\"data\":\"",
+            info.seq, info.size, info.hash
+        ));
+        engine.encode_string(&bytes, &mut out);
+        out.push_str("\"}");
+    }
+    out.push(']');
+    Bytes::from(out)
 }
 
 pub async fn put_snapshot(
@@ -506,16 +636,17 @@ pub async fn put_snapshot(
     who: Authed,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<impl IntoResponse> {
     who.require_second_factor(&s)?;
     check_text("snapshot name", &name, 1, 100)?;
-    let bytes = blob_body(&headers, body)?;
+    let (bytes, _reserved) = blob_body(&s, &headers, body).await?;
+    let size = bytes.len() as u64;
     let snap = s
         .store
-        .put_snapshot(&who.account, &name, &bytes, s.config.quota_bytes)
+        .put_snapshot(&who.account, &name, bytes, s.config.quota_bytes)
         .await?;
-    s.metrics.uploaded_bytes.inc_by(bytes.len() as u64);
+    s.metrics.uploaded_bytes.inc_by(size);
     Ok((StatusCode::CREATED, Json(snap)))
 }
 
@@ -526,8 +657,15 @@ pub async fn get_snapshot(
 ) -> ApiResult<impl IntoResponse> {
     who.require_second_factor(&s)?;
     check_path_name(&name)?;
-    let bytes = s.store.get_snapshot(&who.account, &name).await?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
+    // Streamed from storage as it is sent: no snapshot is ever held whole in memory.
+    let (size, stream) = s.store.open_snapshot(&who.account, &name).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, size.to_string()),
+        ],
+        Body::from_stream(stream),
+    ))
 }
 
 pub async fn list_snapshots(

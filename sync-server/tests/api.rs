@@ -14,6 +14,7 @@ mod common;
 
 struct Server {
     _dir: tempfile::TempDir,
+    store: std::sync::Arc<dyn casebook_sync::store::Store>,
     app: axum::Router,
 }
 
@@ -53,9 +54,10 @@ async fn server_with(b: Backend, f: impl FnOnce(&mut Config)) -> Option<Server> 
     b.configure(&mut cfg, dir.path()).await?;
     f(&mut cfg);
     let store = casebook_sync::store::open(&cfg).await.unwrap();
-    let state = AppState::new(cfg, store).unwrap();
+    let state = AppState::new(cfg, store.clone()).unwrap();
     Some(Server {
         _dir: dir,
+        store,
         app: router(state),
     })
 }
@@ -330,6 +332,7 @@ async fn a_therapist_with_two_devices(b: Backend) {
         StatusCode::NO_CONTENT
     );
 
+    // Usage: the bytes, and 4096 for each of the five objects (four blobs, one snapshot).
     let usage = s.get("/v1/usage", Some(&t1)).await.json();
     assert_eq!(
         usage["used_bytes"],
@@ -337,7 +340,8 @@ async fn a_therapist_with_two_devices(b: Backend) {
             + b"ciphertext two".len()
             + b"desktop one".len()
             + big.len()
-            + b"encrypted backup".len()) as u64
+            + b"encrypted backup".len()
+            + 5 * 4096) as u64
     );
 
     // Metrics count by route template and status, and never carry a token or a name.
@@ -355,16 +359,35 @@ async fn a_therapist_with_two_devices(b: Backend) {
         "{metrics}"
     );
 
-    // Revoke the desktop: its token stops working at once.
+    // Revoke the desktop from the laptop: the password again (a stolen laptop token alone
+    // cannot cut the owner's other devices off); its token stops working at once.
     let devices = s.get("/v1/devices", Some(&t1)).await.json();
     assert_eq!(devices.as_array().unwrap().len(), 2);
+    let other = format!("/v1/devices/{desktop}");
     assert_eq!(
-        s.call(
+        s.call(Method::DELETE, &other, Some(&t1), None, vec![])
+            .await
+            .status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "no password given"
+    );
+    assert_eq!(
+        s.json(
             Method::DELETE,
-            &format!("/v1/devices/{desktop}"),
+            &other,
             Some(&t1),
-            None,
-            vec![]
+            json!({"password": "a guess by a thief"})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.json(
+            Method::DELETE,
+            &other,
+            Some(&t1),
+            json!({"password": "long enough passphrase"})
         )
         .await
         .status,
@@ -454,12 +477,11 @@ async fn another_account_gets_no_data_and_no_hint_from_any_endpoint(b: Backend) 
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        s.call(
+        s.json(
             Method::DELETE,
             &format!("/v1/devices/{alice_dev}"),
             Some(&bob),
-            None,
-            vec![]
+            json!({"password": "long enough passphrase"}),
         )
         .await
         .status,
@@ -537,7 +559,8 @@ async fn another_account_gets_no_data_and_no_hint_from_any_endpoint(b: Backend) 
 async fn bad_input_gets_a_clear_4xx_and_stores_nothing(b: Backend) {
     let Some(s) = server_with(b, |c| {
         c.max_blob_bytes = 1024;
-        c.quota_bytes = 3000;
+        // Three blobs of 1000 bytes, with 4096 bytes of overhead each.
+        c.quota_bytes = 3 * (1000 + 4096);
     })
     .await
     else {
@@ -630,6 +653,15 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing(b: Backend) {
             StatusCode::BAD_REQUEST,
         ),
         (s.blob("/v1/blobs/5", &t, b"x").await, StatusCode::CONFLICT),
+        // Empty bodies cost storage rows and files for nothing: refused.
+        (
+            s.blob("/v1/blobs/1", &t, b"").await,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            s.blob("/v1/snapshots/empty", &t, b"").await,
+            StatusCode::BAD_REQUEST,
+        ),
         (
             s.get(&format!("/v1/devices/{dev}/blobs?from=0"), Some(&t))
                 .await,
@@ -684,7 +716,7 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing(b: Backend) {
     );
     assert_eq!(s.get("/v1/usage", Some(&t)).await.json()["used_bytes"], 0);
 
-    // The quota: 3 × 1000 bytes fit, the fourth is refused with 507.
+    // The quota: 3 × (1000 bytes + overhead) fit, the fourth is refused with 507.
     for seq in 1..=3 {
         assert_eq!(
             s.blob(&format!("/v1/blobs/{seq}"), &t, &vec![7u8; 1000])
@@ -721,6 +753,99 @@ async fn invite_only_sign_up(b: Backend) {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.json()["code"], "invite_required");
+    // A taken name with no invite, or a bad one, gets the same 403 as a free name: names
+    // cannot be probed without an invite.
+    s.store
+        .create_invite(
+            &casebook_sync::auth::token_hash("good-invite"),
+            "2999-01-01T00:00:00Z",
+        )
+        .await
+        .unwrap();
+    s.store.create_account("existing", "x", None).await.unwrap();
+    for invite in [None, Some("made-up-invite")] {
+        let r = s
+            .json(
+                Method::POST,
+                "/v1/accounts",
+                None,
+                json!({"username": "existing", "password": "long enough passphrase", "invite": invite}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{invite:?}");
+        assert_eq!(r.json()["code"], "invite_required");
+    }
+    // With a good invite the taken name is refused, and the invite is still usable.
+    let taken = s
+        .json(
+            Method::POST,
+            "/v1/accounts",
+            None,
+            json!({"username": "existing", "password": "long enough passphrase", "invite": "good-invite"}),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    // Taken-name sign-ups racing a real one for the same invite never burn it: the store
+    // uses it up in the same transaction that creates the account.
+    let hash = casebook_sync::auth::token_hash("good-invite");
+    let now = "2026-01-01T00:00:00Z";
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = s.store.clone();
+            let hash = hash.clone();
+            tokio::spawn(async move {
+                store
+                    .create_account("existing", "x", Some((&hash, now)))
+                    .await
+            })
+        })
+        .collect();
+    for r in racers {
+        assert!(matches!(
+            r.await.unwrap(),
+            Err(casebook_sync::store::StoreError::Conflict(_))
+        ));
+    }
+    let made = s
+        .json(
+            Method::POST,
+            "/v1/accounts",
+            None,
+            json!({"username": "dan", "password": "long enough passphrase", "invite": "good-invite"}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED);
+    // Used once: two sign-ups at once with one invite make one account.
+    s.store
+        .create_invite(
+            &casebook_sync::auth::token_hash("one-use"),
+            "2999-01-01T00:00:00Z",
+        )
+        .await
+        .unwrap();
+    let hash = casebook_sync::auth::token_hash("one-use");
+    let pair: Vec<_> = (0..2)
+        .map(|i| {
+            let store = s.store.clone();
+            let hash = hash.clone();
+            tokio::spawn(async move {
+                store
+                    .create_account(&format!("twin{i}"), "x", Some((&hash, now)))
+                    .await
+            })
+        })
+        .collect();
+    let mut made = 0;
+    for r in pair {
+        match r.await.unwrap() {
+            Ok(_) => made += 1,
+            Err(e) => assert!(
+                matches!(e, casebook_sync::store::StoreError::InviteInvalid),
+                "{e}"
+            ),
+        }
+    }
+    assert_eq!(made, 1);
     let info = s.get("/v1/info", None).await.json();
     assert_eq!(info["sign_up"], "invite");
     assert_eq!(
@@ -869,12 +994,11 @@ async fn passkeys_sign_in_once_and_only_for_their_account(b: Backend) {
         json!([])
     );
     assert_eq!(
-        s.call(
+        s.json(
             Method::DELETE,
             &format!("/v1/passkeys/{passkey_id}"),
             Some(&neighbour),
-            None,
-            vec![]
+            json!({"password": "long enough passphrase"}),
         )
         .await
         .status,
@@ -883,13 +1007,25 @@ async fn passkeys_sign_in_once_and_only_for_their_account(b: Backend) {
 
     // Removed: a challenge is refused, and an answer to a challenge made before is too.
     let before = s.passkey_challenge("keyholder").await.json();
+    // A device token alone cannot remove a passkey: the password again.
+    let remove = format!("/v1/passkeys/{passkey_id}");
     assert_eq!(
-        s.call(
+        s.json(
             Method::DELETE,
-            &format!("/v1/passkeys/{passkey_id}"),
+            &remove,
             Some(&token),
-            None,
-            vec![]
+            json!({"password": "wrong"})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.json(
+            Method::DELETE,
+            &remove,
+            Some(&token),
+            json!({"password": "long enough passphrase"})
         )
         .await
         .status,

@@ -3,8 +3,8 @@
 //! does, and staged uploads, orphan blob and snapshot files and a deleted account's folders
 //! are swept at start, while every committed blob and snapshot stays readable.
 
-use casebook_sync::store::Store;
 use casebook_sync::store::embedded::Embedded;
+use casebook_sync::store::{Bytes, Store};
 
 const QUOTA: u64 = 1 << 30;
 
@@ -13,7 +13,7 @@ async fn leftovers_are_swept_and_committed_data_stays() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let store = Embedded::open(root).unwrap();
-    let account = store.create_account("keeper", "hash").await.unwrap();
+    let account = store.create_account("keeper", "hash", None).await.unwrap();
     let device = store
         .create_device(&account, "laptop", "pk", "t1")
         .await
@@ -27,16 +27,26 @@ async fn leftovers_are_swept_and_committed_data_stays() {
             format!("blob {seq}").into_bytes()
         };
         store
-            .append_blob(&account, &device, seq, &bytes, QUOTA)
+            .append_blob(&account, &device, seq, bytes.into(), QUOTA)
             .await
             .unwrap();
     }
     store
-        .put_snapshot(&account, "backup", b"version one", QUOTA)
+        .put_snapshot(
+            &account,
+            "backup",
+            Bytes::from_static(b"version one"),
+            QUOTA,
+        )
         .await
         .unwrap();
     store
-        .put_snapshot(&account, "backup", b"version two", QUOTA)
+        .put_snapshot(
+            &account,
+            "backup",
+            Bytes::from_static(b"version two"),
+            QUOTA,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -51,10 +61,10 @@ async fn leftovers_are_swept_and_committed_data_stays() {
         "the old version is removed once the new row is committed"
     );
 
-    let gone = store.create_account("leaver", "hash").await.unwrap();
+    let gone = store.create_account("leaver", "hash", None).await.unwrap();
     let gone_device = store.create_device(&gone, "old", "pk", "t2").await.unwrap();
     store
-        .append_blob(&gone, &gone_device, 1, &big, QUOTA)
+        .append_blob(&gone, &gone_device, 1, big.clone().into(), QUOTA)
         .await
         .unwrap();
     drop(store);
@@ -108,7 +118,7 @@ async fn leftovers_are_swept_and_committed_data_stays() {
         b"version two"
     );
     store
-        .append_blob(&account, &device, 4, b"blob 4", QUOTA)
+        .append_blob(&account, &device, 4, Bytes::from_static(b"blob 4"), QUOTA)
         .await
         .unwrap();
 }
@@ -121,7 +131,7 @@ fn the_metadata_schema_is_versioned_and_a_newer_one_refused() {
     let v: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 4, "every schema version applied");
+    assert_eq!(v, 5, "every schema version applied");
     // Opening again changes nothing.
     drop(conn);
     drop(Embedded::open(dir.path()).unwrap());

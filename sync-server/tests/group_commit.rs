@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use casebook_sync::store::embedded::Embedded;
-use casebook_sync::store::{Appended, Store, StoreError};
+use casebook_sync::store::{Appended, Bytes, Store, StoreError};
 
 const QUOTA: u64 = 1 << 30;
 
@@ -24,7 +24,7 @@ fn blob(device: usize, seq: u64) -> Vec<u8> {
 async fn concurrent_uploads_are_all_stored_once_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(Embedded::open(dir.path()).unwrap());
-    let account = store.create_account("group", "hash").await.unwrap();
+    let account = store.create_account("group", "hash", None).await.unwrap();
     let mut devices = Vec::new();
     for i in 0..8 {
         let d = store
@@ -46,20 +46,26 @@ async fn concurrent_uploads_are_all_stored_once_in_order() {
             for seq in 1..=per_device {
                 let bytes = blob(i, seq);
                 let first = store
-                    .append_blob(&account, &d, seq, &bytes, QUOTA)
+                    .append_blob(&account, &d, seq, bytes.clone().into(), QUOTA)
                     .await
                     .unwrap();
                 assert_eq!(first, Appended::Stored);
                 // The same blob again (a retry) is accepted as already there.
                 let again = store
-                    .append_blob(&account, &d, seq, &bytes, QUOTA)
+                    .append_blob(&account, &d, seq, bytes.clone().into(), QUOTA)
                     .await
                     .unwrap();
                 assert_eq!(again, Appended::AlreadyThere);
             }
             // A gap is refused and stores nothing.
             let gap = store
-                .append_blob(&account, &d, per_device + 2, b"x", QUOTA)
+                .append_blob(
+                    &account,
+                    &d,
+                    per_device + 2,
+                    Bytes::from_static(b"x"),
+                    QUOTA,
+                )
                 .await;
             assert!(matches!(gap, Err(StoreError::Conflict(_))), "{gap:?}");
         }));

@@ -108,3 +108,96 @@ async fn serves_https_with_its_own_certificate() {
     assert!(http_get(port, "/v1/info").is_none_or(|r| !r.contains("locations")));
     assert!(server.stop().success());
 }
+
+/// One request over a raw socket with extra header lines; the whole answer.
+fn http_get_with(port: u16, path: &str, headers: &str) -> Option<String> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+/// Behind a proxy on loopback every client would look like 127.0.0.1: a loopback address
+/// over plain HTTP with no trusted proxy is refused at start, unless the clients are said
+/// to be on this machine.
+#[test]
+fn loopback_over_plain_http_without_a_trusted_proxy_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("casebook-sync"))
+        .env_remove("CASEBOOK_SYNC_LOCAL_ONLY")
+        .env_remove("CASEBOOK_SYNC_TRUSTED_PROXIES")
+        .args([
+            "serve",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--country",
+            "GB",
+        ])
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("trusted_proxies") && err.contains("--local-only"),
+        "{err}"
+    );
+}
+
+/// With `local_only` (here from the environment), a request that came through a proxy
+/// anyway is refused: the server fails closed instead of putting everyone under one key.
+#[test]
+fn local_only_refuses_requests_forwarded_by_a_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = Command::new(assert_cmd::cargo::cargo_bin("casebook-sync"))
+        .env("CASEBOOK_SYNC_LOCAL_ONLY", "1")
+        .args([
+            "serve",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--country",
+            "GB",
+        ])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Running { child, port };
+    server.wait_healthy();
+    for header in [
+        "X-Forwarded-For: 203.0.113.9\r\n",
+        "Forwarded: for=203.0.113.9\r\n",
+        "X-Real-IP: 203.0.113.9\r\n",
+    ] {
+        let r = http_get_with(port, "/v1/info", header).unwrap();
+        assert!(r.starts_with("HTTP/1.1 503"), "{header}: {r}");
+        assert!(r.contains("trusted_proxies"), "{r}");
+    }
+    let direct = http_get(port, "/v1/info").unwrap();
+    assert!(direct.starts_with("HTTP/1.1 200"), "{direct}");
+    assert!(server.stop().success());
+    let mut log = String::new();
+    server
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert_eq!(
+        log.matches("refusing requests forwarded by a proxy")
+            .count(),
+        1,
+        "logged once: {log}"
+    );
+}

@@ -268,58 +268,72 @@ async fn keys(os: &casebook_sync::config::ObjectStoreConfig) -> Vec<String> {
 
 #[tokio::test]
 async fn the_bucket_holds_only_what_rows_point_to_and_nothing_after_account_deletion() {
-    use casebook_sync::store::{Appended, Store, StoreError};
+    use casebook_sync::store::{Appended, Bytes, Store, StoreError};
     let Some((pg, os)) = common::scaleout::fresh().await else {
         return;
     };
     let store = casebook_sync::store::scaleout::ScaleOut::open(&pg, &os)
         .await
         .unwrap();
-    let quota = 10_000;
-    let a = store.create_account("gwen", "hash").await.unwrap();
+    // Each object costs its size and 4096 bytes of overhead.
+    let quota = 30_000;
+    let a = store.create_account("gwen", "hash", None).await.unwrap();
     let d = store
         .create_device(&a, "laptop", "age1k", "token-hash")
         .await
         .unwrap();
     assert_eq!(
-        store.append_blob(&a, &d, 1, b"one", quota).await.unwrap(),
+        store
+            .append_blob(&a, &d, 1, Bytes::from_static(b"one"), quota)
+            .await
+            .unwrap(),
         Appended::Stored
     );
     assert_eq!(
-        store.append_blob(&a, &d, 2, b"two", quota).await.unwrap(),
+        store
+            .append_blob(&a, &d, 2, Bytes::from_static(b"two"), quota)
+            .await
+            .unwrap(),
         Appended::Stored
     );
     assert_eq!(
-        store.append_blob(&a, &d, 2, b"two", quota).await.unwrap(),
+        store
+            .append_blob(&a, &d, 2, Bytes::from_static(b"two"), quota)
+            .await
+            .unwrap(),
         Appended::AlreadyThere
     );
     // Refused uploads leave no object behind.
     assert!(matches!(
-        store.append_blob(&a, &d, 2, b"other", quota).await,
-        Err(StoreError::Conflict(_))
-    ));
-    assert!(matches!(
-        store.append_blob(&a, &d, 5, b"gap", quota).await,
+        store
+            .append_blob(&a, &d, 2, Bytes::from_static(b"other"), quota)
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
         store
-            .append_blob(&a, &d, 3, &vec![0u8; 20_000], quota)
+            .append_blob(&a, &d, 5, Bytes::from_static(b"gap"), quota)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .append_blob(&a, &d, 3, vec![0u8; 20_000].into(), quota)
             .await,
         Err(StoreError::QuotaExceeded)
     ));
     // A replaced snapshot's old version goes; a refused one never lands.
     store
-        .put_snapshot(&a, "backup", b"first version", quota)
+        .put_snapshot(&a, "backup", Bytes::from_static(b"first version"), quota)
         .await
         .unwrap();
     store
-        .put_snapshot(&a, "backup", b"second version", quota)
+        .put_snapshot(&a, "backup", Bytes::from_static(b"second version"), quota)
         .await
         .unwrap();
     assert!(matches!(
         store
-            .put_snapshot(&a, "big", &vec![1u8; 20_000], quota)
+            .put_snapshot(&a, "big", vec![1u8; 20_000].into(), quota)
             .await,
         Err(StoreError::QuotaExceeded)
     ));
@@ -338,9 +352,11 @@ async fn the_bucket_holds_only_what_rows_point_to_and_nothing_after_account_dele
         "every key is under the account"
     );
     // Someone else's device stores nothing.
-    let b = store.create_account("huw", "hash").await.unwrap();
+    let b = store.create_account("huw", "hash", None).await.unwrap();
     assert!(matches!(
-        store.append_blob(&b, &d, 3, b"x", quota).await,
+        store
+            .append_blob(&b, &d, 3, Bytes::from_static(b"x"), quota)
+            .await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(keys(&os).await.len(), 3);

@@ -265,7 +265,7 @@ async fn expired_and_used_invites_are_refused() {
         .create_invite(&hash("careful-invite"), "2999-01-01T00:00:00Z")
         .await
         .unwrap();
-    s.store.create_account("taken", "x").await.unwrap();
+    s.store.create_account("taken", "x", None).await.unwrap();
     let taken = json!({"username": "taken", "password": "long enough passphrase", "invite": "careful-invite"});
     assert_eq!(
         s.send(Method::POST, "/v1/accounts", None, Some(taken))

@@ -180,6 +180,23 @@ pub struct Reauthenticate {
     pub totp: Option<String>,
 }
 
+/// `POST /v1/account/password`: the current password (and code, when TOTP is on) and the
+/// new one (10–1024 characters, as at sign-up).
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct ChangePassword {
+    pub password: String,
+    /// The current authenticator code or a recovery code, when TOTP is on.
+    #[serde(default)]
+    pub totp: Option<String>,
+    pub new_password: String,
+}
+
+/// The password was changed: every other device of the account is signed out.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PasswordChanged {
+    pub devices_revoked: u64,
+}
+
 // ---------- Passkeys (WebAuthn) ----------
 //
 // The WebAuthn objects themselves (the options a browser or authenticator is handed, and the

@@ -24,13 +24,16 @@ use casebook_wire::{BlobInfo, Deleted, Device, Head, Snapshot};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use super::{AccountRecord, Appended, PasskeyRecord, Store, StoreError, StoreResult, TokenOwner};
+use super::{
+    AccountRecord, Appended, ByteStream, Bytes, PasskeyRecord, Store, StoreError, StoreResult,
+    TokenOwner, charge,
+};
 use crate::now;
 
 /// The metadata schema, one entry per version (`PRAGMA user_version`). Entries are never
 /// edited once released; a change is a new entry. v1 is written with IF NOT EXISTS, so a
 /// folder made before versioning (version 0 with the tables) is brought to v1 unchanged.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE IF NOT EXISTS accounts (
@@ -113,6 +116,30 @@ ALTER TABLE blobs ADD COLUMN data BLOB;
 /// v4: passkeys (WebAuthn credentials: public key and counter, never a secret).
 const SCHEMA_V4: &str = super::PASSKEYS_TABLE;
 
+/// v5: every blob and snapshot costs [`super::OBJECT_OVERHEAD`] (4096) bytes on top of its
+/// size, so empty or tiny objects are not free; the totals are recomputed to match.
+const SCHEMA_V5: &str = r#"
+DROP TRIGGER blobs_usage_insert;
+DROP TRIGGER blobs_usage_delete;
+DROP TRIGGER snapshots_usage_insert;
+DROP TRIGGER snapshots_usage_delete;
+UPDATE accounts SET used_bytes =
+    (SELECT COALESCE(SUM(size + 4096), 0) FROM blobs WHERE account_id = accounts.id)
+  + (SELECT COALESCE(SUM(size + 4096), 0) FROM snapshots WHERE account_id = accounts.id);
+CREATE TRIGGER blobs_usage_insert AFTER INSERT ON blobs BEGIN
+    UPDATE accounts SET used_bytes = used_bytes + NEW.size + 4096 WHERE id = NEW.account_id;
+END;
+CREATE TRIGGER blobs_usage_delete AFTER DELETE ON blobs BEGIN
+    UPDATE accounts SET used_bytes = used_bytes - OLD.size - 4096 WHERE id = OLD.account_id;
+END;
+CREATE TRIGGER snapshots_usage_insert AFTER INSERT ON snapshots BEGIN
+    UPDATE accounts SET used_bytes = used_bytes + NEW.size + 4096 WHERE id = NEW.account_id;
+END;
+CREATE TRIGGER snapshots_usage_delete AFTER DELETE ON snapshots BEGIN
+    UPDATE accounts SET used_bytes = used_bytes - OLD.size - 4096 WHERE id = OLD.account_id;
+END;
+"#;
+
 /// Blobs of at most this many bytes are kept in their row rather than as files.
 pub const INLINE_MAX: usize = 64 * 1024;
 
@@ -146,7 +173,7 @@ struct AppendJob {
 /// Where an upload's bytes go.
 enum Placement {
     /// Into its row (a small blob).
-    Inline(Vec<u8>),
+    Inline(Bytes),
     /// Into the folder: written under a temporary name, renamed to `path` at commit.
     File { staged: Staged, path: PathBuf },
 }
@@ -166,6 +193,22 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// How much of a snapshot file is read at a time when it is sent.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// A file's bytes as a stream of chunks, read as they are asked for.
+fn file_stream(file: tokio::fs::File) -> ByteStream {
+    use tokio::io::AsyncReadExt;
+    Box::pin(futures::stream::try_unfold(file, |mut f| async move {
+        let mut buf = Vec::with_capacity(READ_CHUNK);
+        let n = (&mut f)
+            .take(READ_CHUNK as u64)
+            .read_to_end(&mut buf)
+            .await?;
+        Ok((n > 0).then(|| (Bytes::from(buf), f)))
+    }))
+}
+
 /// Creates `dir` (and missing parents) so that the new entries survive a crash: each
 /// created folder's parent is fsync'd.
 fn create_dir_durably(dir: &Path) -> std::io::Result<()> {
@@ -175,12 +218,98 @@ fn create_dir_durably(dir: &Path) -> std::io::Result<()> {
     if let Some(parent) = dir.parent() {
         create_dir_durably(parent)?;
     }
-    match std::fs::create_dir(dir) {
+    match private::create_dir(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
         Err(e) => return Err(e),
     }
     std::fs::File::open(dir.parent().unwrap_or(Path::new(".")))?.sync_all()
+}
+
+/// Only the server's own user may read what the data folder holds (TOTP secrets, password
+/// and token hashes, blobs): folders 0700 and files 0600, whatever the process umask.
+mod private {
+    use std::path::Path;
+
+    #[cfg(unix)]
+    pub fn create_dir(dir: &Path) -> std::io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().mode(0o700).create(dir)
+    }
+    #[cfg(not(unix))]
+    pub fn create_dir(dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir(dir)
+    }
+
+    /// A new file, readable and writable by the owner only.
+    pub fn create_file(path: &Path) -> std::io::Result<std::fs::File> {
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        o.open(path)
+    }
+
+    /// Sets `path`'s mode to `mode` if it is looser (an existing folder made under another
+    /// umask); a missing path is fine.
+    #[cfg(unix)]
+    pub fn tighten(path: &Path, mode: u32) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.permissions().mode() & 0o777 & !mode != 0 => {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    pub fn tighten(_: &Path, _: u32) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// The data folder at open: every folder 0700, every file 0600 (also those written by an
+    /// earlier version under a looser umask). `meta.db` is created 0600 before SQLite opens
+    /// it, so its `-wal` and `-shm` (which SQLite gives the database's mode) are too.
+    pub fn prepare(root: &Path) -> std::io::Result<()> {
+        for dir in [
+            root.to_path_buf(),
+            root.join("blobs"),
+            root.join("snapshots"),
+        ] {
+            if !dir.is_dir() {
+                super::create_dir_durably(&dir)?;
+            }
+        }
+        let db = root.join("meta.db");
+        if !db.exists() {
+            let mut o = std::fs::OpenOptions::new();
+            o.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+            match o.open(&db) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        tighten_tree(root)
+    }
+
+    fn tighten_tree(dir: &Path) -> std::io::Result<()> {
+        tighten(dir, 0o700)?;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                tighten_tree(&entry.path())?;
+            } else if kind.is_file() {
+                tighten(&entry.path(), 0o600)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn snapshot_file(root: &Path, account: &str, name: &str, content_hash: &str) -> PathBuf {
@@ -203,7 +332,7 @@ impl Staged {
     fn write(dir: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
         create_dir_durably(dir)?;
         let tmp = dir.join(format!(".staged-{}", uuid::Uuid::new_v4()));
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = private::create_file(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         Ok(Staged(Some(tmp)))
@@ -214,7 +343,7 @@ impl Staged {
     fn write_unsynced(dir: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
         create_dir_durably(dir)?;
         let tmp = dir.join(format!(".staged-{}", uuid::Uuid::new_v4()));
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = private::create_file(&tmp)?;
         f.write_all(bytes)?;
         Ok(Staged(Some(tmp)))
     }
@@ -251,8 +380,7 @@ impl Drop for Staged {
 impl Embedded {
     /// Opens (creating if needed) the store in `root`.
     pub fn open(root: &Path) -> anyhow::Result<Embedded> {
-        std::fs::create_dir_all(root.join("blobs"))?;
-        std::fs::create_dir_all(root.join("snapshots"))?;
+        private::prepare(root)?;
         let mut conn = Connection::open(root.join("meta.db"))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
@@ -386,20 +514,43 @@ fn used_bytes(conn: &Connection, account: &str) -> StoreResult<u64> {
 
 #[async_trait]
 impl Store for Embedded {
-    async fn create_account(&self, username: &str, password_hash: &str) -> StoreResult<String> {
+    async fn create_account(
+        &self,
+        username: &str,
+        password_hash: &str,
+        invite: Option<(&str, &str)>,
+    ) -> StoreResult<String> {
         let (username, password_hash) = (username.to_string(), password_hash.to_string());
+        let invite = invite.map(|(t, n)| (t.to_string(), n.to_string()));
         self.with(move |c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db_err)?;
+            if let Some((token, at)) = &invite {
+                let used = tx
+                    .execute(
+                        "UPDATE invites SET used = 1 WHERE token_hash = ?1 AND used = 0 AND expires_at > ?2",
+                        params![token, at],
+                    )
+                    .map_err(db_err)?;
+                if used != 1 {
+                    return Err(StoreError::InviteInvalid);
+                }
+            }
             let id = uuid::Uuid::new_v4().to_string();
-            match c.execute(
+            match tx.execute(
                 "INSERT INTO accounts (id, username, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![id, username, password_hash, now()],
             ) {
-                Ok(_) => Ok(id),
+                Ok(_) => {}
                 Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                    Err(StoreError::Conflict("that username is taken".into()))
+                    // Rolled back: the invite stays unused.
+                    return Err(StoreError::Conflict("that username is taken".into()));
                 }
-                Err(e) => Err(db_err(e)),
+                Err(e) => return Err(db_err(e)),
             }
+            tx.commit().map_err(db_err)?;
+            Ok(id)
         })
         .await
     }
@@ -462,16 +613,15 @@ impl Store for Embedded {
         .await
     }
 
-    async fn consume_invite(&self, token_hash: &str, now: &str) -> StoreResult<bool> {
+    async fn invite_usable(&self, token_hash: &str, now: &str) -> StoreResult<bool> {
         let (t, n) = (token_hash.to_string(), now.to_string());
-        self.with(move |c| {
-            let changed = c
-                .execute(
-                    "UPDATE invites SET used = 1 WHERE token_hash = ?1 AND used = 0 AND expires_at > ?2",
-                    params![t, n],
-                )
-                .map_err(db_err)?;
-            Ok(changed == 1)
+        self.with_read(move |c| {
+            c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM invites WHERE token_hash = ?1 AND used = 0 AND expires_at > ?2)",
+                params![t, n],
+                |r| r.get(0),
+            )
+            .map_err(db_err)
         })
         .await
     }
@@ -551,24 +701,56 @@ impl Store for Embedded {
         .await
     }
 
+    async fn change_password(
+        &self,
+        account: &str,
+        password_hash: &str,
+        keep: &str,
+    ) -> StoreResult<u64> {
+        let (a, h, k) = (
+            account.to_string(),
+            password_hash.to_string(),
+            keep.to_string(),
+        );
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db_err)?;
+            let n = tx
+                .execute(
+                    "UPDATE accounts SET password_hash = ?2 WHERE id = ?1",
+                    params![a, h],
+                )
+                .map_err(db_err)?;
+            if n != 1 {
+                return Err(StoreError::NotFound);
+            }
+            let revoked = tx
+                .execute(
+                    "UPDATE devices SET revoked = 1 WHERE account_id = ?1 AND id <> ?2 AND revoked = 0",
+                    params![a, k],
+                )
+                .map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+            Ok(revoked as u64)
+        })
+        .await
+    }
+
     async fn append_blob(
         &self,
         account: &str,
         device: &str,
         seq: u64,
-        bytes: &[u8],
+        bytes: Bytes,
         quota: u64,
     ) -> StoreResult<Appended> {
+        let size = bytes.len() as u64;
         let (hash, placement) = if bytes.len() <= INLINE_MAX {
-            (sha256_hex(bytes), Placement::Inline(bytes.to_vec()))
+            (sha256_hex(&bytes), Placement::Inline(bytes))
         } else {
             // Hash and write the bytes on this upload's own thread; the committer then takes
-            // it with whatever else is queued.
+            // it with whatever else is queued. (The bytes are shared, not copied.)
             let path = self.blob_path(account, device, seq);
-            let (bytes, dir) = (
-                bytes.to_vec(),
-                path.parent().map(Path::to_path_buf).unwrap_or_default(),
-            );
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
             let (hash, staged) =
                 tokio::task::spawn_blocking(move || -> StoreResult<(String, Staged)> {
                     Ok((
@@ -586,7 +768,7 @@ impl Store for Embedded {
                 account: account.to_string(),
                 device: device.to_string(),
                 seq,
-                size: bytes.len() as u64,
+                size,
                 hash,
                 quota,
                 bytes: placement,
@@ -612,6 +794,44 @@ impl Store for Embedded {
                 .query_map([a], |r| Ok(Head { device_id: r.get(0)?, seq: r.get::<_, i64>(1)? as u64, hash: r.get(2)? }))
                 .map_err(db_err)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn blob_infos(
+        &self,
+        account: &str,
+        device: &str,
+        from: u64,
+        limit: u64,
+        max_bytes: u64,
+    ) -> StoreResult<Vec<BlobInfo>> {
+        let (a, d) = (account.to_string(), device.to_string());
+        self.with_read(move |c| {
+            if !owns_device(c, &a, &d)? {
+                return Err(StoreError::NotFound);
+            }
+            let mut stmt = c
+                .prepare_cached("SELECT seq, size, hash FROM blobs WHERE device_id = ?1 AND account_id = ?2 AND seq >= ?3 ORDER BY seq LIMIT ?4")
+                .map_err(db_err)?;
+            let mut rows = stmt
+                .query(params![d, a, from.min(i64::MAX as u64) as i64, limit.min(i64::MAX as u64) as i64])
+                .map_err(db_err)?;
+            let mut out: Vec<BlobInfo> = Vec::new();
+            let mut total = 0u64;
+            while let Some(r) = rows.next().map_err(db_err)? {
+                let info = BlobInfo {
+                    seq: r.get::<_, i64>(0).map_err(db_err)? as u64,
+                    size: r.get::<_, i64>(1).map_err(db_err)? as u64,
+                    hash: r.get(2).map_err(db_err)?,
+                };
+                if !out.is_empty() && total + info.size > max_bytes {
+                    break;
+                }
+                total += info.size;
+                out.push(info);
+            }
+            Ok(out)
         })
         .await
     }
@@ -668,10 +888,10 @@ impl Store for Embedded {
         &self,
         account: &str,
         name: &str,
-        bytes: &[u8],
+        bytes: Bytes,
         quota: u64,
     ) -> StoreResult<Snapshot> {
-        let (a, n, bytes) = (account.to_string(), name.to_string(), bytes.to_vec());
+        let (a, n) = (account.to_string(), name.to_string());
         let hash = sha256_hex(&bytes);
         let path = self.snapshot_path(account, name, &hash);
         let root = self.root.clone();
@@ -681,8 +901,9 @@ impl Store for Embedded {
                 .query_row("SELECT size, hash FROM snapshots WHERE account_id = ?1 AND name = ?2", params![a, n], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
                 .map_err(db_err)?;
-            let previous_size = previous.as_ref().map_or(0, |p| p.0.max(0) as u64);
-            if used_bytes(&tx, &a)? - previous_size + bytes.len() as u64 > quota {
+            // A replaced version gives back what it cost; a new name costs its overhead too.
+            let previous_cost = previous.as_ref().map_or(0, |p| charge(p.0.max(0) as u64));
+            if used_bytes(&tx, &a)?.saturating_sub(previous_cost) + charge(bytes.len() as u64) > quota {
                 return Err(StoreError::QuotaExceeded);
             }
             let snap = Snapshot { name: n.clone(), size: bytes.len() as u64, hash: hash.clone(), created_at: now() };
@@ -705,22 +926,28 @@ impl Store for Embedded {
         .await
     }
 
-    async fn get_snapshot(&self, account: &str, name: &str) -> StoreResult<Vec<u8>> {
+    async fn open_snapshot(&self, account: &str, name: &str) -> StoreResult<(u64, ByteStream)> {
         let (a, n) = (account.to_string(), name.to_string());
         let root = self.root.clone();
-        self.with_read(move |c| {
-            let hash: Option<String> = c
-                .query_row(
-                    "SELECT hash FROM snapshots WHERE account_id = ?1 AND name = ?2",
-                    params![a, n],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db_err)?;
-            let hash = hash.ok_or(StoreError::NotFound)?;
-            std::fs::read(snapshot_file(&root, &a, &n, &hash)).map_err(io_err)
-        })
-        .await
+        // The file is opened while the row is read; a replacement committed afterwards
+        // removes the old file's name, and the open handle still reads the old version whole.
+        let (size, file) = self
+            .with_read(move |c| {
+                let row: Option<(i64, String)> = c
+                    .query_row(
+                        "SELECT size, hash FROM snapshots WHERE account_id = ?1 AND name = ?2",
+                        params![a, n],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()
+                    .map_err(db_err)?;
+                let (size, hash) = row.ok_or(StoreError::NotFound)?;
+                let file =
+                    std::fs::File::open(snapshot_file(&root, &a, &n, &hash)).map_err(io_err)?;
+                Ok((size.max(0) as u64, file))
+            })
+            .await?;
+        Ok((size, file_stream(tokio::fs::File::from_std(file))))
     }
 
     async fn list_snapshots(&self, account: &str) -> StoreResult<Vec<Snapshot>> {
@@ -867,6 +1094,7 @@ impl Store for Embedded {
         name: &str,
         credential_id: &str,
         passkey: &str,
+        max: usize,
     ) -> StoreResult<PasskeyRecord> {
         let record = PasskeyRecord::new(name, passkey);
         let (a, cred, r) = (
@@ -874,7 +1102,15 @@ impl Store for Embedded {
             credential_id.to_string(),
             record.clone(),
         );
+        // On the one writer connection: the count and the insert cannot interleave with
+        // another registration.
         self.with(move |c| {
+            let held: i64 = c
+                .query_row("SELECT count(*) FROM passkeys WHERE account_id = ?1", [&a], |row| row.get(0))
+                .map_err(db_err)?;
+            if held.max(0) as usize >= max {
+                return Err(PasskeyRecord::too_many(max));
+            }
             let taken: bool = c
                 .query_row("SELECT EXISTS(SELECT 1 FROM passkeys WHERE credential_id = ?1)", [&cred], |row| row.get(0))
                 .map_err(db_err)?;
@@ -1145,10 +1381,10 @@ fn commit_batch(
                     head + 1
                 )));
             }
-            if used_bytes(&tx, &job.account)? + job.size > job.quota {
+            if used_bytes(&tx, &job.account)? + charge(job.size) > job.quota {
                 return Err(StoreError::QuotaExceeded);
             }
-            let inline = match std::mem::replace(&mut job.bytes, Placement::Inline(Vec::new())) {
+            let inline = match std::mem::replace(&mut job.bytes, Placement::Inline(Bytes::new())) {
                 Placement::Inline(bytes) => Some(bytes),
                 Placement::File { staged, path } => {
                     staged.rename_into(&path).map_err(io_err)?;
@@ -1164,7 +1400,7 @@ fn commit_batch(
             tx.prepare_cached(
                 "INSERT INTO blobs (account_id, device_id, seq, size, hash, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
-            .and_then(|mut st| st.execute(params![job.account, job.device, job.seq as i64, job.size as i64, job.hash, inline]))
+            .and_then(|mut st| st.execute(params![job.account, job.device, job.seq as i64, job.size as i64, job.hash, inline.as_deref()]))
             .map_err(db_err)?;
             Ok(Appended::Stored)
         })();
@@ -1203,6 +1439,74 @@ fn flush(root: &Path, files: &[PathBuf], dirs: &[PathBuf]) -> std::io::Result<()
 mod tests {
     use super::*;
 
+    /// Modes (permission bits) of everything under `dir`, folders included.
+    #[cfg(unix)]
+    fn modes(dir: &Path, out: &mut Vec<(PathBuf, u32)>) {
+        use std::os::unix::fs::PermissionsExt;
+        out.push((
+            dir.to_path_buf(),
+            std::fs::metadata(dir).unwrap().permissions().mode() & 0o777,
+        ));
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                modes(&p, out);
+            } else {
+                out.push((
+                    p.clone(),
+                    std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                ));
+            }
+        }
+    }
+
+    /// TOTP secrets and password and token hashes are in `meta.db`: nobody but the server's
+    /// own user may read the folder, whatever the umask, and a folder left loose by an
+    /// earlier version is tightened at open.
+    #[cfg(unix)]
+    #[test]
+    fn the_data_folder_is_private_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        // SAFETY: umask only changes this process's file-creation mask.
+        let previous = unsafe { libc::umask(0o022) };
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(root.join("meta.db"), b"").unwrap();
+        std::fs::set_permissions(root.join("meta.db"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        let store = Embedded::open(&root).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let a = store.create_account("private", "hash", None).await.unwrap();
+            let d = store.create_device(&a, "laptop", "pk", "t").await.unwrap();
+            let big = Bytes::from(vec![1u8; INLINE_MAX + 1]);
+            store.append_blob(&a, &d, 1, big, u64::MAX).await.unwrap();
+            store
+                .put_snapshot(&a, "backup", Bytes::from_static(b"snap"), u64::MAX)
+                .await
+                .unwrap();
+        });
+        // SAFETY: as above.
+        unsafe { libc::umask(previous) };
+        let mut found = Vec::new();
+        modes(&root, &mut found);
+        let names: Vec<String> = found
+            .iter()
+            .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        for want in ["meta.db", "meta.db-wal", "meta.db-shm"] {
+            assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
+        }
+        assert!(names.iter().any(|n| n.ends_with(".blob")), "{names:?}");
+        for (path, mode) in &found {
+            let want = if path.is_dir() { 0o700 } else { 0o600 };
+            assert_eq!(*mode, want, "{} is {mode:o}", path.display());
+        }
+        drop(store);
+    }
+
     /// A folder written by a v1 server (usage summed on demand) gets its running totals
     /// from what it already holds, and the triggers keep them right from then on.
     #[test]
@@ -1218,7 +1522,8 @@ mod tests {
         )
         .unwrap();
         migrate(&mut conn).unwrap();
-        assert_eq!(used_bytes(&conn, "a").unwrap(), 157);
+        // v5: each object also costs 4096 bytes of overhead.
+        assert_eq!(used_bytes(&conn, "a").unwrap(), 157 + 3 * 4096);
         // v3: blobs stored before it keep their bytes in the folder (no inline data), so
         // the sweep at start keeps their files.
         let in_folder: i64 = conn
@@ -1236,14 +1541,18 @@ mod tests {
              DELETE FROM blobs WHERE seq = 1;",
         )
         .unwrap();
-        assert_eq!(used_bytes(&conn, "a").unwrap(), 50 + 1000 + 20);
+        assert_eq!(used_bytes(&conn, "a").unwrap(), 50 + 1000 + 20 + 3 * 4096);
         let summed: i64 = conn
             .query_row(
-                "SELECT (SELECT SUM(size) FROM blobs WHERE account_id = 'a') + (SELECT SUM(size) FROM snapshots WHERE account_id = 'a')",
+                "SELECT (SELECT SUM(size + 4096) FROM blobs WHERE account_id = 'a') + (SELECT SUM(size + 4096) FROM snapshots WHERE account_id = 'a')",
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(summed, 1070, "the running total agrees with a full sum");
+        assert_eq!(
+            summed,
+            1070 + 3 * 4096,
+            "the running total agrees with a full sum"
+        );
     }
 }

@@ -9,7 +9,22 @@ pub mod embedded;
 pub mod scaleout;
 
 use async_trait::async_trait;
+pub use axum::body::Bytes;
 use casebook_wire::{BlobInfo, Deleted, Device, Head, Snapshot, Usage};
+use futures::stream::BoxStream;
+
+/// What each stored blob or snapshot costs against the quota on top of its bytes: its row,
+/// its file or object, and their bookkeeping. So empty or tiny objects cannot be stored
+/// without limit for free. Both backends count it, in quota checks and in `/v1/usage`.
+pub const OBJECT_OVERHEAD: u64 = 4096;
+
+/// What storing an object of `size` bytes costs against the quota.
+pub fn charge(size: u64) -> u64 {
+    size.saturating_add(OBJECT_OVERHEAD)
+}
+
+/// A snapshot's bytes as they are read, chunk by chunk (never the whole snapshot at once).
+pub type ByteStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +37,9 @@ pub enum StoreError {
     QuotaExceeded,
     #[error("storage is unavailable: {0}")]
     Unavailable(String),
+    /// An invite-only sign-up whose invite is unknown, used or expired.
+    #[error("the invite is missing, used or expired")]
+    InviteInvalid,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -58,16 +76,24 @@ pub enum Appended {
 /// Metadata and blob storage for the server.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates an account; `Conflict` if the username is taken.
-    async fn create_account(&self, username: &str, password_hash: &str) -> StoreResult<String>;
+    /// Creates an account; `Conflict` if the username is taken. With `invite` (the hash of
+    /// its token, and the time now) the invite is used up in the same transaction, and
+    /// checked first: `InviteInvalid` if it is unknown, used or expired at `now` (whatever
+    /// the name), and a taken name leaves the invite unused.
+    async fn create_account(
+        &self,
+        username: &str,
+        password_hash: &str,
+        invite: Option<(&str, &str)>,
+    ) -> StoreResult<String>;
     async fn account_by_username(&self, username: &str) -> StoreResult<Option<AccountRecord>>;
     /// Removes the account and everything it owns, at once.
     async fn delete_account(&self, account: &str) -> StoreResult<Deleted>;
 
     /// Records an invite (by the hash of its token) valid until `expires_at` (RFC 3339).
     async fn create_invite(&self, token_hash: &str, expires_at: &str) -> StoreResult<()>;
-    /// Uses up an invite; false if unknown, used or expired at `now`.
-    async fn consume_invite(&self, token_hash: &str, now: &str) -> StoreResult<bool>;
+    /// Whether an invite could be used at `now` (known, unused, unexpired), without using it.
+    async fn invite_usable(&self, token_hash: &str, now: &str) -> StoreResult<bool>;
 
     async fn create_device(
         &self,
@@ -81,6 +107,14 @@ pub trait Store: Send + Sync + 'static {
     async fn list_devices(&self, account: &str) -> StoreResult<Vec<Device>>;
     /// Revokes one of the account's devices; `NotFound` if it is not theirs.
     async fn revoke_device(&self, account: &str, device: &str) -> StoreResult<()>;
+    /// Stores a new password hash and revokes every device of the account but `keep`, in
+    /// one transaction; how many devices were revoked.
+    async fn change_password(
+        &self,
+        account: &str,
+        password_hash: &str,
+        keep: &str,
+    ) -> StoreResult<u64>;
 
     /// Appends blob `seq` to the device's log: it must follow the last one (seq n+1 after n);
     /// an identical re-upload of an existing seq is accepted, anything else is a conflict.
@@ -89,11 +123,21 @@ pub trait Store: Send + Sync + 'static {
         account: &str,
         device: &str,
         seq: u64,
-        bytes: &[u8],
+        bytes: Bytes,
         quota: u64,
     ) -> StoreResult<Appended>;
     /// The last blob of every device of the account.
     async fn heads(&self, account: &str) -> StoreResult<Vec<Head>>;
+    /// What [`Store::blob_range`] with the same arguments returns, without the bytes (so
+    /// the caller can reserve memory for them first). Blobs are never changed once stored.
+    async fn blob_infos(
+        &self,
+        account: &str,
+        device: &str,
+        from: u64,
+        limit: u64,
+        max_bytes: u64,
+    ) -> StoreResult<Vec<BlobInfo>>;
     /// Blobs `from..from+limit` of one of the account's devices, stopping once `max_bytes`
     /// is reached (always at least one blob, if there is one).
     async fn blob_range(
@@ -109,10 +153,25 @@ pub trait Store: Send + Sync + 'static {
         &self,
         account: &str,
         name: &str,
-        bytes: &[u8],
+        bytes: Bytes,
         quota: u64,
     ) -> StoreResult<Snapshot>;
-    async fn get_snapshot(&self, account: &str, name: &str) -> StoreResult<Vec<u8>>;
+    /// A snapshot's size and its bytes as a stream (read as they are sent).
+    async fn open_snapshot(&self, account: &str, name: &str) -> StoreResult<(u64, ByteStream)>;
+    /// A snapshot's bytes, all at once (for tests and tools; the API streams them).
+    async fn get_snapshot(&self, account: &str, name: &str) -> StoreResult<Vec<u8>> {
+        use futures::TryStreamExt;
+        let (size, stream) = self.open_snapshot(account, name).await?;
+        let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        stream
+            .try_for_each(|chunk| {
+                out.extend_from_slice(&chunk);
+                futures::future::ready(Ok(()))
+            })
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(out)
+    }
     async fn list_snapshots(&self, account: &str) -> StoreResult<Vec<Snapshot>>;
     async fn delete_snapshot(&self, account: &str, name: &str) -> StoreResult<()>;
 
@@ -136,13 +195,16 @@ pub trait Store: Send + Sync + 'static {
     async fn use_recovery_code(&self, account: &str, code_hash: &str) -> StoreResult<bool>;
 
     /// Stores a registered passkey (`passkey`: webauthn-rs's record of it, as JSON; the
-    /// public key and counter, no secret). `Conflict` if its credential id is already known.
+    /// public key and counter, no secret). `Conflict` if its credential id is already known,
+    /// or if the account already has `max` passkeys (counted in the same transaction, so
+    /// registrations finishing together cannot pass the cap).
     async fn add_passkey(
         &self,
         account: &str,
         name: &str,
         credential_id: &str,
         passkey: &str,
+        max: usize,
     ) -> StoreResult<PasskeyRecord>;
     /// The account's passkeys, oldest first.
     async fn passkeys(&self, account: &str) -> StoreResult<Vec<PasskeyRecord>>;
@@ -199,6 +261,13 @@ impl PasskeyRecord {
     /// The refusal when the credential is registered already (to this or another account).
     pub(crate) fn taken() -> StoreError {
         StoreError::Conflict("that passkey is already registered".into())
+    }
+
+    /// The refusal when the account has `max` passkeys already.
+    pub(crate) fn too_many(max: usize) -> StoreError {
+        StoreError::Conflict(format!(
+            "an account can have at most {max} passkeys: remove one first"
+        ))
     }
 }
 

@@ -27,13 +27,16 @@ use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
 
-use super::{AccountRecord, Appended, PasskeyRecord, Store, StoreError, StoreResult, TokenOwner};
+use super::{
+    AccountRecord, Appended, ByteStream, Bytes, PasskeyRecord, Store, StoreError, StoreResult,
+    TokenOwner, charge,
+};
 use crate::config::{ObjectStoreConfig, PostgresConfig};
 use crate::now;
 
 /// The metadata schema, one entry per version (the `schema_version` table). Entries are
 /// never edited once released; a change is a new entry.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE accounts (
@@ -109,6 +112,25 @@ CREATE TRIGGER snapshots_usage AFTER INSERT OR UPDATE OF size OR DELETE ON snaps
 
 /// v2: passkeys (WebAuthn credentials: public key and counter, never a secret).
 const SCHEMA_V2: &str = super::PASSKEYS_TABLE;
+
+/// v3: every blob and snapshot costs [`super::OBJECT_OVERHEAD`] (4096) bytes on top of its
+/// size, so empty or tiny objects are not free; the totals are recomputed to match. (On an
+/// update of `size` the overhead is added and taken away again, so it is counted once.)
+const SCHEMA_V3: &str = r#"
+CREATE OR REPLACE FUNCTION casebook_usage() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        UPDATE accounts SET used_bytes = used_bytes + NEW.size + 4096 WHERE id = NEW.account_id;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        UPDATE accounts SET used_bytes = used_bytes - OLD.size - 4096 WHERE id = OLD.account_id;
+    END IF;
+    RETURN NULL;
+END $$;
+UPDATE accounts SET used_bytes =
+    (SELECT COALESCE(SUM(size + 4096), 0) FROM blobs WHERE account_id = accounts.id)
+  + (SELECT COALESCE(SUM(size + 4096), 0) FROM snapshots WHERE account_id = accounts.id);
+"#;
 
 /// PostgreSQL + object storage.
 pub struct ScaleOut {
@@ -305,6 +327,45 @@ impl ScaleOut {
         let _ = self.objects.delete(key).await;
     }
 
+    /// The blobs a range returns, with their object keys: at most `limit` from `from`,
+    /// stopping before `max_bytes` (one at least).
+    async fn chosen_blobs(
+        &self,
+        account: &str,
+        device: &str,
+        from: u64,
+        limit: u64,
+        max_bytes: u64,
+    ) -> StoreResult<Vec<(BlobInfo, Key)>> {
+        let c = self.client().await?;
+        if !owns_device(&c, account, device).await? {
+            return Err(StoreError::NotFound);
+        }
+        let rows = c
+            .query(
+                "SELECT seq, size, hash, object FROM blobs WHERE device_id = $1 AND account_id = $2 AND seq >= $3 ORDER BY seq LIMIT $4",
+                &[&device, &account, &seq_i64(from), &seq_i64(limit)],
+            )
+            .await
+            .map_err(pg_err)?;
+        // A byte budget, so one request cannot pull gigabytes into memory.
+        let mut chosen = Vec::new();
+        let mut total = 0u64;
+        for r in &rows {
+            let info = BlobInfo {
+                seq: r.get::<_, i64>(0) as u64,
+                size: r.get::<_, i64>(1) as u64,
+                hash: r.get(2),
+            };
+            if !chosen.is_empty() && total + info.size > max_bytes {
+                break;
+            }
+            total += info.size;
+            chosen.push((info, Key::from(r.get::<_, String>(3))));
+        }
+        Ok(chosen)
+    }
+
     async fn get_bytes(&self, key: &Key) -> StoreResult<Vec<u8>> {
         let got = self.objects.get(key).await.map_err(object_err)?;
         Ok(got.bytes().await.map_err(object_err)?.to_vec())
@@ -382,22 +443,45 @@ fn seq_i64(seq: u64) -> i64 {
 
 #[async_trait]
 impl Store for ScaleOut {
-    async fn create_account(&self, username: &str, password_hash: &str) -> StoreResult<String> {
-        let c = self.client().await?;
+    async fn create_account(
+        &self,
+        username: &str,
+        password_hash: &str,
+        invite: Option<(&str, &str)>,
+    ) -> StoreResult<String> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        if let Some((token, at)) = invite {
+            // The row lock taken by the UPDATE makes a second sign-up with the same invite
+            // wait for this one, then find it used.
+            let used = tx
+                .execute(
+                    "UPDATE invites SET used = TRUE WHERE token_hash = $1 AND NOT used AND expires_at > $2",
+                    &[&token, &at],
+                )
+                .await
+                .map_err(pg_err)?;
+            if used != 1 {
+                return Err(StoreError::InviteInvalid);
+            }
+        }
         let id = uuid::Uuid::new_v4().to_string();
-        match c
+        match tx
             .execute(
                 "INSERT INTO accounts (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)",
                 &[&id, &username, &password_hash, &now()],
             )
             .await
         {
-            Ok(_) => Ok(id),
+            Ok(_) => {}
+            // Dropped without commit: rolled back, the invite stays unused.
             Err(e) if is_unique_violation(&e) => {
-                Err(StoreError::Conflict("that username is taken".into()))
+                return Err(StoreError::Conflict("that username is taken".into()));
             }
-            Err(e) => Err(pg_err(e)),
+            Err(e) => return Err(pg_err(e)),
         }
+        tx.commit().await.map_err(pg_err)?;
+        Ok(id)
     }
 
     async fn account_by_username(&self, username: &str) -> StoreResult<Option<AccountRecord>> {
@@ -456,16 +540,15 @@ impl Store for ScaleOut {
         Ok(())
     }
 
-    async fn consume_invite(&self, token_hash: &str, now: &str) -> StoreResult<bool> {
+    async fn invite_usable(&self, token_hash: &str, now: &str) -> StoreResult<bool> {
         let c = self.client().await?;
-        let n = c
-            .execute(
-                "UPDATE invites SET used = TRUE WHERE token_hash = $1 AND NOT used AND expires_at > $2",
-                &[&token_hash, &now],
-            )
-            .await
-            .map_err(pg_err)?;
-        Ok(n == 1)
+        c.query_one(
+            "SELECT EXISTS(SELECT 1 FROM invites WHERE token_hash = $1 AND NOT used AND expires_at > $2)",
+            &[&token_hash, &now],
+        )
+        .await
+        .map(|r| r.get(0))
+        .map_err(pg_err)
     }
 
     async fn create_device(
@@ -540,15 +623,44 @@ impl Store for ScaleOut {
         }
     }
 
+    async fn change_password(
+        &self,
+        account: &str,
+        password_hash: &str,
+        keep: &str,
+    ) -> StoreResult<u64> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let n = tx
+            .execute(
+                "UPDATE accounts SET password_hash = $2 WHERE id = $1",
+                &[&account, &password_hash],
+            )
+            .await
+            .map_err(pg_err)?;
+        if n != 1 {
+            return Err(StoreError::NotFound);
+        }
+        let revoked = tx
+            .execute(
+                "UPDATE devices SET revoked = TRUE WHERE account_id = $1 AND id <> $2 AND NOT revoked",
+                &[&account, &keep],
+            )
+            .await
+            .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(revoked)
+    }
+
     async fn append_blob(
         &self,
         account: &str,
         device: &str,
         seq: u64,
-        bytes: &[u8],
+        bytes: Bytes,
         quota: u64,
     ) -> StoreResult<Appended> {
-        let hash = sha256_hex(bytes);
+        let hash = sha256_hex(&bytes);
         let seq_db = seq_i64(seq);
         let size = bytes.len() as i64;
         // Cheap checks first, so a retry or someone else's device costs no object write.
@@ -563,7 +675,7 @@ impl Store for ScaleOut {
         }
         let key = blob_key(account, device, seq);
         self.objects
-            .put(&key, PutPayload::from(bytes.to_vec()))
+            .put(&key, PutPayload::from(bytes))
             .await
             .map_err(object_err)?;
         let outcome = async {
@@ -590,7 +702,7 @@ impl Store for ScaleOut {
                     head + 1
                 )));
             }
-            if used_bytes(&tx, account).await? + bytes.len() as u64 > quota {
+            if used_bytes(&tx, account).await? + charge(size as u64) > quota {
                 return Err(StoreError::QuotaExceeded);
             }
             tx.execute(
@@ -636,6 +748,22 @@ impl Store for ScaleOut {
             .collect())
     }
 
+    async fn blob_infos(
+        &self,
+        account: &str,
+        device: &str,
+        from: u64,
+        limit: u64,
+        max_bytes: u64,
+    ) -> StoreResult<Vec<BlobInfo>> {
+        Ok(self
+            .chosen_blobs(account, device, from, limit, max_bytes)
+            .await?
+            .into_iter()
+            .map(|(info, _)| info)
+            .collect())
+    }
+
     async fn blob_range(
         &self,
         account: &str,
@@ -644,38 +772,9 @@ impl Store for ScaleOut {
         limit: u64,
         max_bytes: u64,
     ) -> StoreResult<Vec<(BlobInfo, Vec<u8>)>> {
-        let infos = {
-            let c = self.client().await?;
-            if !owns_device(&c, account, device).await? {
-                return Err(StoreError::NotFound);
-            }
-            c.query(
-                "SELECT seq, size, hash, object FROM blobs WHERE device_id = $1 AND account_id = $2 AND seq >= $3 ORDER BY seq LIMIT $4",
-                &[&device, &account, &seq_i64(from), &seq_i64(limit)],
-            )
-            .await
-            .map_err(pg_err)?
-            .iter()
-            .map(|r| {
-                let info = BlobInfo {
-                    seq: r.get::<_, i64>(0) as u64,
-                    size: r.get::<_, i64>(1) as u64,
-                    hash: r.get(2),
-                };
-                (info, Key::from(r.get::<_, String>(3)))
-            })
-            .collect::<Vec<_>>()
-        };
-        // A byte budget, so one request cannot pull gigabytes into memory.
-        let mut chosen = Vec::new();
-        let mut total = 0u64;
-        for (info, key) in infos {
-            if !chosen.is_empty() && total + info.size > max_bytes {
-                break;
-            }
-            total += info.size;
-            chosen.push((info, key));
-        }
+        let chosen = self
+            .chosen_blobs(account, device, from, limit, max_bytes)
+            .await?;
         futures::stream::iter(chosen)
             .map(|(info, key)| async move {
                 let bytes = self.get_bytes(&key).await?;
@@ -690,7 +789,7 @@ impl Store for ScaleOut {
         &self,
         account: &str,
         name: &str,
-        bytes: &[u8],
+        bytes: Bytes,
         quota: u64,
     ) -> StoreResult<Snapshot> {
         {
@@ -705,16 +804,16 @@ impl Store for ScaleOut {
             }
         }
         let key = snapshot_key(account, name);
-        self.objects
-            .put(&key, PutPayload::from(bytes.to_vec()))
-            .await
-            .map_err(object_err)?;
         let snap = Snapshot {
             name: name.to_string(),
             size: bytes.len() as u64,
-            hash: sha256_hex(bytes),
+            hash: sha256_hex(&bytes),
             created_at: now(),
         };
+        self.objects
+            .put(&key, PutPayload::from(bytes))
+            .await
+            .map_err(object_err)?;
         // Ok(true) when an earlier version was replaced (its object is queued for deletion).
         let outcome: StoreResult<bool> = async {
             let mut c = self.client().await?;
@@ -728,8 +827,11 @@ impl Store for ScaleOut {
                 .await
                 .map_err(pg_err)?
                 .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
-            let previous_size = previous.as_ref().map_or(0, |p| p.0.max(0) as u64);
-            if used_bytes(&tx, account).await? - previous_size + bytes.len() as u64 > quota {
+            // A replaced version gives back what it cost; a new name costs its overhead too.
+            let previous_cost = previous.as_ref().map_or(0, |p| charge(p.0.max(0) as u64));
+            if used_bytes(&tx, account).await?.saturating_sub(previous_cost) + charge(snap.size)
+                > quota
+            {
                 return Err(StoreError::QuotaExceeded);
             }
             if let Some((_, old)) = &previous {
@@ -769,19 +871,29 @@ impl Store for ScaleOut {
         }
     }
 
-    async fn get_snapshot(&self, account: &str, name: &str) -> StoreResult<Vec<u8>> {
-        let object: String = {
+    async fn open_snapshot(&self, account: &str, name: &str) -> StoreResult<(u64, ByteStream)> {
+        let (size, object): (i64, String) = {
             let c = self.client().await?;
-            c.query_opt(
-                "SELECT object FROM snapshots WHERE account_id = $1 AND name = $2",
-                &[&account, &name],
-            )
-            .await
-            .map_err(pg_err)?
-            .ok_or(StoreError::NotFound)?
-            .get(0)
+            let row = c
+                .query_opt(
+                    "SELECT size, object FROM snapshots WHERE account_id = $1 AND name = $2",
+                    &[&account, &name],
+                )
+                .await
+                .map_err(pg_err)?
+                .ok_or(StoreError::NotFound)?;
+            (row.get(0), row.get(1))
         };
-        self.get_bytes(&Key::from(object)).await
+        let got = self
+            .objects
+            .get(&Key::from(object))
+            .await
+            .map_err(object_err)?;
+        let stream = got
+            .into_stream()
+            .map_err(|e| std::io::Error::other(format!("the object store: {e}")))
+            .boxed();
+        Ok((size.max(0) as u64, stream))
     }
 
     async fn list_snapshots(&self, account: &str) -> StoreResult<Vec<Snapshot>> {
@@ -931,11 +1043,27 @@ impl Store for ScaleOut {
         name: &str,
         credential_id: &str,
         passkey: &str,
+        max: usize,
     ) -> StoreResult<PasskeyRecord> {
         let record = PasskeyRecord::new(name, passkey);
-        let c = self.client().await?;
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        // The account row is locked, so registrations finishing together are counted one
+        // after the other.
+        lock_account(&tx, account).await?;
+        let held: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM passkeys WHERE account_id = $1",
+                &[&account],
+            )
+            .await
+            .map_err(pg_err)?
+            .get(0);
+        if held.max(0) as usize >= max {
+            return Err(PasskeyRecord::too_many(max));
+        }
         // The unique credential id settles a race between two registrations of one key.
-        let n = c
+        let n = tx
             .execute(
                 "INSERT INTO passkeys (id, account_id, name, credential_id, passkey, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (credential_id) DO NOTHING",
@@ -953,6 +1081,7 @@ impl Store for ScaleOut {
         if n == 0 {
             return Err(PasskeyRecord::taken());
         }
+        tx.commit().await.map_err(pg_err)?;
         Ok(record)
     }
 

@@ -40,7 +40,7 @@ pub struct Running {
 }
 
 impl Running {
-    /// `casebook-sync serve` with the embedded backend in `data`, declared in the UK, logging
+    /// `casebook-sync serve --local-only` with the embedded backend in `data`, declared in the UK, logging
     /// at `log` (a RUST_LOG filter) to `stderr`.
     pub fn embedded(bin: &Path, data: &Path, log: &str, stderr: Stdio) -> Running {
         Running::serve(
@@ -62,6 +62,8 @@ impl Running {
             .arg("serve")
             .args(args)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            // The test's own client is on this machine; no proxy in front.
+            .arg("--local-only")
             .env("RUST_LOG", log)
             .stdout(Stdio::null())
             .stderr(stderr)
