@@ -113,7 +113,7 @@ fn keep(
     let preview = state.with_vault(|v| Ok(v.calendar_preview(&extraction, &window, source)?))?;
     let pending = PendingImport::new(extraction, window, source, preview);
     let view = pending.view();
-    *guard(&state.calendar.pending) = Some(pending);
+    state.keep_calendar_preview(pending)?;
     Ok(view)
 }
 
@@ -190,8 +190,8 @@ pub async fn calendar_apply(state: State<'_, AppState>, id: String) -> UiResult<
         Ok(done.counts)
     });
     if result.is_err() {
-        // Nothing was imported; the preview stays for another try.
-        *guard(&state.calendar.pending) = Some(pending);
+        // Nothing was imported; the preview stays for another try (if still unlocked).
+        let _ = state.keep_calendar_preview(pending);
     }
     result
 }
@@ -297,13 +297,8 @@ fn auto_refresh(state: &AppState) -> UiResult<Option<PreviewView>> {
         return Ok(None);
     }
     // Stored only while the vault is still unlocked (the preview holds names).
-    let vault = state.vault_slot();
-    if vault.is_none() {
-        return Err(UiError::locked());
-    }
     let pending = PendingImport::new(extraction, window, ImportSource::Feed, preview);
     let view = pending.view();
-    *guard(&state.calendar.pending) = Some(pending);
-    drop(vault);
+    state.keep_calendar_preview(pending)?;
     Ok(Some(view))
 }

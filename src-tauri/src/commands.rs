@@ -77,6 +77,7 @@ pub async fn vault_create(
     passphrase: Option<Zeroizing<String>>,
 ) -> UiResult<CreatedVault> {
     let passphrase = chosen_key_store(&key_store, passphrase)?;
+    let epoch = state.lock_epoch();
     let mut slot = state.vault_slot();
     let created = Vault::init(&state.vault_dir, passphrase.as_ref().map(|p| p.as_str()))?;
     let recovery_key = created.recovery_key.as_str().to_string();
@@ -85,7 +86,7 @@ pub async fn vault_create(
     for message in state.after_unlock(&mut vault) {
         let _ = app.emit("notice", session_clock::Notice { message });
     }
-    state.install(&mut slot, vault);
+    state.install(&mut slot, vault, epoch)?;
     Ok(CreatedVault { recovery_key })
 }
 
@@ -98,6 +99,7 @@ pub async fn vault_unlock(
     passphrase: Option<Zeroizing<String>>,
 ) -> UiResult<Today> {
     // A vault locked while a task held it is dropped here: the passphrase is asked again.
+    let epoch = state.lock_epoch();
     let slot = state.vault_slot();
     let opened = if slot.is_none() {
         let passphrase = passphrase.filter(|p| !p.is_empty());
@@ -108,7 +110,7 @@ pub async fn vault_unlock(
     } else {
         None
     };
-    enter(&app, &state, slot, opened)
+    enter(&app, &state, slot, opened, epoch)
 }
 
 /// Restores access with the recovery key when the passphrase or the keychain's keys are
@@ -124,6 +126,7 @@ pub async fn vault_recover(
 ) -> UiResult<Today> {
     let key = RecoveryKey::parse(&recovery_key)?;
     let passphrase = chosen_key_store(&key_store, passphrase)?;
+    let epoch = state.lock_epoch();
     let slot = state.vault_slot();
     if slot.is_some() {
         return Err(UiError::invalid(
@@ -135,7 +138,7 @@ pub async fn vault_recover(
         &key,
         passphrase.as_ref().map(|p| p.as_str()),
     )?;
-    enter(&app, &state, slot, Some(vault))
+    enter(&app, &state, slot, Some(vault), epoch)
 }
 
 /// After an unlock or a recovery: puts the vault just opened (if any) in its slot, records
@@ -145,13 +148,14 @@ fn enter(
     state: &AppState,
     mut slot: std::sync::MutexGuard<'_, Option<Vault>>,
     opened: Option<Vault>,
+    epoch: u64,
 ) -> UiResult<Today> {
     let day = Local::now().date_naive();
     if let Some(mut vault) = opened {
         for message in state.after_unlock(&mut vault) {
             let _ = app.emit("notice", session_clock::Notice { message });
         }
-        state.install(&mut slot, vault);
+        state.install(&mut slot, vault, epoch)?;
     }
     state.touch();
     let vault = slot.as_mut().ok_or_else(UiError::locked)?;
@@ -162,6 +166,10 @@ fn enter(
         Vec::new()
     });
     drop(slot);
+    // A lock that came meanwhile wins: nothing of the day goes to the window.
+    if !state.is_unlocked() {
+        return Err(UiError::locked());
+    }
     Ok(today_view(state, day, appointments))
 }
 

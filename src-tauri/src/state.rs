@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Instant;
 
@@ -48,6 +48,9 @@ pub struct AppState {
     /// Whether the records are open for the window. Turned off at once by a lock, even
     /// while a long task still holds the vault.
     unlocked: AtomicBool,
+    /// Counts locks, so an unlock that was under way when a lock came does not open the
+    /// records again behind the lock screen ([`AppState::install`]).
+    lock_epoch: AtomicU64,
     /// Authenticates the clock's file ([`casebook_core::clock`]); learnt at the first
     /// unlock and kept while locked (it opens nothing), so the clock works through a lock.
     clock_key: Mutex<Option<ClockKey>>,
@@ -116,6 +119,7 @@ impl AppState {
             vault_dir,
             vault: Mutex::new(None),
             unlocked: AtomicBool::new(false),
+            lock_epoch: AtomicU64::new(0),
             clock_key: Mutex::new(None),
             clock: Mutex::new(ClockState {
                 clock,
@@ -173,11 +177,57 @@ impl AppState {
         }
     }
 
-    /// Puts a vault just opened in its slot (held by the caller) and opens the records.
-    pub fn install(&self, slot: &mut MutexGuard<'_, Option<Vault>>, vault: Vault) {
+    /// Which lock the records are after: read before an unlock begins, given to
+    /// [`AppState::install`].
+    pub fn lock_epoch(&self) -> u64 {
+        self.lock_epoch.load(Ordering::SeqCst)
+    }
+
+    /// Puts a vault just opened in its slot (held by the caller) and opens the records —
+    /// unless a lock came since `epoch` was read: then the vault is dropped and the answer
+    /// is "locked", so the window's lock screen and the records agree.
+    pub fn install(
+        &self,
+        slot: &mut MutexGuard<'_, Option<Vault>>,
+        vault: Vault,
+        epoch: u64,
+    ) -> UiResult<()> {
         *guard(&self.clock_key) = Some(vault.clock_key());
+        if self.lock_epoch() != epoch {
+            **slot = None;
+            return Err(UiError::locked());
+        }
         **slot = Some(vault);
         self.unlocked.store(true, Ordering::SeqCst);
+        if self.lock_epoch() != epoch {
+            // A lock came while this one was being put in place: it wins.
+            self.unlocked.store(false, Ordering::SeqCst);
+            **slot = None;
+            return Err(UiError::locked());
+        }
+        Ok(())
+    }
+
+    /// Whether the slot holds a vault, read without any of the checks above (`None` while
+    /// a task holds it): for tests that must see the keys really go.
+    #[doc(hidden)]
+    pub fn slot_holds_vault(&self) -> Option<bool> {
+        match self.vault.try_lock() {
+            Ok(v) => Some(v.is_some()),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner().is_some()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Keeps a calendar preview (it holds names) only while the records are open: checked
+    /// under the same mutex that a lock clears, so a lock can never be overtaken.
+    pub fn keep_calendar_preview(&self, pending: crate::calendar::PendingImport) -> UiResult<()> {
+        let mut slot = guard(&self.calendar.pending);
+        if !self.is_unlocked() {
+            return Err(UiError::locked());
+        }
+        *slot = Some(pending);
+        Ok(())
     }
 
     /// Runs `f` on the unlocked vault, or fails with "locked" — at once when a lock was
@@ -216,6 +266,8 @@ impl AppState {
         if let Err(e) = vault.record_unlock() {
             problems.push(UiError::from(e).message);
         }
+        // From now on the clock's file is saved authenticated.
+        *guard(&self.clock_key) = Some(vault.clock_key());
         let mut c = guard(&self.clock);
         // The clock file was read before the key was known: check it now.
         let found = c.clock.authenticate(&vault.clock_key());
@@ -282,6 +334,11 @@ impl AppState {
         let list = vault.schedule(from, to)?;
         if day == today {
             let mut c = guard(&self.clock);
+            // Names are learnt only while the records are open: checked under the clock's
+            // mutex, which a lock takes to forget them, so a lock is never overtaken.
+            if !self.is_unlocked() {
+                return Ok(list);
+            }
             c.day = Some(day);
             c.upcoming = list
                 .iter()
@@ -352,6 +409,7 @@ impl AppState {
     /// (and with it the keys) is dropped now, or — if a task holds it — as soon as that
     /// task lets go. Never waits.
     pub fn lock(&self) {
+        self.lock_epoch.fetch_add(1, Ordering::SeqCst);
         self.unlocked.store(false, Ordering::SeqCst);
         *guard(&self.lock_asked) = None;
         guard(&self.clock).labels.clear();

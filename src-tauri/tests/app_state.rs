@@ -16,8 +16,9 @@ const PASSPHRASE: &str = "correct horse battery staple";
 
 /// Puts an opened vault in the app's slot, as an unlock does.
 fn install(state: &AppState, vault: Vault) {
+    let epoch = state.lock_epoch();
     let mut slot = state.vault_slot();
-    state.install(&mut slot, vault);
+    state.install(&mut slot, vault, epoch).unwrap();
 }
 
 /// A new vault with one client, Ada Jones, booked for 50 minutes at noon today (local), so
@@ -71,16 +72,18 @@ fn a_session_ended_while_locked_is_recorded_at_the_next_unlock() {
     let mut vault = Vault::open(&vault_dir, Some(PASSPHRASE)).unwrap();
     let problems = state.after_unlock(&mut vault);
     assert!(problems.is_empty(), "{problems:?}");
-    let day = state
-        .load_day(&mut vault, chrono::Local::now().date_naive())
-        .unwrap();
-    assert_eq!(day.len(), 1);
-    let trail = vault
-        .audit_entries(&AuditFilter {
-            action: Some("session.".into()),
-            ..Default::default()
+    install(&state, vault);
+    let (day, trail) = state
+        .with_vault(|vault| {
+            let day = state.load_day(vault, chrono::Local::now().date_naive())?;
+            let trail = vault.audit_entries(&AuditFilter {
+                action: Some("session.".into()),
+                ..Default::default()
+            })?;
+            Ok((day, trail))
         })
         .unwrap();
+    assert_eq!(day.len(), 1);
     assert_eq!(trail.len(), 1);
     assert_eq!(trail[0].detail.as_deref(), Some("minutes=55 overrun=5"));
     assert!(
@@ -96,9 +99,8 @@ fn a_session_ended_while_locked_is_recorded_at_the_next_unlock() {
         assert_eq!(c.upcoming[0].appointment_id, appt.id);
         assert_eq!(c.labels[&appt.id].client_name.as_deref(), Some("Ada Jones"));
     }
-    install(&state, vault);
     state.lock();
-    assert!(state.vault_slot().is_none());
+    assert_eq!(state.slot_holds_vault(), Some(false), "the keys are gone");
     let c = state.clock.lock().unwrap();
     assert!(c.labels.is_empty(), "names must not outlive the unlock");
     assert_eq!(
@@ -234,7 +236,7 @@ fn after_midnight_the_clock_learns_the_new_day() {
 fn lock_never_waits_for_a_busy_vault() {
     use casebook_app::state::LockStep;
     use std::sync::mpsc;
-    use std::time::{Duration as StdDuration, Instant};
+    use std::time::Instant;
     let dir = tempfile::tempdir().unwrap();
     let vault_dir = dir.path().join("vault");
     let vault = Vault::init(&vault_dir, Some(PASSPHRASE)).unwrap().vault;
@@ -280,15 +282,24 @@ fn lock_never_waits_for_a_busy_vault() {
         // The task lets go: the next tick drops the vault and its keys.
         release.send(()).unwrap();
         task.join().unwrap();
+        assert_eq!(state.slot_holds_vault(), Some(true), "kept until the tick");
         state.drop_if_locked();
-        let deadline = Instant::now() + StdDuration::from_secs(5);
-        while state.try_vault_slot().is_none() && Instant::now() < deadline {
-            std::thread::yield_now();
-        }
+        assert_eq!(state.slot_holds_vault(), Some(false), "the keys are gone");
     });
-    assert!(state.vault_slot().is_none(), "the keys are gone");
-    // Unlocking needs the passphrase again.
-    assert!(Vault::open(&vault_dir, Some("wrong passphrase")).is_err());
+
+    // An unlock that was under way when a lock came does not open the records behind the
+    // lock screen.
+    let epoch = state.lock_epoch();
+    let mut slot = state.vault_slot();
+    state.lock();
+    let vault = Vault::open(&vault_dir, Some(PASSPHRASE)).unwrap();
+    assert_eq!(
+        state.install(&mut slot, vault, epoch).unwrap_err().kind,
+        "locked"
+    );
+    drop(slot);
+    assert!(!state.is_unlocked());
+    assert_eq!(state.slot_holds_vault(), Some(false));
 }
 
 /// Someone who can write to the vault folder edits session-clock.json to slip in a start

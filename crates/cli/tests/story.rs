@@ -280,7 +280,8 @@ fn audit_export_writes_csv_and_json() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "seq,at,device_id,action,client_code,object_id,detail,prev_hash,hash"
+        // Every field quoted: a spreadsheet splitting on ';' still sees one cell each.
+        r#""seq","at","device_id","action","client_code","object_id","detail","prev_hash","hash""#
     );
     assert!(csv.contains("note.create"));
     assert!(!csv.contains("Bea Example"));

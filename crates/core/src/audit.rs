@@ -331,7 +331,7 @@ pub fn write_csv(entries: &[AuditEntry], w: impl std::io::Write) -> Result<()> {
         path: "audit export".into(),
         source: std::io::Error::other(e.to_string()),
     };
-    let mut out = csv::Writer::from_writer(w);
+    let mut out = crate::spreadsheet::writer(w);
     out.write_record([
         "seq",
         "at",

@@ -329,8 +329,13 @@ impl SessionClock {
             .running
             .as_mut()
             .ok_or_else(|| CoreError::Conflict("no session is running".into()))?;
-        // In overrun, +5 means five more minutes from now, not from the planned end.
-        running.ends_at = running.ends_at.max(now) + Duration::minutes(i64::from(minutes));
+        // In overrun, +5 means five more minutes from now, not from the planned end. (A
+        // planned end read from a damaged file may lie at the end of time: refused, no panic.)
+        running.ends_at = running
+            .ends_at
+            .max(now)
+            .checked_add_signed(Duration::minutes(i64::from(minutes)))
+            .ok_or_else(|| CoreError::invalid("the session cannot be extended that far"))?;
         rearm(running, now, prefs);
         Ok(running)
     }
@@ -571,6 +576,14 @@ mod tests {
         // The wrong key is as good as none.
         let mut other = SessionClock::load(dir.path()).unwrap();
         assert!(other.authenticate(&key(2)).any());
+    }
+
+    #[test]
+    fn a_planned_end_at_the_end_of_time_is_refused_not_a_panic() {
+        let json = r#"{"running":{"appointment_id":null,"started_at":"2026-11-23T09:00:00Z",
+            "ends_at":"+262142-12-31T23:59:59Z","warned":[],"time_up_given":false}}"#;
+        let reading = SessionClock::probe_file(json.as_bytes());
+        assert!(reading.is_ok_and(|r| r.running));
     }
 
     #[test]

@@ -50,33 +50,51 @@ fn set(conn: &Connection, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Pins this copy's identity and recovery file (a new vault, or a restored copy).
+/// Pins this copy's identity and recovery file (a new vault, or a restored copy), in one
+/// transaction.
 pub(crate) fn pin(conn: &Connection, meta: &VaultMeta, sealed_keys: &[u8]) -> Result<()> {
-    set(conn, VAULT_ID, &meta.vault_id)?;
-    set(conn, DEVICE_ID, &meta.device_id)?;
-    set(conn, RECOVERY, &digest(sealed_keys))
+    let tx = conn.unchecked_transaction()?;
+    set(&tx, VAULT_ID, &meta.vault_id)?;
+    set(&tx, DEVICE_ID, &meta.device_id)?;
+    set(&tx, RECOVERY, &digest(sealed_keys))?;
+    tx.commit()?;
+    Ok(())
 }
 
-/// At unlock: checks `vault.json` against the pins and returns the description to use —
-/// the pinned device id whatever the file says. Pins a vault that has none yet.
+/// At unlock (and before recovery stores keys anywhere): checks `vault.json` against the
+/// pins and returns the description to use — the pinned device id whatever the file says.
+/// Pins what is not pinned yet (a vault made before pins), in one transaction; a recovery
+/// file that cannot be read then is not pinned (a backup will say so), and does not stop
+/// the unlock.
 pub(crate) fn checked_meta(
     conn: &Connection,
     mut meta: VaultMeta,
     sealed_keys: impl FnOnce() -> Result<Vec<u8>>,
 ) -> Result<VaultMeta> {
-    match get(conn, VAULT_ID)? {
-        Some(pinned) if pinned != meta.vault_id => {
-            return Err(CoreError::Corrupt(
-                "vault.json names another vault than the stores beside it: it was changed outside Casebook".into(),
-            ));
-        }
-        Some(_) => {}
-        None => {
-            pin(conn, &meta, &sealed_keys()?)?;
-            return Ok(meta);
-        }
+    let pinned_vault = get(conn, VAULT_ID)?;
+    if pinned_vault.as_ref().is_some_and(|v| *v != meta.vault_id) {
+        return Err(CoreError::Corrupt(
+            "vault.json names another vault than the stores beside it: it was changed outside Casebook".into(),
+        ));
     }
-    if let Some(device) = get(conn, DEVICE_ID)? {
+    let pinned_device = get(conn, DEVICE_ID)?;
+    let pinned_recovery = get(conn, RECOVERY)?;
+    if pinned_vault.is_none() || pinned_device.is_none() || pinned_recovery.is_none() {
+        let tx = conn.unchecked_transaction()?;
+        if pinned_vault.is_none() {
+            set(&tx, VAULT_ID, &meta.vault_id)?;
+        }
+        if pinned_device.is_none() {
+            set(&tx, DEVICE_ID, &meta.device_id)?;
+        }
+        if pinned_recovery.is_none()
+            && let Ok(bytes) = sealed_keys()
+        {
+            set(&tx, RECOVERY, &digest(&bytes))?;
+        }
+        tx.commit()?;
+    }
+    if let Some(device) = pinned_device {
         meta.device_id = device;
     }
     Ok(meta)

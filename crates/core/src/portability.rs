@@ -137,7 +137,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn csv_bytes(rows: &[Row]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = crate::spreadsheet::writer(Vec::new());
     if let Some(first) = rows.first() {
         let cols: Vec<&String> = first.keys().collect();
         w.write_record(cols.iter().map(|c| c.as_str()))
@@ -392,6 +392,19 @@ fn insert_all(tx: &rusqlite::Transaction<'_>, data: &[(&str, Vec<Row>)]) -> Resu
             if let Some(unknown) = row.keys().find(|k| !columns.contains(k)) {
                 return Err(CoreError::invalid(format!(
                     "{}: unknown field {unknown:?}; nothing was imported",
+                    where_()
+                )));
+            }
+            // A copy's own pins ([`crate::pins`]) are never exported: one in the folder
+            // was put there by hand, and would pin the new vault to another's files.
+            if *stem == "settings"
+                && row
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| k.starts_with("device."))
+            {
+                return Err(CoreError::invalid(format!(
+                    "{}: a setting that belongs to the computer it came from; nothing was imported",
                     where_()
                 )));
             }

@@ -7,13 +7,22 @@
 //! LibreOffice and Google Sheets as a formula (`=HYPERLINK(…)` can send data away when
 //! clicked). Such a cell gets a leading apostrophe, as OWASP advises: spreadsheets show it
 //! as the text it was, and any program reading the CSV as data sees one extra character.
-//! Every CSV the project writes (the whole-vault export, the audit export) goes through
-//! [`cell`].
+//! Every field is also quoted, so that a spreadsheet set to split on `;` (as in much of
+//! Europe) still reads `Ada;=cmd…` as one text cell, not a name and a formula. Every CSV the
+//! project writes (the whole-vault export, the audit export) is made by [`writer`] with
+//! every cell through [`cell`].
 
 use std::borrow::Cow;
 
 /// The characters that make a spreadsheet read a cell as a formula.
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV writer that quotes every field (see the module documentation).
+pub fn writer<W: std::io::Write>(w: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(w)
+}
 
 /// `value` as a cell that a spreadsheet shows as text.
 pub fn cell(value: &str) -> Cow<'_, str> {
@@ -50,6 +59,20 @@ mod tests {
         ] {
             assert_eq!(cell(fine), fine);
         }
+    }
+
+    #[test]
+    fn every_field_is_quoted_so_a_semicolon_splits_nothing() {
+        let mut w = writer(Vec::new());
+        w.write_record(
+            ["Ada;=cmd|' /C calc'!A0", "C-7KQ2"]
+                .map(cell)
+                .iter()
+                .map(|c| c.as_ref()),
+        )
+        .unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert_eq!(text, "\"Ada;=cmd|' /C calc'!A0\",\"C-7KQ2\"\n");
     }
 
     proptest! {

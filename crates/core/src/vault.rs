@@ -346,7 +346,7 @@ impl Vault {
         recovery_key: &RecoveryKey,
         passphrase: Option<&str>,
     ) -> Result<Vault> {
-        let mut meta = read_meta(dir)?;
+        let meta = read_meta(dir)?;
         let path = dir.join(RECOVERY_FILE);
         let sealed_keys = std::fs::read(&path).map_err(CoreError::io(&path))?;
         let keys = match sealed::open(recovery_key.as_str(), &sealed_keys) {
@@ -366,13 +366,16 @@ impl Vault {
                 )));
             }
         };
-        // Prove the keys open the stores before storing them anywhere.
-        drop(db::open_pair(
+        // Prove the keys open the stores, and that vault.json is this vault's (its id names
+        // the keychain entries about to be written or removed), before storing them anywhere.
+        let conn = db::open_pair(
             dir,
             Some(&keys.clinical),
             Some(&keys.identity),
             Mode::Existing,
-        )?);
+        )?;
+        let mut meta = pins::checked_meta(&conn, meta, || Ok(sealed_keys.clone()))?;
+        drop(conn);
         match passphrase {
             Some(p) => {
                 keystore::passphrase_save(dir, p, &keys)?;

@@ -48,7 +48,8 @@ export async function retryStale(f, what, timeout = 20_000) {
     try {
       return await f();
     } catch (e) {
-      if (!isStale(e) || Date.now() > end) throw e;
+      if (!isStale(e)) throw e;
+      if (Date.now() > end) throw new Error(`${what}: the element kept being replaced (${e?.message ?? e})`);
       await browser.pause(50);
     }
   }
@@ -68,12 +69,15 @@ export async function click(selector, timeout) {
 
 /**
  * The element's visible text, trimmed, read from the DOM in one step (so it can never act on
- * a stale handle); "" when no element matches.
+ * a stale handle); "" when no element matches or it is not shown (hidden text never
+ * satisfies a wait).
  */
 export async function text(selector) {
   const t = await browser.execute((sel) => {
     const node = document.querySelector(sel);
-    return node ? node.innerText : "";
+    if (!node || node.getClientRects().length === 0) return "";
+    const style = getComputedStyle(node);
+    return style.visibility === "hidden" ? "" : node.innerText;
   }, selector);
   return (t ?? "").trim();
 }
@@ -95,6 +99,10 @@ export async function gone(selector, timeout = 20_000) {
  * for. Ends only once the field holds exactly `value`.
  */
 export async function setValue(selector, value) {
+  return retryStale(() => setValueOnce(selector, value), `type into ${selector}`);
+}
+
+async function setValueOnce(selector, value) {
   const el = await $(selector);
   await el.waitForDisplayed();
   await el.waitForEnabled();
@@ -125,6 +133,10 @@ export async function setValue(selector, value) {
 
 /** Chooses an option of a <select> by its value. */
 export async function selectValue(selector, value) {
+  return retryStale(() => selectValueOnce(selector, value), `select in ${selector}`);
+}
+
+async function selectValueOnce(selector, value) {
   const el = await $(selector);
   await el.waitForEnabled();
   try {

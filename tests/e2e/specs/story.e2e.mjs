@@ -301,7 +301,8 @@ describe("A therapist's first day with Casebook", () => {
     await screenshot("calendar-preview.png");
 
     await click("#calendar-apply");
-    await until(async () => /imported/i.test(await text("#calendar-result")), "the import is confirmed", 30_000);
+    // "Imported: 2 new, …" — not the preview's "Nothing is imported until you confirm".
+    await until(async () => /^Imported:/.test(await text("#calendar-result")), "the import is confirmed", 30_000);
 
     await click("#nav-today");
     await shown("#today");
