@@ -562,6 +562,8 @@ pub fn start_session(
     }
     match vault.as_mut().and_then(|v| v.as_mut()) {
         Some(v) => {
+            // What was kept while the vault was busy goes first, in the order it happened.
+            notify_problems(app, state.record_deferred(v, &mut c));
             v.start_session(appointment_id.as_deref(), minutes)?;
         }
         None => c.clock.defer(Unrecorded::Start {
@@ -572,6 +574,13 @@ pub fn start_session(
     c.clock.start(Utc::now(), slot.as_ref(), minutes, &prefs)?;
     drop(vault);
     Ok(settle(app, state, c))
+}
+
+/// Shows each message in the window.
+fn notify_problems(app: &AppHandle, problems: Vec<String>) {
+    for message in problems {
+        let _ = app.emit("notice", session_clock::Notice { message });
+    }
 }
 
 /// After the clock changed: saves it (it must survive a restart; a failure is shown, the
@@ -630,6 +639,7 @@ pub fn end_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> {
         // A session read from a clock file that failed its check: its end is not recorded.
         _ if ran.unverified => {}
         Some(v) => {
+            notify_problems(app, state.record_deferred(v, &mut c));
             if let Err(e) = v.end_session(&ran, now) {
                 // Keep it for the next unlock rather than lose the record.
                 c.clock.defer(Unrecorded::End { ran, ended_at: now });

@@ -345,14 +345,14 @@ impl Vault {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let mut state = BackupState::load(&self.dir).unwrap_or_default();
-        state.verified.insert(
-            name.clone(),
-            Verified {
-                at: Utc::now(),
-                ok: result.is_ok(),
-                problem: result.as_ref().err().map(|e| e.to_string()),
-            },
-        );
+        let mut outcome = Verified {
+            at: Utc::now(),
+            ok: result.is_ok(),
+            problem: result.as_ref().err().map(|e| e.to_string()),
+            mac: None,
+        };
+        outcome.mac = Some(verified_mac(&self.keys, &name, &outcome));
+        state.verified.insert(name.clone(), outcome);
         let _ = state.save(&self.dir);
         let outcome = match &result {
             Ok(_) => "ok".to_string(),
@@ -371,6 +371,13 @@ impl Vault {
         let state = BackupState::load(&self.dir)?;
         let mut listed = list(dest, Some(&self.meta.vault_id), &state)?;
         for l in &mut listed {
+            // A verification result written by anyone but this vault counts as none.
+            l.verified = l.verified.take().filter(|v| {
+                let expected = verified_mac(&self.keys, &l.name, v);
+                v.mac
+                    .as_deref()
+                    .is_some_and(|m| archive::constant_time_eq(m.as_bytes(), expected.as_bytes()))
+            });
             l.authentic = l.manifest.as_ref().map(|m| {
                 let expected = archive::manifest_mac(m, &self.keys.clinical);
                 archive::constant_time_eq(expected.as_bytes(), m.mac.as_bytes())
@@ -437,6 +444,14 @@ impl Vault {
             Ok(())
         })
     }
+}
+
+/// The authentication code of one verification result (see [`Verified::mac`]).
+fn verified_mac(keys: &crate::keys::VaultKeys, name: &str, v: &Verified) -> String {
+    use crate::keys::hmac_sha256;
+    let key = hmac_sha256(keys.clinical.as_bytes(), b"casebook backup verification v1");
+    let data = serde_json::to_vec(&(name, v.at, v.ok)).unwrap_or_default();
+    hex::encode(hmac_sha256(&key, &data))
 }
 
 fn report(file: &Path, manifest: Manifest, audit_entries: i64) -> VerifyReport {
@@ -804,6 +819,61 @@ mod tests {
         assert!(
             !state.verified[&name].ok,
             "not counted as verified by the keep-policy"
+        );
+    }
+
+    /// `backup-state.json` is plain text: a "verified OK" written into it by someone else is
+    /// not believed, so it cannot make the keep-policy keep a bad backup as the newest
+    /// verified one and prune the good ones.
+    #[test]
+    fn a_forged_verification_result_is_not_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, dest) = (dir.path().join("a"), dir.path().join("dest"));
+        let mut vault = Vault::init(&a, Some(PASSPHRASE)).unwrap().vault;
+        let good = vault.backup_create(&dest, &mut |_| {}).unwrap();
+        vault.backup_verify(&good.path, &mut |_| {}).unwrap();
+        let other = vault.backup_create(&dest, &mut |_| {}).unwrap();
+        let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+
+        let mut state = BackupState::load(&a).unwrap();
+        let genuine = state.verified[&name(&good.path)].clone();
+        state.verified.insert(
+            name(&other.path),
+            Verified {
+                at: Utc::now(),
+                ok: true,
+                problem: None,
+                mac: None,
+            },
+        );
+        state.save(&a).unwrap();
+        let listed = vault.backup_list(&dest).unwrap();
+        let seen = |n: &str| {
+            listed
+                .iter()
+                .find(|l| l.name == n)
+                .unwrap()
+                .verified
+                .clone()
+        };
+        assert_eq!(
+            seen(&name(&good.path)),
+            Some(genuine.clone()),
+            "its own result counts"
+        );
+        assert_eq!(seen(&name(&other.path)), None, "the forged one does not");
+
+        // Nor can a genuine result be moved onto another file.
+        state.verified.insert(name(&other.path), genuine);
+        state.save(&a).unwrap();
+        let listed = vault.backup_list(&dest).unwrap();
+        assert!(
+            listed
+                .iter()
+                .find(|l| l.name == name(&other.path))
+                .unwrap()
+                .verified
+                .is_none()
         );
     }
 

@@ -72,6 +72,11 @@ pub struct Verified {
     pub ok: bool,
     /// Why it failed, in one line (no clinical text: hashes, part names, check names).
     pub problem: Option<String>,
+    /// HMAC of the file name, time and outcome under a key of this vault: `backup.json`'s
+    /// neighbour is plain text, and a result nobody could have forged is the only kind the
+    /// keep-policy counts (see `Vault::backup_list`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// What has happened so far, for the status line and for the keep-policy.
