@@ -1,40 +1,21 @@
 //! TOTP, recovery codes, replay, rate limiting, invites and the "TOTP required" setting,
 //! through the real router and embedded backend.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use casebook_sync::config::{Config, SignUpPolicy};
 use casebook_sync::store::Store;
-use casebook_sync::store::embedded::Embedded;
-use casebook_sync::{AppState, router};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use totp_rs::{Algorithm, Secret, TOTP};
 use tower::ServiceExt;
 
-struct Server {
-    _dir: tempfile::TempDir,
-    store: Arc<Embedded>,
-    app: axum::Router,
-}
+#[path = "support/in_process.rs"]
+mod in_process;
+use in_process::Server;
 
 fn server_with(f: impl FnOnce(&mut Config)) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config {
-        data: Some(dir.path().to_path_buf()),
-        country: Some("IE".into()),
-        ..Config::default()
-    };
-    f(&mut cfg);
-    let store = Arc::new(Embedded::open(dir.path()).unwrap());
-    let state = AppState::new(cfg, store.clone()).unwrap();
-    Server {
-        _dir: dir,
-        store,
-        app: router(state),
-    }
+    in_process::server_with("IE", f)
 }
 
 impl Server {

@@ -598,15 +598,10 @@ fn keep_policy_prunes_old_backups_but_never_the_newest_verified() {
         "casebook-0001-verified-old.tar",
         chrono::Duration::days(800),
     );
-    let mut state: Value =
-        serde_json::from_slice(&std::fs::read(v.dir.join("backup-state.json")).unwrap()).unwrap();
-    state["verified"]["casebook-0001-verified-old.tar"] =
-        serde_json::json!({"at": now.to_rfc3339(), "ok": true, "problem": null});
-    std::fs::write(
-        v.dir.join("backup-state.json"),
-        serde_json::to_vec(&state).unwrap(),
-    )
-    .unwrap();
+    // Verified the real way: a result written into backup-state.json by hand would carry no
+    // authentication code, and the keep-policy would not count it.
+    let verified = dest.join("casebook-0001-verified-old.tar");
+    v.json(&["backup", "verify", verified.to_str().unwrap()]);
     make(
         "casebook-0002-day-early.tar",
         chrono::Duration::days(5) + chrono::Duration::hours(2),
