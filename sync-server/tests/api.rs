@@ -189,7 +189,7 @@ impl Server {
 
     async fn device(&self, user: &str, name: &str) -> (String, String) {
         let r = self
-            .json(Method::POST, "/v1/sessions", None, json!({"username": user, "password": "long enough passphrase", "device_name": name, "device_public_key": "age1examplepublickey"}))
+            .json(Method::POST, "/v1/sessions", None, json!({"username": user, "password": "long enough passphrase", "device_name": name, "device_public_key": format!("age1-{name}")}))
             .await;
         assert_eq!(
             r.status,
@@ -433,8 +433,48 @@ async fn a_therapist_with_two_devices(b: Backend) {
         s.get("/v1/heads", Some(&t1)).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let relogin = s.json(Method::POST, "/v1/sessions", None, json!({"username": "therapist", "password": "long enough passphrase", "device_name": "x", "device_public_key": "k"})).await;
+    let relogin = s.json(Method::POST, "/v1/sessions", None, json!({"username": "therapist", "password": "long enough passphrase", "device_name": "x", "device_public_key": format!("age1-{}", uuid::Uuid::new_v4())})).await;
     assert_eq!(relogin.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The same computer signing in again (same device key) keeps its place in the device list:
+/// same id, a new token, and the old token stops working. A revoked device is not revived.
+async fn signing_in_again_reuses_the_device(b: Backend) {
+    let Some(s) = server(b).await else { return };
+    let (laptop, old) = s.account("again").await;
+    let (same, new) = s.device("again", "Surgery laptop").await;
+    assert_eq!(same, laptop, "the same key is the same device");
+    assert_ne!(old, new);
+    assert_eq!(
+        s.get("/v1/heads", Some(&old)).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the old token is replaced"
+    );
+    let devices = s.get("/v1/devices", Some(&new)).await.json();
+    assert_eq!(devices.as_array().unwrap().len(), 1);
+
+    // Another computer is another device; once revoked, its key enrols a new one.
+    let (desk, desk_token) = s.device("again", "Home desktop").await;
+    assert_ne!(desk, laptop);
+    let r = s
+        .json(
+            Method::DELETE,
+            &format!("/v1/devices/{desk}"),
+            Some(&new),
+            json!({"password": "long enough passphrase"}),
+        )
+        .await;
+    assert!(
+        r.status.is_success(),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(
+        s.get("/v1/heads", Some(&desk_token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let (desk_again, _) = s.device("again", "Home desktop").await;
+    assert_ne!(desk_again, desk, "a revoked device stays revoked");
 }
 
 async fn another_account_gets_no_data_and_no_hint_from_any_endpoint(b: Backend) {
@@ -857,8 +897,8 @@ async fn invite_only_sign_up(b: Backend) {
 async fn wrong_password_and_unknown_user_look_the_same(b: Backend) {
     let Some(s) = server(b).await else { return };
     s.account("erin").await;
-    let wrong = s.json(Method::POST, "/v1/sessions", None, json!({"username": "erin", "password": "not the passphrase", "device_name": "d", "device_public_key": "k"})).await;
-    let nobody = s.json(Method::POST, "/v1/sessions", None, json!({"username": "nobody", "password": "not the passphrase", "device_name": "d", "device_public_key": "k"})).await;
+    let wrong = s.json(Method::POST, "/v1/sessions", None, json!({"username": "erin", "password": "not the passphrase", "device_name": "d", "device_public_key": format!("age1-{}", uuid::Uuid::new_v4())})).await;
+    let nobody = s.json(Method::POST, "/v1/sessions", None, json!({"username": "nobody", "password": "not the passphrase", "device_name": "d", "device_public_key": format!("age1-{}", uuid::Uuid::new_v4())})).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.body, nobody.body);
 }
@@ -1136,5 +1176,5 @@ macro_rules! backend_tests {
     };
 }
 
-backend_tests!(Embedded: a_therapist_with_two_devices, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured);
-backend_tests!(ScaleOut: a_therapist_with_two_devices, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured);
+backend_tests!(Embedded: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured);
+backend_tests!(ScaleOut: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured);

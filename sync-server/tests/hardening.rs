@@ -58,7 +58,7 @@ impl Server {
 
     /// Signs in as a new device; (device id, token).
     async fn device(&self, user: &str, totp: Option<&str>) -> (String, String) {
-        let body = json!({"username": user, "password": PASSWORD, "totp": totp, "device_name": "laptop", "device_public_key": "age1x"});
+        let body = json!({"username": user, "password": PASSWORD, "totp": totp, "device_name": "laptop", "device_public_key": format!("age1-{}", uuid::Uuid::new_v4())});
         let (st, v) = self
             .send(request(Method::POST, "/v1/sessions", None, Some(&body)))
             .await;
@@ -111,7 +111,7 @@ const BURST: usize = 300;
 async fn a_burst_of_wrong_passwords_gets_five_checks() {
     let s = server_with(|_| {});
     s.sign_up("burst").await;
-    let body = json!({"username": "burst", "password": "wrong passphrase!!", "device_name": "d", "device_public_key": "k"});
+    let body = json!({"username": "burst", "password": "wrong passphrase!!", "device_name": "d", "device_public_key": format!("age1-{}", uuid::Uuid::new_v4())});
     let statuses = s
         .burst(BURST, || {
             request(Method::POST, "/v1/sessions", None, Some(&body))
@@ -127,7 +127,7 @@ async fn a_burst_of_wrong_totp_codes_with_the_right_password_gets_five_checks() 
     let secret = [7u8; 20];
     s.store.set_totp_secret(&account, &secret).await.unwrap();
     s.store.enable_totp(&account, &secret, &[]).await.unwrap();
-    let body = json!({"username": "totp-burst", "password": PASSWORD, "totp": "not-a-code", "device_name": "d", "device_public_key": "k"});
+    let body = json!({"username": "totp-burst", "password": PASSWORD, "totp": "not-a-code", "device_name": "d", "device_public_key": format!("age1-{}", uuid::Uuid::new_v4())});
     let statuses = s
         .burst(BURST, || {
             request(Method::POST, "/v1/sessions", None, Some(&body))
@@ -189,7 +189,7 @@ async fn changing_the_password_needs_the_old_one_and_signs_other_devices_out() {
         .send(request(Method::GET, "/v1/devices", Some(&t1), None))
         .await;
     assert_eq!(st, StatusCode::OK, "this device stays signed in");
-    let sign_in = |password: &str| json!({"username": "pat", "password": password, "device_name": "d", "device_public_key": "k"});
+    let sign_in = |password: &str| json!({"username": "pat", "password": password, "device_name": "d", "device_public_key": format!("age1-{}", uuid::Uuid::new_v4())});
     let (st, _) = s
         .send(request(
             Method::POST,

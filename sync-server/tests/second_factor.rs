@@ -68,7 +68,7 @@ impl Server {
             Method::POST,
             "/v1/sessions",
             None,
-            Some(json!({"username": user, "password": password, "totp": totp, "device_name": "laptop", "device_public_key": "age1x"})),
+            Some(json!({"username": user, "password": password, "totp": totp, "device_name": "laptop", "device_public_key": format!("age1-{}", uuid::Uuid::new_v4())})),
         )
         .await
     }
@@ -334,7 +334,7 @@ async fn a_long_non_latin_username_can_sign_in() {
 /// A sign-in as it arrives through a reverse proxy: the connection from `peer`, the address
 /// the proxy saw in `X-Forwarded-For`.
 async fn sign_in_via(s: &Server, peer: &str, forwarded: &str, user: &str) -> StatusCode {
-    let body = json!({"username": user, "password": "wrong passphrase!!", "device_name": "laptop", "device_public_key": "age1x"});
+    let body = json!({"username": user, "password": "wrong passphrase!!", "device_name": "laptop", "device_public_key": format!("age1-{}", uuid::Uuid::new_v4())});
     let mut req = Request::builder()
         .method(Method::POST)
         .uri("/v1/sessions")

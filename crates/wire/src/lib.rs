@@ -28,6 +28,8 @@ pub struct SignIn {
     /// A name the therapist will recognise in the device list ("Surgery laptop").
     pub device_name: String,
     /// The device's public key (an age recipient), for sharing keys between devices later.
+    /// Signing in again with the key of a device that is not revoked re-uses that device
+    /// (same id, new token; the old token stops working) instead of enrolling another.
     pub device_public_key: String,
 }
 

@@ -640,6 +640,19 @@ impl Store for Embedded {
             token_hash.to_string(),
         );
         self.with(move |c| {
+            // The same device signing in again (same account, same key, not revoked) gets a
+            // new token in place of its old one, not a second entry in the device list.
+            let again: Option<String> = c
+                .query_row(
+                    "UPDATE devices SET token_hash = ?1, name = ?2 WHERE account_id = ?3 AND public_key = ?4 AND revoked = 0 RETURNING id",
+                    params![t, n, a, k],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err)?;
+            if let Some(id) = again {
+                return Ok(id);
+            }
             let id = uuid::Uuid::new_v4().to_string();
             c.execute(
                 "INSERT INTO devices (id, account_id, name, public_key, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -95,6 +95,9 @@ pub trait Store: Send + Sync + 'static {
     /// Whether an invite could be used at `now` (known, unused, unexpired), without using it.
     async fn invite_usable(&self, token_hash: &str, now: &str) -> StoreResult<bool>;
 
+    /// Enrols a device with a fresh token and returns its id. A device of the account with
+    /// the same public key that is not revoked is the same computer signing in again: it
+    /// keeps its id, takes the new name and token, and its old token stops working.
     async fn create_device(
         &self,
         account: &str,

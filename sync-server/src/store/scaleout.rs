@@ -559,6 +559,18 @@ impl Store for ScaleOut {
         token_hash: &str,
     ) -> StoreResult<String> {
         let c = self.client().await?;
+        // The same device signing in again (same account, same key, not revoked) gets a new
+        // token in place of its old one, not a second entry in the device list.
+        if let Some(row) = c
+            .query_opt(
+                "UPDATE devices SET token_hash = $1, name = $2 WHERE account_id = $3 AND public_key = $4 AND NOT revoked RETURNING id",
+                &[&token_hash, &name, &account, &public_key],
+            )
+            .await
+            .map_err(pg_err)?
+        {
+            return Ok(row.get(0));
+        }
         let id = uuid::Uuid::new_v4().to_string();
         c.execute(
             "INSERT INTO devices (id, account_id, name, public_key, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",

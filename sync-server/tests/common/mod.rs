@@ -132,7 +132,7 @@ pub async fn enrol(
     user: &str,
     device: &str,
 ) -> (String, String) {
-    let body = serde_json::json!({"username": user, "password": PASSWORD, "device_name": device, "device_public_key": "age1test"});
+    let body = serde_json::json!({"username": user, "password": PASSWORD, "device_name": device, "device_public_key": format!("age1-{device}")});
     let r: serde_json::Value = client
         .post(format!("{base}/v1/sessions"))
         .json(&body)
