@@ -78,6 +78,9 @@ enum Command {
     /// Import appointments from a booking calendar (iCal feed or .ics file).
     #[command(subcommand)]
     Calendar(cmd::calendar::CalendarCmd),
+    /// Connect to a casebook-sync server for off-site backups; its status, TOTP, sign-out.
+    #[command(subcommand)]
+    Server(cmd::server::ServerCmd),
     /// Show the database keys (to open your data with standard SQLCipher tools).
     #[command(subcommand)]
     Keys(cmd::keys::KeysCmd),
@@ -129,6 +132,7 @@ fn main() -> ExitCode {
         Command::Keys(c) => cmd::keys::run(&g, c),
         Command::Backup(c) => cmd::backup::run(&g, c),
         Command::Calendar(c) => cmd::calendar::run(&g, c),
+        Command::Server(c) => cmd::server::run(&g, c),
         Command::Erase(a) => cmd::erase::run(&g, a),
         Command::Retention(c) => cmd::retention::run(&g, c),
         Command::Sar(c) => cmd::sar::run(&g, c),

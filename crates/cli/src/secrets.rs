@@ -62,3 +62,31 @@ pub fn recovery_key() -> Result<RecoveryKey> {
     };
     Ok(RecoveryKey::parse(&text)?)
 }
+
+/// The server account's password from `CASEBOOK_SYNC_PASSWORD`, or a prompt (asked twice
+/// for a new account). Never prompts without a terminal.
+pub fn sync_password(new_account: bool) -> Result<String> {
+    if let Ok(p) = std::env::var("CASEBOOK_SYNC_PASSWORD") {
+        return Ok(p);
+    }
+    if !interactive() {
+        return Err(CoreError::InvalidInput(
+            "give the server account's password in CASEBOOK_SYNC_PASSWORD (or run from a terminal to be asked)".into(),
+        )
+        .into());
+    }
+    loop {
+        let a = rpassword::prompt_password("Server account password: ")?;
+        if !new_account {
+            return Ok(a);
+        }
+        if a.chars().count() < 10 {
+            eprintln!("Use at least 10 characters.");
+            continue;
+        }
+        if rpassword::prompt_password("Type it again: ")? == a {
+            return Ok(a);
+        }
+        eprintln!("The two did not match; try again.");
+    }
+}

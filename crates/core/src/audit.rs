@@ -75,6 +75,10 @@ pub enum Action {
     VaultExport,
     VaultImport,
     ErasureList,
+    ServerConnect,
+    ServerDisconnect,
+    ServerTotp,
+    ServerAccountDelete,
 }
 
 impl Action {
@@ -107,6 +111,10 @@ impl Action {
             VaultExport => "vault.export",
             VaultImport => "vault.import",
             ErasureList => "erasure.list",
+            ServerConnect => "server.connect",
+            ServerDisconnect => "server.disconnect",
+            ServerTotp => "server.totp",
+            ServerAccountDelete => "server.account_delete",
             VaultUnlock => "vault.unlock",
             VaultUnlockFailed => "vault.unlock_failed",
             VaultRecover => "vault.recover",

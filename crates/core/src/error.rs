@@ -116,6 +116,10 @@ pub enum CoreError {
     /// A calendar feed could not be fetched; the message names the host, never the address.
     #[error("{0}")]
     Fetch(String),
+
+    /// The Casebook server refused or could not be reached.
+    #[error(transparent)]
+    Server(#[from] crate::offsite::ServerError),
 }
 
 /// The broad class of an error, for exit codes and for the UI to choose how to show it.
@@ -180,6 +184,19 @@ impl CoreError {
                 ErrorKind::Integrity
             }
             Fetch(_) => ErrorKind::Network,
+            Server(e) => {
+                use crate::offsite::ServerError as S;
+                match e {
+                    S::WrongCredentials | S::DeviceRevoked => ErrorKind::Locked,
+                    S::BadAddress(_) | S::OutsideUkEu(_) | S::Invite(_) => ErrorKind::InvalidInput,
+                    S::QuotaFull => ErrorKind::Conflict,
+                    S::Unreachable(_)
+                    | S::Tls(_)
+                    | S::RateLimited(_)
+                    | S::Refused(_)
+                    | S::Protocol(_) => ErrorKind::Network,
+                }
+            }
             Database(_) | Io { .. } | Crypto(_) => ErrorKind::Internal,
         }
     }

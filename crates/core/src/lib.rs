@@ -23,6 +23,8 @@
 //! * [`calendar`] — importing appointments from an iCal feed or `.ics` file;
 //! * [`portability`] — the whole vault in open formats (JSON + CSV) and back;
 //!   [`spreadsheet`] keeps every CSV cell from running as a formula;
+//! * [`offsite`] — the off-site copy: backups sent, wholly encrypted, to the therapist's
+//!   `casebook-sync` account, and a restore from there onto a new machine;
 //! * [`hlc`] — hybrid logical clock stamps for sync.
 
 pub mod audit;
@@ -35,6 +37,7 @@ pub mod hlc;
 mod jsonfile;
 pub mod keys;
 pub mod keystore;
+pub mod offsite;
 mod pins;
 pub mod portability;
 pub mod preferences;

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod residency;
+
 /// `POST /v1/accounts`: open a new account.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct SignUp {

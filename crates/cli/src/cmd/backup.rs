@@ -16,39 +16,71 @@ use crate::{Globals, output, secrets};
 
 #[derive(Subcommand)]
 pub enum BackupCmd {
-    /// Write a backup now (to the configured folder, or --to DIR).
+    /// Write a backup now (to the configured folder, --to DIR, or --to server).
     Create {
-        /// The folder to write the backup to (default: the configured destination).
-        #[arg(long, value_name = "DIR")]
+        /// The folder to write the backup to (default: the configured destination), or
+        /// `server` to send it, wholly encrypted, to the connected server (a folder named
+        /// "server" is `./server`).
+        #[arg(long, value_name = "DIR|server")]
         to: Option<PathBuf>,
-        /// Only if one is due by the schedule (for a cron job or systemd timer).
+        /// Only the destinations whose backup is due by the schedule: the folder, and the
+        /// server when connected (for a cron job or systemd timer).
         #[arg(long)]
         if_due: bool,
     },
-    /// List the backups in the destination folder, newest first.
+    /// List the backups in the destination folder (or on the server), newest first.
     List {
         /// The folder to look in (default: the configured destination).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", conflicts_with = "server")]
         to: Option<PathBuf>,
+        /// List the off-site backups on the connected server instead.
+        #[arg(long)]
+        server: bool,
     },
     /// Check a backup completely: digests, decryption, integrity checks, audit chain.
     Verify {
         /// The backup file.
-        file: PathBuf,
+        #[arg(required_unless_present = "server")]
+        file: Option<PathBuf>,
+        /// Download and check an off-site backup (by name; the newest when none is given).
+        #[arg(long, value_name = "NAME", num_args = 0..=1, conflicts_with = "file")]
+        server: Option<Option<String>>,
     },
-    /// Restore a backup into a new vault folder (needs the recovery key).
+    /// Restore a backup into a new vault folder (needs the recovery key): from a file, or
+    /// from the server with only the account and the recovery key.
     Restore {
         /// The backup file.
-        file: PathBuf,
+        #[arg(required_unless_present = "from_server")]
+        file: Option<PathBuf>,
         /// The new vault folder; must not exist or be empty. Open it with --vault DIR.
         #[arg(long, value_name = "DIR")]
         into: PathBuf,
+        /// Restore from this server (password from CASEBOOK_SYNC_PASSWORD or a prompt).
+        #[arg(
+            long,
+            value_name = "URL",
+            conflicts_with = "file",
+            requires = "username"
+        )]
+        from_server: Option<String>,
+        /// The server account.
+        #[arg(long, requires = "from_server")]
+        username: Option<String>,
+        /// The current authenticator code (or a recovery code), when the account has TOTP on.
+        #[arg(long, value_name = "CODE", requires = "from_server")]
+        totp: Option<String>,
+        /// Which off-site backup (default: the newest verified one).
+        #[arg(long, value_name = "NAME", requires = "from_server")]
+        name: Option<String>,
     },
     /// Delete backups the keep-policy no longer needs (never the newest verified one).
     Prune {
         /// Only say what would be deleted.
         #[arg(long)]
         dry_run: bool,
+        /// Prune the off-site backups on the server (by their own keep-policy) instead.
+        #[arg(long)]
+        server: bool,
     },
     /// Show or change where backups go, how often, and how long they are kept.
     #[command(subcommand)]
@@ -79,11 +111,14 @@ pub enum ScheduleCmd {
         /// Then one a month for N months.
         #[arg(long, value_name = "MONTHS")]
         keep_monthly: Option<u32>,
+        /// Also send each scheduled backup to the connected server (on|off).
+        #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+        server: Option<String>,
     },
 }
 
 /// A progress bar on standard error (hidden when it is not a terminal).
-fn bar() -> impl FnMut(Progress) {
+pub(crate) fn bar() -> impl FnMut(Progress) {
     let pb = ProgressBar::new(0);
     pb.set_style(
         ProgressStyle::with_template("{msg:>12} [{bar:30}] {bytes}/{total_bytes}")
@@ -109,16 +144,59 @@ fn bar() -> impl FnMut(Progress) {
             pb.set_message("Checking");
             pb.finish();
         }
+        Progress::Upload { done, total } => {
+            pb.set_message("Sending");
+            pb.set_length(total);
+            pb.set_position(done);
+        }
+        Progress::Download { done, total } => {
+            pb.set_message("Fetching");
+            pb.set_length(total);
+            pb.set_position(done);
+        }
     }
 }
 
 pub fn run(g: &Globals, cmd: BackupCmd) -> Outcome {
     match cmd {
+        BackupCmd::Create { to, if_due }
+            if to.as_deref() == Some(std::path::Path::new("server")) =>
+        {
+            super::offsite::create(g, if_due)
+        }
+        BackupCmd::Create {
+            to: None,
+            if_due: true,
+        } => {
+            let local = create(g, None, true)?;
+            if casebook_core::offsite::ServerSettings::load(&g.vault_dir)?
+                .is_some_and(|s| s.scheduled)
+            {
+                super::offsite::create(g, true)?;
+            }
+            Ok(local)
+        }
         BackupCmd::Create { to, if_due } => create(g, to, if_due),
-        BackupCmd::List { to } => list(g, to),
-        BackupCmd::Verify { file } => verify(g, file),
-        BackupCmd::Restore { file, into } => restore(g, file, into),
-        BackupCmd::Prune { dry_run } => prune(g, dry_run),
+        BackupCmd::List { server: true, .. } => super::offsite::list(g),
+        BackupCmd::List { to, .. } => list(g, to),
+        BackupCmd::Verify {
+            server: Some(name), ..
+        } => super::offsite::verify(g, name),
+        BackupCmd::Verify { file, .. } => verify(g, file.unwrap_or_default()),
+        BackupCmd::Restore {
+            from_server: Some(url),
+            username,
+            totp,
+            name,
+            into,
+            ..
+        } => super::offsite::restore(g, &url, &username.unwrap_or_default(), totp, name, into),
+        BackupCmd::Restore { file, into, .. } => restore(g, file.unwrap_or_default(), into),
+        BackupCmd::Prune {
+            dry_run,
+            server: true,
+        } => super::offsite::prune(g, dry_run),
+        BackupCmd::Prune { dry_run, .. } => prune(g, dry_run),
         BackupCmd::Schedule(ScheduleCmd::Show) => schedule_show(g),
         BackupCmd::Schedule(ScheduleCmd::Set {
             to,
@@ -127,6 +205,7 @@ pub fn run(g: &Globals, cmd: BackupCmd) -> Outcome {
             keep_daily,
             keep_weekly,
             keep_monthly,
+            server,
         }) => {
             let mut s = BackupSettings::load(&g.vault_dir)?;
             if let Some(to) = to {
@@ -139,6 +218,9 @@ pub fn run(g: &Globals, cmd: BackupCmd) -> Outcome {
             s.keep.monthly_months = keep_monthly.unwrap_or(s.keep.monthly_months);
             let mut vault = secrets::open_vault(g)?;
             vault.backup_settings_set(&s)?;
+            if let Some(on) = server {
+                vault.server_schedule_set(on == "on")?;
+            }
             schedule_show(g)
         }
     }

@@ -10,12 +10,14 @@ pub mod init;
 pub mod keys;
 pub mod measure;
 pub mod note;
+pub mod offsite;
 pub mod portability;
 pub mod process_note;
 pub mod recover;
 pub mod retention;
 pub mod sar;
 pub mod search;
+pub mod server;
 pub mod status;
 pub mod supervision;
 

@@ -534,7 +534,10 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn open_sealed_keys(rk: &crate::recovery::RecoveryKey, sealed: &[u8]) -> Result<VaultKeys> {
+pub(crate) fn open_sealed_keys(
+    rk: &crate::recovery::RecoveryKey,
+    sealed: &[u8],
+) -> Result<VaultKeys> {
     match crate::sealed::open(rk.as_str(), sealed) {
         Ok(plain) => VaultKeys::from_json(&plain),
         Err(crate::sealed::OpenError::WrongPassphrase) => Err(CoreError::WrongRecoveryKey),

@@ -44,12 +44,19 @@ pub(crate) fn write(vault: &mut Vault) -> Result<()> {
 /// Writes the ledger into `dest`.
 pub(crate) fn write_to(vault: &mut Vault, dest: &Path) -> Result<()> {
     // Merged with what is there: a vault restored from an older copy must not shorten it.
+    let existing = read(dest, &vault.meta.vault_id, &vault.keys).unwrap_or_default();
+    let sealed_bytes = seal(vault, existing)?;
+    std::fs::create_dir_all(dest).map_err(CoreError::io(dest))?;
+    sealed::write_atomically(&dest.join(ledger_file(&vault.meta.vault_id)), &sealed_bytes)
+}
+
+/// The vault's erasure records merged with `existing` (a ledger found at a destination),
+/// encrypted to the vault's clinical backup key.
+pub(crate) fn seal(vault: &Vault, existing: Vec<ErasureRecord>) -> Result<Vec<u8>> {
     let mut records = read_records(&vault.conn)?;
-    if let Ok(existing) = read(dest, &vault.meta.vault_id, &vault.keys) {
-        for r in existing {
-            if !records.iter().any(|k| k.id == r.id) {
-                records.push(r);
-            }
+    for r in existing {
+        if !records.iter().any(|k| k.id == r.id) {
+            records.push(r);
         }
     }
     records.sort_by(|a, b| (a.erased_at, &a.id).cmp(&(b.erased_at, &b.id)));
@@ -65,8 +72,7 @@ pub(crate) fn write_to(vault: &mut Vault, dest: &Path) -> Result<()> {
     w.write_all(&json)
         .and_then(|_| w.finish().map(|_| ()))
         .map_err(|e| CoreError::Crypto(e.to_string()))?;
-    std::fs::create_dir_all(dest).map_err(CoreError::io(dest))?;
-    sealed::write_atomically(&dest.join(ledger_file(&vault.meta.vault_id)), &sealed_bytes)
+    Ok(sealed_bytes)
 }
 
 /// Reads the ledger in `dir`, if there is one. A ledger that is not this vault's (or is
@@ -78,14 +84,18 @@ pub(crate) fn read(dir: &Path, vault_id: &str, keys: &VaultKeys) -> Result<Vec<E
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(CoreError::io(&path)(e)),
     };
+    open(&bytes, keys, &path.display().to_string())
+}
+
+/// Decrypts ledger bytes (from a folder or the server, named `label` in errors).
+pub(crate) fn open(bytes: &[u8], keys: &VaultKeys, label: &str) -> Result<Vec<ErasureRecord>> {
     let damaged = |what: String| {
         CoreError::BackupInvalid(format!(
-            "the erasure list {} {what}; without it, clients erased after this backup could come back",
-            path.display()
+            "the erasure list {label} {what}; without it, clients erased after this backup could come back"
         ))
     };
     let decryptor =
-        age::Decryptor::new(&bytes[..]).map_err(|e| damaged(format!("is not readable ({e})")))?;
+        age::Decryptor::new(bytes).map_err(|e| damaged(format!("is not readable ({e})")))?;
     let id = keys.clinical_backup.identity()?;
     let mut reader = decryptor
         .decrypt(std::iter::once(&id as &dyn age::Identity))

@@ -60,6 +60,10 @@ pub enum Progress {
     Decrypt { done: u64, total: u64 },
     /// Running the integrity and audit checks.
     Check,
+    /// Sending an off-site copy to the server (encrypted bytes sent so far, of the total).
+    Upload { done: u64, total: u64 },
+    /// Fetching an off-site copy from the server.
+    Download { done: u64, total: u64 },
 }
 
 /// A backup just written.
@@ -159,7 +163,7 @@ fn counts(clinical: &Connection) -> Result<Counts> {
 }
 
 /// A private working folder for snapshots and checks, removed when dropped.
-fn work_dir() -> Result<tempfile::TempDir> {
+pub(crate) fn work_dir() -> Result<tempfile::TempDir> {
     tempfile::Builder::new()
         .prefix("casebook-backup-")
         .tempdir()
@@ -224,7 +228,7 @@ impl Vault {
     /// The vault's `recovery.age`, if it is the file Casebook wrote. It becomes the backup's
     /// keys part, which a restore opens with the recovery key: any other file would make a
     /// backup nobody could restore.
-    fn recovery_file_checked(&self) -> Result<Vec<u8>> {
+    pub(crate) fn recovery_file_checked(&self) -> Result<Vec<u8>> {
         let path = self.dir.join(vault::RECOVERY_FILE);
         let sealed_keys = std::fs::read(&path).map_err(CoreError::io(&path))?;
         if pins::recovery_digest(&self.conn)?.as_deref() != Some(&pins::digest(&sealed_keys)) {
@@ -233,7 +237,7 @@ impl Vault {
         Ok(sealed_keys)
     }
 
-    fn write_backup_with(
+    pub(crate) fn write_backup_with(
         &mut self,
         dest: &Path,
         sealed_keys: &[u8],
@@ -447,7 +451,7 @@ impl Vault {
 }
 
 /// The authentication code of one verification result (see [`Verified::mac`]).
-fn verified_mac(keys: &crate::keys::VaultKeys, name: &str, v: &Verified) -> String {
+pub(crate) fn verified_mac(keys: &crate::keys::VaultKeys, name: &str, v: &Verified) -> String {
     use crate::keys::hmac_sha256;
     let key = hmac_sha256(keys.clinical.as_bytes(), b"casebook backup verification v1");
     let data = serde_json::to_vec(&(name, v.at, v.ok)).unwrap_or_default();
@@ -481,7 +485,7 @@ pub fn verify_with_recovery_key(
 
 /// Unpacks `file` into `work` and runs every check on the result. Returns the unpacked backup
 /// and the number of audit entries.
-fn check(
+pub(crate) fn check(
     file: &Path,
     keys: archive::KeySource<'_>,
     work: &Path,
@@ -649,6 +653,19 @@ pub fn restore(
     passphrase: Option<&str>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Restored> {
+    restore_with(file, recovery_key, into, passphrase, None, progress)
+}
+
+/// [`restore`], with the erasure list given (`Some`, as fetched from the server) or read
+/// from beside the backup file (`None`).
+pub(crate) fn restore_with(
+    file: &Path,
+    recovery_key: &RecoveryKey,
+    into: &Path,
+    passphrase: Option<&str>,
+    erasures: Option<Vec<crate::records::erasure::ErasureRecord>>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Restored> {
     if into.exists() {
         let empty = std::fs::read_dir(into)
             .map(|mut d| d.next().is_none())
@@ -709,11 +726,14 @@ pub fn restore(
     };
     vault::write_restored(staging.path(), &meta, &u.keys, &u.sealed_keys)?;
     // Erasures made after this backup are made again before the vault is put in place.
-    let erasures = file
-        .parent()
-        .map(|dir| ledger::read(dir, &u.manifest.vault_id, &u.keys))
-        .transpose()?
-        .unwrap_or_default();
+    let erasures = match erasures {
+        Some(given) => given,
+        None => file
+            .parent()
+            .map(|dir| ledger::read(dir, &u.manifest.vault_id, &u.keys))
+            .transpose()?
+            .unwrap_or_default(),
+    };
     let mut reapplied = 0;
     if !erasures.is_empty() {
         let mut staged_vault = Vault::open(

@@ -333,6 +333,7 @@ impl Vault {
     /// unplugged; the next backup writes it again).
     pub(crate) fn write_erasure_ledger(&mut self) {
         let _ = crate::backup::ledger::write(self);
+        self.offsite_erasure_made();
     }
 }
 

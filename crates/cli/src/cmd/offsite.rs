@@ -1,0 +1,218 @@
+//! `casebook backup … --server`: the off-site copy on the connected casebook-sync server —
+//! send, list, verify, prune, and restore onto a new machine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use casebook_core::CoreError;
+use casebook_core::backup::{BackupSettings, schedule};
+use casebook_core::offsite::{OffsiteState, RemoteListing, ServerRestore};
+use chrono::Utc;
+use serde_json::json;
+
+use super::Outcome;
+use super::backup::bar;
+use crate::{Globals, output, secrets};
+
+pub fn create(g: &Globals, if_due: bool) -> Outcome {
+    if if_due {
+        let settings = BackupSettings::load(&g.vault_dir)?;
+        let state = OffsiteState::load(&g.vault_dir)?;
+        if !schedule::is_due(settings.every_hours, state.runs.last_runs(), Utc::now()) {
+            if g.json {
+                output::json(&json!({ "server": null, "due": false }))?;
+            } else {
+                println!("No off-site backup due yet.");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let mut vault = secrets::open_vault(g)?;
+    let sent = vault.offsite_backup_create(&mut bar())?;
+    if g.json {
+        output::json(&sent)?;
+    } else {
+        println!(
+            "Sent off-site backup {} ({} in {} encrypted pieces; {} clients, {} session notes).",
+            sent.name,
+            output::size(sent.size),
+            sent.pieces,
+            sent.manifest.counts.clients,
+            sent.manifest.counts.session_notes
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_listing(l: &RemoteListing) {
+    let when = l
+        .created_at
+        .map(output::datetime)
+        .unwrap_or_else(|| "UNREADABLE".into());
+    let check = match (&l.problem, &l.verified) {
+        (Some(p), _) => format!("DAMAGED: {p}"),
+        (None, Some(v)) if v.ok => format!("verified {}", output::datetime(v.at)),
+        (None, Some(_)) => "FAILED verification".into(),
+        (None, None) => "not verified".into(),
+    };
+    println!("{}  {:>9}  {when}  {check}", l.name, output::size(l.size));
+}
+
+pub fn list(g: &Globals) -> Outcome {
+    let vault = secrets::open_vault(g)?;
+    let listed = vault.offsite_list()?;
+    if g.json {
+        output::json(&listed)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if listed.backups.is_empty() {
+        println!("No off-site backups on the server yet.");
+    }
+    for l in &listed.backups {
+        print_listing(l);
+    }
+    if !listed.unfinished.is_empty() {
+        println!(
+            "{} unfinished upload(s) (never a backup; removed by the next run or prune).",
+            listed.unfinished.len()
+        );
+    }
+    for m in &listed.missing {
+        println!(
+            "WARNING: the server no longer lists {m}, which this vault sent and did not prune (deleted or withheld by the server)"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(g: &Globals, name: Option<String>) -> Outcome {
+    let mut vault = secrets::open_vault(g)?;
+    let name = match name {
+        Some(n) => n,
+        None => vault
+            .offsite_list()?
+            .backups
+            .into_iter()
+            .find(|l| l.usable())
+            .map(|l| l.name)
+            .ok_or_else(|| CoreError::NotFound {
+                what: "off-site backup",
+                id: "on the server".into(),
+                hint: "backup create --to server",
+            })?,
+    };
+    let report = vault.offsite_verify(&name, &mut bar())?;
+    if g.json {
+        output::json(
+            &json!({ "ok": true, "name": name, "size": report.size, "manifest": report.manifest, "audit_entries": report.audit_entries }),
+        )?;
+    } else {
+        println!(
+            "OK: off-site backup {name} — made {}, {} clients, {} session notes, {} audit entries; every piece, both integrity checks and the audit chain verified",
+            report
+                .manifest
+                .created_at
+                .parse()
+                .map(output::datetime)
+                .unwrap_or_default(),
+            report.manifest.counts.clients,
+            report.manifest.counts.session_notes,
+            report.audit_entries
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn prune(g: &Globals, dry_run: bool) -> Outcome {
+    let mut vault = secrets::open_vault(g)?;
+    let plan = vault.offsite_prune(dry_run, Utc::now())?;
+    if g.json {
+        output::json(
+            &json!({ "dry_run": dry_run, "keep": plan.keep.iter().map(|(n, r)| json!({"name": n, "rule": r})).collect::<Vec<_>>(), "delete": plan.delete }),
+        )?;
+    } else {
+        for (n, r) in &plan.keep {
+            println!("keep    {n}  ({r})");
+        }
+        for n in &plan.delete {
+            println!("{}  {n}", if dry_run { "would delete" } else { "deleted" });
+        }
+        if plan.keep.is_empty() && plan.delete.is_empty() {
+            println!("No off-site backups to consider.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn restore(
+    g: &Globals,
+    url: &str,
+    username: &str,
+    totp: Option<String>,
+    name: Option<String>,
+    into: PathBuf,
+) -> Outcome {
+    let password = secrets::sync_password(false)?;
+    let key = secrets::recovery_key()?;
+    let session = ServerRestore::sign_in(
+        url,
+        username,
+        &password,
+        totp.as_deref(),
+        &key,
+        &super::server::host_name(),
+    )?;
+    if !g.json {
+        println!(
+            "The server keeps data in: {}",
+            session.locations().join("; ")
+        );
+    }
+    let chosen_key_store = {
+        let chosen = match &name {
+            Some(n) => session.backups().backups.iter().find(|l| &l.name == n),
+            None => session.default_choice(),
+        };
+        chosen
+            .and_then(|l| l.manifest.as_ref())
+            .map(|m| m.key_store)
+    };
+    let passphrase = match (secrets::env_passphrase(), chosen_key_store) {
+        (Some(p), _) => Some(p),
+        (None, Some(casebook_core::KeyStoreKind::Passphrase)) if secrets::interactive() => {
+            Some(secrets::prompt_new_passphrase()?)
+        }
+        (None, _) => None,
+    };
+    let restored = session
+        .restore(name.as_deref(), &into, passphrase.as_deref(), &mut bar())
+        .map_err(|e| match e {
+            CoreError::PassphraseRequired => CoreError::InvalidInput(
+                "this backup kept its keys in a passphrase key file: set CASEBOOK_PASSPHRASE to the passphrase for the restored vault".into(),
+            ),
+            other => other,
+        })?;
+    let store = restored.vault.meta().key_store;
+    if g.json {
+        output::json(&json!({ "vault": into, "key_store": store, "manifest": restored.manifest }))?;
+    } else {
+        println!(
+            "Restored the off-site backup made {} into {} ({} clients, {} session notes); it is connected to the server as this computer.",
+            restored
+                .manifest
+                .created_at
+                .parse()
+                .map(output::datetime)
+                .unwrap_or_default(),
+            into.display(),
+            restored.manifest.counts.clients,
+            restored.manifest.counts.session_notes
+        );
+        println!(
+            "Keys are kept in: {}. Open it with --vault {}",
+            store.describe(),
+            into.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,396 @@
+//! What an off-site backup looks like on the server: nothing but opaque objects.
+//!
+//! * A backup file (the same tar as a local backup) is encrypted **whole** with age to the
+//!   vault's clinical backup key, and the ciphertext is cut into pieces no larger than the
+//!   server takes in one request: `b<id>.0000`, `b<id>.0001`, … where `<id>` is 32 random
+//!   hex digits. Only the size and the time are visible.
+//! * Its index, `b<id>`, sent last, is encrypted the same way: the backup's manifest, the
+//!   size, SHA-256 and name of each piece, and an authentication code keyed from the clinical
+//!   store key. A backup without its index (an upload cut short) is never listed as one.
+//! * `keys`: the vault's `recovery.age`, as it is beside the vault (sealed with the recovery
+//!   key), so a new machine with only the account and the recovery key can open the rest.
+//! * The erasure list and the verification results, encrypted the same way, under names
+//!   derived from the clinical key (so they say nothing either).
+//!
+//! Nothing here trusts the server: pieces are checked against the index, the index against
+//! its authentication code, and the backup inside by every check of a local restore.
+
+use std::io::{self, Read, Write};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::backup::Manifest;
+use crate::error::{CoreError, Result};
+use crate::keys::{VaultKeys, hmac_sha256};
+
+/// The object holding the sealed keys (`recovery.age`).
+pub const KEYS_OBJECT: &str = "keys";
+/// Pieces are at most this big (or the server's own limit, if lower): small enough that
+/// neither end holds much of a backup in memory at once.
+pub const PIECE_BYTES: u64 = 8 * 1024 * 1024;
+/// Small encrypted objects (index, erasure list, verification results) are read whole,
+/// up to this size.
+const SMALL_LIMIT: u64 = 8 * 1024 * 1024;
+
+const INDEX_FORMAT: u32 = 1;
+
+/// One piece of an off-site backup, as its index lists it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Piece {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// The encrypted index of one off-site backup.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RemoteIndex {
+    pub format: u32,
+    /// `b<id>`: also the index object's own name (checked, so an index cannot be moved).
+    pub name: String,
+    pub manifest: Manifest,
+    /// Size of the backup file (the tar) inside.
+    pub file_size: u64,
+    pub pieces: Vec<Piece>,
+    pub mac: String,
+}
+
+impl RemoteIndex {
+    pub fn new(name: String, manifest: Manifest, file_size: u64, pieces: Vec<Piece>) -> Self {
+        RemoteIndex {
+            format: INDEX_FORMAT,
+            name,
+            manifest,
+            file_size,
+            pieces,
+            mac: String::new(),
+        }
+    }
+
+    fn mac_for(&self, keys: &VaultKeys) -> String {
+        let key = hmac_sha256(keys.clinical.as_bytes(), b"casebook offsite index v1");
+        let mut unsigned = self.clone();
+        unsigned.mac.clear();
+        let data = serde_json::to_vec(&unsigned).unwrap_or_default();
+        hex::encode(hmac_sha256(&key, &data))
+    }
+
+    pub fn sign(mut self, keys: &VaultKeys) -> Self {
+        self.mac = self.mac_for(keys);
+        self
+    }
+
+    /// Stored size of all pieces.
+    pub fn stored_size(&self) -> u64 {
+        self.pieces.iter().map(|p| p.size).sum()
+    }
+
+    /// Decrypts and checks an index read from object `name`.
+    pub fn open(bytes: &[u8], name: &str, keys: &VaultKeys) -> Result<Self> {
+        let bad = |why: &str| CoreError::BackupInvalid(format!("the server's index {name} {why}"));
+        let plain =
+            open_small(bytes, keys).map_err(|_| bad("does not decrypt with this vault's key"))?;
+        let index: RemoteIndex =
+            serde_json::from_slice(&plain).map_err(|_| bad("is not a valid index"))?;
+        let expected = index.mac_for(keys);
+        if !crate::backup::archive::constant_time_eq(expected.as_bytes(), index.mac.as_bytes()) {
+            return Err(bad("was not written by this vault"));
+        }
+        if index.format != INDEX_FORMAT || index.name != name {
+            return Err(bad("does not describe this object"));
+        }
+        if index
+            .pieces
+            .iter()
+            .enumerate()
+            .any(|(i, p)| p.name != piece_name(name, i))
+        {
+            return Err(bad("lists pieces that are not its own"));
+        }
+        Ok(index)
+    }
+}
+
+/// A new random backup name, `b` and 32 hex digits.
+pub fn new_backup_name() -> String {
+    format!("b{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The name of piece `i` of backup `name`.
+pub fn piece_name(name: &str, i: usize) -> String {
+    format!("{name}.{i:04}")
+}
+
+/// Whether `object` is a backup index (`b` + 32 hex digits).
+pub fn is_index(object: &str) -> bool {
+    object.len() == 33
+        && object.starts_with('b')
+        && object[1..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// The backup a piece belongs to, if `object` is a piece name.
+pub fn piece_of(object: &str) -> Option<&str> {
+    let (base, n) = object.split_once('.')?;
+    (is_index(base) && n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit())).then_some(base)
+}
+
+/// The name of one of the vault's own small objects (erasure list, verification results):
+/// derived from the clinical key, so it is stable for the vault and means nothing to others.
+pub fn private_name(keys: &VaultKeys, role: &str) -> String {
+    let key = hmac_sha256(keys.clinical.as_bytes(), b"casebook offsite names v1");
+    format!(
+        "v{}",
+        &hex::encode(hmac_sha256(&key, role.as_bytes()))[..32]
+    )
+}
+
+/// Seals a small object with age to the vault's clinical backup key.
+pub fn seal_small(plain: &[u8], keys: &VaultKeys) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut w = Encrypting::new(&mut out, keys)?;
+    w.write_all(plain)
+        .map_err(|e| CoreError::Crypto(e.to_string()))?;
+    w.finish()?;
+    Ok(out)
+}
+
+/// Opens an object sealed by [`seal_small`] (or a whole backup's pieces, joined).
+pub fn open_small(bytes: &[u8], keys: &VaultKeys) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    decrypting(bytes, keys)?
+        .take(SMALL_LIMIT)
+        .read_to_end(&mut out)
+        .map_err(|e| CoreError::Crypto(e.to_string()))?;
+    Ok(out)
+}
+
+/// A reader of the plaintext inside an age stream sealed to the clinical backup key.
+pub fn decrypting<R: Read>(from: R, keys: &VaultKeys) -> Result<impl Read> {
+    let decryptor = age::Decryptor::new(from).map_err(|e| CoreError::Crypto(e.to_string()))?;
+    let id = keys.clinical_backup.identity()?;
+    decryptor
+        .decrypt(std::iter::once(&id as &dyn age::Identity))
+        .map_err(|e| CoreError::Crypto(e.to_string()))
+}
+
+/// A writer that encrypts to the clinical backup key.
+pub struct Encrypting<W: Write>(age::stream::StreamWriter<W>);
+
+impl<W: Write> Encrypting<W> {
+    pub fn new(to: W, keys: &VaultKeys) -> Result<Self> {
+        let recipient = keys.clinical_backup.recipient()?;
+        let enc =
+            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                .map_err(|e| CoreError::Crypto(e.to_string()))?;
+        Ok(Encrypting(
+            enc.wrap_output(to)
+                .map_err(|e| CoreError::Crypto(e.to_string()))?,
+        ))
+    }
+
+    pub fn finish(self) -> Result<W> {
+        self.0
+            .finish()
+            .map_err(|e| CoreError::Crypto(e.to_string()))
+    }
+}
+
+impl<W: Write> Write for Encrypting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Cuts what is written into pieces of `piece_bytes` and hands each, full, to `send`
+/// (the last one at [`Pieces::finish`]). Holds one piece in memory at a time.
+pub struct Pieces<F: FnMut(usize, Vec<u8>) -> io::Result<Piece>> {
+    piece_bytes: usize,
+    buf: Vec<u8>,
+    send: F,
+    sent: Vec<Piece>,
+}
+
+impl<F: FnMut(usize, Vec<u8>) -> io::Result<Piece>> Pieces<F> {
+    pub fn new(piece_bytes: usize, send: F) -> Self {
+        Pieces {
+            piece_bytes,
+            buf: Vec::with_capacity(piece_bytes),
+            send,
+            sent: Vec::new(),
+        }
+    }
+
+    fn flush_piece(&mut self) -> io::Result<()> {
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(self.piece_bytes));
+        let piece = (self.send)(self.sent.len(), full)?;
+        self.sent.push(piece);
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> io::Result<Vec<Piece>> {
+        if !self.buf.is_empty() {
+            self.flush_piece()?;
+        }
+        Ok(self.sent)
+    }
+}
+
+impl<F: FnMut(usize, Vec<u8>) -> io::Result<Piece>> Write for Pieces<F> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = self.piece_bytes - self.buf.len();
+        let n = room.min(buf.len());
+        self.buf.extend_from_slice(&buf[..n]);
+        if self.buf.len() == self.piece_bytes {
+            self.flush_piece()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads the pieces of a backup in order as one stream, each fetched by `fetch` when
+/// reached and checked against the index (size and SHA-256) before its last byte is
+/// handed on. Holds one piece at a time.
+pub struct Joined<'a, F: FnMut(&Piece) -> io::Result<Box<dyn Read + 'a>>> {
+    pieces: std::vec::IntoIter<Piece>,
+    fetch: F,
+    current: Option<(Piece, Vec<u8>, usize)>,
+    pub progress: Box<dyn FnMut(u64) + 'a>,
+    done: u64,
+}
+
+impl<'a, F: FnMut(&Piece) -> io::Result<Box<dyn Read + 'a>>> Joined<'a, F> {
+    pub fn new(pieces: Vec<Piece>, fetch: F) -> Self {
+        Joined {
+            pieces: pieces.into_iter(),
+            fetch,
+            current: None,
+            progress: Box::new(|_| {}),
+            done: 0,
+        }
+    }
+
+    fn next_piece(&mut self) -> io::Result<bool> {
+        let Some(piece) = self.pieces.next() else {
+            return Ok(false);
+        };
+        let reader = (self.fetch)(&piece)?;
+        let mut buf = Vec::with_capacity(usize::try_from(piece.size).unwrap_or(0));
+        reader.take(piece.size + 1).read_to_end(&mut buf)?;
+        let damaged = |why: &str| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("piece {} {why}", piece.name),
+            )
+        };
+        if buf.len() as u64 != piece.size {
+            return Err(damaged(
+                "is not the size its index says (cut short or replaced)",
+            ));
+        }
+        if hex::encode(Sha256::digest(&buf)) != piece.sha256 {
+            return Err(damaged("does not match its digest (altered on the server)"));
+        }
+        self.current = Some((piece, buf, 0));
+        Ok(true)
+    }
+}
+
+impl<'a, F: FnMut(&Piece) -> io::Result<Box<dyn Read + 'a>>> Read for Joined<'a, F> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some((_, buf, at)) = &mut self.current {
+                if *at < buf.len() {
+                    let n = (buf.len() - *at).min(out.len());
+                    out[..n].copy_from_slice(&buf[*at..*at + n]);
+                    *at += n;
+                    self.done += n as u64;
+                    (self.progress)(self.done);
+                    return Ok(n);
+                }
+                self.current = None;
+            }
+            if !self.next_piece()? {
+                return Ok(0);
+            }
+        }
+    }
+}
+
+/// SHA-256 of `bytes`, lower-case hex (as the server reports it).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the sizes, cutting into pieces and joining them gives back the bytes,
+        /// and every piece but the last is full.
+        #[test]
+        fn pieces_join_back(len in 0usize..5000, piece in 1usize..700) {
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let mut stored: Vec<Vec<u8>> = Vec::new();
+            let mut w = Pieces::new(piece, |i, bytes: Vec<u8>| {
+                let p = Piece { name: piece_name("b0", i), size: bytes.len() as u64, sha256: sha256_hex(&bytes) };
+                stored.push(bytes);
+                Ok(p)
+            });
+            w.write_all(&data).unwrap();
+            let list = w.finish().unwrap();
+            prop_assert!(list.iter().rev().skip(1).all(|p| p.size as usize == piece));
+            let mut joined = Joined::new(list, |p: &Piece| {
+                let i: usize = p.name.rsplit('.').next().unwrap().parse().unwrap();
+                Ok(Box::new(io::Cursor::new(stored[i].clone())) as Box<dyn Read>)
+            });
+            let mut back = Vec::new();
+            joined.read_to_end(&mut back).unwrap();
+            prop_assert_eq!(back, data);
+        }
+    }
+
+    #[test]
+    fn a_changed_or_short_piece_is_refused() {
+        let data = vec![7u8; 100];
+        let p = Piece {
+            name: "b.0000".into(),
+            size: 100,
+            sha256: sha256_hex(&data),
+        };
+        for bad in [
+            vec![7u8; 99],
+            {
+                let mut d = data.clone();
+                d[5] ^= 1;
+                d
+            },
+            vec![7u8; 101],
+        ] {
+            let mut j = Joined::new(vec![p.clone()], |_: &Piece| {
+                Ok(Box::new(io::Cursor::new(bad.clone())) as Box<dyn Read>)
+            });
+            assert!(j.read_to_end(&mut Vec::new()).is_err());
+        }
+    }
+
+    #[test]
+    fn names_reveal_nothing_and_parse_back() {
+        let n = new_backup_name();
+        assert!(is_index(&n));
+        assert_eq!(piece_of(&piece_name(&n, 12)), Some(n.as_str()));
+        assert_eq!(piece_of(&n), None);
+        assert!(!is_index("keys"));
+        assert!(piece_of("b.0001").is_none());
+    }
+}

@@ -1,0 +1,1067 @@
+//! The off-site copy's operations on a vault: connect, send, list, verify, prune, the
+//! account's second factor and deletion, and a restore from the server onto a new machine.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::path::Path;
+
+use casebook_wire::{
+    Deleted, Info, Reauthenticate, RecoveryCodes, SignIn, SignUp, TotpEnrolment, Usage,
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::client::{ServerClient, ServerError, ServerUrl, check_locations};
+use super::connection::{DeviceSecret, OffsiteState, SecretStore, ServerSettings, client_for};
+use super::envelope::{self, KEYS_OBJECT, Piece, RemoteIndex};
+use crate::audit::Action;
+use crate::backup::{
+    self, Manifest, Progress, PrunePlan, Restored, Verified, VerifyReport, archive, policy,
+};
+use crate::error::{CoreError, Result};
+use crate::keys::VaultKeys;
+use crate::records::erasure::ErasureRecord;
+use crate::recovery::RecoveryKey;
+use crate::vault::Vault;
+
+/// What `server connect` needs.
+pub struct Connect<'a> {
+    pub url: &'a str,
+    pub username: &'a str,
+    pub password: &'a str,
+    pub totp: Option<&'a str>,
+    /// Open the account first.
+    pub sign_up: bool,
+    pub invite: Option<&'a str>,
+    /// How this computer is named in the account's device list.
+    pub device_name: &'a str,
+}
+
+/// A server's own description, with where it keeps data checked: `Err` for a server that
+/// keeps anything outside the UK and EU/EEA (or does not say), before anything is sent.
+pub fn server_info(url: &str) -> Result<(ServerUrl, Info, Vec<String>)> {
+    let url = ServerUrl::parse(url)?;
+    let info = ServerClient::new(url.clone(), None)?.info()?;
+    let places = check_locations(&info)?;
+    Ok((url, info, places))
+}
+
+/// The connection and how it is doing, for `server status` and the app's panel.
+#[derive(Serialize, Clone, Debug)]
+pub struct ServerStatus {
+    pub settings: ServerSettings,
+    /// `None` when the server could not be asked (see `problem`).
+    pub usage: Option<Usage>,
+    pub state: OffsiteState,
+    pub problem: Option<String>,
+}
+
+/// An off-site backup just sent.
+#[derive(Serialize, Clone, Debug)]
+pub struct SentBackup {
+    pub name: String,
+    /// Bytes stored on the server (the encrypted pieces).
+    pub size: u64,
+    pub pieces: usize,
+    pub manifest: Manifest,
+}
+
+/// One off-site backup as listed.
+#[derive(Serialize, Clone, Debug)]
+pub struct RemoteListing {
+    pub name: String,
+    /// When it was made, from its authenticated index; `None` when the index is not sound.
+    pub created_at: Option<DateTime<Utc>>,
+    /// When the server says its index arrived (not believed for anything; shown only).
+    pub stored_at: String,
+    pub size: u64,
+    pub manifest: Option<Manifest>,
+    /// Every piece its index lists is on the server, at the size it says.
+    pub complete: bool,
+    pub verified: Option<Verified>,
+    /// What is wrong with it, in words, when it cannot be used.
+    pub problem: Option<String>,
+}
+
+impl RemoteListing {
+    /// Sound enough to offer: its index is authentic and all its pieces are there.
+    pub fn usable(&self) -> bool {
+        self.problem.is_none() && self.complete && self.created_at.is_some()
+    }
+
+    pub fn verified_ok(&self) -> bool {
+        self.verified.as_ref().is_some_and(|v| v.ok)
+    }
+}
+
+/// Everything about the off-site backups: the backups, newest first; uploads that never
+/// finished (pieces without an index: never a backup); and backups this vault sent that the
+/// server no longer lists (deleted or withheld by the server: said, never ignored).
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct RemoteList {
+    pub backups: Vec<RemoteListing>,
+    pub unfinished: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+fn not_connected() -> CoreError {
+    CoreError::invalid(
+        "this vault is not connected to a Casebook server: run `casebook server connect URL --username NAME` first",
+    )
+}
+
+/// A server error met while streaming, carried through `io::Error` and recovered after.
+fn io_to_core(e: io::Error, stash: &mut Option<CoreError>) -> CoreError {
+    if let Some(real) = stash.take() {
+        return real;
+    }
+    match e.kind() {
+        io::ErrorKind::InvalidData => CoreError::BackupInvalid(e.to_string()),
+        _ => CoreError::Crypto(e.to_string()),
+    }
+}
+
+/// Stores one object and checks that the server kept exactly those bytes. A dropped
+/// connection is tried twice more before giving up.
+fn put_checked(client: &ServerClient, name: &str, bytes: Vec<u8>) -> Result<Piece> {
+    let sha256 = envelope::sha256_hex(&bytes);
+    let size = bytes.len() as u64;
+    let mut tries = 0;
+    let stored = loop {
+        match client.put_snapshot(name, bytes.clone()) {
+            Ok(s) => break s,
+            Err(ServerError::Unreachable(_)) if tries < 2 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(500 * tries));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if stored.hash != sha256 || stored.size != size {
+        return Err(CoreError::BackupInvalid(format!(
+            "the server did not store {name} as sent (its digest differs)"
+        )));
+    }
+    Ok(Piece {
+        name: name.to_string(),
+        size,
+        sha256,
+    })
+}
+
+/// Reads a small object whole (an index, the keys, the erasure list), up to 8 MiB.
+fn get_small(client: &ServerClient, name: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    client
+        .get_snapshot(name)?
+        .take(8 * 1024 * 1024)
+        .read_to_end(&mut out)
+        .map_err(|_| ServerError::Unreachable(client.url().as_str().to_string()))?;
+    Ok(out)
+}
+
+/// The account must hold this vault's sealed keys (sent now if it holds none), and no
+/// other vault's: one account, one practice's records.
+fn ensure_keys_object(client: &ServerClient, sealed_keys: &[u8]) -> Result<()> {
+    let listed = client.snapshots()?;
+    if listed.iter().any(|s| s.name == KEYS_OBJECT) {
+        let there = get_small(client, KEYS_OBJECT)?;
+        if there != sealed_keys {
+            return Err(CoreError::Conflict(
+                "this server account holds another vault's backups (its sealed keys differ from this vault's): use another account for this vault".into(),
+            ));
+        }
+        return Ok(());
+    }
+    put_checked(client, KEYS_OBJECT, sealed_keys.to_vec())?;
+    Ok(())
+}
+
+/// Lists the account's backups of vault `vault_id`, checking each index with `keys`.
+/// `verified` holds the verification results to show (already checked), `sent` the names
+/// this vault sent and has not pruned.
+fn list_with(
+    client: &ServerClient,
+    keys: &VaultKeys,
+    vault_id: &str,
+    verified: &BTreeMap<String, Verified>,
+    sent: &[String],
+) -> Result<RemoteList> {
+    let objects = client.snapshots()?;
+    let by_name: BTreeMap<&str, &casebook_wire::Snapshot> =
+        objects.iter().map(|s| (s.name.as_str(), s)).collect();
+    let mut out = RemoteList::default();
+    for s in &objects {
+        if !envelope::is_index(&s.name) {
+            continue;
+        }
+        let mut l = RemoteListing {
+            name: s.name.clone(),
+            created_at: None,
+            stored_at: s.created_at.clone(),
+            size: s.size,
+            manifest: None,
+            complete: false,
+            verified: verified.get(&s.name).cloned(),
+            problem: None,
+        };
+        match get_small(client, &s.name).and_then(|b| RemoteIndex::open(&b, &s.name, keys)) {
+            Ok(index) if index.manifest.vault_id == vault_id => {
+                l.complete = index.pieces.iter().all(|p| {
+                    by_name
+                        .get(p.name.as_str())
+                        .is_some_and(|o| o.size == p.size && o.hash == p.sha256)
+                });
+                if !l.complete {
+                    l.problem = Some("pieces are missing or altered on the server".into());
+                }
+                l.size += index.stored_size();
+                l.created_at = DateTime::parse_from_rfc3339(&index.manifest.created_at)
+                    .ok()
+                    .map(|t| t.with_timezone(&Utc));
+                l.manifest = Some(index.manifest);
+            }
+            Ok(_) => continue,
+            Err(e @ CoreError::Server(_)) => return Err(e),
+            Err(_) => {
+                l.problem = Some("its index was not written by this vault or is damaged".into())
+            }
+        }
+        out.backups.push(l);
+    }
+    let indexed: Vec<&str> = out.backups.iter().map(|b| b.name.as_str()).collect();
+    let mut unfinished: Vec<String> = objects
+        .iter()
+        .filter_map(|s| envelope::piece_of(&s.name))
+        .filter(|base| !indexed.contains(base))
+        .map(str::to_string)
+        .collect();
+    unfinished.dedup();
+    out.unfinished = unfinished;
+    out.missing = sent
+        .iter()
+        .filter(|n| !indexed.contains(&n.as_str()))
+        .cloned()
+        .collect();
+    out.backups
+        .sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.name.cmp(&a.name)));
+    Ok(out)
+}
+
+/// Fetches off-site backup `index` into the private file `to` (the backup tar), checking
+/// every piece against the index on the way.
+fn download(
+    client: &ServerClient,
+    index: &RemoteIndex,
+    keys: &VaultKeys,
+    to: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
+    let mut stash: Option<CoreError> = None;
+    let total = index.stored_size();
+    let result = (|| -> Result<()> {
+        let stash_ref = &mut stash;
+        let mut joined = envelope::Joined::new(index.pieces.clone(), |p: &Piece| {
+            client
+                .get_snapshot(&p.name)
+                .map(|r| Box::new(r) as Box<dyn Read>)
+                .map_err(|e| {
+                    *stash_ref = Some(e.into());
+                    io::Error::other("fetching a piece failed")
+                })
+        });
+        joined.progress = Box::new(|done| progress(Progress::Download { done, total }));
+        let mut plain = envelope::decrypting(joined, keys).map_err(|_| {
+            CoreError::BackupInvalid(
+                "the off-site backup does not decrypt with this vault's key".into(),
+            )
+        })?;
+        let mut file = archive::private_file(to)?;
+        let copied = io::copy(&mut (&mut plain).take(index.file_size + 1), &mut file).map_err(
+            |e| match e.kind() {
+                io::ErrorKind::InvalidData => CoreError::BackupInvalid(e.to_string()),
+                _ => CoreError::BackupInvalid(format!("the off-site backup is damaged ({e})")),
+            },
+        )?;
+        if copied != index.file_size {
+            return Err(CoreError::BackupInvalid(
+                "the off-site backup is not the size its index says".into(),
+            ));
+        }
+        file.sync_all().map_err(CoreError::io(to))?;
+        Ok(())
+    })();
+    result.map_err(|e| stash.take().unwrap_or(e))
+}
+
+/// The erasure list kept on the server (empty when there is none yet).
+fn remote_erasures(client: &ServerClient, keys: &VaultKeys) -> Result<Vec<ErasureRecord>> {
+    let name = envelope::private_name(keys, "erasures");
+    if !client.snapshots()?.iter().any(|s| s.name == name) {
+        return Ok(Vec::new());
+    }
+    let bytes = get_small(client, &name)?;
+    backup::ledger::open(&bytes, keys, "on the server")
+}
+
+/// The verification results kept on the server, each checked with the vault's key.
+fn remote_verified(client: &ServerClient, keys: &VaultKeys) -> BTreeMap<String, Verified> {
+    let name = envelope::private_name(keys, "verified");
+    let map: BTreeMap<String, Verified> = get_small(client, &name)
+        .ok()
+        .and_then(|b| envelope::open_small(&b, keys).ok())
+        .and_then(|j| serde_json::from_slice(&j).ok())
+        .unwrap_or_default();
+    trusted_results(map, keys)
+}
+
+/// Only results this vault's key authenticates.
+fn trusted_results(
+    map: BTreeMap<String, Verified>,
+    keys: &VaultKeys,
+) -> BTreeMap<String, Verified> {
+    map.into_iter()
+        .filter(|(n, v)| {
+            let expected = backup::verified_mac(keys, n, v);
+            v.mac
+                .as_deref()
+                .is_some_and(|m| archive::constant_time_eq(m.as_bytes(), expected.as_bytes()))
+        })
+        .collect()
+}
+
+impl Vault {
+    fn secret_store(&self) -> SecretStore<'_> {
+        SecretStore {
+            dir: &self.dir,
+            vault_id: &self.meta.vault_id,
+            kind: self.meta.key_store,
+            keys: &self.keys,
+        }
+    }
+
+    /// The connection, its secret and a client for it.
+    fn connection(&self) -> Result<(ServerSettings, ServerClient)> {
+        let settings = ServerSettings::load(&self.dir)?.ok_or_else(not_connected)?;
+        let secret = self
+            .secret_store()
+            .load()?
+            .ok_or(ServerError::DeviceRevoked)?;
+        let client = client_for(&settings, &secret)?;
+        Ok((settings, client))
+    }
+
+    /// Connects the vault to a server account (opening it first with `sign_up`). The server
+    /// must keep its data in the UK or EU/EEA; this computer signing in again keeps its
+    /// device. Audited.
+    pub fn server_connect(&mut self, req: &Connect<'_>) -> Result<ServerSettings> {
+        let (url, _info, places) = server_info(req.url)?;
+        if let Some(existing) = ServerSettings::load(&self.dir)?
+            && (existing.url != url.as_str() || existing.username != req.username)
+        {
+            return Err(CoreError::Conflict(format!(
+                "this vault is already connected to {} as {}: disconnect first (`casebook server disconnect`)",
+                existing.url, existing.username
+            )));
+        }
+        let sealed_keys = self.recovery_file_checked()?;
+        let mut client = ServerClient::new(url.clone(), None)?;
+        if req.sign_up {
+            client.sign_up(&SignUp {
+                username: req.username.to_string(),
+                password: req.password.to_string(),
+                invite: req.invite.map(str::to_string),
+            })?;
+        }
+        let store = self.secret_store();
+        let mut secret = store.load()?.unwrap_or_else(DeviceSecret::generate);
+        let enrolled = client.sign_in(&SignIn {
+            username: req.username.to_string(),
+            password: req.password.to_string(),
+            totp: req.totp.map(str::to_string),
+            device_name: req.device_name.to_string(),
+            device_public_key: secret.public_key()?,
+        })?;
+        client.set_token(enrolled.token.clone());
+        if let Err(e) = ensure_keys_object(&client, &sealed_keys) {
+            let _ = client.sign_out(&enrolled.device_id);
+            return Err(e);
+        }
+        secret.token = Some(enrolled.token.clone());
+        store.save(&secret)?;
+        let previous = ServerSettings::load(&self.dir)?;
+        let settings = ServerSettings {
+            url: url.as_str().to_string(),
+            username: req.username.to_string(),
+            account_id: enrolled.account_id,
+            device_id: enrolled.device_id,
+            device_name: req.device_name.to_string(),
+            locations: places,
+            connected_at: Utc::now(),
+            scheduled: previous.as_ref().is_none_or(|p| p.scheduled),
+            keep: previous.map(|p| p.keep).unwrap_or_default(),
+        };
+        settings.save(&self.dir)?;
+        let device = settings.device_id.clone();
+        self.act(Action::ServerConnect, |cx| {
+            cx.detail(format!("device={device}"));
+            Ok(())
+        })?;
+        Ok(settings)
+    }
+
+    /// The connection and how it is doing (asks the server for the storage used).
+    pub fn server_status(&self) -> Result<ServerStatus> {
+        let settings = ServerSettings::load(&self.dir)?.ok_or_else(not_connected)?;
+        let state = OffsiteState::load(&self.dir)?;
+        let (usage, problem) = match self.connection().and_then(|(_, c)| Ok(c.usage()?)) {
+            Ok(u) => (Some(u), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        Ok(ServerStatus {
+            settings,
+            usage,
+            state,
+            problem,
+        })
+    }
+
+    /// Signs this computer out of the server and forgets the connection. Returns whether the
+    /// server confirmed the sign-out (if it could not be reached, the device stays in the
+    /// account's list until revoked from another device). Audited.
+    pub fn server_disconnect(&mut self) -> Result<bool> {
+        let settings = ServerSettings::load(&self.dir)?.ok_or_else(not_connected)?;
+        let confirmed = match self.connection() {
+            Ok((_, c)) => match c.sign_out(&settings.device_id) {
+                Ok(()) | Err(ServerError::DeviceRevoked) => true,
+                Err(_) => false,
+            },
+            Err(_) => false,
+        };
+        self.forget_connection()?;
+        self.act(Action::ServerDisconnect, |cx| {
+            cx.detail(format!("signed_out={confirmed}"));
+            Ok(())
+        })?;
+        Ok(confirmed)
+    }
+
+    fn forget_connection(&mut self) -> Result<()> {
+        let store = self.secret_store();
+        if let Some(mut secret) = store.load().ok().flatten() {
+            // The device key is kept: connecting again later is still this computer.
+            secret.token = None;
+            store.save(&secret)?;
+        }
+        ServerSettings::remove(&self.dir)
+    }
+
+    /// Starts turning on the account's second factor: the secret for the authenticator app.
+    pub fn server_totp_start(&mut self, password: &str) -> Result<TotpEnrolment> {
+        let (_, c) = self.connection()?;
+        Ok(c.totp_start(&Reauthenticate {
+            password: password.to_string(),
+            totp: None,
+        })?)
+    }
+
+    /// Turns the second factor on with a code from the authenticator app: returns the ten
+    /// one-time recovery codes (shown once). Audited.
+    pub fn server_totp_confirm(&mut self, code: &str) -> Result<RecoveryCodes> {
+        let (_, c) = self.connection()?;
+        let codes = c.totp_confirm(code.trim())?;
+        self.act(Action::ServerTotp, |cx| {
+            cx.detail("enabled");
+            Ok(())
+        })?;
+        Ok(codes)
+    }
+
+    /// Deletes the server account and everything in it (every off-site backup), after the
+    /// password (and code) again; then forgets the connection. Audited.
+    pub fn server_delete_account(&mut self, password: &str, totp: Option<&str>) -> Result<Deleted> {
+        let (_, c) = self.connection()?;
+        let deleted = c.delete_account(&Reauthenticate {
+            password: password.to_string(),
+            totp: totp.map(str::to_string),
+        })?;
+        self.forget_connection()?;
+        let (n, bytes) = (deleted.blobs_removed, deleted.bytes_removed);
+        self.act(Action::ServerAccountDelete, |cx| {
+            cx.detail(format!("objects_removed={n} bytes_removed={bytes}"));
+            Ok(())
+        })?;
+        Ok(deleted)
+    }
+
+    /// Turns the scheduled off-site copy on or off.
+    pub fn server_schedule_set(&mut self, on: bool) -> Result<ServerSettings> {
+        let mut s = ServerSettings::load(&self.dir)?.ok_or_else(not_connected)?;
+        s.scheduled = on;
+        s.save(&self.dir)?;
+        self.act(Action::BackupSettings, |cx| {
+            cx.detail(format!("server_scheduled={on}"));
+            Ok(())
+        })?;
+        Ok(s)
+    }
+
+    /// Makes a backup and sends it, wholly encrypted, to the server. Audited; the outcome
+    /// is recorded for the off-site status line. A failure leaves no listed backup: the
+    /// pieces of an unfinished upload are removed at the next run.
+    pub fn offsite_backup_create(
+        &mut self,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<SentBackup> {
+        let result = self.offsite_send(progress);
+        let mut state = OffsiteState::load(&self.dir).unwrap_or_default();
+        let now = Utc::now();
+        match &result {
+            Ok(sent) => {
+                state.runs.last_success = Some(now);
+                state.runs.last_file = Some(sent.name.clone());
+                state.unfinished.retain(|n| n != &sent.name);
+                if !state.sent.contains(&sent.name) {
+                    state.sent.push(sent.name.clone());
+                }
+                state.save(&self.dir)?;
+                let (name, size) = (sent.name.clone(), sent.size);
+                self.act(Action::BackupCreate, |cx| {
+                    cx.detail(format!("to=server name={name} bytes={size}"));
+                    Ok(())
+                })?;
+            }
+            Err(e) => {
+                state.runs.last_failure = Some(now);
+                state.runs.last_error = Some(e.to_string());
+                let _ = state.save(&self.dir);
+                let word = e.kind().word();
+                let _ = self.act(Action::BackupCreate, |cx| {
+                    cx.detail(format!("to=server failed: {word}"));
+                    Ok(())
+                });
+            }
+        }
+        result
+    }
+
+    fn offsite_send(&mut self, progress: &mut dyn FnMut(Progress)) -> Result<SentBackup> {
+        let (_, client) = self.connection()?;
+        let sealed_keys = self.recovery_file_checked()?;
+        ensure_keys_object(&client, &sealed_keys)?;
+        self.remove_unfinished(&client);
+        let usage = client.usage()?;
+        let piece_bytes = envelope::PIECE_BYTES
+            .min(usage.max_blob_bytes)
+            .max(64 * 1024);
+
+        // The backup file is made exactly as a local one, in a private temporary folder.
+        let work = backup::work_dir()?;
+        let made = self.write_backup_with(work.path(), &sealed_keys, progress)?;
+        let name = envelope::new_backup_name();
+        let mut state = OffsiteState::load(&self.dir).unwrap_or_default();
+        state.unfinished.push(name.clone());
+        state.save(&self.dir)?;
+
+        let pieces = self.send_file(&client, &made.path, &name, piece_bytes, progress)?;
+        drop(work);
+        let index = RemoteIndex::new(name.clone(), made.manifest.clone(), made.size, pieces)
+            .sign(&self.keys);
+        let json = serde_json::to_vec(&index).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+        // The index goes last: only now is this a backup anyone will list.
+        put_checked(&client, &name, envelope::seal_small(&json, &self.keys)?)?;
+        self.push_erasures(&client)?;
+        Ok(SentBackup {
+            size: index.stored_size(),
+            pieces: index.pieces.len(),
+            name,
+            manifest: made.manifest,
+        })
+    }
+
+    /// Encrypts `file` whole and sends it in pieces; returns what was stored.
+    fn send_file(
+        &self,
+        client: &ServerClient,
+        file: &Path,
+        name: &str,
+        piece_bytes: u64,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<Piece>> {
+        let total = std::fs::metadata(file).map_err(CoreError::io(file))?.len();
+        let mut stash: Option<CoreError> = None;
+        let mut sent = 0u64;
+        let result = {
+            let stash_ref = &mut stash;
+            let pieces = envelope::Pieces::new(piece_bytes as usize, |i, bytes: Vec<u8>| {
+                sent += bytes.len() as u64;
+                let piece =
+                    put_checked(client, &envelope::piece_name(name, i), bytes).map_err(|e| {
+                        *stash_ref = Some(e);
+                        io::Error::other("sending a piece failed")
+                    })?;
+                progress(Progress::Upload {
+                    done: sent.min(total),
+                    total,
+                });
+                Ok(piece)
+            });
+            (|| -> io::Result<Vec<Piece>> {
+                let mut enc = envelope::Encrypting::new(pieces, &self.keys)
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+                let mut src = std::fs::File::open(file)?;
+                io::copy(&mut src, &mut enc)?;
+                enc.finish()
+                    .map_err(|e| io::Error::other(e.to_string()))?
+                    .finish()
+            })()
+        };
+        match result {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                let err = io_to_core(e, &mut stash);
+                // Best effort now; the next run removes whatever is left.
+                for i in 0.. {
+                    if client
+                        .delete_snapshot(&envelope::piece_name(name, i))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Removes the pieces of this vault's uploads that never finished (a run killed or cut
+    /// off part-way). Best effort: whatever stays is removed next time.
+    fn remove_unfinished(&self, client: &ServerClient) {
+        let Ok(mut state) = OffsiteState::load(&self.dir) else {
+            return;
+        };
+        if state.unfinished.is_empty() {
+            return;
+        }
+        let Ok(objects) = client.snapshots() else {
+            return;
+        };
+        state.unfinished.retain(|base| {
+            if objects.iter().any(|o| o.name == *base) {
+                // Its index got there after all: a backup, listed as any other.
+                return false;
+            }
+            objects
+                .iter()
+                .filter(|o| envelope::piece_of(&o.name) == Some(base.as_str()))
+                .all(|o| client.delete_snapshot(&o.name).is_err())
+        });
+        let _ = state.save(&self.dir);
+    }
+
+    /// Sends the erasure list (merged with the one on the server, so it never shrinks).
+    fn push_erasures(&mut self, client: &ServerClient) -> Result<()> {
+        let existing = remote_erasures(client, &self.keys)?;
+        let bytes = backup::ledger::seal(self, existing)?;
+        put_checked(
+            client,
+            &envelope::private_name(&self.keys, "erasures"),
+            bytes,
+        )?;
+        let mut state = OffsiteState::load(&self.dir).unwrap_or_default();
+        if state.ledger_unsent {
+            state.ledger_unsent = false;
+            state.save(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// After an erasure: the server's erasure list is brought up to date at once, so a
+    /// restore from there cannot bring the client back. When the server cannot be reached
+    /// it is marked to be sent with the next off-site backup. Never fails the erasure.
+    pub(crate) fn offsite_erasure_made(&mut self) {
+        if !matches!(ServerSettings::load(&self.dir), Ok(Some(_))) {
+            return;
+        }
+        let sent = self.connection().and_then(|(_, c)| self.push_erasures(&c));
+        if sent.is_err() {
+            let mut state = OffsiteState::load(&self.dir).unwrap_or_default();
+            state.ledger_unsent = true;
+            let _ = state.save(&self.dir);
+        }
+    }
+
+    /// The off-site backups, newest first, each index checked with the vault's key.
+    pub fn offsite_list(&self) -> Result<RemoteList> {
+        let (_, client) = self.connection()?;
+        let state = OffsiteState::load(&self.dir)?;
+        let verified = trusted_results(state.runs.verified.clone(), &self.keys);
+        list_with(
+            &client,
+            &self.keys,
+            &self.meta.vault_id,
+            &verified,
+            &state.sent,
+        )
+    }
+
+    /// Downloads off-site backup `name` and checks it completely, as `backup verify` does a
+    /// file. Audited; the result is remembered (and kept on the server, encrypted, so a new
+    /// machine sees which backups were verified).
+    pub fn offsite_verify(
+        &mut self,
+        name: &str,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<VerifyReport> {
+        let (_, client) = self.connection()?;
+        let work = backup::work_dir()?;
+        let file = work.path().join("backup.tar");
+        let result = (|| -> Result<VerifyReport> {
+            if !envelope::is_index(name) {
+                return Err(CoreError::NotFound {
+                    what: "off-site backup",
+                    id: name.to_string(),
+                    hint: "backup list --server",
+                });
+            }
+            let bytes = get_small(&client, name).map_err(|e| match e {
+                CoreError::Server(ServerError::Refused(_)) => CoreError::NotFound {
+                    what: "off-site backup",
+                    id: name.to_string(),
+                    hint: "backup list --server",
+                },
+                other => other,
+            })?;
+            let index = RemoteIndex::open(&bytes, name, &self.keys)?;
+            download(&client, &index, &self.keys, &file, progress)?;
+            let check_dir = work.path().join("check");
+            std::fs::create_dir_all(&check_dir).map_err(CoreError::io(&check_dir))?;
+            let (u, entries) = backup::check(
+                &file,
+                archive::KeySource::Vault(&self.keys),
+                &check_dir,
+                progress,
+            )?;
+            if u.manifest.vault_id != self.meta.vault_id || u.manifest != index.manifest {
+                return Err(CoreError::BackupInvalid(
+                    "the backup inside does not match its index".into(),
+                ));
+            }
+            Ok(VerifyReport {
+                path: name.into(),
+                size: index.stored_size(),
+                manifest: u.manifest,
+                audit_entries: entries,
+            })
+        })();
+        if matches!(
+            &result,
+            Err(CoreError::Server(_)) | Err(CoreError::NotFound { .. })
+        ) {
+            // Not a verdict on the backup: the server could not be asked.
+            return result;
+        }
+        let mut state = OffsiteState::load(&self.dir).unwrap_or_default();
+        let mut outcome = Verified {
+            at: Utc::now(),
+            ok: result.is_ok(),
+            problem: result.as_ref().err().map(|e| e.to_string()),
+            mac: None,
+        };
+        outcome.mac = Some(backup::verified_mac(&self.keys, name, &outcome));
+        state.runs.verified.insert(name.to_string(), outcome);
+        state.save(&self.dir)?;
+        let json = serde_json::to_vec(&state.runs.verified).unwrap_or_default();
+        if let Ok(sealed) = envelope::seal_small(&json, &self.keys) {
+            let _ = put_checked(
+                &client,
+                &envelope::private_name(&self.keys, "verified"),
+                sealed,
+            );
+        }
+        let word = match &result {
+            Ok(_) => "ok".to_string(),
+            Err(e) => format!("failed: {}", e.kind().word()),
+        };
+        let n = name.to_string();
+        self.act(Action::BackupVerify, |cx| {
+            cx.detail(format!("server name={n} {word}"));
+            Ok(())
+        })?;
+        result
+    }
+
+    /// Deletes the off-site backups the off-site keep-policy no longer wants (never the
+    /// newest, never the newest verified), and unfinished uploads over a day old. Audited.
+    pub fn offsite_prune(&mut self, dry_run: bool, now: DateTime<Utc>) -> Result<PrunePlan> {
+        let (settings, client) = self.connection()?;
+        let listed = self.offsite_list()?;
+        let candidates: Vec<policy::Candidate> = listed
+            .backups
+            .iter()
+            .filter(|l| l.usable())
+            .filter_map(|l| {
+                Some(policy::Candidate {
+                    name: l.name.clone(),
+                    created_at: l.created_at?,
+                    verified: l.verified_ok(),
+                })
+            })
+            .collect();
+        let mut plan = policy::plan(&settings.keep, &candidates, now);
+        for l in listed.backups.iter().filter(|l| !l.usable()) {
+            plan.keep.push((
+                l.name.clone(),
+                "damaged or incomplete: kept, check it with backup verify --server",
+            ));
+        }
+        if !dry_run {
+            let objects = client.snapshots()?;
+            let mut state = OffsiteState::load(&self.dir).unwrap_or_default();
+            for name in &plan.delete {
+                // Index first: from then on it is not listed, whatever happens to the pieces.
+                client.delete_snapshot(name)?;
+                for o in objects
+                    .iter()
+                    .filter(|o| envelope::piece_of(&o.name) == Some(name))
+                {
+                    client.delete_snapshot(&o.name)?;
+                }
+                state.sent.retain(|n| n != name);
+                state.runs.verified.remove(name);
+            }
+            state.save(&self.dir)?;
+            let day_ago = now - chrono::Duration::days(1);
+            for o in &objects {
+                let stale = DateTime::parse_from_rfc3339(&o.created_at)
+                    .is_ok_and(|t| t.with_timezone(&Utc) < day_ago);
+                if stale
+                    && envelope::piece_of(&o.name)
+                        .is_some_and(|b| listed.unfinished.iter().any(|u| u == b))
+                {
+                    let _ = client.delete_snapshot(&o.name);
+                }
+            }
+        }
+        let (kept, deleted) = (plan.keep.len(), plan.delete.len());
+        self.act(Action::BackupPrune, |cx| {
+            cx.detail(format!(
+                "server {} kept={kept} deleted={deleted}",
+                if dry_run { "dry-run" } else { "applied" }
+            ));
+            Ok(())
+        })?;
+        Ok(plan)
+    }
+
+    /// Sets the off-site keep-policy.
+    pub fn offsite_keep_set(&mut self, keep: crate::backup::KeepPolicy) -> Result<()> {
+        let mut s = ServerSettings::load(&self.dir)?.ok_or_else(not_connected)?;
+        s.keep = keep;
+        s.save(&self.dir)?;
+        self.act(Action::BackupSettings, |cx| {
+            cx.detail("server keep-policy");
+            Ok(())
+        })
+    }
+}
+
+/// A restore from the server onto a new machine, in two steps: [`ServerRestore::sign_in`]
+/// (the account and the recovery key; lists the backups) then [`ServerRestore::restore`].
+/// The restored vault is connected to the account as this computer. Dropped without a
+/// restore, the sign-in is undone.
+pub struct ServerRestore {
+    client: ServerClient,
+    url: ServerUrl,
+    username: String,
+    device_name: String,
+    locations: Vec<String>,
+    enrolled: casebook_wire::Enrolled,
+    secret: DeviceSecret,
+    keys: VaultKeys,
+    recovery_key: RecoveryKey,
+    list: RemoteList,
+    finished: bool,
+}
+
+impl ServerRestore {
+    /// Signs in (as a new device named `device_name`), fetches the vault's sealed keys and
+    /// opens them with the recovery key, and lists the backups.
+    pub fn sign_in(
+        url: &str,
+        username: &str,
+        password: &str,
+        totp: Option<&str>,
+        recovery_key: &RecoveryKey,
+        device_name: &str,
+    ) -> Result<Self> {
+        let (url, _info, locations) = server_info(url)?;
+        let mut client = ServerClient::new(url.clone(), None)?;
+        let secret = DeviceSecret::generate();
+        let enrolled = client.sign_in(&SignIn {
+            username: username.to_string(),
+            password: password.to_string(),
+            totp: totp.map(str::to_string),
+            device_name: device_name.to_string(),
+            device_public_key: secret.public_key()?,
+        })?;
+        client.set_token(enrolled.token.clone());
+        let mut session = ServerRestore {
+            client,
+            url,
+            username: username.to_string(),
+            device_name: device_name.to_string(),
+            locations,
+            enrolled,
+            secret,
+            // Replaced below, once the keys are open.
+            keys: VaultKeys::generate(),
+            recovery_key: recovery_key.clone(),
+            list: RemoteList::default(),
+            finished: false,
+        };
+        let listed = session.client.snapshots()?;
+        if !listed.iter().any(|s| s.name == KEYS_OBJECT) {
+            return Err(CoreError::NotFound {
+                what: "off-site backup",
+                id: format!("in account {username}"),
+                hint: "server status (on the computer that made them)",
+            });
+        }
+        let sealed_keys = get_small(&session.client, KEYS_OBJECT)?;
+        session.keys = archive::open_sealed_keys(recovery_key, &sealed_keys)?;
+        let verified = remote_verified(&session.client, &session.keys);
+        session.list = list_any(&session.client, &session.keys, &verified)?;
+        Ok(session)
+    }
+
+    /// Where the server keeps data, as it said.
+    pub fn locations(&self) -> &[String] {
+        &self.locations
+    }
+
+    /// The backups, newest first.
+    pub fn backups(&self) -> &RemoteList {
+        &self.list
+    }
+
+    /// The backup a restore takes by default: the newest verified one, or failing that the
+    /// newest sound one.
+    pub fn default_choice(&self) -> Option<&RemoteListing> {
+        let usable = || self.list.backups.iter().filter(|l| l.usable());
+        usable()
+            .find(|l| l.verified_ok())
+            .or_else(|| usable().next())
+    }
+
+    /// Restores backup `name` (or [`Self::default_choice`]) into `into`, with every check of a
+    /// local restore before anything is written, and every erasure on the server's list made
+    /// again. The new vault is connected to the account.
+    pub fn restore(
+        mut self,
+        name: Option<&str>,
+        into: &Path,
+        passphrase: Option<&str>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Restored> {
+        let chosen = match name {
+            Some(n) => self
+                .list
+                .backups
+                .iter()
+                .find(|l| l.name == n)
+                .ok_or_else(|| CoreError::NotFound {
+                    what: "off-site backup",
+                    id: n.to_string(),
+                    hint: "backup list --server",
+                })?,
+            None => self.default_choice().ok_or_else(|| CoreError::NotFound {
+                what: "sound off-site backup",
+                id: format!("in account {}", self.username),
+                hint: "backup list --server",
+            })?,
+        };
+        if let Some(problem) = &chosen.problem {
+            return Err(CoreError::BackupInvalid(format!(
+                "off-site backup {}: {problem}",
+                chosen.name
+            )));
+        }
+        let chosen = chosen.name.clone();
+        let bytes = get_small(&self.client, &chosen)?;
+        let index = RemoteIndex::open(&bytes, &chosen, &self.keys)?;
+        let work = backup::work_dir()?;
+        let file = work.path().join("backup.tar");
+        download(&self.client, &index, &self.keys, &file, progress)?;
+        let erasures = remote_erasures(&self.client, &self.keys)?;
+        let restored = backup::restore_with(
+            &file,
+            &self.recovery_key,
+            into,
+            passphrase,
+            Some(erasures),
+            progress,
+        )?;
+        if restored.manifest != index.manifest {
+            return Err(CoreError::BackupInvalid(
+                "the backup inside does not match its index".into(),
+            ));
+        }
+        let mut vault = restored.vault;
+        // The restored vault keeps this sign-in: it is this computer's connection now.
+        let mut secret = self.secret.clone();
+        secret.token = Some(self.enrolled.token.clone());
+        vault.secret_store().save(&secret)?;
+        ServerSettings {
+            url: self.url.as_str().to_string(),
+            username: self.username.clone(),
+            account_id: self.enrolled.account_id.clone(),
+            device_id: self.enrolled.device_id.clone(),
+            device_name: self.device_name.clone(),
+            locations: self.locations.clone(),
+            connected_at: Utc::now(),
+            scheduled: true,
+            keep: Default::default(),
+        }
+        .save(&vault.dir)?;
+        let device = self.enrolled.device_id.clone();
+        vault.act(Action::ServerConnect, |cx| {
+            cx.detail(format!("device={device} after restore"));
+            Ok(())
+        })?;
+        self.finished = true;
+        Ok(Restored {
+            vault,
+            manifest: restored.manifest,
+        })
+    }
+}
+
+/// Lists every backup whose index opens with `keys`, whatever vault id it names (a new
+/// machine does not know it yet: the keys are the vault's).
+fn list_any(
+    client: &ServerClient,
+    keys: &VaultKeys,
+    verified: &BTreeMap<String, Verified>,
+) -> Result<RemoteList> {
+    let objects = client.snapshots()?;
+    let vault_id = objects
+        .iter()
+        .filter(|s| envelope::is_index(&s.name))
+        .find_map(|s| {
+            get_small(client, &s.name)
+                .ok()
+                .and_then(|b| RemoteIndex::open(&b, &s.name, keys).ok())
+                .map(|i| i.manifest.vault_id)
+        })
+        .unwrap_or_default();
+    list_with(client, keys, &vault_id, verified, &[])
+}
+
+impl Drop for ServerRestore {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.client.sign_out(&self.enrolled.device_id);
+        }
+    }
+}
