@@ -18,7 +18,7 @@ use crate::session_clock::notify;
 use crate::state::AppState;
 
 #[derive(Serialize)]
-pub struct BackupHealth {
+pub(crate) struct BackupHealth {
     state: &'static str,
     message: String,
     last_success: Option<DateTime<Utc>>,
@@ -53,11 +53,26 @@ pub struct BackupCheck {
     problem: Option<String>,
 }
 
+impl BackupCheck {
+    pub(crate) fn ok() -> Self {
+        BackupCheck {
+            ok: true,
+            problem: None,
+        }
+    }
+    pub(crate) fn failed(problem: String) -> Self {
+        BackupCheck {
+            ok: false,
+            problem: Some(problem),
+        }
+    }
+}
+
 fn uk(t: DateTime<Utc>) -> String {
     t.with_timezone(&Local).format("%d/%m/%Y %H:%M").to_string()
 }
 
-fn health(h: Health) -> BackupHealth {
+pub(crate) fn health(h: Health) -> BackupHealth {
     let (state, message, last_success, failed_at, error) = match h {
         Health::Ok { last_success } => (
             "ok",

@@ -57,8 +57,31 @@ impl From<CoreError> for UiError {
                 "internal",
                 "Casebook could not read or write its files. Nothing was changed; try again, and if it keeps happening, check the disk.".to_string(),
             ),
+            CoreError::Server(casebook_core::offsite::ServerError::DeviceRevoked) => (
+                "revoked",
+                "The server no longer accepts this computer (it was signed out or revoked from another device). Connect again in Settings → Off-site copy.".to_string(),
+            ),
+            CoreError::Server(casebook_core::offsite::ServerError::QuotaFull) => (
+                "quota",
+                "The server's storage for this account is full. Delete old off-site backups, or ask whoever runs the server for more space. Local backups carry on.".to_string(),
+            ),
+            CoreError::Server(inner) => ("network", sentence(&inner.to_string())),
             _ => (e.kind().word(), e.to_string()),
         };
         UiError { kind, message }
     }
+}
+
+/// A core message as a sentence: capital first letter, full stop at the end.
+fn sentence(s: &str) -> String {
+    let mut c = s.chars();
+    let mut out: String = c
+        .next()
+        .map(|f| f.to_uppercase().collect())
+        .unwrap_or_default();
+    out.push_str(c.as_str());
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
 }

@@ -8,6 +8,8 @@
 //! * [`state`] — what the app holds: the vault while unlocked, the clock, preferences;
 //! * [`session_clock`] — the once-a-second ticker: notifications, tray text, auto-lock;
 //! * [`backups`] — the Backups screen and the automatic backups;
+//! * [`offsite`] — Settings → Off-site copy, the scheduled copy to the server, and the
+//!   first-run screen's restore choices;
 //! * [`tray`] — the tray icon and its menu (optional: without a tray host the app runs
 //!   without one);
 //! * [`error`] — the error every command returns, worded for a person;
@@ -22,6 +24,7 @@ pub mod calendar;
 pub mod commands;
 pub mod error;
 pub mod instance;
+pub mod offsite;
 pub mod rendering;
 pub mod rights;
 pub mod session_clock;
@@ -69,6 +72,7 @@ pub fn run() {
     };
     let app = tauri::Builder::default()
         .manage(AppState::new(vault_dir))
+        .manage(offsite::PendingRestore::default())
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
             commands::vault_create,
@@ -107,6 +111,22 @@ pub fn run() {
             backups::backup_verify,
             backups::backup_settings_set,
             backups::backup_restore,
+            offsite::server_check,
+            offsite::server_connect,
+            offsite::offsite_overview,
+            offsite::offsite_health,
+            offsite::offsite_backup_now,
+            offsite::offsite_verify,
+            offsite::offsite_restore,
+            offsite::offsite_schedule_set,
+            offsite::server_totp_start,
+            offsite::server_totp_confirm,
+            offsite::server_disconnect,
+            offsite::server_delete_account,
+            offsite::restore_file_first_run,
+            offsite::server_restore_sign_in,
+            offsite::server_restore_first_run,
+            offsite::server_restore_cancel,
             calendar::calendar_status,
             calendar::calendar_feed_set,
             calendar::calendar_refresh,

@@ -114,6 +114,7 @@ fn tick(app: &AppHandle) {
     }
     if Utc::now().second() == 0 {
         crate::backups::run_if_due(app);
+        crate::offsite::run_if_due(app);
         crate::calendar::refresh_if_due(app);
     }
     auto_lock(app, &state, prefs.auto_lock_minutes);

@@ -854,6 +854,41 @@ impl Vault {
         Ok(plan)
     }
 
+    /// Restores off-site backup `name` into the new folder `into` (a second copy from the
+    /// vault in use, as `backup restore` does a file): fetched and checked piece by piece,
+    /// then every check of a local restore, with the server's erasure list applied.
+    pub fn offsite_restore(
+        &self,
+        name: &str,
+        recovery_key: &RecoveryKey,
+        into: &Path,
+        passphrase: Option<&str>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Restored> {
+        let (_, client) = self.connection()?;
+        if !envelope::is_index(name) {
+            return Err(CoreError::NotFound {
+                what: "off-site backup",
+                id: name.to_string(),
+                hint: "backup list --server",
+            });
+        }
+        let bytes = get_small(&client, name)?;
+        let index = RemoteIndex::open(&bytes, name, &self.keys)?;
+        let work = backup::work_dir()?;
+        let file = work.path().join("backup.tar");
+        download(&client, &index, &self.keys, &file, progress)?;
+        let erasures = remote_erasures(&client, &self.keys)?;
+        backup::restore_with(
+            &file,
+            recovery_key,
+            into,
+            passphrase,
+            Some(erasures),
+            progress,
+        )
+    }
+
     /// Sets the off-site keep-policy.
     pub fn offsite_keep_set(&mut self, keep: crate::backup::KeepPolicy) -> Result<()> {
         let mut s = ServerSettings::load(&self.dir)?.ok_or_else(not_connected)?;

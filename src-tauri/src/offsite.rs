@@ -1,0 +1,577 @@
+//! The off-site copy in the app: Settings → "Off-site copy" (connect, status, back up now,
+//! the server's backups with verify and restore, the account's TOTP, sign-out and deletion),
+//! the scheduled copy the ticker sends, and the first-run screen's two restore choices (a
+//! backup file, or the server). Thin: every decision is in `casebook_core::offsite`.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use casebook_core::backup::{self, BackupSettings, schedule};
+use casebook_core::offsite::{
+    self, Connect, OffsiteState, RemoteListing, ServerRestore, ServerSettings,
+};
+use casebook_core::{RecoveryKey, Vault};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager, State};
+use zeroize::Zeroizing;
+
+use crate::backups::{BackupCheck, BackupHealth, health};
+use crate::error::{UiError, UiResult};
+use crate::session_clock::notify;
+use crate::state::AppState;
+
+/// A restore from the server begun on the first-run screen (signed in, keys opened, backups
+/// listed), waiting for the therapist to choose.
+#[derive(Default)]
+pub struct PendingRestore(Mutex<Option<ServerRestore>>);
+
+#[derive(Serialize)]
+pub struct ServerCheck {
+    url: String,
+    locations: Vec<String>,
+    sign_up: String,
+    totp_required: bool,
+}
+
+#[derive(Serialize)]
+pub struct RemoteBackup {
+    name: String,
+    created_at: Option<DateTime<Utc>>,
+    size: u64,
+    clients: Option<i64>,
+    notes: Option<i64>,
+    usable: bool,
+    verified: Option<backup::Verified>,
+    problem: Option<String>,
+}
+
+fn remote(l: RemoteListing) -> RemoteBackup {
+    RemoteBackup {
+        usable: l.usable(),
+        clients: l.manifest.as_ref().map(|m| m.counts.clients),
+        notes: l.manifest.as_ref().map(|m| m.counts.session_notes),
+        name: l.name,
+        created_at: l.created_at,
+        size: l.size,
+        verified: l.verified,
+        problem: l.problem,
+    }
+}
+
+#[derive(Serialize, Default)]
+pub struct OffsiteOverview {
+    connected: bool,
+    url: Option<String>,
+    username: Option<String>,
+    device_name: Option<String>,
+    device_id: Option<String>,
+    locations: Vec<String>,
+    scheduled: bool,
+    usage: Option<wire::Usage>,
+    problem: Option<String>,
+    health: Option<BackupHealth>,
+    backups: Vec<RemoteBackup>,
+    missing: Vec<String>,
+    unfinished: usize,
+}
+
+/// The server's usage reply, as the window gets it.
+mod wire {
+    #[derive(serde::Serialize)]
+    pub struct Usage {
+        pub used_bytes: u64,
+        pub quota_bytes: u64,
+        pub max_blob_bytes: u64,
+    }
+}
+
+#[derive(Serialize)]
+pub struct OffsiteHealth {
+    connected: bool,
+    health: Option<BackupHealth>,
+}
+
+#[derive(Serialize)]
+pub struct RestoredSummary {
+    created_at: Option<String>,
+    clients: i64,
+    notes: i64,
+}
+
+/// The off-site status line, from what this computer remembers (no network).
+fn offsite_health_of(vault_dir: &std::path::Path) -> UiResult<Option<BackupHealth>> {
+    if ServerSettings::load(vault_dir)?.is_none() {
+        return Ok(None);
+    }
+    let every = BackupSettings::load(vault_dir)?.every_hours;
+    let state = OffsiteState::load(vault_dir)?;
+    Ok(Some(health(schedule::health(
+        every,
+        state.runs.last_runs(),
+        state.runs.last_error.as_deref(),
+        Utc::now(),
+    ))))
+}
+
+fn overview(vault: &Vault) -> UiResult<OffsiteOverview> {
+    let Some(settings) = ServerSettings::load(vault.dir())? else {
+        return Ok(OffsiteOverview::default());
+    };
+    let status = vault.server_status()?;
+    let mut out = OffsiteOverview {
+        connected: true,
+        url: Some(settings.url.clone()),
+        username: Some(settings.username.clone()),
+        device_name: Some(settings.device_name.clone()),
+        device_id: Some(settings.device_id.clone()),
+        locations: settings.locations.clone(),
+        scheduled: settings.scheduled,
+        usage: status.usage.map(|u| wire::Usage {
+            used_bytes: u.used_bytes,
+            quota_bytes: u.quota_bytes,
+            max_blob_bytes: u.max_blob_bytes,
+        }),
+        problem: status.problem.map(|p| UiError::from(as_core(p)).message),
+        health: offsite_health_of(vault.dir())?,
+        ..Default::default()
+    };
+    if out.problem.is_none() {
+        match vault.offsite_list() {
+            Ok(list) => {
+                out.backups = list.backups.into_iter().map(remote).collect();
+                out.missing = list.missing;
+                out.unfinished = list.unfinished.len();
+            }
+            Err(e) => out.problem = Some(UiError::from(e).message),
+        }
+    }
+    Ok(out)
+}
+
+/// A problem already in words, passed through as an error message.
+fn as_core(message: String) -> casebook_core::CoreError {
+    casebook_core::CoreError::Conflict(message)
+}
+
+#[tauri::command]
+pub async fn server_check(url: String) -> UiResult<ServerCheck> {
+    let (url, info, locations) = offsite::server_info(&url)?;
+    Ok(ServerCheck {
+        url: url.as_str().to_string(),
+        locations,
+        sign_up: info.sign_up,
+        totp_required: info.totp_required,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+#[tauri::command]
+pub async fn server_connect(
+    state: State<'_, AppState>,
+    url: String,
+    username: String,
+    password: Zeroizing<String>,
+    totp: Option<String>,
+    sign_up: bool,
+    invite: Option<String>,
+    device_name: String,
+) -> UiResult<OffsiteOverview> {
+    let device_name = device_name.trim();
+    if device_name.is_empty() {
+        return Err(UiError::invalid(
+            "Give this computer a name, e.g. \"Surgery laptop\".",
+        ));
+    }
+    let blank = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let (totp, invite) = (blank(totp), blank(invite));
+    state.with_vault(|v| {
+        v.server_connect(&Connect {
+            url: &url,
+            username: username.trim(),
+            password: &password,
+            totp: totp.as_deref(),
+            sign_up,
+            invite: invite.as_deref(),
+            device_name,
+        })?;
+        overview(v)
+    })
+}
+
+#[tauri::command]
+pub async fn offsite_overview(state: State<'_, AppState>) -> UiResult<OffsiteOverview> {
+    state.with_vault(|v| overview(v))
+}
+
+#[tauri::command]
+pub async fn offsite_health(state: State<'_, AppState>) -> UiResult<OffsiteHealth> {
+    if !state.is_unlocked() {
+        return Err(UiError::locked());
+    }
+    let health = offsite_health_of(&state.vault_dir)?;
+    Ok(OffsiteHealth {
+        connected: health.is_some(),
+        health,
+    })
+}
+
+/// Sends a backup to the server, then lets the off-site keep-policy prune.
+fn send(vault: &mut Vault) -> UiResult<RemoteBackup> {
+    let sent = vault.offsite_backup_create(&mut |_| {})?;
+    // Sent: a keep-policy problem must not read as a failed backup.
+    let _ = vault.offsite_prune(false, Utc::now());
+    Ok(RemoteBackup {
+        created_at: sent.manifest.created_at.parse().ok(),
+        clients: Some(sent.manifest.counts.clients),
+        notes: Some(sent.manifest.counts.session_notes),
+        name: sent.name,
+        size: sent.size,
+        usable: true,
+        verified: None,
+        problem: None,
+    })
+}
+
+#[tauri::command]
+pub async fn offsite_backup_now(state: State<'_, AppState>) -> UiResult<RemoteBackup> {
+    state.with_vault(send)
+}
+
+#[tauri::command]
+pub async fn offsite_verify(state: State<'_, AppState>, name: String) -> UiResult<BackupCheck> {
+    state.with_vault(|v| match v.offsite_verify(&name, &mut |_| {}) {
+        Ok(_) => Ok(BackupCheck::ok()),
+        // The server could not be asked: not a verdict on the backup.
+        Err(e @ casebook_core::CoreError::Server(_)) => Err(e.into()),
+        Err(e) => Ok(BackupCheck::failed(UiError::from(e).message)),
+    })
+}
+
+#[tauri::command]
+pub async fn offsite_restore(
+    state: State<'_, AppState>,
+    name: String,
+    recovery_key: Zeroizing<String>,
+    into: String,
+    passphrase: Option<Zeroizing<String>>,
+) -> UiResult<String> {
+    let into = PathBuf::from(into.trim());
+    if !into.is_absolute() {
+        return Err(UiError::invalid(
+            "Give the folder to restore into as a full path.",
+        ));
+    }
+    let key = RecoveryKey::parse(&recovery_key)?;
+    let passphrase = passphrase
+        .filter(|p| !p.is_empty())
+        .map(crate::commands::new_passphrase)
+        .transpose()?;
+    state.with_vault(|v| {
+        if into == v.dir() {
+            return Err(UiError::invalid(
+                "A backup is never restored over the vault in use: choose a new folder.",
+            ));
+        }
+        v.offsite_restore(
+            &name,
+            &key,
+            &into,
+            passphrase.as_ref().map(|p| p.as_str()),
+            &mut |_| {},
+        )
+        .map_err(passphrase_words)?;
+        Ok(into.display().to_string())
+    })
+}
+
+fn passphrase_words(e: casebook_core::CoreError) -> UiError {
+    match e {
+        casebook_core::CoreError::PassphraseRequired => UiError::invalid(
+            "This backup kept its keys behind a passphrase: give the passphrase the restored vault should use.",
+        ),
+        other => other.into(),
+    }
+}
+
+#[tauri::command]
+pub async fn offsite_schedule_set(
+    state: State<'_, AppState>,
+    on: bool,
+) -> UiResult<OffsiteOverview> {
+    state.with_vault(|v| {
+        v.server_schedule_set(on)?;
+        overview(v)
+    })
+}
+
+#[derive(Serialize)]
+pub struct TotpStart {
+    otpauth_uri: String,
+    secret_base32: String,
+}
+
+#[tauri::command]
+pub async fn server_totp_start(
+    state: State<'_, AppState>,
+    password: Zeroizing<String>,
+) -> UiResult<TotpStart> {
+    state.with_vault(|v| {
+        let e = v.server_totp_start(&password)?;
+        Ok(TotpStart {
+            otpauth_uri: e.otpauth_uri,
+            secret_base32: e.secret_base32,
+        })
+    })
+}
+
+#[derive(Serialize)]
+pub struct Codes {
+    codes: Vec<String>,
+}
+
+#[tauri::command]
+pub async fn server_totp_confirm(state: State<'_, AppState>, code: String) -> UiResult<Codes> {
+    state.with_vault(|v| {
+        Ok(Codes {
+            codes: v.server_totp_confirm(&code)?.codes,
+        })
+    })
+}
+
+#[derive(Serialize)]
+pub struct SignedOut {
+    signed_out_on_server: bool,
+}
+
+#[tauri::command]
+pub async fn server_disconnect(state: State<'_, AppState>) -> UiResult<SignedOut> {
+    state.with_vault(|v| {
+        Ok(SignedOut {
+            signed_out_on_server: v.server_disconnect()?,
+        })
+    })
+}
+
+#[derive(Serialize)]
+pub struct AccountDeleted {
+    blobs_removed: u64,
+    bytes_removed: u64,
+}
+
+#[tauri::command]
+pub async fn server_delete_account(
+    state: State<'_, AppState>,
+    password: Zeroizing<String>,
+    totp: Option<String>,
+) -> UiResult<AccountDeleted> {
+    let totp = totp.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    state.with_vault(|v| {
+        let d = v.server_delete_account(&password, totp.as_deref())?;
+        Ok(AccountDeleted {
+            blobs_removed: d.blobs_removed,
+            bytes_removed: d.bytes_removed,
+        })
+    })
+}
+
+// ---------- First run: restore instead of creating a vault ----------
+
+/// This computer's name, for the account's device list.
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "This computer".into())
+}
+
+fn first_run_check(state: &AppState) -> UiResult<()> {
+    if Vault::peek(&state.vault_dir).is_ok() {
+        return Err(UiError::invalid(
+            "A vault already exists on this computer: restore into a new folder from the Backups screen instead.",
+        ));
+    }
+    Ok(())
+}
+
+/// Puts a vault just restored into the app's slot, unlocked, as after `vault_create`.
+fn install_restored(
+    app: &AppHandle,
+    state: &AppState,
+    mut vault: Vault,
+    epoch: u64,
+) -> UiResult<()> {
+    let mut slot = state.vault_slot();
+    state.touch();
+    for message in state.after_unlock(&mut vault) {
+        let _ = app.emit("notice", crate::session_clock::Notice { message });
+    }
+    state.install(&mut slot, vault, epoch)?;
+    Ok(())
+}
+
+fn summary(m: &backup::Manifest) -> RestoredSummary {
+    RestoredSummary {
+        created_at: Some(m.created_at.clone()),
+        clients: m.counts.clients,
+        notes: m.counts.session_notes,
+    }
+}
+
+#[tauri::command]
+pub async fn restore_file_first_run(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    path: String,
+    recovery_key: Zeroizing<String>,
+    passphrase: Option<Zeroizing<String>>,
+) -> UiResult<RestoredSummary> {
+    first_run_check(&state)?;
+    let path = PathBuf::from(path.trim());
+    if !path.is_absolute() {
+        return Err(UiError::invalid("Give the backup file as a full path."));
+    }
+    let key = RecoveryKey::parse(&recovery_key)?;
+    let passphrase = passphrase
+        .filter(|p| !p.is_empty())
+        .map(crate::commands::new_passphrase)
+        .transpose()?;
+    let epoch = state.lock_epoch();
+    let restored = backup::restore(
+        &path,
+        &key,
+        &state.vault_dir,
+        passphrase.as_ref().map(|p| p.as_str()),
+        &mut |_| {},
+    )
+    .map_err(passphrase_words)?;
+    let out = summary(&restored.manifest);
+    install_restored(&app, &state, restored.vault, epoch)?;
+    Ok(out)
+}
+
+#[derive(Serialize)]
+pub struct ServerBackups {
+    locations: Vec<String>,
+    backups: Vec<RemoteBackup>,
+    default: Option<String>,
+}
+
+#[tauri::command]
+pub async fn server_restore_sign_in(
+    state: State<'_, AppState>,
+    pending: State<'_, PendingRestore>,
+    url: String,
+    username: String,
+    password: Zeroizing<String>,
+    totp: Option<String>,
+    recovery_key: Zeroizing<String>,
+) -> UiResult<ServerBackups> {
+    first_run_check(&state)?;
+    let key = RecoveryKey::parse(&recovery_key)?;
+    let totp = totp.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    let session = ServerRestore::sign_in(
+        &url,
+        username.trim(),
+        &password,
+        totp.as_deref(),
+        &key,
+        &host_name(),
+    )?;
+    let out = ServerBackups {
+        locations: session.locations().to_vec(),
+        default: session.default_choice().map(|l| l.name.clone()),
+        backups: session
+            .backups()
+            .backups
+            .iter()
+            .cloned()
+            .map(remote)
+            .collect(),
+    };
+    *pending.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(session);
+    Ok(out)
+}
+
+#[tauri::command]
+pub async fn server_restore_first_run(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    pending: State<'_, PendingRestore>,
+    name: Option<String>,
+    passphrase: Option<Zeroizing<String>>,
+) -> UiResult<RestoredSummary> {
+    first_run_check(&state)?;
+    let session = pending
+        .0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .ok_or_else(|| UiError::invalid("Sign in to the server first."))?;
+    let passphrase = passphrase
+        .filter(|p| !p.is_empty())
+        .map(crate::commands::new_passphrase)
+        .transpose()?;
+    let epoch = state.lock_epoch();
+    let restored = session
+        .restore(
+            name.as_deref(),
+            &state.vault_dir,
+            passphrase.as_ref().map(|p| p.as_str()),
+            &mut |_| {},
+        )
+        .map_err(passphrase_words)?;
+    let out = summary(&restored.manifest);
+    install_restored(&app, &state, restored.vault, epoch)?;
+    Ok(out)
+}
+
+#[tauri::command]
+pub async fn server_restore_cancel(pending: State<'_, PendingRestore>) -> UiResult<()> {
+    // Dropping the session signs the device it enrolled out again.
+    pending.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+    Ok(())
+}
+
+/// Called by the ticker after the local backup check: sends an off-site backup if one is
+/// due, the vault is connected and unlocked, and the schedule includes the server. A failure
+/// is a notification and a warning on the backup strip; local backups carry on regardless.
+pub fn run_if_due(app: &AppHandle) {
+    let app = app.clone();
+    std::thread::spawn(move || {
+        let state = app.state::<AppState>();
+        if !matches!(ServerSettings::load(&state.vault_dir), Ok(Some(s)) if s.scheduled) {
+            return;
+        }
+        let Some(mut v) = state.try_vault_slot() else {
+            return;
+        };
+        let Some(vault) = v.as_mut() else { return };
+        let due = match (
+            BackupSettings::load(vault.dir()),
+            OffsiteState::load(vault.dir()),
+        ) {
+            (Ok(settings), Ok(s)) => {
+                schedule::is_due(settings.every_hours, s.runs.last_runs(), Utc::now())
+            }
+            _ => false,
+        };
+        if !due {
+            return;
+        }
+        let result = send(vault);
+        drop(v);
+        let _ = app.emit("backup", ());
+        if let Err(e) = result {
+            notify(
+                &app,
+                "Off-site backup failed",
+                format!(
+                    "Off-site backup failed: {} Local backups carry on.",
+                    e.message
+                ),
+            );
+        }
+    });
+}
