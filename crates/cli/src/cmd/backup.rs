@@ -114,6 +114,10 @@ pub enum ScheduleCmd {
         /// Also send each scheduled backup to the connected server (on|off).
         #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
         server: Option<String>,
+        /// The --keep-* figures given are for the off-site copies on the server (their own
+        /// keep-policy), not the folder's.
+        #[arg(long)]
+        server_keep: bool,
     },
 }
 
@@ -206,7 +210,24 @@ pub fn run(g: &Globals, cmd: BackupCmd) -> Outcome {
             keep_weekly,
             keep_monthly,
             server,
+            server_keep,
         }) => {
+            if server_keep {
+                let mut vault = secrets::open_vault(g)?;
+                let mut keep = casebook_core::offsite::ServerSettings::load(&g.vault_dir)?
+                    .map(|s| s.keep)
+                    .unwrap_or_default();
+                keep.all_hours = keep_hours.unwrap_or(keep.all_hours);
+                keep.daily_days = keep_daily.unwrap_or(keep.daily_days);
+                keep.weekly_weeks = keep_weekly.unwrap_or(keep.weekly_weeks);
+                keep.monthly_months = keep_monthly.unwrap_or(keep.monthly_months);
+                vault.offsite_keep_set(keep)?;
+                if let Some(on) = server {
+                    vault.server_schedule_set(on == "on")?;
+                }
+                drop(vault);
+                return schedule_show(g);
+            }
             let mut s = BackupSettings::load(&g.vault_dir)?;
             if let Some(to) = to {
                 s.destination = Some(std::path::absolute(&to)?);
@@ -403,14 +424,25 @@ fn schedule_show(g: &Globals) -> Outcome {
     let health = state.health(&settings, now);
     let dest = settings.destination_for(&g.vault_dir);
     let next = backup::schedule::next_due(settings.every_hours, state.last_runs());
+    let server = casebook_core::offsite::ServerSettings::load(&g.vault_dir)?;
+    let server_state = casebook_core::offsite::OffsiteState::load(&g.vault_dir)?;
+    let server_health = server
+        .as_ref()
+        .map(|_| server_state.runs.health(&settings, now));
     if g.json {
         output::json(&json!({
             "destination": dest,
             "every_hours": settings.every_hours,
             "keep": settings.keep,
             "status": health,
-            "warning": health.is_warning(),
+            "warning": health.is_warning() || server_health.as_ref().is_some_and(Health::is_warning),
             "next_due": next,
+            "server": server.as_ref().map(|s| json!({
+                "url": s.url,
+                "scheduled": s.scheduled,
+                "keep": s.keep,
+                "status": server_health,
+            })),
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -443,6 +475,39 @@ fn schedule_show(g: &Globals) -> Outcome {
     match next {
         Some(t) if t > now => println!("Next due: {}", output::datetime(t)),
         _ => println!("Next due: now"),
+    }
+    if let (Some(s), Some(h)) = (&server, &server_health) {
+        println!(
+            "Off-site copy: {} ({}); keep all from the last {} h, then {} daily, {} weekly, {} monthly.",
+            s.url,
+            if s.scheduled {
+                "with each scheduled backup"
+            } else {
+                "scheduled copies off"
+            },
+            s.keep.all_hours,
+            s.keep.daily_days,
+            s.keep.weekly_weeks,
+            s.keep.monthly_months
+        );
+        println!(
+            "{}",
+            match h {
+                Health::Ok { last_success } =>
+                    format!("Last off-site backup: {}", output::datetime(*last_success)),
+                Health::Overdue { last_success } => format!(
+                    "WARNING: off-site copy overdue — last {}",
+                    output::datetime(*last_success)
+                ),
+                Health::Failed {
+                    failed_at, error, ..
+                } => format!(
+                    "WARNING: the last off-site backup failed at {}: {error}",
+                    output::datetime(*failed_at)
+                ),
+                Health::Never => "WARNING: no off-site backup has been made yet".into(),
+            }
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
