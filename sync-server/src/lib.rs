@@ -120,7 +120,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/usage", get(routes::usage))
         .route(
             "/v1/totp",
-            post(routes::totp_start).layer(DefaultBodyLimit::max(JSON_LIMIT)),
+            post(routes::totp_start)
+                .delete(routes::totp_disable)
+                .layer(DefaultBodyLimit::max(JSON_LIMIT)),
         )
         .route(
             "/v1/totp/confirm",

@@ -390,6 +390,25 @@ pub(crate) async fn enrol(
     }))
 }
 
+/// `DELETE /v1/totp`: turns the second factor off, after the password and a current code
+/// (or a recovery code). Refused on a server that requires a second factor.
+pub async fn totp_disable(
+    State(s): State<AppState>,
+    who: Authed,
+    body: Result<Json<Reauthenticate>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    if s.config.totp_required {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Conflict,
+            "this server requires a second factor: TOTP cannot be turned off",
+        ));
+    }
+    reauthenticate(&s, &who, body).await?;
+    s.store.disable_totp(&who.account).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Starts TOTP enrolment: a new secret for the authenticator app (not active until confirmed).
 pub async fn totp_start(
     State(s): State<AppState>,

@@ -776,6 +776,31 @@ fn second_factor(backend: Backend) {
     let mut c = fresh.restore(&server.url(), &user, &v.recovery_key);
     c.args(["--totp", codes["codes"][0].as_str().unwrap()]);
     c.assert().success();
+
+    // Turned off with a code (a wrong one changes nothing); then no code is needed.
+    fails(
+        {
+            let mut c = cb(&v);
+            c.args(["server", "totp", "disable", "--totp", "123456"]);
+            c
+        },
+        4,
+    );
+    ok_json(
+        &v,
+        &[
+            "server",
+            "totp",
+            "disable",
+            "--totp",
+            codes["codes"][1].as_str().unwrap(),
+        ],
+    );
+    let other = Fresh::new();
+    other
+        .restore(&server.url(), &user, &v.recovery_key)
+        .assert()
+        .success();
 }
 
 /// RFC 6238 with SHA-1, 6 digits, 30 s (what the server's authenticator setup says).

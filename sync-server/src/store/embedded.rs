@@ -1035,6 +1035,22 @@ impl Store for Embedded {
         .await
     }
 
+    async fn disable_totp(&self, account: &str) -> StoreResult<()> {
+        let a = account.to_string();
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db_err)?;
+            tx.execute(
+                "UPDATE accounts SET totp_enabled = 0, totp_secret = NULL WHERE id = ?1",
+                [&a],
+            )
+            .map_err(db_err)?;
+            tx.execute("DELETE FROM recovery_codes WHERE account_id = ?1", [&a])
+                .map_err(db_err)?;
+            tx.commit().map_err(db_err)
+        })
+        .await
+    }
+
     async fn enable_totp(
         &self,
         account: &str,

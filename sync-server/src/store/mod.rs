@@ -191,6 +191,8 @@ pub trait Store: Send + Sync + 'static {
         confirmed_secret: &[u8],
         recovery_code_hashes: &[String],
     ) -> StoreResult<()>;
+    /// Turns TOTP off: the secret and every recovery code are forgotten.
+    async fn disable_totp(&self, account: &str) -> StoreResult<()>;
     /// Records that TOTP time step `step` was used; false if it (or a later one) already was,
     /// which is how a replayed code is refused.
     async fn use_totp_step(&self, account: &str, step: u64) -> StoreResult<bool>;

@@ -988,6 +988,24 @@ impl Store for ScaleOut {
         }
     }
 
+    async fn disable_totp(&self, account: &str) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        tx.execute(
+            "UPDATE accounts SET totp_enabled = FALSE, totp_secret = NULL WHERE id = $1",
+            &[&account],
+        )
+        .await
+        .map_err(pg_err)?;
+        tx.execute(
+            "DELETE FROM recovery_codes WHERE account_id = $1",
+            &[&account],
+        )
+        .await
+        .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)
+    }
+
     async fn enable_totp(
         &self,
         account: &str,

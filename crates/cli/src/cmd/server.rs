@@ -34,7 +34,7 @@ pub enum ServerCmd {
     },
     /// The server, where it keeps data, the account, this device, storage and the last backup there.
     Status,
-    /// Turn the account's second factor (TOTP) on.
+    /// The account's second factor (TOTP): turn it on or off.
     #[command(subcommand)]
     Totp(TotpCmd),
     /// Sign this computer out of the server and forget the connection (backups there stay).
@@ -59,8 +59,12 @@ pub enum TotpCmd {
         #[arg(long, value_name = "CODE")]
         code: Option<String>,
     },
-    /// Turning TOTP off is not offered by the server yet (see the note it prints).
-    Disable,
+    /// Turn TOTP off (password and a current or recovery code again).
+    Disable {
+        /// The current authenticator code, or a recovery code.
+        #[arg(long, value_name = "CODE")]
+        totp: String,
+    },
 }
 
 pub fn run(g: &Globals, cmd: ServerCmd) -> Outcome {
@@ -75,10 +79,17 @@ pub fn run(g: &Globals, cmd: ServerCmd) -> Outcome {
         } => connect(g, &url, &username, signup, invite, totp, device_name),
         ServerCmd::Status => status(g),
         ServerCmd::Totp(TotpCmd::Enable { code }) => totp_enable(g, code),
-        ServerCmd::Totp(TotpCmd::Disable) => Err(casebook_core::CoreError::invalid(
-            "this server cannot turn TOTP off yet: nothing was changed (a lost authenticator is replaced with a recovery code)",
-        )
-        .into()),
+        ServerCmd::Totp(TotpCmd::Disable { totp }) => {
+            let mut vault = secrets::open_vault(g)?;
+            let password = secrets::sync_password(false)?;
+            vault.server_totp_disable(&password, &totp)?;
+            if g.json {
+                output::json(&json!({ "totp": false }))?;
+            } else {
+                println!("TOTP is off for this account; its recovery codes no longer work.");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         ServerCmd::Disconnect => disconnect(g),
         ServerCmd::DeleteAccount { totp, yes } => delete_account(g, totp, yes),
     }

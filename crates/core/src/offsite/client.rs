@@ -326,6 +326,17 @@ impl ServerClient {
         Self::json(r)
     }
 
+    /// Turns the account's second factor off (password and a code again).
+    pub fn totp_disable(&self, reauth: &Reauthenticate) -> Result<(), ServerError> {
+        self.send(
+            self.request(reqwest::Method::DELETE, "/v1/totp")
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(to_json(reauth)),
+            true,
+        )?;
+        Ok(())
+    }
+
     pub fn delete_account(&self, reauth: &Reauthenticate) -> Result<Deleted, ServerError> {
         let r = self.send(
             self.request(reqwest::Method::DELETE, "/v1/account")

@@ -477,6 +477,20 @@ impl Vault {
         Ok(codes)
     }
 
+    /// Turns the account's second factor off, after the password and a current (or
+    /// recovery) code. Audited.
+    pub fn server_totp_disable(&mut self, password: &str, code: &str) -> Result<()> {
+        let (_, c) = self.connection()?;
+        c.totp_disable(&Reauthenticate {
+            password: password.to_string(),
+            totp: Some(code.trim().to_string()),
+        })?;
+        self.act(Action::ServerTotp, |cx| {
+            cx.detail("disabled");
+            Ok(())
+        })
+    }
+
     /// Deletes the server account and everything in it (every off-site backup), after the
     /// password (and code) again; then forgets the connection. Audited.
     pub fn server_delete_account(&mut self, password: &str, totp: Option<&str>) -> Result<Deleted> {
