@@ -68,6 +68,7 @@ pub struct OffsiteOverview {
     device_id: Option<String>,
     locations: Vec<String>,
     scheduled: bool,
+    totp_enabled: bool,
     usage: Option<wire::Usage>,
     problem: Option<String>,
     health: Option<BackupHealth>,
@@ -127,6 +128,7 @@ fn overview(vault: &Vault) -> UiResult<OffsiteOverview> {
         device_id: Some(settings.device_id.clone()),
         locations: settings.locations.clone(),
         scheduled: settings.scheduled,
+        totp_enabled: settings.totp_enabled,
         usage: status.usage.map(|u| wire::Usage {
             used_bytes: u.used_bytes,
             quota_bytes: u.quota_bytes,
@@ -154,21 +156,38 @@ fn as_core(message: String) -> casebook_core::CoreError {
     casebook_core::CoreError::Conflict(message)
 }
 
-#[tauri::command]
-pub async fn server_check(url: String) -> UiResult<ServerCheck> {
-    let (url, info, locations) = offsite::server_info(&url)?;
-    Ok(ServerCheck {
-        url: url.as_str().to_string(),
-        locations,
-        sign_up: info.sign_up,
-        totp_required: info.totp_required,
+/// Runs `f` on a blocking thread: the off-site calls wait on the network (and the blocking
+/// HTTP client must not run on the async runtime's own threads).
+async fn blocking<T: Send + 'static>(
+    app: AppHandle,
+    f: impl FnOnce(&AppHandle, &AppState) -> UiResult<T> + Send + 'static,
+) -> UiResult<T> {
+    tauri::async_runtime::spawn_blocking(move || {
+        let state = app.state::<AppState>();
+        f(&app, &state)
     })
+    .await
+    .map_err(|_| UiError::invalid("That could not be finished; nothing was changed. Try again."))?
+}
+
+#[tauri::command]
+pub async fn server_check(app: AppHandle, url: String) -> UiResult<ServerCheck> {
+    blocking(app, move |_, _| {
+        let (url, info, locations) = offsite::server_info(&url)?;
+        Ok(ServerCheck {
+            url: url.as_str().to_string(),
+            locations,
+            sign_up: info.sign_up,
+            totp_required: info.totp_required,
+        })
+    })
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
 #[tauri::command]
 pub async fn server_connect(
-    state: State<'_, AppState>,
+    app: AppHandle,
     url: String,
     username: String,
     password: Zeroizing<String>,
@@ -177,7 +196,7 @@ pub async fn server_connect(
     invite: Option<String>,
     device_name: String,
 ) -> UiResult<OffsiteOverview> {
-    let device_name = device_name.trim();
+    let device_name = device_name.trim().to_string();
     if device_name.is_empty() {
         return Err(UiError::invalid(
             "Give this computer a name, e.g. \"Surgery laptop\".",
@@ -185,23 +204,26 @@ pub async fn server_connect(
     }
     let blank = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let (totp, invite) = (blank(totp), blank(invite));
-    state.with_vault(|v| {
-        v.server_connect(&Connect {
-            url: &url,
-            username: username.trim(),
-            password: &password,
-            totp: totp.as_deref(),
-            sign_up,
-            invite: invite.as_deref(),
-            device_name,
-        })?;
-        overview(v)
+    blocking(app, move |_, state| {
+        state.with_vault(|v| {
+            v.server_connect(&Connect {
+                url: &url,
+                username: username.trim(),
+                password: &password,
+                totp: totp.as_deref(),
+                sign_up,
+                invite: invite.as_deref(),
+                device_name: &device_name,
+            })?;
+            overview(v)
+        })
     })
+    .await
 }
 
 #[tauri::command]
-pub async fn offsite_overview(state: State<'_, AppState>) -> UiResult<OffsiteOverview> {
-    state.with_vault(|v| overview(v))
+pub async fn offsite_overview(app: AppHandle) -> UiResult<OffsiteOverview> {
+    blocking(app, |_, state| state.with_vault(|v| overview(v))).await
 }
 
 #[tauri::command]
@@ -234,23 +256,31 @@ fn send(vault: &mut Vault) -> UiResult<RemoteBackup> {
 }
 
 #[tauri::command]
-pub async fn offsite_backup_now(state: State<'_, AppState>) -> UiResult<RemoteBackup> {
-    state.with_vault(send)
+pub async fn offsite_backup_now(app: AppHandle) -> UiResult<RemoteBackup> {
+    blocking(app, |app, state| {
+        let result = state.with_vault(send);
+        let _ = app.emit("backup", ());
+        result
+    })
+    .await
 }
 
 #[tauri::command]
-pub async fn offsite_verify(state: State<'_, AppState>, name: String) -> UiResult<BackupCheck> {
-    state.with_vault(|v| match v.offsite_verify(&name, &mut |_| {}) {
-        Ok(_) => Ok(BackupCheck::ok()),
-        // The server could not be asked: not a verdict on the backup.
-        Err(e @ casebook_core::CoreError::Server(_)) => Err(e.into()),
-        Err(e) => Ok(BackupCheck::failed(UiError::from(e).message)),
+pub async fn offsite_verify(app: AppHandle, name: String) -> UiResult<BackupCheck> {
+    blocking(app, move |_, state| {
+        state.with_vault(|v| match v.offsite_verify(&name, &mut |_| {}) {
+            Ok(_) => Ok(BackupCheck::ok()),
+            // The server could not be asked: not a verdict on the backup.
+            Err(e @ casebook_core::CoreError::Server(_)) => Err(e.into()),
+            Err(e) => Ok(BackupCheck::failed(UiError::from(e).message)),
+        })
     })
+    .await
 }
 
 #[tauri::command]
 pub async fn offsite_restore(
-    state: State<'_, AppState>,
+    app: AppHandle,
     name: String,
     recovery_key: Zeroizing<String>,
     into: String,
@@ -267,22 +297,25 @@ pub async fn offsite_restore(
         .filter(|p| !p.is_empty())
         .map(crate::commands::new_passphrase)
         .transpose()?;
-    state.with_vault(|v| {
-        if into == v.dir() {
-            return Err(UiError::invalid(
-                "A backup is never restored over the vault in use: choose a new folder.",
-            ));
-        }
-        v.offsite_restore(
-            &name,
-            &key,
-            &into,
-            passphrase.as_ref().map(|p| p.as_str()),
-            &mut |_| {},
-        )
-        .map_err(passphrase_words)?;
-        Ok(into.display().to_string())
+    blocking(app, move |_, state| {
+        state.with_vault(|v| {
+            if into == v.dir() {
+                return Err(UiError::invalid(
+                    "A backup is never restored over the vault in use: choose a new folder.",
+                ));
+            }
+            v.offsite_restore(
+                &name,
+                &key,
+                &into,
+                passphrase.as_ref().map(|p| p.as_str()),
+                &mut |_| {},
+            )
+            .map_err(passphrase_words)?;
+            Ok(into.display().to_string())
+        })
     })
+    .await
 }
 
 fn passphrase_words(e: casebook_core::CoreError) -> UiError {
@@ -295,14 +328,14 @@ fn passphrase_words(e: casebook_core::CoreError) -> UiError {
 }
 
 #[tauri::command]
-pub async fn offsite_schedule_set(
-    state: State<'_, AppState>,
-    on: bool,
-) -> UiResult<OffsiteOverview> {
-    state.with_vault(|v| {
-        v.server_schedule_set(on)?;
-        overview(v)
+pub async fn offsite_schedule_set(app: AppHandle, on: bool) -> UiResult<OffsiteOverview> {
+    blocking(app, move |_, state| {
+        state.with_vault(|v| {
+            v.server_schedule_set(on)?;
+            overview(v)
+        })
     })
+    .await
 }
 
 #[derive(Serialize)]
@@ -312,17 +345,17 @@ pub struct TotpStart {
 }
 
 #[tauri::command]
-pub async fn server_totp_start(
-    state: State<'_, AppState>,
-    password: Zeroizing<String>,
-) -> UiResult<TotpStart> {
-    state.with_vault(|v| {
-        let e = v.server_totp_start(&password)?;
-        Ok(TotpStart {
-            otpauth_uri: e.otpauth_uri,
-            secret_base32: e.secret_base32,
+pub async fn server_totp_start(app: AppHandle, password: Zeroizing<String>) -> UiResult<TotpStart> {
+    blocking(app, move |_, state| {
+        state.with_vault(|v| {
+            let e = v.server_totp_start(&password)?;
+            Ok(TotpStart {
+                otpauth_uri: e.otpauth_uri,
+                secret_base32: e.secret_base32,
+            })
         })
     })
+    .await
 }
 
 #[derive(Serialize)]
@@ -331,12 +364,15 @@ pub struct Codes {
 }
 
 #[tauri::command]
-pub async fn server_totp_confirm(state: State<'_, AppState>, code: String) -> UiResult<Codes> {
-    state.with_vault(|v| {
-        Ok(Codes {
-            codes: v.server_totp_confirm(&code)?.codes,
+pub async fn server_totp_confirm(app: AppHandle, code: String) -> UiResult<Codes> {
+    blocking(app, move |_, state| {
+        state.with_vault(|v| {
+            Ok(Codes {
+                codes: v.server_totp_confirm(&code)?.codes,
+            })
         })
     })
+    .await
 }
 
 #[derive(Serialize)]
@@ -345,12 +381,15 @@ pub struct SignedOut {
 }
 
 #[tauri::command]
-pub async fn server_disconnect(state: State<'_, AppState>) -> UiResult<SignedOut> {
-    state.with_vault(|v| {
-        Ok(SignedOut {
-            signed_out_on_server: v.server_disconnect()?,
+pub async fn server_disconnect(app: AppHandle) -> UiResult<SignedOut> {
+    blocking(app, |_, state| {
+        state.with_vault(|v| {
+            Ok(SignedOut {
+                signed_out_on_server: v.server_disconnect()?,
+            })
         })
     })
+    .await
 }
 
 #[derive(Serialize)]
@@ -361,18 +400,21 @@ pub struct AccountDeleted {
 
 #[tauri::command]
 pub async fn server_delete_account(
-    state: State<'_, AppState>,
+    app: AppHandle,
     password: Zeroizing<String>,
     totp: Option<String>,
 ) -> UiResult<AccountDeleted> {
     let totp = totp.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-    state.with_vault(|v| {
-        let d = v.server_delete_account(&password, totp.as_deref())?;
-        Ok(AccountDeleted {
-            blobs_removed: d.blobs_removed,
-            bytes_removed: d.bytes_removed,
+    blocking(app, move |_, state| {
+        state.with_vault(|v| {
+            let d = v.server_delete_account(&password, totp.as_deref())?;
+            Ok(AccountDeleted {
+                blobs_removed: d.blobs_removed,
+                bytes_removed: d.bytes_removed,
+            })
         })
     })
+    .await
 }
 
 // ---------- First run: restore instead of creating a vault ----------
@@ -422,33 +464,41 @@ fn summary(m: &backup::Manifest) -> RestoredSummary {
 #[tauri::command]
 pub async fn restore_file_first_run(
     app: AppHandle,
-    state: State<'_, AppState>,
     path: String,
     recovery_key: Zeroizing<String>,
     passphrase: Option<Zeroizing<String>>,
 ) -> UiResult<RestoredSummary> {
-    first_run_check(&state)?;
     let path = PathBuf::from(path.trim());
     if !path.is_absolute() {
         return Err(UiError::invalid("Give the backup file as a full path."));
+    }
+    if !path.is_file() {
+        return Err(UiError {
+            kind: "not_found",
+            message: format!("There is no backup file at {}.", path.display()),
+        });
     }
     let key = RecoveryKey::parse(&recovery_key)?;
     let passphrase = passphrase
         .filter(|p| !p.is_empty())
         .map(crate::commands::new_passphrase)
         .transpose()?;
-    let epoch = state.lock_epoch();
-    let restored = backup::restore(
-        &path,
-        &key,
-        &state.vault_dir,
-        passphrase.as_ref().map(|p| p.as_str()),
-        &mut |_| {},
-    )
-    .map_err(passphrase_words)?;
-    let out = summary(&restored.manifest);
-    install_restored(&app, &state, restored.vault, epoch)?;
-    Ok(out)
+    blocking(app, move |app, state| {
+        first_run_check(state)?;
+        let epoch = state.lock_epoch();
+        let restored = backup::restore(
+            &path,
+            &key,
+            &state.vault_dir,
+            passphrase.as_ref().map(|p| p.as_str()),
+            &mut |_| {},
+        )
+        .map_err(passphrase_words)?;
+        let out = summary(&restored.manifest);
+        install_restored(app, state, restored.vault, epoch)?;
+        Ok(out)
+    })
+    .await
 }
 
 #[derive(Serialize)]
@@ -460,78 +510,90 @@ pub struct ServerBackups {
 
 #[tauri::command]
 pub async fn server_restore_sign_in(
-    state: State<'_, AppState>,
-    pending: State<'_, PendingRestore>,
+    app: AppHandle,
     url: String,
     username: String,
     password: Zeroizing<String>,
     totp: Option<String>,
     recovery_key: Zeroizing<String>,
 ) -> UiResult<ServerBackups> {
-    first_run_check(&state)?;
     let key = RecoveryKey::parse(&recovery_key)?;
     let totp = totp.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-    let session = ServerRestore::sign_in(
-        &url,
-        username.trim(),
-        &password,
-        totp.as_deref(),
-        &key,
-        &host_name(),
-    )?;
-    let out = ServerBackups {
-        locations: session.locations().to_vec(),
-        default: session.default_choice().map(|l| l.name.clone()),
-        backups: session
-            .backups()
-            .backups
-            .iter()
-            .cloned()
-            .map(remote)
-            .collect(),
-    };
-    *pending.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(session);
-    Ok(out)
+    blocking(app, move |app, state| {
+        first_run_check(state)?;
+        let session = ServerRestore::sign_in(
+            &url,
+            username.trim(),
+            &password,
+            totp.as_deref(),
+            &key,
+            &host_name(),
+        )?;
+        let out = ServerBackups {
+            locations: session.locations().to_vec(),
+            default: session.default_choice().map(|l| l.name.clone()),
+            backups: session
+                .backups()
+                .backups
+                .iter()
+                .cloned()
+                .map(remote)
+                .collect(),
+        };
+        let pending = app.state::<PendingRestore>();
+        *pending.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(session);
+        Ok(out)
+    })
+    .await
 }
 
 #[tauri::command]
 pub async fn server_restore_first_run(
     app: AppHandle,
-    state: State<'_, AppState>,
-    pending: State<'_, PendingRestore>,
     name: Option<String>,
     passphrase: Option<Zeroizing<String>>,
 ) -> UiResult<RestoredSummary> {
-    first_run_check(&state)?;
-    let session = pending
-        .0
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take()
-        .ok_or_else(|| UiError::invalid("Sign in to the server first."))?;
     let passphrase = passphrase
         .filter(|p| !p.is_empty())
         .map(crate::commands::new_passphrase)
         .transpose()?;
-    let epoch = state.lock_epoch();
-    let restored = session
-        .restore(
-            name.as_deref(),
-            &state.vault_dir,
-            passphrase.as_ref().map(|p| p.as_str()),
-            &mut |_| {},
-        )
-        .map_err(passphrase_words)?;
-    let out = summary(&restored.manifest);
-    install_restored(&app, &state, restored.vault, epoch)?;
-    Ok(out)
+    blocking(app, move |app, state| {
+        first_run_check(state)?;
+        let pending = app.state::<PendingRestore>();
+        let mut guard = pending.0.lock().unwrap_or_else(|p| p.into_inner());
+        let session = guard
+            .as_mut()
+            .ok_or_else(|| UiError::invalid("Sign in to the server first."))?;
+        let epoch = state.lock_epoch();
+        // On failure the signed-in session stays, so the therapist can try again (another
+        // backup, or with the passphrase asked for).
+        let restored = session
+            .restore(
+                name.as_deref(),
+                &state.vault_dir,
+                passphrase.as_ref().map(|p| p.as_str()),
+                &mut |_| {},
+            )
+            .map_err(passphrase_words)?;
+        guard.take();
+        drop(guard);
+        let out = summary(&restored.manifest);
+        install_restored(app, state, restored.vault, epoch)?;
+        Ok(out)
+    })
+    .await
 }
 
 #[tauri::command]
-pub async fn server_restore_cancel(pending: State<'_, PendingRestore>) -> UiResult<()> {
-    // Dropping the session signs the device it enrolled out again.
-    pending.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-    Ok(())
+pub async fn server_restore_cancel(app: AppHandle) -> UiResult<()> {
+    // Dropping the session signs the device it enrolled out again (a network call).
+    blocking(app, |app, _| {
+        let pending = app.state::<PendingRestore>();
+        let session = pending.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(session);
+        Ok(())
+    })
+    .await
 }
 
 /// Called by the ticker after the local backup check: sends an off-site backup if one is

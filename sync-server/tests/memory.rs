@@ -131,3 +131,53 @@ async fn a_burst_of_large_uploads_and_ranges_stays_under_the_ceiling() {
         (BUDGET + FIXED) / MIB
     );
 }
+
+/// An off-site backup of 100 MB, sent as the app sends it (8 MiB pieces, one after another):
+/// the server's peak memory stays under 100 MB, whatever the backup's size — it holds one
+/// piece at a time. (The whole path, app included, is in the `offsite` bench.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_100_mb_offsite_backup_in_pieces_keeps_the_server_under_100_mb() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("skipped: needs /proc (Linux)");
+        return;
+    }
+    const PIECE: usize = 8 * 1024 * 1024;
+    const TOTAL: usize = 100 * 1000 * 1000;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_casebook-sync"));
+    let mut server = Running::embedded(bin, dir.path(), "warn", Stdio::null());
+    let pid = server.child.id();
+    let base = server.base();
+    let client = reqwest::Client::new();
+    common::sign_up(&client, &base, "offsite").await;
+    let (token, _) = common::enrol(&client, &base, "offsite", "laptop").await;
+    let piece: axum::body::Bytes = (0..PIECE).map(|i| (i * 7 % 253) as u8).collect();
+    let mut sent = 0;
+    let mut i = 0;
+    while sent < TOTAL {
+        let n = PIECE.min(TOTAL - sent);
+        let r = client
+            .put(format!("{base}/v1/snapshots/b0.{i:04}"))
+            .bearer_auth(&token)
+            .header("content-type", "application/octet-stream")
+            .body(piece.slice(..n))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        sent += n;
+        i += 1;
+    }
+    let peak_kb = mem_kb(pid, "VmHWM:");
+    assert!(server.stop().success());
+    println!(
+        "a {} MB off-site backup in {i} pieces of 8 MiB: server peak RSS (VmHWM) {} MiB",
+        TOTAL / 1_000_000,
+        peak_kb / 1024
+    );
+    assert!(
+        peak_kb * 1024 < 100 * 1000 * 1000,
+        "peak RSS {} MiB is over 100 MB",
+        peak_kb / 1024
+    );
+}

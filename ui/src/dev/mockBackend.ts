@@ -3,7 +3,8 @@
 //   VITE_CASEBOOK_MOCK=seeded npm run dev   (a locked vault with sample clients; passphrase
 //                                            "correct horse battery staple")
 // The calendar feed accepts any https:// address; casebookMock.calendarChanges() in the
-// console plays the automatic 30-minute check finding changes (the banner).
+// console plays the automatic 30-minute check finding changes (the banner). The off-site
+// copy talks to a pretend server (see "The off-site copy" below).
 // It is only ever loaded by the dev server with that variable set (see main.ts), never in
 // a build. It keeps everything in memory and imitates the commands in lib/api.ts closely
 // enough to walk every screen; it is no reference for the core's behaviour.
@@ -34,6 +35,8 @@ import type {
   InstrumentInfo,
   KeyStore,
   NoteTemplate,
+  OffsiteOverview,
+  RemoteBackup,
   OutcomeMeasure,
   ProcessNote,
   SearchHit,
@@ -795,6 +798,334 @@ function rightsCommand(cmd: string, a: Args): { value: unknown } | null {
 
 type Args = Record<string, unknown>;
 
+// ---------- The off-site copy (a pretend Casebook server) ----------
+// Any https:// address works (http:// only to localhost); a host with "us" in a label is
+// refused as outside the UK/EU, one with "invite" needs an invite code ("WELCOME-1"), one
+// with "down" cannot be reached. An account "demo" (password "long enough passphrase")
+// already holds three backups, so the first-run restore can be tried with any well-formed
+// recovery key. casebookMock.server.failNext = true makes the next off-site backup fail.
+
+interface MockAccount {
+  password: string;
+  totp: boolean;
+  codes: string[];
+  backups: RemoteBackup[];
+}
+
+const server = {
+  accounts: new Map<string, MockAccount>(),
+  conn: null as null | { url: string; username: string; device_name: string; device_id: string; scheduled: boolean },
+  lastSuccess: null as string | null,
+  failure: null as null | { at: string; error: string },
+  /** Names this computer sent; one the server stops listing shows as missing. */
+  sent: new Set<string>(),
+  restoring: null as null | { url: string; username: string; key: string },
+  totpPending: null as string | null,
+  failNext: false,
+};
+
+const SERVER_QUOTA = 5_000_000_000;
+const CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+function delay<T>(ms: number, f: () => T): Promise<T> {
+  return new Promise((resolve, reject) =>
+    setTimeout(() => {
+      try {
+        resolve(f());
+      } catch (e) {
+        reject(e);
+      }
+    }, ms),
+  );
+}
+
+function remoteBackup(at: Date, verified: RemoteBackup["verified"] = null, usable = true): RemoteBackup {
+  return {
+    name: `cb-${rnd(12).toLowerCase()}`,
+    created_at: usable ? at.toISOString() : null,
+    size: 88_000_000 + Math.round(Math.random() * 6_000_000),
+    clients: usable ? Math.max(3, state.clients.length) : null,
+    notes: usable ? Math.max(1, state.notes.length) : null,
+    usable,
+    verified,
+    problem: usable ? null : "Pieces of this backup are missing from the server.",
+  };
+}
+
+function seedServer() {
+  const d = (days: number, h: number) => {
+    const t = new Date();
+    return new Date(t.getFullYear(), t.getMonth(), t.getDate() - days, h, 2);
+  };
+  const ok = (t: Date) => ({ at: new Date(t.getTime() + 3600_000).toISOString(), ok: true, problem: null });
+  server.accounts.set("demo", {
+    password: "long enough passphrase",
+    totp: false,
+    codes: [],
+    backups: [remoteBackup(d(0, 6)), remoteBackup(d(1, 14), ok(d(1, 14))), remoteBackup(d(4, 14), null, false)],
+  });
+}
+seedServer();
+
+function serverUrl(raw: unknown): URL {
+  let u: URL;
+  try {
+    u = new URL(String(raw ?? "").trim());
+  } catch {
+    return fail("invalid_input", "That is not a server address: it looks like https://sync.example.co.uk.") as never;
+  }
+  const loopback = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(u.hostname);
+  if (u.protocol === "http:" && !loopback)
+    fail("invalid_input", "Casebook only connects to a server over https:// (plain http:// only to this computer).");
+  if (u.protocol !== "http:" && u.protocol !== "https:") fail("invalid_input", "A server address starts with https://.");
+  if (u.hostname.includes("down")) fail("network", `${u.hostname} could not be reached: check the address and your internet connection.`);
+  if (u.hostname.split(/[.-]/).includes("us"))
+    fail("invalid_input", "This server keeps data in Virginia, United States: outside the UK and EU/EEA, so Casebook sends nothing to it.");
+  return u;
+}
+
+function serverLocations(u: URL): string[] {
+  return u.hostname.split(/[.-]/).includes("eu") ? ["Frankfurt, Germany"] : ["London, United Kingdom"];
+}
+
+function account(username: unknown, password: unknown, totp: unknown): MockAccount {
+  const acc = server.accounts.get(String(username ?? "").trim());
+  if (!acc || acc.password !== password) return fail("auth", "The user name or password was not accepted.") as never;
+  if (acc.totp) {
+    const code = String(totp ?? "").replace(/\s/g, "").toUpperCase();
+    if (!code) fail("auth", "This account asks for the code from your authenticator app (or a recovery code).");
+    const recovery = acc.codes.findIndex((c) => c.replace("-", "") === code.replace("-", ""));
+    if (recovery >= 0) acc.codes.splice(recovery, 1);
+    else if (!/^\d{6}$/.test(code)) fail("auth", "That code was not accepted: codes change every 30 seconds, so try the current one.");
+  }
+  return acc;
+}
+
+function offsiteHealth(): BackupOverview["health"] {
+  const last = server.lastSuccess;
+  const uk = (t: string) => new Date(t).toLocaleString("en-GB", { dateStyle: "short", timeStyle: "short" }).replace(",", "");
+  if (server.failure && (!last || server.failure.at > last))
+    return { state: "failed", message: `The last off-site backup failed at ${uk(server.failure.at)}: ${server.failure.error}`, last_success: last, failed_at: server.failure.at, error: server.failure.error };
+  if (!last) return { state: "never", message: "No off-site backup has been made yet.", last_success: null, failed_at: null, error: null };
+  if (Date.now() - new Date(last).getTime() > 2 * 86_400_000)
+    return { state: "overdue", message: `No off-site backup since ${uk(last)}: one is overdue.`, last_success: last, failed_at: null, error: null };
+  return { state: "ok", message: `Last off-site backup ${uk(last)}.`, last_success: last, failed_at: null, error: null };
+}
+
+function offsiteOverview(): OffsiteOverview {
+  const c = server.conn;
+  if (!c)
+    return { connected: false, url: null, username: null, device_name: null, device_id: null, locations: [], scheduled: false, usage: null, problem: null, health: null, backups: [], missing: [], unfinished: 0 };
+  const acc = server.accounts.get(c.username);
+  const backups = [...(acc?.backups ?? [])].sort((x, y) => (y.created_at ?? "").localeCompare(x.created_at ?? "")).map((b) => ({ ...b }));
+  const listed = new Set(backups.map((b) => b.name));
+  return {
+    connected: true,
+    url: c.url,
+    username: c.username,
+    device_name: c.device_name,
+    device_id: c.device_id,
+    locations: serverLocations(new URL(c.url)),
+    scheduled: c.scheduled,
+    usage: acc ? { used_bytes: backups.reduce((n, b) => n + b.size, 0), quota_bytes: SERVER_QUOTA, max_blob_bytes: 64_000_000 } : null,
+    problem: acc ? null : "This computer’s sign-in was revoked: connect again.",
+    health: offsiteHealth(),
+    backups,
+    missing: [...server.sent].filter((n) => !listed.has(n)),
+    unfinished: 0,
+    totp_enabled: acc?.totp ?? false,
+  };
+}
+
+function needConnected(): MockAccount {
+  const acc = server.conn ? server.accounts.get(server.conn.username) : undefined;
+  if (!acc) return fail("invalid_input", "Casebook is not connected to a server.") as never;
+  return acc;
+}
+
+/** The records as a restore brings them back (the seeded sample), opened. */
+function restoreRecords(recoveryKey: string, passphrase: string | null) {
+  state.clients = [];
+  state.appointments = [];
+  state.notes = [];
+  state.measures = [];
+  state.backup.files = [];
+  seed();
+  state.keyStore = passphrase ? "passphrase" : "os-keychain";
+  state.passphrase = passphrase;
+  state.recoveryKey = recoveryKey;
+  state.unlocked = true;
+  log("backup.restore");
+  return { created_at: new Date(Date.now() - 3600_000).toISOString(), clients: state.clients.length, notes: state.notes.length };
+}
+
+function wellFormedKey(k: unknown): string {
+  const key = String(k ?? "").replace(/[-\s]/g, "").toUpperCase();
+  if (key.length !== 36) fail("recovery", "that is not a recovery key: expected 9 groups of 4 letters and digits, like ABCD-EFGH-…");
+  return key.match(/.{4}/g)!.join("-");
+}
+
+/** The commands that work before there is a vault: checking a server, restoring at first run. */
+function firstRunCommand(cmd: string, a: Args): { value: unknown } | null {
+  switch (cmd) {
+    case "server_check": {
+      const u = serverUrl(a.url);
+      const url = u.toString().replace(/\/$/, "");
+      return { value: delay(500, () => ({ url, locations: serverLocations(u), sign_up: u.hostname.includes("invite") ? "invite" : "open", totp_required: false })) };
+    }
+    case "restore_file_first_run": {
+      if (state.exists) fail("vault", "A vault already exists here.");
+      const path = String(a.path ?? "");
+      if (!path.startsWith("/") || !path.endsWith(".tar")) fail("not_found", `There is no backup file at ${path}.`);
+      const key = wellFormedKey(a.recoveryKey);
+      const pass = (a.passphrase as string | null) ?? null;
+      if (path.includes("passphrase") && !pass)
+        fail("invalid_input", "This backup kept its keys behind a passphrase: give the passphrase the restored vault should use.");
+      return { value: delay(1500, () => restoreRecords(key, pass)) };
+    }
+    case "server_restore_sign_in": {
+      if (state.exists) fail("vault", "A vault already exists here.");
+      const u = serverUrl(a.url);
+      const acc = account(a.username, a.password, a.totp);
+      const key = wellFormedKey(a.recoveryKey);
+      server.restoring = { url: u.toString().replace(/\/$/, ""), username: String(a.username).trim(), key };
+      const backups = [...acc.backups].sort((x, y) => (y.created_at ?? "").localeCompare(x.created_at ?? ""));
+      const def = backups.find((b) => b.usable && b.verified?.ok) ?? backups.find((b) => b.usable) ?? null;
+      return { value: delay(900, () => ({ locations: serverLocations(u), backups: backups.map((b) => ({ ...b })), default: def?.name ?? null })) };
+    }
+    case "server_restore_first_run": {
+      const r = server.restoring ?? fail("invalid_input", "Sign in to the server first.");
+      const session = r as { url: string; username: string; key: string };
+      const acc = server.accounts.get(session.username)!;
+      const b = a.name ? acc.backups.find((x) => x.name === a.name) : acc.backups.find((x) => x.usable);
+      if (!b || !b.usable) fail("integrity", "That backup cannot be restored: pieces of it are missing from the server.");
+      const pass = (a.passphrase as string | null) ?? null;
+      return {
+        value: delay(2500, () => {
+          const summary = restoreRecords(session.key, pass);
+          server.conn = { url: session.url, username: session.username, device_name: "This computer", device_id: id(), scheduled: true };
+          server.restoring = null;
+          return { ...summary, created_at: b!.created_at };
+        }),
+      };
+    }
+    case "server_restore_cancel":
+      server.restoring = null;
+      return { value: null };
+  }
+  return null;
+}
+
+function offsiteCommand(cmd: string, a: Args): { value: unknown } | null {
+  switch (cmd) {
+    case "offsite_overview":
+      return { value: delay(400, offsiteOverview) };
+    case "offsite_health":
+      return { value: { connected: server.conn !== null, health: server.conn ? offsiteHealth() : null } };
+    case "server_connect": {
+      const u = serverUrl(a.url);
+      const username = String(a.username ?? "").trim();
+      if (a.signUp) {
+        if (username.length < 3 || username.length > 64) fail("invalid_input", "username must be 3–64 characters");
+        if (String(a.password ?? "").length < 10) fail("invalid_input", "password must be 10–1024 characters");
+        if (u.hostname.includes("invite") && a.invite !== "WELCOME-1")
+          fail("auth", "That invite code is not valid: it may have expired or been used already.");
+        if (server.accounts.has(username)) fail("conflict", "That user name is taken: choose another, or sign in.");
+        server.accounts.set(username, { password: String(a.password), totp: false, codes: [], backups: [] });
+      } else {
+        account(username, a.password, a.totp);
+      }
+      server.conn = { url: u.toString().replace(/\/$/, ""), username, device_name: String(a.deviceName ?? "This computer"), device_id: id(), scheduled: false };
+      log("offsite.connect");
+      return { value: delay(800, offsiteOverview) };
+    }
+    case "offsite_backup_now": {
+      const acc = needConnected();
+      return {
+        value: delay(1800, () => {
+          if (server.failNext) {
+            server.failNext = false;
+            server.failure = { at: now(), error: "The server's storage for this account is full." };
+            fail("quota", "The server's storage for this account is full: ask whoever runs it for more room, or delete old backups.");
+          }
+          const b = remoteBackup(new Date());
+          acc.backups.push(b);
+          server.sent.add(b.name);
+          server.lastSuccess = b.created_at;
+          log("offsite.backup");
+          return { ...b };
+        }),
+      };
+    }
+    case "offsite_verify": {
+      const acc = needConnected();
+      const b = acc.backups.find((x) => x.name === a.name) ?? fail("not_found", `The server lists no backup called ${a.name}.`);
+      return {
+        value: delay(1200, () => {
+          const backup = b as RemoteBackup;
+          backup.verified = { at: now(), ok: backup.usable, problem: backup.usable ? null : backup.problem };
+          log("offsite.verify", null, backup.usable ? "ok" : "failed");
+          return { ok: backup.usable, problem: backup.verified.problem };
+        }),
+      };
+    }
+    case "offsite_restore": {
+      const acc = needConnected();
+      const b = acc.backups.find((x) => x.name === a.name) ?? fail("not_found", `The server lists no backup called ${a.name}.`);
+      if (!(b as RemoteBackup).usable) fail("integrity", "That backup cannot be restored: pieces of it are missing.");
+      wellFormedKey(a.recoveryKey);
+      const into = String(a.into ?? "").trim();
+      if (!into.startsWith("/")) fail("invalid_input", "Give the folder to restore into as a full path.");
+      if (into === VAULT_DIR) fail("invalid_input", "A backup is never restored over the vault in use: choose a new folder.");
+      if (state.keyStore === "passphrase" && !a.passphrase)
+        fail("invalid_input", "This backup kept its keys behind a passphrase: give the passphrase the restored vault should use.");
+      return { value: delay(2000, () => into) };
+    }
+    case "offsite_schedule_set":
+      needConnected();
+      server.conn!.scheduled = a.on === true;
+      return { value: offsiteOverview() };
+    case "server_totp_start": {
+      const acc = needConnected();
+      if (acc.password !== a.password) fail("auth", "The password was not accepted.");
+      if (acc.totp) fail("conflict", "Two-step sign-in is already on for this account.");
+      const secret = Array.from({ length: 32 }, () => "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[Math.floor(Math.random() * 32)]).join("");
+      server.totpPending = secret;
+      return { value: { otpauth_uri: `otpauth://totp/Casebook:${server.conn!.username}?secret=${secret}&issuer=Casebook`, secret_base32: secret } };
+    }
+    case "server_totp_confirm": {
+      const acc = needConnected();
+      if (!server.totpPending) fail("invalid_input", "Start again: enter your password first.");
+      if (!/^\d{6}$/.test(String(a.code ?? ""))) fail("auth", "That code was not accepted: codes change every 30 seconds, so try the current one.");
+      acc.totp = true;
+      server.totpPending = null;
+      acc.codes = Array.from({ length: 10 }, () => {
+        const c = Array.from({ length: 8 }, () => CODE_ALPHABET[Math.floor(Math.random() * CODE_ALPHABET.length)]).join("");
+        return `${c.slice(0, 4)}-${c.slice(4)}`;
+      });
+      log("offsite.totp");
+      return { value: { codes: [...acc.codes] } };
+    }
+    case "server_disconnect":
+      server.conn = null;
+      server.sent.clear();
+      log("offsite.disconnect");
+      return { value: delay(400, () => ({ signed_out_on_server: true })) };
+    case "server_delete_account": {
+      const acc = needConnected();
+      account(server.conn!.username, a.password, a.totp);
+      const removed = { blobs_removed: acc.backups.length * 7 + 1, bytes_removed: acc.backups.reduce((n, b) => n + b.size, 0) };
+      server.accounts.delete(server.conn!.username);
+      server.conn = null;
+      server.sent.clear();
+      server.lastSuccess = null;
+      log("offsite.delete_account");
+      return { value: delay(900, () => removed) };
+    }
+  }
+  return null;
+}
+
 function today(date: string | null) {
   const day = date ?? localDay();
   const appointments = state.appointments
@@ -848,10 +1179,14 @@ function handle(cmd: string, a: Args): unknown {
     case "touch":
       return null;
   }
+  const f = firstRunCommand(cmd, a);
+  if (f) return f.value;
 
   needUnlocked();
   const r = rightsCommand(cmd, a);
   if (r) return r.value;
+  const o = offsiteCommand(cmd, a);
+  if (o) return o.value;
   switch (cmd) {
     case "today":
       return today(a.date as string | null);
@@ -1244,6 +1579,7 @@ export function installMockBackend(mode: string): void {
     casebookMock: {
       state,
       calendar,
+      server,
       notice: (message: string) => emit("notice", { message }),
       lockNow: () => {
         state.unlocked = false;

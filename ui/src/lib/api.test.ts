@@ -53,6 +53,7 @@ const policy: RetentionPolicy = {
 };
 const BACKUP = "casebook-2026-11-22T14-02-05.123Z.tar";
 const KEY = "7KQ2-M9XD-0A1B-C3D4-E5F6-G7H8-J9K0-1M2N-R4TN";
+const SERVER = "https://sync.example.co.uk";
 
 // [what the screen calls, the command Rust must receive, the arguments it must receive]
 const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | undefined][] = [
@@ -213,6 +214,106 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
   ["calendarFeedRemove", () => api.calendarFeedRemove(), "calendar_feed_remove", undefined],
   ["calendarAutoRefreshSet (on)", () => api.calendarAutoRefreshSet(true), "calendar_auto_refresh_set", { enabled: true }],
   ["calendarAutoRefreshSet (off)", () => api.calendarAutoRefreshSet(false), "calendar_auto_refresh_set", { enabled: false }],
+  ["serverCheck", () => api.serverCheck(SERVER), "server_check", { url: SERVER }],
+  [
+    "serverConnect (sign in)",
+    () =>
+      api.serverConnect({
+        url: SERVER,
+        username: "sam",
+        password: "long enough passphrase",
+        totp: "123456",
+        signUp: false,
+        invite: null,
+        deviceName: "Consulting room laptop",
+      }),
+    "server_connect",
+    {
+      url: SERVER,
+      username: "sam",
+      password: "long enough passphrase",
+      totp: "123456",
+      signUp: false,
+      invite: null,
+      deviceName: "Consulting room laptop",
+    },
+  ],
+  [
+    "serverConnect (sign up with an invite)",
+    () =>
+      api.serverConnect({
+        url: SERVER,
+        username: "sam",
+        password: "long enough passphrase",
+        totp: null,
+        signUp: true,
+        invite: "WELCOME-1",
+        deviceName: "This computer",
+      }),
+    "server_connect",
+    {
+      url: SERVER,
+      username: "sam",
+      password: "long enough passphrase",
+      totp: null,
+      signUp: true,
+      invite: "WELCOME-1",
+      deviceName: "This computer",
+    },
+  ],
+  ["offsiteOverview", () => api.offsiteOverview(), "offsite_overview", undefined],
+  ["offsiteHealth", () => api.offsiteHealth(), "offsite_health", undefined],
+  ["offsiteBackupNow", () => api.offsiteBackupNow(), "offsite_backup_now", undefined],
+  ["offsiteVerify", () => api.offsiteVerify("cb-7kq2"), "offsite_verify", { name: "cb-7kq2" }],
+  [
+    "offsiteRestore (keychain vault)",
+    () => api.offsiteRestore("cb-7kq2", KEY, "/r"),
+    "offsite_restore",
+    { name: "cb-7kq2", recoveryKey: KEY, into: "/r", passphrase: null },
+  ],
+  [
+    "offsiteRestore (passphrase vault)",
+    () => api.offsiteRestore("cb-7kq2", KEY, "/r", "correct horse battery staple"),
+    "offsite_restore",
+    { name: "cb-7kq2", recoveryKey: KEY, into: "/r", passphrase: "correct horse battery staple" },
+  ],
+  ["offsiteScheduleSet (on)", () => api.offsiteScheduleSet(true), "offsite_schedule_set", { on: true }],
+  ["offsiteScheduleSet (off)", () => api.offsiteScheduleSet(false), "offsite_schedule_set", { on: false }],
+  ["serverTotpStart", () => api.serverTotpStart("pw"), "server_totp_start", { password: "pw" }],
+  ["serverTotpConfirm", () => api.serverTotpConfirm("123456"), "server_totp_confirm", { code: "123456" }],
+  ["serverDisconnect", () => api.serverDisconnect(), "server_disconnect", undefined],
+  [
+    "serverDeleteAccount (with a code)",
+    () => api.serverDeleteAccount("pw", "123456"),
+    "server_delete_account",
+    { password: "pw", totp: "123456" },
+  ],
+  ["serverDeleteAccount (no code)", () => api.serverDeleteAccount("pw", null), "server_delete_account", { password: "pw", totp: null }],
+  [
+    "restoreFileFirstRun",
+    () => api.restoreFileFirstRun(`/media/usb/${BACKUP}`, KEY, null),
+    "restore_file_first_run",
+    { path: `/media/usb/${BACKUP}`, recoveryKey: KEY, passphrase: null },
+  ],
+  [
+    "serverRestoreSignIn",
+    () => api.serverRestoreSignIn({ url: SERVER, username: "sam", password: "pw", totp: null, recoveryKey: KEY }),
+    "server_restore_sign_in",
+    { url: SERVER, username: "sam", password: "pw", totp: null, recoveryKey: KEY },
+  ],
+  [
+    "serverRestoreFirstRun (chosen, passphrase)",
+    () => api.serverRestoreFirstRun("cb-7kq2", "correct horse battery staple"),
+    "server_restore_first_run",
+    { name: "cb-7kq2", passphrase: "correct horse battery staple" },
+  ],
+  [
+    "serverRestoreFirstRun (the default)",
+    () => api.serverRestoreFirstRun(null, null),
+    "server_restore_first_run",
+    { name: null, passphrase: null },
+  ],
+  ["serverRestoreCancel", () => api.serverRestoreCancel(), "server_restore_cancel", undefined],
 ];
 
 describe("api commands", () => {

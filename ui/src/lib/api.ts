@@ -461,6 +461,118 @@ export interface SupervisionExport {
   notes: number;
 }
 
+// ---------- The off-site copy (a Casebook server account) ----------
+
+/** What a server says about itself, checked before anything else is sent to it. */
+export interface ServerInfo {
+  /** The address as Casebook will use it. */
+  url: string;
+  /** Where the server keeps data, e.g. ["London, United Kingdom"] (always UK or EU/EEA). */
+  locations: string[];
+  /** "invite": a new account needs an invite code. */
+  sign_up: "open" | "invite";
+  /** The server asks every account for an authenticator code. */
+  totp_required: boolean;
+}
+
+export interface ServerUsage {
+  used_bytes: number;
+  quota_bytes: number;
+  /** The largest single piece the server takes. */
+  max_blob_bytes: number;
+}
+
+/** One backup on the server. */
+export interface RemoteBackup {
+  name: string;
+  /** From its authenticated index; null when the index is not sound. */
+  created_at: string | null;
+  size: number; // bytes stored on the server
+  clients: number | null;
+  notes: number | null;
+  /** Its index is authentic and every piece is there: it can be verified and restored. */
+  usable: boolean;
+  verified: { at: string; ok: boolean; problem: string | null } | null;
+  /** What is wrong with it, in words, when it cannot be used. */
+  problem: string | null;
+}
+
+/** Settings → Off-site copy: the connection, the account's storage and its backups. */
+export interface OffsiteOverview {
+  connected: boolean;
+  url: string | null;
+  username: string | null;
+  device_name: string | null;
+  device_id: string | null;
+  locations: string[];
+  /** The scheduled backups are sent to the server too. */
+  scheduled: boolean;
+  usage: ServerUsage | null;
+  /** Why the server could not be asked (unreachable, this computer's sign-in revoked…). */
+  problem: string | null;
+  /** The last off-site backup, as the local backups' health reads. */
+  health: BackupHealth | null;
+  /** Newest first. */
+  backups: RemoteBackup[];
+  /** Backups this computer sent that the server no longer lists (deleted or withheld). */
+  missing: string[];
+  /** Uploads that never finished (never a backup; removed at the next run). */
+  unfinished: number;
+  /**
+   * Whether the account's two-step sign-in is on. Not (yet) in the contract: when the core
+   * does not say, the panel offers to turn it on and the server answers if it already is.
+   */
+  totp_enabled?: boolean;
+}
+
+/** The off-site status for the Backups screen, known without asking the server. */
+export interface OffsiteHealth {
+  connected: boolean;
+  health: BackupHealth | null;
+}
+
+export interface ServerConnectRequest {
+  url: string;
+  username: string;
+  password: string;
+  totp: string | null;
+  /** Open the account first. */
+  signUp: boolean;
+  invite: string | null;
+  /** How this computer is named in the account's list of devices. */
+  deviceName: string;
+}
+
+/** The secret for an authenticator app, as a QR code's text and to type. */
+export interface TotpEnrolment {
+  otpauth_uri: string;
+  secret_base32: string;
+}
+
+export interface ServerSignIn {
+  url: string;
+  username: string;
+  password: string;
+  totp: string | null;
+  recoveryKey: string;
+}
+
+/** First run, signed in to the server: the backups a restore can take. */
+export interface ServerRestoreChoice {
+  locations: string[];
+  /** Newest first. */
+  backups: RemoteBackup[];
+  /** The one to take unless the person chooses: the newest verified, else the newest sound. */
+  default: string | null;
+}
+
+/** What a first-run restore brought back. */
+export interface RestoredSummary {
+  created_at: string | null;
+  clients: number;
+  notes: number;
+}
+
 const call = <T>(cmd: string, args?: Record<string, unknown>) => invoke<T>(cmd, args);
 
 export const api = {
@@ -591,6 +703,64 @@ export const api = {
   /** Disconnects the feed: the saved address is deleted at once. */
   calendarFeedRemove: () => call<void>("calendar_feed_remove"),
   calendarAutoRefreshSet: (enabled: boolean) => call<CalendarStatus>("calendar_auto_refresh_set", { enabled }),
+
+  // ---------- The off-site copy ----------
+
+  /** Asks the server where it keeps data; refused for a server outside the UK and EU/EEA. */
+  serverCheck: (url: string) => call<ServerInfo>("server_check", { url }),
+  /** Signs in (or opens the account first) and connects this vault to it. */
+  serverConnect: (r: ServerConnectRequest) =>
+    call<OffsiteOverview>("server_connect", {
+      url: r.url,
+      username: r.username,
+      password: r.password,
+      totp: r.totp,
+      signUp: r.signUp,
+      invite: r.invite,
+      deviceName: r.deviceName,
+    }),
+  /** Asks the server for the storage used and the backups (a network call). */
+  offsiteOverview: () => call<OffsiteOverview>("offsite_overview"),
+  /** The off-site status without asking the server, for the Backups screen. */
+  offsiteHealth: () => call<OffsiteHealth>("offsite_health"),
+  /** Makes a backup and sends it, wholly encrypted, to the server. */
+  offsiteBackupNow: () => call<RemoteBackup>("offsite_backup_now"),
+  /** Downloads an off-site backup and checks it completely. */
+  offsiteVerify: (name: string) => call<BackupCheck>("offsite_verify", { name }),
+  /** Restores an off-site backup into a new, empty folder (as `restoreBackup`); returns it. */
+  offsiteRestore: (name: string, recoveryKey: string, into: string, passphrase: string | null = null) =>
+    call<string>("offsite_restore", { name, recoveryKey, into, passphrase }),
+  /** Sends the scheduled backups to the server too, or stops. */
+  offsiteScheduleSet: (on: boolean) => call<OffsiteOverview>("offsite_schedule_set", { on }),
+  /** Starts turning on two-step sign-in: the secret for the authenticator app. */
+  serverTotpStart: (password: string) => call<TotpEnrolment>("server_totp_start", { password }),
+  /** Turns two-step sign-in on with a first code; returns ten one-time recovery codes. */
+  serverTotpConfirm: (code: string) => call<{ codes: string[] }>("server_totp_confirm", { code }),
+  /** Signs this computer out of the server and forgets the connection. */
+  serverDisconnect: () => call<{ signed_out_on_server: boolean }>("server_disconnect"),
+  /** Deletes the server account and every off-site backup in it. Local records are untouched. */
+  serverDeleteAccount: (password: string, totp: string | null) =>
+    call<{ blobs_removed: number; bytes_removed: number }>("server_delete_account", { password, totp }),
+
+  // First run, before there is a vault: the restored vault is left unlocked.
+
+  /** Restores a backup file into the app's vault folder and opens it. */
+  restoreFileFirstRun: (path: string, recoveryKey: string, passphrase: string | null) =>
+    call<RestoredSummary>("restore_file_first_run", { path, recoveryKey, passphrase }),
+  /** Signs in to the server with the recovery key and lists the backups to choose from. */
+  serverRestoreSignIn: (r: ServerSignIn) =>
+    call<ServerRestoreChoice>("server_restore_sign_in", {
+      url: r.url,
+      username: r.username,
+      password: r.password,
+      totp: r.totp,
+      recoveryKey: r.recoveryKey,
+    }),
+  /** Restores the chosen backup (`null`: the default) into the vault folder and opens it. */
+  serverRestoreFirstRun: (name: string | null, passphrase: string | null) =>
+    call<RestoredSummary>("server_restore_first_run", { name, passphrase }),
+  /** Abandons the sign-in made for a restore (the server forgets this computer). */
+  serverRestoreCancel: () => call<null>("server_restore_cancel"),
 };
 
 /**

@@ -31,7 +31,7 @@ export type View =
   | { name: "audit" }
   | { name: "retention" }
   | { name: "backups" }
-  | { name: "settings"; section?: "calendar" };
+  | { name: "settings"; section?: "calendar" | "offsite" };
 
 export type NavName = "today" | "clients" | "search" | "audit" | "retention" | "backups" | "settings";
 

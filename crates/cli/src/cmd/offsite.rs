@@ -154,7 +154,7 @@ pub fn restore(
 ) -> Outcome {
     let password = secrets::sync_password(false)?;
     let key = secrets::recovery_key()?;
-    let session = ServerRestore::sign_in(
+    let mut session = ServerRestore::sign_in(
         url,
         username,
         &password,

@@ -653,14 +653,19 @@ pub fn restore(
     passphrase: Option<&str>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Restored> {
-    restore_with(file, recovery_key, into, passphrase, None, progress)
+    restore_with(file, recovery_key, None, into, passphrase, None, progress)
 }
 
 /// [`restore`], with the erasure list given (`Some`, as fetched from the server) or read
 /// from beside the backup file (`None`).
+///
+/// `opened` is the vault's keys already opened with this recovery key from `sealed` bytes
+/// (a restore from the server opens its copy of `recovery.age` first): the backup's keys
+/// part must then be those very bytes, and the slow key derivation is not run twice.
 pub(crate) fn restore_with(
     file: &Path,
     recovery_key: &RecoveryKey,
+    opened: Option<(&crate::keys::VaultKeys, &[u8])>,
     into: &Path,
     passphrase: Option<&str>,
     erasures: Option<Vec<crate::records::erasure::ErasureRecord>>,
@@ -692,12 +697,18 @@ pub(crate) fn restore_with(
         .tempdir_in(&parent)
         .map_err(CoreError::io(&parent))?;
 
-    let (u, _) = check(
-        file,
-        archive::KeySource::Recovery(recovery_key),
-        staging.path(),
-        progress,
-    )?;
+    let keys = match opened {
+        Some((keys, _)) => archive::KeySource::Vault(keys),
+        None => archive::KeySource::Recovery(recovery_key),
+    };
+    let (u, _) = check(file, keys, staging.path(), progress)?;
+    if let Some((_, sealed)) = opened
+        && u.sealed_keys != sealed
+    {
+        return Err(CoreError::BackupInvalid(
+            "its keys part is not the sealed keys the recovery key opened".into(),
+        ));
+    }
     let mut key_store = u.manifest.key_store;
     if key_store == KeyStoreKind::Passphrase && passphrase.is_none() {
         return Err(CoreError::PassphraseRequired);

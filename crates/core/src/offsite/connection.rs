@@ -41,6 +41,10 @@ pub struct ServerSettings {
     /// How long off-site copies are kept (on its own, apart from the local folder's).
     #[serde(default)]
     pub keep: KeepPolicy,
+    /// Whether the account has a second factor, as last known here (turned on or off from
+    /// this computer, or a code was needed to connect).
+    #[serde(default)]
+    pub totp_enabled: bool,
 }
 
 fn yes() -> bool {

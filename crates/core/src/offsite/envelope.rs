@@ -91,8 +91,17 @@ impl RemoteIndex {
         let bad = |why: &str| CoreError::BackupInvalid(format!("the server's index {name} {why}"));
         let plain =
             open_small(bytes, keys).map_err(|_| bad("does not decrypt with this vault's key"))?;
+        Self::from_plaintext(&plain, name, keys)
+    }
+
+    /// The checks on a decrypted index: its form, its authentication code, its own name and
+    /// its pieces' names. Public for the fuzz target (a decrypted index is outside input too:
+    /// anyone holding the vault's backup key could have written it).
+    #[doc(hidden)]
+    pub fn from_plaintext(plain: &[u8], name: &str, keys: &VaultKeys) -> Result<Self> {
+        let bad = |why: &str| CoreError::BackupInvalid(format!("the server's index {name} {why}"));
         let index: RemoteIndex =
-            serde_json::from_slice(&plain).map_err(|_| bad("is not a valid index"))?;
+            serde_json::from_slice(plain).map_err(|_| bad("is not a valid index"))?;
         let expected = index.mac_for(keys);
         if !crate::backup::archive::constant_time_eq(expected.as_bytes(), index.mac.as_bytes()) {
             return Err(bad("was not written by this vault"));
@@ -207,32 +216,44 @@ impl<W: Write> Write for Encrypting<W> {
     }
 }
 
-/// Cuts what is written into pieces of `piece_bytes` and hands each, full, to `send`
-/// (the last one at [`Pieces::finish`]). Holds one piece in memory at a time.
-pub struct Pieces<F: FnMut(usize, Vec<u8>) -> io::Result<Piece>> {
+/// Cuts what is written into pieces of `piece_bytes` and hands each, full, with its
+/// SHA-256 (hashed as the bytes arrive), to `send` (the last one at [`Pieces::finish`]).
+/// Holds one piece in memory at a time.
+pub struct Pieces<F: FnMut(usize, Vec<u8>, String) -> io::Result<()>> {
     piece_bytes: usize,
     buf: Vec<u8>,
+    hasher: Sha256,
     send: F,
     sent: Vec<Piece>,
+    prefix: String,
 }
 
-impl<F: FnMut(usize, Vec<u8>) -> io::Result<Piece>> Pieces<F> {
-    pub fn new(piece_bytes: usize, send: F) -> Self {
+impl<F: FnMut(usize, Vec<u8>, String) -> io::Result<()>> Pieces<F> {
+    /// Pieces of backup `name` (each named by [`piece_name`]).
+    pub fn new(name: &str, piece_bytes: usize, send: F) -> Self {
         Pieces {
             piece_bytes,
             buf: Vec::with_capacity(piece_bytes),
+            hasher: Sha256::new(),
             send,
             sent: Vec::new(),
+            prefix: name.to_string(),
         }
     }
 
     fn flush_piece(&mut self) -> io::Result<()> {
         let full = std::mem::replace(&mut self.buf, Vec::with_capacity(self.piece_bytes));
-        let piece = (self.send)(self.sent.len(), full)?;
-        self.sent.push(piece);
-        Ok(())
+        let sha256 = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        let i = self.sent.len();
+        self.sent.push(Piece {
+            name: piece_name(&self.prefix, i),
+            size: full.len() as u64,
+            sha256: sha256.clone(),
+        });
+        (self.send)(i, full, sha256)
     }
 
+    /// The list of pieces, once the last has been handed over.
     pub fn finish(mut self) -> io::Result<Vec<Piece>> {
         if !self.buf.is_empty() {
             self.flush_piece()?;
@@ -241,11 +262,12 @@ impl<F: FnMut(usize, Vec<u8>) -> io::Result<Piece>> Pieces<F> {
     }
 }
 
-impl<F: FnMut(usize, Vec<u8>) -> io::Result<Piece>> Write for Pieces<F> {
+impl<F: FnMut(usize, Vec<u8>, String) -> io::Result<()>> Write for Pieces<F> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let room = self.piece_bytes - self.buf.len();
         let n = room.min(buf.len());
         self.buf.extend_from_slice(&buf[..n]);
+        self.hasher.update(&buf[..n]);
         if self.buf.len() == self.piece_bytes {
             self.flush_piece()?;
         }
@@ -342,10 +364,11 @@ mod tests {
         fn pieces_join_back(len in 0usize..5000, piece in 1usize..700) {
             let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
             let mut stored: Vec<Vec<u8>> = Vec::new();
-            let mut w = Pieces::new(piece, |i, bytes: Vec<u8>| {
-                let p = Piece { name: piece_name("b0", i), size: bytes.len() as u64, sha256: sha256_hex(&bytes) };
+            let mut w = Pieces::new("b0", piece, |i, bytes: Vec<u8>, sha: String| {
+                assert_eq!(sha, sha256_hex(&bytes));
+                assert_eq!(i, stored.len());
                 stored.push(bytes);
-                Ok(p)
+                Ok(())
             });
             w.write_all(&data).unwrap();
             let list = w.finish().unwrap();

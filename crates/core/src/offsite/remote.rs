@@ -125,6 +125,11 @@ fn io_to_core(e: io::Error, stash: &mut Option<CoreError>) -> CoreError {
 /// connection is tried twice more before giving up.
 fn put_checked(client: &ServerClient, name: &str, bytes: Vec<u8>) -> Result<Piece> {
     let sha256 = envelope::sha256_hex(&bytes);
+    put_known(client, name, bytes, sha256)
+}
+
+/// [`put_checked`] for bytes whose SHA-256 is already known.
+fn put_known(client: &ServerClient, name: &str, bytes: Vec<u8>, sha256: String) -> Result<Piece> {
     let size = bytes.len() as u64;
     let mut tries = 0;
     let stored = loop {
@@ -249,7 +254,8 @@ fn list_with(
 }
 
 /// Fetches off-site backup `index` into the private file `to` (the backup tar), checking
-/// every piece against the index on the way.
+/// every piece against the index on the way. A second thread fetches the next piece while
+/// this one checks and decrypts the last (at most two pieces in memory).
 fn download(
     client: &ServerClient,
     index: &RemoteIndex,
@@ -257,41 +263,70 @@ fn download(
     to: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<()> {
-    let mut stash: Option<CoreError> = None;
     let total = index.stored_size();
-    let result = (|| -> Result<()> {
-        let stash_ref = &mut stash;
-        let mut joined = envelope::Joined::new(index.pieces.clone(), |p: &Piece| {
-            client
-                .get_snapshot(&p.name)
-                .map(|r| Box::new(r) as Box<dyn Read>)
-                .map_err(|e| {
-                    *stash_ref = Some(e.into());
-                    io::Error::other("fetching a piece failed")
-                })
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for p in &index.pieces {
+                let got = client
+                    .get_snapshot(&p.name)
+                    .map_err(CoreError::from)
+                    .and_then(|r| {
+                        let mut buf = Vec::with_capacity(usize::try_from(p.size).unwrap_or(0));
+                        r.take(p.size + 1).read_to_end(&mut buf).map_err(|_| {
+                            CoreError::Server(ServerError::Unreachable(
+                                client.url().as_str().into(),
+                            ))
+                        })?;
+                        Ok(buf)
+                    });
+                let failed = got.is_err();
+                // A closed channel: the reader stopped (it says why).
+                if tx.send(got).is_err() || failed {
+                    break;
+                }
+            }
         });
-        joined.progress = Box::new(|done| progress(Progress::Download { done, total }));
-        let mut plain = envelope::decrypting(joined, keys).map_err(|_| {
-            CoreError::BackupInvalid(
-                "the off-site backup does not decrypt with this vault's key".into(),
-            )
-        })?;
-        let mut file = archive::private_file(to)?;
-        let copied = io::copy(&mut (&mut plain).take(index.file_size + 1), &mut file).map_err(
-            |e| match e.kind() {
-                io::ErrorKind::InvalidData => CoreError::BackupInvalid(e.to_string()),
-                _ => CoreError::BackupInvalid(format!("the off-site backup is damaged ({e})")),
-            },
-        )?;
-        if copied != index.file_size {
-            return Err(CoreError::BackupInvalid(
-                "the off-site backup is not the size its index says".into(),
-            ));
-        }
-        file.sync_all().map_err(CoreError::io(to))?;
-        Ok(())
-    })();
-    result.map_err(|e| stash.take().unwrap_or(e))
+        let mut stash: Option<CoreError> = None;
+        let result =
+            (|| -> Result<()> {
+                let stash_ref = &mut stash;
+                let rx = &rx;
+                let mut joined =
+                    envelope::Joined::new(index.pieces.clone(), move |_: &Piece| match rx.recv() {
+                        Ok(Ok(buf)) => Ok(Box::new(io::Cursor::new(buf)) as Box<dyn Read>),
+                        Ok(Err(e)) => {
+                            *stash_ref = Some(e);
+                            Err(io::Error::other("fetching a piece failed"))
+                        }
+                        Err(_) => Err(io::Error::other("the download stopped")),
+                    });
+                joined.progress = Box::new(|done| progress(Progress::Download { done, total }));
+                let mut plain = envelope::decrypting(joined, keys).map_err(|_| {
+                    CoreError::BackupInvalid(
+                        "the off-site backup does not decrypt with this vault's key".into(),
+                    )
+                })?;
+                let mut file = archive::private_file(to)?;
+                let copied = io::copy(&mut (&mut plain).take(index.file_size + 1), &mut file)
+                    .map_err(|e| match e.kind() {
+                        io::ErrorKind::InvalidData => CoreError::BackupInvalid(e.to_string()),
+                        _ => CoreError::BackupInvalid(format!(
+                            "the off-site backup is damaged ({e})"
+                        )),
+                    })?;
+                if copied != index.file_size {
+                    return Err(CoreError::BackupInvalid(
+                        "the off-site backup is not the size its index says".into(),
+                    ));
+                }
+                file.sync_all().map_err(CoreError::io(to))?;
+                Ok(())
+            })();
+        // Stops the fetcher if this side ended early.
+        drop(rx);
+        result.map_err(|e| stash.take().unwrap_or(e))
+    })
 }
 
 /// The erasure list kept on the server (empty when there is none yet).
@@ -399,6 +434,7 @@ impl Vault {
             locations: places,
             connected_at: Utc::now(),
             scheduled: previous.as_ref().is_none_or(|p| p.scheduled),
+            totp_enabled: req.totp.is_some() || previous.as_ref().is_some_and(|p| p.totp_enabled),
             keep: previous.map(|p| p.keep).unwrap_or_default(),
         };
         settings.save(&self.dir)?;
@@ -470,6 +506,7 @@ impl Vault {
     pub fn server_totp_confirm(&mut self, code: &str) -> Result<RecoveryCodes> {
         let (_, c) = self.connection()?;
         let codes = c.totp_confirm(code.trim())?;
+        self.remember_totp(true)?;
         self.act(Action::ServerTotp, |cx| {
             cx.detail("enabled");
             Ok(())
@@ -485,10 +522,19 @@ impl Vault {
             password: password.to_string(),
             totp: Some(code.trim().to_string()),
         })?;
+        self.remember_totp(false)?;
         self.act(Action::ServerTotp, |cx| {
             cx.detail("disabled");
             Ok(())
         })
+    }
+
+    fn remember_totp(&self, on: bool) -> Result<()> {
+        if let Some(mut s) = ServerSettings::load(&self.dir)? {
+            s.totp_enabled = on;
+            s.save(&self.dir)?;
+        }
+        Ok(())
     }
 
     /// Deletes the server account and everything in it (every off-site backup), after the
@@ -593,7 +639,9 @@ impl Vault {
         })
     }
 
-    /// Encrypts `file` whole and sends it in pieces; returns what was stored.
+    /// Encrypts `file` whole and sends it in pieces; returns what was stored. Two threads:
+    /// this one reads, encrypts and hashes the next piece while a sender puts the last one
+    /// (at most two pieces in memory).
     fn send_file(
         &self,
         client: &ServerClient,
@@ -603,24 +651,27 @@ impl Vault {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Vec<Piece>> {
         let total = std::fs::metadata(file).map_err(CoreError::io(file))?.len();
-        let mut stash: Option<CoreError> = None;
-        let mut sent = 0u64;
-        let result = {
-            let stash_ref = &mut stash;
-            let pieces = envelope::Pieces::new(piece_bytes as usize, |i, bytes: Vec<u8>| {
-                sent += bytes.len() as u64;
-                let piece =
-                    put_checked(client, &envelope::piece_name(name, i), bytes).map_err(|e| {
-                        *stash_ref = Some(e);
-                        io::Error::other("sending a piece failed")
-                    })?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>, String)>(1);
+        let (result, sender) = std::thread::scope(|scope| {
+            let sender = scope.spawn(move || -> Result<()> {
+                for (i, bytes, sha256) in rx {
+                    put_known(client, &envelope::piece_name(name, i), bytes, sha256)?;
+                }
+                Ok(())
+            });
+            let mut handed = 0u64;
+            let pieces = envelope::Pieces::new(name, piece_bytes as usize, |i, bytes, sha| {
+                handed += bytes.len() as u64;
+                // A closed channel means the sender stopped on an error (joined below).
+                tx.send((i, bytes, sha))
+                    .map_err(|_| io::Error::other("sending a piece failed"))?;
                 progress(Progress::Upload {
-                    done: sent.min(total),
+                    done: handed.min(total),
                     total,
                 });
-                Ok(piece)
+                Ok(())
             });
-            (|| -> io::Result<Vec<Piece>> {
+            let result = (|| -> io::Result<Vec<Piece>> {
                 let mut enc = envelope::Encrypting::new(pieces, &self.keys)
                     .map_err(|e| io::Error::other(e.to_string()))?;
                 let mut src = std::fs::File::open(file)?;
@@ -628,12 +679,27 @@ impl Vault {
                 enc.finish()
                     .map_err(|e| io::Error::other(e.to_string()))?
                     .finish()
-            })()
+            })();
+            // Every piece is handed over (or this side failed): let the sender finish.
+            drop(tx);
+            (result, sender.join())
+        });
+        let sent = match sender {
+            Ok(r) => r,
+            Err(_) => Err(CoreError::Crypto(
+                "the upload thread stopped unexpectedly".into(),
+            )),
         };
-        match result {
-            Ok(p) => Ok(p),
-            Err(e) => {
-                let err = io_to_core(e, &mut stash);
+        match (result, sent) {
+            (Ok(p), Ok(())) => Ok(p),
+            (r, s) => {
+                // The sender's error says why (the server refused, or could not be reached);
+                // otherwise this side's.
+                let err = match (s, r) {
+                    (Err(e), _) => e,
+                    (Ok(()), Err(e)) => io_to_core(e, &mut None),
+                    (Ok(()), Ok(_)) => unreachable!(),
+                };
                 // Best effort now; the next run removes whatever is left.
                 for i in 0.. {
                     if client
@@ -665,10 +731,12 @@ impl Vault {
                 // Its index got there after all: a backup, listed as any other.
                 return false;
             }
+            // Every piece is tried; the upload is remembered while any of them is left.
             objects
                 .iter()
                 .filter(|o| envelope::piece_of(&o.name) == Some(base.as_str()))
-                .all(|o| client.delete_snapshot(&o.name).is_err())
+                .map(|o| client.delete_snapshot(&o.name).is_err())
+                .fold(false, |left, failed| left | failed)
         });
         let _ = state.save(&self.dir);
     }
@@ -896,6 +964,7 @@ impl Vault {
         backup::restore_with(
             &file,
             recovery_key,
+            None,
             into,
             passphrase,
             Some(erasures),
@@ -928,8 +997,10 @@ pub struct ServerRestore {
     enrolled: casebook_wire::Enrolled,
     secret: DeviceSecret,
     keys: VaultKeys,
+    sealed_keys: Vec<u8>,
     recovery_key: RecoveryKey,
     list: RemoteList,
+    totp_used: bool,
     finished: bool,
 }
 
@@ -965,8 +1036,10 @@ impl ServerRestore {
             secret,
             // Replaced below, once the keys are open.
             keys: VaultKeys::generate(),
+            sealed_keys: Vec::new(),
             recovery_key: recovery_key.clone(),
             list: RemoteList::default(),
+            totp_used: totp.is_some(),
             finished: false,
         };
         let listed = session.client.snapshots()?;
@@ -979,6 +1052,7 @@ impl ServerRestore {
         }
         let sealed_keys = get_small(&session.client, KEYS_OBJECT)?;
         session.keys = archive::open_sealed_keys(recovery_key, &sealed_keys)?;
+        session.sealed_keys = sealed_keys;
         let verified = remote_verified(&session.client, &session.keys);
         session.list = list_any(&session.client, &session.keys, &verified)?;
         Ok(session)
@@ -1007,7 +1081,7 @@ impl ServerRestore {
     /// local restore before anything is written, and every erasure on the server's list made
     /// again. The new vault is connected to the account.
     pub fn restore(
-        mut self,
+        &mut self,
         name: Option<&str>,
         into: &Path,
         passphrase: Option<&str>,
@@ -1046,6 +1120,7 @@ impl ServerRestore {
         let restored = backup::restore_with(
             &file,
             &self.recovery_key,
+            Some((&self.keys, &self.sealed_keys)),
             into,
             passphrase,
             Some(erasures),
@@ -1071,6 +1146,7 @@ impl ServerRestore {
             connected_at: Utc::now(),
             scheduled: true,
             keep: Default::default(),
+            totp_enabled: self.totp_used,
         }
         .save(&vault.dir)?;
         let device = self.enrolled.device_id.clone();

@@ -1,0 +1,220 @@
+// The off-site copy, end to end, as a therapist would click through it: set up a vault with
+// a client, connect Settings → Off-site copy to a Casebook server (opening a new account),
+// send a backup and verify it; then, on a "new computer" (a second, empty profile), restore
+// the records from the server at first run and find the client again.
+//
+// Needs the desktop app (CASEBOOK_APP_BIN; the browser-only mode skips this spec) and a
+// casebook-sync server at CASEBOOK_E2E_SYNC_URL with open sign-up and its data kept in the
+// UK or EU/EEA (plain http:// only on this computer, e.g. http://127.0.0.1:8787). Skipped
+// when either is missing.
+//
+// Each part runs in a profile of its own: the WebDriver session is reloaded with a small
+// launcher script that gives the app a fresh HOME, XDG folders and CASEBOOK_VAULT before
+// starting it. So this spec never touches the vault the story spec uses, whichever runs first,
+// and the second part really starts with no vault at all.
+
+import assert from "node:assert/strict";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { attr, click, present, retryStale, reveal, screenshot, setValue, shown, text, until } from "./helpers.mjs";
+
+const APP = process.env.CASEBOOK_APP_BIN || "";
+const SYNC_URL = process.env.CASEBOOK_E2E_SYNC_URL || "";
+const PASSPHRASE = "correct horse battery staple";
+const SERVER_PASSWORD = "long enough passphrase";
+const CLIENT_NAME = "Morwenna Tregarthen";
+
+/** Single-quoted for sh, whatever the path holds. */
+const sh = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
+
+/** Profiles made by this spec, removed at the end. */
+const profiles = [];
+
+/**
+ * Ends the current app and starts it again in an empty profile of its own: a launcher script
+ * sets HOME, the XDG folders and CASEBOOK_VAULT, then runs the app with whatever arguments the
+ * driver passes. Returns once the first-run screen shows.
+ */
+async function launchFreshProfile(name) {
+  const dir = mkdtempSync(join(tmpdir(), `casebook-e2e-${name}-`));
+  profiles.push(dir);
+  const home = join(dir, "home");
+  for (const d of ["data", "config", "cache"]) mkdirSync(join(home, d), { recursive: true });
+  const launcher = join(dir, "casebook-app");
+  writeFileSync(
+    launcher,
+    [
+      "#!/bin/sh",
+      `export HOME=${sh(home)}`,
+      `export XDG_DATA_HOME=${sh(join(home, "data"))}`,
+      `export XDG_CONFIG_HOME=${sh(join(home, "config"))}`,
+      `export XDG_CACHE_HOME=${sh(join(home, "cache"))}`,
+      `export CASEBOOK_VAULT=${sh(join(dir, "vault"))}`,
+      `exec ${sh(APP)} "$@"`,
+      "",
+    ].join("\n"),
+  );
+  chmodSync(launcher, 0o755);
+  await browser.reloadSession({
+    browserName: "wry",
+    "wdio:enforceWebDriverClassic": true,
+    "tauri:options": { application: launcher },
+  });
+  await shown("#first-run", 60_000);
+}
+
+/** The client row whose text contains `name`, or null. Use it at once (rows are re-rendered). */
+async function clientRow(name) {
+  for (const row of await $$(".client-row")) {
+    if ((await row.getText()).includes(name)) return row;
+  }
+  return null;
+}
+
+describe("An off-site copy on a Casebook server, and a restore from it on a new computer", () => {
+  const username = `e2e-${Date.now()}`;
+  let recoveryKey = "";
+  before(function () {
+    if (!APP || !SYNC_URL) this.skip();
+  });
+
+  after(async () => {
+    if (profiles.length === 0) return;
+    // Close the app started here (so its folders can go): back to the app as wdio.conf.mjs
+    // starts it, which the runner then ends as usual.
+    await browser
+      .reloadSession({ browserName: "wry", "wdio:enforceWebDriverClassic": true, "tauri:options": { application: APP } })
+      .catch(() => {});
+    for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("sets up a passphrase vault with a client, in a fresh profile", async function () {
+    this.timeout(180_000);
+    await launchFreshProfile("first");
+    await click("#keystore-passphrase");
+    await setValue("#passphrase", PASSPHRASE);
+    await setValue("#passphrase-confirm", PASSPHRASE);
+    await click("#create-vault");
+
+    await shown("#recovery-key", 60_000);
+    recoveryKey = (await text("#recovery-key")).replace(/\s+/g, "");
+    assert.match(recoveryKey, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){8}$/, `unexpected recovery key ${recoveryKey}`);
+    await click("#stored-safely");
+    await click("#recovery-continue");
+    const groups = recoveryKey.split("-");
+    for (const sel of ["#recovery-group-a", "#recovery-group-b"]) {
+      await shown(sel);
+      const n = Number(await attr(sel, "data-group"));
+      await setValue(sel, groups[n - 1]);
+    }
+    await click("#recovery-confirm");
+    await shown("#today", 30_000);
+
+    await click("#nav-clients");
+    await shown("#clients");
+    await click("#add-client");
+    await setValue("#client-name", CLIENT_NAME);
+    await click("#client-save");
+    await until(async () => (await clientRow(CLIENT_NAME)) !== null, `${CLIENT_NAME} is listed`);
+  });
+
+  it("connects Settings → Off-site copy to the server, opening a new account", async function () {
+    this.timeout(120_000);
+    await click("#nav-settings");
+    await shown("#offsite");
+    // The section asks the core first; the address field shows once it knows it is not connected.
+    await shown("#offsite-url", 30_000);
+    await reveal(await $("#offsite-url"));
+    await setValue("#offsite-url", SYNC_URL);
+    await click("#offsite-check");
+    // Where the server keeps data is shown before anything else is sent.
+    await until(
+      async () => /^This server keeps data in: \S/.test(await text("#offsite-locations")),
+      "the server's locations are shown",
+      30_000,
+    );
+
+    await setValue("#offsite-username", username);
+    await setValue("#offsite-password", SERVER_PASSWORD);
+    await click("#offsite-signup");
+    await setValue("#offsite-password-confirm", SERVER_PASSWORD);
+    assert.equal(await browser.execute(() => document.querySelector("#offsite-device-name")?.value), "This computer");
+    await click("#offsite-connect");
+
+    await shown("#offsite-backup-now", 60_000);
+    assert.equal(await text("#offsite-account-name"), username);
+    assert.match(await text("#offsite-result"), /^Connected/);
+    assert.equal(await present("#offsite-problem"), false, "the server could be asked");
+  });
+
+  it("backs up to the server now and verifies that backup", async function () {
+    this.timeout(300_000);
+    await click("#offsite-backup-now");
+    await until(
+      async () => /^Off-site backup sent/.test(await text("#offsite-result")),
+      "the off-site backup is sent",
+      180_000,
+    );
+    await until(async () => present("#offsite-list .offsite-backup"), "the backup is listed on the server");
+    assert.match(await text("#offsite-usage-text"), / used$/, "the storage used is shown");
+
+    await click("#offsite-list .offsite-backup .verify");
+    await until(
+      async () => (await attr("#offsite-list .offsite-backup .offsite-status", "data-ok")) === "true",
+      "the off-site backup is verified OK",
+      180_000,
+    );
+    assert.match(await text("#offsite-list .offsite-backup .offsite-status"), /verified ok/i);
+    await reveal(await $("#offsite"));
+    await screenshot("offsite.png");
+
+    // The Backups screen shows both destinations now.
+    await click("#nav-backups");
+    await shown("#backups");
+    await until(async () => /^Off-site/.test(await text("#backup-dest-offsite")), "the off-site status is on the Backups screen");
+    assert.equal(await attr("#backup-dest-offsite", "data-state"), "ok");
+  });
+
+  it("on a new computer, restores the records from the server at first run", async function () {
+    this.timeout(300_000);
+    await launchFreshProfile("second");
+    await click("#first-run-restore-server");
+    await setValue("#restore-server-url", SYNC_URL);
+    await click("#restore-server-check");
+    await until(
+      async () => /^This server keeps data in: \S/.test(await text("#restore-server-locations")),
+      "the server's locations are shown",
+      30_000,
+    );
+    await setValue("#restore-server-username", username);
+    await setValue("#restore-server-password", SERVER_PASSWORD);
+    await setValue("#restore-server-recovery-key", recoveryKey.toLowerCase()); // as a person might type it
+    await click("#restore-server-sign-in");
+
+    await shown("#restore-server-list", 60_000);
+    const chosen = await retryStale(
+      () => browser.execute(() => document.querySelector("#restore-server-list input[type=radio]:checked")?.value ?? null),
+      "read the chosen backup",
+    );
+    assert.ok(chosen, "a backup is chosen for the restore");
+    assert.match(await text(".restore-server-backup"), /verified ok/i, "the backup verified on the first computer shows as verified");
+
+    // The first vault kept its keys behind a passphrase: so does the restored one.
+    await click("#restore-server-keystore-passphrase");
+    await setValue("#restore-server-passphrase", PASSPHRASE);
+    await setValue("#restore-server-passphrase-confirm", PASSPHRASE);
+    await click("#restore-server-go");
+    await shown("#today", 240_000);
+
+    await click("#nav-clients");
+    await shown("#clients");
+    await until(async () => (await clientRow(CLIENT_NAME)) !== null, `${CLIENT_NAME} is restored`, 30_000);
+    await screenshot("offsite-restored.png");
+
+    // The restored vault is connected to the account as this computer.
+    await click("#nav-settings");
+    await shown("#offsite");
+    await until(async () => (await text("#offsite-account-name")) === username, "the restored vault is connected", 60_000);
+  });
+});
