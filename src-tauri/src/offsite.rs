@@ -238,11 +238,35 @@ pub async fn offsite_health(state: State<'_, AppState>) -> UiResult<OffsiteHealt
     })
 }
 
-/// Sends a backup to the server, then lets the off-site keep-policy prune.
-fn send(vault: &mut Vault) -> UiResult<RemoteBackup> {
-    let sent = vault.offsite_backup_create(&mut |_| {})?;
-    // Sent: a keep-policy problem must not read as a failed backup.
-    let _ = vault.offsite_prune(false, Utc::now());
+/// Sends a backup to the server: made with the vault held (a fraction of a second), sent
+/// with the vault free (the therapist carries on while the bytes travel), then recorded and
+/// audited, and the off-site keep-policy applied. `hold` takes the vault (waiting for it,
+/// or not, as the caller chooses) and gives `None` when it is locked.
+fn send<'s>(
+    state: &'s AppState,
+    mut hold: impl FnMut() -> Option<std::sync::MutexGuard<'s, Option<Vault>>>,
+) -> UiResult<RemoteBackup> {
+    let prepared = {
+        let mut slot = hold().ok_or_else(UiError::locked)?;
+        let vault = slot.as_mut().ok_or_else(UiError::locked)?;
+        vault.offsite_prepare(&mut |_| {})
+    };
+    let result = prepared.and_then(|p| p.send(&mut |_| {}));
+    let mut slot = hold();
+    match slot.as_mut().and_then(|s| s.as_mut()) {
+        Some(vault) => {
+            vault.offsite_record(&result)?;
+            if result.is_ok() {
+                // Sent: a keep-policy problem must not read as a failed backup.
+                let _ = vault.offsite_prune(false, Utc::now());
+            }
+        }
+        // Locked meanwhile: the status line still learns the outcome.
+        None => {
+            let _ = offsite::record_run(&state.vault_dir, &result);
+        }
+    }
+    let sent = result?;
     Ok(RemoteBackup {
         created_at: sent.manifest.created_at.parse().ok(),
         clients: Some(sent.manifest.counts.clients),
@@ -258,7 +282,11 @@ fn send(vault: &mut Vault) -> UiResult<RemoteBackup> {
 #[tauri::command]
 pub async fn offsite_backup_now(app: AppHandle) -> UiResult<RemoteBackup> {
     blocking(app, |app, state| {
-        let result = state.with_vault(send);
+        if !state.is_unlocked() {
+            return Err(UiError::locked());
+        }
+        state.touch();
+        let result = send(state, || state.is_unlocked().then(|| state.vault_slot()));
         let _ = app.emit("backup", ());
         result
     })
@@ -606,24 +634,31 @@ pub fn run_if_due(app: &AppHandle) {
         if !matches!(ServerSettings::load(&state.vault_dir), Ok(Some(s)) if s.scheduled) {
             return;
         }
-        let Some(mut v) = state.try_vault_slot() else {
-            return;
-        };
-        let Some(vault) = v.as_mut() else { return };
         let due = match (
-            BackupSettings::load(vault.dir()),
-            OffsiteState::load(vault.dir()),
+            BackupSettings::load(&state.vault_dir),
+            OffsiteState::load(&state.vault_dir),
         ) {
             (Ok(settings), Ok(s)) => {
                 schedule::is_due(settings.every_hours, s.runs.last_runs(), Utc::now())
             }
             _ => false,
         };
-        if !due {
+        if !due || !state.is_unlocked() {
             return;
         }
-        let result = send(vault);
-        drop(v);
+        // Never waits for the vault to make the backup (a command holding it goes first; the
+        // next tick tries again), and never counts as the therapist's activity.
+        let mut first = true;
+        let result = send(&state, || {
+            if std::mem::take(&mut first) {
+                state.try_vault_slot()
+            } else {
+                Some(state.vault_slot())
+            }
+        });
+        if matches!(&result, Err(e) if e.kind == "locked") {
+            return;
+        }
         let _ = app.emit("backup", ());
         if let Err(e) = result {
             notify(

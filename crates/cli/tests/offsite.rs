@@ -206,6 +206,9 @@ impl Relay {
                 });
                 std::thread::spawn(move || {
                     let _ = std::io::copy(&mut s_read, &mut c_write);
+                    // The server side ended (or died): so does the client's connection, as
+                    // it would over a real network.
+                    let _ = c_write.shutdown(std::net::Shutdown::Both);
                 });
             }
         });
@@ -1036,5 +1039,55 @@ fn plain_http_to_another_computer_and_a_non_uk_eu_server_are_refused() {
         10,
     );
     assert!(e.contains("cannot be reached"), "{e}");
+    assert_eq!(common::fingerprint(&v.dir), before);
+}
+
+/// A server whose certificate this computer does not trust: refused before anything is sent,
+/// in words (TLS failure), exit 10.
+#[test]
+fn a_server_with_an_untrusted_certificate_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    let port = free_port();
+    let config = dir.path().join("sync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndata = {:?}\ncountry = \"GB\"\ntls_cert = {cert_path:?}\ntls_key = {key_path:?}\n",
+            dir.path().join("data")
+        ),
+    )
+    .unwrap();
+    let mut child = spawn(&config);
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let v = TestVault::new(KeyStore::Passphrase);
+    let before = common::fingerprint(&v.dir);
+    let e = fails(
+        {
+            let mut c = cb(&v);
+            c.args([
+                "server",
+                "connect",
+                &format!("https://127.0.0.1:{port}"),
+                "--username",
+                "x",
+            ]);
+            c
+        },
+        10,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(e.contains("secure connection"), "{e}");
     assert_eq!(common::fingerprint(&v.dir), before);
 }

@@ -14,7 +14,7 @@
 // and the second part really starts with no vault at all.
 
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { attr, click, present, retryStale, reveal, screenshot, setValue, shown, text, until } from "./helpers.mjs";
@@ -174,6 +174,10 @@ describe("An off-site copy on a Casebook server, and a restore from it on a new 
     await shown("#backups");
     await until(async () => /^Off-site/.test(await text("#backup-dest-offsite")), "the off-site status is on the Backups screen");
     assert.equal(await attr("#backup-dest-offsite", "data-state"), "ok");
+
+    // And a local backup file, for the restore-from-a-file path on a new computer below.
+    await click("#backup-now");
+    await until(async () => /backup made/i.test(await text("#backup-result")), "the local backup is made", 60_000);
   });
 
   it("on a new computer, restores the records from the server at first run", async function () {
@@ -216,5 +220,28 @@ describe("An off-site copy on a Casebook server, and a restore from it on a new 
     await click("#nav-settings");
     await shown("#offsite");
     await until(async () => (await text("#offsite-account-name")) === username, "the restored vault is connected", 60_000);
+  });
+
+  it("on another new computer, restores the records from a backup file at first run", async function () {
+    this.timeout(300_000);
+    // The file the first computer wrote (its backups sit beside its vault by default).
+    const folder = join(profiles[0], "vault-backups");
+    const files = readdirSync(folder).filter((f) => /^casebook-.*\.tar$/.test(f)).sort();
+    assert.ok(files.length > 0, `a backup file in ${folder}`);
+    const file = join(folder, files[files.length - 1]);
+
+    await launchFreshProfile("third");
+    await click("#first-run-restore-file");
+    await setValue("#restore-file-path", file);
+    await setValue("#restore-file-key", recoveryKey);
+    await click("#restore-file-keystore-passphrase");
+    await setValue("#restore-file-passphrase", PASSPHRASE);
+    await setValue("#restore-file-passphrase-confirm", PASSPHRASE);
+    await click("#restore-file-go");
+    await shown("#today", 240_000);
+
+    await click("#nav-clients");
+    await shown("#clients");
+    await until(async () => (await clientRow(CLIENT_NAME)) !== null, `${CLIENT_NAME} is restored from the file`, 30_000);
   });
 });

@@ -53,7 +53,16 @@ pub(crate) fn write_to(vault: &mut Vault, dest: &Path) -> Result<()> {
 /// The vault's erasure records merged with `existing` (a ledger found at a destination),
 /// encrypted to the vault's clinical backup key.
 pub(crate) fn seal(vault: &Vault, existing: Vec<ErasureRecord>) -> Result<Vec<u8>> {
-    let mut records = read_records(&vault.conn)?;
+    seal_merged(read_records(&vault.conn)?, existing, &vault.keys)
+}
+
+/// `records` merged with `existing` (never shorter than either), encrypted to the clinical
+/// backup key of `keys`.
+pub(crate) fn seal_merged(
+    mut records: Vec<ErasureRecord>,
+    existing: Vec<ErasureRecord>,
+    keys: &VaultKeys,
+) -> Result<Vec<u8>> {
     for r in existing {
         if !records.iter().any(|k| k.id == r.id) {
             records.push(r);
@@ -61,7 +70,7 @@ pub(crate) fn seal(vault: &Vault, existing: Vec<ErasureRecord>) -> Result<Vec<u8
     }
     records.sort_by(|a, b| (a.erased_at, &a.id).cmp(&(b.erased_at, &b.id)));
     let json = serde_json::to_vec(&records).map_err(|e| CoreError::Corrupt(e.to_string()))?;
-    let recipient = vault.keys.clinical_backup.recipient()?;
+    let recipient = keys.clinical_backup.recipient()?;
     let encryptor =
         age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
             .map_err(|e| CoreError::Crypto(e.to_string()))?;

@@ -20,5 +20,6 @@ mod remote;
 pub use client::{ServerClient, ServerError, ServerUrl, check_locations};
 pub use connection::{OffsiteState, ServerSettings};
 pub use remote::{
-    Connect, RemoteList, RemoteListing, SentBackup, ServerRestore, ServerStatus, server_info,
+    Connect, PreparedUpload, RemoteList, RemoteListing, SentBackup, ServerRestore, ServerStatus,
+    record_run, server_info,
 };

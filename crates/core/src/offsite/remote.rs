@@ -121,6 +121,9 @@ fn io_to_core(e: io::Error, stash: &mut Option<CoreError>) -> CoreError {
     }
 }
 
+/// How many pieces are sent at once.
+const SENDERS: usize = 2;
+
 /// Stores one object and checks that the server kept exactly those bytes. A dropped
 /// connection is tried twice more before giving up.
 fn put_checked(client: &ServerClient, name: &str, bytes: Vec<u8>) -> Result<Piece> {
@@ -365,6 +368,212 @@ fn trusted_results(
         .collect()
 }
 
+/// An off-site backup made and ready to go: sent without holding the vault
+/// ([`Vault::offsite_prepare`]).
+pub struct PreparedUpload {
+    /// Holds the backup file; removed when this is dropped.
+    work: tempfile::TempDir,
+    file: std::path::PathBuf,
+    file_size: u64,
+    manifest: Manifest,
+    client: ServerClient,
+    keys: VaultKeys,
+    erasures: Vec<ErasureRecord>,
+    vault_dir: std::path::PathBuf,
+    name: String,
+    piece_bytes: u64,
+}
+
+impl PreparedUpload {
+    /// Sends the backup (pieces, then its index), then the erasure list.
+    pub fn send(self, progress: &mut dyn FnMut(Progress)) -> Result<SentBackup> {
+        let pieces = send_file(
+            &self.keys,
+            &self.client,
+            &self.file,
+            &self.name,
+            self.piece_bytes,
+            progress,
+        )?;
+        let index = RemoteIndex::new(
+            self.name.clone(),
+            self.manifest.clone(),
+            self.file_size,
+            pieces,
+        )
+        .sign(&self.keys);
+        let json = serde_json::to_vec(&index).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+        // The index goes last: only now is this a backup anyone will list.
+        put_checked(
+            &self.client,
+            &self.name,
+            envelope::seal_small(&json, &self.keys)?,
+        )?;
+        push_erasures(
+            &self.client,
+            &self.keys,
+            self.erasures.clone(),
+            &self.vault_dir,
+        )?;
+        drop(self.work);
+        Ok(SentBackup {
+            size: index.stored_size(),
+            pieces: index.pieces.len(),
+            name: self.name,
+            manifest: self.manifest,
+        })
+    }
+}
+
+/// Records the outcome of an off-site backup in `server-state.json` (the status line) —
+/// all [`Vault::offsite_record`] does besides the audit entry, for when the vault was locked
+/// while the bytes travelled.
+pub fn record_run(vault_dir: &Path, result: &Result<SentBackup>) -> Result<()> {
+    let mut state = OffsiteState::load(vault_dir).unwrap_or_default();
+    let now = Utc::now();
+    match result {
+        Ok(sent) => {
+            state.runs.last_success = Some(now);
+            state.runs.last_file = Some(sent.name.clone());
+            state.unfinished.retain(|n| n != &sent.name);
+            if !state.sent.contains(&sent.name) {
+                state.sent.push(sent.name.clone());
+            }
+            state.save(vault_dir)
+        }
+        Err(e) => {
+            state.runs.last_failure = Some(now);
+            state.runs.last_error = Some(e.to_string());
+            state.save(vault_dir)
+        }
+    }
+}
+
+/// Sends the erasure list (`local` merged with the one on the server, so it never shrinks).
+fn push_erasures(
+    client: &ServerClient,
+    keys: &VaultKeys,
+    local: Vec<ErasureRecord>,
+    vault_dir: &Path,
+) -> Result<()> {
+    let existing = remote_erasures(client, keys)?;
+    let bytes = backup::ledger::seal_merged(local, existing, keys)?;
+    put_checked(client, &envelope::private_name(keys, "erasures"), bytes)?;
+    let mut state = OffsiteState::load(vault_dir).unwrap_or_default();
+    if state.ledger_unsent {
+        state.ledger_unsent = false;
+        state.save(vault_dir)?;
+    }
+    Ok(())
+}
+
+/// Encrypts `file` whole and sends it in pieces; returns what was stored. This thread
+/// reads, encrypts and hashes the next piece while two senders put the ones before (at
+/// most four pieces in memory).
+fn send_file(
+    keys: &VaultKeys,
+    client: &ServerClient,
+    file: &Path,
+    name: &str,
+    piece_bytes: u64,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<Piece>> {
+    let total = std::fs::metadata(file).map_err(CoreError::io(file))?.len();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>, String)>(1);
+    let rx = std::sync::Mutex::new(rx);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let (result, senders) = std::thread::scope(|scope| {
+        // Two senders, so one piece's request (and the server's write of it) overlaps the
+        // next. A sender that fails keeps draining the channel, so this side never blocks.
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    let mut error = None;
+                    loop {
+                        let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok((i, bytes, sha256)) = next else { break };
+                        if error.is_some() || failed.load(std::sync::atomic::Ordering::SeqCst) {
+                            continue;
+                        }
+                        if let Err(e) =
+                            put_known(client, &envelope::piece_name(name, i), bytes, sha256)
+                        {
+                            failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                            error = Some(e);
+                        }
+                    }
+                    error.map_or(Ok(()), Err)
+                })
+            })
+            .collect();
+        let mut handed = 0u64;
+        let pieces = envelope::Pieces::new(name, piece_bytes as usize, |i, bytes, sha| {
+            if failed.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(io::Error::other("sending a piece failed"));
+            }
+            handed += bytes.len() as u64;
+            tx.send((i, bytes, sha))
+                .map_err(|_| io::Error::other("sending a piece failed"))?;
+            progress(Progress::Upload {
+                done: handed.min(total),
+                total,
+            });
+            Ok(())
+        });
+        let result = (|| -> io::Result<Vec<Piece>> {
+            let mut enc = envelope::Encrypting::new(pieces, keys)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            let mut src = std::fs::File::open(file)?;
+            io::copy(&mut src, &mut enc)?;
+            enc.finish()
+                .map_err(|e| io::Error::other(e.to_string()))?
+                .finish()
+        })();
+        // Every piece is handed over (or this side failed): let the senders finish.
+        drop(tx);
+        let joined: Vec<_> = senders.into_iter().map(|h| h.join()).collect();
+        (result, joined)
+    });
+    let mut sender = Ok(Ok(()));
+    for j in senders {
+        match j {
+            Ok(Ok(())) => {}
+            other => {
+                sender = other;
+                break;
+            }
+        }
+    }
+    let sent = match sender {
+        Ok(r) => r,
+        Err(_) => Err(CoreError::Crypto(
+            "the upload thread stopped unexpectedly".into(),
+        )),
+    };
+    match (result, sent) {
+        (Ok(p), Ok(())) => Ok(p),
+        (r, s) => {
+            // The sender's error says why (the server refused, or could not be reached);
+            // otherwise this side's.
+            let err = match (s, r) {
+                (Err(e), _) => e,
+                (Ok(()), Err(e)) => io_to_core(e, &mut None),
+                (Ok(()), Ok(_)) => unreachable!(),
+            };
+            // Best effort now; the next run removes whatever is left.
+            for i in 0.. {
+                if client
+                    .delete_snapshot(&envelope::piece_name(name, i))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            Err(err)
+        }
+    }
+}
+
 impl Vault {
     fn secret_store(&self) -> SecretStore<'_> {
         SecretStore {
@@ -568,44 +777,49 @@ impl Vault {
 
     /// Makes a backup and sends it, wholly encrypted, to the server. Audited; the outcome
     /// is recorded for the off-site status line. A failure leaves no listed backup: the
-    /// pieces of an unfinished upload are removed at the next run.
+    /// pieces of an unfinished upload are removed at the next run. (The app does the three
+    /// steps apart — [`Vault::offsite_prepare`], [`PreparedUpload::send`],
+    /// [`Vault::offsite_record`] — so the vault is free while the bytes travel.)
     pub fn offsite_backup_create(
         &mut self,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<SentBackup> {
-        let result = self.offsite_send(progress);
-        let mut state = OffsiteState::load(&self.dir).unwrap_or_default();
-        let now = Utc::now();
-        match &result {
+        let result = self
+            .offsite_prepare(progress)
+            .and_then(|prepared| prepared.send(progress));
+        self.offsite_record(&result)?;
+        result
+    }
+
+    /// Records the outcome of an off-site backup for the status line, and audits it.
+    pub fn offsite_record(&mut self, result: &Result<SentBackup>) -> Result<()> {
+        record_run(&self.dir, result)?;
+        match result {
             Ok(sent) => {
-                state.runs.last_success = Some(now);
-                state.runs.last_file = Some(sent.name.clone());
-                state.unfinished.retain(|n| n != &sent.name);
-                if !state.sent.contains(&sent.name) {
-                    state.sent.push(sent.name.clone());
-                }
-                state.save(&self.dir)?;
                 let (name, size) = (sent.name.clone(), sent.size);
                 self.act(Action::BackupCreate, |cx| {
                     cx.detail(format!("to=server name={name} bytes={size}"));
                     Ok(())
-                })?;
+                })
             }
             Err(e) => {
-                state.runs.last_failure = Some(now);
-                state.runs.last_error = Some(e.to_string());
-                let _ = state.save(&self.dir);
                 let word = e.kind().word();
                 let _ = self.act(Action::BackupCreate, |cx| {
                     cx.detail(format!("to=server failed: {word}"));
                     Ok(())
                 });
+                Ok(())
             }
         }
-        result
     }
 
-    fn offsite_send(&mut self, progress: &mut dyn FnMut(Progress)) -> Result<SentBackup> {
+    /// The part of an off-site backup that needs the vault: the connection checked, the
+    /// backup file made (as a local one, in a private temporary folder) and the erasure
+    /// records read. What it returns sends without the vault.
+    pub fn offsite_prepare(
+        &mut self,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<PreparedUpload> {
         let (_, client) = self.connection()?;
         let sealed_keys = self.recovery_file_checked()?;
         ensure_keys_object(&client, &sealed_keys)?;
@@ -614,104 +828,24 @@ impl Vault {
         let piece_bytes = envelope::PIECE_BYTES
             .min(usage.max_blob_bytes)
             .max(64 * 1024);
-
-        // The backup file is made exactly as a local one, in a private temporary folder.
         let work = backup::work_dir()?;
         let made = self.write_backup_with(work.path(), &sealed_keys, progress)?;
         let name = envelope::new_backup_name();
         let mut state = OffsiteState::load(&self.dir).unwrap_or_default();
         state.unfinished.push(name.clone());
         state.save(&self.dir)?;
-
-        let pieces = self.send_file(&client, &made.path, &name, piece_bytes, progress)?;
-        drop(work);
-        let index = RemoteIndex::new(name.clone(), made.manifest.clone(), made.size, pieces)
-            .sign(&self.keys);
-        let json = serde_json::to_vec(&index).map_err(|e| CoreError::Corrupt(e.to_string()))?;
-        // The index goes last: only now is this a backup anyone will list.
-        put_checked(&client, &name, envelope::seal_small(&json, &self.keys)?)?;
-        self.push_erasures(&client)?;
-        Ok(SentBackup {
-            size: index.stored_size(),
-            pieces: index.pieces.len(),
-            name,
+        Ok(PreparedUpload {
+            work,
+            file: made.path,
+            file_size: made.size,
             manifest: made.manifest,
+            client,
+            keys: self.keys.clone(),
+            erasures: crate::records::erasure::read_records(&self.conn)?,
+            vault_dir: self.dir.clone(),
+            name,
+            piece_bytes,
         })
-    }
-
-    /// Encrypts `file` whole and sends it in pieces; returns what was stored. Two threads:
-    /// this one reads, encrypts and hashes the next piece while a sender puts the last one
-    /// (at most two pieces in memory).
-    fn send_file(
-        &self,
-        client: &ServerClient,
-        file: &Path,
-        name: &str,
-        piece_bytes: u64,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<Vec<Piece>> {
-        let total = std::fs::metadata(file).map_err(CoreError::io(file))?.len();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>, String)>(1);
-        let (result, sender) = std::thread::scope(|scope| {
-            let sender = scope.spawn(move || -> Result<()> {
-                for (i, bytes, sha256) in rx {
-                    put_known(client, &envelope::piece_name(name, i), bytes, sha256)?;
-                }
-                Ok(())
-            });
-            let mut handed = 0u64;
-            let pieces = envelope::Pieces::new(name, piece_bytes as usize, |i, bytes, sha| {
-                handed += bytes.len() as u64;
-                // A closed channel means the sender stopped on an error (joined below).
-                tx.send((i, bytes, sha))
-                    .map_err(|_| io::Error::other("sending a piece failed"))?;
-                progress(Progress::Upload {
-                    done: handed.min(total),
-                    total,
-                });
-                Ok(())
-            });
-            let result = (|| -> io::Result<Vec<Piece>> {
-                let mut enc = envelope::Encrypting::new(pieces, &self.keys)
-                    .map_err(|e| io::Error::other(e.to_string()))?;
-                let mut src = std::fs::File::open(file)?;
-                io::copy(&mut src, &mut enc)?;
-                enc.finish()
-                    .map_err(|e| io::Error::other(e.to_string()))?
-                    .finish()
-            })();
-            // Every piece is handed over (or this side failed): let the sender finish.
-            drop(tx);
-            (result, sender.join())
-        });
-        let sent = match sender {
-            Ok(r) => r,
-            Err(_) => Err(CoreError::Crypto(
-                "the upload thread stopped unexpectedly".into(),
-            )),
-        };
-        match (result, sent) {
-            (Ok(p), Ok(())) => Ok(p),
-            (r, s) => {
-                // The sender's error says why (the server refused, or could not be reached);
-                // otherwise this side's.
-                let err = match (s, r) {
-                    (Err(e), _) => e,
-                    (Ok(()), Err(e)) => io_to_core(e, &mut None),
-                    (Ok(()), Ok(_)) => unreachable!(),
-                };
-                // Best effort now; the next run removes whatever is left.
-                for i in 0.. {
-                    if client
-                        .delete_snapshot(&envelope::piece_name(name, i))
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-                Err(err)
-            }
-        }
     }
 
     /// Removes the pieces of this vault's uploads that never finished (a run killed or cut
@@ -741,23 +875,6 @@ impl Vault {
         let _ = state.save(&self.dir);
     }
 
-    /// Sends the erasure list (merged with the one on the server, so it never shrinks).
-    fn push_erasures(&mut self, client: &ServerClient) -> Result<()> {
-        let existing = remote_erasures(client, &self.keys)?;
-        let bytes = backup::ledger::seal(self, existing)?;
-        put_checked(
-            client,
-            &envelope::private_name(&self.keys, "erasures"),
-            bytes,
-        )?;
-        let mut state = OffsiteState::load(&self.dir).unwrap_or_default();
-        if state.ledger_unsent {
-            state.ledger_unsent = false;
-            state.save(&self.dir)?;
-        }
-        Ok(())
-    }
-
     /// After an erasure: the server's erasure list is brought up to date at once, so a
     /// restore from there cannot bring the client back. When the server cannot be reached
     /// it is marked to be sent with the next off-site backup. Never fails the erasure.
@@ -765,7 +882,10 @@ impl Vault {
         if !matches!(ServerSettings::load(&self.dir), Ok(Some(_))) {
             return;
         }
-        let sent = self.connection().and_then(|(_, c)| self.push_erasures(&c));
+        let sent = self.connection().and_then(|(_, c)| {
+            let local = crate::records::erasure::read_records(&self.conn)?;
+            push_erasures(&c, &self.keys, local, &self.dir)
+        });
         if sent.is_err() {
             let mut state = OffsiteState::load(&self.dir).unwrap_or_default();
             state.ledger_unsent = true;
