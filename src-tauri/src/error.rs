@@ -66,6 +66,10 @@ impl From<CoreError> for UiError {
                 "The server's storage for this account is full. Delete old off-site backups, or ask whoever runs the server for more space. Local backups carry on.".to_string(),
             ),
             CoreError::Server(inner) => ("network", sentence(&inner.to_string())),
+            CoreError::Busy => (
+                "busy",
+                "An off-site backup is already being sent from this computer. Try again when it has finished.".to_string(),
+            ),
             _ => (e.kind().word(), e.to_string()),
         };
         UiError { kind, message }

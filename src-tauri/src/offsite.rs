@@ -156,6 +156,39 @@ fn as_core(message: String) -> casebook_core::CoreError {
     casebook_core::CoreError::Conflict(message)
 }
 
+/// Where a long off-site task has got to, for the window's progress bar (event
+/// `offsite-progress`): `stage` is copy, encrypt, upload, download, decrypt or check.
+#[derive(Serialize, Clone)]
+struct ProgressEvent {
+    stage: &'static str,
+    done: u64,
+    total: u64,
+}
+
+/// A progress callback that tells the window, at most ten times a second per stage.
+fn progress_to(app: &AppHandle) -> impl FnMut(backup::Progress) + '_ {
+    use backup::Progress as P;
+    let mut last: Option<(&'static str, std::time::Instant)> = None;
+    move |p| {
+        let (stage, done, total) = match p {
+            P::Snapshot { done, total } => ("copy", done, total),
+            P::Encrypt { done, total } => ("encrypt", done, total),
+            P::Upload { done, total } => ("upload", done, total),
+            P::Download { done, total } => ("download", done, total),
+            P::Decrypt { done, total } => ("decrypt", done, total),
+            P::Check => ("check", 0, 0),
+        };
+        let due = match last {
+            Some((s, at)) => s != stage || done >= total || at.elapsed().as_millis() >= 100,
+            None => true,
+        };
+        if due {
+            last = Some((stage, std::time::Instant::now()));
+            let _ = app.emit("offsite-progress", ProgressEvent { stage, done, total });
+        }
+    }
+}
+
 /// Runs `f` on a blocking thread: the off-site calls wait on the network (and the blocking
 /// HTTP client must not run on the async runtime's own threads).
 async fn blocking<T: Send + 'static>(
@@ -245,13 +278,14 @@ pub async fn offsite_health(state: State<'_, AppState>) -> UiResult<OffsiteHealt
 fn send<'s>(
     state: &'s AppState,
     mut hold: impl FnMut() -> Option<std::sync::MutexGuard<'s, Option<Vault>>>,
+    progress: &mut dyn FnMut(backup::Progress),
 ) -> UiResult<RemoteBackup> {
     let prepared = {
         let mut slot = hold().ok_or_else(UiError::locked)?;
         let vault = slot.as_mut().ok_or_else(UiError::locked)?;
-        vault.offsite_prepare(&mut |_| {})
+        vault.offsite_prepare(progress)
     };
-    let result = prepared.and_then(|p| p.send(&mut |_| {}));
+    let result = prepared.and_then(|p| p.send(progress));
     let mut slot = hold();
     match slot.as_mut().and_then(|s| s.as_mut()) {
         Some(vault) => {
@@ -286,7 +320,11 @@ pub async fn offsite_backup_now(app: AppHandle) -> UiResult<RemoteBackup> {
             return Err(UiError::locked());
         }
         state.touch();
-        let result = send(state, || state.is_unlocked().then(|| state.vault_slot()));
+        let result = send(
+            state,
+            || state.is_unlocked().then(|| state.vault_slot()),
+            &mut progress_to(app),
+        );
         let _ = app.emit("backup", ());
         result
     })
@@ -295,8 +333,8 @@ pub async fn offsite_backup_now(app: AppHandle) -> UiResult<RemoteBackup> {
 
 #[tauri::command]
 pub async fn offsite_verify(app: AppHandle, name: String) -> UiResult<BackupCheck> {
-    blocking(app, move |_, state| {
-        state.with_vault(|v| match v.offsite_verify(&name, &mut |_| {}) {
+    blocking(app, move |app, state| {
+        state.with_vault(|v| match v.offsite_verify(&name, &mut progress_to(app)) {
             Ok(_) => Ok(BackupCheck::ok()),
             // The server could not be asked: not a verdict on the backup.
             Err(e @ casebook_core::CoreError::Server(_)) => Err(e.into()),
@@ -325,7 +363,7 @@ pub async fn offsite_restore(
         .filter(|p| !p.is_empty())
         .map(crate::commands::new_passphrase)
         .transpose()?;
-    blocking(app, move |_, state| {
+    blocking(app, move |app, state| {
         state.with_vault(|v| {
             if into == v.dir() {
                 return Err(UiError::invalid(
@@ -337,7 +375,7 @@ pub async fn offsite_restore(
                 &key,
                 &into,
                 passphrase.as_ref().map(|p| p.as_str()),
-                &mut |_| {},
+                &mut progress_to(app),
             )
             .map_err(passphrase_words)?;
             Ok(into.display().to_string())
@@ -519,7 +557,7 @@ pub async fn restore_file_first_run(
             &key,
             &state.vault_dir,
             passphrase.as_ref().map(|p| p.as_str()),
-            &mut |_| {},
+            &mut progress_to(app),
         )
         .map_err(passphrase_words)?;
         let out = summary(&restored.manifest);
@@ -600,7 +638,7 @@ pub async fn server_restore_first_run(
                 name.as_deref(),
                 &state.vault_dir,
                 passphrase.as_ref().map(|p| p.as_str()),
-                &mut |_| {},
+                &mut progress_to(app),
             )
             .map_err(passphrase_words)?;
         guard.take();
@@ -649,14 +687,19 @@ pub fn run_if_due(app: &AppHandle) {
         // Never waits for the vault to make the backup (a command holding it goes first; the
         // next tick tries again), and never counts as the therapist's activity.
         let mut first = true;
-        let result = send(&state, || {
-            if std::mem::take(&mut first) {
-                state.try_vault_slot()
-            } else {
-                Some(state.vault_slot())
-            }
-        });
-        if matches!(&result, Err(e) if e.kind == "locked") {
+        let result = send(
+            &state,
+            || {
+                if std::mem::take(&mut first) {
+                    state.try_vault_slot()
+                } else {
+                    Some(state.vault_slot())
+                }
+            },
+            &mut progress_to(&app),
+        );
+        // Locked, or another run already sending: nothing to tell; the next tick looks again.
+        if matches!(&result, Err(e) if e.kind == "locked" || e.kind == "busy") {
             return;
         }
         let _ = app.emit("backup", ());

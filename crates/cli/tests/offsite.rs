@@ -334,15 +334,20 @@ fn unchunk(mut b: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Every object of the account, fetched through the API as a second device.
-fn objects_via_api(port: u16, user: &str) -> Vec<(PathBuf, Vec<u8>)> {
+/// A token for the account as a second device (the test's own, to look and tamper).
+fn api_token(port: u16, user: &str) -> String {
     let sign_in = serde_json::json!({"username": user, "password": PASSWORD, "device_name": "scan", "device_public_key": "age1scan"}).to_string();
     let (st, body) = http(port, "POST", "/v1/sessions", None, Some(&sign_in));
     assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
-    let token = serde_json::from_slice::<Value>(&body).unwrap()["token"]
+    serde_json::from_slice::<Value>(&body).unwrap()["token"]
         .as_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
+
+/// Every object of the account, fetched through the API as a second device.
+fn objects_via_api(port: u16, user: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let token = api_token(port, user);
     let (st, body) = http(port, "GET", "/v1/snapshots", Some(&token), None);
     assert_eq!(st, 200);
     let list: Vec<Value> = serde_json::from_slice(&body).unwrap();
@@ -637,6 +642,69 @@ fn story(backend: Backend, store: KeyStore) {
     let rs = ok_json(&r, &["server", "status"]);
     assert_ne!(rs["settings"]["device_id"], status["settings"]["device_id"]);
 
+    // The server withholds the erasure list: a restore refuses (an erased client could come
+    // back), nothing written. (The next off-site backup sends the list again.)
+    let token = api_token(server.port, &user);
+    let (_, body) = http(server.port, "GET", "/v1/snapshots", Some(&token), None);
+    let private: Vec<String> = serde_json::from_slice::<Vec<Value>>(&body)
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["name"].as_str())
+        .filter(|n| n.starts_with('v') && n.len() == 33)
+        .map(str::to_string)
+        .collect();
+    assert!(!private.is_empty(), "the erasure list is on the server");
+    for n in &private {
+        let (st, _) = http(
+            server.port,
+            "DELETE",
+            &format!("/v1/snapshots/{n}"),
+            Some(&token),
+            None,
+        );
+        assert_eq!(st, 204);
+    }
+    let withheld = Fresh::new();
+    let e = fails(withheld.restore(&url, &user, &v.recovery_key), 9);
+    assert!(e.contains("erasure list is missing"), "{e}");
+    assert!(!withheld.dir.exists(), "nothing written");
+    ok_json(&v, &["backup", "create", "--to", "server"]);
+    let again = Fresh::new();
+    again
+        .restore(&url, &user, &v.recovery_key)
+        .assert()
+        .success();
+
+    // The server drops a backup this computer sent: listed as missing, and prune refuses
+    // until told to stop expecting it.
+    let sent = usable(&ok_json(&v, &["backup", "list", "--server"]));
+    let dropped = sent.last().unwrap()["name"].as_str().unwrap().to_string();
+    let (st, _) = http(
+        server.port,
+        "DELETE",
+        &format!("/v1/snapshots/{dropped}"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(st, 204);
+    let list = ok_json(&v, &["backup", "list", "--server"]);
+    assert_eq!(list["missing"], serde_json::json!([dropped]));
+    assert_eq!(list["warning"], true);
+    let e = fails(
+        {
+            let mut c = cb(&v);
+            c.args(["backup", "prune", "--server"]);
+            c
+        },
+        9,
+    );
+    assert!(e.contains("no longer lists 1"), "{e}");
+    ok_json(&v, &["backup", "prune", "--server", "--forget-missing"]);
+    assert_eq!(
+        ok_json(&v, &["backup", "list", "--server"])["missing"],
+        serde_json::json!([])
+    );
+
     // Faults: wrong password, wrong recovery key — one line, nothing written.
     let bad = Fresh::new();
     let mut c = bad.restore(&url, &user, &v.recovery_key);
@@ -699,7 +767,10 @@ fn story(backend: Backend, store: KeyStore) {
 /// network error and lists nothing; after a restart the next run is a good backup and the
 /// pieces of the cut-off one are gone.
 fn killed_mid_upload(server: &mut Server, v: &TestVault, user: &str) {
-    let before = usable(&ok_json(v, &["backup", "list", "--server"])).len();
+    let listed = ok_json(v, &["backup", "list", "--server"]);
+    let before = usable(&listed).len();
+    // (Pieces left by a backup the server dropped earlier in the story are not this run's.)
+    let leftovers = listed["unfinished"].clone();
     // Point the vault at a relay (the same account, through another port).
     let relay_port = free_port();
     let pid = server.child.id();
@@ -738,11 +809,14 @@ fn killed_mid_upload(server: &mut Server, v: &TestVault, user: &str) {
         before,
         "the cut-off upload is not a backup"
     );
-    assert!(!list["unfinished"].as_array().unwrap().is_empty(), "{list}");
+    assert_ne!(
+        list["unfinished"], leftovers,
+        "the cut-off upload left pieces: {list}"
+    );
     ok_json(v, &["backup", "create", "--to", "server"]);
     let list = ok_json(v, &["backup", "list", "--server"]);
     assert_eq!(usable(&list).len(), before + 1);
-    assert!(list["unfinished"].as_array().unwrap().is_empty(), "{list}");
+    assert_eq!(list["unfinished"], leftovers, "its pieces are gone: {list}");
 }
 
 /// A byte flipped in one stored piece: verify says so (integrity), a restore refuses it and

@@ -117,6 +117,11 @@ pub enum CoreError {
     #[error("{0}")]
     Fetch(String),
 
+    #[error(
+        "an off-site backup, prune or erasure-list update is already running for this vault (in the app or another command): try again when it has finished"
+    )]
+    Busy,
+
     /// The Casebook server refused or could not be reached.
     #[error(transparent)]
     Server(#[from] crate::offsite::ServerError),
@@ -179,7 +184,7 @@ impl CoreError {
             RecoveryKeyTypo | RecoveryKeyMalformed | WrongRecoveryKey => ErrorKind::Recovery,
             NotFound { .. } => ErrorKind::NotFound,
             InvalidInput(_) => ErrorKind::InvalidInput,
-            NoteFinalised(_) | Conflict(_) => ErrorKind::Conflict,
+            NoteFinalised(_) | Conflict(_) | Busy => ErrorKind::Conflict,
             AuditBroken(_) | Corrupt(_) | BackupInvalid(_) | RecoveryFileChanged => {
                 ErrorKind::Integrity
             }

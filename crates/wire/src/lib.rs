@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub mod residency;
 
 /// `POST /v1/accounts`: open a new account.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Clone)]
 pub struct SignUp {
     pub username: String,
     pub password: String,
@@ -20,7 +20,7 @@ pub struct SignUp {
 }
 
 /// `POST /v1/sessions`: sign in and enrol this device.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Clone)]
 pub struct SignIn {
     pub username: String,
     pub password: String,
@@ -37,7 +37,7 @@ pub struct SignIn {
 
 /// A successful sign-in: the device's id and its bearer token (shown once; the server keeps
 /// only its hash).
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Clone)]
 pub struct Enrolled {
     pub account_id: String,
     pub device_id: String,
@@ -156,7 +156,7 @@ pub struct AccountCreated {
 }
 
 /// `POST /v1/totp`: a new (not yet active) TOTP secret for the authenticator app.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Clone)]
 pub struct TotpEnrolment {
     pub otpauth_uri: String,
     pub secret_base32: String,
@@ -169,14 +169,14 @@ pub struct TotpConfirm {
 }
 
 /// One-time recovery codes, shown once when TOTP is turned on.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Clone)]
 pub struct RecoveryCodes {
     pub codes: Vec<String>,
 }
 
 /// Proof that the person, not just a device token, is asking: for turning on TOTP and for
 /// deleting the account.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Clone)]
 pub struct Reauthenticate {
     pub password: String,
     /// The current authenticator code or a recovery code, when TOTP is on.
@@ -186,7 +186,7 @@ pub struct Reauthenticate {
 
 /// `POST /v1/account/password`: the current password (and code, when TOTP is on) and the
 /// new one (10–1024 characters, as at sign-up).
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Clone)]
 pub struct ChangePassword {
     pub password: String,
     /// The current authenticator code or a recovery code, when TOTP is on.
@@ -249,3 +249,34 @@ pub struct PasskeySignIn {
     pub device_name: String,
     pub device_public_key: String,
 }
+
+/// Debug output never shows a password, token, TOTP secret or recovery code: these types
+/// can end up in a log line or a panic message.
+macro_rules! redacted_debug {
+    ($($t:ident { $($shown:ident),* }),* $(,)?) => {
+        $(impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t))
+                    $(.field(stringify!($shown), &self.$shown))*
+                    .finish_non_exhaustive()
+            }
+        })*
+    };
+}
+
+redacted_debug!(
+    SignUp { username },
+    SignIn {
+        username,
+        device_name,
+        device_public_key
+    },
+    Enrolled {
+        account_id,
+        device_id
+    },
+    TotpEnrolment {},
+    RecoveryCodes {},
+    Reauthenticate {},
+    ChangePassword {},
+);

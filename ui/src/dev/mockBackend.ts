@@ -36,6 +36,7 @@ import type {
   KeyStore,
   NoteTemplate,
   OffsiteOverview,
+  OffsiteProgress,
   RemoteBackup,
   OutcomeMeasure,
   ProcessNote,
@@ -839,6 +840,25 @@ function delay<T>(ms: number, f: () => T): Promise<T> {
   );
 }
 
+/**
+ * As `delay`, playing the core's `offsite-progress` events meanwhile: each stage in a few
+ * steps of its bytes (the check without a measure), spread over `ms`.
+ */
+function progressing<T>(ms: number, stages: [OffsiteProgress["stage"], number][], f: () => T): Promise<T> {
+  const STEPS = 5;
+  const reports = stages.flatMap(([stage, total]): OffsiteProgress[] =>
+    stage === "check"
+      ? [{ stage, done: 0, total: 0 }]
+      : Array.from({ length: STEPS + 1 }, (_, i) => ({ stage, done: Math.round((total * i) / STEPS), total })),
+  );
+  const every = ms / (reports.length + 1);
+  reports.forEach((r, i) => setTimeout(() => void emit("offsite-progress", r), every * (i + 1)));
+  return delay(ms, f);
+}
+
+/** The size a pretend backup's stages report: about that of the pretend server's backups. */
+const MOCK_BYTES = 91_000_000;
+
 function remoteBackup(at: Date, verified: RemoteBackup["verified"] = null, usable = true): RemoteBackup {
   return {
     name: `cb-${rnd(12).toLowerCase()}`,
@@ -981,7 +1001,7 @@ function firstRunCommand(cmd: string, a: Args): { value: unknown } | null {
       const pass = (a.passphrase as string | null) ?? null;
       if (path.includes("passphrase") && !pass)
         fail("invalid_input", "This backup kept its keys behind a passphrase: give the passphrase the restored vault should use.");
-      return { value: delay(1500, () => restoreRecords(key, pass)) };
+      return { value: progressing(2500, [["decrypt", MOCK_BYTES], ["check", 0]], () => restoreRecords(key, pass)) };
     }
     case "server_restore_sign_in": {
       if (state.exists) fail("vault", "A vault already exists here.");
@@ -1001,7 +1021,7 @@ function firstRunCommand(cmd: string, a: Args): { value: unknown } | null {
       if (!b || !b.usable) fail("integrity", "That backup cannot be restored: pieces of it are missing from the server.");
       const pass = (a.passphrase as string | null) ?? null;
       return {
-        value: delay(2500, () => {
+        value: progressing(4000, [["download", b!.size], ["decrypt", b!.size], ["check", 0]], () => {
           const summary = restoreRecords(session.key, pass);
           server.conn = { url: session.url, username: session.username, device_name: "This computer", device_id: id(), scheduled: true };
           server.restoring = null;
@@ -1042,7 +1062,7 @@ function offsiteCommand(cmd: string, a: Args): { value: unknown } | null {
     case "offsite_backup_now": {
       const acc = needConnected();
       return {
-        value: delay(1800, () => {
+        value: progressing(3500, [["copy", MOCK_BYTES], ["encrypt", MOCK_BYTES], ["upload", MOCK_BYTES]], () => {
           if (server.failNext) {
             server.failNext = false;
             server.failure = { at: now(), error: "The server's storage for this account is full." };
@@ -1061,7 +1081,7 @@ function offsiteCommand(cmd: string, a: Args): { value: unknown } | null {
       const acc = needConnected();
       const b = acc.backups.find((x) => x.name === a.name) ?? fail("not_found", `The server lists no backup called ${a.name}.`);
       return {
-        value: delay(1200, () => {
+        value: progressing(2500, [["download", (b as RemoteBackup).size], ["decrypt", (b as RemoteBackup).size], ["check", 0]], () => {
           const backup = b as RemoteBackup;
           backup.verified = { at: now(), ok: backup.usable, problem: backup.usable ? null : backup.problem };
           log("offsite.verify", null, backup.usable ? "ok" : "failed");
@@ -1079,7 +1099,8 @@ function offsiteCommand(cmd: string, a: Args): { value: unknown } | null {
       if (into === VAULT_DIR) fail("invalid_input", "A backup is never restored over the vault in use: choose a new folder.");
       if (state.keyStore === "passphrase" && !a.passphrase)
         fail("invalid_input", "This backup kept its keys behind a passphrase: give the passphrase the restored vault should use.");
-      return { value: delay(2000, () => into) };
+      const size = (b as RemoteBackup).size;
+      return { value: progressing(3000, [["download", size], ["decrypt", size], ["check", 0]], () => into) };
     }
     case "offsite_schedule_set":
       needConnected();

@@ -429,5 +429,12 @@ describe("events", () => {
     expect(listenMock.mock.calls[6][0]).toBe("day-changed");
     (listenMock.mock.calls[6][1] as (e: { payload: unknown }) => void)({ payload: null });
     expect(onDayChanged).toHaveBeenCalledTimes(1);
+
+    const onProgress = vi.fn();
+    await events.onOffsiteProgress(onProgress);
+    expect(listenMock.mock.calls[7][0]).toBe("offsite-progress");
+    const report = { stage: "upload", done: 5, total: 10 };
+    (listenMock.mock.calls[7][1] as (e: { payload: unknown }) => void)({ payload: report });
+    expect(onProgress).toHaveBeenCalledWith(report);
   });
 });

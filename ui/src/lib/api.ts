@@ -566,6 +566,19 @@ export interface ServerRestoreChoice {
   default: string | null;
 }
 
+/** A long off-site task's stage: copying the records, encrypting, sending, fetching, decrypting, checking. */
+export type ProgressStage = "copy" | "encrypt" | "upload" | "download" | "decrypt" | "check";
+
+/**
+ * Where a long off-site task has got to (event `offsite-progress`): bytes done of the
+ * stage's total; `check` has 0 of 0 (no measure).
+ */
+export interface OffsiteProgress {
+  stage: ProgressStage;
+  done: number;
+  total: number;
+}
+
 /** What a first-run restore brought back. */
 export interface RestoredSummary {
   created_at: string | null;
@@ -766,7 +779,8 @@ export const api = {
 /**
  * Backend events: the clock ticks every second; `locked` when the vault locks itself;
  * `backup` after each automatic backup; `calendar-changes` when the automatic calendar
- * check finds changes; `day-changed` after midnight.
+ * check finds changes; `day-changed` after midnight; `offsite-progress` while an off-site
+ * task (or a first-run restore) runs.
  */
 export const events = {
   onClock: (f: (v: ClockView) => void): Promise<UnlistenFn> => listen<ClockView>("clock", (e) => f(e.payload)),
@@ -785,4 +799,10 @@ export const events = {
   /** The automatic calendar check found changes: the preview now waits for review. */
   onCalendarChanges: (f: (p: CalendarPreview) => void): Promise<UnlistenFn> =>
     listen<CalendarPreview>("calendar-changes", (e) => f(e.payload)),
+  /**
+   * Progress of an off-site backup, verify or restore (and the first-run restores), at most
+   * about ten times a second per stage, while the command runs.
+   */
+  onOffsiteProgress: (f: (p: OffsiteProgress) => void): Promise<UnlistenFn> =>
+    listen<OffsiteProgress>("offsite-progress", (e) => f(e.payload)),
 };

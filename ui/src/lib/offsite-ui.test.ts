@@ -29,7 +29,8 @@ vi.mock("./api", async (importOriginal) => {
   };
 });
 
-import { api, type OffsiteOverview, type RemoteBackup, type ServerInfo } from "./api";
+import { listen } from "@tauri-apps/api/event";
+import { api, type OffsiteOverview, type OffsiteProgress, type RemoteBackup, type ServerInfo } from "./api";
 import { app } from "./app.svelte";
 import OffsiteSettings from "../components/OffsiteSettings.svelte";
 import TotpSetup from "../components/TotpSetup.svelte";
@@ -39,6 +40,7 @@ import BackupStrip from "../components/BackupStrip.svelte";
 import { stripDays } from "./backups";
 
 const m = vi.mocked(api);
+const listenMock = vi.mocked(listen);
 const KEY = "7KQ2-M9XD-0A1B-C3D4-E5F6-G7H8-J9K0-1M2N-R4TN";
 const URL_ = "https://sync.example.co.uk";
 const INFO: ServerInfo = { url: URL_, locations: ["London, United Kingdom"], sign_up: "open", totp_required: false };
@@ -502,6 +504,166 @@ describe("first run: restore from a file", () => {
       expect(m.restoreFileFirstRun).toHaveBeenCalledWith("/media/usb/casebook-2026-11-22T14-02-05.123Z.tar", KEY, null),
     );
     await vi.waitFor(() => expect(app.screen).toBe("main"));
+  });
+});
+
+describe("a long task's progress", () => {
+  /** Listens like the core's events: `report` fires `offsite-progress`; `unlisten` counts the goodbyes. */
+  function progressEvents() {
+    const unlisten = vi.fn();
+    listenMock.mockImplementation(async (name, handler) => {
+      if (name === "offsite-progress") {
+        live = handler as unknown as (e: { payload: OffsiteProgress }) => void;
+        return () => {
+          live = null;
+          unlisten();
+        };
+      }
+      return () => {};
+    });
+    let live: ((e: { payload: OffsiteProgress }) => void) | null = null;
+    const report = (p: OffsiteProgress) => {
+      live?.({ payload: p });
+      flushSync();
+    };
+    return { unlisten, report, listening: () => live !== null };
+  }
+
+  afterEach(() => {
+    listenMock.mockReset();
+    app.status = null;
+  });
+
+  it("shows the backup's stages while it is sent, and stops listening when it is done", async () => {
+    const ev = progressEvents();
+    await openSettings(connected());
+    expect($("#offsite-progress")).toBeNull();
+    let resolve!: (b: RemoteBackup) => void;
+    m.offsiteBackupNow.mockReturnValue(new Promise((r) => (resolve = r)));
+    await click("#offsite-backup-now");
+    await vi.waitFor(() => expect(ev.listening()).toBe(true));
+
+    let bar = $<HTMLProgressElement>("#offsite-progress")!;
+    expect(bar.tagName).toBe("PROGRESS");
+    expect(bar.hasAttribute("value")).toBe(false); // no measure before the first report
+    expect(text("#offsite-progress-status")).toBe("Making the backup…");
+    expect($("#offsite-progress-status")?.getAttribute("aria-live")).toBe("polite");
+
+    ev.report({ stage: "copy", done: 10, total: 40 });
+    bar = $<HTMLProgressElement>("#offsite-progress")!;
+    expect(bar.value).toBe(25);
+    expect(bar.getAttribute("aria-label")).toBe("Copying your records");
+    expect(text(".task-progress")).toContain("Copying your records… 25%");
+
+    ev.report({ stage: "upload", done: 41_715_000, total: 92_700_000 });
+    bar = $<HTMLProgressElement>("#offsite-progress")!;
+    expect(bar.value).toBe(45);
+    expect(bar.getAttribute("aria-valuetext")).toBe("Sending to the server… 45%");
+    expect(text(".task-progress")).toContain("41.7 MB of 92.7 MB");
+    expect(text("#offsite-progress-status")).toBe("Sending to the server… 40%");
+    expect(text("#offsite-result")).toMatch(/sending it to the server/); // the status line stays as it was
+
+    m.offsiteOverview.mockResolvedValue(connected({ backups: [backup({ name: "cb-2" })] }));
+    resolve(backup({ name: "cb-2" }));
+    await vi.waitFor(() => expect(text("#offsite-result")).toMatch(/^Off-site backup sent/));
+    expect($("#offsite-progress")).toBeNull();
+    expect(text("#offsite-progress-status")).toBe("");
+    expect(ev.unlisten).toHaveBeenCalledTimes(1);
+  });
+
+  it("shows a verify's progress in the backup's row, without a measure while checking", async () => {
+    const ev = progressEvents();
+    await openSettings(connected());
+    let resolve!: (v: { ok: boolean; problem: null }) => void;
+    m.offsiteVerify.mockReturnValue(new Promise((r) => (resolve = r)));
+    await click("#offsite-list .offsite-backup .verify");
+    await vi.waitFor(() => expect(ev.listening()).toBe(true));
+    ev.report({ stage: "download", done: 1, total: 4 });
+    expect($<HTMLProgressElement>("#offsite-list #offsite-verify-progress")?.value).toBe(25);
+    ev.report({ stage: "check", done: 0, total: 0 });
+    const bar = $<HTMLProgressElement>("#offsite-verify-progress")!;
+    expect(bar.hasAttribute("value")).toBe(false);
+    expect(text("#offsite-verify-progress-status")).toBe("Checking every record and the audit trail…");
+    resolve({ ok: true, problem: null });
+    await vi.waitFor(() => expect($("#offsite-list .offsite-status")?.getAttribute("data-ok")).toBe("true"));
+    expect($("#offsite-verify-progress")).toBeNull();
+    expect(ev.unlisten).toHaveBeenCalledTimes(1);
+  });
+
+  it("shows the off-site restore's progress in the wizard, not behind it", async () => {
+    const ev = progressEvents();
+    app.status = { vault_exists: true, unlocked: true, key_store: "os-keychain", vault_dir: "/home/sam/casebook" };
+    await openSettings(connected());
+    await click("#offsite-list .offsite-backup .restore");
+    await vi.waitFor(() => expect($("#restore-dialog")).not.toBeNull());
+
+    let verified!: (v: { ok: boolean; problem: null }) => void;
+    m.offsiteVerify.mockReturnValue(new Promise((r) => (verified = r)));
+    await click("#restore-verify");
+    await vi.waitFor(() => expect(ev.listening()).toBe(true));
+    ev.report({ stage: "download", done: 1, total: 2 });
+    expect($<HTMLProgressElement>("#restore-dialog #offsite-restore-progress")?.value).toBe(50);
+    expect($("#offsite-verify-progress")).toBeNull();
+    verified({ ok: true, problem: null });
+    await vi.waitFor(() => expect($("#offsite-restore-progress")).toBeNull());
+
+    await click("#restore-next");
+    type("#restore-key", KEY);
+    type("#restore-into", "/home/sam/restored");
+    await click("#restore-next");
+    let restored!: (into: string) => void;
+    m.offsiteRestore.mockReturnValue(new Promise((r) => (restored = r)));
+    await click("#restore-confirm");
+    await vi.waitFor(() => expect($("#offsite-restore-progress")).not.toBeNull());
+    await vi.waitFor(() => expect(ev.listening()).toBe(true));
+    ev.report({ stage: "decrypt", done: 9, total: 10 });
+    expect(text("#offsite-restore-progress-status")).toBe("Decrypting… 90%");
+    restored("/home/sam/restored");
+    await vi.waitFor(() => expect(text("#restore-done-path")).toBe("/home/sam/restored"));
+    expect($("#offsite-restore-progress")).toBeNull();
+    expect(ev.unlisten).toHaveBeenCalledTimes(2);
+  });
+
+  it("stops listening when the screen goes away mid-task", async () => {
+    const ev = progressEvents();
+    show(FirstRunRestoreFile, { onback: vi.fn() });
+    type("#restore-file-path", "/media/usb/casebook-2026-11-22T14-02-05.123Z.tar");
+    type("#restore-file-key", KEY);
+    m.restoreFileFirstRun.mockReturnValue(new Promise(() => {}));
+    await click("#restore-file-go");
+    await vi.waitFor(() => expect(ev.listening()).toBe(true));
+    ev.report({ stage: "decrypt", done: 3, total: 4 });
+    expect($<HTMLProgressElement>("#restore-file-progress")?.value).toBe(75);
+    expect(text("#restore-file-progress-status")).toBe("Decrypting… 70%");
+    unmount(component!);
+    component = null;
+    expect(ev.unlisten).toHaveBeenCalledTimes(1);
+  });
+
+  it("shows a first-run restore from the server fetching, decrypting and checking", async () => {
+    const ev = progressEvents();
+    show(FirstRunRestoreServer, { onback: vi.fn() });
+    m.serverCheck.mockResolvedValue(INFO);
+    type("#restore-server-url", URL_);
+    await click("#restore-server-check");
+    await vi.waitFor(() => expect($("#restore-server-username")).not.toBeNull());
+    type("#restore-server-username", "sam");
+    type("#restore-server-password", "long enough passphrase");
+    type("#restore-server-recovery-key", KEY);
+    m.serverRestoreSignIn.mockResolvedValue({ locations: ["London, United Kingdom"], backups: [backup()], default: "cb-1" });
+    await click("#restore-server-sign-in");
+    await vi.waitFor(() => expect($("#restore-server-go")).not.toBeNull());
+    expect(ev.listening()).toBe(false); // signing in is not a long task
+    let fail!: (e: unknown) => void;
+    m.serverRestoreFirstRun.mockReturnValue(new Promise((_, r) => (fail = r)));
+    await click("#restore-server-go");
+    await vi.waitFor(() => expect(ev.listening()).toBe(true));
+    ev.report({ stage: "download", done: 50, total: 100 });
+    expect(text("#restore-server-progress-status")).toBe("Fetching from the server… 50%");
+    fail({ kind: "network", message: "The server could not be reached." });
+    await vi.waitFor(() => expect(text("#restore-server-restore-error")).toBe("The server could not be reached."));
+    expect($("#restore-server-progress")).toBeNull();
+    expect(ev.unlisten).toHaveBeenCalledTimes(1);
   });
 });
 

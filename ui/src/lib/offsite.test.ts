@@ -12,6 +12,7 @@ import {
   missingSentence,
   needsAttention,
   normaliseCode,
+  progressView,
   recoveryCodeMatches,
   remoteMade,
   remoteStatus,
@@ -292,5 +293,62 @@ describe("the one-time recovery codes typed back", () => {
     expect(recoveryCodeMatches(" 7KQ2M9XD ", "7KQ2-M9XD")).toBe(true);
     expect(recoveryCodeMatches("7KQ2-M9XE", "7KQ2-M9XD")).toBe(false);
     expect(recoveryCodeMatches("", "")).toBe(false);
+  });
+});
+
+describe("a long task's progress", () => {
+  it("names each stage in the therapist's words", () => {
+    const words = (["copy", "encrypt", "upload", "download", "decrypt", "check"] as const).map(
+      (stage) => progressView({ stage, done: 1, total: 2 }).label,
+    );
+    expect(words).toEqual([
+      "Copying your records",
+      "Encrypting",
+      "Sending to the server",
+      "Fetching from the server",
+      "Decrypting",
+      "Checking every record and the audit trail",
+    ]);
+  });
+
+  it("gives the share of the bytes done, with the sizes", () => {
+    const v = progressView({ stage: "upload", done: 41_715_000, total: 92_700_000 });
+    expect(v.percent).toBe(45);
+    expect(v.text).toBe("Sending to the server… 45%");
+    expect(v.detail).toBe("41.7 MB of 92.7 MB");
+  });
+
+  it("is read out in steps of 10%, not at every report", () => {
+    expect(progressView({ stage: "download", done: 49, total: 100 }).spoken).toBe("Fetching from the server… 40%");
+    expect(progressView({ stage: "download", done: 50, total: 100 }).spoken).toBe("Fetching from the server… 50%");
+    expect(progressView({ stage: "download", done: 3, total: 100 }).spoken).toBe("Fetching from the server… 0%");
+  });
+
+  it("never says 100% until the stage is done, nor more than 100%", () => {
+    expect(progressView({ stage: "encrypt", done: 999, total: 1000 }).percent).toBe(99);
+    expect(progressView({ stage: "encrypt", done: 1000, total: 1000 }).percent).toBe(100);
+    expect(progressView({ stage: "encrypt", done: 1500, total: 1000 })).toMatchObject({
+      percent: 100,
+      text: "Encrypting… 100%",
+      detail: "1 KB of 1 KB",
+    });
+    expect(progressView({ stage: "encrypt", done: 0, total: 1000 }).percent).toBe(0);
+    expect(progressView({ stage: "encrypt", done: -5, total: 1000 }).percent).toBe(0);
+  });
+
+  it("has no measure for the check, or a stage with no size", () => {
+    expect(progressView({ stage: "check", done: 0, total: 0 })).toEqual({
+      label: "Checking every record and the audit trail",
+      percent: null,
+      text: "Checking every record and the audit trail…",
+      spoken: "Checking every record and the audit trail…",
+      detail: "",
+    });
+    expect(progressView({ stage: "copy", done: 0, total: 0 })).toMatchObject({ percent: null, text: "Copying your records…" });
+  });
+
+  it("says what it is doing before the first report", () => {
+    expect(progressView(null)).toMatchObject({ percent: null, text: "Getting ready…" });
+    expect(progressView(null, "Making the backup")).toMatchObject({ label: "Making the backup", text: "Making the backup…" });
   });
 });

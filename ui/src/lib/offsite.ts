@@ -1,9 +1,9 @@
 // The off-site copy's words and checks, kept pure so they can be tested: the server's
 // address, where it keeps data, the storage bar, each server backup's state, the account
-// form, and the one-time recovery codes typed back. Settings → Off-site copy and the
+// form, the one-time recovery codes typed back, and a long task's progress. Settings → Off-site copy and the
 // first-run restore from a server use them.
 
-import type { BackupFile, BackupHealth, RemoteBackup, ServerInfo, ServerUsage } from "./api";
+import type { BackupFile, BackupHealth, OffsiteProgress, RemoteBackup, ServerInfo, ServerUsage } from "./api";
 import { formatBytes, formatDateTime, toDate } from "./format";
 import type { BackupStatus, BackupTone } from "./backups";
 
@@ -281,4 +281,50 @@ export function normaliseRecoveryCode(s: string): string {
 export function recoveryCodeMatches(typed: string, expected: string): boolean {
   const t = normaliseRecoveryCode(typed);
   return t !== "" && t === normaliseRecoveryCode(expected);
+}
+
+// ---------- A long task's progress ----------
+
+/** Each stage in the therapist's words. */
+export const STAGE_WORDS: Record<OffsiteProgress["stage"], string> = {
+  copy: "Copying your records",
+  encrypt: "Encrypting",
+  upload: "Sending to the server",
+  download: "Fetching from the server",
+  decrypt: "Decrypting",
+  check: "Checking every record and the audit trail",
+};
+
+export interface ProgressView {
+  /** The stage in words: "Sending to the server". */
+  label: string;
+  /** 0–100, whole; null when there is no measure (the check, or before the first report). */
+  percent: number | null;
+  /** "Sending to the server… 45%", or "Checking every record and the audit trail…". */
+  text: string;
+  /** The same in steps of 10%, for a screen reader (so it is not read out ten times a second). */
+  spoken: string;
+  /** "41.7 MB of 92.7 MB", or "" without a measure. */
+  detail: string;
+}
+
+/**
+ * A progress report as the progress bar shows it. Never "100%" until the stage is done;
+ * `starting` is what it says before the first report arrives.
+ */
+export function progressView(p: OffsiteProgress | null, starting = "Getting ready"): ProgressView {
+  if (!p) return { label: starting, percent: null, text: `${starting}…`, spoken: `${starting}…`, detail: "" };
+  const label = STAGE_WORDS[p.stage] ?? "Working";
+  const total = Number.isFinite(p.total) && p.total > 0 ? p.total : 0;
+  if (p.stage === "check" || total === 0)
+    return { label, percent: null, text: `${label}…`, spoken: `${label}…`, detail: "" };
+  const done = Number.isFinite(p.done) ? Math.min(Math.max(p.done, 0), total) : 0;
+  const percent = done >= total ? 100 : Math.min(99, Math.floor((done / total) * 100));
+  return {
+    label,
+    percent,
+    text: `${label}… ${percent}%`,
+    spoken: `${label}… ${Math.floor(percent / 10) * 10}%`,
+    detail: `${formatBytes(done)} of ${formatBytes(total)}`,
+  };
 }

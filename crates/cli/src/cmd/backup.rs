@@ -81,6 +81,10 @@ pub enum BackupCmd {
         /// Prune the off-site backups on the server (by their own keep-policy) instead.
         #[arg(long)]
         server: bool,
+        /// With --server: first stop expecting the backups this computer sent that the
+        /// server no longer lists (prune refuses while any are missing).
+        #[arg(long, requires = "server")]
+        forget_missing: bool,
     },
     /// Show or change where backups go, how often, and how long they are kept.
     #[command(subcommand)]
@@ -199,7 +203,8 @@ pub fn run(g: &Globals, cmd: BackupCmd) -> Outcome {
         BackupCmd::Prune {
             dry_run,
             server: true,
-        } => super::offsite::prune(g, dry_run),
+            forget_missing,
+        } => super::offsite::prune(g, dry_run, forget_missing),
         BackupCmd::Prune { dry_run, .. } => prune(g, dry_run),
         BackupCmd::Schedule(ScheduleCmd::Show) => schedule_show(g),
         BackupCmd::Schedule(ScheduleCmd::Set {

@@ -123,8 +123,13 @@ pub fn verify(g: &Globals, name: Option<String>) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn prune(g: &Globals, dry_run: bool) -> Outcome {
+pub fn prune(g: &Globals, dry_run: bool, forget_missing: bool) -> Outcome {
     let mut vault = secrets::open_vault(g)?;
+    if forget_missing {
+        for n in vault.offsite_forget_missing()? {
+            eprintln!("No longer expecting {n} (the server does not list it).");
+        }
+    }
     let plan = vault.offsite_prune(dry_run, Utc::now())?;
     if g.json {
         output::json(
@@ -173,6 +178,21 @@ pub fn restore(
             Some(n) => session.backups().backups.iter().find(|l| &l.name == n),
             None => session.default_choice(),
         };
+        if let (None, Some(c)) = (&name, chosen) {
+            // The newest verified one is taken; say so when newer unverified ones exist.
+            let newer = session
+                .backups()
+                .backups
+                .iter()
+                .filter(|l| l.usable() && l.created_at > c.created_at)
+                .count();
+            if newer > 0 {
+                eprintln!(
+                    "Note: restoring {} (the newest verified backup); {newer} newer backup(s) were never verified — give --name to take one of them.",
+                    c.name
+                );
+            }
+        }
         chosen
             .and_then(|l| l.manifest.as_ref())
             .map(|m| m.key_store)

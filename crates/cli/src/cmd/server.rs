@@ -192,6 +192,11 @@ fn status(g: &Globals) -> Outcome {
         (Some(ok), _) => println!("Last backup there: {}", output::datetime(ok)),
         (None, _) => println!("Last backup there: none yet"),
     }
+    if s.state.ledger_unsent {
+        println!(
+            "WARNING: an erasure made while the server could not be reached is not on the server yet: it goes with the next off-site backup (`casebook backup create --to server`)"
+        );
+    }
     println!(
         "Scheduled:   {}",
         if s.settings.scheduled {
@@ -256,6 +261,18 @@ fn delete_account(g: &Globals, totp: Option<String>, yes: bool) -> Outcome {
     let mut vault = secrets::open_vault(g)?;
     let s = vault.server_status()?;
     if !yes {
+        if g.json {
+            output::json(&json!({
+                "deleted": false,
+                "would_remove": {
+                    "account": s.settings.username,
+                    "server": s.settings.url,
+                    "used_bytes": s.usage.as_ref().map(|u| u.used_bytes),
+                },
+                "confirm_with": "--yes",
+            }))?;
+            return Ok(ExitCode::SUCCESS);
+        }
         let used = s.usage.as_ref().map(|u| output::size(u.used_bytes));
         println!(
             "This would delete the account {} on {} and everything in it: every off-site backup{}, and every device's sign-in. The records on this computer and local backups are not touched. Run again with --yes to delete.",

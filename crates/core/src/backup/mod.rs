@@ -653,24 +653,32 @@ pub fn restore(
     passphrase: Option<&str>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Restored> {
-    restore_with(file, recovery_key, None, into, passphrase, None, progress)
+    restore_with(file, recovery_key, into, passphrase, None, progress)
 }
 
-/// [`restore`], with the erasure list given (`Some`, as fetched from the server) or read
-/// from beside the backup file (`None`).
-///
-/// `opened` is the vault's keys already opened with this recovery key from `sealed` bytes
-/// (a restore from the server opens its copy of `recovery.age` first): the backup's keys
-/// part must then be those very bytes, and the slow key derivation is not run twice.
+/// What a restore from the server brings besides the backup file.
+pub(crate) struct FromServer<'a> {
+    /// The vault's keys, already opened with this recovery key from these sealed bytes (the
+    /// server's copy of `recovery.age`): the backup's keys part must be those very bytes,
+    /// and the slow key derivation is not run twice. `None` to open the keys part itself.
+    pub opened: Option<(&'a crate::keys::VaultKeys, &'a [u8])>,
+    /// The server's erasure list (already checked against the backup's index).
+    pub erasures: Vec<crate::records::erasure::ErasureRecord>,
+    /// The manifest the backup's authenticated index promised: the file must hold it.
+    pub manifest: &'a Manifest,
+}
+
+/// [`restore`], from a file fetched from the server (`from`) or beside its own erasure
+/// list (`None`). Every check happens before anything is put in place.
 pub(crate) fn restore_with(
     file: &Path,
     recovery_key: &RecoveryKey,
-    opened: Option<(&crate::keys::VaultKeys, &[u8])>,
     into: &Path,
     passphrase: Option<&str>,
-    erasures: Option<Vec<crate::records::erasure::ErasureRecord>>,
+    from: Option<FromServer<'_>>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Restored> {
+    let opened = from.as_ref().and_then(|f| f.opened);
     if into.exists() {
         let empty = std::fs::read_dir(into)
             .map(|mut d| d.next().is_none())
@@ -709,6 +717,13 @@ pub(crate) fn restore_with(
             "its keys part is not the sealed keys the recovery key opened".into(),
         ));
     }
+    if let Some(f) = &from
+        && &u.manifest != f.manifest
+    {
+        return Err(CoreError::BackupInvalid(
+            "the backup inside does not match its index".into(),
+        ));
+    }
     let mut key_store = u.manifest.key_store;
     if key_store == KeyStoreKind::Passphrase && passphrase.is_none() {
         return Err(CoreError::PassphraseRequired);
@@ -737,8 +752,8 @@ pub(crate) fn restore_with(
     };
     vault::write_restored(staging.path(), &meta, &u.keys, &u.sealed_keys)?;
     // Erasures made after this backup are made again before the vault is put in place.
-    let erasures = match erasures {
-        Some(given) => given,
+    let erasures = match from {
+        Some(f) => f.erasures,
         None => file
             .parent()
             .map(|dir| ledger::read(dir, &u.manifest.vault_id, &u.keys))

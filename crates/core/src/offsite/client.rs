@@ -131,6 +131,16 @@ pub fn check_locations(info: &Info) -> Result<Vec<String>, ServerError> {
     Ok(out)
 }
 
+/// A server's message as it may be shown: no control characters, at most 200 characters.
+fn tame(message: &str) -> String {
+    let clean: String = message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect();
+    clean.trim().to_string()
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
@@ -220,13 +230,14 @@ impl ServerClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let body: Option<ErrorBody> = resp
-            .bytes()
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
+        // An error reply is small; a hostile server's endless one is cut off, and its words
+        // are tamed before they reach a message, a state file or a notification.
+        let mut raw = Vec::new();
+        let _ = resp.take(16 * 1024).read_to_end(&mut raw);
+        let body: Option<ErrorBody> = serde_json::from_slice(&raw).ok();
         let code = body.as_ref().map(|b| b.code);
         let message = body
-            .map(|b| b.message)
+            .map(|b| tame(&b.message))
             .unwrap_or_else(|| format!("HTTP {status}"));
         match (status, code) {
             (_, Some(ErrorCode::RateLimited)) | (StatusCode::TOO_MANY_REQUESTS, _) => {

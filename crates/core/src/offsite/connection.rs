@@ -210,3 +210,46 @@ pub(crate) fn client_for(settings: &ServerSettings, secret: &DeviceSecret) -> Re
         .ok_or(super::client::ServerError::DeviceRevoked)?;
     Ok(ServerClient::new(settings.server_url()?, Some(token))?)
 }
+
+/// Held while this computer works on the vault's off-site copy (sending a backup, pruning,
+/// sending the erasure list): one at a time per vault, across the app and the command line,
+/// so one run can never take another's upload for a leftover, nor two read-modify-writes of
+/// the erasure list cross. An exclusive lock on `server.lock`, released with the file (also
+/// when a process dies).
+pub struct OffsiteLock(#[allow(dead_code)] std::fs::File);
+
+impl OffsiteLock {
+    pub(crate) fn take(vault_dir: &Path) -> Result<Self> {
+        let path = vault_dir.join("server.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(CoreError::io(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(OffsiteLock(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(CoreError::Busy),
+            Err(std::fs::TryLockError::Error(e)) => Err(CoreError::io(path)(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One off-site run at a time per vault: a second is refused at once (never waits),
+    /// and the lock goes with its holder.
+    #[test]
+    fn one_offsite_run_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = OffsiteLock::take(dir.path()).unwrap();
+        assert!(matches!(
+            OffsiteLock::take(dir.path()),
+            Err(CoreError::Busy)
+        ));
+        drop(first);
+        assert!(OffsiteLock::take(dir.path()).is_ok());
+    }
+}

@@ -53,6 +53,9 @@ pub struct RemoteIndex {
     /// Size of the backup file (the tar) inside.
     pub file_size: u64,
     pub pieces: Vec<Piece>,
+    /// How many erasure records the server's erasure list held when this backup was sent.
+    #[serde(default)]
+    pub erasures: u64,
     pub mac: String,
 }
 
@@ -64,6 +67,7 @@ impl RemoteIndex {
             manifest,
             file_size,
             pieces,
+            erasures: 0,
             mac: String::new(),
         }
     }
@@ -83,7 +87,9 @@ impl RemoteIndex {
 
     /// Stored size of all pieces.
     pub fn stored_size(&self) -> u64 {
-        self.pieces.iter().map(|p| p.size).sum()
+        self.pieces
+            .iter()
+            .fold(0u64, |a, p| a.saturating_add(p.size))
     }
 
     /// Decrypts and checks an index read from object `name`.
@@ -143,7 +149,8 @@ pub fn is_index(object: &str) -> bool {
 /// The backup a piece belongs to, if `object` is a piece name.
 pub fn piece_of(object: &str) -> Option<&str> {
     let (base, n) = object.split_once('.')?;
-    (is_index(base) && n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit())).then_some(base)
+    (is_index(base) && (4..=9).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(base)
 }
 
 /// The name of one of the vault's own small objects (erasure list, verification results):
@@ -306,7 +313,9 @@ impl<'a, F: FnMut(&Piece) -> io::Result<Box<dyn Read + 'a>>> Joined<'a, F> {
         };
         let reader = (self.fetch)(&piece)?;
         let mut buf = Vec::with_capacity(usize::try_from(piece.size).unwrap_or(0));
-        reader.take(piece.size + 1).read_to_end(&mut buf)?;
+        reader
+            .take(piece.size.saturating_add(1))
+            .read_to_end(&mut buf)?;
         let damaged = |why: &str| {
             io::Error::new(
                 io::ErrorKind::InvalidData,

@@ -102,6 +102,9 @@ pub struct RemoteList {
     pub backups: Vec<RemoteListing>,
     pub unfinished: Vec<String>,
     pub missing: Vec<String>,
+    /// Something needs the therapist's attention: a backup missing from the listing, or one
+    /// damaged or incomplete.
+    pub warning: bool,
 }
 
 fn not_connected() -> CoreError {
@@ -223,7 +226,7 @@ fn list_with(
                 if !l.complete {
                     l.problem = Some("pieces are missing or altered on the server".into());
                 }
-                l.size += index.stored_size();
+                l.size = l.size.saturating_add(index.stored_size());
                 l.created_at = DateTime::parse_from_rfc3339(&index.manifest.created_at)
                     .ok()
                     .map(|t| t.with_timezone(&Utc));
@@ -244,6 +247,7 @@ fn list_with(
         .filter(|base| !indexed.contains(base))
         .map(str::to_string)
         .collect();
+    unfinished.sort();
     unfinished.dedup();
     out.unfinished = unfinished;
     out.missing = sent
@@ -253,6 +257,7 @@ fn list_with(
         .collect();
     out.backups
         .sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.name.cmp(&a.name)));
+    out.warning = !out.missing.is_empty() || out.backups.iter().any(|b| !b.usable());
     Ok(out)
 }
 
@@ -323,7 +328,8 @@ fn download(
                         "the off-site backup is not the size its index says".into(),
                     ));
                 }
-                file.sync_all().map_err(CoreError::io(to))?;
+                // A working copy in a private temporary folder, read back at once by the
+                // checks: not synced (a crash simply means fetching it again).
                 Ok(())
             })();
         // Stops the fetcher if this side ended early.
@@ -332,14 +338,39 @@ fn download(
     })
 }
 
-/// The erasure list kept on the server (empty when there is none yet).
-fn remote_erasures(client: &ServerClient, keys: &VaultKeys) -> Result<Vec<ErasureRecord>> {
+/// The erasure list kept on the server; `None` when there is none.
+fn remote_erasures(client: &ServerClient, keys: &VaultKeys) -> Result<Option<Vec<ErasureRecord>>> {
     let name = envelope::private_name(keys, "erasures");
     if !client.snapshots()?.iter().any(|s| s.name == name) {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     let bytes = get_small(client, &name)?;
-    backup::ledger::open(&bytes, keys, "on the server")
+    backup::ledger::open(&bytes, keys, "on the server").map(Some)
+}
+
+/// The erasure list a restore of backup `index` must apply. Every off-site backup sends
+/// the list first and records its length in the index: a list that is missing, or shorter
+/// than it was then, was withheld or rolled back by the server, and restoring without it
+/// could bring back clients who were erased — refused, nothing written.
+fn erasures_for(
+    client: &ServerClient,
+    keys: &VaultKeys,
+    index: &RemoteIndex,
+) -> Result<Vec<ErasureRecord>> {
+    let list = remote_erasures(client, keys)?;
+    let have = list.as_ref().map_or(0, Vec::len) as u64;
+    if list.is_none() || have < index.erasures {
+        return Err(CoreError::BackupInvalid(format!(
+            "the server's erasure list is {} (this backup was sent with {} erasure record(s)): it was withheld or rolled back, and a restore without it could bring back erased clients",
+            if list.is_none() {
+                "missing".to_string()
+            } else {
+                format!("shorter, {have} record(s)")
+            },
+            index.erasures
+        )));
+    }
+    Ok(list.unwrap_or_default())
 }
 
 /// The verification results kept on the server, each checked with the vault's key.
@@ -382,6 +413,9 @@ pub struct PreparedUpload {
     vault_dir: std::path::PathBuf,
     name: String,
     piece_bytes: u64,
+    /// Held until the backup is sent (or has failed): no other run touches the off-site
+    /// copy meanwhile.
+    _lock: super::connection::OffsiteLock,
 }
 
 impl PreparedUpload {
@@ -395,25 +429,28 @@ impl PreparedUpload {
             self.piece_bytes,
             progress,
         )?;
-        let index = RemoteIndex::new(
+        // The erasure list before the index, which records how long the list was: a restore
+        // refuses a list the server has shortened or withheld since.
+        let erasures = push_erasures(
+            &self.client,
+            &self.keys,
+            self.erasures.clone(),
+            &self.vault_dir,
+        )?;
+        let mut index = RemoteIndex::new(
             self.name.clone(),
             self.manifest.clone(),
             self.file_size,
             pieces,
-        )
-        .sign(&self.keys);
+        );
+        index.erasures = erasures as u64;
+        let index = index.sign(&self.keys);
         let json = serde_json::to_vec(&index).map_err(|e| CoreError::Corrupt(e.to_string()))?;
         // The index goes last: only now is this a backup anyone will list.
         put_checked(
             &self.client,
             &self.name,
             envelope::seal_small(&json, &self.keys)?,
-        )?;
-        push_erasures(
-            &self.client,
-            &self.keys,
-            self.erasures.clone(),
-            &self.vault_dir,
         )?;
         drop(self.work);
         Ok(SentBackup {
@@ -429,7 +466,7 @@ impl PreparedUpload {
 /// all [`Vault::offsite_record`] does besides the audit entry, for when the vault was locked
 /// while the bytes travelled.
 pub fn record_run(vault_dir: &Path, result: &Result<SentBackup>) -> Result<()> {
-    let mut state = OffsiteState::load(vault_dir).unwrap_or_default();
+    let mut state = OffsiteState::load(vault_dir)?;
     let now = Utc::now();
     match result {
         Ok(sent) => {
@@ -449,22 +486,33 @@ pub fn record_run(vault_dir: &Path, result: &Result<SentBackup>) -> Result<()> {
     }
 }
 
-/// Sends the erasure list (`local` merged with the one on the server, so it never shrinks).
+/// Sends the erasure list (`local` merged with the one on the server, so it never shrinks);
+/// returns how many records it holds. Called with the [`OffsiteLock`] held.
+///
+/// [`OffsiteLock`]: super::connection::OffsiteLock
 fn push_erasures(
     client: &ServerClient,
     keys: &VaultKeys,
     local: Vec<ErasureRecord>,
     vault_dir: &Path,
-) -> Result<()> {
-    let existing = remote_erasures(client, keys)?;
+) -> Result<usize> {
+    let existing = remote_erasures(client, keys)?.unwrap_or_default();
+    let mut ids: Vec<&str> = local
+        .iter()
+        .chain(&existing)
+        .map(|r| r.id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let count = ids.len();
     let bytes = backup::ledger::seal_merged(local, existing, keys)?;
     put_checked(client, &envelope::private_name(keys, "erasures"), bytes)?;
-    let mut state = OffsiteState::load(vault_dir).unwrap_or_default();
+    let mut state = OffsiteState::load(vault_dir)?;
     if state.ledger_unsent {
         state.ledger_unsent = false;
         state.save(vault_dir)?;
     }
-    Ok(())
+    Ok(count)
 }
 
 /// Encrypts `file` whole and sends it in pieces; returns what was stored. This thread
@@ -482,6 +530,7 @@ fn send_file(
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>, String)>(1);
     let rx = std::sync::Mutex::new(rx);
     let failed = std::sync::atomic::AtomicBool::new(false);
+    let pieces_handed = std::sync::atomic::AtomicUsize::new(0);
     let (result, senders) = std::thread::scope(|scope| {
         // Two senders, so one piece's request (and the server's write of it) overlaps the
         // next. A sender that fails keeps draining the channel, so this side never blocks.
@@ -512,6 +561,7 @@ fn send_file(
                 return Err(io::Error::other("sending a piece failed"));
             }
             handed += bytes.len() as u64;
+            pieces_handed.store(i + 1, std::sync::atomic::Ordering::SeqCst);
             tx.send((i, bytes, sha))
                 .map_err(|_| io::Error::other("sending a piece failed"))?;
             progress(Progress::Upload {
@@ -558,10 +608,11 @@ fn send_file(
             let err = match (s, r) {
                 (Err(e), _) => e,
                 (Ok(()), Err(e)) => io_to_core(e, &mut None),
-                (Ok(()), Ok(_)) => unreachable!(),
+                (Ok(()), Ok(_)) => CoreError::Crypto("the upload ended unexpectedly".into()),
             };
-            // Best effort now; the next run removes whatever is left.
-            for i in 0.. {
+            // Best effort now, only the pieces handed over; the next run removes whatever
+            // is left.
+            for i in 0..pieces_handed.load(std::sync::atomic::Ordering::SeqCst) {
                 if client
                     .delete_snapshot(&envelope::piece_name(name, i))
                     .is_err()
@@ -626,14 +677,34 @@ impl Vault {
             device_name: req.device_name.to_string(),
             device_public_key: secret.public_key()?,
         })?;
+        for id in [&enrolled.device_id, &enrolled.account_id] {
+            if id.is_empty()
+                || id.len() > 64
+                || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                return Err(ServerError::Protocol("it named this device oddly".into()).into());
+            }
+        }
         client.set_token(enrolled.token.clone());
+        let previous = ServerSettings::load(&self.dir)?;
+        let same_device = previous
+            .as_ref()
+            .is_some_and(|p| p.device_id == enrolled.device_id);
+        if same_device {
+            // Signing in again replaced this device's token on the server: keep the new one
+            // whatever happens next.
+            secret.token = Some(enrolled.token.clone());
+            store.save(&secret)?;
+        }
         if let Err(e) = ensure_keys_object(&client, &sealed_keys) {
-            let _ = client.sign_out(&enrolled.device_id);
+            if !same_device {
+                // A device enrolled just now and not kept is signed out again.
+                let _ = client.sign_out(&enrolled.device_id);
+            }
             return Err(e);
         }
         secret.token = Some(enrolled.token.clone());
         store.save(&secret)?;
-        let previous = ServerSettings::load(&self.dir)?;
         let settings = ServerSettings {
             url: url.as_str().to_string(),
             username: req.username.to_string(),
@@ -821,6 +892,7 @@ impl Vault {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<PreparedUpload> {
         let (_, client) = self.connection()?;
+        let lock = super::connection::OffsiteLock::take(&self.dir)?;
         let sealed_keys = self.recovery_file_checked()?;
         ensure_keys_object(&client, &sealed_keys)?;
         self.remove_unfinished(&client);
@@ -831,7 +903,7 @@ impl Vault {
         let work = backup::work_dir()?;
         let made = self.write_backup_with(work.path(), &sealed_keys, progress)?;
         let name = envelope::new_backup_name();
-        let mut state = OffsiteState::load(&self.dir).unwrap_or_default();
+        let mut state = OffsiteState::load(&self.dir)?;
         state.unfinished.push(name.clone());
         state.save(&self.dir)?;
         Ok(PreparedUpload {
@@ -845,6 +917,7 @@ impl Vault {
             vault_dir: self.dir.clone(),
             name,
             piece_bytes,
+            _lock: lock,
         })
     }
 
@@ -860,9 +933,12 @@ impl Vault {
         let Ok(objects) = client.snapshots() else {
             return;
         };
+        let mut finished = Vec::new();
         state.unfinished.retain(|base| {
             if objects.iter().any(|o| o.name == *base) {
-                // Its index got there after all: a backup, listed as any other.
+                // Its index got there after all (the run ended just before recording it): a
+                // backup, listed and watched for as any other.
+                finished.push(base.clone());
                 return false;
             }
             // Every piece is tried; the upload is remembered while any of them is left.
@@ -872,6 +948,11 @@ impl Vault {
                 .map(|o| client.delete_snapshot(&o.name).is_err())
                 .fold(false, |left, failed| left | failed)
         });
+        for base in finished {
+            if !state.sent.contains(&base) {
+                state.sent.push(base);
+            }
+        }
         let _ = state.save(&self.dir);
     }
 
@@ -882,12 +963,16 @@ impl Vault {
         if !matches!(ServerSettings::load(&self.dir), Ok(Some(_))) {
             return;
         }
-        let sent = self.connection().and_then(|(_, c)| {
+        // With the off-site lock: an upload under way sends the list itself at its end, but
+        // only the records it read before this erasure — so this one is marked to go too.
+        let sent = super::connection::OffsiteLock::take(&self.dir).and_then(|_lock| {
+            let (_, c) = self.connection()?;
             let local = crate::records::erasure::read_records(&self.conn)?;
             push_erasures(&c, &self.keys, local, &self.dir)
         });
-        if sent.is_err() {
-            let mut state = OffsiteState::load(&self.dir).unwrap_or_default();
+        if sent.is_err()
+            && let Ok(mut state) = OffsiteState::load(&self.dir)
+        {
             state.ledger_unsent = true;
             let _ = state.save(&self.dir);
         }
@@ -897,7 +982,10 @@ impl Vault {
     pub fn offsite_list(&self) -> Result<RemoteList> {
         let (_, client) = self.connection()?;
         let state = OffsiteState::load(&self.dir)?;
-        let verified = trusted_results(state.runs.verified.clone(), &self.keys);
+        // Results kept on the server too (this computer may be a restored one that verified
+        // nothing yet); each checked with the vault's key. This computer's own win.
+        let mut verified = remote_verified(&client, &self.keys);
+        verified.extend(trusted_results(state.runs.verified.clone(), &self.keys));
         list_with(
             &client,
             &self.keys,
@@ -963,7 +1051,13 @@ impl Vault {
             // Not a verdict on the backup: the server could not be asked.
             return result;
         }
-        let mut state = OffsiteState::load(&self.dir).unwrap_or_default();
+        if let Err(e) = &result
+            && e.kind() != crate::ErrorKind::Integrity
+        {
+            // A local problem (disk full, say) is not a verdict on the backup either.
+            return result;
+        }
+        let mut state = OffsiteState::load(&self.dir)?;
         let mut outcome = Verified {
             at: Utc::now(),
             ok: result.is_ok(),
@@ -993,11 +1087,36 @@ impl Vault {
         result
     }
 
+    /// Stops expecting the backups this computer sent that the server no longer lists (once
+    /// the therapist knows why: the server's operator restored an older copy, say), so prune
+    /// can run again. Returns their names. Audited.
+    pub fn offsite_forget_missing(&mut self) -> Result<Vec<String>> {
+        let _lock = super::connection::OffsiteLock::take(&self.dir)?;
+        let missing = self.offsite_list()?.missing;
+        let mut state = OffsiteState::load(&self.dir)?;
+        state.sent.retain(|n| !missing.contains(n));
+        state.save(&self.dir)?;
+        let n = missing.len();
+        self.act(Action::BackupPrune, |cx| {
+            cx.detail(format!("server forgot_missing={n}"));
+            Ok(())
+        })?;
+        Ok(missing)
+    }
+
     /// Deletes the off-site backups the off-site keep-policy no longer wants (never the
     /// newest, never the newest verified), and unfinished uploads over a day old. Audited.
     pub fn offsite_prune(&mut self, dry_run: bool, now: DateTime<Utc>) -> Result<PrunePlan> {
         let (settings, client) = self.connection()?;
+        let _lock = super::connection::OffsiteLock::take(&self.dir)?;
         let listed = self.offsite_list()?;
+        // A listing the server has shortened must not decide what is deleted.
+        if !listed.missing.is_empty() && !dry_run {
+            return Err(CoreError::BackupInvalid(format!(
+                "the server no longer lists {} off-site backup(s) this computer sent (deleted or withheld by the server): nothing was pruned (once you know why, `backup prune --server --forget-missing` stops expecting them)",
+                listed.missing.len()
+            )));
+        }
         let candidates: Vec<policy::Candidate> = listed
             .backups
             .iter()
@@ -1019,27 +1138,32 @@ impl Vault {
         }
         if !dry_run {
             let objects = client.snapshots()?;
-            let mut state = OffsiteState::load(&self.dir).unwrap_or_default();
+            let mut state = OffsiteState::load(&self.dir)?;
             for name in &plan.delete {
-                // Index first: from then on it is not listed, whatever happens to the pieces.
+                // Index first: from then on it is not listed, whatever happens to the pieces;
+                // and it is no longer one this computer expects to see.
                 client.delete_snapshot(name)?;
+                state.sent.retain(|n| n != name);
+                state.runs.verified.remove(name);
+                state.save(&self.dir)?;
                 for o in objects
                     .iter()
                     .filter(|o| envelope::piece_of(&o.name) == Some(name))
                 {
                     client.delete_snapshot(&o.name)?;
                 }
-                state.sent.retain(|n| n != name);
-                state.runs.verified.remove(name);
             }
-            state.save(&self.dir)?;
             let day_ago = now - chrono::Duration::days(1);
             for o in &objects {
                 let stale = DateTime::parse_from_rfc3339(&o.created_at)
                     .is_ok_and(|t| t.with_timezone(&Utc) < day_ago);
+                // Never the pieces of a backup this computer sent (its index may only be
+                // missing from one listing).
                 if stale
-                    && envelope::piece_of(&o.name)
-                        .is_some_and(|b| listed.unfinished.iter().any(|u| u == b))
+                    && envelope::piece_of(&o.name).is_some_and(|b| {
+                        listed.unfinished.iter().any(|u| u == b)
+                            && !state.sent.iter().any(|n| n == b)
+                    })
                 {
                     let _ = client.delete_snapshot(&o.name);
                 }
@@ -1080,14 +1204,17 @@ impl Vault {
         let work = backup::work_dir()?;
         let file = work.path().join("backup.tar");
         download(&client, &index, &self.keys, &file, progress)?;
-        let erasures = remote_erasures(&client, &self.keys)?;
+        let erasures = erasures_for(&client, &self.keys, &index)?;
         backup::restore_with(
             &file,
             recovery_key,
-            None,
             into,
             passphrase,
-            Some(erasures),
+            Some(backup::FromServer {
+                opened: None,
+                erasures,
+                manifest: &index.manifest,
+            }),
             progress,
         )
     }
@@ -1236,21 +1363,19 @@ impl ServerRestore {
         let work = backup::work_dir()?;
         let file = work.path().join("backup.tar");
         download(&self.client, &index, &self.keys, &file, progress)?;
-        let erasures = remote_erasures(&self.client, &self.keys)?;
+        let erasures = erasures_for(&self.client, &self.keys, &index)?;
         let restored = backup::restore_with(
             &file,
             &self.recovery_key,
-            Some((&self.keys, &self.sealed_keys)),
             into,
             passphrase,
-            Some(erasures),
+            Some(backup::FromServer {
+                opened: Some((&self.keys, &self.sealed_keys)),
+                erasures,
+                manifest: &index.manifest,
+            }),
             progress,
         )?;
-        if restored.manifest != index.manifest {
-            return Err(CoreError::BackupInvalid(
-                "the backup inside does not match its index".into(),
-            ));
-        }
         let mut vault = restored.vault;
         // The restored vault keeps this sign-in: it is this computer's connection now.
         let mut secret = self.secret.clone();
