@@ -361,62 +361,97 @@ fn restore(g: &Globals, file: PathBuf, into: PathBuf) -> Outcome {
     // Learn how the keys were kept before asking for anything.
     let manifest = backup::peek(&file)?;
     let key = secrets::recovery_key()?;
-    let passphrase = match (secrets::env_passphrase(), manifest.key_store) {
+    let passphrase = restore_passphrase(Some(manifest.key_store))?;
+    let restored = backup::restore(&file, &key, &into, passphrase.as_deref(), &mut bar())
+        .map_err(passphrase_words)?;
+    print_restored(g, &restored, &into, "backup", "")
+}
+
+/// The passphrase for a restored vault that keeps its keys in a key file: from
+/// `CASEBOOK_PASSPHRASE`, or asked (terminal only) when the backup says it needs one.
+pub(crate) fn restore_passphrase(
+    key_store: Option<casebook_core::KeyStoreKind>,
+) -> anyhow::Result<Option<String>> {
+    Ok(match (secrets::env_passphrase(), key_store) {
         (Some(p), _) => Some(p),
-        (None, casebook_core::KeyStoreKind::Passphrase) if secrets::interactive() => {
+        (None, Some(casebook_core::KeyStoreKind::Passphrase)) if secrets::interactive() => {
             Some(secrets::prompt_new_passphrase()?)
         }
         (None, _) => None,
-    };
-    let restored = backup::restore(&file, &key, &into, passphrase.as_deref(), &mut bar())
-        .map_err(|e| match e {
-            CoreError::PassphraseRequired => CoreError::InvalidInput(
-                "this backup kept its keys in a passphrase key file: set CASEBOOK_PASSPHRASE to the passphrase for the restored vault".into(),
-            ),
-            other => other,
-        })?;
+    })
+}
+
+/// A restore's missing passphrase, in words that say what to set.
+pub(crate) fn passphrase_words(e: CoreError) -> CoreError {
+    match e {
+        CoreError::PassphraseRequired => CoreError::InvalidInput(
+            "this backup kept its keys in a passphrase key file: set CASEBOOK_PASSPHRASE to the passphrase for the restored vault".into(),
+        ),
+        other => other,
+    }
+}
+
+/// Says what was restored where (`what`: "backup" or "off-site backup"; `more`: a clause
+/// after the counts).
+pub(crate) fn print_restored(
+    g: &Globals,
+    restored: &backup::Restored,
+    into: &std::path::Path,
+    what: &str,
+    more: &str,
+) -> Outcome {
     let store = restored.vault.meta().key_store;
     if g.json {
         output::json(&json!({ "vault": into, "key_store": store, "manifest": restored.manifest }))?;
-    } else {
-        println!(
-            "Restored the backup made {} into {} ({} clients, {} session notes).",
-            restored
-                .manifest
-                .created_at
-                .parse()
-                .map(output::datetime)
-                .unwrap_or_default(),
-            into.display(),
-            restored.manifest.counts.clients,
-            restored.manifest.counts.session_notes
-        );
-        println!(
-            "Keys are kept in: {}. Open it with --vault {}",
-            store.describe(),
-            into.display()
-        );
+        return Ok(ExitCode::SUCCESS);
     }
+    println!(
+        "Restored the {what} made {} into {} ({} clients, {} session notes){more}.",
+        restored
+            .manifest
+            .created_at
+            .parse()
+            .map(output::datetime)
+            .unwrap_or_default(),
+        into.display(),
+        restored.manifest.counts.clients,
+        restored.manifest.counts.session_notes
+    );
+    println!(
+        "Keys are kept in: {}. Open it with --vault {}",
+        store.describe(),
+        into.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 fn prune(g: &Globals, dry_run: bool) -> Outcome {
     let mut vault = secrets::open_vault(g)?;
     let plan = vault.backup_prune(dry_run, Utc::now())?;
+    print_plan(g, &plan, dry_run, "No backups to consider.")
+}
+
+/// What a prune kept (and why) and deleted.
+pub(crate) fn print_plan(
+    g: &Globals,
+    plan: &backup::PrunePlan,
+    dry_run: bool,
+    nothing: &str,
+) -> Outcome {
     if g.json {
         output::json(
             &json!({ "dry_run": dry_run, "keep": plan.keep.iter().map(|(n, r)| json!({"name": n, "rule": r})).collect::<Vec<_>>(), "delete": plan.delete }),
         )?;
-    } else {
-        for (n, r) in &plan.keep {
-            println!("keep    {n}  ({r})");
-        }
-        for n in &plan.delete {
-            println!("{}  {n}", if dry_run { "would delete" } else { "deleted" });
-        }
-        if plan.keep.is_empty() && plan.delete.is_empty() {
-            println!("No backups to consider.");
-        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (n, r) in &plan.keep {
+        println!("keep    {n}  ({r})");
+    }
+    for n in &plan.delete {
+        println!("{}  {n}", if dry_run { "would delete" } else { "deleted" });
+    }
+    if plan.keep.is_empty() && plan.delete.is_empty() {
+        println!("{nothing}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::Outcome;
-use super::backup::bar;
+use super::backup::{bar, passphrase_words, print_plan, print_restored, restore_passphrase};
 use crate::{Globals, output, secrets};
 
 pub fn create(g: &Globals, if_due: bool) -> Outcome {
@@ -131,22 +131,7 @@ pub fn prune(g: &Globals, dry_run: bool, forget_missing: bool) -> Outcome {
         }
     }
     let plan = vault.offsite_prune(dry_run, Utc::now())?;
-    if g.json {
-        output::json(
-            &json!({ "dry_run": dry_run, "keep": plan.keep.iter().map(|(n, r)| json!({"name": n, "rule": r})).collect::<Vec<_>>(), "delete": plan.delete }),
-        )?;
-    } else {
-        for (n, r) in &plan.keep {
-            println!("keep    {n}  ({r})");
-        }
-        for n in &plan.delete {
-            println!("{}  {n}", if dry_run { "would delete" } else { "deleted" });
-        }
-        if plan.keep.is_empty() && plan.delete.is_empty() {
-            println!("No off-site backups to consider.");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    print_plan(g, &plan, dry_run, "No off-site backups to consider.")
 }
 
 pub fn restore(
@@ -197,42 +182,15 @@ pub fn restore(
             .and_then(|l| l.manifest.as_ref())
             .map(|m| m.key_store)
     };
-    let passphrase = match (secrets::env_passphrase(), chosen_key_store) {
-        (Some(p), _) => Some(p),
-        (None, Some(casebook_core::KeyStoreKind::Passphrase)) if secrets::interactive() => {
-            Some(secrets::prompt_new_passphrase()?)
-        }
-        (None, _) => None,
-    };
+    let passphrase = restore_passphrase(chosen_key_store)?;
     let restored = session
         .restore(name.as_deref(), &into, passphrase.as_deref(), &mut bar())
-        .map_err(|e| match e {
-            CoreError::PassphraseRequired => CoreError::InvalidInput(
-                "this backup kept its keys in a passphrase key file: set CASEBOOK_PASSPHRASE to the passphrase for the restored vault".into(),
-            ),
-            other => other,
-        })?;
-    let store = restored.vault.meta().key_store;
-    if g.json {
-        output::json(&json!({ "vault": into, "key_store": store, "manifest": restored.manifest }))?;
-    } else {
-        println!(
-            "Restored the off-site backup made {} into {} ({} clients, {} session notes); it is connected to the server as this computer.",
-            restored
-                .manifest
-                .created_at
-                .parse()
-                .map(output::datetime)
-                .unwrap_or_default(),
-            into.display(),
-            restored.manifest.counts.clients,
-            restored.manifest.counts.session_notes
-        );
-        println!(
-            "Keys are kept in: {}. Open it with --vault {}",
-            store.describe(),
-            into.display()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+        .map_err(passphrase_words)?;
+    print_restored(
+        g,
+        &restored,
+        &into,
+        "off-site backup",
+        "; it is connected to the server as this computer",
+    )
 }
