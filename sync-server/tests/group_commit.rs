@@ -31,7 +31,8 @@ async fn concurrent_uploads_are_all_stored_once_in_order() {
             .create_device(
                 &account,
                 &format!("device {i}"),
-                "pk",
+                // Each its own key: the same key signing in again is the same device.
+                &format!("pk-{i}"),
                 &format!("token-{i}"),
             )
             .await
