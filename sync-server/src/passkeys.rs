@@ -422,7 +422,7 @@ pub async fn sign_in_finish(
         .passkey_used(&account, &id, &json, &crate::now())
         .await?;
     reserved.succeeded();
-    enrol(&s, account, &req.device_name, &req.device_public_key).await
+    enrol(&s, account, &req.device_name, &req.device_public_key, None).await
 }
 
 #[cfg(test)]

@@ -362,16 +362,26 @@ pub async fn sign_in(
         }
     }
     reserved.succeeded();
-    enrol(&s, account.id, &req.device_name, &req.device_public_key).await
+    let replaces = req.previous_token.as_deref().map(auth::token_hash);
+    enrol(
+        &s,
+        account.id,
+        &req.device_name,
+        &req.device_public_key,
+        replaces.as_deref(),
+    )
+    .await
 }
 
-/// The end of every successful sign-in (password or passkey): a new device with a fresh
-/// token, which is shown this once and kept only as its hash.
+/// The end of every successful sign-in (password or passkey): a device with a fresh token,
+/// which is shown this once and kept only as its hash — the same device again when the
+/// caller proved it holds that device's live token (`replaces`, its hash), else a new one.
 pub(crate) async fn enrol(
     s: &AppState,
     account_id: String,
     device_name: &str,
     device_public_key: &str,
+    replaces: Option<&str>,
 ) -> ApiResult<Json<Enrolled>> {
     let token = auth::new_token();
     let device_id = s
@@ -381,6 +391,7 @@ pub(crate) async fn enrol(
             device_name,
             device_public_key,
             &auth::token_hash(&token),
+            replaces,
         )
         .await?;
     Ok(Json(Enrolled {

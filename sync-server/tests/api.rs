@@ -437,13 +437,30 @@ async fn a_therapist_with_two_devices(b: Backend) {
     assert_eq!(relogin.status, StatusCode::UNAUTHORIZED);
 }
 
-/// The same computer signing in again (same device key) keeps its place in the device list:
-/// same id, a new token, and the old token stops working. A revoked device is not revived.
+/// The same computer signing in again — its device key *and* its live token — keeps its place
+/// in the device list: same id, a new token, and the old token stops working. Knowing the key
+/// alone (keys are listed to the account) is no proof: that enrols a new device and leaves the
+/// real one alone. A revoked device is never revived.
 async fn signing_in_again_reuses_the_device(b: Backend) {
     let Some(s) = server(b).await else { return };
     let (laptop, old) = s.account("again").await;
-    let (same, new) = s.device("again", "Surgery laptop").await;
-    assert_eq!(same, laptop, "the same key is the same device");
+    let again = |key: &str, previous: Option<&str>| json!({"username": "again", "password": "long enough passphrase", "device_name": "Surgery laptop", "device_public_key": key, "previous_token": previous});
+    let r = s
+        .json(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            again("age1-Surgery laptop", Some(&old)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    assert_eq!(
+        v["device_id"],
+        laptop.as_str(),
+        "the same key and its token: the same device"
+    );
+    let new = v["token"].as_str().unwrap().to_string();
     assert_ne!(old, new);
     assert_eq!(
         s.get("/v1/heads", Some(&old)).await.status,
@@ -453,9 +470,24 @@ async fn signing_in_again_reuses_the_device(b: Backend) {
     let devices = s.get("/v1/devices", Some(&new)).await.json();
     assert_eq!(devices.as_array().unwrap().len(), 1);
 
-    // Another computer is another device; once revoked, its key enrols a new one.
+    // The key without the token (or with a wrong one) is someone else: a new device, and the
+    // laptop keeps working.
+    for previous in [None, Some("not the token")] {
+        let r = s
+            .json(
+                Method::POST,
+                "/v1/sessions",
+                None,
+                again("age1-Surgery laptop", previous),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_ne!(r.json()["device_id"], laptop.as_str());
+    }
+    assert_eq!(s.get("/v1/heads", Some(&new)).await.status, StatusCode::OK);
+
+    // A revoked device's token proves nothing any more.
     let (desk, desk_token) = s.device("again", "Home desktop").await;
-    assert_ne!(desk, laptop);
     let r = s
         .json(
             Method::DELETE,
@@ -469,12 +501,19 @@ async fn signing_in_again_reuses_the_device(b: Backend) {
         "{}",
         String::from_utf8_lossy(&r.body)
     );
-    assert_eq!(
-        s.get("/v1/heads", Some(&desk_token)).await.status,
-        StatusCode::UNAUTHORIZED
+    let r = s
+        .json(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            again("age1-Home desktop", Some(&desk_token)),
+        )
+        .await;
+    assert_ne!(
+        r.json()["device_id"],
+        desk.as_str(),
+        "a revoked device stays revoked"
     );
-    let (desk_again, _) = s.device("again", "Home desktop").await;
-    assert_ne!(desk_again, desk, "a revoked device stays revoked");
 }
 
 async fn another_account_gets_no_data_and_no_hint_from_any_endpoint(b: Backend) {

@@ -15,7 +15,7 @@ async fn leftovers_are_swept_and_committed_data_stays() {
     let store = Embedded::open(root).unwrap();
     let account = store.create_account("keeper", "hash", None).await.unwrap();
     let device = store
-        .create_device(&account, "laptop", "pk", "t1")
+        .create_device(&account, "laptop", "pk", "t1", None)
         .await
         .unwrap();
     // Two small blobs (kept in their rows) and a large one (a file).
@@ -62,7 +62,10 @@ async fn leftovers_are_swept_and_committed_data_stays() {
     );
 
     let gone = store.create_account("leaver", "hash", None).await.unwrap();
-    let gone_device = store.create_device(&gone, "old", "pk", "t2").await.unwrap();
+    let gone_device = store
+        .create_device(&gone, "old", "pk", "t2", None)
+        .await
+        .unwrap();
     store
         .append_blob(&gone, &gone_device, 1, big.clone().into(), QUOTA)
         .await

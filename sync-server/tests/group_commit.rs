@@ -34,6 +34,7 @@ async fn concurrent_uploads_are_all_stored_once_in_order() {
                 // Each its own key: the same key signing in again is the same device.
                 &format!("pk-{i}"),
                 &format!("token-{i}"),
+                None,
             )
             .await
             .unwrap();

@@ -279,7 +279,7 @@ async fn the_bucket_holds_only_what_rows_point_to_and_nothing_after_account_dele
     let quota = 30_000;
     let a = store.create_account("gwen", "hash", None).await.unwrap();
     let d = store
-        .create_device(&a, "laptop", "age1k", "token-hash")
+        .create_device(&a, "laptop", "age1k", "token-hash", None)
         .await
         .unwrap();
     assert_eq!(

@@ -138,6 +138,7 @@ fn token(url: &str, user: &str) -> String {
         totp: None,
         device_name: "curl".into(),
         device_public_key: format!("age1curl{}", rand_suffix()),
+        previous_token: None,
     })
     .unwrap()
     .token

@@ -30,9 +30,13 @@ pub struct SignIn {
     /// A name the therapist will recognise in the device list ("Surgery laptop").
     pub device_name: String,
     /// The device's public key (an age recipient), for sharing keys between devices later.
-    /// Signing in again with the key of a device that is not revoked re-uses that device
-    /// (same id, new token; the old token stops working) instead of enrolling another.
     pub device_public_key: String,
+    /// The token this computer holds now, when it signs in again: if it is the live token of
+    /// the account's device with this public key, that device is re-used (same id, a new
+    /// token; the old one stops working) instead of another being enrolled. Proof that the
+    /// caller is that device, not just someone who knows its public key.
+    #[serde(default)]
+    pub previous_token: Option<String>,
 }
 
 /// A successful sign-in: the device's id and its bearer token (shown once; the server keeps

@@ -632,6 +632,7 @@ impl Store for Embedded {
         name: &str,
         public_key: &str,
         token_hash: &str,
+        replaces: Option<&str>,
     ) -> StoreResult<String> {
         let (a, n, k, t) = (
             account.to_string(),
@@ -639,19 +640,22 @@ impl Store for Embedded {
             public_key.to_string(),
             token_hash.to_string(),
         );
+        let old = replaces.map(str::to_string);
         self.with(move |c| {
-            // The same device signing in again (same account, same key, not revoked) gets a
-            // new token in place of its old one, not a second entry in the device list.
-            let again: Option<String> = c
-                .query_row(
-                    "UPDATE devices SET token_hash = ?1, name = ?2 WHERE account_id = ?3 AND public_key = ?4 AND revoked = 0 RETURNING id",
-                    params![t, n, a, k],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db_err)?;
-            if let Some(id) = again {
-                return Ok(id);
+            // The same device signing in again (its live token, same key) gets a new token
+            // in place of the old one, not a second entry in the device list.
+            if let Some(old) = old {
+                let again: Option<String> = c
+                    .query_row(
+                        "UPDATE devices SET token_hash = ?1, name = ?2 WHERE account_id = ?3 AND public_key = ?4 AND token_hash = ?5 AND revoked = 0 RETURNING id",
+                        params![t, n, a, k, old],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db_err)?;
+                if let Some(id) = again {
+                    return Ok(id);
+                }
             }
             let id = uuid::Uuid::new_v4().to_string();
             c.execute(
@@ -1509,7 +1513,10 @@ mod tests {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
             let a = store.create_account("private", "hash", None).await.unwrap();
-            let d = store.create_device(&a, "laptop", "pk", "t").await.unwrap();
+            let d = store
+                .create_device(&a, "laptop", "pk", "t", None)
+                .await
+                .unwrap();
             let big = Bytes::from(vec![1u8; INLINE_MAX + 1]);
             store.append_blob(&a, &d, 1, big, u64::MAX).await.unwrap();
             store

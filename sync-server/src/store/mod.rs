@@ -95,15 +95,17 @@ pub trait Store: Send + Sync + 'static {
     /// Whether an invite could be used at `now` (known, unused, unexpired), without using it.
     async fn invite_usable(&self, token_hash: &str, now: &str) -> StoreResult<bool>;
 
-    /// Enrols a device with a fresh token and returns its id. A device of the account with
-    /// the same public key that is not revoked is the same computer signing in again: it
-    /// keeps its id, takes the new name and token, and its old token stops working.
+    /// Enrols a device with a fresh token and returns its id. With `replaces` (the hash of
+    /// the token the caller holds), a device of the account with that live token and the
+    /// same public key is the same computer signing in again: it keeps its id, takes the new
+    /// name and token, and its old token stops working. Otherwise a new device.
     async fn create_device(
         &self,
         account: &str,
         name: &str,
         public_key: &str,
         token_hash: &str,
+        replaces: Option<&str>,
     ) -> StoreResult<String>;
     /// The (account, device) a live token belongs to.
     async fn device_for_token(&self, token_hash: &str) -> StoreResult<Option<TokenOwner>>;

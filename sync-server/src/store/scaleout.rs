@@ -557,17 +557,19 @@ impl Store for ScaleOut {
         name: &str,
         public_key: &str,
         token_hash: &str,
+        replaces: Option<&str>,
     ) -> StoreResult<String> {
         let c = self.client().await?;
-        // The same device signing in again (same account, same key, not revoked) gets a new
-        // token in place of its old one, not a second entry in the device list.
-        if let Some(row) = c
-            .query_opt(
-                "UPDATE devices SET token_hash = $1, name = $2 WHERE account_id = $3 AND public_key = $4 AND NOT revoked RETURNING id",
-                &[&token_hash, &name, &account, &public_key],
-            )
-            .await
-            .map_err(pg_err)?
+        // The same device signing in again (its live token, same key) gets a new token in
+        // place of the old one, not a second entry in the device list.
+        if let Some(old) = replaces
+            && let Some(row) = c
+                .query_opt(
+                    "UPDATE devices SET token_hash = $1, name = $2 WHERE account_id = $3 AND public_key = $4 AND token_hash = $5 AND NOT revoked RETURNING id",
+                    &[&token_hash, &name, &account, &public_key, &old],
+                )
+                .await
+                .map_err(pg_err)?
         {
             return Ok(row.get(0));
         }

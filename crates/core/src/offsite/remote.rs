@@ -676,6 +676,8 @@ impl Vault {
             totp: req.totp.map(str::to_string),
             device_name: req.device_name.to_string(),
             device_public_key: secret.public_key()?,
+            // Proof that this is the device signing in again (its live token), if it is.
+            previous_token: secret.token.clone(),
         })?;
         for id in [&enrolled.device_id, &enrolled.account_id] {
             if id.is_empty()
@@ -1271,6 +1273,7 @@ impl ServerRestore {
             totp: totp.map(str::to_string),
             device_name: device_name.to_string(),
             device_public_key: secret.public_key()?,
+            previous_token: None,
         })?;
         client.set_token(enrolled.token.clone());
         let mut session = ServerRestore {
