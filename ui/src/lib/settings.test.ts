@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_SETTINGS, parseMinutes, settingsToForm, validateSettings, type SettingsForm } from "./settings";
+import {
+  DEFAULT_SETTINGS,
+  MAX_SESSION_MINUTES,
+  parseMinutes,
+  settingsToForm,
+  validateSettings,
+  type SettingsForm,
+} from "./settings";
 
 const good: SettingsForm = {
   auto_lock_minutes: "10",
@@ -54,8 +61,13 @@ describe("validateSettings", () => {
       "The auto-lock time must be between 1 and 240 minutes.",
     );
     expect(validateSettings({ ...good, default_session_minutes: "1000" }).errors.default_session_minutes).toMatch(
-      /between 5 and 480/,
+      /between 5 and 240/,
     );
+    // The core refuses a session over 240 minutes: so does the form, with words.
+    expect(validateSettings({ ...good, default_session_minutes: "241" }).errors.default_session_minutes).toMatch(
+      /between 5 and 240/,
+    );
+    expect(parseMinutes(241, "the session length", 1, MAX_SESSION_MINUTES)).toMatch(/between 1 and 240/);
     expect(validateSettings({ ...good, buffer_minutes: "0" }).errors.buffer_minutes).toBeUndefined();
   });
 

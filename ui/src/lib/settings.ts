@@ -2,6 +2,9 @@
 
 import type { Settings } from "./api";
 
+/** The longest session the core accepts (an ad-hoc session, or the default length). */
+export const MAX_SESSION_MINUTES = 240;
+
 export const DEFAULT_SETTINGS: Settings = {
   auto_lock_minutes: 10,
   warning_minutes: [10, 5],
@@ -62,7 +65,7 @@ export function validateSettings(form: SettingsForm): { settings: Settings | nul
 
   const auto_lock_minutes = num("auto_lock_minutes", "the auto-lock time", 1, 240);
   const buffer_minutes = num("buffer_minutes", "the buffer", 0, 240);
-  const default_session_minutes = num("default_session_minutes", "the session length", 5, 480);
+  const default_session_minutes = num("default_session_minutes", "the session length", 5, MAX_SESSION_MINUTES);
   const next_session_notice_minutes = num("next_session_notice_minutes", "the next-session notice", 0, 240);
 
   let warning_minutes: number[] = [];
