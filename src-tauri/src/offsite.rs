@@ -69,22 +69,12 @@ pub struct OffsiteOverview {
     locations: Vec<String>,
     scheduled: bool,
     totp_enabled: bool,
-    usage: Option<wire::Usage>,
+    usage: Option<offsite::Usage>,
     problem: Option<String>,
     health: Option<BackupHealth>,
     backups: Vec<RemoteBackup>,
     missing: Vec<String>,
     unfinished: usize,
-}
-
-/// The server's usage reply, as the window gets it.
-mod wire {
-    #[derive(serde::Serialize)]
-    pub struct Usage {
-        pub used_bytes: u64,
-        pub quota_bytes: u64,
-        pub max_blob_bytes: u64,
-    }
 }
 
 #[derive(Serialize)]
@@ -129,12 +119,8 @@ fn overview(vault: &Vault) -> UiResult<OffsiteOverview> {
         locations: settings.locations.clone(),
         scheduled: settings.scheduled,
         totp_enabled: settings.totp_enabled,
-        usage: status.usage.map(|u| wire::Usage {
-            used_bytes: u.used_bytes,
-            quota_bytes: u.quota_bytes,
-            max_blob_bytes: u.max_blob_bytes,
-        }),
-        problem: status.problem.map(|p| UiError::from(as_core(p)).message),
+        usage: status.usage,
+        problem: status.problem,
         health: offsite_health_of(vault.dir())?,
         ..Default::default()
     };
@@ -149,11 +135,6 @@ fn overview(vault: &Vault) -> UiResult<OffsiteOverview> {
         }
     }
     Ok(out)
-}
-
-/// A problem already in words, passed through as an error message.
-fn as_core(message: String) -> casebook_core::CoreError {
-    casebook_core::CoreError::Conflict(message)
 }
 
 /// Where a long off-site task has got to, for the window's progress bar (event
@@ -485,15 +466,6 @@ pub async fn server_delete_account(
 
 // ---------- First run: restore instead of creating a vault ----------
 
-/// This computer's name, for the account's device list.
-fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "This computer".into())
-}
-
 fn first_run_check(state: &AppState) -> UiResult<()> {
     if Vault::peek(&state.vault_dir).is_ok() {
         return Err(UiError::invalid(
@@ -593,7 +565,7 @@ pub async fn server_restore_sign_in(
             &password,
             totp.as_deref(),
             &key,
-            &host_name(),
+            &offsite::this_computer_name(),
         )?;
         let out = ServerBackups {
             locations: session.locations().to_vec(),

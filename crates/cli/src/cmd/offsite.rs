@@ -150,7 +150,7 @@ pub fn restore(
         &password,
         totp.as_deref(),
         &key,
-        &super::server::host_name(),
+        &casebook_core::offsite::this_computer_name(),
     )?;
     if !g.json {
         println!(

@@ -95,15 +95,6 @@ pub fn run(g: &Globals, cmd: ServerCmd) -> Outcome {
     }
 }
 
-/// This computer's name, for the device list.
-pub fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "Casebook computer".into())
-}
-
 fn connect(
     g: &Globals,
     url: &str,
@@ -126,7 +117,7 @@ fn connect(
     }
     let password = secrets::sync_password(signup)?;
     let mut vault = secrets::open_vault(g)?;
-    let device_name = device_name.unwrap_or_else(host_name);
+    let device_name = device_name.unwrap_or_else(offsite::this_computer_name);
     let settings = vault.server_connect(&Connect {
         url,
         username,

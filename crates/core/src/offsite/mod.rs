@@ -17,9 +17,19 @@ pub mod connection;
 pub mod envelope;
 mod remote;
 
+pub use casebook_wire::Usage;
 pub use client::{ServerClient, ServerError, ServerUrl, check_locations};
 pub use connection::{OffsiteState, ServerSettings};
 pub use remote::{
     Connect, PreparedUpload, RemoteList, RemoteListing, SentBackup, ServerRestore, ServerStatus,
     record_run, server_info,
 };
+
+/// This computer's name for the account's device list: its host name, or "This computer".
+pub fn this_computer_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "This computer".into())
+}

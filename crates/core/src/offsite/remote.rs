@@ -194,7 +194,7 @@ fn ensure_keys_object(client: &ServerClient, sealed_keys: &[u8]) -> Result<()> {
 fn list_with(
     client: &ServerClient,
     keys: &VaultKeys,
-    vault_id: &str,
+    vault_id: Option<&str>,
     verified: &BTreeMap<String, Verified>,
     sent: &[String],
 ) -> Result<RemoteList> {
@@ -202,6 +202,9 @@ fn list_with(
     let by_name: BTreeMap<&str, &casebook_wire::Snapshot> =
         objects.iter().map(|s| (s.name.as_str(), s)).collect();
     let mut out = RemoteList::default();
+    // A new computer does not know the vault id yet (`None`): the first index these keys
+    // open names it, and backups of any other vault are left out as usual.
+    let mut vault_id = vault_id.map(str::to_string);
     for s in &objects {
         if !envelope::is_index(&s.name) {
             continue;
@@ -217,7 +220,10 @@ fn list_with(
             problem: None,
         };
         match get_small(client, &s.name).and_then(|b| RemoteIndex::open(&b, &s.name, keys)) {
-            Ok(index) if index.manifest.vault_id == vault_id => {
+            Ok(index)
+                if *vault_id.get_or_insert_with(|| index.manifest.vault_id.clone())
+                    == index.manifest.vault_id =>
+            {
                 l.complete = index.pieces.iter().all(|p| {
                     by_name
                         .get(p.name.as_str())
@@ -991,7 +997,7 @@ impl Vault {
         list_with(
             &client,
             &self.keys,
-            &self.meta.vault_id,
+            Some(&self.meta.vault_id),
             &verified,
             &state.sent,
         )
@@ -1304,7 +1310,7 @@ impl ServerRestore {
         session.keys = archive::open_sealed_keys(recovery_key, &sealed_keys)?;
         session.sealed_keys = sealed_keys;
         let verified = remote_verified(&session.client, &session.keys);
-        session.list = list_any(&session.client, &session.keys, &verified)?;
+        session.list = list_with(&session.client, &session.keys, None, &verified, &[])?;
         Ok(session)
     }
 
@@ -1408,27 +1414,6 @@ impl ServerRestore {
             manifest: restored.manifest,
         })
     }
-}
-
-/// Lists every backup whose index opens with `keys`, whatever vault id it names (a new
-/// machine does not know it yet: the keys are the vault's).
-fn list_any(
-    client: &ServerClient,
-    keys: &VaultKeys,
-    verified: &BTreeMap<String, Verified>,
-) -> Result<RemoteList> {
-    let objects = client.snapshots()?;
-    let vault_id = objects
-        .iter()
-        .filter(|s| envelope::is_index(&s.name))
-        .find_map(|s| {
-            get_small(client, &s.name)
-                .ok()
-                .and_then(|b| RemoteIndex::open(&b, &s.name, keys).ok())
-                .map(|i| i.manifest.vault_id)
-        })
-        .unwrap_or_default();
-    list_with(client, keys, &vault_id, verified, &[])
 }
 
 impl Drop for ServerRestore {
