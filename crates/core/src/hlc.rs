@@ -7,6 +7,25 @@
 
 use std::fmt;
 
+/// How far ahead of this device's clock a remote stamp may be and still be followed (5 min).
+pub const MAX_AHEAD_MS: i64 = 5 * 60 * 1000;
+
+/// What observing a remote stamp did to this device's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Observed {
+    /// The clock now sorts after the remote stamp.
+    Followed(Hlc),
+    /// The stamp was too far ahead: the clock is unchanged and the change must be flagged.
+    TooFarAhead { clock: Hlc, ahead_ms: i64 },
+}
+
+/// Whether the write stamped `a` by device `a_device` wins over `b` by `b_device` (last writer
+/// wins; equal stamps, which two devices can issue, break by device id so every device
+/// picks the same winner).
+pub fn wins(a: Hlc, a_device: &str, b: Hlc, b_device: &str) -> bool {
+    (a, a_device) > (b, b_device)
+}
+
 /// One hybrid-logical-clock reading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Hlc {
@@ -48,6 +67,22 @@ impl Hlc {
         }
     }
 
+    /// Folds in a stamp that arrived by sync, unless it is more than [`MAX_AHEAD_MS`] ahead
+    /// of this device's wall clock: such a stamp (a wrong clock on the other computer, or a
+    /// forged one) is applied but does not drag this device's clock forward, so later local
+    /// edits are not all made to lose against it; the caller flags the change.
+    pub fn observe_remote(self, remote: Hlc, now_ms: i64) -> Observed {
+        let ahead = remote.wall_ms.saturating_sub(now_ms);
+        if ahead > MAX_AHEAD_MS {
+            Observed::TooFarAhead {
+                clock: self,
+                ahead_ms: ahead,
+            }
+        } else {
+            Observed::Followed(self.observe(remote, now_ms))
+        }
+    }
+
     /// Parses the text form.
     pub fn parse(s: &str) -> Option<Hlc> {
         let (w, c) = s.split_once('-')?;
@@ -83,6 +118,34 @@ mod tests {
                 prop_assert!(next.to_string() > h.to_string());
                 prop_assert_eq!(Hlc::parse(&next.to_string()), Some(next));
                 h = next;
+            }
+        }
+
+        #[test]
+        fn a_remote_stamp_is_followed_only_within_five_minutes(
+            local in 0i64..1_000_000_000, now in 0i64..1_000_000_000, ahead in -1_000_000i64..1_000_000
+        ) {
+            let l = Hlc { wall_ms: local, counter: 0 };
+            let r = Hlc { wall_ms: now + ahead, counter: 3 };
+            match l.observe_remote(r, now) {
+                Observed::Followed(h) => {
+                    prop_assert!(ahead <= MAX_AHEAD_MS);
+                    prop_assert!(h > l && h > r);
+                }
+                Observed::TooFarAhead { clock, ahead_ms } => {
+                    prop_assert!(ahead > MAX_AHEAD_MS);
+                    prop_assert_eq!(clock, l);
+                    prop_assert_eq!(ahead_ms, ahead);
+                }
+            }
+        }
+
+        #[test]
+        fn exactly_one_of_two_writes_wins(a in 0i64..10, ac in 0u32..3, b in 0i64..10, bc in 0u32..3, da in "[ab]", db in "[ab]") {
+            let x = Hlc { wall_ms: a, counter: ac };
+            let y = Hlc { wall_ms: b, counter: bc };
+            if (x, &da) != (y, &db) {
+                prop_assert!(wins(x, &da, y, &db) != wins(y, &db, x, &da));
             }
         }
 

@@ -30,6 +30,7 @@
 pub mod audit;
 pub mod backup;
 pub mod calendar;
+pub mod changes;
 pub mod clock;
 mod db;
 pub mod error;
@@ -43,6 +44,7 @@ pub mod portability;
 pub mod preferences;
 pub mod records;
 pub mod recovery;
+pub mod registry;
 mod schema;
 mod sealed;
 pub mod search;

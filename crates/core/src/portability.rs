@@ -27,23 +27,11 @@ use crate::vault::{Created, Vault};
 /// The export format written in `manifest.json`.
 pub const FORMAT: &str = "casebook-export/1";
 
-/// Record types in the order they can be inserted (parents first): (file stem, table).
-pub const TABLES: &[(&str, &str)] = &[
-    ("clients", "main.clients"),
-    ("client_identity", "identity.client_identity"),
-    ("identity_history", "identity.identity_history"),
-    ("appointments", "main.appointments"),
-    ("session_notes", "main.session_notes"),
-    ("addenda", "main.addenda"),
-    ("process_notes", "main.process_notes"),
-    ("outcome_measures", "main.outcome_measures"),
-    ("client_retention", "main.client_retention"),
-    ("access_requests", "main.access_requests"),
-    ("erasure_records", "main.erasure_records"),
-    ("erased_calendar_keys", "main.erased_calendar_keys"),
-    ("settings", "main.meta"),
-    ("audit_log", "main.audit_log"),
-];
+/// Record types in the order they can be inserted (parents first): (file stem,
+/// `schema.table`), as the table registry lists them ([`crate::registry`]).
+pub fn tables() -> Vec<(&'static str, String)> {
+    crate::registry::exported().collect()
+}
 
 /// What each record type holds, for the README.
 const DESCRIPTIONS: &[(&str, &str)] = &[
@@ -122,7 +110,7 @@ pub struct Exported {
 fn select_all(table: &str) -> String {
     match table {
         "main.audit_log" => "SELECT * FROM main.audit_log ORDER BY seq".into(),
-        "identity.identity_history" => "SELECT * FROM identity.identity_history ORDER BY id".into(),
+        "identity.identity_history" => "SELECT * FROM identity.identity_history ORDER BY changed_at, n".into(),
         // The clock and this copy's pins ([`crate::pins`]) belong to this machine's copy.
         "main.meta" => "SELECT * FROM main.meta WHERE key NOT IN ('hlc') AND key NOT LIKE 'device.%' ORDER BY key".into(),
         "main.erased_calendar_keys" => {
@@ -173,8 +161,8 @@ impl Vault {
         let vault_id = self.meta.vault_id.clone();
         let tables = self.act(Action::VaultExport, |cx| {
             let mut out = Vec::new();
-            for (stem, table) in TABLES {
-                out.push((*stem, rows(cx.tx, &select_all(table), [])?));
+            for (stem, table) in tables() {
+                out.push((stem, rows(cx.tx, &select_all(&table), [])?));
             }
             cx.detail(
                 out.iter()
@@ -338,12 +326,12 @@ fn read_export(src: &Path) -> Result<Vec<(&'static str, Vec<Row>)>> {
         ));
     }
     let mut out = Vec::new();
-    for (stem, _) in TABLES {
+    for (stem, _) in tables() {
         let file = format!("{stem}.json");
         let bytes = std::fs::read(src.join(&file)).map_err(|_| bad(&file, "missing".into()))?;
         let rows: Vec<Row> = serde_json::from_slice(&bytes)
             .map_err(|e| bad(&file, format!("not a JSON array of records ({e})")))?;
-        if let Some(n) = manifest.counts.get(*stem)
+        if let Some(n) = manifest.counts.get(stem)
             && *n != rows.len()
         {
             return Err(bad(
@@ -354,7 +342,7 @@ fn read_export(src: &Path) -> Result<Vec<(&'static str, Vec<Row>)>> {
                 ),
             ));
         }
-        out.push((*stem, rows));
+        out.push((stem, rows));
     }
     Ok(out)
 }
@@ -377,12 +365,12 @@ fn to_sql(v: &Value) -> rusqlite::types::Value {
 /// Inserts every row, checking its columns against the table's.
 fn insert_all(tx: &rusqlite::Transaction<'_>, data: &[(&str, Vec<Row>)]) -> Result<()> {
     for (stem, rows) in data {
-        let table = TABLES
-            .iter()
+        let table = tables()
+            .into_iter()
             .find(|(s, _)| s == stem)
-            .map(|(_, t)| *t)
+            .map(|(_, t)| t)
             .ok_or_else(|| CoreError::invalid(format!("unknown record type {stem}")))?;
-        let (schema, name) = table.split_once('.').unwrap_or(("main", table));
+        let (schema, name) = table.split_once('.').unwrap_or(("main", table.as_str()));
         let columns: Vec<String> = tx
             .prepare(&format!("PRAGMA {schema}.table_info({name})"))?
             .query_map([], |r| r.get::<_, String>(1))?

@@ -231,6 +231,31 @@ pub(crate) const CLINICAL: &[&str] = &[
     r#"
     CREATE INDEX session_notes_live ON session_notes(client_code) WHERE deleted = 0;
     "#,
+    // v6: change capture for sync ([`crate::changes`]): the triggers that fill `sync_changes`
+    // are made from the table registry at every open; `sync_applying` holds a row only
+    // while remote changes are applied, so those are not captured again. Any delete of a
+    // note, addendum or process note (not only erasure) takes its search entries with it.
+    r#"
+    DROP TABLE sync_outbox;
+    CREATE TABLE sync_changes (
+        seq INTEGER PRIMARY KEY,
+        tbl TEXT NOT NULL,
+        row_key TEXT NOT NULL,
+        op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+        fields TEXT,
+        hlc TEXT
+    );
+    CREATE TABLE sync_applying (id INTEGER PRIMARY KEY CHECK (id = 1));
+    CREATE TRIGGER search_note_delete AFTER DELETE ON session_notes BEGIN
+        DELETE FROM search_index WHERE kind = 'note' AND object_id = OLD.id;
+    END;
+    CREATE TRIGGER search_addendum_delete AFTER DELETE ON addenda BEGIN
+        DELETE FROM search_index WHERE kind = 'addendum' AND object_id = OLD.id;
+    END;
+    CREATE TRIGGER search_process_note_delete AFTER DELETE ON process_notes BEGIN
+        DELETE FROM search_index WHERE kind = 'process_note' AND object_id = OLD.id;
+    END;
+    "#,
 ];
 
 /// The identity store (`identity`): code → name and contact details, and the audit chain head.
@@ -288,6 +313,39 @@ pub(crate) const IDENTITY: &[&str] = &[
     );
     CREATE INDEX identity.identity_history_by_code ON identity_history(code, id);
     "#,
+    // v4: change capture (as clinical v6). Identity history gets ids that cannot collide
+    // across devices (UUIDs, not integers); its order is kept by `changed_at` then `n`.
+    r#"
+    DROP TABLE identity.sync_outbox;
+    CREATE TABLE identity.sync_changes (
+        seq INTEGER PRIMARY KEY,
+        tbl TEXT NOT NULL,
+        row_key TEXT NOT NULL,
+        op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+        fields TEXT,
+        hlc TEXT
+    );
+    CREATE TABLE identity.sync_applying (id INTEGER PRIMARY KEY CHECK (id = 1));
+    CREATE TABLE identity.identity_history_v4 (
+        id TEXT PRIMARY KEY,
+        n INTEGER NOT NULL DEFAULT 0,
+        code TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        field TEXT NOT NULL,
+        old_value TEXT,
+        new_value TEXT,
+        reason TEXT,
+        hlc TEXT NOT NULL DEFAULT '', device_id TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO identity.identity_history_v4 (id, n, code, changed_at, field, old_value, new_value, reason)
+        SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
+                     substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+               id, code, changed_at, field, old_value, new_value, reason
+        FROM identity.identity_history;
+    DROP TABLE identity.identity_history;
+    ALTER TABLE identity.identity_history_v4 RENAME TO identity_history;
+    CREATE INDEX identity.identity_history_by_code ON identity_history(code, changed_at, n);
+    "#,
 ];
 
 /// Brings the `schema` database of `conn` from its version up to `target` (at most the
@@ -334,6 +392,7 @@ pub(crate) fn check_not_newer(conn: &Connection) -> Result<()> {
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     migrate_to(conn, "main", CLINICAL, CLINICAL.len())?;
     migrate_to(conn, "identity", IDENTITY, IDENTITY.len())?;
+    crate::changes::install(conn)?;
     Ok(())
 }
 
@@ -381,6 +440,35 @@ mod tests {
             migrate_to(&mut conn, "main", CLINICAL, CLINICAL.len()).unwrap(),
             CLINICAL.len() as i64
         );
+    }
+
+    /// Any delete — a discarded draft, a process note — takes its search entries with it,
+    /// not only erasure.
+    #[test]
+    fn deleting_a_row_removes_its_search_entries() {
+        let mut conn = fresh();
+        migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            r#"INSERT INTO clients (id, code, status, opened_on, hlc, device_id) VALUES ('c1', 'C-AAAA', 'active', '2026-01-01', 'h', 'd');
+               INSERT INTO session_notes (id, client_code, template, body, status, created_at, updated_at, hlc, device_id)
+               VALUES ('n1', 'C-AAAA', 'free', '{"text":"insomnia"}', 'draft', 't', 't', 'h', 'd');
+               INSERT INTO process_notes (id, client_code, text, created_at, hlc, device_id) VALUES ('p1', 'C-AAAA', 'insomnia again', 't', 'h', 'd');"#,
+        )
+        .unwrap();
+        let hits = |c: &Connection| -> i64 {
+            c.query_row(
+                "SELECT count(*) FROM search_index WHERE search_index MATCH 'insomnia'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(hits(&conn), 2);
+        conn.execute_batch(
+            "DELETE FROM session_notes WHERE id = 'n1'; DELETE FROM process_notes WHERE id = 'p1';",
+        )
+        .unwrap();
+        assert_eq!(hits(&conn), 0);
     }
 
     #[test]

@@ -82,40 +82,11 @@ pub(crate) struct Ctx<'a> {
     also: Vec<(Action, Target)>,
 }
 
-/// Which store a row belongs to, for the sync outbox.
-#[derive(Clone, Copy)]
-pub(crate) enum Store {
-    Clinical,
-    Identity,
-}
-
 impl Ctx<'_> {
     /// A new HLC stamp for a row written now.
     pub fn stamp(&mut self) -> String {
         self.clock = self.clock.tick(self.now.timestamp_millis());
         self.clock.to_string()
-    }
-
-    /// Records a row change for sync, in the same transaction as the change.
-    pub fn outbox(
-        &self,
-        store: Store,
-        table: &str,
-        row_id: &str,
-        op: &str,
-        hlc: &str,
-    ) -> Result<()> {
-        let schema = match store {
-            Store::Clinical => "main",
-            Store::Identity => "identity",
-        };
-        self.tx.execute(
-            &format!(
-                "INSERT INTO {schema}.sync_outbox (row_table, row_id, op, hlc, device_id) VALUES (?1, ?2, ?3, ?4, ?5)"
-            ),
-            params![table, row_id, op, hlc, self.device_id],
-        )?;
-        Ok(())
     }
 
     pub fn client(&mut self, code: &str) {
@@ -545,11 +516,15 @@ impl Vault {
         if intact {
             Self::write_pending(&tx, &self.meta.device_id, &self.pending)?;
         }
+        // Another process may have the vault open too (the CLI beside the app): the stamp
+        // stored by the last writer is read inside this write transaction, so no two
+        // writes ever get the same or a lower stamp.
+        let clock = self.clock.max(load_clock(&tx)?);
         let mut cx = Ctx {
             tx: &tx,
             device_id: &self.meta.device_id,
             now: Utc::now(),
-            clock: self.clock,
+            clock,
             target: Target::default(),
             also: Vec::new(),
         };
@@ -560,6 +535,7 @@ impl Vault {
             return Ok(out);
         }
         if clock != self.clock {
+            // (also when another process moved the stored stamp and this action stamped nothing)
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('hlc', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 params![clock.to_string()],

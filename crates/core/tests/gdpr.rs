@@ -286,8 +286,8 @@ fn the_supervision_export_holds_no_name_or_alias() {
 }
 
 fn tables(dir: &std::path::Path) -> Vec<(String, Value)> {
-    casebook_core::portability::TABLES
-        .iter()
+    casebook_core::portability::tables()
+        .into_iter()
         .map(|(stem, _)| {
             let v: Value =
                 serde_json::from_slice(&std::fs::read(dir.join(format!("{stem}.json"))).unwrap())

@@ -5,7 +5,7 @@
 #![no_main]
 
 use casebook_core::Vault;
-use casebook_core::portability::TABLES;
+use casebook_core::portability::tables;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,8 +16,8 @@ fuzz_target!(|data: &[u8]| {
     let dir = tempfile::tempdir().expect("a temp dir");
     let src = dir.path().join("export");
     std::fs::create_dir(&src).expect("writable temp dir");
-    for (stem, _) in TABLES {
-        let bytes: &[u8] = if *stem == target { body } else { b"[]" };
+    for (stem, _) in tables() {
+        let bytes: &[u8] = if stem == target { body } else { b"[]" };
         std::fs::write(src.join(format!("{stem}.json")), bytes).expect("writable temp dir");
     }
     // No counts: the file's length is not checked against the manifest, so the fuzzer

@@ -30,7 +30,7 @@ use super::{Extraction, ImportWindow, SkippedEvent};
 use crate::audit::Action;
 use crate::error::{CoreError, Result};
 use crate::records::clients::{ClientIdentity, insert_client};
-use crate::vault::{Ctx, Store, Vault, new_id};
+use crate::vault::{Ctx, Vault, new_id};
 
 /// Where the calendar came from: the saved feed, or a file (or an address given once).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -518,7 +518,6 @@ fn apply(cx: &mut Ctx<'_>, preview: &CalendarPreview, source: ImportSource) -> R
             }
             (Change::Moved, None) => continue,
         };
-        cx.outbox(Store::Clinical, "appointments", &id, "upsert", &hlc)?;
         // Each change is in the trail under its client too (with the import's own entry).
         let code = match &e.client_code {
             Some(c) => c.clone(),

@@ -18,7 +18,7 @@ use super::rows::{Row, readable, rows};
 use crate::audit::Action;
 use crate::error::{CoreError, Result};
 use crate::records::clients::ClientCode;
-use crate::vault::{Store, Vault, new_id};
+use crate::vault::{Vault, new_id};
 
 /// A subject-access request.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -124,7 +124,6 @@ impl Vault {
                  VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?6)",
                 params![id, code.as_str(), received_on, due_date(received_on), hlc, cx.device_id],
             )?;
-            cx.outbox(Store::Clinical, "access_requests", &id, "upsert", &hlc)?;
             cx.client(code.as_str());
             cx.object(&id);
             cx.detail("opened");
@@ -165,7 +164,6 @@ impl Vault {
                 "UPDATE access_requests SET status = 'answered', answered_on = ?2, hlc = ?3, device_id = ?4 WHERE id = ?1",
                 params![id, today, hlc, cx.device_id],
             )?;
-            cx.outbox(Store::Clinical, "access_requests", id, "upsert", &hlc)?;
             cx.client(&req.client_code);
             cx.object(id);
             read_request(cx.tx, id)
@@ -215,7 +213,6 @@ impl Vault {
                          VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?6, ?7)",
                         params![id, code.as_str(), received, due_date(received), options.include_process_notes, hlc, cx.device_id],
                     )?;
-                    cx.outbox(Store::Clinical, "access_requests", &id, "upsert", &hlc)?;
                     id
                 }
             };
@@ -324,7 +321,7 @@ fn bundle(
     )?);
     let history = rows(
         tx,
-        "SELECT changed_at, field, old_value, new_value, reason FROM identity.identity_history WHERE code = ?1 ORDER BY id",
+        "SELECT changed_at, field, old_value, new_value, reason FROM identity.identity_history WHERE code = ?1 ORDER BY changed_at, n",
         [code],
     )?;
     let appointments = readable(rows(

@@ -8,7 +8,7 @@ use super::clients::ClientCode;
 use super::require_client;
 use crate::audit::Action;
 use crate::error::{CoreError, Result};
-use crate::vault::{Store, Vault, new_id};
+use crate::vault::{Vault, new_id};
 
 /// What happened to a booked session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -114,7 +114,6 @@ impl Vault {
                  VALUES (?1, ?2, ?3, ?4, 'scheduled', ?5, ?6)",
                 params![id, code.as_str(), starts_at, ends_at, hlc, cx.device_id],
             )?;
-            cx.outbox(Store::Clinical, "appointments", &id, "upsert", &hlc)?;
             cx.client(code.as_str());
             cx.object(&id);
             read(cx.tx, &id)?.ok_or_else(|| CoreError::Corrupt("appointment vanished".into()))
@@ -154,7 +153,6 @@ impl Vault {
                 "UPDATE appointments SET status = ?2, hlc = ?3, device_id = ?4 WHERE id = ?1",
                 params![id, status.as_str(), hlc, cx.device_id],
             )?;
-            cx.outbox(Store::Clinical, "appointments", id, "upsert", &hlc)?;
             cx.client(&appt.client_code);
             cx.object(id);
             cx.detail(format!("status={}", status.as_str()));

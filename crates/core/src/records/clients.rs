@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{check_text, require_client};
 use crate::audit::Action;
 use crate::error::{CoreError, Result};
-use crate::vault::{Ctx, Store, Vault, new_id};
+use crate::vault::{Ctx, Vault, new_id};
 
 /// Characters a person can read aloud and copy without confusion (no 0/O, 1/I/L, U).
 const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -24,12 +24,20 @@ const CODE_LEN: usize = 4;
 pub struct ClientCode(String);
 
 impl ClientCode {
-    fn random() -> Self {
+    /// A new random code. With a device letter (`docs/sync.md`, "Client codes that cannot
+    /// collide") the code starts with it, so two computers adding clients offline can never
+    /// pick the same one.
+    fn random(letter: Option<char>) -> Self {
         let mut rng = rand::rngs::OsRng;
-        let body: String = (0..CODE_LEN)
-            .map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char)
-            .collect();
-        ClientCode(format!("C-{body}"))
+        let mut pick = || CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char;
+        let first = letter.unwrap_or_else(&mut pick);
+        let rest: String = (1..CODE_LEN).map(|_| pick()).collect();
+        ClientCode(format!("C-{first}{rest}"))
+    }
+
+    /// Whether `c` can be a device letter (one of the code's symbols).
+    pub fn is_code_symbol(c: char) -> bool {
+        c.is_ascii() && CODE_ALPHABET.contains(&(c as u8))
     }
 
     /// Reads a code typed by a person: case and the `C-` prefix are optional.
@@ -244,20 +252,61 @@ pub struct ClientSummary {
     pub ended_on: Option<NaiveDate>,
 }
 
-/// Adds a client inside an action: a new random code in the clinical store, their identity
-/// in the identity store. Sets the action's client and object. `identity` must be valid.
-pub(crate) fn insert_client(cx: &mut Ctx<'_>, identity: &ClientIdentity) -> Result<ClientCode> {
-    let code = loop {
-        let c = ClientCode::random();
-        let taken: bool = cx.tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM clients WHERE code = ?1)",
+/// Where this computer's device letter is kept (device-local settings).
+const DEVICE_LETTER: &str = "device.code_letter";
+
+/// This computer's device letter, once sync has given it one.
+pub(crate) fn device_letter(conn: &rusqlite::Connection) -> Result<Option<char>> {
+    let v: Option<String> = conn
+        .query_row(
+            "SELECT value FROM main.meta WHERE key = ?1",
+            [DEVICE_LETTER],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(v.and_then(|v| v.chars().next())
+        .filter(|c| ClientCode::is_code_symbol(*c)))
+}
+
+/// Gives this computer its device letter (from its entry in the signed device list).
+pub(crate) fn set_device_letter(conn: &rusqlite::Connection, letter: char) -> Result<()> {
+    if !ClientCode::is_code_symbol(letter) {
+        return Err(CoreError::invalid(format!(
+            "'{letter}' is not a code symbol"
+        )));
+    }
+    conn.execute(
+        "INSERT INTO main.meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        rusqlite::params![DEVICE_LETTER, letter.to_string()],
+    )?;
+    Ok(())
+}
+
+/// The first of `candidates` that is neither in use nor an erased client's: erasure records
+/// are replayed at restore and arrive by sync, and would erase a new client given the code.
+fn free_code(
+    conn: &rusqlite::Connection,
+    mut candidates: impl FnMut() -> ClientCode,
+) -> Result<ClientCode> {
+    loop {
+        let c = candidates();
+        let taken: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM main.clients WHERE code = ?1)
+                 OR EXISTS(SELECT 1 FROM main.erasure_records WHERE client_code = ?1)",
             [c.as_str()],
             |r| r.get(0),
         )?;
         if !taken {
-            break c;
+            return Ok(c);
         }
-    };
+    }
+}
+
+/// Adds a client inside an action: a new random code in the clinical store, their identity
+/// in the identity store. Sets the action's client and object. `identity` must be valid.
+pub(crate) fn insert_client(cx: &mut Ctx<'_>, identity: &ClientIdentity) -> Result<ClientCode> {
+    let letter = device_letter(cx.tx)?;
+    let code = free_code(cx.tx, || ClientCode::random(letter))?;
     let id = new_id();
     let opened_on = cx.now.with_timezone(&Local).date_naive();
     let hlc = cx.stamp();
@@ -265,7 +314,6 @@ pub(crate) fn insert_client(cx: &mut Ctx<'_>, identity: &ClientIdentity) -> Resu
         "INSERT INTO clients (id, code, status, opened_on, hlc, device_id) VALUES (?1, ?2, 'active', ?3, ?4, ?5)",
         params![id, code.as_str(), opened_on, hlc, cx.device_id],
     )?;
-    cx.outbox(Store::Clinical, "clients", &id, "upsert", &hlc)?;
     let ihlc = cx.stamp();
     cx.tx.execute(
         "INSERT INTO identity.client_identity
@@ -283,13 +331,6 @@ pub(crate) fn insert_client(cx: &mut Ctx<'_>, identity: &ClientIdentity) -> Resu
             cx.device_id,
             aliases_json(&identity.aliases),
         ],
-    )?;
-    cx.outbox(
-        Store::Identity,
-        "client_identity",
-        code.as_str(),
-        "upsert",
-        &ihlc,
     )?;
     cx.client(code.as_str());
     cx.object(&id);
@@ -361,7 +402,6 @@ impl Vault {
                 params![code.as_str(), ended_on, hlc, cx.device_id],
                 |r| r.get(0),
             )?;
-            cx.outbox(Store::Clinical, "clients", &id, "upsert", &hlc)?;
             super::retention::recompute(cx, code.as_str())?;
             cx.client(code.as_str());
             cx.object(&id);
@@ -427,10 +467,11 @@ impl Vault {
                 return Err(CoreError::invalid("nothing to change: every detail given is as it was"));
             }
             for (field, before, after) in &diffs {
+                let hlc = cx.stamp();
                 cx.tx.execute(
-                    "INSERT INTO identity.identity_history (code, changed_at, field, old_value, new_value, reason)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![code.as_str(), crate::vault::timestamp(cx.now), field, before, after, reason.map(str::trim)],
+                    "INSERT INTO identity.identity_history (id, n, code, changed_at, field, old_value, new_value, reason, hlc, device_id)
+                     VALUES (?1, (SELECT coalesce(max(n), 0) + 1 FROM identity.identity_history), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![new_id(), code.as_str(), crate::vault::timestamp(cx.now), field, before, after, reason.map(str::trim), hlc, cx.device_id],
                 )?;
             }
             let hlc = cx.stamp();
@@ -442,7 +483,6 @@ impl Vault {
                     new.emergency_contact, new.gp, aliases_json(&new.aliases), hlc, cx.device_id
                 ],
             )?;
-            cx.outbox(Store::Identity, "client_identity", code.as_str(), "upsert", &hlc)?;
             super::retention::recompute(cx, code.as_str())?;
             cx.client(code.as_str());
             cx.detail(format!(
@@ -459,7 +499,7 @@ impl Vault {
             require_client(cx.tx, code.as_str())?;
             let mut stmt = cx.tx.prepare(
                 "SELECT changed_at, field, old_value, new_value, reason FROM identity.identity_history
-                 WHERE code = ?1 ORDER BY id",
+                 WHERE code = ?1 ORDER BY changed_at, n",
             )?;
             let list = stmt
                 .query_map([code.as_str()], |r| {
@@ -503,11 +543,43 @@ mod tests {
     #[test]
     fn codes_use_the_unambiguous_alphabet() {
         for _ in 0..200 {
-            let c = ClientCode::random();
+            let c = ClientCode::random(None);
             assert!(c.as_str().starts_with("C-"));
             assert!(!c.as_str()[2..].contains(['0', 'O', '1', 'I', 'L', 'U']));
             assert_eq!(ClientCode::parse(&c.as_str().to_lowercase()).unwrap(), c);
         }
+    }
+
+    #[test]
+    fn a_device_letter_starts_every_code_it_makes() {
+        for letter in CODE_ALPHABET.iter().map(|b| *b as char) {
+            let c = ClientCode::random(Some(letter));
+            assert_eq!(c.as_str().chars().nth(2), Some(letter));
+            assert_eq!(ClientCode::parse(c.as_str()).unwrap(), c);
+        }
+        assert!(!ClientCode::is_code_symbol('0') && !ClientCode::is_code_symbol('é'));
+    }
+
+    /// The bug of issue 17: a new client could be given an erased client's code, and the
+    /// erasure replay at restore (and every sync) would then erase the new client.
+    #[test]
+    fn a_new_code_is_never_one_in_use_or_an_erased_clients() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("ATTACH DATABASE ':memory:' AS identity")
+            .unwrap();
+        crate::schema::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO clients (id, code, status, opened_on, hlc, device_id) VALUES ('c1', 'C-AAAA', 'active', '2026-01-01', 'h', 'd');
+             INSERT INTO erasure_records (id, client_code, erased_at, reason, kind, hlc, device_id)
+             VALUES ('e1', 'C-BBBB', 't', 'request', 'erasure', 'h', 'd');",
+        )
+        .unwrap();
+        set_device_letter(&conn, 'K').unwrap();
+        assert_eq!(device_letter(&conn).unwrap(), Some('K'));
+        assert!(set_device_letter(&conn, 'O').is_err());
+        let mut offered = ["C-BBBB", "C-AAAA", "C-CCCC"].into_iter();
+        let got = free_code(&conn, || ClientCode(offered.next().unwrap().into())).unwrap();
+        assert_eq!(got.as_str(), "C-CCCC");
     }
 
     proptest! {

@@ -21,7 +21,7 @@ use super::retention::{read_policy, review_of};
 use crate::audit::Action;
 use crate::error::{CoreError, Result};
 use crate::records::clients::ClientCode;
-use crate::vault::{Ctx, Store, Vault, new_id};
+use crate::vault::{Ctx, Vault, new_id};
 
 /// Why a client's records were destroyed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,16 +66,6 @@ pub struct ErasureRecord {
     pub certificate: Option<DestructionCertificate>,
 }
 
-/// The tables holding a client's clinical rows, children before parents.
-const CLINICAL_TABLES: &[&str] = &[
-    "addenda",
-    "session_notes",
-    "process_notes",
-    "outcome_measures",
-    "access_requests",
-    "appointments",
-];
-
 /// Deletes everything about `code` in both stores (the caller has checked it may).
 pub(crate) fn erase_rows(cx: &mut Ctx<'_>, code: &str) -> Result<()> {
     cx.tx.execute(
@@ -87,50 +77,16 @@ pub(crate) fn erase_rows(cx: &mut Ctx<'_>, code: &str) -> Result<()> {
          SELECT calendar_key FROM appointments WHERE client_code = ?1 AND calendar_key IS NOT NULL",
         [code],
     )?;
-    for table in CLINICAL_TABLES {
-        let ids: Vec<String> = cx
-            .tx
-            .prepare(&format!("SELECT id FROM {table} WHERE client_code = ?1"))?
-            .query_map([code], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+    // Every table the registry says goes with the client, children before parents (the
+    // search index included: it runs with FTS5's secure-delete, schema v4, so the terms go
+    // with the rows). Deletes are captured for sync by the tables' triggers.
+    for table in crate::registry::erased_with_client() {
+        let column = table.erased_by.unwrap_or("client_code");
         cx.tx.execute(
-            &format!("DELETE FROM {table} WHERE client_code = ?1"),
+            &format!("DELETE FROM {} WHERE {column} = ?1", table.qualified()),
             [code],
         )?;
-        for id in ids {
-            let hlc = cx.stamp();
-            cx.outbox(Store::Clinical, table, &id, "delete", &hlc)?;
-        }
     }
-    cx.tx.execute(
-        "DELETE FROM client_retention WHERE client_code = ?1",
-        [code],
-    )?;
-    // The index runs with FTS5's secure-delete (schema v4): the terms go with the rows.
-    cx.tx
-        .execute("DELETE FROM search_index WHERE client_code = ?1", [code])?;
-    let client_id: Option<String> = cx
-        .tx
-        .query_row("SELECT id FROM clients WHERE code = ?1", [code], |r| {
-            r.get(0)
-        })
-        .ok();
-    cx.tx
-        .execute("DELETE FROM clients WHERE code = ?1", [code])?;
-    if let Some(id) = client_id {
-        let hlc = cx.stamp();
-        cx.outbox(Store::Clinical, "clients", &id, "delete", &hlc)?;
-    }
-    cx.tx.execute(
-        "DELETE FROM identity.client_identity WHERE code = ?1",
-        [code],
-    )?;
-    cx.tx.execute(
-        "DELETE FROM identity.identity_history WHERE code = ?1",
-        [code],
-    )?;
-    let hlc = cx.stamp();
-    cx.outbox(Store::Identity, "client_identity", code, "delete", &hlc)?;
     cx.tx
         .execute("DELETE FROM erasing WHERE client_code = ?1", [code])?;
     Ok(())
@@ -157,13 +113,6 @@ fn insert_record(cx: &mut Ctx<'_>, record: &ErasureRecord) -> Result<()> {
             hlc,
             cx.device_id
         ],
-    )?;
-    cx.outbox(
-        Store::Clinical,
-        "erasure_records",
-        &record.id,
-        "upsert",
-        &hlc,
     )?;
     Ok(())
 }

@@ -19,7 +19,7 @@ use super::clients::ClientCode;
 use super::require_client;
 use crate::audit::Action;
 use crate::error::{CoreError, Result};
-use crate::vault::{Store, Vault, new_id};
+use crate::vault::{Vault, new_id};
 
 /// A questionnaire the therapist can record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -255,7 +255,6 @@ impl Vault {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![id, code.as_str(), instrument.as_str(), items_json, score.total, score.band, score.risk, now, hlc, cx.device_id],
             )?;
-            cx.outbox(Store::Clinical, "outcome_measures", &id, "upsert", &hlc)?;
             cx.client(code.as_str());
             cx.object(&id);
             cx.detail(format!("instrument={}", instrument.as_str()));

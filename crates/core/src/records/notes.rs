@@ -16,7 +16,7 @@ use super::clients::ClientCode;
 use super::{check_text, require_client};
 use crate::audit::Action;
 use crate::error::{CoreError, Result};
-use crate::vault::{Store, Vault, new_id};
+use crate::vault::{Vault, new_id};
 
 const MAX_FIELD_CHARS: usize = 100_000;
 
@@ -235,7 +235,6 @@ impl Vault {
                  VALUES (?1, ?2, ?3, ?4, ?5, 'draft', ?6, ?6, ?7, ?8)",
                 params![id, code.as_str(), appointment_id, template.as_str(), body_json(&body), now, hlc, cx.device_id],
             )?;
-            cx.outbox(Store::Clinical, "session_notes", &id, "upsert", &hlc)?;
             cx.client(code.as_str());
             cx.object(&id);
             cx.detail(format!("template={}", template.as_str()));
@@ -260,7 +259,6 @@ impl Vault {
                 "UPDATE session_notes SET body = ?2, updated_at = ?3, hlc = ?4, device_id = ?5 WHERE id = ?1",
                 params![id, body_json(&body), now, hlc, cx.device_id],
             )?;
-            cx.outbox(Store::Clinical, "session_notes", id, "upsert", &hlc)?;
             cx.client(&note.client_code);
             cx.object(id);
             read_note(cx.tx, id)
@@ -283,7 +281,6 @@ impl Vault {
                 "UPDATE session_notes SET status = 'final', finalised_at = ?2, updated_at = ?2, hlc = ?3, device_id = ?4 WHERE id = ?1",
                 params![id, now, hlc, cx.device_id],
             )?;
-            cx.outbox(Store::Clinical, "session_notes", id, "upsert", &hlc)?;
             cx.client(&note.client_code);
             cx.object(id);
             read_note(cx.tx, id)
@@ -302,7 +299,6 @@ impl Vault {
                 "UPDATE session_notes SET deleted = 1, body = '{}', hlc = ?2, device_id = ?3 WHERE id = ?1",
                 params![id, hlc, cx.device_id],
             )?;
-            cx.outbox(Store::Clinical, "session_notes", id, "delete", &hlc)?;
             cx.client(&note.client_code);
             cx.object(id);
             Ok(())
@@ -327,7 +323,6 @@ impl Vault {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![id, note_id, note.client_code, text, now, hlc, cx.device_id],
             )?;
-            cx.outbox(Store::Clinical, "addenda", &id, "upsert", &hlc)?;
             cx.client(&note.client_code);
             cx.object(&id);
             cx.detail(format!("note={note_id}"));

@@ -10,7 +10,7 @@ use super::clients::ClientCode;
 use super::{check_text, require_client};
 use crate::audit::Action;
 use crate::error::Result;
-use crate::vault::{Store, Vault, new_id};
+use crate::vault::{Vault, new_id};
 
 /// A private process note about a client.
 #[derive(Clone, Debug, Serialize)]
@@ -34,7 +34,6 @@ impl Vault {
                 "INSERT INTO process_notes (id, client_code, text, created_at, hlc, device_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![id, code.as_str(), text, now, hlc, cx.device_id],
             )?;
-            cx.outbox(Store::Clinical, "process_notes", &id, "upsert", &hlc)?;
             cx.client(code.as_str());
             cx.object(&id);
             Ok(ProcessNote { id, client_code: code.to_string(), text: text.to_string(), created_at: now })

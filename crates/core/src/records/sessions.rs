@@ -9,7 +9,7 @@ use super::appointments::{Appointment, AppointmentStatus, read};
 use crate::audit::Action;
 use crate::clock::{Running, Slot};
 use crate::error::{CoreError, Result};
-use crate::vault::{Store, Vault};
+use crate::vault::Vault;
 
 /// A booked session on a day list, with the client's name from the identity store.
 #[derive(Clone, Debug, Serialize)]
@@ -87,7 +87,6 @@ impl Vault {
                 "UPDATE appointments SET status = 'attended', hlc = ?2, device_id = ?3 WHERE id = ?1",
                 params![id, hlc, cx.device_id],
             )?;
-            cx.outbox(Store::Clinical, "appointments", id, "upsert", &hlc)?;
             cx.client(&appt.client_code);
             cx.object(id);
             cx.detail("status=attended");
