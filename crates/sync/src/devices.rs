@@ -1,0 +1,309 @@
+//! The device list: which computers belong to the practice, with their keys, as signed by
+//! the devices themselves — never the server's own list (`docs/sync.md`, "The device list").
+//!
+//! It is a hash chain of entries. The first is signed by the practice root (derived from the
+//! recovery key, [`crate::keys::practice_root`]); each later one by the root or by a device
+//! the list already holds and has not revoked. Each entry names the hash of the one before,
+//! so the server can neither insert, drop, reorder nor swap one. Device letters (the first
+//! symbol of the client codes a device makes) are unique among the devices listed.
+//! [`DeviceList::verify`] reads outside bytes and is fuzzed.
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::DevicesError;
+
+const DOMAIN: &[u8] = b"casebook-sync-devices-v1";
+/// The signer name of entries signed by the practice root.
+pub const ROOT: &str = "root";
+
+/// Adding or revoking a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Add,
+    Revoke,
+}
+
+/// One entry, as signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub op: Op,
+    pub device: String,
+    /// The device's name as the therapist gave it ("Surgery desktop").
+    pub name: String,
+    /// Ed25519 public key, hex (for `add`).
+    pub signing_key: String,
+    /// The device's age X25519 recipient, for keys sent to it (for `add`).
+    pub box_key: String,
+    /// The device letter for client codes (for `add`).
+    pub letter: char,
+    pub at: String,
+    /// SHA-256 (hex) of the previous signed entry; `None` for the first.
+    pub prev: Option<String>,
+    /// `root`, or the id of the listed device that signed.
+    pub signer: String,
+}
+
+/// An entry and its signature, as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signed {
+    pub entry: Entry,
+    /// Ed25519 signature, hex.
+    pub signature: String,
+}
+
+impl Signed {
+    fn message(entry: &Entry) -> Result<Vec<u8>, DevicesError> {
+        let mut msg = DOMAIN.to_vec();
+        msg.extend_from_slice(
+            &serde_json::to_vec(entry).map_err(|e| DevicesError::Malformed(e.to_string()))?,
+        );
+        Ok(msg)
+    }
+
+    /// Signs `entry` with `key`.
+    pub fn sign(entry: Entry, key: &SigningKey) -> Result<Signed, DevicesError> {
+        let sig = key.sign(&Self::message(&entry)?);
+        Ok(Signed {
+            entry,
+            signature: hex::encode(sig.to_bytes()),
+        })
+    }
+
+    /// The hash the next entry names as `prev`.
+    pub fn hash(&self) -> Result<String, DevicesError> {
+        let bytes = serde_json::to_vec(self).map_err(|e| DevicesError::Malformed(e.to_string()))?;
+        Ok(hex::encode(Sha256::digest(bytes)))
+    }
+}
+
+/// A device the list holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub signing_key: VerifyingKey,
+    pub box_key: String,
+    pub letter: char,
+    pub revoked: bool,
+}
+
+/// A verified device list.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct DeviceList {
+    pub devices: BTreeMap<String, Listed>,
+    /// The hash of the last entry (what the next one must name).
+    pub head: Option<String>,
+    pub len: usize,
+}
+
+fn key_from_hex(s: &str) -> Option<VerifyingKey> {
+    let mut b = [0u8; 32];
+    hex::decode_to_slice(s, &mut b).ok()?;
+    VerifyingKey::from_bytes(&b).ok()
+}
+
+impl DeviceList {
+    /// Verifies a whole list (JSON array of signed entries) from the practice root.
+    pub fn verify(json: &[u8], root: &VerifyingKey) -> Result<DeviceList, DevicesError> {
+        let entries: Vec<Signed> =
+            serde_json::from_slice(json).map_err(|e| DevicesError::Malformed(e.to_string()))?;
+        let mut list = DeviceList::default();
+        for s in &entries {
+            list.append(s, root)?;
+        }
+        Ok(list)
+    }
+
+    /// The key that may sign as `signer` now.
+    fn signer_key(&self, signer: &str, root: &VerifyingKey) -> Option<VerifyingKey> {
+        if signer == ROOT {
+            return Some(*root);
+        }
+        self.devices
+            .get(signer)
+            .filter(|d| !d.revoked)
+            .map(|d| d.signing_key)
+    }
+
+    /// Checks `s` follows this list and is signed by a key it trusts, then adds it.
+    pub fn append(&mut self, s: &Signed, root: &VerifyingKey) -> Result<(), DevicesError> {
+        let i = self.len;
+        let e = &s.entry;
+        if e.prev != self.head {
+            return Err(DevicesError::Broken(i));
+        }
+        if i == 0 && (e.signer != ROOT || e.op != Op::Add) {
+            return Err(DevicesError::Refused(
+                i,
+                "the first entry must be an addition signed by the practice root",
+            ));
+        }
+        let key = self
+            .signer_key(&e.signer, root)
+            .ok_or(DevicesError::Untrusted(i))?;
+        let mut sig = [0u8; 64];
+        hex::decode_to_slice(&s.signature, &mut sig).map_err(|_| DevicesError::Untrusted(i))?;
+        key.verify_strict(&Signed::message(e)?, &Signature::from_bytes(&sig))
+            .map_err(|_| DevicesError::Untrusted(i))?;
+        match e.op {
+            Op::Add => {
+                if self.devices.contains_key(&e.device) {
+                    return Err(DevicesError::Refused(i, "the device is already listed"));
+                }
+                if self
+                    .devices
+                    .values()
+                    .any(|d| !d.revoked && d.letter == e.letter)
+                {
+                    return Err(DevicesError::Refused(
+                        i,
+                        "another listed device has that letter",
+                    ));
+                }
+                let signing_key = key_from_hex(&e.signing_key).ok_or(DevicesError::Refused(
+                    i,
+                    "the signing key is not an Ed25519 key",
+                ))?;
+                self.devices.insert(
+                    e.device.clone(),
+                    Listed {
+                        name: e.name.clone(),
+                        signing_key,
+                        box_key: e.box_key.clone(),
+                        letter: e.letter,
+                        revoked: false,
+                    },
+                );
+            }
+            Op::Revoke => match self.devices.get_mut(&e.device) {
+                Some(d) if !d.revoked => d.revoked = true,
+                _ => return Err(DevicesError::Refused(i, "no such listed device to revoke")),
+            },
+        }
+        self.head = Some(s.hash()?);
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The verifying key of a device that is listed and not revoked.
+    pub fn key_of(&self, device: &str) -> Option<&VerifyingKey> {
+        self.devices
+            .get(device)
+            .filter(|d| !d.revoked)
+            .map(|d| &d.signing_key)
+    }
+
+    /// A letter no listed device has (for a device joining), the first in `alphabet` order.
+    pub fn free_letter(&self, alphabet: &str) -> Option<char> {
+        alphabet
+            .chars()
+            .find(|c| !self.devices.values().any(|d| !d.revoked && d.letter == *c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{new_device_key, practice_root};
+
+    fn add(
+        device: &str,
+        key: &SigningKey,
+        letter: char,
+        prev: Option<String>,
+        signer: &str,
+    ) -> Entry {
+        Entry {
+            op: Op::Add,
+            device: device.into(),
+            name: format!("{device} computer"),
+            signing_key: hex::encode(key.verifying_key().to_bytes()),
+            box_key: "age1example".into(),
+            letter,
+            at: "2026-12-02T12:00:00Z".into(),
+            prev,
+            signer: signer.into(),
+        }
+    }
+
+    #[test]
+    fn a_list_grown_by_root_and_by_devices_verifies_and_the_server_cannot_change_it() {
+        let root = practice_root("recovery words");
+        let (ka, kb) = (new_device_key(), new_device_key());
+        let first = Signed::sign(add("a", &ka, 'A', None, ROOT), &root).unwrap();
+        let second =
+            Signed::sign(add("b", &kb, 'B', Some(first.hash().unwrap()), "a"), &ka).unwrap();
+        let revoke = Signed::sign(
+            Entry {
+                op: Op::Revoke,
+                ..add("b", &kb, 'B', Some(second.hash().unwrap()), "a")
+            },
+            &ka,
+        )
+        .unwrap();
+        let json = serde_json::to_vec(&[&first, &second, &revoke]).unwrap();
+        let list = DeviceList::verify(&json, &root.verifying_key()).unwrap();
+        assert!(list.key_of("a").is_some() && list.key_of("b").is_none());
+        assert_eq!(list.free_letter("AB"), Some('B'));
+
+        // Dropped, reordered, re-signed by the server (any key not in the list), or swapped key.
+        let drop_first = serde_json::to_vec(&[&second]).unwrap();
+        assert!(DeviceList::verify(&drop_first, &root.verifying_key()).is_err());
+        let reordered = serde_json::to_vec(&[&first, &revoke, &second]).unwrap();
+        assert!(DeviceList::verify(&reordered, &root.verifying_key()).is_err());
+        let server = new_device_key();
+        let forged = Signed::sign(
+            add("evil", &server, 'C', Some(first.hash().unwrap()), "a"),
+            &server,
+        )
+        .unwrap();
+        let with_forged = serde_json::to_vec(&[&first, &forged]).unwrap();
+        assert_eq!(
+            DeviceList::verify(&with_forged, &root.verifying_key()),
+            Err(DevicesError::Untrusted(1))
+        );
+        let mut swapped = second.clone();
+        swapped.entry.signing_key = hex::encode(server.verifying_key().to_bytes());
+        let with_swapped = serde_json::to_vec(&[&first, &swapped]).unwrap();
+        assert_eq!(
+            DeviceList::verify(&with_swapped, &root.verifying_key()),
+            Err(DevicesError::Untrusted(1))
+        );
+        // Another practice's root.
+        assert!(DeviceList::verify(&json, &practice_root("other").verifying_key()).is_err());
+    }
+
+    #[test]
+    fn a_revoked_device_cannot_sign_and_letters_stay_unique() {
+        let root = practice_root("r");
+        let (ka, kb) = (new_device_key(), new_device_key());
+        let mut list = DeviceList::default();
+        let first = Signed::sign(add("a", &ka, 'A', None, ROOT), &root).unwrap();
+        list.append(&first, &root.verifying_key()).unwrap();
+        let same_letter = Signed::sign(add("b", &kb, 'A', list.head.clone(), ROOT), &root).unwrap();
+        assert!(matches!(
+            list.append(&same_letter, &root.verifying_key()),
+            Err(DevicesError::Refused(1, _))
+        ));
+        let revoke_a = Signed::sign(
+            Entry {
+                op: Op::Revoke,
+                ..add("a", &ka, 'A', list.head.clone(), ROOT)
+            },
+            &root,
+        )
+        .unwrap();
+        list.append(&revoke_a, &root.verifying_key()).unwrap();
+        let by_revoked = Signed::sign(add("b", &kb, 'B', list.head.clone(), "a"), &ka).unwrap();
+        assert_eq!(
+            list.append(&by_revoked, &root.verifying_key()),
+            Err(DevicesError::Untrusted(2))
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! # casebook-sync-engine
+//!
+//! Multi-device sync for Casebook (`docs/sync.md`). The core captures and applies changes
+//! and knows nothing of the network; this crate turns changes into signed, encrypted blobs
+//! in per-device logs on the untrusted server, and checks everything the server sends back.
+//!
+//! * [`blob`] — the blob format: sealing and opening, signature and headers;
+//! * [`chain`] — each device's hash chain and the heads seen, and the alarms a lying or
+//!   broken server raises (rollback, fork, replay, gaps, withheld changes);
+//! * [`devices`] — the device list, signed by the devices themselves (never the server's list);
+//! * [`keys`] — the practice root derived from the recovery key, and device keys.
+
+pub mod blob;
+pub mod chain;
+pub mod devices;
+pub mod error;
+pub mod keys;
+
+pub use chain::Alarm;
+pub use error::{BlobError, DevicesError};
