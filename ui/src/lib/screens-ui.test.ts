@@ -14,6 +14,9 @@ vi.mock("./api", async (importOriginal) => {
       audit: vi.fn(),
       verifyAudit: vi.fn(),
       exportAudit: vi.fn(),
+      clientFile: vi.fn(),
+      clientHistory: vi.fn(),
+      closeClient: vi.fn(),
     },
   };
 });
@@ -21,8 +24,9 @@ vi.mock("./api", async (importOriginal) => {
 import { api, type AuditEntry } from "./api";
 import { app } from "./app.svelte";
 import { isoDay } from "./format";
-import { idleClock } from "./testing";
+import { idleClock, rightsFile } from "./testing";
 import Audit from "../screens/Audit.svelte";
+import ClientFile from "../screens/ClientFile.svelte";
 import Today from "../screens/Today.svelte";
 
 const m = vi.mocked(api);
@@ -159,5 +163,101 @@ describe("booking a session on Today", () => {
     $<HTMLFormElement>("#book-form")!.requestSubmit();
     flushSync();
     await vi.waitFor(() => expect(text("#book-form ~ .msg")).toBe("Booked C-NONA on 03/03/2026, 11:00–11:50."));
+  });
+});
+
+describe("the audit log in words", () => {
+  function entry(seq: number, action: string, detail: string | null, client_code: string | null = null): AuditEntry {
+    return { ...trail(1)[0], seq, action, detail, client_code, hash: String(seq) };
+  }
+  const listed = [
+    entry(1, "vault.init", "key_store=passphrase"),
+    entry(2, "vault.unlock", "key_store=passphrase"),
+    entry(3, "appointment.list", "count=0"),
+    entry(4, "note.finalise", null, "C-7KQ2"),
+    entry(5, "client.read", null, "C-7KQ2"),
+    entry(6, "thing.from_a_later_core", "x=1"),
+  ];
+  const actions = () => [...document.querySelectorAll("#audit tbody td.action")].map((td) => td.textContent!.replace(/\s+/g, " ").trim());
+
+  it("labels actions for a person, keeps the raw action, and hides routine views until asked", async () => {
+    m.audit.mockResolvedValue(listed);
+    show(Audit, {});
+    await vi.waitFor(() => expect(seqs()).toEqual([6, 4, 1]));
+    expect(actions()).toEqual(["thing.from_a_later_core", "Finalised a note", "Created the records vault, opened with the passphrase"]);
+    expect(text("#audit .count")).toBe("6 entries, newest first; 3 routine views are hidden.");
+    expect($('#audit tr[data-action="note.finalise"] td.action')?.getAttribute("title")).toBe("note.finalise");
+    expect($("label[for=audit-routine]")?.textContent).toBe("Show routine views");
+
+    $<HTMLInputElement>("#audit-routine")!.click();
+    flushSync();
+    expect(seqs()).toEqual([6, 5, 4, 3, 2, 1]);
+    expect(actions()).toContain("Unlocked with the passphrase");
+    expect(actions()).toContain("Viewed the day's sessions");
+    expect(text('#audit tr[data-action="appointment.list"] td.detail')).toBe("0 sessions");
+    expect(text("#audit .count")).toBe("6 entries, newest first.");
+
+    // The technical names, for whoever needs them.
+    $<HTMLInputElement>("#audit-raw")!.click();
+    flushSync();
+    expect(text('#audit tr[data-action="vault.unlock"] td.action')).toBe("Unlocked with the passphrase vault.unlock");
+    expect(text('#audit tr[data-action="vault.unlock"] td.detail')).toBe("key_store=passphrase");
+  });
+
+  it("offers the filter's actions in words, with their raw values", async () => {
+    m.audit.mockResolvedValue([]);
+    show(Audit, {});
+    await vi.waitFor(() => expect(text("#audit .count")).toBe("No entries."));
+    const option = (v: string) => $<HTMLOptionElement>(`#audit-action option[value="${v}"]`)?.textContent?.trim();
+    expect(option("appointment.create")).toBe("Booked a session");
+    expect(option("note.")).toBe("Session notes: everything");
+    expect(option("search")).toBe("Searched the notes");
+    const groups = [...document.querySelectorAll("#audit-action optgroup")].map((g) => g.getAttribute("label"));
+    expect(groups).toContain("Bookings");
+    expect(groups.join(" ")).not.toMatch(/Appointment/);
+  });
+});
+
+describe("one set of words", () => {
+  it("Today lists sessions, booked ones as Booked", async () => {
+    m.today.mockResolvedValue({
+      date: isoDay(),
+      appointments: [
+        {
+          id: "a1",
+          client_code: "C-7KQ2",
+          client_name: "Siân O'Brien",
+          starts_at: "2026-03-03T10:00:00Z",
+          ends_at: "2026-03-03T10:50:00Z",
+          status: "scheduled",
+        },
+      ],
+      next: null,
+      clock: idleClock(),
+    });
+    m.accessRequests.mockResolvedValue([]);
+    show(Today, {});
+    await vi.waitFor(() => expect($("#today .appt")).not.toBeNull());
+    expect([...document.querySelectorAll("#today h2")].map((h) => h.textContent)).toContain("Sessions");
+    expect(text("#today .appt .badge")).toBe("Booked");
+    expect(text("#today")).not.toMatch(/Appointment|Scheduled/);
+  });
+
+  it("the client file ends therapy, and says so", async () => {
+    const file = rightsFile();
+    file.appointments = [
+      { id: "a1", client_code: "C-7KQ2", starts_at: "2026-03-03T10:00:00Z", ends_at: "2026-03-03T10:50:00Z", status: "scheduled" },
+    ];
+    m.clientFile.mockResolvedValue(file);
+    m.clientHistory.mockResolvedValue([]);
+    show(ClientFile, { code: "C-7KQ2", tab: "sessions" });
+    await vi.waitFor(() => expect($("#close-client")).not.toBeNull());
+    expect(text("#close-client")).toBe("End therapy…");
+    expect(text("#panel-sessions tbody")).toContain("Booked");
+    await click("#close-client");
+    await vi.waitFor(() => expect($("dialog")).not.toBeNull());
+    expect(text("dialog h2")).toBe("End therapy with this client?");
+    expect(text("#confirm-ok")).toBe("End therapy");
+    expect(text("#client-file")).not.toMatch(/Close client|Scheduled/);
   });
 });
