@@ -49,6 +49,8 @@ class AppState {
   /** Bumped when something changes the day's data (a session started or ended, a calendar import). */
   dayVersion = $state(0);
   lockError = $state("");
+  /** Ctrl+N asked for a new note in this client's file: its notes tab opens one and clears this. */
+  newNoteFor = $state<string | null>(null);
   /** The day as the unlock returned it, for Today's first showing only (see `takeToday`). */
   private firstToday: Today | null = null;
 
@@ -124,6 +126,19 @@ class AppState {
     this.view = view;
   }
 
+  /**
+   * Ctrl+N: a new note in the open client's file, or else for the client in session (their file
+   * opens). False when there is no client to write it for.
+   */
+  requestNewNote(): boolean {
+    const v = this.view;
+    const code = v.name === "client" ? v.code : clock.view?.running ? clock.view.client_code : null;
+    if (!code) return false;
+    this.newNoteFor = code;
+    if (v.name !== "client" || v.code !== code) this.navigate({ name: "client", code, tab: "notes" });
+    return true;
+  }
+
   get navName(): NavName {
     return this.view.name === "client" ? "clients" : this.view.name;
   }
@@ -170,6 +185,7 @@ class AppState {
     this.settings = { ...DEFAULT_SETTINGS };
     this.lockError = "";
     this.calendarChanges = null;
+    this.newNoteFor = null;
     clock.reset();
     if (this.status) this.status = { ...this.status, unlocked: false };
     this.screen = screen;

@@ -43,8 +43,11 @@ export interface ChartLayout {
   yTicks: { y: number; value: number }[];
 }
 
-/** Light fills, mildest band first; the darker end is kept soft so points stay legible. */
-const BAND_FILLS = ["#eaf4ee", "#f2f6e6", "#fbf4dc", "#fbe9d7", "#f9e0dc", "#f4d3d0"];
+/**
+ * Soft fills, mildest band first, as app.css's --band-0…5 (so the dim theme has its own);
+ * the strong end is kept soft so points stay legible.
+ */
+const BAND_FILLS = [0, 1, 2, 3, 4, 5].map((i) => `var(--band-${i})`);
 
 export function bandFill(index: number, count: number): string {
   if (count <= 1) return BAND_FILLS[0];

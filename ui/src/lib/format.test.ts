@@ -161,10 +161,13 @@ describe("durations and the clock", () => {
   it("writes durations", () => {
     expect(formatDuration(50)).toBe("50 min");
     expect(formatDuration(0)).toBe("0 min");
-    expect(formatDuration(60)).toBe("1 h");
-    expect(formatDuration(70)).toBe("1 h 10 min");
-    expect(formatDuration(125)).toBe("2 h 5 min");
+    expect(formatDuration(60)).toBe("1 hr");
+    expect(formatDuration(70)).toBe("1 hr 10 min");
+    expect(formatDuration(125)).toBe("2 hr 5 min");
+    expect(formatDuration(240)).toBe("4 hr");
+    expect(formatDuration(49.6)).toBe("50 min");
     expect(formatDuration(-10)).toBe("-10 min");
+    expect(formatDuration(-70)).toBe("-1 hr 10 min");
   });
 
   it("writes mm:ss countdowns, negative in overrun", () => {

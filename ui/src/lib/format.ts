@@ -95,15 +95,15 @@ export function formatTimeRange(start: string | Date, end: string | Date): strin
   return `${formatTime(start)}–${formatTime(end)}`;
 }
 
-/** "50 min", "1 h", "1 h 10 min"; negative durations keep their sign. */
+/** "50 min", "1 hr", "1 hr 10 min" (whole minutes); negative durations keep their sign. */
 export function formatDuration(minutes: number): string {
   const sign = minutes < 0 ? "-" : "";
   const total = Math.round(Math.abs(minutes));
   const h = Math.floor(total / 60);
   const m = total % 60;
   if (h === 0) return `${sign}${m} min`;
-  if (m === 0) return `${sign}${h} h`;
-  return `${sign}${h} h ${m} min`;
+  if (m === 0) return `${sign}${h} hr`;
+  return `${sign}${h} hr ${m} min`;
 }
 
 const pad2 = (n: number) => String(n).padStart(2, "0");

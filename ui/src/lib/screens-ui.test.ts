@@ -1,0 +1,263 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { flushSync, mount, tick, unmount, type Component } from "svelte";
+
+vi.mock("@tauri-apps/api/event", () => ({ listen: vi.fn() }));
+vi.mock("./api", async (importOriginal) => {
+  const real = await importOriginal<typeof import("./api")>();
+  return {
+    ...real,
+    api: {
+      today: vi.fn(),
+      clients: vi.fn(),
+      addAppointment: vi.fn(),
+      accessRequests: vi.fn(),
+      audit: vi.fn(),
+      verifyAudit: vi.fn(),
+      exportAudit: vi.fn(),
+      clientFile: vi.fn(),
+      clientHistory: vi.fn(),
+      closeClient: vi.fn(),
+    },
+  };
+});
+
+import { api, type AuditEntry } from "./api";
+import { app } from "./app.svelte";
+import { isoDay } from "./format";
+import { idleClock, rightsFile } from "./testing";
+import Audit from "../screens/Audit.svelte";
+import ClientFile from "../screens/ClientFile.svelte";
+import Today from "../screens/Today.svelte";
+
+const m = vi.mocked(api);
+
+let component: ReturnType<typeof mount> | null = null;
+afterEach(() => {
+  if (component) unmount(component);
+  component = null;
+  document.body.innerHTML = "";
+});
+beforeEach(() => {
+  vi.clearAllMocks();
+  app.view = { name: "today" };
+  app.screen = "main";
+});
+
+const $ = <T extends HTMLElement = HTMLElement>(sel: string) => document.querySelector<T>(sel);
+const text = (sel: string) => $(sel)?.textContent?.replace(/\s+/g, " ").trim() ?? "";
+
+function type(sel: string, value: string) {
+  const el = $<HTMLInputElement>(sel)!;
+  el.value = value;
+  el.dispatchEvent(new Event("input", { bubbles: true }));
+  flushSync();
+}
+
+async function click(sel: string) {
+  $(sel)!.click();
+  flushSync();
+  await tick();
+}
+
+function show<P extends Record<string, unknown>>(C: Component<P>, props: P) {
+  const target = document.createElement("div");
+  document.body.appendChild(target);
+  component = mount(C as Component<Record<string, unknown>>, { target, props });
+  flushSync();
+}
+
+/** Entries 1…n of a trail, oldest first (as the core lists them). */
+function trail(n: number, action = "note.create"): AuditEntry[] {
+  return Array.from({ length: n }, (_, i) => ({
+    seq: i + 1,
+    at: `2026-03-02T${String(9 + Math.floor(i / 60)).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}:00Z`,
+    device_id: "d1",
+    action,
+    client_code: "C-7KQ2",
+    object_id: null,
+    detail: null,
+    prev_hash: "0",
+    hash: String(i + 1),
+  }));
+}
+
+const seqs = () => [...document.querySelectorAll("#audit tbody tr td:first-child")].map((td) => Number(td.textContent));
+
+describe("the audit log's counts", () => {
+  it("shows the newest entry first", async () => {
+    m.audit.mockResolvedValue(trail(3));
+    show(Audit, {});
+    await vi.waitFor(() => expect(text("#audit .count")).toBe("3 entries, newest first."));
+    expect(seqs()).toEqual([3, 2, 1]);
+  });
+
+  it("says a full page is the latest 1000, not the first", async () => {
+    m.audit.mockResolvedValue(trail(1200).slice(200));
+    show(Audit, {});
+    await vi.waitFor(() => expect(text("#audit .count")).toContain("The latest 1000 entries, newest first."));
+    expect(seqs()[0]).toBe(1200);
+    expect(text("#audit .count")).not.toMatch(/first 1000/);
+  });
+
+  it("says the verified count includes the entry recording this view", async () => {
+    m.audit.mockResolvedValue(trail(37));
+    m.verifyAudit.mockResolvedValue({ entries: 38, head_hash: "38" });
+    show(Audit, {});
+    await vi.waitFor(() => expect(text("#audit .count")).toBe("37 entries, newest first."));
+    await click("#audit-verify");
+    await vi.waitFor(() => expect(text("#audit-result")).toContain("verified"));
+    expect(text("#audit-result")).toBe(
+      "Audit trail verified: all 38 entries, chain intact. That includes one entry written after the list above was read: the one recording that you viewed it.",
+    );
+  });
+
+  it("says a filtered list is not the whole trail the check covers", async () => {
+    m.audit.mockResolvedValue(trail(37));
+    m.verifyAudit.mockResolvedValue({ entries: 90, head_hash: "90" });
+    show(Audit, {});
+    await vi.waitFor(() => expect(text("#audit .count")).toBe("37 entries, newest first."));
+    type("#audit-client", "c-7kq2");
+    $<HTMLFormElement>("#audit form.filters")!.requestSubmit();
+    flushSync();
+    await vi.waitFor(() => expect(text("#audit .count")).toBe("37 entries match the filter, newest first."));
+    expect(m.audit).toHaveBeenLastCalledWith(expect.objectContaining({ client_code: "C-7KQ2" }));
+    await click("#audit-verify");
+    await vi.waitFor(() => expect(text("#audit-result")).toContain("verified"));
+    expect(text("#audit-result")).toBe(
+      "Audit trail verified: all 90 entries, chain intact. That is the whole trail, not only the entries the filter shows.",
+    );
+  });
+});
+
+describe("booking a session on Today", () => {
+  it("names the client booked, not only the code", async () => {
+    m.today.mockResolvedValue({ date: isoDay(), appointments: [], next: null, clock: idleClock() });
+    m.accessRequests.mockResolvedValue([]);
+    m.clients.mockResolvedValue([
+      { code: "C-XEHF", status: "active", full_name: "Siân O'Brien", ended_on: null },
+      { code: "C-NONA", status: "active", full_name: null, ended_on: null },
+    ]);
+    m.addAppointment.mockResolvedValue({
+      id: "a1",
+      client_code: "C-XEHF",
+      starts_at: "2026-03-03T10:00:00Z",
+      ends_at: "2026-03-03T10:50:00Z",
+      status: "scheduled",
+    });
+    show(Today, {});
+    await click("#book-open");
+    await vi.waitFor(() => expect($("#book-form")).not.toBeNull());
+    $<HTMLFormElement>("#book-form")!.requestSubmit();
+    flushSync();
+    await vi.waitFor(() => expect(text("#book-form ~ .msg")).toContain("Booked"));
+    expect(text("#book-form ~ .msg")).toBe("Booked Siân O'Brien on 03/03/2026, 10:00–10:50.");
+
+    // A client with no name known: the code, as before.
+    m.addAppointment.mockResolvedValue({
+      id: "a2",
+      client_code: "C-NONA",
+      starts_at: "2026-03-03T11:00:00Z",
+      ends_at: "2026-03-03T11:50:00Z",
+      status: "scheduled",
+    });
+    $<HTMLFormElement>("#book-form")!.requestSubmit();
+    flushSync();
+    await vi.waitFor(() => expect(text("#book-form ~ .msg")).toBe("Booked C-NONA on 03/03/2026, 11:00–11:50."));
+  });
+});
+
+describe("the audit log in words", () => {
+  function entry(seq: number, action: string, detail: string | null, client_code: string | null = null): AuditEntry {
+    return { ...trail(1)[0], seq, action, detail, client_code, hash: String(seq) };
+  }
+  const listed = [
+    entry(1, "vault.init", "key_store=passphrase"),
+    entry(2, "vault.unlock", "key_store=passphrase"),
+    entry(3, "appointment.list", "count=0"),
+    entry(4, "note.finalise", null, "C-7KQ2"),
+    entry(5, "client.read", null, "C-7KQ2"),
+    entry(6, "thing.from_a_later_core", "x=1"),
+  ];
+  const actions = () => [...document.querySelectorAll("#audit tbody td.action")].map((td) => td.textContent!.replace(/\s+/g, " ").trim());
+
+  it("labels actions for a person, keeps the raw action, and hides routine views until asked", async () => {
+    m.audit.mockResolvedValue(listed);
+    show(Audit, {});
+    await vi.waitFor(() => expect(seqs()).toEqual([6, 4, 1]));
+    expect(actions()).toEqual(["thing.from_a_later_core", "Finalised a note", "Created the records vault, opened with the passphrase"]);
+    expect(text("#audit .count")).toBe("6 entries, newest first; 3 routine views are hidden.");
+    expect($('#audit tr[data-action="note.finalise"] td.action')?.getAttribute("title")).toBe("note.finalise");
+    expect($("label[for=audit-routine]")?.textContent).toBe("Show routine views");
+
+    $<HTMLInputElement>("#audit-routine")!.click();
+    flushSync();
+    expect(seqs()).toEqual([6, 5, 4, 3, 2, 1]);
+    expect(actions()).toContain("Unlocked with the passphrase");
+    expect(actions()).toContain("Viewed the day's sessions");
+    expect(text('#audit tr[data-action="appointment.list"] td.detail')).toBe("0 sessions");
+    expect(text("#audit .count")).toBe("6 entries, newest first.");
+
+    // The technical names, for whoever needs them.
+    $<HTMLInputElement>("#audit-raw")!.click();
+    flushSync();
+    expect(text('#audit tr[data-action="vault.unlock"] td.action')).toBe("Unlocked with the passphrase vault.unlock");
+    expect(text('#audit tr[data-action="vault.unlock"] td.detail')).toBe("key_store=passphrase");
+  });
+
+  it("offers the filter's actions in words, with their raw values", async () => {
+    m.audit.mockResolvedValue([]);
+    show(Audit, {});
+    await vi.waitFor(() => expect(text("#audit .count")).toBe("No entries."));
+    const option = (v: string) => $<HTMLOptionElement>(`#audit-action option[value="${v}"]`)?.textContent?.trim();
+    expect(option("appointment.create")).toBe("Booked a session");
+    expect(option("note.")).toBe("Session notes: everything");
+    expect(option("search")).toBe("Searched the notes");
+    const groups = [...document.querySelectorAll("#audit-action optgroup")].map((g) => g.getAttribute("label"));
+    expect(groups).toContain("Bookings");
+    expect(groups.join(" ")).not.toMatch(/Appointment/);
+  });
+});
+
+describe("one set of words", () => {
+  it("Today lists sessions, booked ones as Booked", async () => {
+    m.today.mockResolvedValue({
+      date: isoDay(),
+      appointments: [
+        {
+          id: "a1",
+          client_code: "C-7KQ2",
+          client_name: "Siân O'Brien",
+          starts_at: "2026-03-03T10:00:00Z",
+          ends_at: "2026-03-03T10:50:00Z",
+          status: "scheduled",
+        },
+      ],
+      next: null,
+      clock: idleClock(),
+    });
+    m.accessRequests.mockResolvedValue([]);
+    show(Today, {});
+    await vi.waitFor(() => expect($("#today .appt")).not.toBeNull());
+    expect([...document.querySelectorAll("#today h2")].map((h) => h.textContent)).toContain("Sessions");
+    expect(text("#today .appt .badge")).toBe("Booked");
+    expect(text("#today")).not.toMatch(/Appointment|Scheduled/);
+  });
+
+  it("the client file ends therapy, and says so", async () => {
+    const file = rightsFile();
+    file.appointments = [
+      { id: "a1", client_code: "C-7KQ2", starts_at: "2026-03-03T10:00:00Z", ends_at: "2026-03-03T10:50:00Z", status: "scheduled" },
+    ];
+    m.clientFile.mockResolvedValue(file);
+    m.clientHistory.mockResolvedValue([]);
+    show(ClientFile, { code: "C-7KQ2", tab: "sessions" });
+    await vi.waitFor(() => expect($("#close-client")).not.toBeNull());
+    expect(text("#close-client")).toBe("End therapy…");
+    expect(text("#panel-sessions tbody")).toContain("Booked");
+    await click("#close-client");
+    await vi.waitFor(() => expect($("dialog")).not.toBeNull());
+    expect(text("dialog h2")).toBe("End therapy with this client?");
+    expect(text("#confirm-ok")).toBe("End therapy");
+    expect(text("#client-file")).not.toMatch(/Close client|Scheduled/);
+  });
+});
