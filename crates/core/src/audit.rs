@@ -79,6 +79,7 @@ pub enum Action {
     ServerDisconnect,
     ServerTotp,
     ServerAccountDelete,
+    SyncApply,
 }
 
 impl Action {
@@ -115,6 +116,7 @@ impl Action {
             ServerDisconnect => "server.disconnect",
             ServerTotp => "server.totp",
             ServerAccountDelete => "server.account_delete",
+            SyncApply => "sync.apply",
             VaultUnlock => "vault.unlock",
             VaultUnlockFailed => "vault.unlock_failed",
             VaultRecover => "vault.recover",

@@ -35,6 +35,8 @@ pub struct Change {
     pub fields: Option<Vec<String>>,
     /// The row's HLC stamp after the write (`None` for tables that carry none).
     pub hlc: Option<String>,
+    /// Each changed field's stamp before the write, as `hlc device` (an update of a stamped table).
+    pub bases: std::collections::BTreeMap<String, String>,
 }
 
 fn columns(conn: &Connection, t: &Table) -> Result<Vec<String>> {
@@ -87,23 +89,61 @@ fn trigger_sql(t: &Table, cols: &[String]) -> Vec<String> {
         .map(|c| format!("CASE WHEN OLD.\"{c}\" IS NOT NEW.\"{c}\" THEN '{c},' ELSE '' END"))
         .collect::<Vec<_>>()
         .join(" || ");
+    // The stamp of each field a local write changed, for merging (`sync_stamps`); tables
+    // without stamps of their own (settings, erased calendar keys) are stamped when sent.
+    let stamped = cols.iter().any(|c| c == "hlc") && cols.iter().any(|c| c == "device_id");
+    let stamp = |field: &str, when: &str| {
+        if !stamped {
+            return String::new();
+        }
+        format!(
+            "INSERT INTO sync_stamps (tbl, row_key, field, hlc, device_id) \
+             SELECT '{name}', NEW.\"{key}\", '{field}', NEW.hlc, NEW.device_id WHERE {when} \
+             ON CONFLICT (tbl, row_key, field) DO UPDATE SET hlc = excluded.hlc, device_id = excluded.device_id; "
+        )
+    };
+    // What each changed field's stamp was before this write (its "base"): a device receiving
+    // the change can tell an overwrite of what it had (no conflict) from a concurrent one.
+    let bases = if stamped {
+        let pairs: Vec<String> = content
+            .iter()
+            .map(|c| {
+                format!(
+                    "'{c}', CASE WHEN OLD.\"{c}\" IS NOT NEW.\"{c}\" THEN (SELECT hlc || ' ' || device_id FROM sync_stamps \
+                     WHERE tbl = '{name}' AND row_key = OLD.\"{key}\" AND field IN ('{c}', '*') \
+                     ORDER BY hlc DESC, device_id DESC LIMIT 1) END"
+                )
+            })
+            .collect();
+        format!("json_object({})", pairs.join(", "))
+    } else {
+        "NULL".to_string()
+    };
+    let update_stamps: String = content
+        .iter()
+        .map(|c| stamp(c, &format!("OLD.\"{c}\" IS NOT NEW.\"{c}\"")))
+        .collect();
     vec![
         format!(
             "CREATE TRIGGER {schema}.capture_{name}_insert AFTER INSERT ON {name} \
              WHEN {silent}{ins_keys} BEGIN \
-             INSERT INTO sync_changes (tbl, row_key, op, fields, hlc) VALUES ('{name}', NEW.\"{key}\", 'upsert', NULL, {new_hlc}); END",
+             INSERT INTO sync_changes (tbl, row_key, op, fields, hlc) VALUES ('{name}', NEW.\"{key}\", 'upsert', NULL, {new_hlc}); \
+             {insert_stamp}END",
             ins_keys = only_keys("NEW"),
             new_hlc = hlc("NEW"),
+            insert_stamp = stamp("*", "1"),
         ),
         format!(
             "CREATE TRIGGER {schema}.capture_{name}_update AFTER UPDATE ON {name} \
              WHEN {silent}{upd_keys} AND ({changed_any}) BEGIN \
              INSERT INTO sync_changes (tbl, row_key, op, fields, hlc) \
              SELECT '{name}', OLD.\"{key}\", 'delete', NULL, {new_hlc} WHERE OLD.\"{key}\" IS NOT NEW.\"{key}\"; \
-             INSERT INTO sync_changes (tbl, row_key, op, fields, hlc) \
-             VALUES ('{name}', NEW.\"{key}\", 'upsert', rtrim({changed_list}, ','), {new_hlc}); END",
+             INSERT INTO sync_changes (tbl, row_key, op, fields, hlc, bases) \
+             VALUES ('{name}', NEW.\"{key}\", 'upsert', rtrim({changed_list}, ','), {new_hlc}, {bases}); \
+             {update_stamps}END",
             upd_keys = only_keys("NEW"),
             new_hlc = hlc("NEW"),
+            bases = bases,
         ),
         format!(
             "CREATE TRIGGER {schema}.capture_{name}_delete AFTER DELETE ON {name} \
@@ -188,13 +228,21 @@ pub fn applying<T>(
 /// Captured changes of one store after `after` (a `seq`), oldest first, at most `limit`.
 pub fn pending(conn: &Connection, store: Store, after: i64, limit: usize) -> Result<Vec<Change>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT seq, tbl, row_key, op, fields, hlc FROM {}.sync_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        "SELECT seq, tbl, row_key, op, fields, hlc, bases FROM {}.sync_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         store.schema()
     ))?;
     let rows = stmt
         .query_map(params![after, limit as i64], |r| {
             let fields: Option<String> = r.get(4)?;
+            let bases: Option<String> = r.get(6)?;
+            let bases: std::collections::BTreeMap<String, Option<String>> = bases
+                .and_then(|b| serde_json::from_str(&b).ok())
+                .unwrap_or_default();
             Ok(Change {
+                bases: bases
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k, v)))
+                    .collect(),
                 seq: r.get(0)?,
                 table: r.get(1)?,
                 key: r.get(2)?,

@@ -82,6 +82,8 @@ pub enum CoreError {
     #[error("{0}")]
     Conflict(String),
 
+    #[error("changes from another computer were not applied: {0}")]
+    SyncIntegrity(String),
     #[error("the audit trail does not verify: {0}")]
     AuditBroken(String),
 
@@ -185,9 +187,8 @@ impl CoreError {
             NotFound { .. } => ErrorKind::NotFound,
             InvalidInput(_) => ErrorKind::InvalidInput,
             NoteFinalised(_) | Conflict(_) | Busy => ErrorKind::Conflict,
-            AuditBroken(_) | Corrupt(_) | BackupInvalid(_) | RecoveryFileChanged => {
-                ErrorKind::Integrity
-            }
+            AuditBroken(_) | Corrupt(_) | BackupInvalid(_) | RecoveryFileChanged
+            | SyncIntegrity(_) => ErrorKind::Integrity,
             Fetch(_) => ErrorKind::Network,
             Server(e) => {
                 use crate::offsite::ServerError as S;

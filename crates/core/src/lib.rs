@@ -38,6 +38,7 @@ pub mod hlc;
 mod jsonfile;
 pub mod keys;
 pub mod keystore;
+pub mod merge;
 pub mod offsite;
 mod pins;
 pub mod portability;

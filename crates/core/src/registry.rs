@@ -228,10 +228,13 @@ pub const TABLES: &[Table] = &[
     t("erasing", Clinical, "client_code", DeviceLocal, None, None),
     t("sync_changes", Clinical, "seq", DeviceLocal, None, None),
     t("sync_applying", Clinical, "id", DeviceLocal, None, None),
+    t("sync_stamps", Clinical, "tbl", DeviceLocal, None, None),
+    t("sync_conflicts", Clinical, "id", DeviceLocal, None, None),
     t("audit_head", Identity, "id", DeviceLocal, None, None),
     t("calendar_feed", Identity, "id", DeviceLocal, None, None),
     t("sync_changes", Identity, "seq", DeviceLocal, None, None),
     t("sync_applying", Identity, "id", DeviceLocal, None, None),
+    t("sync_stamps", Identity, "tbl", DeviceLocal, None, None),
 ];
 
 /// The registry entry for `name` in `store`.

@@ -256,6 +256,37 @@ pub(crate) const CLINICAL: &[&str] = &[
         DELETE FROM search_index WHERE kind = 'process_note' AND object_id = OLD.id;
     END;
     "#,
+    // v7: merging changes from other devices ([`crate::merge`]). `sync_stamps` holds the
+    // stamp of the last write to each field of each synced row (`*`: every field, when the
+    // row was made), kept by the capture triggers for local writes and by the merge for
+    // remote ones; `~` marks a row deleted for good. `sync_conflicts` keeps the value that
+    // lost a merge, so no typed word is lost. While changes are applied, a finalised note
+    // may be replaced only by a concurrent finalisation that wins the merge.
+    r#"
+    ALTER TABLE sync_changes ADD COLUMN bases TEXT CHECK (bases IS NULL OR json_valid(bases));
+    CREATE TABLE sync_stamps (
+        tbl TEXT NOT NULL, row_key TEXT NOT NULL, field TEXT NOT NULL,
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL,
+        PRIMARY KEY (tbl, row_key, field)
+    ) WITHOUT ROWID;
+    CREATE TABLE sync_conflicts (
+        id TEXT PRIMARY KEY,
+        tbl TEXT NOT NULL,
+        row_key TEXT NOT NULL,
+        field TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('field', 'draft', 'edit_after_final', 'both_finalised', 'edit_after_delete')),
+        kept TEXT,
+        lost TEXT,
+        lost_hlc TEXT NOT NULL,
+        lost_device TEXT NOT NULL,
+        found_at TEXT NOT NULL,
+        resolved_at TEXT
+    );
+    DROP TRIGGER session_notes_final_is_immutable;
+    CREATE TRIGGER session_notes_final_is_immutable BEFORE UPDATE ON session_notes
+        WHEN OLD.status = 'final' AND NOT EXISTS (SELECT 1 FROM sync_applying)
+        BEGIN SELECT RAISE(ABORT, 'a finalised note is immutable: add an addendum'); END;
+    "#,
 ];
 
 /// The identity store (`identity`): code → name and contact details, and the audit chain head.
@@ -345,6 +376,15 @@ pub(crate) const IDENTITY: &[&str] = &[
     DROP TABLE identity.identity_history;
     ALTER TABLE identity.identity_history_v4 RENAME TO identity_history;
     CREATE INDEX identity.identity_history_by_code ON identity_history(code, changed_at, n);
+    "#,
+    // v5: per-field stamps for merging (as clinical v7).
+    r#"
+    ALTER TABLE identity.sync_changes ADD COLUMN bases TEXT CHECK (bases IS NULL OR json_valid(bases));
+    CREATE TABLE identity.sync_stamps (
+        tbl TEXT NOT NULL, row_key TEXT NOT NULL, field TEXT NOT NULL,
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL,
+        PRIMARY KEY (tbl, row_key, field)
+    ) WITHOUT ROWID;
     "#,
 ];
 

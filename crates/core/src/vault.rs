@@ -89,6 +89,11 @@ impl Ctx<'_> {
         self.clock.to_string()
     }
 
+    /// The action's clock, for folding in stamps that came from other devices.
+    pub fn clock_mut(&mut self) -> &mut Hlc {
+        &mut self.clock
+    }
+
     pub fn client(&mut self, code: &str) {
         self.target.client_code = Some(code.to_string());
     }

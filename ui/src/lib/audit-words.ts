@@ -123,6 +123,7 @@ export const AUDIT_WORDS: Record<string, Words> = {
           : undefined,
   },
   "server.account_delete": { label: "Deleted the server account" },
+  "sync.apply": { label: "Received changes from another computer" },
 };
 
 /** The detail's pieces in order: `key=value` pairs and bare words ("failed: …" kept whole). */

@@ -67,12 +67,12 @@ pub struct ErasureRecord {
 }
 
 /// Deletes everything about `code` in both stores (the caller has checked it may).
-pub(crate) fn erase_rows(cx: &mut Ctx<'_>, code: &str) -> Result<()> {
-    cx.tx.execute(
+pub(crate) fn erase_rows(tx: &rusqlite::Transaction<'_>, code: &str) -> Result<()> {
+    tx.execute(
         "INSERT OR IGNORE INTO erasing (client_code) VALUES (?1)",
         [code],
     )?;
-    cx.tx.execute(
+    tx.execute(
         "INSERT OR IGNORE INTO erased_calendar_keys (calendar_key)
          SELECT calendar_key FROM appointments WHERE client_code = ?1 AND calendar_key IS NOT NULL",
         [code],
@@ -82,13 +82,12 @@ pub(crate) fn erase_rows(cx: &mut Ctx<'_>, code: &str) -> Result<()> {
     // with the rows). Deletes are captured for sync by the tables' triggers.
     for table in crate::registry::erased_with_client() {
         let column = table.erased_by.unwrap_or("client_code");
-        cx.tx.execute(
+        tx.execute(
             &format!("DELETE FROM {} WHERE {column} = ?1", table.qualified()),
             [code],
         )?;
     }
-    cx.tx
-        .execute("DELETE FROM erasing WHERE client_code = ?1", [code])?;
+    tx.execute("DELETE FROM erasing WHERE client_code = ?1", [code])?;
     Ok(())
 }
 
@@ -175,7 +174,7 @@ impl Vault {
                 kind: ErasureKind::Erasure,
                 certificate: None,
             };
-            erase_rows(cx, code.as_str())?;
+            erase_rows(cx.tx, code.as_str())?;
             insert_record(cx, &record)?;
             cx.client(code.as_str());
             cx.object(&record.id);
@@ -231,7 +230,7 @@ impl Vault {
                 kind: ErasureKind::Retention,
                 certificate: Some(certificate),
             };
-            erase_rows(cx, code.as_str())?;
+            erase_rows(cx.tx, code.as_str())?;
             insert_record(cx, &record)?;
             cx.client(code.as_str());
             cx.object(&record.id);
@@ -266,7 +265,7 @@ impl Vault {
                 |r| r.get(0),
             )?;
             if present {
-                erase_rows(cx, &record.client_code)?;
+                erase_rows(cx.tx, &record.client_code)?;
             }
             if !known {
                 insert_record(cx, record)?;
