@@ -80,6 +80,7 @@ pub enum Action {
     ServerTotp,
     ServerAccountDelete,
     SyncApply,
+    DeviceReidentify,
 }
 
 impl Action {
@@ -117,6 +118,7 @@ impl Action {
             ServerTotp => "server.totp",
             ServerAccountDelete => "server.account_delete",
             SyncApply => "sync.apply",
+            DeviceReidentify => "device.reidentify",
             VaultUnlock => "vault.unlock",
             VaultUnlockFailed => "vault.unlock_failed",
             VaultRecover => "vault.recover",

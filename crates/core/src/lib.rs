@@ -50,6 +50,7 @@ mod schema;
 mod sealed;
 pub mod search;
 pub mod spreadsheet;
+pub mod sync_state;
 pub mod vault;
 
 #[cfg(feature = "plaintext-bench")]

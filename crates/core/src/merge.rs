@@ -70,6 +70,14 @@ impl RowChange {
     }
 }
 
+/// This device's changes to send, and the capture mark they reach.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outgoing {
+    pub changes: Vec<RowChange>,
+    /// The last `sync_changes` seq read: the next batch starts after it.
+    pub upto: i64,
+}
+
 /// What applying a batch did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ApplyReport {
@@ -831,19 +839,28 @@ fn apply_one(
 
 impl Vault {
     /// This device's changes in `store` captured after `after`, to send to the practice's
-    /// other computers, with each one's capture seq. Reads only bookkeeping and the changed
+    /// other computers, with the mark they reach. Reads only bookkeeping and the changed
     /// rows; not an action on a record, so not audited (sending is, by the sync engine).
-    pub fn outgoing_changes(
-        &mut self,
-        store: Store,
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<(i64, RowChange)>> {
+    pub fn outgoing_changes(&mut self, store: Store, after: i64, limit: usize) -> Result<Outgoing> {
         let clock = self.clock.max(crate::vault::load_clock(&self.conn)?);
         let tx = self.conn.unchecked_transaction()?;
-        let out = outgoing(&tx, store, after, limit, &self.meta.device_id, clock)?;
+        let upto: Option<i64> = tx.query_row(
+            &format!(
+                "SELECT max(seq) FROM (SELECT seq FROM {}.sync_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2)",
+                store.schema()
+            ),
+            params![after, limit as i64],
+            |r| r.get(0),
+        )?;
+        let changes = outgoing(&tx, store, after, limit, &self.meta.device_id, clock)?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
         tx.commit()?;
-        Ok(out)
+        Ok(Outgoing {
+            changes,
+            upto: upto.unwrap_or(after),
+        })
     }
 
     /// Applies changes from the practice's other computers by the merge rules, in one

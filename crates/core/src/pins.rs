@@ -100,6 +100,11 @@ pub(crate) fn checked_meta(
     Ok(meta)
 }
 
+/// Pins a new device id for this copy (re-identification), inside the caller's transaction.
+pub(crate) fn repin_device(conn: &Connection, device_id: &str) -> Result<()> {
+    set(conn, DEVICE_ID, device_id)
+}
+
 /// The recovery file's digest as pinned in the store (`None` in a backup made before pins).
 pub(crate) fn recovery_digest(conn: &Connection) -> Result<Option<String>> {
     get(conn, RECOVERY)

@@ -230,6 +230,8 @@ pub const TABLES: &[Table] = &[
     t("sync_applying", Clinical, "id", DeviceLocal, None, None),
     t("sync_stamps", Clinical, "tbl", DeviceLocal, None, None),
     t("sync_conflicts", Clinical, "id", DeviceLocal, None, None),
+    t("sync_sealed", Clinical, "seq", DeviceLocal, None, None),
+    t("sync_state", Clinical, "key", DeviceLocal, None, None),
     t("audit_head", Identity, "id", DeviceLocal, None, None),
     t("calendar_feed", Identity, "id", DeviceLocal, None, None),
     t("sync_changes", Identity, "seq", DeviceLocal, None, None),

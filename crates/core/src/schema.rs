@@ -287,6 +287,17 @@ pub(crate) const CLINICAL: &[&str] = &[
         WHEN OLD.status = 'final' AND NOT EXISTS (SELECT 1 FROM sync_applying)
         BEGIN SELECT RAISE(ABORT, 'a finalised note is immutable: add an addendum'); END;
     "#,
+    // v8: the sync engine's bookkeeping on this computer ([`crate::sync_state`]): blobs
+    // sealed and kept until the server acknowledges them (re-sent byte for byte after a
+    // crash), and the engine's state (marks, chains, device list) as JSON.
+    r#"
+    CREATE TABLE sync_sealed (
+        seq INTEGER PRIMARY KEY,
+        bytes BLOB NOT NULL,
+        acked INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    "#,
 ];
 
 /// The identity store (`identity`): code → name and contact details, and the audit chain head.

@@ -136,7 +136,7 @@ fn read_meta(dir: &Path) -> Result<VaultMeta> {
     }
 }
 
-fn write_meta(dir: &Path, meta: &VaultMeta) -> Result<()> {
+pub(crate) fn write_meta(dir: &Path, meta: &VaultMeta) -> Result<()> {
     let json = serde_json::to_vec_pretty(meta).map_err(|e| CoreError::Corrupt(e.to_string()))?;
     sealed::write_atomically(&dir.join(META_FILE), &json)
 }

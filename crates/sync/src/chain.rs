@@ -37,6 +37,14 @@ pub enum Alarm {
     /// This device's acknowledged blobs are gone from the server: they are re-sent from the
     /// local copies (a warning; the command does not fail).
     OwnBlobsGone { had: u64, served: u64 },
+    /// A blob whose signature, encryption or headers do not check out (altered, swapped, or
+    /// not from the device whose log it is in).
+    Altered { device: String, seq: u64 },
+    /// A blob signed by a key the signed device list does not hold for that device.
+    DeviceKey { device: String },
+    /// A change to a record that never changes once written (a finalised note, an addendum,
+    /// a measure, an erasure record).
+    Immutable { device: String, seq: u64 },
 }
 
 impl Alarm {
@@ -49,6 +57,9 @@ impl Alarm {
             Alarm::Missing { .. } => "missing",
             Alarm::CopiedVault { .. } => "copied-vault",
             Alarm::OwnBlobsGone { .. } => "own-blobs-gone",
+            Alarm::Altered { .. } => "altered",
+            Alarm::DeviceKey { .. } => "device-key",
+            Alarm::Immutable { .. } => "immutable",
         }
     }
 
@@ -83,6 +94,15 @@ impl Alarm {
                 "own-blobs-gone: the server lost this computer's changes {}–{had}; they are being sent again from the copies kept here",
                 served + 1
             ),
+            Alarm::Altered { device, seq } => format!(
+                "altered: change {seq} from device {device} does not check out (altered, swapped or not signed by that device); nothing was applied"
+            ),
+            Alarm::DeviceKey { device } => format!(
+                "device-key: blobs in the log of device {device} are signed by a key the practice's own device list does not hold; nothing was applied"
+            ),
+            Alarm::Immutable { device, seq } => format!(
+                "immutable: change {seq} from device {device} would change a finalised record; nothing was applied"
+            ),
         }
     }
 }
@@ -114,6 +134,13 @@ impl Chains {
                 hash: hash.clone(),
             })
         })
+    }
+
+    /// Every blob verified: (device, seq, hash).
+    pub fn verified(&self) -> impl Iterator<Item = (&str, u64, &str)> {
+        self.seen
+            .iter()
+            .flat_map(|(d, m)| m.iter().map(move |(s, h)| (d.as_str(), *s, h.as_str())))
     }
 
     /// This device's view of every other device's head, for the next blob it seals.

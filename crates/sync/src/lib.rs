@@ -8,11 +8,13 @@
 //! * [`chain`] — each device's hash chain and the heads seen, and the alarms a lying or
 //!   broken server raises (rollback, fork, replay, gaps, withheld changes);
 //! * [`devices`] — the device list, signed by the devices themselves (never the server's list);
-//! * [`keys`] — the practice root derived from the recovery key, and device keys.
+//! * [`keys`] — the practice root derived from the recovery key, and device keys;
+//! * [`engine`] — one computer's run: seal, send, check heads, fetch, verify and apply.
 
 pub mod blob;
 pub mod chain;
 pub mod devices;
+pub mod engine;
 pub mod error;
 pub mod keys;
 

@@ -124,6 +124,7 @@ export const AUDIT_WORDS: Record<string, Words> = {
   },
   "server.account_delete": { label: "Deleted the server account" },
   "sync.apply": { label: "Received changes from another computer" },
+  "device.reidentify": { label: "This copy of the records became a computer of its own" },
 };
 
 /** The detail's pieces in order: `key=value` pairs and bare words ("failed: …" kept whole). */

@@ -269,7 +269,6 @@ pub(crate) fn device_letter(conn: &rusqlite::Connection) -> Result<Option<char>>
 }
 
 /// Gives this computer its device letter (from its entry in the signed device list).
-#[allow(dead_code)] // called by `sync enable` and `sync join`, the next step of issue 17
 pub(crate) fn set_device_letter(conn: &rusqlite::Connection, letter: char) -> Result<()> {
     if !ClientCode::is_code_symbol(letter) {
         return Err(CoreError::invalid(format!(

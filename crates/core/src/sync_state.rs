@@ -1,0 +1,166 @@
+//! What the sync engine keeps on this computer, inside the encrypted clinical store: its
+//! state (marks of what was sealed, each device's verified chain, the device list) and the
+//! blobs it sealed but the server has not acknowledged yet. A blob is sealed once and kept
+//! here, in the same transaction as the marks that say its changes were sealed, so a crash
+//! at any step of seal → store → send → mark re-sends the very same bytes (the server refuses
+//! different bytes at a seq it holds) and loses nothing.
+//!
+//! Also here: re-identification (a copied vault folder becomes a computer of its own) and the
+//! records' fingerprint, which two computers that have seen the same changes share.
+
+use rusqlite::{OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use crate::audit::Action;
+use crate::error::Result;
+use crate::registry::{Sharing, TABLES};
+use crate::vault::Vault;
+
+impl Vault {
+    /// A value of the engine's state.
+    pub fn sync_get(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM main.sync_state WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Sets values of the engine's state, in one transaction.
+    pub fn sync_put(&mut self, values: &[(&str, &str)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (k, v) in values {
+            tx.execute(
+                "INSERT INTO main.sync_state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![k, v],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Keeps a sealed blob at `seq` and the state that says its changes are sealed, together.
+    pub fn store_sealed(&mut self, seq: u64, bytes: &[u8], values: &[(&str, &str)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO main.sync_sealed (seq, bytes) VALUES (?1, ?2)",
+            params![seq as i64, bytes],
+        )?;
+        for (k, v) in values {
+            tx.execute(
+                "INSERT INTO main.sync_state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![k, v],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sealed blobs the server has not acknowledged, oldest first.
+    pub fn sealed_unacked(&self) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, bytes FROM main.sync_sealed WHERE acked = 0 ORDER BY seq")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// The sealed blob at `seq`, acknowledged or not (to send again what the server lost).
+    pub fn sealed(&self, seq: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT bytes FROM main.sync_sealed WHERE seq = ?1",
+                [seq as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Records that the server holds the blob at `seq`.
+    pub fn mark_acked(&mut self, seq: u64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE main.sync_sealed SET acked = 1 WHERE seq = ?1",
+            [seq as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Gives this computer its device letter (from its entry in the signed device list):
+    /// every client code it makes from now on starts with it.
+    pub fn set_device_letter(&mut self, letter: char) -> Result<()> {
+        crate::records::clients::set_device_letter(&self.conn, letter)
+    }
+
+    /// Makes this copy a computer of its own: a new device id, pinned in the store and
+    /// written to `vault.json`. For a vault folder copied from another computer (two copies
+    /// with one id would write one log). Audited; returns the new id.
+    pub fn reidentify(&mut self) -> Result<String> {
+        let new_id = uuid::Uuid::new_v4().to_string();
+        let old = self.meta.device_id.clone();
+        let id = new_id.clone();
+        self.act(Action::DeviceReidentify, |cx| {
+            crate::pins::repin_device(cx.tx, &id)?;
+            // The engine's state was this id's: it starts again for the new one.
+            cx.tx.execute("DELETE FROM main.sync_state", [])?;
+            cx.tx.execute("DELETE FROM main.sync_sealed", [])?;
+            cx.detail(format!("previous={old}"));
+            Ok(())
+        })?;
+        self.meta.device_id = new_id.clone();
+        crate::vault::write_meta(&self.dir, &self.meta)?;
+        Ok(new_id)
+    }
+
+    /// A fingerprint of the practice's records (every synced table, without the stamps that
+    /// say which copy wrote last): two computers that have seen the same changes show the same.
+    pub fn records_fingerprint(&self) -> Result<String> {
+        let mut h = Sha256::new();
+        for t in TABLES.iter().filter(|t| t.captured()) {
+            let cols: Vec<String> = self
+                .conn
+                .prepare(&format!(
+                    "SELECT name FROM pragma_table_info('{}', '{}') ORDER BY cid",
+                    t.name,
+                    t.store.schema()
+                ))?
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .filter(|c| c != "hlc" && c != "device_id")
+                .collect();
+            let mut sql = format!(
+                "SELECT {} FROM {}",
+                cols.iter()
+                    .map(|c| format!("quote(\"{c}\")"))
+                    .collect::<Vec<_>>()
+                    .join(" || '|' || "),
+                t.qualified()
+            );
+            if let Sharing::SyncedKeys(keys, _) = t.sharing {
+                sql.push_str(&format!(
+                    " WHERE key IN ({})",
+                    keys.iter()
+                        .map(|k| format!("'{k}'"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ));
+            }
+            sql.push_str(&format!(" ORDER BY \"{}\"", t.key));
+            h.update(t.qualified().as_bytes());
+            let mut stmt = self.conn.prepare(&sql)?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let line: String = r.get(0)?;
+                h.update(line.as_bytes());
+                h.update(b"\n");
+            }
+        }
+        Ok(hex::encode(&h.finalize()[..8]))
+    }
+}

@@ -1,0 +1,405 @@
+//! One computer's sync against the server: seal this device's captured changes into its own
+//! log, send what the server has not acknowledged, check every head the server reports, then
+//! fetch, verify and apply the other devices' new blobs — each only after every blob its writer
+//! had seen (its `view`), so changes are applied in an order that respects what caused what.
+//!
+//! The server is reached through [`Remote`] (HTTP in the CLI and the app, a fault-injecting
+//! in-process server in the simulation). Anything the server does that an honest server never
+//! does stops the run with an [`Alarm`]; what was verified and applied before it stays, nothing
+//! suspect is applied, and local work carries on. State lives in the vault ([`Vault::sync_get`]),
+//! so a crash at any step resumes where it stopped.
+
+use casebook_core::merge::RowChange;
+use casebook_core::registry::Store;
+use casebook_core::{CoreError, Vault};
+use casebook_wire::Head;
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
+
+use crate::blob::{self, Envelope, Expect, Inner, Kind};
+use crate::chain::{Accepted, Alarm, Chains};
+use crate::devices::DeviceList;
+
+/// The schema version written in blobs (the clinical store's).
+const SCHEMA: u32 = 8;
+/// Changes per blob at most.
+const BATCH: usize = 2_000;
+const STATE_KEY: &str = "engine";
+
+/// Why a request to the server did not go through. Nothing is lost: the run stops and the
+/// next one carries on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemoteError {
+    #[error("the server could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the account's storage on the server is full")]
+    Full,
+    #[error("the server refused the request: {0}")]
+    Refused(String),
+}
+
+/// The server, as the engine needs it.
+pub trait Remote {
+    /// The head of every device of the account that is not revoked.
+    fn heads(&mut self) -> Result<Vec<Head>, RemoteError>;
+    /// Stores this device's blob at `seq`. Succeeds too when the server already holds these
+    /// very bytes there (a re-send after a lost acknowledgement).
+    fn put(&mut self, seq: u64, bytes: &[u8]) -> Result<(), RemoteError>;
+    /// The blobs of `device` from `from` to `to` (inclusive), in order.
+    fn range(
+        &mut self,
+        device: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, RemoteError>;
+}
+
+/// The practice's sync keys: every device holds them; the server never does.
+pub struct PracticeKeys {
+    pub clinical: age::x25519::Identity,
+    pub identity: age::x25519::Identity,
+}
+
+impl PracticeKeys {
+    fn for_kind(&self, kind: Kind) -> &age::x25519::Identity {
+        match kind {
+            Kind::Identity => &self.identity,
+            _ => &self.clinical,
+        }
+    }
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("{}", .0.line())]
+    Alarm(Alarm),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("a blob could not be made: {0}")]
+    Seal(#[from] crate::error::BlobError),
+}
+
+/// The engine's state, kept in the vault.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct State {
+    /// Capture marks (clinical, identity) of what is sealed.
+    sent: [i64; 2],
+    /// The seq the next sealed blob gets.
+    next_seq: u64,
+    /// The hash of this device's last sealed blob.
+    last_hash: Option<String>,
+    chains: Chains,
+}
+
+/// What one run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub sealed: usize,
+    pub sent: usize,
+    pub received: usize,
+    pub applied_changes: usize,
+    pub conflicts: usize,
+    /// Warnings that did not stop the run (this device's lost blobs re-sent).
+    pub warnings: Vec<Alarm>,
+}
+
+/// One device's engine over its vault.
+pub struct Engine<'a> {
+    vault: &'a mut Vault,
+    account: String,
+    me: String,
+    signer: &'a SigningKey,
+    keys: &'a PracticeKeys,
+    devices: &'a DeviceList,
+    state: State,
+}
+
+impl<'a> Engine<'a> {
+    /// The engine for `vault`, with its state as last saved.
+    pub fn load(
+        vault: &'a mut Vault,
+        account: &str,
+        signer: &'a SigningKey,
+        keys: &'a PracticeKeys,
+        devices: &'a DeviceList,
+    ) -> Result<Self, SyncError> {
+        let me = vault.meta().device_id.clone();
+        let state = match vault.sync_get(STATE_KEY)? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?,
+            None => State {
+                sent: [0, 0],
+                next_seq: 1,
+                last_hash: None,
+                chains: Chains::new(&me),
+            },
+        };
+        Ok(Engine {
+            vault,
+            account: account.to_string(),
+            me,
+            signer,
+            keys,
+            devices,
+            state,
+        })
+    }
+
+    fn state_json(state: &State) -> Result<String, SyncError> {
+        serde_json::to_string(state).map_err(|e| SyncError::Core(CoreError::Corrupt(e.to_string())))
+    }
+
+    fn save(&mut self) -> Result<(), SyncError> {
+        let json = Self::state_json(&self.state)?;
+        self.vault.sync_put(&[(STATE_KEY, &json)])?;
+        Ok(())
+    }
+
+    /// The verified chains (for status, and for the simulation's checks).
+    pub fn chains(&self) -> &Chains {
+        &self.state.chains
+    }
+
+    /// Seals this device's captured changes into blobs, kept in the vault until acknowledged.
+    pub fn seal(&mut self) -> Result<usize, SyncError> {
+        let mut sealed = 0;
+        for (i, (store, kind)) in [
+            (Store::Clinical, Kind::Clinical),
+            (Store::Identity, Kind::Identity),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            loop {
+                let out = self
+                    .vault
+                    .outgoing_changes(store, self.state.sent[i], BATCH)?;
+                if out.upto == self.state.sent[i] {
+                    break;
+                }
+                let mut next = self.state.clone();
+                next.sent[i] = out.upto;
+                if out.changes.is_empty() {
+                    self.state = next;
+                    self.save()?;
+                    continue;
+                }
+                let payload = serde_json::to_vec(&out.changes)
+                    .map_err(|e| SyncError::Core(CoreError::Corrupt(e.to_string())))?;
+                let inner = Inner {
+                    account: self.account.clone(),
+                    device: self.me.clone(),
+                    seq: self.state.next_seq,
+                    kind,
+                    prev: self.state.last_hash.clone(),
+                    view: self.state.chains.view(),
+                    schema: SCHEMA,
+                    len: 0,
+                };
+                let bytes = blob::seal(
+                    inner,
+                    &payload,
+                    &self.keys.for_kind(kind).to_public(),
+                    self.signer,
+                )?;
+                next.next_seq += 1;
+                next.last_hash = Some(blob::hash(&bytes));
+                let json = Self::state_json(&next)?;
+                self.vault
+                    .store_sealed(self.state.next_seq, &bytes, &[(STATE_KEY, &json)])?;
+                self.state = next;
+                sealed += 1;
+            }
+        }
+        Ok(sealed)
+    }
+
+    /// Sends every sealed blob the server has not acknowledged, oldest first.
+    pub fn send(&mut self, remote: &mut dyn Remote) -> Result<usize, SyncError> {
+        let mut sent = 0;
+        for (seq, bytes) in self.vault.sealed_unacked()? {
+            remote.put(seq, &bytes)?;
+            self.vault.mark_acked(seq)?;
+            self.state.chains.record_own(seq, &blob::hash(&bytes));
+            self.save()?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
+    /// Checks the server's heads; re-sends this device's own blobs the server lost.
+    fn check_heads(
+        &mut self,
+        remote: &mut dyn Remote,
+        report: &mut Report,
+    ) -> Result<Vec<Head>, SyncError> {
+        let heads = remote.heads()?;
+        for alarm in self.state.chains.check_heads(&heads) {
+            match alarm {
+                Alarm::OwnBlobsGone { had, served } => {
+                    for seq in served + 1..=had {
+                        let bytes = self
+                            .vault
+                            .sealed(seq)?
+                            .ok_or_else(|| SyncError::Alarm(Alarm::OwnBlobsGone { had, served }))?;
+                        remote.put(seq, &bytes)?;
+                    }
+                    report.warnings.push(Alarm::OwnBlobsGone { had, served });
+                }
+                other => return Err(SyncError::Alarm(other)),
+            }
+        }
+        Ok(heads)
+    }
+
+    /// Fetches, verifies and applies the other devices' new blobs.
+    fn pull(
+        &mut self,
+        remote: &mut dyn Remote,
+        heads: &[Head],
+        report: &mut Report,
+    ) -> Result<(), SyncError> {
+        let others: Vec<String> = self
+            .devices
+            .devices
+            .iter()
+            .filter(|(id, d)| **id != self.me && !d.revoked)
+            .map(|(id, _)| id.clone())
+            .collect();
+        loop {
+            let mut progress = false;
+            for device in &others {
+                let Some(head) = heads.iter().find(|h| h.device_id == *device) else {
+                    continue;
+                };
+                let have = self.state.chains.head(device).map_or(0, |h| h.seq);
+                if head.seq <= have {
+                    continue;
+                }
+                let blobs = remote.range(device, have + 1, head.seq)?;
+                for (seq, bytes) in blobs {
+                    match self.take(device, seq, &bytes, report)? {
+                        Taken::Applied => progress = true,
+                        Taken::Waiting => break,
+                    }
+                }
+            }
+            if !progress {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifies one blob of `device` and applies it, unless it depends on blobs of other
+    /// devices not applied yet.
+    fn take(
+        &mut self,
+        device: &str,
+        seq: u64,
+        bytes: &[u8],
+        report: &mut Report,
+    ) -> Result<Taken, SyncError> {
+        let altered = || {
+            SyncError::Alarm(Alarm::Altered {
+                device: device.to_string(),
+                seq,
+            })
+        };
+        let key = self.devices.key_of(device).ok_or_else(|| {
+            SyncError::Alarm(Alarm::DeviceKey {
+                device: device.to_string(),
+            })
+        })?;
+        let kind = Envelope::parse(bytes).map_err(|_| altered())?.outer.kind;
+        let at = Expect {
+            account: &self.account,
+            device,
+            seq,
+        };
+        let opened = match blob::open(bytes, &at, key, self.keys.for_kind(kind)) {
+            Ok(o) => o,
+            Err(crate::error::BlobError::BadSignature) => {
+                return Err(SyncError::Alarm(Alarm::DeviceKey {
+                    device: device.to_string(),
+                }));
+            }
+            Err(_) => return Err(altered()),
+        };
+        // Causal order: every blob its writer had seen is applied here first.
+        for (other, claim) in &opened.inner.view {
+            if *other != self.me && self.state.chains.head(other).map_or(0, |h| h.seq) < claim.seq {
+                return Ok(Taken::Waiting);
+            }
+        }
+        let before = self.state.chains.clone();
+        match self
+            .state
+            .chains
+            .accept(&opened)
+            .map_err(SyncError::Alarm)?
+        {
+            Accepted::AlreadyHad => return Ok(Taken::Applied),
+            Accepted::New => {}
+        }
+        if matches!(kind, Kind::Clinical | Kind::Identity) {
+            let changes: Vec<RowChange> = match serde_json::from_slice(&opened.payload) {
+                Ok(c) => c,
+                Err(_) => {
+                    self.state.chains = before;
+                    return Err(altered());
+                }
+            };
+            match self.vault.apply_remote(&changes) {
+                Ok(r) => {
+                    report.applied_changes += r.applied;
+                    report.conflicts += r.conflicts;
+                }
+                Err(CoreError::SyncIntegrity(_)) => {
+                    self.state.chains = before;
+                    return Err(SyncError::Alarm(Alarm::Immutable {
+                        device: device.to_string(),
+                        seq,
+                    }));
+                }
+                Err(e) => {
+                    self.state.chains = before;
+                    return Err(e.into());
+                }
+            }
+        }
+        self.save()?;
+        report.received += 1;
+        Ok(Taken::Applied)
+    }
+
+    /// One full run: seal, send, check heads, fetch and apply, check again.
+    pub fn run(&mut self, remote: &mut dyn Remote) -> Result<Report, SyncError> {
+        let mut report = Report {
+            sealed: self.seal()?,
+            ..Report::default()
+        };
+        report.sent = self.send(remote)?;
+        let heads = self.check_heads(remote, &mut report)?;
+        self.pull(remote, &heads, &mut report)?;
+        // Blobs named by a writer's view but never served: withheld.
+        if let Some(alarm) = self
+            .state
+            .chains
+            .check_heads(&heads)
+            .into_iter()
+            .find(|a| !a.is_warning())
+        {
+            return Err(SyncError::Alarm(alarm));
+        }
+        Ok(report)
+    }
+}
+
+enum Taken {
+    Applied,
+    Waiting,
+}

@@ -1,0 +1,573 @@
+//! The deterministic simulation (in the spirit of TigerBeetle's VOPR): 2–5 real vaults
+//! (SQLCipher, the real core and the real engine) edit records offline and sync through an
+//! in-process server that drops requests, loses acknowledgements, fails with 5xx, runs out of
+//! quota — and, in some runs, lies: flips bits, swaps, replays or reorders blobs, rolls a log
+//! back, or loses a device's own blobs. Devices are "killed" (their vault closed and opened
+//! again) at random points between steps.
+//!
+//! After every run: an honest server's runs converge to identical records and raise no alarm;
+//! every lie the server told where a device could catch it was caught; erased clients never
+//! return; every audit chain verifies; nothing panics.
+//!
+//! Seeds: `CASEBOOK_SIM_SEEDS` (default 1,000 with the keychain, 30 without — each vault
+//! opened with a passphrase costs a key derivation); `CASEBOOK_SIM_SEED=n` replays one seed
+//! exactly (its decisions; the encrypted bytes themselves are random every time).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use casebook_core::{ClientCode, ClientIdentity, NoteTemplate, Vault};
+use casebook_sync::blob;
+use casebook_sync::chain::Alarm;
+use casebook_sync::devices::{DeviceList, Entry, Op as ListOp, ROOT, Signed};
+use casebook_sync::engine::{Engine, PracticeKeys, Remote, RemoteError, SyncError};
+use casebook_sync::keys::{new_device_key, practice_root};
+use casebook_wire::Head;
+use ed25519_dalek::SigningKey;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const ACCOUNT: &str = "sim-account";
+const PASSPHRASE: &str = "simulation passphrase";
+const LETTERS: &str = "23456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// How the server misbehaves in a run (besides transient faults, which every run has).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lie {
+    Honest,
+    FlipBit,
+    Swap,
+    Replay,
+    Reorder,
+    Rollback,
+    LoseOwn,
+}
+
+/// The in-process server: per-device logs, and the faults it injects.
+struct Server {
+    logs: BTreeMap<String, BTreeMap<u64, Vec<u8>>>,
+    rng: ChaCha8Rng,
+    lie: Lie,
+    /// Transient failure rate (per request, out of 100).
+    flaky: u32,
+    quota: usize,
+    /// Lies told: to which device, which, and whether that device had verified enough to
+    /// be able to tell (then it must raise an alarm).
+    told: Vec<(String, Lie, bool)>,
+}
+
+impl Server {
+    fn used(&self) -> usize {
+        self.logs
+            .values()
+            .flat_map(|l| l.values())
+            .map(Vec::len)
+            .sum()
+    }
+
+    fn transient(&mut self) -> Result<(), RemoteError> {
+        if self.rng.gen_range(0..100) < self.flaky {
+            return Err(if self.rng.gen_bool(0.5) {
+                RemoteError::Unreachable("dropped".into())
+            } else {
+                RemoteError::Refused("503".into())
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether to lie to `viewer` in this response.
+    fn lying(&mut self, viewer: &str, lie: Lie) -> bool {
+        if self.lie == lie && self.rng.gen_range(0..100) < 30 {
+            self.told.push((viewer.to_string(), lie, false));
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// One device's connection to the server.
+struct Conn<'a> {
+    server: &'a mut Server,
+    me: String,
+    /// What this device had verified of each log before the run (to know which lies it can tell).
+    verified: BTreeMap<String, u64>,
+}
+
+impl Remote for Conn<'_> {
+    fn heads(&mut self) -> Result<Vec<Head>, RemoteError> {
+        self.server.transient()?;
+        let mut heads: Vec<Head> = self
+            .server
+            .logs
+            .iter()
+            .filter_map(|(d, log)| {
+                log.last_key_value().map(|(seq, bytes)| Head {
+                    device_id: d.clone(),
+                    seq: *seq,
+                    hash: blob::hash(bytes),
+                })
+            })
+            .collect();
+        let me = self.me.clone();
+        if self.server.lying(&me, Lie::Rollback) {
+            // Another device's log shown shorter than it is.
+            if let Some(h) = heads.iter_mut().find(|h| h.device_id != me && h.seq > 1) {
+                let log = &self.server.logs[&h.device_id];
+                h.seq -= 1;
+                h.hash = blob::hash(&log[&h.seq]);
+                let had = self.verified.get(&h.device_id).copied().unwrap_or(0);
+                if let Some(last) = self.server.told.last_mut() {
+                    last.2 = h.seq < had;
+                }
+            }
+        }
+        Ok(heads)
+    }
+
+    fn put(&mut self, seq: u64, bytes: &[u8]) -> Result<(), RemoteError> {
+        self.server.transient()?;
+        if self.server.used() + bytes.len() > self.server.quota {
+            return Err(RemoteError::Full);
+        }
+        let log = self.server.logs.entry(self.me.clone()).or_default();
+        match log.get(&seq) {
+            Some(have) if have.as_slice() == bytes => {}
+            Some(_) => {
+                return Err(RemoteError::Refused(
+                    "409 different bytes at this seq".into(),
+                ));
+            }
+            None => {
+                if seq != log.last_key_value().map_or(1, |(s, _)| s + 1) {
+                    return Err(RemoteError::Refused("409 not the next seq".into()));
+                }
+                log.insert(seq, bytes.to_vec());
+            }
+        }
+        // A lost acknowledgement: stored, but the device hears an error.
+        if self.server.rng.gen_range(0..100) < self.server.flaky {
+            return Err(RemoteError::Unreachable("acknowledgement lost".into()));
+        }
+        let me = self.me.clone();
+        if self.server.lying(&me, Lie::LoseOwn) {
+            // The server loses this device's newest blob after acknowledging it.
+            let log = self.server.logs.get_mut(&me).expect("just written");
+            log.pop_last();
+        }
+        Ok(())
+    }
+
+    fn range(
+        &mut self,
+        device: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, RemoteError> {
+        self.server.transient()?;
+        let mut out: Vec<(u64, Vec<u8>)> = self
+            .server
+            .logs
+            .get(device)
+            .map(|log| log.range(from..=to).map(|(s, b)| (*s, b.clone())).collect())
+            .unwrap_or_default();
+        let me = self.me.clone();
+        if out.is_empty() {
+            return Ok(out);
+        }
+        if self.server.lying(&me, Lie::FlipBit) {
+            let i = self.server.rng.gen_range(0..out.len());
+            let n = out[i].1.len();
+            let pos = self.server.rng.gen_range(0..n);
+            out[i].1[pos] ^= 1 << self.server.rng.gen_range(0..8);
+        } else if out.len() >= 2 && self.server.lying(&me, Lie::Swap) {
+            let b = out[1].1.clone();
+            out[0].1 = b;
+        } else if self.server.lying(&me, Lie::Replay) {
+            let first = out[0].1.clone();
+            let last = out.last().map_or(0, |(s, _)| *s);
+            out.push((last + 1, first));
+        } else if out.len() >= 2 && self.server.lying(&me, Lie::Reorder) {
+            out.swap(0, 1);
+        }
+        Ok(out)
+    }
+}
+
+/// A device of the simulated practice.
+struct Device {
+    dir: PathBuf,
+    id: String,
+    signer: SigningKey,
+    vault: Option<Vault>,
+    clients: Vec<String>,
+    notes: Vec<String>,
+    alarms: Vec<Alarm>,
+}
+
+fn keychain_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match Vault::init(&dir.path().join("v"), None) {
+            Ok(_) => true,
+            Err(e) => {
+                assert!(
+                    std::env::var_os("CASEBOOK_FULL_TESTS").is_none(),
+                    "the keychain is required here: {e}"
+                );
+                false
+            }
+        }
+    })
+}
+
+/// A vault made once per test process; each device starts as a copy of it.
+fn template() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = scratch();
+        let passphrase = (!keychain_available()).then_some(PASSPHRASE);
+        Vault::init(&dir.path().join("vault"), passphrase).expect("template vault");
+        dir
+    })
+    .path()
+}
+
+/// Scratch space in memory where there is some (fsync on tmpfs is free).
+fn scratch() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(d) = tempfile::tempdir_in(shm)
+    {
+        return d;
+    }
+    tempfile::tempdir().expect("temp dir")
+}
+
+fn open(dir: &Path) -> Vault {
+    let passphrase = (!keychain_available()).then_some(PASSPHRASE);
+    Vault::open(dir, passphrase).expect("open a device's vault")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read template") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+    }
+}
+
+struct Practice {
+    _home: tempfile::TempDir,
+    devices: Vec<Device>,
+    list: DeviceList,
+    keys: PracticeKeys,
+}
+
+fn practice(n: usize) -> Practice {
+    let home = scratch();
+    let root = practice_root("simulation recovery key");
+    let keys = PracticeKeys {
+        clinical: age::x25519::Identity::generate(),
+        identity: age::x25519::Identity::generate(),
+    };
+    let mut list = DeviceList::default();
+    let mut devices = Vec::new();
+    for i in 0..n {
+        let dir = home.path().join(format!("device-{i}"));
+        copy_dir(&template().join("vault"), &dir);
+        let mut vault = open(&dir);
+        let id = vault.reidentify().expect("re-identify a copied vault");
+        let letter = LETTERS.chars().nth(i).expect("a letter");
+        vault.set_device_letter(letter).expect("letter");
+        let signer = new_device_key();
+        let entry = Entry {
+            op: ListOp::Add,
+            device: id.clone(),
+            name: format!("computer {i}"),
+            signing_key: hex::encode(signer.verifying_key().to_bytes()),
+            box_key: "age1sim".into(),
+            letter,
+            at: "2026-12-02T12:00:00Z".into(),
+            prev: list.head.clone(),
+            signer: ROOT.into(),
+        };
+        list.append(
+            &Signed::sign(entry, &root).expect("sign"),
+            &root.verifying_key(),
+        )
+        .expect("a valid entry");
+        devices.push(Device {
+            dir,
+            id,
+            signer,
+            vault: Some(vault),
+            clients: Vec::new(),
+            notes: Vec::new(),
+            alarms: Vec::new(),
+        });
+    }
+    Practice {
+        _home: home,
+        devices,
+        list,
+        keys,
+    }
+}
+
+/// One random local action on device `d`.
+fn act(d: &mut Device, rng: &mut ChaCha8Rng, step: usize) {
+    let v = d.vault.as_mut().expect("open");
+    let code = |s: &str| ClientCode::parse(s).expect("a code");
+    match rng.gen_range(0..10) {
+        0 | 1 => {
+            let c = v
+                .add_client(ClientIdentity {
+                    full_name: format!("Client {step}"),
+                    ..Default::default()
+                })
+                .expect("add a client");
+            d.clients.push(c.code.as_str().to_string());
+        }
+        2 | 3 if !d.clients.is_empty() => {
+            let c = d.clients[rng.gen_range(0..d.clients.len())].clone();
+            if let Ok(n) = v.add_note(
+                &code(&c),
+                NoteTemplate::Free,
+                &[("text".into(), format!("typed at {step}"))],
+                None,
+            ) {
+                d.notes.push(n.id);
+            }
+        }
+        4 | 5 if !d.notes.is_empty() => {
+            let n = d.notes[rng.gen_range(0..d.notes.len())].clone();
+            let _ = v.edit_note(&n, &[("text".into(), format!("edited at {step}"))]);
+        }
+        6 if !d.notes.is_empty() => {
+            let n = d.notes[rng.gen_range(0..d.notes.len())].clone();
+            let _ = v.finalise_note(&n);
+        }
+        7 if !d.notes.is_empty() => {
+            let n = d.notes[rng.gen_range(0..d.notes.len())].clone();
+            let _ = v.add_addendum(&n, "added later");
+        }
+        8 if !d.clients.is_empty() => {
+            let c = d.clients[rng.gen_range(0..d.clients.len())].clone();
+            let changes: casebook_core::records::clients::IdentityChanges = serde_json::from_value(
+                serde_json::json!({ "email": format!("e{step}@example.org") }),
+            )
+            .expect("json");
+            let _ = v.edit_client(&code(&c), &changes, None);
+        }
+        9 if !d.clients.is_empty() && rng.gen_range(0..4) == 0 => {
+            let c = d.clients[rng.gen_range(0..d.clients.len())].clone();
+            let _ = v.erase_client(&code(&c), "asked to be forgotten", true);
+        }
+        _ => {}
+    }
+}
+
+/// Learns the clients and notes other devices made (so later actions touch them too).
+fn learn(d: &mut Device) {
+    let v = d.vault.as_mut().expect("open");
+    if let Ok(list) = v.list_clients(true) {
+        for c in list {
+            if !d.clients.contains(&c.code.as_str().to_string()) {
+                d.clients.push(c.code.as_str().to_string());
+            }
+            if let Ok(notes) = v.notes(&c.code) {
+                for n in notes {
+                    if !d.notes.contains(&n.id) {
+                        d.notes.push(n.id);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn sync(p: &mut Practice, i: usize, server: &mut Server) -> Result<(), SyncError> {
+    let d = &mut p.devices[i];
+    let vault = d.vault.as_mut().expect("open");
+    let mut engine = Engine::load(vault, ACCOUNT, &d.signer, &p.keys, &p.list)?;
+    let mut verified = BTreeMap::new();
+    for (x, seq, _) in engine.chains().verified() {
+        let e = verified.entry(x.to_string()).or_insert(0);
+        *e = (*e).max(seq);
+    }
+    let mut conn = Conn {
+        server,
+        me: d.id.clone(),
+        verified,
+    };
+    let result = engine.run(&mut conn);
+    // Whatever the server did, this device verified only blobs the devices really wrote.
+    for (x, seq, hash) in engine.chains().verified() {
+        if let Some(bytes) = server.logs.get(x).and_then(|l| l.get(&seq)) {
+            assert_eq!(
+                blob::hash(bytes),
+                hash,
+                "device {i} accepted a blob {x}/{seq} its writer never wrote"
+            );
+        }
+    }
+    match result {
+        Ok(report) => {
+            d.alarms.extend(report.warnings);
+            Ok(())
+        }
+        Err(SyncError::Alarm(a)) => {
+            d.alarms.push(a.clone());
+            Err(SyncError::Alarm(a))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn run_seed(seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n = rng.gen_range(2..=5usize);
+    let lie = match rng.gen_range(0..12) {
+        0 => Lie::FlipBit,
+        1 => Lie::Swap,
+        2 => Lie::Replay,
+        3 => Lie::Reorder,
+        4 => Lie::Rollback,
+        5 => Lie::LoseOwn,
+        _ => Lie::Honest,
+    };
+    let mut server = Server {
+        logs: BTreeMap::new(),
+        rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5eed),
+        lie,
+        flaky: rng.gen_range(0..25),
+        quota: if rng.gen_range(0..10) == 0 {
+            rng.gen_range(4_000..40_000)
+        } else {
+            usize::MAX
+        },
+        told: Vec::new(),
+    };
+    let mut p = practice(n);
+    let steps = rng.gen_range(5..30);
+    for step in 0..steps {
+        let i = rng.gen_range(0..n);
+        match rng.gen_range(0..10) {
+            0..=4 => act(&mut p.devices[i], &mut rng, step),
+            5..=8 => {
+                let told_before = server.told.len();
+                let result = sync(&mut p, i, &mut server);
+                check_lies_caught(&p.devices[i], &server.told[told_before..], &result, seed);
+                learn(&mut p.devices[i]);
+            }
+            _ => {
+                // Killed: the vault closed and opened again between steps.
+                let d = &mut p.devices[i];
+                d.vault = None;
+                d.vault = Some(open(&d.dir));
+            }
+        }
+    }
+    if lie == Lie::Honest {
+        // An honest server, however flaky, lets everyone converge once it stops failing.
+        server.flaky = 0;
+        server.quota = usize::MAX;
+        for _round in 0..3 {
+            for i in 0..n {
+                if let Err(e) = sync(&mut p, i, &mut server) {
+                    panic!("seed {seed}: device {i} failed against an honest server: {e}");
+                }
+            }
+        }
+        let prints: Vec<String> = p
+            .devices
+            .iter()
+            .map(|d| {
+                d.vault
+                    .as_ref()
+                    .expect("open")
+                    .records_fingerprint()
+                    .expect("fingerprint")
+            })
+            .collect();
+        assert!(
+            prints.windows(2).all(|w| w[0] == w[1]),
+            "seed {seed}: records differ: {prints:?}"
+        );
+        for d in &p.devices {
+            assert!(
+                d.alarms.iter().all(Alarm::is_warning),
+                "seed {seed}: alarm from an honest server: {:?}",
+                d.alarms
+            );
+        }
+    }
+    for d in &mut p.devices {
+        let v = d.vault.as_mut().expect("open");
+        assert!(
+            v.verify_audit().is_ok(),
+            "seed {seed}: an audit chain does not verify"
+        );
+        let erased: Vec<String> = v
+            .erasure_records()
+            .expect("records")
+            .into_iter()
+            .map(|r| r.client_code)
+            .collect();
+        for c in v.list_clients(true).expect("list") {
+            assert!(
+                !erased.contains(&c.code.as_str().to_string()),
+                "seed {seed}: erased client {} came back",
+                c.code
+            );
+        }
+    }
+}
+
+/// Every lie told to a device that it could tell from what it had verified was caught.
+fn check_lies_caught(
+    d: &Device,
+    told: &[(String, Lie, bool)],
+    result: &Result<(), SyncError>,
+    seed: u64,
+) {
+    for (viewer, lie, must_catch) in told {
+        if *viewer == d.id && *must_catch {
+            assert!(
+                matches!(result, Err(SyncError::Alarm(_)) | Err(SyncError::Remote(_))),
+                "seed {seed}: {lie:?} told to {} was not caught: {result:?}",
+                d.id
+            );
+        }
+    }
+}
+
+#[test]
+fn the_simulation_holds_for_every_seed() {
+    if let Some(seed) = std::env::var("CASEBOOK_SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        run_seed(seed);
+        return;
+    }
+    let default = if keychain_available() { 1_000 } else { 30 };
+    let seeds: u64 = std::env::var("CASEBOOK_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default);
+    for seed in 0..seeds {
+        let outcome = std::panic::catch_unwind(|| run_seed(seed));
+        if let Err(e) = outcome {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!("seed {seed} failed (replay with CASEBOOK_SIM_SEED={seed}): {msg}");
+        }
+    }
+}
