@@ -26,6 +26,7 @@ export const KEYS = {
   registrationNumber: "casebook.registration-number",
   noteTemplate: "casebook.default-note-template",
   gettingStartedDismissed: "casebook.getting-started-dismissed",
+  restoreTestedOn: "casebook.restore-tested-on",
 } as const;
 
 const TEMPLATES: NoteTemplate[] = ["soap", "dap", "birp", "free"];
@@ -80,6 +81,8 @@ class LocalPrefs {
   /** The template a new note starts with; null: never chosen (SOAP then). */
   noteTemplate = $state<NoteTemplate | null>(null);
   gettingStartedDismissed = $state(false);
+  /** The day ("YYYY-MM-DD") a backup was last restored here as a test, or "". */
+  restoreTestedOn = $state("");
 
   constructor() {
     this.load();
@@ -101,6 +104,8 @@ class LocalPrefs {
     this.registrationNumber = readLine(get(KEYS.registrationNumber));
     this.noteTemplate = readTemplate(get(KEYS.noteTemplate));
     this.gettingStartedDismissed = get(KEYS.gettingStartedDismissed) === "1";
+    const tested = get(KEYS.restoreTestedOn) ?? "";
+    this.restoreTestedOn = /^\d{4}-\d{2}-\d{2}$/.test(tested) ? tested : "";
   }
 
   /** Follows changes made in the other window; returns the stop function. */
@@ -133,6 +138,12 @@ class LocalPrefs {
   setNoteTemplate(t: NoteTemplate): void {
     this.noteTemplate = t;
     store(KEYS.noteTemplate, t);
+  }
+
+  /** A backup was restored (into a new folder) from this computer: the restore is tested. */
+  markRestoreTested(day: string): void {
+    this.restoreTestedOn = day;
+    store(KEYS.restoreTestedOn, day);
   }
 
   setGettingStartedDismissed(v: boolean): void {
