@@ -187,7 +187,8 @@ export async function screenshot(name) {
 
 /** "49:57" → 2997; "-02:15" → -135. */
 export function clockSeconds(s) {
-  const m = /^(-?)(\d+):(\d\d)$/.exec(s.trim());
+  // "+02:15" is time over (negative); "-02:15" is the core's own notation for it.
+  const m = /^([+-]?)(\d+):(\d\d)$/.exec(s.trim());
   if (!m) throw new Error(`Not a clock reading: ${JSON.stringify(s)}`);
   const v = Number(m[2]) * 60 + Number(m[3]);
   return m[1] ? -v : v;

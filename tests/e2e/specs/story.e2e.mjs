@@ -252,7 +252,10 @@ describe("A therapist's first day with Casebook", () => {
     await screenshot("session-clock.png");
 
     await click("#clock-end");
+    // End waits 10 s with an Undo ("Ended · Undo") before the session is ended.
+    await shown("#clock-undo");
     await gone("#clock-display");
+    await until(async () => /No session running/.test(await text(".strip .clock")), "the session has ended", 20_000);
   });
 
   it("imports today's appointments from a calendar file", async () => {

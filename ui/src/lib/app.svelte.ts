@@ -31,7 +31,7 @@ export type View =
   | { name: "audit" }
   | { name: "retention" }
   | { name: "backups" }
-  | { name: "settings"; section?: "calendar" | "offsite" };
+  | { name: "settings"; section?: "calendar" | "offsite" | "practice" | "sessions" };
 
 export type NavName = "today" | "clients" | "search" | "audit" | "retention" | "backups" | "settings";
 

@@ -25,7 +25,10 @@ export class ClockState {
     return v.remaining_seconds;
   });
 
-  display = $derived(this.remaining === null ? (this.view?.display ?? "") : formatClock(this.remaining));
+  /** "49:57", or the time over as "+02:15" in overrun (the core's "-02:15" is not shown). */
+  display = $derived(
+    this.remaining === null ? (this.view?.display ?? "").replace(/^-/, "+") : formatClock(this.remaining),
+  );
   overrun = $derived(this.remaining !== null ? this.remaining < 0 : this.view?.overrun === true);
 
   set(v: ClockView): void {
@@ -96,3 +99,36 @@ export class ClockState {
 }
 
 export const clock = new ClockState();
+
+/** The clock's three looks: calm, amber from the first warning, red in overrun. */
+export type ClockPhase = "calm" | "warning" | "overrun";
+
+/** The phase's words, so it is never told by colour alone. */
+export const PHASE_WORDS: Record<ClockPhase, string> = {
+  calm: "In session",
+  warning: "Ending soon",
+  overrun: "Overrun",
+};
+
+/**
+ * The phase at `remaining` seconds to the planned end: overrun once past it, warning from the
+ * first (largest) warning time in Settings, calm before; calm when nothing runs.
+ */
+export function clockPhase(remaining: number | null, warningMinutes: number[]): ClockPhase {
+  if (remaining === null) return "calm";
+  if (remaining < 0) return "overrun";
+  const first = warningMinutes.length > 0 ? Math.max(...warningMinutes) : 0;
+  return first > 0 && remaining <= first * 60 ? "warning" : "calm";
+}
+
+/**
+ * How much of the planned session has gone, 0…1 (1 in overrun), or null when it cannot be
+ * told (no start or end). An extension moves the end, so the bar steps back.
+ */
+export function sessionProgress(v: ClockView | null, now: number): number | null {
+  if (!v?.running || !v.started_at || !v.ends_at) return null;
+  const start = Date.parse(v.started_at);
+  const end = Date.parse(v.ends_at);
+  if (!Number.isFinite(start) || !Number.isFinite(end) || end <= start) return null;
+  return Math.min(1, Math.max(0, (now - start) / (end - start)));
+}

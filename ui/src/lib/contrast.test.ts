@@ -41,6 +41,9 @@ const TEXT: [string, string][] = [
   ["--mark-text", "--mark-bg"],
   ["--chart-text", "--surface"],
   ["--disabled-text", "--disabled-bg"],
+  ["--on-clock-calm", "--clock-calm"],
+  ["--on-clock-warn", "--clock-warn"],
+  ["--on-clock-over", "--clock-over"],
   ...[0, 1, 2, 3, 4, 5].map((i): [string, string] => ["--chart-text", `--band-${i}`]),
 ];
 

@@ -170,13 +170,13 @@ describe("durations and the clock", () => {
     expect(formatDuration(-70)).toBe("-1 hr 10 min");
   });
 
-  it("writes mm:ss countdowns, negative in overrun", () => {
+  it("writes mm:ss countdowns, and the time over as +mm:ss in overrun (as the tray)", () => {
     expect(formatClock(3000)).toBe("50:00");
     expect(formatClock(2997)).toBe("49:57");
     expect(formatClock(59)).toBe("00:59");
     expect(formatClock(0)).toBe("00:00");
-    expect(formatClock(-1)).toBe("-00:01");
-    expect(formatClock(-135)).toBe("-02:15");
+    expect(formatClock(-1)).toBe("+00:01");
+    expect(formatClock(-135)).toBe("+02:15");
     expect(formatClock(75 * 60)).toBe("75:00");
     expect(formatClock(-0)).toBe("00:00");
   });

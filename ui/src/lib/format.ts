@@ -108,12 +108,15 @@ export function formatDuration(minutes: number): string {
 
 const pad2 = (n: number) => String(n).padStart(2, "0");
 
-/** A countdown: "49:57"; "-02:15" in overrun; minutes go past 59 ("75:00"). */
+/**
+ * A countdown: "49:57"; in overrun the time over, "+02:15" (as the tray shows it); minutes go
+ * past 59 ("75:00").
+ */
 export function formatClock(seconds: number): string {
   const whole = Math.trunc(seconds);
-  const neg = whole < 0;
+  const over = whole < 0;
   const abs = Math.abs(whole);
-  return `${neg ? "-" : ""}${pad2(Math.floor(abs / 60))}:${pad2(abs % 60)}`;
+  return `${over ? "+" : ""}${pad2(Math.floor(abs / 60))}:${pad2(abs % 60)}`;
 }
 
 /** Seconds left until `endsAt`, rounded to the nearest second. */

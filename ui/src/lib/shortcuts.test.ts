@@ -189,17 +189,33 @@ describe("Ctrl+Enter in the note editor", () => {
 });
 
 describe("Ctrl+Shift+E", () => {
-  it("ends the running session, and does nothing when none runs", async () => {
-    show(ClockStrip, {});
-    press("E", { ctrlKey: true, shiftKey: true });
-    expect(m.endSession).not.toHaveBeenCalled();
-    clock.set(idleClock({ running: true, ends_at: new Date(Date.now() + 60_000).toISOString() }));
-    flushSync();
-    m.endSession.mockResolvedValue(idleClock());
-    const e = press("E", { ctrlKey: true, shiftKey: true });
-    expect(e.defaultPrevented).toBe(true);
-    expect(m.endSession).toHaveBeenCalledTimes(1);
-    expect(document.querySelector("#clock-end")?.getAttribute("aria-keyshortcuts")).toBe("Control+Shift+E");
+  it("ends the running session after the Undo time, and does nothing when none runs", async () => {
+    vi.useFakeTimers();
+    try {
+      show(ClockStrip, {});
+      press("E", { ctrlKey: true, shiftKey: true });
+      expect(m.endSession).not.toHaveBeenCalled();
+      clock.set(
+        idleClock({
+          running: true,
+          started_at: new Date(Date.now() - 60_000).toISOString(),
+          ends_at: new Date(Date.now() + 60_000).toISOString(),
+        }),
+      );
+      flushSync();
+      expect(document.querySelector("#clock-end")?.getAttribute("aria-keyshortcuts")).toBe("Control+Shift+E");
+      m.endSession.mockResolvedValue(idleClock());
+      const e = press("E", { ctrlKey: true, shiftKey: true });
+      expect(e.defaultPrevented).toBe(true);
+      flushSync();
+      expect(document.querySelector("#clock-undo")?.textContent).toBe("Undo");
+      expect(m.endSession).not.toHaveBeenCalled();
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(m.endSession).toHaveBeenCalledTimes(1);
+    } finally {
+      vi.useRealTimers();
+      localStorage.clear();
+    }
   });
 });
 

@@ -48,7 +48,7 @@ export const SHORTCUT_LIST: { keys: string[][]; what: string }[] = [
   ...NAV.map((n, i) => ({ keys: [["Ctrl", String(i + 1)]], what: `Go to ${n.label}` })),
   { keys: [["Ctrl", "N"]], what: "New note (in a client's file, or for the client in session)" },
   { keys: [["Ctrl", "Enter"]], what: "Finalise the note being written (asks first)" },
-  { keys: [["Ctrl", "Shift", "E"]], what: "End the running session" },
+  { keys: [["Ctrl", "Shift", "E"]], what: "End the running session (with 10 seconds to undo)" },
   { keys: [["Ctrl", "L"]], what: "Lock Casebook" },
   { keys: [["Ctrl", "+"]], what: "Larger text" },
   { keys: [["Ctrl", "−"]], what: "Smaller text" },
