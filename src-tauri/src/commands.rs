@@ -624,7 +624,11 @@ pub fn extend_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> 
     Ok(settle(app, state, c))
 }
 
-pub fn end_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> {
+pub fn end_session(
+    app: &AppHandle,
+    state: &AppState,
+    ended_at: Option<DateTime<Utc>>,
+) -> UiResult<ClockView> {
     state.touch();
     let mut vault = state.try_vault_slot();
     let mut c = guard(&state.clock);
@@ -634,7 +638,7 @@ pub fn end_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> {
             message: "No session is running.".into(),
         });
     };
-    let now = Utc::now();
+    let now = ended_at_or_now(ended_at, ran.started_at, Utc::now());
     match vault.as_mut().and_then(|v| v.as_mut()) {
         // A session read from a clock file that failed its check: its end is not recorded.
         _ if ran.unverified => {}
@@ -668,9 +672,27 @@ pub async fn clock_extend(app: AppHandle, state: State<'_, AppState>) -> UiResul
     extend_session(&app, &state)
 }
 
+/// When a session ended: the moment End was pressed, if the window says so (it waits ten
+/// seconds for an Undo before sending), else now. A time in the future, before the start, or
+/// more than two minutes back is not believed.
+pub fn ended_at_or_now(
+    pressed: Option<DateTime<Utc>>,
+    started_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    pressed
+        .filter(|t| *t <= now && *t >= started_at && now - *t <= chrono::Duration::seconds(120))
+        .unwrap_or(now)
+}
+
 #[tauri::command]
-pub async fn clock_end(app: AppHandle, state: State<'_, AppState>) -> UiResult<ClockView> {
-    end_session(&app, &state)
+pub async fn clock_end(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    ended_at_ms: Option<i64>,
+) -> UiResult<ClockView> {
+    let pressed = ended_at_ms.and_then(DateTime::<Utc>::from_timestamp_millis);
+    end_session(&app, &state, pressed)
 }
 
 /// Opens (or brings forward) the small always-on-top clock window.
@@ -683,7 +705,8 @@ pub fn show_clock_window(app: &AppHandle) -> UiResult<()> {
     WebviewWindowBuilder::new(app, "clock", WebviewUrl::App("index.html#clock".into()))
         .title("Session clock")
         .inner_size(240.0, 120.0)
-        .resizable(false)
+        .min_inner_size(180.0, 90.0)
+        .resizable(true)
         .always_on_top(true)
         .build()
         .map_err(|e| UiError::internal(format!("The clock window could not open: {e}")))?;
@@ -693,4 +716,32 @@ pub fn show_clock_window(app: &AppHandle) -> UiResult<()> {
 #[tauri::command]
 pub async fn clock_window(app: AppHandle) -> UiResult<()> {
     show_clock_window(&app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_session_ends_when_end_was_pressed_unless_that_time_cannot_be_right() {
+        let start = Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap();
+        let now = start + chrono::Duration::minutes(50);
+        let pressed = now - chrono::Duration::seconds(10);
+        assert_eq!(ended_at_or_now(Some(pressed), start, now), pressed);
+        assert_eq!(ended_at_or_now(None, start, now), now);
+        // In the future, before the start, or long ago: not believed.
+        assert_eq!(
+            ended_at_or_now(Some(now + chrono::Duration::seconds(5)), start, now),
+            now
+        );
+        assert_eq!(
+            ended_at_or_now(Some(start - chrono::Duration::seconds(1)), start, now),
+            now
+        );
+        assert_eq!(
+            ended_at_or_now(Some(now - chrono::Duration::minutes(5)), start, now),
+            now
+        );
+    }
 }

@@ -21,7 +21,7 @@ pub struct TrayItems {
 pub fn build(app: &AppHandle) -> tauri::Result<()> {
     let time = MenuItem::with_id(app, "time", "No session running", false, None::<&str>)?;
     let start_end = MenuItem::with_id(app, "start_end", "Start session", true, None::<&str>)?;
-    let extend = MenuItem::with_id(app, "extend", "+5 minutes", false, None::<&str>)?;
+    let extend = MenuItem::with_id(app, "extend", "+5 min", false, None::<&str>)?;
     let clock_window =
         MenuItem::with_id(app, "clock_window", "Show clock window", true, None::<&str>)?;
     let open = MenuItem::with_id(app, "open", "Open Casebook", true, None::<&str>)?;
@@ -63,7 +63,7 @@ fn on_menu(app: &AppHandle, id: &str) {
         "start_end" => {
             let running = crate::state::guard(&state.clock).clock.running().is_some();
             if running {
-                commands::end_session(app, &state).map(|_| ())
+                commands::end_session(app, &state, None).map(|_| ())
             } else {
                 commands::start_next_or_adhoc(app, &state).map(|_| ())
             }

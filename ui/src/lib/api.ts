@@ -681,7 +681,9 @@ export const api = {
   startSession: (appointmentId: string | null, minutes: number | null) =>
     call<ClockView>("clock_start", { appointmentId, minutes }),
   extendSession: () => call<ClockView>("clock_extend"),
-  endSession: () => call<ClockView>("clock_end"),
+  /** Ends the running session; `endedAtMs` is when End was pressed (the undo delay is not counted). */
+  endSession: (endedAtMs?: number) =>
+    endedAtMs === undefined ? call<ClockView>("clock_end") : call<ClockView>("clock_end", { endedAtMs }),
   showClockWindow: () => call<void>("clock_window"),
 
   backups: () => call<BackupOverview>("backup_overview"),

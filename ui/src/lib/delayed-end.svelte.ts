@@ -22,7 +22,8 @@ interface Shared {
 
 export interface DelayedEndOptions {
   /** Sends the end to the core. */
-  send: () => Promise<ClockView>;
+  /** Sends the end, recorded at `endedAtMs` (when End was pressed, not when it is sent). */
+  send: (endedAtMs: number) => Promise<ClockView>;
   /** The running session's key (its start time), or null when none runs. */
   current: () => string | null;
   /** Told the core's answer after the end was sent. */
@@ -95,12 +96,13 @@ export class DelayedEnd {
   async flush(): Promise<void> {
     if (!this.owner || this.session === null) return;
     const session = this.session;
+    const endedAtMs = this.due - this.delayMs;
     this.forget();
     this.share(null);
     if (this.opts.current() !== session) return; // it ended some other way meanwhile
     this.sending = true;
     try {
-      this.opts.onsent?.(await this.opts.send());
+      this.opts.onsent?.(await this.opts.send(endedAtMs));
     } catch (e) {
       this.opts.onerror?.(e);
     } finally {
