@@ -81,6 +81,9 @@ enum Command {
     /// Connect to a casebook-sync server for off-site backups; its status, TOTP, sign-out.
     #[command(subcommand)]
     Server(cmd::server::ServerCmd),
+    /// Several computers sharing one practice: end-to-end encrypted, signed, checked.
+    #[command(subcommand)]
+    Sync(cmd::sync::SyncCmd),
     /// Show the database keys (to open your data with standard SQLCipher tools).
     #[command(subcommand)]
     Keys(cmd::keys::KeysCmd),
@@ -133,6 +136,7 @@ fn main() -> ExitCode {
         Command::Backup(c) => cmd::backup::run(&g, c),
         Command::Calendar(c) => cmd::calendar::run(&g, c),
         Command::Server(c) => cmd::server::run(&g, c),
+        Command::Sync(c) => cmd::sync::run(&g, c),
         Command::Erase(a) => cmd::erase::run(&g, a),
         Command::Retention(c) => cmd::retention::run(&g, c),
         Command::Sar(c) => cmd::sar::run(&g, c),

@@ -16,7 +16,53 @@ use crate::error::Result;
 use crate::registry::{Sharing, TABLES};
 use crate::vault::Vault;
 
+/// Forgets the sync bookkeeping of the computer this copy came from (a restored backup, a
+/// copied folder): its engine state, its sealed blobs and its captured changes are that
+/// computer's, which sends them itself. Tables a store made before sync lacks are skipped.
+pub(crate) fn forget_other_computers_sync(conn: &rusqlite::Connection) -> Result<()> {
+    for (schema, table) in [
+        ("main", "sync_state"),
+        ("main", "sync_sealed"),
+        ("main", "sync_changes"),
+        ("identity", "sync_changes"),
+    ] {
+        let exists: bool = conn.query_row(
+            &format!("SELECT EXISTS(SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?1)"),
+            [table],
+            |r| r.get(0),
+        )?;
+        if exists {
+            conn.execute(&format!("DELETE FROM {schema}.{table}"), [])?;
+        }
+    }
+    Ok(())
+}
+
+/// The practice's keys for sync, held by every computer of the practice (and reachable
+/// with the recovery key, through `recovery.age`): never sent to the server.
+pub struct SyncSecrets {
+    /// Clinical changes are encrypted to this (the clinical store's backup identity).
+    pub clinical: age::x25519::Identity,
+    /// Names and contact details to this (the identity store's backup identity), so the
+    /// two-code separation holds on the server too.
+    pub identity: age::x25519::Identity,
+    /// The seed of the practice root signing key that vouches for the device list.
+    pub root_seed: [u8; 32],
+}
+
 impl Vault {
+    /// The practice's sync keys (for the sync engine, in this process only).
+    pub fn sync_secrets(&self) -> Result<SyncSecrets> {
+        Ok(SyncSecrets {
+            clinical: self.keys.clinical_backup.identity()?,
+            identity: self.keys.identity_backup.identity()?,
+            root_seed: crate::keys::hmac_sha256(
+                self.keys.clinical.as_bytes(),
+                b"casebook practice root v1",
+            ),
+        })
+    }
+
     /// A value of the engine's state.
     pub fn sync_get(&self, key: &str) -> Result<Option<String>> {
         Ok(self
@@ -106,9 +152,8 @@ impl Vault {
         let id = new_id.clone();
         self.act(Action::DeviceReidentify, |cx| {
             crate::pins::repin_device(cx.tx, &id)?;
-            // The engine's state was this id's: it starts again for the new one.
-            cx.tx.execute("DELETE FROM main.sync_state", [])?;
-            cx.tx.execute("DELETE FROM main.sync_sealed", [])?;
+            // The engine's state was the other copy's: it starts again for this one.
+            forget_other_computers_sync(cx.tx)?;
             cx.detail(format!("previous={old}"));
             Ok(())
         })?;

@@ -167,6 +167,8 @@ pub(crate) fn write_restored(
         Mode::Existing,
     )?;
     pins::pin(&conn, meta, sealed_keys)?;
+    // A restored copy is a new computer: the sync bookkeeping it holds was the old one's.
+    crate::sync_state::forget_other_computers_sync(&conn)?;
     drop(conn);
     sealed::write_atomically(&dir.join(RECOVERY_FILE), sealed_keys)?;
     write_meta(dir, meta)

@@ -122,11 +122,12 @@ impl<'a> Engine<'a> {
     pub fn load(
         vault: &'a mut Vault,
         account: &str,
+        me: &str,
         signer: &'a SigningKey,
         keys: &'a PracticeKeys,
         devices: &'a DeviceList,
     ) -> Result<Self, SyncError> {
-        let me = vault.meta().device_id.clone();
+        let me = me.to_string();
         let state = match vault.sync_get(STATE_KEY)? {
             Some(json) => serde_json::from_str(&json)
                 .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?,

@@ -9,14 +9,18 @@
 //!   broken server raises (rollback, fork, replay, gaps, withheld changes);
 //! * [`devices`] — the device list, signed by the devices themselves (never the server's list);
 //! * [`keys`] — the practice root derived from the recovery key, and device keys;
-//! * [`engine`] — one computer's run: seal, send, check heads, fetch, verify and apply.
+//! * [`engine`] — one computer's run: seal, send, check heads, fetch, verify and apply;
+//! * [`http`] — the real server as the engine's `Remote`;
+//! * [`practice`] — `sync enable`, `sync now` and `sync status` for a connected vault.
 
 pub mod blob;
 pub mod chain;
 pub mod devices;
 pub mod engine;
 pub mod error;
+pub mod http;
 pub mod keys;
+pub mod practice;
 
 pub use chain::Alarm;
 pub use error::{BlobError, DevicesError};

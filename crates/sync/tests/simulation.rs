@@ -392,7 +392,8 @@ fn learn(d: &mut Device) {
 fn sync(p: &mut Practice, i: usize, server: &mut Server) -> Result<(), SyncError> {
     let d = &mut p.devices[i];
     let vault = d.vault.as_mut().expect("open");
-    let mut engine = Engine::load(vault, ACCOUNT, &d.signer, &p.keys, &p.list)?;
+    let me = d.id.clone();
+    let mut engine = Engine::load(vault, ACCOUNT, &me, &d.signer, &p.keys, &p.list)?;
     let mut verified = BTreeMap::new();
     for (x, seq, _) in engine.chains().verified() {
         let e = verified.entry(x.to_string()).or_insert(0);

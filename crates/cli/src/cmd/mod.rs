@@ -20,6 +20,7 @@ pub mod search;
 pub mod server;
 pub mod status;
 pub mod supervision;
+pub mod sync;
 
 use std::process::ExitCode;
 

@@ -14,6 +14,8 @@ use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub mod sync_server;
+
 pub const PASSPHRASE: &str = "correct horse battery staple";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -388,6 +388,61 @@ impl ServerClient {
         )?;
         Ok(())
     }
+    /// `GET /v1/heads`: the newest blob of each device's log (for sync).
+    pub fn heads(&self) -> Result<Vec<casebook_wire::Head>, ServerError> {
+        Self::json(self.send(self.request(reqwest::Method::GET, "/v1/heads"), false)?)
+    }
+
+    /// `PUT /v1/blobs/{seq}`: appends this device's blob; the same bytes again are accepted.
+    pub fn put_blob(
+        &self,
+        seq: u64,
+        bytes: Vec<u8>,
+    ) -> Result<casebook_wire::BlobInfo, ServerError> {
+        let r = self.send(
+            self.request(reqwest::Method::PUT, &format!("/v1/blobs/{seq}"))
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(bytes),
+            false,
+        )?;
+        Self::json(r)
+    }
+
+    /// `GET /v1/devices/{id}/blobs?from=&limit=`: up to `limit` (≤ 1000) blobs of a device's
+    /// log from `from`, decoded from base64. Each blob's hash is checked by the caller.
+    pub fn blob_range(
+        &self,
+        device: &str,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, ServerError> {
+        use base64::Engine as _;
+        let r = self.send(
+            self.request(
+                reqwest::Method::GET,
+                &format!("/v1/devices/{device}/blobs?from={from}&limit={limit}"),
+            ),
+            false,
+        )?;
+        // A range reply carries up to `limit` blobs: allow for them, and no more.
+        let mut buf = Vec::new();
+        r.take(256 * 1024 * 1024)
+            .read_to_end(&mut buf)
+            .map_err(|e| ServerError::Protocol(e.to_string()))?;
+        let blobs: Vec<casebook_wire::BlobData> =
+            serde_json::from_slice(&buf).map_err(|e| ServerError::Protocol(e.to_string()))?;
+        blobs
+            .into_iter()
+            .map(|b| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b.data.as_bytes())
+                    .map(|bytes| (b.info.seq, bytes))
+                    .map_err(|_| {
+                        ServerError::Protocol("a blob in a range reply is not base64".into())
+                    })
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

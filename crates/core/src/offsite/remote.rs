@@ -642,6 +642,11 @@ impl Vault {
     }
 
     /// The connection, its secret and a client for it.
+    /// The vault's server connection and a client signed in as this computer (for sync).
+    pub fn server_connection(&self) -> Result<(ServerSettings, ServerClient)> {
+        self.connection()
+    }
+
     fn connection(&self) -> Result<(ServerSettings, ServerClient)> {
         let settings = ServerSettings::load(&self.dir)?.ok_or_else(not_connected)?;
         let secret = self

@@ -1,0 +1,137 @@
+//! `casebook sync`: several computers sharing one practice through the vault's server
+//! connection (`casebook server connect`). Everything is end-to-end encrypted and signed on
+//! this computer; anything the server does that an honest server never does stops the run
+//! with exit 9 and one line naming the alarm, and nothing suspect is applied.
+
+use std::process::ExitCode;
+
+use casebook_sync::engine::SyncError;
+use casebook_sync::practice;
+use clap::Subcommand;
+use serde_json::json;
+
+use super::Outcome;
+use crate::{Globals, output, secrets};
+
+#[derive(Subcommand)]
+pub enum SyncCmd {
+    /// Turn sync on for this computer (it joins the practice's signed device list).
+    Enable,
+    /// Send this computer's changes and apply the other computers' now.
+    Now,
+    /// This computer's sync: devices, last sync, the last alarm, the records' fingerprint.
+    Status,
+}
+
+/// Exit codes as for every command: 9 an alarm (the server misbehaved), 10 the server could
+/// not be reached, else the core's own.
+fn failed(g: &Globals, e: SyncError) -> Outcome {
+    let code = match e {
+        SyncError::Alarm(_) => 9,
+        SyncError::Remote(_) => 10,
+        // The core's errors keep their own exit codes (main maps them).
+        SyncError::Core(c) => return Err(c.into()),
+        SyncError::Seal(_) => 1,
+    };
+    if g.json {
+        let alarm = match &e {
+            SyncError::Alarm(a) => Some(a.name()),
+            _ => None,
+        };
+        output::json(&json!({ "error": e.to_string(), "alarm": alarm }))?;
+    }
+    eprintln!(
+        "error: {}",
+        e.to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    Ok(ExitCode::from(code))
+}
+
+pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
+    match cmd {
+        SyncCmd::Enable => {
+            let mut vault = secrets::open_vault(g)?;
+            match practice::enable(&mut vault) {
+                Ok(done) => {
+                    if g.json {
+                        output::json(&done)?;
+                    } else {
+                        println!(
+                            "Sync is on for this computer ({}). The practice has {} computer(s); new client codes made here start with {}.",
+                            done.device_name, done.devices, done.letter
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => failed(g, e),
+            }
+        }
+        SyncCmd::Now => {
+            let mut vault = secrets::open_vault(g)?;
+            match practice::sync_now(&mut vault) {
+                Ok(report) => {
+                    if g.json {
+                        output::json(&report)?;
+                    } else {
+                        println!(
+                            "Synced: {} change batch(es) sent, {} received ({} changes applied, {} conflicts kept).",
+                            report.sent, report.received, report.applied_changes, report.conflicts
+                        );
+                        for w in &report.warnings {
+                            println!("WARNING: {}", w.line());
+                        }
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => failed(g, e),
+            }
+        }
+        SyncCmd::Status => {
+            let vault = secrets::open_vault(g)?;
+            let me = vault.server_status().ok().map(|s| s.settings.device_id);
+            let status = match practice::status(&vault, me.as_deref()) {
+                Ok(s) => s,
+                Err(e) => return failed(g, e),
+            };
+            if g.json {
+                output::json(&status)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "Sync:        {}",
+                if status.enabled {
+                    "on"
+                } else {
+                    "off (turn on with `casebook sync enable`)"
+                }
+            );
+            for d in &status.devices {
+                println!(
+                    "  {} {} (codes {}…){}",
+                    if d.this_computer { "*" } else { " " },
+                    d.name,
+                    d.letter,
+                    if d.revoked { " — revoked" } else { "" }
+                );
+            }
+            match status
+                .last_sync
+                .and_then(|s| chrono::DateTime::from_timestamp(s as i64, 0))
+            {
+                Some(t) => println!("Last sync:   {}", output::datetime(t)),
+                None => println!("Last sync:   never"),
+            }
+            if let Some(a) = &status.alarm {
+                println!("ALARM:       {a}");
+            }
+            println!(
+                "Fingerprint: {} (the same on computers that have seen the same changes)",
+                status.fingerprint
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

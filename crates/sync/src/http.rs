@@ -1,0 +1,57 @@
+//! The real server as the engine's [`Remote`]: the core's `casebook-sync` client, with its
+//! errors sorted into what the engine needs to know (try again later, full, or refused).
+
+use casebook_core::offsite::{ServerClient, ServerError};
+use casebook_wire::Head;
+
+use crate::engine::{Remote, RemoteError};
+
+/// Blobs asked for per range request (the server's most).
+const RANGE_LIMIT: u64 = 1000;
+
+fn sorted(e: ServerError) -> RemoteError {
+    match e {
+        ServerError::QuotaFull => RemoteError::Full,
+        ServerError::Unreachable(_) | ServerError::RateLimited(_) | ServerError::Tls(_) => {
+            RemoteError::Unreachable(e.to_string())
+        }
+        other => RemoteError::Refused(other.to_string()),
+    }
+}
+
+impl Remote for ServerClient {
+    fn heads(&mut self) -> Result<Vec<Head>, RemoteError> {
+        ServerClient::heads(self).map_err(sorted)
+    }
+
+    fn put(&mut self, seq: u64, bytes: &[u8]) -> Result<(), RemoteError> {
+        self.put_blob(seq, bytes.to_vec())
+            .map(|_| ())
+            .map_err(sorted)
+    }
+
+    fn range(
+        &mut self,
+        device: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, RemoteError> {
+        let mut out = Vec::new();
+        let mut next = from;
+        while next <= to {
+            let limit = (to - next + 1).min(RANGE_LIMIT);
+            let got = self.blob_range(device, next, limit).map_err(sorted)?;
+            if got.is_empty() {
+                break;
+            }
+            for (seq, bytes) in got {
+                if seq > to {
+                    break;
+                }
+                next = seq + 1;
+                out.push((seq, bytes));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,272 @@
+//! Sync for a vault connected to a server: turning it on for this computer (`sync enable`),
+//! one run (`sync now`), and what `sync status` shows. The CLI and the app call these.
+//!
+//! This computer's signing key and the practice's device list are kept in the vault's sync
+//! state (inside the encrypted clinical store). The device list also lives on the server, as
+//! the object `sync-devices`, so other computers find each other's keys — but a list fetched
+//! from there is believed only if it verifies from the practice root and extends the list
+//! already held here (a shorter or different one is a `rollback` or `fork` alarm).
+
+use casebook_core::Vault;
+use casebook_core::offsite::ServerClient;
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+
+use crate::chain::Alarm;
+use crate::devices::{DeviceList, Entry, Op, ROOT, Signed};
+use crate::engine::{Engine, PracticeKeys, Remote, RemoteError, Report, SyncError};
+use crate::keys::{new_device_key, practice_root};
+
+/// The code symbols a device letter is picked from (as the core's client codes use).
+const LETTERS: &str = "23456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// The server object holding the signed device list.
+pub const DEVICES_OBJECT: &str = "sync-devices";
+const KEY: &str = "signing_key";
+const LIST: &str = "devices";
+const LAST_RUN: &str = "last_run";
+const LAST_ALARM: &str = "last_alarm";
+
+fn corrupt(what: &str) -> SyncError {
+    SyncError::Core(casebook_core::CoreError::Corrupt(format!(
+        "the sync state is not valid: {what}"
+    )))
+}
+
+fn signed_list(vault: &Vault) -> Result<Vec<Signed>, SyncError> {
+    match vault.sync_get(LIST)? {
+        Some(json) => serde_json::from_str(&json).map_err(|_| corrupt("device list")),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn signing_key(vault: &Vault) -> Result<Option<SigningKey>, SyncError> {
+    let Some(hex_seed) = vault.sync_get(KEY)? else {
+        return Ok(None);
+    };
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(hex_seed.trim(), &mut seed).map_err(|_| corrupt("signing key"))?;
+    Ok(Some(SigningKey::from_bytes(&seed)))
+}
+
+/// The server's copy of the device list, checked: it must verify from the practice root and
+/// begin with every entry held here.
+fn fetch_list(
+    client: &ServerClient,
+    root: &ed25519_dalek::VerifyingKey,
+    held: &[Signed],
+) -> Result<Vec<Signed>, SyncError> {
+    use std::io::Read;
+    let entries: Vec<Signed> = match client.get_snapshot(DEVICES_OBJECT) {
+        Ok(resp) => {
+            let mut buf = Vec::new();
+            resp.take(4 * 1024 * 1024)
+                .read_to_end(&mut buf)
+                .map_err(|e| RemoteError::Unreachable(e.to_string()))?;
+            DeviceList::verify(&buf, root).map_err(|_| {
+                SyncError::Alarm(Alarm::DeviceKey {
+                    device: "the device list".into(),
+                })
+            })?;
+            serde_json::from_slice(&buf).map_err(|_| corrupt("device list"))?
+        }
+        Err(casebook_core::offsite::ServerError::Refused(m))
+            if m.contains("404") || m.to_ascii_lowercase().contains("not found") =>
+        {
+            Vec::new()
+        }
+        Err(e) => return Err(SyncError::Remote(RemoteError::Refused(e.to_string()))),
+    };
+    if entries.len() < held.len() {
+        return Err(SyncError::Alarm(Alarm::Rollback {
+            device: "the device list".into(),
+            had: held.len() as u64,
+            served: entries.len() as u64,
+        }));
+    }
+    if entries[..held.len()] != *held {
+        return Err(SyncError::Alarm(Alarm::Fork {
+            device: "the device list".into(),
+            seq: held.len() as u64,
+        }));
+    }
+    Ok(entries)
+}
+
+/// What `sync enable` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Enabled {
+    pub device_id: String,
+    pub device_name: String,
+    pub letter: char,
+    pub devices: usize,
+}
+
+/// Turns sync on for this computer: it joins the practice's signed device list (making the
+/// list if this is the first computer), with a signing key of its own and a device letter.
+pub fn enable(vault: &mut Vault) -> Result<Enabled, SyncError> {
+    let (settings, client) = vault.server_connection()?;
+    let secrets = vault.sync_secrets()?;
+    let root = practice_root(secrets.root_seed);
+    let held = signed_list(vault)?;
+    let mut entries = fetch_list(&client, &root.verifying_key(), &held)?;
+    let json = serde_json::to_vec(&entries).map_err(|_| corrupt("device list"))?;
+    let mut list = DeviceList::verify(&json, &root.verifying_key()).map_err(|_| {
+        SyncError::Alarm(Alarm::DeviceKey {
+            device: "the device list".into(),
+        })
+    })?;
+    let key = match signing_key(vault)? {
+        Some(k) if list.key_of(&settings.device_id) == Some(&k.verifying_key()) => k,
+        _ => {
+            let key = new_device_key();
+            let letter = list.free_letter(LETTERS).ok_or_else(|| {
+                SyncError::Core(casebook_core::CoreError::Conflict(
+                    "the practice has as many computers as it can have".into(),
+                ))
+            })?;
+            let entry = Entry {
+                op: Op::Add,
+                device: settings.device_id.clone(),
+                name: settings.device_name.clone(),
+                signing_key: hex::encode(key.verifying_key().to_bytes()),
+                box_key: String::new(),
+                letter,
+                at: chrono_now(),
+                prev: list.head.clone(),
+                signer: ROOT.into(),
+            };
+            let signed = Signed::sign(entry, &root).map_err(|_| corrupt("device entry"))?;
+            list.append(&signed, &root.verifying_key())
+                .map_err(|_| corrupt("device entry"))?;
+            entries.push(signed);
+            let bytes = serde_json::to_vec(&entries).map_err(|_| corrupt("device list"))?;
+            client
+                .put_snapshot(DEVICES_OBJECT, bytes)
+                .map_err(|e| SyncError::Remote(RemoteError::Refused(e.to_string())))?;
+            key
+        }
+    };
+    let letter = list
+        .devices
+        .get(&settings.device_id)
+        .map(|d| d.letter)
+        .unwrap_or('2');
+    vault.set_device_letter(letter)?;
+    let list_json = serde_json::to_string(&entries).map_err(|_| corrupt("device list"))?;
+    let key_hex = hex::encode(key.to_bytes());
+    vault.sync_put(&[(KEY, &key_hex), (LIST, &list_json)])?;
+    Ok(Enabled {
+        device_id: settings.device_id,
+        device_name: settings.device_name,
+        letter,
+        devices: list.devices.values().filter(|d| !d.revoked).count(),
+    })
+}
+
+fn chrono_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// One sync run against the vault's server: refresh the device list, seal, send, fetch,
+/// verify, apply. An alarm is remembered for `sync status`.
+pub fn sync_now(vault: &mut Vault) -> Result<Report, SyncError> {
+    let (settings, client) = vault.server_connection()?;
+    let result = run_with(vault, &settings.account_id, &settings.device_id, client);
+    match &result {
+        Ok(_) => vault.sync_put(&[(LAST_RUN, &unix_now()), (LAST_ALARM, "")])?,
+        Err(SyncError::Alarm(a)) => vault.sync_put(&[(LAST_ALARM, &a.line())])?,
+        Err(_) => {}
+    }
+    result
+}
+
+fn unix_now() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().to_string())
+        .unwrap_or_default()
+}
+
+fn run_with(
+    vault: &mut Vault,
+    account: &str,
+    me: &str,
+    mut client: ServerClient,
+) -> Result<Report, SyncError> {
+    let key = signing_key(vault)?.ok_or_else(|| {
+        SyncError::Core(casebook_core::CoreError::invalid(
+            "sync is not on for this computer: run `casebook sync enable` first",
+        ))
+    })?;
+    let secrets = vault.sync_secrets()?;
+    let root = practice_root(secrets.root_seed);
+    let held = signed_list(vault)?;
+    let entries = fetch_list(&client, &root.verifying_key(), &held)?;
+    let json = serde_json::to_vec(&entries).map_err(|_| corrupt("device list"))?;
+    let list = DeviceList::verify(&json, &root.verifying_key()).map_err(|_| {
+        SyncError::Alarm(Alarm::DeviceKey {
+            device: "the device list".into(),
+        })
+    })?;
+    if list.key_of(me) != Some(&key.verifying_key()) {
+        return Err(SyncError::Alarm(Alarm::DeviceKey {
+            device: me.to_string(),
+        }));
+    }
+    if entries.len() > held.len() {
+        vault.sync_put(&[(LIST, &String::from_utf8_lossy(&json))])?;
+    }
+    let keys = PracticeKeys {
+        clinical: secrets.clinical,
+        identity: secrets.identity,
+    };
+    let mut engine = Engine::load(vault, account, me, &key, &keys, &list)?;
+    engine.run(&mut client as &mut dyn Remote)
+}
+
+/// What `sync status` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub enabled: bool,
+    pub devices: Vec<DeviceStatus>,
+    /// Seconds since the epoch of the last run that finished without an alarm.
+    pub last_sync: Option<u64>,
+    /// The alarm of the last run, if it stopped on one.
+    pub alarm: Option<String>,
+    /// A short fingerprint of the records: computers that have seen the same changes show the same.
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceStatus {
+    pub id: String,
+    pub name: String,
+    pub letter: char,
+    pub revoked: bool,
+    pub this_computer: bool,
+}
+
+/// Sync's state on this computer (no network).
+pub fn status(vault: &Vault, me: Option<&str>) -> Result<Status, SyncError> {
+    let entries = signed_list(vault)?;
+    let devices = entries
+        .iter()
+        .filter(|s| s.entry.op == Op::Add)
+        .map(|s| DeviceStatus {
+            id: s.entry.device.clone(),
+            name: s.entry.name.clone(),
+            letter: s.entry.letter,
+            revoked: entries
+                .iter()
+                .any(|r| r.entry.op == Op::Revoke && r.entry.device == s.entry.device),
+            this_computer: Some(s.entry.device.as_str()) == me,
+        })
+        .collect();
+    Ok(Status {
+        enabled: signing_key(vault)?.is_some(),
+        devices,
+        last_sync: vault.sync_get(LAST_RUN)?.and_then(|s| s.parse().ok()),
+        alarm: vault.sync_get(LAST_ALARM)?.filter(|s| !s.is_empty()),
+        fingerprint: vault.records_fingerprint()?,
+    })
+}
