@@ -201,6 +201,18 @@ fn story(backend: Backend) {
         );
     }
 
+    // Both drafts are kept: one is the note, the other a conflict, on both computers.
+    for v in [&a, &b] {
+        let note_now = ok_json(v, &["note", "show", &note]).to_string();
+        let conflicts = ok_json(v, &["sync", "conflicts"]).to_string();
+        let both = format!("{note_now}{conflicts}");
+        assert!(
+            both.contains("edited at the surgery") && both.contains("edited on the laptop"),
+            "{both}"
+        );
+        assert!(conflicts.contains("\"draft\""), "{conflicts}");
+    }
+
     // An erasure on the laptop reaches the surgery; the client does not come back.
     cb(&b)
         .args(["erase", &bea, "--reason", "asked to be forgotten", "--yes"])

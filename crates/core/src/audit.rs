@@ -80,6 +80,7 @@ pub enum Action {
     ServerTotp,
     ServerAccountDelete,
     SyncApply,
+    SyncConflicts,
     DeviceReidentify,
 }
 
@@ -118,6 +119,7 @@ impl Action {
             ServerTotp => "server.totp",
             ServerAccountDelete => "server.account_delete",
             SyncApply => "sync.apply",
+            SyncConflicts => "sync.conflicts",
             DeviceReidentify => "device.reidentify",
             VaultUnlock => "vault.unlock",
             VaultUnlockFailed => "vault.unlock_failed",

@@ -837,7 +837,57 @@ fn apply_one(
     }
 }
 
+/// A value that lost a merge, kept so that no typed word is lost.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Conflict {
+    pub id: String,
+    /// The table and row (`session_notes` and a note id, `client_identity` and a code, …).
+    pub table: String,
+    pub row: String,
+    pub field: String,
+    /// `field` (two edits of one field), `draft` (two edits of one draft note),
+    /// `edit_after_final` (a draft edit that lost the race to finalisation), `both_finalised`,
+    /// `edit_after_delete`.
+    pub kind: String,
+    /// The value the record holds now, and the one that lost (JSON text).
+    pub kept: Option<String>,
+    pub lost: Option<String>,
+    /// When and on which computer the lost value was written.
+    pub lost_stamp: String,
+    pub lost_device: String,
+    pub found_at: String,
+}
+
 impl Vault {
+    /// The values that lost a merge and are not yet resolved, oldest first. They can hold
+    /// clinical text: reading them is audited (the count only).
+    pub fn sync_conflicts(&mut self) -> Result<Vec<Conflict>> {
+        self.act(Action::SyncConflicts, |cx| {
+            let mut stmt = cx.tx.prepare(
+                "SELECT id, tbl, row_key, field, kind, kept, lost, lost_hlc, lost_device, found_at
+                 FROM main.sync_conflicts WHERE resolved_at IS NULL ORDER BY found_at, id",
+            )?;
+            let list = stmt
+                .query_map([], |r| {
+                    Ok(Conflict {
+                        id: r.get(0)?,
+                        table: r.get(1)?,
+                        row: r.get(2)?,
+                        field: r.get(3)?,
+                        kind: r.get(4)?,
+                        kept: r.get(5)?,
+                        lost: r.get(6)?,
+                        lost_stamp: r.get(7)?,
+                        lost_device: r.get(8)?,
+                        found_at: r.get(9)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            cx.detail(format!("count={}", list.len()));
+            Ok(list)
+        })
+    }
+
     /// This device's changes in `store` captured after `after`, to send to the practice's
     /// other computers, with the mark they reach. Reads only bookkeeping and the changed
     /// rows; not an action on a record, so not audited (sending is, by the sync engine).

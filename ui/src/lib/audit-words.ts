@@ -124,6 +124,7 @@ export const AUDIT_WORDS: Record<string, Words> = {
   },
   "server.account_delete": { label: "Deleted the server account" },
   "sync.apply": { label: "Received changes from another computer" },
+  "sync.conflicts": { label: "Viewed values kept from edits made on two computers at once", routine: true },
   "device.reidentify": { label: "This copy of the records became a computer of its own" },
 };
 

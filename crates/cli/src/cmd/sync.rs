@@ -21,6 +21,8 @@ pub enum SyncCmd {
     Now,
     /// This computer's sync: devices, last sync, the last alarm, the records' fingerprint.
     Status,
+    /// Values kept when two computers changed the same thing offline (nothing typed is lost).
+    Conflicts,
 }
 
 /// Exit codes as for every command: 9 an alarm (the server misbehaved), 10 the server could
@@ -88,6 +90,29 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
                 }
                 Err(e) => failed(g, e),
             }
+        }
+        SyncCmd::Conflicts => {
+            let mut vault = secrets::open_vault(g)?;
+            let list = vault.sync_conflicts()?;
+            if g.json {
+                output::json(&list)?;
+            } else if list.is_empty() {
+                println!("No conflicts: every edit made on two computers at once merged cleanly.");
+            } else {
+                for c in &list {
+                    println!(
+                        "{}  {} {} · {} ({}): kept {} — the other computer's {} is kept here",
+                        c.id,
+                        c.table,
+                        c.row,
+                        c.field,
+                        c.kind,
+                        c.kept.as_deref().unwrap_or("nothing"),
+                        c.lost.as_deref().unwrap_or("nothing")
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         SyncCmd::Status => {
             let vault = secrets::open_vault(g)?;
