@@ -20,11 +20,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use common::sync_server::{Backend, Server, free_port, spawn};
+use common::sync_server::{Backend, PASSWORD, Server, cb, free_port, ok_json, spawn};
 use common::{KeyStore, PASSPHRASE, TestVault};
 use serde_json::Value;
-
-const PASSWORD: &str = "long enough passphrase";
 
 /// A loopback TCP relay in front of the server that runs `cut` once `after` bytes have gone
 /// up through it (a server killed or a network lost mid-upload), refusing everything after.
@@ -94,26 +92,6 @@ impl Relay {
     }
 }
 
-/// `casebook` with this vault and the server account's password.
-fn cb(v: &TestVault) -> Command {
-    let mut c = v.cmd();
-    c.env("CASEBOOK_SYNC_PASSWORD", PASSWORD);
-    c
-}
-
-fn ok_json(v: &TestVault, args: &[&str]) -> Value {
-    let out = cb(v)
-        .arg("--json")
-        .args(args)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-/// Runs a command that must fail with `code`; returns its one-line error.
 fn fails(mut c: Command, code: i32) -> String {
     let out = c.assert().code(code).get_output().clone();
     let err = String::from_utf8_lossy(&out.stderr).trim().to_string();

@@ -6,34 +6,8 @@
 
 mod common;
 
-use common::sync_server::{Backend, Server};
+use common::sync_server::{Backend, PASSWORD, Server, cb, ok_json};
 use common::{KeyStore, PASSPHRASE, TestVault};
-use serde_json::Value;
-
-const PASSWORD: &str = "long enough passphrase";
-
-fn cb(v: &TestVault) -> assert_cmd::Command {
-    let mut c = v.cmd();
-    c.env("CASEBOOK_SYNC_PASSWORD", PASSWORD);
-    c
-}
-
-fn ok_json(v: &TestVault, args: &[&str]) -> Value {
-    let out = cb(v)
-        .arg("--json")
-        .args(args)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    serde_json::from_slice(&out).unwrap_or_else(|e| {
-        panic!(
-            "{args:?}: not JSON ({e}): {}",
-            String::from_utf8_lossy(&out)
-        )
-    })
-}
 
 fn fingerprint(v: &TestVault) -> String {
     ok_json(v, &["sync", "status"])["fingerprint"]

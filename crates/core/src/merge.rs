@@ -488,6 +488,21 @@ fn insert_row(tx: &Transaction<'_>, t: &Table, c: &RowChange, cols: &[String]) -
     Ok(())
 }
 
+/// Takes every field of a remote change as it is (a finalisation: the finaliser's version
+/// is the note), with its stamps.
+fn take_whole(tx: &Transaction<'_>, t: &Table, c: &RowChange, remote: Hlc) -> Result<()> {
+    let fields: Row =
+        c.f.iter()
+            .filter(|(k, _)| !BOOKKEEPING.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+    write_fields(tx, t, &c.k, &fields, Some((remote, &c.d)))?;
+    for f in fields.keys() {
+        set_stamp(tx, t, &c.k, f, c.stamp(f, remote), &c.d)?;
+    }
+    Ok(())
+}
+
 /// Applies changes from other devices inside `tx` (capture is switched off by the caller),
 /// observing their stamps into `clock`. An integrity problem returns an error and the caller
 /// rolls everything back.
@@ -644,15 +659,7 @@ fn apply_one(
                     )? {
                         report.conflicts += 1;
                     }
-                    let fields: Row =
-                        c.f.iter()
-                            .filter(|(k, _)| !BOOKKEEPING.contains(&k.as_str()))
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect();
-                    write_fields(tx, t, &c.k, &fields, Some(by))?;
-                    for f in fields.keys() {
-                        set_stamp(tx, t, &c.k, f, remote, &c.d)?;
-                    }
+                    take_whole(tx, t, c, remote)?;
                     report.applied += 1;
                 } else {
                     if conflict(
@@ -717,15 +724,7 @@ fn apply_one(
                     report.conflicts += 1;
                 }
             }
-            let fields: Row =
-                c.f.iter()
-                    .filter(|(k, _)| !BOOKKEEPING.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-            write_fields(tx, t, &c.k, &fields, Some(by))?;
-            for f in fields.keys() {
-                set_stamp(tx, t, &c.k, f, remote, &c.d)?;
-            }
+            take_whole(tx, t, c, remote)?;
             report.applied += 1;
             Ok(())
         }

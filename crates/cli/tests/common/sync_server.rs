@@ -7,6 +7,39 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
+use assert_cmd::Command;
+use serde_json::Value;
+
+use super::TestVault;
+
+/// The server account's password in these tests.
+pub const PASSWORD: &str = "long enough passphrase";
+
+/// `casebook` with this vault and the server account's password.
+pub fn cb(v: &TestVault) -> Command {
+    let mut c = v.cmd();
+    c.env("CASEBOOK_SYNC_PASSWORD", PASSWORD);
+    c
+}
+
+/// Runs a command that must succeed (with the account's password) and returns its JSON.
+pub fn ok_json(v: &TestVault, args: &[&str]) -> Value {
+    let out = cb(v)
+        .arg("--json")
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap_or_else(|e| {
+        panic!(
+            "{args:?}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&out)
+        )
+    })
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Embedded,
