@@ -143,6 +143,15 @@ impl Vault {
         crate::records::clients::set_device_letter(&self.conn, letter)
     }
 
+    /// Marks the blob at `seq` to be sent again (the server lost it after acknowledging it).
+    pub fn mark_unacked(&mut self, seq: u64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE main.sync_sealed SET acked = 0 WHERE seq = ?1",
+            [seq as i64],
+        )?;
+        Ok(())
+    }
+
     /// Makes this copy a computer of its own: a new device id, pinned in the store and
     /// written to `vault.json`. For a vault folder copied from another computer (two copies
     /// with one id would write one log). Audited; returns the new id.

@@ -218,72 +218,70 @@ impl<'a> Engine<'a> {
         Ok(sealed)
     }
 
-    /// Sends every sealed blob the server has not acknowledged, oldest first.
-    pub fn send(&mut self, remote: &mut dyn Remote) -> Result<usize, SyncError> {
-        let mut sent = 0;
-        for (seq, bytes) in self.vault.sealed_unacked()? {
-            remote.put(seq, &bytes)?;
-            self.vault.mark_acked(seq)?;
-            self.state.chains.record_own(seq, &blob::hash(&bytes));
-            self.save()?;
-            sent += 1;
-        }
-        Ok(sent)
+    /// What this run sends and asks for, prepared with the vault (nothing goes over the
+    /// network here): new changes sealed, every blob not yet acknowledged, and how far each
+    /// other device's log is verified.
+    pub fn outbound(&mut self) -> Result<Outbound, SyncError> {
+        let sealed = self.seal()?;
+        let others = self
+            .devices
+            .devices
+            .iter()
+            .filter(|(id, d)| **id != self.me && !d.revoked)
+            .map(|(id, _)| (id.clone(), self.state.chains.head(id).map_or(0, |h| h.seq)))
+            .collect();
+        Ok(Outbound {
+            sealed,
+            blobs: self.vault.sealed_unacked()?,
+            others,
+        })
     }
 
-    /// Checks the server's heads; re-sends this device's own blobs the server lost.
-    fn check_heads(
-        &mut self,
-        remote: &mut dyn Remote,
-        report: &mut Report,
-    ) -> Result<Vec<Head>, SyncError> {
-        let heads = remote.heads()?;
+    /// Takes in what the server answered (gathered by [`exchange`] without the vault): records
+    /// what it acknowledged, checks its heads, then verifies and applies the other devices'
+    /// blobs, each after every blob its writer had seen. This device's own blobs the server lost
+    /// are marked to be sent again by the next run (a warning).
+    pub fn absorb(&mut self, inbound: Inbound, sealed: usize) -> Result<Report, SyncError> {
+        let mut report = Report {
+            sealed,
+            ..Report::default()
+        };
+        for (seq, hash) in &inbound.acked {
+            self.vault.mark_acked(*seq)?;
+            self.state.chains.record_own(*seq, hash);
+            report.sent += 1;
+        }
+        self.save()?;
+        if let Some(e) = inbound.error {
+            return Err(SyncError::Remote(e));
+        }
+        let heads = inbound.heads.unwrap_or_default();
         for alarm in self.state.chains.check_heads(&heads) {
             match alarm {
                 Alarm::OwnBlobsGone { had, served } => {
                     for seq in served + 1..=had {
-                        let bytes = self
-                            .vault
-                            .sealed(seq)?
-                            .ok_or_else(|| SyncError::Alarm(Alarm::OwnBlobsGone { had, served }))?;
-                        remote.put(seq, &bytes)?;
+                        self.vault.mark_unacked(seq)?;
                     }
                     report.warnings.push(Alarm::OwnBlobsGone { had, served });
                 }
                 other => return Err(SyncError::Alarm(other)),
             }
         }
-        Ok(heads)
-    }
-
-    /// Fetches, verifies and applies the other devices' new blobs.
-    fn pull(
-        &mut self,
-        remote: &mut dyn Remote,
-        heads: &[Head],
-        report: &mut Report,
-    ) -> Result<(), SyncError> {
-        let others: Vec<String> = self
-            .devices
-            .devices
-            .iter()
-            .filter(|(id, d)| **id != self.me && !d.revoked)
-            .map(|(id, _)| id.clone())
+        type Queue = std::collections::VecDeque<(u64, Vec<u8>)>;
+        let mut pending: Vec<(String, Queue)> = inbound
+            .fetched
+            .into_iter()
+            .map(|(d, blobs)| (d, blobs.into()))
             .collect();
         loop {
             let mut progress = false;
-            for device in &others {
-                let Some(head) = heads.iter().find(|h| h.device_id == *device) else {
-                    continue;
-                };
-                let have = self.state.chains.head(device).map_or(0, |h| h.seq);
-                if head.seq <= have {
-                    continue;
-                }
-                let blobs = remote.range(device, have + 1, head.seq)?;
-                for (seq, bytes) in blobs {
-                    match self.take(device, seq, &bytes, report)? {
-                        Taken::Applied => progress = true,
+            for (device, blobs) in pending.iter_mut() {
+                while let Some((seq, bytes)) = blobs.front() {
+                    match self.take(device, *seq, bytes, &mut report)? {
+                        Taken::Applied => {
+                            blobs.pop_front();
+                            progress = true;
+                        }
                         Taken::Waiting => break,
                     }
                 }
@@ -292,7 +290,17 @@ impl<'a> Engine<'a> {
                 break;
             }
         }
-        Ok(())
+        // Blobs named by a writer's view but never served: withheld.
+        if let Some(alarm) = self
+            .state
+            .chains
+            .check_heads(&heads)
+            .into_iter()
+            .find(|a| !a.is_warning())
+        {
+            return Err(SyncError::Alarm(alarm));
+        }
+        Ok(report)
     }
 
     /// Verifies one blob of `device` and applies it, unless it depends on blobs of other
@@ -377,27 +385,75 @@ impl<'a> Engine<'a> {
         Ok(Taken::Applied)
     }
 
-    /// One full run: seal, send, check heads, fetch and apply, check again.
+    /// One full run: [`Engine::outbound`], [`exchange`], [`Engine::absorb`]. (The desktop app
+    /// runs the three apart, so the vault is not held while the network is used.)
     pub fn run(&mut self, remote: &mut dyn Remote) -> Result<Report, SyncError> {
-        let mut report = Report {
-            sealed: self.seal()?,
-            ..Report::default()
-        };
-        report.sent = self.send(remote)?;
-        let heads = self.check_heads(remote, &mut report)?;
-        self.pull(remote, &heads, &mut report)?;
-        // Blobs named by a writer's view but never served: withheld.
-        if let Some(alarm) = self
-            .state
-            .chains
-            .check_heads(&heads)
-            .into_iter()
-            .find(|a| !a.is_warning())
-        {
-            return Err(SyncError::Alarm(alarm));
-        }
-        Ok(report)
+        let out = self.outbound()?;
+        let inbound = exchange(remote, &out);
+        self.absorb(inbound, out.sealed)
     }
+}
+
+/// Blobs of one log as served: (seq, bytes), in order.
+pub type Blobs = Vec<(u64, Vec<u8>)>;
+
+/// What a run sends and asks for ([`Engine::outbound`]).
+pub struct Outbound {
+    /// Blobs sealed by this run.
+    pub sealed: usize,
+    /// Every blob not yet acknowledged, oldest first.
+    pub blobs: Blobs,
+    /// The other devices, and the seq of the last blob of theirs verified here.
+    pub others: Vec<(String, u64)>,
+}
+
+/// What the server answered ([`exchange`]).
+#[derive(Default)]
+pub struct Inbound {
+    /// Blobs the server acknowledged: (seq, hash).
+    pub acked: Vec<(u64, String)>,
+    pub heads: Option<Vec<Head>>,
+    /// Each other device's new blobs, in order.
+    pub fetched: Vec<(String, Blobs)>,
+    /// Why the exchange stopped early, if it did (what came before is kept).
+    pub error: Option<RemoteError>,
+}
+
+/// The network part of a run, without the vault: sends the blobs, reads the heads, fetches
+/// every other device's new blobs. Stops at the first failure, keeping what it had.
+pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
+    let mut inbound = Inbound::default();
+    for (seq, bytes) in &out.blobs {
+        if let Err(e) = remote.put(*seq, bytes) {
+            inbound.error = Some(e);
+            return inbound;
+        }
+        inbound.acked.push((*seq, blob::hash(bytes)));
+    }
+    let heads = match remote.heads() {
+        Ok(h) => h,
+        Err(e) => {
+            inbound.error = Some(e);
+            return inbound;
+        }
+    };
+    for (device, have) in &out.others {
+        let Some(head) = heads.iter().find(|h| h.device_id == *device) else {
+            continue;
+        };
+        if head.seq <= *have {
+            continue;
+        }
+        match remote.range(device, have + 1, head.seq) {
+            Ok(blobs) => inbound.fetched.push((device.clone(), blobs)),
+            Err(e) => {
+                inbound.error = Some(e);
+                break;
+            }
+        }
+    }
+    inbound.heads = Some(heads);
+    inbound
 }
 
 enum Taken {
