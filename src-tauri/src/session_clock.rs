@@ -100,8 +100,11 @@ fn tick(app: &AppHandle) {
         (events, view(&state, &c))
     };
     publish(app, &v);
-    for e in events {
-        notify(app, "Session clock", e.message());
+    // "Colour only": the clock's colour says it; nothing pops up over a shared screen.
+    if prefs.session_notifications {
+        for e in events {
+            notify(app, "Session clock", e.message());
+        }
     }
     match state.refresh_day(chrono::Local::now().date_naive()) {
         Some(Ok(())) => {

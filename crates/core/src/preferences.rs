@@ -25,6 +25,10 @@ pub struct Preferences {
     pub default_session_minutes: u32,
     /// Minutes before the next booked session at which to remind.
     pub next_session_notice_minutes: u32,
+    /// Whether a running session's warnings, time up and the next-session reminder also pop
+    /// up as desktop notifications (false: the clock's colour only — nothing can appear over
+    /// a screen shared on a video call).
+    pub session_notifications: bool,
 }
 
 impl Default for Preferences {
@@ -35,6 +39,7 @@ impl Default for Preferences {
             buffer_minutes: 10,
             default_session_minutes: 50,
             next_session_notice_minutes: 5,
+            session_notifications: true,
         }
     }
 }
@@ -109,5 +114,22 @@ mod tests {
         p.auto_lock_minutes = 0;
         assert!(p.save(dir.path()).is_err());
         assert_eq!(Preferences::load(dir.path()).unwrap().auto_lock_minutes, 3);
+    }
+
+    /// A preferences file from before the cue setting keeps notifications on; "colour only"
+    /// is saved and read back.
+    #[test]
+    fn preferences_saved_before_the_cue_setting_keep_notifications_on() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE), br#"{"auto_lock_minutes": 15}"#).unwrap();
+        let p = Preferences::load(dir.path()).unwrap();
+        assert!(p.session_notifications);
+        assert_eq!(p.auto_lock_minutes, 15);
+        let quiet = Preferences {
+            session_notifications: false,
+            ..p
+        };
+        quiet.save(dir.path()).unwrap();
+        assert!(!Preferences::load(dir.path()).unwrap().session_notifications);
     }
 }

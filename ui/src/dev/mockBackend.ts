@@ -135,6 +135,7 @@ const state = {
     buffer_minutes: 10,
     default_session_minutes: 50,
     next_session_notice_minutes: 5,
+    session_notifications: true,
   } as Settings,
   clock: null as Clock | null,
   backup: {

@@ -42,6 +42,7 @@ const settings: Settings = {
   buffer_minutes: 10,
   default_session_minutes: 50,
   next_session_notice_minutes: 5,
+  session_notifications: true,
 };
 const keep: KeepPolicy = { all_hours: 48, daily_days: 30, weekly_weeks: 12, monthly_months: 12 };
 const policy: RetentionPolicy = {

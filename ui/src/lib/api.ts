@@ -218,6 +218,8 @@ export interface Settings {
   default_session_minutes: number;
   /** Minutes before the next session at which to remind. */
   next_session_notice_minutes: number;
+  /** Session warnings also as desktop notifications (false: the clock's colour only). */
+  session_notifications: boolean;
 }
 
 export interface ClockView {

@@ -32,6 +32,7 @@ beforeEach(() => {
     buffer_minutes: 0,
     default_session_minutes: 45,
     next_session_notice_minutes: 2,
+    session_notifications: true,
   });
 });
 

@@ -1,18 +1,10 @@
 // Choices kept on this computer in localStorage, like the text size (lib/comfort.svelte.ts):
 // the core's settings have no field for them yet. Nothing clinical: the practice's own name
-// and registration (printed on notes), the in-session cues, the default note template, and
+// and registration (printed on notes), the default note template, and
 // whether the "Getting started" card was dismissed. Another window of the app follows a
 // change made here (the storage event).
 
 import type { NoteTemplate } from "./api";
-
-/** How a running session tells the time is nearly up. */
-export type SessionCues = "colour-only" | "colour-and-notifications";
-
-export const SESSION_CUES: { value: SessionCues; label: string }[] = [
-  { value: "colour-only", label: "Colour only (no pop-up notifications — safe on a shared video call)" },
-  { value: "colour-and-notifications", label: "Colour and notifications" },
-];
 
 /** The bodies a UK therapist is usually registered or accredited with. */
 export const REGISTRATION_BODIES = ["BACP", "UKCP", "NCPS", "HCPC"] as const;
@@ -20,7 +12,6 @@ export type RegistrationBody = (typeof REGISTRATION_BODIES)[number];
 
 /** The localStorage keys (the Rust side reads none of them; see docs in the report). */
 export const KEYS = {
-  sessionCues: "casebook.session-cues",
   practiceName: "casebook.practice-name",
   registrationBody: "casebook.registration-body",
   registrationNumber: "casebook.registration-number",
@@ -30,10 +21,6 @@ export const KEYS = {
 } as const;
 
 const TEMPLATES: NoteTemplate[] = ["soap", "dap", "birp", "free"];
-
-export function readCues(raw: string | null): SessionCues {
-  return raw === "colour-only" ? "colour-only" : "colour-and-notifications";
-}
 
 export function readBody(raw: string | null): RegistrationBody | "" {
   return (REGISTRATION_BODIES as readonly string[]).includes(raw ?? "") ? (raw as RegistrationBody) : "";
@@ -74,7 +61,6 @@ function store(key: string, value: string | null) {
 }
 
 class LocalPrefs {
-  sessionCues = $state<SessionCues>("colour-and-notifications");
   practiceName = $state("");
   registrationBody = $state<RegistrationBody | "">("");
   registrationNumber = $state("");
@@ -98,7 +84,6 @@ class LocalPrefs {
         return null;
       }
     };
-    this.sessionCues = readCues(get(KEYS.sessionCues));
     this.practiceName = readLine(get(KEYS.practiceName));
     this.registrationBody = readBody(get(KEYS.registrationBody));
     this.registrationNumber = readLine(get(KEYS.registrationNumber));
@@ -119,11 +104,6 @@ class LocalPrefs {
 
   get registration(): string {
     return registrationLine(this.registrationBody, this.registrationNumber);
-  }
-
-  setSessionCues(v: SessionCues): void {
-    this.sessionCues = v;
-    store(KEYS.sessionCues, v);
   }
 
   setPractice(name: string, body: RegistrationBody | "", number: string): void {

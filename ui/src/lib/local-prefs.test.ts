@@ -8,7 +8,7 @@ vi.mock("./api", async (importOriginal) => {
 });
 
 import { app } from "./app.svelte";
-import { KEYS, prefs, readBody, readCues, readTemplate, registrationLine } from "./local-prefs.svelte";
+import { KEYS, prefs, readBody, readTemplate, registrationLine } from "./local-prefs.svelte";
 import NoteEditor from "../components/NoteEditor.svelte";
 
 afterEach(() => {
@@ -19,9 +19,6 @@ afterEach(() => {
 
 describe("choices kept on this computer", () => {
   it("read only what they know, else the defaults", () => {
-    expect(readCues("colour-only")).toBe("colour-only");
-    expect(readCues("nonsense")).toBe("colour-and-notifications");
-    expect(readCues(null)).toBe("colour-and-notifications");
     expect(readBody("UKCP")).toBe("UKCP");
     expect(readBody("GMC")).toBe("");
     expect(readTemplate("dap")).toBe("dap");
@@ -36,15 +33,13 @@ describe("choices kept on this computer", () => {
   });
 
   it("are stored under their keys, and follow the other window", () => {
-    prefs.setSessionCues("colour-only");
     prefs.setPractice("  Riverside Counselling ", "NCPS", "77");
-    expect(localStorage.getItem(KEYS.sessionCues)).toBe("colour-only");
     expect(localStorage.getItem(KEYS.practiceName)).toBe("Riverside Counselling");
     expect(prefs.registration).toBe("NCPS 77");
     const stop = prefs.follow();
-    localStorage.setItem(KEYS.sessionCues, "colour-and-notifications");
-    window.dispatchEvent(new StorageEvent("storage", { key: KEYS.sessionCues, newValue: "colour-and-notifications" }));
-    expect(prefs.sessionCues).toBe("colour-and-notifications");
+    localStorage.setItem(KEYS.practiceName, "Hillside Therapy");
+    window.dispatchEvent(new StorageEvent("storage", { key: KEYS.practiceName, newValue: "Hillside Therapy" }));
+    expect(prefs.practiceName).toBe("Hillside Therapy");
     stop();
   });
 

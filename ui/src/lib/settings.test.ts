@@ -26,6 +26,7 @@ describe("validateSettings", () => {
       buffer_minutes: 15,
       default_session_minutes: 50,
       next_session_notice_minutes: 5,
+      session_notifications: true,
     });
   });
 

@@ -11,6 +11,7 @@ export const DEFAULT_SETTINGS: Settings = {
   buffer_minutes: 10,
   default_session_minutes: 50,
   next_session_notice_minutes: 5,
+  session_notifications: true,
 };
 
 /** The form's fields, as typed. */
@@ -52,7 +53,11 @@ export function parseMinutes(
 
 const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
-export function validateSettings(form: SettingsForm): { settings: Settings | null; errors: SettingsErrors } {
+/** Checks the form; `cues` (whether session warnings also pop up) is carried through as it is. */
+export function validateSettings(
+  form: SettingsForm,
+  cues = true,
+): { settings: Settings | null; errors: SettingsErrors } {
   const errors: SettingsErrors = {};
   const num = (key: keyof SettingsForm, what: string, min: number, max: number): number => {
     const r = parseMinutes(form[key], what, min, max);
@@ -89,7 +94,15 @@ export function validateSettings(form: SettingsForm): { settings: Settings | nul
 
   if (Object.keys(errors).length > 0) return { settings: null, errors };
   return {
-    settings: { auto_lock_minutes, warning_minutes, buffer_minutes, default_session_minutes, next_session_notice_minutes },
+    // The cue setting has its own control (Settings → In-session cues): kept as it is.
+    settings: {
+      auto_lock_minutes,
+      warning_minutes,
+      buffer_minutes,
+      default_session_minutes,
+      next_session_notice_minutes,
+      session_notifications: cues,
+    },
     errors,
   };
 }
