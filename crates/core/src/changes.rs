@@ -39,7 +39,8 @@ pub struct Change {
     pub bases: std::collections::BTreeMap<String, String>,
 }
 
-fn columns(conn: &Connection, t: &Table) -> Result<Vec<String>> {
+/// A table's columns, in order (from SQLite itself, so a new column is never missed).
+pub(crate) fn columns(conn: &Connection, t: &Table) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT name FROM pragma_table_info('{}', '{}') ORDER BY cid",
         t.name,

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::audit::Action;
+use crate::changes::columns;
 use crate::error::{CoreError, Result};
 use crate::hlc::{self, Hlc, Observed};
 use crate::registry::{self, Merge, Sharing, Store, Table};
@@ -120,17 +121,6 @@ fn to_sql(v: &Value) -> Result<SqlValue> {
             ));
         }
     })
-}
-
-fn columns(conn: &Connection, t: &Table) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT name FROM pragma_table_info('{}', '{}') ORDER BY cid",
-        t.name,
-        t.store.schema()
-    ))?;
-    Ok(stmt
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<_>>()?)
 }
 
 type Row = BTreeMap<String, Value>;

@@ -176,15 +176,7 @@ impl Vault {
     pub fn records_fingerprint(&self) -> Result<String> {
         let mut h = Sha256::new();
         for t in TABLES.iter().filter(|t| t.captured()) {
-            let cols: Vec<String> = self
-                .conn
-                .prepare(&format!(
-                    "SELECT name FROM pragma_table_info('{}', '{}') ORDER BY cid",
-                    t.name,
-                    t.store.schema()
-                ))?
-                .query_map([], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+            let cols: Vec<String> = crate::changes::columns(&self.conn, t)?
                 .into_iter()
                 .filter(|c| c != "hlc" && c != "device_id")
                 .collect();
