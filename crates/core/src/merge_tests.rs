@@ -1,6 +1,7 @@
 //! Merge properties on real stores (in-memory SQLite with the vault's schema and triggers):
 //! devices that make random edits offline and exchange their changes in any order — each
-//! device's own changes in the order it made them, as its log guarantees — end with the same
+//! device's own changes in the order it made them, and each batch after everything its writer
+//! had seen when sealing it (the causal order the sync engine applies blobs in) — end with the same
 //! records; applying a batch twice changes nothing; an erased client never comes back.
 
 use std::collections::BTreeMap;
@@ -17,6 +18,10 @@ struct Dev {
     clock: Hlc,
     sent: [i64; 2],
     log: Vec<RowChange>,
+    /// Where each sealed batch of `log` ends, and how much of every device's log this device
+    /// had applied when it sealed it (the blob's view, which the engine applies in causal
+    /// order by).
+    batches: Vec<(usize, Vec<usize>)>,
     n: usize,
 }
 
@@ -36,6 +41,7 @@ impl Dev {
             clock: Hlc::default(),
             sent: [0, 0],
             log: Vec::new(),
+            batches: Vec::new(),
             n: 0,
         }
     }
@@ -45,8 +51,10 @@ impl Dev {
         self.clock.to_string()
     }
 
-    /// Moves this device's new changes into its log (what sealing a blob does).
-    fn seal(&mut self) {
+    /// Moves this device's new changes into its log as one batch (what sealing a blob does);
+    /// `view` is how much of each device's log this device has applied.
+    fn seal(&mut self, view: &[usize]) {
+        let before = self.log.len();
         for (i, store) in [Store::Clinical, Store::Identity].into_iter().enumerate() {
             let out = outgoing(
                 &self.conn,
@@ -71,6 +79,9 @@ impl Dev {
                 .unwrap();
             self.sent[i] = self.sent[i].max(last.unwrap_or(0));
             self.log.extend(out.into_iter().map(|(_, c)| c));
+        }
+        if self.log.len() > before {
+            self.batches.push((self.log.len(), view.to_vec()));
         }
     }
 
@@ -186,7 +197,7 @@ fn practice(n: usize) -> (Vec<Dev>, Vec<Vec<usize>>) {
             params![note, code, h],
         ).unwrap();
     }
-    d0.seal();
+    d0.seal(&vec![0; n]);
     let first = d0.log.clone();
     for d in devs.iter_mut().skip(1) {
         d.receive(&first, 2).unwrap();
@@ -290,15 +301,48 @@ fn run(devs: &mut [Dev], delivered: &mut [Vec<usize>], op: &Op, now: i64) {
                 tx.commit().unwrap();
             }
         }
-        Op::Seal(i) => devs[i].seal(),
+        Op::Seal(i) => {
+            let view = delivered[i].clone();
+            devs[i].seal(&view)
+        }
         Op::Deliver(from, to) => {
-            if from != to {
-                let start = delivered[to][from];
-                let batch: Vec<RowChange> = devs[from].log[start..].to_vec();
-                devs[to].receive(&batch, now).unwrap();
-                delivered[to][from] = devs[from].log.len();
+            let upto = devs[from].log.len();
+            deliver(devs, delivered, from, to, upto, now);
+        }
+    }
+}
+
+/// Delivers `from`'s log to `to` up to `upto`, batch by batch in causal order, as the engine
+/// does: whatever `from` had applied when it sealed a batch is delivered to `to` first.
+fn deliver(
+    devs: &mut [Dev],
+    delivered: &mut [Vec<usize>],
+    from: usize,
+    to: usize,
+    upto: usize,
+    now: i64,
+) {
+    if from == to {
+        return;
+    }
+    while delivered[to][from] < upto {
+        let start = delivered[to][from];
+        let Some((end, view)) = devs[from]
+            .batches
+            .iter()
+            .find(|(end, _)| *end > start)
+            .cloned()
+        else {
+            return;
+        };
+        for (other, &seen) in view.iter().enumerate() {
+            if other != from && other != to && delivered[to][other] < seen {
+                deliver(devs, delivered, other, to, seen, now);
             }
         }
+        let batch: Vec<RowChange> = devs[from].log[start..end].to_vec();
+        devs[to].receive(&batch, now).unwrap();
+        delivered[to][from] = end;
     }
 }
 
@@ -363,7 +407,7 @@ fn a_different_version_of_an_addendum_is_refused_and_nothing_of_the_batch_is_app
         "INSERT INTO addenda (id, note_id, client_code, text, created_at, hlc, device_id) VALUES ('ad1', 'note-a', 'C-AAAA', 'true text', 't', ?1, 'dev-0')",
         [&h],
     ).unwrap();
-    devs[0].seal();
+    devs[0].seal(&[0, 0]);
     let log = devs[0].log.clone();
     devs[1].receive(&log, 7).unwrap();
     let mut forged = log.last().unwrap().clone();
