@@ -12,7 +12,7 @@ use casebook_core::{
 };
 use chrono::{DateTime, Local, Utc};
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, Emitter, Manager, State, WebviewUrl, WebviewWindowBuilder};
+use tauri::{AppHandle, Emitter, State};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{UiError, UiResult};
@@ -241,6 +241,7 @@ fn tidy(mut identity: ClientIdentity) -> ClientIdentity {
     identity.phone = clean(identity.phone);
     identity.emergency_contact = clean(identity.emergency_contact);
     identity.gp = clean(identity.gp);
+    identity.nhs_number = clean(identity.nhs_number);
     identity
 }
 
@@ -693,29 +694,6 @@ pub async fn clock_end(
 ) -> UiResult<ClockView> {
     let pressed = ended_at_ms.and_then(DateTime::<Utc>::from_timestamp_millis);
     end_session(&app, &state, pressed)
-}
-
-/// Opens (or brings forward) the small always-on-top clock window.
-pub fn show_clock_window(app: &AppHandle) -> UiResult<()> {
-    if let Some(w) = app.get_webview_window("clock") {
-        let _ = w.show();
-        let _ = w.set_focus();
-        return Ok(());
-    }
-    WebviewWindowBuilder::new(app, "clock", WebviewUrl::App("index.html#clock".into()))
-        .title("Session clock")
-        .inner_size(240.0, 120.0)
-        .min_inner_size(180.0, 90.0)
-        .resizable(true)
-        .always_on_top(true)
-        .build()
-        .map_err(|e| UiError::internal(format!("The clock window could not open: {e}")))?;
-    Ok(())
-}
-
-#[tauri::command]
-pub async fn clock_window(app: AppHandle) -> UiResult<()> {
-    show_clock_window(&app)
 }
 
 #[cfg(test)]

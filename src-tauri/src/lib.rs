@@ -10,6 +10,8 @@
 //! * [`backups`] — the Backups screen and the automatic backups;
 //! * [`offsite`] — Settings → Off-site copy, the scheduled copy to the server, and the
 //!   first-run screen's restore choices;
+//! * [`clock_window`] — the pop-out clock: frameless, on top, remembering size and place;
+//! * [`delayed_end`] — the tray's "Ended · Undo" before a session ends;
 //! * [`tray`] — the tray icon and its menu (optional: without a tray host the app runs
 //!   without one);
 //! * [`error`] — the error every command returns, worded for a person;
@@ -21,7 +23,9 @@
 
 pub mod backups;
 pub mod calendar;
+pub mod clock_window;
 pub mod commands;
+pub mod delayed_end;
 pub mod error;
 pub mod instance;
 pub mod offsite;
@@ -71,6 +75,13 @@ pub fn run() {
         }
     };
     let app = tauri::Builder::default()
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(clock_window::REMEMBERED)
+                .build(),
+        )
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
         .manage(AppState::new(vault_dir))
         .manage(offsite::PendingRestore::default())
         .invoke_handler(tauri::generate_handler![
@@ -105,7 +116,8 @@ pub fn run() {
             commands::clock_start,
             commands::clock_extend,
             commands::clock_end,
-            commands::clock_window,
+            clock_window::clock_window,
+            clock_window::clock_window_close,
             backups::backup_overview,
             backups::backup_now,
             backups::backup_verify,
@@ -142,6 +154,8 @@ pub fn run() {
             rights::retention_review,
             rights::retention_policy_get,
             rights::retention_policy_set,
+            rights::practice_get,
+            rights::practice_set,
             rights::retention_extend,
             rights::retention_destroy,
             rights::sar_list,

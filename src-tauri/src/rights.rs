@@ -1,5 +1,6 @@
 //! GDPR rights and retention in the app: corrections with history, erasure, the retention
-//! review and policy, subject-access requests and bundles, the supervision export. Thin:
+//! review and policy, subject-access requests and bundles, the supervision export, and the
+//! practice's details printed on them. Thin:
 //! each command checks the shape of its input and calls the core. Bundles and exports the
 //! therapist asks for go to the Downloads folder.
 
@@ -7,6 +8,7 @@ use casebook_core::records::access::{AccessExport, AccessOptions, AccessRequest,
 use casebook_core::records::clients::{IdentityChange, IdentityChanges};
 use casebook_core::records::erasure::ErasureRecord;
 use casebook_core::records::retention::{RetentionItem, RetentionPolicy, presets};
+use casebook_core::records::practice::PracticeProfile;
 use casebook_core::records::supervision::SupervisionOptions;
 use casebook_core::{Client, ClientCode, parse_date};
 use chrono::{Local, NaiveDate};
@@ -206,4 +208,18 @@ pub async fn supervision_export(
         file: path.display().to_string(),
         notes: export.notes,
     })
+}
+
+/// The practice's details printed on exports (Settings → Your practice).
+#[tauri::command]
+pub async fn practice_get(state: State<'_, AppState>) -> UiResult<PracticeProfile> {
+    state.with_vault(|v| Ok(v.practice_profile()?))
+}
+
+#[tauri::command]
+pub async fn practice_set(
+    state: State<'_, AppState>,
+    profile: PracticeProfile,
+) -> UiResult<PracticeProfile> {
+    state.with_vault(|v| Ok(v.set_practice_profile(&profile)?))
 }

@@ -1,5 +1,7 @@
 //! The tray icon and its menu. On Linux a tray *title* shows only on AppIndicator hosts and
-//! tooltips do nothing, so the live time is also the menu's first line.
+//! tooltips do nothing, so the live time is also the menu's first line. End sits apart from
+//! "+5 min" and, pressed, offers "Ended · Undo" for ten seconds before the session ends at
+//! the moment it was pressed ([`crate::delayed_end`]).
 
 use casebook_core::clock::mmss;
 use chrono::Local;
@@ -8,6 +10,7 @@ use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Emitter, Manager, Wry};
 
 use crate::commands;
+use crate::delayed_end::{DelayedEnd, UNDO_SECONDS};
 use crate::session_clock::{ClockView, Notice};
 use crate::state::AppState;
 
@@ -32,9 +35,10 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
         &[
             &time,
             &PredefinedMenuItem::separator(app)?,
-            &start_end,
             &extend,
             &clock_window,
+            &PredefinedMenuItem::separator(app)?,
+            &start_end,
             &PredefinedMenuItem::separator(app)?,
             &open,
             &lock,
@@ -54,6 +58,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
         start_end,
         extend,
     });
+    app.manage(DelayedEnd::default());
     Ok(())
 }
 
@@ -62,14 +67,19 @@ fn on_menu(app: &AppHandle, id: &str) {
     let result = match id {
         "start_end" => {
             let running = crate::state::guard(&state.clock).clock.running().is_some();
-            if running {
-                commands::end_session(app, &state, None).map(|_| ())
+            let delayed = app.state::<DelayedEnd>();
+            if delayed.undo() {
+                refresh(app, &state);
+                Ok(())
+            } else if running {
+                end_after_undo_time(app, &state);
+                Ok(())
             } else {
                 commands::start_next_or_adhoc(app, &state).map(|_| ())
             }
         }
         "extend" => commands::extend_session(app, &state).map(|_| ()),
-        "clock_window" => commands::show_clock_window(app).map(|_| ()),
+        "clock_window" => crate::clock_window::show(app),
         "open" => {
             show_main(app);
             Ok(())
@@ -88,6 +98,33 @@ fn on_menu(app: &AppHandle, id: &str) {
         let _ = app.emit("notice", Notice { message: e.message });
         show_main(app);
     }
+}
+
+/// End pressed in the tray: "Ended · Undo" for [`UNDO_SECONDS`], then the session ends at
+/// the moment End was pressed (unless undone, or ended some other way meanwhile).
+fn end_after_undo_time(app: &AppHandle, state: &AppState) {
+    let Some(generation) = app.state::<DelayedEnd>().request(chrono::Utc::now()) else {
+        return;
+    };
+    refresh(app, state);
+    let app = app.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(UNDO_SECONDS));
+        let Some(pressed) = app.state::<DelayedEnd>().due(generation) else {
+            return;
+        };
+        let state = app.state::<AppState>();
+        if let Err(e) = commands::end_session(&app, &state, Some(pressed)) {
+            let _ = app.emit("notice", Notice { message: e.message });
+        }
+        refresh(&app, &state);
+    });
+}
+
+/// Shows the clock's current reading in the tray now (not waiting for the next change).
+fn refresh(app: &AppHandle, state: &AppState) {
+    let view = crate::session_clock::view(state, &crate::state::guard(&state.clock));
+    show(app, &view);
 }
 
 /// Brings the main window forward; if it was closed (the app lives on in the tray or the
@@ -134,7 +171,14 @@ pub fn show(app: &AppHandle, v: &ClockView) {
         ("No session running".to_string(), String::new())
     };
     let _ = items.time.set_text(line);
-    let _ = items.start_end.set_text(if r.running {
+    let delayed = app.try_state::<DelayedEnd>();
+    if !r.running && let Some(d) = &delayed {
+        d.clear();
+    }
+    let ending = delayed.is_some_and(|d| d.pending());
+    let _ = items.start_end.set_text(if ending {
+        "Ended · Undo"
+    } else if r.running {
         "End session"
     } else if r.next.is_some() {
         "Start next session"

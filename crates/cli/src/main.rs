@@ -65,6 +65,9 @@ enum Command {
     /// The retention policy, the review list, extensions and destruction.
     #[command(subcommand)]
     Retention(cmd::retention::RetentionCmd),
+    /// The practice's name and the therapist's registration, printed on exports.
+    #[command(subcommand)]
+    Practice(cmd::practice::PracticeCmd),
     /// Subject-access requests: the bundle for a client, open requests and due dates.
     #[command(subcommand)]
     Sar(cmd::sar::SarCmd),
@@ -139,6 +142,7 @@ fn main() -> ExitCode {
         Command::Sync(c) => cmd::sync::run(&g, c),
         Command::Erase(a) => cmd::erase::run(&g, a),
         Command::Retention(c) => cmd::retention::run(&g, c),
+        Command::Practice(c) => cmd::practice::run(&g, c),
         Command::Sar(c) => cmd::sar::run(&g, c),
         Command::Supervision(c) => cmd::supervision::run(&g, c),
         Command::Export(a) => cmd::portability::export(&g, a),

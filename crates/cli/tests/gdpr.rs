@@ -11,6 +11,8 @@ use serde_json::Value;
 const NAME: &str = "Philippa Marchbanks";
 const ALIAS: &str = "Pippa";
 const NOTE: &str = "Pippa described the quarry dream";
+/// A valid NHS number (its check digit is right), as a therapist types it.
+const NHS: &str = "943 476 5919";
 
 fn with_client(store: KeyStore) -> (TestVault, String) {
     let v = TestVault::new(store);
@@ -25,6 +27,8 @@ fn with_client(store: KeyStore) -> (TestVault, String) {
         "1988-08-08",
         "--email",
         "pm@example.org",
+        "--nhs-number",
+        NHS,
     ])["code"]
         .as_str()
         .unwrap()
@@ -44,6 +48,12 @@ fn with_client(store: KeyStore) -> (TestVault, String) {
 #[test]
 fn subject_access_bundle_and_the_open_request() {
     let (v, code) = with_client(KeyStore::Passphrase);
+    let p = v.json(&[
+        "practice", "set", "--name", "Willow Counselling", "--therapist", "Sam Okafor",
+        "--body", "bacp", "--number", "123456",
+    ]);
+    assert_eq!(p["registration_body"], "BACP");
+    assert_eq!(v.json(&["practice", "show"])["practice_name"], "Willow Counselling");
     let out = v.home.path().join("sar");
     let made = v.json(&[
         "sar",
@@ -64,6 +74,9 @@ fn subject_access_bundle_and_the_open_request() {
     );
     let html = std::fs::read_to_string(made["html"].as_str().unwrap()).unwrap();
     assert!(html.contains(NAME) && html.contains("2026-04-14"));
+    // The NHS number is part of what is held, and the response says who holds the records.
+    assert_eq!(json["identity"]["nhs_number"], "9434765919");
+    assert!(html.contains("Records held by Willow Counselling · Sam Okafor · BACP 123456"), "{html}");
 
     let open = v.json(&["sar", "list"]);
     assert_eq!(open.as_array().unwrap().len(), 1);
@@ -89,6 +102,20 @@ fn corrections_are_kept_and_supervision_export_has_no_names() {
     assert_eq!(h[0]["old_value"], "pm@example.org");
     assert_eq!(h[0]["new_value"], "philippa@example.org");
 
+    let letter = v.add_note(&code, "The GP's letter gives NHS number 943 476 5919.");
+    v.json(&["note", "finalise", &letter]);
+    // A mistyped NHS number is refused, with the reason, and nothing changes.
+    let refused = v
+        .cmd()
+        .args(["client", "edit", &code, "--nhs-number", "943 476 5918"])
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&refused).contains("not a valid NHS number"));
+    assert_eq!(v.json(&["client", "show", &code])["identity"]["nhs_number"], "9434765919");
+
     let out = v.home.path().join("sup");
     let made = v.json(&[
         "supervision",
@@ -102,7 +129,7 @@ fn corrections_are_kept_and_supervision_export_has_no_names() {
     let text = std::fs::read_to_string(made["file"].as_str().unwrap())
         .unwrap()
         .to_lowercase();
-    for s in ["philippa", "marchbanks", "pippa", "philippa@example.org"] {
+    for s in ["philippa", "marchbanks", "pippa", "philippa@example.org", "943 476 5919", "9434765919"] {
         assert!(!text.contains(s), "{s:?} in the supervision export");
     }
     assert!(text.contains("quarry dream") && text.contains(&code.to_lowercase()));

@@ -329,7 +329,8 @@ mod tests {
             "INSERT INTO meta (key, value) VALUES ('hlc', 'x');
              INSERT INTO meta (key, value) VALUES ('device.id', 'x');
              INSERT INTO meta (key, value) VALUES ('retention_policy', '{}');
-             INSERT INTO meta (key, value) VALUES ('calendar_secret', 'ab');",
+             INSERT INTO meta (key, value) VALUES ('calendar_secret', 'ab');
+             INSERT INTO meta (key, value) VALUES ('practice_profile', '{}');",
         )
         .unwrap();
         let keys: Vec<String> = pending(&conn, Store::Clinical, 0, 100)
@@ -337,7 +338,7 @@ mod tests {
             .into_iter()
             .map(|c| c.key)
             .collect();
-        assert_eq!(keys, vec!["retention_policy", "calendar_secret"]);
+        assert_eq!(keys, vec!["retention_policy", "calendar_secret", "practice_profile"]);
     }
 
     #[test]

@@ -108,6 +108,11 @@ fn every_write_to_a_synced_table_leaves_a_change() {
     }
     v.set_retention_policy(RetentionPolicy::preset("bacp").unwrap())
         .unwrap();
+    v.set_practice_profile(&crate::records::practice::PracticeProfile {
+        practice_name: Some("Willow Counselling".into()),
+        ..Default::default()
+    })
+    .unwrap();
     // A calendar import: appointments, a new client, and the practice's calendar secret.
     let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n\
         BEGIN:VEVENT\r\nUID:e1\r\nSUMMARY:Gone Person\r\nDTSTART:20310106T100000Z\r\nDTEND:20310106T105000Z\r\nEND:VEVENT\r\n\

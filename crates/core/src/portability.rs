@@ -41,7 +41,7 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ),
     (
         "client_identity",
-        "Who each code is: full_name, date_of_birth, email, phone, emergency_contact, gp, aliases (JSON array).",
+        "Who each code is: full_name, date_of_birth, email, phone, emergency_contact, gp, aliases (JSON array), nhs_number (ten digits).",
     ),
     (
         "identity_history",

@@ -75,9 +75,10 @@ impl Table {
     }
 }
 
-/// The settings keys that are the practice's, not the computer's: the retention policy, and
-/// the secret that keys calendar events (two computers importing one calendar must agree).
-pub const SYNCED_SETTINGS: &[&str] = &["retention_policy", "calendar_secret"];
+/// The settings keys that are the practice's, not the computer's: the retention policy, the
+/// secret that keys calendar events (two computers importing one calendar must agree), and
+/// the practice's details printed on exports.
+pub const SYNCED_SETTINGS: &[&str] = &["retention_policy", "calendar_secret", "practice_profile"];
 
 const fn t(
     name: &'static str,

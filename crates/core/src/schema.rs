@@ -397,6 +397,10 @@ pub(crate) const IDENTITY: &[&str] = &[
         PRIMARY KEY (tbl, row_key, field)
     ) WITHOUT ROWID;
     "#,
+    // v6: the client's NHS number (optional; ten digits, checked by the core).
+    r#"
+    ALTER TABLE identity.client_identity ADD COLUMN nhs_number TEXT;
+    "#,
 ];
 
 /// Brings the `schema` database of `conn` from its version up to `target` (at most the

@@ -3,7 +3,10 @@
 // keeps an element handle across a wait: each wait re-reads the DOM on every poll, and a
 // handle that went stale between lookup and use is looked up again.
 
-import { mkdirSync } from "node:fs";
+import assert from "node:assert/strict";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /**
@@ -192,4 +195,117 @@ export function clockSeconds(s) {
   if (!m) throw new Error(`Not a clock reading: ${JSON.stringify(s)}`);
   const v = Number(m[2]) * 60 + Number(m[3]);
   return m[1] ? -v : v;
+}
+
+/** Single-quoted for sh, whatever the path holds. */
+const sh = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
+
+/** Profiles made by `launchFreshProfile`, removed by `removeProfiles`. */
+const profiles = [];
+
+/**
+ * Ends the current app and starts it again in an empty profile of its own: a launcher script
+ * sets HOME, the XDG folders and CASEBOOK_VAULT, then runs the app with whatever arguments the
+ * driver passes. Returns once the first-run screen shows. So a spec never touches the vault
+ * another spec uses, whichever runs first.
+ */
+export async function launchFreshProfile(name) {
+  const app = process.env.CASEBOOK_APP_BIN;
+  const dir = mkdtempSync(join(tmpdir(), `casebook-e2e-${name}-`));
+  profiles.push(dir);
+  const home = join(dir, "home");
+  for (const d of ["data", "config", "cache"]) mkdirSync(join(home, d), { recursive: true });
+  const launcher = join(dir, "casebook-app");
+  writeFileSync(
+    launcher,
+    [
+      "#!/bin/sh",
+      `export HOME=${sh(home)}`,
+      `export XDG_DATA_HOME=${sh(join(home, "data"))}`,
+      `export XDG_CONFIG_HOME=${sh(join(home, "config"))}`,
+      `export XDG_CACHE_HOME=${sh(join(home, "cache"))}`,
+      `export CASEBOOK_VAULT=${sh(join(dir, "vault"))}`,
+      `exec ${sh(app)} "$@"`,
+      "",
+    ].join("\n"),
+  );
+  chmodSync(launcher, 0o755);
+  await browser.reloadSession({
+    browserName: "wry",
+    "wdio:enforceWebDriverClassic": true,
+    "tauri:options": { application: launcher },
+  });
+  await shown("#first-run", 60_000);
+  return dir;
+}
+
+/** Back to the app as wdio.conf.mjs starts it (so the runner ends it), and the profiles go. */
+export async function removeProfiles() {
+  if (profiles.length === 0) return;
+  await browser
+    .reloadSession({
+      browserName: "wry",
+      "wdio:enforceWebDriverClassic": true,
+      "tauri:options": { application: process.env.CASEBOOK_APP_BIN },
+    })
+    .catch(() => {});
+  for (const dir of profiles.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * From the first-run screen to Today: a passphrase vault, its recovery key confirmed.
+ * Returns the recovery key.
+ */
+export async function setUpPassphraseVault(passphrase) {
+  await click("#keystore-passphrase");
+  await setValue("#passphrase", passphrase);
+  await setValue("#passphrase-confirm", passphrase);
+  await click("#create-vault");
+  await shown("#recovery-key", 60_000);
+  const recoveryKey = (await text("#recovery-key")).replace(/\s+/g, "");
+  assert.match(recoveryKey, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){8}$/, `unexpected recovery key ${recoveryKey}`);
+  await click("#stored-safely");
+  await click("#recovery-continue");
+  const groups = recoveryKey.split("-");
+  for (const sel of ["#recovery-group-a", "#recovery-group-b"]) {
+    await shown(sel);
+    const n = Number(await attr(sel, "data-group"));
+    await setValue(sel, groups[n - 1]);
+  }
+  await click("#recovery-confirm");
+  await shown("#today", 30_000);
+  return recoveryKey;
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/**
+ * Runs axe-core inside the app's own window on what is on screen now, and fails on any
+ * serious or critical violation, naming the rule and the elements. `where` says which screen
+ * and settings, for the message.
+ */
+export async function checkAccessibility(where) {
+  // axe's source goes in as part of the driver's script (no eval inside the page, which the
+  // app's content security policy forbids).
+  const result = await browser.executeAsync(
+    `if (!window.axe) {\n${axeSource}\n}
+    const done = arguments[arguments.length - 1];
+    window.axe
+      .run(document, { resultTypes: ["violations"] })
+      .then((r) =>
+        done(
+          r.violations
+            .filter((v) => v.impact === "serious" || v.impact === "critical")
+            .map((v) => ({
+              id: v.id,
+              impact: v.impact,
+              help: v.help,
+              nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " — " + n.failureSummary),
+            })),
+        ),
+      )
+      .catch((e) => done([{ id: "axe-error", impact: "critical", help: String(e), nodes: [] }]));`,
+  );
+  const lines = result.map((v) => `${v.impact} ${v.id}: ${v.help}\n    ${v.nodes.join("\n    ")}`);
+  assert.equal(result.length, 0, `axe found ${result.length} serious or critical problems on ${where}:\n${lines.join("\n")}`);
 }

@@ -14,55 +14,29 @@
 // and the second part really starts with no vault at all.
 
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { attr, click, present, retryStale, reveal, screenshot, setValue, shown, text, until } from "./helpers.mjs";
+import {
+  attr,
+  click,
+  launchFreshProfile,
+  present,
+  removeProfiles,
+  retryStale,
+  reveal,
+  screenshot,
+  setUpPassphraseVault,
+  setValue,
+  shown,
+  text,
+  until,
+} from "./helpers.mjs";
 
 const APP = process.env.CASEBOOK_APP_BIN || "";
 const SYNC_URL = process.env.CASEBOOK_E2E_SYNC_URL || "";
 const PASSPHRASE = "correct horse battery staple";
 const SERVER_PASSWORD = "long enough passphrase";
 const CLIENT_NAME = "Morwenna Tregarthen";
-
-/** Single-quoted for sh, whatever the path holds. */
-const sh = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
-
-/** Profiles made by this spec, removed at the end. */
-const profiles = [];
-
-/**
- * Ends the current app and starts it again in an empty profile of its own: a launcher script
- * sets HOME, the XDG folders and CASEBOOK_VAULT, then runs the app with whatever arguments the
- * driver passes. Returns once the first-run screen shows.
- */
-async function launchFreshProfile(name) {
-  const dir = mkdtempSync(join(tmpdir(), `casebook-e2e-${name}-`));
-  profiles.push(dir);
-  const home = join(dir, "home");
-  for (const d of ["data", "config", "cache"]) mkdirSync(join(home, d), { recursive: true });
-  const launcher = join(dir, "casebook-app");
-  writeFileSync(
-    launcher,
-    [
-      "#!/bin/sh",
-      `export HOME=${sh(home)}`,
-      `export XDG_DATA_HOME=${sh(join(home, "data"))}`,
-      `export XDG_CONFIG_HOME=${sh(join(home, "config"))}`,
-      `export XDG_CACHE_HOME=${sh(join(home, "cache"))}`,
-      `export CASEBOOK_VAULT=${sh(join(dir, "vault"))}`,
-      `exec ${sh(APP)} "$@"`,
-      "",
-    ].join("\n"),
-  );
-  chmodSync(launcher, 0o755);
-  await browser.reloadSession({
-    browserName: "wry",
-    "wdio:enforceWebDriverClassic": true,
-    "tauri:options": { application: launcher },
-  });
-  await shown("#first-run", 60_000);
-}
 
 /** The client row whose text contains `name`, or null. Use it at once (rows are re-rendered). */
 async function clientRow(name) {
@@ -75,41 +49,18 @@ async function clientRow(name) {
 describe("An off-site copy on a Casebook server, and a restore from it on a new computer", () => {
   const username = `e2e-${Date.now()}`;
   let recoveryKey = "";
+  /** The first computer's profile folder (its backups sit beside its vault). */
+  let firstProfile = "";
   before(function () {
     if (!APP || !SYNC_URL) this.skip();
   });
 
-  after(async () => {
-    if (profiles.length === 0) return;
-    // Close the app started here (so its folders can go): back to the app as wdio.conf.mjs
-    // starts it, which the runner then ends as usual.
-    await browser
-      .reloadSession({ browserName: "wry", "wdio:enforceWebDriverClassic": true, "tauri:options": { application: APP } })
-      .catch(() => {});
-    for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
-  });
+  after(removeProfiles);
 
   it("sets up a passphrase vault with a client, in a fresh profile", async function () {
     this.timeout(180_000);
-    await launchFreshProfile("first");
-    await click("#keystore-passphrase");
-    await setValue("#passphrase", PASSPHRASE);
-    await setValue("#passphrase-confirm", PASSPHRASE);
-    await click("#create-vault");
-
-    await shown("#recovery-key", 60_000);
-    recoveryKey = (await text("#recovery-key")).replace(/\s+/g, "");
-    assert.match(recoveryKey, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){8}$/, `unexpected recovery key ${recoveryKey}`);
-    await click("#stored-safely");
-    await click("#recovery-continue");
-    const groups = recoveryKey.split("-");
-    for (const sel of ["#recovery-group-a", "#recovery-group-b"]) {
-      await shown(sel);
-      const n = Number(await attr(sel, "data-group"));
-      await setValue(sel, groups[n - 1]);
-    }
-    await click("#recovery-confirm");
-    await shown("#today", 30_000);
+    firstProfile = await launchFreshProfile("first");
+    recoveryKey = await setUpPassphraseVault(PASSPHRASE);
 
     await click("#nav-clients");
     await shown("#clients");
@@ -225,7 +176,7 @@ describe("An off-site copy on a Casebook server, and a restore from it on a new 
   it("on another new computer, restores the records from a backup file at first run", async function () {
     this.timeout(300_000);
     // The file the first computer wrote (its backups sit beside its vault by default).
-    const folder = join(profiles[0], "vault-backups");
+    const folder = join(firstProfile, "vault-backups");
     const files = readdirSync(folder).filter((f) => /^casebook-.*\.tar$/.test(f)).sort();
     assert.ok(files.length > 0, `a backup file in ${folder}`);
     const file = join(folder, files[files.length - 1]);

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   attr,
+  checkAccessibility,
   click,
   clockSeconds,
   gone,
@@ -124,6 +125,8 @@ describe("A therapist's first day with Casebook", () => {
     await setValue("#note-field-text", NOTE_TEXT);
 
     await until(async () => (await text("#note-save-status")).includes("Saved"), "the draft is saved", 20_000);
+    await screenshot("note-editor.png");
+    await checkAccessibility("the note editor");
 
     await click("#note-finalise");
     await click("#confirm-ok");
@@ -156,6 +159,8 @@ describe("A therapist's first day with Casebook", () => {
     await click("#lock");
     await shown("#unlock-screen");
     assert.equal(await present("#nav-today"), false, "nothing of the app stays on screen");
+    await screenshot("unlock.png");
+    await checkAccessibility("the Unlock screen");
     await setValue("#unlock-passphrase", PASSPHRASE);
     await click("#unlock");
     await shown("#today", 60_000);
@@ -337,5 +342,48 @@ describe("A therapist's first day with Casebook", () => {
     await shown("#clients", 30_000);
     await until(async () => (await clientRow(CLIENT_NAME)) === null, `${CLIENT_NAME} is gone`, 20_000);
     assert.ok((await clientRow(NEW_CLIENT_NAME)) !== null, "the other client stays");
+  });
+
+  it("has no serious accessibility problems on any screen, light and dim, at 100 % and 150 % text", async function () {
+    this.timeout(300_000);
+    const screens = ["today", "clients", "search", "audit", "retention", "backups", "settings"];
+    /** Settings → Display: a theme and a text size, applied at once. */
+    const display = async (theme, size) => {
+      await click("#nav-settings");
+      await shown("#display-settings");
+      await click(`label[for="theme-${theme}"]`);
+      await click(`label[for="text-size-${size}"]`);
+      if (theme !== "system") {
+        await until(
+          async () => (await browser.execute(() => document.documentElement.dataset.theme)) === theme,
+          `the ${theme} theme is applied`,
+        );
+      }
+    };
+    for (const [theme, size] of [["light", 100], ["dim", 100], ["light", 150], ["dim", 150]]) {
+      await display(theme, size);
+      for (const s of screens) {
+        await click(`#nav-${s}`);
+        await until(async () => (await attr(`#nav-${s}`, "aria-current")) === "page", `${s} is shown`);
+        await checkAccessibility(`${s} (${theme}, ${size} % text)`);
+      }
+      await click("#nav-clients");
+      await shown("#clients");
+      await until(async () => (await clientRow(NEW_CLIENT_NAME)) !== null, `${NEW_CLIENT_NAME} is listed`);
+      await openClient(NEW_CLIENT_NAME);
+      await checkAccessibility(`the client file (${theme}, ${size} % text)`);
+    }
+    await click("#nav-today");
+    await shown("#today");
+    await screenshot("today-dim-150.png");
+    await display("dim", 100);
+    await click("#nav-today");
+    await shown("#today");
+    await screenshot("today-dim.png");
+    await display("light", 150);
+    await click("#nav-today");
+    await shown("#today");
+    await screenshot("today-150.png");
+    await display("system", 100);
   });
 });

@@ -1399,6 +1399,7 @@ function handle(cmd: string, a: Args): unknown {
       state.clock = null;
       return clockView();
     case "clock_window":
+    case "clock_window_close":
       return null;
     case "calendar_status":
       return calendarStatus();

@@ -687,6 +687,8 @@ export const api = {
   endSession: (endedAtMs?: number) =>
     endedAtMs === undefined ? call<ClockView>("clock_end") : call<ClockView>("clock_end", { endedAtMs }),
   showClockWindow: () => call<void>("clock_window"),
+  /** Closes the pop-out clock (it has no title bar), keeping its size and place. */
+  closeClockWindow: () => call<void>("clock_window_close"),
 
   backups: () => call<BackupOverview>("backup_overview"),
   /** Makes a backup now (a few seconds at most), then prunes by the keep-policy. */

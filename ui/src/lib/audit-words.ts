@@ -96,6 +96,7 @@ export const AUDIT_WORDS: Record<string, Words> = {
   "calendar.feed_settings": { label: "Changed the calendar settings" },
   "calendar.feed_remove": { label: "Disconnected the calendar" },
   "retention.policy_set": { label: "Changed the retention policy" },
+  "practice.set": { label: "Changed the practice's details" },
   "retention.review": { label: "Viewed the retention review", routine: true, noun: ["client", "clients"] },
   "retention.extend": { label: "Kept a client's records longer" },
   "sar.create": {

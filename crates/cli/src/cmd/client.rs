@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use casebook_core::records::clients::IdentityChanges;
+use casebook_core::records::clients::{IdentityChanges, show_nhs_number};
 use casebook_core::{ClientCode, ClientIdentity, ClientStatus, parse_date};
 use chrono::Local;
 use clap::Subcommand;
@@ -31,6 +31,9 @@ pub enum ClientCmd {
         /// The client's GP (practice or doctor).
         #[arg(long)]
         gp: Option<String>,
+        /// The client's NHS number (ten digits; spaces allowed; the check digit is checked).
+        #[arg(long)]
+        nhs_number: Option<String>,
         /// Another name the client is known by (repeat for several).
         #[arg(long = "alias")]
         aliases: Vec<String>,
@@ -52,6 +55,9 @@ pub enum ClientCmd {
         emergency_contact: Option<String>,
         #[arg(long)]
         gp: Option<String>,
+        /// NHS number ("" to clear).
+        #[arg(long)]
+        nhs_number: Option<String>,
         /// Replace the aliases (repeat for several; --clear-aliases to remove all).
         #[arg(long = "alias")]
         aliases: Vec<String>,
@@ -96,6 +102,7 @@ pub fn run(g: &Globals, cmd: ClientCmd) -> Outcome {
             phone,
             emergency_contact,
             gp,
+            nhs_number,
             aliases,
         } => {
             let identity = ClientIdentity {
@@ -105,6 +112,7 @@ pub fn run(g: &Globals, cmd: ClientCmd) -> Outcome {
                 phone,
                 emergency_contact,
                 gp,
+                nhs_number,
                 aliases,
             };
             let mut vault = secrets::open_vault(g)?;
@@ -123,6 +131,7 @@ pub fn run(g: &Globals, cmd: ClientCmd) -> Outcome {
             phone,
             emergency_contact,
             gp,
+            nhs_number,
             aliases,
             clear_aliases,
             reason,
@@ -140,6 +149,7 @@ pub fn run(g: &Globals, cmd: ClientCmd) -> Outcome {
                 phone: opt(phone),
                 emergency_contact: opt(emergency_contact),
                 gp: opt(gp),
+                nhs_number: opt(nhs_number),
                 aliases: if clear_aliases {
                     Some(Vec::new())
                 } else if aliases.is_empty() {
@@ -228,6 +238,7 @@ pub fn run(g: &Globals, cmd: ClientCmd) -> Outcome {
                     opt("Phone:", i.phone.clone());
                     opt("Emergency:", i.emergency_contact.clone());
                     opt("GP:", i.gp.clone());
+                    opt("NHS number:", i.nhs_number.as_deref().map(show_nhs_number));
                 }
             }
         }

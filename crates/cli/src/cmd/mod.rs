@@ -12,6 +12,7 @@ pub mod measure;
 pub mod note;
 pub mod offsite;
 pub mod portability;
+pub mod practice;
 pub mod process_note;
 pub mod recover;
 pub mod retention;

@@ -444,9 +444,15 @@ fn bundle(
         [code],
     )?;
     let arr = |v: Vec<Row>| Value::Array(v.into_iter().map(Value::Object).collect());
+    let practice = super::practice::read_profile(tx)?;
     Ok(json!({
         "format": "casebook-subject-access/1",
         "generated_at": Utc::now(),
+        "controller": {
+            "practice_name": practice.practice_name,
+            "therapist_name": practice.therapist_name,
+            "registration": practice.registration(),
+        },
         "request": {
             "id": request.id,
             "received_on": request.received_on,

@@ -83,6 +83,16 @@ dt{{font-weight:600}}dd{{margin:0 0 .4rem 0;white-space:pre-wrap}}.note{{page-br
 @media print{{body{{margin:0}}}}</style></head><body>",
         code = esc(code)
     );
+    let controller: Vec<String> = ["practice_name", "therapist_name", "registration"]
+        .iter()
+        .filter_map(|k| b["controller"][k].as_str().map(esc))
+        .collect();
+    if !controller.is_empty() {
+        o.push_str(&format!(
+            "<p class=\"controller\">Records held by {}</p>",
+            controller.join(" · ")
+        ));
+    }
     o.push_str(&format!(
         "<h1>Subject access request — records held about client {}</h1>\
 <p>Request received <strong>{}</strong>; response due by <strong>{}</strong> (one calendar month). Prepared {}.</p>",

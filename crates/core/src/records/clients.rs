@@ -84,9 +84,52 @@ pub struct ClientIdentity {
     pub emergency_contact: Option<String>,
     /// The client's GP (practice or doctor), for risk procedures.
     pub gp: Option<String>,
+    /// The client's NHS number (England and Wales), ten digits with a valid check digit,
+    /// kept without spaces; shown as "943 476 5919".
+    #[serde(default)]
+    pub nhs_number: Option<String>,
     /// Other names the client is known by (replaced too in pseudonymised exports).
     #[serde(default)]
     pub aliases: Vec<String>,
+}
+
+/// An NHS number as typed ("943 476 5919", "943-476-5919") → its ten digits, or a clear
+/// refusal: ten digits whose last is the modulus 11 check digit of the other nine.
+pub fn nhs_number(typed: &str) -> Result<String> {
+    let digits: String = typed
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .collect();
+    if digits.len() != 10 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(CoreError::invalid(
+            "an NHS number is ten digits (spaces allowed), like 943 476 5919",
+        ));
+    }
+    let d: Vec<u32> = digits.chars().filter_map(|c| c.to_digit(10)).collect();
+    let sum: u32 = d[..9]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v * (10 - i as u32))
+        .sum();
+    let check = match 11 - sum % 11 {
+        11 => 0,
+        c => c,
+    };
+    if check == 10 || check != d[9] {
+        return Err(CoreError::invalid(
+            "this is not a valid NHS number: its last digit does not match the others (check it for a typing slip)",
+        ));
+    }
+    Ok(digits)
+}
+
+/// An NHS number as written for a reader, in groups of 3, 3 and 4 ("943 476 5919").
+pub fn show_nhs_number(digits: &str) -> String {
+    if digits.len() == 10 && digits.is_ascii() {
+        format!("{} {} {}", &digits[..3], &digits[3..6], &digits[6..])
+    } else {
+        digits.to_string()
+    }
 }
 
 /// The aliases as stored (a JSON array, or NULL when there are none).
@@ -111,6 +154,8 @@ pub struct IdentityChanges {
     pub emergency_contact: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub gp: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub nhs_number: Option<Option<String>>,
     #[serde(default)]
     pub aliases: Option<Vec<String>>,
 }
@@ -176,6 +221,9 @@ impl ClientIdentity {
                 ));
             }
         }
+        if let Some(n) = &self.nhs_number {
+            nhs_number(n)?;
+        }
         for (what, v) in [
             ("emergency contact", &self.emergency_contact),
             ("GP", &self.gp),
@@ -202,7 +250,7 @@ pub(crate) fn identity_of(tx: &rusqlite::Connection, code: &str) -> Result<Optio
 fn read_identity(tx: &rusqlite::Connection, code: &str) -> Result<Option<ClientIdentity>> {
     Ok(tx
         .query_row(
-            "SELECT full_name, date_of_birth, email, phone, emergency_contact, gp, aliases
+            "SELECT full_name, date_of_birth, email, phone, emergency_contact, gp, aliases, nhs_number
              FROM identity.client_identity WHERE code = ?1 AND deleted = 0",
             [code],
             |r| {
@@ -214,6 +262,7 @@ fn read_identity(tx: &rusqlite::Connection, code: &str) -> Result<Option<ClientI
                     phone: r.get(3)?,
                     emergency_contact: r.get(4)?,
                     gp: r.get(5)?,
+                    nhs_number: r.get(7)?,
                     aliases: aliases
                         .and_then(|a| serde_json::from_str(&a).ok())
                         .unwrap_or_default(),
@@ -317,8 +366,8 @@ pub(crate) fn insert_client(cx: &mut Ctx<'_>, identity: &ClientIdentity) -> Resu
     let ihlc = cx.stamp();
     cx.tx.execute(
         "INSERT INTO identity.client_identity
-         (code, full_name, date_of_birth, email, phone, emergency_contact, gp, hlc, device_id, aliases)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         (code, full_name, date_of_birth, email, phone, emergency_contact, gp, hlc, device_id, aliases, nhs_number)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             code.as_str(),
             identity.full_name.trim(),
@@ -330,6 +379,7 @@ pub(crate) fn insert_client(cx: &mut Ctx<'_>, identity: &ClientIdentity) -> Resu
             ihlc,
             cx.device_id,
             aliases_json(&identity.aliases),
+            identity.nhs_number.as_deref().map(nhs_number).transpose()?,
         ],
     )?;
     cx.client(code.as_str());
@@ -446,6 +496,9 @@ impl Vault {
             if let Some(v) = &changes.gp {
                 new.gp = tidy(v);
             }
+            if let Some(v) = &changes.nhs_number {
+                new.nhs_number = tidy(v).map(|n| nhs_number(&n)).transpose()?;
+            }
             if let Some(v) = &changes.aliases {
                 new.aliases = v.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect();
             }
@@ -458,6 +511,7 @@ impl Vault {
                 ("phone", old.phone.clone(), new.phone.clone()),
                 ("emergency_contact", old.emergency_contact.clone(), new.emergency_contact.clone()),
                 ("gp", old.gp.clone(), new.gp.clone()),
+                ("nhs_number", old.nhs_number.clone(), new.nhs_number.clone()),
                 ("aliases", aliases_json(&old.aliases), aliases_json(&new.aliases)),
             ]
             .into_iter()
@@ -477,10 +531,11 @@ impl Vault {
             let hlc = cx.stamp();
             cx.tx.execute(
                 "UPDATE identity.client_identity SET full_name = ?2, date_of_birth = ?3, email = ?4, phone = ?5,
-                 emergency_contact = ?6, gp = ?7, aliases = ?8, hlc = ?9, device_id = ?10 WHERE code = ?1",
+                 emergency_contact = ?6, gp = ?7, aliases = ?8, hlc = ?9, device_id = ?10, nhs_number = ?11 WHERE code = ?1",
                 params![
                     code.as_str(), new.full_name, new.date_of_birth, new.email, new.phone,
-                    new.emergency_contact, new.gp, aliases_json(&new.aliases), hlc, cx.device_id
+                    new.emergency_contact, new.gp, aliases_json(&new.aliases), hlc, cx.device_id,
+                    new.nhs_number
                 ],
             )?;
             super::retention::recompute(cx, code.as_str())?;
@@ -538,6 +593,29 @@ mod tests {
         assert_eq!(c.phone, Some(Some("0123 456789".into())));
         assert_eq!(c.gp, None);
         assert_eq!(c.date_of_birth, None);
+    }
+
+    #[test]
+    fn nhs_numbers_are_ten_digits_with_their_check_digit() {
+        assert_eq!(nhs_number("943 476 5919").unwrap(), "9434765919");
+        assert_eq!(nhs_number("943-476-5919").unwrap(), "9434765919");
+        // One digit mistyped, two swapped, too short, letters: all refused.
+        for bad in ["943 476 5918", "934 476 5919", "943 476 591", "94347659l9", ""] {
+            assert!(nhs_number(bad).is_err(), "{bad} was taken");
+        }
+    }
+
+    proptest! {
+        /// Any single mistyped digit of a valid number is caught (the point of modulus 11).
+        #[test]
+        fn a_single_mistyped_digit_is_caught(pos in 0usize..10, digit in 0u32..10) {
+            let good = "9434765919";
+            let mut d: Vec<char> = good.chars().collect();
+            prop_assume!(d[pos].to_digit(10) != Some(digit));
+            d[pos] = char::from_digit(digit, 10).unwrap();
+            let typed: String = d.into_iter().collect();
+            prop_assert!(nhs_number(&typed).is_err());
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod erasure;
 pub mod measures;
 pub mod notes;
+pub mod practice;
 pub mod process_notes;
 pub mod retention;
 pub(crate) mod rows;

@@ -1,6 +1,6 @@
 //! The pseudonymised export for clinical supervision: chosen clients' notes with client
 //! codes only. Every name the identity store knows — full names, each part of them, known
-//! aliases, and the client's email and phone — is replaced in the text by the client's
+//! aliases, and the client's email, phone and NHS number — is replaced in the text by the client's
 //! code (whole words, any case); dates can be shifted by a number of days the export does
 //! not reveal. Audited.
 
@@ -75,6 +75,11 @@ fn terms(
         t.extend(names);
         t.extend(who.email.iter().cloned());
         t.extend(who.phone.iter().cloned());
+        // The NHS number as stored and as usually written (943 476 5919).
+        if let Some(n) = &who.nhs_number {
+            t.push(n.clone());
+            t.push(super::clients::show_nhs_number(n));
+        }
     }
     t.into_iter()
         .map(|s| (lower(s.trim()), code.to_string()))
