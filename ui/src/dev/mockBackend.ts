@@ -280,11 +280,13 @@ function clockView(): ClockView {
     remaining === null
       ? ""
       : `${remaining < 0 ? "-" : ""}${pad(Math.floor(Math.abs(remaining) / 60))}:${pad(Math.abs(remaining) % 60)}`;
+  // As the core: who the session is with only while unlocked.
+  const who = state.unlocked ? (c?.client_code ?? null) : null;
   return {
     running: c !== null,
     appointment_id: c?.appointment_id ?? null,
-    client_code: c?.client_code ?? null,
-    client_name: c?.client_code ? (client(c.client_code).identity.full_name ?? null) : null,
+    client_code: who,
+    client_name: who ? (client(who).identity.full_name ?? null) : null,
     started_at: c?.started_at ?? null,
     ends_at: c?.ends_at ?? null,
     remaining_seconds: remaining,
@@ -1158,6 +1160,47 @@ function today(date: string | null) {
   return { date: day, appointments, next: nextAppt, clock: clockView() };
 }
 
+/**
+ * The session clock and the preferences, which work while locked as in the core: the locked
+ * screen's +5 min and End (the core records an end made while locked at the next unlock).
+ */
+function clockCommand(cmd: string, a: Args): { value: unknown } | null {
+  switch (cmd) {
+    case "settings_get":
+      return { value: { ...state.settings } };
+    case "clock_view":
+      return { value: clockView() };
+    case "clock_start": {
+      if (state.clock) fail("not_allowed", "A session is already running.");
+      const apptId = a.appointmentId as string | null;
+      if (apptId) {
+        const ap = state.appointments.find((x) => x.id === apptId) ?? fail("not_found", "No such appointment.");
+        const appt = ap as Appointment;
+        const len = new Date(appt.ends_at).getTime() - new Date(appt.starts_at).getTime();
+        state.clock = { appointment_id: appt.id, client_code: appt.client_code, started_at: now(), ends_at: new Date(Date.now() + len).toISOString() };
+        appt.status = "attended";
+      } else {
+        const m = Number(a.minutes ?? state.settings.default_session_minutes);
+        state.clock = { appointment_id: null, client_code: null, started_at: now(), ends_at: new Date(Date.now() + m * 60000).toISOString() };
+      }
+      log("session.start", state.clock.client_code);
+      return { value: clockView() };
+    }
+    case "clock_extend":
+      if (!state.clock) fail("not_allowed", "No session is running.");
+      state.clock!.ends_at = new Date(new Date(state.clock!.ends_at).getTime() + 5 * 60000).toISOString();
+      return { value: clockView() };
+    case "clock_end":
+      if (state.clock) log("session.end", state.clock.client_code);
+      state.clock = null;
+      return { value: clockView() };
+    case "clock_window":
+    case "clock_window_close":
+      return { value: null };
+  }
+  return null;
+}
+
 function handle(cmd: string, a: Args): unknown {
   switch (cmd) {
     case "app_status":
@@ -1201,6 +1244,8 @@ function handle(cmd: string, a: Args): unknown {
     case "touch":
       return null;
   }
+  const k = clockCommand(cmd, a);
+  if (k) return k.value;
   const f = firstRunCommand(cmd, a);
   if (f) return f.value;
 
@@ -1367,40 +1412,9 @@ function handle(cmd: string, a: Args): unknown {
     case "audit_export":
       log("audit.export");
       return `/home/you/Downloads/casebook-audit-${localDay()}.csv`;
-    case "settings_get":
-      return { ...state.settings };
     case "settings_set":
       state.settings = { ...(a.settings as Settings) };
       return { ...state.settings };
-    case "clock_view":
-      return clockView();
-    case "clock_start": {
-      if (state.clock) fail("not_allowed", "A session is already running.");
-      const apptId = a.appointmentId as string | null;
-      if (apptId) {
-        const ap = state.appointments.find((x) => x.id === apptId) ?? fail("not_found", "No such appointment.");
-        const appt = ap as Appointment;
-        const len = new Date(appt.ends_at).getTime() - new Date(appt.starts_at).getTime();
-        state.clock = { appointment_id: appt.id, client_code: appt.client_code, started_at: now(), ends_at: new Date(Date.now() + len).toISOString() };
-        appt.status = "attended";
-      } else {
-        const m = Number(a.minutes ?? state.settings.default_session_minutes);
-        state.clock = { appointment_id: null, client_code: null, started_at: now(), ends_at: new Date(Date.now() + m * 60000).toISOString() };
-      }
-      log("session.start", state.clock.client_code);
-      return clockView();
-    }
-    case "clock_extend":
-      if (!state.clock) fail("not_allowed", "No session is running.");
-      state.clock!.ends_at = new Date(new Date(state.clock!.ends_at).getTime() + 5 * 60000).toISOString();
-      return clockView();
-    case "clock_end":
-      if (state.clock) log("session.end", state.clock.client_code);
-      state.clock = null;
-      return clockView();
-    case "clock_window":
-    case "clock_window_close":
-      return null;
     case "calendar_status":
       return calendarStatus();
     case "calendar_feed_set": {
@@ -1595,8 +1609,9 @@ export function installMockBackend(mode: string): void {
     },
     { shouldMockEvents: true },
   );
+  // Every second while a session runs, locked or not (as the core's ticker).
   setInterval(() => {
-    if (state.unlocked && state.clock) void emit("clock", clockView());
+    if (state.clock) void emit("clock", clockView());
   }, 1000);
   Object.assign(window, {
     casebookMock: {

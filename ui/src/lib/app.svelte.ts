@@ -186,7 +186,8 @@ class AppState {
     this.lockError = "";
     this.calendarChanges = null;
     this.newNoteFor = null;
-    clock.reset();
+    // A running session's time stays (the Unlock screen shows it); who it is with does not.
+    clock.forgetWho();
     if (this.status) this.status = { ...this.status, unlocked: false };
     this.screen = screen;
   }

@@ -67,7 +67,15 @@ describe("locking", () => {
     await vi.waitFor(() => expect(app.settings.default_session_minutes).toBe(45));
     app.navigate({ name: "client", code: "C-7KQ2", tab: "notes" });
     app.templates = { soap: ["subjective"], dap: [], birp: [], free: ["text"] };
-    clock.set({ running: true, display: "10:00" } as never);
+    clock.set(
+      idleClock({
+        running: true,
+        client_code: "C-7KQ2",
+        client_name: "Siân O'Brien",
+        started_at: "2026-03-02T10:00:00Z",
+        display: "10:00",
+      }),
+    );
   }
 
   it("after a recovery, opens the app and remembers where the keys are now kept", async () => {
@@ -87,6 +95,18 @@ describe("locking", () => {
     expect(app.view).toEqual({ name: "today" });
     expect(app.templates).toBeNull();
     expect(app.settings.default_session_minutes).toBe(50);
+    // The running session's time stays for the locked screen; who it is with does not.
+    expect(clock.view?.running).toBe(true);
+    expect(clock.view?.started_at).toBe("2026-03-02T10:00:00Z");
+    expect(clock.view?.client_code).toBeNull();
+    expect(clock.view?.client_name).toBeNull();
+  });
+
+  it("keeps no clock reading through a lock when no session runs", async () => {
+    await unlocked();
+    const next = { appointment_id: "ap-1", starts_at: "2026-03-02T11:00:00Z", ends_at: "2026-03-02T11:50:00Z" };
+    clock.set(idleClock({ next }));
+    app.lockedOut();
     expect(clock.view).toBeNull();
   });
 

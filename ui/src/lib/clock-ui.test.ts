@@ -236,6 +236,24 @@ describe("the clock strip", () => {
     expect(m.endSession).toHaveBeenCalledTimes(1);
   });
 
+  it("an End waiting when the records lock is sent for the session, which the lock keeps running", async () => {
+    app.screen = "main";
+    show(ClockStrip);
+    running(1800, { client_name: "Siân O'Brien" });
+    const startedAt = clock.view!.started_at;
+    const pressed = Date.now();
+    await click("#clock-end");
+    app.lockedOut(); // the core's lock: who the session is with goes, then the main app
+    expect(clock.view?.client_code ?? null).toBeNull();
+    expect(clock.view?.client_name ?? null).toBeNull();
+    expect(clock.view?.started_at).toBe(startedAt);
+    unmount(component!);
+    component = null;
+    await vi.advanceTimersByTimeAsync(0);
+    expect(m.endSession).toHaveBeenCalledTimes(1);
+    expect(m.endSession).toHaveBeenCalledWith(pressed);
+  });
+
   it("shows an End pressed in the small window, and its Undo reaches that window", async () => {
     show(ClockStrip);
     running(1800);

@@ -1,9 +1,12 @@
 // The session clock as the UI sees it. The core sends a `clock` event every second; between
 // events the countdown is worked out here from the planned end, so the display never stalls
 // or jumps when an event is late. Nothing runs while no session does: the local tick only
-// runs during a session, and an event that changes nothing (idle) changes no state.
+// runs during a session, and an event that changes nothing (idle) changes no state. It is
+// followed while locked too (the Unlock screen shows a running session's time, and the core
+// then sends no name or code), so the time never stops showing.
 
 import { api, events, type ClockView } from "./api";
+import { DelayedEnd, sessionKey } from "./delayed-end.svelte";
 import { formatClock, secondsUntil } from "./format";
 
 export class ClockState {
@@ -44,6 +47,17 @@ export class ClockState {
     this.view = null;
     this.lastJson = "";
     this.syncTimer();
+  }
+
+  /**
+   * The records closed (a lock): forget who the session is with, as the core does. A running
+   * session's reading stays, without them, so the locked screen shows it at once and an End
+   * still waiting as the main app goes away is sent for it; an idle reading is dropped.
+   */
+  forgetWho(): void {
+    const v = this.view;
+    if (v?.running) this.set({ ...v, client_code: null, client_name: null });
+    else this.reset();
   }
 
   /** Whether the local tick is running (only while shown somewhere and a session runs). */
@@ -100,6 +114,23 @@ export class ClockState {
 
 export const clock = new ClockState();
 
+/**
+ * End with Undo (lib/delayed-end.svelte.ts) for the session this clock shows: the core's end
+ * command, recorded at the moment End was pressed. The core's answer is shown on the clock,
+ * then told to `onsent`; a failure goes to `onerror` (the session shows as running again).
+ */
+export function clockEnd(opts: { onsent?: (v: ClockView) => void; onerror: (e: unknown) => void }): DelayedEnd {
+  return new DelayedEnd({
+    send: (endedAtMs) => api.endSession(endedAtMs),
+    current: () => sessionKey(clock.view),
+    onsent: (v) => {
+      clock.set(v);
+      opts.onsent?.(v);
+    },
+    onerror: opts.onerror,
+  });
+}
+
 /** The clock's three looks: calm, amber from the first warning, red in overrun. */
 export type ClockPhase = "calm" | "warning" | "overrun";
 
@@ -109,6 +140,11 @@ export const PHASE_WORDS: Record<ClockPhase, string> = {
   warning: "Ending soon",
   overrun: "Overrun",
 };
+
+/** The countdown's accessible name: what its digits count. */
+export function timerLabel(phase: ClockPhase): string {
+  return phase === "overrun" ? "Time over" : "Time left";
+}
 
 /**
  * The phase at `remaining` seconds to the planned end: overrun once past it, warning from the

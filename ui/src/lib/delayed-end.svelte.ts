@@ -216,3 +216,19 @@ export function flushOnPageHide(end: DelayedEnd, target: Pick<Window, "addEventL
     target.removeEventListener("beforeunload", f);
   };
 }
+
+/**
+ * Keeps `end` with the component showing it, from mount to teardown: follows the other
+ * window's pending end, sends a waiting end when the page goes away, and sends it too when
+ * the returned stop function runs (the component going away: a lock, an unlock), so an End
+ * once pressed is never lost. For a component's onMount.
+ */
+export function attachEnd(end: DelayedEnd, target: Pick<Window, "addEventListener" | "removeEventListener"> = window): () => void {
+  const stopListening = end.listen(target);
+  const stopPageHide = flushOnPageHide(end, target);
+  return () => {
+    stopListening();
+    stopPageHide();
+    void end.flush();
+  };
+}
