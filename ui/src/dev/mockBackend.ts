@@ -768,6 +768,20 @@ function rightsCommand(cmd: string, a: Args): { value: unknown } | null {
       log("retention.policy_set");
       return { value: { ...rights.policy } };
     }
+    // The practice's details, printed on subject-access responses (and notes).
+    case "practice_get":
+      return { value: { ...state.practice } };
+    case "practice_set": {
+      state.practice = checkedPractice(a.profile as PracticeProfile);
+      const p = state.practice;
+      const set = [
+        p.practice_name && "practice_name",
+        p.therapist_name && "therapist_name",
+        p.registration_number && "registration",
+      ].filter(Boolean);
+      log("practice.set", null, `set=${set.join(",")}`);
+      return { value: { ...state.practice } };
+    }
     case "retention_extend": {
       const c = client(a.code as string);
       if (!String(a.reason ?? "").trim()) fail("invalid_input", "give the reason");
@@ -1410,19 +1424,6 @@ function handle(cmd: string, a: Args): unknown {
     case "settings_set":
       state.settings = { ...(a.settings as Settings) };
       return { ...state.settings };
-    case "practice_get":
-      return { ...state.practice };
-    case "practice_set": {
-      state.practice = checkedPractice(a.profile as PracticeProfile);
-      const p = state.practice;
-      const set = [
-        p.practice_name && "practice_name",
-        p.therapist_name && "therapist_name",
-        p.registration_number && "registration",
-      ].filter(Boolean);
-      log("practice.set", null, set.length ? `set=${set.join(",")}` : null);
-      return { ...state.practice };
-    }
     case "clock_view":
       return clockView();
     case "clock_start": {

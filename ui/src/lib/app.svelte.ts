@@ -188,11 +188,11 @@ class AppState {
     this.firstToday = null;
     this.templates = null;
     this.instruments = null;
+    practice.clear();
     this.settings = { ...DEFAULT_SETTINGS };
     this.lockError = "";
     this.calendarChanges = null;
     this.newNoteFor = null;
-    practice.clear();
     clock.reset();
     if (this.status) this.status = { ...this.status, unlocked: false };
     this.screen = screen;
