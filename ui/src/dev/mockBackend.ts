@@ -39,6 +39,7 @@ import type {
   OffsiteProgress,
   RemoteBackup,
   OutcomeMeasure,
+  PracticeProfile,
   ProcessNote,
   SearchHit,
   SessionNote,
@@ -52,6 +53,40 @@ const now = () => new Date().toISOString();
 const fail = (kind: string, message: string) => {
   throw { kind, message };
 };
+
+/** An NHS number as typed → its ten digits, or the core's refusal (records/clients.rs). */
+function nhsNumber(typed: string): string {
+  const digits = typed.replace(/[ -]/g, "");
+  if (!/^\d{10}$/.test(digits)) fail("invalid_input", "an NHS number is ten digits (spaces allowed), like 943 476 5919");
+  const sum = [...digits.slice(0, 9)].reduce((t, d, i) => t + Number(d) * (10 - i), 0);
+  const check = 11 - (sum % 11) === 11 ? 0 : 11 - (sum % 11);
+  if (check === 10 || check !== Number(digits[9]))
+    fail("invalid_input", "this is not a valid NHS number: its last digit does not match the others (check it for a typing slip)");
+  return digits;
+}
+
+/** An optional NHS number as sent: null or blank → none. */
+const optNhs = (v: string | null | undefined) => (v == null || v.trim() === "" ? null : nhsNumber(v));
+
+/** The practice's details as the core keeps them (records/practice.rs): blank → null, checked. */
+function checkedPractice(p: PracticeProfile): PracticeProfile {
+  const tidy = (what: string, v: string | null | undefined, max: number) => {
+    const t = (v ?? "").trim();
+    if (!t) return null;
+    if ([...t].length > max) fail("invalid_input", `the ${what} is too long (at most ${max} characters)`);
+    if (/[\u0000-\u001f\u007f]/.test(t)) fail("invalid_input", `the ${what} has a line break or control character`);
+    return t;
+  };
+  const bodies = ["BACP", "UKCP", "NCPS", "HCPC", "BPS"];
+  if (p.registration_body != null && !bodies.includes(p.registration_body))
+    fail("invalid_input", `unknown registration body ${p.registration_body}`);
+  return {
+    practice_name: tidy("practice name", p.practice_name, 120),
+    therapist_name: tidy("therapist's name", p.therapist_name, 120),
+    registration_body: p.registration_body ?? null,
+    registration_number: tidy("registration number", p.registration_number, 60),
+  };
+}
 
 const TEMPLATES: Record<NoteTemplate, string[]> = {
   soap: ["subjective", "objective", "assessment", "plan"],
@@ -138,6 +173,7 @@ const state = {
     session_notifications: true,
   } as Settings,
   clock: null as Clock | null,
+  practice: { practice_name: null, therapist_name: null, registration_body: null, registration_number: null } as PracticeProfile,
   backup: {
     destination: null as string | null,
     every_hours: 8,
@@ -485,7 +521,7 @@ function applyCalendar() {
             status: "active",
             opened_on: localDay(),
             ended_on: null,
-            identity: { full_name: e.summary.trim(), date_of_birth: null, email: null, phone: null, emergency_contact: null, gp: null },
+            identity: { full_name: e.summary.trim(), date_of_birth: null, email: null, phone: null, emergency_contact: null, gp: null, nhs_number: null },
           };
           state.clients.push(c);
           log("client.create", c.code, "calendar");
@@ -659,10 +695,11 @@ function rightsCommand(cmd: string, a: Args): { value: unknown } | null {
       const ch = a.changes as IdentityChanges;
       const before: ClientIdentity = { ...c.identity, aliases: [...(c.identity.aliases ?? [])] };
       const after: ClientIdentity = { ...before, ...ch, aliases: ch.aliases ?? before.aliases };
+      after.nhs_number = "nhs_number" in ch ? optNhs(ch.nhs_number) : (before.nhs_number ?? null);
       if (!after.full_name.trim()) fail("invalid_input", "the name cannot be empty");
       const show = (k: keyof ClientIdentity, v: ClientIdentity) =>
         k === "aliases" ? (v.aliases?.length ? JSON.stringify(v.aliases) : null) : ((v[k] as string | null | undefined) ?? null);
-      const fields = (["full_name", "date_of_birth", "email", "phone", "emergency_contact", "gp", "aliases"] as const).filter(
+      const fields = (["full_name", "date_of_birth", "email", "phone", "emergency_contact", "gp", "nhs_number", "aliases"] as const).filter(
         (k) => show(k, before) !== show(k, after),
       );
       if (fields.length === 0) fail("invalid_input", "nothing to change: every detail given is as it was");
@@ -732,6 +769,20 @@ function rightsCommand(cmd: string, a: Args): { value: unknown } | null {
       rights.policy = { ...p, name: p.name.trim() };
       log("retention.policy_set");
       return { value: { ...rights.policy } };
+    }
+    // The practice's details, printed on subject-access responses (and notes).
+    case "practice_get":
+      return { value: { ...state.practice } };
+    case "practice_set": {
+      state.practice = checkedPractice(a.profile as PracticeProfile);
+      const p = state.practice;
+      const set = [
+        p.practice_name && "practice_name",
+        p.therapist_name && "therapist_name",
+        p.registration_number && "registration",
+      ].filter(Boolean);
+      log("practice.set", null, `set=${set.join(",")}`);
+      return { value: { ...state.practice } };
     }
     case "retention_extend": {
       const c = client(a.code as string);
@@ -1262,8 +1313,9 @@ function handle(cmd: string, a: Args): unknown {
         .filter((c) => a.includeClosed || c.status === "active")
         .map((c) => ({ code: c.code, status: c.status, full_name: c.identity.full_name, ended_on: c.ended_on }));
     case "client_add": {
-      const identity = a.identity as ClientIdentity;
+      const identity = { ...(a.identity as ClientIdentity) };
       if (!identity.full_name?.trim()) fail("invalid", "A client needs a name.");
+      identity.nhs_number = optNhs(identity.nhs_number);
       const c: MockClient = { code: `C-${rnd(4)}`, status: "active", opened_on: localDay(), ended_on: null, identity };
       state.clients.push(c);
       log("client.create", c.code);
@@ -1521,18 +1573,18 @@ function seed() {
   state.exists = true;
   state.keyStore = "passphrase";
   state.passphrase = "correct horse battery staple";
-  const add = (full_name: string, dob: string | null) => {
+  const add = (full_name: string, dob: string | null, nhs_number: string | null = null) => {
     const c: MockClient = {
       code: `C-${rnd(4)}`,
       status: "active",
       opened_on: "2026-09-01",
       ended_on: null,
-      identity: { full_name, date_of_birth: dob, email: null, phone: "07700 900123", emergency_contact: null, gp: "Dr Patel, Riverside Surgery" },
+      identity: { full_name, date_of_birth: dob, email: null, phone: "07700 900123", emergency_contact: null, gp: "Dr Patel, Riverside Surgery", nhs_number },
     };
     state.clients.push(c);
     return c.code;
   };
-  const a = add("Siân O'Brien", "1988-03-14");
+  const a = add("Siân O'Brien", "1988-03-14", "9434765919");
   const b = add("Tomasz Nowak", "1979-11-02");
   add("Amara Okafor", null);
   // Closed long ago, for the retention review: one due, one due within 90 days.

@@ -35,6 +35,7 @@ const identity: ClientIdentity = {
   phone: null,
   emergency_contact: null,
   gp: null,
+  nhs_number: "943 476 5919",
 };
 const settings: Settings = {
   auto_lock_minutes: 10,
@@ -103,7 +104,21 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
     "client_edit",
     { code: "C-7KQ2", changes: { email: null, aliases: ["Sian"] }, reason: "typo" },
   ],
+  [
+    "editClient (NHS number)",
+    () => api.editClient("C-7KQ2", { nhs_number: "943 476 5919" }, null),
+    "client_edit",
+    { code: "C-7KQ2", changes: { nhs_number: "943 476 5919" }, reason: null },
+  ],
   ["clientHistory", () => api.clientHistory("C-7KQ2"), "client_history", { code: "C-7KQ2" }],
+  ["practice", () => api.practice(), "practice_get", undefined],
+  [
+    "setPractice",
+    () =>
+      api.setPractice({ practice_name: "Willow Counselling", therapist_name: null, registration_body: "BPS", registration_number: "123" }),
+    "practice_set",
+    { profile: { practice_name: "Willow Counselling", therapist_name: null, registration_body: "BPS", registration_number: "123" } },
+  ],
   [
     "eraseClient",
     () => api.eraseClient("C-7KQ2", "asked to be forgotten", true),

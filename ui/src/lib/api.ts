@@ -44,6 +44,11 @@ export interface ClientIdentity {
   phone: string | null;
   emergency_contact: string | null;
   gp: string | null;
+  /**
+   * The client's NHS number: kept as ten digits ("9434765919"), shown as "943 476 5919". The
+   * core takes it typed with spaces or hyphens and refuses a wrong check digit.
+   */
+  nhs_number: string | null;
   /** Other names the client is known by (replaced too in pseudonymised exports). */
   aliases?: string[];
 }
@@ -59,13 +64,15 @@ export interface IdentityChanges {
   phone?: string | null;
   emergency_contact?: string | null;
   gp?: string | null;
+  /** As typed (spaces or hyphens allowed); null or "" clears it. */
+  nhs_number?: string | null;
   aliases?: string[];
 }
 
 /** One entry of a client's identity history: what a detail said before a change. */
 export interface IdentityChange {
   changed_at: string; // RFC 3339
-  /** "full_name", "date_of_birth", "email", "phone", "emergency_contact", "gp", "aliases". */
+  /** "full_name", "date_of_birth", "email", "phone", "emergency_contact", "gp", "nhs_number", "aliases". */
   field: string;
   /** As stored: a date as YYYY-MM-DD, aliases as a JSON array; null when empty. */
   old_value: string | null;
@@ -413,6 +420,21 @@ export interface RetentionItem {
   override_reason: string | null;
 }
 
+/** The professional bodies a therapist registers or is accredited with. */
+export type RegistrationBody = "BACP" | "UKCP" | "NCPS" | "HCPC" | "BPS";
+
+/**
+ * Who holds the records, kept in the vault (and synced): printed on notes and on subject-access
+ * responses. Blank text is stored as null; names up to 120 characters, the number up to 60.
+ */
+export interface PracticeProfile {
+  practice_name: string | null;
+  /** The therapist's name as registered. */
+  therapist_name: string | null;
+  registration_body: RegistrationBody | null;
+  registration_number: string | null;
+}
+
 /** The practice's retention rules. Years and ages are whole numbers. */
 export interface RetentionPolicy {
   name: string;
@@ -676,6 +698,10 @@ export const api = {
   exportAudit: (filter: AuditFilter) => call<string>("audit_export", { filter }),
 
   settings: () => call<Settings>("settings_get"),
+  /** The practice's details (all null until set). */
+  practice: () => call<PracticeProfile>("practice_get"),
+  /** Saves the practice's details; returns them as kept (blank text as null). */
+  setPractice: (profile: PracticeProfile) => call<PracticeProfile>("practice_set", { profile }),
   saveSettings: (settings: Settings) => call<Settings>("settings_set", { settings }),
 
   clock: () => call<ClockView>("clock_view"),

@@ -18,6 +18,7 @@ import {
 import { DEFAULT_SETTINGS } from "./settings";
 import { clock } from "./clock.svelte";
 import { afterPaint } from "./lazy";
+import { practice } from "./practice.svelte";
 
 export type Screen = "loading" | "error" | "first-run" | "unlock" | "main";
 
@@ -105,6 +106,11 @@ class AppState {
   }
 
   async loadShared(): Promise<void> {
+    // The practice's details, for printed notes and Getting started (and the one-time move of
+    // those this computer kept before into the vault).
+    practice.load().catch(() => {
+      /* Settings → Your practice shows any error when opened; printing asks again */
+    });
     try {
       this.settings = await api.settings();
     } catch {
@@ -182,6 +188,7 @@ class AppState {
     this.firstToday = null;
     this.templates = null;
     this.instruments = null;
+    practice.clear();
     this.settings = { ...DEFAULT_SETTINGS };
     this.lockError = "";
     this.calendarChanges = null;

@@ -61,6 +61,11 @@ describe("the audit log's words", () => {
     expect(detailWords("appointment.mark", "status=did_not_attend")).toBe("did not attend");
     expect(detailWords("appointment.mark", "status=cancelled source=calendar")).toBe("cancelled, from the calendar");
     expect(detailWords("client.edit", "fields=full_name,date_of_birth")).toBe("Name, Date of birth");
+    expect(detailWords("client.edit", "fields=nhs_number")).toBe("NHS number");
+    expect(detailWords("practice.set", "set=practice_name,therapist_name,registration")).toBe(
+      "practice name, therapist's name, registration number given",
+    );
+    expect(detailWords("practice.set", "set=")).toBe("all cleared");
     expect(detailWords("backup.create", "file=casebook-2026.tar bytes=4200")).toBe("casebook-2026.tar, 4.2 KB");
     expect(detailWords("backup.verify", "file=casebook-2026.tar failed: integrity_check")).toBe(
       "casebook-2026.tar, failed: integrity check",

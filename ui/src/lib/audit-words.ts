@@ -200,6 +200,11 @@ const STATUSES: Record<string, string> = {
 };
 const INSTRUMENTS: Record<string, string> = { phq9: "PHQ-9", gad7: "GAD-7", core10: "CORE-10" };
 const TEMPLATES: Record<string, string> = { soap: "SOAP", dap: "DAP", birp: "BIRP", free: "free" };
+const PRACTICE_DETAILS: Record<string, string> = {
+  practice_name: "practice name",
+  therapist_name: "therapist's name",
+  registration: "registration number",
+};
 const WORDS: Record<string, string> = {
   ok: "OK",
   applied: "",
@@ -244,6 +249,11 @@ function pairWords(key: string, v: string, action: string): string | null {
       return SOURCES[v] ?? `from ${spaced(v)}`;
     case "fields":
       return v.split(",").filter(Boolean).map(fieldLabel).join(", ");
+    case "set": {
+      // practice.set: which of the practice's details are given (never their text).
+      const given = v.split(",").filter(Boolean).map((k) => PRACTICE_DETAILS[k] ?? spaced(k));
+      return given.length ? `${given.join(", ")} given` : "all cleared";
+    }
     case "until":
       return /^\d{4}-\d{2}-\d{2}$/.test(v) ? `kept until ${formatDate(v)}` : `kept until ${v}`;
     case "reason":

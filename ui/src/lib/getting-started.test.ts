@@ -6,7 +6,7 @@ vi.mock("./api", async (importOriginal) => {
   const real = await importOriginal<typeof import("./api")>();
   return {
     ...real,
-    api: { clients: vi.fn(), calendarStatus: vi.fn(), backups: vi.fn(), offsiteHealth: vi.fn() },
+    api: { clients: vi.fn(), calendarStatus: vi.fn(), backups: vi.fn(), offsiteHealth: vi.fn(), practice: vi.fn(), setPractice: vi.fn() },
   };
 });
 
@@ -14,6 +14,7 @@ import { api, type BackupOverview, type CalendarStatus, type Today } from "./api
 import { app } from "./app.svelte";
 import { backupsOnlyBesideRecords, setupSteps, type SetupFacts } from "./getting-started";
 import { prefs } from "./local-prefs.svelte";
+import { EMPTY_PROFILE, practice } from "./practice.svelte";
 import { idleClock } from "./testing";
 import GettingStarted from "../components/GettingStarted.svelte";
 
@@ -64,11 +65,15 @@ describe("the setup steps", () => {
   it("tick nothing they cannot know", () => {
     const steps = setupSteps({
       ...NOTHING,
+      practiceName: null,
+      registrationBody: null,
+      registrationNumber: null,
       clients: null,
       calendarConnected: null,
       bookedToday: 0,
       backupDestination: null,
     });
+    expect(steps.find((s) => s.id === "practice")?.done).toBeNull();
     expect(steps.find((s) => s.id === "client")?.done).toBeNull();
     expect(steps.find((s) => s.id === "calendar")?.done).toBeNull();
     expect(steps.find((s) => s.id === "backup-folder")?.done).toBeNull();
@@ -104,6 +109,8 @@ describe("the Getting started card", () => {
     vi.clearAllMocks();
     localStorage.clear();
     prefs.load();
+    practice.clear();
+    m.practice.mockResolvedValue(EMPTY_PROFILE);
     app.status = { vault_exists: true, unlocked: true, key_store: "passphrase", vault_dir: "/home/sam/casebook" };
     app.view = { name: "today" };
     m.clients.mockResolvedValue([]);
@@ -120,6 +127,7 @@ describe("the Getting started card", () => {
     document.body.innerHTML = "";
     localStorage.clear();
     prefs.load();
+    practice.clear();
   });
 
   async function show(day: Today | null = today(0)) {
@@ -154,11 +162,16 @@ describe("the Getting started card", () => {
     const li = $('[data-step="practice"]')!;
     expect(li.getAttribute("aria-labelledby")).toBe("step-practice-title");
     expect(text(`#${li.getAttribute("aria-describedby")!.split(" ")[0]}`)).toBe("To do");
-    expect(text('[data-step="practice"] .detail')).toMatch(/BACP, UKCP, NCPS or HCPC/);
+    expect(text('[data-step="practice"] .detail')).toMatch(/BACP, UKCP, NCPS, HCPC or BPS/);
   });
 
   it("ticks what is done", async () => {
-    prefs.setPractice("Riverside Counselling", "BACP", "123456");
+    m.practice.mockResolvedValue({
+      practice_name: "Riverside Counselling",
+      therapist_name: null,
+      registration_body: "BACP",
+      registration_number: "123456",
+    });
     prefs.markRestoreTested("2026-03-01");
     m.clients.mockResolvedValue([{ code: "C-7KQ2", status: "active", full_name: "Siân O'Brien", ended_on: null }]);
     m.backups.mockResolvedValue({ destination: "/media/usb/backups" } as BackupOverview);
@@ -169,6 +182,28 @@ describe("the Getting started card", () => {
     expect(text("#step-practice-state")).toBe("Done");
     expect($('[data-step="practice"] .mark svg')).not.toBeNull();
     expect($("#backup-disk-warning")).toBeNull();
+  });
+
+  it("ticks the practice step from the vault's details, not from what this computer kept before", async () => {
+    localStorage.setItem("casebook.practice-name", "Riverside Counselling");
+    localStorage.setItem("casebook.registration-body", "BACP");
+    localStorage.setItem("casebook.registration-number", "123456");
+    // The vault has the name and body but no number: not done, whatever was kept here.
+    m.practice.mockResolvedValue({ practice_name: "Willow", therapist_name: null, registration_body: "HCPC", registration_number: null });
+    await show();
+    await vi.waitFor(() => expect(text("#step-practice-state")).toBe("To do"));
+    expect(m.setPractice).not.toHaveBeenCalled();
+    // Saved in Settings: the step is ticked at once.
+    practice.profile = { practice_name: "Willow", therapist_name: null, registration_body: "HCPC", registration_number: "PYL01234" };
+    flushSync();
+    expect(text("#step-practice-state")).toBe("Done");
+  });
+
+  it("does not say the practice step is to do before the vault has answered", async () => {
+    m.practice.mockReturnValue(new Promise(() => {}));
+    await show();
+    expect(text("#step-practice-state")).toBe("");
+    expect($('[data-step="practice"]')?.classList.contains("done")).toBe(false);
   });
 
   it("its buttons go where each step is done", async () => {

@@ -6,9 +6,10 @@ import { defaultDestination, samePath } from "./backups";
 export type StepId = "practice" | "defaults" | "client" | "calendar" | "backup-folder" | "restore";
 
 export interface SetupFacts {
-  practiceName: string;
-  registrationBody: string;
-  registrationNumber: string;
+  /** The practice's details in the vault; null: not known (not loaded yet). */
+  practiceName: string | null;
+  registrationBody: string | null;
+  registrationNumber: string | null;
   /** A default note template was chosen in Settings. */
   templateChosen: boolean;
   /** How many clients there are (closed ones too); null: not known. */
@@ -55,8 +56,12 @@ export function setupSteps(f: SetupFacts): SetupStep[] {
     {
       id: "practice",
       title: "Add your practice name and registration",
-      detail: "Your registration or accreditation body (BACP, UKCP, NCPS or HCPC) and number; printed on notes.",
-      done: f.practiceName.trim() !== "" && f.registrationBody !== "" && f.registrationNumber.trim() !== "",
+      detail:
+        "Your registration or accreditation body (BACP, UKCP, NCPS, HCPC or BPS) and number; printed on notes and subject-access responses.",
+      done:
+        f.practiceName === null || f.registrationBody === null || f.registrationNumber === null
+          ? null
+          : f.practiceName.trim() !== "" && f.registrationBody !== "" && f.registrationNumber.trim() !== "",
     },
     {
       id: "defaults",

@@ -1,20 +1,14 @@
 // Choices kept on this computer in localStorage, like the text size (lib/comfort.svelte.ts):
-// the core's settings have no field for them yet. Nothing clinical: the practice's own name
-// and registration (printed on notes), the default note template, and
-// whether the "Getting started" card was dismissed. Another window of the app follows a
-// change made here (the storage event).
+// the core's settings have no field for them yet. Nothing clinical: the default note
+// template, whether the "Getting started" card was dismissed, and the day a restore was
+// tested here. Another window of the app follows a change made here (the storage event).
+// (The practice's name and registration were kept here too; they are in the vault now, and
+// lib/practice.svelte.ts moves any left here into it.)
 
 import type { NoteTemplate } from "./api";
 
-/** The bodies a UK therapist is usually registered or accredited with. */
-export const REGISTRATION_BODIES = ["BACP", "UKCP", "NCPS", "HCPC"] as const;
-export type RegistrationBody = (typeof REGISTRATION_BODIES)[number];
-
-/** The localStorage keys (the Rust side reads none of them; see docs in the report). */
+/** The localStorage keys (the Rust side reads none of them). */
 export const KEYS = {
-  practiceName: "casebook.practice-name",
-  registrationBody: "casebook.registration-body",
-  registrationNumber: "casebook.registration-number",
   noteTemplate: "casebook.default-note-template",
   gettingStartedDismissed: "casebook.getting-started-dismissed",
   restoreTestedOn: "casebook.restore-tested-on",
@@ -22,25 +16,8 @@ export const KEYS = {
 
 const TEMPLATES: NoteTemplate[] = ["soap", "dap", "birp", "free"];
 
-export function readBody(raw: string | null): RegistrationBody | "" {
-  return (REGISTRATION_BODIES as readonly string[]).includes(raw ?? "") ? (raw as RegistrationBody) : "";
-}
-
 export function readTemplate(raw: string | null): NoteTemplate | null {
   return TEMPLATES.includes(raw as NoteTemplate) ? (raw as NoteTemplate) : null;
-}
-
-/** A short line of text: trimmed, at most 120 characters. */
-export function readLine(raw: string | null): string {
-  return (raw ?? "").trim().slice(0, 120);
-}
-
-/** "BACP registered member 123456", "HCPC PYL01234", "" when there is nothing to say. */
-export function registrationLine(body: string, number: string): string {
-  const n = number.trim();
-  if (!body && !n) return "";
-  if (!body) return `Registration ${n}`;
-  return n ? `${body} ${n}` : body;
 }
 
 const storage = (): Storage | null => {
@@ -61,9 +38,6 @@ function store(key: string, value: string | null) {
 }
 
 class LocalPrefs {
-  practiceName = $state("");
-  registrationBody = $state<RegistrationBody | "">("");
-  registrationNumber = $state("");
   /** The template a new note starts with; null: never chosen (SOAP then). */
   noteTemplate = $state<NoteTemplate | null>(null);
   gettingStartedDismissed = $state(false);
@@ -84,9 +58,6 @@ class LocalPrefs {
         return null;
       }
     };
-    this.practiceName = readLine(get(KEYS.practiceName));
-    this.registrationBody = readBody(get(KEYS.registrationBody));
-    this.registrationNumber = readLine(get(KEYS.registrationNumber));
     this.noteTemplate = readTemplate(get(KEYS.noteTemplate));
     this.gettingStartedDismissed = get(KEYS.gettingStartedDismissed) === "1";
     const tested = get(KEYS.restoreTestedOn) ?? "";
@@ -100,19 +71,6 @@ class LocalPrefs {
     };
     target.addEventListener("storage", onStorage as EventListener);
     return () => target.removeEventListener("storage", onStorage as EventListener);
-  }
-
-  get registration(): string {
-    return registrationLine(this.registrationBody, this.registrationNumber);
-  }
-
-  setPractice(name: string, body: RegistrationBody | "", number: string): void {
-    this.practiceName = readLine(name);
-    this.registrationBody = readBody(body);
-    this.registrationNumber = readLine(number);
-    store(KEYS.practiceName, this.practiceName);
-    store(KEYS.registrationBody, this.registrationBody);
-    store(KEYS.registrationNumber, this.registrationNumber);
   }
 
   setNoteTemplate(t: NoteTemplate): void {

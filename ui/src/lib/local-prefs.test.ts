@@ -8,7 +8,7 @@ vi.mock("./api", async (importOriginal) => {
 });
 
 import { app } from "./app.svelte";
-import { KEYS, prefs, readBody, readTemplate, registrationLine } from "./local-prefs.svelte";
+import { KEYS, prefs, readTemplate } from "./local-prefs.svelte";
 import NoteEditor from "../components/NoteEditor.svelte";
 
 afterEach(() => {
@@ -19,28 +19,24 @@ afterEach(() => {
 
 describe("choices kept on this computer", () => {
   it("read only what they know, else the defaults", () => {
-    expect(readBody("UKCP")).toBe("UKCP");
-    expect(readBody("GMC")).toBe("");
     expect(readTemplate("dap")).toBe("dap");
     expect(readTemplate("xyz")).toBeNull();
   });
 
-  it("word the registration for print", () => {
-    expect(registrationLine("BACP", " 123456 ")).toBe("BACP 123456");
-    expect(registrationLine("HCPC", "")).toBe("HCPC");
-    expect(registrationLine("", "42")).toBe("Registration 42");
-    expect(registrationLine("", "")).toBe("");
+  it("are stored under their keys, and follow the other window", () => {
+    prefs.setNoteTemplate("birp");
+    expect(localStorage.getItem(KEYS.noteTemplate)).toBe("birp");
+    const stop = prefs.follow();
+    localStorage.setItem(KEYS.noteTemplate, "free");
+    window.dispatchEvent(new StorageEvent("storage", { key: KEYS.noteTemplate, newValue: "free" }));
+    expect(prefs.noteTemplate).toBe("free");
+    stop();
   });
 
-  it("are stored under their keys, and follow the other window", () => {
-    prefs.setPractice("  Riverside Counselling ", "NCPS", "77");
-    expect(localStorage.getItem(KEYS.practiceName)).toBe("Riverside Counselling");
-    expect(prefs.registration).toBe("NCPS 77");
-    const stop = prefs.follow();
-    localStorage.setItem(KEYS.practiceName, "Hillside Therapy");
-    window.dispatchEvent(new StorageEvent("storage", { key: KEYS.practiceName, newValue: "Hillside Therapy" }));
-    expect(prefs.practiceName).toBe("Hillside Therapy");
-    stop();
+  it("no longer keep the practice's details (they are in the vault)", () => {
+    expect(Object.values(KEYS)).not.toContain("casebook.practice-name");
+    expect("practiceName" in prefs).toBe(false);
+    expect("noteTemplate" in prefs).toBe(true);
   });
 
   it("a new note starts with the default template chosen in Settings", () => {

@@ -4,13 +4,13 @@ import { flushSync, mount, unmount } from "svelte";
 vi.mock("@tauri-apps/api/event", () => ({ listen: vi.fn(() => Promise.resolve(() => {})) }));
 vi.mock("./api", async (importOriginal) => {
   const real = await importOriginal<typeof import("./api")>();
-  return { ...real, api: { templates: vi.fn(), addAddendum: vi.fn() } };
+  return { ...real, api: { templates: vi.fn(), addAddendum: vi.fn(), practice: vi.fn(), setPractice: vi.fn() } };
 });
 
 import { api, type SessionNote } from "./api";
 import { app } from "./app.svelte";
 import { appCss } from "./css-testing";
-import { prefs } from "./local-prefs.svelte";
+import { practice } from "./practice.svelte";
 import { clearPrint, notesDocument, notesInRange, printDocument } from "./print";
 import { rightsFile } from "./testing";
 import NotesTab from "../components/NotesTab.svelte";
@@ -32,7 +32,7 @@ beforeEach(() => {
   vi.mocked(api.templates).mockResolvedValue(TEMPLATES);
   app.templates = TEMPLATES;
   localStorage.clear();
-  prefs.load();
+  practice.clear();
 });
 afterEach(() => {
   clearPrint();
@@ -40,8 +40,17 @@ afterEach(() => {
   component = null;
   document.body.innerHTML = "";
   localStorage.clear();
-  prefs.load();
+  practice.clear();
+  vi.mocked(api.practice).mockReset();
+  vi.mocked(api.setPractice).mockReset();
 });
+
+const RIVERSIDE = {
+  practice_name: "Riverside Counselling",
+  therapist_name: "Sam Jones",
+  registration_body: "UKCP" as const,
+  registration_number: "0042",
+};
 
 const text = (el: Element | null) => el?.textContent?.replace(/\s+/g, " ").trim() ?? "";
 
@@ -86,6 +95,8 @@ describe("the printed document", () => {
     expect(text(root.querySelector(".registration"))).toBe("BACP 123456");
     expect(text(root.querySelector("h1"))).toBe("Session note");
     expect(text(root.querySelector(".client"))).toBe("Siân O'Brien (C-7KQ2)");
+    expect(root.querySelector(".nhs")).toBeNull(); // no NHS number: nothing said
+    expect(root.querySelector(".therapist")).toBeNull();
     expect(root.querySelector(".period")).toBeNull();
     expect(text(root.querySelector(".printed"))).toBe("Printed 10/03/2026 14:03 · Confidential");
     const note = root.querySelector(".print-note")!;
@@ -114,6 +125,25 @@ describe("the printed document", () => {
     expect(text(notes[1].querySelector(".text"))).toBe("Draft thoughts.");
   });
 
+  it("has the therapist's name, and the client's NHS number beside their name in groups of 3-3-4", () => {
+    const d = notesDocument({
+      practiceName: "Riverside Counselling",
+      therapistName: " Sam Jones ",
+      registration: "BACP 123456",
+      clientName: "Siân O'Brien",
+      clientCode: "C-7KQ2",
+      nhsNumber: "9434765919",
+      notes: [linked],
+      appointments: [appointment],
+      templates: TEMPLATES,
+      range: null,
+    });
+    expect(d.nhsNumber).toBe("943 476 5919");
+    const root = printed(d);
+    expect(text(root.querySelector(".therapist"))).toBe("Sam Jones");
+    expect(text(root.querySelector(".client"))).toBe("Siân O'Brien (C-7KQ2) · NHS number 943 476 5919");
+  });
+
   it("leaves the practice lines out when the app knows none", () => {
     const root = printed({ ...doc([draft]), practiceName: "", registration: "" });
     expect(root.querySelector(".practice")).toBeNull();
@@ -139,12 +169,13 @@ describe("the printed document", () => {
 });
 
 describe("Print or save as PDF in the notes tab", () => {
-  function show() {
+  function show(over: { nhsNumber?: string | null } = {}) {
     const target = document.createElement("div");
     document.body.appendChild(target);
     component = mount(NotesTab, {
       target,
       props: {
+        ...over,
         code: "C-7KQ2",
         clientName: "Siân O'Brien",
         notes: [draft, linked],
@@ -156,22 +187,55 @@ describe("Print or save as PDF in the notes tab", () => {
     flushSync();
   }
 
-  it("prints one note, with the practice from Settings", () => {
-    prefs.setPractice("Riverside Counselling", "UKCP", "0042");
+  it("prints one note, with the practice's details from the vault", async () => {
+    // What this computer kept before is not what prints: the vault's details are.
+    localStorage.setItem("casebook.practice-name", "Old Name Therapy");
+    vi.mocked(api.practice).mockResolvedValue(RIVERSIDE);
+    await practice.load();
     const print = vi.spyOn(window, "print").mockImplementation(() => {});
-    show();
+    show({ nhsNumber: "9434765919" });
     const button = document.querySelector<HTMLButtonElement>('[data-note-id="n1"] .print-note')!;
     expect(button.getAttribute("aria-label")).toBe("Print or save as PDF: SOAP note of 02/03/2026");
     button.click();
     expect(print).toHaveBeenCalledTimes(1);
     const root = document.getElementById("print-root")!;
     expect(text(root.querySelector(".practice"))).toBe("Riverside Counselling");
+    expect(text(root.querySelector(".therapist"))).toBe("Sam Jones");
     expect(text(root.querySelector(".registration"))).toBe("UKCP 0042");
+    expect(text(root.querySelector(".client"))).toBe("Siân O'Brien (C-7KQ2) · NHS number 943 476 5919");
     expect(root.querySelectorAll(".print-note")).toHaveLength(1);
+    expect(api.setPractice).not.toHaveBeenCalled();
     print.mockRestore();
   });
 
-  it("prints the notes of a date range, and says when there are none", () => {
+  it("just after the unlock, asks the vault for the practice's details before printing", async () => {
+    let answer: (p: typeof RIVERSIDE) => void = () => {};
+    vi.mocked(api.practice).mockReturnValue(new Promise((r) => (answer = r)));
+    const print = vi.spyOn(window, "print").mockImplementation(() => {});
+    show();
+    document.querySelector<HTMLButtonElement>('[data-note-id="n1"] .print-note')!.click();
+    expect(api.practice).toHaveBeenCalledTimes(1);
+    expect(print).not.toHaveBeenCalled();
+    answer(RIVERSIDE);
+    await vi.waitFor(() => expect(print).toHaveBeenCalledTimes(1));
+    const root = document.getElementById("print-root")!;
+    expect(text(root.querySelector(".practice"))).toBe("Riverside Counselling");
+    expect(text(root.querySelector(".registration"))).toBe("UKCP 0042");
+    print.mockRestore();
+  });
+
+  it("after a lock, prints no practice details from before it", async () => {
+    vi.mocked(api.practice).mockResolvedValue(RIVERSIDE);
+    await practice.load();
+    app.screen = "main";
+    app.lockedOut(); // the store is cleared with everything else
+    expect(practice.profile).toBeNull();
+    expect(practice.practiceName).toBe("");
+  });
+
+  it("prints the notes of a date range, and says when there are none", async () => {
+    vi.mocked(api.practice).mockResolvedValue(RIVERSIDE);
+    await practice.load();
     const print = vi.spyOn(window, "print").mockImplementation(() => {});
     show();
     document.querySelector<HTMLButtonElement>("#print-notes-open")!.click();

@@ -6,6 +6,7 @@
 import { mount, unmount } from "svelte";
 import type { Appointment, NoteTemplate, SessionNote } from "./api";
 import { formatDate, formatDateTime, formatTimeRange, isoDay, toDate } from "./format";
+import { formatNhsNumber } from "./nhs";
 import { fieldLabel, TEMPLATE_LABELS } from "./notes";
 import PrintDocument from "../components/PrintDocument.svelte";
 
@@ -22,11 +23,15 @@ export interface PrintableNote {
 
 export interface PrintableDoc {
   practiceName: string;
+  /** The therapist's name as registered, or "". */
+  therapistName: string;
   /** "BACP 123456", or "". */
   registration: string;
   title: string;
   clientName: string;
   clientCode: string;
+  /** "943 476 5919", or "" when the client has none. */
+  nhsNumber: string;
   /** "Notes from 01/03/2026 to 31/03/2026", or null for one note. */
   period: string | null;
   /** "Printed 22/11/2026 14:03" */
@@ -76,9 +81,12 @@ export function printableNote(
 
 export interface NotesDocInput {
   practiceName: string;
+  therapistName?: string;
   registration: string;
   clientName: string;
   clientCode: string;
+  /** The client's NHS number as kept (ten digits), if any. */
+  nhsNumber?: string | null;
   notes: SessionNote[];
   appointments: Appointment[];
   templates: Record<NoteTemplate, string[]> | null;
@@ -104,10 +112,12 @@ export function notesDocument(input: NotesDocInput): PrintableDoc {
   }
   return {
     practiceName: input.practiceName.trim(),
+    therapistName: (input.therapistName ?? "").trim(),
     registration: input.registration.trim(),
     title: single ? "Session note" : "Session notes",
     clientName: input.clientName,
     clientCode: input.clientCode,
+    nhsNumber: formatNhsNumber(input.nhsNumber),
     period,
     printed: `Printed ${formatDateTime(input.now ?? new Date())}`,
     notes: [...input.notes]

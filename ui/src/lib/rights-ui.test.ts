@@ -8,6 +8,8 @@ vi.mock("./api", async (importOriginal) => {
     ...real,
     api: {
       today: vi.fn(),
+      clients: vi.fn(),
+      addClient: vi.fn(),
       clientFile: vi.fn(),
       clientHistory: vi.fn(),
       editClient: vi.fn(),
@@ -39,6 +41,7 @@ import RightsTab from "../components/RightsTab.svelte";
 import Retention from "../screens/Retention.svelte";
 import Today from "../screens/Today.svelte";
 import ClientFile from "../screens/ClientFile.svelte";
+import Clients from "../screens/Clients.svelte";
 
 const m = vi.mocked(api);
 
@@ -271,6 +274,7 @@ describe("the identity history", () => {
       { changed_at: "2026-03-02T10:05:00Z", field: "date_of_birth", old_value: "1988-04-13", new_value: "1988-03-14", reason: "typing error" },
       { changed_at: "2026-07-01T09:00:00Z", field: "aliases", old_value: null, new_value: '["Sian Kelly","Bean"]', reason: null },
       { changed_at: "2026-07-01T09:00:00Z", field: "email", old_value: "old@example.org", new_value: null, reason: null },
+      { changed_at: "2026-08-03T12:00:00Z", field: "nhs_number", old_value: "9434765910", new_value: "9434765919", reason: "typing slip" },
     ]);
     show(IdentityHistory, { code: "C-7KQ2" });
     expect(m.clientHistory).not.toHaveBeenCalled(); // reading it is audited: only when asked
@@ -282,6 +286,7 @@ describe("the identity history", () => {
     await vi.waitFor(() => expect($("#client-history-table")).not.toBeNull());
     expect(m.clientHistory).toHaveBeenCalledWith("C-7KQ2");
     expect(rows("#client-history-table")).toEqual([
+      ["03/08/2026 13:00", "NHS number", "943 476 5910", "943 476 5919", "typing slip"],
       ["01/07/2026 10:00", "Email", "old@example.org", "—", "—"],
       ["01/07/2026 10:00", "Also known as", "—", "Sian Kelly, Bean", "—"],
       ["02/03/2026 10:05", "Date of birth", "13/04/1988", "14/03/1988", "typing error"],
@@ -322,6 +327,130 @@ describe("editing identity details", () => {
       { full_name: "Siân Kelly", date_of_birth: null, aliases: ["Siân O'Brien"] },
       "client asked: new surname",
     );
+  });
+});
+
+describe("the NHS number in the identity form", () => {
+  const withNhs = () => ({ ...rightsFile().client.identity!, nhs_number: "9434765919" });
+
+  it("is optional, with a visible hint tied to it, and typed on a number pad", async () => {
+    show(IdentityEditor, { code: "C-7KQ2", identity: rightsFile().client.identity, onsaved: vi.fn(), oncancel: vi.fn() });
+    const input = $<HTMLInputElement>("#edit-nhs")!;
+    expect(document.querySelector('label[for="edit-nhs"]')?.textContent).toBe("NHS number (optional)");
+    expect(input.getAttribute("inputmode")).toBe("numeric");
+    expect(input.value).toBe("");
+    const described = input.getAttribute("aria-describedby")!.split(" ");
+    expect(described.map((id) => document.getElementById(id)?.textContent ?? "")).toEqual(["10 digits, e.g. 943 476 5919", ""]);
+    expect(input.getAttribute("aria-invalid")).toBeNull();
+  });
+
+  it("refuses a wrong check digit by the field, without calling the core", async () => {
+    show(IdentityEditor, { code: "C-7KQ2", identity: rightsFile().client.identity, onsaved: vi.fn(), oncancel: vi.fn() });
+    await tick();
+    expect(document.activeElement?.id).toBe("edit-name");
+    type("#edit-nhs", "943 476 5918");
+    await click("#client-edit-save");
+    expect(m.editClient).not.toHaveBeenCalled();
+    const input = $<HTMLInputElement>("#edit-nhs")!;
+    expect(input.getAttribute("aria-invalid")).toBe("true");
+    expect(document.activeElement).toBe(input);
+    expect(text("#edit-nhs-error")).toBe(
+      "This is not a valid NHS number: its last digit does not match the others (check it for a typing slip).",
+    );
+    expect(input.getAttribute("aria-describedby")).toContain("edit-nhs-error");
+    // Letters are refused too.
+    type("#edit-nhs", "943 476 59l9");
+    await click("#client-edit-save");
+    expect(text("#edit-nhs-error")).toBe("An NHS number is ten digits (spaces allowed), like 943 476 5919.");
+    expect(m.editClient).not.toHaveBeenCalled();
+    // Put right, the error goes as it is typed.
+    type("#edit-nhs", "943 476 5919");
+    expect(text("#edit-nhs-error")).toBe("");
+    expect(input.getAttribute("aria-invalid")).toBeNull();
+  });
+
+  it("sends a good number as typed, and only when it changed", async () => {
+    const onsaved = vi.fn();
+    show(IdentityEditor, { code: "C-7KQ2", identity: withNhs(), onsaved, oncancel: vi.fn() });
+    // Kept as ten digits, shown in groups; the same number typed another way is no change.
+    expect($<HTMLInputElement>("#edit-nhs")?.value).toBe("943 476 5919");
+    type("#edit-nhs", "943-476-5919");
+    await click("#client-edit-save");
+    expect(text("#client-edit-msg")).toBe("Nothing has changed: every detail is as it was.");
+    expect(m.editClient).not.toHaveBeenCalled();
+
+    type("#edit-nhs", " 943 476 5910 ");
+    m.editClient.mockResolvedValue(rightsFile().client);
+    await click("#client-edit-save");
+    expect(text("#edit-nhs-error")).toMatch(/^This is not a valid NHS number/);
+    expect(m.editClient).not.toHaveBeenCalled();
+
+    type("#edit-nhs", " 943 476 0070 ");
+    await click("#client-edit-save");
+    await vi.waitFor(() => expect(onsaved).toHaveBeenCalledWith(["nhs_number"]));
+    expect(m.editClient).toHaveBeenCalledWith("C-7KQ2", { nhs_number: "943 476 0070" }, null);
+  });
+
+  it("is cleared by emptying the field", async () => {
+    const onsaved = vi.fn();
+    show(IdentityEditor, { code: "C-7KQ2", identity: withNhs(), onsaved, oncancel: vi.fn() });
+    type("#edit-nhs", "  ");
+    m.editClient.mockResolvedValue(rightsFile().client);
+    await click("#client-edit-save");
+    await vi.waitFor(() => expect(onsaved).toHaveBeenCalledWith(["nhs_number"]));
+    expect(m.editClient).toHaveBeenCalledWith("C-7KQ2", { nhs_number: null }, null);
+  });
+
+  it("is shown in the client's details in groups of 3-3-4", async () => {
+    const file = rightsFile();
+    file.client.identity!.nhs_number = "9434765919";
+    m.clientFile.mockResolvedValue(file);
+    show(ClientFile, { code: "C-7KQ2", tab: "sessions" });
+    await vi.waitFor(() => expect($("#client-nhs-number")).not.toBeNull());
+    expect(text("#client-nhs-number")).toBe("943 476 5919");
+    expect($("#client-nhs-number")?.previousElementSibling?.textContent).toBe("NHS number");
+  });
+});
+
+describe("adding a client with an NHS number", () => {
+  async function openForm() {
+    m.clients.mockResolvedValue([]);
+    show(Clients, {});
+    await vi.waitFor(() => expect(m.clients).toHaveBeenCalled());
+    await click("#add-client");
+    type("#client-name", "Jonah Reyes");
+  }
+
+  it("refuses a bad number by the field, without calling the core", async () => {
+    await openForm();
+    const input = $<HTMLInputElement>("#client-nhs")!;
+    expect(document.querySelector('label[for="client-nhs"]')?.textContent).toBe("NHS number (optional)");
+    expect(input.getAttribute("inputmode")).toBe("numeric");
+    expect(document.getElementById(input.getAttribute("aria-describedby")!.split(" ")[0])?.textContent).toBe(
+      "10 digits, e.g. 943 476 5919",
+    );
+    type("#client-nhs", "9434765819");
+    await click("#client-save");
+    expect(m.addClient).not.toHaveBeenCalled();
+    expect(input.getAttribute("aria-invalid")).toBe("true");
+    expect(document.activeElement).toBe(input);
+    expect(text("#client-nhs-error")).toMatch(/^This is not a valid NHS number/);
+  });
+
+  it("sends a good number as typed, and none when left empty", async () => {
+    await openForm();
+    m.addClient.mockResolvedValue({ code: "C-J0NA", status: "active", opened_on: "2026-03-02", ended_on: null, identity: null });
+    type("#client-nhs", "943 476 5919");
+    await click("#client-save");
+    await vi.waitFor(() => expect(m.addClient).toHaveBeenCalledTimes(1));
+    expect(m.addClient.mock.calls[0][0]).toMatchObject({ full_name: "Jonah Reyes", nhs_number: "943 476 5919" });
+
+    await click("#add-client");
+    type("#client-name", "Amara Okafor");
+    expect($<HTMLInputElement>("#client-nhs")?.value).toBe("");
+    await click("#client-save");
+    await vi.waitFor(() => expect(m.addClient).toHaveBeenCalledTimes(2));
+    expect(m.addClient.mock.calls[1][0]).toMatchObject({ full_name: "Amara Okafor", nhs_number: null });
   });
 });
 

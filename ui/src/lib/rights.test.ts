@@ -3,6 +3,7 @@ import type { ClientIdentity, RetentionPolicy } from "./api";
 import {
   byDue,
   daysBetween,
+  fieldLabel,
   historyValue,
   identityChanges,
   identityToForm,
@@ -27,6 +28,7 @@ const identity: ClientIdentity = {
   phone: null,
   emergency_contact: null,
   gp: "Dr Patel",
+  nhs_number: "9434765919",
   aliases: ["Sian Kelly"],
 };
 
@@ -72,7 +74,23 @@ describe("identity corrections", () => {
     expect(identityChanges(old, form)).toEqual({ aliases: ["Bean"] });
   });
 
+  it("shows the NHS number in groups, counts the same digits as no change, and sends a new one as typed", () => {
+    const form = identityToForm(identity);
+    expect(form.nhs_number).toBe("943 476 5919");
+    form.nhs_number = "9434765919";
+    expect(identityChanges(identity, form)).toEqual({});
+    form.nhs_number = "943-476-0070";
+    expect(identityChanges(identity, form)).toEqual({ nhs_number: "943-476-0070" });
+    form.nhs_number = "";
+    expect(identityChanges(identity, form)).toEqual({ nhs_number: null });
+    const none = { ...identity, nhs_number: null };
+    expect(identityToForm(none).nhs_number).toBe("");
+    expect(identityChanges(none, identityToForm(none))).toEqual({});
+    expect(fieldLabel("nhs_number")).toBe("NHS number");
+  });
+
   it("shows history values as a person reads them", () => {
+    expect(historyValue("nhs_number", "9434765919")).toBe("943 476 5919");
     expect(historyValue("date_of_birth", "1988-03-14")).toBe("14/03/1988");
     expect(historyValue("aliases", '["Sian Kelly","Bean"]')).toBe("Sian Kelly, Bean");
     expect(historyValue("aliases", "[]")).toBe("—");

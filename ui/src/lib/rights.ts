@@ -13,6 +13,7 @@ import type {
   RetentionPolicy,
 } from "./api";
 import { formatDate, formatDateTime, isoDay } from "./format";
+import { formatNhsNumber, nhsDigits } from "./nhs";
 
 // ---------- Identity: corrections and their history ----------
 
@@ -24,6 +25,8 @@ export interface IdentityForm {
   phone: string;
   emergency_contact: string;
   gp: string;
+  /** As typed; shown at first in groups ("943 476 5919"). */
+  nhs_number: string;
   aliases: string[];
 }
 
@@ -35,6 +38,7 @@ export function identityToForm(identity: ClientIdentity | null): IdentityForm {
     phone: identity?.phone ?? "",
     emergency_contact: identity?.emergency_contact ?? "",
     gp: identity?.gp ?? "",
+    nhs_number: formatNhsNumber(identity?.nhs_number),
     aliases: [...(identity?.aliases ?? [])],
   };
 }
@@ -59,6 +63,11 @@ export function identityChanges(current: ClientIdentity | null, form: IdentityFo
     const v = opt(form[k]);
     if (v !== (current?.[k] ?? null)) c[k] = v;
   }
+  // The same number typed with other spaces is no change; a changed one is sent as typed (the
+  // core keeps its digits).
+  const nhs = opt(form.nhs_number);
+  const nhsBefore = current?.nhs_number ?? null;
+  if ((nhs === null ? null : nhsDigits(nhs)) !== (nhsBefore === null ? null : nhsDigits(nhsBefore))) c.nhs_number = nhs;
   const aliases = tidyAliases(form.aliases);
   const before = current?.aliases ?? [];
   if (aliases.length !== before.length || aliases.some((a, i) => a !== before[i])) c.aliases = aliases;
@@ -72,6 +81,7 @@ const FIELD_LABELS: Record<string, string> = {
   phone: "Phone",
   emergency_contact: "Emergency contact",
   gp: "GP",
+  nhs_number: "NHS number",
   aliases: "Also known as",
 };
 
@@ -83,6 +93,7 @@ export function fieldLabel(field: string): string {
 export function historyValue(field: string, value: string | null): string {
   if (value === null || value.trim() === "") return "—";
   if (field === "date_of_birth" && /^\d{4}-\d{2}-\d{2}$/.test(value)) return formatDate(value);
+  if (field === "nhs_number") return formatNhsNumber(value);
   if (field === "aliases") {
     try {
       const list: unknown = JSON.parse(value);

@@ -114,6 +114,7 @@ export function rightsFile(): ClientFile {
         phone: null,
         emergency_contact: null,
         gp: null,
+        nhs_number: null,
         aliases: [],
       },
     },
