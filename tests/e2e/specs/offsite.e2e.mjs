@@ -183,7 +183,14 @@ describe("An off-site copy on a Casebook server, and a restore from it on a new 
 
     await launchFreshProfile("third");
     await click("#first-run-restore-file");
+    // A person picks the file in the desktop's file picker, which the driver cannot reach:
+    // "Type a path instead" opens the field for the full path.
+    await click("#restore-file-path-type");
     await setValue("#restore-file-path", file);
+    await until(
+      async () => /^Backup made \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/.test(await text("#restore-file-path-chosen")),
+      "the chosen file is named by its date",
+    );
     await setValue("#restore-file-key", recoveryKey);
     await click("#restore-file-keystore-passphrase");
     await setValue("#restore-file-passphrase", PASSPHRASE);

@@ -328,8 +328,11 @@ describe("A therapist's first day with Casebook", () => {
     await openClient(CLIENT_NAME);
     await click("#rights-tab");
 
+    // Saved in the Downloads folder (no folder chosen, so no picker opens), shown in words with
+    // "Show in folder" (not clicked: it would open the file manager).
     await click("#sar-create");
     await until(async () => /subject-access/i.test(await text("#sar-result")), "the bundle is written", 30_000);
+    await shown("#sar-show");
     await screenshot("rights.png");
 
     // Therapy is open and a note was written today: inside the retention period, so the

@@ -11,6 +11,7 @@
 
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
+import { setPickerStandIn } from "../lib/files";
 import type {
   AccessRequest,
   Addendum,
@@ -828,7 +829,9 @@ function rightsCommand(cmd: string, a: Args): { value: unknown } | null {
         openRequest(code, (a.receivedOn as string | null) ?? localDay());
       const redactions = (a.redactions ?? []) as Redaction[];
       log("sar.create", code, `export include_process_notes=${a.includeProcessNotes === true} redactions=${redactions.length}`);
-      const folder = `${DOWNLOADS}/subject-access-${code}-${new Date().toISOString().slice(0, 19).replace(/:/g, "-")}`;
+      const out = typeof a.folder === "string" && a.folder.trim() ? a.folder.trim().replace(/\/+$/, "") : DOWNLOADS;
+      if (!out.startsWith("/")) fail("invalid_input", "Give the folder for the export as a full path.");
+      const folder = `${out}/subject-access-${code}-${new Date().toISOString().slice(0, 19).replace(/:/g, "-")}`;
       return { value: { folder, html: `${folder}/subject-access.html`, json: `${folder}/subject-access.json`, request: { ...open } } };
     }
     case "sar_close": {
@@ -845,7 +848,8 @@ function rightsCommand(cmd: string, a: Args): { value: unknown } | null {
       codes.forEach((c) => client(c));
       const notes = state.notes.filter((n) => codes.includes(n.client_code) && n.status === "final").length;
       log("supervision.export", null, `clients=${codes.length} notes=${notes} dates_shifted=${a.shiftDays != null}`);
-      return { value: { file: `${DOWNLOADS}/supervision-${localDay()}-${rnd(4).toLowerCase()}.json`, notes } };
+      const file = typeof a.path === "string" && a.path.trim() ? a.path.trim() : `${DOWNLOADS}/supervision-${rnd(3).toLowerCase()}.json`;
+      return { value: { file, notes } };
     }
   }
   return null;
@@ -1252,7 +1256,38 @@ function clockCommand(cmd: string, a: Args): { value: unknown } | null {
   return null;
 }
 
+/**
+ * The desktop's pickers and file manager (the dialog and opener plugins), played by the
+ * browser: a picker asks for a path with `prompt` (Cancel cancels), "Show in folder" logs.
+ */
+function desktopCommand(cmd: string, a: Args): { value: unknown } | null {
+  const o = (a.options ?? {}) as { title?: string; directory?: boolean; defaultPath?: string };
+  const ask = (what: string, proposal: string) => {
+    const typed = window.prompt(`${o.title ?? "Choose"}\n(The pretend ${what}: type a full path.)`, proposal);
+    return { value: typed && typed.trim() ? typed.trim() : null };
+  };
+  switch (cmd) {
+    case "plugin:dialog|open":
+      return o.directory
+        ? ask("folder picker", o.defaultPath ?? "/media/you/BACKUPS/Casebook")
+        : ask(
+            "file picker",
+            `${o.defaultPath ?? "/media/you/BACKUPS/Casebook"}/${state.backup.files[0]?.name ?? "casebook-2026-11-22T14-02-05.123Z.tar"}`,
+          );
+    case "plugin:dialog|save":
+      return ask("save dialog", o.defaultPath ?? `${DOWNLOADS}/export`);
+    case "plugin:opener|reveal_item_in_dir":
+      console.info("[mock] Show in folder:", a.paths);
+      return { value: null };
+    case "plugin:path|resolve_directory":
+      return { value: DOWNLOADS };
+  }
+  return null;
+}
+
 function handle(cmd: string, a: Args): unknown {
+  const desktop = desktopCommand(cmd, a);
+  if (desktop) return desktop.value;
   switch (cmd) {
     case "app_status":
       return { vault_exists: state.exists, unlocked: state.unlocked, key_store: state.keyStore, vault_dir: VAULT_DIR };
@@ -1463,7 +1498,7 @@ function handle(cmd: string, a: Args): unknown {
       return { entries: state.audit.length, head_hash: state.audit[state.audit.length - 1].hash };
     case "audit_export":
       log("audit.export");
-      return `/home/you/Downloads/casebook-audit-${localDay()}.csv`;
+      return typeof a.path === "string" && a.path.trim() ? a.path.trim() : `${DOWNLOADS}/casebook-audit-${localDay()}.csv`;
     case "settings_set":
       state.settings = { ...(a.settings as Settings) };
       return { ...state.settings };
@@ -1651,6 +1686,7 @@ function seed() {
 
 export function installMockBackend(mode: string): void {
   if (mode === "seeded") seed();
+  setPickerStandIn(true);
   mockIPC(
     (cmd, payload) => {
       try {

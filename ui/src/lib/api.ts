@@ -472,7 +472,7 @@ export interface Redaction {
   reason: string;
 }
 
-/** The subject-access bundle written to the Downloads folder. */
+/** The subject-access bundle: a new folder (in Downloads, or the folder chosen) and its two files. */
 export interface AccessExport {
   folder: string;
   html: string;
@@ -679,23 +679,35 @@ export const api = {
   accessRequests: () => call<AccessRequest[]>("sar_list"),
   openAccessRequest: (code: string, receivedOn: string) => call<AccessRequest>("sar_open", { code, receivedOn }),
   /**
-   * Writes the subject-access bundle (HTML + JSON) to the Downloads folder, recording the
-   * request (or using the open one). Process notes only when asked; redactions are listed.
+   * Writes the subject-access bundle (HTML + JSON) into a new folder inside `folder` (a full
+   * path; null: the Downloads folder), recording the request (or using the open one).
+   * Process notes only when asked; redactions are listed.
    */
-  createAccessExport: (code: string, includeProcessNotes: boolean, receivedOn: string | null, redactions: Redaction[]) =>
-    call<AccessExport>("sar_create", { code, includeProcessNotes, receivedOn, redactions }),
+  createAccessExport: (
+    code: string,
+    includeProcessNotes: boolean,
+    receivedOn: string | null,
+    redactions: Redaction[],
+    folder: string | null = null,
+  ) => call<AccessExport>("sar_create", { code, includeProcessNotes, receivedOn, redactions, folder }),
   /** Marks a request answered. */
   closeAccessRequest: (id: string) => call<AccessRequest>("sar_close", { id }),
-  /** Writes a pseudonymised export of the clients' notes for supervision to Downloads. */
-  supervisionExport: (codes: string[], shiftDays: number | null) =>
-    call<SupervisionExport>("supervision_export", { codes, shiftDays }),
+  /**
+   * Writes a pseudonymised export of the clients' notes for supervision to `path` (the file
+   * chosen in the save dialog; null: a new file in the Downloads folder).
+   */
+  supervisionExport: (codes: string[], shiftDays: number | null, path: string | null = null) =>
+    call<SupervisionExport>("supervision_export", { codes, shiftDays, path }),
 
   search: (query: string) => call<SearchHit[]>("search", { query }),
 
   audit: (filter: AuditFilter) => call<AuditEntry[]>("audit_list", { filter }),
   verifyAudit: () => call<Verification>("audit_verify"),
-  /** Writes a CSV of the filtered trail to the Downloads folder; returns its path. */
-  exportAudit: (filter: AuditFilter) => call<string>("audit_export", { filter }),
+  /**
+   * Writes a CSV of the filtered trail to `path` (the file chosen in the save dialog; null: a
+   * new file in the Downloads folder); returns the file's path.
+   */
+  exportAudit: (filter: AuditFilter, path: string | null = null) => call<string>("audit_export", { filter, path }),
 
   settings: () => call<Settings>("settings_get"),
   /** The practice's details (all null until set). */

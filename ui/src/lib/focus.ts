@@ -5,3 +5,11 @@
 export function focusOnMount(node: HTMLElement, enabled: boolean = true) {
   if (enabled) queueMicrotask(() => node.focus({ preventScroll: false }));
 }
+
+/**
+ * Focuses a path field (`PathField.svelte`): its typed field when that is open, else its
+ * "Choose…" button. For a form that found a problem with the path.
+ */
+export function focusPathField(id: string): void {
+  (document.getElementById(id) ?? document.getElementById(`${id}-choose`))?.focus();
+}

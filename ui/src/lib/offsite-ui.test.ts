@@ -619,7 +619,8 @@ describe("a long task's progress", () => {
     ev.report({ stage: "decrypt", done: 9, total: 10 });
     expect(text("#offsite-restore-progress-status")).toBe("Decrypting… 90%");
     restored("/home/sam/restored");
-    await vi.waitFor(() => expect(text("#restore-done-path")).toBe("/home/sam/restored"));
+    await vi.waitFor(() => expect(text("#restore-done-path")).toBe("Home folder › restored"));
+    expect($("#restore-done-path")?.dataset.path).toBe("/home/sam/restored");
     expect($("#offsite-restore-progress")).toBeNull();
     expect(ev.unlisten).toHaveBeenCalledTimes(2);
   });

@@ -92,7 +92,9 @@ describe("the restore wizard", () => {
     expect($("#restore-step-h")?.textContent).toContain("Step 3 of 3");
 
     await click("#restore-confirm");
-    await vi.waitFor(() => expect($("#restore-done-path")?.textContent).toBe(`/d/restored-${isoDay()}`));
+    // The folder in words; the exact path only where it must be typed (the setting below).
+    await vi.waitFor(() => expect($("#restore-done-path")?.textContent).toBe(`d › restored-${isoDay()}`));
+    expect($("#restore-done-path")?.dataset.path).toBe(`/d/restored-${isoDay()}`);
     expect(restoreBackup).toHaveBeenCalledWith(FILE.name, KEY, `/d/restored-${isoDay()}`, null);
     expect($("dialog")?.textContent).toContain(`CASEBOOK_VAULT=/d/restored-${isoDay()}`);
 
@@ -162,7 +164,7 @@ describe("the restore wizard", () => {
     await vi.waitFor(() => expect($("dialog [role=alert]")?.textContent).toBe("The backup is damaged."));
     expect($("#restore-step-h")?.textContent).toContain("Step 3 of 3");
     await click("#restore-confirm");
-    await vi.waitFor(() => expect($("#restore-done-path")?.textContent).toBe("/d/x"));
+    await vi.waitFor(() => expect($("#restore-done-path")?.dataset.path).toBe("/d/x"));
   });
 
   it("offers a check first for a backup never verified, and none for a damaged one", async () => {

@@ -114,10 +114,14 @@ describe("subject access", () => {
     });
     await click("#sar-create");
     await vi.waitFor(() => expect(text("#sar-result")).toContain("Export written."));
-    expect(m.createAccessExport).toHaveBeenCalledWith("C-7KQ2", false, "2026-01-31", []);
+    // No folder chosen: the core writes to the Downloads folder.
+    expect(m.createAccessExport).toHaveBeenCalledWith("C-7KQ2", false, "2026-01-31", [], null);
     expect($("#sar-result")?.getAttribute("role")).toBe("status");
-    expect(text("#sar-result")).toContain(`${folder}/subject-access.html`);
-    expect(text("#sar-result")).toContain(`${folder}/subject-access.json`);
+    // Where it went in words, not as a raw path.
+    expect(text("#sar-written-folder")).toBe("Downloads › subject-access-C-7KQ2-2026-11-23T10-00-00");
+    expect(text("#sar-result")).toContain("Printable document subject-access.html");
+    expect(text("#sar-result")).toContain("Data file subject-access.json");
+    expect(text("#sar-result")).not.toContain("/home/sam");
     expect(text("#sar-result")).toContain("Request received 31/01/2026; the answer is due by 28/02/2026.");
     // The request is open now: its dates show, and it can be marked answered.
     expect(text("#sar-open-request")).toContain("Request received 31/01/2026, due 28/02/2026");
@@ -144,7 +148,7 @@ describe("subject access", () => {
       request: accessRequest({ due_on: due }),
     });
     await click("#sar-create");
-    await vi.waitFor(() => expect(m.createAccessExport).toHaveBeenCalledWith("C-7KQ2", false, null, []));
+    await vi.waitFor(() => expect(m.createAccessExport).toHaveBeenCalledWith("C-7KQ2", false, null, [], null));
 
     m.closeAccessRequest.mockResolvedValue(accessRequest({ status: "answered", answered_on: "2026-11-23" }));
     await click("#sar-close");
@@ -190,7 +194,7 @@ describe("subject access", () => {
     expect(m.createAccessExport).toHaveBeenCalledWith("C-7KQ2", true, isoDay(), [
       { item_id: "n1", passage: "her sister Ann's health", reason: "third party" },
       { item_id: "a1", passage: "Ann", reason: "third party" },
-    ]);
+    ], null);
     await vi.waitFor(() => expect(text("#sar-result")).toContain("Export written, with process notes, 2 passages withheld."));
   });
 });
@@ -472,9 +476,10 @@ describe("the rights tab", () => {
     type("#supervision-shift", "-30");
     await click("#supervision-export");
     await vi.waitFor(() => expect(text("#supervision-result")).toBe(
-      "Exported 1 finalised note, dates shifted. Saved as /home/sam/Downloads/supervision-2026-11-23.json",
+      "Exported 1 finalised note, dates shifted. Saved as supervision-2026-11-23.json in Downloads.",
     ));
-    expect(m.supervisionExport).toHaveBeenCalledWith(["C-7KQ2"], -30);
+    // No save dialog outside the desktop app: the core picks the file in Downloads.
+    expect(m.supervisionExport).toHaveBeenCalledWith(["C-7KQ2"], -30, null);
     expect($("#supervision-result")?.getAttribute("role")).toBe("status");
   });
 
