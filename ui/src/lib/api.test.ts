@@ -203,6 +203,7 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
   ["extendSession", () => api.extendSession(), "clock_extend", undefined],
   ["endSession", () => api.endSession(), "clock_end", undefined],
   ["showClockWindow", () => api.showClockWindow(), "clock_window", undefined],
+  ["closeClockWindow", () => api.closeClockWindow(), "clock_window_close", undefined],
   ["backups", () => api.backups(), "backup_overview", undefined],
   ["backupNow", () => api.backupNow(), "backup_now", undefined],
   ["verifyBackup", () => api.verifyBackup(BACKUP), "backup_verify", { name: BACKUP }],

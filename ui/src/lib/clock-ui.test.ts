@@ -203,7 +203,7 @@ describe("the clock strip", () => {
     show(ClockStrip);
     running(1800);
     const buttons = [...document.querySelectorAll(".buttons button")].map((b) => b.id || b.textContent?.trim());
-    expect(buttons).toEqual(["clock-extend", "Pop out", "clock-end"]);
+    expect(buttons).toEqual(["clock-extend", "clock-popout", "clock-end"]);
   });
 
   it("End waits ten seconds with Undo; Undo sends nothing", async () => {
