@@ -478,16 +478,42 @@ pub fn downloads() -> UiResult<std::path::PathBuf> {
         })
 }
 
-/// Writes the filtered trail as CSV into the Downloads folder and returns the file's path.
+/// A place the therapist chose with a picker: `None` when none was given, an absolute path
+/// otherwise (a relative one is refused: it would land wherever the app happened to start).
+pub fn chosen_path(given: Option<String>) -> UiResult<Option<std::path::PathBuf>> {
+    let Some(p) = given.map(|p| p.trim().to_string()).filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let path = std::path::PathBuf::from(&p);
+    if !path.is_absolute() {
+        return Err(UiError::invalid(format!(
+            "Choose the place with the picker: “{p}” is not a full path."
+        )));
+    }
+    Ok(Some(path))
+}
+
+/// Writes the filtered trail as CSV (owner-only) to the file the therapist chose, or into the
+/// Downloads folder, and returns the file's path.
 #[tauri::command]
-pub async fn audit_export(state: State<'_, AppState>, filter: UiAuditFilter) -> UiResult<String> {
+pub async fn audit_export(
+    state: State<'_, AppState>,
+    filter: UiAuditFilter,
+    path: Option<String>,
+) -> UiResult<String> {
     let mut filter = filter.into_core()?;
     filter.limit = None;
-    let folder = downloads()?;
-    let path = folder.join(format!(
-        "casebook-audit-{}.csv",
-        Local::now().format("%Y-%m-%d-%H%M%S")
-    ));
+    let path = match chosen_path(path)? {
+        Some(p) => p,
+        None => downloads()?.join(format!(
+            "casebook-audit-{}.csv",
+            Local::now().format("%Y-%m-%d-%H%M%S")
+        )),
+    };
+    let folder = path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
     state.with_vault(|v| {
         let entries = v.audit_export(&filter, "csv")?;
         std::fs::create_dir_all(&folder).map_err(|e| {
@@ -700,6 +726,18 @@ pub async fn clock_end(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_chosen_place_must_be_a_full_path_and_none_means_the_usual_folder() {
+        assert_eq!(chosen_path(None).unwrap(), None);
+        assert_eq!(chosen_path(Some("  ".into())).unwrap(), None);
+        assert_eq!(
+            chosen_path(Some("/media/sam/BACKUPS/audit.csv".into())).unwrap(),
+            Some(std::path::PathBuf::from("/media/sam/BACKUPS/audit.csv"))
+        );
+        let e = chosen_path(Some("exports/audit.csv".into())).unwrap_err();
+        assert!(e.message.contains("not a full path"), "{}", e.message);
+    }
 
     #[test]
     fn a_session_ends_when_end_was_pressed_unless_that_time_cannot_be_right() {

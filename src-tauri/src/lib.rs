@@ -81,7 +81,12 @@ pub fn run() {
                 .build(),
         )
         .plugin(tauri_plugin_dialog::init())
-        .plugin(tauri_plugin_opener::init())
+        // Only "Show in folder": no link-click script (it would call open_url, not granted).
+        .plugin(
+            tauri_plugin_opener::Builder::new()
+                .open_js_links_on_click(false)
+                .build(),
+        )
         .manage(AppState::new(vault_dir))
         .manage(offsite::PendingRestore::default())
         .invoke_handler(tauri::generate_handler![

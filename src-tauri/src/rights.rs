@@ -15,7 +15,7 @@ use chrono::{Local, NaiveDate};
 use serde::Serialize;
 use tauri::State;
 
-use crate::commands::downloads;
+use crate::commands::{chosen_path, downloads};
 use crate::error::UiResult;
 use crate::state::AppState;
 
@@ -158,6 +158,7 @@ pub async fn sar_create(
     include_process_notes: bool,
     received_on: Option<String>,
     redactions: Vec<Redaction>,
+    folder: Option<String>,
 ) -> UiResult<AccessExport> {
     let code = ClientCode::parse(&code)?;
     let options = AccessOptions {
@@ -168,7 +169,10 @@ pub async fn sar_create(
             .map(|d| parse_date(&d))
             .transpose()?,
     };
-    let folder = downloads()?;
+    let folder = match chosen_path(folder)? {
+        Some(f) => f,
+        None => downloads()?,
+    };
     state.with_vault(|v| Ok(v.subject_access_export(&code, &options, &folder)?))
 }
 
@@ -188,12 +192,13 @@ pub async fn supervision_export(
     state: State<'_, AppState>,
     codes: Vec<String>,
     shift_days: Option<i64>,
+    path: Option<String>,
 ) -> UiResult<SupervisionFile> {
     let codes = codes
         .iter()
         .map(|c| ClientCode::parse(c))
         .collect::<Result<Vec<_>, _>>()?;
-    let folder = downloads()?;
+    let chosen = chosen_path(path)?;
     let export = state.with_vault(|v| {
         Ok(v.supervision_export(
             &codes,
@@ -203,7 +208,13 @@ pub async fn supervision_export(
             },
         )?)
     })?;
-    let path = export.write_to(&folder)?;
+    let path = match chosen {
+        Some(p) => {
+            export.write_file(&p)?;
+            p
+        }
+        None => export.write_to(&downloads()?)?,
+    };
     Ok(SupervisionFile {
         file: path.display().to_string(),
         notes: export.notes,

@@ -45,10 +45,15 @@ impl SupervisionExport {
             .map(|n| dir.join(format!("supervision-{n:03}.json")))
             .find(|p| !p.exists())
             .unwrap_or_else(|| dir.join("supervision.json"));
+        self.write_file(&path)?;
+        Ok(path)
+    }
+
+    /// Writes the export as exactly `path` (a file the therapist chose), replacing it whole.
+    pub fn write_file(&self, path: &std::path::Path) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(&self.content)
             .map_err(|e| crate::CoreError::Corrupt(e.to_string()))?;
-        crate::sealed::write_atomically(&path, &bytes)?;
-        Ok(path)
+        crate::sealed::write_atomically(path, &bytes)
     }
 }
 
