@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import {
+  checkAccessibility,
   click,
   clockSeconds,
   gone,
@@ -26,17 +27,22 @@ const PASSPHRASE = "correct horse battery staple";
 /** The main window's handle, and the pop-out's once it is open. */
 let main = "";
 
-/** Switches the driver to the pop-out clock window, opening it from the strip if needed. */
+/**
+ * Switches the driver to the pop-out clock window; when it is not open, opens it first with
+ * the strip's "Pop out" (so the main window must be unlocked then).
+ */
 async function toClockWindow() {
   await browser.switchToWindow(main);
-  await click("#clock-popout");
-  await until(async () => (await browser.getWindowHandles()).length > 1, "the clock window opens", 20_000);
+  if ((await browser.getWindowHandles()).length === 1) {
+    await click("#clock-popout");
+    await until(async () => (await browser.getWindowHandles()).length > 1, "the clock window opens", 20_000);
+  }
   const other = (await browser.getWindowHandles()).find((h) => h !== main);
   await browser.switchToWindow(other);
   await until(async () => /#clock$/.test(await browser.getUrl()), "the clock window has loaded");
 }
 
-/** The phase word the pop-out shows ("On time", "Ending soon", "Over time" …). */
+/** The pop-out's phase, as its colour class: phase-calm, phase-warning or phase-overrun. */
 async function phaseClass() {
   return browser.execute(() => {
     const m = document.querySelector("main.mini");
@@ -64,6 +70,7 @@ describe("The session clock in the room", () => {
     assert.equal(await phaseClass(), "phase-calm");
     await shown("#clock-close");
     await screenshot("popout-calm.png");
+    await checkAccessibility("the pop-out clock (calm)");
 
     // End does not end at once: "Ended · Undo", and Undo keeps the session.
     await click("#clock-end");
@@ -119,6 +126,7 @@ describe("The session clock in the room", () => {
     assert.match(await text("#locked-clock-display"), /^\+?\d\d:\d\d$/);
     assert.ok(!/C-[A-Z0-9]{4}/.test(locked), `the locked clock names nobody: ${locked}`);
     await screenshot("unlock-with-clock.png");
+    await checkAccessibility("the locked window with the clock");
 
     // Past the planned minute: overrun, "+mm:ss", everywhere.
     await until(async () => (await text("#locked-clock-display")).startsWith("+"), "the locked clock shows overrun", 75_000);
@@ -126,6 +134,7 @@ describe("The session clock in the room", () => {
     await until(async () => (await phaseClass()) === "phase-overrun", "the pop-out is red");
     assert.match(await text("#clock-display"), /^\+\d\d:\d\d$/);
     await screenshot("popout-overrun.png");
+    await checkAccessibility("the pop-out clock (overrun)");
     await click("#clock-close");
 
     // End from the locked window, without unlocking: Undo for ten seconds, then it ends.
