@@ -139,7 +139,14 @@ async function once(name) {
     };
     await new Promise((r) => setTimeout(r, 5000));
     const mem = treePssMb(app.bin);
-    return { startMs, stages, ...mem };
+    // Casebook: what the pop-out clock window adds, idle for 5 s after it opens.
+    let popout = null;
+    if (name === "casebook") {
+      await browser.execute(() => window.__TAURI_INTERNALS__.invoke("clock_window"));
+      await new Promise((r) => setTimeout(r, 5000));
+      popout = treePssMb(app.bin).mb - mem.mb;
+    }
+    return { startMs, stages, popout, ...mem };
   } finally {
     await browser.deleteSession();
     // Casebook runs once per vault: the next launch must not find this one still leaving.
@@ -178,6 +185,9 @@ for (const name of ["minimal", "casebook"]) {
     `${name} stages (medians, ms): launch → page loading ${st("toPage")}, → ${name === "casebook" ? "Unlock clickable" : "ready"} ${st("toUnlock")}, unlock → Today painted ${st("unlockToReady")} (the unlock's reply at ${st("unlockReply")}, main app mounted at ${st("mounted")}, Today laid out at ${st("found")}, first frame at ${st("frame1")})`,
   );
 }
+console.log(
+  `casebook: the pop-out clock window adds ${median(results.casebook.map((x) => x.popout)).toFixed(1)} MB PSS (median; goal < 30 MB)`,
+);
 for (const name of ["minimal", "casebook"]) {
   const last = results[name][results[name].length - 1].parts;
   console.log(`${name} PSS by process (last run, MB): ` + Object.entries(last).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", "));
