@@ -60,6 +60,7 @@ describe("A therapist's first day with Casebook", () => {
 
   it("sets up a passphrase vault and confirms the recovery key", async () => {
     await shown("#first-run", 60_000);
+    await checkAccessibility("the first-run screen");
     await click("#keystore-passphrase");
     await setValue("#passphrase", PASSPHRASE);
     await setValue("#passphrase-confirm", PASSPHRASE);
@@ -70,6 +71,7 @@ describe("A therapist's first day with Casebook", () => {
     recoveryKey = (await text("#recovery-key")).replace(/\s+/g, "");
     assert.match(recoveryKey, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){8}$/, `unexpected recovery key ${recoveryKey}`);
     await screenshot("first-run.png");
+    await checkAccessibility("the recovery key step");
 
     assert.equal(
       await browser.execute(() => document.querySelector("#recovery-continue")?.disabled),
