@@ -21,6 +21,27 @@ pub fn show(app: &AppHandle) -> UiResult<()> {
         let _ = w.set_focus();
         return Ok(());
     }
+    // On Linux the clock shares the main window's web process (a "related view"): a web
+    // process of its own would cost ~50 MB for a few digits. The main webview is reached on
+    // the main thread, where the window is then built.
+    #[cfg(target_os = "linux")]
+    if let Some(main) = app.get_webview_window("main") {
+        let app = app.clone();
+        return main
+            .with_webview(move |webview| {
+                if let Err(e) = builder(&app).with_related_view(webview.inner()).build() {
+                    eprintln!("casebook: the clock window could not open: {e}");
+                }
+            })
+            .map_err(|e| UiError::internal(format!("The clock window could not open: {e}")));
+    }
+    builder(app)
+        .build()
+        .map_err(|e| UiError::internal(format!("The clock window could not open: {e}")))?;
+    Ok(())
+}
+
+fn builder(app: &AppHandle) -> WebviewWindowBuilder<'_, tauri::Wry, AppHandle> {
     WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html#clock".into()))
         .title("Session clock")
         .inner_size(240.0, 120.0)
@@ -29,9 +50,6 @@ pub fn show(app: &AppHandle) -> UiResult<()> {
         .decorations(false)
         .always_on_top(true)
         .skip_taskbar(true)
-        .build()
-        .map_err(|e| UiError::internal(format!("The clock window could not open: {e}")))?;
-    Ok(())
 }
 
 /// Closes the clock window, keeping its size and place for next time.
