@@ -3,7 +3,7 @@
 //! remembered — between openings by the window-state plugin's memory, and between runs of
 //! the app in the plugin's file, written whenever the window is closed.
 
-use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder};
+use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
 use tauri_plugin_window_state::{AppHandleExt, StateFlags};
 
 use crate::error::{UiError, UiResult};
@@ -30,7 +30,8 @@ pub fn show(app: &AppHandle) -> UiResult<()> {
         return main
             .with_webview(move |webview| {
                 if let Err(e) = builder(&app).with_related_view(webview.inner()).build() {
-                    eprintln!("casebook: the clock window could not open: {e}");
+                    let message = format!("The clock window could not open: {e}");
+                    let _ = app.emit("notice", crate::session_clock::Notice { message });
                 }
             })
             .map_err(|e| UiError::internal(format!("The clock window could not open: {e}")));

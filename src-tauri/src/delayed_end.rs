@@ -56,6 +56,11 @@ impl DelayedEnd {
         }
     }
 
+    /// Takes a waiting end at once (the app is quitting): the moment End was pressed.
+    pub fn take(&self) -> Option<DateTime<Utc>> {
+        guard(&self.inner).pending.take().map(|(_, at)| at)
+    }
+
     /// Whether an end is waiting for its Undo time to pass.
     pub fn pending(&self) -> bool {
         guard(&self.inner).pending.is_some()
@@ -91,5 +96,11 @@ mod tests {
         assert_eq!(d.due(g1), None);
         assert!(d.pending());
         assert_eq!(d.due(g2), Some(pressed));
+
+        // Quitting takes a waiting end at once; its timer then finds nothing.
+        let g3 = d.request(pressed).unwrap();
+        assert_eq!(d.take(), Some(pressed));
+        assert_eq!(d.due(g3), None);
+        assert_eq!(d.take(), None);
     }
 }

@@ -89,6 +89,10 @@ fn on_menu(app: &AppHandle, id: &str) {
             Ok(())
         }
         "quit" => {
+            // An End still waiting for its Undo time is sent, not lost.
+            if let Some(pressed) = app.state::<DelayedEnd>().take() {
+                let _ = commands::end_session(app, &state, Some(pressed));
+            }
             app.exit(0);
             Ok(())
         }

@@ -102,7 +102,10 @@ fn corrections_are_kept_and_supervision_export_has_no_names() {
     assert_eq!(h[0]["old_value"], "pm@example.org");
     assert_eq!(h[0]["new_value"], "philippa@example.org");
 
-    let letter = v.add_note(&code, "The GP's letter gives NHS number 943 476 5919.");
+    let letter = v.add_note(
+        &code,
+        "The GP's letter gives NHS number 943 476 5919; the referral wrote 943-476-5919.",
+    );
     v.json(&["note", "finalise", &letter]);
     // A mistyped NHS number is refused, with the reason, and nothing changes.
     let refused = v
@@ -129,7 +132,15 @@ fn corrections_are_kept_and_supervision_export_has_no_names() {
     let text = std::fs::read_to_string(made["file"].as_str().unwrap())
         .unwrap()
         .to_lowercase();
-    for s in ["philippa", "marchbanks", "pippa", "philippa@example.org", "943 476 5919", "9434765919"] {
+    for s in [
+        "philippa",
+        "marchbanks",
+        "pippa",
+        "philippa@example.org",
+        "943 476 5919",
+        "943-476-5919",
+        "9434765919",
+    ] {
         assert!(!text.contains(s), "{s:?} in the supervision export");
     }
     assert!(text.contains("quarry dream") && text.contains(&code.to_lowercase()));

@@ -74,7 +74,13 @@ pub(crate) fn open(passphrase: &str, sealed: &[u8]) -> std::result::Result<Vec<u
 /// A crash leaves either the old file or the new one, never a torn one. Owner-only permissions.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension("tmp");
+    // Named after the whole file name and hidden, so it can never be a file of the person's
+    // own beside a path they chose (saving "report.json" must not replace "report.tmp").
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.casebook-tmp"));
     {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);

@@ -364,12 +364,28 @@ describe("A therapist's first day with Casebook", () => {
           `the ${theme} theme is applied`,
         );
       }
+      // The root font size follows the text size (16 px at 100 %).
+      await until(
+        async () => (await browser.execute(() => getComputedStyle(document.documentElement).fontSize)) === `${(16 * size) / 100}px`,
+        `${size} % text is applied`,
+      );
+    };
+    /** What shows once each screen has loaded (not its loading state). */
+    const ready = {
+      today: "#today",
+      clients: ".client-row",
+      search: "#search-input",
+      audit: "#audit table",
+      retention: "#retention",
+      backups: "#backups",
+      settings: "#display-settings",
     };
     for (const [theme, size] of [["light", 100], ["dim", 100], ["light", 150], ["dim", 150]]) {
       await display(theme, size);
       for (const s of screens) {
         await click(`#nav-${s}`);
-        await until(async () => (await attr(`#nav-${s}`, "aria-current")) === "page", `${s} is shown`);
+        await until(async () => (await attr(`#nav-${s}`, "aria-current")) === "page", `${s} is chosen`);
+        await shown(ready[s]);
         await checkAccessibility(`${s} (${theme}, ${size} % text)`);
       }
       await click("#nav-clients");

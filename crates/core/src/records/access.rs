@@ -444,7 +444,8 @@ fn bundle(
         [code],
     )?;
     let arr = |v: Vec<Row>| Value::Array(v.into_iter().map(Value::Object).collect());
-    let practice = super::practice::read_profile(tx)?;
+    // Details that no longer read (say, from an imported file) must not stop the response.
+    let practice = super::practice::read_profile(tx).unwrap_or_default();
     Ok(json!({
         "format": "casebook-subject-access/1",
         "generated_at": Utc::now(),

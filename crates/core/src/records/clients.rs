@@ -98,7 +98,7 @@ pub struct ClientIdentity {
 pub fn nhs_number(typed: &str) -> Result<String> {
     let digits: String = typed
         .chars()
-        .filter(|c| !matches!(c, ' ' | '-'))
+        .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
     if digits.len() != 10 || !digits.chars().all(|c| c.is_ascii_digit()) {
         return Err(CoreError::invalid(
@@ -599,6 +599,7 @@ mod tests {
     fn nhs_numbers_are_ten_digits_with_their_check_digit() {
         assert_eq!(nhs_number("943 476 5919").unwrap(), "9434765919");
         assert_eq!(nhs_number("943-476-5919").unwrap(), "9434765919");
+        assert_eq!(nhs_number("943\u{a0}476\t5919").unwrap(), "9434765919");
         // One digit mistyped, two swapped, too short, letters: all refused.
         for bad in ["943 476 5918", "934 476 5919", "943 476 591", "94347659l9", ""] {
             assert!(nhs_number(bad).is_err(), "{bad} was taken");

@@ -80,10 +80,12 @@ fn terms(
         t.extend(names);
         t.extend(who.email.iter().cloned());
         t.extend(who.phone.iter().cloned());
-        // The NHS number as stored and as usually written (943 476 5919).
+        // The NHS number as stored and as usually written (943 476 5919, 943-476-5919).
         if let Some(n) = &who.nhs_number {
+            let spaced = super::clients::show_nhs_number(n);
+            t.push(spaced.replace(' ', "-"));
+            t.push(spaced);
             t.push(n.clone());
-            t.push(super::clients::show_nhs_number(n));
         }
     }
     t.into_iter()
