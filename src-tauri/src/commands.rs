@@ -481,7 +481,10 @@ pub fn downloads() -> UiResult<std::path::PathBuf> {
 /// A place the therapist chose with a picker: `None` when none was given, an absolute path
 /// otherwise (a relative one is refused: it would land wherever the app happened to start).
 pub fn chosen_path(given: Option<String>) -> UiResult<Option<std::path::PathBuf>> {
-    let Some(p) = given.map(|p| p.trim().to_string()).filter(|p| !p.is_empty()) else {
+    let Some(p) = given
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+    else {
         return Ok(None);
     };
     let path = std::path::PathBuf::from(&p);

@@ -7,8 +7,8 @@
 use casebook_core::records::access::{AccessExport, AccessOptions, AccessRequest, Redaction};
 use casebook_core::records::clients::{IdentityChange, IdentityChanges};
 use casebook_core::records::erasure::ErasureRecord;
-use casebook_core::records::retention::{RetentionItem, RetentionPolicy, presets};
 use casebook_core::records::practice::PracticeProfile;
+use casebook_core::records::retention::{RetentionItem, RetentionPolicy, presets};
 use casebook_core::records::supervision::SupervisionOptions;
 use casebook_core::{Client, ClientCode, parse_date};
 use chrono::{Local, NaiveDate};

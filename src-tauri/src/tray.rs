@@ -176,7 +176,9 @@ pub fn show(app: &AppHandle, v: &ClockView) {
     };
     let _ = items.time.set_text(line);
     let delayed = app.try_state::<DelayedEnd>();
-    if !r.running && let Some(d) = &delayed {
+    if !r.running
+        && let Some(d) = &delayed
+    {
         d.clear();
     }
     let ending = delayed.is_some_and(|d| d.pending());

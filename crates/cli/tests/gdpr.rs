@@ -49,11 +49,22 @@ fn with_client(store: KeyStore) -> (TestVault, String) {
 fn subject_access_bundle_and_the_open_request() {
     let (v, code) = with_client(KeyStore::Passphrase);
     let p = v.json(&[
-        "practice", "set", "--name", "Willow Counselling", "--therapist", "Sam Okafor",
-        "--body", "bacp", "--number", "123456",
+        "practice",
+        "set",
+        "--name",
+        "Willow Counselling",
+        "--therapist",
+        "Sam Okafor",
+        "--body",
+        "bacp",
+        "--number",
+        "123456",
     ]);
     assert_eq!(p["registration_body"], "BACP");
-    assert_eq!(v.json(&["practice", "show"])["practice_name"], "Willow Counselling");
+    assert_eq!(
+        v.json(&["practice", "show"])["practice_name"],
+        "Willow Counselling"
+    );
     let out = v.home.path().join("sar");
     let made = v.json(&[
         "sar",
@@ -76,7 +87,10 @@ fn subject_access_bundle_and_the_open_request() {
     assert!(html.contains(NAME) && html.contains("2026-04-14"));
     // The NHS number is part of what is held, and the response says who holds the records.
     assert_eq!(json["identity"]["nhs_number"], "9434765919");
-    assert!(html.contains("Records held by Willow Counselling · Sam Okafor · BACP 123456"), "{html}");
+    assert!(
+        html.contains("Records held by Willow Counselling · Sam Okafor · BACP 123456"),
+        "{html}"
+    );
 
     let open = v.json(&["sar", "list"]);
     assert_eq!(open.as_array().unwrap().len(), 1);
@@ -117,7 +131,10 @@ fn corrections_are_kept_and_supervision_export_has_no_names() {
         .stderr
         .clone();
     assert!(String::from_utf8_lossy(&refused).contains("not a valid NHS number"));
-    assert_eq!(v.json(&["client", "show", &code])["identity"]["nhs_number"], "9434765919");
+    assert_eq!(
+        v.json(&["client", "show", &code])["identity"]["nhs_number"],
+        "9434765919"
+    );
 
     let out = v.home.path().join("sup");
     let made = v.json(&[

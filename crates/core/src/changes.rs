@@ -338,7 +338,10 @@ mod tests {
             .into_iter()
             .map(|c| c.key)
             .collect();
-        assert_eq!(keys, vec!["retention_policy", "calendar_secret", "practice_profile"]);
+        assert_eq!(
+            keys,
+            vec!["retention_policy", "calendar_secret", "practice_profile"]
+        );
     }
 
     #[test]

@@ -601,7 +601,13 @@ mod tests {
         assert_eq!(nhs_number("943-476-5919").unwrap(), "9434765919");
         assert_eq!(nhs_number("943\u{a0}476\t5919").unwrap(), "9434765919");
         // One digit mistyped, two swapped, too short, letters: all refused.
-        for bad in ["943 476 5918", "934 476 5919", "943 476 591", "94347659l9", ""] {
+        for bad in [
+            "943 476 5918",
+            "934 476 5919",
+            "943 476 591",
+            "94347659l9",
+            "",
+        ] {
             assert!(nhs_number(bad).is_err(), "{bad} was taken");
         }
     }

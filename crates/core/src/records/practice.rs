@@ -113,9 +113,11 @@ impl PracticeProfile {
 
 pub(crate) fn read_profile(conn: &rusqlite::Connection) -> Result<PracticeProfile> {
     let json: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [PROFILE_KEY], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [PROFILE_KEY],
+            |r| r.get(0),
+        )
         .optional()?;
     match json {
         None => Ok(PracticeProfile::default()),
@@ -179,7 +181,10 @@ mod tests {
             registration_number: Some("123".into()),
             ..Default::default()
         };
-        assert_eq!(no_body.checked().unwrap().heading().as_deref(), Some("Registration 123"));
+        assert_eq!(
+            no_body.checked().unwrap().heading().as_deref(),
+            Some("Registration 123")
+        );
         let broken = PracticeProfile {
             practice_name: Some("Willow\nCounselling".into()),
             ..Default::default()
@@ -190,7 +195,10 @@ mod tests {
 
     #[test]
     fn bodies_read_as_typed_and_in_json() {
-        assert_eq!(RegistrationBody::parse("ukcp"), Some(RegistrationBody::Ukcp));
+        assert_eq!(
+            RegistrationBody::parse("ukcp"),
+            Some(RegistrationBody::Ukcp)
+        );
         assert_eq!(RegistrationBody::parse("XYZ"), None);
         let json = serde_json::to_string(&RegistrationBody::Hcpc).unwrap();
         assert_eq!(json, "\"HCPC\"");
