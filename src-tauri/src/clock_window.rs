@@ -8,7 +8,7 @@ use tauri_plugin_window_state::{AppHandleExt, StateFlags};
 
 use crate::error::{UiError, UiResult};
 
-/// The window's label (also in `capabilities/default.json`).
+/// The window's label (also in `capabilities/default.json` and `capabilities/clock.json`).
 pub const LABEL: &str = "clock";
 
 /// What is remembered of every window: its size and place, nothing else.
