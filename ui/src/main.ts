@@ -2,9 +2,12 @@ import "./app.css";
 import { mount } from "svelte";
 import App from "./App.svelte";
 import { comfort } from "./lib/comfort.svelte";
+import { chooseFonts } from "./lib/fonts";
 
 async function start() {
-  // The saved text size and theme, before anything is drawn (the clock window: theme only).
+  // The font lists, the saved text size and theme, before anything is drawn (the clock
+  // window: no text size).
+  chooseFonts();
   comfort.start(location.hash !== "#clock");
   // Working on the UI in a plain browser: `VITE_CASEBOOK_MOCK=1 npm run dev` stands in a
   // pretend backend. Only the dev server can load it; a build never contains it.

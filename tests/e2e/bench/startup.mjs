@@ -113,6 +113,7 @@ async function once(name) {
                   readyAt: performance.now(),
                   unlockedAt: performance.getEntriesByName("casebook:unlocked")[0]?.startTime ?? null,
                   mountedAt: performance.getEntriesByName("casebook:main-mounted")[0]?.startTime ?? null,
+                  allMarks: performance.getEntriesByType("mark").map((m) => [m.name, m.startTime]),
                 }),
               );
             });
@@ -137,6 +138,12 @@ async function once(name) {
       found: marks.clickAt === null ? 0 : marks.foundAt - marks.clickAt,
       frame1: marks.clickAt === null ? 0 : marks.frame1 - marks.clickAt,
     };
+    // BENCH_MARKS=1: every performance.mark() of the page, in ms after the Unlock click (add
+    // temporary marks to the UI to see where a stage's time goes).
+    if (process.env.BENCH_MARKS && marks.clickAt !== null) {
+      const at = (t) => (t - marks.clickAt).toFixed(0);
+      console.error(marks.allMarks.map(([n, t]) => `${n} ${at(t)}`).join(" | ") + ` | Today laid out ${at(marks.foundAt)}`);
+    }
     await new Promise((r) => setTimeout(r, 5000));
     const mem = treePssMb(app.bin);
     // Casebook: what the pop-out clock window adds, idle for 5 s after it opens.
