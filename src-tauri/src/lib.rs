@@ -8,6 +8,8 @@
 //! * [`state`] — what the app holds: the vault while unlocked, the clock, preferences;
 //! * [`session_clock`] — the once-a-second ticker: notifications, tray text, auto-lock;
 //! * [`backups`] — the Backups screen and the automatic backups;
+//! * [`background_sync`] — sync with the practice's other computers while the records are
+//!   open, never holding the vault across network I/O;
 //! * [`offsite`] — Settings → Off-site copy, the scheduled copy to the server, and the
 //!   first-run screen's restore choices;
 //! * [`clock_window`] — the pop-out clock: frameless, on top, remembering size and place;
@@ -21,6 +23,7 @@
 //! The vault folder is the OS data folder (as for the `casebook` command) unless
 //! `CASEBOOK_VAULT` names another.
 
+pub mod background_sync;
 pub mod backups;
 pub mod calendar;
 pub mod clock_window;
@@ -190,6 +193,7 @@ pub fn run() {
                 app.manage(claim);
             }
             session_clock::start(app.handle().clone());
+            background_sync::start(app.handle().clone());
             Ok(())
         })
         .on_window_event(|window, event| {

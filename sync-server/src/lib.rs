@@ -26,6 +26,7 @@ pub mod residency;
 pub mod routes;
 pub mod store;
 pub mod totp;
+pub mod watch;
 
 use std::sync::Arc;
 
@@ -53,6 +54,8 @@ pub struct AppState {
     pub budget: Arc<budget::MemoryBudget>,
     /// Whether a request through an unconfigured proxy has been logged already.
     pub proxy_warned: Arc<std::sync::atomic::AtomicBool>,
+    /// Wakes long-polls on heads when a log grows.
+    pub heads_watch: Arc<watch::HeadWatch>,
 }
 
 pub(crate) fn now() -> String {
@@ -74,6 +77,7 @@ impl AppState {
             store,
             budget,
             proxy_warned: Arc::default(),
+            heads_watch: Arc::default(),
             config: Arc::new(config),
             locations,
             dummy_hash,
@@ -180,6 +184,12 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         .check_proxy_setup()
         .map_err(|e| anyhow::anyhow!(e))?;
     let addr = state.config.listen;
+    let heads_watch = state.heads_watch.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Long-polls answer now instead of holding the shutdown for up to their wait.
+        heads_watch.close();
+    };
     let tls = match (&state.config.tls_cert, &state.config.tls_key) {
         (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
         (None, None) => None,
@@ -191,7 +201,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tracing::info!(%addr, "casebook-sync listening (HTTP; put TLS in front)");
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(shutdown)
                 .await?;
         }
         Some((cert, key)) => {
@@ -202,7 +212,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
             let handle = axum_server::Handle::new();
             let h = handle.clone();
             tokio::spawn(async move {
-                shutdown_signal().await;
+                shutdown.await;
                 h.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
             });
             tracing::info!(%addr, "casebook-sync listening (HTTPS)");

@@ -546,9 +546,64 @@ pub async fn usage(State(s): State<AppState>, who: Authed) -> ApiResult<Json<Usa
     )))
 }
 
-pub async fn heads(State(s): State<AppState>, who: Authed) -> ApiResult<Json<Vec<Head>>> {
+#[derive(Deserialize)]
+pub struct HeadsQuery {
+    wait: Option<String>,
+    since: Option<String>,
+}
+
+/// `GET /v1/heads`: the last blob of every device's log, with an `ETag` tagging them. With
+/// `wait=N` (seconds, at most `watch::MAX_WAIT_SECONDS`) and `since=TAG` it answers once the
+/// heads differ from the ones that tag names, or after N seconds with the same heads.
+pub async fn heads(
+    State(s): State<AppState>,
+    who: Authed,
+    Query(q): Query<HeadsQuery>,
+) -> ApiResult<Response> {
     who.require_second_factor(&s)?;
-    Ok(Json(s.store.heads(&who.account).await?))
+    let wait: u64 = match q.wait.as_deref() {
+        None => 0,
+        Some(w) => w
+            .parse()
+            .ok()
+            .filter(|n| *n <= crate::watch::MAX_WAIT_SECONDS)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "wait must be a whole number of seconds from 0 to {}",
+                    crate::watch::MAX_WAIT_SECONDS
+                ))
+            })?,
+    };
+    let heads = match q.since {
+        Some(since) if wait > 0 => {
+            if since.len() > 64 || !since.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ApiError::bad_request(
+                    "since must be the ETag of an earlier answer",
+                ));
+            }
+            let recheck = s
+                .store
+                .shared_between_instances()
+                .then_some(crate::watch::CROSS_INSTANCE_RECHECK);
+            let store = s.store.clone();
+            let account = who.account.clone();
+            s.heads_watch
+                .wait_for_change(
+                    &who.account,
+                    &since,
+                    std::time::Duration::from_secs(wait),
+                    recheck,
+                    || {
+                        let (store, account) = (store.clone(), account.clone());
+                        async move { store.heads(&account).await }
+                    },
+                )
+                .await?
+        }
+        _ => s.store.heads(&who.account).await?,
+    };
+    let tag = crate::watch::tag(&heads);
+    Ok(([(header::ETAG, format!("\"{tag}\""))], Json(heads)).into_response())
 }
 
 pub async fn append_blob(
@@ -573,6 +628,7 @@ pub async fn append_blob(
         .await?;
     if outcome == Appended::Stored {
         s.metrics.uploaded_bytes.inc_by(size);
+        s.heads_watch.grew(&who.account);
     }
     let status = if outcome == Appended::Stored {
         StatusCode::CREATED

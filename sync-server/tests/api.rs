@@ -68,6 +68,7 @@ async fn server(b: Backend) -> Option<Server> {
 
 struct Reply {
     status: StatusCode,
+    headers: axum::http::HeaderMap,
     body: Vec<u8>,
 }
 
@@ -101,6 +102,7 @@ impl Server {
             .await
             .unwrap();
         let status = resp.status();
+        let headers = resp.headers().clone();
         let body = resp
             .into_body()
             .collect()
@@ -122,7 +124,11 @@ impl Server {
             !status.is_server_error() || status == StatusCode::INSUFFICIENT_STORAGE,
             "{path} gave {status}"
         );
-        Reply { status, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     async fn json(&self, method: Method, path: &str, token: Option<&str>, body: Value) -> Reply {
@@ -1201,6 +1207,103 @@ async fn passkeys_are_off_unless_configured(b: Backend) {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
+/// The long-poll on heads: a computer waiting with the tag of the heads it knows is answered
+/// as soon as another computer of the account stores a blob, not at the end of its wait; with
+/// nothing new it answers after its wait with the same tag; bad `wait`/`since` are a 400.
+async fn a_long_poll_on_heads_answers_when_a_log_grows(b: Backend) {
+    let Some(s) = server(b).await else { return };
+    let (_d1, t1) = s.account("poller").await;
+    let (d2, t2) = s.device("poller", "Home desktop").await;
+    assert_eq!(
+        s.blob("/v1/blobs/1", &t2, b"first").await.status,
+        StatusCode::CREATED
+    );
+    let first = s.get("/v1/heads", Some(&t1)).await;
+    let tag = first.headers["etag"]
+        .to_str()
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    assert!(!tag.is_empty());
+
+    // Nothing new: the same tag after the wait.
+    let started = std::time::Instant::now();
+    let quiet = s
+        .get(&format!("/v1/heads?wait=1&since={tag}"), Some(&t1))
+        .await;
+    assert_eq!(quiet.status, StatusCode::OK);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "it waited"
+    );
+    assert_eq!(
+        quiet.headers["etag"].to_str().unwrap().trim_matches('"'),
+        tag
+    );
+
+    // Another computer stores a blob while this one waits (up to 30 s): answered at once.
+    let s = std::sync::Arc::new(s);
+    let waiter = {
+        let (s, t1, tag) = (s.clone(), t1.clone(), tag.clone());
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let r = s
+                .get(&format!("/v1/heads?wait=30&since={tag}"), Some(&t1))
+                .await;
+            (r, started.elapsed())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        s.blob("/v1/blobs/2", &t2, b"second").await.status,
+        StatusCode::CREATED
+    );
+    let (woken, took) = tokio::time::timeout(std::time::Duration::from_secs(20), waiter)
+        .await
+        .expect("the long-poll answered")
+        .unwrap();
+    assert_eq!(woken.status, StatusCode::OK);
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "answered when the log grew, not after 30 s ({took:?})"
+    );
+    let heads = woken.json();
+    let home = heads
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["device_id"] == d2.as_str())
+        .unwrap();
+    assert_eq!(home["seq"], 2);
+    assert_ne!(
+        woken.headers["etag"].to_str().unwrap().trim_matches('"'),
+        tag
+    );
+
+    // A tag that is not the current one answers at once, whatever the wait.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        s.get(&format!("/v1/heads?wait=30&since={tag}"), Some(&t1))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    for bad in [
+        "wait=51&since=ab",
+        "wait=-1&since=ab",
+        "wait=x&since=ab",
+        "wait=5&since=not-hex",
+    ] {
+        assert_eq!(
+            s.get(&format!("/v1/heads?{bad}"), Some(&t1)).await.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+}
+
 macro_rules! backend_tests {
     ($backend:ident: $($name:ident),*) => {
         #[allow(non_snake_case)]
@@ -1215,5 +1318,5 @@ macro_rules! backend_tests {
     };
 }
 
-backend_tests!(Embedded: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured);
-backend_tests!(ScaleOut: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured);
+backend_tests!(Embedded: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured, a_long_poll_on_heads_answers_when_a_log_grows);
+backend_tests!(ScaleOut: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured, a_long_poll_on_heads_answers_when_a_log_grows);

@@ -36,10 +36,17 @@ fn files_contain(dir: &std::path::Path, needle: &str) -> bool {
     false
 }
 
-fn story(backend: Backend) {
-    let Some(server) = Server::start(backend, None) else {
-        return;
-    };
+/// Two computers of one practice, synced: the surgery desktop (`a`, a client `ann` with a
+/// draft `note`, backed up off-site) and the laptop (`b`) set up from that backup, sync on
+/// for both and the same records on each.
+struct Practice {
+    a: TestVault,
+    b: TestVault,
+    ann: String,
+    note: String,
+}
+
+fn two_computers(server: &Server) -> Practice {
     let user = format!("practice-{}", rand::random::<u32>());
 
     // The surgery desktop: a vault, connected, sync on, a client and a draft.
@@ -104,6 +111,14 @@ fn story(backend: Backend) {
     );
     ok_json(&b, &["sync", "now"]);
     assert_eq!(fingerprint(&a), fingerprint(&b));
+    Practice { a, b, ann, note }
+}
+
+fn story(backend: Backend) {
+    let Some(server) = Server::start(backend, None) else {
+        return;
+    };
+    let Practice { a, b, ann, note } = two_computers(&server);
 
     // Offline on both: the same client's email (concurrently), the phone on one, the same
     // draft on both, and a new client on each.
@@ -221,4 +236,145 @@ fn two_computers_edit_offline_converge_and_share_an_erasure_embedded() {
 #[test]
 fn two_computers_edit_offline_converge_and_share_an_erasure_scale_out() {
     story(Backend::ScaleOut);
+}
+
+/// A `casebook sync watch --json` running for one computer; its JSON lines are collected as
+/// they come. Stopped (by its PID) when dropped.
+struct Watcher {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Watcher {
+    fn start(v: &TestVault) -> Watcher {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("casebook"))
+            .env("CASEBOOK_VAULT", &v.dir)
+            .env("CASEBOOK_PASSPHRASE", PASSPHRASE)
+            .env("CASEBOOK_SYNC_PASSWORD", PASSWORD)
+            .env_remove("CASEBOOK_RECOVERY_KEY")
+            .args(["--json", "sync", "watch"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let v = serde_json::from_str(&line).unwrap_or_else(|_| {
+                    panic!("sync watch --json printed a line that is not JSON: {line}")
+                });
+                sink.lock().unwrap().push(v);
+            }
+        });
+        Watcher { child, lines }
+    }
+
+    /// How many lines it has printed so far.
+    fn seen(&self) -> usize {
+        self.lines.lock().unwrap().len()
+    }
+
+    /// Waits (up to 30 s) for a run line after the first `from` that `pick` accepts.
+    fn wait_for(
+        &self,
+        from: usize,
+        what: &str,
+        pick: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(l) = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(from)
+                .find(|l| pick(l))
+            {
+                return l.clone();
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "no run of sync watch {what}: {:?}",
+                self.lines.lock().unwrap()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn received(l: &serde_json::Value) -> u64 {
+    l["report"]["received"].as_u64().unwrap_or(0)
+}
+
+fn sent(l: &serde_json::Value) -> u64 {
+    l["report"]["sent"].as_u64().unwrap_or(0)
+}
+
+/// `sync watch` on both computers: a client added on one appears on the other with nobody
+/// running `sync now` — sent because the change capture moved here, received because the
+/// server's long-poll answered there — well inside the five minutes of the routine run.
+fn watch_story(backend: Backend) {
+    let Some(server) = Server::start(backend, None) else {
+        return;
+    };
+    let Practice { a, b, ann, .. } = two_computers(&server);
+    let wa = Watcher::start(&a);
+    let wb = Watcher::start(&b);
+    for w in [&wa, &wb] {
+        let first = w.wait_for(0, "at start", |l| l["wake"] == "start");
+        assert!(first["report"].is_object(), "the first run failed: {first}");
+    }
+
+    // Whatever woke them, the runs after the edit must send it and receive it.
+    let (from_a, from_b) = (wa.seen(), wb.seen());
+    let added = std::time::Instant::now();
+    let dee = a.add_client("Dee Watcher");
+    wa.wait_for(from_a, "sending the new client", |l| sent(l) > 0);
+    let got = wb.wait_for(from_b, "receiving the new client", |l| received(l) > 0);
+    let took = added.elapsed();
+    assert_eq!(got["wake"], "elsewhere", "woken by the long-poll: {got}");
+    let list = ok_json(&b, &["client", "list"]).to_string();
+    assert!(
+        list.contains("Dee Watcher") && list.contains(&dee),
+        "{list}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "the edit took {took:?} to reach the other computer"
+    );
+
+    // And back: an edit on the laptop reaches the surgery the same way.
+    let (from_a, from_b) = (wa.seen(), wb.seen());
+    cb(&b)
+        .args(["client", "edit", &ann, "--phone", "07700 900456"])
+        .assert()
+        .success();
+    let sent_b = wb.wait_for(from_b, "sending the laptop's edit", |l| sent(l) > 0);
+    assert_eq!(sent_b["wake"], "here", "woken by the change here: {sent_b}");
+    wa.wait_for(from_a, "receiving the laptop's edit", |l| received(l) > 0);
+    let shown = ok_json(&a, &["client", "show", &ann]);
+    assert_eq!(shown["identity"]["phone"], "07700 900456", "{shown}");
+    drop((wa, wb));
+    assert_eq!(fingerprint(&a), fingerprint(&b));
+}
+
+#[test]
+fn sync_watch_carries_an_edit_to_the_other_computer_embedded() {
+    watch_story(Backend::Embedded);
+}
+
+#[test]
+fn sync_watch_carries_an_edit_to_the_other_computer_scale_out() {
+    watch_story(Backend::ScaleOut);
 }

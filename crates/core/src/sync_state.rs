@@ -171,6 +171,18 @@ impl Vault {
         Ok(new_id)
     }
 
+    /// Where the change capture of both stores stands: it differs after any captured write,
+    /// made by this process or another one (the app, the CLI). `sync watch` reads it a few
+    /// times a second to sync soon after a local edit; one indexed read per store.
+    pub fn change_mark(&self) -> Result<(i64, i64)> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT IFNULL(MAX(seq), 0) FROM main.sync_changes),
+                    (SELECT IFNULL(MAX(seq), 0) FROM identity.sync_changes)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
     /// A fingerprint of the practice's records (every synced table, without the stamps that
     /// say which copy wrote last): two computers that have seen the same changes show the same.
     pub fn records_fingerprint(&self) -> Result<String> {

@@ -36,6 +36,10 @@ pub enum RemoteError {
     Full,
     #[error("the server refused the request: {0}")]
     Refused(String),
+    #[error(
+        "another sync of this vault is running (the app, or `casebook sync watch`): it will be picked up by the next run"
+    )]
+    Busy,
 }
 
 /// The server, as the engine needs it.

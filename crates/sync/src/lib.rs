@@ -12,6 +12,8 @@
 //! * [`engine`] — one computer's run: seal, send, check heads, fetch, verify and apply;
 //! * [`http`] — the real server as the engine's `Remote`;
 //! * [`practice`] — `sync enable`, `sync now` and `sync status` for a connected vault.
+//! * [`watch`] — `sync watch`: a run after every local edit, every change on another computer
+//!   (the server's long-poll on heads) and every few minutes.
 
 pub mod blob;
 pub mod chain;
@@ -21,6 +23,7 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod practice;
+pub mod watch;
 
 pub use chain::Alarm;
 pub use error::{BlobError, DevicesError};

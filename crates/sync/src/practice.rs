@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use crate::chain::Alarm;
 use crate::devices::{DeviceList, Entry, Op, ROOT, Signed};
-use crate::engine::{Engine, PracticeKeys, Remote, RemoteError, Report, SyncError};
+use crate::engine::{
+    Engine, Inbound, Outbound, PracticeKeys, Remote, RemoteError, Report, SyncError, exchange,
+};
 use crate::keys::{new_device_key, practice_root};
 
 /// The code symbols a device letter is picked from (as the core's client codes use).
@@ -90,6 +92,11 @@ fn fetch_list(
         }));
     }
     Ok(entries)
+}
+
+/// Whether sync is on for this computer (`sync enable` ran here); no network.
+pub fn is_on(vault: &Vault) -> Result<bool, SyncError> {
+    Ok(signing_key(vault)?.is_some())
 }
 
 /// What `sync enable` did.
@@ -168,41 +175,85 @@ fn chrono_now() -> String {
 }
 
 /// One sync run against the vault's server: refresh the device list, seal, send, fetch,
-/// verify, apply. An alarm is remembered for `sync status`.
+/// verify, apply. An alarm is remembered for `sync status`. Holds the vault throughout (the
+/// CLI's way); the app runs [`begin`], [`Begun::exchange`] and [`finish`] apart instead.
 pub fn sync_now(vault: &mut Vault) -> Result<Report, SyncError> {
-    let (settings, client) = vault.server_connection()?;
-    let result = run_with(vault, &settings.account_id, &settings.device_id, client);
-    match &result {
-        Ok(_) => vault.sync_put(&[(LAST_RUN, &unix_now()), (LAST_ALARM, "")])?,
-        Err(SyncError::Alarm(a)) => vault.sync_put(&[(LAST_ALARM, &a.line())])?,
-        Err(_) => {}
+    // Another process's run (the app, `sync watch`) is waited for, up to two minutes.
+    let patience = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        match begin(vault) {
+            Ok(begun) => return finish(vault, begun.exchange()),
+            Err(SyncError::Remote(RemoteError::Busy)) if std::time::Instant::now() < patience => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => return Err(note_failure(vault, e)),
+        }
     }
-    result
 }
 
-fn unix_now() -> String {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs().to_string())
-        .unwrap_or_default()
+/// Held from the start of a run to its end, so two processes on one vault (the app and
+/// `sync watch`, say) never run at once: each run loads the engine's state at its start and
+/// saves it at its end, and two interleaved runs would each see the other's blobs as replays.
+/// An OS file lock, so it goes with the process if that dies.
+struct RunLock(#[allow(dead_code)] std::fs::File);
+
+impl RunLock {
+    fn take(vault: &Vault) -> Result<RunLock, SyncError> {
+        let path = vault.dir().join("sync.lock");
+        let io = |source| {
+            SyncError::Core(casebook_core::CoreError::Io {
+                path: path.clone(),
+                source,
+            })
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(RunLock(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(SyncError::Remote(RemoteError::Busy)),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
 }
 
-fn run_with(
+/// A run after its first step: what to send and fetch, and how to reach the server. Holds
+/// no borrow of the vault, so the network step can run with the vault free.
+pub struct Begun {
+    client: ServerClient,
+    account: String,
+    me: String,
+    key: SigningKey,
+    root: ed25519_dalek::VerifyingKey,
+    held: Vec<Signed>,
+    sealed: usize,
+    out: Outbound,
+    _running: RunLock,
+}
+
+/// A run after its network step.
+pub struct Exchanged {
+    begun: Begun,
+    /// The device list as the server has it, checked against the one held here.
+    list: Result<Vec<Signed>, SyncError>,
+    inbound: Inbound,
+}
+
+/// Loads this computer's sync keys and engine, for one step of a run.
+fn with_engine<T>(
     vault: &mut Vault,
     account: &str,
     me: &str,
-    mut client: ServerClient,
-) -> Result<Report, SyncError> {
-    let key = signing_key(vault)?.ok_or_else(|| {
-        SyncError::Core(casebook_core::CoreError::invalid(
-            "sync is not on for this computer: run `casebook sync enable` first",
-        ))
-    })?;
+    key: &SigningKey,
+    entries: &[Signed],
+    f: impl FnOnce(&mut Engine<'_>) -> Result<T, SyncError>,
+) -> Result<T, SyncError> {
     let secrets = vault.sync_secrets()?;
     let root = practice_root(secrets.root_seed);
-    let held = signed_list(vault)?;
-    let entries = fetch_list(&client, &root.verifying_key(), &held)?;
-    let json = serde_json::to_vec(&entries).map_err(|_| corrupt("device list"))?;
+    let json = serde_json::to_vec(entries).map_err(|_| corrupt("device list"))?;
     let list = DeviceList::verify(&json, &root.verifying_key()).map_err(|_| {
         SyncError::Alarm(Alarm::DeviceKey {
             device: "the device list".into(),
@@ -213,15 +264,134 @@ fn run_with(
             device: me.to_string(),
         }));
     }
-    if entries.len() > held.len() {
-        vault.sync_put(&[(LIST, &String::from_utf8_lossy(&json))])?;
-    }
     let keys = PracticeKeys {
         clinical: secrets.clinical,
         identity: secrets.identity,
     };
-    let mut engine = Engine::load(vault, account, me, &key, &keys, &list)?;
-    engine.run(&mut client as &mut dyn Remote)
+    let mut engine = Engine::load(vault, account, me, key, &keys, &list)?;
+    f(&mut engine)
+}
+
+/// The first step of a run, with the vault and without the network: seals this computer's
+/// new changes and lists what to send and what to fetch. (An alarm here is remembered by
+/// [`sync_now`]; the app reports it the same way through [`note_failure`].)
+pub fn begin(vault: &mut Vault) -> Result<Begun, SyncError> {
+    let running = RunLock::take(vault)?;
+    let (settings, client) = vault.server_connection()?;
+    let key = signing_key(vault)?.ok_or_else(|| {
+        SyncError::Core(casebook_core::CoreError::invalid(
+            "sync is not on for this computer: run `casebook sync enable` first",
+        ))
+    })?;
+    let root = practice_root(vault.sync_secrets()?.root_seed).verifying_key();
+    let held = signed_list(vault)?;
+    let (account, me) = (settings.account_id, settings.device_id);
+    let out = with_engine(vault, &account, &me, &key, &held, |e| e.outbound())?;
+    Ok(Begun {
+        client,
+        account,
+        me,
+        key,
+        root,
+        held,
+        sealed: out.sealed,
+        out,
+        _running: running,
+    })
+}
+
+impl Begun {
+    /// The network step, without the vault: the server's device list (checked against the one
+    /// held here), then the engine's exchange — send, read heads, fetch.
+    pub fn exchange(mut self) -> Exchanged {
+        let list = fetch_list(&self.client, &self.root, &self.held);
+        let inbound = match &list {
+            Ok(entries) => {
+                // Computers added to the list since it was last held here: nothing of theirs
+                // is verified yet, so their logs are fetched from the start in this same run.
+                for added in &entries[self.held.len()..] {
+                    let id = &added.entry.device;
+                    if added.entry.op == Op::Add
+                        && *id != self.me
+                        && !self.out.others.iter().any(|(d, _)| d == id)
+                    {
+                        self.out.others.push((id.clone(), 0));
+                    }
+                }
+                exchange(&mut self.client as &mut dyn Remote, &self.out)
+            }
+            Err(_) => Inbound::default(),
+        };
+        Exchanged {
+            begun: self,
+            list,
+            inbound,
+        }
+    }
+}
+
+/// The last step, with the vault again: keeps a longer device list, records what the server
+/// acknowledged, checks its heads, verifies and applies the other computers' blobs. An alarm
+/// is remembered for `sync status`.
+pub fn finish(vault: &mut Vault, exchanged: Exchanged) -> Result<Report, SyncError> {
+    let Exchanged {
+        begun,
+        list,
+        inbound,
+    } = exchanged;
+    let result = (|| {
+        let entries = list?;
+        if entries.len() > begun.held.len() {
+            // Verified and extending the held list (fetch_list); checked again with the key.
+            let json = serde_json::to_string(&entries).map_err(|_| corrupt("device list"))?;
+            with_engine(
+                vault,
+                &begun.account,
+                &begun.me,
+                &begun.key,
+                &entries,
+                |_| Ok(()),
+            )?;
+            vault.sync_put(&[(LIST, &json)])?;
+        }
+        with_engine(
+            vault,
+            &begun.account,
+            &begun.me,
+            &begun.key,
+            &entries,
+            |e| e.absorb(inbound, begun.sealed),
+        )
+    })();
+    remember(vault, result)
+}
+
+/// Keeps an alarm for `sync status` (a failure that is not an alarm leaves no trace).
+pub fn note_failure(vault: &mut Vault, e: SyncError) -> SyncError {
+    if let SyncError::Alarm(a) = &e
+        && let Err(w) = vault.sync_put(&[(LAST_ALARM, &a.line())])
+    {
+        return w.into();
+    }
+    e
+}
+
+/// Keeps a run's outcome for `sync status`: when it last finished, or the alarm it stopped on.
+fn remember(vault: &mut Vault, result: Result<Report, SyncError>) -> Result<Report, SyncError> {
+    match result {
+        Ok(report) => {
+            vault.sync_put(&[(LAST_RUN, &unix_now()), (LAST_ALARM, "")])?;
+            Ok(report)
+        }
+        Err(e) => Err(note_failure(vault, e)),
+    }
+}
+
+fn unix_now() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().to_string())
+        .unwrap_or_default()
 }
 
 /// What `sync status` shows.

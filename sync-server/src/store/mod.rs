@@ -133,6 +133,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Appended>;
     /// The last blob of every device of the account.
     async fn heads(&self, account: &str) -> StoreResult<Vec<Head>>;
+    /// Whether other server processes may append to the same storage (so a long-poll on
+    /// heads must also re-read them now and then: `watch::CROSS_INSTANCE_RECHECK`).
+    fn shared_between_instances(&self) -> bool {
+        false
+    }
     /// What [`Store::blob_range`] with the same arguments returns, without the bytes (so
     /// the caller can reserve memory for them first). Blobs are never changed once stored.
     async fn blob_infos(

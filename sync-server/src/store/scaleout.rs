@@ -742,6 +742,10 @@ impl Store for ScaleOut {
         outcome
     }
 
+    fn shared_between_instances(&self) -> bool {
+        true
+    }
+
     async fn heads(&self, account: &str) -> StoreResult<Vec<Head>> {
         let c = self.client().await?;
         let rows = c

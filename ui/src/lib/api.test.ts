@@ -472,5 +472,12 @@ describe("events", () => {
     const report = { stage: "upload", done: 5, total: 10 };
     (listenMock.mock.calls[7][1] as (e: { payload: unknown }) => void)({ payload: report });
     expect(onProgress).toHaveBeenCalledWith(report);
+
+    const onSync = vi.fn();
+    await events.onSyncRan(onSync);
+    expect(listenMock.mock.calls[8][0]).toBe("sync-ran");
+    const ran = { wake: "elsewhere", received: 1, applied_changes: 3, sent: 0, conflicts: 0, error: null, alarm: null };
+    (listenMock.mock.calls[8][1] as (e: { payload: unknown }) => void)({ payload: ran });
+    expect(onSync).toHaveBeenCalledWith(ran);
   });
 });

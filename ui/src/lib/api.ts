@@ -305,6 +305,20 @@ export interface Notice {
   message: string;
 }
 
+/** One background sync run with the practice's other computers (counts only: never a name). */
+export interface SyncRan {
+  wake: "start" | "here" | "elsewhere" | "timer";
+  received: number;
+  /** Changes applied here: when above 0, what is on screen may be out of date. */
+  applied_changes: number;
+  sent: number;
+  conflicts: number;
+  /** Why the run did not finish, worded for a person. */
+  error: string | null;
+  /** The alarm's name when the server misbehaved (e.g. "rollback"). */
+  alarm: string | null;
+}
+
 /** What a calendar import would do to one event. */
 export type CalendarAction = "new" | "moved" | "cancelled" | "unchanged";
 
@@ -824,7 +838,7 @@ export const api = {
  * Backend events: the clock ticks every second; `locked` when the vault locks itself;
  * `backup` after each automatic backup; `calendar-changes` when the automatic calendar
  * check finds changes; `day-changed` after midnight; `offsite-progress` while an off-site
- * task (or a first-run restore) runs.
+ * task (or a first-run restore) runs; `sync-ran` after each background sync run.
  */
 export const events = {
   onClock: (f: (v: ClockView) => void): Promise<UnlistenFn> => listen<ClockView>("clock", (e) => f(e.payload)),
@@ -849,4 +863,6 @@ export const events = {
    */
   onOffsiteProgress: (f: (p: OffsiteProgress) => void): Promise<UnlistenFn> =>
     listen<OffsiteProgress>("offsite-progress", (e) => f(e.payload)),
+  /** A background sync run finished (or stopped): screens reload when changes arrived. */
+  onSyncRan: (f: (r: SyncRan) => void): Promise<UnlistenFn> => listen<SyncRan>("sync-ran", (e) => f(e.payload)),
 };

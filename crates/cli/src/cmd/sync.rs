@@ -19,6 +19,17 @@ pub enum SyncCmd {
     Enable,
     /// Send this computer's changes and apply the other computers' now.
     Now,
+    /// Stay running and sync after every change, here or on another computer, until stopped.
+    ///
+    /// A change made on this computer (by the app or another command) is sent within a
+    /// fraction of a second; one made on another computer arrives as soon as the server has it
+    /// (a long-poll on its heads). With --json, one JSON line per run. An alarm stops it with
+    /// exit 9; while the server cannot be reached it says so and keeps trying.
+    Watch {
+        /// Sync at least this often (minutes) even when nothing woke a run.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1440))]
+        every: u64,
+    },
     /// This computer's sync: devices, last sync, the last alarm, the records' fingerprint.
     Status,
     /// Values kept when two computers changed the same thing offline (nothing typed is lost).
@@ -91,6 +102,7 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
                 Err(e) => failed(g, e),
             }
         }
+        SyncCmd::Watch { every } => watch(g, every),
         SyncCmd::Conflicts => {
             let mut vault = secrets::open_vault(g)?;
             let list = vault.sync_conflicts()?;
@@ -158,5 +170,73 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `sync watch`: runs until stopped (Ctrl-C, or the service manager), an alarm (exit 9), a
+/// vault that cannot be read, or the server refusing this computer.
+fn watch(g: &Globals, every: u64) -> Outcome {
+    use casebook_sync::watch::{Timing, Wake};
+    use std::ops::ControlFlow;
+    let mut vault = secrets::open_vault(g)?;
+    let timing = Timing {
+        at_least_every: std::time::Duration::from_secs(every * 60),
+        ..Timing::default()
+    };
+    if !g.json {
+        println!(
+            "Watching: changes here and on the practice's other computers sync as they happen. Ctrl-C stops."
+        );
+    }
+    let why = |w: Wake| match w {
+        Wake::Start => "starting",
+        Wake::Here => "a change here",
+        Wake::Elsewhere => "a change on another computer",
+        Wake::Timer => "routine",
+    };
+    let outcome = casebook_sync::watch::watch(&mut vault, &timing, |wake, result| {
+        let at = chrono::Local::now().format("%H:%M:%S").to_string();
+        match result {
+            Ok(r) => {
+                if g.json {
+                    println!("{}", json!({ "at": at, "wake": wake, "report": r }));
+                } else {
+                    if r.sent + r.received > 0 || wake == Wake::Start {
+                        println!(
+                            "{at}  synced ({}): {} sent, {} received, {} changes applied, {} conflicts kept",
+                            why(wake),
+                            r.sent,
+                            r.received,
+                            r.applied_changes,
+                            r.conflicts
+                        );
+                    }
+                    for w in &r.warnings {
+                        println!("{at}  WARNING: {}", w.line());
+                    }
+                }
+                ControlFlow::Continue(())
+            }
+            // The server away or refusing one request: say so and keep watching.
+            Err(SyncError::Remote(e)) => {
+                let line = e
+                    .to_string()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if g.json {
+                    println!("{}", json!({ "at": at, "wake": wake, "error": line }));
+                } else {
+                    println!("{at}  not synced ({}): {line}; trying again", why(wake));
+                }
+                ControlFlow::Continue(())
+            }
+            // An alarm, or the vault itself: stop, and say why as `sync now` would.
+            Err(e) => ControlFlow::Break(Err(e)),
+        }
+    });
+    match outcome {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => failed(g, e),
     }
 }

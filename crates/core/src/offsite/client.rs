@@ -393,6 +393,32 @@ impl ServerClient {
         Self::json(self.send(self.request(reqwest::Method::GET, "/v1/heads"), false)?)
     }
 
+    /// `GET /v1/heads?wait=&since=`: a long-poll. Answers once any head differs from the
+    /// heads `since` tagged (the tag an earlier answer gave), or after `wait` with the same
+    /// heads; returns the heads and their new tag. Without `since` it answers at once.
+    pub fn wait_for_heads(
+        &self,
+        since: Option<&str>,
+        wait: Duration,
+    ) -> Result<(Vec<casebook_wire::Head>, String), ServerError> {
+        let mut req = self.request(reqwest::Method::GET, "/v1/heads");
+        if let Some(tag) = since {
+            let secs = wait.as_secs().min(50);
+            req = req
+                .query(&[("wait", secs.to_string()), ("since", tag.to_string())])
+                .timeout(Duration::from_secs(secs + 30));
+        }
+        let r = self.send(req, false)?;
+        let tag = r
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().trim_matches('"').to_string())
+            .filter(|t| t.len() <= 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+            .unwrap_or_default();
+        Ok((Self::json(r)?, tag))
+    }
+
     /// `PUT /v1/blobs/{seq}`: appends this device's blob; the same bytes again are accepted.
     pub fn put_blob(
         &self,

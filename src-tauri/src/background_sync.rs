@@ -1,0 +1,190 @@
+//! Sync in the background while the records are open: the same runs as `casebook sync watch`
+//! (after a local edit, when another computer's change reaches the server, and every few
+//! minutes), on a thread of its own.
+//!
+//! **The vault is never held across network I/O.** A run is three steps
+//! ([`casebook_sync::practice`]): `begin` seals and lists with the vault, `exchange` talks to
+//! the server with the vault free, `finish` applies with the vault again. The window's commands
+//! wait at most for one of the short vault steps. Nothing here counts as activity, so
+//! background sync never keeps the records from auto-locking; while locked nothing runs (the
+//! keys are gone), and the first run after an unlock catches up.
+//!
+//! Each run is reported to the window as a `sync-ran` event (counts and a worded error only:
+//! never a name or a note), so screens can refresh when other computers' changes arrive.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use casebook_core::Vault;
+use casebook_sync::engine::{Report, SyncError};
+use casebook_sync::practice;
+use casebook_sync::watch::{Timing, Waiter, Wake};
+use serde::Serialize;
+
+use crate::state::AppState;
+
+/// What the window hears after each run.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SyncRan {
+    pub wake: Wake,
+    /// Other computers' change batches received and verified.
+    pub received: usize,
+    /// Changes applied to the records here (0: nothing on screen changed).
+    pub applied_changes: usize,
+    pub sent: usize,
+    pub conflicts: usize,
+    /// Why the run did not finish, worded for a person; `alarm` names a server that misbehaved.
+    pub error: Option<String>,
+    pub alarm: Option<String>,
+}
+
+impl SyncRan {
+    fn of(wake: Wake, result: &Result<Report, SyncError>) -> SyncRan {
+        match result {
+            Ok(r) => SyncRan {
+                wake,
+                received: r.received,
+                applied_changes: r.applied_changes,
+                sent: r.sent,
+                conflicts: r.conflicts,
+                error: None,
+                alarm: None,
+            },
+            Err(e) => SyncRan {
+                wake,
+                received: 0,
+                applied_changes: 0,
+                sent: 0,
+                conflicts: 0,
+                error: Some(
+                    e.to_string()
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                alarm: match e {
+                    SyncError::Alarm(a) => Some(a.name().to_string()),
+                    _ => None,
+                },
+            },
+        }
+    }
+}
+
+/// Runs `f` on the open vault, without counting as the therapist's activity; `None` when the
+/// records are locked.
+fn with_open_vault<T>(state: &AppState, f: impl FnOnce(&mut Vault) -> T) -> Option<T> {
+    let mut slot = state.vault_slot();
+    slot.as_mut().map(f)
+}
+
+/// One run, the vault held only for its first and last steps. `None` when the records are
+/// locked (before or during the run) or sync is not on for this computer.
+pub fn run_once(state: &AppState) -> Option<Result<Report, SyncError>> {
+    let begun = with_open_vault(state, |vault| -> Option<Result<_, SyncError>> {
+        match practice::is_on(vault) {
+            Ok(false) => None,
+            Ok(true) => Some(practice::begin(vault).map_err(|e| practice::note_failure(vault, e))),
+            Err(e) => Some(Err(e)),
+        }
+    })??;
+    let begun = match begun {
+        Ok(b) => b,
+        Err(e) => return Some(Err(e)),
+    };
+    let exchanged = begun.exchange();
+    // Locked while the server was being talked to: what came back is dropped unapplied, and
+    // the blobs sent are sent again (the same bytes, which the server accepts) next time.
+    with_open_vault(state, |vault| practice::finish(vault, exchanged))
+}
+
+/// The change capture's mark, if the vault is open and free this instant (never waits for it).
+fn change_mark(state: &AppState) -> Result<Option<(i64, i64)>, SyncError> {
+    let Some(slot) = state.try_vault_slot() else {
+        return Ok(None);
+    };
+    match slot.as_ref() {
+        Some(vault) => Ok(Some(vault.change_mark()?)),
+        None => Ok(None),
+    }
+}
+
+/// Where to long-poll: the vault's server and this computer's id, if sync is on here.
+fn sync_target(state: &AppState) -> Option<(casebook_core::offsite::ServerClient, String)> {
+    with_open_vault(state, |vault| {
+        if !practice::is_on(vault).unwrap_or(false) {
+            return None;
+        }
+        let (settings, client) = vault.server_connection().ok()?;
+        Some((client, settings.device_id))
+    })
+    .flatten()
+}
+
+/// Syncs while the records are open, until `stop`; `ran` hears about every run. (The app
+/// calls this on a thread of its own; tests call it with shorter timings.)
+pub fn keep_in_sync(
+    state: &AppState,
+    timing: &Timing,
+    stop: &AtomicBool,
+    mut ran: impl FnMut(SyncRan),
+) {
+    let idle = timing.local_check.max(Duration::from_millis(200));
+    let mut waiter: Option<Waiter> = None;
+    let mut wake = Wake::Start;
+    while !stop.load(Ordering::SeqCst) {
+        if !state.is_unlocked() {
+            // Locked: the long-poll's connection goes too; the unlock's first run catches up.
+            waiter = None;
+            wake = Wake::Start;
+            std::thread::sleep(idle);
+            continue;
+        }
+        if waiter.is_none() {
+            match sync_target(state) {
+                Some((client, me)) => waiter = Some(Waiter::new(client, &me, timing.clone())),
+                None => {
+                    // Not connected, or sync not on here: look again in a while.
+                    std::thread::sleep(idle * 10);
+                    continue;
+                }
+            }
+        }
+        let Some(w) = waiter.as_mut() else { continue };
+        if let Some(Ok(Some(mark))) = with_open_vault(state, |v| v.change_mark().map(Some)) {
+            w.run_starts(mark);
+        }
+        if let Some(result) = run_once(state) {
+            ran(SyncRan::of(wake, &result));
+        }
+        match w.next(
+            || change_mark(state),
+            || stop.load(Ordering::SeqCst) || !state.is_unlocked(),
+        ) {
+            Ok(Some(next)) => wake = next,
+            Ok(None) => {}
+            Err(e) => {
+                // The server no longer accepts this computer: say so, and look again later
+                // (connecting again from Settings starts afresh).
+                ran(SyncRan::of(wake, &Err(e)));
+                waiter = None;
+                std::thread::sleep(timing.at_least_every);
+            }
+        }
+    }
+}
+
+/// Starts background sync for the app's life.
+pub fn start(app: tauri::AppHandle) {
+    use tauri::{Emitter, Manager};
+    let stop = Arc::new(AtomicBool::new(false));
+    let _ = std::thread::Builder::new()
+        .name("casebook-sync".into())
+        .spawn(move || {
+            let state = app.state::<AppState>();
+            keep_in_sync(&state, &Timing::default(), &stop, |ran| {
+                let _ = app.emit("sync-ran", ran);
+            });
+        });
+}

@@ -1,0 +1,221 @@
+//! The app's background sync against the real sync server (in process, on loopback) with two
+//! real vaults of one practice: while the laptop's records are open, a client added on the
+//! surgery desktop arrives by itself — woken by the server's long-poll, with no command run —
+//! and a change made in the app's vault is sent on by itself. While locked nothing runs; the
+//! first run after an unlock catches up. Background runs never count as the therapist's
+//! activity (auto-lock still comes).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use casebook_app::background_sync::{SyncRan, keep_in_sync};
+use casebook_app::state::AppState;
+use casebook_core::offsite::Connect;
+use casebook_core::{ClientIdentity, Vault};
+use casebook_sync::practice;
+use casebook_sync::watch::{Timing, Wake};
+
+const PASSPHRASE: &str = "correct horse battery staple";
+const PASSWORD: &str = "a long enough account password";
+
+/// The real casebook-sync router on a loopback port, embedded backend; runs until the test
+/// process ends.
+fn start_server(data: &std::path::Path) -> String {
+    use casebook_sync_server::config::Config;
+    let mut cfg = Config::default();
+    cfg.data = Some(data.to_path_buf());
+    cfg.country = Some("GB".into());
+    cfg.place = Some("London".into());
+    cfg.local_only = true;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
+        rt.block_on(async move {
+            let store = casebook_sync_server::store::open(&cfg)
+                .await
+                .expect("the server's store");
+            let state =
+                casebook_sync_server::AppState::new(cfg, store).expect("the server's state");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("a port");
+            tx.send(listener.local_addr().expect("its address"))
+                .expect("the test waits");
+            let app = casebook_sync_server::router(state)
+                .into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, app).await.expect("serving");
+        });
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server started");
+    format!("http://{addr}")
+}
+
+fn connect(vault: &mut Vault, url: &str, user: &str, sign_up: bool, name: &str) {
+    vault
+        .server_connect(&Connect {
+            url,
+            username: user,
+            password: PASSWORD,
+            totp: None,
+            sign_up,
+            invite: None,
+            device_name: name,
+        })
+        .expect("connect to the server");
+    practice::enable(vault).expect("sync on");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn names(vault: &mut Vault) -> Vec<String> {
+    vault
+        .list_clients(true)
+        .unwrap()
+        .into_iter()
+        .filter_map(|c| c.full_name)
+        .collect()
+}
+
+/// Waits up to 20 s for a run that `pick` accepts.
+fn wait_for(
+    runs: &mpsc::Receiver<SyncRan>,
+    what: &str,
+    pick: impl Fn(&SyncRan) -> bool,
+) -> SyncRan {
+    let until = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        match runs.recv_timeout(left) {
+            Ok(r) if pick(&r) => return r,
+            Ok(r) => seen.push(r),
+            Err(_) => break,
+        }
+    }
+    panic!("no background run {what}; runs seen: {seen:?}");
+}
+
+#[test]
+fn the_open_app_keeps_in_sync_by_itself_and_not_while_locked() {
+    let home = tempfile::tempdir().unwrap();
+    let url = start_server(&home.path().join("server"));
+    let user = format!("practice-{}", std::process::id());
+
+    // One practice: the laptop's vault starts as a copy of the desktop's, made a computer
+    // of its own.
+    let desk_dir = home.path().join("desktop");
+    let laptop_dir = home.path().join("laptop");
+    let mut desk = Vault::init(&desk_dir, Some(PASSPHRASE)).unwrap().vault;
+    copy_dir(&desk_dir, &laptop_dir);
+    connect(&mut desk, &url, &user, true, "Surgery desktop");
+    let mut laptop = Vault::open(&laptop_dir, Some(PASSPHRASE)).unwrap();
+    laptop.reidentify().unwrap();
+    connect(&mut laptop, &url, &user, false, "Laptop");
+
+    // The app, unlocked on the laptop, syncing in the background.
+    let state = Arc::new(AppState::new(laptop_dir.clone()));
+    let epoch = state.lock_epoch();
+    state
+        .install(&mut state.vault_slot(), laptop, epoch)
+        .unwrap();
+    let started = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, runs) = mpsc::channel();
+    let worker = {
+        let (state, stop) = (state.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let timing = Timing {
+                local_check: Duration::from_millis(50),
+                long_poll: Duration::from_secs(20),
+                at_least_every: Duration::from_secs(600),
+            };
+            keep_in_sync(&state, &timing, &stop, |r| {
+                let _ = tx.send(r);
+            });
+        })
+    };
+    let first = wait_for(&runs, "at start", |r| r.wake == Wake::Start);
+    assert_eq!(first.error, None, "{first:?}");
+
+    // A client added on the desktop reaches the open laptop with no command run there.
+    desk.add_client(ClientIdentity {
+        full_name: "Ann Desktop".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    practice::sync_now(&mut desk).unwrap();
+    let got = wait_for(&runs, "receiving the desktop's client", |r| {
+        r.applied_changes > 0
+    });
+    assert_eq!(got.wake, Wake::Elsewhere, "woken by the long-poll: {got:?}");
+    assert!(names(state.vault_slot().as_mut().unwrap()).contains(&"Ann Desktop".to_string()));
+
+    // A client added in the laptop's app goes out by itself.
+    state
+        .vault_slot()
+        .as_mut()
+        .unwrap()
+        .add_client(ClientIdentity {
+            full_name: "Bea Laptop".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let sent = wait_for(&runs, "sending the laptop's client", |r| r.sent > 0);
+    assert_eq!(sent.wake, Wake::Here, "{sent:?}");
+    practice::sync_now(&mut desk).unwrap();
+    assert!(names(&mut desk).contains(&"Bea Laptop".to_string()));
+
+    // Locked: no run, even when the desktop changes something.
+    state.lock();
+    while runs.try_recv().is_ok() {}
+    desk.add_client(ClientIdentity {
+        full_name: "Cy While Locked".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    practice::sync_now(&mut desk).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        runs.try_recv().is_err(),
+        "a run while the records were locked"
+    );
+
+    // Unlocked again: the first run catches up.
+    let reopened = Vault::open(&laptop_dir, Some(PASSPHRASE)).unwrap();
+    let epoch = state.lock_epoch();
+    state
+        .install(&mut state.vault_slot(), reopened, epoch)
+        .unwrap();
+    let caught = wait_for(&runs, "catching up after the unlock", |r| {
+        r.applied_changes > 0
+    });
+    assert_eq!(caught.wake, Wake::Start, "{caught:?}");
+    assert!(names(state.vault_slot().as_mut().unwrap()).contains(&"Cy While Locked".to_string()));
+
+    // None of it was the therapist's activity: idle since the app started.
+    assert!(
+        state.idle() >= started.elapsed().saturating_sub(Duration::from_millis(500)),
+        "background sync counted as activity (idle {:?} of {:?})",
+        state.idle(),
+        started.elapsed()
+    );
+    assert_eq!(
+        practice::status(state.vault_slot().as_ref().unwrap(), None)
+            .unwrap()
+            .fingerprint,
+        desk.records_fingerprint().unwrap()
+    );
+    stop.store(true, Ordering::SeqCst);
+    worker.join().unwrap();
+}
