@@ -20,37 +20,16 @@ use casebook_sync::watch::{Timing, Wake};
 const PASSPHRASE: &str = "correct horse battery staple";
 const PASSWORD: &str = "a long enough account password";
 
-/// The real casebook-sync router on a loopback port, embedded backend; runs until the test
-/// process ends.
+/// The real casebook-sync on a loopback port, embedded backend, in this process.
 fn start_server(data: &std::path::Path) -> String {
-    use casebook_sync_server::config::Config;
-    let mut cfg = Config::default();
-    cfg.data = Some(data.to_path_buf());
-    cfg.country = Some("GB".into());
-    cfg.place = Some("London".into());
-    cfg.local_only = true;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
-        rt.block_on(async move {
-            let store = casebook_sync_server::store::open(&cfg)
-                .await
-                .expect("the server's store");
-            let state =
-                casebook_sync_server::AppState::new(cfg, store).expect("the server's state");
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("a port");
-            tx.send(listener.local_addr().expect("its address"))
-                .expect("the test waits");
-            let app = casebook_sync_server::router(state)
-                .into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum::serve(listener, app).await.expect("serving");
-        });
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server started");
+    let cfg = casebook_sync_server::config::Config {
+        data: Some(data.to_path_buf()),
+        country: Some("GB".into()),
+        place: Some("London".into()),
+        local_only: true,
+        ..Default::default()
+    };
+    let addr = casebook_sync_server::start_on_loopback(cfg).expect("the server started");
     format!("http://{addr}")
 }
 

@@ -225,6 +225,40 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs the server with `config` on a thread and runtime of its own, on a free port of
+/// 127.0.0.1, until the process ends; returns its address. For the tests and benchmarks of
+/// the clients (the app, the sync engine) that want the real server in their own process.
+pub fn start_on_loopback(config: Config) -> anyhow::Result<std::net::SocketAddr> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("casebook-sync-server".into())
+        .spawn(move || {
+            let started = (|| -> anyhow::Result<_> {
+                let rt = tokio::runtime::Runtime::new()?;
+                let listener = rt.block_on(async {
+                    let store = store::open(&config).await?;
+                    let state = AppState::new(config, store).map_err(|e| anyhow::anyhow!(e))?;
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                    Ok::<_, anyhow::Error>((listener, state))
+                })?;
+                Ok((rt, listener))
+            })();
+            match started {
+                Ok((rt, (listener, state))) => {
+                    let _ = tx.send(listener.local_addr().map_err(anyhow::Error::from));
+                    let app =
+                        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+                    let _ = rt.block_on(async move { axum::serve(listener, app).await });
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            }
+        })?;
+    rx.recv()
+        .map_err(|_| anyhow::anyhow!("the server's thread stopped before it listened"))?
+}
+
 /// Ctrl-C or SIGTERM (systemd's stop): stop accepting, finish in-flight requests, exit.
 async fn shutdown_signal() {
     let ctrl_c = async {

@@ -546,17 +546,18 @@ fn apply_one(
     }
     let existing = read_row(tx, t, &c.k)?;
     if let Some(col) = t.erased_by {
-        let code =
-            c.f.get(col)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .or_else(|| {
-                    existing
-                        .as_ref()
-                        .and_then(|r| r.get(col))
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                });
+        // Where the code is the row's key (a client's identity), the change carries it as its
+        // key, not among its fields.
+        let code = (col == t.key)
+            .then(|| c.k.clone())
+            .or_else(|| c.f.get(col).and_then(Value::as_str).map(str::to_string))
+            .or_else(|| {
+                existing
+                    .as_ref()
+                    .and_then(|r| r.get(col))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
         if let Some(code) = code
             && erased(tx, &code)?
         {

@@ -483,3 +483,65 @@ fn a_draft_edit_that_lost_the_race_to_finalisation_is_kept() {
         assert!(d.exists("SELECT 1 FROM sync_conflicts WHERE kind = 'edit_after_final' AND (kept LIKE '%typed 1 on 1%' OR lost LIKE '%typed 1 on 1%')"), "{}", d.id);
     }
 }
+
+/// A client's name travels apart from the client (the identity store's own blob). When an
+/// erasure reaches a device between the two — its writer had seen only the clinical row — the
+/// name arriving afterwards must be dropped, not make an erased client's name live again
+/// there. (Found by the sync simulation, seed 161, once heartbeats changed its timings.)
+#[test]
+fn a_name_arriving_after_its_clients_erasure_is_dropped() {
+    let mut devs: Vec<Dev> = (0..3).map(Dev::new).collect();
+    let code = "C-ZZZZ";
+    {
+        let d0 = &mut devs[0];
+        let h = d0.stamp(1);
+        d0.conn.execute(
+            "INSERT INTO clients (id, code, status, opened_on, hlc, device_id) VALUES ('id-z', ?1, 'active', '2026-01-01', ?2, 'dev-0')",
+            params![code, h],
+        ).unwrap();
+        let h = d0.stamp(1);
+        d0.conn.execute(
+            "INSERT INTO identity.client_identity (code, full_name, hlc, device_id) VALUES (?1, 'Zed Name', ?2, 'dev-0')",
+            params![code, h],
+        ).unwrap();
+        d0.seal(&[0, 0, 0]);
+    }
+    let (clinical, identity): (Vec<RowChange>, Vec<RowChange>) = devs[0]
+        .log
+        .iter()
+        .cloned()
+        .partition(|c| c.t != "client_identity");
+    assert!(!identity.is_empty() && !clinical.is_empty());
+
+    // Device 1 sees only the client, and erases them.
+    devs[1].receive(&clinical, 2).unwrap();
+    {
+        let d1 = &mut devs[1];
+        let h = d1.stamp(3);
+        let tx = d1.conn.transaction().unwrap();
+        crate::records::erasure::erase_rows(&tx, code).unwrap();
+        tx.execute(
+            "INSERT INTO erasure_records (id, client_code, erased_at, reason, kind, hlc, device_id) VALUES ('er-z', ?1, 't', 'asked', 'erasure', ?2, 'dev-1')",
+            params![code, h],
+        ).unwrap();
+        tx.commit().unwrap();
+        d1.seal(&[clinical.len(), 0, 0]);
+    }
+    let erasure = devs[1].log.clone();
+
+    // Device 2: the client, the erasure, then the name.
+    devs[2].receive(&clinical, 4).unwrap();
+    devs[2].receive(&erasure, 5).unwrap();
+    let late = devs[2].receive(&identity, 6).unwrap();
+    assert!(late.dropped > 0, "{late:?}");
+    // And device 1 (which never had the name) gets it now too.
+    devs[1].receive(&identity, 7).unwrap();
+    for d in &devs[1..] {
+        assert!(
+            !d.exists("SELECT 1 FROM identity.client_identity WHERE code = 'C-ZZZZ'"),
+            "{}: an erased client's name came back",
+            d.id
+        );
+    }
+    assert_eq!(devs[1].dump(), devs[2].dump());
+}

@@ -187,6 +187,39 @@ impl Vault {
     /// say which copy wrote last): two computers that have seen the same changes show the same.
     pub fn records_fingerprint(&self) -> Result<String> {
         let mut h = Sha256::new();
+        self.canonical_rows(|table, line| {
+            if let Some(t) = table {
+                h.update(t.as_bytes());
+            }
+            if let Some(l) = line {
+                h.update(l.as_bytes());
+                h.update(b"\n");
+            }
+        })?;
+        Ok(hex::encode(&h.finalize()[..8]))
+    }
+
+    /// The rows the fingerprint is made of, one line each, after their table's name: for
+    /// finding what differs when two copies' fingerprints do (the simulation's reports).
+    #[doc(hidden)]
+    pub fn records_lines(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut current = String::new();
+        self.canonical_rows(|table, line| {
+            if let Some(t) = table {
+                current = t.to_string();
+            }
+            if let Some(l) = line {
+                out.push(format!("{current}: {l}"));
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// Every synced table's rows as canonical lines (without the stamps that say which copy
+    /// wrote last), in key order: `f(Some(table), None)` as each table starts, then
+    /// `f(None, Some(line))` per row.
+    fn canonical_rows(&self, mut f: impl FnMut(Option<&str>, Option<&str>)) -> Result<()> {
         for t in TABLES.iter().filter(|t| t.captured()) {
             let cols: Vec<String> = crate::changes::columns(&self.conn, t)?
                 .into_iter()
@@ -210,15 +243,14 @@ impl Vault {
                 ));
             }
             sql.push_str(&format!(" ORDER BY \"{}\"", t.key));
-            h.update(t.qualified().as_bytes());
+            f(Some(&t.qualified()), None);
             let mut stmt = self.conn.prepare(&sql)?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 let line: String = r.get(0)?;
-                h.update(line.as_bytes());
-                h.update(b"\n");
+                f(None, Some(&line));
             }
         }
-        Ok(hex::encode(&h.finalize()[..8]))
+        Ok(())
     }
 }

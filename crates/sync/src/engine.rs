@@ -15,6 +15,7 @@ use casebook_core::{CoreError, Vault};
 use casebook_wire::Head;
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::blob::{self, Envelope, Expect, Inner, Kind};
 use crate::chain::{Accepted, Alarm, Chains};
@@ -25,6 +26,12 @@ const SCHEMA: u32 = 8;
 /// Changes per blob at most.
 const BATCH: usize = 2_000;
 const STATE_KEY: &str = "engine";
+/// A device that has sealed nothing for this long seals a heartbeat at its next run, so the
+/// others can tell a quiet computer from changes withheld by the server.
+pub const HEARTBEAT_SECONDS: i64 = 3600;
+/// Nothing new verified from a listed device for this long: shown as stale in `sync status`
+/// (switched off for a while, or the server is withholding its changes).
+pub const STALE_SECONDS: i64 = 3 * 24 * 3600;
 
 /// Why a request to the server did not go through. Nothing is lost: the run stops and the
 /// next one carries on.
@@ -96,9 +103,15 @@ struct State {
     /// The hash of this device's last sealed blob.
     last_hash: Option<String>,
     chains: Chains,
+    /// When this device last sealed a blob (seconds since the epoch): heartbeats.
+    #[serde(default)]
+    sealed_at: Option<i64>,
+    /// When a new blob of each other device was last verified here (seconds since the epoch).
+    #[serde(default)]
+    heard: BTreeMap<String, i64>,
 }
 
-/// What one run did.
+/// What one run did. Blobs are counted whatever they carry (change batches, heartbeats).
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub sealed: usize,
@@ -119,6 +132,8 @@ pub struct Engine<'a> {
     keys: &'a PracticeKeys,
     devices: &'a DeviceList,
     state: State,
+    /// The time this run goes by (seconds since the epoch).
+    now: i64,
 }
 
 impl<'a> Engine<'a> {
@@ -140,6 +155,8 @@ impl<'a> Engine<'a> {
                 next_seq: 1,
                 last_hash: None,
                 chains: Chains::new(&me),
+                sealed_at: None,
+                heard: BTreeMap::new(),
             },
         };
         Ok(Engine {
@@ -150,7 +167,14 @@ impl<'a> Engine<'a> {
             keys,
             devices,
             state,
+            now: chrono::Utc::now().timestamp(),
         })
+    }
+
+    /// The same engine going by another time (for tests of heartbeats and staleness).
+    pub fn at(mut self, now: i64) -> Self {
+        self.now = now;
+        self
     }
 
     fn state_json(state: &State) -> Result<String, SyncError> {
@@ -168,7 +192,8 @@ impl<'a> Engine<'a> {
         &self.state.chains
     }
 
-    /// Seals this device's captured changes into blobs, kept in the vault until acknowledged.
+    /// Seals this device's captured changes into blobs, kept in the vault until acknowledged;
+    /// with nothing to seal for [`HEARTBEAT_SECONDS`] (or ever), a heartbeat.
     pub fn seal(&mut self) -> Result<usize, SyncError> {
         let mut sealed = 0;
         for (i, (store, kind)) in [
@@ -194,32 +219,49 @@ impl<'a> Engine<'a> {
                 }
                 let payload = serde_json::to_vec(&out.changes)
                     .map_err(|e| SyncError::Core(CoreError::Corrupt(e.to_string())))?;
-                let inner = Inner {
-                    account: self.account.clone(),
-                    device: self.me.clone(),
-                    seq: self.state.next_seq,
-                    kind,
-                    prev: self.state.last_hash.clone(),
-                    view: self.state.chains.view(),
-                    schema: SCHEMA,
-                    len: 0,
-                };
-                let bytes = blob::seal(
-                    inner,
-                    &payload,
-                    &self.keys.for_kind(kind).to_public(),
-                    self.signer,
-                )?;
-                next.next_seq += 1;
-                next.last_hash = Some(blob::hash(&bytes));
-                let json = Self::state_json(&next)?;
-                self.vault
-                    .store_sealed(self.state.next_seq, &bytes, &[(STATE_KEY, &json)])?;
-                self.state = next;
+                self.seal_one(kind, &payload, next)?;
                 sealed += 1;
             }
         }
+        let quiet = self
+            .state
+            .sealed_at
+            .is_none_or(|t| self.now - t >= HEARTBEAT_SECONDS);
+        if sealed == 0 && quiet {
+            let next = self.state.clone();
+            self.seal_one(Kind::Heartbeat, b"[]", next)?;
+            sealed += 1;
+        }
         Ok(sealed)
+    }
+
+    /// Seals one blob of `kind` at the next seq and keeps it with `next` (the state after it),
+    /// in one transaction.
+    fn seal_one(&mut self, kind: Kind, payload: &[u8], mut next: State) -> Result<(), SyncError> {
+        let inner = Inner {
+            account: self.account.clone(),
+            device: self.me.clone(),
+            seq: self.state.next_seq,
+            kind,
+            prev: self.state.last_hash.clone(),
+            view: self.state.chains.view(),
+            schema: SCHEMA,
+            len: 0,
+        };
+        let bytes = blob::seal(
+            inner,
+            payload,
+            &self.keys.for_kind(kind).to_public(),
+            self.signer,
+        )?;
+        next.next_seq += 1;
+        next.last_hash = Some(blob::hash(&bytes));
+        next.sealed_at = Some(self.now);
+        let json = Self::state_json(&next)?;
+        self.vault
+            .store_sealed(self.state.next_seq, &bytes, &[(STATE_KEY, &json)])?;
+        self.state = next;
+        Ok(())
     }
 
     /// What this run sends and asks for, prepared with the vault (nothing goes over the
@@ -384,6 +426,7 @@ impl<'a> Engine<'a> {
                 }
             }
         }
+        self.state.heard.insert(device.to_string(), self.now);
         self.save()?;
         report.received += 1;
         Ok(Taken::Applied)
@@ -396,6 +439,19 @@ impl<'a> Engine<'a> {
         let inbound = exchange(remote, &out);
         self.absorb(inbound, out.sealed)
     }
+}
+
+/// When a new blob of each other device was last verified on this computer (seconds since the
+/// epoch; a heartbeat counts), and when this computer last sealed one. No network.
+pub fn heard(vault: &Vault) -> Result<(BTreeMap<String, i64>, Option<i64>), SyncError> {
+    Ok(match vault.sync_get(STATE_KEY)? {
+        Some(json) => {
+            let state: State = serde_json::from_str(&json)
+                .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?;
+            (state.heard, state.sealed_at)
+        }
+        None => (BTreeMap::new(), None),
+    })
 }
 
 /// Blobs of one log as served: (seq, bytes), in order.

@@ -414,22 +414,56 @@ pub struct DeviceStatus {
     pub letter: char,
     pub revoked: bool,
     pub this_computer: bool,
+    /// When something new from this computer (changes or a heartbeat) was last verified here,
+    /// seconds since the epoch; for this computer, when it last sealed something.
+    pub last_heard: Option<i64>,
+    /// Nothing new from it for [`crate::engine::STALE_SECONDS`] (counted from when it joined if
+    /// nothing ever came), judged only when this computer itself has synced within that time:
+    /// it is switched off, or the server is withholding its changes.
+    pub stale: bool,
 }
 
 /// Sync's state on this computer (no network).
 pub fn status(vault: &Vault, me: Option<&str>) -> Result<Status, SyncError> {
     let entries = signed_list(vault)?;
+    let (heard, sealed_at) = crate::engine::heard(vault)?;
+    let last_run: Option<i64> = vault.sync_get(LAST_RUN)?.and_then(|s| s.parse().ok());
+    let now = chrono::Utc::now().timestamp();
     let devices = entries
         .iter()
         .filter(|s| s.entry.op == Op::Add)
-        .map(|s| DeviceStatus {
-            id: s.entry.device.clone(),
-            name: s.entry.name.clone(),
-            letter: s.entry.letter,
-            revoked: entries
+        .map(|s| {
+            let this_computer = Some(s.entry.device.as_str()) == me;
+            let revoked = entries
                 .iter()
-                .any(|r| r.entry.op == Op::Revoke && r.entry.device == s.entry.device),
-            this_computer: Some(s.entry.device.as_str()) == me,
+                .any(|r| r.entry.op == Op::Revoke && r.entry.device == s.entry.device);
+            let last_heard = if this_computer {
+                sealed_at
+            } else {
+                heard.get(&s.entry.device).copied()
+            };
+            // Judged only from a run that finished: a computer that has not synced for days
+            // has heard nothing new, and that is its own silence, not the others'.
+            // Never heard from: counted from when it joined the list.
+            let joined = chrono::DateTime::parse_from_rfc3339(&s.entry.at)
+                .map(|t| t.timestamp())
+                .ok();
+            let since = last_heard.or(joined);
+            let stale = !this_computer
+                && !revoked
+                && last_run.is_some_and(|run| {
+                    now - run < crate::engine::STALE_SECONDS
+                        && since.is_none_or(|t| now - t >= crate::engine::STALE_SECONDS)
+                });
+            DeviceStatus {
+                id: s.entry.device.clone(),
+                name: s.entry.name.clone(),
+                letter: s.entry.letter,
+                revoked,
+                this_computer,
+                last_heard,
+                stale,
+            }
         })
         .collect();
     Ok(Status {

@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 
 use casebook_core::{ClientCode, ClientIdentity, NoteTemplate, Vault};
 use casebook_sync::blob;
+use casebook_sync::blob::{Envelope, Kind};
 use casebook_sync::chain::Alarm;
 use casebook_sync::devices::{DeviceList, Entry, Op as ListOp, ROOT, Signed};
-use casebook_sync::engine::{Engine, PracticeKeys, Remote, RemoteError, SyncError};
+use casebook_sync::engine::{self, Engine, PracticeKeys, Remote, RemoteError, Report, SyncError};
 use casebook_sync::keys::{new_device_key, practice_root};
 use casebook_wire::Head;
 use ed25519_dalek::SigningKey;
@@ -390,10 +391,23 @@ fn learn(d: &mut Device) {
 }
 
 fn sync(p: &mut Practice, i: usize, server: &mut Server) -> Result<(), SyncError> {
+    sync_at(p, i, server, None).map(|_| ())
+}
+
+/// One run of device `i`, going by the time `now` when given; its report.
+fn sync_at(
+    p: &mut Practice,
+    i: usize,
+    server: &mut Server,
+    now: Option<i64>,
+) -> Result<Report, SyncError> {
     let d = &mut p.devices[i];
     let vault = d.vault.as_mut().expect("open");
     let me = d.id.clone();
     let mut engine = Engine::load(vault, ACCOUNT, &me, &d.signer, &p.keys, &p.list)?;
+    if let Some(t) = now {
+        engine = engine.at(t);
+    }
     let mut verified = BTreeMap::new();
     for (x, seq, _) in engine.chains().verified() {
         let e = verified.entry(x.to_string()).or_insert(0);
@@ -417,8 +431,8 @@ fn sync(p: &mut Practice, i: usize, server: &mut Server) -> Result<(), SyncError
     }
     match result {
         Ok(report) => {
-            d.alarms.extend(report.warnings);
-            Ok(())
+            d.alarms.extend(report.warnings.iter().cloned());
+            Ok(report)
         }
         Err(SyncError::Alarm(a)) => {
             d.alarms.push(a.clone());
@@ -494,6 +508,28 @@ fn run_seed(seed: u64) {
                     .expect("fingerprint")
             })
             .collect();
+        if prints.windows(2).any(|w| w[0] != w[1]) {
+            // What differs, for the report: rows one copy has and the first does not.
+            let lines: Vec<Vec<String>> = p
+                .devices
+                .iter()
+                .map(|d| {
+                    d.vault
+                        .as_ref()
+                        .expect("open")
+                        .records_lines()
+                        .expect("rows")
+                })
+                .collect();
+            for (i, l) in lines.iter().enumerate().skip(1) {
+                for x in l.iter().filter(|x| !lines[0].contains(x)) {
+                    eprintln!("seed {seed}: only on device {i}: {x}");
+                }
+                for x in lines[0].iter().filter(|x| !l.contains(x)) {
+                    eprintln!("seed {seed}: on device 0, not on device {i}: {x}");
+                }
+            }
+        }
         assert!(
             prints.windows(2).all(|w| w[0] == w[1]),
             "seed {seed}: records differ: {prints:?}"
@@ -504,6 +540,17 @@ fn run_seed(seed: u64) {
                 "seed {seed}: alarm from an honest server: {:?}",
                 d.alarms
             );
+            // Every computer has sealed something (changes, or at least a heartbeat), so each
+            // has heard from every other.
+            let (heard, _) = engine::heard(d.vault.as_ref().expect("open")).expect("heard");
+            for other in p.devices.iter().filter(|o| o.id != d.id) {
+                assert!(
+                    heard.contains_key(&other.id),
+                    "seed {seed}: {} never heard from {}",
+                    d.id,
+                    other.id
+                );
+            }
         }
     }
     for d in &mut p.devices {
@@ -571,4 +618,79 @@ fn the_simulation_holds_for_every_seed() {
             panic!("seed {seed} failed (replay with CASEBOOK_SIM_SEED={seed}): {msg}");
         }
     }
+}
+
+/// A computer with nothing to send seals a heartbeat at its first run and then once an hour,
+/// so the others can tell it is there (and a server withholding its changes shows as silence);
+/// a run with changes to send needs none.
+#[test]
+fn a_quiet_computer_sends_a_heartbeat_every_hour() {
+    let mut p = practice(2);
+    let mut server = Server {
+        logs: BTreeMap::new(),
+        rng: ChaCha8Rng::seed_from_u64(7),
+        lie: Lie::Honest,
+        flaky: 0,
+        quota: usize::MAX,
+        told: Vec::new(),
+    };
+    let kinds = |server: &Server, id: &str| -> Vec<Kind> {
+        server.logs.get(id).map_or(Vec::new(), |log| {
+            log.values()
+                .map(|b| Envelope::parse(b).expect("a blob").outer.kind)
+                .collect()
+        })
+    };
+    let me = p.devices[0].id.clone();
+    let t0 = 1_800_000_000;
+    let quiet = sync_at(&mut p, 0, &mut server, Some(t0)).expect("first run");
+    assert_eq!(
+        (quiet.sealed, quiet.sent),
+        (1, 1),
+        "a heartbeat at the first run"
+    );
+    assert_eq!(kinds(&server, &me), [Kind::Heartbeat]);
+    let again = sync_at(&mut p, 0, &mut server, Some(t0 + 600)).expect("ten minutes on");
+    assert_eq!(again.sealed, 0, "no heartbeat within the hour");
+    let hour = sync_at(&mut p, 0, &mut server, Some(t0 + 3_600)).expect("an hour on");
+    assert_eq!(hour.sealed, 1, "a heartbeat an hour after the last");
+    assert_eq!(kinds(&server, &me), [Kind::Heartbeat, Kind::Heartbeat]);
+
+    // The other computer hears both, and nothing changes in its records.
+    let before = p.devices[1]
+        .vault
+        .as_ref()
+        .expect("open")
+        .records_fingerprint()
+        .expect("print");
+    let other = sync_at(&mut p, 1, &mut server, Some(t0 + 4_000)).expect("the other's run");
+    assert_eq!((other.received, other.applied_changes), (2, 0));
+    let after = p.devices[1]
+        .vault
+        .as_ref()
+        .expect("open")
+        .records_fingerprint()
+        .expect("print");
+    assert_eq!(before, after);
+    let (heard, _) = engine::heard(p.devices[1].vault.as_ref().expect("open")).expect("heard");
+    assert_eq!(heard.get(&p.devices[0].id), Some(&(t0 + 4_000)));
+
+    // With a change to send, no heartbeat besides it.
+    p.devices[0]
+        .vault
+        .as_mut()
+        .expect("open")
+        .add_client(ClientIdentity {
+            full_name: "Busy Day".into(),
+            ..Default::default()
+        })
+        .expect("add a client");
+    let busy = sync_at(&mut p, 0, &mut server, Some(t0 + 9_000)).expect("a busy run");
+    assert!(busy.sealed >= 1);
+    let sent = kinds(&server, &me);
+    assert_eq!(sent.len(), 2 + busy.sealed);
+    assert!(
+        sent[2..].iter().all(|k| *k != Kind::Heartbeat),
+        "the changes, and no heartbeat beside them: {sent:?}"
+    );
 }

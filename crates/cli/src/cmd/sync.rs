@@ -146,12 +146,22 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
                 }
             );
             for d in &status.devices {
+                let heard = d
+                    .last_heard
+                    .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                    .map(output::datetime)
+                    .unwrap_or_else(|| "never".into());
                 println!(
-                    "  {} {} (codes {}…){}",
+                    "  {} {} (codes {}…){} — last heard {heard}{}",
                     if d.this_computer { "*" } else { " " },
                     d.name,
                     d.letter,
-                    if d.revoked { " — revoked" } else { "" }
+                    if d.revoked { " — revoked" } else { "" },
+                    if d.stale {
+                        " — STALE: nothing new from it for 3 days or more (switched off, or the server is withholding its changes)"
+                    } else {
+                        ""
+                    }
                 );
             }
             match status
