@@ -574,13 +574,15 @@ pub async fn heads(
                 ))
             })?,
     };
+    if let Some(since) = &q.since
+        && (since.len() > 64 || !since.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(ApiError::bad_request(
+            "since must be the ETag of an earlier answer",
+        ));
+    }
     let heads = match q.since {
         Some(since) if wait > 0 => {
-            if since.len() > 64 || !since.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(ApiError::bad_request(
-                    "since must be the ETag of an earlier answer",
-                ));
-            }
             let recheck = s
                 .store
                 .shared_between_instances()

@@ -1290,11 +1290,15 @@ async fn a_long_poll_on_heads_answers_when_a_log_grows(b: Backend) {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 
+    let long = format!("since={}", "a".repeat(65));
     for bad in [
         "wait=51&since=ab",
         "wait=-1&since=ab",
         "wait=x&since=ab",
         "wait=5&since=not-hex",
+        "since=not-hex",
+        long.as_str(),
+        "wait=51",
     ] {
         assert_eq!(
             s.get(&format!("/v1/heads?{bad}"), Some(&t1)).await.status,

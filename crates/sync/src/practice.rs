@@ -242,15 +242,14 @@ pub struct Exchanged {
     inbound: Inbound,
 }
 
-/// Loads this computer's sync keys and engine, for one step of a run.
-fn with_engine<T>(
-    vault: &mut Vault,
-    account: &str,
+/// The device list `entries` checked from the practice root, with this computer's own key in
+/// it, and the practice's sync keys.
+fn checked_list(
+    vault: &Vault,
     me: &str,
     key: &SigningKey,
     entries: &[Signed],
-    f: impl FnOnce(&mut Engine<'_>) -> Result<T, SyncError>,
-) -> Result<T, SyncError> {
+) -> Result<(DeviceList, PracticeKeys), SyncError> {
     let secrets = vault.sync_secrets()?;
     let root = practice_root(secrets.root_seed);
     let json = serde_json::to_vec(entries).map_err(|_| corrupt("device list"))?;
@@ -268,8 +267,7 @@ fn with_engine<T>(
         clinical: secrets.clinical,
         identity: secrets.identity,
     };
-    let mut engine = Engine::load(vault, account, me, key, &keys, &list)?;
-    f(&mut engine)
+    Ok((list, keys))
 }
 
 /// The first step of a run, with the vault and without the network: seals this computer's
@@ -286,7 +284,8 @@ pub fn begin(vault: &mut Vault) -> Result<Begun, SyncError> {
     let root = practice_root(vault.sync_secrets()?.root_seed).verifying_key();
     let held = signed_list(vault)?;
     let (account, me) = (settings.account_id, settings.device_id);
-    let out = with_engine(vault, &account, &me, &key, &held, |e| e.outbound())?;
+    let (list, keys) = checked_list(vault, &me, &key, &held)?;
+    let out = Engine::load(vault, &account, &me, &key, &keys, &list)?.outbound()?;
     Ok(Begun {
         client,
         account,
@@ -341,27 +340,14 @@ pub fn finish(vault: &mut Vault, exchanged: Exchanged) -> Result<Report, SyncErr
     } = exchanged;
     let result = (|| {
         let entries = list?;
+        let (list, keys) = checked_list(vault, &begun.me, &begun.key, &entries)?;
         if entries.len() > begun.held.len() {
-            // Verified and extending the held list (fetch_list); checked again with the key.
+            // Verified from the root, extending the held list (fetch_list), with our key in it.
             let json = serde_json::to_string(&entries).map_err(|_| corrupt("device list"))?;
-            with_engine(
-                vault,
-                &begun.account,
-                &begun.me,
-                &begun.key,
-                &entries,
-                |_| Ok(()),
-            )?;
             vault.sync_put(&[(LIST, &json)])?;
         }
-        with_engine(
-            vault,
-            &begun.account,
-            &begun.me,
-            &begun.key,
-            &entries,
-            |e| e.absorb(inbound, begun.sealed),
-        )
+        Engine::load(vault, &begun.account, &begun.me, &begun.key, &keys, &list)?
+            .absorb(inbound, begun.sealed)
     })();
     remember(vault, result)
 }
