@@ -44,6 +44,7 @@ struct Practice {
     b: TestVault,
     ann: String,
     note: String,
+    user: String,
 }
 
 fn two_computers(server: &Server) -> Practice {
@@ -79,15 +80,34 @@ fn two_computers(server: &Server) -> Practice {
     ok_json(&a, &["sync", "now"]);
 
     // The laptop: set up from the off-site backup, then sync on.
-    let home = tempfile::tempdir().unwrap();
-    let b = TestVault {
-        home,
-        dir: tempfile::tempdir().unwrap().keep().join("laptop"),
+    let b = another_computer(server, &user, &a, "laptop");
+    let on_b = ok_json(&b, &["sync", "enable"]);
+    assert_eq!(on_b["devices"], 2);
+    assert_ne!(
+        on_b["letter"], on["letter"],
+        "two computers with one letter"
+    );
+    ok_json(&b, &["sync", "now"]);
+    assert_eq!(fingerprint(&a), fingerprint(&b));
+    Practice {
+        a,
+        b,
+        ann,
+        note,
+        user,
+    }
+}
+
+/// One more computer of the practice, set up from the off-site backup `a` made (sync not on
+/// yet).
+fn another_computer(server: &Server, user: &str, a: &TestVault, name: &str) -> TestVault {
+    let v = TestVault {
+        home: tempfile::tempdir().unwrap(),
+        dir: tempfile::tempdir().unwrap().keep().join(name),
         store: KeyStore::Passphrase,
         recovery_key: a.recovery_key.clone(),
     };
-    let mut restore = b.cmd();
-    restore
+    v.cmd()
         .env("CASEBOOK_SYNC_PASSWORD", PASSWORD)
         .env("CASEBOOK_RECOVERY_KEY", &a.recovery_key)
         .env("CASEBOOK_PASSPHRASE", PASSPHRASE)
@@ -97,28 +117,22 @@ fn two_computers(server: &Server) -> Practice {
             "--from-server",
             &server.url(),
             "--username",
-            &user,
+            user,
             "--into",
         ])
-        .arg(&b.dir)
+        .arg(&v.dir)
         .assert()
         .success();
-    let on_b = ok_json(&b, &["sync", "enable"]);
-    assert_eq!(on_b["devices"], 2);
-    assert_ne!(
-        on_b["letter"], on["letter"],
-        "two computers with one letter"
-    );
-    ok_json(&b, &["sync", "now"]);
-    assert_eq!(fingerprint(&a), fingerprint(&b));
-    Practice { a, b, ann, note }
+    v
 }
 
 fn story(backend: Backend) {
     let Some(server) = Server::start(backend, None) else {
         return;
     };
-    let Practice { a, b, ann, note } = two_computers(&server);
+    let Practice {
+        a, b, ann, note, ..
+    } = two_computers(&server);
 
     // Offline on both: the same client's email (concurrently), the phone on one, the same
     // draft on both, and a new client on each.
@@ -201,6 +215,73 @@ fn story(backend: Backend) {
         );
         assert!(conflicts.contains("\"draft\""), "{conflicts}");
     }
+
+    // Resolving at the surgery: the draft takes the other computer's version, the email keeps
+    // what it has. Taking the other version is an edit like any other: it reaches the laptop.
+    let conflicts = ok_json(&a, &["sync", "conflicts"]);
+    let of_kind = |kind: &str| {
+        conflicts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} conflict: {conflicts}"))
+            .clone()
+    };
+    let (draft, field) = (of_kind("draft"), of_kind("field"));
+    let other_text: String = serde_json::from_str(draft["lost"].as_str().unwrap()).unwrap();
+    ok_json(
+        &a,
+        &[
+            "sync",
+            "conflicts",
+            "--resolve",
+            draft["id"].as_str().unwrap(),
+            "--keep",
+            "other",
+        ],
+    );
+    ok_json(
+        &a,
+        &[
+            "sync",
+            "conflicts",
+            "--resolve",
+            field["id"].as_str().unwrap(),
+            "--keep",
+            "current",
+        ],
+    );
+    let left = ok_json(&a, &["sync", "conflicts"]);
+    assert!(
+        !left.to_string().contains(draft["id"].as_str().unwrap())
+            && !left.to_string().contains(field["id"].as_str().unwrap()),
+        "{left}"
+    );
+    cb(&a)
+        .args([
+            "sync",
+            "conflicts",
+            "--resolve",
+            draft["id"].as_str().unwrap(),
+            "--keep",
+            "other",
+        ])
+        .assert()
+        .code(8);
+    ok_json(&a, &["sync", "now"]);
+    ok_json(&b, &["sync", "now"]);
+    for v in [&a, &b] {
+        let shown = ok_json(v, &["note", "show", &note]).to_string();
+        assert!(shown.contains(&other_text), "{shown}");
+    }
+    assert_eq!(fingerprint(&a), fingerprint(&b));
+    let trail = ok_json(&a, &["audit", "list"]).to_string();
+    assert!(trail.contains("sync.resolve"), "resolving is not audited");
+    assert!(
+        !trail.contains(&other_text),
+        "the audit trail holds note text"
+    );
 
     // An erasure on the laptop reaches the surgery; the client does not come back.
     cb(&b)
@@ -377,4 +458,109 @@ fn sync_watch_carries_an_edit_to_the_other_computer_embedded() {
 #[test]
 fn sync_watch_carries_an_edit_to_the_other_computer_scale_out() {
     watch_story(Backend::ScaleOut);
+}
+
+/// A laptop is revoked from the surgery: its last changes (sent before, never fetched by the
+/// surgery) still count everywhere — also on a third computer that syncs only afterwards —
+/// and nothing it does after counts; it is told it was revoked. Then the third computer turns
+/// sync off: the others stop expecting it.
+fn revoke_story(backend: Backend) {
+    let Some(server) = Server::start(backend, None) else {
+        return;
+    };
+    let Practice { a, b, user, .. } = two_computers(&server);
+    let c = another_computer(&server, &user, &a, "home");
+    ok_json(&c, &["sync", "enable"]);
+    ok_json(&c, &["sync", "now"]);
+
+    // The laptop's last change reaches the server before it is revoked.
+    let dee = b.add_client("Dee Laptop");
+    ok_json(&b, &["sync", "now"]);
+
+    let b_id = ok_json(&b, &["server", "status"])["settings"]["device_id"].clone();
+    ok_json(&a, &["sync", "now"]);
+    let devices = ok_json(&a, &["sync", "devices"]);
+    let laptop = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["this_computer"] == false && d["id"] == b_id)
+        .unwrap_or_else(|| panic!("the laptop is not listed: {devices}"))
+        .clone();
+    // The wrong password revokes nothing.
+    cb(&a)
+        .env("CASEBOOK_SYNC_PASSWORD", "not the password at all")
+        .args(["sync", "revoke", laptop["id"].as_str().unwrap()])
+        .assert()
+        .failure();
+    // The laptop and the home computer both go by the machine's host name here: a name two
+    // computers share is refused, the id is not.
+    cb(&a)
+        .args(["sync", "revoke", laptop["name"].as_str().unwrap()])
+        .assert()
+        .code(7);
+    let done = ok_json(&a, &["sync", "revoke", laptop["id"].as_str().unwrap()]);
+    assert_eq!(done["device_id"], laptop["id"], "{done}");
+    assert!(done["until_seq"].as_u64().unwrap() >= 1, "{done}");
+    assert!(
+        ok_json(&a, &["client", "list"]).to_string().contains(&dee),
+        "the laptop's last change did not count"
+    );
+
+    // The laptop can send nothing more, and says why.
+    let eve = b.add_client("Eve After Revocation");
+    let out = cb(&b)
+        .args(["sync", "now"])
+        .assert()
+        .code(10)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("no longer accepts") || err.contains("revoked"),
+        "{err}"
+    );
+
+    // The third computer syncs only now: it gets the laptop's changes up to the cut.
+    ok_json(&c, &["sync", "now"]);
+    ok_json(&a, &["sync", "now"]);
+    for v in [&a, &c] {
+        let list = ok_json(v, &["client", "list"]).to_string();
+        assert!(list.contains(&dee) && !list.contains(&eve), "{list}");
+        let listed = ok_json(v, &["sync", "devices"]);
+        let l = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == laptop["id"])
+            .unwrap()
+            .clone();
+        assert_eq!(l["revoked"], true, "{listed}");
+        assert_eq!(l["until_seq"], done["until_seq"], "{listed}");
+        assert_eq!(l["stale"], false, "{listed}");
+    }
+    assert_eq!(fingerprint(&a), fingerprint(&c));
+
+    // The home computer turns sync off: everything it made is sent first, and the surgery
+    // no longer expects it.
+    let fay = c.add_client("Fay From Home");
+    let off = ok_json(&c, &["sync", "disable"]);
+    assert!(off["until_seq"].as_u64().unwrap() >= 1, "{off}");
+    cb(&c).args(["sync", "now"]).assert().code(7);
+    ok_json(&a, &["sync", "now"]);
+    assert!(ok_json(&a, &["client", "list"]).to_string().contains(&fay));
+    let listed = ok_json(&a, &["sync", "devices"]).to_string();
+    assert_eq!(listed.matches("\"revoked\":true").count(), 2, "{listed}");
+    let trail = ok_json(&a, &["audit", "list"]).to_string();
+    assert!(trail.contains("sync.revoke"), "revoking is not audited");
+}
+
+#[test]
+fn a_revoked_computer_counts_up_to_its_cut_and_no_further_embedded() {
+    revoke_story(Backend::Embedded);
+}
+
+#[test]
+fn a_revoked_computer_counts_up_to_its_cut_and_no_further_scale_out() {
+    revoke_story(Backend::ScaleOut);
 }

@@ -82,6 +82,10 @@ pub enum Action {
     ServerAccountDelete,
     SyncApply,
     SyncConflicts,
+    SyncResolve,
+    SyncEnable,
+    SyncRevoke,
+    SyncDisable,
     DeviceReidentify,
 }
 
@@ -122,6 +126,10 @@ impl Action {
             ServerAccountDelete => "server.account_delete",
             SyncApply => "sync.apply",
             SyncConflicts => "sync.conflicts",
+            SyncResolve => "sync.resolve",
+            SyncEnable => "sync.enable",
+            SyncRevoke => "sync.revoke",
+            SyncDisable => "sync.disable",
             DeviceReidentify => "device.reidentify",
             VaultUnlock => "vault.unlock",
             VaultUnlockFailed => "vault.unlock_failed",

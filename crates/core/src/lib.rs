@@ -32,6 +32,7 @@ pub mod backup;
 pub mod calendar;
 pub mod changes;
 pub mod clock;
+pub mod conflicts;
 mod db;
 pub mod error;
 pub mod hlc;

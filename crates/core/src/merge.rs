@@ -106,7 +106,7 @@ fn to_json(v: SqlValue) -> Result<Value> {
     })
 }
 
-fn to_sql(v: &Value) -> Result<SqlValue> {
+pub(crate) fn to_sql(v: &Value) -> Result<SqlValue> {
     Ok(match v {
         Value::Null => SqlValue::Null,
         Value::Bool(b) => SqlValue::Integer(i64::from(*b)),

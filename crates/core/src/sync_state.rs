@@ -50,6 +50,14 @@ pub struct SyncSecrets {
     pub root_seed: [u8; 32],
 }
 
+/// What the therapist did to this practice's sync, as the audit trail names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncEvent {
+    Enable,
+    Revoke,
+    Disable,
+}
+
 impl Vault {
     /// The practice's sync keys (for the sync engine, in this process only).
     pub fn sync_secrets(&self) -> Result<SyncSecrets> {
@@ -86,6 +94,32 @@ impl Vault {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Sets values of the engine's state for something the therapist did to this practice's
+    /// sync from this computer (`sync enable`, `revoke`, `disable`), with its audit entry
+    /// (the device concerned; never a key), in one transaction.
+    pub fn sync_put_audited(
+        &mut self,
+        event: SyncEvent,
+        device: &str,
+        values: &[(&str, &str)],
+    ) -> Result<()> {
+        let action = match event {
+            SyncEvent::Enable => Action::SyncEnable,
+            SyncEvent::Revoke => Action::SyncRevoke,
+            SyncEvent::Disable => Action::SyncDisable,
+        };
+        self.act(action, |cx| {
+            for (k, v) in values {
+                cx.tx.execute(
+                    "INSERT INTO main.sync_state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    params![k, v],
+                )?;
+            }
+            cx.detail(format!("device={device}"));
+            Ok(())
+        })
     }
 
     /// Keeps a sealed blob at `seq` and the state that says its changes are sealed, together.

@@ -123,6 +123,7 @@ fn practice(home: &std::path::Path) -> (Vec<Device>, DeviceList, PracticeKeys) {
             at: String::new(),
             prev: list.head.clone(),
             signer: ROOT.into(),
+            until: None,
         };
         list.append(
             &Signed::sign(entry, &root).expect("sign"),

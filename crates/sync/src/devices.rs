@@ -47,6 +47,12 @@ pub struct Entry {
     pub prev: Option<String>,
     /// `root`, or the id of the listed device that signed.
     pub signer: String,
+    /// For `revoke`: the last blob of the revoked device's log that counts (seq and hash, as
+    /// the revoking device verified it after the server stopped taking the device's blobs).
+    /// Blobs up to it are applied everywhere; anything after it is refused. Absent on
+    /// additions, so entries signed before revocations existed keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<crate::blob::HeadRef>,
 }
 
 /// An entry and its signature, as stored.
@@ -91,6 +97,9 @@ pub struct Listed {
     pub box_key: String,
     pub letter: char,
     pub revoked: bool,
+    /// For a revoked device: the last blob of its log that counts (`None` with `revoked`:
+    /// nothing of it counts).
+    pub until: Option<crate::blob::HeadRef>,
 }
 
 /// A verified device list.
@@ -178,11 +187,15 @@ impl DeviceList {
                         box_key: e.box_key.clone(),
                         letter: e.letter,
                         revoked: false,
+                        until: None,
                     },
                 );
             }
             Op::Revoke => match self.devices.get_mut(&e.device) {
-                Some(d) if !d.revoked => d.revoked = true,
+                Some(d) if !d.revoked => {
+                    d.revoked = true;
+                    d.until = e.until.clone();
+                }
                 _ => return Err(DevicesError::Refused(i, "no such listed device to revoke")),
             },
         }
@@ -197,6 +210,22 @@ impl DeviceList {
             .get(device)
             .filter(|d| !d.revoked)
             .map(|d| &d.signing_key)
+    }
+
+    /// The key that signed blob `seq` of `device`'s log, if that blob counts: any blob of a
+    /// listed device, and of a revoked one only up to its revocation's cut.
+    pub fn key_for_blob(&self, device: &str, seq: u64) -> Option<&VerifyingKey> {
+        let d = self.devices.get(device)?;
+        let counts = !d.revoked || d.until.as_ref().is_some_and(|u| seq <= u.seq);
+        counts.then_some(&d.signing_key)
+    }
+
+    /// Revoked devices whose log counts up to a cut: (device, cut).
+    pub fn cuts(&self) -> impl Iterator<Item = (&str, &crate::blob::HeadRef)> {
+        self.devices
+            .iter()
+            .filter(|(_, d)| d.revoked)
+            .filter_map(|(id, d)| d.until.as_ref().map(|u| (id.as_str(), u)))
     }
 
     /// A letter no listed device has (for a device joining), the first in `alphabet` order.
@@ -229,6 +258,7 @@ mod tests {
             at: "2026-12-02T12:00:00Z".into(),
             prev,
             signer: signer.into(),
+            until: None,
         }
     }
 
@@ -277,6 +307,58 @@ mod tests {
         );
         // Another practice's root.
         assert!(DeviceList::verify(&json, &practice_root("other").verifying_key()).is_err());
+    }
+
+    #[test]
+    fn a_revoked_devices_blobs_count_up_to_the_cut_only() {
+        let root = practice_root("r");
+        let (ka, kb, kc) = (new_device_key(), new_device_key(), new_device_key());
+        let mut list = DeviceList::default();
+        for (i, (id, k, letter)) in [("a", &ka, 'A'), ("b", &kb, 'B'), ("c", &kc, 'C')]
+            .into_iter()
+            .enumerate()
+        {
+            let e = add(id, k, letter, list.head.clone(), ROOT);
+            if i == 0 {
+                // Entries without a cut keep the bytes they were signed with before cuts existed.
+                assert!(!serde_json::to_string(&e).unwrap().contains("until"));
+            }
+            list.append(&Signed::sign(e, &root).unwrap(), &root.verifying_key())
+                .unwrap();
+        }
+        let cut = crate::blob::HeadRef {
+            seq: 7,
+            hash: "ab".repeat(32),
+        };
+        let revoke_b = Signed::sign(
+            Entry {
+                op: Op::Revoke,
+                until: Some(cut.clone()),
+                ..add("b", &kb, 'B', list.head.clone(), "a")
+            },
+            &ka,
+        )
+        .unwrap();
+        list.append(&revoke_b, &root.verifying_key()).unwrap();
+        assert!(list.key_for_blob("b", 7).is_some());
+        assert!(
+            list.key_for_blob("b", 8).is_none(),
+            "a blob after the cut counts"
+        );
+        assert!(list.key_of("b").is_none());
+        assert!(list.key_for_blob("a", 1_000).is_some());
+        assert_eq!(list.cuts().collect::<Vec<_>>(), vec![("b", &cut)]);
+        // The cut is signed: a server that moves it breaks the signature.
+        let mut moved = revoke_b.clone();
+        moved.entry.until = Some(crate::blob::HeadRef { seq: 9, ..cut });
+        let mut tampered = list.clone();
+        tampered.devices.get_mut("b").unwrap().revoked = false;
+        tampered.len -= 1;
+        tampered.head = Some(revoke_b.entry.prev.clone().unwrap());
+        assert_eq!(
+            tampered.append(&moved, &root.verifying_key()),
+            Err(DevicesError::Untrusted(3))
+        );
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub enum RemoteError {
         "another sync of this vault is running (the app, or `casebook sync watch`): it will be picked up by the next run"
     )]
     Busy,
+    #[error(
+        "this computer was removed from the practice's computers (revoked): it can no longer sync; the records already here stay readable"
+    )]
+    Revoked,
 }
 
 /// The server, as the engine needs it.
@@ -278,10 +282,22 @@ impl<'a> Engine<'a> {
             .filter(|(id, d)| **id != self.me && !d.revoked)
             .map(|(id, _)| (id.clone(), self.state.chains.head(id).map_or(0, |h| h.seq)))
             .collect();
+        // Revoked devices: their log up to the revocation's cut still counts.
+        let cut = self
+            .devices
+            .cuts()
+            .filter(|(id, _)| *id != self.me)
+            .map(|(id, until)| {
+                let have = self.state.chains.head(id).map_or(0, |h| h.seq);
+                (id.to_string(), have, until.seq)
+            })
+            .filter(|(_, have, until)| have < until)
+            .collect();
         Ok(Outbound {
             sealed,
             blobs: self.vault.sealed_unacked()?,
             others,
+            cut,
         })
     }
 
@@ -303,7 +319,7 @@ impl<'a> Engine<'a> {
         if let Some(e) = inbound.error {
             return Err(SyncError::Remote(e));
         }
-        let heads = inbound.heads.unwrap_or_default();
+        let heads = self.with_cuts(inbound.heads.unwrap_or_default());
         for alarm in self.state.chains.check_heads(&heads) {
             match alarm {
                 Alarm::OwnBlobsGone { had, served } => {
@@ -351,6 +367,25 @@ impl<'a> Engine<'a> {
         Ok(report)
     }
 
+    /// The server's heads as the checks read them: a revoked device's head is where its
+    /// revocation cut its log, whatever the server says (it leaves revoked devices out).
+    fn with_cuts(&self, mut heads: Vec<Head>) -> Vec<Head> {
+        heads.retain(|h| {
+            self.devices
+                .devices
+                .get(&h.device_id)
+                .is_none_or(|d| !d.revoked)
+        });
+        for (id, until) in self.devices.cuts() {
+            heads.push(Head {
+                device_id: id.to_string(),
+                seq: until.seq,
+                hash: until.hash.clone(),
+            });
+        }
+        heads
+    }
+
     /// Verifies one blob of `device` and applies it, unless it depends on blobs of other
     /// devices not applied yet.
     fn take(
@@ -366,7 +401,8 @@ impl<'a> Engine<'a> {
                 seq,
             })
         };
-        let key = self.devices.key_of(device).ok_or_else(|| {
+        // A revoked device's blobs count only up to its revocation's cut.
+        let key = self.devices.key_for_blob(device, seq).ok_or_else(|| {
             SyncError::Alarm(Alarm::DeviceKey {
                 device: device.to_string(),
             })
@@ -388,6 +424,12 @@ impl<'a> Engine<'a> {
         };
         // Causal order: every blob its writer had seen is applied here first.
         for (other, claim) in &opened.inner.view {
+            // A writer that saw a revoked device's blob past its cut: that blob never counts.
+            if self.devices.key_for_blob(other, claim.seq).is_none() && *other != self.me {
+                return Err(SyncError::Alarm(Alarm::DeviceKey {
+                    device: other.clone(),
+                }));
+            }
             if *other != self.me && self.state.chains.head(other).map_or(0, |h| h.seq) < claim.seq {
                 return Ok(Taken::Waiting);
             }
@@ -467,6 +509,9 @@ pub struct Outbound {
     pub blobs: Blobs,
     /// The other devices, and the seq of the last blob of theirs verified here.
     pub others: Vec<(String, u64)>,
+    /// Revoked devices whose log is verified here below its revocation's cut: (device, seq
+    /// verified, cut seq). Fetched up to the cut; the server lists no head for them.
+    pub cut: Vec<(String, u64, u64)>,
 }
 
 /// What the server answered ([`exchange`]).
@@ -499,14 +544,13 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
             return inbound;
         }
     };
-    for (device, have) in &out.others {
-        let Some(head) = heads.iter().find(|h| h.device_id == *device) else {
-            continue;
-        };
-        if head.seq <= *have {
-            continue;
-        }
-        match remote.range(device, have + 1, head.seq) {
+    let live = out.others.iter().filter_map(|(device, have)| {
+        let head = heads.iter().find(|h| h.device_id == *device)?;
+        (head.seq > *have).then_some((device, *have, head.seq))
+    });
+    let cut = out.cut.iter().map(|(d, have, until)| (d, *have, *until));
+    for (device, have, upto) in live.chain(cut).collect::<Vec<_>>() {
+        match remote.range(device, have + 1, upto) {
             Ok(blobs) => inbound.fetched.push((device.clone(), blobs)),
             Err(e) => {
                 inbound.error = Some(e);

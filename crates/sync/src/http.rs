@@ -9,9 +9,10 @@ use crate::engine::{Remote, RemoteError};
 /// Blobs asked for per range request (the server's most).
 const RANGE_LIMIT: u64 = 1000;
 
-fn sorted(e: ServerError) -> RemoteError {
+pub(crate) fn sorted(e: ServerError) -> RemoteError {
     match e {
         ServerError::QuotaFull => RemoteError::Full,
+        ServerError::DeviceRevoked => RemoteError::Revoked,
         ServerError::Unreachable(_) | ServerError::RateLimited(_) | ServerError::Tls(_) => {
             RemoteError::Unreachable(e.to_string())
         }

@@ -9,11 +9,12 @@
 
 use casebook_core::Vault;
 use casebook_core::offsite::ServerClient;
+use casebook_core::sync_state::SyncEvent;
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
 
 use crate::chain::Alarm;
-use crate::devices::{DeviceList, Entry, Op, ROOT, Signed};
+use crate::devices::{DeviceList, Entry, Listed, Op, ROOT, Signed};
 use crate::engine::{
     Engine, Inbound, Outbound, PracticeKeys, Remote, RemoteError, Report, SyncError, exchange,
 };
@@ -42,7 +43,8 @@ fn signed_list(vault: &Vault) -> Result<Vec<Signed>, SyncError> {
 }
 
 fn signing_key(vault: &Vault) -> Result<Option<SigningKey>, SyncError> {
-    let Some(hex_seed) = vault.sync_get(KEY)? else {
+    // Empty after `sync disable`.
+    let Some(hex_seed) = vault.sync_get(KEY)?.filter(|k| !k.is_empty()) else {
         return Ok(None);
     };
     let mut seed = [0u8; 32];
@@ -76,7 +78,7 @@ fn fetch_list(
         {
             Vec::new()
         }
-        Err(e) => return Err(SyncError::Remote(RemoteError::Refused(e.to_string()))),
+        Err(e) => return Err(SyncError::Remote(crate::http::sorted(e))),
     };
     if entries.len() < held.len() {
         return Err(SyncError::Alarm(Alarm::Rollback {
@@ -141,6 +143,7 @@ pub fn enable(vault: &mut Vault) -> Result<Enabled, SyncError> {
                 at: chrono_now(),
                 prev: list.head.clone(),
                 signer: ROOT.into(),
+                until: None,
             };
             let signed = Signed::sign(entry, &root).map_err(|_| corrupt("device entry"))?;
             list.append(&signed, &root.verifying_key())
@@ -161,13 +164,229 @@ pub fn enable(vault: &mut Vault) -> Result<Enabled, SyncError> {
     vault.set_device_letter(letter)?;
     let list_json = serde_json::to_string(&entries).map_err(|_| corrupt("device list"))?;
     let key_hex = hex::encode(key.to_bytes());
-    vault.sync_put(&[(KEY, &key_hex), (LIST, &list_json)])?;
+    vault.sync_put_audited(
+        SyncEvent::Enable,
+        &settings.device_id,
+        &[(KEY, &key_hex), (LIST, &list_json)],
+    )?;
     Ok(Enabled {
         device_id: settings.device_id,
         device_name: settings.device_name,
         letter,
         devices: list.devices.values().filter(|d| !d.revoked).count(),
     })
+}
+
+/// What `sync revoke` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Revoked {
+    pub device_id: String,
+    pub device_name: String,
+    /// The last of its changes that counts: every computer applies its log up to here, and
+    /// nothing after.
+    pub until_seq: u64,
+    /// Changes of it verified and applied by this revocation (what it sent after the last sync).
+    pub applied_changes: usize,
+}
+
+/// The listed device `who` names (its id, or its name, case-insensitively), not revoked.
+fn find_device<'l>(list: &'l DeviceList, who: &str) -> Result<(&'l str, &'l Listed), SyncError> {
+    let mut found = list
+        .devices
+        .iter()
+        .filter(|(id, d)| !d.revoked && (*id == who || d.name.eq_ignore_ascii_case(who.trim())));
+    match (found.next(), found.next()) {
+        (Some((id, d)), None) => Ok((id.as_str(), d)),
+        (Some(_), Some(_)) => Err(SyncError::Core(casebook_core::CoreError::invalid(format!(
+            "more than one computer is called {who:?}: name it by its id (`casebook sync devices` lists them)"
+        )))),
+        (None, _) => Err(SyncError::Core(casebook_core::CoreError::NotFound {
+            what: "computer of the practice",
+            id: who.to_string(),
+            hint: "sync devices",
+        })),
+    }
+}
+
+/// Appends `entry`, signed by this computer, to the device list on the server, and returns
+/// the longer list (JSON) to keep here. The server's list is fetched first so the entry
+/// extends the newest one.
+fn append_entry(
+    vault: &mut Vault,
+    client: &ServerClient,
+    me: &str,
+    key: &SigningKey,
+    mut entry: Entry,
+) -> Result<String, SyncError> {
+    let root = practice_root(vault.sync_secrets()?.root_seed).verifying_key();
+    let held = signed_list(vault)?;
+    let mut entries = fetch_list(client, &root, &held)?;
+    let (list, _) = checked_list(vault, me, key, &entries)?;
+    entry.prev = list.head.clone();
+    entry.signer = me.to_string();
+    let signed = Signed::sign(entry, key).map_err(|_| corrupt("device entry"))?;
+    let mut grown = list;
+    grown
+        .append(&signed, &root)
+        .map_err(|e| SyncError::Core(casebook_core::CoreError::Conflict(e.to_string())))?;
+    entries.push(signed);
+    let bytes = serde_json::to_vec(&entries).map_err(|_| corrupt("device list"))?;
+    client
+        .put_snapshot(DEVICES_OBJECT, bytes)
+        .map_err(|e| SyncError::Remote(crate::http::sorted(e)))?;
+    serde_json::to_string(&entries).map_err(|_| corrupt("device list"))
+}
+
+/// Revokes another computer of the practice (`sync revoke`): the server stops taking anything
+/// from it (the account's password again, `reauth`), the rest of its log is verified and
+/// applied here, and a revocation signed by this computer is added to the device list, with
+/// the last of its changes that counts. Every computer then applies its log up to there and
+/// refuses anything after; the revoked computer can sync nothing more.
+pub fn revoke(
+    vault: &mut Vault,
+    who: &str,
+    reauth: &casebook_wire::Reauthenticate,
+) -> Result<Revoked, SyncError> {
+    // Catch up first, so the revocation's cut is made from the newest state.
+    sync_now(vault)?;
+    let _running = RunLock::take(vault)?;
+    let (settings, mut client) = vault.server_connection()?;
+    let me = settings.device_id;
+    let key = signing_key(vault)?.ok_or_else(not_on)?;
+    let held = signed_list(vault)?;
+    let (list, keys) = checked_list(vault, &me, &key, &held)?;
+    let (id, listed) = find_device(&list, who)?;
+    if id == me {
+        return Err(SyncError::Core(casebook_core::CoreError::invalid(
+            "that is this computer: to stop syncing here, run `casebook sync disable`",
+        )));
+    }
+    let (id, listed) = (id.to_string(), listed.clone());
+    client.revoke_device(&id, reauth).map_err(|e| match e {
+        casebook_core::offsite::ServerError::WrongCredentials => {
+            SyncError::Core(casebook_core::CoreError::invalid(
+                "the server account's password (or code) is not right; nothing was revoked",
+            ))
+        }
+        other => SyncError::Remote(crate::http::sorted(other)),
+    })?;
+    // The server takes nothing more from it: what its log holds now is all there will be.
+    let have = Engine::load(vault, &settings.account_id, &me, &key, &keys, &list)?
+        .chains()
+        .head(&id)
+        .map_or(0, |h| h.seq);
+    let rest = (&mut client as &mut dyn Remote).range(&id, have + 1, u64::MAX)?;
+    let mut heads = (&mut client as &mut dyn Remote).heads()?;
+    heads.retain(|h| h.device_id != id);
+    let last = rest.last().map(|(seq, bytes)| casebook_wire::Head {
+        device_id: id.clone(),
+        seq: *seq,
+        hash: crate::blob::hash(bytes),
+    });
+    let mut engine = Engine::load(vault, &settings.account_id, &me, &key, &keys, &list)?;
+    if let Some(h) = engine.chains().head(&id).filter(|_| last.is_none()) {
+        heads.push(casebook_wire::Head {
+            device_id: id.clone(),
+            seq: h.seq,
+            hash: h.hash,
+        });
+    }
+    heads.extend(last.clone());
+    let report = engine.absorb(
+        Inbound {
+            heads: Some(heads),
+            fetched: vec![(id.clone(), rest)],
+            ..Inbound::default()
+        },
+        0,
+    )?;
+    let until = engine.chains().head(&id);
+    if let Some(last) = &last
+        && until.as_ref().map(|u| u.seq) != Some(last.seq)
+    {
+        return Err(SyncError::Core(casebook_core::CoreError::Conflict(
+            "the revoked computer's last changes depend on changes not here yet: run `casebook sync now`, then revoke it again".into(),
+        )));
+    }
+    drop(engine);
+    let entry = Entry {
+        op: Op::Revoke,
+        device: id.clone(),
+        name: listed.name.clone(),
+        signing_key: hex::encode(listed.signing_key.to_bytes()),
+        box_key: listed.box_key.clone(),
+        letter: listed.letter,
+        at: chrono_now(),
+        prev: None,
+        signer: String::new(),
+        until: until.clone(),
+    };
+    let list_json = append_entry(vault, &client, &me, &key, entry)?;
+    vault.sync_put_audited(SyncEvent::Revoke, &id, &[(LIST, &list_json)])?;
+    Ok(Revoked {
+        device_id: id,
+        device_name: listed.name,
+        until_seq: until.map_or(0, |u| u.seq),
+        applied_changes: report.applied_changes,
+    })
+}
+
+/// What `sync disable` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Disabled {
+    pub device_id: String,
+    /// The last of this computer's changes that counts (all of them were sent).
+    pub until_seq: u64,
+}
+
+/// Turns sync off for this computer (`sync disable`): every change made here is sent first,
+/// then this computer takes itself off the practice's device list (signed by itself, so the
+/// others stop expecting it and do not show it as stale) and forgets its sync key. The records
+/// stay; off-site backups carry on. Joining again needs a new connection (`server connect`).
+pub fn disable(vault: &mut Vault) -> Result<Disabled, SyncError> {
+    sync_now(vault)?;
+    let _running = RunLock::take(vault)?;
+    let unsent = vault.sealed_unacked()?.len();
+    if unsent > 0 {
+        return Err(SyncError::Core(casebook_core::CoreError::Conflict(
+            format!(
+                "{unsent} batch(es) of changes made here are not on the server yet: sync once more when it can be reached, then disable"
+            ),
+        )));
+    }
+    let (settings, client) = vault.server_connection()?;
+    let me = settings.device_id;
+    let key = signing_key(vault)?.ok_or_else(not_on)?;
+    let held = signed_list(vault)?;
+    let (list, keys) = checked_list(vault, &me, &key, &held)?;
+    let listed = list.devices.get(&me).cloned().ok_or_else(not_on)?;
+    let until = Engine::load(vault, &settings.account_id, &me, &key, &keys, &list)?
+        .chains()
+        .head(&me);
+    let entry = Entry {
+        op: Op::Revoke,
+        device: me.clone(),
+        name: listed.name.clone(),
+        signing_key: hex::encode(listed.signing_key.to_bytes()),
+        box_key: listed.box_key,
+        letter: listed.letter,
+        at: chrono_now(),
+        prev: None,
+        signer: String::new(),
+        until: until.clone(),
+    };
+    let list_json = append_entry(vault, &client, &me, &key, entry)?;
+    vault.sync_put_audited(SyncEvent::Disable, &me, &[(LIST, &list_json), (KEY, "")])?;
+    Ok(Disabled {
+        device_id: me,
+        until_seq: until.map_or(0, |u| u.seq),
+    })
+}
+
+fn not_on() -> SyncError {
+    SyncError::Core(casebook_core::CoreError::invalid(
+        "sync is not on for this computer: run `casebook sync enable` first",
+    ))
 }
 
 fn chrono_now() -> String {
@@ -258,6 +477,9 @@ fn checked_list(
             device: "the device list".into(),
         })
     })?;
+    if list.devices.get(me).is_some_and(|d| d.revoked) {
+        return Err(SyncError::Remote(RemoteError::Revoked));
+    }
     if list.key_of(me) != Some(&key.verifying_key()) {
         return Err(SyncError::Alarm(Alarm::DeviceKey {
             device: me.to_string(),
@@ -276,11 +498,7 @@ fn checked_list(
 pub fn begin(vault: &mut Vault) -> Result<Begun, SyncError> {
     let running = RunLock::take(vault)?;
     let (settings, client) = vault.server_connection()?;
-    let key = signing_key(vault)?.ok_or_else(|| {
-        SyncError::Core(casebook_core::CoreError::invalid(
-            "sync is not on for this computer: run `casebook sync enable` first",
-        ))
-    })?;
+    let key = signing_key(vault)?.ok_or_else(not_on)?;
     let root = practice_root(vault.sync_secrets()?.root_seed).verifying_key();
     let held = signed_list(vault)?;
     let (account, me) = (settings.account_id, settings.device_id);
@@ -399,6 +617,12 @@ pub struct DeviceStatus {
     pub name: String,
     pub letter: char,
     pub revoked: bool,
+    /// When it was added to the practice's device list (RFC 3339, as signed).
+    pub added: String,
+    /// When it was revoked (or took itself off with `sync disable`), as signed.
+    pub revoked_at: Option<String>,
+    /// For a revoked device: the last of its changes that counts.
+    pub until_seq: Option<u64>,
     pub this_computer: bool,
     /// When something new from this computer (changes or a heartbeat) was last verified here,
     /// seconds since the epoch; for this computer, when it last sealed something.
@@ -420,9 +644,10 @@ pub fn status(vault: &Vault, me: Option<&str>) -> Result<Status, SyncError> {
         .filter(|s| s.entry.op == Op::Add)
         .map(|s| {
             let this_computer = Some(s.entry.device.as_str()) == me;
-            let revoked = entries
+            let revocation = entries
                 .iter()
-                .any(|r| r.entry.op == Op::Revoke && r.entry.device == s.entry.device);
+                .find(|r| r.entry.op == Op::Revoke && r.entry.device == s.entry.device);
+            let revoked = revocation.is_some();
             let last_heard = if this_computer {
                 sealed_at
             } else {
@@ -446,6 +671,9 @@ pub fn status(vault: &Vault, me: Option<&str>) -> Result<Status, SyncError> {
                 name: s.entry.name.clone(),
                 letter: s.entry.letter,
                 revoked,
+                added: s.entry.at.clone(),
+                revoked_at: revocation.map(|r| r.entry.at.clone()),
+                until_seq: revocation.map(|r| r.entry.until.as_ref().map_or(0, |u| u.seq)),
                 this_computer,
                 last_heard,
                 stale,

@@ -169,9 +169,7 @@ impl Waiter {
             match self.listener.heard.recv_timeout(self.timing.local_check) {
                 Ok(Heard::Moved) => return Ok(Some(Wake::Elsewhere)),
                 Ok(Heard::Revoked) => {
-                    return Err(SyncError::Remote(RemoteError::Refused(
-                        ServerError::DeviceRevoked.to_string(),
-                    )));
+                    return Err(SyncError::Remote(RemoteError::Revoked));
                 }
                 Err(e) => {
                     if e == RecvTimeoutError::Disconnected {

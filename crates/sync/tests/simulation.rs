@@ -294,6 +294,7 @@ fn practice(n: usize) -> Practice {
             at: "2026-12-02T12:00:00Z".into(),
             prev: list.head.clone(),
             signer: ROOT.into(),
+            until: None,
         };
         list.append(
             &Signed::sign(entry, &root).expect("sign"),

@@ -5,7 +5,8 @@
 
 use std::process::ExitCode;
 
-use casebook_sync::engine::SyncError;
+use casebook_core::conflicts::Resolution;
+use casebook_sync::engine::{RemoteError, SyncError};
 use casebook_sync::practice;
 use clap::Subcommand;
 use serde_json::json;
@@ -32,8 +33,47 @@ pub enum SyncCmd {
     },
     /// This computer's sync: devices, last sync, the last alarm, the records' fingerprint.
     Status,
-    /// Values kept when two computers changed the same thing offline (nothing typed is lost).
-    Conflicts,
+    /// Values kept when two computers changed the same thing offline (nothing typed is lost),
+    /// and resolving them.
+    ///
+    /// With no option, lists the unresolved ones. `--resolve ID --keep current` keeps what the
+    /// record holds; `--keep other` takes the other computer's value instead (an ordinary
+    /// edit, sent to the other computers at the next sync).
+    Conflicts {
+        /// The conflict to resolve (its id, as listed).
+        #[arg(long, requires = "keep")]
+        resolve: Option<String>,
+        /// Which version to keep.
+        #[arg(long, value_enum, requires = "resolve")]
+        keep: Option<Keep>,
+    },
+    /// The practice's computers, from the device list they signed themselves.
+    Devices,
+    /// Removes another computer from the practice (a lost or replaced laptop): the server
+    /// stops taking anything from it, every computer applies its changes up to now and refuses
+    /// anything after, and it can sync nothing more.
+    ///
+    /// Needs the server account's password (CASEBOOK_SYNC_PASSWORD or a prompt) and, when the
+    /// account has TOTP, --totp. What is already on that computer stays encrypted there:
+    /// consider changing the vault's passphrase and the account's password.
+    Revoke {
+        /// The computer: its name or its id, as `sync devices` shows.
+        device: String,
+        /// The current authenticator code (or a recovery code), when TOTP is on.
+        #[arg(long)]
+        totp: Option<String>,
+    },
+    /// Turns sync off for this computer: its changes are sent first, then it leaves the
+    /// practice's device list. The records here stay; off-site backups carry on.
+    Disable,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Keep {
+    /// What the record holds now.
+    Current,
+    /// The other computer's value.
+    Other,
 }
 
 /// Exit codes as for every command: 9 an alarm (the server misbehaved), 10 the server could
@@ -103,7 +143,69 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
             }
         }
         SyncCmd::Watch { every } => watch(g, every),
-        SyncCmd::Conflicts => {
+        SyncCmd::Conflicts {
+            resolve: Some(id),
+            keep: Some(keep),
+        } => {
+            let mut vault = secrets::open_vault(g)?;
+            let keep = match keep {
+                Keep::Current => Resolution::Current,
+                Keep::Other => Resolution::Other,
+            };
+            let done = vault.resolve_conflict(&id, keep)?;
+            if g.json {
+                output::json(&done)?;
+            } else {
+                println!(
+                    "Resolved: {} {} · {} keeps {}.",
+                    done.table,
+                    done.row,
+                    done.field,
+                    match keep {
+                        Resolution::Current => "the value it had",
+                        Resolution::Other => "the other computer's value (sent at the next sync)",
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SyncCmd::Devices => devices(g),
+        SyncCmd::Revoke { device, totp } => {
+            let mut vault = secrets::open_vault(g)?;
+            let password = secrets::sync_password(false)?;
+            let reauth = casebook_core::offsite::Reauthenticate { password, totp };
+            match practice::revoke(&mut vault, &device, &reauth) {
+                Ok(done) => {
+                    if g.json {
+                        output::json(&done)?;
+                    } else {
+                        println!(
+                            "Revoked {}: the server takes nothing more from it, and every computer applies its changes up to number {} and nothing after. What is already on it stays encrypted there; consider changing the vault's passphrase and the account's password.",
+                            done.device_name, done.until_seq
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => failed(g, e),
+            }
+        }
+        SyncCmd::Disable => {
+            let mut vault = secrets::open_vault(g)?;
+            match practice::disable(&mut vault) {
+                Ok(done) => {
+                    if g.json {
+                        output::json(&done)?;
+                    } else {
+                        println!(
+                            "Sync is off for this computer: all its changes were sent, and it has left the practice's device list. The records here stay; off-site backups carry on."
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => failed(g, e),
+            }
+        }
+        SyncCmd::Conflicts { .. } => {
             let mut vault = secrets::open_vault(g)?;
             let list = vault.sync_conflicts()?;
             if g.json {
@@ -183,6 +285,57 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
     }
 }
 
+/// `sync devices`: the signed device list as this computer holds it (no network).
+fn devices(g: &Globals) -> Outcome {
+    let vault = secrets::open_vault(g)?;
+    let me = vault.server_status().ok().map(|s| s.settings.device_id);
+    let status = match practice::status(&vault, me.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return failed(g, e),
+    };
+    if g.json {
+        output::json(&status.devices)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if status.devices.is_empty() {
+        println!("No computers yet: sync is not on (`casebook sync enable`).");
+    }
+    let when = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| output::datetime(t.with_timezone(&chrono::Utc)))
+            .unwrap_or_else(|_| t.to_string())
+    };
+    for d in &status.devices {
+        let heard = d
+            .last_heard
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+            .map(output::datetime)
+            .unwrap_or_else(|| "never".into());
+        println!(
+            "{} {}{}",
+            d.name,
+            if d.this_computer {
+                "(this computer)"
+            } else {
+                ""
+            },
+            match (&d.revoked_at, d.until_seq) {
+                (Some(at), Some(n)) =>
+                    format!(" — REVOKED {}: changes up to number {n} count", when(at)),
+                _ if d.stale => " — STALE: nothing new from it for 3 days or more".into(),
+                _ => String::new(),
+            }
+        );
+        println!(
+            "    id {} · codes {}… · added {} · last heard {heard}",
+            d.id,
+            d.letter,
+            when(&d.added)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `sync watch`: runs until stopped (Ctrl-C, or the service manager), an alarm (exit 9), a
 /// vault that cannot be read, or the server refusing this computer.
 fn watch(g: &Globals, every: u64) -> Outcome {
@@ -228,7 +381,7 @@ fn watch(g: &Globals, every: u64) -> Outcome {
                 ControlFlow::Continue(())
             }
             // The server away or refusing one request: say so and keep watching.
-            Err(SyncError::Remote(e)) => {
+            Err(SyncError::Remote(e)) if e != RemoteError::Revoked => {
                 let line = e
                     .to_string()
                     .split_whitespace()

@@ -309,6 +309,22 @@ impl ServerClient {
         Ok(())
     }
 
+    /// Revokes another device of the account (the password, and code, again): its token stops
+    /// working and it can append nothing more.
+    pub fn revoke_device(
+        &self,
+        device_id: &str,
+        reauth: &Reauthenticate,
+    ) -> Result<(), ServerError> {
+        self.send(
+            self.request(reqwest::Method::DELETE, &format!("/v1/devices/{device_id}"))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(to_json(reauth)),
+            true,
+        )?;
+        Ok(())
+    }
+
     pub fn usage(&self) -> Result<Usage, ServerError> {
         Self::json(self.send(self.request(reqwest::Method::GET, "/v1/usage"), false)?)
     }

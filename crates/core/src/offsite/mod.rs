@@ -17,7 +17,7 @@ pub mod connection;
 pub mod envelope;
 mod remote;
 
-pub use casebook_wire::Usage;
+pub use casebook_wire::{Reauthenticate, Usage};
 pub use client::{ServerClient, ServerError, ServerUrl, check_locations};
 pub use connection::{OffsiteState, ServerSettings};
 pub use remote::{
