@@ -460,18 +460,83 @@ fn sync_watch_carries_an_edit_to_the_other_computer_scale_out() {
     watch_story(Backend::ScaleOut);
 }
 
-/// A laptop is revoked from the surgery: its last changes (sent before, never fetched by the
+/// A third computer joins from the account and the recovery key (`sync join`: the backup,
+/// then the log since), and a join stopped after its restore carries on when run again.
+/// Then a laptop is revoked from the surgery: its last changes (sent before, never fetched by the
 /// surgery) still count everywhere — also on a third computer that syncs only afterwards —
 /// and nothing it does after counts; it is told it was revoked. Then the third computer turns
 /// sync off: the others stop expecting it.
-fn revoke_story(backend: Backend) {
+fn join_revoke_story(backend: Backend) {
     let Some(server) = Server::start(backend, None) else {
         return;
     };
     let Practice { a, b, user, .. } = two_computers(&server);
-    let c = another_computer(&server, &user, &a, "home");
-    ok_json(&c, &["sync", "enable"]);
-    ok_json(&c, &["sync", "now"]);
+    // Work done on the laptop after the surgery's last backup: only the log has it.
+    let since_backup = b.add_client("Gil Since The Backup");
+    ok_json(&b, &["sync", "now"]);
+
+    // A third computer joins with the account and the recovery key alone.
+    let c = TestVault {
+        home: tempfile::tempdir().unwrap(),
+        dir: tempfile::tempdir().unwrap().keep().join("home"),
+        store: KeyStore::Passphrase,
+        recovery_key: a.recovery_key.clone(),
+    };
+    let join = |v: &TestVault| -> serde_json::Value {
+        let out = v
+            .cmd()
+            .env("CASEBOOK_SYNC_PASSWORD", PASSWORD)
+            .env("CASEBOOK_RECOVERY_KEY", &a.recovery_key)
+            .env("CASEBOOK_PASSPHRASE", PASSPHRASE)
+            .args([
+                "--json",
+                "sync",
+                "join",
+                "--server",
+                &server.url(),
+                "--username",
+                &user,
+                "--into",
+            ])
+            .arg(&v.dir)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).unwrap()
+    };
+    let joined = join(&c);
+    assert_eq!(joined["resumed"], false, "{joined}");
+    assert!(joined["received"].as_u64().unwrap() >= 1, "{joined}");
+    assert!(joined["latest"]["device_name"].is_string(), "{joined}");
+    assert!(
+        ok_json(&c, &["client", "list"])
+            .to_string()
+            .contains(&since_backup),
+        "the joined computer lacks work done since the backup"
+    );
+    ok_json(&a, &["sync", "now"]);
+    assert_eq!(fingerprint(&a), fingerprint(&c));
+    assert_eq!(
+        ok_json(&c, &["sync", "status"])["devices"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // A join killed after its restore: run again, it carries on from there.
+    let d = another_computer(&server, &user, &a, "spare");
+    let resumed = join(&d);
+    assert_eq!(resumed["resumed"], true, "{resumed}");
+    assert!(
+        ok_json(&d, &["client", "list"])
+            .to_string()
+            .contains(&since_backup),
+        "the resumed join did not catch up"
+    );
+    ok_json(&d, &["sync", "disable"]);
 
     // The laptop's last change reaches the server before it is revoked.
     let dee = b.add_client("Dee Laptop");
@@ -550,17 +615,18 @@ fn revoke_story(backend: Backend) {
     ok_json(&a, &["sync", "now"]);
     assert!(ok_json(&a, &["client", "list"]).to_string().contains(&fay));
     let listed = ok_json(&a, &["sync", "devices"]).to_string();
-    assert_eq!(listed.matches("\"revoked\":true").count(), 2, "{listed}");
+    // The laptop revoked; the spare and the home computer took themselves off.
+    assert_eq!(listed.matches("\"revoked\":true").count(), 3, "{listed}");
     let trail = ok_json(&a, &["audit", "list"]).to_string();
     assert!(trail.contains("sync.revoke"), "revoking is not audited");
 }
 
 #[test]
-fn a_revoked_computer_counts_up_to_its_cut_and_no_further_embedded() {
-    revoke_story(Backend::Embedded);
+fn a_computer_joins_one_is_revoked_up_to_its_cut_and_one_leaves_embedded() {
+    join_revoke_story(Backend::Embedded);
 }
 
 #[test]
-fn a_revoked_computer_counts_up_to_its_cut_and_no_further_scale_out() {
-    revoke_story(Backend::ScaleOut);
+fn a_computer_joins_one_is_revoked_up_to_its_cut_and_one_leaves_scale_out() {
+    join_revoke_story(Backend::ScaleOut);
 }

@@ -205,6 +205,26 @@ impl Vault {
         Ok(new_id)
     }
 
+    /// The newest write this vault holds from each computer (its own and the others'), as
+    /// milliseconds since the epoch, newest first: how recent the state a new computer found
+    /// is, for the therapist to judge (a server withholding the newest changes cannot be told
+    /// apart by a fresh computer alone).
+    pub fn newest_write_by_device(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT device_id, max(hlc) FROM (SELECT device_id, hlc FROM main.sync_stamps
+                 UNION ALL SELECT device_id, hlc FROM identity.sync_stamps)
+             GROUP BY device_id",
+        )?;
+        let mut out: Vec<(String, i64)> = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .filter_map(|(d, h)| crate::hlc::Hlc::parse(&h).map(|h| (d, h.wall_ms)))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(out)
+    }
+
     /// Where the change capture of both stores stands: it differs after any captured write,
     /// made by this process or another one (the app, the CLI). `sync watch` reads it a few
     /// times a second to sync soon after a local edit; one indexed read per store.

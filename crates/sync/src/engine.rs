@@ -125,6 +125,9 @@ pub struct Report {
     pub conflicts: usize,
     /// Warnings that did not stop the run (this device's lost blobs re-sent).
     pub warnings: Vec<Alarm>,
+    /// Blobs of other devices the server holds that this run did not fetch (it fetches at most
+    /// [`Outbound::cap`] per device): another run carries on.
+    pub remaining: u64,
 }
 
 /// One device's engine over its vault.
@@ -298,6 +301,7 @@ impl<'a> Engine<'a> {
             blobs: self.vault.sealed_unacked()?,
             others,
             cut,
+            cap: None,
         })
     }
 
@@ -308,6 +312,7 @@ impl<'a> Engine<'a> {
     pub fn absorb(&mut self, inbound: Inbound, sealed: usize) -> Result<Report, SyncError> {
         let mut report = Report {
             sealed,
+            remaining: inbound.remaining,
             ..Report::default()
         };
         for (seq, hash) in &inbound.acked {
@@ -512,6 +517,9 @@ pub struct Outbound {
     /// Revoked devices whose log is verified here below its revocation's cut: (device, seq
     /// verified, cut seq). Fetched up to the cut; the server lists no head for them.
     pub cut: Vec<(String, u64, u64)>,
+    /// Blobs fetched per device at most in this run (`None`: all), so a long download (a new
+    /// computer catching up) is applied and kept in steps and resumes after a kill.
+    pub cap: Option<u64>,
 }
 
 /// What the server answered ([`exchange`]).
@@ -524,6 +532,8 @@ pub struct Inbound {
     pub fetched: Vec<(String, Blobs)>,
     /// Why the exchange stopped early, if it did (what came before is kept).
     pub error: Option<RemoteError>,
+    /// Blobs the server holds past what was fetched (left for another run by the cap).
+    pub remaining: u64,
 }
 
 /// The network part of a run, without the vault: sends the blobs, reads the heads, fetches
@@ -549,7 +559,11 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
         (head.seq > *have).then_some((device, *have, head.seq))
     });
     let cut = out.cut.iter().map(|(d, have, until)| (d, *have, *until));
-    for (device, have, upto) in live.chain(cut).collect::<Vec<_>>() {
+    for (device, have, head) in live.chain(cut).collect::<Vec<_>>() {
+        let upto = out
+            .cap
+            .map_or(head, |cap| head.min(have.saturating_add(cap)));
+        inbound.remaining += head - upto;
         match remote.range(device, have + 1, upto) {
             Ok(blobs) => inbound.fetched.push((device.clone(), blobs)),
             Err(e) => {

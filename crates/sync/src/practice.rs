@@ -410,6 +410,65 @@ pub fn sync_now(vault: &mut Vault) -> Result<Report, SyncError> {
     }
 }
 
+/// Blobs per device fetched by one step of [`catch_up`].
+const CATCH_UP_STEP: u64 = 200;
+
+/// Runs until nothing is left to fetch, in steps of at most [`CATCH_UP_STEP`] blobs per
+/// device, each verified, applied and kept before the next is fetched: a new computer's
+/// first download, shown with `progress(done, total)` (blobs), and resumed by running again
+/// after a kill. The reports are summed.
+pub fn catch_up(
+    vault: &mut Vault,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Report, SyncError> {
+    let mut total = Report::default();
+    loop {
+        let begun = match begin(vault) {
+            Ok(mut b) => {
+                b.out.cap = Some(CATCH_UP_STEP);
+                b
+            }
+            Err(e) => return Err(note_failure(vault, e)),
+        };
+        let report = finish(vault, begun.exchange())?;
+        total.sealed += report.sealed;
+        total.sent += report.sent;
+        total.received += report.received;
+        total.applied_changes += report.applied_changes;
+        total.conflicts += report.conflicts;
+        total.warnings.extend(report.warnings);
+        total.remaining = report.remaining;
+        progress(
+            total.received as u64,
+            total.received as u64 + report.remaining,
+        );
+        if report.remaining == 0 || report.received == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+/// The newest state this computer holds: the computer that wrote the newest change it has,
+/// and when (seconds since the epoch). No network.
+pub fn latest_state(vault: &Vault) -> Result<Option<(String, String, i64)>, SyncError> {
+    let names: std::collections::BTreeMap<String, String> = signed_list(vault)?
+        .into_iter()
+        .filter(|s| s.entry.op == Op::Add)
+        .map(|s| (s.entry.device, s.entry.name))
+        .collect();
+    Ok(vault
+        .newest_write_by_device()?
+        .into_iter()
+        .next()
+        .map(|(device, ms)| {
+            let name = names
+                .get(&device)
+                .cloned()
+                .unwrap_or_else(|| "a computer no longer listed".into());
+            (device, name, ms / 1000)
+        }))
+}
+
 /// Held from the start of a run to its end, so two processes on one vault (the app and
 /// `sync watch`, say) never run at once: each run loads the engine's state at its start and
 /// saves it at its end, and two interleaved runs would each see the other's blobs as replays.

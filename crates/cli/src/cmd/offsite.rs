@@ -142,6 +142,27 @@ pub fn restore(
     name: Option<String>,
     into: PathBuf,
 ) -> Outcome {
+    let restored = restore_vault(g, url, username, totp, name, &into)?;
+    print_restored(
+        g,
+        &restored,
+        &into,
+        "off-site backup",
+        "; it is connected to the server as this computer",
+    )
+}
+
+/// Restores an off-site backup into `into` (the newest verified one, or `name`), connected
+/// to the server as this computer: `backup restore --from-server`, and the first step of
+/// `sync join`. Says where the server keeps data, unless --json.
+pub(crate) fn restore_vault(
+    g: &Globals,
+    url: &str,
+    username: &str,
+    totp: Option<String>,
+    name: Option<String>,
+    into: &std::path::Path,
+) -> anyhow::Result<casebook_core::backup::Restored> {
     let password = secrets::sync_password(false)?;
     let key = secrets::recovery_key()?;
     let mut session = ServerRestore::sign_in(
@@ -183,14 +204,7 @@ pub fn restore(
             .map(|m| m.key_store)
     };
     let passphrase = restore_passphrase(chosen_key_store)?;
-    let restored = session
-        .restore(name.as_deref(), &into, passphrase.as_deref(), &mut bar())
-        .map_err(passphrase_words)?;
-    print_restored(
-        g,
-        &restored,
-        &into,
-        "off-site backup",
-        "; it is connected to the server as this computer",
-    )
+    Ok(session
+        .restore(name.as_deref(), into, passphrase.as_deref(), &mut bar())
+        .map_err(passphrase_words)?)
 }

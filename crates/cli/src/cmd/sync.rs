@@ -47,6 +47,28 @@ pub enum SyncCmd {
         #[arg(long, value_enum, requires = "resolve")]
         keep: Option<Keep>,
     },
+    /// Sets up this computer as another computer of the practice, from the server account and
+    /// the recovery key: the newest off-site backup, then every computer's changes since.
+    ///
+    /// The account password comes from CASEBOOK_SYNC_PASSWORD (or a prompt), the recovery key
+    /// from CASEBOOK_RECOVERY_KEY (or a prompt); the new vault's keys go where `init` puts
+    /// them (the keychain, or a passphrase with CASEBOOK_PASSPHRASE). Killed part way, run it
+    /// again with the same --into: it carries on. Ends by naming the newest state found, so
+    /// you can judge whether it is as recent as it should be.
+    Join {
+        /// The server's address.
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// The server account.
+        #[arg(long)]
+        username: String,
+        /// The new vault folder (must not exist or be empty, or hold an unfinished join).
+        #[arg(long, value_name = "DIR")]
+        into: std::path::PathBuf,
+        /// The current authenticator code (or a recovery code), when the account has TOTP on.
+        #[arg(long, value_name = "CODE")]
+        totp: Option<String>,
+    },
     /// The practice's computers, from the device list they signed themselves.
     Devices,
     /// Removes another computer from the practice (a lost or replaced laptop): the server
@@ -170,6 +192,12 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
             Ok(ExitCode::SUCCESS)
         }
         SyncCmd::Devices => devices(g),
+        SyncCmd::Join {
+            server,
+            username,
+            into,
+            totp,
+        } => join(g, &server, &username, into, totp),
         SyncCmd::Revoke { device, totp } => {
             let mut vault = secrets::open_vault(g)?;
             let password = secrets::sync_password(false)?;
@@ -283,6 +311,121 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `sync join`: restore the newest off-site backup into `into` (unless an earlier, killed
+/// join already did), turn sync on, then fetch every computer's changes since, in steps.
+fn join(
+    g: &Globals,
+    url: &str,
+    username: &str,
+    into: std::path::PathBuf,
+    totp: Option<String>,
+) -> Outcome {
+    let here = Globals {
+        json: g.json,
+        vault_dir: into.clone(),
+    };
+    let resuming = into.join("vault.json").exists();
+    let mut vault = if resuming {
+        let vault = secrets::open_vault(&here)?;
+        let settings = vault.server_status().ok().map(|s| s.settings);
+        let same = settings.as_ref().is_some_and(|s| {
+            s.username == username && s.url.trim_end_matches('/') == url.trim_end_matches('/')
+        });
+        if !same {
+            return Err(casebook_core::CoreError::VaultExists(into).into());
+        }
+        if !g.json {
+            println!(
+                "Carrying on with the join already begun in {}.",
+                into.display()
+            );
+        }
+        vault
+    } else {
+        let restored = super::offsite::restore_vault(&here, url, username, totp, None, &into)?;
+        if !g.json {
+            println!(
+                "Restored the off-site backup made {} ({} clients, {} session notes).",
+                restored
+                    .manifest
+                    .created_at
+                    .parse()
+                    .map(output::datetime)
+                    .unwrap_or_default(),
+                restored.manifest.counts.clients,
+                restored.manifest.counts.session_notes
+            );
+        }
+        restored.vault
+    };
+    let enabled = if practice::is_on(&vault).map_err(anyhow::Error::from)? {
+        None
+    } else {
+        match practice::enable(&mut vault) {
+            Ok(e) => Some(e),
+            Err(e) => return failed(g, e),
+        }
+    };
+    let bar = (!g.json).then(|| {
+        let pb = indicatif::ProgressBar::new(0);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:>12} [{bar:30}] {pos}/{len} change batches",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb.set_message("Catching up");
+        pb
+    });
+    let caught_up = practice::catch_up(&mut vault, |done, total| {
+        if let Some(pb) = &bar {
+            pb.set_length(total);
+            pb.set_position(done);
+        }
+    });
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
+    }
+    let report = match caught_up {
+        Ok(r) => r,
+        Err(e) => return failed(g, e),
+    };
+    let latest = practice::latest_state(&vault).map_err(anyhow::Error::from)?;
+    let me = vault.server_status().ok().map(|s| s.settings);
+    if g.json {
+        output::json(&json!({
+            "vault": into,
+            "device_id": me.as_ref().map(|s| &s.device_id),
+            "device_name": me.as_ref().map(|s| &s.device_name),
+            "letter": enabled.as_ref().map(|e| e.letter),
+            "resumed": resuming,
+            "received": report.received,
+            "applied_changes": report.applied_changes,
+            "latest": latest.as_ref().map(|(id, name, at)| json!({
+                "device_id": id, "device_name": name, "at": at
+            })),
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Joined the practice as {}: {} change batch(es) from the other computers applied ({} changes).",
+        me.as_ref()
+            .map_or("this computer", |s| s.device_name.as_str()),
+        report.received,
+        report.applied_changes
+    );
+    match latest.and_then(|(_, name, at)| {
+        chrono::DateTime::from_timestamp(at, 0).map(|t| (name, output::datetime(t)))
+    }) {
+        Some((name, at)) => println!(
+            "Latest state found: {name}, {at}. If a computer of the practice has newer work, the server has not shown it: check before relying on this copy."
+        ),
+        None => println!("Latest state found: no changes yet."),
+    }
+    println!("Open it with --vault {}", into.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `sync devices`: the signed device list as this computer holds it (no network).
