@@ -695,3 +695,107 @@ fn a_quiet_computer_sends_a_heartbeat_every_hour() {
         "the changes, and no heartbeat beside them: {sent:?}"
     );
 }
+
+/// A revoked computer's log counts up to the cut its revocation names, and nothing after it
+/// counts — even from a server that keeps taking its blobs. A computer that learns of the
+/// revocation before it fetched the revoked computer's last blobs reads them by range up to
+/// the cut (the server's head for that computer is ignored).
+#[test]
+fn a_revoked_computers_log_counts_up_to_its_cut_and_no_further() {
+    let mut p = practice(3);
+    let mut server = Server {
+        logs: BTreeMap::new(),
+        rng: ChaCha8Rng::seed_from_u64(11),
+        lie: Lie::Honest,
+        flaky: 0,
+        quota: usize::MAX,
+        told: Vec::new(),
+    };
+    let add = |p: &mut Practice, i: usize, name: &str| {
+        p.devices[i]
+            .vault
+            .as_mut()
+            .expect("open")
+            .add_client(ClientIdentity {
+                full_name: name.into(),
+                ..Default::default()
+            })
+            .expect("add a client");
+    };
+    let clients = |p: &mut Practice, i: usize| {
+        p.devices[i]
+            .vault
+            .as_mut()
+            .expect("open")
+            .list_clients(true)
+            .expect("list")
+            .len()
+    };
+    for i in 0..3 {
+        sync(&mut p, i, &mut server).expect("everyone on");
+    }
+    add(&mut p, 2, "Before The Cut");
+    sync(&mut p, 2, &mut server).expect("the laptop's last run");
+    sync(&mut p, 0, &mut server).expect("the surgery catches up");
+
+    // The surgery revokes the laptop, with the laptop's log as it verified it.
+    let laptop = p.devices[2].id.clone();
+    let cut = {
+        let d = &mut p.devices[0];
+        let me = d.id.clone();
+        Engine::load(
+            d.vault.as_mut().expect("open"),
+            ACCOUNT,
+            &me,
+            &d.signer,
+            &p.keys,
+            &p.list,
+        )
+        .expect("engine")
+        .chains()
+        .head(&laptop)
+        .expect("the laptop's blobs verified")
+    };
+    let listed = p.list.devices[&laptop].clone();
+    let entry = Entry {
+        op: ListOp::Revoke,
+        device: laptop.clone(),
+        name: listed.name,
+        signing_key: hex::encode(listed.signing_key.to_bytes()),
+        box_key: listed.box_key,
+        letter: listed.letter,
+        at: "2026-12-03T09:00:00Z".into(),
+        prev: p.list.head.clone(),
+        signer: ROOT.into(),
+        until: Some(cut.clone()),
+    };
+    let root = practice_root("simulation recovery key");
+    p.list
+        .append(
+            &Signed::sign(entry, &root).expect("sign"),
+            &root.verifying_key(),
+        )
+        .expect("a valid revocation");
+
+    // A server that keeps taking the laptop's blobs.
+    add(&mut p, 2, "After The Cut");
+    sync(&mut p, 2, &mut server).expect("the colluding server takes it");
+    assert!(server.logs[&laptop].len() as u64 > cut.seq);
+
+    // The home computer had none of the laptop's blobs: it reads them up to the cut.
+    let home = sync_at(&mut p, 1, &mut server, None).expect("no alarm");
+    assert!(home.received >= 1, "{home:?}");
+    sync(&mut p, 0, &mut server).expect("the surgery again");
+    let (surgery, home, laptop_now) = (clients(&mut p, 0), clients(&mut p, 1), clients(&mut p, 2));
+    assert_eq!(home, surgery);
+    assert_eq!(laptop_now, surgery + 1, "the laptop's later client counted");
+    let print = |p: &Practice, i: usize| {
+        p.devices[i]
+            .vault
+            .as_ref()
+            .expect("open")
+            .records_fingerprint()
+            .expect("print")
+    };
+    assert_eq!(print(&p, 0), print(&p, 1));
+}
