@@ -126,6 +126,10 @@ export const AUDIT_WORDS: Record<string, Words> = {
   "server.account_delete": { label: "Deleted the server account" },
   "sync.apply": { label: "Received changes from another computer" },
   "sync.conflicts": { label: "Viewed values kept from edits made on two computers at once", routine: true },
+  "sync.resolve": { label: "Chose between two computers' versions of a value" },
+  "sync.enable": { label: "Turned on sync between computers" },
+  "sync.revoke": { label: "Removed another computer from the practice" },
+  "sync.disable": { label: "Turned off sync on this computer" },
   "device.reidentify": { label: "This copy of the records became a computer of its own" },
 };
 
