@@ -216,6 +216,23 @@ fn story(backend: Backend) {
         assert!(conflicts.contains("\"draft\""), "{conflicts}");
     }
 
+    // Each computer holds and verifies the other's audit trail, and lists its entries with
+    // the computer's name.
+    let verified = ok_json(&a, &["audit", "verify"]);
+    assert_eq!(
+        verified["devices"].as_array().unwrap().len(),
+        1,
+        "{verified}"
+    );
+    let trail = ok_json(&a, &["audit", "list", "--limit", "1000"]);
+    let laptop_edit = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "client.edit" && e["device_name"] != "this computer")
+        .unwrap_or_else(|| panic!("the laptop's edit is not in the surgery's trail: {trail}"));
+    assert!(laptop_edit["device_name"].is_string(), "{laptop_edit}");
+
     // Resolving at the surgery: the draft takes the other computer's version, the email keeps
     // what it has. Taking the other version is an edit like any other: it reaches the laptop.
     let conflicts = ok_json(&a, &["sync", "conflicts"]);

@@ -9,7 +9,7 @@
 //! whole chain inside the clinical store is caught.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{CoreError, Result};
@@ -166,7 +166,8 @@ impl Action {
 }
 
 /// One line of the audit trail.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct AuditEntry {
     pub seq: i64,
     /// RFC 3339 UTC time.
@@ -205,7 +206,7 @@ impl AuditEntry {
         .unwrap_or_default()
     }
 
-    fn compute_hash(&self) -> String {
+    pub(crate) fn compute_hash(&self) -> String {
         hex::encode(Sha256::digest(self.canonical()))
     }
 }
@@ -310,9 +311,9 @@ pub struct AuditFilter {
     pub limit: Option<usize>,
 }
 
-/// Entries matching `filter`, oldest first.
-pub(crate) fn list(conn: &Connection, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-    let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1");
+/// The `WHERE` conditions (after `WHERE 1 = 1`) and their arguments for `filter`.
+pub(crate) fn conditions(filter: &AuditFilter) -> (String, Vec<String>) {
+    let mut sql = String::new();
     let mut args: Vec<String> = Vec::new();
     if let Some(c) = &filter.client_code {
         args.push(c.clone());
@@ -335,7 +336,15 @@ pub(crate) fn list(conn: &Connection, filter: &AuditFilter) -> Result<Vec<AuditE
         args.push(u.clone());
         sql += &format!(" AND at < ?{}", args.len());
     }
-    sql += " ORDER BY seq DESC";
+    (sql, args)
+}
+
+/// Entries matching `filter` — this computer's and, after sync, the practice's other
+/// computers' ([`crate::audit_devices`]) — oldest first, in time order. With a limit, the
+/// newest that many.
+pub(crate) fn list(conn: &Connection, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+    let (cond, args) = conditions(filter);
+    let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1{cond} ORDER BY seq DESC");
     if let Some(l) = filter.limit {
         sql += &format!(" LIMIT {l}");
     }
@@ -344,6 +353,19 @@ pub(crate) fn list(conn: &Connection, filter: &AuditFilter) -> Result<Vec<AuditE
     let mut entries = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     // Newest `limit` were taken; show them oldest first.
     entries.reverse();
+    let mut shown: std::collections::HashSet<String> =
+        entries.iter().map(|e| e.hash.clone()).collect();
+    let others = crate::audit_devices::list(conn, filter, &mut shown)?;
+    if !others.is_empty() {
+        entries.extend(others);
+        // Stable: this computer's entries within one second keep their order.
+        entries.sort_by(|a, b| a.at.cmp(&b.at));
+        if let Some(l) = filter.limit
+            && entries.len() > l
+        {
+            entries.drain(..entries.len() - l);
+        }
+    }
     Ok(entries)
 }
 
@@ -399,6 +421,8 @@ pub struct Verification {
     pub entries: i64,
     /// The hash at the end of the chain.
     pub head_hash: String,
+    /// The practice's other computers' chains held here, each verified entry by entry.
+    pub devices: Vec<crate::audit_devices::RemoteChain>,
 }
 
 /// Walks the whole chain and checks it against the head kept in the identity store.
@@ -484,5 +508,6 @@ pub(crate) fn verify(conn: &Connection) -> Result<Verification> {
     Ok(Verification {
         entries: count,
         head_hash: prev_hash,
+        devices: crate::audit_devices::verify_all(conn)?,
     })
 }

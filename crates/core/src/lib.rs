@@ -28,6 +28,7 @@
 //! * [`hlc`] — hybrid logical clock stamps for sync.
 
 pub mod audit;
+pub mod audit_devices;
 pub mod backup;
 pub mod calendar;
 pub mod changes;

@@ -234,6 +234,8 @@ pub const TABLES: &[Table] = &[
     t("sync_sealed", Clinical, "seq", DeviceLocal, None, None),
     t("sync_state", Clinical, "key", DeviceLocal, None, None),
     t("audit_head", Identity, "id", DeviceLocal, None, None),
+    // Other computers' audit chains, as verified here (they arrive in their own blobs).
+    t("audit_remote", Clinical, "hash", DeviceLocal, None, None),
     t("calendar_feed", Identity, "id", DeviceLocal, None, None),
     t("sync_changes", Identity, "seq", DeviceLocal, None, None),
     t("sync_applying", Identity, "id", DeviceLocal, None, None),

@@ -298,6 +298,28 @@ pub(crate) const CLINICAL: &[&str] = &[
     );
     CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     "#,
+    // v9: the practice's other computers' audit trails ([`crate::audit_devices`]), one
+    // chain per sending computer, kept read-only as this computer's own.
+    r#"
+    CREATE TABLE audit_remote (
+        chain TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        client_code TEXT,
+        object_id TEXT,
+        detail TEXT,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (chain, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX audit_remote_by_time ON audit_remote(at);
+    CREATE TRIGGER audit_remote_no_update BEFORE UPDATE ON audit_remote
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_remote_no_delete BEFORE DELETE ON audit_remote
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    "#,
 ];
 
 /// The identity store (`identity`): code → name and contact details, and the audit chain head.

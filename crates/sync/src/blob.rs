@@ -44,6 +44,8 @@ pub enum Kind {
     Checkpoint,
     /// A device-list entry.
     Devices,
+    /// Entries of the device's own audit trail (to the clinical sync key: codes, never names).
+    Audit,
 }
 
 /// The part of a blob the server can read (it learns nothing it does not already know).

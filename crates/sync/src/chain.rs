@@ -45,6 +45,9 @@ pub enum Alarm {
     /// A change to a record that never changes once written (a finalised note, an addendum,
     /// a measure, an erasure record).
     Immutable { device: String, seq: u64 },
+    /// Audit entries that do not extend the device's audit trail as held here (an entry
+    /// altered, missing or out of order).
+    AuditTrail { device: String, seq: u64 },
 }
 
 impl Alarm {
@@ -60,6 +63,7 @@ impl Alarm {
             Alarm::Altered { .. } => "altered",
             Alarm::DeviceKey { .. } => "device-key",
             Alarm::Immutable { .. } => "immutable",
+            Alarm::AuditTrail { .. } => "audit-trail",
         }
     }
 
@@ -102,6 +106,9 @@ impl Alarm {
             ),
             Alarm::Immutable { device, seq } => format!(
                 "immutable: change {seq} from device {device} would change a finalised record; nothing was applied"
+            ),
+            Alarm::AuditTrail { device, seq } => format!(
+                "audit-trail: the audit entries in change {seq} from device {device} do not extend its audit trail as held here; nothing was applied"
             ),
         }
     }

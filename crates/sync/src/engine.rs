@@ -113,6 +113,9 @@ struct State {
     /// When a new blob of each other device was last verified here (seconds since the epoch).
     #[serde(default)]
     heard: BTreeMap<String, i64>,
+    /// The last entry of this device's audit trail sealed.
+    #[serde(default)]
+    audit_sent: i64,
 }
 
 /// What one run did. Blobs are counted whatever they carry (change batches, heartbeats).
@@ -164,6 +167,7 @@ impl<'a> Engine<'a> {
                 chains: Chains::new(&me),
                 sealed_at: None,
                 heard: BTreeMap::new(),
+                audit_sent: 0,
             },
         };
         Ok(Engine {
@@ -241,7 +245,30 @@ impl<'a> Engine<'a> {
             self.seal_one(Kind::Heartbeat, b"[]", next)?;
             sealed += 1;
         }
+        // The audit trail travels with changes and heartbeats, never on its own: applying
+        // changes writes an audit entry, and a blob of that alone would wake the others, whose
+        // applying would write one, and so on.
+        if sealed > 0 {
+            sealed += self.seal_audit()?;
+        }
         Ok(sealed)
+    }
+
+    /// Seals this device's audit entries not yet sealed, in batches.
+    fn seal_audit(&mut self) -> Result<usize, SyncError> {
+        let mut sealed = 0;
+        loop {
+            let entries = self.vault.audit_outgoing(self.state.audit_sent, BATCH)?;
+            let Some(last) = entries.last() else {
+                return Ok(sealed);
+            };
+            let mut next = self.state.clone();
+            next.audit_sent = last.seq;
+            let payload = serde_json::to_vec(&entries)
+                .map_err(|e| SyncError::Core(CoreError::Corrupt(e.to_string())))?;
+            self.seal_one(Kind::Audit, &payload, next)?;
+            sealed += 1;
+        }
     }
 
     /// Seals one blob of `kind` at the next seq and keeps it with `next` (the state after it),
@@ -430,7 +457,11 @@ impl<'a> Engine<'a> {
         // Causal order: every blob its writer had seen is applied here first.
         for (other, claim) in &opened.inner.view {
             // A writer that saw a revoked device's blob past its cut: that blob never counts.
-            if self.devices.key_for_blob(other, claim.seq).is_none() && *other != self.me {
+            // (A device not in the list held here is waited for: the writer may have seen a
+            // newer list than the one this run fetched.)
+            let revoked = self.devices.devices.get(other).is_some_and(|d| d.revoked);
+            if revoked && *other != self.me && self.devices.key_for_blob(other, claim.seq).is_none()
+            {
                 return Err(SyncError::Alarm(Alarm::DeviceKey {
                     device: other.clone(),
                 }));
@@ -465,6 +496,30 @@ impl<'a> Engine<'a> {
                 Err(CoreError::SyncIntegrity(_)) => {
                     self.state.chains = before;
                     return Err(SyncError::Alarm(Alarm::Immutable {
+                        device: device.to_string(),
+                        seq,
+                    }));
+                }
+                Err(e) => {
+                    self.state.chains = before;
+                    return Err(e.into());
+                }
+            }
+        }
+        if kind == Kind::Audit {
+            let entries: Vec<casebook_core::audit::AuditEntry> =
+                match serde_json::from_slice(&opened.payload) {
+                    Ok(e) => e,
+                    Err(_) => {
+                        self.state.chains = before;
+                        return Err(altered());
+                    }
+                };
+            match self.vault.audit_apply_remote(device, &entries) {
+                Ok(_) => {}
+                Err(CoreError::SyncIntegrity(_)) => {
+                    self.state.chains = before;
+                    return Err(SyncError::Alarm(Alarm::AuditTrail {
                         device: device.to_string(),
                         seq,
                     }));

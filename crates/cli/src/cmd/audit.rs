@@ -104,17 +104,28 @@ pub fn run(g: &Globals, cmd: AuditCmd) -> Outcome {
             let filter = to_filter(filter, Some(limit))?;
             let mut vault = secrets::open_vault(g)?;
             let entries = vault.audit_entries(&filter)?;
+            let names = device_names(&vault);
+            let name_of = |id: &str| names.get(id).cloned().unwrap_or_else(|| short(id));
             if g.json {
-                output::json(&entries)?;
+                let with_names: Vec<serde_json::Value> = entries
+                    .iter()
+                    .map(|e| {
+                        let mut v = serde_json::to_value(e).unwrap_or_default();
+                        v["device_name"] = json!(name_of(&e.device_id));
+                        v
+                    })
+                    .collect();
+                output::json(&with_names)?;
             } else {
                 for e in entries {
                     let at = chrono::DateTime::parse_from_rfc3339(&e.at)
                         .map(|t| output::datetime(t.with_timezone(&chrono::Utc)))
                         .unwrap_or(e.at.clone());
                     println!(
-                        "#{:<6} {}  {:<20} {:<7} {}  {}",
+                        "#{:<6} {}  {:<16} {:<20} {:<7} {}  {}",
                         e.seq,
                         at,
+                        name_of(&e.device_id),
                         e.action,
                         e.client_code.as_deref().unwrap_or("-"),
                         e.object_id.as_deref().unwrap_or(""),
@@ -128,15 +139,30 @@ pub fn run(g: &Globals, cmd: AuditCmd) -> Outcome {
             match vault.verify_audit() {
                 Ok(v) => {
                     if g.json {
-                        output::json(
-                            &json!({ "ok": true, "entries": v.entries, "head_hash": v.head_hash }),
-                        )?;
+                        output::json(&json!({
+                            "ok": true,
+                            "entries": v.entries,
+                            "head_hash": v.head_hash,
+                            "devices": v.devices,
+                        }))?;
                     } else {
                         println!(
                             "The audit trail verifies: {} entries, head {}.",
                             v.entries,
                             &v.head_hash[..16]
                         );
+                        let names = device_names(&vault);
+                        for d in &v.devices {
+                            println!(
+                                "  and that of {}: {} entries, head {}.",
+                                names
+                                    .get(&d.device)
+                                    .cloned()
+                                    .unwrap_or_else(|| short(&d.device)),
+                                d.entries,
+                                &d.head_hash[..16]
+                            );
+                        }
                     }
                 }
                 Err(e @ CoreError::AuditBroken(_)) => {
@@ -183,4 +209,21 @@ pub fn run(g: &Globals, cmd: AuditCmd) -> Outcome {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The practice's computers by id, from the signed device list held here ("this computer"
+/// for this one); empty before sync is on.
+fn device_names(vault: &casebook_core::Vault) -> std::collections::BTreeMap<String, String> {
+    let me = vault.server_status().ok().map(|s| s.settings.device_id);
+    let mut names: std::collections::BTreeMap<String, String> =
+        casebook_sync::practice::status(vault, me.as_deref())
+            .map(|s| s.devices.into_iter().map(|d| (d.id, d.name)).collect())
+            .unwrap_or_default();
+    names.insert(vault.meta().device_id.clone(), "this computer".into());
+    names
+}
+
+/// A device id shortened for a column ("computer 1b2c3d4e").
+fn short(id: &str) -> String {
+    format!("computer {}", id.chars().take(8).collect::<String>())
 }

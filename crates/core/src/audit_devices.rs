@@ -1,0 +1,194 @@
+//! Other computers' audit trails. Each computer keeps its own hash chain (`audit_log`, see
+//! [`crate::audit`]); the sync engine carries it to the practice's other computers, where it
+//! is kept read-only in `audit_remote` — one chain per sending computer — after each entry is
+//! verified to extend what is held (its number, its link to the entry before, its own hash).
+//! `audit verify` walks every chain and names the computer and entry that fails; `audit list`
+//! shows every computer's entries in time order.
+//!
+//! A chain begins with the history of the vault it was copied from (a computer set up from a
+//! backup carries the first computer's entries up to that backup); those entries are the same
+//! bytes, with the same hashes, as the first computer's own, and are shown once.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::audit::{AuditEntry, GENESIS};
+use crate::error::{CoreError, Result};
+use crate::vault::Vault;
+
+const COLUMNS: &str = "seq, at, device_id, action, client_code, object_id, detail, prev_hash, hash";
+
+/// One other computer's chain as verified here.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RemoteChain {
+    /// The computer that sent it.
+    pub device: String,
+    pub entries: i64,
+    pub head_hash: String,
+}
+
+fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        device_id: r.get(2)?,
+        action: r.get(3)?,
+        client_code: r.get(4)?,
+        object_id: r.get(5)?,
+        detail: r.get(6)?,
+        prev_hash: r.get(7)?,
+        hash: r.get(8)?,
+    })
+}
+
+/// Checks that `e` is entry number `seq` of a chain whose last hash is `prev`.
+fn check_link(e: &AuditEntry, seq: i64, prev: &str) -> std::result::Result<(), String> {
+    if e.seq != seq {
+        return Err(format!(
+            "entry #{seq} is missing (found #{} instead)",
+            e.seq
+        ));
+    }
+    if e.prev_hash != prev {
+        return Err(format!("entry #{seq} does not follow entry #{}", seq - 1));
+    }
+    if e.compute_hash() != e.hash {
+        return Err(format!(
+            "entry #{seq} was altered (its contents do not match its hash)"
+        ));
+    }
+    Ok(())
+}
+
+/// The last entry held of `device`'s chain: (seq, hash).
+fn last(conn: &Connection, device: &str) -> Result<(i64, String)> {
+    Ok(conn
+        .query_row(
+            "SELECT seq, hash FROM main.audit_remote WHERE chain = ?1 ORDER BY seq DESC LIMIT 1",
+            [device],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .unwrap_or((0, GENESIS.to_string())))
+}
+
+impl Vault {
+    /// This computer's own audit entries after `after` (a seq), oldest first, at most `limit`:
+    /// what the sync engine sends next. Not an action on a record, so not audited.
+    pub fn audit_outgoing(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM main.audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![after, limit as i64], row_to_entry)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Keeps entries of `device`'s chain, each verified to extend what is held here. Entries
+    /// already held (the same hash at the same number) are skipped; anything else that does
+    /// not extend the chain is refused whole ([`CoreError::SyncIntegrity`]), nothing kept.
+    /// Returns how many were new. Applying them is not itself audited: they are the record.
+    pub fn audit_apply_remote(&mut self, device: &str, entries: &[AuditEntry]) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let (mut seq, mut prev) = last(&tx, device)?;
+        let mut added = 0;
+        for e in entries {
+            if e.seq <= seq {
+                let held: Option<String> = tx
+                    .query_row(
+                        "SELECT hash FROM main.audit_remote WHERE chain = ?1 AND seq = ?2",
+                        params![device, e.seq],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if held.as_deref() == Some(e.hash.as_str()) && e.compute_hash() == e.hash {
+                    continue;
+                }
+                return Err(CoreError::SyncIntegrity(format!(
+                    "audit entry #{} of computer {device} differs from the one held",
+                    e.seq
+                )));
+            }
+            check_link(e, seq + 1, &prev).map_err(|why| {
+                CoreError::SyncIntegrity(format!("the audit trail of computer {device}: {why}"))
+            })?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO main.audit_remote (chain, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                ),
+                params![
+                    device,
+                    e.seq,
+                    e.at,
+                    e.device_id,
+                    e.action,
+                    e.client_code,
+                    e.object_id,
+                    e.detail,
+                    e.prev_hash,
+                    e.hash
+                ],
+            )?;
+            seq = e.seq;
+            prev = e.hash.clone();
+            added += 1;
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+}
+
+/// Walks every other computer's chain held here; the error names the computer and the entry.
+pub(crate) fn verify_all(conn: &Connection) -> Result<Vec<RemoteChain>> {
+    let devices: Vec<String> = conn
+        .prepare("SELECT DISTINCT chain FROM main.audit_remote ORDER BY chain")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::new();
+    for device in devices {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM main.audit_remote WHERE chain = ?1 ORDER BY seq"
+        ))?;
+        let mut rows = stmt.query([&device])?;
+        let (mut seq, mut prev) = (0i64, GENESIS.to_string());
+        while let Some(row) = rows.next()? {
+            let e = row_to_entry(row)?;
+            check_link(&e, seq + 1, &prev).map_err(|why| {
+                CoreError::AuditBroken(format!("the trail of computer {device}: {why}"))
+            })?;
+            seq = e.seq;
+            prev = e.hash;
+        }
+        out.push(RemoteChain {
+            device,
+            entries: seq,
+            head_hash: prev,
+        });
+    }
+    Ok(out)
+}
+
+/// Other computers' entries matching `filter` (the same filter as this computer's own),
+/// without those whose hash is in `shown` (an entry carried in two chains is shown once).
+pub(crate) fn list(
+    conn: &Connection,
+    filter: &crate::audit::AuditFilter,
+    shown: &mut std::collections::HashSet<String>,
+) -> Result<Vec<AuditEntry>> {
+    let (cond, args) = crate::audit::conditions(filter);
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM main.audit_remote WHERE 1 = 1{cond} ORDER BY at DESC, seq DESC"
+    );
+    if let Some(l) = filter.limit {
+        sql += &format!(" LIMIT {l}");
+    }
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), row_to_entry)?;
+    let mut out = Vec::new();
+    for e in rows {
+        let e = e?;
+        if shown.insert(e.hash.clone()) {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,96 @@
+//! Other computers' audit trails, as the sync engine hands them over: kept only when each
+//! entry extends the chain held (its number, its link, its hash), shown with this computer's
+//! own in time order, and verified entry by entry by `audit verify`, which names the computer
+//! and the entry that fails.
+
+use casebook_core::audit::{AuditEntry, AuditFilter};
+use casebook_core::{ClientIdentity, CoreError, Vault};
+
+const PASSPHRASE: &str = "audit devices test passphrase";
+
+fn vault(home: &tempfile::TempDir, name: &str) -> Vault {
+    Vault::init(&home.path().join(name), Some(PASSPHRASE))
+        .unwrap()
+        .vault
+}
+
+/// A laptop's own trail after a few actions.
+fn laptop_trail(home: &tempfile::TempDir) -> Vec<AuditEntry> {
+    let mut laptop = vault(home, "laptop");
+    for name in ["Ann Example", "Bea Example"] {
+        laptop
+            .add_client(ClientIdentity {
+                full_name: name.into(),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    laptop.audit_outgoing(0, 10_000).unwrap()
+}
+
+#[test]
+fn another_computers_trail_is_kept_only_as_an_unbroken_chain() {
+    let home = tempfile::tempdir().unwrap();
+    let trail = laptop_trail(&home);
+    assert!(trail.len() >= 3, "{trail:?}");
+    let mut surgery = vault(&home, "surgery");
+
+    // In two parts, and the first part again: each entry is kept once.
+    let (first, rest) = trail.split_at(2);
+    assert_eq!(surgery.audit_apply_remote("laptop", first).unwrap(), 2);
+    assert_eq!(
+        surgery.audit_apply_remote("laptop", &trail).unwrap(),
+        rest.len()
+    );
+    assert_eq!(surgery.audit_apply_remote("laptop", first).unwrap(), 0);
+
+    // Shown with the surgery's own, in time order, and verified.
+    let listed = surgery.audit_entries(&AuditFilter::default()).unwrap();
+    for e in &trail {
+        assert!(listed.iter().any(|l| l.hash == e.hash), "{e:?} not listed");
+    }
+    assert!(
+        listed.windows(2).all(|w| w[0].at <= w[1].at),
+        "not in time order"
+    );
+    let v = surgery.verify_audit().unwrap();
+    assert_eq!(v.devices.len(), 1);
+    assert_eq!(v.devices[0].device, "laptop");
+    assert_eq!(v.devices[0].entries, trail.len() as i64);
+}
+
+#[test]
+fn an_altered_missing_or_reordered_entry_is_refused_and_nothing_kept() {
+    let home = tempfile::tempdir().unwrap();
+    let trail = laptop_trail(&home);
+    let mut surgery = vault(&home, "surgery");
+
+    let mut altered = trail.clone();
+    altered[1].action = "client.erase".into();
+    let mut gap = trail.clone();
+    gap.remove(1);
+    let mut swapped = trail.clone();
+    swapped.swap(0, 1);
+    let mut relinked = trail.clone();
+    relinked[2].prev_hash = trail[0].hash.clone();
+    for (what, bad) in [
+        ("altered", altered),
+        ("missing", gap),
+        ("reordered", swapped),
+        ("relinked", relinked),
+    ] {
+        let err = surgery.audit_apply_remote("laptop", &bad).unwrap_err();
+        assert!(matches!(err, CoreError::SyncIntegrity(_)), "{what}: {err}");
+        let v = surgery.verify_audit().unwrap();
+        assert!(v.devices.is_empty(), "{what}: something was kept");
+    }
+
+    // A different entry at a number already held.
+    surgery.audit_apply_remote("laptop", &trail[..2]).unwrap();
+    let mut other = trail[1].clone();
+    other.at = "2020-01-01T00:00:00Z".into();
+    assert!(matches!(
+        surgery.audit_apply_remote("laptop", &[other]),
+        Err(CoreError::SyncIntegrity(_))
+    ));
+}
