@@ -370,6 +370,20 @@ impl Watcher {
         Watcher { child, lines }
     }
 
+    /// Waits until it has printed nothing for a second (the other computer's blobs arrive
+    /// one by one, and each can wake a run of its own).
+    fn settle(&self) {
+        let mut seen = self.seen();
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            let now = self.seen();
+            if now == seen {
+                return;
+            }
+            seen = now;
+        }
+    }
+
     /// How many lines it has printed so far.
     fn seen(&self) -> usize {
         self.lines.lock().unwrap().len()
@@ -453,6 +467,8 @@ fn watch_story(backend: Backend) {
     );
 
     // And back: an edit on the laptop reaches the surgery the same way.
+    wa.settle();
+    wb.settle();
     let (from_a, from_b) = (wa.seen(), wb.seen());
     cb(&b)
         .args(["client", "edit", &ann, "--phone", "07700 900456"])
