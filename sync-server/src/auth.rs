@@ -175,11 +175,22 @@ impl FromRequestParts<AppState> for Authed {
             .device_for_token(&token_hash(token.trim()))
             .await?
         {
-            Some(o) => Ok(Authed {
-                account: o.account,
-                device: o.device,
-                totp_enabled: o.totp_enabled,
-            }),
+            Some(o) => {
+                if state.last_seen.due(&o.device)
+                    && let Err(e) = state
+                        .store
+                        .touch_device(&o.account, &o.device, &crate::seen::minute())
+                        .await
+                {
+                    // The request itself goes ahead: last-seen is informative only.
+                    tracing::warn!("could not record when a device was last seen: {e}");
+                }
+                Ok(Authed {
+                    account: o.account,
+                    device: o.device,
+                    totp_enabled: o.totp_enabled,
+                })
+            }
             None => Err(ApiError::unauthorized()),
         }
     }

@@ -24,6 +24,7 @@ pub mod proxy;
 pub mod ratelimit;
 pub mod residency;
 pub mod routes;
+pub mod seen;
 pub mod store;
 pub mod totp;
 pub mod watch;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub proxy_warned: Arc<std::sync::atomic::AtomicBool>,
     /// Wakes long-polls on heads when a log grows.
     pub heads_watch: Arc<watch::HeadWatch>,
+    /// Which devices' last-seen times were written lately.
+    pub last_seen: Arc<seen::LastSeen>,
 }
 
 pub(crate) fn now() -> String {
@@ -78,6 +81,7 @@ impl AppState {
             budget,
             proxy_warned: Arc::default(),
             heads_watch: Arc::default(),
+            last_seen: Arc::default(),
             config: Arc::new(config),
             locations,
             dummy_hash,

@@ -369,6 +369,12 @@ async fn a_therapist_with_two_devices(b: Backend) {
     // cannot cut the owner's other devices off); its token stops working at once.
     let devices = s.get("/v1/devices", Some(&t1)).await.json();
     assert_eq!(devices.as_array().unwrap().len(), 2);
+    // Each has been seen (to the minute): both have made requests by now.
+    for d in devices.as_array().unwrap() {
+        let seen = d["last_seen_at"].as_str().unwrap_or_default();
+        assert!(seen.ends_with(":00Z"), "{d}");
+        assert!(chrono::DateTime::parse_from_rfc3339(seen).is_ok(), "{d}");
+    }
     let other = format!("/v1/devices/{desktop}");
     assert_eq!(
         s.call(Method::DELETE, &other, Some(&t1), None, vec![])

@@ -56,6 +56,10 @@ pub struct Device {
     pub public_key: String,
     pub created_at: String,
     pub revoked: bool,
+    /// When the device last made a request the server answered (RFC 3339, to the minute;
+    /// `None` if never since this was recorded). The server's word: informative only.
+    #[serde(default)]
+    pub last_seen_at: Option<String>,
 }
 
 /// The newest blob in one device's log.

@@ -33,7 +33,9 @@ use crate::now;
 /// The metadata schema, one entry per version (`PRAGMA user_version`). Entries are never
 /// edited once released; a change is a new entry. v1 is written with IF NOT EXISTS, so a
 /// folder made before versioning (version 0 with the tables) is brought to v1 unchanged.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+const MIGRATIONS: &[&str] = &[
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE IF NOT EXISTS accounts (
@@ -106,6 +108,11 @@ END;
 CREATE TRIGGER snapshots_usage_delete AFTER DELETE ON snapshots BEGIN
     UPDATE accounts SET used_bytes = used_bytes - OLD.size WHERE id = OLD.account_id;
 END;
+"#;
+
+/// v6: when each device was last seen (a request answered), to the minute.
+const SCHEMA_V6: &str = r#"
+ALTER TABLE devices ADD COLUMN last_seen_at TEXT;
 "#;
 
 /// v3: small blobs' bytes kept in their row (`data`); NULL means the bytes are in the folder.
@@ -688,14 +695,27 @@ impl Store for Embedded {
         let a = account.to_string();
         self.with_read(move |c| {
             let mut stmt = c
-                .prepare("SELECT id, name, public_key, created_at, revoked FROM devices WHERE account_id = ?1 ORDER BY created_at")
+                .prepare("SELECT id, name, public_key, created_at, revoked, last_seen_at FROM devices WHERE account_id = ?1 ORDER BY created_at")
                 .map_err(db_err)?;
             let rows = stmt
                 .query_map([a], |r| {
-                    Ok(Device { id: r.get(0)?, name: r.get(1)?, public_key: r.get(2)?, created_at: r.get(3)?, revoked: r.get(4)? })
+                    Ok(Device { id: r.get(0)?, name: r.get(1)?, public_key: r.get(2)?, created_at: r.get(3)?, revoked: r.get(4)?, last_seen_at: r.get(5)? })
                 })
                 .map_err(db_err)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn touch_device(&self, account: &str, device: &str, at: &str) -> StoreResult<()> {
+        let (a, d, t) = (account.to_string(), device.to_string(), at.to_string());
+        self.with(move |c| {
+            c.execute(
+                "UPDATE devices SET last_seen_at = ?3 WHERE id = ?1 AND account_id = ?2",
+                params![d, a, t],
+            )
+            .map_err(db_err)?;
+            Ok(())
         })
         .await
     }

@@ -110,6 +110,8 @@ pub trait Store: Send + Sync + 'static {
     /// The (account, device) a live token belongs to.
     async fn device_for_token(&self, token_hash: &str) -> StoreResult<Option<TokenOwner>>;
     async fn list_devices(&self, account: &str) -> StoreResult<Vec<Device>>;
+    /// Records that `device` was seen at `at` (a request answered).
+    async fn touch_device(&self, account: &str, device: &str, at: &str) -> StoreResult<()>;
     /// Revokes one of the account's devices; `NotFound` if it is not theirs.
     async fn revoke_device(&self, account: &str, device: &str) -> StoreResult<()>;
     /// Stores a new password hash and revokes every device of the account but `keep`, in

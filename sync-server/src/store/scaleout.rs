@@ -36,7 +36,7 @@ use crate::now;
 
 /// The metadata schema, one entry per version (the `schema_version` table). Entries are
 /// never edited once released; a change is a new entry.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE accounts (
@@ -116,6 +116,11 @@ const SCHEMA_V2: &str = super::PASSKEYS_TABLE;
 /// v3: every blob and snapshot costs [`super::OBJECT_OVERHEAD`] (4096) bytes on top of its
 /// size, so empty or tiny objects are not free; the totals are recomputed to match. (On an
 /// update of `size` the overhead is added and taken away again, so it is counted once.)
+/// v4: when each device was last seen (a request answered), to the minute.
+const SCHEMA_V4: &str = r#"
+ALTER TABLE devices ADD COLUMN last_seen_at TEXT;
+"#;
+
 const SCHEMA_V3: &str = r#"
 CREATE OR REPLACE FUNCTION casebook_usage() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -604,7 +609,7 @@ impl Store for ScaleOut {
         let c = self.client().await?;
         let rows = c
             .query(
-                "SELECT id, name, public_key, created_at, revoked FROM devices WHERE account_id = $1 ORDER BY created_at",
+                "SELECT id, name, public_key, created_at, revoked, last_seen_at FROM devices WHERE account_id = $1 ORDER BY created_at",
                 &[&account],
             )
             .await
@@ -617,8 +622,20 @@ impl Store for ScaleOut {
                 public_key: r.get(2),
                 created_at: r.get(3),
                 revoked: r.get(4),
+                last_seen_at: r.get(5),
             })
             .collect())
+    }
+
+    async fn touch_device(&self, account: &str, device: &str, at: &str) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE devices SET last_seen_at = $3 WHERE id = $1 AND account_id = $2",
+            &[&device, &account, &at],
+        )
+        .await
+        .map_err(pg_err)?;
+        Ok(())
     }
 
     async fn revoke_device(&self, account: &str, device: &str) -> StoreResult<()> {
