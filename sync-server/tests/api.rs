@@ -526,6 +526,63 @@ async fn signing_in_again_reuses_the_device(b: Backend) {
         desk.as_str(),
         "a revoked device stays revoked"
     );
+
+    // A device signed out by a password change (not revoked) signs in again with the new
+    // password and its last token: the same device, its log kept (sync knows it by its id).
+    let (spare, spare_token) = s.device("again", "Spare room").await;
+    s.blob("/v1/blobs/1", &spare_token, b"spare one").await;
+    let r = s
+        .json(
+            Method::POST,
+            "/v1/account/password",
+            Some(&new),
+            json!({"password": "long enough passphrase", "new_password": "a brand new passphrase"}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(
+        s.get("/v1/heads", Some(&spare_token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = s
+        .json(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            json!({"username": "again", "password": "a brand new passphrase", "device_name": "Spare room", "device_public_key": "age1-Spare room", "previous_token": spare_token}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.json()["device_id"],
+        spare.as_str(),
+        "the same device again"
+    );
+    let token = r.json()["token"].as_str().unwrap().to_string();
+    let heads = s.get("/v1/heads", Some(&token)).await.json();
+    assert!(
+        heads
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["device_id"] == spare.as_str() && h["seq"] == 1),
+        "its log is kept: {heads}"
+    );
+    // The revoked desktop still cannot, even with the new password.
+    let r = s
+        .json(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            json!({"username": "again", "password": "a brand new passphrase", "device_name": "Home desktop", "device_public_key": "age1-Home desktop", "previous_token": desk_token}),
+        )
+        .await;
+    assert_ne!(r.json()["device_id"], desk.as_str());
 }
 
 async fn another_account_gets_no_data_and_no_hint_from_any_endpoint(b: Backend) {

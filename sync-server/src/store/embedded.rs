@@ -34,7 +34,7 @@ use crate::now;
 /// edited once released; a change is a new entry. v1 is written with IF NOT EXISTS, so a
 /// folder made before versioning (version 0 with the tables) is brought to v1 unchanged.
 const MIGRATIONS: &[&str] = &[
-    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
 ];
 
 const SCHEMA_V1: &str = r#"
@@ -113,6 +113,12 @@ END;
 /// v6: when each device was last seen (a request answered), to the minute.
 const SCHEMA_V6: &str = r#"
 ALTER TABLE devices ADD COLUMN last_seen_at TEXT;
+"#;
+
+/// v7: devices signed out by a password change (not revoked one by one) may sign in again
+/// with their last token and keep their id and log.
+const SCHEMA_V7: &str = r#"
+ALTER TABLE devices ADD COLUMN signed_out_by_password INTEGER NOT NULL DEFAULT 0;
 "#;
 
 /// v3: small blobs' bytes kept in their row (`data`); NULL means the bytes are in the folder.
@@ -654,7 +660,8 @@ impl Store for Embedded {
             if let Some(old) = old {
                 let again: Option<String> = c
                     .query_row(
-                        "UPDATE devices SET token_hash = ?1, name = ?2 WHERE account_id = ?3 AND public_key = ?4 AND token_hash = ?5 AND revoked = 0 RETURNING id",
+                        "UPDATE devices SET token_hash = ?1, name = ?2, revoked = 0, signed_out_by_password = 0
+                         WHERE account_id = ?3 AND public_key = ?4 AND token_hash = ?5 AND (revoked = 0 OR signed_out_by_password = 1) RETURNING id",
                         params![t, n, a, k, old],
                         |r| r.get(0),
                     )
@@ -725,7 +732,7 @@ impl Store for Embedded {
         self.with(move |c| {
             let n = c
                 .execute(
-                    "UPDATE devices SET revoked = 1 WHERE id = ?1 AND account_id = ?2",
+                    "UPDATE devices SET revoked = 1, signed_out_by_password = 0 WHERE id = ?1 AND account_id = ?2",
                     params![d, a],
                 )
                 .map_err(db_err)?;
@@ -762,7 +769,7 @@ impl Store for Embedded {
             }
             let revoked = tx
                 .execute(
-                    "UPDATE devices SET revoked = 1 WHERE account_id = ?1 AND id <> ?2 AND revoked = 0",
+                    "UPDATE devices SET revoked = 1, signed_out_by_password = 1 WHERE account_id = ?1 AND id <> ?2 AND revoked = 0",
                     params![a, k],
                 )
                 .map_err(db_err)?;

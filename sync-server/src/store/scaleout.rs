@@ -36,7 +36,7 @@ use crate::now;
 
 /// The metadata schema, one entry per version (the `schema_version` table). Entries are
 /// never edited once released; a change is a new entry.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE accounts (
@@ -116,6 +116,12 @@ const SCHEMA_V2: &str = super::PASSKEYS_TABLE;
 /// v3: every blob and snapshot costs [`super::OBJECT_OVERHEAD`] (4096) bytes on top of its
 /// size, so empty or tiny objects are not free; the totals are recomputed to match. (On an
 /// update of `size` the overhead is added and taken away again, so it is counted once.)
+/// v5: devices signed out by a password change (not revoked one by one) may sign in again
+/// with their last token and keep their id and log.
+const SCHEMA_V5: &str = r#"
+ALTER TABLE devices ADD COLUMN signed_out_by_password BOOLEAN NOT NULL DEFAULT FALSE;
+"#;
+
 /// v4: when each device was last seen (a request answered), to the minute.
 const SCHEMA_V4: &str = r#"
 ALTER TABLE devices ADD COLUMN last_seen_at TEXT;
@@ -570,7 +576,8 @@ impl Store for ScaleOut {
         if let Some(old) = replaces
             && let Some(row) = c
                 .query_opt(
-                    "UPDATE devices SET token_hash = $1, name = $2 WHERE account_id = $3 AND public_key = $4 AND token_hash = $5 AND NOT revoked RETURNING id",
+                    "UPDATE devices SET token_hash = $1, name = $2, revoked = FALSE, signed_out_by_password = FALSE
+                     WHERE account_id = $3 AND public_key = $4 AND token_hash = $5 AND (NOT revoked OR signed_out_by_password) RETURNING id",
                     &[&token_hash, &name, &account, &public_key, &old],
                 )
                 .await
@@ -642,7 +649,7 @@ impl Store for ScaleOut {
         let c = self.client().await?;
         let n = c
             .execute(
-                "UPDATE devices SET revoked = TRUE WHERE id = $1 AND account_id = $2",
+                "UPDATE devices SET revoked = TRUE, signed_out_by_password = FALSE WHERE id = $1 AND account_id = $2",
                 &[&device, &account],
             )
             .await
@@ -674,7 +681,7 @@ impl Store for ScaleOut {
         }
         let revoked = tx
             .execute(
-                "UPDATE devices SET revoked = TRUE WHERE account_id = $1 AND id <> $2 AND NOT revoked",
+                "UPDATE devices SET revoked = TRUE, signed_out_by_password = TRUE WHERE account_id = $1 AND id <> $2 AND NOT revoked",
                 &[&account, &keep],
             )
             .await
