@@ -451,13 +451,32 @@ impl UiAuditFilter {
     }
 }
 
+/// An audit entry with the name of the computer that wrote it (every computer's entries are
+/// listed once sync is on).
+#[derive(serde::Serialize)]
+pub struct NamedAuditEntry {
+    #[serde(flatten)]
+    entry: AuditEntry,
+    device_name: Option<String>,
+}
+
 #[tauri::command]
 pub async fn audit_list(
     state: State<'_, AppState>,
     filter: UiAuditFilter,
-) -> UiResult<Vec<AuditEntry>> {
+) -> UiResult<Vec<NamedAuditEntry>> {
     let filter = filter.into_core()?;
-    state.with_vault(|v| Ok(v.audit_entries(&filter)?))
+    state.with_vault(|v| {
+        let entries = v.audit_entries(&filter)?;
+        let names = casebook_sync::practice::device_names(v);
+        Ok(entries
+            .into_iter()
+            .map(|entry| NamedAuditEntry {
+                device_name: names.get(&entry.device_id).cloned(),
+                entry,
+            })
+            .collect())
+    })
 }
 
 #[tauri::command]

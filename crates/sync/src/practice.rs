@@ -692,6 +692,20 @@ pub struct DeviceStatus {
     pub stale: bool,
 }
 
+/// The practice's computers by id, from the signed device list held here, and "this
+/// computer" for this one (whatever id its older audit entries carry is named by the list).
+/// Empty but for this computer before sync is on. No network.
+pub fn device_names(vault: &Vault) -> std::collections::BTreeMap<String, String> {
+    let mut names: std::collections::BTreeMap<String, String> = signed_list(vault)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.entry.op == Op::Add)
+        .map(|s| (s.entry.device, s.entry.name))
+        .collect();
+    names.insert(vault.meta().device_id.clone(), "this computer".into());
+    names
+}
+
 /// Sync's state on this computer (no network).
 pub fn status(vault: &Vault, me: Option<&str>) -> Result<Status, SyncError> {
     let entries = signed_list(vault)?;

@@ -198,6 +198,8 @@ export interface AuditEntry {
   detail: string | null;
   prev_hash: string;
   hash: string;
+  /** The computer that wrote it, from the signed device list ("this computer" for this one). */
+  device_name?: string | null;
 }
 
 export interface AuditFilter {

@@ -204,6 +204,36 @@ describe("the audit log in words", () => {
     expect(text('#audit tr[data-action="vault.unlock"] td.detail')).toBe("key_store=passphrase");
   });
 
+  it("names the computer of each entry once another computer's are listed, even where numbers repeat", async () => {
+    const laptop = (seq: number, at: string) => ({
+      ...entry(seq, "client.edit", "fields=email", "C-7KQ2"),
+      at,
+      device_id: "d2",
+      device_name: "Laptop",
+      hash: `laptop-${seq}`,
+    });
+    const here = (e: AuditEntry) => ({ ...e, device_name: "this computer" });
+    m.audit.mockResolvedValue([
+      here(entry(1, "vault.init", "key_store=passphrase")),
+      laptop(1, "2026-03-02T09:00:30Z"),
+      here({ ...entry(4, "note.finalise", null, "C-7KQ2"), at: "2026-03-02T09:01:00Z" }),
+    ]);
+    show(Audit, {});
+    await vi.waitFor(() => expect(document.querySelectorAll("#audit tbody tr").length).toBe(3));
+    const headers = [...document.querySelectorAll("#audit thead th")].map((th) => th.textContent);
+    expect(headers).toContain("Computer");
+    expect(text('#audit tr[data-action="client.edit"] td:nth-child(3)')).toBe("Laptop");
+    expect(text('#audit tr[data-action="note.finalise"] td:nth-child(3)')).toBe("this computer");
+  });
+
+  it("shows no computer column while there is one computer", async () => {
+    m.audit.mockResolvedValue(listed);
+    show(Audit, {});
+    await vi.waitFor(() => expect(document.querySelectorAll("#audit tbody tr").length).toBeGreaterThan(0));
+    const headers = [...document.querySelectorAll("#audit thead th")].map((th) => th.textContent);
+    expect(headers).not.toContain("Computer");
+  });
+
   it("offers the filter's actions in words, with their raw values", async () => {
     m.audit.mockResolvedValue([]);
     show(Audit, {});

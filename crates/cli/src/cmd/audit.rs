@@ -104,7 +104,7 @@ pub fn run(g: &Globals, cmd: AuditCmd) -> Outcome {
             let filter = to_filter(filter, Some(limit))?;
             let mut vault = secrets::open_vault(g)?;
             let entries = vault.audit_entries(&filter)?;
-            let names = device_names(&vault);
+            let names = casebook_sync::practice::device_names(&vault);
             let name_of = |id: &str| names.get(id).cloned().unwrap_or_else(|| short(id));
             if g.json {
                 let with_names: Vec<serde_json::Value> = entries
@@ -151,7 +151,7 @@ pub fn run(g: &Globals, cmd: AuditCmd) -> Outcome {
                             v.entries,
                             &v.head_hash[..16]
                         );
-                        let names = device_names(&vault);
+                        let names = casebook_sync::practice::device_names(&vault);
                         for d in &v.devices {
                             println!(
                                 "  and that of {}: {} entries, head {}.",
@@ -209,18 +209,6 @@ pub fn run(g: &Globals, cmd: AuditCmd) -> Outcome {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The practice's computers by id, from the signed device list held here ("this computer"
-/// for this one); empty before sync is on.
-fn device_names(vault: &casebook_core::Vault) -> std::collections::BTreeMap<String, String> {
-    let me = vault.server_status().ok().map(|s| s.settings.device_id);
-    let mut names: std::collections::BTreeMap<String, String> =
-        casebook_sync::practice::status(vault, me.as_deref())
-            .map(|s| s.devices.into_iter().map(|d| (d.id, d.name)).collect())
-            .unwrap_or_default();
-    names.insert(vault.meta().device_id.clone(), "this computer".into());
-    names
 }
 
 /// A device id shortened for a column ("computer 1b2c3d4e").
