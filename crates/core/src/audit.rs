@@ -211,7 +211,7 @@ impl AuditEntry {
     }
 }
 
-fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+pub(crate) fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
     Ok(AuditEntry {
         seq: r.get(0)?,
         at: r.get(1)?,
@@ -225,7 +225,8 @@ fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
     })
 }
 
-const COLUMNS: &str = "seq, at, device_id, action, client_code, object_id, detail, prev_hash, hash";
+pub(crate) const COLUMNS: &str =
+    "seq, at, device_id, action, client_code, object_id, detail, prev_hash, hash";
 
 /// Appends one entry inside the caller's transaction and moves the chain head.
 pub(crate) fn append(

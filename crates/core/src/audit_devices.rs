@@ -12,11 +12,9 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use crate::audit::{AuditEntry, GENESIS};
+use crate::audit::{AuditEntry, COLUMNS, GENESIS, row_to_entry};
 use crate::error::{CoreError, Result};
 use crate::vault::Vault;
-
-const COLUMNS: &str = "seq, at, device_id, action, client_code, object_id, detail, prev_hash, hash";
 
 /// One other computer's chain as verified here.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -25,20 +23,6 @@ pub struct RemoteChain {
     pub device: String,
     pub entries: i64,
     pub head_hash: String,
-}
-
-fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
-    Ok(AuditEntry {
-        seq: r.get(0)?,
-        at: r.get(1)?,
-        device_id: r.get(2)?,
-        action: r.get(3)?,
-        client_code: r.get(4)?,
-        object_id: r.get(5)?,
-        detail: r.get(6)?,
-        prev_hash: r.get(7)?,
-        hash: r.get(8)?,
-    })
 }
 
 /// Checks that `e` is entry number `seq` of a chain whose last hash is `prev`.

@@ -208,6 +208,22 @@ fn find_device<'l>(list: &'l DeviceList, who: &str) -> Result<(&'l str, &'l List
     }
 }
 
+/// The entry revoking `device` (as listed) with its cut; [`append_entry`] links and signs it.
+fn revocation(device: &str, listed: &Listed, until: Option<crate::blob::HeadRef>) -> Entry {
+    Entry {
+        op: Op::Revoke,
+        device: device.to_string(),
+        name: listed.name.clone(),
+        signing_key: hex::encode(listed.signing_key.to_bytes()),
+        box_key: listed.box_key.clone(),
+        letter: listed.letter,
+        at: chrono_now(),
+        prev: None,
+        signer: String::new(),
+        until,
+    }
+}
+
 /// Appends `entry`, signed by this computer, to the device list on the server, and returns
 /// the longer list (JSON) to keep here. The server's list is fetched first so the entry
 /// extends the newest one.
@@ -271,10 +287,8 @@ pub fn revoke(
         other => SyncError::Remote(crate::http::sorted(other)),
     })?;
     // The server takes nothing more from it: what its log holds now is all there will be.
-    let have = Engine::load(vault, &settings.account_id, &me, &key, &keys, &list)?
-        .chains()
-        .head(&id)
-        .map_or(0, |h| h.seq);
+    let mut engine = Engine::load(vault, &settings.account_id, &me, &key, &keys, &list)?;
+    let have = engine.chains().head(&id).map_or(0, |h| h.seq);
     let rest = (&mut client as &mut dyn Remote).range(&id, have + 1, u64::MAX)?;
     let mut heads = (&mut client as &mut dyn Remote).heads()?;
     heads.retain(|h| h.device_id != id);
@@ -283,7 +297,6 @@ pub fn revoke(
         seq: *seq,
         hash: crate::blob::hash(bytes),
     });
-    let mut engine = Engine::load(vault, &settings.account_id, &me, &key, &keys, &list)?;
     if let Some(h) = engine.chains().head(&id).filter(|_| last.is_none()) {
         heads.push(casebook_wire::Head {
             device_id: id.clone(),
@@ -309,18 +322,7 @@ pub fn revoke(
         )));
     }
     drop(engine);
-    let entry = Entry {
-        op: Op::Revoke,
-        device: id.clone(),
-        name: listed.name.clone(),
-        signing_key: hex::encode(listed.signing_key.to_bytes()),
-        box_key: listed.box_key.clone(),
-        letter: listed.letter,
-        at: chrono_now(),
-        prev: None,
-        signer: String::new(),
-        until: until.clone(),
-    };
+    let entry = revocation(&id, &listed, until.clone());
     let list_json = append_entry(vault, &client, &me, &key, entry)?;
     vault.sync_put_audited(SyncEvent::Revoke, &id, &[(LIST, &list_json)])?;
     Ok(Revoked {
@@ -363,18 +365,7 @@ pub fn disable(vault: &mut Vault) -> Result<Disabled, SyncError> {
     let until = Engine::load(vault, &settings.account_id, &me, &key, &keys, &list)?
         .chains()
         .head(&me);
-    let entry = Entry {
-        op: Op::Revoke,
-        device: me.clone(),
-        name: listed.name.clone(),
-        signing_key: hex::encode(listed.signing_key.to_bytes()),
-        box_key: listed.box_key,
-        letter: listed.letter,
-        at: chrono_now(),
-        prev: None,
-        signer: String::new(),
-        until: until.clone(),
-    };
+    let entry = revocation(&me, &listed, until.clone());
     let list_json = append_entry(vault, &client, &me, &key, entry)?;
     vault.sync_put_audited(SyncEvent::Disable, &me, &[(LIST, &list_json), (KEY, "")])?;
     Ok(Disabled {

@@ -125,44 +125,48 @@ fn failed(g: &Globals, e: SyncError) -> Outcome {
     Ok(ExitCode::from(code))
 }
 
+/// A command's result: its JSON with --json, else `say` puts it in words; a failure as
+/// [`failed`] reports it.
+fn reported<T: serde::Serialize>(
+    g: &Globals,
+    result: Result<T, SyncError>,
+    say: impl FnOnce(&T),
+) -> Outcome {
+    match result {
+        Ok(done) => {
+            if g.json {
+                output::json(&done)?;
+            } else {
+                say(&done);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => failed(g, e),
+    }
+}
+
 pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
     match cmd {
         SyncCmd::Enable => {
             let mut vault = secrets::open_vault(g)?;
-            match practice::enable(&mut vault) {
-                Ok(done) => {
-                    if g.json {
-                        output::json(&done)?;
-                    } else {
-                        println!(
-                            "Sync is on for this computer ({}). The practice has {} computer(s); new client codes made here start with {}.",
-                            done.device_name, done.devices, done.letter
-                        );
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => failed(g, e),
-            }
+            reported(g, practice::enable(&mut vault), |done| {
+                println!(
+                    "Sync is on for this computer ({}). The practice has {} computer(s); new client codes made here start with {}.",
+                    done.device_name, done.devices, done.letter
+                );
+            })
         }
         SyncCmd::Now => {
             let mut vault = secrets::open_vault(g)?;
-            match practice::sync_now(&mut vault) {
-                Ok(report) => {
-                    if g.json {
-                        output::json(&report)?;
-                    } else {
-                        println!(
-                            "Synced: {} change batch(es) sent, {} received ({} changes applied, {} conflicts kept).",
-                            report.sent, report.received, report.applied_changes, report.conflicts
-                        );
-                        for w in &report.warnings {
-                            println!("WARNING: {}", w.line());
-                        }
-                    }
-                    Ok(ExitCode::SUCCESS)
+            reported(g, practice::sync_now(&mut vault), |report| {
+                println!(
+                    "Synced: {} change batch(es) sent, {} received ({} changes applied, {} conflicts kept).",
+                    report.sent, report.received, report.applied_changes, report.conflicts
+                );
+                for w in &report.warnings {
+                    println!("WARNING: {}", w.line());
                 }
-                Err(e) => failed(g, e),
-            }
+            })
         }
         SyncCmd::Watch { every } => watch(g, every),
         SyncCmd::Conflicts {
@@ -202,36 +206,20 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
             let mut vault = secrets::open_vault(g)?;
             let password = secrets::sync_password(false)?;
             let reauth = casebook_core::offsite::Reauthenticate { password, totp };
-            match practice::revoke(&mut vault, &device, &reauth) {
-                Ok(done) => {
-                    if g.json {
-                        output::json(&done)?;
-                    } else {
-                        println!(
-                            "Revoked {}: the server takes nothing more from it, and every computer applies its changes up to number {} and nothing after. What is already on it stays encrypted there; consider changing the vault's passphrase and the account's password.",
-                            done.device_name, done.until_seq
-                        );
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => failed(g, e),
-            }
+            reported(g, practice::revoke(&mut vault, &device, &reauth), |done| {
+                println!(
+                    "Revoked {}: the server takes nothing more from it, and every computer applies its changes up to number {} and nothing after. What is already on it stays encrypted there; consider changing the vault's passphrase and the account's password.",
+                    done.device_name, done.until_seq
+                );
+            })
         }
         SyncCmd::Disable => {
             let mut vault = secrets::open_vault(g)?;
-            match practice::disable(&mut vault) {
-                Ok(done) => {
-                    if g.json {
-                        output::json(&done)?;
-                    } else {
-                        println!(
-                            "Sync is off for this computer: all its changes were sent, and it has left the practice's device list. The records here stay; off-site backups carry on."
-                        );
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => failed(g, e),
-            }
+            reported(g, practice::disable(&mut vault), |_| {
+                println!(
+                    "Sync is off for this computer: all its changes were sent, and it has left the practice's device list. The records here stay; off-site backups carry on."
+                );
+            })
         }
         SyncCmd::Conflicts { .. } => {
             let mut vault = secrets::open_vault(g)?;
