@@ -159,6 +159,7 @@ pub fn router(state: AppState) -> Router {
             post(passkeys::sign_in_finish).layer(DefaultBodyLimit::max(JSON_LIMIT)),
         )
         .route("/v1/heads", get(routes::heads))
+        .route("/v1/blobs", delete(routes::cut_log))
         .route("/v1/blobs/{seq}", put(routes::append_blob))
         .route("/v1/snapshots", get(routes::list_snapshots))
         .route(

@@ -641,6 +641,29 @@ pub async fn append_blob(
 }
 
 #[derive(Deserialize)]
+pub struct Cut {
+    below: Option<String>,
+}
+
+/// `DELETE /v1/blobs?below=N`: this device removes its own blobs below `N`, which a
+/// checkpoint in its log now covers (compaction). Only its own log, and never its head.
+pub async fn cut_log(
+    State(s): State<AppState>,
+    who: Authed,
+    Query(cut): Query<Cut>,
+) -> ApiResult<Json<Deleted>> {
+    who.require_second_factor(&s)?;
+    let below: u64 = cut
+        .below
+        .as_deref()
+        .and_then(|b| b.parse().ok())
+        .filter(|n| *n >= 1 && *n <= i64::MAX as u64)
+        .ok_or_else(|| ApiError::bad_request("below must be a whole number from 1"))?;
+    let gone = s.store.cut_log(&who.account, &who.device, below).await?;
+    Ok(Json(gone))
+}
+
+#[derive(Deserialize)]
 pub struct Range {
     from: Option<String>,
     limit: Option<String>,

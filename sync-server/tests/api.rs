@@ -1371,6 +1371,101 @@ async fn a_long_poll_on_heads_answers_when_a_log_grows(b: Backend) {
     }
 }
 
+/// Compaction: a device removes its own blobs below a checkpoint; the head stays, the log
+/// goes on, the quota is freed, and no device can cut another's log.
+async fn a_device_cuts_its_own_log_below_a_checkpoint(b: Backend) {
+    let Some(s) = server(b).await else { return };
+    let (d1, t1) = s.account("compactor").await;
+    let (d2, t2) = s.device("compactor", "Laptop").await;
+    let big = vec![7u8; 100 * 1024]; // kept as a file by the embedded store
+    for (seq, bytes) in [(1, &b"one"[..]), (2, &big[..]), (3, b"three"), (4, b"four")] {
+        assert_eq!(
+            s.blob(&format!("/v1/blobs/{seq}"), &t2, bytes).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let used = |v: Value| v["used_bytes"].as_u64().unwrap();
+    let before = used(s.get("/v1/usage", Some(&t1)).await.json());
+
+    let cut = s
+        .call(Method::DELETE, "/v1/blobs?below=3", Some(&t2), None, vec![])
+        .await;
+    assert_eq!(cut.status, StatusCode::OK);
+    assert_eq!(cut.json()["blobs_removed"], 2);
+    assert_eq!(cut.json()["bytes_removed"], 3 + 100 * 1024);
+    let left = s
+        .get(
+            &format!("/v1/devices/{d2}/blobs?from=1&limit=10"),
+            Some(&t1),
+        )
+        .await
+        .json();
+    let seqs: Vec<u64> = left
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![3, 4], "served from the cut on");
+    assert!(used(s.get("/v1/usage", Some(&t1)).await.json()) < before - 100 * 1024);
+    let heads = s.get("/v1/heads", Some(&t1)).await.json();
+    assert!(
+        heads
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["device_id"] == d2.as_str() && h["seq"] == 4)
+    );
+
+    // Again: nothing more to remove. Past the head: refused, nothing removed.
+    let again = s
+        .call(Method::DELETE, "/v1/blobs?below=3", Some(&t2), None, vec![])
+        .await;
+    assert_eq!(again.json()["blobs_removed"], 0);
+    assert_eq!(
+        s.call(Method::DELETE, "/v1/blobs?below=5", Some(&t2), None, vec![])
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    for bad in ["", "?below=0", "?below=x", "?below=-2"] {
+        assert_eq!(
+            s.call(
+                Method::DELETE,
+                &format!("/v1/blobs{bad}"),
+                Some(&t2),
+                None,
+                vec![]
+            )
+            .await
+            .status,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    // The other device's cut reaches only its own (empty) log.
+    assert_eq!(
+        s.call(Method::DELETE, "/v1/blobs?below=4", Some(&t1), None, vec![])
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    let _ = d1;
+    let still = s
+        .get(
+            &format!("/v1/devices/{d2}/blobs?from=1&limit=10"),
+            Some(&t1),
+        )
+        .await
+        .json();
+    assert_eq!(still.as_array().unwrap().len(), 2);
+    // The log goes on after the cut.
+    assert_eq!(
+        s.blob("/v1/blobs/5", &t2, b"five").await.status,
+        StatusCode::CREATED
+    );
+}
+
 macro_rules! backend_tests {
     ($backend:ident: $($name:ident),*) => {
         #[allow(non_snake_case)]
@@ -1385,5 +1480,5 @@ macro_rules! backend_tests {
     };
 }
 
-backend_tests!(Embedded: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured, a_long_poll_on_heads_answers_when_a_log_grows);
-backend_tests!(ScaleOut: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured, a_long_poll_on_heads_answers_when_a_log_grows);
+backend_tests!(Embedded: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured, a_long_poll_on_heads_answers_when_a_log_grows, a_device_cuts_its_own_log_below_a_checkpoint);
+backend_tests!(ScaleOut: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured, a_long_poll_on_heads_answers_when_a_log_grows, a_device_cuts_its_own_log_below_a_checkpoint);

@@ -824,6 +824,56 @@ impl Store for Embedded {
             .map_err(|_| StoreError::Unavailable("the blob committer has stopped".into()))?
     }
 
+    async fn cut_log(&self, account: &str, device: &str, below: u64) -> StoreResult<Deleted> {
+        let (a, d) = (account.to_string(), device.to_string());
+        let root = self.root.clone();
+        let below = below.min(i64::MAX as u64) as i64;
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db_err)?;
+            if !owns_device(&tx, &a, &d)? {
+                return Err(StoreError::NotFound);
+            }
+            let head: i64 = tx
+                .query_row(
+                    "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = ?1 AND account_id = ?2",
+                    params![d, a],
+                    |r| r.get(0),
+                )
+                .map_err(db_err)?;
+            if below > head {
+                return Err(StoreError::Conflict(format!(
+                    "the log's last blob ({head}) always stays: cut below {below} refused"
+                )));
+            }
+            let gone: Vec<(i64, i64, bool)> = {
+                let mut stmt = tx
+                    .prepare("DELETE FROM blobs WHERE device_id = ?1 AND account_id = ?2 AND seq < ?3 RETURNING seq, size, data IS NULL")
+                    .map_err(db_err)?;
+                let rows = stmt
+                    .query_map(params![d, a, below], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(db_err)?;
+                rows.collect::<Result<_, _>>().map_err(db_err)?
+            };
+            tx.commit().map_err(db_err)?;
+            // Rows are gone (nothing is served); now the bytes kept in files.
+            for (seq, _, in_file) in &gone {
+                if *in_file {
+                    let path = root.join("blobs").join(&a).join(&d).join(format!("{:020}.blob", seq));
+                    match std::fs::remove_file(path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(io_err(e)),
+                    }
+                }
+            }
+            Ok(Deleted {
+                blobs_removed: gone.len() as u64,
+                bytes_removed: gone.iter().map(|(_, size, _)| (*size).max(0) as u64).sum(),
+            })
+        })
+        .await
+    }
+
     async fn heads(&self, account: &str) -> StoreResult<Vec<Head>> {
         let a = account.to_string();
         self.with_read(move |c| {

@@ -133,6 +133,10 @@ pub trait Store: Send + Sync + 'static {
         bytes: Bytes,
         quota: u64,
     ) -> StoreResult<Appended>;
+    /// Removes the device's own blobs below `below`, after a checkpoint in its log covers them
+    /// (compaction). The head always stays: `below` past the head is a conflict. Cutting below
+    /// what is already cut removes nothing.
+    async fn cut_log(&self, account: &str, device: &str, below: u64) -> StoreResult<Deleted>;
     /// The last blob of every device of the account.
     async fn heads(&self, account: &str) -> StoreResult<Vec<Head>>;
     /// Whether other server processes may append to the same storage (so a long-poll on

@@ -770,6 +770,55 @@ impl Store for ScaleOut {
         true
     }
 
+    async fn cut_log(&self, account: &str, device: &str, below: u64) -> StoreResult<Deleted> {
+        let below = seq_i64(below);
+        let gone = {
+            let mut c = self.client().await?;
+            let tx = c.transaction().await.map_err(pg_err)?;
+            lock_account(&tx, account).await?;
+            if !owns_device(&tx, account, device).await? {
+                return Err(StoreError::NotFound);
+            }
+            let head: i64 = tx
+                .query_one(
+                    "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = $1",
+                    &[&device],
+                )
+                .await
+                .map_err(pg_err)?
+                .get(0);
+            if below > head {
+                return Err(StoreError::Conflict(format!(
+                    "the log's last blob ({head}) always stays: cut below {below} refused"
+                )));
+            }
+            let rows = tx
+                .query(
+                    "DELETE FROM blobs WHERE device_id = $1 AND account_id = $2 AND seq < $3 RETURNING size, object",
+                    &[&device, &account, &below],
+                )
+                .await
+                .map_err(pg_err)?;
+            for row in &rows {
+                let object: String = row.get(1);
+                tx.execute(
+                    "INSERT INTO purges (key, is_prefix) VALUES ($1, FALSE) ON CONFLICT DO NOTHING",
+                    &[&object],
+                )
+                .await
+                .map_err(pg_err)?;
+            }
+            tx.commit().await.map_err(pg_err)?;
+            Deleted {
+                blobs_removed: rows.len() as u64,
+                bytes_removed: rows.iter().map(|r| r.get::<_, i64>(0).max(0) as u64).sum(),
+            }
+        };
+        // Rows are gone (nothing is served); now the objects.
+        self.purge_pending().await;
+        Ok(gone)
+    }
+
     async fn heads(&self, account: &str) -> StoreResult<Vec<Head>> {
         let c = self.client().await?;
         let rows = c
