@@ -32,6 +32,7 @@ pub mod audit_devices;
 pub mod backup;
 pub mod calendar;
 pub mod changes;
+pub mod checkpoint;
 pub mod clock;
 pub mod conflicts;
 mod db;

@@ -59,7 +59,8 @@ pub struct RowChange {
     /// can tell an overwrite of the value it holds from a concurrent edit (a conflict).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub b: BTreeMap<String, String>,
-    /// Fields written earlier than `hlc`, with their own stamps.
+    /// Fields written earlier than `hlc`, with their own stamps (`hlc`, or `hlc device` when
+    /// another device wrote them: a checkpoint carries every field as it was written).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub s: BTreeMap<String, String>,
 }
@@ -67,7 +68,18 @@ pub struct RowChange {
 impl RowChange {
     /// The stamp of the write that made `field`'s value.
     fn stamp(&self, field: &str, hlc: Hlc) -> Hlc {
-        self.s.get(field).and_then(|s| Hlc::parse(s)).unwrap_or(hlc)
+        self.s
+            .get(field)
+            .and_then(|s| Hlc::parse(s.split(' ').next()?))
+            .unwrap_or(hlc)
+    }
+
+    /// The device whose write made `field`'s value.
+    fn writer(&self, field: &str) -> &str {
+        self.s
+            .get(field)
+            .and_then(|s| s.split_once(' '))
+            .map_or(self.d.as_str(), |(_, d)| d)
     }
 }
 
@@ -77,6 +89,15 @@ pub struct Outgoing {
     pub changes: Vec<RowChange>,
     /// The last `sync_changes` seq read: the next batch starts after it.
     pub upto: i64,
+}
+
+/// Where applied changes come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Another device's log: edits, in the order they were made.
+    Log,
+    /// A checkpoint: the whole synced state of another device (`crate::checkpoint`).
+    Checkpoint,
 }
 
 /// What applying a batch did.
@@ -94,7 +115,7 @@ pub struct ApplyReport {
     pub ahead: Vec<(String, i64)>,
 }
 
-fn to_json(v: SqlValue) -> Result<Value> {
+pub(crate) fn to_json(v: SqlValue) -> Result<Value> {
     Ok(match v {
         SqlValue::Null => Value::Null,
         SqlValue::Integer(i) => Value::from(i),
@@ -125,7 +146,7 @@ pub(crate) fn to_sql(v: &Value) -> Result<SqlValue> {
 
 type Row = BTreeMap<String, Value>;
 
-fn read_row(conn: &Connection, t: &Table, key: &str) -> Result<Option<Row>> {
+pub(crate) fn read_row(conn: &Connection, t: &Table, key: &str) -> Result<Option<Row>> {
     let cols = columns(conn, t)?;
     let sql = format!("SELECT * FROM {} WHERE \"{}\" = ?1", t.qualified(), t.key);
     let row = conn
@@ -178,11 +199,11 @@ fn set_stamp(
 }
 
 /// Whether a table has the `hlc` and `device_id` bookkeeping columns.
-fn stamped(cols: &[String]) -> bool {
+pub(crate) fn stamped(cols: &[String]) -> bool {
     cols.iter().any(|c| c == "hlc") && cols.iter().any(|c| c == "device_id")
 }
 
-const BOOKKEEPING: &[&str] = &["hlc", "device_id"];
+pub(crate) const BOOKKEEPING: &[&str] = &["hlc", "device_id"];
 
 /// The changes captured in `store` after `after` (a `sync_changes` seq), as row changes to
 /// send, each with the seq of the last capture it covers. Several captures of one row send
@@ -488,7 +509,7 @@ fn take_whole(tx: &Transaction<'_>, t: &Table, c: &RowChange, remote: Hlc) -> Re
             .collect();
     write_fields(tx, t, &c.k, &fields, Some((remote, &c.d)))?;
     for f in fields.keys() {
-        set_stamp(tx, t, &c.k, f, c.stamp(f, remote), &c.d)?;
+        set_stamp(tx, t, &c.k, f, c.stamp(f, remote), c.writer(f))?;
     }
     Ok(())
 }
@@ -502,6 +523,7 @@ pub(crate) fn apply(
     now_ms: i64,
     now: &str,
     changes: &[RowChange],
+    from: Source,
 ) -> Result<ApplyReport> {
     let mut report = ApplyReport::default();
     // Erasures first: they absorb every other change for their client in the batch.
@@ -509,7 +531,7 @@ pub(crate) fn apply(
         .iter()
         .partition(|c| c.t == "erasure_records" && c.op == ChangeOp::Upsert);
     for c in erasures.into_iter().chain(rest) {
-        apply_one(tx, clock, now_ms, now, c, &mut report)?;
+        apply_one(tx, clock, now_ms, now, c, from, &mut report)?;
     }
     Ok(report)
 }
@@ -520,8 +542,14 @@ fn apply_one(
     now_ms: i64,
     now: &str,
     c: &RowChange,
+    from: Source,
     report: &mut ApplyReport,
 ) -> Result<()> {
+    // A checkpoint's rows are a state, not edits: its older values losing here are no
+    // conflict (the edits that replaced them were seen), and it carries no `b` to tell an
+    // overwrite from a concurrent edit (a concurrent edit made here travels on, and the
+    // computer that wrote the checkpoint keeps the value it loses).
+    let edits = from == Source::Log;
     let t = registry::TABLES
         .iter()
         .find(|t| t.name == c.t && t.captured())
@@ -591,7 +619,7 @@ fn apply_one(
         insert_row(tx, t, c, &cols)?;
         set_stamp(tx, t, &c.k, "*", remote, &c.d)?;
         for field in c.s.keys() {
-            set_stamp(tx, t, &c.k, field, c.stamp(field, remote), &c.d)?;
+            set_stamp(tx, t, &c.k, field, c.stamp(field, remote), c.writer(field))?;
         }
         if t.name == "erasure_records"
             && let Some(code) = c.f.get("client_code").and_then(Value::as_str)
@@ -653,24 +681,26 @@ fn apply_one(
                     take_whole(tx, t, c, remote)?;
                     report.applied += 1;
                 } else {
-                    if conflict(
-                        tx,
-                        t,
-                        &c.k,
-                        Lost {
-                            field: "body",
-                            kind: "both_finalised",
-                            kept: body,
-                            lost: c.f.get("body"),
-                            by,
-                        },
-                        now,
-                    )? {
+                    if edits
+                        && conflict(
+                            tx,
+                            t,
+                            &c.k,
+                            Lost {
+                                field: "body",
+                                kind: "both_finalised",
+                                kept: body,
+                                lost: c.f.get("body"),
+                                by,
+                            },
+                            now,
+                        )?
+                    {
                         report.conflicts += 1;
                     }
                     report.unchanged += 1;
                 }
-            } else if c.f.contains_key("body") && c.f.get("body") != body {
+            } else if edits && c.f.contains_key("body") && c.f.get("body") != body {
                 // A draft edit that lost the race to finalisation: kept, to become an addendum.
                 if conflict(
                     tx,
@@ -732,27 +762,26 @@ fn apply_one(
                 }
                 let current = row.get(field);
                 let fs = c.stamp(field, remote);
+                let fd = c.writer(field);
                 if field == "deleted" {
                     // Deletes win: the flag only goes from 0 to 1.
                     if value.as_i64().unwrap_or(0) > current.and_then(Value::as_i64).unwrap_or(0) {
                         won.insert(field.clone(), value.clone());
                     }
-                    set_stamp(tx, t, &c.k, field, fs, &c.d)?;
+                    set_stamp(tx, t, &c.k, field, fs, fd)?;
                     continue;
                 }
                 let local = stamp_of(tx, t, &c.k, field)?;
-                let remote_wins = local
-                    .as_ref()
-                    .is_none_or(|(h, d)| hlc::wins(fs, &c.d, *h, d));
+                let remote_wins = local.as_ref().is_none_or(|(h, d)| hlc::wins(fs, fd, *h, d));
                 if current == Some(value) {
-                    set_stamp(tx, t, &c.k, field, fs, &c.d)?;
+                    set_stamp(tx, t, &c.k, field, fs, fd)?;
                     continue;
                 }
                 if remote_wins {
                     // An overwrite of the very value held here is no conflict; one made
                     // without seeing it (a concurrent edit) keeps the value it replaces.
                     let seen = local.as_ref().map(|(h, d)| format!("{h} {d}"));
-                    let concurrent = seen.is_some() && c.b.get(field) != seen.as_ref();
+                    let concurrent = edits && seen.is_some() && c.b.get(field) != seen.as_ref();
                     if concurrent
                         && let Some((h, d)) = &local
                         && conflict(
@@ -772,27 +801,30 @@ fn apply_one(
                         report.conflicts += 1;
                     }
                     won.insert(field.clone(), value.clone());
-                    set_stamp(tx, t, &c.k, field, fs, &c.d)?;
-                } else if conflict(
-                    tx,
-                    t,
-                    &c.k,
-                    Lost {
-                        field,
-                        kind,
-                        kept: current,
-                        lost: Some(value),
-                        by: (fs, &c.d),
-                    },
-                    now,
-                )? {
+                    set_stamp(tx, t, &c.k, field, fs, fd)?;
+                } else if edits
+                    && conflict(
+                        tx,
+                        t,
+                        &c.k,
+                        Lost {
+                            field,
+                            kind,
+                            kept: current,
+                            lost: Some(value),
+                            by: (fs, fd),
+                        },
+                        now,
+                    )?
+                {
                     report.conflicts += 1;
                 }
             }
             let deleted_here = row.get("deleted").and_then(Value::as_i64) == Some(1)
                 && !c.f.contains_key("deleted")
                 && !won.is_empty();
-            if deleted_here
+            if edits
+                && deleted_here
                 && conflict(
                     tx,
                     t,
@@ -907,13 +939,23 @@ impl Vault {
     /// transaction with its audit entry (counts only, never content). Any integrity problem
     /// (a different version of an immutable row, a change that does not fit) applies nothing.
     pub fn apply_remote(&mut self, changes: &[RowChange]) -> Result<ApplyReport> {
+        self.apply_remote_from(changes, Source::Log)
+    }
+
+    /// [`Vault::apply_remote`] for changes from a log or from a checkpoint.
+    pub fn apply_remote_from(
+        &mut self,
+        changes: &[RowChange],
+        from: Source,
+    ) -> Result<ApplyReport> {
         self.act(Action::SyncApply, |cx| {
             let now_ms = cx.now.timestamp_millis();
             let now = crate::vault::timestamp(cx.now);
             let tx = cx.tx;
             let mut clock = *cx.clock_mut();
-            let report =
-                crate::changes::applying(tx, |tx| apply(tx, &mut clock, now_ms, &now, changes))?;
+            let report = crate::changes::applying(tx, |tx| {
+                apply(tx, &mut clock, now_ms, &now, changes, from)
+            })?;
             *cx.clock_mut() = clock;
             cx.detail(format!(
                 "changes={} applied={} unchanged={} dropped={} conflicts={} ahead={}",

@@ -88,8 +88,9 @@ impl Dev {
     fn receive(&mut self, changes: &[RowChange], now: i64) -> Result<ApplyReport> {
         let tx = self.conn.transaction()?;
         let mut clock = self.clock;
-        let report =
-            crate::changes::applying(&tx, |tx| apply(tx, &mut clock, now, "now", changes))?;
+        let report = crate::changes::applying(&tx, |tx| {
+            apply(tx, &mut clock, now, "now", changes, Source::Log)
+        })?;
         tx.commit()?;
         self.clock = clock;
         Ok(report)
