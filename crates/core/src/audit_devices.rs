@@ -5,6 +5,12 @@
 //! `audit verify` walks every chain and names the computer and entry that fails; `audit list`
 //! shows every computer's entries in time order.
 //!
+//! A computer's log on the server is cut below its checkpoints, and the audit entries sealed
+//! there go with it: a computer that starts that chain at a checkpoint holds it from the
+//! checkpoint's mark on ([`Vault::audit_restart`]), and verifies every entry after the mark
+//! against it. The writer itself, and every computer that was there before the cut, hold
+//! the whole chain.
+//!
 //! A chain begins with the history of the vault it was copied from (a computer set up from a
 //! backup carries the first computer's entries up to that backup); those entries are the same
 //! bytes, with the same hashes, as the first computer's own, and are shown once.
@@ -44,16 +50,40 @@ fn check_link(e: &AuditEntry, seq: i64, prev: &str) -> std::result::Result<(), S
     Ok(())
 }
 
-/// The last entry held of `device`'s chain: (seq, hash).
+fn mark_key(device: &str) -> String {
+    format!("audit-start/{device}")
+}
+
+/// Where `device`'s chain starts again here, if it does (entries up to it were compacted
+/// away before this computer had them): (seq, hash).
+fn restart_mark(conn: &Connection, device: &str) -> Result<Option<(i64, String)>> {
+    let text: Option<String> = conn
+        .query_row(
+            "SELECT value FROM main.sync_state WHERE key = ?1",
+            [mark_key(device)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(text.and_then(|t| {
+        let (seq, hash) = t.split_once(' ')?;
+        Some((seq.parse().ok()?, hash.to_string()))
+    }))
+}
+
+/// The last entry held of `device`'s chain, or its restart mark past it: (seq, hash).
 fn last(conn: &Connection, device: &str) -> Result<(i64, String)> {
-    Ok(conn
+    let held: (i64, String) = conn
         .query_row(
             "SELECT seq, hash FROM main.audit_remote WHERE chain = ?1 ORDER BY seq DESC LIMIT 1",
             [device],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?
-        .unwrap_or((0, GENESIS.to_string())))
+        .unwrap_or((0, GENESIS.to_string()));
+    Ok(match restart_mark(conn, device)? {
+        Some(mark) if mark.0 > held.0 => mark,
+        _ => held,
+    })
 }
 
 impl Vault {
@@ -71,6 +101,21 @@ impl Vault {
     /// already held (the same hash at the same number) are skipped; anything else that does
     /// not extend the chain is refused whole ([`CoreError::SyncIntegrity`]), nothing kept.
     /// Returns how many were new. Applying them is not itself audited: they are the record.
+    /// `device`'s chain starts again after entry `seq` (hash `hash`): the entries up to it
+    /// were cut from its log before this computer read them (a checkpoint's audit mark).
+    /// Nothing changes when this computer already holds the chain that far.
+    pub fn audit_restart(&mut self, device: &str, seq: i64, hash: &str) -> Result<()> {
+        let (held, _) = last(&self.conn, device)?;
+        if held >= seq {
+            return Ok(());
+        }
+        self.conn.execute(
+            "INSERT INTO main.sync_state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![mark_key(device), format!("{seq} {hash}")],
+        )?;
+        Ok(())
+    }
+
     pub fn audit_apply_remote(&mut self, device: &str, entries: &[AuditEntry]) -> Result<usize> {
         let tx = self.conn.transaction()?;
         let (mut seq, mut prev) = last(&tx, device)?;
@@ -123,8 +168,13 @@ impl Vault {
 
 /// Walks every other computer's chain held here; the error names the computer and the entry.
 pub(crate) fn verify_all(conn: &Connection) -> Result<Vec<RemoteChain>> {
+    // Chains held, and chains started at a checkpoint's mark with no entry after it yet.
     let devices: Vec<String> = conn
-        .prepare("SELECT DISTINCT chain FROM main.audit_remote ORDER BY chain")?
+        .prepare(
+            "SELECT chain FROM main.audit_remote
+             UNION SELECT substr(key, 13) FROM main.sync_state WHERE key LIKE 'audit-start/%'
+             ORDER BY 1",
+        )?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::new();
@@ -133,14 +183,28 @@ pub(crate) fn verify_all(conn: &Connection) -> Result<Vec<RemoteChain>> {
             "SELECT {COLUMNS} FROM main.audit_remote WHERE chain = ?1 ORDER BY seq"
         ))?;
         let mut rows = stmt.query([&device])?;
+        let mark = restart_mark(conn, &device)?;
         let (mut seq, mut prev) = (0i64, GENESIS.to_string());
         while let Some(row) = rows.next()? {
             let e = row_to_entry(row)?;
+            // Entries cut before this computer had them: the chain goes on from the mark.
+            if let Some((m, h)) = &mark
+                && seq < *m
+                && e.seq > seq + 1
+            {
+                seq = *m;
+                prev = h.clone();
+            }
             check_link(&e, seq + 1, &prev).map_err(|why| {
                 CoreError::AuditBroken(format!("the trail of computer {device}: {why}"))
             })?;
             seq = e.seq;
             prev = e.hash;
+        }
+        if let Some((m, h)) = mark
+            && seq < m
+        {
+            (seq, prev) = (m, h);
         }
         out.push(RemoteChain {
             device,

@@ -168,6 +168,16 @@ impl Vault {
         Ok(out)
     }
 
+    /// How many erasures this vault knows of (its own and other computers'): a new one means
+    /// a checkpoint is due, so the log holding the erased client's data can be cut.
+    pub fn erasures_known(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM main.erasure_records", [], |r| {
+                r.get(0)
+            })?)
+    }
+
     /// Applies a checkpoint's rows (another computer's whole state) by the merge rules, in
     /// one audited transaction; an integrity problem applies nothing.
     pub fn apply_checkpoint(&mut self, rows: &[RowChange]) -> Result<ApplyReport> {

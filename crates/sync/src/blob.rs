@@ -40,8 +40,10 @@ pub enum Kind {
     Identity,
     /// "Still here": moves the head when there is nothing else to send.
     Heartbeat,
-    /// One chunk of a checkpoint.
+    /// One chunk of a checkpoint: clinical rows (the clinical sync key).
     Checkpoint,
+    /// One chunk of a checkpoint: identity rows (the identity sync key).
+    IdentityCheckpoint,
     /// A device-list entry.
     Devices,
     /// Entries of the device's own audit trail (to the clinical sync key: codes, never names).

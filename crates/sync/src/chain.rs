@@ -224,6 +224,22 @@ impl Chains {
     /// checked by [`crate::blob::open`]). A blob accepted before is a no-op; anything that
     /// does not extend the chain is an alarm and changes nothing.
     pub fn accept(&mut self, blob: &Opened) -> Result<Accepted, Alarm> {
+        self.accept_at(blob, false)
+    }
+
+    /// Accepts the first chunk of a checkpoint found past a gap in a device's log (its writer
+    /// cut the log below it): the chain starts again there, from a blob the writer signed. A
+    /// blob at or below what was verified is refused as by [`Chains::accept`].
+    pub fn restart(&mut self, blob: &Opened) -> Result<Accepted, Alarm> {
+        self.accept_at(blob, true)
+    }
+
+    /// Whether `seq` of `device` lies past a gap after what was verified.
+    pub fn past_gap(&self, device: &str, seq: u64) -> bool {
+        seq > self.head(device).map_or(1, |h| h.seq + 1)
+    }
+
+    fn accept_at(&mut self, blob: &Opened, restart: bool) -> Result<Accepted, Alarm> {
         let device = &blob.inner.device;
         let seq = blob.inner.seq;
         if let Some(hash) = self.seen.get(device).and_then(|m| m.get(&seq)) {
@@ -253,14 +269,15 @@ impl Chains {
                 seq,
             });
         }
-        if seq > next {
+        let restarts = restart && seq > next;
+        if seq > next && !restarts {
             return Err(Alarm::Missing {
                 device: device.clone(),
                 from: next,
                 to: seq - 1,
             });
         }
-        if blob.inner.prev.as_deref() != last.as_ref().map(|h| h.hash.as_str()) {
+        if !restarts && blob.inner.prev.as_deref() != last.as_ref().map(|h| h.hash.as_str()) {
             return Err(Alarm::Reordered {
                 device: device.clone(),
                 seq,

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use crate::blob::{self, Envelope, Expect, Inner, Kind};
 use crate::chain::{Accepted, Alarm, Chains};
+use crate::checkpoint::{self, AuditMark, Chunk, Written};
 use crate::devices::DeviceList;
 
 /// The schema version written in blobs (the clinical store's).
@@ -67,6 +68,8 @@ pub trait Remote {
         from: u64,
         to: u64,
     ) -> Result<Vec<(u64, Vec<u8>)>, RemoteError>;
+    /// Removes this device's own blobs below `below` (a checkpoint covers them).
+    fn cut(&mut self, below: u64) -> Result<(), RemoteError>;
 }
 
 /// The practice's sync keys: every device holds them; the server never does.
@@ -78,7 +81,7 @@ pub struct PracticeKeys {
 impl PracticeKeys {
     fn for_kind(&self, kind: Kind) -> &age::x25519::Identity {
         match kind {
-            Kind::Identity => &self.identity,
+            Kind::Identity | Kind::IdentityCheckpoint => &self.identity,
             _ => &self.clinical,
         }
     }
@@ -116,6 +119,18 @@ struct State {
     /// The last entry of this device's audit trail sealed.
     #[serde(default)]
     audit_sent: i64,
+    /// This device's newest checkpoint, and the changes sealed since.
+    #[serde(default)]
+    checkpoint: Option<Written>,
+    #[serde(default)]
+    since_checkpoint: u64,
+    /// When this device first sealed a blob (a day after it, a first checkpoint is due).
+    #[serde(default)]
+    started_at: Option<i64>,
+    /// Other devices whose chain started again at a checkpoint: its chunks up to this seq
+    /// are applied in full.
+    #[serde(default)]
+    restarting: BTreeMap<String, u64>,
 }
 
 /// What one run did. Blobs are counted whatever they carry (change batches, heartbeats).
@@ -131,6 +146,8 @@ pub struct Report {
     /// Blobs of other devices the server holds that this run did not fetch (it fetches at most
     /// [`Outbound::cap`] per device): another run carries on.
     pub remaining: u64,
+    /// This run cut this device's log on the server below its newest checkpoint.
+    pub compacted: bool,
 }
 
 /// One device's engine over its vault.
@@ -168,6 +185,10 @@ impl<'a> Engine<'a> {
                 sealed_at: None,
                 heard: BTreeMap::new(),
                 audit_sent: 0,
+                checkpoint: None,
+                since_checkpoint: 0,
+                started_at: None,
+                restarting: BTreeMap::new(),
             },
         };
         Ok(Engine {
@@ -223,6 +244,7 @@ impl<'a> Engine<'a> {
                 }
                 let mut next = self.state.clone();
                 next.sent[i] = out.upto;
+                next.since_checkpoint += out.changes.len() as u64;
                 if out.changes.is_empty() {
                     self.state = next;
                     self.save()?;
@@ -234,13 +256,14 @@ impl<'a> Engine<'a> {
                 sealed += 1;
             }
         }
+        let due = self.checkpoint_due()?;
         let quiet = self
             .state
             .sealed_at
             .is_none_or(|t| self.now - t >= HEARTBEAT_SECONDS);
         // Blobs still waiting to be sent move the head once they are: no heartbeat beside
         // them (a computer offline for a week does not pile up 168 of them).
-        if sealed == 0 && quiet && self.vault.sealed_unacked()?.is_empty() {
+        if sealed == 0 && !due && quiet && self.vault.sealed_unacked()?.is_empty() {
             let next = self.state.clone();
             self.seal_one(Kind::Heartbeat, b"[]", next)?;
             sealed += 1;
@@ -248,10 +271,70 @@ impl<'a> Engine<'a> {
         // The audit trail travels with changes and heartbeats, never on its own: applying
         // changes writes an audit entry, and a blob of that alone would wake the others, whose
         // applying would write one, and so on.
-        if sealed > 0 {
+        if due {
+            sealed += self.seal_checkpoint()?;
+        } else if sealed > 0 {
             sealed += self.seal_audit()?;
         }
         Ok(sealed)
+    }
+
+    /// Whether a checkpoint is due: after [`checkpoint::AFTER_CHANGES`] changes, a day with
+    /// changes, or an erasure (so the log holding the erased client's data is cut).
+    fn checkpoint_due(&self) -> Result<bool, SyncError> {
+        let erasures = self.vault.erasures_known()?;
+        let since = self.state.since_checkpoint;
+        let (last_at, last_erasures) = match &self.state.checkpoint {
+            Some(w) => (Some(w.at), w.erasures),
+            None => (self.state.started_at, 0),
+        };
+        Ok(since >= checkpoint::AFTER_CHANGES
+            || erasures != last_erasures
+            || (since > 0 && last_at.is_some_and(|t| self.now - t >= checkpoint::AFTER_SECONDS)))
+    }
+
+    /// Seals a checkpoint now (what [`Engine::seal`] does when one is due): this device's
+    /// whole synced state, as chunks in its log, after the audit entries not yet sealed (so
+    /// the checkpoint's audit mark covers them). The next exchange that sends them all cuts
+    /// the log below the first. Returns the blobs sealed.
+    pub fn seal_checkpoint(&mut self) -> Result<usize, SyncError> {
+        let audited = self.seal_audit()?;
+        let erasures = self.vault.erasures_known()?;
+        let clinical = self.vault.checkpoint_rows(Store::Clinical)?;
+        let identity = self.vault.checkpoint_rows(Store::Identity)?;
+        let audit = match self.state.audit_sent {
+            0 => None,
+            n => self
+                .vault
+                .audit_outgoing(n - 1, 1)?
+                .into_iter()
+                .next()
+                .map(|e| AuditMark {
+                    seq: e.seq,
+                    hash: e.hash,
+                }),
+        };
+        let parts = checkpoint::split(clinical, identity, audit);
+        let first = self.state.next_seq;
+        let n = parts.len();
+        for (i, (kind, chunk)) in parts.into_iter().enumerate() {
+            let payload = serde_json::to_vec(&chunk)
+                .map_err(|e| SyncError::Core(CoreError::Corrupt(e.to_string())))?;
+            let mut next = self.state.clone();
+            if i + 1 == n {
+                // Only a whole checkpoint counts: one cut short by a crash is sealed again.
+                next.checkpoint = Some(Written {
+                    first,
+                    last: first + n as u64 - 1,
+                    at: self.now,
+                    erasures,
+                    cut: false,
+                });
+                next.since_checkpoint = 0;
+            }
+            self.seal_one(kind, &payload, next)?;
+        }
+        Ok(audited + n)
     }
 
     /// Seals this device's audit entries not yet sealed, in batches.
@@ -293,6 +376,7 @@ impl<'a> Engine<'a> {
         next.next_seq += 1;
         next.last_hash = Some(blob::hash(&bytes));
         next.sealed_at = Some(self.now);
+        next.started_at.get_or_insert(self.now);
         let json = Self::state_json(&next)?;
         self.vault
             .store_sealed(self.state.next_seq, &bytes, &[(STATE_KEY, &json)])?;
@@ -323,12 +407,19 @@ impl<'a> Engine<'a> {
             })
             .filter(|(_, have, until)| have < until)
             .collect();
+        let compact = self
+            .state
+            .checkpoint
+            .as_ref()
+            .filter(|w| !w.cut && w.first > 1)
+            .map(|w| w.first);
         Ok(Outbound {
             sealed,
             blobs: self.vault.sealed_unacked()?,
             others,
             cut,
             cap: None,
+            compact,
         })
     }
 
@@ -346,6 +437,14 @@ impl<'a> Engine<'a> {
             self.vault.mark_acked(*seq)?;
             self.state.chains.record_own(*seq, hash);
             report.sent += 1;
+        }
+        if let (Some(below), Some(w)) = (inbound.compacted, self.state.checkpoint.as_mut())
+            && w.first == below
+        {
+            w.cut = true;
+            let me = self.me.clone();
+            self.state.chains.compact(&me, below);
+            report.compacted = true;
         }
         self.save()?;
         if let Some(e) = inbound.error {
@@ -454,8 +553,27 @@ impl<'a> Engine<'a> {
             }
             Err(_) => return Err(altered()),
         };
-        // Causal order: every blob its writer had seen is applied here first.
-        for (other, claim) in &opened.inner.view {
+        // A checkpoint chunk: applied in full where the writer's chain starts again at it (a
+        // log cut below it, found past a gap), or after such a start; otherwise everything in
+        // it is here already.
+        let chunk = if checkpoint::is_chunk(kind) {
+            Some(Chunk::decode(&opened.payload).ok_or_else(altered)?)
+        } else {
+            None
+        };
+        let restarts =
+            chunk.as_ref().is_some_and(|c| c.part == 1) && self.state.chains.past_gap(device, seq);
+        let in_full = restarts
+            || (chunk.is_some()
+                && self
+                    .state
+                    .restarting
+                    .get(device)
+                    .is_some_and(|end| seq <= *end));
+        // Causal order: every blob its writer had seen is applied here first. (Not for a
+        // checkpoint taken in full: it holds what its writer had seen, and the blobs named
+        // may themselves be cut.)
+        for (other, claim) in opened.inner.view.iter().filter(|_| !in_full) {
             // A writer that saw a revoked device's blob past its cut: that blob never counts.
             // (A device not in the list held here is waited for: the writer may have seen a
             // newer list than the one this run fetched.)
@@ -471,12 +589,12 @@ impl<'a> Engine<'a> {
             }
         }
         let before = self.state.chains.clone();
-        match self
-            .state
-            .chains
-            .accept(&opened)
-            .map_err(SyncError::Alarm)?
-        {
+        let accepted = if restarts {
+            self.state.chains.restart(&opened)
+        } else {
+            self.state.chains.accept(&opened)
+        };
+        match accepted.map_err(SyncError::Alarm)? {
             Accepted::AlreadyHad => return Ok(Taken::Applied),
             Accepted::New => {}
         }
@@ -504,6 +622,31 @@ impl<'a> Engine<'a> {
                     self.state.chains = before;
                     return Err(e.into());
                 }
+            }
+        }
+        if let Some(chunk) = chunk.filter(|_| in_full) {
+            if let Some(mark) = chunk.audit.as_ref().filter(|_| restarts) {
+                self.vault.audit_restart(device, mark.seq, &mark.hash)?;
+            }
+            match self.vault.apply_checkpoint(&chunk.rows) {
+                Ok(r) => report.applied_changes += r.applied,
+                Err(CoreError::SyncIntegrity(_)) => {
+                    self.state.chains = before;
+                    return Err(SyncError::Alarm(Alarm::Immutable {
+                        device: device.to_string(),
+                        seq,
+                    }));
+                }
+                Err(e) => {
+                    self.state.chains = before;
+                    return Err(e.into());
+                }
+            }
+            let end = seq + u64::from(chunk.of - chunk.part);
+            if seq < end {
+                self.state.restarting.insert(device.to_string(), end);
+            } else {
+                self.state.restarting.remove(device);
             }
         }
         if kind == Kind::Audit {
@@ -575,6 +718,9 @@ pub struct Outbound {
     /// Blobs fetched per device at most in this run (`None`: all), so a long download (a new
     /// computer catching up) is applied and kept in steps and resumes after a kill.
     pub cap: Option<u64>,
+    /// This device's log is to be cut below this seq (its newest checkpoint's first chunk),
+    /// once every blob is acknowledged.
+    pub compact: Option<u64>,
 }
 
 /// What the server answered ([`exchange`]).
@@ -589,6 +735,8 @@ pub struct Inbound {
     pub error: Option<RemoteError>,
     /// Blobs the server holds past what was fetched (left for another run by the cap).
     pub remaining: u64,
+    /// The server cut this device's log below this seq.
+    pub compacted: Option<u64>,
 }
 
 /// The network part of a run, without the vault: sends the blobs, reads the heads, fetches
@@ -601,6 +749,13 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
             return inbound;
         }
         inbound.acked.push((*seq, blob::hash(bytes)));
+    }
+    // Every blob is acknowledged, the checkpoint's chunks too: the log below it can go. A
+    // failed cut is tried again by the next run.
+    if let Some(below) = out.compact
+        && remote.cut(below).is_ok()
+    {
+        inbound.compacted = Some(below);
     }
     let heads = match remote.heads() {
         Ok(h) => h,

@@ -55,4 +55,8 @@ impl Remote for ServerClient {
         }
         Ok(out)
     }
+
+    fn cut(&mut self, below: u64) -> Result<(), RemoteError> {
+        self.cut_log(below).map(|_| ()).map_err(sorted)
+    }
 }

@@ -7,6 +7,7 @@
 //! * [`blob`] — the blob format: sealing and opening, signature and headers;
 //! * [`chain`] — each device's hash chain and the heads seen, and the alarms a lying or
 //!   broken server raises (rollback, fork, replay, gaps, withheld changes);
+//! * [`checkpoint`] — a device's whole state as chunks in its log, so its log can be cut;
 //! * [`devices`] — the device list, signed by the devices themselves (never the server's list);
 //! * [`keys`] — the practice root derived from the recovery key, and device keys;
 //! * [`engine`] — one computer's run: seal, send, check heads, fetch, verify and apply;
@@ -17,6 +18,7 @@
 
 pub mod blob;
 pub mod chain;
+pub mod checkpoint;
 pub mod devices;
 pub mod engine;
 pub mod error;

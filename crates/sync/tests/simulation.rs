@@ -55,6 +55,8 @@ struct Server {
     /// Lies told: to which device, which, and whether that device had verified enough to
     /// be able to tell (then it must raise an alarm).
     told: Vec<(String, Lie, bool)>,
+    /// Logs cut below a checkpoint.
+    cuts: usize,
 }
 
 impl Server {
@@ -114,7 +116,10 @@ impl Remote for Conn<'_> {
         let me = self.me.clone();
         if self.server.lying(&me, Lie::Rollback) {
             // Another device's log shown shorter than it is.
-            if let Some(h) = heads.iter_mut().find(|h| h.device_id != me && h.seq > 1) {
+            let logs = &self.server.logs;
+            if let Some(h) = heads.iter_mut().find(|h| {
+                h.device_id != me && logs[&h.device_id].contains_key(&(h.seq.saturating_sub(1)))
+            }) {
                 let log = &self.server.logs[&h.device_id];
                 h.seq -= 1;
                 h.hash = blob::hash(&log[&h.seq]);
@@ -193,6 +198,17 @@ impl Remote for Conn<'_> {
             out.swap(0, 1);
         }
         Ok(out)
+    }
+
+    fn cut(&mut self, below: u64) -> Result<(), RemoteError> {
+        self.server.transient()?;
+        let log = self.server.logs.entry(self.me.clone()).or_default();
+        if log.last_key_value().is_none_or(|(head, _)| below > *head) {
+            return Err(RemoteError::Refused("409 the head stays".into()));
+        }
+        log.retain(|seq, _| *seq >= below);
+        self.server.cuts += 1;
+        Ok(())
     }
 }
 
@@ -391,6 +407,50 @@ fn learn(d: &mut Device) {
     }
 }
 
+/// Device `i` seals a checkpoint now (as it does after many changes, a day, or an erasure):
+/// its next run sends it and cuts its log below it.
+fn checkpoint(p: &mut Practice, i: usize) {
+    let d = &mut p.devices[i];
+    let vault = d.vault.as_mut().expect("open");
+    let mut engine =
+        Engine::load(vault, ACCOUNT, &d.id, &d.signer, &p.keys, &p.list).expect("engine");
+    engine.seal_checkpoint().expect("a checkpoint");
+}
+
+/// Every row change the server still holds, in any log (change batches and checkpoints),
+/// opened with the practice's keys.
+fn rows_on_server(p: &Practice, server: &Server) -> Vec<casebook_core::merge::RowChange> {
+    let mut out = Vec::new();
+    for (device, log) in &server.logs {
+        for (seq, bytes) in log {
+            let kind = Envelope::parse(bytes).expect("a blob").outer.kind;
+            let key = p.list.key_for_blob(device, *seq).expect("a listed key");
+            let at = blob::Expect {
+                account: ACCOUNT,
+                device,
+                seq: *seq,
+            };
+            let secret = match kind {
+                Kind::Identity | Kind::IdentityCheckpoint => &p.keys.identity,
+                _ => &p.keys.clinical,
+            };
+            let opened = blob::open(bytes, &at, key, secret).expect("opens");
+            match kind {
+                Kind::Clinical | Kind::Identity => {
+                    out.extend(serde_json::from_slice::<Vec<_>>(&opened.payload).expect("rows"))
+                }
+                Kind::Checkpoint | Kind::IdentityCheckpoint => out.extend(
+                    casebook_sync::checkpoint::Chunk::decode(&opened.payload)
+                        .expect("a chunk")
+                        .rows,
+                ),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
 fn sync(p: &mut Practice, i: usize, server: &mut Server) -> Result<(), SyncError> {
     sync_at(p, i, server, None).map(|_| ())
 }
@@ -466,13 +526,15 @@ fn run_seed(seed: u64) {
             usize::MAX
         },
         told: Vec::new(),
+        cuts: 0,
     };
     let mut p = practice(n);
     let steps = rng.gen_range(5..30);
     for step in 0..steps {
         let i = rng.gen_range(0..n);
-        match rng.gen_range(0..10) {
+        match rng.gen_range(0..11) {
             0..=4 => act(&mut p.devices[i], &mut rng, step),
+            10 => checkpoint(&mut p, i),
             5..=8 => {
                 let told_before = server.told.len();
                 let result = sync(&mut p, i, &mut server);
@@ -535,6 +597,38 @@ fn run_seed(seed: u64) {
             prints.windows(2).all(|w| w[0] == w[1]),
             "seed {seed}: records differ: {prints:?}"
         );
+        // Every erasure reached every computer, which then wrote a checkpoint and cut its log:
+        // no row of an erased client is left on the server, in any log or checkpoint.
+        let mut erased: Vec<String> = Vec::new();
+        for d in &mut p.devices {
+            for r in d
+                .vault
+                .as_mut()
+                .expect("open")
+                .erasure_records()
+                .expect("records")
+            {
+                erased.push(r.client_code);
+            }
+        }
+        if !erased.is_empty() {
+            assert!(
+                server.cuts > 0,
+                "seed {seed}: no log was cut after an erasure"
+            );
+        }
+        for row in rows_on_server(&p, &server) {
+            let code = row.f.get("client_code").and_then(|v| v.as_str());
+            let of_erased = erased
+                .iter()
+                .any(|e| Some(e.as_str()) == code || *e == row.k);
+            assert!(
+                row.t == "erasure_records" || !of_erased,
+                "seed {seed}: a row of an erased client is still on the server: {} {}",
+                row.t,
+                row.k
+            );
+        }
         let ids: Vec<String> = p.devices.iter().map(|d| d.id.clone()).collect();
         for d in &mut p.devices {
             assert!(
@@ -649,6 +743,7 @@ fn a_quiet_computer_sends_a_heartbeat_every_hour() {
         flaky: 0,
         quota: usize::MAX,
         told: Vec::new(),
+        cuts: 0,
     };
     // The blobs a computer sent, but its audit trail (which travels with them).
     let kinds = |server: &Server, id: &str| -> Vec<Kind> {
@@ -742,6 +837,7 @@ fn a_revoked_computers_log_counts_up_to_its_cut_and_no_further() {
         flaky: 0,
         quota: usize::MAX,
         told: Vec::new(),
+        cuts: 0,
     };
     let add = |p: &mut Practice, i: usize, name: &str| {
         p.devices[i]

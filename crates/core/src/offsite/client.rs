@@ -450,6 +450,16 @@ impl ServerClient {
         Self::json(r)
     }
 
+    /// `DELETE /v1/blobs?below=N`: removes this device's own blobs below `below` (after a
+    /// checkpoint in its log covers them).
+    pub fn cut_log(&self, below: u64) -> Result<casebook_wire::Deleted, ServerError> {
+        let r = self.send(
+            self.request(reqwest::Method::DELETE, &format!("/v1/blobs?below={below}")),
+            false,
+        )?;
+        Self::json(r)
+    }
+
     /// `GET /v1/devices/{id}/blobs?from=&limit=`: up to `limit` (≤ 1000) blobs of a device's
     /// log from `from`, decoded from base64. Each blob's hash is checked by the caller.
     pub fn blob_range(
