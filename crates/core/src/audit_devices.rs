@@ -15,6 +15,8 @@
 //! backup carries the first computer's entries up to that backup); those entries are the same
 //! bytes, with the same hashes, as the first computer's own, and are shown once.
 
+use std::collections::BTreeMap;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -54,9 +56,10 @@ fn mark_key(device: &str) -> String {
     format!("audit-start/{device}")
 }
 
-/// Where `device`'s chain starts again here, if it does (entries up to it were compacted
-/// away before this computer had them): (seq, hash).
-fn restart_mark(conn: &Connection, device: &str) -> Result<Option<(i64, String)>> {
+/// Where `device`'s chain starts again here (entries up to each were compacted away before
+/// this computer had them): seq → hash. More than one when this computer was away through
+/// more than one cut.
+fn restart_marks(conn: &Connection, device: &str) -> Result<BTreeMap<i64, String>> {
     let text: Option<String> = conn
         .query_row(
             "SELECT value FROM main.sync_state WHERE key = ?1",
@@ -64,10 +67,14 @@ fn restart_mark(conn: &Connection, device: &str) -> Result<Option<(i64, String)>
             |r| r.get(0),
         )
         .optional()?;
-    Ok(text.and_then(|t| {
-        let (seq, hash) = t.split_once(' ')?;
-        Some((seq.parse().ok()?, hash.to_string()))
-    }))
+    Ok(text
+        .unwrap_or_default()
+        .split(';')
+        .filter_map(|m| {
+            let (seq, hash) = m.split_once(' ')?;
+            Some((seq.parse().ok()?, hash.to_string()))
+        })
+        .collect())
 }
 
 /// The last entry held of `device`'s chain, or its restart mark past it: (seq, hash).
@@ -80,7 +87,7 @@ fn last(conn: &Connection, device: &str) -> Result<(i64, String)> {
         )
         .optional()?
         .unwrap_or((0, GENESIS.to_string()));
-    Ok(match restart_mark(conn, device)? {
+    Ok(match restart_marks(conn, device)?.pop_last() {
         Some(mark) if mark.0 > held.0 => mark,
         _ => held,
     })
@@ -109,9 +116,12 @@ impl Vault {
         if held >= seq {
             return Ok(());
         }
+        let mut marks = restart_marks(&self.conn, device)?;
+        marks.insert(seq, hash.to_string());
+        let text: Vec<String> = marks.iter().map(|(s, h)| format!("{s} {h}")).collect();
         self.conn.execute(
             "INSERT INTO main.sync_state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            params![mark_key(device), format!("{seq} {hash}")],
+            params![mark_key(device), text.join(";")],
         )?;
         Ok(())
     }
@@ -183,16 +193,16 @@ pub(crate) fn verify_all(conn: &Connection) -> Result<Vec<RemoteChain>> {
             "SELECT {COLUMNS} FROM main.audit_remote WHERE chain = ?1 ORDER BY seq"
         ))?;
         let mut rows = stmt.query([&device])?;
-        let mark = restart_mark(conn, &device)?;
+        let mut marks = restart_marks(conn, &device)?;
         let (mut seq, mut prev) = (0i64, GENESIS.to_string());
         while let Some(row) = rows.next()? {
             let e = row_to_entry(row)?;
-            // Entries cut before this computer had them: the chain goes on from the mark.
-            if let Some((m, h)) = &mark
-                && seq < *m
-                && e.seq > seq + 1
+            // Entries cut before this computer had them: the chain goes on from the mark
+            // just before the gap's end.
+            if e.seq > seq + 1
+                && let Some(h) = marks.get(&(e.seq - 1))
             {
-                seq = *m;
+                seq = e.seq - 1;
                 prev = h.clone();
             }
             check_link(&e, seq + 1, &prev).map_err(|why| {
@@ -201,7 +211,7 @@ pub(crate) fn verify_all(conn: &Connection) -> Result<Vec<RemoteChain>> {
             seq = e.seq;
             prev = e.hash;
         }
-        if let Some((m, h)) = mark
+        if let Some((m, h)) = marks.pop_last()
             && seq < m
         {
             (seq, prev) = (m, h);

@@ -419,7 +419,10 @@ fn checkpoint(p: &mut Practice, i: usize) {
 
 /// Every row change the server still holds, in any log (change batches and checkpoints),
 /// opened with the practice's keys.
-fn rows_on_server(p: &Practice, server: &Server) -> Vec<casebook_core::merge::RowChange> {
+fn rows_on_server(
+    p: &Practice,
+    server: &Server,
+) -> Vec<(String, u64, Kind, casebook_core::merge::RowChange)> {
     let mut out = Vec::new();
     for (device, log) in &server.logs {
         for (seq, bytes) in log {
@@ -435,17 +438,18 @@ fn rows_on_server(p: &Practice, server: &Server) -> Vec<casebook_core::merge::Ro
                 _ => &p.keys.clinical,
             };
             let opened = blob::open(bytes, &at, key, secret).expect("opens");
-            match kind {
+            let rows: Vec<casebook_core::merge::RowChange> = match kind {
                 Kind::Clinical | Kind::Identity => {
-                    out.extend(serde_json::from_slice::<Vec<_>>(&opened.payload).expect("rows"))
+                    serde_json::from_slice(&opened.payload).expect("rows")
                 }
-                Kind::Checkpoint | Kind::IdentityCheckpoint => out.extend(
+                Kind::Checkpoint | Kind::IdentityCheckpoint => {
                     casebook_sync::checkpoint::Chunk::decode(&opened.payload)
                         .expect("a chunk")
-                        .rows,
-                ),
-                _ => {}
-            }
+                        .rows
+                }
+                _ => Vec::new(),
+            };
+            out.extend(rows.into_iter().map(|r| (device.clone(), *seq, kind, r)));
         }
     }
     out
@@ -617,16 +621,35 @@ fn run_seed(seed: u64) {
                 "seed {seed}: no log was cut after an erasure"
             );
         }
-        for row in rows_on_server(&p, &server) {
+        if std::env::var("SIM_DEBUG").is_ok() {
+            for d in &p.devices {
+                let v = d.vault.as_ref().expect("open");
+                let st = v.sync_get("engine").unwrap().unwrap_or_default();
+                let j: serde_json::Value = serde_json::from_str(&st).unwrap_or_default();
+                eprintln!(
+                    "DEBUG {} erasures={} cp={} since={} next={} log={:?}",
+                    d.id,
+                    v.erasures_known().unwrap(),
+                    j["checkpoint"],
+                    j["since_checkpoint"],
+                    j["next_seq"],
+                    server.logs.get(&d.id).map(|l| l.keys().collect::<Vec<_>>())
+                );
+            }
+        }
+        for (device, seq, kind, row) in rows_on_server(&p, &server) {
             let code = row.f.get("client_code").and_then(|v| v.as_str());
             let of_erased = erased
                 .iter()
                 .any(|e| Some(e.as_str()) == code || *e == row.k);
+            // (A delete carries no data, only the code the erasure record holds anyway.)
+            let carries_data = row.op == casebook_core::merge::ChangeOp::Upsert;
             assert!(
-                row.t == "erasure_records" || !of_erased,
-                "seed {seed}: a row of an erased client is still on the server: {} {}",
+                row.t == "erasure_records" || !carries_data || !of_erased,
+                "seed {seed}: a row of an erased client is still on the server: {} {} in {kind:?} blob {device}/{seq} (log from {:?})",
                 row.t,
-                row.k
+                row.k,
+                server.logs[&device].keys().next()
             );
         }
         let ids: Vec<String> = p.devices.iter().map(|d| d.id.clone()).collect();
