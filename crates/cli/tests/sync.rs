@@ -36,6 +36,25 @@ fn files_contain(dir: &std::path::Path, needle: &str) -> bool {
     false
 }
 
+/// Each device's log on an embedded server: device → (first seq, last seq) it still holds.
+/// Empty for the scale-out backend (its blobs are in PostgreSQL and the object store).
+fn server_logs(server: &Server) -> std::collections::BTreeMap<String, (i64, i64)> {
+    let db = server.data.join("meta.db");
+    if !db.exists() {
+        return Default::default();
+    }
+    let conn =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("the server's database");
+    let mut stmt = conn
+        .prepare("SELECT device_id, MIN(seq), MAX(seq) FROM blobs GROUP BY device_id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 /// Two computers of one practice, synced: the surgery desktop (`a`, a client `ann` with a
 /// draft `note`, backed up off-site) and the laptop (`b`) set up from that backup, sync on
 /// for both and the same records on each.
@@ -301,6 +320,7 @@ fn story(backend: Backend) {
     );
 
     // An erasure on the laptop reaches the surgery; the client does not come back.
+    let before_erasure = server_logs(&server);
     cb(&b)
         .args(["erase", &bea, "--reason", "asked to be forgotten", "--yes"])
         .assert()
@@ -314,6 +334,27 @@ fn story(backend: Backend) {
     );
     ok_json(&b, &["sync", "now"]);
     assert_eq!(fingerprint(&a), fingerprint(&b));
+
+    // The erasure made each computer write a checkpoint and cut its log below it: no blob
+    // that existed while the client did is left on the server (embedded: its database).
+    ok_json(&a, &["sync", "now"]);
+    for v in [&a, &b] {
+        let cp = &ok_json(v, &["sync", "status"])["checkpoint"];
+        assert_eq!(cp["cut"], true, "no compacted log: {cp}");
+    }
+    let after = server_logs(&server);
+    for (device, (_, last_before)) in &before_erasure {
+        let Some((first_now, _)) = after.get(device) else {
+            continue;
+        };
+        assert!(
+            first_now > last_before,
+            "device {device}: blob {first_now} from before the erasure (up to {last_before}) is still on the server"
+        );
+    }
+    if backend == Backend::Embedded {
+        assert!(!before_erasure.is_empty(), "the server's logs were read");
+    }
 
     // The server holds no name and no note text (embedded backend: its files on disk).
     if backend == Backend::Embedded {

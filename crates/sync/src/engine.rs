@@ -701,6 +701,18 @@ pub fn heard(vault: &Vault) -> Result<(BTreeMap<String, i64>, Option<i64>), Sync
     })
 }
 
+/// This computer's newest checkpoint in its log (and whether the log is cut below it).
+pub fn last_checkpoint(vault: &Vault) -> Result<Option<Written>, SyncError> {
+    Ok(match vault.sync_get(STATE_KEY)? {
+        Some(json) => {
+            let state: State = serde_json::from_str(&json)
+                .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?;
+            state.checkpoint
+        }
+        None => None,
+    })
+}
+
 /// Blobs of one log as served: (seq, bytes), in order.
 pub type Blobs = Vec<(u64, Vec<u8>)>;
 

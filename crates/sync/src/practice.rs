@@ -659,6 +659,8 @@ pub struct Status {
     pub alarm: Option<String>,
     /// A short fingerprint of the records: computers that have seen the same changes show the same.
     pub fingerprint: String,
+    /// This computer's newest checkpoint: its log on the server is cut below it once sent.
+    pub checkpoint: Option<crate::checkpoint::Written>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -750,5 +752,6 @@ pub fn status(vault: &Vault, me: Option<&str>) -> Result<Status, SyncError> {
         last_sync: vault.sync_get(LAST_RUN)?.and_then(|s| s.parse().ok()),
         alarm: vault.sync_get(LAST_ALARM)?.filter(|s| !s.is_empty()),
         fingerprint: vault.records_fingerprint()?,
+        checkpoint: crate::engine::last_checkpoint(vault)?,
     })
 }

@@ -292,6 +292,19 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
             if let Some(a) = &status.alarm {
                 println!("ALARM:       {a}");
             }
+            if let Some(c) = &status.checkpoint
+                && let Some(t) = chrono::DateTime::from_timestamp(c.at, 0)
+            {
+                println!(
+                    "Checkpoint:  {} — {}",
+                    output::datetime(t),
+                    if c.cut {
+                        "the server no longer keeps the changes before it"
+                    } else {
+                        "not sent yet: the log is cut once it is"
+                    }
+                );
+            }
             println!(
                 "Fingerprint: {} (the same on computers that have seen the same changes)",
                 status.fingerprint
