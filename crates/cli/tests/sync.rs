@@ -545,6 +545,26 @@ fn join_revoke_story(backend: Backend) {
         return;
     };
     let Practice { a, b, user, .. } = two_computers(&server);
+    // An erasure on the laptop: its log is cut below a checkpoint, so a computer joining
+    // later finds the laptop's log starting there (and the client in no blob of it).
+    let hal = b.add_client("Hal To Be Erased");
+    ok_json(&b, &["sync", "now"]);
+    cb(&b)
+        .args(["erase", &hal, "--reason", "asked to be forgotten", "--yes"])
+        .assert()
+        .success();
+    ok_json(&b, &["sync", "now"]);
+    assert_eq!(
+        ok_json(&b, &["sync", "status"])["checkpoint"]["cut"],
+        true,
+        "the erasure made the laptop compact its log"
+    );
+    if backend == Backend::Embedded {
+        assert!(
+            server_logs(&server).values().any(|(first, _)| *first > 1),
+            "no log on the server starts at a checkpoint"
+        );
+    }
     // Work done on the laptop after the surgery's last backup: only the log has it.
     let since_backup = b.add_client("Gil Since The Backup");
     ok_json(&b, &["sync", "now"]);
@@ -589,6 +609,10 @@ fn join_revoke_story(backend: Backend) {
             .to_string()
             .contains(&since_backup),
         "the joined computer lacks work done since the backup"
+    );
+    assert!(
+        !ok_json(&c, &["client", "list"]).to_string().contains(&hal),
+        "an erased client reached the joined computer"
     );
     ok_json(&a, &["sync", "now"]);
     assert_eq!(fingerprint(&a), fingerprint(&c));
