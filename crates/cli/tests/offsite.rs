@@ -514,7 +514,26 @@ fn story(backend: Backend, store: KeyStore) {
     let e = fails(withheld.restore(&url, &user, &v.recovery_key), 9);
     assert!(e.contains("erasure list is missing"), "{e}");
     assert!(!withheld.dir.exists(), "nothing written");
-    ok_json(&v, &["backup", "create", "--to", "server"]);
+    // That next backup is made after the erasure: the older ones, which still hold the
+    // erased client (readable with the recovery key), are deleted from the server.
+    let before = usable(&ok_json(&v, &["backup", "list", "--server"]));
+    assert!(!before.is_empty());
+    let sent_now = ok_json(&v, &["backup", "create", "--to", "server"]);
+    let after = usable(&ok_json(&v, &["backup", "list", "--server"]));
+    assert_eq!(
+        after.len(),
+        1,
+        "only the backup made after the erasure is left: {after:?}"
+    );
+    assert!(
+        before.iter().all(|b| b["name"] != after[0]["name"]),
+        "{sent_now}"
+    );
+    let trail = ok_json(&v, &["audit", "list"]).to_string();
+    assert!(
+        trail.contains(&format!("older_deleted_after_erasure={}", before.len())),
+        "the deletion is audited"
+    );
     let again = Fresh::new();
     again
         .restore(&url, &user, &v.recovery_key)

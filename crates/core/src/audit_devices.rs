@@ -31,6 +31,9 @@ pub struct RemoteChain {
     pub device: String,
     pub entries: i64,
     pub head_hash: String,
+    /// Entries cut from that computer's log before this one read them (it started the chain
+    /// at a checkpoint's mark): held and verified from the entry after the last such gap.
+    pub missing_before: i64,
 }
 
 /// Checks that `e` is entry number `seq` of a chain whose last hash is `prev`.
@@ -195,6 +198,7 @@ pub(crate) fn verify_all(conn: &Connection) -> Result<Vec<RemoteChain>> {
         let mut rows = stmt.query([&device])?;
         let mut marks = restart_marks(conn, &device)?;
         let (mut seq, mut prev) = (0i64, GENESIS.to_string());
+        let mut missing_before = 0;
         while let Some(row) = rows.next()? {
             let e = row_to_entry(row)?;
             // Entries cut before this computer had them: the chain goes on from the mark
@@ -204,6 +208,7 @@ pub(crate) fn verify_all(conn: &Connection) -> Result<Vec<RemoteChain>> {
             {
                 seq = e.seq - 1;
                 prev = h.clone();
+                missing_before = e.seq;
             }
             check_link(&e, seq + 1, &prev).map_err(|why| {
                 CoreError::AuditBroken(format!("the trail of computer {device}: {why}"))
@@ -215,11 +220,13 @@ pub(crate) fn verify_all(conn: &Connection) -> Result<Vec<RemoteChain>> {
             && seq < m
         {
             (seq, prev) = (m, h);
+            missing_before = m + 1;
         }
         out.push(RemoteChain {
             device,
             entries: seq,
             head_hash: prev,
+            missing_before,
         });
     }
     Ok(out)

@@ -20,6 +20,18 @@ use crate::vault::Vault;
 /// copied folder): its engine state, its sealed blobs and its captured changes are that
 /// computer's, which sends them itself. Tables a store made before sync lacks are skipped.
 pub(crate) fn forget_other_computers_sync(conn: &rusqlite::Connection) -> Result<()> {
+    // What that computer had verified of every log, kept apart: this copy holds exactly the
+    // records it had applied up to there, so this computer's sync can start from those heads
+    // instead of reading every log again (the engine reads it as `INHERITED`).
+    let engine: Option<String> = match conn.query_row(
+        "SELECT value FROM main.sync_state WHERE key = 'engine'",
+        [],
+        |r| r.get(0),
+    ) {
+        Ok(v) => Some(v),
+        Err(rusqlite::Error::QueryReturnedNoRows | rusqlite::Error::SqliteFailure(..)) => None,
+        Err(e) => return Err(e.into()),
+    };
     for (schema, table) in [
         ("main", "sync_state"),
         ("main", "sync_sealed"),
@@ -35,8 +47,18 @@ pub(crate) fn forget_other_computers_sync(conn: &rusqlite::Connection) -> Result
             conn.execute(&format!("DELETE FROM {schema}.{table}"), [])?;
         }
     }
+    if let Some(engine) = engine {
+        conn.execute(
+            "INSERT INTO main.sync_state (key, value) VALUES (?1, ?2)",
+            rusqlite::params![INHERITED, engine],
+        )?;
+    }
     Ok(())
 }
+
+/// The sync state of the computer this copy was made from (a restored backup, a copied
+/// folder), kept when this copy became a computer of its own.
+pub const INHERITED: &str = "inherited-engine";
 
 /// The practice's keys for sync, held by every computer of the practice (and reachable
 /// with the recovery key, through `recovery.age`): never sent to the server.

@@ -94,3 +94,45 @@ fn an_altered_missing_or_reordered_entry_is_refused_and_nothing_kept() {
         Err(CoreError::SyncIntegrity(_))
     ));
 }
+
+#[test]
+fn a_trail_started_again_at_checkpoint_marks_verifies_from_each_mark() {
+    let home = tempfile::tempdir().unwrap();
+    let mut laptop = vault(&home, "laptop");
+    for i in 0..10 {
+        laptop
+            .add_client(ClientIdentity {
+                full_name: format!("Client {i}"),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    let trail = laptop.audit_outgoing(0, 10_000).unwrap();
+    assert!(trail.len() >= 10, "{}", trail.len());
+    let mut surgery = vault(&home, "surgery");
+
+    // Entries 1–2 held; the log was cut twice while the surgery was away: marks at 4 and 7.
+    surgery.audit_apply_remote("laptop", &trail[..2]).unwrap();
+    surgery
+        .audit_restart("laptop", trail[3].seq, &trail[3].hash)
+        .unwrap();
+    surgery.audit_apply_remote("laptop", &trail[4..5]).unwrap();
+    surgery
+        .audit_restart("laptop", trail[6].seq, &trail[6].hash)
+        .unwrap();
+    // Nothing after the last mark yet: verified up to it.
+    let v = surgery.verify_audit().unwrap();
+    assert_eq!(v.devices[0].entries, trail[6].seq);
+    assert_eq!(v.devices[0].missing_before, trail[6].seq + 1);
+    // Entries after the mark extend it; one that skips past it is refused.
+    assert!(surgery.audit_apply_remote("laptop", &trail[8..]).is_err());
+    surgery.audit_apply_remote("laptop", &trail[7..]).unwrap();
+    let v = surgery.verify_audit().unwrap();
+    assert_eq!(v.devices[0].entries, trail.last().unwrap().seq);
+    assert_eq!(v.devices[0].missing_before, trail[7].seq);
+    // A mark behind what is held changes nothing.
+    surgery
+        .audit_restart("laptop", trail[1].seq, &trail[1].hash)
+        .unwrap();
+    assert_eq!(surgery.verify_audit().unwrap().devices, v.devices);
+}

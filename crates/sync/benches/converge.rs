@@ -69,6 +69,12 @@ impl Remote for Conn<'_> {
             .map(|l| l.range(from..=to).map(|(s, b)| (*s, b.clone())).collect())
             .unwrap_or_default())
     }
+    fn cut(&mut self, below: u64) -> Result<(), RemoteError> {
+        if let Some(l) = self.server.logs.get_mut(&self.me) {
+            l.retain(|s, _| *s >= below);
+        }
+        Ok(())
+    }
 }
 
 fn env_usize(k: &str, d: usize) -> usize {

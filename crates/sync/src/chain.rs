@@ -315,6 +315,22 @@ impl Chains {
         Ok(Accepted::New)
     }
 
+    /// A new computer's chains, starting at the heads another computer had verified — its
+    /// own log's included — when the copy this computer was made from was taken (that copy
+    /// holds exactly what those blobs carried).
+    pub fn inherit(me: &str, from: &Chains) -> Chains {
+        let mut c = Chains::new(me);
+        for device in from.seen.keys().filter(|d| *d != me) {
+            if let Some(h) = from.head(device) {
+                c.seen
+                    .entry(device.clone())
+                    .or_default()
+                    .insert(h.seq, h.hash);
+            }
+        }
+        c
+    }
+
     /// Forgets blob hashes of `device` below `seq` (after a checkpoint covers them), keeping
     /// the head so rollbacks are still caught.
     pub fn compact(&mut self, device: &str, below: u64) {

@@ -181,7 +181,7 @@ impl<'a> Engine<'a> {
                 sent: [0, 0],
                 next_seq: 1,
                 last_hash: None,
-                chains: Chains::new(&me),
+                chains: inherited_chains(vault, &me)?,
                 sealed_at: None,
                 heard: BTreeMap::new(),
                 audit_sent: 0,
@@ -699,6 +699,17 @@ pub fn heard(vault: &Vault) -> Result<(BTreeMap<String, i64>, Option<i64>), Sync
         }
         None => (BTreeMap::new(), None),
     })
+}
+
+/// A new computer's first chains: the heads verified by the computer whose copy this vault
+/// was made from (a restored backup), so it reads only what came after; none for a new vault.
+fn inherited_chains(vault: &Vault, me: &str) -> Result<Chains, SyncError> {
+    let Some(json) = vault.sync_get(casebook_core::sync_state::INHERITED)? else {
+        return Ok(Chains::new(me));
+    };
+    let old: State = serde_json::from_str(&json)
+        .map_err(|e| CoreError::Corrupt(format!("the inherited sync state is not valid: {e}")))?;
+    Ok(Chains::inherit(me, &old.chains))
 }
 
 /// This computer's newest checkpoint in its log (and whether the log is cut below it).

@@ -154,13 +154,21 @@ pub fn run(g: &Globals, cmd: AuditCmd) -> Outcome {
                         let names = casebook_sync::practice::device_names(&vault);
                         for d in &v.devices {
                             println!(
-                                "  and that of {}: {} entries, head {}.",
+                                "  and that of {}: {} entries, head {}{}.",
                                 names
                                     .get(&d.device)
                                     .cloned()
                                     .unwrap_or_else(|| short(&d.device)),
                                 d.entries,
-                                &d.head_hash[..16]
+                                &d.head_hash[..16],
+                                if d.missing_before > 1 {
+                                    format!(
+                                        " (held from entry {}: the ones before were compacted away on the server before this computer read them)",
+                                        d.missing_before
+                                    )
+                                } else {
+                                    String::new()
+                                }
                             );
                         }
                     }

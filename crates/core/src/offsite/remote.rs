@@ -64,6 +64,9 @@ pub struct SentBackup {
     pub size: u64,
     pub pieces: usize,
     pub manifest: Manifest,
+    /// Older off-site backups deleted because they were made before an erasure (this one,
+    /// made after it, no longer holds the client).
+    pub purged: Vec<String>,
 }
 
 /// One off-site backup as listed.
@@ -459,13 +462,72 @@ impl PreparedUpload {
             envelope::seal_small(&json, &self.keys)?,
         )?;
         drop(self.work);
+        let purged = purge_before_erasures(
+            &self.client,
+            &self.keys,
+            &self.manifest.vault_id,
+            &self.erasures,
+            &self.name,
+            &self.vault_dir,
+        )?;
         Ok(SentBackup {
             size: index.stored_size(),
             pieces: index.pieces.len(),
             name: self.name,
             manifest: self.manifest,
+            purged,
         })
     }
+}
+
+/// Deletes one off-site backup: its index first (from then on it is not listed, whatever
+/// happens to the pieces, and no longer one this computer expects to see), then its pieces.
+fn delete_backup(
+    client: &ServerClient,
+    objects: &[casebook_wire::Snapshot],
+    name: &str,
+    vault_dir: &Path,
+) -> Result<()> {
+    client.delete_snapshot(name)?;
+    let mut state = OffsiteState::load(vault_dir)?;
+    state.sent.retain(|n| n != name);
+    state.runs.verified.remove(name);
+    state.save(vault_dir)?;
+    for o in objects
+        .iter()
+        .filter(|o| envelope::piece_of(&o.name) == Some(name))
+    {
+        client.delete_snapshot(&o.name)?;
+    }
+    Ok(())
+}
+
+/// After an erasure, the off-site backups made before it still hold the client, readable with
+/// the recovery key. Once a backup made after it (`newest`) is on the server, they go: no copy
+/// the server keeps can then be read into the client's data. Local backups are the
+/// therapist's own and keep their keep-policy. Returns the backups deleted.
+fn purge_before_erasures(
+    client: &ServerClient,
+    keys: &VaultKeys,
+    vault_id: &str,
+    erasures: &[ErasureRecord],
+    newest: &str,
+    vault_dir: &Path,
+) -> Result<Vec<String>> {
+    let Some(last_erasure) = erasures.iter().map(|e| e.erased_at).max() else {
+        return Ok(Vec::new());
+    };
+    let listed = list_with(client, keys, Some(vault_id), &BTreeMap::new(), &[])?;
+    let objects = client.snapshots()?;
+    let mut purged = Vec::new();
+    for l in &listed.backups {
+        let before = l.created_at.is_some_and(|t| t < last_erasure);
+        if l.name != newest && before {
+            delete_backup(client, &objects, &l.name, vault_dir)?;
+            purged.push(l.name.clone());
+        }
+    }
+    Ok(purged)
 }
 
 /// Records the outcome of an off-site backup in `server-state.json` (the status line) —
@@ -880,9 +942,11 @@ impl Vault {
         record_run(&self.dir, result)?;
         match result {
             Ok(sent) => {
-                let (name, size) = (sent.name.clone(), sent.size);
+                let (name, size, purged) = (sent.name.clone(), sent.size, sent.purged.len());
                 self.act(Action::BackupCreate, |cx| {
-                    cx.detail(format!("to=server name={name} bytes={size}"));
+                    cx.detail(format!(
+                        "to=server name={name} bytes={size} older_deleted_after_erasure={purged}"
+                    ));
                     Ok(())
                 })
             }
@@ -1151,21 +1215,10 @@ impl Vault {
         }
         if !dry_run {
             let objects = client.snapshots()?;
-            let mut state = OffsiteState::load(&self.dir)?;
             for name in &plan.delete {
-                // Index first: from then on it is not listed, whatever happens to the pieces;
-                // and it is no longer one this computer expects to see.
-                client.delete_snapshot(name)?;
-                state.sent.retain(|n| n != name);
-                state.runs.verified.remove(name);
-                state.save(&self.dir)?;
-                for o in objects
-                    .iter()
-                    .filter(|o| envelope::piece_of(&o.name) == Some(name))
-                {
-                    client.delete_snapshot(&o.name)?;
-                }
+                delete_backup(&client, &objects, name, &self.dir)?;
             }
+            let state = OffsiteState::load(&self.dir)?;
             let day_ago = now - chrono::Duration::days(1);
             for o in &objects {
                 let stale = DateTime::parse_from_rfc3339(&o.created_at)
