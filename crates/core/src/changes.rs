@@ -41,7 +41,7 @@ pub struct Change {
 
 /// A table's columns, in order (from SQLite itself, so a new column is never missed).
 pub(crate) fn columns(conn: &Connection, t: &Table) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT name FROM pragma_table_info('{}', '{}') ORDER BY cid",
         t.name,
         t.store.schema()

@@ -57,6 +57,9 @@ pub(crate) fn open_pair(
          PRAGMA identity.secure_delete = ON;
          PRAGMA foreign_keys = ON;",
     )?;
+    // Applying another computer's changes prepares a few statements per synced table (rows,
+    // stamps, columns): room for all of them, so none is prepared again for every row.
+    conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
 }
 

@@ -150,7 +150,8 @@ pub(crate) fn read_row(conn: &Connection, t: &Table, key: &str) -> Result<Option
     let cols = columns(conn, t)?;
     let sql = format!("SELECT * FROM {} WHERE \"{}\" = ?1", t.qualified(), t.key);
     let row = conn
-        .query_row(&sql, [key], |r| {
+        .prepare_cached(&sql)?
+        .query_row([key], |r| {
             let mut m = Row::new();
             for (i, c) in cols.iter().enumerate() {
                 m.insert(c.clone(), Value::Null);
@@ -165,12 +166,12 @@ pub(crate) fn read_row(conn: &Connection, t: &Table, key: &str) -> Result<Option
 
 fn stamp_of(conn: &Connection, t: &Table, key: &str, field: &str) -> Result<Option<(Hlc, String)>> {
     let row: Option<(String, String)> = conn
+        .prepare_cached(&format!(
+            "SELECT hlc, device_id FROM {}.sync_stamps WHERE tbl = ?1 AND row_key = ?2 AND field IN (?3, '*')
+             ORDER BY hlc DESC, device_id DESC LIMIT 1",
+            t.store.schema()
+        ))?
         .query_row(
-            &format!(
-                "SELECT hlc, device_id FROM {}.sync_stamps WHERE tbl = ?1 AND row_key = ?2 AND field IN (?3, '*')
-                 ORDER BY hlc DESC, device_id DESC LIMIT 1",
-                t.store.schema()
-            ),
             params![t.name, key, field],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -186,15 +187,13 @@ fn set_stamp(
     hlc: Hlc,
     device: &str,
 ) -> Result<()> {
-    conn.execute(
-        &format!(
-            "INSERT INTO {}.sync_stamps (tbl, row_key, field, hlc, device_id) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (tbl, row_key, field) DO UPDATE SET hlc = excluded.hlc, device_id = excluded.device_id
-             WHERE (excluded.hlc, excluded.device_id) > (hlc, device_id)",
-            t.store.schema()
-        ),
-        params![t.name, key, field, hlc.to_string(), device],
-    )?;
+    conn.prepare_cached(&format!(
+        "INSERT INTO {}.sync_stamps (tbl, row_key, field, hlc, device_id) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (tbl, row_key, field) DO UPDATE SET hlc = excluded.hlc, device_id = excluded.device_id
+         WHERE (excluded.hlc, excluded.device_id) > (hlc, device_id)",
+        t.store.schema()
+    ))?
+    .execute(params![t.name, key, field, hlc.to_string(), device])?;
     Ok(())
 }
 
@@ -376,11 +375,9 @@ pub fn outgoing(
 }
 
 fn erased(tx: &Transaction<'_>, code: &str) -> Result<bool> {
-    Ok(tx.query_row(
-        "SELECT EXISTS(SELECT 1 FROM main.erasure_records WHERE client_code = ?1)",
-        [code],
-        |r| r.get(0),
-    )?)
+    Ok(tx
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM main.erasure_records WHERE client_code = ?1)")?
+        .query_row([code], |r| r.get(0))?)
 }
 
 /// A value that lost a merge, to keep.

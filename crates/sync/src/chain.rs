@@ -150,6 +150,11 @@ impl Chains {
             .flat_map(|(d, m)| m.iter().map(move |(s, h)| (d.as_str(), *s, h.as_str())))
     }
 
+    /// The highest seq of each device that an accepted blob's view named.
+    pub fn claimed(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.claimed.iter().map(|(d, h)| (d.as_str(), h.seq))
+    }
+
     /// This device's view of every other device's head, for the next blob it seals.
     pub fn view(&self) -> BTreeMap<String, HeadRef> {
         self.seen

@@ -127,6 +127,10 @@ struct State {
     /// When this device first sealed a blob (a day after it, a first checkpoint is due).
     #[serde(default)]
     started_at: Option<i64>,
+    /// Erasures known while this device had sealed no change yet (a new computer restored
+    /// from a backup learns of older ones as it catches up: its log holds nothing to cut).
+    #[serde(default)]
+    erasures_before_any_change: Option<i64>,
     /// Other devices whose chain started again at a checkpoint: its chunks up to this seq
     /// are applied in full.
     #[serde(default)]
@@ -188,6 +192,7 @@ impl<'a> Engine<'a> {
                 checkpoint: None,
                 since_checkpoint: 0,
                 started_at: None,
+                erasures_before_any_change: None,
                 restarting: BTreeMap::new(),
             },
         };
@@ -281,12 +286,20 @@ impl<'a> Engine<'a> {
 
     /// Whether a checkpoint is due: after [`checkpoint::AFTER_CHANGES`] changes, a day with
     /// changes, or an erasure (so the log holding the erased client's data is cut).
-    fn checkpoint_due(&self) -> Result<bool, SyncError> {
+    fn checkpoint_due(&mut self) -> Result<bool, SyncError> {
         let erasures = self.vault.erasures_known()?;
         let since = self.state.since_checkpoint;
+        if self.state.checkpoint.is_none() && since == 0 {
+            // No change sealed and no checkpoint: nothing of this device's on the server
+            // holds a client's data, so erasures known now need no checkpoint.
+            self.state.erasures_before_any_change = Some(erasures);
+        }
         let (last_at, last_erasures) = match &self.state.checkpoint {
             Some(w) => (Some(w.at), w.erasures),
-            None => (self.state.started_at, 0),
+            None => (
+                self.state.started_at,
+                self.state.erasures_before_any_change.unwrap_or(0),
+            ),
         };
         Ok(since >= checkpoint::AFTER_CHANGES
             || erasures != last_erasures
@@ -703,12 +716,22 @@ pub fn heard(vault: &Vault) -> Result<(BTreeMap<String, i64>, Option<i64>), Sync
 
 /// A new computer's first chains: the heads verified by the computer whose copy this vault
 /// was made from (a restored backup), so it reads only what came after; none for a new vault.
-fn inherited_chains(vault: &Vault, me: &str) -> Result<Chains, SyncError> {
+fn inherited_chains(vault: &mut Vault, me: &str) -> Result<Chains, SyncError> {
     let Some(json) = vault.sync_get(casebook_core::sync_state::INHERITED)? else {
         return Ok(Chains::new(me));
     };
     let old: State = serde_json::from_str(&json)
         .map_err(|e| CoreError::Corrupt(format!("the inherited sync state is not valid: {e}")))?;
+    // That computer's audit trail up to what it had sealed is this copy's own history (the
+    // same entries, the same hashes): its later entries, arriving in its log, extend it.
+    if old.audit_sent > 0
+        && let Some(e) = vault
+            .audit_outgoing(old.audit_sent - 1, 1)?
+            .into_iter()
+            .next()
+    {
+        vault.audit_restart(&old.chains.me, e.seq, &e.hash)?;
+    }
     Ok(Chains::inherit(me, &old.chains))
 }
 

@@ -42,6 +42,9 @@ enum Lie {
     Reorder,
     Rollback,
     LoseOwn,
+    /// Another device's newest blob hidden from this one, in heads and ranges alike (caught
+    /// once this device holds a writer's view naming it).
+    Withhold,
 }
 
 /// The in-process server: per-device logs, and the faults it injects.
@@ -96,6 +99,10 @@ struct Conn<'a> {
     me: String,
     /// What this device had verified of each log before the run (to know which lies it can tell).
     verified: BTreeMap<String, u64>,
+    /// The highest seq of each log that a writer's view had named to this device.
+    claimed: BTreeMap<String, u64>,
+    /// A blob hidden in this run: (device, seq and above).
+    withheld: Option<(String, u64)>,
 }
 
 impl Remote for Conn<'_> {
@@ -126,6 +133,36 @@ impl Remote for Conn<'_> {
                 let had = self.verified.get(&h.device_id).copied().unwrap_or(0);
                 if let Some(last) = self.server.told.last_mut() {
                     last.2 = h.seq < had;
+                }
+            }
+        } else if self.server.lying(&me, Lie::Withhold) {
+            // Another device's newest blob hidden, preferably one a view named to this device.
+            let logs = &self.server.logs;
+            let claimed = &self.claimed;
+            let hideable = |h: &&mut Head| {
+                h.device_id != me && logs[&h.device_id].contains_key(&(h.seq.saturating_sub(1)))
+            };
+            let named = heads.iter().position(|h| {
+                h.device_id != me
+                    && claimed.get(&h.device_id).is_some_and(|c| *c >= h.seq)
+                    && logs[&h.device_id].contains_key(&(h.seq.saturating_sub(1)))
+            });
+            let pick = named.or_else(|| heads.iter_mut().position(|h| hideable(&h)));
+            if let Some(i) = pick {
+                let h = &mut heads[i];
+                let log = &self.server.logs[&h.device_id];
+                let hidden = h.seq;
+                h.seq -= 1;
+                h.hash = blob::hash(&log[&h.seq]);
+                let seen = self
+                    .verified
+                    .get(&h.device_id)
+                    .copied()
+                    .unwrap_or(0)
+                    .max(self.claimed.get(&h.device_id).copied().unwrap_or(0));
+                self.withheld = Some((h.device_id.clone(), hidden));
+                if let Some(last) = self.server.told.last_mut() {
+                    last.2 = seen >= hidden;
                 }
             }
         }
@@ -172,11 +209,20 @@ impl Remote for Conn<'_> {
         to: u64,
     ) -> Result<Vec<(u64, Vec<u8>)>, RemoteError> {
         self.server.transient()?;
+        let hidden = match &self.withheld {
+            Some((d, seq)) if d == device => *seq,
+            _ => u64::MAX,
+        };
         let mut out: Vec<(u64, Vec<u8>)> = self
             .server
             .logs
             .get(device)
-            .map(|log| log.range(from..=to).map(|(s, b)| (*s, b.clone())).collect())
+            .map(|log| {
+                log.range(from..=to)
+                    .filter(|(s, _)| **s < hidden)
+                    .map(|(s, b)| (*s, b.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         let me = self.me.clone();
         if out.is_empty() {
@@ -478,10 +524,17 @@ fn sync_at(
         let e = verified.entry(x.to_string()).or_insert(0);
         *e = (*e).max(seq);
     }
+    let claimed = engine
+        .chains()
+        .claimed()
+        .map(|(x, seq)| (x.to_string(), seq))
+        .collect();
     let mut conn = Conn {
         server,
         me: d.id.clone(),
         verified,
+        claimed,
+        withheld: None,
     };
     let result = engine.run(&mut conn);
     // Whatever the server did, this device verified only blobs the devices really wrote.
@@ -510,13 +563,14 @@ fn sync_at(
 fn run_seed(seed: u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let n = rng.gen_range(2..=5usize);
-    let lie = match rng.gen_range(0..12) {
+    let lie = match rng.gen_range(0..14) {
         0 => Lie::FlipBit,
         1 => Lie::Swap,
         2 => Lie::Replay,
         3 => Lie::Reorder,
         4 => Lie::Rollback,
         5 => Lie::LoseOwn,
+        6 => Lie::Withhold,
         _ => Lie::Honest,
     };
     let mut server = Server {

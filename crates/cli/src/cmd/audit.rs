@@ -163,7 +163,7 @@ pub fn run(g: &Globals, cmd: AuditCmd) -> Outcome {
                                 &d.head_hash[..16],
                                 if d.missing_before > 1 {
                                     format!(
-                                        " (held from entry {}: the ones before were compacted away on the server before this computer read them)",
+                                        " (held from entry {}: the ones before came with the backup this computer was set up from, or were compacted away on the server before it read them)",
                                         d.missing_before
                                     )
                                 } else {
