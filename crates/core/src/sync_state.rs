@@ -184,6 +184,30 @@ impl Vault {
             .optional()?)
     }
 
+    /// After this computer's log was cut below `below` on the server: its own copies of the
+    /// blobs below go (they may hold an erased client's data, readable with the sync keys),
+    /// and so does the capture of the changes they carried (`upto`: the capture marks of the
+    /// clinical and identity stores that are sealed; the newest capture row stays, so the mark
+    /// `sync watch` reads never goes back). Both are deleted with `secure_delete` on.
+    pub fn forget_compacted(&mut self, below: u64, upto: [i64; 2]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM main.sync_sealed WHERE seq < ?1 AND acked = 1",
+            [below as i64],
+        )?;
+        for (schema, upto) in [("main", upto[0]), ("identity", upto[1])] {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {schema}.sync_changes WHERE seq <= ?1
+                     AND seq < (SELECT MAX(seq) FROM {schema}.sync_changes)"
+                ),
+                [upto],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Records that the server holds the blob at `seq`.
     pub fn mark_acked(&mut self, seq: u64) -> Result<()> {
         self.conn.execute(

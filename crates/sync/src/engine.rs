@@ -458,6 +458,7 @@ impl<'a> Engine<'a> {
             let me = self.me.clone();
             self.state.chains.compact(&me, below);
             report.compacted = true;
+            self.vault.forget_compacted(below, self.state.sent)?;
         }
         self.save()?;
         if let Some(e) = inbound.error {

@@ -675,6 +675,20 @@ fn run_seed(seed: u64) {
                 "seed {seed}: no log was cut after an erasure"
             );
         }
+        // A computer whose log was cut keeps no copy of the blobs below the cut either.
+        for d in &p.devices {
+            let v = d.vault.as_ref().expect("open");
+            if let Some(w) = engine::last_checkpoint(v).expect("state").filter(|w| w.cut) {
+                for seq in 1..w.first {
+                    assert!(
+                        v.sealed(seq).expect("read").is_none(),
+                        "seed {seed}: {} still keeps its blob {seq} below its cut at {}",
+                        d.id,
+                        w.first
+                    );
+                }
+            }
+        }
         if std::env::var("SIM_DEBUG").is_ok() {
             for d in &p.devices {
                 let v = d.vault.as_ref().expect("open");
