@@ -262,7 +262,7 @@ impl AppState {
     /// (The caller then loads the day with [`AppState::load_day`].)
     /// Returns messages for anything that could not be recorded.
     pub fn after_unlock(&self, vault: &mut Vault) -> Vec<String> {
-        let mut problems = Vec::new();
+        let mut problems: Vec<String> = vault.copied_notice().into_iter().collect();
         if let Err(e) = vault.record_unlock() {
             problems.push(UiError::from(e).message);
         }

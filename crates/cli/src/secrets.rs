@@ -45,7 +45,17 @@ pub fn open_vault(g: &Globals) -> Result<Vault> {
             None => return Err(CoreError::PassphraseRequired.into()),
         },
     };
-    Ok(Vault::open(&g.vault_dir, passphrase.as_deref())?)
+    let vault = Vault::open(&g.vault_dir, passphrase.as_deref())?;
+    say_if_copied(&vault);
+    Ok(vault)
+}
+
+/// Says once, on stderr, that this unlock found a copied vault folder and made it a computer
+/// of its own.
+pub fn say_if_copied(vault: &Vault) {
+    if let Some(notice) = vault.copied_notice() {
+        eprintln!("Note: {notice}");
+    }
 }
 
 /// The recovery key from `CASEBOOK_RECOVERY_KEY` or a prompt.

@@ -236,19 +236,58 @@ impl Vault {
     /// written to `vault.json`. For a vault folder copied from another computer (two copies
     /// with one id would write one log). Audited; returns the new id.
     pub fn reidentify(&mut self) -> Result<String> {
+        self.reidentify_because(None)
+    }
+
+    fn reidentify_because(&mut self, reason: Option<&str>) -> Result<String> {
         let new_id = uuid::Uuid::new_v4().to_string();
         let old = self.meta.device_id.clone();
         let id = new_id.clone();
+        let dir = self.dir.clone();
         self.act(Action::DeviceReidentify, |cx| {
             crate::pins::repin_device(cx.tx, &id)?;
+            crate::pins::repin_home(cx.tx, &dir)?;
             // The engine's state was the other copy's: it starts again for this one.
             forget_other_computers_sync(cx.tx)?;
-            cx.detail(format!("previous={old}"));
+            cx.detail(match reason {
+                Some(r) => format!("previous={old} reason={r}"),
+                None => format!("previous={old}"),
+            });
             Ok(())
         })?;
         self.meta.device_id = new_id.clone();
         crate::vault::write_meta(&self.dir, &self.meta)?;
         Ok(new_id)
+    }
+
+    /// Makes a copied vault folder (found at unlock: see [`crate::pins`]) a computer of its
+    /// own: it forgets the server connection it copied — the original computer's device —
+    /// then takes a new device id. Sync and off-site backups stay off here until this copy
+    /// is connected as itself (`casebook server connect`, `casebook sync enable`).
+    pub(crate) fn become_copy(&mut self, original: &std::path::Path) -> Result<String> {
+        // First, so a crash between the two steps finds a copy again at the next unlock.
+        crate::offsite::connection::forget_copied(&self.dir)?;
+        let id = self.reidentify_because(Some("copied_folder"))?;
+        self.copied_from = Some(original.to_path_buf());
+        Ok(id)
+    }
+
+    /// The folder this copy was copied from, when this unlock found it to be a copy and made
+    /// it a computer of its own (the CLI and the app say so once).
+    pub fn copied_from(&self) -> Option<&std::path::Path> {
+        self.copied_from.as_deref()
+    }
+
+    /// What to tell the therapist once after [`Vault::copied_from`] is set.
+    pub fn copied_notice(&self) -> Option<String> {
+        self.copied_from.as_ref().map(|from| {
+            format!(
+                "This vault folder is a copy of the one at {}, which is still there. So that the \
+                 two never write as one computer, this copy is now a computer of its own and \
+                 is not connected to the server: connect it to sync it or send backups off-site.",
+                from.display()
+            )
+        })
     }
 
     /// The newest write this vault holds from each computer (its own and the others'), as

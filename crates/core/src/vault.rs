@@ -67,6 +67,9 @@ pub struct Vault {
     pub(crate) pending: Vec<(Action, Target, DateTime<Utc>)>,
     /// The failed-unlock file to remove once its entries are committed.
     pub(crate) pending_file: Option<PathBuf>,
+    /// Set when this unlock found the folder to be a copy of the vault folder at this path
+    /// (which still holds the same vault and device): this copy became a computer of its own.
+    pub(crate) copied_from: Option<PathBuf>,
 }
 
 /// What an action sees while it runs: the open transaction, a clock for row stamps,
@@ -120,7 +123,7 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-fn read_meta(dir: &Path) -> Result<VaultMeta> {
+pub(crate) fn read_meta(dir: &Path) -> Result<VaultMeta> {
     let path = dir.join(META_FILE);
     match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
@@ -166,7 +169,7 @@ pub(crate) fn write_restored(
         Some(&keys.identity),
         Mode::Existing,
     )?;
-    pins::pin(&conn, meta, sealed_keys)?;
+    pins::pin(&conn, dir, meta, sealed_keys)?;
     // A restored copy is a new computer: the sync bookkeeping it holds was the old one's.
     crate::sync_state::forget_other_computers_sync(&conn)?;
     drop(conn);
@@ -293,7 +296,7 @@ impl Vault {
         restrict(&dir.join(db::IDENTITY_DB), 0o600);
         schema::migrate(&mut conn)?;
         let sealed = sealed::seal(recovery_key.as_str(), &keys.to_json())?;
-        pins::pin(&conn, meta, &sealed)?;
+        pins::pin(&conn, dir, meta, &sealed)?;
         sealed::write_atomically(&dir.join(RECOVERY_FILE), &sealed)?;
         if let Some(p) = passphrase {
             keystore::passphrase_save(dir, p, keys)?;
@@ -387,9 +390,14 @@ impl Vault {
         let meta = pins::checked_meta(&conn, meta, || {
             std::fs::read(&recovery).map_err(CoreError::io(&recovery))
         })?;
+        let home = pins::home(&conn, dir, &meta)?;
         let clock = load_clock(&conn)?;
         let mut vault = Vault::from_parts(dir, meta, keys, conn, clock);
         vault.queue_failed_unlocks();
+        if let pins::Home::CopyOf(original) = home {
+            // Two copies must never write as one computer (one audit trail, one sync log).
+            vault.become_copy(&original)?;
+        }
         let kind = vault.meta.key_store;
         let target = Target {
             detail: Some(format!("key_store={}", kind_word(kind))),
@@ -418,6 +426,7 @@ impl Vault {
             clock,
             pending: Vec::new(),
             pending_file: None,
+            copied_from: None,
         }
     }
 

@@ -25,6 +25,7 @@ pub fn run(g: &Globals) -> Outcome {
             other => other?,
         },
     };
+    secrets::say_if_copied(&vault);
     let store = vault.meta().key_store;
     if g.json {
         output::json(&json!({ "vault": g.vault_dir, "key_store": store, "recovered": true }))?;

@@ -1,7 +1,7 @@
 //! The vault's link to one server account: the settings file (`server.json`: address,
 //! account, this device, where the server keeps data; no secret), the record of runs
 //! (`server-state.json`), and this device's secrets (its token and key), which live in the
-//! vault's own key store — the OS keychain entry `<vault id>/server-device`, or for a
+//! vault's own key store — the OS keychain entry `<vault id>/<device id>/server-device`, or for a
 //! passphrase vault `server-device.age`, sealed with age to the vault's clinical backup key
 //! (so it opens only once the passphrase has opened the keys) — never in a plaintext file.
 
@@ -23,6 +23,25 @@ const SETTINGS_FILE: &str = "server.json";
 const STATE_FILE: &str = "server-state.json";
 const SECRET_FILE: &str = "server-device.age";
 const KEYCHAIN_ENTRY: &str = "server-device";
+
+fn remove_files(dir: &Path, files: &[&str]) -> Result<()> {
+    for f in files {
+        let p = dir.join(f);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(CoreError::io(p)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Forgets, in a copied vault folder, the connection files it copied: they are the original
+/// computer's server device (its settings, its runs, its sealed secret). The keychain entry
+/// is named by the original's device and stays its own.
+pub(crate) fn forget_copied(vault_dir: &Path) -> Result<()> {
+    remove_files(vault_dir, &[SETTINGS_FILE, STATE_FILE, SECRET_FILE])
+}
 
 /// The connection, as `server.json` keeps it. No secret: the token is in the key store.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -66,15 +85,7 @@ impl ServerSettings {
     }
 
     pub(crate) fn remove(vault_dir: &Path) -> Result<()> {
-        for f in [SETTINGS_FILE, STATE_FILE] {
-            let p = vault_dir.join(f);
-            match std::fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(CoreError::io(p)(e)),
-            }
-        }
-        Ok(())
+        remove_files(vault_dir, &[SETTINGS_FILE, STATE_FILE])
     }
 
     pub fn server_url(&self) -> Result<ServerUrl> {
@@ -143,6 +154,9 @@ impl DeviceSecret {
 pub(crate) struct SecretStore<'a> {
     pub dir: &'a Path,
     pub vault_id: &'a str,
+    /// This copy's device: two copies of one vault on one computer (a copied folder, a
+    /// restored backup) share the vault id but never a server device.
+    pub device_id: &'a str,
     pub kind: KeyStoreKind,
     pub keys: &'a VaultKeys,
 }
@@ -153,7 +167,21 @@ impl SecretStore<'_> {
     }
 
     fn entry(&self) -> Result<keyring::Entry> {
+        keyring::Entry::new(
+            "casebook",
+            &format!("{}/{}/{KEYCHAIN_ENTRY}", self.vault_id, self.device_id),
+        )
+        .map_err(|e| CoreError::KeychainUnavailable(e.to_string()))
+    }
+
+    /// The entry of vaults connected before entries named the device: read only by a folder
+    /// still connected (`server.json`), which a copied folder is not ([`forget_copied`]).
+    fn legacy_entry(&self) -> Result<Option<keyring::Entry>> {
+        if !self.dir.join(SETTINGS_FILE).exists() {
+            return Ok(None);
+        }
         keyring::Entry::new("casebook", &format!("{}/{KEYCHAIN_ENTRY}", self.vault_id))
+            .map(Some)
             .map_err(|e| CoreError::KeychainUnavailable(e.to_string()))
     }
 
@@ -162,7 +190,14 @@ impl SecretStore<'_> {
         let json = match self.kind {
             KeyStoreKind::OsKeychain => match self.entry()?.get_password() {
                 Ok(j) => j.into_bytes(),
-                Err(keyring::Error::NoEntry) => return Ok(None),
+                Err(keyring::Error::NoEntry) => match self.legacy_entry()? {
+                    Some(legacy) => match legacy.get_password() {
+                        Ok(j) => j.into_bytes(),
+                        Err(keyring::Error::NoEntry) => return Ok(None),
+                        Err(e) => return Err(CoreError::KeychainUnavailable(e.to_string())),
+                    },
+                    None => return Ok(None),
+                },
                 Err(e) => return Err(CoreError::KeychainUnavailable(e.to_string())),
             },
             KeyStoreKind::Passphrase => {

@@ -698,6 +698,7 @@ impl Vault {
         SecretStore {
             dir: &self.dir,
             vault_id: &self.meta.vault_id,
+            device_id: &self.meta.device_id,
             kind: self.meta.key_store,
             keys: &self.keys,
         }
