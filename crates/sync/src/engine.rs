@@ -790,12 +790,33 @@ pub struct Inbound {
 /// every other device's new blobs. Stops at the first failure, keeping what it had.
 pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
     let mut inbound = Inbound::default();
+    // Blobs below the cut this run asks for, refused: a run killed after its cut and before
+    // it marked its blobs acknowledged sends them again, and the server holds none below it.
+    let mut below_cut: Vec<(u64, String)> = Vec::new();
     for (seq, bytes) in &out.blobs {
-        if let Err(e) = remote.put(*seq, bytes) {
-            inbound.error = Some(e);
-            return inbound;
+        match remote.put(*seq, bytes) {
+            Ok(()) => {
+                // The server takes a log's blobs in order only: holding this one, it holds
+                // (or held, before a cut) every one below.
+                inbound.acked.append(&mut below_cut);
+                inbound.acked.push((*seq, blob::hash(bytes)));
+            }
+            Err(RemoteError::Refused(_)) if out.compact.is_some_and(|c| *seq < c) => {
+                below_cut.push((*seq, blob::hash(bytes)));
+            }
+            Err(e) => {
+                inbound.error = Some(e);
+                return inbound;
+            }
         }
-        inbound.acked.push((*seq, blob::hash(bytes)));
+    }
+    if !below_cut.is_empty() {
+        inbound.error = Some(RemoteError::Refused(format!(
+            "the server refused blobs {}–{} and took none after them",
+            below_cut[0].0,
+            below_cut[below_cut.len() - 1].0
+        )));
+        return inbound;
     }
     // Every blob is acknowledged, the checkpoint's chunks too: the log below it can go. A
     // failed cut is tried again by the next run.

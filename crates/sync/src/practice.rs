@@ -52,33 +52,50 @@ fn signing_key(vault: &Vault) -> Result<Option<SigningKey>, SyncError> {
     Ok(Some(SigningKey::from_bytes(&seed)))
 }
 
-/// The server's copy of the device list, checked: it must verify from the practice root and
-/// begin with every entry held here.
+/// The server's copy of the device list, checked by [`check_served_list`].
 fn fetch_list(
     client: &ServerClient,
     root: &ed25519_dalek::VerifyingKey,
     held: &[Signed],
 ) -> Result<Vec<Signed>, SyncError> {
     use std::io::Read;
-    let entries: Vec<Signed> = match client.get_snapshot(DEVICES_OBJECT) {
+    let served = match client.get_snapshot(DEVICES_OBJECT) {
         Ok(resp) => {
             let mut buf = Vec::new();
             resp.take(4 * 1024 * 1024)
                 .read_to_end(&mut buf)
                 .map_err(|e| RemoteError::Unreachable(e.to_string()))?;
-            DeviceList::verify(&buf, root).map_err(|_| {
-                SyncError::Alarm(Alarm::DeviceKey {
-                    device: "the device list".into(),
-                })
-            })?;
-            serde_json::from_slice(&buf).map_err(|_| corrupt("device list"))?
+            Some(buf)
         }
         Err(casebook_core::offsite::ServerError::Refused(m))
             if m.contains("404") || m.to_ascii_lowercase().contains("not found") =>
         {
-            Vec::new()
+            None
         }
         Err(e) => return Err(SyncError::Remote(crate::http::sorted(e))),
+    };
+    check_served_list(served.as_deref(), root, held)
+}
+
+/// A device list as a server served it (`None`: it has none), checked: it must verify from
+/// the practice root — every entry signed by the root or a listed device, so a key the server
+/// put in is a `device-key` alarm — and begin with every entry held here (a shorter list is a
+/// `rollback`, a different one a `fork`).
+pub fn check_served_list(
+    served: Option<&[u8]>,
+    root: &ed25519_dalek::VerifyingKey,
+    held: &[Signed],
+) -> Result<Vec<Signed>, SyncError> {
+    let entries: Vec<Signed> = match served {
+        Some(buf) => {
+            DeviceList::verify(buf, root).map_err(|_| {
+                SyncError::Alarm(Alarm::DeviceKey {
+                    device: "the device list".into(),
+                })
+            })?;
+            serde_json::from_slice(buf).map_err(|_| corrupt("device list"))?
+        }
+        None => Vec::new(),
     };
     if entries.len() < held.len() {
         return Err(SyncError::Alarm(Alarm::Rollback {

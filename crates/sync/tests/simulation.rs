@@ -2,8 +2,10 @@
 //! (SQLCipher, the real core and the real engine) edit records offline and sync through an
 //! in-process server that drops requests, loses acknowledgements, fails with 5xx, runs out of
 //! quota — and, in some runs, lies: flips bits, swaps, replays or reorders blobs, rolls a log
-//! back, or loses a device's own blobs. Devices are "killed" (their vault closed and opened
-//! again) at random points between steps.
+//! back, loses a device's own blobs, withholds another's newest, substitutes a device's key
+//! (a blob signed by a key of its own, or a device list naming it), or serves the device list
+//! rolled back. Devices are "killed" (their vault closed and opened again) between runs and in
+//! the middle of one: after seal and store, or after send and before mark.
 //!
 //! After every run: an honest server's runs converge to identical records and raise no alarm;
 //! every lie the server told where a device could catch it was caught; erased clients never
@@ -18,11 +20,12 @@ use std::path::{Path, PathBuf};
 
 use casebook_core::{ClientCode, ClientIdentity, NoteTemplate, Vault};
 use casebook_sync::blob;
-use casebook_sync::blob::{Envelope, Kind};
+use casebook_sync::blob::{Envelope, Inner, Kind};
 use casebook_sync::chain::Alarm;
 use casebook_sync::devices::{DeviceList, Entry, Op as ListOp, ROOT, Signed};
 use casebook_sync::engine::{self, Engine, PracticeKeys, Remote, RemoteError, Report, SyncError};
 use casebook_sync::keys::{new_device_key, practice_root};
+use casebook_sync::practice::check_served_list;
 use casebook_wire::Head;
 use ed25519_dalek::SigningKey;
 use rand::{Rng, SeedableRng};
@@ -45,6 +48,11 @@ enum Lie {
     /// Another device's newest blob hidden from this one, in heads and ranges alike (caught
     /// once this device holds a writer's view naming it).
     Withhold,
+    /// A device key substituted: a blob "from" another device signed by a key the server
+    /// made, or a device list with another key put in for a listed device.
+    SubstituteKey,
+    /// The device list served shorter than a device already holds it.
+    ListRollback,
 }
 
 /// The in-process server: per-device logs, and the faults it injects.
@@ -60,9 +68,31 @@ struct Server {
     told: Vec<(String, Lie, bool)>,
     /// Logs cut below a checkpoint.
     cuts: usize,
+    /// The signed device list as the server keeps it (`sync-devices`).
+    list: Vec<Signed>,
+    /// A signing key of the server's own (what a substituted device key would be).
+    forger: SigningKey,
+    /// The practice's clinical sync key, public (anyone can encrypt to it).
+    recipient: age::x25519::Recipient,
 }
 
 impl Server {
+    /// An honest, reliable server for practice `p` (a run then sets its faults).
+    fn new(p: &Practice, seed: u64) -> Server {
+        Server {
+            logs: BTreeMap::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            lie: Lie::Honest,
+            flaky: 0,
+            quota: usize::MAX,
+            told: Vec::new(),
+            cuts: 0,
+            list: p.entries.clone(),
+            forger: SigningKey::from_bytes(&[7; 32]),
+            recipient: p.keys.clinical.to_public(),
+        }
+    }
+
     fn used(&self) -> usize {
         self.logs
             .values()
@@ -80,6 +110,23 @@ impl Server {
             });
         }
         Ok(())
+    }
+
+    /// The device list as served to `viewer` (see [`Lie::SubstituteKey`], [`Lie::ListRollback`]).
+    fn served_list(&mut self, viewer: &str) -> Result<Vec<u8>, RemoteError> {
+        self.transient()?;
+        let mut list = self.list.clone();
+        if list.len() >= 2 && self.lying(viewer, Lie::ListRollback) {
+            list.pop();
+            self.told.last_mut().expect("told").2 = true;
+        } else if self.lying(viewer, Lie::SubstituteKey) {
+            // Another device's entry, with the server's key put in for that device's.
+            if let Some(e) = list.iter_mut().find(|e| e.entry.device != viewer) {
+                e.entry.signing_key = hex::encode(self.forger.verifying_key().to_bytes());
+                self.told.last_mut().expect("told").2 = true;
+            }
+        }
+        Ok(serde_json::to_vec(&list).expect("a list"))
     }
 
     /// Whether to lie to `viewer` in this response.
@@ -242,6 +289,29 @@ impl Remote for Conn<'_> {
             out.push((last + 1, first));
         } else if out.len() >= 2 && self.server.lying(&me, Lie::Reorder) {
             out.swap(0, 1);
+        } else if self.server.lying(&me, Lie::SubstituteKey) {
+            // A blob in that device's place, chained to its previous one, encrypted to the
+            // practice — and signed by the server's own key: every device must refuse it.
+            let seq = out[0].0;
+            let prev = self
+                .server
+                .logs
+                .get(device)
+                .and_then(|l| l.get(&(seq.wrapping_sub(1))))
+                .map(|b| blob::hash(b));
+            let inner = Inner {
+                account: ACCOUNT.into(),
+                device: device.into(),
+                seq,
+                kind: Kind::Clinical,
+                prev,
+                view: BTreeMap::new(),
+                schema: 8,
+                len: 0,
+            };
+            out[0].1 = blob::seal(inner, b"[]", &self.server.recipient, &self.server.forger)
+                .expect("a forged blob");
+            self.server.told.last_mut().expect("told").2 = true;
         }
         Ok(out)
     }
@@ -267,6 +337,8 @@ struct Device {
     clients: Vec<String>,
     notes: Vec<String>,
     alarms: Vec<Alarm>,
+    /// The device list as this device holds it (a served one must extend it).
+    held: Vec<Signed>,
 }
 
 fn keychain_available() -> bool {
@@ -326,6 +398,9 @@ struct Practice {
     _home: tempfile::TempDir,
     devices: Vec<Device>,
     list: DeviceList,
+    /// The list's signed entries, as every device holds them from the start.
+    entries: Vec<Signed>,
+    root: ed25519_dalek::VerifyingKey,
     keys: PracticeKeys,
 }
 
@@ -337,6 +412,7 @@ fn practice(n: usize) -> Practice {
         identity: age::x25519::Identity::generate(),
     };
     let mut list = DeviceList::default();
+    let mut entries = Vec::new();
     let mut devices = Vec::new();
     for i in 0..n {
         let dir = home.path().join(format!("device-{i}"));
@@ -358,11 +434,10 @@ fn practice(n: usize) -> Practice {
             signer: ROOT.into(),
             until: None,
         };
-        list.append(
-            &Signed::sign(entry, &root).expect("sign"),
-            &root.verifying_key(),
-        )
-        .expect("a valid entry");
+        let signed = Signed::sign(entry, &root).expect("sign");
+        list.append(&signed, &root.verifying_key())
+            .expect("a valid entry");
+        entries.push(signed);
         devices.push(Device {
             dir,
             id,
@@ -371,12 +446,18 @@ fn practice(n: usize) -> Practice {
             clients: Vec::new(),
             notes: Vec::new(),
             alarms: Vec::new(),
+            held: Vec::new(),
         });
+    }
+    for d in &mut devices {
+        d.held = entries.clone();
     }
     Practice {
         _home: home,
         devices,
         list,
+        entries,
+        root: root.verifying_key(),
         keys,
     }
 }
@@ -501,6 +582,32 @@ fn rows_on_server(
     out
 }
 
+/// Device `i` killed in the middle of a run: after sealing and storing its blobs (nothing
+/// sent), or after sending them (the server holds them; the device never marked them
+/// acknowledged, nor verified what came back). Its next run must carry on from there.
+fn killed_mid_run(p: &mut Practice, i: usize, server: &mut Server, sent: bool) {
+    let d = &mut p.devices[i];
+    {
+        let vault = d.vault.as_mut().expect("open");
+        let mut engine =
+            Engine::load(vault, ACCOUNT, &d.id, &d.signer, &p.keys, &p.list).expect("engine");
+        if let Ok(out) = engine.outbound()
+            && sent
+        {
+            let mut conn = Conn {
+                server,
+                me: d.id.clone(),
+                verified: BTreeMap::new(),
+                claimed: BTreeMap::new(),
+                withheld: None,
+            };
+            let _ = engine::exchange(&mut conn, &out);
+        }
+    }
+    d.vault = None;
+    d.vault = Some(open(&d.dir));
+}
+
 fn sync(p: &mut Practice, i: usize, server: &mut Server) -> Result<(), SyncError> {
     sync_at(p, i, server, None).map(|_| ())
 }
@@ -513,6 +620,19 @@ fn sync_at(
     now: Option<i64>,
 ) -> Result<Report, SyncError> {
     let d = &mut p.devices[i];
+    // First the device list, as the server serves it: it must extend the one held here.
+    let served = server.served_list(&d.id).map_err(SyncError::Remote)?;
+    match check_served_list(Some(&served), &p.root, &d.held) {
+        Ok(entries) => assert_eq!(
+            entries, p.entries,
+            "a device list the practice never signed was believed"
+        ),
+        Err(SyncError::Alarm(a)) => {
+            d.alarms.push(a.clone());
+            return Err(SyncError::Alarm(a));
+        }
+        Err(e) => return Err(e),
+    }
     let vault = d.vault.as_mut().expect("open");
     let me = d.id.clone();
     let mut engine = Engine::load(vault, ACCOUNT, &me, &d.signer, &p.keys, &p.list)?;
@@ -563,7 +683,7 @@ fn sync_at(
 fn run_seed(seed: u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let n = rng.gen_range(2..=5usize);
-    let lie = match rng.gen_range(0..14) {
+    let lie = match rng.gen_range(0..18) {
         0 => Lie::FlipBit,
         1 => Lie::Swap,
         2 => Lie::Replay,
@@ -571,22 +691,17 @@ fn run_seed(seed: u64) {
         4 => Lie::Rollback,
         5 => Lie::LoseOwn,
         6 => Lie::Withhold,
+        7 => Lie::SubstituteKey,
+        8 => Lie::ListRollback,
         _ => Lie::Honest,
     };
-    let mut server = Server {
-        logs: BTreeMap::new(),
-        rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5eed),
-        lie,
-        flaky: rng.gen_range(0..25),
-        quota: if rng.gen_range(0..10) == 0 {
-            rng.gen_range(4_000..40_000)
-        } else {
-            usize::MAX
-        },
-        told: Vec::new(),
-        cuts: 0,
-    };
     let mut p = practice(n);
+    let mut server = Server::new(&p, seed ^ 0x5eed);
+    server.lie = lie;
+    server.flaky = rng.gen_range(0..25);
+    if rng.gen_range(0..10) == 0 {
+        server.quota = rng.gen_range(4_000..40_000);
+    }
     let steps = rng.gen_range(5..30);
     for step in 0..steps {
         let i = rng.gen_range(0..n);
@@ -599,12 +714,16 @@ fn run_seed(seed: u64) {
                 check_lies_caught(&p.devices[i], &server.told[told_before..], &result, seed);
                 learn(&mut p.devices[i]);
             }
-            _ => {
-                // Killed: the vault closed and opened again between steps.
-                let d = &mut p.devices[i];
-                d.vault = None;
-                d.vault = Some(open(&d.dir));
-            }
+            _ => match rng.gen_range(0..3) {
+                0 => killed_mid_run(&mut p, i, &mut server, false),
+                1 => killed_mid_run(&mut p, i, &mut server, true),
+                _ => {
+                    // Killed between runs: the vault closed and opened again.
+                    let d = &mut p.devices[i];
+                    d.vault = None;
+                    d.vault = Some(open(&d.dir));
+                }
+            },
         }
     }
     if lie == Lie::Honest {
@@ -694,8 +813,14 @@ fn run_seed(seed: u64) {
                 let v = d.vault.as_ref().expect("open");
                 let st = v.sync_get("engine").unwrap().unwrap_or_default();
                 let j: serde_json::Value = serde_json::from_str(&st).unwrap_or_default();
+                let unacked: Vec<u64> = v
+                    .sealed_unacked()
+                    .unwrap()
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect();
                 eprintln!(
-                    "DEBUG {} erasures={} cp={} since={} next={} log={:?}",
+                    "DEBUG {} unacked={unacked:?} erasures={} cp={} since={} next={} log={:?}",
                     d.id,
                     v.erasures_known().unwrap(),
                     j["checkpoint"],
@@ -827,15 +952,7 @@ fn the_simulation_holds_for_every_seed() {
 #[test]
 fn a_quiet_computer_sends_a_heartbeat_every_hour() {
     let mut p = practice(2);
-    let mut server = Server {
-        logs: BTreeMap::new(),
-        rng: ChaCha8Rng::seed_from_u64(7),
-        lie: Lie::Honest,
-        flaky: 0,
-        quota: usize::MAX,
-        told: Vec::new(),
-        cuts: 0,
-    };
+    let mut server = Server::new(&p, 7);
     // The blobs a computer sent, but its audit trail (which travels with them).
     let kinds = |server: &Server, id: &str| -> Vec<Kind> {
         server.logs.get(id).map_or(Vec::new(), |log| {
@@ -921,15 +1038,7 @@ fn a_quiet_computer_sends_a_heartbeat_every_hour() {
 #[test]
 fn a_revoked_computers_log_counts_up_to_its_cut_and_no_further() {
     let mut p = practice(3);
-    let mut server = Server {
-        logs: BTreeMap::new(),
-        rng: ChaCha8Rng::seed_from_u64(11),
-        lie: Lie::Honest,
-        flaky: 0,
-        quota: usize::MAX,
-        told: Vec::new(),
-        cuts: 0,
-    };
+    let mut server = Server::new(&p, 11);
     let add = |p: &mut Practice, i: usize, name: &str| {
         p.devices[i]
             .vault
