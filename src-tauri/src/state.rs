@@ -342,7 +342,7 @@ impl AppState {
             c.day = Some(day);
             c.upcoming = list
                 .iter()
-                .filter(|d| d.appointment.status != casebook_core::AppointmentStatus::Cancelled)
+                .filter(|d| !d.appointment.status.is_cancelled())
                 .map(DayAppointment::slot)
                 .collect();
             // A session running across midnight keeps who it is with.

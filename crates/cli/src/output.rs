@@ -20,6 +20,20 @@ pub fn datetime(t: DateTime<Utc>) -> String {
 }
 
 /// Parses a local date and time (`YYYY-MM-DD HH:MM`, `YYYY-MM-DDTHH:MM`) or RFC 3339.
+/// A local date and time as typed (`YYYY-MM-DD HH:MM`, or the UK's `DD/MM/YYYY HH:MM`).
+pub fn parse_naive_datetime(s: &str) -> anyhow::Result<chrono::NaiveDateTime> {
+    let s = s.trim();
+    for fmt in ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"] {
+        if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
+            return Ok(naive);
+        }
+    }
+    Err(casebook_core::CoreError::InvalidInput(format!(
+        "'{s}' is not a date and time: write it as YYYY-MM-DD HH:MM, e.g. 2026-03-14 09:30"
+    ))
+    .into())
+}
+
 pub fn parse_local_datetime(s: &str) -> anyhow::Result<DateTime<Utc>> {
     use chrono::TimeZone;
     let s = s.trim();

@@ -74,6 +74,30 @@ fn every_write_to_a_synced_table_leaves_a_change() {
             .unwrap();
         v.mark_appointment(&a.id, crate::AppointmentStatus::Cancelled)
             .unwrap();
+        let first = (Utc::now() + Duration::days(7)).naive_local();
+        let series = v
+            .add_series(
+                code,
+                first,
+                50,
+                crate::Repeat::Weekly,
+                crate::SeriesEnd::Count(3),
+            )
+            .unwrap();
+        v.move_appointment(
+            &series[1].id,
+            series[1].starts_at + Duration::hours(1),
+            true,
+        )
+        .unwrap();
+        v.cancel_appointment(
+            &series[1].id,
+            crate::CancelledBy::ClientLate,
+            Some("ill"),
+            false,
+        )
+        .unwrap();
+        v.delete_appointment(&series[0].id).unwrap();
         let draft = v
             .add_note(
                 code,

@@ -48,8 +48,16 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
         "Corrections of identity details: what each field said before (old_value) and after (new_value), when and why.",
     ),
     (
+        "appointment_series",
+        "Recurring bookings: client_code, every_weeks, first_local (the first session's local date and time), minutes, count or until_local.",
+    ),
+    (
         "appointments",
-        "Sessions: client_code, starts_at/ends_at (UTC, RFC 3339), status (scheduled/attended/cancelled/did_not_attend); calendar_key is a keyed hash of a calendar event's identity.",
+        "Sessions: client_code, starts_at/ends_at (UTC, RFC 3339), status (scheduled/attended/cancelled/did_not_attend), cancelled_by (client/client_late/therapist) and reason when cancelled, series_id when booked as a series; calendar_key is a keyed hash of a calendar event's identity.",
+    ),
+    (
+        "appointment_moves",
+        "Each move of a session: appointment_id, where it was (from_starts_at/from_ends_at) and went (to_starts_at/to_ends_at), moved_at.",
     ),
     (
         "session_notes",

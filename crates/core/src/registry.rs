@@ -130,12 +130,28 @@ pub const TABLES: &[Table] = &[
         Some("identity_history"),
     ),
     t(
+        "appointment_series",
+        Clinical,
+        "id",
+        Synced(FieldLww),
+        Some("client_code"),
+        Some("appointment_series"),
+    ),
+    t(
         "appointments",
         Clinical,
         "id",
         Synced(FieldLww),
         Some("client_code"),
         Some("appointments"),
+    ),
+    t(
+        "appointment_moves",
+        Clinical,
+        "id",
+        Synced(Immutable),
+        Some("client_code"),
+        Some("appointment_moves"),
     ),
     t(
         "session_notes",

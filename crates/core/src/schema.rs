@@ -320,6 +320,41 @@ pub(crate) const CLINICAL: &[&str] = &[
     CREATE TRIGGER audit_remote_no_delete BEFORE DELETE ON audit_remote
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     "#,
+    // v10: managing sessions ([`crate::records::appointments`]). Who cancelled (the client in
+    // time, the client late, the therapist) and why (a short reason, never clinical text);
+    // weekly series; and each move of a session kept as history.
+    r#"
+    ALTER TABLE appointments ADD COLUMN cancelled_by TEXT
+        CHECK (cancelled_by IS NULL OR cancelled_by IN ('client', 'client_late', 'therapist'));
+    ALTER TABLE appointments ADD COLUMN reason TEXT CHECK (reason IS NULL OR length(reason) <= 200);
+    ALTER TABLE appointments ADD COLUMN series_id TEXT;
+    CREATE INDEX appointments_by_series ON appointments(series_id, starts_at)
+        WHERE series_id IS NOT NULL;
+    CREATE INDEX appointments_by_start ON appointments(starts_at);
+    CREATE TABLE appointment_series (
+        id TEXT PRIMARY KEY,
+        client_code TEXT NOT NULL REFERENCES clients(code),
+        every_weeks INTEGER NOT NULL CHECK (every_weeks BETWEEN 1 AND 12),
+        first_local TEXT NOT NULL,
+        minutes INTEGER NOT NULL CHECK (minutes BETWEEN 1 AND 720),
+        count INTEGER CHECK (count IS NULL OR count BETWEEN 1 AND 200),
+        until_local TEXT,
+        created_at TEXT NOT NULL,
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE appointment_moves (
+        id TEXT PRIMARY KEY,
+        appointment_id TEXT NOT NULL REFERENCES appointments(id),
+        client_code TEXT NOT NULL REFERENCES clients(code),
+        from_starts_at TEXT NOT NULL,
+        from_ends_at TEXT NOT NULL,
+        to_starts_at TEXT NOT NULL,
+        to_ends_at TEXT NOT NULL,
+        moved_at TEXT NOT NULL,
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX appointment_moves_by_appointment ON appointment_moves(appointment_id);
+    "#,
 ];
 
 /// The identity store (`identity`): code → name and contact details, and the audit chain head.

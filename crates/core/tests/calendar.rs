@@ -354,6 +354,11 @@ fn a_moved_event_is_updated_and_a_cancelled_one_marked_not_deleted() {
     assert_eq!(appts[0].status, AppointmentStatus::Scheduled);
     assert_eq!(appts[1].status, AppointmentStatus::Cancelled);
     assert_eq!(appts[2].status, AppointmentStatus::Cancelled);
+    // The move is kept as history, as one made in Casebook is.
+    let history = v.appointment_moves(&appts[0].id).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(rfc3339(history[0].from_starts_at), "2031-01-06T10:00:00Z");
+    assert_eq!(rfc3339(history[0].to_starts_at), "2031-01-06T14:00:00Z");
 
     let again = v.calendar_preview(&x, &w, ImportSource::Feed).unwrap();
     assert!(!again.counts.has_changes(), "{:?}", again.counts);

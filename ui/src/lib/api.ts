@@ -97,7 +97,13 @@ export interface Client {
   identity: ClientIdentity | null;
 }
 
-export type AppointmentStatus = "scheduled" | "attended" | "cancelled" | "did_not_attend";
+export type AppointmentStatus =
+  | "scheduled"
+  | "attended"
+  | "cancelled"
+  | "cancelled_late"
+  | "cancelled_by_therapist"
+  | "did_not_attend";
 
 export interface Appointment {
   id: string;

@@ -60,6 +60,11 @@ describe("the audit log's words", () => {
     expect(detailWords("measure.create", "instrument=phq9")).toBe("PHQ-9");
     expect(detailWords("appointment.mark", "status=did_not_attend")).toBe("did not attend");
     expect(detailWords("appointment.mark", "status=cancelled source=calendar")).toBe("cancelled, from the calendar");
+    expect(detailWords("appointment.mark", "status=cancelled_late")).toBe("cancelled late");
+    expect(detailWords("appointment.cancel", "by=client_late sessions=3")).toBe("late, by the client, 3 sessions");
+    expect(detailWords("appointment.cancel", "by=therapist sessions=1")).toBe("by you, 1 session");
+    expect(detailWords("appointment.series_create", "sessions=6 every_weeks=2")).toBe("6 sessions, fortnightly");
+    expect(detailWords("appointment.series_create", "sessions=4 every_weeks=3")).toBe("4 sessions, every 3 weeks");
     expect(detailWords("client.edit", "fields=full_name,date_of_birth")).toBe("Name, Date of birth");
     expect(detailWords("client.edit", "fields=nhs_number")).toBe("NHS number");
     expect(detailWords("practice.set", "set=practice_name,therapist_name,registration")).toBe(

@@ -64,6 +64,9 @@ export const AUDIT_WORDS: Record<string, Words> = {
   },
   "appointment.mark": { label: "Changed a session's status" },
   "appointment.move": { label: "Moved a session" },
+  "appointment.cancel": { label: "Cancelled a session" },
+  "appointment.delete": { label: "Deleted a session booked by mistake" },
+  "appointment.series_create": { label: "Booked a series of sessions" },
   "session.start": { label: "Started a session" },
   "session.end": { label: "Ended a session" },
   "note.create": { label: "Started a note" },
@@ -200,7 +203,14 @@ const STATUSES: Record<string, string> = {
   scheduled: "booked",
   attended: "attended",
   cancelled: "cancelled",
+  cancelled_late: "cancelled late",
+  cancelled_by_therapist: "cancelled by you",
   did_not_attend: "did not attend",
+};
+const CANCELLED_BY: Record<string, string> = {
+  client: "by the client",
+  client_late: "late, by the client",
+  therapist: "by you",
 };
 const INSTRUMENTS: Record<string, string> = { phq9: "PHQ-9", gad7: "GAD-7", core10: "CORE-10" };
 const TEMPLATES: Record<string, string> = { soap: "SOAP", dap: "DAP", birp: "BIRP", free: "free" };
@@ -245,6 +255,12 @@ function pairWords(key: string, v: string, action: string): string | null {
       return INSTRUMENTS[v] ?? v.toUpperCase();
     case "status":
       return STATUSES[v] ?? spaced(v);
+    case "by":
+      return CANCELLED_BY[v] ?? spaced(v);
+    case "every_weeks":
+      return isCount(v) ? (n === 1 ? "weekly" : n === 2 ? "fortnightly" : `every ${n} weeks`) : null;
+    case "sessions":
+      return isCount(v) ? plural(n, "session", "sessions") : null;
     case "minutes":
       return isCount(v) ? formatDuration(n) : null;
     case "overrun":

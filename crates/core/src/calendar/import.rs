@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sha2::Sha256;
 
@@ -502,11 +502,31 @@ fn apply(cx: &mut Ctx<'_>, preview: &CalendarPreview, source: ImportSource) -> R
                 id
             }
             (Change::New | Change::Moved, Some(id)) => {
+                let was: Option<(DateTime<Utc>, DateTime<Utc>, String)> = cx
+                    .tx
+                    .query_row(
+                        "SELECT starts_at, ends_at, client_code FROM appointments WHERE id = ?1",
+                        [id],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?;
                 cx.tx.execute(
                     "UPDATE appointments SET starts_at = ?2, ends_at = ?3, status = 'scheduled', hlc = ?4, device_id = ?5
                      WHERE id = ?1",
                     params![id, e.start, e.end, hlc, cx.device_id],
                 )?;
+                // A move is kept as history, as one made in Casebook is.
+                if let Some((from, from_end, code)) = was
+                    && (from, from_end) != (e.start, e.end)
+                {
+                    let hlc = cx.stamp();
+                    cx.tx.execute(
+                        "INSERT INTO appointment_moves
+                            (id, appointment_id, client_code, from_starts_at, from_ends_at, to_starts_at, to_ends_at, moved_at, hlc, device_id)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        params![new_id(), id, code, from, from_end, e.start, e.end, Utc::now(), hlc, cx.device_id],
+                    )?;
+                }
                 id.clone()
             }
             (Change::Cancelled, Some(id)) => {

@@ -13,6 +13,7 @@ pub mod practice;
 pub mod process_notes;
 pub mod retention;
 pub(crate) mod rows;
+pub mod series;
 pub mod sessions;
 pub mod supervision;
 

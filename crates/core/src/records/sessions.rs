@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 use serde::Serialize;
 
-use super::appointments::{Appointment, AppointmentStatus, read};
+use super::appointments::{Appointment, read};
 use crate::audit::Action;
 use crate::clock::{Running, Slot};
 use crate::error::{CoreError, Result};
@@ -79,7 +79,7 @@ impl Vault {
                 id: id.to_string(),
                 hint: "appointment list CODE",
             })?;
-            if appt.status == AppointmentStatus::Cancelled {
+            if appt.status.is_cancelled() {
                 return Err(CoreError::Conflict("this session was cancelled: it cannot be started".into()));
             }
             let hlc = cx.stamp();
