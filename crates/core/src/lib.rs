@@ -73,7 +73,7 @@ pub use records::notes::{Addendum, NoteStatus, NoteTemplate, SessionNote};
 pub use records::parse_date;
 pub use records::process_notes::ProcessNote;
 pub use records::series::{Repeat, SeriesEnd};
-pub use records::sessions::DayAppointment;
+pub use records::sessions::{DayAppointment, ToFinish};
 pub use recovery::RecoveryKey;
 pub use search::SearchHit;
 pub use vault::{Created, Status, Vault, VaultMeta};

@@ -267,3 +267,57 @@ fn a_booking_made_by_mistake_is_deleted_but_not_once_it_has_a_note() {
     assert!(v.delete_appointment(&mistake.id).is_err(), "gone already");
     assert!(actions(&mut v).iter().any(|a| a == "appointment.delete"));
 }
+
+/// What is left to do after sessions: the ones still marked booked once they ended, drafts,
+/// and attended sessions with no note — and a walk-in, booked and attended as it starts.
+#[test]
+fn sessions_left_to_mark_and_notes_left_to_finish_are_listed() {
+    let (_dir, mut v, code) = vault();
+    let yesterday = Utc::now() - Duration::days(1);
+    let booked = v
+        .add_appointment(&code, yesterday, yesterday + Duration::minutes(50))
+        .unwrap();
+    let later = Utc::now() + Duration::days(1);
+    v.add_appointment(&code, later, later + Duration::minutes(50))
+        .unwrap();
+    let to_mark = v.sessions_to_mark(Utc::now()).unwrap();
+    assert_eq!(to_mark.len(), 1, "only the one that ended");
+    assert_eq!(to_mark[0].appointment.id, booked.id);
+    assert_eq!(to_mark[0].client_name.as_deref(), Some("Ada Example"));
+    assert!(v.notes_to_finish().unwrap().is_empty());
+
+    // Marked attended: no longer to mark, but its note is to write.
+    v.mark_appointment(&booked.id, AppointmentStatus::Attended)
+        .unwrap();
+    assert!(v.sessions_to_mark(Utc::now()).unwrap().is_empty());
+    let todo = v.notes_to_finish().unwrap();
+    assert!(
+        matches!(&todo[..], [casebook_core::ToFinish::NoNote { appointment_id, .. }] if *appointment_id == booked.id),
+        "{todo:?}"
+    );
+
+    // A draft for it: the draft is what is left; finalised, nothing is.
+    let note = v
+        .add_note(
+            &code,
+            NoteTemplate::Free,
+            &[("text".into(), "met".into())],
+            Some(&booked.id),
+        )
+        .unwrap();
+    let todo = v.notes_to_finish().unwrap();
+    assert!(
+        matches!(&todo[..], [casebook_core::ToFinish::Draft { note_id, .. }] if *note_id == note.id),
+        "{todo:?}"
+    );
+    v.finalise_note(&note.id).unwrap();
+    assert!(v.notes_to_finish().unwrap().is_empty());
+
+    // A walk-in: booked now and attended, with its note to write.
+    let walk_in = v.start_walk_in(&code, 50).unwrap();
+    assert_eq!(walk_in.status, AppointmentStatus::Attended);
+    assert!((walk_in.starts_at - Utc::now()).num_seconds().abs() < 60);
+    assert_eq!(v.notes_to_finish().unwrap().len(), 1);
+    assert!(v.start_walk_in(&code, 0).is_err());
+    assert!(actions(&mut v).iter().any(|a| a == "session.start"));
+}

@@ -56,6 +56,7 @@ describe("the audit log's words", () => {
     expect(detailWords("session.end", "minutes=70 overrun=true")).toBe("1 hr 10 min, ran over");
     expect(detailWords("session.end", "minutes=50 overrun=false")).toBe("50 min");
     expect(detailWords("session.start", "ad_hoc minutes=50")).toBe("ad-hoc, 50 min");
+    expect(detailWords("session.start", "walk_in minutes=50")).toBe("walk-in, 50 min");
     expect(detailWords("note.create", "template=soap")).toBe("SOAP template");
     expect(detailWords("measure.create", "instrument=phq9")).toBe("PHQ-9");
     expect(detailWords("appointment.mark", "status=did_not_attend")).toBe("did not attend");

@@ -1,5 +1,7 @@
 //! A therapist's day: the sessions booked between two times (with names, for the Today
-//! screen), and starting and ending a session on the clock, which records attendance.
+//! screen), starting and ending a session on the clock (which records attendance; a walk-in
+//! is booked as it starts), and what is left to do: sessions still marked booked after they
+//! ended, and notes to finish (drafts, and attended sessions with no note).
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
@@ -28,6 +30,25 @@ impl DayAppointment {
             ends_at: self.appointment.ends_at,
         }
     }
+}
+
+/// A note still to finish, for "Notes to finish" on Today.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ToFinish {
+    /// A draft note not yet finalised (the session it is about, if any).
+    Draft {
+        note_id: String,
+        client_code: String,
+        appointment_id: Option<String>,
+        created_at: DateTime<Utc>,
+    },
+    /// An attended session with no note at all.
+    NoNote {
+        appointment_id: String,
+        client_code: String,
+        starts_at: DateTime<Utc>,
+    },
 }
 
 impl Vault {
@@ -107,6 +128,106 @@ impl Vault {
             }
             cx.detail(format!("minutes={minutes} overrun={overrun}"));
             Ok(())
+        })
+    }
+
+    /// Sessions that ended before `ended_before` and are still marked booked (nobody said
+    /// whether the client came), oldest first, with names: "Mark 3 sessions from yesterday".
+    pub fn sessions_to_mark(&mut self, ended_before: DateTime<Utc>) -> Result<Vec<DayAppointment>> {
+        self.act(Action::AppointmentList, |cx| {
+            let mut stmt = cx.tx.prepare(
+                "SELECT a.id FROM appointments a JOIN clients c ON c.code = a.client_code AND c.deleted = 0
+                 WHERE a.deleted = 0 AND a.status = 'scheduled' AND a.ends_at < ?1 ORDER BY a.starts_at",
+            )?;
+            let ids = stmt
+                .query_map(params![ended_before], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(appointment) = read(cx.tx, &id)? {
+                    let client_name = Vault::names_for(cx.tx, &appointment.client_code)?;
+                    out.push(DayAppointment { appointment, client_name });
+                }
+            }
+            cx.detail(format!("count={} to_mark", out.len()));
+            Ok(out)
+        })
+    }
+
+    /// Notes to finish: every draft, and every attended session with no note, oldest first.
+    /// Identifiers and times only (no note text).
+    pub fn notes_to_finish(&mut self) -> Result<Vec<ToFinish>> {
+        self.act(Action::NoteList, |cx| {
+            let mut out = Vec::new();
+            let mut drafts = cx.tx.prepare(
+                "SELECT n.id, n.client_code, n.appointment_id, n.created_at FROM session_notes n
+                 JOIN clients c ON c.code = n.client_code AND c.deleted = 0
+                 WHERE n.deleted = 0 AND n.status = 'draft' ORDER BY n.created_at",
+            )?;
+            for row in drafts.query_map([], |r| {
+                Ok(ToFinish::Draft {
+                    note_id: r.get(0)?,
+                    client_code: r.get(1)?,
+                    appointment_id: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })? {
+                out.push(row?);
+            }
+            let mut unwritten = cx.tx.prepare(
+                "SELECT a.id, a.client_code, a.starts_at FROM appointments a
+                 JOIN clients c ON c.code = a.client_code AND c.deleted = 0
+                 WHERE a.deleted = 0 AND a.status = 'attended'
+                   AND NOT EXISTS (SELECT 1 FROM session_notes n WHERE n.appointment_id = a.id AND n.deleted = 0)
+                 ORDER BY a.starts_at",
+            )?;
+            for row in unwritten.query_map([], |r| {
+                Ok(ToFinish::NoNote {
+                    appointment_id: r.get(0)?,
+                    client_code: r.get(1)?,
+                    starts_at: r.get(2)?,
+                })
+            })? {
+                out.push(row?);
+            }
+            cx.detail(format!("count={} to_finish", out.len()));
+            Ok(out)
+        })
+    }
+
+    /// A walk-in: a session for `code` starting now, `minutes` long, booked and marked
+    /// attended in one audited step (no booking first). Returns the session for the clock.
+    pub fn start_walk_in(
+        &mut self,
+        code: &super::clients::ClientCode,
+        minutes: u32,
+    ) -> Result<Appointment> {
+        if minutes == 0 || minutes > 720 {
+            return Err(CoreError::invalid(
+                "a session lasts between 1 and 720 minutes",
+            ));
+        }
+        self.act(Action::SessionStart, |cx| {
+            super::require_client(cx.tx, code.as_str())?;
+            let id = crate::vault::new_id();
+            let now = Utc::now();
+            let hlc = cx.stamp();
+            cx.tx.execute(
+                "INSERT INTO appointments (id, client_code, starts_at, ends_at, status, hlc, device_id)
+                 VALUES (?1, ?2, ?3, ?4, 'attended', ?5, ?6)",
+                params![
+                    id,
+                    code.as_str(),
+                    now,
+                    now + chrono::Duration::minutes(i64::from(minutes)),
+                    hlc,
+                    cx.device_id
+                ],
+            )?;
+            cx.client(code.as_str());
+            cx.object(&id);
+            cx.detail(format!("walk_in minutes={minutes}"));
+            read(cx.tx, &id)?.ok_or_else(|| CoreError::Corrupt("appointment vanished".into()))
         })
     }
 }
