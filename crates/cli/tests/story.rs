@@ -221,6 +221,7 @@ fn every_command_has_help() {
         &["appointment", "cancel"],
         &["appointment", "move"],
         &["appointment", "delete"],
+        &["appointment", "todo"],
         &["note"],
         &["note", "add"],
         &["note", "edit"],

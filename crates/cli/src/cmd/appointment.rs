@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use casebook_core::{
     Appointment, AppointmentStatus, CancelledBy, ClientCode, CoreError, Repeat, SeriesEnd,
-    parse_date,
+    ToFinish, parse_date,
 };
 use clap::Subcommand;
 use serde_json::json;
@@ -75,6 +75,9 @@ pub enum AppointmentCmd {
     },
     /// Delete a session booked by mistake (refused once it has a note).
     Delete { id: String },
+    /// Sessions that have ended and are still marked booked (nobody recorded whether the
+    /// client came), and notes to finish: drafts, and attended sessions with no note.
+    Todo,
 }
 
 fn print_sessions(g: &Globals, verb: &str, list: &[Appointment]) -> anyhow::Result<()> {
@@ -227,6 +230,50 @@ pub fn run(g: &Globals, cmd: AppointmentCmd) -> Outcome {
             let mut vault = secrets::open_vault(g)?;
             let list = vault.move_appointment(&id, to, following)?;
             print_sessions(g, "moved", &list)?;
+        }
+        AppointmentCmd::Todo => {
+            let mut vault = secrets::open_vault(g)?;
+            let to_mark = vault.sessions_to_mark(chrono::Utc::now())?;
+            let to_finish = vault.notes_to_finish()?;
+            if g.json {
+                let to_mark: Vec<&Appointment> = to_mark.iter().map(|d| &d.appointment).collect();
+                output::json(&json!({ "to_mark": to_mark, "notes_to_finish": to_finish }))?;
+            } else {
+                if to_mark.is_empty() && to_finish.is_empty() {
+                    println!(
+                        "Nothing left to do: every session is marked and every note finished."
+                    );
+                }
+                for d in &to_mark {
+                    println!(
+                        "To mark:   {}  {}  {}",
+                        d.appointment.id,
+                        output::datetime(d.appointment.starts_at),
+                        d.appointment.client_code
+                    );
+                }
+                for t in &to_finish {
+                    match t {
+                        ToFinish::Draft {
+                            note_id,
+                            client_code,
+                            created_at,
+                            ..
+                        } => println!(
+                            "To finish: draft note {note_id}  {}  {client_code}",
+                            output::datetime(*created_at)
+                        ),
+                        ToFinish::NoNote {
+                            appointment_id,
+                            client_code,
+                            starts_at,
+                        } => println!(
+                            "To write:  session {appointment_id}  {}  {client_code} (no note yet)",
+                            output::datetime(*starts_at)
+                        ),
+                    }
+                }
+            }
         }
         AppointmentCmd::Delete { id } => {
             let mut vault = secrets::open_vault(g)?;
