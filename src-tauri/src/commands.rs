@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use casebook_core::audit::{AuditEntry, AuditFilter, Verification};
 use casebook_core::{
-    Addendum, Appointment, Client, ClientCode, ClientIdentity, ClientSummary, DayAppointment,
-    Instrument, NoteTemplate, OutcomeMeasure, Preferences, ProcessNote, RecoveryKey, SearchHit,
-    SessionNote, Unrecorded, Vault, parse_date,
+    Addendum, Appointment, AppointmentStatus, CancelledBy, Client, ClientCode, ClientIdentity,
+    ClientSummary, DayAppointment, Instrument, NoteTemplate, OutcomeMeasure, Preferences,
+    ProcessNote, RecoveryKey, SearchHit, SessionNote, Unrecorded, Vault, parse_date,
 };
 use chrono::{DateTime, Local, Utc};
 use serde::{Deserialize, Serialize};
@@ -302,6 +302,36 @@ pub async fn appointment_add(
     state.with_vault(|v| {
         let a = v.add_appointment(&code, starts_at, ends_at)?;
         // Saved: refreshing the clock's list is best effort (the next unlock reloads it).
+        let _ = state.load_day(v, Local::now().date_naive());
+        Ok(a)
+    })
+}
+
+/// Records what became of a session: attended, did not attend, or cancelled (by the client,
+/// late, or by the therapist, with an optional reason of a few words).
+#[tauri::command]
+pub async fn appointment_mark(
+    state: State<'_, AppState>,
+    id: String,
+    status: String,
+    reason: Option<String>,
+) -> UiResult<Appointment> {
+    let status = AppointmentStatus::parse(&status)?;
+    state.with_vault(|v| {
+        let by = match status {
+            AppointmentStatus::Cancelled => Some(CancelledBy::Client),
+            AppointmentStatus::CancelledLate => Some(CancelledBy::ClientLate),
+            AppointmentStatus::CancelledByTherapist => Some(CancelledBy::Therapist),
+            _ => None,
+        };
+        let a = match by {
+            Some(by) => v
+                .cancel_appointment(&id, by, reason.as_deref(), false)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| casebook_core::CoreError::Corrupt("no session cancelled".into()))?,
+            None => v.mark_appointment(&id, status)?,
+        };
         let _ = state.load_day(v, Local::now().date_naive());
         Ok(a)
     })

@@ -105,6 +105,7 @@ pub fn run() {
             commands::client_close,
             commands::client_file,
             commands::appointment_add,
+            commands::appointment_mark,
             commands::note_create,
             commands::note_save,
             commands::note_finalise,

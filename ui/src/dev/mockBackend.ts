@@ -1388,6 +1388,15 @@ function handle(cmd: string, a: Args): unknown {
       log("appointment.create", ap.client_code);
       return ap;
     }
+    case "appointment_mark": {
+      const ap = (state.appointments.find((x) => x.id === a.id) ?? fail("not_found", "No such session.")) as Appointment;
+      const status = a.status as Appointment["status"];
+      if (status.startsWith("cancelled") && ap.status !== "scheduled")
+        fail("conflict", "Only a booked session can be cancelled.");
+      ap.status = status;
+      log(status.startsWith("cancelled") ? "appointment.cancel" : "appointment.mark", ap.client_code);
+      return ap;
+    }
     case "note_templates":
       return TEMPLATES;
     case "note_create": {

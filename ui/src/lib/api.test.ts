@@ -80,6 +80,12 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
     { code: "C-7KQ2", startsAt: "2026-11-22T14:00:00Z", endsAt: "2026-11-22T14:50:00Z" },
   ],
   [
+    "markAppointment",
+    () => api.markAppointment("appt-1", "cancelled_late", "train strike"),
+    "appointment_mark",
+    { id: "appt-1", status: "cancelled_late", reason: "train strike" },
+  ],
+  [
     "createNote",
     () => api.createNote("C-7KQ2", "free", { text: "tram" }, "appt-1"),
     "note_create",

@@ -669,6 +669,9 @@ export const api = {
     call<ErasureRecord>("client_erase", { code, reason, overrideRetention }),
   addAppointment: (code: string, startsAt: string, endsAt: string) =>
     call<Appointment>("appointment_add", { code, startsAt, endsAt }),
+  /** What became of a session: attended, did not attend, or cancelled (with who, and why). */
+  markAppointment: (id: string, status: AppointmentStatus, reason: string | null) =>
+    call<Appointment>("appointment_mark", { id, status, reason }),
 
   /** Creates a draft (needs at least one non-empty field). */
   createNote: (code: string, template: NoteTemplate, fields: Record<string, string>, appointmentId: string | null) =>

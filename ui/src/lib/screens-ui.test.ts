@@ -10,6 +10,7 @@ vi.mock("./api", async (importOriginal) => {
       today: vi.fn(),
       clients: vi.fn(),
       addAppointment: vi.fn(),
+      markAppointment: vi.fn(),
       accessRequests: vi.fn(),
       audit: vi.fn(),
       verifyAudit: vi.fn(),
@@ -245,6 +246,40 @@ describe("the audit log in words", () => {
     const groups = [...document.querySelectorAll("#audit-action optgroup")].map((g) => g.getAttribute("label"));
     expect(groups).toContain("Bookings");
     expect(groups.join(" ")).not.toMatch(/Appointment/);
+  });
+});
+
+describe("marking a session on Today", () => {
+  it("a booked session is marked from its row, and the day reloads", async () => {
+    const booked = {
+      id: "a1",
+      client_code: "C-7KQ2",
+      client_name: "Siân O'Brien",
+      starts_at: "2026-03-03T10:00:00Z",
+      ends_at: "2026-03-03T10:50:00Z",
+      status: "scheduled" as const,
+    };
+    m.today.mockResolvedValue({ date: isoDay(), appointments: [booked], next: null, clock: idleClock() });
+    m.accessRequests.mockResolvedValue([]);
+    m.markAppointment.mockResolvedValue({ ...booked, status: "cancelled_late" });
+    show(Today, {});
+    await vi.waitFor(() => expect($("#mark-a1")).not.toBeNull());
+    // Labelled for a screen reader with whom and when.
+    expect(text('label[for="mark-a1"]')).toContain("C-7KQ2");
+    const select = $("#mark-a1") as HTMLSelectElement;
+    const before = app.dayVersion;
+    m.today.mockResolvedValue({
+      date: isoDay(),
+      appointments: [{ ...booked, status: "cancelled_late" }],
+      next: null,
+      clock: idleClock(),
+    });
+    select.value = "cancelled_late";
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+    await vi.waitFor(() => expect(m.markAppointment).toHaveBeenCalledWith("a1", "cancelled_late", null));
+    await vi.waitFor(() => expect(app.dayVersion).toBe(before + 1));
+    await vi.waitFor(() => expect(text("#today .appt .badge")).toBe("Cancelled late"));
+    expect($("#mark-a1")).toBeNull();
   });
 });
 
