@@ -8,7 +8,7 @@ use casebook_core::audit::{AuditEntry, AuditFilter, Verification};
 use casebook_core::{
     Addendum, Appointment, AppointmentStatus, CancelledBy, Client, ClientCode, ClientIdentity,
     ClientSummary, DayAppointment, Instrument, NoteTemplate, OutcomeMeasure, Preferences,
-    ProcessNote, RecoveryKey, SearchHit, SessionNote, Unrecorded, Vault, parse_date,
+    ProcessNote, RecoveryKey, SearchHit, SessionNote, ToFinish, Unrecorded, Vault, parse_date,
 };
 use chrono::{DateTime, Local, Utc};
 use serde::{Deserialize, Serialize};
@@ -334,6 +334,30 @@ pub async fn appointment_mark(
         };
         let _ = state.load_day(v, Local::now().date_naive());
         Ok(a)
+    })
+}
+
+/// What is left to do, for Today: sessions from before today still marked booked, and notes
+/// to finish (drafts, and attended sessions with no note).
+#[derive(Serialize)]
+pub struct WorkTodo {
+    to_mark: Vec<DayAppointment>,
+    notes_to_finish: Vec<ToFinish>,
+}
+
+#[tauri::command]
+pub async fn work_todo(state: State<'_, AppState>) -> UiResult<WorkTodo> {
+    let midnight = Local::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(Local).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(Utc::now);
+    state.with_vault(|v| {
+        Ok(WorkTodo {
+            to_mark: v.sessions_to_mark(midnight)?,
+            notes_to_finish: v.notes_to_finish()?,
+        })
     })
 }
 

@@ -106,6 +106,7 @@ pub fn run() {
             commands::client_file,
             commands::appointment_add,
             commands::appointment_mark,
+            commands::work_todo,
             commands::note_create,
             commands::note_save,
             commands::note_finalise,

@@ -45,6 +45,7 @@ import type {
   SearchHit,
   SessionNote,
   Settings,
+  ToFinish,
 } from "../lib/api";
 
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -1215,6 +1216,28 @@ function today(date: string | null) {
   return { date: day, appointments, next: nextAppt, clock: clockView() };
 }
 
+/** What is left to do, as the core's `work_todo`. */
+function workTodo() {
+  const midnight = new Date(`${localDay()}T00:00:00`);
+  const to_mark = state.appointments
+    .filter((x) => x.status === "scheduled" && new Date(x.ends_at) < midnight)
+    .sort((x, y) => x.starts_at.localeCompare(y.starts_at))
+    .map((x) => ({ ...x, client_name: client(x.client_code).identity.full_name }));
+  const drafts: ToFinish[] = state.notes
+    .filter((n) => n.status === "draft")
+    .map((n) => ({
+      kind: "draft",
+      note_id: n.id,
+      client_code: n.client_code,
+      appointment_id: n.appointment_id,
+      created_at: n.created_at,
+    }));
+  const unwritten: ToFinish[] = state.appointments
+    .filter((x) => x.status === "attended" && !state.notes.some((n) => n.appointment_id === x.id))
+    .map((x) => ({ kind: "no_note", appointment_id: x.id, client_code: x.client_code, starts_at: x.starts_at }));
+  return { to_mark, notes_to_finish: [...drafts, ...unwritten] };
+}
+
 /**
  * The session clock and the preferences, which work while locked as in the core: the locked
  * screen's +5 min and End (the core records an end made while locked at the next unlock).
@@ -1343,6 +1366,8 @@ function handle(cmd: string, a: Args): unknown {
   switch (cmd) {
     case "today":
       return today(a.date as string | null);
+    case "work_todo":
+      return workTodo();
     case "clients_list":
       return state.clients
         .filter((c) => a.includeClosed || c.status === "active")

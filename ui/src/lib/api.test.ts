@@ -79,6 +79,7 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
     "appointment_add",
     { code: "C-7KQ2", startsAt: "2026-11-22T14:00:00Z", endsAt: "2026-11-22T14:50:00Z" },
   ],
+  ["workTodo", () => api.workTodo(), "work_todo", undefined],
   [
     "markAppointment",
     () => api.markAppointment("appt-1", "cancelled_late", "train strike"),

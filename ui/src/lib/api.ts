@@ -105,6 +105,18 @@ export type AppointmentStatus =
   | "cancelled_by_therapist"
   | "did_not_attend";
 
+/** A note still to finish: a draft, or an attended session with no note. */
+export type ToFinish =
+  | { kind: "draft"; note_id: string; client_code: string; appointment_id: string | null; created_at: string }
+  | { kind: "no_note"; appointment_id: string; client_code: string; starts_at: string };
+
+/** What is left to do, for Today. */
+export interface WorkTodo {
+  /** Sessions from before today still marked booked. */
+  to_mark: DayAppointment[];
+  notes_to_finish: ToFinish[];
+}
+
 export interface Appointment {
   id: string;
   client_code: string;
@@ -672,6 +684,8 @@ export const api = {
   /** What became of a session: attended, did not attend, or cancelled (with who, and why). */
   markAppointment: (id: string, status: AppointmentStatus, reason: string | null) =>
     call<Appointment>("appointment_mark", { id, status, reason }),
+  /** Sessions from before today still booked, and notes to finish. */
+  workTodo: () => call<WorkTodo>("work_todo"),
 
   /** Creates a draft (needs at least one non-empty field). */
   createNote: (code: string, template: NoteTemplate, fields: Record<string, string>, appointmentId: string | null) =>

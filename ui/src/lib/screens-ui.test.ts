@@ -11,6 +11,7 @@ vi.mock("./api", async (importOriginal) => {
       clients: vi.fn(),
       addAppointment: vi.fn(),
       markAppointment: vi.fn(),
+      workTodo: vi.fn(),
       accessRequests: vi.fn(),
       audit: vi.fn(),
       verifyAudit: vi.fn(),
@@ -280,6 +281,50 @@ describe("marking a session on Today", () => {
     await vi.waitFor(() => expect(app.dayVersion).toBe(before + 1));
     await vi.waitFor(() => expect(text("#today .appt .badge")).toBe("Cancelled late"));
     expect($("#mark-a1")).toBeNull();
+  });
+});
+
+describe("what is left to do, on Today", () => {
+  it("lists sessions from before today to mark and notes to finish, each reachable", async () => {
+    const old = {
+      id: "old1",
+      client_code: "C-7KQ2",
+      client_name: "Siân O'Brien",
+      starts_at: "2026-03-02T10:00:00Z",
+      ends_at: "2026-03-02T10:50:00Z",
+      status: "scheduled" as const,
+    };
+    m.today.mockResolvedValue({ date: isoDay(), appointments: [], next: null, clock: idleClock() });
+    m.accessRequests.mockResolvedValue([]);
+    m.workTodo.mockResolvedValue({
+      to_mark: [old],
+      notes_to_finish: [
+        { kind: "draft", note_id: "n1", client_code: "C-7KQ2", appointment_id: null, created_at: "2026-03-01T09:00:00Z" },
+        { kind: "no_note", appointment_id: "a9", client_code: "C-4HJ8", starts_at: "2026-03-01T11:00:00Z" },
+      ],
+    });
+    show(Today, {});
+    await vi.waitFor(() => expect($("#todo")).not.toBeNull());
+    expect(text("#to-mark-h")).toBe("Mark 1 session from before today");
+    expect(text("#to-finish-h")).toBe("Notes to finish (2)");
+    expect(text('label[for="mark-old1"]')).toContain("C-7KQ2");
+    const open = [...document.querySelectorAll<HTMLButtonElement>("#todo button")];
+    expect(open.map((b) => b.getAttribute("aria-label"))).toEqual([
+      "Open the draft note for C-7KQ2",
+      "Open C-4HJ8's notes to write this session's note",
+    ]);
+    open[0].click();
+    expect(app.view).toEqual({ name: "client", code: "C-7KQ2", tab: "notes", noteId: "n1" });
+  });
+
+  it("shows nothing when nothing is left", async () => {
+    m.today.mockResolvedValue({ date: isoDay(), appointments: [], next: null, clock: idleClock() });
+    m.accessRequests.mockResolvedValue([]);
+    m.workTodo.mockResolvedValue({ to_mark: [], notes_to_finish: [] });
+    show(Today, {});
+    await vi.waitFor(() => expect(m.workTodo).toHaveBeenCalled());
+    await tick();
+    expect($("#todo")).toBeNull();
   });
 });
 
