@@ -52,6 +52,8 @@ class AppState {
   lockError = $state("");
   /** Ctrl+N asked for a new note in this client's file: its notes tab opens one and clears this. */
   newNoteFor = $state<string | null>(null);
+  /** With `newNoteFor`: the session that note is for ("Write note" on a session); null for none. */
+  newNoteSession = $state<string | null>(null);
   /** The day as the unlock returned it, for Today's first showing only (see `takeToday`). */
   private firstToday: Today | null = null;
 
@@ -141,8 +143,21 @@ class AppState {
     const code = v.name === "client" ? v.code : clock.view?.running ? clock.view.client_code : null;
     if (!code) return false;
     this.newNoteFor = code;
+    this.newNoteSession = null;
     if (v.name !== "client" || v.code !== code) this.navigate({ name: "client", code, tab: "notes" });
     return true;
+  }
+
+  /**
+   * "Write note" on a session (Today, the week, the clock after End, the to-do list): the
+   * client's notes open with the editor on that session's note — its draft if it has one, a
+   * new note linked to the session otherwise.
+   */
+  writeNote(code: string, appointmentId: string): void {
+    this.newNoteFor = code;
+    this.newNoteSession = appointmentId;
+    const v = this.view;
+    if (v.name !== "client" || v.code !== code) this.navigate({ name: "client", code, tab: "notes" });
   }
 
   get navName(): NavName {

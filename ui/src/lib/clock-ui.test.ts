@@ -226,6 +226,33 @@ describe("the clock strip", () => {
     expect(text(".clock")).toContain("No session running");
   });
 
+  it("after End, the session's note is one click away (End, Write note)", async () => {
+    app.view = { name: "today" };
+    show(ClockStrip);
+    running(1800, { appointment_id: "ap1" });
+    expect($("#clock-write-note")).toBeNull();
+    await click("#clock-end");
+    await vi.advanceTimersByTimeAsync(10_000);
+    // The end was sent; the reading that comes back is idle.
+    clock.set(idleClock());
+    flushSync();
+    expect(text("#clock-write-note")).toBe("Write note C-7KQ2");
+    await click("#clock-write-note");
+    expect(app.view).toEqual({ name: "client", code: "C-7KQ2", tab: "notes" });
+    expect([app.newNoteFor, app.newNoteSession]).toEqual(["C-7KQ2", "ap1"]);
+    expect($("#clock-write-note")).toBeNull();
+    app.newNoteFor = null;
+    app.newNoteSession = null;
+  });
+
+  it("offers no note after an ad-hoc session with no client", async () => {
+    show(ClockStrip);
+    running(1800, { client_code: null, appointment_id: null });
+    clock.set(idleClock());
+    flushSync();
+    expect($("#clock-write-note")).toBeNull();
+  });
+
   it("a lock (the strip going away) sends a waiting end rather than losing it", async () => {
     show(ClockStrip);
     running(1800);

@@ -25,7 +25,7 @@ vi.mock("./api", async (importOriginal) => {
 
 import { api, type AuditEntry } from "./api";
 import { app } from "./app.svelte";
-import { isoDay } from "./format";
+import { formatDate, isoDay } from "./format";
 import { idleClock, rightsFile } from "./testing";
 import Audit from "../screens/Audit.svelte";
 import ClientFile from "../screens/ClientFile.svelte";
@@ -311,10 +311,15 @@ describe("what is left to do, on Today", () => {
     const open = [...document.querySelectorAll<HTMLButtonElement>("#todo button")];
     expect(open.map((b) => b.getAttribute("aria-label"))).toEqual([
       "Open the draft note for C-7KQ2",
-      "Open C-4HJ8's notes to write this session's note",
+      `Write the note for C-4HJ8's session of ${formatDate("2026-03-01T11:00:00Z")}`,
     ]);
     open[0].click();
     expect(app.view).toEqual({ name: "client", code: "C-7KQ2", tab: "notes", noteId: "n1" });
+    // "Write note": the client's notes, asked to open that session's note.
+    open[1].click();
+    expect(app.view).toEqual({ name: "client", code: "C-4HJ8", tab: "notes" });
+    expect(app.newNoteFor).toBe("C-4HJ8");
+    expect(app.newNoteSession).toBe("a9");
   });
 
   it("shows nothing when nothing is left", async () => {
