@@ -351,7 +351,7 @@ describe("A therapist's first day with Casebook", () => {
 
   it("has no serious accessibility problems on any screen, light and dim, at 100 % and 150 % text", async function () {
     this.timeout(300_000);
-    const screens = ["today", "clients", "search", "audit", "retention", "backups", "settings"];
+    const screens = ["today", "week", "clients", "search", "audit", "retention", "backups", "settings"];
     /** Settings → Display: a theme and a text size, applied at once. */
     const display = async (theme, size) => {
       await click("#nav-settings");
@@ -373,6 +373,7 @@ describe("A therapist's first day with Casebook", () => {
     /** What shows once each screen has loaded (not its loading state). */
     const ready = {
       today: "#today",
+      week: "#week .day",
       clients: ".client-row",
       search: "#search-input",
       audit: "#audit table",
@@ -388,7 +389,7 @@ describe("A therapist's first day with Casebook", () => {
         await shown(ready[s]);
         await checkAccessibility(`${s} (${theme}, ${size} % text)`);
         // The two screens no other step photographs.
-        if (theme === "light" && size === 100 && (s === "retention" || s === "settings")) await screenshot(`${s}.png`);
+        if (theme === "light" && size === 100 && (s === "retention" || s === "settings" || s === "week")) await screenshot(`${s}.png`);
       }
       await click("#nav-clients");
       await shown("#clients");

@@ -1251,7 +1251,20 @@ function clockCommand(cmd: string, a: Args): { value: unknown } | null {
     case "clock_start": {
       if (state.clock) fail("not_allowed", "A session is already running.");
       const apptId = a.appointmentId as string | null;
-      if (apptId) {
+      if (a.code) {
+        // A walk-in: booked and attended now.
+        client(a.code as string);
+        const m = Number(a.minutes ?? state.settings.default_session_minutes);
+        const walkIn: Appointment = {
+          id: id(),
+          client_code: a.code as string,
+          starts_at: now(),
+          ends_at: new Date(Date.now() + m * 60000).toISOString(),
+          status: "attended",
+        };
+        state.appointments.push(walkIn);
+        state.clock = { appointment_id: walkIn.id, client_code: walkIn.client_code, started_at: walkIn.starts_at, ends_at: walkIn.ends_at };
+      } else if (apptId) {
         const ap = state.appointments.find((x) => x.id === apptId) ?? fail("not_found", "No such appointment.");
         const appt = ap as Appointment;
         const len = new Date(appt.ends_at).getTime() - new Date(appt.starts_at).getTime();
@@ -1412,6 +1425,60 @@ function handle(cmd: string, a: Args): unknown {
       state.appointments.push(ap);
       log("appointment.create", ap.client_code);
       return ap;
+    }
+    case "appointment_series_add": {
+      client(a.code as string);
+      const weeks = a.repeat === "weekly" ? 1 : a.repeat === "fortnightly" ? 2 : Number(/^every-(\d+)-weeks?$/.exec(a.repeat as string)?.[1]);
+      if (!(weeks >= 1 && weeks <= 12)) fail("invalid", "A series repeats every 1 to 12 weeks.");
+      const first = new Date(a.first as string);
+      const until = a.until ? new Date(`${a.until as string}T23:59:59`) : null;
+      const count = (a.count as number | null) ?? 200;
+      const series_id = id();
+      const out: Appointment[] = [];
+      for (let i = 0; out.length < count; i++) {
+        const start = new Date(first);
+        start.setDate(start.getDate() + i * 7 * weeks); // local dates: 10:00 stays 10:00
+        if (until && start > until) break;
+        const ap: Appointment = {
+          id: id(),
+          client_code: a.code as string,
+          starts_at: start.toISOString(),
+          ends_at: new Date(start.getTime() + Number(a.minutes) * 60000).toISOString(),
+          status: "scheduled",
+          series_id,
+        };
+        state.appointments.push(ap);
+        out.push(ap);
+      }
+      log("appointment.series_create", a.code as string);
+      return out;
+    }
+    case "appointments_between":
+      return state.appointments
+        .filter((x) => x.starts_at >= (a.from as string) && x.starts_at < (a.to as string))
+        .sort((x, y) => x.starts_at.localeCompare(y.starts_at))
+        .map((x) => ({ ...x, client_name: client(x.client_code).identity.full_name }));
+    case "appointment_move": {
+      const ap = (state.appointments.find((x) => x.id === a.id) ?? fail("not_found", "No such session.")) as Appointment;
+      if (ap.status !== "scheduled") fail("conflict", "Only a booked session can be moved.");
+      const shift = new Date(a.startsAt as string).getTime() - new Date(ap.starts_at).getTime();
+      const moved = state.appointments.filter(
+        (x) => x.id === ap.id || (a.following && ap.series_id && x.series_id === ap.series_id && x.status === "scheduled" && x.starts_at > ap.starts_at),
+      );
+      for (const x of moved) {
+        x.starts_at = new Date(new Date(x.starts_at).getTime() + shift).toISOString();
+        x.ends_at = new Date(new Date(x.ends_at).getTime() + shift).toISOString();
+      }
+      log("appointment.move", ap.client_code);
+      return moved;
+    }
+    case "appointment_delete": {
+      const ap = (state.appointments.find((x) => x.id === a.id) ?? fail("not_found", "No such session.")) as Appointment;
+      if (state.notes.some((n) => n.appointment_id === ap.id))
+        fail("conflict", "This session has a note: it cannot be deleted (mark it instead).");
+      state.appointments = state.appointments.filter((x) => x.id !== ap.id);
+      log("appointment.delete", ap.client_code);
+      return null;
     }
     case "appointment_mark": {
       const ap = (state.appointments.find((x) => x.id === a.id) ?? fail("not_found", "No such session.")) as Appointment;

@@ -123,6 +123,10 @@ export interface Appointment {
   starts_at: string; // RFC 3339 UTC
   ends_at: string;
   status: AppointmentStatus;
+  /** Why it was cancelled, if a reason was given. */
+  reason?: string;
+  /** The series it was booked in, if any. */
+  series_id?: string;
 }
 
 /** An appointment on a day list, with the client's name from the identity store. */
@@ -682,8 +686,18 @@ export const api = {
   addAppointment: (code: string, startsAt: string, endsAt: string) =>
     call<Appointment>("appointment_add", { code, startsAt, endsAt }),
   /** What became of a session: attended, did not attend, or cancelled (with who, and why). */
-  markAppointment: (id: string, status: AppointmentStatus, reason: string | null) =>
-    call<Appointment>("appointment_mark", { id, status, reason }),
+  /** With `following`, a cancellation covers the later booked sessions of its series too. */
+  markAppointment: (id: string, status: AppointmentStatus, reason: string | null, following = false) =>
+    call<Appointment>("appointment_mark", { id, status, reason, following }),
+  /** A series from local `first` ("YYYY-MM-DDTHH:MM"): `repeat` is weekly, fortnightly or every-N-weeks. */
+  addSeries: (code: string, first: string, minutes: number, repeat: string, count: number | null, until: string | null) =>
+    call<Appointment[]>("appointment_series_add", { code, first, minutes, repeat, count, until }),
+  /** Every session starting in [from, to) (RFC 3339), with names: the week view. */
+  appointmentsBetween: (from: string, to: string) => call<DayAppointment[]>("appointments_between", { from, to }),
+  moveAppointment: (id: string, startsAt: string, following: boolean) =>
+    call<Appointment[]>("appointment_move", { id, startsAt, following }),
+  /** Only a session booked by mistake, with no note. */
+  deleteAppointment: (id: string) => call<void>("appointment_delete", { id }),
   /** Sessions from before today still booked, and notes to finish. */
   workTodo: () => call<WorkTodo>("work_todo"),
 
@@ -759,6 +773,8 @@ export const api = {
   /** Starts the given scheduled appointment, or an ad-hoc session of `minutes`. */
   startSession: (appointmentId: string | null, minutes: number | null) =>
     call<ClockView>("clock_start", { appointmentId, minutes }),
+  /** A walk-in: a session for the client `code` starting now, with no booking first. */
+  startWalkIn: (code: string, minutes: number | null) => call<ClockView>("clock_start", { code, minutes }),
   extendSession: () => call<ClockView>("clock_extend"),
   /** Ends the running session; `endedAtMs` is when End was pressed (the undo delay is not counted). */
   endSession: (endedAtMs?: number) =>

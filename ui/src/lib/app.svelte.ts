@@ -26,6 +26,7 @@ export type ClientTab = "sessions" | "notes" | "process" | "measures" | "rights"
 
 export type View =
   | { name: "today"; focus?: "adhoc" }
+  | { name: "week" }
   | { name: "clients" }
   | { name: "client"; code: string; tab?: ClientTab; noteId?: string | null }
   | { name: "search" }
@@ -34,7 +35,7 @@ export type View =
   | { name: "backups" }
   | { name: "settings"; section?: "calendar" | "offsite" | "practice" | "sessions" };
 
-export type NavName = "today" | "clients" | "search" | "audit" | "retention" | "backups" | "settings";
+export type NavName = "today" | "week" | "clients" | "search" | "audit" | "retention" | "backups" | "settings";
 
 class AppState {
   screen = $state<Screen>("loading");

@@ -9,6 +9,7 @@ export const firstRun = lazy(() => import("../screens/FirstRun.svelte"));
 
 export const clientFile = lazy(() => import("../screens/ClientFile.svelte"));
 export const navScreens = {
+  week: lazy(() => import("../screens/Week.svelte")),
   clients: lazy(() => import("../screens/Clients.svelte")),
   search: lazy(() => import("../screens/Search.svelte")),
   audit: lazy(() => import("../screens/Audit.svelte")),

@@ -81,15 +81,15 @@ const key = (k: string, over: Partial<KeyboardEvent> = {}) => ({
 });
 
 describe("which key asks for what", () => {
-  it("Ctrl+1…7 go to the menu's screens, in its order", () => {
-    const names = ["1", "2", "3", "4", "5", "6", "7"].map((d) => mainShortcut(key(d, { ctrlKey: true }), null));
+  it("Ctrl+1…8 go to the menu's screens, in its order", () => {
+    const names = ["1", "2", "3", "4", "5", "6", "7", "8"].map((d) => mainShortcut(key(d, { ctrlKey: true }), null));
     expect(names).toEqual(
-      ["today", "clients", "search", "audit", "retention", "backups", "settings"].map((name) => ({ kind: "nav", name })),
+      ["today", "week", "clients", "search", "audit", "retention", "backups", "settings"].map((name) => ({ kind: "nav", name })),
     );
-    expect(mainShortcut(key("8", { ctrlKey: true }), null)).toBeNull();
-    expect(mainShortcut(key("2", { metaKey: true }), null)).toEqual({ kind: "nav", name: "clients" });
-    // AZERTY: Ctrl with the key where 2 is gives "é".
-    expect(mainShortcut(key("é", { ctrlKey: true, code: "Digit2" }), null)).toEqual({ kind: "nav", name: "clients" });
+    expect(mainShortcut(key("9", { ctrlKey: true }), null)).toBeNull();
+    expect(mainShortcut(key("3", { metaKey: true }), null)).toEqual({ kind: "nav", name: "clients" });
+    // AZERTY: Ctrl with the key where 3 is gives '"'.
+    expect(mainShortcut(key('"', { ctrlKey: true, code: "Digit3" }), null)).toEqual({ kind: "nav", name: "clients" });
     expect(mainShortcut(key("1", { ctrlKey: true, shiftKey: true }), null)).toBeNull();
   });
 
@@ -140,11 +140,11 @@ describe("in the main app", () => {
     expect(document.querySelector("#shortcuts-open")?.getAttribute("aria-keyshortcuts")).toBe("?");
   });
 
-  it("Ctrl+2 goes to Clients; Ctrl+N with no client open says what to do", async () => {
+  it("Ctrl+3 goes to Clients; Ctrl+N with no client open says what to do", async () => {
     show(MainApp, {});
     await vi.waitFor(() => expect(document.querySelector("#today-h")).not.toBeNull());
-    expect(document.querySelector("#nav-clients")?.getAttribute("aria-keyshortcuts")).toBe("Control+2");
-    const e = press("2", { ctrlKey: true });
+    expect(document.querySelector("#nav-clients")?.getAttribute("aria-keyshortcuts")).toBe("Control+3");
+    const e = press("3", { ctrlKey: true });
     expect(e.defaultPrevented).toBe(true);
     expect(app.view).toEqual({ name: "clients" });
     press("n", { ctrlKey: true });

@@ -1,4 +1,4 @@
-// The keyboard shortcuts: the menu's screens in the order Ctrl+1…7 follow, which key asks for
+// The keyboard shortcuts: the menu's screens in the order Ctrl+1…8 follow, which key asks for
 // what in the main app, and the list the "?" dialog shows. Ctrl is ⌘ on a Mac throughout.
 // (The text size keys are handled on every screen by App.svelte; Ctrl+Enter by the note
 // editor; Ctrl+Shift+E by the clock strip.)
@@ -7,6 +7,7 @@ import type { NavName } from "./app.svelte";
 
 export const NAV: { name: NavName; label: string }[] = [
   { name: "today", label: "Today" },
+  { name: "week", label: "Week" },
   { name: "clients", label: "Clients" },
   { name: "search", label: "Search" },
   { name: "audit", label: "Audit log" },
@@ -35,7 +36,7 @@ export function mainShortcut(e: Key, target: EventTarget | null): Shortcut | nul
     if (k === "l") return { kind: "lock" };
     if (k === "n") return { kind: "new-note" };
     // By the key's place too, for layouts where the digits need Shift (AZERTY).
-    const digit = /^[1-7]$/.test(e.key) ? e.key : /^Digit([1-7])$/.exec(e.code ?? "")?.[1];
+    const digit = /^[1-8]$/.test(e.key) ? e.key : /^Digit([1-8])$/.exec(e.code ?? "")?.[1];
     if (digit) return { kind: "nav", name: NAV[Number(digit) - 1].name };
     return null;
   }
@@ -54,6 +55,8 @@ export const SHORTCUT_LIST: { keys: string[][]; what: string }[] = [
   { keys: [["Ctrl", "−"]], what: "Smaller text" },
   { keys: [["Ctrl", "0"]], what: "Text back to 100 %" },
   { keys: [["←"], ["→"], ["Home"], ["End"]], what: "Move between a client file's tabs" },
+  { keys: [["←"], ["→"], ["↑"], ["↓"]], what: "Move between sessions in the week" },
+  { keys: [["Page Up"], ["Page Down"]], what: "The week before or after (Home: this week)" },
   { keys: [["Esc"]], what: "Close a dialog without doing anything" },
   { keys: [["?"]], what: "Show this list (when not typing in a field)" },
 ];
