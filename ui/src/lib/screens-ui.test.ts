@@ -12,6 +12,8 @@ vi.mock("./api", async (importOriginal) => {
       addAppointment: vi.fn(),
       markAppointment: vi.fn(),
       workTodo: vi.fn(),
+      startWalkIn: vi.fn(),
+      startSession: vi.fn(),
       accessRequests: vi.fn(),
       audit: vi.fn(),
       verifyAudit: vi.fn(),
@@ -281,6 +283,27 @@ describe("marking a session on Today", () => {
     await vi.waitFor(() => expect(app.dayVersion).toBe(before + 1));
     await vi.waitFor(() => expect(text("#today .appt .badge")).toBe("Cancelled late"));
     expect($("#mark-a1")).toBeNull();
+  });
+});
+
+describe("a walk-in, on Today", () => {
+  it("starts a session now for a chosen client, with no booking", async () => {
+    m.today.mockResolvedValue({ date: isoDay(), appointments: [], next: null, clock: idleClock() });
+    m.accessRequests.mockResolvedValue([]);
+    m.workTodo.mockResolvedValue({ to_mark: [], notes_to_finish: [] });
+    m.clients.mockResolvedValue([{ code: "C-7KQ2", status: "active", full_name: "Siân O'Brien", ended_on: null }]);
+    m.startWalkIn.mockResolvedValue(idleClock({ running: true, client_code: "C-7KQ2", appointment_id: "w1" }));
+    show(Today, {});
+    await vi.waitFor(() => expect(document.querySelectorAll("#adhoc-client option")).toHaveLength(2));
+    expect(text("#start-adhoc")).toBe("Start ad-hoc session");
+    const select = $<HTMLSelectElement>("#adhoc-client")!;
+    select.value = "C-7KQ2";
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+    flushSync();
+    expect(text("#start-adhoc")).toBe("Start session with C-7KQ2");
+    await click("#start-adhoc");
+    await vi.waitFor(() => expect(m.startWalkIn).toHaveBeenCalledWith("C-7KQ2", app.settings.default_session_minutes));
+    expect(m.startSession).not.toHaveBeenCalled();
   });
 });
 
