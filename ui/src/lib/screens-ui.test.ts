@@ -150,7 +150,7 @@ describe("booking a session on Today", () => {
     });
     show(Today, {});
     await click("#book-open");
-    await vi.waitFor(() => expect($("#book-form")).not.toBeNull());
+    await vi.waitFor(() => expect(document.querySelectorAll("#book-client option")).toHaveLength(2));
     $<HTMLFormElement>("#book-form")!.requestSubmit();
     flushSync();
     await vi.waitFor(() => expect(text("#book-form ~ .msg")).toContain("Booked"));
