@@ -16,7 +16,12 @@ export const NAV: { name: NavName; label: string }[] = [
   { name: "settings", label: "Settings" },
 ];
 
-export type Shortcut = { kind: "nav"; name: NavName } | { kind: "new-note" } | { kind: "lock" } | { kind: "help" };
+export type Shortcut =
+  | { kind: "nav"; name: NavName }
+  | { kind: "new-note" }
+  | { kind: "lock" }
+  | { kind: "help" }
+  | { kind: "go-to-client" };
 
 type Key = Pick<KeyboardEvent, "key" | "code" | "ctrlKey" | "metaKey" | "altKey" | "shiftKey">;
 
@@ -35,6 +40,7 @@ export function mainShortcut(e: Key, target: EventTarget | null): Shortcut | nul
     const k = e.key.toLowerCase();
     if (k === "l") return { kind: "lock" };
     if (k === "n") return { kind: "new-note" };
+    if (k === "k") return { kind: "go-to-client" };
     // By the key's place too, for layouts where the digits need Shift (AZERTY).
     const digit = /^[1-8]$/.test(e.key) ? e.key : /^Digit([1-8])$/.exec(e.code ?? "")?.[1];
     if (digit) return { kind: "nav", name: NAV[Number(digit) - 1].name };
@@ -47,6 +53,7 @@ export function mainShortcut(e: Key, target: EventTarget | null): Shortcut | nul
 /** The "?" dialog's list: every shortcut Casebook has. */
 export const SHORTCUT_LIST: { keys: string[][]; what: string }[] = [
   ...NAV.map((n, i) => ({ keys: [["Ctrl", String(i + 1)]], what: `Go to ${n.label}` })),
+  { keys: [["Ctrl", "K"]], what: "Go to a client (type part of the name or code)" },
   { keys: [["Ctrl", "N"]], what: "New note (in a client's file, or for the client in session)" },
   { keys: [["Ctrl", "Enter"]], what: "Finalise the note being written (asks first)" },
   { keys: [["Ctrl", "Shift", "E"]], what: "End the running session (with 10 seconds to undo)" },
