@@ -15,6 +15,9 @@ vi.mock("./api", async (importOriginal) => {
       addAppointment: vi.fn(),
       addSeries: vi.fn(),
       markAppointment: vi.fn(),
+      startSession: vi.fn(),
+      startWalkIn: vi.fn(),
+      templates: vi.fn(),
     },
   };
 });
@@ -23,7 +26,8 @@ import { api, type Appointment, type ClientFile as File } from "./api";
 import { app } from "./app.svelte";
 import { formatDate } from "./format";
 import { DEFAULT_SETTINGS } from "./settings";
-import { rightsFile } from "./testing";
+import { clock } from "./clock.svelte";
+import { idleClock, rightsFile } from "./testing";
 import ClientFile from "../screens/ClientFile.svelte";
 
 const m = vi.mocked(api);
@@ -156,5 +160,53 @@ describe("booking from the client's file", () => {
     await vi.waitFor(() => expect(m.addAppointment).toHaveBeenCalledTimes(1));
     await vi.waitFor(() => expect(text("#book-result")).toBe(`Booked C-7KQ2 on ${formatDate("2026-04-06T09:00:00Z")}, 10:00–10:50.`));
     expect(m.addSeries).not.toHaveBeenCalled();
+  });
+});
+
+describe("the client's header", () => {
+  function withMeasures(): File {
+    const f = withSessions();
+    const score = (total: number, band: string, risk: boolean) => ({ total, band, risk, above_clinical_cutoff: null, prorated: false });
+    f.measures = [
+      { id: "m1", client_code: "C-7KQ2", instrument: "phq9", items: [], score: score(18, "moderately severe", true), taken_at: "2026-03-02T10:00:00Z" },
+      { id: "m2", client_code: "C-7KQ2", instrument: "phq9", items: [], score: score(9, "mild", false), taken_at: "2026-03-09T10:00:00Z" },
+      { id: "m3", client_code: "C-7KQ2", instrument: "core10", items: [], score: score(21, "moderate", true), taken_at: "2026-03-09T10:00:00Z" },
+    ];
+    f.appointments.push(appt("s9", new Date(Date.now() + 3 * 86_400_000).toISOString(), "scheduled"));
+    return f;
+  }
+
+  it("shows the next session and the latest of each questionnaire, flagging an answered risk item", async () => {
+    m.clientFile.mockResolvedValue(withMeasures());
+    show();
+    await vi.waitFor(() => expect($("#header-next")).not.toBeNull());
+    expect(text("#header-next")).not.toBe("None booked");
+    expect(text("#header-phq9")).toBe("9 mild · 09/03/2026"); // the latest, not the worst
+    expect(text("#header-core10")).toBe("21 moderate · 09/03/2026 Risk item answered");
+    expect($("#header-gad7")).toBeNull();
+  });
+
+  it("Start begins a walk-in when nothing is booked today; Book opens the booking form; New note the editor", async () => {
+    clock.set(idleClock());
+    m.clientFile.mockResolvedValue(withMeasures());
+    m.startWalkIn.mockResolvedValue(idleClock({ running: true, client_code: "C-7KQ2", appointment_id: "w1" }));
+    app.templates = { soap: ["subjective", "objective", "assessment", "plan"], dap: [], birp: [], free: ["text"] };
+    show();
+    await vi.waitFor(() => expect($("#header-start")).not.toBeNull());
+    expect(text("#header-start")).toBe("Start a session now");
+    $("#header-start")!.click();
+    await vi.waitFor(() => expect(m.startWalkIn).toHaveBeenCalledWith("C-7KQ2", null));
+    await vi.waitFor(() => expect(($("#header-start") as HTMLButtonElement).disabled).toBe(true)); // running now
+    expect(m.startSession).not.toHaveBeenCalled();
+
+    $("#header-book")!.click();
+    await vi.waitFor(() => expect($("#book-form")).not.toBeNull());
+    expect($("#tab-sessions")?.getAttribute("aria-selected")).toBe("true");
+
+    $("#header-new-note")!.click();
+    flushSync();
+    await vi.waitFor(() => expect($("#editor-h")).not.toBeNull());
+    expect($("#tab-notes")?.getAttribute("aria-selected")).toBe("true");
+    clock.reset();
   });
 });
