@@ -678,7 +678,7 @@ describe("the client file", () => {
     expect(m.editClient).toHaveBeenCalledWith("C-7KQ2", { email: "sian@example.org" }, null);
     expect($("#client-edit-form")).toBeNull();
     expect(m.clientFile).toHaveBeenCalledTimes(2);
-    await vi.waitFor(() => expect(text("#client-file dl")).toContain("sian@example.org"));
+    await vi.waitFor(() => expect(text("#client-file .identity dl")).toContain("sian@example.org"));
   });
 
   it("opens the Rights & retention tab (its own chunk) by its stable id", async () => {
