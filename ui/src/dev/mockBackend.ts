@@ -1385,6 +1385,29 @@ function handle(cmd: string, a: Args): unknown {
       return state.clients
         .filter((c) => a.includeClosed || c.status === "active")
         .map((c) => ({ code: c.code, status: c.status, full_name: c.identity.full_name, ended_on: c.ended_on }));
+    case "clients_caseload": {
+      const nowIso = now();
+      return state.clients
+        .filter((c) => a.includeClosed || c.status === "active")
+        .map((c) => {
+          const mine = state.appointments.filter((x) => x.client_code === c.code);
+          const attended = mine.filter((x) => x.status === "attended");
+          const next = mine.filter((x) => x.status === "scheduled" && x.ends_at > nowIso).map((x) => x.starts_at).sort()[0] ?? null;
+          const last = attended.map((x) => x.starts_at).sort().pop() ?? null;
+          const drafts = state.notes.filter((n) => n.client_code === c.code && n.status === "draft").length;
+          const unwritten = attended.filter((x) => !state.notes.some((n) => n.appointment_id === x.id)).length;
+          return {
+            code: c.code,
+            status: c.status,
+            full_name: c.identity.full_name,
+            ended_on: c.ended_on,
+            next_session: next,
+            last_seen: last,
+            attended: attended.length,
+            notes_to_finish: drafts + unwritten,
+          };
+        });
+    }
     case "client_add": {
       const identity = { ...(a.identity as ClientIdentity) };
       if (!identity.full_name?.trim()) fail("invalid", "A client needs a name.");

@@ -129,6 +129,17 @@ export interface Appointment {
   series_id?: string;
 }
 
+/** A client in the caseload (the client list): where they are in therapy. */
+export interface CaseloadEntry extends ClientSummary {
+  /** The start of the next booked session not yet over. */
+  next_session: string | null;
+  /** The start of the latest attended session. */
+  last_seen: string | null;
+  attended: number;
+  /** Drafts, and attended sessions with no note. */
+  notes_to_finish: number;
+}
+
 /** An appointment on a day list, with the client's name from the identity store. */
 export interface DayAppointment extends Appointment {
   client_name: string | null;
@@ -692,6 +703,8 @@ export const api = {
   /** A series from local `first` ("YYYY-MM-DDTHH:MM"): `repeat` is weekly, fortnightly or every-N-weeks. */
   addSeries: (code: string, first: string, minutes: number, repeat: string, count: number | null, until: string | null) =>
     call<Appointment[]>("appointment_series_add", { code, first, minutes, repeat, count, until }),
+  /** Every client with next session, last seen, sessions attended and notes to finish. */
+  caseload: (includeClosed: boolean) => call<CaseloadEntry[]>("clients_caseload", { includeClosed }),
   /** Every session starting in [from, to) (RFC 3339), with names: the week view. */
   appointmentsBetween: (from: string, to: string) => call<DayAppointment[]>("appointments_between", { from, to }),
   moveAppointment: (id: string, startsAt: string, following: boolean) =>

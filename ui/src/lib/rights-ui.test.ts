@@ -9,6 +9,7 @@ vi.mock("./api", async (importOriginal) => {
     api: {
       today: vi.fn(),
       clients: vi.fn(),
+      caseload: vi.fn(),
       addClient: vi.fn(),
       clientFile: vi.fn(),
       clientHistory: vi.fn(),
@@ -418,9 +419,9 @@ describe("the NHS number in the identity form", () => {
 
 describe("adding a client with an NHS number", () => {
   async function openForm() {
-    m.clients.mockResolvedValue([]);
+    m.caseload.mockResolvedValue([]);
     show(Clients, {});
-    await vi.waitFor(() => expect(m.clients).toHaveBeenCalled());
+    await vi.waitFor(() => expect(m.caseload).toHaveBeenCalled());
     await click("#add-client");
     type("#client-name", "Jonah Reyes");
   }
