@@ -70,6 +70,7 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
   ["today (default)", () => api.today(), "today", { date: null }],
   ["today (a day)", () => api.today("2026-11-22"), "today", { date: "2026-11-22" }],
   ["clients", () => api.clients(true), "clients_list", { includeClosed: true }],
+  ["caseload", () => api.caseload(false), "clients_caseload", { includeClosed: false }],
   ["addClient", () => api.addClient(identity), "client_add", { identity }],
   ["closeClient", () => api.closeClient("C-7KQ2", "2026-11-22"), "client_close", { code: "C-7KQ2", endedOn: "2026-11-22" }],
   ["clientFile", () => api.clientFile("C-7KQ2"), "client_file", { code: "C-7KQ2" }],
