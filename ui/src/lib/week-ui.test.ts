@@ -106,7 +106,7 @@ describe("the week view", () => {
     flushSync();
     await vi.waitFor(() => expect(m.appointmentsBetween).toHaveBeenCalledTimes(2));
     expect(new Date(m.appointmentsBetween.mock.calls[1][0])).toEqual(new Date(`${addDays(monday, 7)}T00:00:00`));
-    key($(".grid")!, "PageUp");
+    key($("#week-h")!, "PageUp"); // from anywhere on the screen, the heading too
     key($(".grid")!, "PageUp");
     await vi.waitFor(() => expect(m.appointmentsBetween).toHaveBeenCalledTimes(4));
     expect(new Date(m.appointmentsBetween.mock.calls[3][0])).toEqual(new Date(`${addDays(monday, -7)}T00:00:00`));
