@@ -1595,15 +1595,15 @@ function handle(cmd: string, a: Args): unknown {
       const name = (code: string) => client(code).identity.full_name;
       for (const n of state.notes) {
         const s = snippet(Object.values(n.fields).join(" · "), q);
-        if (s) hits.push({ client_code: n.client_code, client_name: name(n.client_code), kind: "note", object_id: n.id, note_id: n.id, snippet: s });
+        if (s) hits.push({ client_code: n.client_code, client_name: name(n.client_code), kind: "note", object_id: n.id, note_id: n.id, snippet: s, at: state.appointments.find((x) => x.id === n.appointment_id)?.starts_at ?? n.created_at });
         for (const ad of n.addenda) {
           const t = snippet(ad.text, q);
-          if (t) hits.push({ client_code: n.client_code, client_name: name(n.client_code), kind: "addendum", object_id: ad.id, note_id: n.id, snippet: t });
+          if (t) hits.push({ client_code: n.client_code, client_name: name(n.client_code), kind: "addendum", object_id: ad.id, note_id: n.id, snippet: t, at: ad.created_at });
         }
       }
       for (const p of state.process) {
         const s = snippet(p.text, q);
-        if (s) hits.push({ client_code: p.client_code, client_name: name(p.client_code), kind: "process_note", object_id: p.id, note_id: null, snippet: s });
+        if (s) hits.push({ client_code: p.client_code, client_name: name(p.client_code), kind: "process_note", object_id: p.id, note_id: null, snippet: s, at: p.created_at });
       }
       log("search", null, `${hits.length} results`);
       return hits;

@@ -219,6 +219,8 @@ export interface SearchHit {
   note_id: string | null;
   /** Excerpt with matches in [brackets]. */
   snippet: string;
+  /** When: a note's session (else when it was written); when an addendum or process note was written. */
+  at: string | null;
 }
 
 export interface AuditEntry {
@@ -765,7 +767,9 @@ export const api = {
   supervisionExport: (codes: string[], shiftDays: number | null, path: string | null = null) =>
     call<SupervisionExport>("supervision_export", { codes, shiftDays, path }),
 
-  search: (query: string) => call<SearchHit[]>("search", { query }),
+  /** Narrowed, if given, to one client and to local days from–to ("YYYY-MM-DD", both included). */
+  search: (query: string, filter: { client?: string | null; from?: string | null; to?: string | null } = {}) =>
+    call<SearchHit[]>("search", { query, client: filter.client ?? null, from: filter.from ?? null, to: filter.to ?? null }),
 
   audit: (filter: AuditFilter) => call<AuditEntry[]>("audit_list", { filter }),
   verifyAudit: () => call<Verification>("audit_verify"),
