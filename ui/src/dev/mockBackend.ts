@@ -95,6 +95,10 @@ const TEMPLATES: Record<NoteTemplate, string[]> = {
   dap: ["data", "assessment", "plan"],
   birp: ["behaviour", "intervention", "response", "plan"],
   free: ["text"],
+  brief: ["attendance", "themes", "interventions", "risk", "plan"],
+  assessment: ["presenting", "history", "risk", "formulation", "goals", "plan"],
+  contact: ["method", "summary", "action"],
+  ending: ["summary", "outcome", "risk", "recommendations"],
 };
 
 const INSTRUMENTS: InstrumentInfo[] = [

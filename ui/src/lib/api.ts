@@ -145,7 +145,10 @@ export interface DayAppointment extends Appointment {
   client_name: string | null;
 }
 
-export type NoteTemplate = "soap" | "dap" | "birp" | "free";
+export type NoteTemplate = "brief" | "soap" | "dap" | "birp" | "free" | "assessment" | "contact" | "ending";
+
+/** Each template's fields, in order (the core's note_templates; one missing has no fields here). */
+export type Templates = Partial<Record<NoteTemplate, string[]>>;
 export type NoteStatus = "draft" | "final";
 
 export interface Addendum {
@@ -723,7 +726,7 @@ export const api = {
   finaliseNote: (id: string) => call<SessionNote>("note_finalise", { id }),
   discardNote: (id: string) => call<void>("note_discard", { id }),
   addAddendum: (noteId: string, text: string) => call<Addendum>("note_addendum", { noteId, text }),
-  templates: () => call<Record<NoteTemplate, string[]>>("note_templates"),
+  templates: () => call<Templates>("note_templates"),
 
   addProcessNote: (code: string, text: string) => call<ProcessNote>("process_note_add", { code, text }),
   instruments: () => call<InstrumentInfo[]>("instruments"),

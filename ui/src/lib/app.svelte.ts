@@ -11,8 +11,8 @@ import {
   type CalendarPreview,
   type InstrumentInfo,
   type KeyStore,
-  type NoteTemplate,
   type Settings,
+  type Templates,
   type Today,
 } from "./api";
 import { DEFAULT_SETTINGS } from "./settings";
@@ -43,7 +43,7 @@ class AppState {
   loadError = $state("");
   view = $state<View>({ name: "today" });
   settings = $state<Settings>({ ...DEFAULT_SETTINGS });
-  templates = $state<Record<NoteTemplate, string[]> | null>(null);
+  templates = $state<Templates | null>(null);
   instruments = $state<InstrumentInfo[] | null>(null);
   notice = $state<string | null>(null);
   /** Changes the automatic calendar check found, for the banner; null once seen or dismissed. */
@@ -121,7 +121,7 @@ class AppState {
     }
   }
 
-  async ensureTemplates(): Promise<Record<NoteTemplate, string[]>> {
+  async ensureTemplates(): Promise<Templates> {
     if (!this.templates) this.templates = await api.templates();
     return this.templates;
   }

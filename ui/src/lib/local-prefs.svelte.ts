@@ -6,6 +6,7 @@
 // lib/practice.svelte.ts moves any left here into it.)
 
 import type { NoteTemplate } from "./api";
+import { TEMPLATE_ORDER } from "./notes";
 
 /** The localStorage keys (the Rust side reads none of them). */
 export const KEYS = {
@@ -14,10 +15,9 @@ export const KEYS = {
   restoreTestedOn: "casebook.restore-tested-on",
 } as const;
 
-const TEMPLATES: NoteTemplate[] = ["soap", "dap", "birp", "free"];
 
 export function readTemplate(raw: string | null): NoteTemplate | null {
-  return TEMPLATES.includes(raw as NoteTemplate) ? (raw as NoteTemplate) : null;
+  return TEMPLATE_ORDER.includes(raw as NoteTemplate) ? (raw as NoteTemplate) : null;
 }
 
 const storage = (): Storage | null => {

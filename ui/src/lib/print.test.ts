@@ -119,7 +119,7 @@ describe("the printed document", () => {
     expect(text(root.querySelector("h1"))).toBe("Session notes");
     expect(text(root.querySelector(".period"))).toBe("Notes from 01/03/2026 to 31/03/2026");
     const notes = [...root.querySelectorAll(".print-note")];
-    expect(notes.map((n) => text(n.querySelector("h2")))).toEqual(["SOAP note · 02/03/2026", "Free note · 09/03/2026"]);
+    expect(notes.map((n) => text(n.querySelector("h2")))).toEqual(["SOAP note · 02/03/2026", "Narrative note · 09/03/2026"]);
     expect(notes[1].classList.contains("draft")).toBe(true);
     expect(text(notes[1].querySelector(".meta"))).toBe("Draft, not finalised — last saved 09/03/2026 10:00");
     expect(text(notes[1].querySelector(".text"))).toBe("Draft thoughts.");

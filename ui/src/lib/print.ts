@@ -4,7 +4,7 @@
 // print rules then show it alone, without the app's menu, clock strip or buttons.
 
 import { mount, unmount } from "svelte";
-import type { Appointment, NoteTemplate, SessionNote } from "./api";
+import type { Appointment, SessionNote, Templates } from "./api";
 import { formatDate, formatDateTime, formatTimeRange, isoDay, toDate } from "./format";
 import { formatNhsNumber } from "./nhs";
 import { fieldLabel, TEMPLATE_LABELS } from "./notes";
@@ -55,7 +55,7 @@ export function notesInRange(notes: SessionNote[], from: string | null, to: stri
 /** One note as printed: its template's fields in order (empty ones left out), then addenda. */
 export function printableNote(
   n: SessionNote,
-  templates: Record<NoteTemplate, string[]> | null,
+  templates: Templates | null,
   appointments: Appointment[],
 ): PrintableNote {
   const order = templates?.[n.template] ?? Object.keys(n.fields);
@@ -89,7 +89,7 @@ export interface NotesDocInput {
   nhsNumber?: string | null;
   notes: SessionNote[];
   appointments: Appointment[];
-  templates: Record<NoteTemplate, string[]> | null;
+  templates: Templates | null;
   /** The range asked for; null for a single note. */
   range: { from: string | null; to: string | null } | null;
   now?: Date;

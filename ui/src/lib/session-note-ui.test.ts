@@ -100,6 +100,41 @@ describe("Write note on a session", () => {
     const forFirst = { ...final, appointment_id: "ap1" };
     show([forFirst, forLater]);
     const heads = [...document.querySelectorAll("[data-note-id] h3")].map((h) => h.textContent?.trim());
-    expect(heads).toEqual(["Free note · 16/03/2026", "SOAP note · 02/03/2026"]);
+    expect(heads).toEqual(["Narrative note · 16/03/2026", "SOAP note · 02/03/2026"]);
+  });
+});
+
+describe("the templates UK therapists write", () => {
+  it("offers the brief session note first, Narrative for the free one, and the UK starters", async () => {
+    const { TEMPLATE_LABELS, TEMPLATE_ORDER, fieldLabel } = await import("./notes");
+    expect(TEMPLATE_ORDER.map((t) => TEMPLATE_LABELS[t])).toEqual([
+      "Brief session note",
+      "SOAP",
+      "DAP",
+      "BIRP",
+      "Narrative",
+      "Assessment",
+      "Contact (phone or email)",
+      "Ending summary",
+    ]);
+    expect(["attendance", "themes", "interventions", "risk", "plan"].map(fieldLabel)).toEqual([
+      "Attendance",
+      "Themes",
+      "Interventions",
+      "Risk and safeguarding",
+      "Plan",
+    ]);
+  });
+
+  it("a new note starts with the default template chosen in Settings", async () => {
+    const { prefs } = await import("./local-prefs.svelte");
+    app.templates = { ...TEMPLATES, brief: ["attendance", "themes", "interventions", "risk", "plan"] };
+    prefs.setNoteTemplate("brief");
+    app.writeNote("C-7KQ2", "ap1");
+    show([]);
+    expect($<HTMLSelectElement>("#note-template")?.value).toBe("brief");
+    expect($("#note-field-risk")).not.toBeNull();
+    expect(document.querySelector('label[for="note-field-risk"]')?.textContent).toBe("Risk and safeguarding");
+    localStorage.clear();
   });
 });
