@@ -520,4 +520,15 @@ describe("events", () => {
     (listenMock.mock.calls[8][1] as (e: { payload: unknown }) => void)({ payload: ran });
     expect(onSync).toHaveBeenCalledWith(ran);
   });
+
+  it("the tray's Write note hands over the session to open", async () => {
+    listenMock.mockClear();
+    listenMock.mockResolvedValue(vi.fn());
+    const onWriteNote = vi.fn();
+    await events.onWriteNote(onWriteNote);
+    expect(listenMock.mock.calls[0][0]).toBe("write-note");
+    const w = { client_code: "C-7KQ2", appointment_id: "a1" };
+    (listenMock.mock.calls[0][1] as (e: { payload: unknown }) => void)({ payload: w });
+    expect(onWriteNote).toHaveBeenCalledWith(w);
+  });
 });

@@ -915,6 +915,9 @@ export const events = {
   onBackup: (f: () => void): Promise<UnlistenFn> => listen("backup", () => f()),
   /** The day turned while Casebook was open: the clock has the new day's sessions; Today reloads. */
   onDayChanged: (f: () => void): Promise<UnlistenFn> => listen("day-changed", () => f()),
+  /** The tray's "Write the session's note": open that session's note. */
+  onWriteNote: (f: (w: { client_code: string; appointment_id: string }) => void): Promise<UnlistenFn> =>
+    listen<{ client_code: string; appointment_id: string }>("write-note", (e) => f(e.payload)),
   /** The automatic calendar check found changes: the preview now waits for review. */
   onCalendarChanges: (f: (p: CalendarPreview) => void): Promise<UnlistenFn> =>
     listen<CalendarPreview>("calendar-changes", (e) => f(e.payload)),
