@@ -286,6 +286,28 @@ describe("marking a session on Today", () => {
   });
 });
 
+describe("Today's rows open the session panel", () => {
+  it("More… on a row opens the panel for that session", async () => {
+    const booked = {
+      id: "a1",
+      client_code: "C-7KQ2",
+      client_name: "Siân O'Brien",
+      starts_at: "2026-03-03T10:00:00Z",
+      ends_at: "2026-03-03T10:50:00Z",
+      status: "scheduled" as const,
+    };
+    m.today.mockResolvedValue({ date: isoDay(), appointments: [booked], next: null, clock: idleClock() });
+    m.accessRequests.mockResolvedValue([]);
+    m.workTodo.mockResolvedValue({ to_mark: [], notes_to_finish: [] });
+    show(Today, {});
+    await vi.waitFor(() => expect($("#today .appt .more")).not.toBeNull());
+    expect($("#today .appt .more")?.getAttribute("aria-label")).toContain("C-7KQ2");
+    await click("#today .appt .more");
+    expect(text("#panel-h")).toBe("C-7KQ2 Siân O'Brien");
+    expect($("#panel-move")).not.toBeNull();
+  });
+});
+
 describe("a walk-in, on Today", () => {
   it("starts a session now for a chosen client, with no booking", async () => {
     m.today.mockResolvedValue({ date: isoDay(), appointments: [], next: null, clock: idleClock() });
