@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use casebook_core::audit::{AuditEntry, AuditFilter, Verification};
 use casebook_core::{
-    Addendum, Appointment, AppointmentStatus, CancelledBy, Client, ClientCode, ClientIdentity,
-    ClientSummary, DayAppointment, Instrument, NoteTemplate, OutcomeMeasure, Preferences,
-    ProcessNote, RecoveryKey, SearchHit, SessionNote, ToFinish, Unrecorded, Vault, parse_date,
+    Addendum, Appointment, AppointmentStatus, CancelledBy, CaseloadEntry, Client, ClientCode,
+    ClientIdentity, ClientSummary, DayAppointment, Instrument, NoteTemplate, OutcomeMeasure,
+    Preferences, ProcessNote, RecoveryKey, Repeat, SearchFilter, SearchHit, SeriesEnd, SessionNote,
+    ToFinish, Unrecorded, Vault, parse_date,
 };
 use chrono::{DateTime, Local, Utc};
 use serde::{Deserialize, Serialize};
@@ -233,6 +234,16 @@ pub async fn clients_list(
     state.with_vault(|v| Ok(v.list_clients(include_closed)?))
 }
 
+/// The client list: every client with the next session, the last one attended, sessions
+/// attended and notes to finish.
+#[tauri::command]
+pub async fn clients_caseload(
+    state: State<'_, AppState>,
+    include_closed: bool,
+) -> UiResult<Vec<CaseloadEntry>> {
+    state.with_vault(|v| Ok(v.caseload(include_closed, Utc::now())?))
+}
+
 /// Empty optional fields from a form mean "not given".
 fn tidy(mut identity: ClientIdentity) -> ClientIdentity {
     let clean = |o: Option<String>| o.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
@@ -307,14 +318,91 @@ pub async fn appointment_add(
     })
 }
 
+/// Books a series: from the local date and time `first` ("YYYY-MM-DDTHH:MM"), every
+/// `repeat` (weekly, fortnightly, every-N-weeks), `count` sessions or until the date `until`,
+/// each `minutes` long at the same local time. Returns the sessions, first first.
+#[tauri::command]
+pub async fn appointment_series_add(
+    state: State<'_, AppState>,
+    code: String,
+    first: String,
+    minutes: u32,
+    repeat: String,
+    count: Option<u32>,
+    until: Option<String>,
+) -> UiResult<Vec<Appointment>> {
+    let code = ClientCode::parse(&code)?;
+    let first = chrono::NaiveDateTime::parse_from_str(&first, "%Y-%m-%dT%H:%M")
+        .map_err(|_| UiError::invalid(format!("'{first}' is not a date and time")))?;
+    let repeat = Repeat::parse(&repeat)?;
+    let end = match (count, until) {
+        (Some(n), _) => SeriesEnd::Count(n),
+        (None, Some(d)) => SeriesEnd::Until(parse_date(&d)?),
+        (None, None) => {
+            return Err(UiError::invalid(
+                "Say how many sessions, or the date the series ends.",
+            ));
+        }
+    };
+    state.with_vault(|v| {
+        let booked = v.add_series(&code, first, minutes, repeat, end)?;
+        let _ = state.load_day(v, Local::now().date_naive());
+        Ok(booked)
+    })
+}
+
+/// Every session starting in `[from, to)` (RFC 3339), cancelled ones included, with the
+/// client's name: the week view. At most 62 days at a time.
+#[tauri::command]
+pub async fn appointments_between(
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+) -> UiResult<Vec<DayAppointment>> {
+    let (from, to) = (instant(&from)?, instant(&to)?);
+    if to - from > chrono::Duration::days(62) {
+        return Err(UiError::invalid("Ask for at most 62 days at a time."));
+    }
+    state.with_vault(|v| Ok(v.schedule(from, to)?))
+}
+
+/// Moves a booked session to start at `starts_at` (its length kept); with `following`, the
+/// later booked sessions of its series too, each at the same local time. Returns the moved.
+#[tauri::command]
+pub async fn appointment_move(
+    state: State<'_, AppState>,
+    id: String,
+    starts_at: String,
+    following: bool,
+) -> UiResult<Vec<Appointment>> {
+    let starts_at = instant(&starts_at)?;
+    state.with_vault(|v| {
+        let moved = v.move_appointment(&id, starts_at, following)?;
+        let _ = state.load_day(v, Local::now().date_naive());
+        Ok(moved)
+    })
+}
+
+/// Deletes a session booked by mistake (refused once it has a note).
+#[tauri::command]
+pub async fn appointment_delete(state: State<'_, AppState>, id: String) -> UiResult<()> {
+    state.with_vault(|v| {
+        v.delete_appointment(&id)?;
+        let _ = state.load_day(v, Local::now().date_naive());
+        Ok(())
+    })
+}
+
 /// Records what became of a session: attended, did not attend, or cancelled (by the client,
-/// late, or by the therapist, with an optional reason of a few words).
+/// late, or by the therapist, with an optional reason of a few words) — with `following`, a
+/// cancellation covers the later booked sessions of its series too.
 #[tauri::command]
 pub async fn appointment_mark(
     state: State<'_, AppState>,
     id: String,
     status: String,
     reason: Option<String>,
+    following: Option<bool>,
 ) -> UiResult<Appointment> {
     let status = AppointmentStatus::parse(&status)?;
     state.with_vault(|v| {
@@ -326,7 +414,7 @@ pub async fn appointment_mark(
         };
         let a = match by {
             Some(by) => v
-                .cancel_appointment(&id, by, reason.as_deref(), false)?
+                .cancel_appointment(&id, by, reason.as_deref(), following.unwrap_or(false))?
                 .into_iter()
                 .next()
                 .ok_or_else(|| casebook_core::CoreError::Corrupt("no session cancelled".into()))?,
@@ -415,15 +503,10 @@ pub async fn note_addendum(
 
 #[tauri::command]
 pub async fn note_templates() -> UiResult<BTreeMap<&'static str, &'static [&'static str]>> {
-    Ok([
-        NoteTemplate::Soap,
-        NoteTemplate::Dap,
-        NoteTemplate::Birp,
-        NoteTemplate::Free,
-    ]
-    .into_iter()
-    .map(|t| (t.as_str(), t.fields()))
-    .collect())
+    Ok(NoteTemplate::ALL
+        .into_iter()
+        .map(|t| (t.as_str(), t.fields()))
+        .collect())
 }
 
 #[tauri::command]
@@ -471,9 +554,35 @@ pub async fn measure_add(
     state.with_vault(|v| Ok(v.add_measure(&code, instrument, &items)?))
 }
 
+/// Searches notes, addenda and process notes; narrowed, if given, to one client and to the
+/// local days `from` to `to` (YYYY-MM-DD, both included).
 #[tauri::command]
-pub async fn search(state: State<'_, AppState>, query: String) -> UiResult<Vec<SearchHit>> {
-    state.with_vault(|v| Ok(v.search(&query, 50)?))
+pub async fn search(
+    state: State<'_, AppState>,
+    query: String,
+    client: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+) -> UiResult<Vec<SearchHit>> {
+    let client_code = match client.filter(|c| !c.trim().is_empty()) {
+        Some(c) => Some(ClientCode::parse(&c)?.to_string()),
+        None => None,
+    };
+    let day = |d: Option<String>| {
+        d.filter(|d| !d.trim().is_empty())
+            .map(|d| parse_date(&d))
+            .transpose()
+    };
+    let from = day(from)?.map(crate::state::local_start).transpose()?;
+    let to = day(to)?
+        .map(|d| crate::state::local_start(d + chrono::Duration::days(1)))
+        .transpose()?;
+    let filter = SearchFilter {
+        client_code,
+        from,
+        to,
+    };
+    state.with_vault(|v| Ok(v.search_with(&query, &filter, 50)?))
 }
 
 /// The audit filter as the window sends it (dates as YYYY-MM-DD).
@@ -640,10 +749,7 @@ pub fn start_session(
     let mut vault = state.try_vault_slot();
     let mut c = guard(&state.clock);
     if c.clock.running().is_some() {
-        return Err(UiError {
-            kind: "conflict",
-            message: "A session is already running: end it first.".into(),
-        });
+        return Err(already_running());
     }
     let slot = match &appointment_id {
         Some(id) => Some(
@@ -766,8 +872,61 @@ pub async fn clock_start(
     state: State<'_, AppState>,
     appointment_id: Option<String>,
     minutes: Option<u32>,
+    code: Option<String>,
 ) -> UiResult<ClockView> {
-    start_session(&app, &state, appointment_id, minutes)
+    match code {
+        Some(code) => start_walk_in(&app, &state, &code, minutes),
+        None => start_session(&app, &state, appointment_id, minutes),
+    }
+}
+
+fn already_running() -> UiError {
+    UiError {
+        kind: "conflict",
+        message: "A session is already running: end it first.".into(),
+    }
+}
+
+/// A walk-in: a session for the client `code` starting now, with no booking first. The
+/// records must be open: the session is written (attended) before the clock starts, and it
+/// joins today's list so the clock knows whom it is with.
+pub fn start_walk_in(
+    app: &AppHandle,
+    state: &AppState,
+    code: &str,
+    minutes: Option<u32>,
+) -> UiResult<ClockView> {
+    let code = ClientCode::parse(code)?;
+    let prefs = state.prefs();
+    let minutes = minutes.unwrap_or(prefs.default_session_minutes);
+    if !(1..=240).contains(&minutes) {
+        return Err(UiError::invalid(
+            "A session must be between 1 and 240 minutes long.",
+        ));
+    }
+    if guard(&state.clock).clock.running().is_some() {
+        return Err(already_running());
+    }
+    let c = state.with_vault(|v| {
+        let walk_in = v.start_walk_in(&code, minutes)?;
+        let today = state.load_day(v, Local::now().date_naive())?;
+        let slot = today
+            .iter()
+            .find(|d| d.appointment.id == walk_in.id)
+            .map(DayAppointment::slot)
+            .ok_or_else(|| {
+                casebook_core::CoreError::Corrupt("the walk-in is not on today's list".into())
+            })?;
+        let mut c = guard(&state.clock);
+        // Started from the tray in the same instant: the walk-in stays recorded as attended.
+        if c.clock.running().is_some() {
+            return Err(already_running());
+        }
+        c.clock.start(Utc::now(), Some(&slot), minutes, &prefs)?;
+        Ok(c)
+    })?;
+    // The records are let go of before the new reading goes to the window and the tray.
+    Ok(settle(app, state, c))
 }
 
 #[tauri::command]

@@ -82,7 +82,7 @@ pub enum LockStep {
 
 /// When a local day starts, in UTC. Where the clocks change at midnight the day starts at
 /// the first hour that exists.
-fn local_start(day: NaiveDate) -> UiResult<DateTime<Utc>> {
+pub(crate) fn local_start(day: NaiveDate) -> UiResult<DateTime<Utc>> {
     (0..=2)
         .find_map(|h| {
             Local

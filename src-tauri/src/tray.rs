@@ -1,7 +1,8 @@
 //! The tray icon and its menu. On Linux a tray *title* shows only on AppIndicator hosts and
 //! tooltips do nothing, so the live time is also the menu's first line. End sits apart from
 //! "+5 min" and, pressed, offers "Ended · Undo" for ten seconds before the session ends at
-//! the moment it was pressed ([`crate::delayed_end`]).
+//! the moment it was pressed ([`crate::delayed_end`]). Once a client's session has ended,
+//! "Write the session's note" opens the main window on that note.
 
 use casebook_core::clock::mmss;
 use chrono::Local;
@@ -19,12 +20,35 @@ pub struct TrayItems {
     pub time: MenuItem<Wry>,
     pub start_end: MenuItem<Wry>,
     pub extend: MenuItem<Wry>,
+    pub write_note: MenuItem<Wry>,
+}
+
+/// The client's session in progress, then — once it ended — the one whose note the tray
+/// offers to write: (client code, session id). Never shown in the menu (no code, no name).
+#[derive(Default)]
+pub struct LastSession {
+    running: std::sync::Mutex<Option<(String, String)>>,
+    ended: std::sync::Mutex<Option<(String, String)>>,
+}
+
+/// What the window is asked to open by the tray's "Write the session's note".
+#[derive(serde::Serialize, Clone)]
+pub struct WriteNote {
+    pub client_code: String,
+    pub appointment_id: String,
 }
 
 pub fn build(app: &AppHandle) -> tauri::Result<()> {
     let time = MenuItem::with_id(app, "time", "No session running", false, None::<&str>)?;
     let start_end = MenuItem::with_id(app, "start_end", "Start session", true, None::<&str>)?;
     let extend = MenuItem::with_id(app, "extend", "+5 min", false, None::<&str>)?;
+    let write_note = MenuItem::with_id(
+        app,
+        "write_note",
+        "Write the session's note",
+        false,
+        None::<&str>,
+    )?;
     let clock_window =
         MenuItem::with_id(app, "clock_window", "Show clock window", true, None::<&str>)?;
     let open = MenuItem::with_id(app, "open", "Open Casebook", true, None::<&str>)?;
@@ -39,6 +63,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
             &clock_window,
             &PredefinedMenuItem::separator(app)?,
             &start_end,
+            &write_note,
             &PredefinedMenuItem::separator(app)?,
             &open,
             &lock,
@@ -57,7 +82,9 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
         time,
         start_end,
         extend,
+        write_note,
     });
+    app.manage(LastSession::default());
     app.manage(DelayedEnd::default());
     Ok(())
 }
@@ -79,6 +106,25 @@ fn on_menu(app: &AppHandle, id: &str) {
             }
         }
         "extend" => commands::extend_session(app, &state).map(|_| ()),
+        "write_note" => {
+            let ended = app
+                .try_state::<LastSession>()
+                .and_then(|l| crate::state::guard(&l.ended).take());
+            show_main(app);
+            if let Some((client_code, appointment_id)) = ended {
+                let _ = app.emit(
+                    "write-note",
+                    WriteNote {
+                        client_code,
+                        appointment_id,
+                    },
+                );
+            }
+            if let Some(items) = app.try_state::<TrayItems>() {
+                let _ = items.write_note.set_enabled(false);
+            }
+            Ok(())
+        }
         "clock_window" => crate::clock_window::show(app),
         "open" => {
             show_main(app);
@@ -192,6 +238,18 @@ pub fn show(app: &AppHandle, v: &ClockView) {
         "Start session"
     });
     let _ = items.extend.set_enabled(r.running);
+    // A client's session that ended: its note is one click away, until another starts.
+    if let Some(last) = app.try_state::<LastSession>() {
+        let mut running = crate::state::guard(&last.running);
+        let mut ended = crate::state::guard(&last.ended);
+        if r.running {
+            *running = v.client_code.clone().zip(r.appointment_id.clone());
+            *ended = None;
+        } else if let Some(s) = running.take() {
+            *ended = Some(s);
+        }
+        let _ = items.write_note.set_enabled(ended.is_some());
+    }
     if let Some(tray) = app.tray_by_id("casebook") {
         let _ = tray.set_title(if title.is_empty() { None } else { Some(title) });
     }

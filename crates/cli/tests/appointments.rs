@@ -250,3 +250,91 @@ fn sessions_are_booked_as_a_series_cancelled_marked_moved_and_deleted() {
         );
     }
 }
+
+/// The note after a session: a brief session note (a UK starter template) linked to the
+/// session, found again by a search narrowed to the client and the session's day, dated by
+/// the session.
+#[test]
+fn a_brief_note_for_a_session_is_found_by_client_and_day() {
+    let v = TestVault::new(KeyStore::Passphrase);
+    let ada = v.add_client("Ada Example");
+    let ben = v.add_client("Ben Sample");
+    let booked = london(
+        &v,
+        &["appointment", "add", &ada, "--start", "2027-01-12 10:00"],
+    );
+    let session = booked["id"].as_str().unwrap().to_string();
+    let note = london(
+        &v,
+        &[
+            "note",
+            "add",
+            &ada,
+            "--template",
+            "brief",
+            "--session",
+            &session,
+            "--field",
+            "attendance=On time",
+            "--field",
+            "themes=the lighthouse dream",
+            "--field",
+            "risk=None disclosed",
+        ],
+    );
+    let shown = london(&v, &["note", "show", note["id"].as_str().unwrap()]);
+    assert_eq!(shown["template"], "brief");
+    assert_eq!(shown["appointment_id"].as_str(), Some(session.as_str()));
+    assert_eq!(shown["fields"]["risk"], "None disclosed");
+    london(&v, &["note", "add", &ben, "--text", "lighthouse keeper"]);
+
+    let hits = london(
+        &v,
+        &[
+            "search",
+            "lighthouse",
+            "--client",
+            &ada,
+            "--from",
+            "2027-01-12",
+            "--to",
+            "12/01/2027",
+        ],
+    );
+    let hits = hits.as_array().unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["client_code"].as_str(), Some(ada.as_str()));
+    assert!(
+        hits[0]["at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2027-01-12T10:00:00"),
+        "dated by the session: {}",
+        hits[0]
+    );
+    let none = london(
+        &v,
+        &[
+            "search",
+            "lighthouse",
+            "--client",
+            &ada,
+            "--from",
+            "2027-01-13",
+        ],
+    );
+    assert_eq!(none.as_array().unwrap().len(), 0);
+    v.cmd()
+        .args([
+            "note",
+            "add",
+            &ada,
+            "--template",
+            "brief",
+            "--field",
+            "mood=low",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("not a field of a BRIEF note"));
+}

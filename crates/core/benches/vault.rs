@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use casebook_core::bench_support::{self, BenchKeys};
 use casebook_core::search::fts_query;
-use casebook_core::{ClientCode, NoteTemplate, Vault};
+use casebook_core::{ClientCode, NoteTemplate, SearchFilter, Vault};
+use chrono::TimeZone;
 use rand::Rng;
 use rand::seq::SliceRandom;
 
@@ -191,7 +192,7 @@ fn run(
     // Search over a large corpus.
     let mut vault = bench_support::open(dir.path(), &keys).unwrap();
     let t = Instant::now();
-    bench_support::populate(&mut vault, 50, notes, |_| {
+    let clients = bench_support::populate(&mut vault, 50, notes, |_| {
         vocab.text(&mut rand::thread_rng(), 60)
     })
     .unwrap();
@@ -231,6 +232,49 @@ fn run(
             let q = &queries[qi % queries.len()];
             qi += 1;
             vault.search(q, 50).unwrap();
+        }),
+    ));
+    // The same worst case through the app's search: past 2,000 matches it goes newest first.
+    out.push((
+        "search, commonest word (newest first past 2,000 matches)",
+        measure(50, || {
+            vault.search(&vocab.words[0], 50).unwrap();
+        }),
+    ));
+    let one_client = SearchFilter {
+        client_code: Some(clients[7].to_string()),
+        ..Default::default()
+    };
+    out.push((
+        "search, 1–2 words, one client's notes",
+        measure(300, || {
+            let q = &queries[qi % queries.len()];
+            qi += 1;
+            vault.search_with(q, &one_client, 50).unwrap();
+        }),
+    ));
+    out.push((
+        "search, commonest word, one client's notes (2 % of matches)",
+        measure(50, || {
+            vault.search_with(&vocab.words[0], &one_client, 50).unwrap();
+        }),
+    ));
+    // Every bench note is dated 1 January 2026: a range before it matches none, so this is
+    // the slowest a date filter gets (every match looked at).
+    let before = SearchFilter {
+        to: Some(chrono::Utc.with_ymd_and_hms(2025, 12, 1, 0, 0, 0).unwrap()),
+        ..Default::default()
+    };
+    out.push((
+        "search, commonest word, a date range holding none (worst case)",
+        measure(20, || {
+            vault.search_with(&vocab.words[0], &before, 50).unwrap();
+        }),
+    ));
+    out.push((
+        "caseload (50 clients: next, last seen, attended, notes to finish)",
+        measure(100, || {
+            vault.caseload(true, chrono::Utc::now()).unwrap();
         }),
     ));
     out

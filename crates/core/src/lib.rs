@@ -67,6 +67,7 @@ pub use keys::KeysDocument;
 pub use keystore::KeyStoreKind;
 pub use preferences::Preferences;
 pub use records::appointments::{Appointment, AppointmentMove, AppointmentStatus, CancelledBy};
+pub use records::caseload::CaseloadEntry;
 pub use records::clients::{Client, ClientCode, ClientIdentity, ClientStatus, ClientSummary};
 pub use records::measures::{Instrument, OutcomeMeasure, Score};
 pub use records::notes::{Addendum, NoteStatus, NoteTemplate, SessionNote};
@@ -75,7 +76,7 @@ pub use records::process_notes::ProcessNote;
 pub use records::series::{Repeat, SeriesEnd};
 pub use records::sessions::{DayAppointment, ToFinish};
 pub use recovery::RecoveryKey;
-pub use search::SearchHit;
+pub use search::{SearchFilter, SearchHit};
 pub use vault::{Created, Status, Vault, VaultMeta};
 
 /// Writes a file the therapist asked for (an export) so that only they can read it (0600),

@@ -355,7 +355,49 @@ pub(crate) const CLINICAL: &[&str] = &[
     );
     CREATE INDEX appointment_moves_by_appointment ON appointment_moves(appointment_id);
     "#,
+    // v11: a session's note found from the session (notes to finish, the caseload, "Write
+    // note" on a session) without reading every note.
+    r#"
+    CREATE INDEX session_notes_by_appointment ON session_notes(appointment_id)
+        WHERE appointment_id IS NOT NULL;
+    "#,
+    // v12: the UK starter templates (brief, assessment, contact, ending) join the note
+    // templates. Only the `template` CHECK changes, and only to allow more: the table keeps
+    // its rows, indexes and triggers ([`widen_note_templates`] edits its definition in place,
+    // as SQLite documents for loosening a constraint).
+    r#"
+    SELECT 'widen_note_templates';
+    "#,
 ];
+
+/// The templates' CHECK before and after v12.
+const TEMPLATES_V1: &str = "template IN ('soap', 'dap', 'birp', 'free')";
+const TEMPLATES_V12: &str =
+    "template IN ('soap', 'dap', 'birp', 'free', 'brief', 'assessment', 'contact', 'ending')";
+
+/// v12's change, in the migration's transaction: the session notes' `template` CHECK widened
+/// in the stored table definition (SQLite's documented procedure for loosening a constraint:
+/// every existing row already satisfies it), and the schema version bumped so every
+/// connection reads the new definition. Fails, changing nothing, if the definition is not the
+/// one v1 wrote.
+fn widen_note_templates(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let version: i64 = tx.query_row("PRAGMA main.schema_version", [], |r| r.get(0))?;
+    tx.execute_batch("PRAGMA main.writable_schema = ON")?;
+    let changed = tx.execute(
+        "UPDATE main.sqlite_master SET sql = replace(sql, ?1, ?2)
+         WHERE type = 'table' AND name = 'session_notes' AND instr(sql, ?1) > 0",
+        [TEMPLATES_V1, TEMPLATES_V12],
+    );
+    tx.execute_batch("PRAGMA main.writable_schema = OFF")?;
+    if changed? != 1 {
+        return Err(CoreError::Corrupt(
+            "the session notes table is not as Casebook made it: its templates cannot be widened"
+                .into(),
+        ));
+    }
+    tx.execute_batch(&format!("PRAGMA main.schema_version = {}", version + 1))?;
+    Ok(())
+}
 
 /// The identity store (`identity`): code → name and contact details, and the audit chain head.
 pub(crate) const IDENTITY: &[&str] = &[
@@ -481,6 +523,9 @@ pub(crate) fn migrate_to(
     {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if schema == "main" && sql.contains("'widen_note_templates'") {
+            widen_note_templates(&tx)?;
+        }
         tx.execute_batch(&format!("PRAGMA {schema}.user_version = {}", i + 1))?;
         tx.commit()?;
     }
@@ -581,6 +626,62 @@ mod tests {
         )
         .unwrap();
         assert_eq!(hits(&conn), 0);
+    }
+
+    /// v12 widens the templates a note may have, in place: a store made before keeps its
+    /// notes, their search entries and the immutability of finalised ones, and now takes the
+    /// UK starter templates — but still nothing else.
+    #[test]
+    fn v12_lets_notes_use_the_uk_templates_and_keeps_everything_else() {
+        let mut conn = fresh();
+        migrate_to(&mut conn, "main", CLINICAL, 11).unwrap();
+        migrate_to(&mut conn, "identity", IDENTITY, IDENTITY.len()).unwrap();
+        let note = |id: &str, template: &str, status: &str| {
+            format!(
+                "INSERT INTO session_notes (id, client_code, template, body, status, created_at, updated_at, hlc, device_id)
+                 VALUES ('{id}', 'C-AAAA', '{template}', '{{\"text\":\"harbour\"}}', '{status}', 't', 't', 'h', 'd')"
+            )
+        };
+        conn.execute_batch(
+            "INSERT INTO clients (id, code, status, opened_on, hlc, device_id) VALUES ('c1', 'C-AAAA', 'active', '2026-01-01', 'h', 'd');",
+        )
+        .unwrap();
+        conn.execute_batch(&note("n1", "soap", "final")).unwrap();
+        assert!(
+            conn.execute_batch(&note("n0", "brief", "draft")).is_err(),
+            "v11 knows no brief notes"
+        );
+
+        assert_eq!(migrate_to(&mut conn, "main", CLINICAL, 12).unwrap(), 11);
+        for (id, t) in [
+            ("n2", "brief"),
+            ("n3", "assessment"),
+            ("n4", "contact"),
+            ("n5", "ending"),
+        ] {
+            conn.execute_batch(&note(id, t, "draft")).unwrap();
+        }
+        assert!(
+            conn.execute_batch(&note("n6", "poem", "draft")).is_err(),
+            "still only the templates there are"
+        );
+        let hits: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM search_index WHERE search_index MATCH 'harbour'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(hits, 5, "the old note and the new ones are all searchable");
+        assert!(
+            conn.execute("UPDATE session_notes SET body = '{}' WHERE id = 'n1'", [])
+                .is_err(),
+            "a finalised note is still immutable"
+        );
+        let check: String = conn
+            .query_row("PRAGMA main.integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
     }
 
     #[test]

@@ -43,7 +43,8 @@ pub enum NoteCmd {
     /// Start a draft note for a client; prints its id.
     Add {
         code: String,
-        /// soap, dap, birp or free.
+        /// brief (attendance, themes, interventions, risk, plan), soap, dap, birp, free
+        /// (narrative: one text), assessment, contact or ending.
         #[arg(long, default_value = "free")]
         template: String,
         /// The session this note is about.

@@ -519,12 +519,12 @@ fn apply(cx: &mut Ctx<'_>, preview: &CalendarPreview, source: ImportSource) -> R
                 if let Some((from, from_end, code)) = was
                     && (from, from_end) != (e.start, e.end)
                 {
-                    let hlc = cx.stamp();
-                    cx.tx.execute(
-                        "INSERT INTO appointment_moves
-                            (id, appointment_id, client_code, from_starts_at, from_ends_at, to_starts_at, to_ends_at, moved_at, hlc, device_id)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                        params![new_id(), id, code, from, from_end, e.start, e.end, Utc::now(), hlc, cx.device_id],
+                    crate::records::appointments::record_move(
+                        cx,
+                        id,
+                        &code,
+                        (from, from_end),
+                        (e.start, e.end),
                     )?;
                 }
                 id.clone()

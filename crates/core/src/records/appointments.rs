@@ -201,6 +201,25 @@ fn with_following(
     Ok(out)
 }
 
+/// Keeps one move of a session as history (a row of `appointment_moves`), inside the
+/// action's transaction: moves made here and those a calendar import brings.
+pub(crate) fn record_move(
+    cx: &mut crate::vault::Ctx<'_>,
+    appointment_id: &str,
+    client_code: &str,
+    from: (DateTime<Utc>, DateTime<Utc>),
+    to: (DateTime<Utc>, DateTime<Utc>),
+) -> Result<()> {
+    let hlc = cx.stamp();
+    cx.tx.execute(
+        "INSERT INTO appointment_moves
+            (id, appointment_id, client_code, from_starts_at, from_ends_at, to_starts_at, to_ends_at, moved_at, hlc, device_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![new_id(), appointment_id, client_code, from.0, from.1, to.0, to.1, cx.now, hlc, cx.device_id],
+    )?;
+    Ok(())
+}
+
 /// A cancellation reason: a few words on one line.
 fn checked_reason(reason: Option<&str>) -> Result<Option<String>> {
     let Some(r) = reason.map(str::trim).filter(|r| !r.is_empty()) else {
@@ -400,7 +419,6 @@ impl Vault {
             if starts_at == appt.starts_at {
                 return Err(CoreError::invalid("the session already starts then"));
             }
-            let now = Utc::now();
             let mut out = Vec::new();
             for a in with_following(cx.tx, &appt, following)? {
                 let to = if a.id == appt.id {
@@ -415,13 +433,7 @@ impl Vault {
                     "UPDATE appointments SET starts_at = ?2, ends_at = ?3, hlc = ?4, device_id = ?5 WHERE id = ?1",
                     params![a.id, to, to_end, hlc, cx.device_id],
                 )?;
-                let hlc = cx.stamp();
-                cx.tx.execute(
-                    "INSERT INTO appointment_moves
-                        (id, appointment_id, client_code, from_starts_at, from_ends_at, to_starts_at, to_ends_at, moved_at, hlc, device_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![new_id(), a.id, a.client_code, a.starts_at, a.ends_at, to, to_end, now, hlc, cx.device_id],
-                )?;
+                record_move(cx, &a.id, &a.client_code, (a.starts_at, a.ends_at), (to, to_end))?;
                 out.push(found(cx.tx, &a.id)?);
             }
             cx.client(&appt.client_code);

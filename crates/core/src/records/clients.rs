@@ -301,6 +301,22 @@ pub struct ClientSummary {
     pub ended_on: Option<NaiveDate>,
 }
 
+/// A [`ClientSummary`] from a row whose first four columns are code, status, full name and
+/// the date therapy ended (the client lists' queries).
+pub(crate) fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClientSummary> {
+    let status: String = r.get(1)?;
+    Ok(ClientSummary {
+        code: ClientCode(r.get(0)?),
+        status: if status == "closed" {
+            ClientStatus::Closed
+        } else {
+            ClientStatus::Active
+        },
+        full_name: r.get(2)?,
+        ended_on: r.get(3)?,
+    })
+}
+
 /// Where this computer's device letter is kept (device-local settings).
 const DEVICE_LETTER: &str = "device.code_letter";
 
@@ -406,19 +422,7 @@ impl Vault {
                  WHERE c.deleted = 0 AND (?1 OR c.status = 'active')
                  ORDER BY i.full_name COLLATE NOCASE, c.code",
             )?;
-            let rows = stmt.query_map([include_closed], |r| {
-                let status: String = r.get(1)?;
-                Ok(ClientSummary {
-                    code: ClientCode(r.get(0)?),
-                    status: if status == "closed" {
-                        ClientStatus::Closed
-                    } else {
-                        ClientStatus::Active
-                    },
-                    full_name: r.get(2)?,
-                    ended_on: r.get(3)?,
-                })
-            })?;
+            let rows = stmt.query_map([include_closed], summary_row)?;
             let list = rows.collect::<rusqlite::Result<Vec<_>>>()?;
             cx.detail(format!("count={}", list.len()));
             Ok(list)

@@ -5,6 +5,7 @@
 pub mod access;
 mod access_html;
 pub mod appointments;
+pub mod caseload;
 pub mod clients;
 pub mod erasure;
 pub mod measures;

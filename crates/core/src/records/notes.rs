@@ -30,8 +30,17 @@ pub enum NoteTemplate {
     Dap,
     /// Behaviour, Intervention, Response, Plan.
     Birp,
-    /// One free-text field.
+    /// One free-text field ("Narrative"; stored as `free`).
     Free,
+    /// A brief session note as UK therapists write one: attendance, themes, interventions,
+    /// risk and safeguarding, plan.
+    Brief,
+    /// A first assessment.
+    Assessment,
+    /// A contact between sessions (phone, email, message).
+    Contact,
+    /// The ending summary of a therapy.
+    Ending,
 }
 
 impl NoteTemplate {
@@ -42,8 +51,31 @@ impl NoteTemplate {
             NoteTemplate::Dap => &["data", "assessment", "plan"],
             NoteTemplate::Birp => &["behaviour", "intervention", "response", "plan"],
             NoteTemplate::Free => &["text"],
+            NoteTemplate::Brief => &["attendance", "themes", "interventions", "risk", "plan"],
+            NoteTemplate::Assessment => &[
+                "presenting",
+                "history",
+                "risk",
+                "formulation",
+                "goals",
+                "plan",
+            ],
+            NoteTemplate::Contact => &["method", "summary", "action"],
+            NoteTemplate::Ending => &["summary", "outcome", "risk", "recommendations"],
         }
     }
+
+    /// Every template, in the order the editor offers them.
+    pub const ALL: [NoteTemplate; 8] = [
+        NoteTemplate::Brief,
+        NoteTemplate::Soap,
+        NoteTemplate::Dap,
+        NoteTemplate::Birp,
+        NoteTemplate::Free,
+        NoteTemplate::Assessment,
+        NoteTemplate::Contact,
+        NoteTemplate::Ending,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -51,6 +83,10 @@ impl NoteTemplate {
             NoteTemplate::Dap => "dap",
             NoteTemplate::Birp => "birp",
             NoteTemplate::Free => "free",
+            NoteTemplate::Brief => "brief",
+            NoteTemplate::Assessment => "assessment",
+            NoteTemplate::Contact => "contact",
+            NoteTemplate::Ending => "ending",
         }
     }
 
@@ -59,9 +95,13 @@ impl NoteTemplate {
             "soap" => Ok(Self::Soap),
             "dap" => Ok(Self::Dap),
             "birp" => Ok(Self::Birp),
-            "free" | "text" => Ok(Self::Free),
+            "free" | "text" | "narrative" => Ok(Self::Free),
+            "brief" => Ok(Self::Brief),
+            "assessment" => Ok(Self::Assessment),
+            "contact" => Ok(Self::Contact),
+            "ending" => Ok(Self::Ending),
             other => Err(CoreError::invalid(format!(
-                "'{other}' is not a note template: use soap, dap, birp or free"
+                "'{other}' is not a note template: use brief, soap, dap, birp, narrative (free), assessment, contact or ending"
             ))),
         }
     }

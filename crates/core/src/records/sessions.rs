@@ -51,6 +51,21 @@ pub enum ToFinish {
     },
 }
 
+/// The sessions `ids`, each with its client's name from the identity store.
+fn with_names(tx: &rusqlite::Connection, ids: Vec<String>) -> Result<Vec<DayAppointment>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(appointment) = read(tx, &id)? {
+            let client_name = Vault::names_for(tx, &appointment.client_code)?;
+            out.push(DayAppointment {
+                appointment,
+                client_name,
+            });
+        }
+    }
+    Ok(out)
+}
+
 impl Vault {
     /// Every session starting in `[from, to)`, earliest first, cancelled ones included.
     pub fn schedule(
@@ -71,13 +86,7 @@ impl Vault {
             let ids = stmt
                 .query_map(params![from, to], |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(appointment) = read(cx.tx, &id)? {
-                    let client_name = Vault::names_for(cx.tx, &appointment.client_code)?;
-                    out.push(DayAppointment { appointment, client_name });
-                }
-            }
+            let out = with_names(cx.tx, ids)?;
             cx.detail(format!("count={}", out.len()));
             Ok(out)
         })
@@ -142,13 +151,7 @@ impl Vault {
             let ids = stmt
                 .query_map(params![ended_before], |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(appointment) = read(cx.tx, &id)? {
-                    let client_name = Vault::names_for(cx.tx, &appointment.client_code)?;
-                    out.push(DayAppointment { appointment, client_name });
-                }
-            }
+            let out = with_names(cx.tx, ids)?;
             cx.detail(format!("count={} to_mark", out.len()));
             Ok(out)
         })

@@ -1,0 +1,106 @@
+//! The caseload (the client list's columns) against a real (SQLCipher) vault: the next
+//! session, the last one attended, sessions attended and notes to finish, per client; closed
+//! clients only when asked; audited as one list.
+
+use casebook_core::{AppointmentStatus, AuditFilter, ClientIdentity, NoteTemplate, Vault};
+use chrono::{Duration, TimeZone, Utc};
+
+#[test]
+fn each_client_shows_next_session_last_seen_attended_and_notes_to_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = Vault::init(&dir.path().join("vault"), Some("caseload passphrase"))
+        .unwrap()
+        .vault;
+    let add = |v: &mut Vault, name: &str| {
+        v.add_client(ClientIdentity {
+            full_name: name.into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .code
+    };
+    let ada = add(&mut v, "Ada Example");
+    let ben = add(&mut v, "Ben Sample");
+    let cal = add(&mut v, "Cal Closed");
+
+    let now = Utc.with_ymd_and_hms(2027, 3, 10, 12, 0, 0).unwrap();
+    let at = |days: i64| now + Duration::days(days);
+    let book = |v: &mut Vault, code, days| {
+        v.add_appointment(code, at(days), at(days) + Duration::minutes(50))
+            .unwrap()
+    };
+    // Ada: three attended (one with a finalised note, one with a draft, one with none), one
+    // did not attend, one cancelled in the future, two booked ahead.
+    let a1 = book(&mut v, &ada, -21);
+    let a2 = book(&mut v, &ada, -14);
+    let a3 = book(&mut v, &ada, -7);
+    let dna = book(&mut v, &ada, -3);
+    let cancelled = book(&mut v, &ada, 1);
+    book(&mut v, &ada, 7);
+    book(&mut v, &ada, 14);
+    for a in [&a1, &a2, &a3] {
+        v.mark_appointment(&a.id, AppointmentStatus::Attended)
+            .unwrap();
+    }
+    v.mark_appointment(&dna.id, AppointmentStatus::DidNotAttend)
+        .unwrap();
+    v.cancel_appointment(
+        &cancelled.id,
+        casebook_core::CancelledBy::Client,
+        None,
+        false,
+    )
+    .unwrap();
+    let text = |t: &str| vec![("text".to_string(), t.to_string())];
+    let n1 = v
+        .add_note(&ada, NoteTemplate::Free, &text("first"), Some(&a1.id))
+        .unwrap();
+    v.finalise_note(&n1.id).unwrap();
+    v.add_note(
+        &ada,
+        NoteTemplate::Free,
+        &text("second, a draft"),
+        Some(&a2.id),
+    )
+    .unwrap();
+    // Ben: nothing yet but a contact note in draft. Cal: closed.
+    v.add_note(&ben, NoteTemplate::Free, &text("phone call"), None)
+        .unwrap();
+    v.close_client(&cal, chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap())
+        .unwrap();
+
+    let list = v.caseload(false, now).unwrap();
+    assert_eq!(
+        list.iter()
+            .map(|e| e.client.full_name.clone().unwrap())
+            .collect::<Vec<_>>(),
+        ["Ada Example", "Ben Sample"],
+        "in therapy only, by name"
+    );
+    let a = &list[0];
+    assert_eq!(a.next_session, Some(at(7)), "the cancelled one is not next");
+    assert_eq!(a.last_seen, Some(at(-7)), "the DNA is not a visit");
+    assert_eq!(a.attended, 3);
+    assert_eq!(a.notes_to_finish, 2, "a2's draft and a3's missing note");
+    let b = &list[1];
+    assert_eq!(
+        (b.next_session, b.last_seen, b.attended, b.notes_to_finish),
+        (None, None, 0, 1)
+    );
+
+    // A session under way has not ended: it is still "next" until it ends.
+    let during = at(7) + Duration::minutes(20);
+    assert_eq!(
+        v.caseload(false, during).unwrap()[0].next_session,
+        Some(at(7))
+    );
+
+    let all = v.caseload(true, now).unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().any(|e| e.client.code == cal));
+
+    let audit = v.audit_entries(&AuditFilter::default()).unwrap();
+    let last = audit.last().unwrap();
+    assert_eq!(last.action, "client.list");
+    assert_eq!(last.detail.as_deref(), Some("count=3 caseload"));
+}
