@@ -107,13 +107,26 @@ describe("the week view", () => {
     await vi.waitFor(() => expect(m.appointmentsBetween).toHaveBeenCalledTimes(2));
     expect(new Date(m.appointmentsBetween.mock.calls[1][0])).toEqual(new Date(`${addDays(monday, 7)}T00:00:00`));
     key($("#week-h")!, "PageUp"); // from anywhere on the screen, the heading too
-    key($(".grid")!, "PageUp");
+    key(document.body, "PageUp"); // and when the focus was lost with the old week's sessions
     await vi.waitFor(() => expect(m.appointmentsBetween).toHaveBeenCalledTimes(4));
     expect(new Date(m.appointmentsBetween.mock.calls[3][0])).toEqual(new Date(`${addDays(monday, -7)}T00:00:00`));
     key($(".grid")!, "Home");
     await vi.waitFor(() => expect(m.appointmentsBetween).toHaveBeenCalledTimes(5));
     expect(text("#week-h")).toContain(String(new Date(`${monday}T00:00`).getFullYear()));
     expect(($("#week-this") as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("after Page Down, the focus is on the new week's first session once it has arrived", async () => {
+    const later = session("n1", addDays(monday, 9), "11:00");
+    let release: (v: DayAppointment[]) => void = () => {};
+    m.appointmentsBetween.mockResolvedValueOnce([session("a", monday, "09:00")]);
+    show(Week, {});
+    await vi.waitFor(() => expect($$("#week .session")).toHaveLength(1));
+    $$("#week .session")[0].focus();
+    m.appointmentsBetween.mockImplementationOnce(() => new Promise((r) => (release = r)));
+    key(document.activeElement!, "PageDown");
+    release([later]);
+    await vi.waitFor(() => expect(document.activeElement?.getAttribute("aria-label")).toMatch(/11:00–11:50/));
   });
 
   it("moves between sessions with the arrow keys, over free days", async () => {
