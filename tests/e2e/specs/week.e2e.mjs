@@ -66,6 +66,8 @@ describe("A therapist's week", () => {
     await until(async () => (await text("#goto-list")).includes(CLIENT), "Go to client finds her");
     await keys("Enter");
     await until(async () => (await text("#client-h")) === CLIENT, "her file opens");
+    await shown("#header-start");
+    await screenshot("client-header.png");
 
     // Book from the header: the sessions tab with the form; the first today (just after
     // midnight, so it is today whenever the test runs), then every fortnight, four in all.
@@ -78,7 +80,7 @@ describe("A therapist's week", () => {
     await click("#book-save");
     await until(async () => /^Booked 4 sessions for/.test(await text("#book-result")), "the series is booked");
     await until(async () => (await browser.$$("#client-sessions tbody tr")).length === 4, "four sessions are listed");
-    await screenshot("client-header.png");
+    await screenshot("client-sessions.png");
     await checkAccessibility("the client file with the series booked");
   });
 

@@ -121,7 +121,7 @@ describe("booking from the client's file", () => {
     const reloads = m.clientFile.mock.calls.length;
     $<HTMLFormElement>("#book-form")!.requestSubmit();
     await vi.waitFor(() => expect(m.addSeries).toHaveBeenCalledWith("C-7KQ2", "2026-04-06T10:00", 50, "fortnightly", 6, null));
-    await vi.waitFor(() => expect(text("#book-result")).toMatch(/^Booked 6 sessions for C-7KQ2 at 10:00/));
+    await vi.waitFor(() => expect(text("#book-result")).toMatch(/^Booked 6 sessions for Siân O'Brien at 10:00/));
     expect(m.clientFile.mock.calls.length).toBeGreaterThan(reloads);
     expect(m.clients).not.toHaveBeenCalled();
   });
@@ -144,7 +144,7 @@ describe("booking from the client's file", () => {
     await vi.waitFor(() =>
       expect(m.addSeries).toHaveBeenCalledWith("C-7KQ2", "2026-04-06T10:00", 50, "every-3-weeks", null, "2026-06-30"),
     );
-    await vi.waitFor(() => expect(text("#book-result")).toMatch(/^Booked 1 session for C-7KQ2/));
+    await vi.waitFor(() => expect(text("#book-result")).toMatch(/^Booked 1 session for Siân O'Brien/));
   });
 
   it("one session: a single booking, dated the UK way", async () => {
@@ -158,7 +158,7 @@ describe("booking from the client's file", () => {
     type("#book-time", "10:00");
     $<HTMLFormElement>("#book-form")!.requestSubmit();
     await vi.waitFor(() => expect(m.addAppointment).toHaveBeenCalledTimes(1));
-    await vi.waitFor(() => expect(text("#book-result")).toBe(`Booked C-7KQ2 on ${formatDate("2026-04-06T09:00:00Z")}, 10:00–10:50.`));
+    await vi.waitFor(() => expect(text("#book-result")).toBe(`Booked Siân O'Brien on ${formatDate("2026-04-06T09:00:00Z")}, 10:00–10:50.`));
     expect(m.addSeries).not.toHaveBeenCalled();
   });
 });
