@@ -355,11 +355,16 @@ pub(crate) const CLINICAL: &[&str] = &[
     );
     CREATE INDEX appointment_moves_by_appointment ON appointment_moves(appointment_id);
     "#,
-    // v11: a session's note found from the session (notes to finish, the caseload, "Write
-    // note" on a session) without reading every note.
+    // v11: what the caseload and the to-do list ask, answered from indexes rather than by
+    // reading every note and session: a session's note, the drafts, and a client's sessions
+    // by status (covering the times the caseload reads).
     r#"
     CREATE INDEX session_notes_by_appointment ON session_notes(appointment_id)
         WHERE appointment_id IS NOT NULL;
+    CREATE INDEX session_notes_drafts ON session_notes(client_code, created_at)
+        WHERE status = 'draft' AND deleted = 0;
+    CREATE INDEX appointments_by_client_status ON appointments(client_code, status, starts_at, ends_at)
+        WHERE deleted = 0;
     "#,
     // v12: the UK starter templates (brief, assessment, contact, ending) join the note
     // templates. Only the `template` CHECK changes, and only to allow more: the table keeps
