@@ -104,6 +104,49 @@ describe("Write note on a session", () => {
   });
 });
 
+describe("New note says which session it is for", () => {
+  it("offers the latest attended session without a note, or a contact between sessions", async () => {
+    // ap2 (16 March, attended) has a draft; ap1 (2 March, attended) has none: ap1 is offered.
+    const withDraft = { ...draft, appointment_id: "ap2" };
+    app.newNoteFor = "C-7KQ2";
+    app.newNoteSession = null;
+    show([withDraft]);
+    const select = $<HTMLSelectElement>("#note-for")!;
+    expect(select.value).toBe("ap1");
+    expect([...select.options].map((o) => o.textContent?.replace(/\s+/g, " ").trim())).toEqual([
+      `The session on ${formatLongDate(later.starts_at)}, ${formatTimeRange(later.starts_at, later.ends_at)} (has a note)`,
+      `The session on ${formatLongDate(session.starts_at)}, ${formatTimeRange(session.starts_at, session.ends_at)}`,
+      "No session: a contact between sessions",
+    ]);
+    // A contact note: no session.
+    select.value = "";
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+    flushSync();
+    vi.mocked(api.createNote).mockResolvedValue({ ...draft, id: "n9", appointment_id: null });
+    const field = $<HTMLTextAreaElement>("textarea")!;
+    field.value = "Phoned to rearrange.";
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    $("#note-back")!.click();
+    await vi.waitFor(() => expect(api.createNote).toHaveBeenCalledTimes(1));
+    expect(vi.mocked(api.createNote).mock.calls[0][3]).toBeNull();
+  });
+
+  it("links a new note to the session chosen", async () => {
+    app.newNoteFor = "C-7KQ2";
+    app.newNoteSession = null;
+    show([]);
+    const select = $<HTMLSelectElement>("#note-for")!;
+    expect(select.value).toBe("ap2"); // the latest attended, no note yet
+    vi.mocked(api.createNote).mockResolvedValue({ ...draft, id: "n9", appointment_id: "ap2" });
+    const field = $<HTMLTextAreaElement>("textarea")!;
+    field.value = "Session note.";
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    $("#note-back")!.click();
+    await vi.waitFor(() => expect(api.createNote).toHaveBeenCalledTimes(1));
+    expect(vi.mocked(api.createNote).mock.calls[0][3]).toBe("ap2");
+  });
+});
+
 describe("the templates UK therapists write", () => {
   it("offers the brief session note first, Narrative for the free one, and the UK starters", async () => {
     const { TEMPLATE_LABELS, TEMPLATE_ORDER, fieldLabel } = await import("./notes");
