@@ -2,26 +2,17 @@
 //! session, the last one attended, sessions attended and notes to finish, per client; closed
 //! clients only when asked; audited as one list.
 
-use casebook_core::{AppointmentStatus, AuditFilter, ClientIdentity, NoteTemplate, Vault};
+use casebook_core::{AppointmentStatus, AuditFilter, NoteTemplate, Vault};
 use chrono::{Duration, TimeZone, Utc};
+
+#[path = "support/practice.rs"]
+mod practice;
+use practice::text;
 
 #[test]
 fn each_client_shows_next_session_last_seen_attended_and_notes_to_finish() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut v = Vault::init(&dir.path().join("vault"), Some("caseload passphrase"))
-        .unwrap()
-        .vault;
-    let add = |v: &mut Vault, name: &str| {
-        v.add_client(ClientIdentity {
-            full_name: name.into(),
-            ..Default::default()
-        })
-        .unwrap()
-        .code
-    };
-    let ada = add(&mut v, "Ada Example");
-    let ben = add(&mut v, "Ben Sample");
-    let cal = add(&mut v, "Cal Closed");
+    let (_dir, mut v, codes) = practice::with_clients(&["Ada Example", "Ben Sample", "Cal Closed"]);
+    let [ada, ben, cal] = codes.try_into().unwrap();
 
     let now = Utc.with_ymd_and_hms(2027, 3, 10, 12, 0, 0).unwrap();
     let at = |days: i64| now + Duration::days(days);
@@ -51,7 +42,6 @@ fn each_client_shows_next_session_last_seen_attended_and_notes_to_finish() {
         false,
     )
     .unwrap();
-    let text = |t: &str| vec![("text".to_string(), t.to_string())];
     let n1 = v
         .add_note(&ada, NoteTemplate::Free, &text("first"), Some(&a1.id))
         .unwrap();

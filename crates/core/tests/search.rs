@@ -2,26 +2,17 @@
 //! note's session, else when it was written), kind and client; a search narrows to one
 //! client and to a range of dates; a range that ends before it starts is refused.
 
-use casebook_core::{ClientIdentity, NoteTemplate, SearchFilter, Vault};
+use casebook_core::{NoteTemplate, SearchFilter};
 use chrono::{Duration, TimeZone, Utc};
+
+#[path = "support/practice.rs"]
+mod practice;
+use practice::text;
 
 #[test]
 fn hits_are_dated_and_narrow_by_client_and_dates() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut v = Vault::init(&dir.path().join("vault"), Some("search passphrase"))
-        .unwrap()
-        .vault;
-    let add = |v: &mut Vault, name: &str| {
-        v.add_client(ClientIdentity {
-            full_name: name.into(),
-            ..Default::default()
-        })
-        .unwrap()
-        .code
-    };
-    let ada = add(&mut v, "Ada Example");
-    let ben = add(&mut v, "Ben Sample");
-    let text = |t: &str| vec![("text".to_string(), t.to_string())];
+    let (_dir, mut v, codes) = practice::with_clients(&["Ada Example", "Ben Sample"]);
+    let [ada, ben] = codes.try_into().unwrap();
 
     // Ada's note for a session in January, written now; Ben's contact note (no session).
     let january = Utc.with_ymd_and_hms(2027, 1, 12, 10, 0, 0).unwrap();
