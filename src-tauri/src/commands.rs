@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use casebook_core::audit::{AuditEntry, AuditFilter, Verification};
 use casebook_core::{
     Addendum, Appointment, AppointmentStatus, CancelledBy, CaseloadEntry, Client, ClientCode,
-    ClientIdentity, ClientSummary, DayAppointment, Instrument, NoteTemplate, OutcomeMeasure,
-    Preferences, ProcessNote, RecoveryKey, Repeat, SearchFilter, SearchHit, SeriesEnd, SessionNote,
-    ToFinish, Unrecorded, Vault, parse_date,
+    ClientIdentity, ClientSummary, DayAppointment, Instrument, NoteRisk, NoteTemplate,
+    OutcomeMeasure, Preferences, ProcessNote, RecoveryKey, Repeat, RiskFlag, SearchFilter,
+    SearchHit, SeriesEnd, SessionNote, ToFinish, Unrecorded, Vault, parse_date,
 };
 use chrono::{DateTime, Local, Utc};
 use serde::{Deserialize, Serialize};
@@ -279,6 +279,8 @@ pub struct ClientFile {
     notes: Vec<SessionNote>,
     process_notes: Vec<ProcessNote>,
     measures: Vec<OutcomeMeasure>,
+    /// The client's risk or safeguarding flag, if one stands.
+    risk: Option<RiskFlag>,
 }
 
 #[tauri::command]
@@ -291,6 +293,7 @@ pub async fn client_file(state: State<'_, AppState>, code: String) -> UiResult<C
             notes: v.notes(&code)?,
             process_notes: v.process_notes(&code)?,
             measures: v.measures(&code)?,
+            risk: v.risk_flag(&code)?,
         })
     })
 }
@@ -485,6 +488,13 @@ pub async fn note_save(
 #[tauri::command]
 pub async fn note_finalise(state: State<'_, AppState>, id: String) -> UiResult<SessionNote> {
     state.with_vault(|v| Ok(v.finalise_note(&id)?))
+}
+
+/// What a draft note says about risk and safeguarding: `flagged`, `cleared` or `none`.
+#[tauri::command]
+pub async fn note_set_risk(state: State<'_, AppState>, id: String, risk: String) -> UiResult<()> {
+    let risk = NoteRisk::parse(&risk)?;
+    state.with_vault(|v| Ok(v.set_note_risk(&id, risk)?))
 }
 
 #[tauri::command]

@@ -115,6 +115,7 @@ pub fn run() {
             commands::note_create,
             commands::note_save,
             commands::note_finalise,
+            commands::note_set_risk,
             commands::note_discard,
             commands::note_addendum,
             commands::note_templates,

@@ -286,6 +286,24 @@ fn a_brief_note_for_a_session_is_found_by_client_and_day() {
     assert_eq!(shown["template"], "brief");
     assert_eq!(shown["appointment_id"].as_str(), Some(session.as_str()));
     assert_eq!(shown["fields"]["risk"], "None disclosed");
+    assert!(
+        shown["risk"].is_null(),
+        "says nothing about risk until asked"
+    );
+    // The risk and safeguarding flag: set on the draft, refused when not a word it knows.
+    let id = note["id"].as_str().unwrap();
+    london(&v, &["note", "risk", id, "flagged"]);
+    assert_eq!(london(&v, &["note", "show", id])["risk"], "flagged");
+    v.cmd()
+        .args(["note", "risk", id, "maybe"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("not a risk statement"));
+    assert_eq!(
+        london(&v, &["note", "show", id])["risk"],
+        "flagged",
+        "unchanged"
+    );
     london(&v, &["note", "add", &ben, "--text", "lighthouse keeper"]);
 
     let hits = london(

@@ -90,14 +90,23 @@ pub fn populate(
     {
         let mut stmt = tx.prepare(
             "INSERT INTO session_notes (id, client_code, template, body, status, created_at, updated_at, hlc, device_id)
-             VALUES (?1, ?2, 'free', ?3, 'final', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'h', 'bench-device')",
+             VALUES (?1, ?2, 'free', ?3, 'final', ?4, ?4, 'h', 'bench-device')",
         )?;
+        // Written over twenty years, oldest first: from 1 January 2006 to the end of 2025.
+        let first = chrono::NaiveDate::from_ymd_opt(2006, 1, 1)
+            .unwrap_or_default()
+            .and_hms_opt(9, 0, 0)
+            .unwrap_or_default()
+            .and_utc();
+        let span_days = 20 * 365;
         for n in 0..notes {
             let body = serde_json::json!({ "text": text(n) }).to_string();
+            let at = first + chrono::Duration::days((n * span_days / notes.max(1)) as i64);
             stmt.execute(rusqlite::params![
                 crate::vault::new_id(),
                 codes[n % clients].as_str(),
-                body
+                body,
+                at
             ])?;
         }
     }

@@ -73,6 +73,7 @@ pub use records::measures::{Instrument, OutcomeMeasure, Score};
 pub use records::notes::{Addendum, NoteStatus, NoteTemplate, SessionNote};
 pub use records::parse_date;
 pub use records::process_notes::ProcessNote;
+pub use records::risk::{NoteRisk, RiskFlag};
 pub use records::series::{Repeat, SeriesEnd};
 pub use records::sessions::{DayAppointment, ToFinish};
 pub use recovery::RecoveryKey;

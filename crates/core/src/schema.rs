@@ -373,6 +373,99 @@ pub(crate) const CLINICAL: &[&str] = &[
     r#"
     SELECT 'widen_note_templates';
     "#,
+    // v13: search that stays fast on a large practice. The index is rebuilt with
+    // - `facets`: words for the client (`c` + code) and the entry's date (`y2026`, `m202601`,
+    //   `d20260105`, UTC), so a search narrowed to a client or a range of dates is answered
+    //   by the index rather than by looking up every match;
+    // - `at`: the date a therapist knows the entry by (a note's session, else when written),
+    //   kept when the session moves;
+    // - prefix indexes for 1–4 characters, so the first letters typed of a word (which start
+    //   many words) are one index lookup, not a merge of every word they start.
+    // Only `body` is searched for what the person typed; relevance counts `body` alone.
+    r#"
+    DROP TRIGGER search_note_insert;
+    DROP TRIGGER search_note_update;
+    DROP TRIGGER search_addendum_insert;
+    DROP TRIGGER search_process_note_insert;
+    DROP TRIGGER search_process_note_update;
+    DROP TABLE search_index;
+    CREATE VIRTUAL TABLE search_index USING fts5(
+        body, facets, kind UNINDEXED, object_id UNINDEXED, client_code UNINDEXED, at UNINDEXED,
+        tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3 4'
+    );
+    INSERT INTO search_index(search_index, rank) VALUES ('secure-delete', 1);
+    INSERT INTO search_index(search_index, rank) VALUES ('rank', 'bm25(1.0, 0.0)');
+
+    -- What the index holds for each entry (`facets` in plain SQL, so that any SQLCipher
+    -- tool writing to the store keeps the index right).
+    CREATE VIEW search_source AS
+        SELECT kind, object_id, client_code, body, at,
+               'c' || lower(replace(client_code, '-', ''))
+               || COALESCE(' y' || strftime('%Y', at) || ' m' || strftime('%Y%m', at)
+                           || ' d' || strftime('%Y%m%d', at), '') AS facets
+        FROM (
+            SELECT 'note' AS kind, n.id AS object_id, n.client_code AS client_code,
+                   (SELECT group_concat(value, ' ') FROM json_each(n.body)) AS body,
+                   COALESCE((SELECT starts_at FROM appointments WHERE id = n.appointment_id),
+                            n.created_at) AS at
+              FROM session_notes n WHERE n.deleted = 0
+            UNION ALL
+            SELECT 'addendum', id, client_code, text, created_at FROM addenda
+            UNION ALL
+            SELECT 'process_note', id, client_code, text, created_at FROM process_notes
+             WHERE deleted = 0
+        );
+
+    CREATE TRIGGER search_note_insert AFTER INSERT ON session_notes WHEN NEW.deleted = 0 BEGIN
+        INSERT INTO search_index(body, facets, kind, object_id, client_code, at)
+        SELECT body, facets, kind, object_id, client_code, at
+        FROM search_source WHERE kind = 'note' AND object_id = NEW.id;
+    END;
+    CREATE TRIGGER search_note_update AFTER UPDATE ON session_notes BEGIN
+        DELETE FROM search_index WHERE kind = 'note' AND object_id = OLD.id;
+        INSERT INTO search_index(body, facets, kind, object_id, client_code, at)
+        SELECT body, facets, kind, object_id, client_code, at
+        FROM search_source WHERE kind = 'note' AND object_id = NEW.id;
+    END;
+    CREATE TRIGGER search_addendum_insert AFTER INSERT ON addenda BEGIN
+        INSERT INTO search_index(body, facets, kind, object_id, client_code, at)
+        SELECT body, facets, kind, object_id, client_code, at
+        FROM search_source WHERE kind = 'addendum' AND object_id = NEW.id;
+    END;
+    CREATE TRIGGER search_process_note_insert AFTER INSERT ON process_notes WHEN NEW.deleted = 0 BEGIN
+        INSERT INTO search_index(body, facets, kind, object_id, client_code, at)
+        SELECT body, facets, kind, object_id, client_code, at
+        FROM search_source WHERE kind = 'process_note' AND object_id = NEW.id;
+    END;
+    CREATE TRIGGER search_process_note_update AFTER UPDATE ON process_notes BEGIN
+        DELETE FROM search_index WHERE kind = 'process_note' AND object_id = OLD.id;
+        INSERT INTO search_index(body, facets, kind, object_id, client_code, at)
+        SELECT body, facets, kind, object_id, client_code, at
+        FROM search_source WHERE kind = 'process_note' AND object_id = NEW.id;
+    END;
+    -- A session moved: its note is now dated by the new time.
+    CREATE TRIGGER search_session_moved AFTER UPDATE OF starts_at ON appointments
+    WHEN NEW.starts_at IS NOT OLD.starts_at BEGIN
+        DELETE FROM search_index WHERE kind = 'note' AND object_id IN
+            (SELECT id FROM session_notes WHERE appointment_id = NEW.id);
+        INSERT INTO search_index(body, facets, kind, object_id, client_code, at)
+        SELECT body, facets, kind, object_id, client_code, at
+        FROM search_source WHERE kind = 'note' AND object_id IN
+            (SELECT id FROM session_notes WHERE appointment_id = NEW.id);
+    END;
+
+    INSERT INTO search_index(body, facets, kind, object_id, client_code, at)
+        SELECT body, facets, kind, object_id, client_code, at
+        FROM search_source ORDER BY at;
+    "#,
+    // v14: a note may say there is a risk or safeguarding concern (`flagged`) or that one was
+    // reviewed and is no longer current (`cleared`); a client's flag is their latest such
+    // note's ([`crate::records::risk`]), found from a small index.
+    r#"
+    ALTER TABLE session_notes ADD COLUMN risk TEXT CHECK (risk IN ('flagged', 'cleared'));
+    CREATE INDEX session_notes_risk ON session_notes(client_code, created_at)
+        WHERE risk IS NOT NULL AND deleted = 0;
+    "#,
 ];
 
 /// The templates' CHECK before and after v12.
@@ -683,6 +776,61 @@ mod tests {
                 .is_err(),
             "a finalised note is still immutable"
         );
+        let check: String = conn
+            .query_row("PRAGMA main.integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+    }
+
+    /// v13 rebuilds the index with each entry's client and date as index words, and keeps
+    /// a note's date with its session when the session moves.
+    #[test]
+    fn v13_indexes_client_and_date_and_follows_a_moved_session() {
+        let mut conn = fresh();
+        migrate_to(&mut conn, "main", CLINICAL, 12).unwrap();
+        migrate_to(&mut conn, "identity", IDENTITY, IDENTITY.len()).unwrap();
+        conn.execute_batch(
+            r#"INSERT INTO clients (id, code, status, opened_on, hlc, device_id) VALUES ('c1', 'C-AB2C', 'active', '2026-01-01', 'h', 'd');
+               INSERT INTO appointments (id, client_code, starts_at, ends_at, status, hlc, device_id)
+               VALUES ('s1', 'C-AB2C', '2027-01-12 10:00:00+00:00', '2027-01-12 10:50:00+00:00', 'attended', 'h', 'd');
+               INSERT INTO session_notes (id, client_code, appointment_id, template, body, status, created_at, updated_at, hlc, device_id)
+               VALUES ('n1', 'C-AB2C', 's1', 'free', '{"text":"harbour"}', 'final', '2027-02-01 09:00:00.123456+00:00', 't', 'h', 'd');
+               INSERT INTO process_notes (id, client_code, text, created_at, hlc, device_id)
+               VALUES ('p1', 'C-AB2C', 'harbour too', 'not a date', 'h', 'd');"#,
+        )
+        .unwrap();
+        migrate_to(&mut conn, "main", CLINICAL, 13).unwrap();
+        let found = |q: &str| -> Vec<String> {
+            conn.prepare(
+                "SELECT object_id FROM search_index WHERE search_index MATCH ?1 ORDER BY object_id",
+            )
+            .unwrap()
+            .query_map([q], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+        };
+        assert_eq!(found("body : harbour AND facets : ccab2c"), ["n1", "p1"]);
+        // Dated by its session, not by when it was written; an entry without a readable date
+        // is still found by client.
+        assert_eq!(found("body : harbour AND facets : d20270112"), ["n1"]);
+        assert_eq!(
+            found("body : harbour AND facets : (m202701 OR y2027)"),
+            ["n1"]
+        );
+        assert!(found("facets : m202702").is_empty());
+        assert!(
+            found("body : ccab2c").is_empty(),
+            "typed words search the text only"
+        );
+
+        conn.execute_batch(
+            "UPDATE appointments SET starts_at = '2027-03-02 10:00:00+00:00', ends_at = '2027-03-02 10:50:00+00:00' WHERE id = 's1'",
+        )
+        .unwrap();
+        assert!(found("facets : m202701").is_empty());
+        assert_eq!(found("body : harbour AND facets : d20270302"), ["n1"]);
+        assert_eq!(found("harbour").len(), 2, "one entry each, still");
         let check: String = conn
             .query_row("PRAGMA main.integrity_check", [], |r| r.get(0))
             .unwrap();

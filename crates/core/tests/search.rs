@@ -102,3 +102,45 @@ fn hits_are_dated_and_narrow_by_client_and_dates() {
     );
     assert!(backwards.is_err());
 }
+
+#[test]
+fn a_moved_session_moves_its_note_in_search() {
+    let (_dir, mut v, codes) = practice::with_clients(&["Ada Example"]);
+    let ada = &codes[0];
+    let march = Utc.with_ymd_and_hms(2027, 3, 9, 10, 0, 0).unwrap();
+    let session = v
+        .add_appointment(ada, march, march + Duration::minutes(50))
+        .unwrap();
+    let note = v
+        .add_note(
+            ada,
+            NoteTemplate::Free,
+            &text("a harbour"),
+            Some(&session.id),
+        )
+        .unwrap();
+    let month = |y, m| SearchFilter {
+        from: Some(Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).unwrap()),
+        to: Some(Utc.with_ymd_and_hms(y, m + 1, 1, 0, 0, 0).unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(
+        v.search_with("harbour", &month(2027, 3), 10).unwrap().len(),
+        1
+    );
+
+    let april = Utc.with_ymd_and_hms(2027, 4, 13, 10, 0, 0).unwrap();
+    v.move_appointment(&session.id, april, false).unwrap();
+    assert!(
+        v.search_with("harbour", &month(2027, 3), 10)
+            .unwrap()
+            .is_empty()
+    );
+    let hits = v.search_with("harbour", &month(2027, 4), 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].object_id, note.id);
+    assert_eq!(hits[0].at, Some(april));
+    // Only one entry for the note, however often its session moves.
+    v.move_appointment(&session.id, march, false).unwrap();
+    assert_eq!(v.search("harbour", 10).unwrap().len(), 1);
+}

@@ -2,7 +2,8 @@
 // one session cancelled late and one marked did not attend from the session panel, today's
 // started and ended on the clock, its note written from the strip's "Write note" and
 // finalised — counting the clicks from End to a finalised note — and Notes to finish empty
-// afterwards; Ctrl+K to the client; the week view by keyboard alone.
+// afterwards; a risk flag on a note shown on the client header and Today; Ctrl+K to the
+// client; the week view by keyboard alone.
 //
 // Runs in a profile of its own (helpers.mjs `launchFreshProfile`).
 
@@ -137,6 +138,31 @@ describe("A therapist's week", () => {
     await browser.pause(500); // the to-do list is asked for just after the day is painted
     assert.equal(await present("#to-finish-h"), false, "Notes to finish is empty");
     await screenshot("today-after-session.png");
+  });
+
+  it("flags a risk or safeguarding concern on a note, and sees it on the header and Today", async function () {
+    this.timeout(60_000);
+    await keys("Control", "k");
+    await shown("#goto-input");
+    await setValue("#goto-input", "rhian");
+    await until(async () => (await text("#goto-list")).includes(CLIENT), "Go to client finds her");
+    await keys("Enter");
+    await until(async () => (await text("#client-h")) === CLIENT, "her file opens");
+    assert.equal(await present("#header-risk"), false, "no flag yet");
+    await click("#header-new-note");
+    await shown("#note-risk-flagged");
+    const field = (await browser.$$("textarea[id^='note-field-']"))[0];
+    await field.setValue("Phoned after the session: does not feel safe at home. Safeguarding steps agreed.");
+    await click("#note-risk-flagged");
+    await until(async () => (await text("#note-save-status")).startsWith("Saved"), "the draft and its flag are saved");
+    await click("#note-back");
+    await shown("#header-risk");
+    assert.match(await text("#header-risk"), /Risk or safeguarding concern flagged on/);
+    await screenshot("client-header-risk.png");
+
+    await click("#nav-today");
+    await shown("#today .appt");
+    await until(async () => (await text("#today .appt")).includes("Risk"), "Today's session shows the flag");
   });
 
   it("walks the week by keyboard alone", async () => {

@@ -121,6 +121,7 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
   ["saveNote", () => api.saveNote("n1", { text: "tram" }), "note_save", { id: "n1", fields: { text: "tram" } }],
   ["finaliseNote", () => api.finaliseNote("n1"), "note_finalise", { id: "n1" }],
   ["discardNote", () => api.discardNote("n1"), "note_discard", { id: "n1" }],
+  ["setNoteRisk", () => api.setNoteRisk("n1", "flagged"), "note_set_risk", { id: "n1", risk: "flagged" }],
   ["addAddendum", () => api.addAddendum("n1", "later"), "note_addendum", { noteId: "n1", text: "later" }],
   ["templates", () => api.templates(), "note_templates", undefined],
   ["addProcessNote", () => api.addProcessNote("C-7KQ2", "mine"), "process_note_add", { code: "C-7KQ2", text: "mine" }],

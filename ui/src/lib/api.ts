@@ -138,11 +138,27 @@ export interface CaseloadEntry extends ClientSummary {
   attended: number;
   /** Drafts, and attended sessions with no note. */
   notes_to_finish: number;
+  /** The client's risk or safeguarding flag, if one stands. */
+  risk?: RiskFlag | null;
+}
+
+/** What a note says about risk and safeguarding (null: nothing). */
+export type NoteRisk = "flagged" | "cleared";
+
+/** A client's standing risk or safeguarding flag: the note that raised it. */
+export interface RiskFlag {
+  note_id: string;
+  /** When that note was written. */
+  since: string;
+  /** The session the note is about, if any. */
+  session_at: string | null;
 }
 
 /** An appointment on a day list, with the client's name from the identity store. */
 export interface DayAppointment extends Appointment {
   client_name: string | null;
+  /** The client's risk or safeguarding flag, if one stands. */
+  risk?: RiskFlag | null;
 }
 
 export type NoteTemplate = "brief" | "soap" | "dap" | "birp" | "free" | "assessment" | "contact" | "ending";
@@ -168,6 +184,8 @@ export interface SessionNote {
   created_at: string;
   updated_at: string;
   finalised_at: string | null;
+  /** What the note says about risk and safeguarding (absent or null: nothing). */
+  risk?: NoteRisk | null;
   addenda: Addendum[];
 }
 
@@ -212,6 +230,8 @@ export interface ClientFile {
   notes: SessionNote[];
   process_notes: ProcessNote[];
   measures: OutcomeMeasure[];
+  /** The client's risk or safeguarding flag, if one stands. */
+  risk?: RiskFlag | null;
 }
 
 export interface SearchHit {
@@ -725,6 +745,8 @@ export const api = {
   saveNote: (id: string, fields: Record<string, string>) => call<SessionNote>("note_save", { id, fields }),
   finaliseNote: (id: string) => call<SessionNote>("note_finalise", { id }),
   discardNote: (id: string) => call<void>("note_discard", { id }),
+  /** What a draft says about risk and safeguarding. */
+  setNoteRisk: (id: string, risk: NoteRisk | null) => call<void>("note_set_risk", { id, risk: risk ?? "none" }),
   addAddendum: (noteId: string, text: string) => call<Addendum>("note_addendum", { noteId, text }),
   templates: () => call<Templates>("note_templates"),
 

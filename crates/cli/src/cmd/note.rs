@@ -1,8 +1,8 @@
-//! `casebook note add|edit|finalise|amend|discard|show|list`: session notes.
+//! `casebook note add|edit|risk|finalise|amend|discard|show|list`: session notes.
 
 use std::process::ExitCode;
 
-use casebook_core::{ClientCode, CoreError, NoteStatus, NoteTemplate, SessionNote};
+use casebook_core::{ClientCode, CoreError, NoteRisk, NoteStatus, NoteTemplate, SessionNote};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -59,6 +59,14 @@ pub enum NoteCmd {
         #[command(flatten)]
         body: Body,
     },
+    /// Say what a draft note says about risk and safeguarding: `flagged` (a concern: the
+    /// client is flagged from this note on), `cleared` (reviewed, no current concern: ends
+    /// an earlier flag) or `none`. Fixed when the note is finalised.
+    Risk {
+        id: String,
+        /// flagged, cleared or none.
+        risk: String,
+    },
     /// Finalise (sign) a draft: it can no longer change.
     Finalise { id: String },
     /// Add an addendum to a finalised note.
@@ -92,6 +100,11 @@ fn print_note(n: &SessionNote) {
         state
     );
     println!("Written {}", output::datetime(n.created_at));
+    match n.risk {
+        Some(NoteRisk::Flagged) => println!("Risk or safeguarding concern: flagged"),
+        Some(NoteRisk::Cleared) => println!("Risk reviewed: no current concern"),
+        None => {}
+    }
     for (field, text) in n.ordered_fields() {
         if n.template == NoteTemplate::Free {
             println!("{text}");
@@ -147,6 +160,17 @@ pub fn run(g: &Globals, cmd: NoteCmd) -> Outcome {
                 output::json(&n)?;
             } else {
                 println!("Saved draft {}.", n.id);
+            }
+        }
+        NoteCmd::Risk { id, risk } => {
+            let risk = NoteRisk::parse(&risk)?;
+            let mut vault = secrets::open_vault(g)?;
+            vault.set_note_risk(&id, risk)?;
+            let word = risk.map_or("none", NoteRisk::as_str);
+            if g.json {
+                output::json(&json!({ "id": id, "risk": risk }))?;
+            } else {
+                println!("Note {id}: risk {word}.");
             }
         }
         NoteCmd::Finalise { id } => {

@@ -25,6 +25,8 @@ pub struct CaseloadEntry {
     pub attended: u32,
     /// Drafts, and attended sessions with no note.
     pub notes_to_finish: u32,
+    /// The client's risk or safeguarding flag, if one stands.
+    pub risk: Option<super::risk::RiskFlag>,
 }
 
 impl Vault {
@@ -61,9 +63,14 @@ impl Vault {
                     last_seen: r.get(5)?,
                     attended: r.get(6)?,
                     notes_to_finish: r.get(7)?,
+                    risk: None,
                 })
             })?;
-            let list = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut list = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            drop(stmt);
+            for entry in &mut list {
+                entry.risk = super::risk::current(cx.tx, entry.client.code.as_str())?;
+            }
             cx.detail(format!("count={} caseload", list.len()));
             Ok(list)
         })

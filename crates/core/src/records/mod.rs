@@ -13,6 +13,7 @@ pub mod notes;
 pub mod practice;
 pub mod process_notes;
 pub mod retention;
+pub mod risk;
 pub(crate) mod rows;
 pub mod series;
 pub mod sessions;

@@ -162,6 +162,8 @@ pub struct SessionNote {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finalised_at: Option<DateTime<Utc>>,
+    /// What the note says about risk and safeguarding, if anything ([`super::risk`]).
+    pub risk: Option<super::risk::NoteRisk>,
     pub addenda: Vec<Addendum>,
 }
 
@@ -192,7 +194,7 @@ fn not_found(id: &str) -> CoreError {
 fn read_note(tx: &rusqlite::Connection, id: &str) -> Result<SessionNote> {
     let note = tx
         .query_row(
-            "SELECT id, client_code, appointment_id, template, body, status, created_at, updated_at, finalised_at
+            "SELECT id, client_code, appointment_id, template, body, status, created_at, updated_at, finalised_at, risk
              FROM session_notes WHERE id = ?1 AND deleted = 0",
             [id],
             |r| {
@@ -209,6 +211,9 @@ fn read_note(tx: &rusqlite::Connection, id: &str) -> Result<SessionNote> {
                     created_at: r.get(6)?,
                     updated_at: r.get(7)?,
                     finalised_at: r.get(8)?,
+                    risk: r
+                        .get::<_, Option<String>>(9)?
+                        .and_then(|x| super::risk::NoteRisk::parse(&x).ok().flatten()),
                     addenda: Vec::new(),
                 })
             },

@@ -19,6 +19,8 @@ pub struct DayAppointment {
     #[serde(flatten)]
     pub appointment: Appointment,
     pub client_name: Option<String>,
+    /// The client's risk or safeguarding flag, if one stands.
+    pub risk: Option<super::risk::RiskFlag>,
 }
 
 impl DayAppointment {
@@ -57,9 +59,11 @@ fn with_names(tx: &rusqlite::Connection, ids: Vec<String>) -> Result<Vec<DayAppo
     for id in ids {
         if let Some(appointment) = read(tx, &id)? {
             let client_name = Vault::names_for(tx, &appointment.client_code)?;
+            let risk = super::risk::current(tx, &appointment.client_code)?;
             out.push(DayAppointment {
                 appointment,
                 client_name,
+                risk,
             });
         }
     }
