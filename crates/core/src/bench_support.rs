@@ -141,3 +141,109 @@ pub fn raw_client_rows(vault: &Vault, code: &str) -> Result<usize> {
         .count();
     Ok(n)
 }
+
+/// A practice of `years` years for the app's benches: `active` clients seen now (and as many
+/// again whose therapy has ended), `sessions` attended sessions spread over the years, each
+/// with a finalised brief note, and this week booked — six sessions a weekday around `now`.
+/// Written in one transaction with plain SQL (setup, not how the app writes), through the
+/// store's triggers (search index, change capture).
+pub fn populate_practice(
+    vault: &mut Vault,
+    active: usize,
+    sessions: usize,
+    years: i64,
+    now: chrono::DateTime<chrono::Utc>,
+    text: impl Fn(usize) -> String,
+) -> Result<()> {
+    use chrono::{Datelike, Duration, Timelike};
+    let mut codes = Vec::with_capacity(active * 2);
+    for i in 0..active * 2 {
+        codes.push(
+            vault
+                .add_client(ClientIdentity {
+                    full_name: format!("Practice Client {i:03}"),
+                    ..Default::default()
+                })?
+                .code,
+        );
+    }
+    let tx = vault.conn.transaction()?;
+    {
+        // Those past the first `active` have ended therapy.
+        tx.execute(
+            "UPDATE clients SET status = 'closed', ended_on = '2020-01-01'
+             WHERE code IN (SELECT code FROM clients ORDER BY rowid LIMIT -1 OFFSET ?1)",
+            [active as i64],
+        )?;
+        let mut appt = tx.prepare(
+            "INSERT INTO appointments (id, client_code, starts_at, ends_at, status, hlc, device_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'h', 'bench-device')",
+        )?;
+        let mut note = tx.prepare(
+            "INSERT INTO session_notes (id, client_code, appointment_id, template, body, status,
+                 created_at, updated_at, finalised_at, hlc, device_id)
+             VALUES (?1, ?2, ?3, 'brief', ?4, 'final', ?5, ?5, ?5, 'h', 'bench-device')",
+        )?;
+        let start = now - Duration::days(years * 365);
+        let span = (now - Duration::days(1) - start).num_minutes().max(1);
+        for n in 0..sessions {
+            // Oldest first, on the hour between 09:00 and 17:00.
+            let at = start + Duration::minutes(span * n as i64 / sessions.max(1) as i64);
+            let at = at
+                .with_hour(9 + (n % 8) as u32)
+                .and_then(|t| t.with_minute(0))
+                .and_then(|t| t.with_second(0))
+                .and_then(|t| t.with_nanosecond(0))
+                .unwrap_or(at);
+            // Older sessions belong to the clients who have ended; recent ones to today's.
+            let client = if n < sessions / 2 {
+                &codes[active + n % active]
+            } else {
+                &codes[n % active]
+            };
+            let id = crate::vault::new_id();
+            appt.execute(rusqlite::params![
+                id,
+                client.as_str(),
+                at,
+                at + Duration::minutes(50),
+                "attended"
+            ])?;
+            let body = serde_json::json!({
+                "attendance": "Attended on time.",
+                "themes": text(n),
+                "plan": "Review next session.",
+            })
+            .to_string();
+            note.execute(rusqlite::params![
+                crate::vault::new_id(),
+                client.as_str(),
+                id,
+                body,
+                at + Duration::hours(1)
+            ])?;
+        }
+        // This week, Monday to Friday: six sessions a day, booked.
+        let monday = now.date_naive() - Duration::days(now.weekday().num_days_from_monday() as i64);
+        for day in 0..5 {
+            for slot in 0..6 {
+                let Some(at) = (monday + Duration::days(day))
+                    .and_hms_opt(9 + slot, 0, 0)
+                    .map(|t| t.and_utc())
+                else {
+                    continue;
+                };
+                let client = &codes[(day as usize * 6 + slot as usize) % active];
+                appt.execute(rusqlite::params![
+                    crate::vault::new_id(),
+                    client.as_str(),
+                    at,
+                    at + Duration::minutes(50),
+                    "scheduled"
+                ])?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -153,7 +153,28 @@ async function once(name) {
       await new Promise((r) => setTimeout(r, 5000));
       popout = treePssMb(app.bin).mb - mem.mb;
     }
-    return { startMs, stages, popout, ...mem };
+    // Casebook: the week and the client list, each from its data's arrival to the next
+    // painted frame (the screens' `markRender` measures), opened as a person would.
+    const views = {};
+    if (name === "casebook") {
+      for (const view of ["week", "clients"]) {
+        views[view] = await browser.executeAsync((view, done) => {
+          performance.clearMeasures(view);
+          document.getElementById(`nav-${view}`)?.click();
+          const t0 = performance.now();
+          const poll = () => {
+            const m = performance.getEntriesByName(view, "measure")[0];
+            const laid = performance.getEntriesByName(`${view}:laid-out`, "mark").pop();
+            const data = performance.getEntriesByName(`${view}:data`, "mark").pop();
+            if (m) done({ painted: m.duration, laidOut: laid && data ? laid.startTime - data.startTime : null });
+            else if (performance.now() - t0 > 20000) done(null);
+            else setTimeout(poll, 20);
+          };
+          poll();
+        }, view);
+      }
+    }
+    return { startMs, stages, popout, views, ...mem };
   } finally {
     await browser.deleteSession();
     // Casebook runs once per vault: the next launch must not find this one still leaving.
@@ -190,6 +211,16 @@ for (const name of ["minimal", "casebook"]) {
   const st = (k) => median(results[name].map((x) => x.stages[k])).toFixed(0);
   console.log(
     `${name} stages (medians, ms): launch → page loading ${st("toPage")}, → ${name === "casebook" ? "Unlock clickable" : "ready"} ${st("toUnlock")}, unlock → Today painted ${st("unlockToReady")} (the unlock's reply at ${st("unlockReply")}, main app mounted at ${st("mounted")}, Today laid out at ${st("found")}, first frame at ${st("frame1")})`,
+  );
+}
+for (const view of ["week", "clients"]) {
+  const got = results.casebook.map((x) => x.views?.[view]).filter(Boolean);
+  if (got.length === 0) {
+    console.log(`casebook: ${view} — no render measure (the screen did not report)`);
+    continue;
+  }
+  console.log(
+    `casebook: ${view === "week" ? "the week" : "the client list"} drawn ${median(got.map((g) => g.laidOut ?? 0)).toFixed(1)} ms after its data arrived, painted ${median(got.map((g) => g.painted)).toFixed(1)} ms after (median of ${got.length}; goal < 50 ms)`,
   );
 }
 console.log(
