@@ -74,6 +74,16 @@ describe("A therapist's week", () => {
     // midnight, so it is today whenever the test runs), then every fortnight, four in all.
     await click("#header-book");
     await shown("#book-form");
+    // The picker opens on the form's day (today): a key moves a day on, Enter chooses it;
+    // then the date typed back over it, as a person may do either.
+    await click("#book-date-pick");
+    await shown("#book-date-month");
+    await until(async () => (await browser.execute(() => document.activeElement?.dataset.day ?? "")) !== "", "the calendar has the focus");
+    await screenshot("date-picker.png");
+    await keys("ArrowRight");
+    await keys("Enter");
+    await until(async () => (await browser.$("#book-date").getValue()) === ukDay(1), "the picker sets tomorrow");
+    assert.equal(await present("#book-date-month"), false, "the calendar closes");
     await setValue("#book-date", ukDay(0));
     await setValue("#book-time", "00:05");
     await selectValue("#book-repeat", "fortnightly");

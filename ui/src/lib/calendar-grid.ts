@@ -1,22 +1,9 @@
-// The month grid of the date picker: weeks from Monday (as UK calendars print them), and
-// moving by day, week and month with the day kept where the month allows (31 January + one
-// month = the last day of February). Days are "YYYY-MM-DD", local calendar; no Intl.
-import { addDays } from "./format";
+// The month grid of the date picker (components/DatePicker.svelte): weeks from Monday (as UK
+// calendars print them), and moving by day, week and month with the day kept where the month
+// allows (31 January + one month = the last day of February). Days are "YYYY-MM-DD", local
+// calendar; no Intl. (Not to be confused with calendar.ts, the calendar import.)
+import { addDays, formatMonth } from "./format";
 
-export const MONTHS = [
-  "January",
-  "February",
-  "March",
-  "April",
-  "May",
-  "June",
-  "July",
-  "August",
-  "September",
-  "October",
-  "November",
-  "December",
-];
 /** Monday first: [short heading, full name for screen readers]. */
 export const WEEKDAYS: [string, string][] = [
   ["Mo", "Monday"],
@@ -30,7 +17,8 @@ export const WEEKDAYS: [string, string][] = [
 
 const pad2 = (n: number) => String(n).padStart(2, "0");
 const parts = (day: string) => day.split("-").map(Number) as [number, number, number];
-const daysIn = (y: number, m: number) => new Date(y, m, 0).getDate(); // m: 1–12
+/** The number of days in month `m` (1–12) of year `y`. */
+export const daysInMonth = (y: number, m: number) => new Date(y, m, 0).getDate();
 
 /** 0 for Monday … 6 for Sunday. */
 export function weekdayIndex(day: string): number {
@@ -39,26 +27,23 @@ export function weekdayIndex(day: string): number {
 }
 
 /** "December 2026" for any day of that month. */
-export function monthLabel(day: string): string {
-  const [y, m] = parts(day);
-  return `${MONTHS[m - 1]} ${y}`;
-}
+export const monthLabel = (day: string) => formatMonth(day);
 
-/** The same day `n` months on, clamped to the month's length. */
+/** The same day `n` months on, clamped to the month's length (31 Jan + 1 = 28 or 29 Feb). */
 export function addMonths(day: string, n: number): string {
   const [y, m, d] = parts(day);
   const index = y * 12 + (m - 1) + n;
   const ny = Math.floor(index / 12);
-  const nm = (index % 12) + 1;
-  return `${ny}-${pad2(nm)}-${pad2(Math.min(d, daysIn(ny, nm)))}`;
+  const nm = index - ny * 12 + 1;
+  return `${ny}-${pad2(nm)}-${pad2(Math.min(d, daysInMonth(ny, nm)))}`;
 }
 
 /** The weeks (Monday to Sunday) covering the month of `day`, each day as "YYYY-MM-DD". */
 export function monthWeeks(day: string): string[][] {
   const [y, m] = parts(day);
   const first = `${y}-${pad2(m)}-01`;
+  const last = `${y}-${pad2(m)}-${pad2(daysInMonth(y, m))}`;
   let d = addDays(first, -weekdayIndex(first));
-  const last = `${y}-${pad2(m)}-${pad2(daysIn(y, m))}`;
   const weeks: string[][] = [];
   while (d <= last) {
     const week: string[] = [];
@@ -73,6 +58,16 @@ export function monthWeeks(day: string): string[][] {
 
 /** Whether two days are in the same month. */
 export const sameMonth = (a: string, b: string) => a.slice(0, 7) === b.slice(0, 7);
+
+/** `day` kept within `min` and `max` (either may be "" or absent: no limit that side). */
+export function clampDay(day: string, min?: string, max?: string): string {
+  if (min && day < min) return min;
+  if (max && day > max) return max;
+  return day;
+}
+
+/** Whether `day` is within `min` and `max` (either may be "" or absent). */
+export const inRange = (day: string, min?: string, max?: string) => clampDay(day, min, max) === day;
 
 /** Where a key moves the focused day; null for a key the grid does not use. */
 export function moveByKey(day: string, key: string): string | null {

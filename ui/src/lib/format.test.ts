@@ -10,6 +10,7 @@ import {
   formatDayDate,
   formatDuration,
   formatLongDate,
+  formatMonth,
   formatShortDay,
   formatTime,
   formatTimeRange,
@@ -80,6 +81,8 @@ describe("dates", () => {
     expect(formatLongDate("2026-11-22")).toBe("Sunday 22 November 2026");
     expect(formatLongDate("2026-03-01")).toBe("Sunday 1 March 2026");
     expect(formatLongDate(new Date(2027, 0, 4))).toBe("Monday 4 January 2027");
+    expect(formatMonth("2026-12-04")).toBe("December 2026");
+    expect(formatMonth("2027-01-01")).toBe("January 2027");
   });
 
   it("gives the local calendar day and adds days across a clock change", () => {

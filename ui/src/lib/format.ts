@@ -51,6 +51,11 @@ export function formatLongDate(value: string | Date): string {
   return shown(value, (d) => `${WEEKDAYS[d.getDay()]} ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}`);
 }
 
+/** "December 2026" — a month, as a calendar's heading. */
+export function formatMonth(value: string | Date): string {
+  return shown(value, (d) => `${MONTHS[d.getMonth()]} ${d.getFullYear()}`);
+}
+
 /** "Tue 3 Mar 2026" — a day with its weekday, short. */
 export function formatDayDate(value: string | Date): string {
   return shown(
