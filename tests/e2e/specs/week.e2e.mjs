@@ -44,6 +44,16 @@ async function keys(...k) {
   await browser.keys(k);
 }
 
+/** Ctrl+K, part of her name, Enter: the client's file opens. */
+async function goToClient() {
+  await keys("Control", "k");
+  await shown("#goto-input");
+  await setValue("#goto-input", "rhian");
+  await until(async () => (await text("#goto-list")).includes(CLIENT), "Go to client finds her");
+  await keys("Enter");
+  await until(async () => (await text("#client-h")) === CLIENT, "her file opens");
+}
+
 describe("A therapist's week", () => {
   before(async function () {
     if (!process.env.CASEBOOK_APP_BIN) this.skip();
@@ -61,12 +71,7 @@ describe("A therapist's week", () => {
 
     await click("#nav-today");
     await shown("#today");
-    await keys("Control", "k");
-    await shown("#goto-input");
-    await setValue("#goto-input", "rhian");
-    await until(async () => (await text("#goto-list")).includes(CLIENT), "Go to client finds her");
-    await keys("Enter");
-    await until(async () => (await text("#client-h")) === CLIENT, "her file opens");
+    await goToClient();
     await shown("#header-start");
     await screenshot("client-header.png");
 
@@ -152,12 +157,7 @@ describe("A therapist's week", () => {
 
   it("flags a risk or safeguarding concern on a note, and sees it on the header and Today", async function () {
     this.timeout(60_000);
-    await keys("Control", "k");
-    await shown("#goto-input");
-    await setValue("#goto-input", "rhian");
-    await until(async () => (await text("#goto-list")).includes(CLIENT), "Go to client finds her");
-    await keys("Enter");
-    await until(async () => (await text("#client-h")) === CLIENT, "her file opens");
+    await goToClient();
     assert.equal(await present("#header-risk"), false, "no flag yet");
     await click("#header-new-note");
     await shown("#note-risk-flagged");

@@ -60,6 +60,11 @@ describe("the risk flag on a note", () => {
     flushSync();
     await vi.waitFor(() => expect(api.setNoteRisk).toHaveBeenCalledWith("n1", "flagged"), { timeout: 3000 });
     // Saved once: a further save of the text does not send it again.
+    const saves = vi.mocked(api.saveNote).mock.calls.length;
+    const text = document.querySelector<HTMLTextAreaElement>("#note-field-text")!;
+    text.value += " Plan agreed.";
+    text.dispatchEvent(new Event("input", { bubbles: true }));
+    await vi.waitFor(() => expect(vi.mocked(api.saveNote).mock.calls.length).toBe(saves + 1), { timeout: 3000 });
     expect(api.setNoteRisk).toHaveBeenCalledTimes(1);
   });
 
