@@ -157,6 +157,7 @@ fn enter(
             let _ = app.emit("notice", session_clock::Notice { message });
         }
         state.install(&mut slot, vault, epoch)?;
+        crate::memory::release_after_unlock(app);
     }
     state.touch();
     let vault = slot.as_mut().ok_or_else(UiError::locked)?;

@@ -31,6 +31,7 @@ pub mod commands;
 pub mod delayed_end;
 pub mod error;
 pub mod instance;
+pub mod memory;
 pub mod offsite;
 pub mod rendering;
 pub mod rights;

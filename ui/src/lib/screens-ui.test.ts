@@ -367,6 +367,34 @@ describe("what is left to do, on Today", () => {
     expect(app.newNoteSession).toBe("a9");
   });
 
+  it("shows the oldest five of a long list, and all of it on asking", async () => {
+    const booked = (i: number) => ({
+      id: `old${i}`,
+      client_code: "C-7KQ2",
+      client_name: null,
+      starts_at: `2026-03-0${i}T10:00:00Z`,
+      ends_at: `2026-03-0${i}T10:50:00Z`,
+      status: "scheduled" as const,
+    });
+    m.today.mockResolvedValue({ date: isoDay(), appointments: [], next: null, clock: idleClock() });
+    m.accessRequests.mockResolvedValue([]);
+    m.workTodo.mockResolvedValue({ to_mark: [1, 2, 3, 4, 5, 6, 7].map(booked), notes_to_finish: [] });
+    show(Today, {});
+    await vi.waitFor(() => expect($("#todo")).not.toBeNull());
+    expect(text("#to-mark-h")).toBe("Mark 7 sessions from before today");
+    const rows = () => [...document.querySelectorAll("#to-mark-list select")].map((s) => s.id);
+    expect(rows()).toEqual(["mark-old1", "mark-old2", "mark-old3", "mark-old4", "mark-old5"]);
+    const more = $("#to-mark-all") as HTMLButtonElement;
+    expect(more.textContent?.trim()).toBe("Show all 7");
+    expect(more.getAttribute("aria-expanded")).toBe("false");
+    more.click();
+    await tick();
+    expect(rows()).toHaveLength(7);
+    expect(more.getAttribute("aria-expanded")).toBe("true");
+    expect(more.textContent?.trim()).toBe("Show only the oldest 5");
+    expect($("#to-finish-all")).toBeNull();
+  });
+
   it("shows nothing when nothing is left", async () => {
     m.today.mockResolvedValue({ date: isoDay(), appointments: [], next: null, clock: idleClock() });
     m.accessRequests.mockResolvedValue([]);
