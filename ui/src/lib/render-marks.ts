@@ -1,5 +1,5 @@
 // How long a screen takes to draw its data once the data is here: `<name>:data` when it
-// arrives, `<name>:laid-out` once Svelte has updated the page and the browser has laid it
+// arrives, `<name>:data:dom` once Svelte has made its elements, `<name>:laid-out` once Svelte has updated the page and the browser has laid it
 // out, and a `<name>` measure up to the next painted frame. Read by the desktop bench
 // (tests/e2e/bench/startup.mjs) for the week and the client list; a few timestamps, kept in
 // the page only (performance entries never leave it).
@@ -14,6 +14,7 @@ export async function markRender(name: string): Promise<void> {
   const m = renderMarks(name);
   performance.mark(m.data);
   await tick();
+  performance.mark(`${m.data}:dom`);
   document.body.getBoundingClientRect(); // forces the layout now
   performance.mark(m.laidOut);
   await new Promise<void>((resolve) => {
