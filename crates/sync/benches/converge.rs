@@ -25,6 +25,19 @@ const PASSPHRASE: &str = "bench passphrase";
 struct Memory {
     logs: BTreeMap<String, BTreeMap<u64, Vec<u8>>>,
     bytes_in: usize,
+    /// Each blob received: its kind and size.
+    received: Vec<(blob::Kind, usize)>,
+}
+
+impl Memory {
+    /// The blobs received since `from` (an index into `received`), as "kind size, …".
+    fn since(&self, from: usize) -> String {
+        self.received[from..]
+            .iter()
+            .map(|(k, n)| format!("{k:?} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 struct Conn<'a> {
@@ -49,6 +62,8 @@ impl Remote for Conn<'_> {
     }
     fn put(&mut self, seq: u64, bytes: &[u8]) -> Result<(), RemoteError> {
         self.server.bytes_in += bytes.len();
+        let kind = blob::Envelope::parse(bytes).expect("a blob").outer.kind;
+        self.server.received.push((kind, bytes.len()));
         self.server
             .logs
             .entry(self.me.clone())
@@ -76,6 +91,9 @@ impl Remote for Conn<'_> {
         Ok(())
     }
 }
+
+/// An account id as the server makes them (a UUID), so blob sizes are as on the wire.
+const ACCOUNT: &str = "0193a4f2-7c1e-7d3a-9f2b-5e8c1d2a3b4c";
 
 fn env_usize(k: &str, d: usize) -> usize {
     std::env::var(k)
@@ -192,7 +210,7 @@ fn offline_changes(v: &mut Vault, n: usize, tag: &str) {
 
 fn sync(d: &mut Device, list: &DeviceList, keys: &PracticeKeys, server: &mut Memory) {
     let me = d.id.clone();
-    let mut engine = Engine::load(&mut d.vault, "bench", &me, &d.key, keys, list).expect("engine");
+    let mut engine = Engine::load(&mut d.vault, ACCOUNT, &me, &d.key, keys, list).expect("engine");
     engine
         .run(&mut Conn {
             server,
@@ -226,17 +244,49 @@ fn main() {
             "the two computers did not converge"
         );
         bytes = server.bytes_in;
-        // One one-field edit, on the wire.
-        let before = server.bytes_in;
+        // One one-field edit, on the wire. The first edit of a client since notes were added
+        // also stores the client's retention review date (worked out when read or when the
+        // identity changes), a clinical change: shown apart.
         let code = a[0].vault.list_clients(true).expect("list")[0].code.clone();
-        let changes: casebook_core::records::clients::IdentityChanges =
-            serde_json::from_value(serde_json::json!({ "email": "one@field.example" }))
-                .expect("json");
-        a[0].vault.edit_client(&code, &changes, None).expect("edit");
+        let mut edit = |field: &str, value: &str| {
+            let (before, blobs) = (server.bytes_in, server.received.len());
+            let changes: casebook_core::records::clients::IdentityChanges =
+                serde_json::from_value(serde_json::json!({ field: value })).expect("json");
+            a[0].vault.edit_client(&code, &changes, None).expect("edit");
+            sync(&mut a[0], &list, &keys, &mut server);
+            (server.bytes_in - before, server.since(blobs))
+        };
+        let (first, blobs) = edit("email", "one@field.example");
+        println!("the client's first edit since notes were added: {first} bytes ({blobs})");
+        let (again, blobs) = edit("phone", "01632 960 001");
+        println!("one-field edit (a client's phone): {again} bytes on the wire ({blobs})");
+        // A one-field clinical edit: a draft note's text. Its blob also carries the audit
+        // entries waiting (its own; the identity edits' rode with the new draft).
+        let before = server.bytes_in;
+        let draft = a[0]
+            .vault
+            .add_note(
+                &code,
+                NoteTemplate::Free,
+                &[("text".into(), "draft".into())],
+                None,
+            )
+            .expect("a draft")
+            .id;
         sync(&mut a[0], &list, &keys, &mut server);
         println!(
-            "one-field edit: {} bytes on the wire",
+            "  (a new draft note, for the next edit: {} bytes)",
             server.bytes_in - before
+        );
+        let (before, blobs) = (server.bytes_in, server.received.len());
+        a[0].vault
+            .edit_note(&draft, &[("text".into(), "draft, edited".into())])
+            .expect("edit");
+        sync(&mut a[0], &list, &keys, &mut server);
+        println!(
+            "one-field edit (a draft note's text, its audit entry inside): {} bytes on the wire ({})",
+            server.bytes_in - before,
+            server.since(blobs)
         );
     }
     let (make, converge) = (median(make), median(converge));

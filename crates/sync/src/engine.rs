@@ -9,7 +9,6 @@
 //! suspect is applied, and local work carries on. State lives in the vault ([`Vault::sync_get`]),
 //! so a crash at any step resumes where it stopped.
 
-use casebook_core::merge::RowChange;
 use casebook_core::registry::Store;
 use casebook_core::{CoreError, Vault};
 use casebook_wire::Head;
@@ -17,6 +16,7 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::batch::Batch;
 use crate::blob::{self, Envelope, Expect, Inner, Kind};
 use crate::chain::{Accepted, Alarm, Chains};
 use crate::checkpoint::{self, AuditMark, Chunk, Written};
@@ -230,9 +230,14 @@ impl<'a> Engine<'a> {
     }
 
     /// Seals this device's captured changes into blobs, kept in the vault until acknowledged;
-    /// with nothing to seal for [`HEARTBEAT_SECONDS`] (or ever), a heartbeat.
+    /// with nothing to seal for [`HEARTBEAT_SECONDS`] (or ever), a heartbeat. This device's
+    /// audit entries not sent yet ride in the clinical blobs and heartbeats sealed (never in
+    /// identity blobs, never alone): an entry left waiting by identity edits alone goes with
+    /// a heartbeat once it is [`HEARTBEAT_SECONDS`] old.
     pub fn seal(&mut self) -> Result<usize, SyncError> {
         let mut sealed = 0;
+        // Blobs that carried audit entries (clinical blobs and heartbeats).
+        let mut carriers = 0;
         for (i, (store, kind)) in [
             (Store::Clinical, Kind::Clinical),
             (Store::Identity, Kind::Identity),
@@ -255,9 +260,15 @@ impl<'a> Engine<'a> {
                     self.save()?;
                     continue;
                 }
-                let payload = serde_json::to_vec(&out.changes)
-                    .map_err(|e| SyncError::Core(CoreError::Corrupt(e.to_string())))?;
-                self.seal_one(kind, &payload, next)?;
+                let mut batch = Batch {
+                    changes: out.changes,
+                    audit: Vec::new(),
+                };
+                if kind == Kind::Clinical {
+                    self.take_audit(&mut batch, &mut next)?;
+                    carriers += 1;
+                }
+                self.seal_one(kind, &encode(&batch)?, next)?;
                 sealed += 1;
             }
         }
@@ -268,20 +279,48 @@ impl<'a> Engine<'a> {
             .is_none_or(|t| self.now - t >= HEARTBEAT_SECONDS);
         // Blobs still waiting to be sent move the head once they are: no heartbeat beside
         // them (a computer offline for a week does not pile up 168 of them).
-        if sealed == 0 && !due && quiet && self.vault.sealed_unacked()?.is_empty() {
-            let next = self.state.clone();
-            self.seal_one(Kind::Heartbeat, b"[]", next)?;
+        let idle = sealed == 0 && quiet;
+        if !due
+            && carriers == 0
+            && (idle || self.audit_waiting_long()?)
+            && self.vault.sealed_unacked()?.is_empty()
+        {
+            let mut next = self.state.clone();
+            let mut batch = Batch::default();
+            self.take_audit(&mut batch, &mut next)?;
+            self.seal_one(Kind::Heartbeat, &encode(&batch)?, next)?;
             sealed += 1;
+            carriers += 1;
         }
-        // The audit trail travels with changes and heartbeats, never on its own: applying
-        // changes writes an audit entry, and a blob of that alone would wake the others, whose
-        // applying would write one, and so on.
+        // Entries beyond what one blob carries follow in blobs of their own, but only beside
+        // a blob that carried some: applying changes writes an audit entry, and a blob of that
+        // alone would wake the others, whose applying would write one, and so on.
         if due {
             sealed += self.seal_checkpoint()?;
-        } else if sealed > 0 {
+        } else if carriers > 0 {
             sealed += self.seal_audit()?;
         }
         Ok(sealed)
+    }
+
+    /// Moves this device's audit entries not sent yet (a batch at most) into `batch`.
+    fn take_audit(&mut self, batch: &mut Batch, next: &mut State) -> Result<(), SyncError> {
+        batch.audit = self.vault.audit_outgoing(next.audit_sent, BATCH)?;
+        if let Some(last) = batch.audit.last() {
+            next.audit_sent = last.seq;
+        }
+        Ok(())
+    }
+
+    /// Whether the oldest audit entry not sent yet has waited [`HEARTBEAT_SECONDS`].
+    fn audit_waiting_long(&self) -> Result<bool, SyncError> {
+        let oldest = self.vault.audit_outgoing(self.state.audit_sent, 1)?;
+        Ok(oldest
+            .first()
+            .is_some_and(|e| match chrono::DateTime::parse_from_rfc3339(&e.at) {
+                Ok(at) => self.now - at.timestamp() >= HEARTBEAT_SECONDS,
+                Err(_) => true,
+            }))
     }
 
     /// Whether a checkpoint is due: after [`checkpoint::AFTER_CHANGES`] changes, a day with
@@ -612,29 +651,47 @@ impl<'a> Engine<'a> {
             Accepted::AlreadyHad => return Ok(Taken::Applied),
             Accepted::New => {}
         }
-        if matches!(kind, Kind::Clinical | Kind::Identity) {
-            let changes: Vec<RowChange> = match serde_json::from_slice(&opened.payload) {
-                Ok(c) => c,
-                Err(_) => {
-                    self.state.chains = before;
-                    return Err(altered());
-                }
+        if Batch::carried_by(kind) {
+            let Some(batch) = Batch::decode(kind, &opened.payload) else {
+                self.state.chains = before;
+                return Err(altered());
             };
-            match self.vault.apply_remote(&changes) {
-                Ok(r) => {
-                    report.applied_changes += r.applied;
-                    report.conflicts += r.conflicts;
+            // The audit entries first: refused, nothing of the blob is applied; kept, the
+            // changes after them may still be refused (and the blob read again later, when
+            // the entries already held are skipped).
+            if !batch.audit.is_empty() {
+                match self.vault.audit_apply_remote(device, &batch.audit) {
+                    Ok(_) => {}
+                    Err(CoreError::SyncIntegrity(_)) => {
+                        self.state.chains = before;
+                        return Err(SyncError::Alarm(Alarm::AuditTrail {
+                            device: device.to_string(),
+                            seq,
+                        }));
+                    }
+                    Err(e) => {
+                        self.state.chains = before;
+                        return Err(e.into());
+                    }
                 }
-                Err(CoreError::SyncIntegrity(_)) => {
-                    self.state.chains = before;
-                    return Err(SyncError::Alarm(Alarm::Immutable {
-                        device: device.to_string(),
-                        seq,
-                    }));
-                }
-                Err(e) => {
-                    self.state.chains = before;
-                    return Err(e.into());
+            }
+            if !batch.changes.is_empty() {
+                match self.vault.apply_remote(&batch.changes) {
+                    Ok(r) => {
+                        report.applied_changes += r.applied;
+                        report.conflicts += r.conflicts;
+                    }
+                    Err(CoreError::SyncIntegrity(_)) => {
+                        self.state.chains = before;
+                        return Err(SyncError::Alarm(Alarm::Immutable {
+                            device: device.to_string(),
+                            seq,
+                        }));
+                    }
+                    Err(e) => {
+                        self.state.chains = before;
+                        return Err(e.into());
+                    }
                 }
             }
         }
@@ -857,4 +914,11 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
 enum Taken {
     Applied,
     Waiting,
+}
+
+/// A batch's payload bytes.
+fn encode(batch: &Batch) -> Result<Vec<u8>, SyncError> {
+    batch
+        .encode()
+        .map_err(|e| SyncError::Core(CoreError::Corrupt(e.to_string())))
 }

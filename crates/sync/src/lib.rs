@@ -5,6 +5,7 @@
 //! in per-device logs on the untrusted server, and checks everything the server sends back.
 //!
 //! * [`blob`] — the blob format: sealing and opening, signature and headers;
+//! * [`batch`] — what a blob of changes or a heartbeat carries: changes and audit entries;
 //! * [`chain`] — each device's hash chain and the heads seen, and the alarms a lying or
 //!   broken server raises (rollback, fork, replay, gaps, withheld changes);
 //! * [`checkpoint`] — a device's whole state as chunks in its log, so its log can be cut;
@@ -16,6 +17,7 @@
 //! * [`watch`] — `sync watch`: a run after every local edit, every change on another computer
 //!   (the server's long-poll on heads) and every few minutes.
 
+pub mod batch;
 pub mod blob;
 pub mod chain;
 pub mod checkpoint;

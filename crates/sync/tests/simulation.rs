@@ -309,7 +309,7 @@ impl Remote for Conn<'_> {
                 schema: 8,
                 len: 0,
             };
-            out[0].1 = blob::seal(inner, b"[]", &self.server.recipient, &self.server.forger)
+            out[0].1 = blob::seal(inner, b"{}", &self.server.recipient, &self.server.forger)
                 .expect("a forged blob");
             self.server.told.last_mut().expect("told").2 = true;
         }
@@ -567,7 +567,9 @@ fn rows_on_server(
             let opened = blob::open(bytes, &at, key, secret).expect("opens");
             let rows: Vec<casebook_core::merge::RowChange> = match kind {
                 Kind::Clinical | Kind::Identity => {
-                    serde_json::from_slice(&opened.payload).expect("rows")
+                    casebook_sync::batch::Batch::decode(kind, &opened.payload)
+                        .expect("a batch")
+                        .changes
                 }
                 Kind::Checkpoint | Kind::IdentityCheckpoint => {
                     casebook_sync::checkpoint::Chunk::decode(&opened.payload)
@@ -974,11 +976,11 @@ fn a_quiet_computer_sends_a_heartbeat_every_hour() {
     let quiet = sync_at(&mut p, 0, &mut server, Some(t0)).expect("first run");
     assert_eq!(
         (quiet.sealed, quiet.sent),
-        (2, 2),
-        "a heartbeat at the first run, and the audit trail with it"
+        (1, 1),
+        "a heartbeat at the first run, the audit trail inside it"
     );
     assert_eq!(kinds(&server, &me), [Kind::Heartbeat]);
-    assert_eq!(audit_blobs(&server, &me), 1);
+    assert_eq!(audit_blobs(&server, &me), 0);
     let again = sync_at(&mut p, 0, &mut server, Some(t0 + 600)).expect("ten minutes on");
     assert_eq!(again.sealed, 0, "no heartbeat within the hour");
     let hour = sync_at(&mut p, 0, &mut server, Some(t0 + 3_600)).expect("an hour on");
@@ -1021,13 +1023,71 @@ fn a_quiet_computer_sends_a_heartbeat_every_hour() {
     let before = blobs(&server);
     let audit_before = audit_blobs(&server, &me);
     let busy = sync_at(&mut p, 0, &mut server, Some(t0 + 9_000)).expect("a busy run");
-    assert!(busy.sealed >= 2, "the change and the audit entries of it");
+    assert_eq!(
+        busy.sealed, 2,
+        "the client's clinical and identity rows, the audit entries riding in the first"
+    );
     assert_eq!(blobs(&server), before + busy.sealed);
-    assert_eq!(audit_blobs(&server, &me), audit_before + 1);
+    assert_eq!(audit_blobs(&server, &me), audit_before);
     let sent = kinds(&server, &me);
     assert!(
         sent[2..].iter().all(|k| *k != Kind::Heartbeat),
         "the changes, and no heartbeat beside them: {sent:?}"
+    );
+    let entries = |p: &mut Practice, i: usize, of: &str| -> usize {
+        p.devices[i]
+            .vault
+            .as_mut()
+            .expect("open")
+            .verify_audit()
+            .expect("verifies")
+            .devices
+            .iter()
+            .find(|c| c.device == of)
+            .map_or(0, |c| c.entries as usize)
+    };
+    sync_at(&mut p, 1, &mut server, Some(t0 + 9_010)).expect("the other's run");
+    let held = entries(&mut p, 1, &me);
+
+    // An edit of a name or contact detail alone is one identity blob: its audit entry (under
+    // the clinical key) waits for the next clinical blob or heartbeat... (Real time from
+    // here: the entries are stamped by the vault's own clock.)
+    let now = chrono::Utc::now().timestamp();
+    let edit_email = |p: &mut Practice, email: &str| {
+        let v = p.devices[0].vault.as_mut().expect("open");
+        let code = v.list_clients(false).expect("clients")[0].code.clone();
+        let changes: casebook_core::records::clients::IdentityChanges =
+            serde_json::from_value(serde_json::json!({ "email": email })).expect("json");
+        v.edit_client(&code, &changes, None).expect("an edit");
+    };
+    edit_email(&mut p, "busy@example.org");
+    let edit = sync_at(&mut p, 0, &mut server, Some(now)).expect("the edit's run");
+    assert_eq!(
+        edit.sealed,
+        1,
+        "{:?}",
+        server.logs[&me]
+            .values()
+            .map(|b| Envelope::parse(b).expect("a blob").outer.kind)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(kinds(&server, &me).last(), Some(&Kind::Identity));
+    let quiet = sync_at(&mut p, 0, &mut server, Some(now + 60)).expect("a minute on");
+    assert_eq!(quiet.sealed, 0, "no blob for the entry alone");
+    sync_at(&mut p, 1, &mut server, Some(now + 70)).expect("the other's run");
+    assert_eq!(entries(&mut p, 1, &me), held, "the entry waits");
+    // ...and a computer whose only edits are names, every 50 minutes, still sends its trail
+    // within the hour: the oldest entry waiting an hour brings a heartbeat.
+    edit_email(&mut p, "busier@example.org");
+    sync_at(&mut p, 0, &mut server, Some(now + 3_000)).expect("the second edit's run");
+    assert_eq!(kinds(&server, &me).last(), Some(&Kind::Identity));
+    let later = sync_at(&mut p, 0, &mut server, Some(now + 3_700)).expect("past the hour");
+    assert_eq!(later.sealed, 1);
+    assert_eq!(kinds(&server, &me).last(), Some(&Kind::Heartbeat));
+    sync_at(&mut p, 1, &mut server, Some(now + 3_710)).expect("the other's run");
+    assert!(
+        entries(&mut p, 1, &me) >= held + 2,
+        "the heartbeat brought both edits' entries"
     );
 }
 

@@ -268,7 +268,9 @@ pub(crate) fn recompute(cx: &mut Ctx<'_>, code: &str) -> Result<()> {
         Some(last) => Some(policy.review_date(last, born(cx.tx, code)?).0),
         None => None,
     };
-    // Called on reads too (the review list, a client's date): write only what changed.
+    // Called on reads too (the review list, a client's date), and on every identity edit:
+    // write only what changed (no row and no date are the same: nothing to review yet), so
+    // an edit of an email sends nothing of the clinical store to the other computers.
     let stored: Option<Option<NaiveDate>> = cx
         .tx
         .query_row(
@@ -277,7 +279,7 @@ pub(crate) fn recompute(cx: &mut Ctx<'_>, code: &str) -> Result<()> {
             |r| r.get(0),
         )
         .optional()?;
-    if stored == Some(review_on) {
+    if stored.flatten() == review_on {
         return Ok(());
     }
     let hlc = cx.stamp();
