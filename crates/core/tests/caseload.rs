@@ -94,3 +94,31 @@ fn each_client_shows_next_session_last_seen_attended_and_notes_to_finish() {
     assert_eq!(last.action, "client.list");
     assert_eq!(last.detail.as_deref(), Some("count=3 caseload"));
 }
+
+#[test]
+fn giving_back_the_page_cache_loses_nothing() {
+    // The desktop app drops SQLite's page cache once an unlock has settled
+    // (`Vault::release_cache`): every later read finds the same records, read again from disk.
+    let (_dir, mut v, codes) = practice::with_clients(&["Ada Example", "Ben Sample"]);
+    let now = Utc::now();
+    let before = v.caseload(false, now).unwrap();
+    v.release_cache().unwrap();
+    let after = v.caseload(false, now).unwrap();
+    let json = |x: &Vec<casebook_core::CaseloadEntry>| serde_json::to_string(x).unwrap();
+    assert_eq!(json(&before), json(&after));
+    assert_eq!(after.len(), codes.len());
+    // And the vault still writes after it.
+    v.release_cache().unwrap();
+    let c = v
+        .add_client(casebook_core::ClientIdentity {
+            full_name: "Cal New".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(
+        v.list_clients(false)
+            .unwrap()
+            .iter()
+            .any(|x| x.code == c.code)
+    );
+}
