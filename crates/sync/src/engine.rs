@@ -651,98 +651,57 @@ impl<'a> Engine<'a> {
             Accepted::AlreadyHad => return Ok(Taken::Applied),
             Accepted::New => {}
         }
-        if Batch::carried_by(kind) {
-            let Some(batch) = Batch::decode(kind, &opened.payload) else {
-                self.state.chains = before;
-                return Err(altered());
-            };
-            // The audit entries first: refused, nothing of the blob is applied; kept, the
-            // changes after them may still be refused (and the blob read again later, when
-            // the entries already held are skipped).
-            if !batch.audit.is_empty() {
-                match self.vault.audit_apply_remote(device, &batch.audit) {
-                    Ok(_) => {}
-                    Err(CoreError::SyncIntegrity(_)) => {
-                        self.state.chains = before;
-                        return Err(SyncError::Alarm(Alarm::AuditTrail {
-                            device: device.to_string(),
-                            seq,
-                        }));
-                    }
-                    Err(e) => {
-                        self.state.chains = before;
-                        return Err(e.into());
-                    }
+        // Applying: on any failure the chain goes back to before this blob, nothing of it
+        // counts, and the run stops.
+        let immutable = || Alarm::Immutable {
+            device: device.to_string(),
+            seq,
+        };
+        let audit_trail = || Alarm::AuditTrail {
+            device: device.to_string(),
+            seq,
+        };
+        let applied = (|| -> Result<(), SyncError> {
+            if Batch::carried_by(kind) {
+                let batch = Batch::decode(kind, &opened.payload).ok_or_else(altered)?;
+                // The audit entries first: refused, nothing of the blob is applied; kept, the
+                // changes after them may still be refused (and the blob read again later,
+                // when the entries already held are skipped).
+                if !batch.audit.is_empty() {
+                    integrity(
+                        self.vault.audit_apply_remote(device, &batch.audit),
+                        audit_trail,
+                    )?;
+                }
+                if !batch.changes.is_empty() {
+                    let r = integrity(self.vault.apply_remote(&batch.changes), immutable)?;
+                    report.applied_changes += r.applied;
+                    report.conflicts += r.conflicts;
                 }
             }
-            if !batch.changes.is_empty() {
-                match self.vault.apply_remote(&batch.changes) {
-                    Ok(r) => {
-                        report.applied_changes += r.applied;
-                        report.conflicts += r.conflicts;
-                    }
-                    Err(CoreError::SyncIntegrity(_)) => {
-                        self.state.chains = before;
-                        return Err(SyncError::Alarm(Alarm::Immutable {
-                            device: device.to_string(),
-                            seq,
-                        }));
-                    }
-                    Err(e) => {
-                        self.state.chains = before;
-                        return Err(e.into());
-                    }
+            if let Some(chunk) = chunk.filter(|_| in_full) {
+                if let Some(mark) = chunk.audit.as_ref().filter(|_| restarts) {
+                    self.vault.audit_restart(device, mark.seq, &mark.hash)?;
+                }
+                let r = integrity(self.vault.apply_checkpoint(&chunk.rows), immutable)?;
+                report.applied_changes += r.applied;
+                let end = seq + u64::from(chunk.of - chunk.part);
+                if seq < end {
+                    self.state.restarting.insert(device.to_string(), end);
+                } else {
+                    self.state.restarting.remove(device);
                 }
             }
-        }
-        if let Some(chunk) = chunk.filter(|_| in_full) {
-            if let Some(mark) = chunk.audit.as_ref().filter(|_| restarts) {
-                self.vault.audit_restart(device, mark.seq, &mark.hash)?;
+            if kind == Kind::Audit {
+                let entries: Vec<casebook_core::audit::AuditEntry> =
+                    serde_json::from_slice(&opened.payload).map_err(|_| altered())?;
+                integrity(self.vault.audit_apply_remote(device, &entries), audit_trail)?;
             }
-            match self.vault.apply_checkpoint(&chunk.rows) {
-                Ok(r) => report.applied_changes += r.applied,
-                Err(CoreError::SyncIntegrity(_)) => {
-                    self.state.chains = before;
-                    return Err(SyncError::Alarm(Alarm::Immutable {
-                        device: device.to_string(),
-                        seq,
-                    }));
-                }
-                Err(e) => {
-                    self.state.chains = before;
-                    return Err(e.into());
-                }
-            }
-            let end = seq + u64::from(chunk.of - chunk.part);
-            if seq < end {
-                self.state.restarting.insert(device.to_string(), end);
-            } else {
-                self.state.restarting.remove(device);
-            }
-        }
-        if kind == Kind::Audit {
-            let entries: Vec<casebook_core::audit::AuditEntry> =
-                match serde_json::from_slice(&opened.payload) {
-                    Ok(e) => e,
-                    Err(_) => {
-                        self.state.chains = before;
-                        return Err(altered());
-                    }
-                };
-            match self.vault.audit_apply_remote(device, &entries) {
-                Ok(_) => {}
-                Err(CoreError::SyncIntegrity(_)) => {
-                    self.state.chains = before;
-                    return Err(SyncError::Alarm(Alarm::AuditTrail {
-                        device: device.to_string(),
-                        seq,
-                    }));
-                }
-                Err(e) => {
-                    self.state.chains = before;
-                    return Err(e.into());
-                }
-            }
+            Ok(())
+        })();
+        if let Err(e) = applied {
+            self.state.chains = before;
+            return Err(e);
         }
         self.state.heard.insert(device.to_string(), self.now);
         self.save()?;
@@ -914,6 +873,15 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
 enum Taken {
     Applied,
     Waiting,
+}
+
+/// A core result, with the core's refusal of a change to what must never change (or of
+/// audit entries that do not extend the chain) named as `alarm`.
+fn integrity<T>(r: Result<T, CoreError>, alarm: impl FnOnce() -> Alarm) -> Result<T, SyncError> {
+    r.map_err(|e| match e {
+        CoreError::SyncIntegrity(_) => SyncError::Alarm(alarm()),
+        e => e.into(),
+    })
 }
 
 /// A batch's payload bytes.
