@@ -24,11 +24,11 @@ pub fn release_after_unlock(app: &AppHandle) {
         .spawn(move || {
             std::thread::sleep(SETTLE_AFTER);
             let state = app.state::<AppState>();
-            if let Some(slot) = state.try_vault_slot() {
-                if let Some(vault) = slot.as_ref() {
-                    // Only memory is at stake: a failure leaves the cache where it was.
-                    let _ = vault.release_cache();
-                }
+            if let Some(slot) = state.try_vault_slot()
+                && let Some(vault) = slot.as_ref()
+            {
+                // Only memory is at stake: a failure leaves the cache where it was.
+                let _ = vault.release_cache();
             }
             return_free_pages();
         });

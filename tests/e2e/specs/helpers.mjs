@@ -180,12 +180,37 @@ export async function until(f, what, timeout = 20_000) {
   await browser.waitUntil(poll, { timeout, timeoutMsg: `Timed out waiting until ${what}` });
 }
 
-/** Saves a screenshot into CASEBOOK_SCREENSHOTS, when that folder is given. */
+/**
+ * Saves a screenshot into CASEBOOK_SCREENSHOTS, when that folder is given.
+ *
+ * Without a GPU the app runs WebKit without compositing (src-tauri/src/rendering.rs), where
+ * a snapshot waits for the next painted frame and a still page paints none. So a pixel in
+ * the corner, one step from transparent, changes on every frame until the snapshot is in.
+ */
 export async function screenshot(name) {
   const dir = process.env.CASEBOOK_SCREENSHOTS;
   if (!dir) return;
   mkdirSync(dir, { recursive: true });
-  await browser.saveScreenshot(join(dir, name));
+  await browser.execute(() => {
+    const dot = document.createElement("div");
+    dot.id = "e2e-frame-nudge";
+    dot.setAttribute("aria-hidden", "true");
+    dot.style.cssText = "position:fixed;left:0;top:0;width:1px;height:1px;pointer-events:none";
+    document.body.append(dot);
+    let odd = false;
+    const paint = () => {
+      if (!dot.isConnected) return;
+      odd = !odd;
+      dot.style.background = odd ? "rgba(0,0,0,0.01)" : "rgba(0,0,0,0.02)";
+      requestAnimationFrame(paint);
+    };
+    paint();
+  });
+  try {
+    await browser.saveScreenshot(join(dir, name));
+  } finally {
+    await browser.execute(() => document.getElementById("e2e-frame-nudge")?.remove());
+  }
 }
 
 /** "49:57" → 2997; "-02:15" → -135. */
