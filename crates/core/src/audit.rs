@@ -188,6 +188,62 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+/// An entry as a computer sends it to the practice's others: every field but the two chain
+/// hashes, which the receiver computes from the entry it already holds before it
+/// ([`crate::Vault::audit_apply_sent`]). The blob that carries it is signed by its writer
+/// and chained to the blob before, so the hashes would add ~130 bytes to every blob and
+/// nothing a forger could not also compute; the numbers must still follow on one by one.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SentEntry {
+    #[serde(rename = "n")]
+    pub seq: i64,
+    pub at: String,
+    #[serde(rename = "d")]
+    pub device_id: String,
+    #[serde(rename = "a")]
+    pub action: String,
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub client_code: Option<String>,
+    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+    #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl From<&AuditEntry> for SentEntry {
+    fn from(e: &AuditEntry) -> Self {
+        SentEntry {
+            seq: e.seq,
+            at: e.at.clone(),
+            device_id: e.device_id.clone(),
+            action: e.action.clone(),
+            client_code: e.client_code.clone(),
+            object_id: e.object_id.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+impl SentEntry {
+    /// The whole entry, linked after the entry whose hash is `prev_hash`.
+    pub(crate) fn linked_after(&self, prev_hash: &str) -> AuditEntry {
+        let mut e = AuditEntry {
+            seq: self.seq,
+            at: self.at.clone(),
+            device_id: self.device_id.clone(),
+            action: self.action.clone(),
+            client_code: self.client_code.clone(),
+            object_id: self.object_id.clone(),
+            detail: self.detail.clone(),
+            prev_hash: prev_hash.to_string(),
+            hash: String::new(),
+        };
+        e.hash = e.compute_hash();
+        e
+    }
+}
+
 /// The fields an action fills in about itself.
 #[derive(Default, Debug, Clone)]
 pub struct Target {

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use crate::audit::{AuditEntry, COLUMNS, GENESIS, row_to_entry};
+use crate::audit::{AuditEntry, COLUMNS, GENESIS, SentEntry, row_to_entry};
 use crate::error::{CoreError, Result};
 use crate::vault::Vault;
 
@@ -107,10 +107,6 @@ impl Vault {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// Keeps entries of `device`'s chain, each verified to extend what is held here. Entries
-    /// already held (the same hash at the same number) are skipped; anything else that does
-    /// not extend the chain is refused whole ([`CoreError::SyncIntegrity`]), nothing kept.
-    /// Returns how many were new. Applying them is not itself audited: they are the record.
     /// `device`'s chain starts again after entry `seq` (hash `hash`): the entries up to it
     /// were cut from its log before this computer read them (a checkpoint's audit mark).
     /// Nothing changes when this computer already holds the chain that far.
@@ -129,54 +125,109 @@ impl Vault {
         Ok(())
     }
 
+    /// Keeps entries of `device`'s chain, each verified to extend what is held here. Entries
+    /// already held (the same hash at the same number) are skipped; anything else that does
+    /// not extend the chain is refused whole ([`CoreError::SyncIntegrity`]), nothing kept.
+    /// Returns how many were new. Applying them is not itself audited: they are the record.
     pub fn audit_apply_remote(&mut self, device: &str, entries: &[AuditEntry]) -> Result<usize> {
         let tx = self.conn.transaction()?;
-        let (mut seq, mut prev) = last(&tx, device)?;
-        let mut added = 0;
-        for e in entries {
-            if e.seq <= seq {
-                let held: Option<String> = tx
-                    .query_row(
-                        "SELECT hash FROM main.audit_remote WHERE chain = ?1 AND seq = ?2",
-                        params![device, e.seq],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if held.as_deref() == Some(e.hash.as_str()) && e.compute_hash() == e.hash {
-                    continue;
-                }
-                return Err(CoreError::SyncIntegrity(format!(
-                    "audit entry #{} of computer {device} differs from the one held",
-                    e.seq
-                )));
-            }
-            check_link(e, seq + 1, &prev).map_err(|why| {
-                CoreError::SyncIntegrity(format!("the audit trail of computer {device}: {why}"))
-            })?;
-            tx.execute(
-                &format!(
-                    "INSERT INTO main.audit_remote (chain, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-                ),
-                params![
-                    device,
-                    e.seq,
-                    e.at,
-                    e.device_id,
-                    e.action,
-                    e.client_code,
-                    e.object_id,
-                    e.detail,
-                    e.prev_hash,
-                    e.hash
-                ],
-            )?;
-            seq = e.seq;
-            prev = e.hash.clone();
-            added += 1;
-        }
+        let added = keep_remote(&tx, device, entries)?;
         tx.commit()?;
         Ok(added)
     }
+
+    /// [`Vault::audit_apply_remote`] for entries sent without their chain hashes (as sync
+    /// carries them): each is linked after the entry held here before it — the first after
+    /// entry `seq - 1` of `device`'s chain (or its restart mark, or the chain's start), the
+    /// rest one after another — and then kept, skipped or refused exactly as a whole entry
+    /// would be. An entry whose predecessor is not held here is refused as a gap.
+    pub fn audit_apply_sent(&mut self, device: &str, sent: &[SentEntry]) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let mut prev = match sent.first() {
+            Some(first) => hash_before(&tx, device, first.seq)?,
+            None => return Ok(0),
+        };
+        let mut entries = Vec::with_capacity(sent.len());
+        for e in sent {
+            let whole = e.linked_after(&prev);
+            prev = whole.hash.clone();
+            entries.push(whole);
+        }
+        let added = keep_remote(&tx, device, &entries)?;
+        tx.commit()?;
+        Ok(added)
+    }
+}
+
+/// The hash entry `seq` of `device`'s chain must follow, as held here: entry `seq - 1`'s, a
+/// restart mark at `seq - 1`, or the chain's start for the first entry. Nothing held (a
+/// gap): a hash no entry has, so that the entry is refused as not following.
+fn hash_before(conn: &Connection, device: &str, seq: i64) -> Result<String> {
+    if seq == 1 {
+        return Ok(GENESIS.to_string());
+    }
+    let held: Option<String> = conn
+        .query_row(
+            "SELECT hash FROM main.audit_remote WHERE chain = ?1 AND seq = ?2",
+            params![device, seq - 1],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match held {
+        Some(h) => h,
+        None => restart_marks(conn, device)?
+            .remove(&(seq - 1))
+            .unwrap_or_default(),
+    })
+}
+
+/// Keeps `entries` of `device`'s chain inside the caller's transaction (see
+/// [`Vault::audit_apply_remote`]); returns how many were new.
+fn keep_remote(tx: &Connection, device: &str, entries: &[AuditEntry]) -> Result<usize> {
+    let (mut seq, mut prev) = last(tx, device)?;
+    let mut added = 0;
+    for e in entries {
+        if e.seq <= seq {
+            let held: Option<String> = tx
+                .query_row(
+                    "SELECT hash FROM main.audit_remote WHERE chain = ?1 AND seq = ?2",
+                    params![device, e.seq],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if held.as_deref() == Some(e.hash.as_str()) && e.compute_hash() == e.hash {
+                continue;
+            }
+            return Err(CoreError::SyncIntegrity(format!(
+                "audit entry #{} of computer {device} differs from the one held",
+                e.seq
+            )));
+        }
+        check_link(e, seq + 1, &prev).map_err(|why| {
+            CoreError::SyncIntegrity(format!("the audit trail of computer {device}: {why}"))
+        })?;
+        tx.execute(
+            &format!(
+                "INSERT INTO main.audit_remote (chain, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ),
+            params![
+                device,
+                e.seq,
+                e.at,
+                e.device_id,
+                e.action,
+                e.client_code,
+                e.object_id,
+                e.detail,
+                e.prev_hash,
+                e.hash
+            ],
+        )?;
+        seq = e.seq;
+        prev = e.hash.clone();
+        added += 1;
+    }
+    Ok(added)
 }
 
 /// Walks every other computer's chain held here; the error names the computer and the entry.

@@ -59,7 +59,7 @@ pub mod vault;
 #[cfg(feature = "plaintext-bench")]
 pub mod bench_support;
 
-pub use audit::{Action, AuditEntry, AuditFilter, Verification};
+pub use audit::{Action, AuditEntry, AuditFilter, SentEntry, Verification};
 pub use clock::{ClockEvent, ClockReading, Running, SessionClock, Slot, Unrecorded, Unverified};
 pub use error::{CoreError, ErrorKind, Result};
 pub use keys::ClockKey;

@@ -3,7 +3,7 @@
 //! own in time order, and verified entry by entry by `audit verify`, which names the computer
 //! and the entry that fails.
 
-use casebook_core::audit::{AuditEntry, AuditFilter};
+use casebook_core::audit::{AuditEntry, AuditFilter, SentEntry};
 use casebook_core::{ClientIdentity, CoreError, Vault};
 
 const PASSPHRASE: &str = "audit devices test passphrase";
@@ -91,6 +91,59 @@ fn an_altered_missing_or_reordered_entry_is_refused_and_nothing_kept() {
     other.at = "2020-01-01T00:00:00Z".into();
     assert!(matches!(
         surgery.audit_apply_remote("laptop", &[other]),
+        Err(CoreError::SyncIntegrity(_))
+    ));
+}
+
+/// Sync sends entries without their hashes: linked here, they are the laptop's own chain,
+/// hash for hash, and a gap, a reordering or a different entry at a number held is refused.
+#[test]
+fn entries_sent_without_hashes_are_linked_into_the_same_chain() {
+    let home = tempfile::tempdir().unwrap();
+    let trail = laptop_trail(&home);
+    let sent: Vec<SentEntry> = trail.iter().map(SentEntry::from).collect();
+    let mut surgery = vault(&home, "surgery");
+
+    for (what, bad) in [
+        ("missing the first", sent[1..].to_vec()),
+        ("missing one", [&sent[..1], &sent[2..]].concat()),
+        ("reordered", {
+            let mut s = sent.clone();
+            s.swap(0, 1);
+            s
+        }),
+    ] {
+        let err = surgery.audit_apply_sent("laptop", &bad).unwrap_err();
+        assert!(matches!(err, CoreError::SyncIntegrity(_)), "{what}: {err}");
+        assert!(
+            surgery.verify_audit().unwrap().devices.is_empty(),
+            "{what}: kept"
+        );
+    }
+
+    // In two parts, and the first part again: each kept once, with the laptop's own hashes.
+    assert_eq!(surgery.audit_apply_sent("laptop", &sent[..2]).unwrap(), 2);
+    assert_eq!(
+        surgery.audit_apply_sent("laptop", &sent).unwrap(),
+        sent.len() - 2
+    );
+    assert_eq!(surgery.audit_apply_sent("laptop", &sent[..2]).unwrap(), 0);
+    let listed = surgery.audit_entries(&AuditFilter::default()).unwrap();
+    for e in &trail {
+        assert!(
+            listed.iter().any(|l| l.hash == e.hash),
+            "{e:?} not linked the same"
+        );
+    }
+    let v = surgery.verify_audit().unwrap();
+    assert_eq!(v.devices[0].entries, trail.len() as i64);
+    assert_eq!(v.devices[0].head_hash, trail.last().unwrap().hash);
+
+    // A different entry at a number already held.
+    let mut other = sent[1].clone();
+    other.action = "client.erase".into();
+    assert!(matches!(
+        surgery.audit_apply_sent("laptop", &[other]),
         Err(CoreError::SyncIntegrity(_))
     ));
 }

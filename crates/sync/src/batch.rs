@@ -8,7 +8,7 @@
 //! one. [`Batch::decode`] reads bytes from another computer through the untrusted server
 //! (after the signature and decryption checks) and is fuzzed.
 
-use casebook_core::audit::AuditEntry;
+use casebook_core::audit::SentEntry;
 use casebook_core::merge::RowChange;
 use serde::{Deserialize, Serialize};
 
@@ -21,9 +21,10 @@ pub struct Batch {
     /// Row changes of the blob's store (none in a heartbeat).
     #[serde(default, rename = "c", skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<RowChange>,
-    /// The writer's own audit entries, in order, after the last it sent.
+    /// The writer's own audit entries, in order, after the last it sent, without their chain
+    /// hashes (the receiver links them: [`casebook_core::Vault::audit_apply_sent`]).
     #[serde(default, rename = "a", skip_serializing_if = "Vec::is_empty")]
-    pub audit: Vec<AuditEntry>,
+    pub audit: Vec<SentEntry>,
 }
 
 impl Batch {

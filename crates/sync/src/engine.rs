@@ -10,7 +10,7 @@
 //! so a crash at any step resumes where it stopped.
 
 use casebook_core::registry::Store;
-use casebook_core::{CoreError, Vault};
+use casebook_core::{CoreError, SentEntry, Vault};
 use casebook_wire::Head;
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
@@ -305,7 +305,8 @@ impl<'a> Engine<'a> {
 
     /// Moves this device's audit entries not sent yet (a batch at most) into `batch`.
     fn take_audit(&mut self, batch: &mut Batch, next: &mut State) -> Result<(), SyncError> {
-        batch.audit = self.vault.audit_outgoing(next.audit_sent, BATCH)?;
+        let entries = self.vault.audit_outgoing(next.audit_sent, BATCH)?;
+        batch.audit = entries.iter().map(SentEntry::from).collect();
         if let Some(last) = batch.audit.last() {
             next.audit_sent = last.seq;
         }
@@ -399,7 +400,8 @@ impl<'a> Engine<'a> {
             };
             let mut next = self.state.clone();
             next.audit_sent = last.seq;
-            let payload = serde_json::to_vec(&entries)
+            let sent: Vec<SentEntry> = entries.iter().map(SentEntry::from).collect();
+            let payload = serde_json::to_vec(&sent)
                 .map_err(|e| SyncError::Core(CoreError::Corrupt(e.to_string())))?;
             self.seal_one(Kind::Audit, &payload, next)?;
             sealed += 1;
@@ -669,7 +671,7 @@ impl<'a> Engine<'a> {
                 // when the entries already held are skipped).
                 if !batch.audit.is_empty() {
                     integrity(
-                        self.vault.audit_apply_remote(device, &batch.audit),
+                        self.vault.audit_apply_sent(device, &batch.audit),
                         audit_trail,
                     )?;
                 }
@@ -693,9 +695,9 @@ impl<'a> Engine<'a> {
                 }
             }
             if kind == Kind::Audit {
-                let entries: Vec<casebook_core::audit::AuditEntry> =
+                let entries: Vec<SentEntry> =
                     serde_json::from_slice(&opened.payload).map_err(|_| altered())?;
-                integrity(self.vault.audit_apply_remote(device, &entries), audit_trail)?;
+                integrity(self.vault.audit_apply_sent(device, &entries), audit_trail)?;
             }
             Ok(())
         })();

@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         };
         let mut guard = vault().lock().unwrap_or_else(|e| e.into_inner());
         if !batch.audit.is_empty() {
-            let _ = guard.1.audit_apply_remote("fuzz-device", &batch.audit);
+            let _ = guard.1.audit_apply_sent("fuzz-device", &batch.audit);
         }
         let _ = guard.1.apply_remote(&batch.changes);
         assert!(guard.1.verify_audit().is_ok());
