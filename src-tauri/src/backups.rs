@@ -2,6 +2,8 @@
 //! makes when one is due (three a day by default) while the vault is unlocked. A failure
 //! raises a desktop notification and stays on the screen until a backup succeeds.
 
+pub mod offsite;
+
 use std::path::PathBuf;
 
 use casebook_core::backup::{
@@ -14,7 +16,7 @@ use tauri::{AppHandle, Emitter, Manager, State};
 use zeroize::Zeroizing;
 
 use crate::error::{UiError, UiResult};
-use crate::session_clock::notify;
+use crate::notices::notify;
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -268,7 +270,7 @@ pub async fn backup_restore(
     let key = RecoveryKey::parse(&recovery_key)?;
     let passphrase = passphrase
         .filter(|p| !p.is_empty())
-        .map(crate::commands::new_passphrase)
+        .map(crate::inputs::new_passphrase)
         .transpose()?;
     backup::restore(&path, &key, &into, passphrase.as_ref().map(|p| p.as_str()), &mut |_| {}).map_err(|e| match e {
         casebook_core::CoreError::PassphraseRequired => UiError::invalid(

@@ -6,83 +6,23 @@
 //! not freeze the app), parsed in memory, and only then previewed against the vault. The
 //! pending preview (it holds names) is dropped when the vault locks.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use casebook_core::calendar::{
-    self, CalendarPreview, Extraction, FeedSettings, FetchLimits, ImportSource, ImportSummary,
-    ImportWindow,
+    self, Extraction, FeedSettings, FetchLimits, ImportSource, ImportSummary, ImportWindow,
 };
 use chrono::Local;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, State};
 
+use crate::calendar_preview::{PendingImport, PreviewView};
 use crate::error::{UiError, UiResult};
+use crate::notices;
 use crate::state::{AppState, guard};
 
 /// How often the saved feed is checked when automatic refresh is on.
 const AUTO_REFRESH: Duration = Duration::from_secs(30 * 60);
-
-static NEXT_PREVIEW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-/// A preview waiting for the therapist's confirmation, with what it was computed from.
-pub struct PendingImport {
-    /// Names this preview: confirming applies it only if it is still the one waiting (an
-    /// automatic check may have replaced it while the therapist was reading).
-    id: String,
-    extraction: Extraction,
-    window: ImportWindow,
-    source: ImportSource,
-    preview: CalendarPreview,
-}
-
-impl PendingImport {
-    fn new(
-        extraction: Extraction,
-        window: ImportWindow,
-        source: ImportSource,
-        preview: CalendarPreview,
-    ) -> Self {
-        PendingImport {
-            id: format!("preview-{}", NEXT_PREVIEW.fetch_add(1, Ordering::SeqCst)),
-            extraction,
-            window,
-            source,
-            preview,
-        }
-    }
-
-    fn view(&self) -> PreviewView {
-        PreviewView {
-            id: self.id.clone(),
-            preview: self.preview.clone(),
-        }
-    }
-}
-
-/// A preview as the window gets it: with the id to confirm it by.
-#[derive(Clone, Serialize)]
-pub struct PreviewView {
-    id: String,
-    #[serde(flatten)]
-    preview: CalendarPreview,
-}
-
-/// The calendar part of the app's state.
-#[derive(Default)]
-pub struct CalendarState {
-    pub pending: std::sync::Mutex<Option<PendingImport>>,
-    last_auto: std::sync::Mutex<Option<Instant>>,
-    in_flight: AtomicBool,
-}
-
-impl CalendarState {
-    /// Forgets the pending preview (on lock: it holds names).
-    pub fn clear(&self) {
-        *guard(&self.pending) = None;
-        *guard(&self.last_auto) = None;
-    }
-}
 
 #[derive(Serialize)]
 pub struct CalendarStatus {
@@ -266,12 +206,7 @@ pub fn refresh_if_due(app: &AppHandle) {
             }
             Ok(None) => {}
             Err(e) => {
-                let _ = app.emit(
-                    "notice",
-                    crate::session_clock::Notice {
-                        message: format!("Calendar check: {}", e.message),
-                    },
-                );
+                notices::show(&app, format!("Calendar check: {}", e.message));
             }
         }
     });

@@ -3,10 +3,11 @@
 //! remembered — between openings by the window-state plugin's memory, and between runs of
 //! the app in the plugin's file, written whenever the window is closed.
 
-use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
+use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder};
 use tauri_plugin_window_state::{AppHandleExt, StateFlags};
 
 use crate::error::{UiError, UiResult};
+use crate::notices;
 
 /// The window's label (also in `capabilities/default.json` and `capabilities/clock.json`).
 pub const LABEL: &str = "clock";
@@ -31,7 +32,7 @@ pub fn show(app: &AppHandle) -> UiResult<()> {
             .with_webview(move |webview| {
                 if let Err(e) = builder(&app).with_related_view(webview.inner()).build() {
                     let message = format!("The clock window could not open: {e}");
-                    let _ = app.emit("notice", crate::session_clock::Notice { message });
+                    notices::show(&app, message);
                 }
             })
             .map_err(|e| UiError::internal(format!("The clock window could not open: {e}")));

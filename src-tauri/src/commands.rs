@@ -13,10 +13,12 @@ use casebook_core::{
 };
 use chrono::{DateTime, Local, Utc};
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, Emitter, State};
+use tauri::{AppHandle, State};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{UiError, UiResult};
+use crate::inputs::{chosen_path, downloads, new_passphrase};
+use crate::notices;
 use crate::session_clock::{self, ClockView};
 use crate::state::{AppState, ClockState, guard};
 
@@ -43,16 +45,6 @@ pub async fn app_status(state: State<'_, AppState>) -> UiResult<AppStatus> {
 #[derive(Serialize, Zeroize, ZeroizeOnDrop)]
 pub struct CreatedVault {
     recovery_key: String,
-}
-
-/// A passphrase chosen for a vault (new, recovered or restored): at least 10 characters.
-pub(crate) fn new_passphrase(p: Zeroizing<String>) -> UiResult<Zeroizing<String>> {
-    if p.chars().count() < 10 {
-        return Err(UiError::invalid(
-            "Choose a passphrase of at least 10 characters.",
-        ));
-    }
-    Ok(p)
 }
 
 /// Where the window chose to keep the keys: `None` for the OS keychain, or the passphrase
@@ -85,7 +77,7 @@ pub async fn vault_create(
     let mut vault = created.vault;
     state.touch();
     for message in state.after_unlock(&mut vault) {
-        let _ = app.emit("notice", session_clock::Notice { message });
+        notices::show(&app, message);
     }
     state.install(&mut slot, vault, epoch)?;
     Ok(CreatedVault { recovery_key })
@@ -154,7 +146,7 @@ fn enter(
     let day = Local::now().date_naive();
     if let Some(mut vault) = opened {
         for message in state.after_unlock(&mut vault) {
-            let _ = app.emit("notice", session_clock::Notice { message });
+            notices::show(app, message);
         }
         state.install(&mut slot, vault, epoch)?;
         crate::memory::release_after_unlock(app);
@@ -164,7 +156,7 @@ fn enter(
     // An unreadable day must not keep the therapist out (the audit screen is where a
     // broken trail is looked into): show it as a notice and an empty day.
     let appointments = state.load_day(vault, day).unwrap_or_else(|e| {
-        let _ = app.emit("notice", session_clock::Notice { message: e.message });
+        notices::show(app, e.message);
         Vec::new()
     });
     drop(slot);
@@ -658,37 +650,6 @@ pub async fn audit_verify(state: State<'_, AppState>) -> UiResult<Verification> 
     state.with_vault(|v| Ok(v.verify_audit()?))
 }
 
-/// The Downloads folder (or home), where exports the therapist asked for are written.
-pub fn downloads() -> UiResult<std::path::PathBuf> {
-    directories::UserDirs::new()
-        .and_then(|u| {
-            u.download_dir()
-                .map(|d| d.to_path_buf())
-                .or_else(|| Some(u.home_dir().to_path_buf()))
-        })
-        .ok_or_else(|| {
-            UiError::internal("There is no Downloads or home folder to save the export in.")
-        })
-}
-
-/// A place the therapist chose with a picker: `None` when none was given, an absolute path
-/// otherwise (a relative one is refused: it would land wherever the app happened to start).
-pub fn chosen_path(given: Option<String>) -> UiResult<Option<std::path::PathBuf>> {
-    let Some(p) = given
-        .map(|p| p.trim().to_string())
-        .filter(|p| !p.is_empty())
-    else {
-        return Ok(None);
-    };
-    let path = std::path::PathBuf::from(&p);
-    if !path.is_absolute() {
-        return Err(UiError::invalid(format!(
-            "Choose the place with the picker: “{p}” is not a full path."
-        )));
-    }
-    Ok(Some(path))
-}
-
 /// Writes the filtered trail as CSV (owner-only) to the file the therapist chose, or into the
 /// Downloads folder, and returns the file's path.
 #[tauri::command]
@@ -799,7 +760,7 @@ pub fn start_session(
 /// Shows each message in the window.
 fn notify_problems(app: &AppHandle, problems: Vec<String>) {
     for message in problems {
-        let _ = app.emit("notice", session_clock::Notice { message });
+        notices::show(app, message);
     }
 }
 
@@ -811,7 +772,7 @@ fn settle(
     mut c: std::sync::MutexGuard<'_, ClockState>,
 ) -> ClockView {
     if let Err(e) = state.save_clock(&mut c) {
-        let _ = app.emit("notice", session_clock::Notice { message: e.message });
+        notices::show(app, e.message);
     }
     let v = session_clock::view(state, &c);
     drop(c);

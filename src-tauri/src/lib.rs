@@ -4,21 +4,26 @@
 //! through is in `casebook-core`; this crate only wires it to windows, the tray and the
 //! desktop's notifications.
 //!
-//! * [`commands`] — what the UI may call (one function per action, each calling the core);
-//! * [`state`] — what the app holds: the vault while unlocked, the clock, preferences;
-//! * [`session_clock`] — the once-a-second ticker: notifications, tray text, auto-lock;
-//! * [`backups`] — the Backups screen and the automatic backups;
-//! * [`background_sync`] — sync with the practice's other computers while the records are
-//!   open, never holding the vault across network I/O;
-//! * [`offsite`] — Settings → Off-site copy, the scheduled copy to the server, and the
-//!   first-run screen's restore choices;
-//! * [`clock_window`] — the pop-out clock: frameless, on top, remembering size and place;
-//! * [`delayed_end`] — the tray's "Ended · Undo" before a session ends;
-//! * [`tray`] — the tray icon and its menu (optional: without a tray host the app runs
-//!   without one);
-//! * [`error`] — the error every command returns, worded for a person;
-//! * [`instance`] — one app per vault: a second start brings the open window forward;
-//! * [`rendering`] — CPU rendering for the webview on machines with no GPU.
+//! Its modules import each other one way only (`tests/shape.rs` checks it):
+//!
+//! * at the bottom, what the app holds and pieces every layer uses: [`state`] (the vault
+//!   while unlocked, the clock, preferences), [`calendar_preview`] (a calendar preview
+//!   waiting for confirmation), [`error`] (the error every command returns, worded for a
+//!   person), [`notices`] (desktop notifications, or a notice in the window), [`inputs`]
+//!   (checks of a new passphrase or a chosen place), [`memory`] (giving memory back when
+//!   idle), [`rendering`] (how the webview draws without a GPU), [`instance`] (one app per
+//!   vault);
+//! * above it the jobs, each knowing only the bottom and none of the others:
+//!   [`session_clock`] (the clock's second: notifications, auto-lock), [`backups`] (the
+//!   Backups screen, the automatic backups, and [`backups::offsite`], the off-site copy and
+//!   the first-run restore choices), [`calendar`] (Settings → Calendar and its automatic
+//!   refresh), [`background_sync`] (sync with the practice's other computers while the
+//!   records are open, never holding the vault across network I/O), [`delayed_end`] (the
+//!   tray's "Ended · Undo"), [`clock_window`] (the pop-out clock);
+//! * on top what the person drives, and the timer: [`commands`] (what the UI may call, one
+//!   function per action, each calling the core), [`rights`] (the GDPR rights' commands),
+//!   [`tray`] (the tray icon and its menu; optional), [`schedule`] (the one timer: each
+//!   second the clock, each minute the jobs that may be due).
 //!
 //! The vault folder is the OS data folder (as for the `casebook` command) unless
 //! `CASEBOOK_VAULT` names another.
@@ -26,15 +31,18 @@
 pub mod background_sync;
 pub mod backups;
 pub mod calendar;
+pub mod calendar_preview;
 pub mod clock_window;
 pub mod commands;
 pub mod delayed_end;
 pub mod error;
+pub mod inputs;
 pub mod instance;
 pub mod memory;
-pub mod offsite;
+pub mod notices;
 pub mod rendering;
 pub mod rights;
+pub mod schedule;
 pub mod session_clock;
 pub mod state;
 pub mod tray;
@@ -92,7 +100,7 @@ pub fn run() {
                 .build(),
         )
         .manage(AppState::new(vault_dir))
-        .manage(offsite::PendingRestore::default())
+        .manage(backups::offsite::PendingRestore::default())
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
             commands::vault_create,
@@ -140,22 +148,22 @@ pub fn run() {
             backups::backup_verify,
             backups::backup_settings_set,
             backups::backup_restore,
-            offsite::server_check,
-            offsite::server_connect,
-            offsite::offsite_overview,
-            offsite::offsite_health,
-            offsite::offsite_backup_now,
-            offsite::offsite_verify,
-            offsite::offsite_restore,
-            offsite::offsite_schedule_set,
-            offsite::server_totp_start,
-            offsite::server_totp_confirm,
-            offsite::server_disconnect,
-            offsite::server_delete_account,
-            offsite::restore_file_first_run,
-            offsite::server_restore_sign_in,
-            offsite::server_restore_first_run,
-            offsite::server_restore_cancel,
+            backups::offsite::server_check,
+            backups::offsite::server_connect,
+            backups::offsite::offsite_overview,
+            backups::offsite::offsite_health,
+            backups::offsite::offsite_backup_now,
+            backups::offsite::offsite_verify,
+            backups::offsite::offsite_restore,
+            backups::offsite::offsite_schedule_set,
+            backups::offsite::server_totp_start,
+            backups::offsite::server_totp_confirm,
+            backups::offsite::server_disconnect,
+            backups::offsite::server_delete_account,
+            backups::offsite::restore_file_first_run,
+            backups::offsite::server_restore_sign_in,
+            backups::offsite::server_restore_first_run,
+            backups::offsite::server_restore_cancel,
             calendar::calendar_status,
             calendar::calendar_feed_set,
             calendar::calendar_refresh,
@@ -201,7 +209,7 @@ pub fn run() {
                 }
                 app.manage(claim);
             }
-            session_clock::start(app.handle().clone());
+            schedule::start(app.handle().clone());
             background_sync::start(app.handle().clone());
             Ok(())
         })

@@ -15,8 +15,8 @@ use chrono::{Local, NaiveDate};
 use serde::Serialize;
 use tauri::State;
 
-use crate::commands::{chosen_path, downloads};
 use crate::error::UiResult;
+use crate::inputs::{chosen_path, downloads};
 use crate::state::AppState;
 
 #[tauri::command]

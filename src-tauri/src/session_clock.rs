@@ -1,17 +1,17 @@
-//! The live side of the session clock: a once-a-second ticker that advances the core's
-//! state machine, sends the reading to the windows and the tray, raises desktop
-//! notifications, starts a backup when one is due, learns the new day's sessions after
-//! midnight, and locks the vault after the idle time.
+//! The live side of the session clock: each second ([`crate::schedule`] calls [`tick`]) it
+//! advances the core's state machine, sends the reading to the windows (and so to the tray,
+//! which listens), raises desktop notifications, learns the new day's sessions after
+//! midnight, and locks the vault after the idle time. Knows no other job.
 
 use std::time::Duration as StdDuration;
 
 use casebook_core::ClockReading;
-use chrono::{Timelike, Utc};
+use chrono::Utc;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
 
+use crate::notices;
 use crate::state::{AppState, ClockState, LockStep, guard};
-use crate::tray;
 
 /// What the windows show: the core's reading plus, while unlocked, who the session is with.
 #[derive(Serialize, Clone, Debug)]
@@ -20,12 +20,6 @@ pub struct ClockView {
     pub reading: ClockReading,
     pub client_code: Option<String>,
     pub client_name: Option<String>,
-}
-
-/// A message the window shows when the desktop could not.
-#[derive(Serialize, Clone)]
-pub struct Notice {
-    pub message: String,
 }
 
 pub fn view(state: &AppState, c: &ClockState) -> ClockView {
@@ -53,39 +47,14 @@ pub fn publish(app: &AppHandle, v: &ClockView) {
         }
         *last = now;
     }
+    // The tray listens for this too.
     let _ = app.emit("clock", v);
-    tray::show(app, v);
 }
 
-/// Shows a desktop notification off the main thread (notify-rust blocks on D-Bus). With no
-/// notification daemon it fails: the message then goes to the window instead.
-pub fn notify(app: &AppHandle, summary: &'static str, message: String) {
-    let app = app.clone();
-    std::thread::spawn(move || {
-        let shown = notify_rust::Notification::new()
-            .appname("Casebook")
-            .summary(summary)
-            .body(&message)
-            .show();
-        if shown.is_err() {
-            let _ = app.emit("notice", Notice { message });
-        }
-    });
-}
-
-/// Starts the ticker thread.
-pub fn start(app: AppHandle) {
-    std::thread::spawn(move || {
-        loop {
-            // Wake just after each whole second so mm:ss changes evenly.
-            let ms = 1000 - u64::from(Utc::now().timestamp_subsec_millis()).min(999);
-            std::thread::sleep(StdDuration::from_millis(ms + 5));
-            tick(&app);
-        }
-    });
-}
-
-fn tick(app: &AppHandle) {
+/// One second of the clock (called by [`crate::schedule`]): advances the core's state
+/// machine, sends the reading, raises its notifications, learns the new day's sessions after
+/// midnight, locks after the idle time and records starts and ends made while busy.
+pub fn tick(app: &AppHandle) {
     let state = app.state::<AppState>();
     let prefs = state.prefs();
     let (events, v) = {
@@ -95,7 +64,7 @@ fn tick(app: &AppHandle) {
         if !events.is_empty()
             && let Err(e) = state.save_clock(&mut c)
         {
-            let _ = app.emit("notice", Notice { message: e.message });
+            notices::show(app, e.message);
         }
         (events, view(&state, &c))
     };
@@ -103,7 +72,7 @@ fn tick(app: &AppHandle) {
     // "Colour only": the clock's colour says it; nothing pops up over a shared screen.
     if prefs.session_notifications {
         for e in events {
-            notify(app, "Session clock", e.message());
+            notices::notify(app, "Session clock", e.message());
         }
     }
     match state.refresh_day(chrono::Local::now().date_naive()) {
@@ -111,14 +80,9 @@ fn tick(app: &AppHandle) {
             let _ = app.emit("day-changed", ());
         }
         Some(Err(e)) => {
-            let _ = app.emit("notice", Notice { message: e.message });
+            notices::show(app, e.message);
         }
         None => {}
-    }
-    if Utc::now().second() == 0 {
-        crate::backups::run_if_due(app);
-        crate::offsite::run_if_due(app);
-        crate::calendar::refresh_if_due(app);
     }
     auto_lock(app, &state, prefs.auto_lock_minutes);
     // Keys of a vault locked while a task held it leave memory as soon as it lets go.
@@ -144,7 +108,7 @@ fn record_deferred_if_free(app: &AppHandle, state: &AppState) {
     drop(c);
     drop(slot);
     for message in problems {
-        let _ = app.emit("notice", Notice { message });
+        notices::show(app, message);
     }
 }
 

@@ -60,7 +60,7 @@ pub struct AppState {
     /// (the monotonic one stops while the computer sleeps; a night asleep must still lock).
     pub last_activity: Mutex<(Instant, DateTime<Utc>)>,
     /// A calendar preview waiting for confirmation, and the automatic refresh's timing.
-    pub calendar: crate::calendar::CalendarState,
+    pub calendar: crate::calendar_preview::CalendarState,
     /// When the window was asked to lock (tray Lock, auto-lock), so that it could save
     /// typing still waiting first; the ticker locks anyway after [`LOCK_GRACE`].
     pub lock_asked: Mutex<Option<Instant>>,
@@ -221,7 +221,10 @@ impl AppState {
 
     /// Keeps a calendar preview (it holds names) only while the records are open: checked
     /// under the same mutex that a lock clears, so a lock can never be overtaken.
-    pub fn keep_calendar_preview(&self, pending: crate::calendar::PendingImport) -> UiResult<()> {
+    pub fn keep_calendar_preview(
+        &self,
+        pending: crate::calendar_preview::PendingImport,
+    ) -> UiResult<()> {
         let mut slot = guard(&self.calendar.pending);
         if !self.is_unlocked() {
             return Err(UiError::locked());

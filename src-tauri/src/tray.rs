@@ -8,11 +8,12 @@ use casebook_core::clock::mmss;
 use chrono::Local;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Emitter, Manager, Wry};
+use tauri::{AppHandle, Emitter, Listener, Manager, Wry};
 
 use crate::commands;
 use crate::delayed_end::{DelayedEnd, UNDO_SECONDS};
-use crate::session_clock::{ClockView, Notice};
+use crate::notices;
+use crate::session_clock::ClockView;
 use crate::state::AppState;
 
 /// The menu items whose text changes with the clock.
@@ -86,6 +87,13 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
     });
     app.manage(LastSession::default());
     app.manage(DelayedEnd::default());
+    // The clock announces each new reading to every window; the tray shows it too.
+    let handle = app.clone();
+    app.listen_any("clock", move |_| {
+        let state = handle.state::<AppState>();
+        let v = crate::session_clock::view(&state, &crate::state::guard(&state.clock));
+        show(&handle, &v);
+    });
     Ok(())
 }
 
@@ -145,7 +153,7 @@ fn on_menu(app: &AppHandle, id: &str) {
         _ => Ok(()),
     };
     if let Err(e) = result {
-        let _ = app.emit("notice", Notice { message: e.message });
+        notices::show(app, e.message);
         show_main(app);
     }
 }
@@ -165,7 +173,7 @@ fn end_after_undo_time(app: &AppHandle, state: &AppState) {
         };
         let state = app.state::<AppState>();
         if let Err(e) = commands::end_session(&app, &state, Some(pressed)) {
-            let _ = app.emit("notice", Notice { message: e.message });
+            notices::show(&app, e.message);
         }
         refresh(&app, &state);
     });

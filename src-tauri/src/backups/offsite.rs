@@ -16,9 +16,9 @@ use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, State};
 use zeroize::Zeroizing;
 
-use crate::backups::{BackupCheck, BackupHealth, health};
+use super::{BackupCheck, BackupHealth, health};
 use crate::error::{UiError, UiResult};
-use crate::session_clock::notify;
+use crate::notices::{self, notify};
 use crate::state::AppState;
 
 /// A restore from the server begun on the first-run screen (signed in, keys opened, backups
@@ -342,7 +342,7 @@ pub async fn offsite_restore(
     let key = RecoveryKey::parse(&recovery_key)?;
     let passphrase = passphrase
         .filter(|p| !p.is_empty())
-        .map(crate::commands::new_passphrase)
+        .map(crate::inputs::new_passphrase)
         .transpose()?;
     blocking(app, move |app, state| {
         state.with_vault(|v| {
@@ -485,7 +485,7 @@ fn install_restored(
     let mut slot = state.vault_slot();
     state.touch();
     for message in state.after_unlock(&mut vault) {
-        let _ = app.emit("notice", crate::session_clock::Notice { message });
+        notices::show(app, message);
     }
     state.install(&mut slot, vault, epoch)?;
     Ok(())
@@ -519,7 +519,7 @@ pub async fn restore_file_first_run(
     let key = RecoveryKey::parse(&recovery_key)?;
     let passphrase = passphrase
         .filter(|p| !p.is_empty())
-        .map(crate::commands::new_passphrase)
+        .map(crate::inputs::new_passphrase)
         .transpose()?;
     blocking(app, move |app, state| {
         first_run_check(state)?;
@@ -593,7 +593,7 @@ pub async fn server_restore_first_run(
 ) -> UiResult<RestoredSummary> {
     let passphrase = passphrase
         .filter(|p| !p.is_empty())
-        .map(crate::commands::new_passphrase)
+        .map(crate::inputs::new_passphrase)
         .transpose()?;
     blocking(app, move |app, state| {
         first_run_check(state)?;
