@@ -72,6 +72,8 @@ struct Server {
     list: Vec<Signed>,
     /// A signing key of the server's own (what a substituted device key would be).
     forger: SigningKey,
+    /// Devices the account revoked: the server takes nothing more from them.
+    revoked: std::collections::BTreeSet<String>,
     /// The practice's clinical sync key, public (anyone can encrypt to it).
     recipient: age::x25519::Recipient,
 }
@@ -89,6 +91,7 @@ impl Server {
             cuts: 0,
             list: p.entries.clone(),
             forger: SigningKey::from_bytes(&[7; 32]),
+            revoked: Default::default(),
             recipient: p.keys.clinical.to_public(),
         }
     }
@@ -114,6 +117,9 @@ impl Server {
 
     /// The device list as served to `viewer` (see [`Lie::SubstituteKey`], [`Lie::ListRollback`]).
     fn served_list(&mut self, viewer: &str) -> Result<Vec<u8>, RemoteError> {
+        if self.revoked.contains(viewer) {
+            return Err(RemoteError::Revoked);
+        }
         self.transient()?;
         let mut list = self.list.clone();
         if list.len() >= 2 && self.lying(viewer, Lie::ListRollback) {
@@ -154,6 +160,9 @@ struct Conn<'a> {
 
 impl Remote for Conn<'_> {
     fn heads(&mut self) -> Result<Vec<Head>, RemoteError> {
+        if self.server.revoked.contains(&self.me) {
+            return Err(RemoteError::Revoked);
+        }
         self.server.transient()?;
         let mut heads: Vec<Head> = self
             .server
@@ -217,6 +226,9 @@ impl Remote for Conn<'_> {
     }
 
     fn put(&mut self, seq: u64, bytes: &[u8]) -> Result<(), RemoteError> {
+        if self.server.revoked.contains(&self.me) {
+            return Err(RemoteError::Revoked);
+        }
         self.server.transient()?;
         if self.server.used() + bytes.len() > self.server.quota {
             return Err(RemoteError::Full);
@@ -255,6 +267,9 @@ impl Remote for Conn<'_> {
         from: u64,
         to: u64,
     ) -> Result<Vec<(u64, Vec<u8>)>, RemoteError> {
+        if self.server.revoked.contains(&self.me) {
+            return Err(RemoteError::Revoked);
+        }
         self.server.transient()?;
         let hidden = match &self.withheld {
             Some((d, seq)) if d == device => *seq,
@@ -610,6 +625,58 @@ fn killed_mid_run(p: &mut Practice, i: usize, server: &mut Server, sent: bool) {
     d.vault = Some(open(&d.dir));
 }
 
+/// Computers revoked over the seeds run (reported by the many-seed test).
+static REVOCATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Device `i` revokes device `j` as `casebook sync revoke` does: the server stops taking
+/// `j`'s blobs, `i` fetches and applies the rest of `j`'s log, and signs a revocation whose
+/// cut is the last blob it verified; every device reads the new list at its next run. Done
+/// over a reliable moment of an honest server (the command fails, and is run again, if not).
+fn revoke(p: &mut Practice, i: usize, j: usize, server: &mut Server) {
+    REVOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let victim = p.devices[j].id.clone();
+    server.revoked.insert(victim.clone());
+    let flaky = std::mem::replace(&mut server.flaky, 0);
+    let quota = std::mem::replace(&mut server.quota, usize::MAX);
+    let fetched = sync(p, i, server);
+    server.flaky = flaky;
+    server.quota = quota;
+    fetched.expect("the revoking computer's run, on a reliable moment of an honest server");
+    let d = &mut p.devices[i];
+    let me = d.id.clone();
+    let cut = Engine::load(
+        d.vault.as_mut().expect("open"),
+        ACCOUNT,
+        &me,
+        &d.signer,
+        &p.keys,
+        &p.list,
+    )
+    .expect("engine")
+    .chains()
+    .head(&victim);
+    let listed = p.list.devices[&victim].clone();
+    let entry = Entry {
+        op: ListOp::Revoke,
+        device: victim,
+        name: listed.name,
+        signing_key: hex::encode(listed.signing_key.to_bytes()),
+        box_key: listed.box_key,
+        letter: listed.letter,
+        at: "2026-12-04T09:00:00Z".into(),
+        prev: p.list.head.clone(),
+        signer: ROOT.into(),
+        until: cut,
+    };
+    let root = practice_root("simulation recovery key");
+    let signed = Signed::sign(entry, &root).expect("sign");
+    p.list
+        .append(&signed, &root.verifying_key())
+        .expect("a valid revocation");
+    p.entries.push(signed.clone());
+    server.list.push(signed);
+}
+
 fn sync(p: &mut Practice, i: usize, server: &mut Server) -> Result<(), SyncError> {
     sync_at(p, i, server, None).map(|_| ())
 }
@@ -705,10 +772,31 @@ fn run_seed(seed: u64) {
         server.quota = rng.gen_range(4_000..40_000);
     }
     let steps = rng.gen_range(5..30);
+    // Revocations draw from a generator of their own, so that every other decision of a
+    // seed is the one it made before revocations were simulated.
+    let mut revoking = ChaCha8Rng::seed_from_u64(seed ^ 0x7e70_c0de);
+    let mut revoked: Vec<usize> = Vec::new();
     for step in 0..steps {
         let i = rng.gen_range(0..n);
+        if lie == Lie::Honest && n - revoked.len() >= 3 && revoking.gen_range(0..12) == 0 {
+            let active: Vec<usize> = (0..n).filter(|k| !revoked.contains(k)).collect();
+            let by = active[revoking.gen_range(0..active.len())];
+            let others: Vec<usize> = active.iter().copied().filter(|k| *k != by).collect();
+            let j = others[revoking.gen_range(0..others.len())];
+            revoke(&mut p, by, j, &mut server);
+            revoked.push(j);
+        }
+        let gone = revoked.contains(&i);
         match rng.gen_range(0..11) {
             0..=4 => act(&mut p.devices[i], &mut rng, step),
+            // A revoked computer keeps its records and its work, and can send nothing.
+            5..=10 if gone => {
+                let refused = sync(&mut p, i, &mut server);
+                assert!(
+                    matches!(refused, Err(SyncError::Remote(RemoteError::Revoked))),
+                    "seed {seed}: a revoked computer's run was not refused: {refused:?}"
+                );
+            }
             10 => checkpoint(&mut p, i),
             5..=8 => {
                 let told_before = server.told.len();
@@ -733,15 +821,18 @@ fn run_seed(seed: u64) {
         server.flaky = 0;
         server.quota = usize::MAX;
         for _round in 0..3 {
-            for i in 0..n {
+            for i in (0..n).filter(|i| !revoked.contains(i)) {
                 if let Err(e) = sync(&mut p, i, &mut server) {
                     panic!("seed {seed}: device {i} failed against an honest server: {e}");
                 }
             }
         }
-        let prints: Vec<String> = p
-            .devices
+        // The computers still in the practice end with the same records (a revoked one keeps
+        // what it had, and its work after the cut counts nowhere else).
+        let active: Vec<usize> = (0..n).filter(|i| !revoked.contains(i)).collect();
+        let prints: Vec<String> = active
             .iter()
+            .map(|&i| &p.devices[i])
             .map(|d| {
                 d.vault
                     .as_ref()
@@ -752,9 +843,9 @@ fn run_seed(seed: u64) {
             .collect();
         if prints.windows(2).any(|w| w[0] != w[1]) {
             // What differs, for the report: rows one copy has and the first does not.
-            let lines: Vec<Vec<String>> = p
-                .devices
+            let lines: Vec<Vec<String>> = active
                 .iter()
+                .map(|&i| &p.devices[i])
                 .map(|d| {
                     d.vault
                         .as_ref()
@@ -779,8 +870,8 @@ fn run_seed(seed: u64) {
         // Every erasure reached every computer, which then wrote a checkpoint and cut its log:
         // no row of an erased client is left on the server, in any log or checkpoint.
         let mut erased: Vec<String> = Vec::new();
-        for d in &mut p.devices {
-            for r in d
+        for &i in &active {
+            for r in p.devices[i]
                 .vault
                 .as_mut()
                 .expect("open")
@@ -832,7 +923,13 @@ fn run_seed(seed: u64) {
                 );
             }
         }
+        let revoked_ids: Vec<&str> = revoked.iter().map(|&i| p.devices[i].id.as_str()).collect();
         for (device, seq, kind, row) in rows_on_server(&p, &server) {
+            // Not built: cutting a revoked computer's log (it can write no checkpoint, and
+            // no route lets the others cut it), so what it sent before its cut stays.
+            if revoked_ids.contains(&device.as_str()) {
+                continue;
+            }
             let code = row.f.get("client_code").and_then(|v| v.as_str());
             let of_erased = erased
                 .iter()
@@ -847,8 +944,13 @@ fn run_seed(seed: u64) {
                 server.logs[&device].keys().next()
             );
         }
-        let ids: Vec<String> = p.devices.iter().map(|d| d.id.clone()).collect();
-        for d in &mut p.devices {
+        // Every computer still in the practice has heard from, and holds the trail of, every
+        // other one still in it.
+        let ids: Vec<String> = active.iter().map(|&i| p.devices[i].id.clone()).collect();
+        for (k, d) in p.devices.iter_mut().enumerate() {
+            if revoked.contains(&k) {
+                continue;
+            }
             assert!(
                 d.alarms.iter().all(Alarm::is_warning),
                 "seed {seed}: alarm from an honest server: {:?}",
@@ -946,6 +1048,10 @@ fn the_simulation_holds_for_every_seed() {
             panic!("seed {seed} failed (replay with CASEBOOK_SIM_SEED={seed}): {msg}");
         }
     }
+    eprintln!(
+        "{seeds} seeds; {} computers revoked in them",
+        REVOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
+    );
 }
 
 /// A computer with nothing to send seals a heartbeat at its first run and then once an hour,
