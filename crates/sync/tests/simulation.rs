@@ -642,7 +642,15 @@ fn revoke(p: &mut Practice, i: usize, j: usize, server: &mut Server) {
     server.flaky = flaky;
     server.quota = quota;
     fetched.expect("the revoking computer's run, on a reliable moment of an honest server");
-    let d = &mut p.devices[i];
+    let signed = sign_revocation(p, i, &victim);
+    p.entries.push(signed.clone());
+    server.list.push(signed);
+}
+
+/// Device `by` signs `victim`'s revocation, cut at the last of `victim`'s blobs it has
+/// verified, and the practice's list takes it; the signed entry.
+fn sign_revocation(p: &mut Practice, by: usize, victim: &str) -> Signed {
+    let d = &mut p.devices[by];
     let me = d.id.clone();
     let cut = Engine::load(
         d.vault.as_mut().expect("open"),
@@ -654,11 +662,11 @@ fn revoke(p: &mut Practice, i: usize, j: usize, server: &mut Server) {
     )
     .expect("engine")
     .chains()
-    .head(&victim);
-    let listed = p.list.devices[&victim].clone();
+    .head(victim);
+    let listed = p.list.devices[victim].clone();
     let entry = Entry {
         op: ListOp::Revoke,
-        device: victim,
+        device: victim.to_string(),
         name: listed.name,
         signing_key: hex::encode(listed.signing_key.to_bytes()),
         box_key: listed.box_key,
@@ -673,8 +681,7 @@ fn revoke(p: &mut Practice, i: usize, j: usize, server: &mut Server) {
     p.list
         .append(&signed, &root.verifying_key())
         .expect("a valid revocation");
-    p.entries.push(signed.clone());
-    server.list.push(signed);
+    signed
 }
 
 fn sync(p: &mut Practice, i: usize, server: &mut Server) -> Result<(), SyncError> {
@@ -1234,42 +1241,10 @@ fn a_revoked_computers_log_counts_up_to_its_cut_and_no_further() {
 
     // The surgery revokes the laptop, with the laptop's log as it verified it.
     let laptop = p.devices[2].id.clone();
-    let cut = {
-        let d = &mut p.devices[0];
-        let me = d.id.clone();
-        Engine::load(
-            d.vault.as_mut().expect("open"),
-            ACCOUNT,
-            &me,
-            &d.signer,
-            &p.keys,
-            &p.list,
-        )
-        .expect("engine")
-        .chains()
-        .head(&laptop)
-        .expect("the laptop's blobs verified")
-    };
-    let listed = p.list.devices[&laptop].clone();
-    let entry = Entry {
-        op: ListOp::Revoke,
-        device: laptop.clone(),
-        name: listed.name,
-        signing_key: hex::encode(listed.signing_key.to_bytes()),
-        box_key: listed.box_key,
-        letter: listed.letter,
-        at: "2026-12-03T09:00:00Z".into(),
-        prev: p.list.head.clone(),
-        signer: ROOT.into(),
-        until: Some(cut.clone()),
-    };
-    let root = practice_root("simulation recovery key");
-    p.list
-        .append(
-            &Signed::sign(entry, &root).expect("sign"),
-            &root.verifying_key(),
-        )
-        .expect("a valid revocation");
+    let cut = sign_revocation(&mut p, 0, &laptop)
+        .entry
+        .until
+        .expect("the laptop's blobs verified");
 
     // A server that keeps taking the laptop's blobs.
     add(&mut p, 2, "After The Cut");
