@@ -54,18 +54,10 @@ pub struct PreviewView {
     preview: CalendarPreview,
 }
 
-/// The calendar part of the app's state.
+/// The calendar part of the app's state (a lock empties it: [`crate::state::AppState::lock`]).
 #[derive(Default)]
 pub struct CalendarState {
     pub pending: std::sync::Mutex<Option<PendingImport>>,
     pub(crate) last_auto: std::sync::Mutex<Option<Instant>>,
     pub(crate) in_flight: AtomicBool,
-}
-
-impl CalendarState {
-    /// Forgets the pending preview (on lock: it holds names).
-    pub fn clear(&self) {
-        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        *self.last_auto.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
 }

@@ -416,7 +416,9 @@ impl AppState {
         self.unlocked.store(false, Ordering::SeqCst);
         *guard(&self.lock_asked) = None;
         guard(&self.clock).labels.clear();
-        self.calendar.clear();
+        // The calendar preview holds names.
+        *guard(&self.calendar.pending) = None;
+        *guard(&self.calendar.last_auto) = None;
         self.drop_if_locked();
     }
 }
