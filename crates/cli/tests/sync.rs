@@ -194,9 +194,24 @@ fn story(backend: Backend) {
     let bea = b.add_client("Bea Newcomer");
     let cy = a.add_client("Cy Surgery");
     assert_ne!(bea, cy);
+    // `sync status` counts what is made here and not on the server yet: the email, the
+    // draft and the new client (its code, its name) at the least on each.
+    for v in [&a, &b] {
+        let pending = ok_json(v, &["sync", "status"])["pending_changes"]
+            .as_u64()
+            .expect("pending_changes");
+        assert!(pending >= 3, "pending changes before sync: {pending}");
+    }
 
     for v in [&a, &b, &a] {
         ok_json(v, &["sync", "now"]);
+    }
+    for v in [&a, &b] {
+        assert_eq!(
+            ok_json(v, &["sync", "status"])["pending_changes"],
+            0,
+            "everything made here was sent and acknowledged"
+        );
     }
     assert_eq!(
         fingerprint(&a),

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::Action;
 use crate::error::Result;
-use crate::registry::{Sharing, TABLES};
+use crate::registry::{Sharing, Store, TABLES};
 use crate::vault::Vault;
 
 /// Forgets the sync bookkeeping of the computer this copy came from (a restored backup, a
@@ -308,6 +308,20 @@ impl Vault {
             .collect();
         out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         Ok(out)
+    }
+
+    /// How many writes were captured in `store` after the capture mark `after` (changes not
+    /// sealed for sync yet).
+    pub fn changes_after(&self, store: Store, after: i64) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            &format!(
+                "SELECT count(*) FROM {}.sync_changes WHERE seq > ?1",
+                store.schema()
+            ),
+            [after],
+            |r| r.get(0),
+        )?;
+        Ok(n.max(0) as u64)
     }
 
     /// Where the change capture of both stores stands: it differs after any captured write,

@@ -135,6 +135,10 @@ struct State {
     /// are applied in full.
     #[serde(default)]
     restarting: BTreeMap<String, u64>,
+    /// How many changes each sealed blob not yet acknowledged carries, by seq ("12 changes
+    /// waiting to be sent"); dropped once the server has it.
+    #[serde(default)]
+    carried: BTreeMap<u64, u64>,
 }
 
 /// What one run did. Blobs are counted whatever they carry (change batches, heartbeats).
@@ -194,6 +198,7 @@ impl<'a> Engine<'a> {
                 started_at: None,
                 erasures_before_any_change: None,
                 restarting: BTreeMap::new(),
+                carried: BTreeMap::new(),
             },
         };
         Ok(Engine {
@@ -238,6 +243,13 @@ impl<'a> Engine<'a> {
         let mut sealed = 0;
         // Blobs that carried audit entries (clinical blobs and heartbeats).
         let mut carriers = 0;
+        let unacked: std::collections::BTreeSet<u64> = self
+            .vault
+            .sealed_unacked()?
+            .into_iter()
+            .map(|(seq, _)| seq)
+            .collect();
+        self.state.carried.retain(|seq, _| unacked.contains(seq));
         for (i, (store, kind)) in [
             (Store::Clinical, Kind::Clinical),
             (Store::Identity, Kind::Identity),
@@ -260,6 +272,8 @@ impl<'a> Engine<'a> {
                     self.save()?;
                     continue;
                 }
+                next.carried
+                    .insert(self.state.next_seq, out.changes.len() as u64);
                 let mut batch = Batch {
                     changes: out.changes,
                     audit: Vec::new(),
@@ -731,6 +745,24 @@ pub fn heard(vault: &Vault) -> Result<(BTreeMap<String, i64>, Option<i64>), Sync
         }
         None => (BTreeMap::new(), None),
     })
+}
+
+/// Changes made on this computer that the server does not hold yet: those sealed into blobs
+/// not acknowledged, and those captured since the last seal. No network.
+pub fn pending_changes(vault: &Vault) -> Result<u64, SyncError> {
+    let Some(json) = vault.sync_get(STATE_KEY)? else {
+        return Ok(0);
+    };
+    let state: State = serde_json::from_str(&json)
+        .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?;
+    let sealed: u64 = vault
+        .sealed_unacked()?
+        .iter()
+        .map(|(seq, _)| state.carried.get(seq).copied().unwrap_or(0))
+        .sum();
+    let captured = vault.changes_after(Store::Clinical, state.sent[0])?
+        + vault.changes_after(Store::Identity, state.sent[1])?;
+    Ok(sealed + captured)
 }
 
 /// A new computer's first chains: the heads verified by the computer whose copy this vault

@@ -674,6 +674,8 @@ pub struct Status {
     pub last_sync: Option<u64>,
     /// The alarm of the last run, if it stopped on one.
     pub alarm: Option<String>,
+    /// Changes made on this computer that the server does not hold yet.
+    pub pending_changes: u64,
     /// A short fingerprint of the records: computers that have seen the same changes show the same.
     pub fingerprint: String,
     /// This computer's newest checkpoint: its log on the server is cut below it once sent.
@@ -768,6 +770,7 @@ pub fn status(vault: &Vault, me: Option<&str>) -> Result<Status, SyncError> {
         devices,
         last_sync: vault.sync_get(LAST_RUN)?.and_then(|s| s.parse().ok()),
         alarm: vault.sync_get(LAST_ALARM)?.filter(|s| !s.is_empty()),
+        pending_changes: crate::engine::pending_changes(vault)?,
         fingerprint: vault.records_fingerprint()?,
         checkpoint: crate::engine::last_checkpoint(vault)?,
     })

@@ -289,6 +289,14 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
                 Some(t) => println!("Last sync:   {}", output::datetime(t)),
                 None => println!("Last sync:   never"),
             }
+            println!(
+                "Waiting:     {}",
+                match status.pending_changes {
+                    0 => "nothing: the server has every change made here".to_string(),
+                    1 => "1 change made here is not on the server yet".to_string(),
+                    n => format!("{n} changes made here are not on the server yet"),
+                }
+            );
             if let Some(a) = &status.alarm {
                 println!("ALARM:       {a}");
             }
