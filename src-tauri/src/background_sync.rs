@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use casebook_core::Vault;
-use casebook_sync::engine::{Report, SyncError};
+use casebook_sync::engine::{RemoteError, Report, SyncError};
 use casebook_sync::practice;
 use casebook_sync::watch::{Timing, Waiter, Wake};
 use serde::Serialize;
@@ -37,6 +37,10 @@ pub struct SyncRan {
     /// Why the run did not finish, worded for a person; `alarm` names a server that misbehaved.
     pub error: Option<String>,
     pub alarm: Option<String>,
+    /// The server could not be reached: changes wait here ("Offline").
+    pub offline: bool,
+    /// This computer was removed from the practice's computers.
+    pub revoked: bool,
 }
 
 impl SyncRan {
@@ -50,6 +54,8 @@ impl SyncRan {
                 conflicts: r.conflicts,
                 error: None,
                 alarm: None,
+                offline: false,
+                revoked: false,
             },
             Err(e) => SyncRan {
                 wake,
@@ -67,6 +73,8 @@ impl SyncRan {
                     SyncError::Alarm(a) => Some(a.name().to_string()),
                     _ => None,
                 },
+                offline: matches!(e, SyncError::Remote(RemoteError::Unreachable(_))),
+                revoked: matches!(e, SyncError::Remote(RemoteError::Revoked)),
             },
         }
     }
@@ -75,8 +83,7 @@ impl SyncRan {
 /// Runs `f` on the open vault, without counting as the therapist's activity; `None` when the
 /// records are locked.
 fn with_open_vault<T>(state: &AppState, f: impl FnOnce(&mut Vault) -> T) -> Option<T> {
-    let mut slot = state.vault_slot();
-    slot.as_mut().map(f)
+    state.with_vault_quietly(|v| Ok(f(v))).ok()
 }
 
 /// One run, the vault held only for its first and last steps. `None` when the records are

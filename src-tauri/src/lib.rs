@@ -22,6 +22,7 @@
 //!   tray's "Ended · Undo"), [`clock_window`] (the pop-out clock);
 //! * on top what the person drives, and the timer: [`commands`] (what the UI may call, one
 //!   function per action, each calling the core), [`rights`] (the GDPR rights' commands),
+//!   [`sync_screens`] (the sync strip, the practice's computers, conflicts),
 //!   [`tray`] (the tray icon and its menu; optional), [`schedule`] (the one timer: each
 //!   second the clock, each minute the jobs that may be due).
 //!
@@ -45,6 +46,7 @@ pub mod rights;
 pub mod schedule;
 pub mod session_clock;
 pub mod state;
+pub mod sync_screens;
 pub mod tray;
 
 use std::path::PathBuf;
@@ -172,6 +174,10 @@ pub fn run() {
             calendar::calendar_discard,
             calendar::calendar_feed_remove,
             calendar::calendar_auto_refresh_set,
+            sync_screens::sync_overview,
+            sync_screens::sync_enable,
+            sync_screens::sync_conflicts,
+            sync_screens::sync_resolve,
             rights::client_edit,
             rights::client_history,
             rights::client_erase,

@@ -245,6 +245,18 @@ impl AppState {
         f(vault)
     }
 
+    /// [`AppState::with_vault`] for work the app does by itself (background sync, a screen
+    /// refreshing after it): it does not count as the therapist's activity, so it never keeps
+    /// the records from auto-locking.
+    pub fn with_vault_quietly<T>(&self, f: impl FnOnce(&mut Vault) -> UiResult<T>) -> UiResult<T> {
+        if !self.is_unlocked() {
+            return Err(UiError::locked());
+        }
+        let mut v = self.vault_slot();
+        let vault = v.as_mut().ok_or_else(UiError::locked)?;
+        f(vault)
+    }
+
     /// Called by the ticker: once a task has let go of a vault that was locked meanwhile,
     /// drops it (and the keys) now.
     pub fn drop_if_locked(&self) {
@@ -421,4 +433,19 @@ impl AppState {
         *guard(&self.calendar.last_auto) = None;
         self.drop_if_locked();
     }
+}
+
+/// Runs `f` on a blocking thread: for commands that wait on the network (the blocking HTTP
+/// client must not run on the async runtime's own threads).
+pub async fn blocking<T: Send + 'static>(
+    app: tauri::AppHandle,
+    f: impl FnOnce(&tauri::AppHandle, &AppState) -> UiResult<T> + Send + 'static,
+) -> UiResult<T> {
+    use tauri::Manager;
+    tauri::async_runtime::spawn_blocking(move || {
+        let state = app.state::<AppState>();
+        f(&app, &state)
+    })
+    .await
+    .map_err(|_| UiError::invalid("That could not be finished; nothing was changed. Try again."))?
 }

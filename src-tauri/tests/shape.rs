@@ -28,6 +28,7 @@ const LAYERS: &[(&str, u8)] = &[
     // What the person drives, and the timer.
     ("commands", 2),
     ("rights", 2),
+    ("sync_screens", 2),
     ("tray", 2),
     ("schedule", 2),
     ("lib", 3),

@@ -875,6 +875,8 @@ pub struct Conflict {
     pub lost_stamp: String,
     pub lost_device: String,
     pub found_at: String,
+    /// The client the row belongs to (its code), when the row is still there.
+    pub client_code: Option<String>,
 }
 
 impl Vault {
@@ -899,12 +901,39 @@ impl Vault {
                         lost_stamp: r.get(7)?,
                         lost_device: r.get(8)?,
                         found_at: r.get(9)?,
+                        client_code: None,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            drop(stmt);
+            let mut list = list;
+            for c in &mut list {
+                let Some(t) = registry::TABLES.iter().find(|t| t.name == c.table) else {
+                    continue;
+                };
+                let Some(col) = t.erased_by else { continue };
+                c.client_code = cx
+                    .tx
+                    .query_row(
+                        &format!("SELECT {col} FROM {} WHERE {} = ?1", t.qualified(), t.key),
+                        [&c.row],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+            }
             cx.detail(format!("count={}", list.len()));
             Ok(list)
         })
+    }
+
+    /// How many values kept aside are not resolved yet: a count, no content (not audited).
+    pub fn sync_conflict_count(&self) -> Result<usize> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM main.sync_conflicts WHERE resolved_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n.max(0) as usize)
     }
 
     /// This device's changes in `store` captured after `after`, to send to the practice's

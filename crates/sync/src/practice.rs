@@ -129,50 +129,111 @@ pub struct Enabled {
 
 /// Turns sync on for this computer: it joins the practice's signed device list (making the
 /// list if this is the first computer), with a signing key of its own and a device letter.
+/// Holds the vault throughout (the CLI's way); the app runs [`enable_begin`],
+/// [`EnableBegun::exchange`] and [`enable_finish`] apart, the vault free while the server is
+/// talked to.
 pub fn enable(vault: &mut Vault) -> Result<Enabled, SyncError> {
+    let begun = enable_begin(vault)?;
+    let exchanged = begun.exchange()?;
+    enable_finish(vault, exchanged)
+}
+
+/// `sync enable` after its first step (what the vault holds), without a borrow of the vault.
+pub struct EnableBegun {
+    settings: casebook_core::offsite::ServerSettings,
+    client: ServerClient,
+    root: SigningKey,
+    held: Vec<Signed>,
+    key: Option<SigningKey>,
+}
+
+/// `sync enable` after its network step: the device list with this computer in it.
+pub struct EnableExchanged {
+    settings: casebook_core::offsite::ServerSettings,
+    entries: Vec<Signed>,
+    list: DeviceList,
+    key: SigningKey,
+}
+
+/// The first step of `sync enable`, with the vault and without the network.
+pub fn enable_begin(vault: &Vault) -> Result<EnableBegun, SyncError> {
     let (settings, client) = vault.server_connection()?;
-    let secrets = vault.sync_secrets()?;
-    let root = practice_root(secrets.root_seed);
-    let held = signed_list(vault)?;
-    let mut entries = fetch_list(&client, &root.verifying_key(), &held)?;
-    let json = serde_json::to_vec(&entries).map_err(|_| corrupt("device list"))?;
-    let mut list = DeviceList::verify(&json, &root.verifying_key()).map_err(|_| {
-        SyncError::Alarm(Alarm::DeviceKey {
-            device: "the device list".into(),
+    Ok(EnableBegun {
+        settings,
+        client,
+        root: practice_root(vault.sync_secrets()?.root_seed),
+        held: signed_list(vault)?,
+        key: signing_key(vault)?,
+    })
+}
+
+impl EnableBegun {
+    /// The network step, without the vault: the server's device list (checked against the
+    /// one held here), and this computer added to it when it is not in it with its key.
+    pub fn exchange(self) -> Result<EnableExchanged, SyncError> {
+        let EnableBegun {
+            settings,
+            client,
+            root,
+            held,
+            key,
+        } = self;
+        let mut entries = fetch_list(&client, &root.verifying_key(), &held)?;
+        let json = serde_json::to_vec(&entries).map_err(|_| corrupt("device list"))?;
+        let mut list = DeviceList::verify(&json, &root.verifying_key()).map_err(|_| {
+            SyncError::Alarm(Alarm::DeviceKey {
+                device: "the device list".into(),
+            })
+        })?;
+        let key = match key {
+            Some(k) if list.key_of(&settings.device_id) == Some(&k.verifying_key()) => k,
+            _ => {
+                let key = new_device_key();
+                let letter = list.free_letter(LETTERS).ok_or_else(|| {
+                    SyncError::Core(casebook_core::CoreError::Conflict(
+                        "the practice has as many computers as it can have".into(),
+                    ))
+                })?;
+                let entry = Entry {
+                    op: Op::Add,
+                    device: settings.device_id.clone(),
+                    name: settings.device_name.clone(),
+                    signing_key: hex::encode(key.verifying_key().to_bytes()),
+                    box_key: String::new(),
+                    letter,
+                    at: chrono_now(),
+                    prev: list.head.clone(),
+                    signer: ROOT.into(),
+                    until: None,
+                };
+                let signed = Signed::sign(entry, &root).map_err(|_| corrupt("device entry"))?;
+                list.append(&signed, &root.verifying_key())
+                    .map_err(|_| corrupt("device entry"))?;
+                entries.push(signed);
+                let bytes = serde_json::to_vec(&entries).map_err(|_| corrupt("device list"))?;
+                client
+                    .put_snapshot(DEVICES_OBJECT, bytes)
+                    .map_err(|e| SyncError::Remote(RemoteError::Refused(e.to_string())))?;
+                key
+            }
+        };
+        Ok(EnableExchanged {
+            settings,
+            entries,
+            list,
+            key,
         })
-    })?;
-    let key = match signing_key(vault)? {
-        Some(k) if list.key_of(&settings.device_id) == Some(&k.verifying_key()) => k,
-        _ => {
-            let key = new_device_key();
-            let letter = list.free_letter(LETTERS).ok_or_else(|| {
-                SyncError::Core(casebook_core::CoreError::Conflict(
-                    "the practice has as many computers as it can have".into(),
-                ))
-            })?;
-            let entry = Entry {
-                op: Op::Add,
-                device: settings.device_id.clone(),
-                name: settings.device_name.clone(),
-                signing_key: hex::encode(key.verifying_key().to_bytes()),
-                box_key: String::new(),
-                letter,
-                at: chrono_now(),
-                prev: list.head.clone(),
-                signer: ROOT.into(),
-                until: None,
-            };
-            let signed = Signed::sign(entry, &root).map_err(|_| corrupt("device entry"))?;
-            list.append(&signed, &root.verifying_key())
-                .map_err(|_| corrupt("device entry"))?;
-            entries.push(signed);
-            let bytes = serde_json::to_vec(&entries).map_err(|_| corrupt("device list"))?;
-            client
-                .put_snapshot(DEVICES_OBJECT, bytes)
-                .map_err(|e| SyncError::Remote(RemoteError::Refused(e.to_string())))?;
-            key
-        }
-    };
+    }
+}
+
+/// The last step of `sync enable`, with the vault again: keeps the key and the list, audited.
+pub fn enable_finish(vault: &mut Vault, done: EnableExchanged) -> Result<Enabled, SyncError> {
+    let EnableExchanged {
+        settings,
+        entries,
+        list,
+        key,
+    } = done;
     let letter = list
         .devices
         .get(&settings.device_id)
@@ -678,6 +739,8 @@ pub struct Status {
     pub pending_changes: u64,
     /// A short fingerprint of the records: computers that have seen the same changes show the same.
     pub fingerprint: String,
+    /// The fingerprint as four words ([`compare_words`]).
+    pub compare_words: String,
     /// This computer's newest checkpoint: its log on the server is cut below it once sent.
     pub checkpoint: Option<crate::checkpoint::Written>,
 }
@@ -716,6 +779,21 @@ pub fn device_names(vault: &Vault) -> std::collections::BTreeMap<String, String>
         .collect();
     names.insert(vault.meta().device_id.clone(), "this computer".into());
     names
+}
+
+/// Four words from the records' fingerprint, to read off two computers' screens ("Compare
+/// with another computer"): equal words mean both hold the same records, so the server has
+/// shown both the same history. 44 bits: a server cannot make two different states show the
+/// same words by trying.
+pub fn compare_words(fingerprint: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("casebook compare v1\n{fingerprint}").as_bytes());
+    let bits = u64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]));
+    let words = bip39::Language::English.word_list();
+    (0..4)
+        .map(|i| words[((bits >> (53 - 11 * i)) & 0x7ff) as usize])
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Sync's state on this computer (no network).
@@ -771,7 +849,32 @@ pub fn status(vault: &Vault, me: Option<&str>) -> Result<Status, SyncError> {
         last_sync: vault.sync_get(LAST_RUN)?.and_then(|s| s.parse().ok()),
         alarm: vault.sync_get(LAST_ALARM)?.filter(|s| !s.is_empty()),
         pending_changes: crate::engine::pending_changes(vault)?,
+        compare_words: compare_words(&vault.records_fingerprint()?),
         fingerprint: vault.records_fingerprint()?,
         checkpoint: crate::engine::last_checkpoint(vault)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compare_words;
+
+    #[test]
+    fn compare_words_are_four_list_words_that_follow_the_fingerprint() {
+        let a = compare_words("3f2a9c01d4e5b6a7");
+        assert_eq!(
+            a,
+            compare_words("3f2a9c01d4e5b6a7"),
+            "the same state, the same words"
+        );
+        let words: Vec<&str> = a.split(' ').collect();
+        assert_eq!(words.len(), 4);
+        let list = bip39::Language::English.word_list();
+        assert!(words.iter().all(|w| list.contains(w)), "{a}");
+        // Any other state shows other words (over a few hundred, no two alike).
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..500 {
+            assert!(seen.insert(compare_words(&format!("{i:016x}"))));
+        }
+    }
 }

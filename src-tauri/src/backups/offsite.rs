@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 use super::{BackupCheck, BackupHealth, health};
 use crate::error::{UiError, UiResult};
 use crate::notices::{self, notify};
-use crate::state::AppState;
+use crate::state::{AppState, blocking};
 
 /// A restore from the server begun on the first-run screen (signed in, keys opened, backups
 /// listed), waiting for the therapist to choose.
@@ -168,20 +168,6 @@ fn progress_to(app: &AppHandle) -> impl FnMut(backup::Progress) + '_ {
             let _ = app.emit("offsite-progress", ProgressEvent { stage, done, total });
         }
     }
-}
-
-/// Runs `f` on a blocking thread: the off-site calls wait on the network (and the blocking
-/// HTTP client must not run on the async runtime's own threads).
-async fn blocking<T: Send + 'static>(
-    app: AppHandle,
-    f: impl FnOnce(&AppHandle, &AppState) -> UiResult<T> + Send + 'static,
-) -> UiResult<T> {
-    tauri::async_runtime::spawn_blocking(move || {
-        let state = app.state::<AppState>();
-        f(&app, &state)
-    })
-    .await
-    .map_err(|_| UiError::invalid("That could not be finished; nothing was changed. Try again."))?
 }
 
 #[tauri::command]

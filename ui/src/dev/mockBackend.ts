@@ -46,6 +46,8 @@ import type {
   SessionNote,
   Settings,
   ToFinish,
+  SyncConflict,
+  SyncOverview,
 } from "../lib/api";
 
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -1099,6 +1101,70 @@ function firstRunCommand(cmd: string, a: Args): { value: unknown } | null {
   return null;
 }
 
+/** Sync in the preview: once turned on, a laptop is in the practice and one email was changed on both. */
+const mockSync = {
+  enabled: false,
+  lastSync: null as number | null,
+  conflicts: [] as SyncConflict[],
+};
+
+function syncOverview(): SyncOverview {
+  const conn = server.conn;
+  const since = Math.floor(Date.now() / 1000);
+  return {
+    connected: conn !== null,
+    enabled: conn !== null && mockSync.enabled,
+    last_sync: mockSync.lastSync,
+    pending_changes: 0,
+    alarm: null,
+    conflicts: mockSync.conflicts.length,
+    devices:
+      conn && mockSync.enabled
+        ? [
+            { id: conn.device_id, name: conn.device_name, letter: "2", revoked: false, added: now(), revoked_at: null, this_computer: true, last_heard: since, stale: false },
+            { id: "mock-laptop", name: "Laptop", letter: "3", revoked: false, added: now(), revoked_at: null, this_computer: false, last_heard: since - 7200, stale: false },
+          ]
+        : [],
+    compare_words: "orbit velvet sample harbour",
+    device_name: conn?.device_name ?? null,
+  };
+}
+
+function syncCommand(cmd: string, a: Args): { value: unknown } | null {
+  switch (cmd) {
+    case "sync_overview":
+      return { value: syncOverview() };
+    case "sync_enable": {
+      if (!server.conn) fail("invalid_input", "Connect to a server first.");
+      mockSync.enabled = true;
+      mockSync.lastSync = Math.floor(Date.now() / 1000);
+      const code = state.clients[0]?.code ?? null;
+      mockSync.conflicts = [
+        {
+          id: "mock-conflict",
+          table: "client_identity",
+          row: code ?? "MOCK",
+          field: "email",
+          kind: "field",
+          kept: JSON.stringify("ann@laptop.example"),
+          lost: JSON.stringify("ann@surgery.example"),
+          lost_stamp: "",
+          lost_device: "mock-laptop",
+          found_at: now(),
+          client_code: code,
+        },
+      ];
+      return { value: delay(300, syncOverview) };
+    }
+    case "sync_conflicts":
+      return { value: mockSync.conflicts.map((c) => ({ ...c })) };
+    case "sync_resolve":
+      mockSync.conflicts = mockSync.conflicts.filter((c) => c.id !== a.id);
+      return { value: { id: a.id, kept: a.keep } };
+  }
+  return null;
+}
+
 function offsiteCommand(cmd: string, a: Args): { value: unknown } | null {
   switch (cmd) {
     case "offsite_overview":
@@ -1380,6 +1446,8 @@ function handle(cmd: string, a: Args): unknown {
   if (r) return r.value;
   const o = offsiteCommand(cmd, a);
   if (o) return o.value;
+  const sy = syncCommand(cmd, a);
+  if (sy) return sy.value;
   switch (cmd) {
     case "today":
       return today(a.date as string | null);

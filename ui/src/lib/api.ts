@@ -377,6 +377,66 @@ export interface SyncRan {
   error: string | null;
   /** The alarm's name when the server misbehaved (e.g. "rollback"). */
   alarm: string | null;
+  /** The server could not be reached: changes wait on this computer. */
+  offline?: boolean;
+  /** This computer was removed from the practice's computers. */
+  revoked?: boolean;
+}
+
+/** One computer of the practice, from the device list the computers signed. */
+export interface SyncDevice {
+  id: string;
+  name: string;
+  /** The symbol its new client codes start with. */
+  letter: string;
+  revoked: boolean;
+  /** When it was added (RFC 3339, as signed). */
+  added: string;
+  revoked_at: string | null;
+  this_computer: boolean;
+  /** When something new from it was last verified here (seconds since 1970); for this computer, when it last sent. */
+  last_heard: number | null;
+  /** Nothing new from it for 3 days: switched off, or the server is holding its changes back. */
+  stale: boolean;
+}
+
+/** Sync as the strip and Settings → Computers show it (read without the network). */
+export interface SyncOverview {
+  /** The vault has a server connection (Settings → Off-site copy). */
+  connected: boolean;
+  /** Sync is on for this computer. */
+  enabled: boolean;
+  /** Seconds since 1970 of the last run that finished without an alarm. */
+  last_sync: number | null;
+  /** Changes made here that the server does not hold yet. */
+  pending_changes: number;
+  /** The alarm the last run stopped on: its name, a colon, then what happened. */
+  alarm: string | null;
+  /** Values kept aside from changes made on two computers, not resolved yet. */
+  conflicts: number;
+  devices: SyncDevice[];
+  /** Four words to read off another computer's screen: equal words, the same records. */
+  compare_words: string;
+  device_name: string | null;
+}
+
+/** A value that lost a merge ("Changed on both computers"), kept so no typed word is lost. */
+export interface SyncConflict {
+  id: string;
+  /** The table and row (`client_identity` and a code, `session_notes` and a note id, …). */
+  table: string;
+  row: string;
+  field: string;
+  /** field, draft, edit_after_final, both_finalised or edit_after_delete. */
+  kind: string;
+  /** The value the record holds now, and the other computer's (JSON text). */
+  kept: string | null;
+  lost: string | null;
+  lost_stamp: string;
+  /** The computer that wrote the other value (its id). */
+  lost_device: string;
+  found_at: string;
+  client_code: string | null;
 }
 
 /** What a calendar import would do to one event. */
@@ -873,6 +933,14 @@ export const api = {
       invite: r.invite,
       deviceName: r.deviceName,
     }),
+  /** Sync's state here, for the strip and Settings → Computers (no network). */
+  syncOverview: () => call<SyncOverview>("sync_overview"),
+  /** Turns sync on for this computer: it joins the practice's signed list of computers. */
+  syncEnable: () => call<SyncOverview>("sync_enable"),
+  /** The values kept aside from changes made on two computers (reading them is audited). */
+  syncConflicts: () => call<SyncConflict[]>("sync_conflicts"),
+  /** Keeps the value the record holds, or takes the other computer's. */
+  syncResolve: (id: string, keep: "current" | "other") => call<unknown>("sync_resolve", { id, keep }),
   /** Asks the server for the storage used and the backups (a network call). */
   offsiteOverview: () => call<OffsiteOverview>("offsite_overview"),
   /** The off-site status without asking the server, for the Backups screen. */

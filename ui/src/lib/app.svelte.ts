@@ -19,6 +19,7 @@ import { DEFAULT_SETTINGS } from "./settings";
 import { clock } from "./clock.svelte";
 import { afterPaint } from "./lazy";
 import { practice } from "./practice.svelte";
+import { sync } from "./sync.svelte";
 
 export type Screen = "loading" | "error" | "first-run" | "unlock" | "main";
 
@@ -33,7 +34,7 @@ export type View =
   | { name: "audit" }
   | { name: "retention" }
   | { name: "backups" }
-  | { name: "settings"; section?: "calendar" | "offsite" | "practice" | "sessions" };
+  | { name: "settings"; section?: "calendar" | "offsite" | "practice" | "sessions" | "sync" };
 
 export type NavName = "today" | "week" | "clients" | "search" | "audit" | "retention" | "backups" | "settings";
 
@@ -205,6 +206,7 @@ class AppState {
     this.templates = null;
     this.instruments = null;
     practice.clear();
+    sync.clear();
     this.settings = { ...DEFAULT_SETTINGS };
     this.lockError = "";
     this.calendarChanges = null;

@@ -317,6 +317,10 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
                 "Fingerprint: {} (the same on computers that have seen the same changes)",
                 status.fingerprint
             );
+            println!(
+                "Compare:     {} (read these off the other computer: equal words, the same records)",
+                status.compare_words
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

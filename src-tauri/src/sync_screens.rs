@@ -1,0 +1,121 @@
+//! What the sync screens ask for: the status strip's state, this practice's computers,
+//! turning sync on here, and the values kept aside when two computers changed the same thing
+//! ("Changed on both computers"). Thin: each command calls `casebook_sync::practice` or the
+//! core. Background runs are `background_sync`'s; this module only reads what they left and
+//! acts when the therapist asks.
+//!
+//! Turning sync on talks to the server with the vault free (its three steps, as a run's), so
+//! the window's other commands never wait on the network.
+
+use casebook_core::Vault;
+use casebook_core::conflicts::{Resolution, Resolved};
+use casebook_core::merge::Conflict;
+use casebook_core::offsite::ServerSettings;
+use casebook_sync::engine::{RemoteError, SyncError};
+use casebook_sync::practice::{self, DeviceStatus};
+use serde::Serialize;
+use tauri::{AppHandle, State};
+
+use crate::error::{UiError, UiResult};
+use crate::state::{AppState, blocking};
+
+/// The sync errors a person can act on, worded; the rest as the engine says them.
+fn ui_error(e: SyncError) -> UiError {
+    match e {
+        SyncError::Core(e) => e.into(),
+        SyncError::Remote(RemoteError::Unreachable(_)) => UiError {
+            kind: "offline",
+            message: "The server could not be reached: nothing was changed. Check the connection and try again.".into(),
+        },
+        SyncError::Alarm(a) => UiError {
+            kind: "alarm",
+            message: a.line(),
+        },
+        other => UiError::invalid(other.to_string()),
+    }
+}
+
+/// Sync as the strip and the Computers section show it (no network).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SyncOverview {
+    /// The vault has a server connection (Settings → Off-site copy).
+    pub connected: bool,
+    /// Sync is on for this computer.
+    pub enabled: bool,
+    /// Seconds since the epoch of the last run that finished without an alarm.
+    pub last_sync: Option<u64>,
+    pub pending_changes: u64,
+    /// The alarm the last run stopped on (its line: the alarm's name, a colon, what happened).
+    pub alarm: Option<String>,
+    /// Values kept aside from changes made on two computers, not yet resolved.
+    pub conflicts: usize,
+    pub devices: Vec<DeviceStatus>,
+    /// Four words to compare with another computer's screen.
+    pub compare_words: String,
+    /// This computer's name in the practice's list.
+    pub device_name: Option<String>,
+}
+
+fn overview(vault: &mut Vault) -> UiResult<SyncOverview> {
+    let Some(settings) = ServerSettings::load(vault.dir())? else {
+        return Ok(SyncOverview::default());
+    };
+    let status = practice::status(vault, Some(&settings.device_id)).map_err(ui_error)?;
+    let conflicts = if status.enabled {
+        vault.sync_conflict_count()?
+    } else {
+        0
+    };
+    Ok(SyncOverview {
+        connected: true,
+        enabled: status.enabled,
+        last_sync: status.last_sync,
+        pending_changes: status.pending_changes,
+        alarm: status.alarm,
+        conflicts,
+        devices: status.devices,
+        compare_words: status.compare_words,
+        device_name: Some(settings.device_name),
+    })
+}
+
+/// Read after each background run and when a sync screen opens: never counts as activity.
+#[tauri::command]
+pub async fn sync_overview(state: State<'_, AppState>) -> UiResult<SyncOverview> {
+    state.with_vault_quietly(overview)
+}
+
+/// Settings → Computers → "Turn on sync": this computer joins the practice's signed list.
+#[tauri::command]
+pub async fn sync_enable(app: AppHandle) -> UiResult<SyncOverview> {
+    blocking(app, |_, state| {
+        let begun = state.with_vault(|v| practice::enable_begin(v).map_err(ui_error))?;
+        let exchanged = begun.exchange().map_err(ui_error)?;
+        state.with_vault(|v| {
+            practice::enable_finish(v, exchanged).map_err(ui_error)?;
+            overview(v)
+        })
+    })
+    .await
+}
+
+/// The values kept aside, oldest first (reading them is audited: they can hold clinical text).
+#[tauri::command]
+pub async fn sync_conflicts(state: State<'_, AppState>) -> UiResult<Vec<Conflict>> {
+    state.with_vault(|v| Ok(v.sync_conflicts()?))
+}
+
+/// Keeps the value the record holds (`current`) or takes the other computer's (`other`).
+#[tauri::command]
+pub async fn sync_resolve(
+    state: State<'_, AppState>,
+    id: String,
+    keep: String,
+) -> UiResult<Resolved> {
+    let keep = match keep.as_str() {
+        "current" => Resolution::Current,
+        "other" => Resolution::Other,
+        _ => return Err(UiError::invalid("keep must be current or other")),
+    };
+    state.with_vault(|v| Ok(v.resolve_conflict(&id, keep)?))
+}

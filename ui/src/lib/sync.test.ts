@@ -1,0 +1,128 @@
+import { describe, expect, it } from "vitest";
+import type { SyncConflict, SyncDevice, SyncOverview, SyncRan } from "./api";
+import { alarmWords, canTakeOther, conflictTitle, conflictValue, heardWords, syncStrip } from "./sync";
+
+function overview(over: Partial<SyncOverview> = {}): SyncOverview {
+  return {
+    connected: true,
+    enabled: true,
+    last_sync: Date.UTC(2026, 11, 4, 14, 2) / 1000,
+    pending_changes: 0,
+    alarm: null,
+    conflicts: 0,
+    devices: [],
+    compare_words: "apple banana cherry delta",
+    device_name: "Surgery desktop",
+    ...over,
+  };
+}
+
+function ran(over: Partial<SyncRan> = {}): SyncRan {
+  return { wake: "here", received: 0, applied_changes: 0, sent: 0, conflicts: 0, error: null, alarm: null, ...over };
+}
+
+describe("the sync strip", () => {
+  it("is hidden while sync is off or there is no server", () => {
+    expect(syncStrip(null, null).kind).toBe("off");
+    expect(syncStrip(overview({ enabled: false }), null).kind).toBe("off");
+    expect(syncStrip(overview({ connected: false }), null).kind).toBe("off");
+  });
+
+  it("says up to date with the time of the last sync", () => {
+    const s = syncStrip(overview(), ran());
+    expect(s.kind).toBe("ok");
+    expect(s.text).toMatch(/^Up to date · \d\d:\d\d$/);
+  });
+
+  it("counts the changes still to send", () => {
+    expect(syncStrip(overview({ pending_changes: 12 }), null).text).toBe("Sending 12 changes");
+    expect(syncStrip(overview({ pending_changes: 1 }), null).text).toBe("Sending 1 change");
+  });
+
+  it("says offline when the server cannot be reached, and that changes stay here", () => {
+    const s = syncStrip(overview({ pending_changes: 3 }), ran({ offline: true, error: "the server could not be reached" }));
+    expect(s.kind).toBe("offline");
+    expect(s.text).toBe("Offline — changes are kept here");
+    expect(s.detail).toContain("3 changes will be sent");
+  });
+
+  it("needs attention on an alarm, before anything else, in plain words", () => {
+    const s = syncStrip(overview({ pending_changes: 3, alarm: "rollback: the server returned older data for device x" }), ran({ offline: true }));
+    expect(s.kind).toBe("attention");
+    expect(s.text).toBe("Needs attention");
+    expect(s.detail).toBe("The server returned older data than it had before — nothing was changed; contact whoever runs your server.");
+    // From the run's event alone (before the overview is read again).
+    expect(syncStrip(overview(), ran({ alarm: "fork" })).kind).toBe("attention");
+  });
+
+  it("is paused when this computer was removed, or a run failed otherwise", () => {
+    expect(syncStrip(overview(), ran({ revoked: true, error: "revoked" })).text).toBe("Paused");
+    const s = syncStrip(overview(), ran({ error: "the server refused the request: signed out" }));
+    expect(s).toEqual({ kind: "paused", text: "Paused", detail: "the server refused the request: signed out" });
+  });
+});
+
+describe("alarm words", () => {
+  it("names every alarm of the engine in plain words, and keeps an unknown line", () => {
+    for (const name of ["rollback", "fork", "missing", "reordered", "altered", "device-key", "immutable", "audit-trail", "copied-vault", "own-blobs-gone"]) {
+      const w = alarmWords(`${name}: details`);
+      expect(w, name).not.toMatch(new RegExp(`^${name}:|details`));
+      expect(w.length, name).toBeGreaterThan(30);
+    }
+    expect(alarmWords("something new: details")).toBe("something new: details");
+  });
+});
+
+describe("computers and conflicts", () => {
+  const device = (last_heard: number | null): SyncDevice => ({
+    id: "d",
+    name: "Laptop",
+    letter: "7",
+    revoked: false,
+    added: "2026-12-01T09:00:00Z",
+    revoked_at: null,
+    this_computer: false,
+    last_heard,
+    stale: false,
+  });
+
+  it("says when a computer was last heard from", () => {
+    const now = Date.UTC(2026, 11, 4, 12, 0);
+    expect(heardWords(device(null), now)).toBe("not yet");
+    expect(heardWords(device(now / 1000 - 30), now)).toBe("just now");
+    expect(heardWords(device(now / 1000 - 600), now)).toBe("10 min ago");
+    expect(heardWords(device(now / 1000 - 7200), now)).toBe("2 h ago");
+    expect(heardWords(device(Date.UTC(2026, 10, 20, 12) / 1000), now)).toBe("20/11/2026");
+  });
+
+  const conflict = (over: Partial<SyncConflict>): SyncConflict => ({
+    id: "c1",
+    table: "client_identity",
+    row: "MX4K",
+    field: "email",
+    kind: "field",
+    kept: '"ann@laptop.example"',
+    lost: '"ann@surgery.example"',
+    lost_stamp: "0001",
+    lost_device: "d",
+    found_at: "2026-12-04T10:00:00Z",
+    client_code: "MX4K",
+    ...over,
+  });
+
+  it("titles and values read as words", () => {
+    expect(conflictTitle(conflict({}))).toBe("Email");
+    expect(conflictTitle(conflict({ field: "date_of_birth" }))).toBe("Date of birth");
+    expect(conflictTitle(conflict({ kind: "draft", field: "text" }))).toBe("Draft note");
+    expect(conflictValue('"ann@surgery.example"')).toBe("ann@surgery.example");
+    expect(conflictValue("null")).toBe("(empty)");
+    expect(conflictValue(null)).toBe("(nothing)");
+    expect(conflictValue("not json")).toBe("not json");
+  });
+
+  it("offers the other value only where taking it is an edit", () => {
+    expect(canTakeOther(conflict({}))).toBe(true);
+    expect(canTakeOther(conflict({ kind: "draft" }))).toBe(true);
+    expect(canTakeOther(conflict({ kind: "both_finalised" }))).toBe(false);
+  });
+});

@@ -1,0 +1,126 @@
+// What the sync strip says, and the engine's alarms in plain words. Pure: the state that
+// feeds them is `sync.svelte.ts`.
+
+import type { SyncConflict, SyncDevice, SyncOverview, SyncRan } from "./api";
+import { formatDate, formatDateTime, formatTime } from "./format";
+
+export type StripKind = "off" | "ok" | "sending" | "offline" | "paused" | "attention";
+
+export interface StripState {
+  kind: StripKind;
+  /** The strip's words ("Up to date · 14:02"). */
+  text: string;
+  /** A sentence more, for the tooltip and screen readers. */
+  detail: string;
+}
+
+/** The strip's state from what the core says (`o`) and the last background run (`last`). */
+export function syncStrip(o: SyncOverview | null, last: SyncRan | null): StripState {
+  if (!o || !o.connected || !o.enabled) return { kind: "off", text: "", detail: "" };
+  if (last?.revoked) {
+    return {
+      kind: "paused",
+      text: "Paused",
+      detail: "This computer was removed from the practice's computers: it no longer syncs. The records here stay readable.",
+    };
+  }
+  const alarm = o.alarm ?? (last?.alarm ? `${last.alarm}:` : null);
+  if (alarm) return { kind: "attention", text: "Needs attention", detail: alarmWords(alarm) };
+  if (last?.offline) {
+    const n = o.pending_changes;
+    return {
+      kind: "offline",
+      text: "Offline — changes are kept here",
+      detail: `The server cannot be reached.${n > 0 ? ` ${changes(n)} will be sent when it can.` : ""}`,
+    };
+  }
+  if (last?.error) return { kind: "paused", text: "Paused", detail: last.error };
+  if (o.pending_changes > 0) {
+    return { kind: "sending", text: `Sending ${changes(o.pending_changes)}`, detail: "Changes made here are on their way to the server." };
+  }
+  const at = o.last_sync ? new Date(o.last_sync * 1000) : null;
+  return {
+    kind: "ok",
+    text: at ? `Up to date · ${formatTime(at)}` : "Up to date",
+    detail: at ? `Last synced ${formatDateTime(at)}.` : "Nothing to send.",
+  };
+}
+
+function changes(n: number): string {
+  return n === 1 ? "1 change" : `${n} changes`;
+}
+
+const CONTACT = "contact whoever runs your server";
+
+/**
+ * An alarm line from the engine ("rollback: the server returned …") in plain words. Every
+ * alarm means nothing suspect was applied and work here carries on.
+ */
+export function alarmWords(line: string): string {
+  const name = line.split(":", 1)[0].trim();
+  switch (name) {
+    case "rollback":
+      return `The server returned older data than it had before — nothing was changed; ${CONTACT}.`;
+    case "fork":
+      return `The server showed this computer and another one different histories — nothing was changed; ${CONTACT}.`;
+    case "missing":
+      return `The server is holding back changes from another computer — nothing after them was applied; ${CONTACT}.`;
+    case "reordered":
+    case "replayed":
+    case "altered":
+      return `Changes from the server did not check out (altered, swapped or out of order) — nothing was changed; ${CONTACT}.`;
+    case "device-key":
+      return `The server offered changes signed by a computer that is not one of this practice's — nothing was changed; ${CONTACT}.`;
+    case "immutable":
+      return "Another computer's change would have altered a finalised record — it was not applied.";
+    case "audit-trail":
+      return `Another computer's audit trail did not check out — nothing was changed; ${CONTACT}.`;
+    case "copied-vault":
+      return "A copy of this Casebook folder is syncing from another computer as this one — keep using only one of the two copies.";
+    case "own-blobs-gone":
+      return "The server lost changes sent from this computer; they are being sent again from the copies kept here.";
+    default:
+      return line;
+  }
+}
+
+/** "2 h ago", "yesterday", or a date: when a computer was last heard from. */
+export function heardWords(d: SyncDevice, now: number = Date.now()): string {
+  if (d.last_heard === null) return "not yet";
+  const secs = Math.max(0, Math.round(now / 1000 - d.last_heard));
+  if (secs < 90) return "just now";
+  if (secs < 3600) return `${Math.round(secs / 60)} min ago`;
+  if (secs < 36 * 3600) return `${Math.round(secs / 3600)} h ago`;
+  return formatDate(new Date(d.last_heard * 1000));
+}
+
+/** A conflict's field in words ("Email", "Draft note"). */
+export function conflictTitle(c: SyncConflict): string {
+  if (c.kind === "draft") return "Draft note";
+  if (c.kind === "edit_after_final") return "Note finalised on one computer, edited on the other";
+  if (c.kind === "both_finalised") return "Note finalised on both computers";
+  if (c.kind === "edit_after_delete") return "Changed here, deleted on the other computer";
+  const words = c.field.replace(/_/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** A conflict's value (JSON text) as a person reads it. */
+export function conflictValue(json: string | null): string {
+  if (json === null) return "(nothing)";
+  try {
+    const v: unknown = JSON.parse(json);
+    if (v === null || v === "") return "(empty)";
+    if (typeof v === "string") return v;
+    if (typeof v === "object" && v !== null && "text" in v && typeof (v as { text: unknown }).text === "string") {
+      return (v as { text: string }).text;
+    }
+    return JSON.stringify(v);
+  } catch {
+    return json;
+  }
+}
+
+/** Whether the other computer's value can be taken (a field or a draft); other kinds are only acknowledged. */
+export function canTakeOther(c: SyncConflict): boolean {
+  return c.kind === "field" || c.kind === "draft";
+}
