@@ -54,6 +54,9 @@ pub struct SyncOverview {
     pub compare_words: String,
     /// This computer's name in the practice's list.
     pub device_name: Option<String>,
+    /// Computers' names by any id they go by (the device list's, and the one their records
+    /// are stamped with, as a conflict names it).
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 fn overview(vault: &mut Vault) -> UiResult<SyncOverview> {
@@ -76,6 +79,7 @@ fn overview(vault: &mut Vault) -> UiResult<SyncOverview> {
         devices: status.devices,
         compare_words: status.compare_words,
         device_name: Some(settings.device_name),
+        names: practice::device_names(vault),
     })
 }
 

@@ -139,6 +139,10 @@ struct State {
     /// waiting to be sent"); dropped once the server has it.
     #[serde(default)]
     carried: BTreeMap<u64, u64>,
+    /// The id each other computer's vault stamps its writes with, and the computer (its id in
+    /// the device list) whose signed blobs carried them: to name "where" in a conflict.
+    #[serde(default)]
+    writers: BTreeMap<String, String>,
 }
 
 /// What one run did. Blobs are counted whatever they carry (change batches, heartbeats).
@@ -199,6 +203,7 @@ impl<'a> Engine<'a> {
                 erasures_before_any_change: None,
                 restarting: BTreeMap::new(),
                 carried: BTreeMap::new(),
+                writers: BTreeMap::new(),
             },
         };
         Ok(Engine {
@@ -690,6 +695,11 @@ impl<'a> Engine<'a> {
                     )?;
                 }
                 if !batch.changes.is_empty() {
+                    for c in &batch.changes {
+                        if !self.state.writers.contains_key(&c.d) {
+                            self.state.writers.insert(c.d.clone(), device.to_string());
+                        }
+                    }
                     let r = integrity(self.vault.apply_remote(&batch.changes), immutable)?;
                     report.applied_changes += r.applied;
                     report.conflicts += r.conflicts;
@@ -744,6 +754,19 @@ pub fn heard(vault: &Vault) -> Result<(BTreeMap<String, i64>, Option<i64>), Sync
             (state.heard, state.sealed_at)
         }
         None => (BTreeMap::new(), None),
+    })
+}
+
+/// Which computer of the device list writes under each record id seen in its blobs
+/// (record id → device id). No network.
+pub fn writers(vault: &Vault) -> Result<BTreeMap<String, String>, SyncError> {
+    Ok(match vault.sync_get(STATE_KEY)? {
+        Some(json) => {
+            let state: State = serde_json::from_str(&json)
+                .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?;
+            state.writers
+        }
+        None => BTreeMap::new(),
     })
 }
 

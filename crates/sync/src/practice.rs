@@ -769,7 +769,8 @@ pub struct DeviceStatus {
 
 /// The practice's computers by id, from the signed device list held here, and "this
 /// computer" for this one (whatever id its older audit entries carry is named by the list).
-/// Empty but for this computer before sync is on. No network.
+/// The ids other computers stamp their records with (as a conflict's `lost_device` names
+/// them) are named too. Empty but for this computer before sync is on. No network.
 pub fn device_names(vault: &Vault) -> std::collections::BTreeMap<String, String> {
     let mut names: std::collections::BTreeMap<String, String> = signed_list(vault)
         .unwrap_or_default()
@@ -777,6 +778,11 @@ pub fn device_names(vault: &Vault) -> std::collections::BTreeMap<String, String>
         .filter(|s| s.entry.op == Op::Add)
         .map(|s| (s.entry.device, s.entry.name))
         .collect();
+    for (record_id, device) in crate::engine::writers(vault).unwrap_or_default() {
+        if let Some(name) = names.get(&device).cloned() {
+            names.entry(record_id).or_insert(name);
+        }
+    }
     names.insert(vault.meta().device_id.clone(), "this computer".into());
     names
 }

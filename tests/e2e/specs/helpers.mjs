@@ -302,6 +302,31 @@ export async function setUpPassphraseVault(passphrase) {
   return recoveryKey;
 }
 
+/**
+ * Settings → Off-site copy, up to the Connect button: the server's address checked (where it
+ * keeps data shown), a new account's username and password typed twice. The caller names the
+ * computer if it wants to and clicks #offsite-connect.
+ */
+export async function connectOffsite(url, username, password) {
+  await click("#nav-settings");
+  await shown("#offsite");
+  // The section asks the core first; the address field shows once it knows it is not connected.
+  await shown("#offsite-url", 30_000);
+  await reveal(await $("#offsite-url"));
+  await setValue("#offsite-url", url);
+  await click("#offsite-check");
+  // Where the server keeps data is shown before anything else is sent.
+  await until(
+    async () => /^This server keeps data in: \S/.test(await text("#offsite-locations")),
+    "the server's locations are shown",
+    30_000,
+  );
+  await setValue("#offsite-username", username);
+  await setValue("#offsite-password", password);
+  await click("#offsite-signup");
+  await setValue("#offsite-password-confirm", password);
+}
+
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 /**

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import {
   attr,
   click,
+  connectOffsite,
   launchFreshProfile,
   present,
   removeProfiles,
@@ -72,24 +73,7 @@ describe("An off-site copy on a Casebook server, and a restore from it on a new 
 
   it("connects Settings → Off-site copy to the server, opening a new account", async function () {
     this.timeout(120_000);
-    await click("#nav-settings");
-    await shown("#offsite");
-    // The section asks the core first; the address field shows once it knows it is not connected.
-    await shown("#offsite-url", 30_000);
-    await reveal(await $("#offsite-url"));
-    await setValue("#offsite-url", SYNC_URL);
-    await click("#offsite-check");
-    // Where the server keeps data is shown before anything else is sent.
-    await until(
-      async () => /^This server keeps data in: \S/.test(await text("#offsite-locations")),
-      "the server's locations are shown",
-      30_000,
-    );
-
-    await setValue("#offsite-username", username);
-    await setValue("#offsite-password", SERVER_PASSWORD);
-    await click("#offsite-signup");
-    await setValue("#offsite-password-confirm", SERVER_PASSWORD);
+    await connectOffsite(SYNC_URL, username, SERVER_PASSWORD);
     assert.equal(await browser.execute(() => document.querySelector("#offsite-device-name")?.value), "This computer");
     await click("#offsite-connect");
 

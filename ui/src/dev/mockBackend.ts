@@ -1127,6 +1127,7 @@ function syncOverview(): SyncOverview {
         : [],
     compare_words: "orbit velvet sample harbour",
     device_name: conn?.device_name ?? null,
+    names: conn ? { [conn.device_id]: "this computer", "mock-laptop": "Laptop" } : {},
   };
 }
 

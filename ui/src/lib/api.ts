@@ -418,6 +418,8 @@ export interface SyncOverview {
   /** Four words to read off another computer's screen: equal words, the same records. */
   compare_words: string;
   device_name: string | null;
+  /** Computers' names by any id they go by (a conflict's lost_device among them). */
+  names: Record<string, string>;
 }
 
 /** A value that lost a merge ("Changed on both computers"), kept so no typed word is lost. */

@@ -13,6 +13,7 @@ function overview(over: Partial<SyncOverview> = {}): SyncOverview {
     devices: [],
     compare_words: "apple banana cherry delta",
     device_name: "Surgery desktop",
+    names: {},
     ...over,
   };
 }

@@ -1,0 +1,203 @@
+// Two computers of one practice, end to end: the app on the surgery desktop (a real window,
+// WebDriver) and a laptop driven through the `casebook` CLI, both against the real
+// casebook-sync on loopback. The app turns sync on in Settings → Computers; the laptop joins
+// from the recovery key; a client added on the laptop appears in the app's client list
+// without a click; both show the same four compare words; an email changed on both is kept
+// aside, counted on Today, and resolved in the app.
+//
+// Needs the desktop app (CASEBOOK_APP_BIN), the CLI (CASEBOOK_CLI_BIN) and a casebook-sync
+// server at CASEBOOK_E2E_SYNC_URL (scripts/e2e starts one). Skipped when any is missing.
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  checkAccessibility,
+  click,
+  connectOffsite,
+  launchFreshProfile,
+  present,
+  removeProfiles,
+  reveal,
+  screenshot,
+  setUpPassphraseVault,
+  setValue,
+  shown,
+  text,
+  until,
+} from "./helpers.mjs";
+
+const APP = process.env.CASEBOOK_APP_BIN || "";
+const CLI = process.env.CASEBOOK_CLI_BIN || "";
+const SYNC_URL = process.env.CASEBOOK_E2E_SYNC_URL || "";
+const PASSPHRASE = "correct horse battery staple";
+const LAPTOP_PASSPHRASE = "the laptop's own passphrase";
+const SERVER_PASSWORD = "long enough passphrase";
+const CLIENT_NAME = "Morwenna Tregarthen";
+const NEW_CLIENT = "Bea Newcomer";
+
+/** The client row whose text contains `name`, or null. */
+async function clientRow(name) {
+  for (const row of await $$(".client-row")) {
+    if ((await row.getText()).includes(name)) return row;
+  }
+  return null;
+}
+
+describe("Two computers of one practice: the app and a laptop", () => {
+  const username = `e2e-sync-${Date.now()}`;
+  let recoveryKey = "";
+  /** The laptop: a folder of its own for HOME and its vault. */
+  let laptop = "";
+
+  /** `casebook --json …` on the laptop's vault (its keys in a passphrase file); its JSON. */
+  function cli(args, env = {}) {
+    const home = join(laptop, "home");
+    const out = execFileSync(CLI, ["--json", ...args], {
+      env: {
+        PATH: process.env.PATH,
+        DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS ?? "",
+        HOME: home,
+        XDG_DATA_HOME: join(home, "data"),
+        XDG_CONFIG_HOME: join(home, "config"),
+        XDG_CACHE_HOME: join(home, "cache"),
+        CASEBOOK_VAULT: join(laptop, "vault"),
+        CASEBOOK_PASSPHRASE: LAPTOP_PASSPHRASE,
+        ...env,
+      },
+      input: "",
+      encoding: "utf8",
+      timeout: 180_000,
+    });
+    return JSON.parse(out);
+  }
+
+  before(function () {
+    if (!APP || !CLI || !SYNC_URL) this.skip();
+    laptop = mkdtempSync(join(tmpdir(), "casebook-e2e-laptop-"));
+    for (const d of ["data", "config", "cache"]) mkdirSync(join(laptop, "home", d), { recursive: true });
+  });
+
+  after(async () => {
+    await removeProfiles();
+    if (laptop) rmSync(laptop, { recursive: true, force: true });
+  });
+
+  it("sets up the practice in the app, connected to the server, with a backup there", async function () {
+    this.timeout(300_000);
+    await launchFreshProfile("sync-desktop");
+    recoveryKey = await setUpPassphraseVault(PASSPHRASE);
+    await click("#nav-clients");
+    await shown("#clients");
+    await click("#add-client");
+    await setValue("#client-name", CLIENT_NAME);
+    await click("#client-save");
+    await until(async () => (await clientRow(CLIENT_NAME)) !== null, `${CLIENT_NAME} is listed`);
+
+    await connectOffsite(SYNC_URL, username, SERVER_PASSWORD);
+    await setValue("#offsite-device-name", "Surgery desktop");
+    await click("#offsite-connect");
+    await shown("#offsite-backup-now", 60_000);
+    // The laptop joins from the newest off-site backup.
+    await click("#offsite-backup-now");
+    await until(async () => /^Off-site backup sent/.test(await text("#offsite-result")), "the off-site backup is sent", 180_000);
+  });
+
+  it("turns sync on in Settings → Computers; the strip says it is up to date", async function () {
+    this.timeout(120_000);
+    await shown("#sync-enable", 30_000);
+    await reveal(await $("#sync-enable"));
+    await click("#sync-enable");
+    await shown('.sync-device[data-this="true"]', 60_000);
+    assert.match(await text('.sync-device[data-this="true"]'), /Surgery desktop/);
+    assert.match(await text("#sync-compare-words"), /^[a-z]+ [a-z]+ [a-z]+ [a-z]+$/);
+    // The background sync's first run (it looks for a server every few seconds).
+    await until(async () => /^Up to date · \d\d:\d\d$/.test(await text("#sync-strip-text")), "the strip says up to date", 60_000);
+    assert.equal(await $("#sync-strip").getAttribute("data-kind"), "ok");
+  });
+
+  it("a laptop joins with the recovery key; its new client appears in the app without a click", async function () {
+    this.timeout(300_000);
+    const joined = cli(["sync", "join", "--server", SYNC_URL, "--username", username, "--into", join(laptop, "vault")], {
+      CASEBOOK_SYNC_PASSWORD: SERVER_PASSWORD,
+      CASEBOOK_RECOVERY_KEY: recoveryKey,
+    });
+    assert.ok(joined, "sync join answered");
+    assert.ok(
+      cli(["client", "list"]).some((c) => c.full_name === CLIENT_NAME),
+      "the laptop holds the desktop's client",
+    );
+
+    await click("#nav-clients");
+    await shown("#clients");
+    await until(async () => (await clientRow(CLIENT_NAME)) !== null, "the client list is shown");
+    assert.equal(await clientRow(NEW_CLIENT), null, "not there yet");
+    cli(["client", "add", "--name", NEW_CLIENT]);
+    cli(["sync", "now"]);
+    // No click: the long-poll hears the laptop's change, the background run applies it, the
+    // list reloads.
+    await until(async () => (await clientRow(NEW_CLIENT)) !== null, `${NEW_CLIENT} appears in the app`, 30_000);
+  });
+
+  it("lists both computers, and both show the same four words", async function () {
+    this.timeout(120_000);
+    await click("#nav-settings");
+    await shown("#sync-devices", 30_000);
+    await until(async () => (await $$(".sync-device")).length === 2, "both computers are listed", 30_000);
+    let laptopWords = "";
+    await until(
+      async () => {
+        laptopWords = cli(["sync", "status"]).compare_words;
+        return (await text("#sync-compare-words")) === laptopWords;
+      },
+      "the app and the laptop show the same words",
+      60_000,
+    );
+    await reveal(await $("#sync"));
+    await screenshot("sync-computers.png");
+  });
+
+  it("an email changed on both computers is kept aside, counted on Today, and resolved", async function () {
+    this.timeout(180_000);
+    const code = cli(["client", "list"]).find((c) => c.full_name === CLIENT_NAME).code;
+    // The laptop edits offline (it does not sync yet) …
+    cli(["client", "edit", code, "--email", "morwenna@laptop.example"]);
+    // … and the desktop edits the same field in the app.
+    await click("#nav-clients");
+    await shown("#clients");
+    await until(async () => (await clientRow(CLIENT_NAME)) !== null, "the client list is shown");
+    await (await clientRow(CLIENT_NAME)).click();
+    await click("#client-edit");
+    await setValue("#edit-email", "morwenna@surgery.example");
+    await click("#client-edit-save");
+    await until(async () => (await text("#client-edit-result")) !== "", "the edit is saved");
+    // Now the laptop syncs: each computer sees the other's concurrent edit.
+    cli(["sync", "now"]);
+
+    await click("#nav-today");
+    await shown("#today-sync-conflicts", 60_000);
+    assert.match(await text("#today-sync-conflicts"), /1 thing was changed on two computers/);
+    await screenshot("sync-conflict-today.png");
+    await click("#today-sync-conflicts button");
+    await shown("#sync-conflicts", 30_000);
+    const conflict = await $(".sync-conflict");
+    const shownText = await conflict.getText();
+    assert.match(shownText, /Email/);
+    assert.match(shownText, /morwenna@laptop\.example/);
+    assert.match(shownText, /morwenna@surgery\.example/);
+    // Named by the computer that wrote it (the laptop is named after its host).
+    assert.doesNotMatch(shownText, /From another computer/);
+    await reveal(await $("#sync-conflicts"));
+    await screenshot("sync-conflict.png");
+    await checkAccessibility("Settings → Computers with a change made on both computers");
+
+    // Keep what the record holds: the conflict is resolved, and Today's line goes.
+    await click(".sync-conflict .keep-current");
+    await until(async () => !(await present(".sync-conflict")), "the conflict is resolved", 30_000);
+    await click("#nav-today");
+    await shown("#today");
+    await until(async () => !(await present("#today-sync-conflicts")), "Today no longer counts it", 30_000);
+  });
+});
