@@ -37,6 +37,8 @@ pub struct SyncRan {
     /// Why the run did not finish, worded for a person; `alarm` names a server that misbehaved.
     pub error: Option<String>,
     pub alarm: Option<String>,
+    /// The alarm in plain words, for the therapist.
+    pub alarm_words: Option<String>,
     /// The server could not be reached: changes wait here ("Offline").
     pub offline: bool,
     /// This computer was removed from the practice's computers.
@@ -54,6 +56,7 @@ impl SyncRan {
                 conflicts: r.conflicts,
                 error: None,
                 alarm: None,
+                alarm_words: None,
                 offline: false,
                 revoked: false,
             },
@@ -71,6 +74,10 @@ impl SyncRan {
                 ),
                 alarm: match e {
                     SyncError::Alarm(a) => Some(a.name().to_string()),
+                    _ => None,
+                },
+                alarm_words: match e {
+                    SyncError::Alarm(a) => Some(a.plain().to_string()),
                     _ => None,
                 },
                 offline: matches!(e, SyncError::Remote(RemoteError::Unreachable(_))),
@@ -182,6 +189,63 @@ pub fn keep_in_sync(
     }
 }
 
+/// How long sync may keep failing (unreachable, refused) before the therapist is told.
+pub const FAILING_TOO_LONG: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Decides which runs are worth a desktop notification: only what needs the therapist — an
+/// alarm (once, until a run succeeds again), this computer revoked (once), and sync failing
+/// for more than a day (once, until it works again). Everything else shows in the strip.
+#[derive(Debug, Default)]
+pub struct Notifier {
+    alarm: Option<String>,
+    told_revoked: bool,
+    failing_since: Option<std::time::SystemTime>,
+    told_failing: bool,
+}
+
+impl Notifier {
+    /// The notification to show for `ran`, heard at `now`: a title and a sentence.
+    pub fn hear(
+        &mut self,
+        ran: &SyncRan,
+        now: std::time::SystemTime,
+    ) -> Option<(&'static str, String)> {
+        if ran.error.is_none() {
+            *self = Notifier {
+                told_revoked: self.told_revoked,
+                ..Notifier::default()
+            };
+            return None;
+        }
+        let since = *self.failing_since.get_or_insert(now);
+        if let Some(words) = &ran.alarm_words {
+            if self.alarm.as_deref() == Some(words) {
+                return None;
+            }
+            self.alarm = Some(words.clone());
+            return Some(("Sync needs attention", words.clone()));
+        }
+        if ran.revoked {
+            if self.told_revoked {
+                return None;
+            }
+            self.told_revoked = true;
+            return Some((
+                "This computer was removed from the practice",
+                "It no longer syncs with the practice's other computers. The records already here stay readable; if that was not you, change the server account's password.".into(),
+            ));
+        }
+        if !self.told_failing && now.duration_since(since).unwrap_or_default() >= FAILING_TOO_LONG {
+            self.told_failing = true;
+            return Some((
+                "Sync has not worked for a day",
+                "Changes made here are kept here and will be sent when sync works again. Settings → Computers says why.".into(),
+            ));
+        }
+        None
+    }
+}
+
 /// Starts background sync for the app's life.
 pub fn start(app: tauri::AppHandle) {
     use tauri::{Emitter, Manager};
@@ -190,7 +254,11 @@ pub fn start(app: tauri::AppHandle) {
         .name("casebook-sync".into())
         .spawn(move || {
             let state = app.state::<AppState>();
+            let mut notifier = Notifier::default();
             keep_in_sync(&state, &Timing::default(), &stop, |ran| {
+                if let Some((title, words)) = notifier.hear(&ran, std::time::SystemTime::now()) {
+                    crate::notices::notify(&app, title, words);
+                }
                 let _ = app.emit("sync-ran", ran);
             });
         });

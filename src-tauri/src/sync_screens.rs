@@ -29,7 +29,7 @@ fn ui_error(e: SyncError) -> UiError {
         },
         SyncError::Alarm(a) => UiError {
             kind: "alarm",
-            message: a.line(),
+            message: a.plain().to_string(),
         },
         other => UiError::invalid(other.to_string()),
     }
@@ -47,6 +47,8 @@ pub struct SyncOverview {
     pub pending_changes: u64,
     /// The alarm the last run stopped on (its line: the alarm's name, a colon, what happened).
     pub alarm: Option<String>,
+    /// That alarm in plain words, for the therapist.
+    pub alarm_words: Option<String>,
     /// Values kept aside from changes made on two computers, not yet resolved.
     pub conflicts: usize,
     pub devices: Vec<DeviceStatus>,
@@ -74,6 +76,10 @@ fn overview(vault: &mut Vault) -> UiResult<SyncOverview> {
         enabled: status.enabled,
         last_sync: status.last_sync,
         pending_changes: status.pending_changes,
+        alarm_words: status
+            .alarm
+            .as_deref()
+            .map(|l| casebook_sync::chain::plain_words(l).to_string()),
         alarm: status.alarm,
         conflicts,
         devices: status.devices,

@@ -205,3 +205,68 @@ fn the_open_app_keeps_in_sync_by_itself_and_not_while_locked() {
     stop.store(true, Ordering::SeqCst);
     worker.join().unwrap();
 }
+
+/// A run as the window hears it, failing with `error` (and an alarm's words) or not.
+fn heard(error: Option<&str>, alarm_words: Option<&str>, revoked: bool) -> SyncRan {
+    SyncRan {
+        wake: Wake::Timer,
+        received: 0,
+        applied_changes: 0,
+        sent: 0,
+        conflicts: 0,
+        error: error.map(String::from),
+        alarm: alarm_words.map(|_| "rollback".to_string()),
+        alarm_words: alarm_words.map(String::from),
+        offline: false,
+        revoked,
+    }
+}
+
+#[test]
+fn only_what_needs_the_therapist_becomes_a_desktop_notification() {
+    use casebook_app::background_sync::{FAILING_TOO_LONG, Notifier};
+    let t0 = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut n = Notifier::default();
+    let offline = heard(Some("the server could not be reached"), None, false);
+    let ok = heard(None, None, false);
+    let words = "The server returned older data than it had before — nothing was changed; contact whoever runs your server.";
+    let alarm = heard(Some("rollback: …"), Some(words), false);
+
+    // Runs that work, and a server out of reach for a while: nothing.
+    assert_eq!(n.hear(&ok, t0), None);
+    assert_eq!(n.hear(&offline, t0), None);
+    assert_eq!(n.hear(&offline, t0 + Duration::from_secs(3600)), None);
+    // An alarm: told once in plain words, not again at every run while it lasts.
+    assert_eq!(
+        n.hear(&alarm, t0),
+        Some(("Sync needs attention", words.to_string()))
+    );
+    assert_eq!(n.hear(&alarm, t0 + Duration::from_secs(60)), None);
+    // Once sync works again, a new alarm is told again.
+    assert_eq!(n.hear(&ok, t0), None);
+    assert!(n.hear(&alarm, t0).is_some());
+
+    // Failing for more than a day (counted from the first failure): told once.
+    let mut n = Notifier::default();
+    assert_eq!(n.hear(&offline, t0), None);
+    assert_eq!(
+        n.hear(&offline, t0 + FAILING_TOO_LONG - Duration::from_secs(1)),
+        None
+    );
+    let told = n
+        .hear(&offline, t0 + FAILING_TOO_LONG)
+        .expect("a day of failing is told");
+    assert_eq!(told.0, "Sync has not worked for a day");
+    assert_eq!(n.hear(&offline, t0 + FAILING_TOO_LONG * 2), None);
+
+    // Removed from the practice: told once, for good.
+    let revoked = heard(Some("revoked"), None, true);
+    let mut n = Notifier::default();
+    assert_eq!(
+        n.hear(&revoked, t0).map(|t| t.0),
+        Some("This computer was removed from the practice")
+    );
+    assert_eq!(n.hear(&revoked, t0), None);
+    assert_eq!(n.hear(&ok, t0), None);
+    assert_eq!(n.hear(&revoked, t0), None);
+}

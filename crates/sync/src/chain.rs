@@ -67,6 +67,11 @@ impl Alarm {
         }
     }
 
+    /// What the therapist is told, in plain words (the app's strip and notification).
+    pub fn plain(&self) -> &'static str {
+        plain_words(self.name())
+    }
+
     /// Whether local work may carry on as normal (only this device's own blobs re-sent).
     pub fn is_warning(&self) -> bool {
         matches!(self, Alarm::OwnBlobsGone { .. })
@@ -110,6 +115,44 @@ impl Alarm {
             Alarm::AuditTrail { device, seq } => format!(
                 "audit-trail: the audit entries in change {seq} from device {device} do not extend its audit trail as held here; nothing was applied"
             ),
+        }
+    }
+}
+
+/// An alarm in plain words, by its name or by its [`Alarm::line`] (which starts with the
+/// name): what happened, that nothing suspect was applied, and whom to ask. An unknown name
+/// gets a general sentence.
+pub fn plain_words(name_or_line: &str) -> &'static str {
+    match name_or_line.split(':').next().unwrap_or("").trim() {
+        "rollback" => {
+            "The server returned older data than it had before — nothing was changed; contact whoever runs your server."
+        }
+        "fork" => {
+            "The server showed this computer and another one different histories — nothing was changed; contact whoever runs your server."
+        }
+        "missing" => {
+            "The server is holding back changes from another computer — nothing after them was applied; contact whoever runs your server."
+        }
+        "reordered" | "replayed" | "altered" => {
+            "Changes from the server did not check out (altered, swapped or out of order) — nothing was changed; contact whoever runs your server."
+        }
+        "device-key" => {
+            "The server offered changes signed by a computer that is not one of this practice's — nothing was changed; contact whoever runs your server."
+        }
+        "immutable" => {
+            "Another computer's change would have altered a finalised record — it was not applied."
+        }
+        "audit-trail" => {
+            "Another computer's audit trail did not check out — nothing was changed; contact whoever runs your server."
+        }
+        "copied-vault" => {
+            "A copy of this Casebook folder is syncing from another computer as this one — keep using only one of the two copies."
+        }
+        "own-blobs-gone" => {
+            "The server lost changes sent from this computer; they are being sent again from the copies kept here."
+        }
+        _ => {
+            "Sync stopped on something the server did — nothing was changed; contact whoever runs your server."
         }
     }
 }
@@ -362,6 +405,58 @@ mod tests {
     use super::*;
     use crate::blob::{Inner, Kind};
     use proptest::prelude::*;
+
+    #[test]
+    fn every_alarm_has_plain_words_found_by_name_or_by_line() {
+        let all = [
+            Alarm::Rollback {
+                device: "d".into(),
+                had: 3,
+                served: 2,
+            },
+            Alarm::Fork {
+                device: "d".into(),
+                seq: 1,
+            },
+            Alarm::Reordered {
+                device: "d".into(),
+                seq: 1,
+            },
+            Alarm::Missing {
+                device: "d".into(),
+                from: 1,
+                to: 2,
+            },
+            Alarm::CopiedVault {
+                device: "d".into(),
+                seq: 1,
+            },
+            Alarm::OwnBlobsGone { had: 3, served: 1 },
+            Alarm::Altered {
+                device: "d".into(),
+                seq: 1,
+            },
+            Alarm::DeviceKey { device: "d".into() },
+            Alarm::Immutable {
+                device: "d".into(),
+                seq: 1,
+            },
+            Alarm::AuditTrail {
+                device: "d".into(),
+                seq: 1,
+            },
+        ];
+        let general = plain_words("no such alarm");
+        for a in &all {
+            assert_ne!(a.plain(), general, "{} has no words of its own", a.name());
+            assert_eq!(plain_words(&a.line()), a.plain(), "{}", a.name());
+            assert!(!a.plain().starts_with(a.name()), "{}", a.name());
+        }
+        assert_eq!(
+            plain_words("rollback"),
+            "The server returned older data than it had before — nothing was changed; contact whoever runs your server."
+        );
+    }
 
     /// A device's honest log of `n` blobs (hashes made up; chaining is what matters here).
     fn log(device: &str, n: u64, view: &BTreeMap<String, HeadRef>) -> Vec<Opened> {

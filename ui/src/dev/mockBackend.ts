@@ -1117,6 +1117,7 @@ function syncOverview(): SyncOverview {
     last_sync: mockSync.lastSync,
     pending_changes: 0,
     alarm: null,
+    alarm_words: null,
     conflicts: mockSync.conflicts.length,
     devices:
       conn && mockSync.enabled

@@ -377,6 +377,8 @@ export interface SyncRan {
   error: string | null;
   /** The alarm's name when the server misbehaved (e.g. "rollback"). */
   alarm: string | null;
+  /** That alarm in plain words, for the therapist. */
+  alarm_words?: string | null;
   /** The server could not be reached: changes wait on this computer. */
   offline?: boolean;
   /** This computer was removed from the practice's computers. */
@@ -412,6 +414,8 @@ export interface SyncOverview {
   pending_changes: number;
   /** The alarm the last run stopped on: its name, a colon, then what happened. */
   alarm: string | null;
+  /** That alarm in plain words, for the therapist. */
+  alarm_words: string | null;
   /** Values kept aside from changes made on two computers, not resolved yet. */
   conflicts: number;
   devices: SyncDevice[];

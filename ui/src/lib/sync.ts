@@ -1,5 +1,5 @@
-// What the sync strip says, and the engine's alarms in plain words. Pure: the state that
-// feeds them is `sync.svelte.ts`.
+// What the sync strip says, and how computers and conflicts read (the alarms' plain words
+// come from the engine). Pure: the state that feeds them is `sync.svelte.ts`.
 
 import type { SyncConflict, SyncDevice, SyncOverview, SyncRan } from "./api";
 import { formatDate, formatDateTime, formatTime } from "./format";
@@ -24,8 +24,8 @@ export function syncStrip(o: SyncOverview | null, last: SyncRan | null): StripSt
       detail: "This computer was removed from the practice's computers: it no longer syncs. The records here stay readable.",
     };
   }
-  const alarm = o.alarm ?? (last?.alarm ? `${last.alarm}:` : null);
-  if (alarm) return { kind: "attention", text: "Needs attention", detail: alarmWords(alarm) };
+  const alarm = o.alarm ? (o.alarm_words ?? o.alarm) : last?.alarm ? (last.alarm_words ?? last.alarm) : null;
+  if (alarm) return { kind: "attention", text: "Needs attention", detail: alarm };
   if (last?.offline) {
     const n = o.pending_changes;
     return {
@@ -48,40 +48,6 @@ export function syncStrip(o: SyncOverview | null, last: SyncRan | null): StripSt
 
 function changes(n: number): string {
   return n === 1 ? "1 change" : `${n} changes`;
-}
-
-const CONTACT = "contact whoever runs your server";
-
-/**
- * An alarm line from the engine ("rollback: the server returned …") in plain words. Every
- * alarm means nothing suspect was applied and work here carries on.
- */
-export function alarmWords(line: string): string {
-  const name = line.split(":", 1)[0].trim();
-  switch (name) {
-    case "rollback":
-      return `The server returned older data than it had before — nothing was changed; ${CONTACT}.`;
-    case "fork":
-      return `The server showed this computer and another one different histories — nothing was changed; ${CONTACT}.`;
-    case "missing":
-      return `The server is holding back changes from another computer — nothing after them was applied; ${CONTACT}.`;
-    case "reordered":
-    case "replayed":
-    case "altered":
-      return `Changes from the server did not check out (altered, swapped or out of order) — nothing was changed; ${CONTACT}.`;
-    case "device-key":
-      return `The server offered changes signed by a computer that is not one of this practice's — nothing was changed; ${CONTACT}.`;
-    case "immutable":
-      return "Another computer's change would have altered a finalised record — it was not applied.";
-    case "audit-trail":
-      return `Another computer's audit trail did not check out — nothing was changed; ${CONTACT}.`;
-    case "copied-vault":
-      return "A copy of this Casebook folder is syncing from another computer as this one — keep using only one of the two copies.";
-    case "own-blobs-gone":
-      return "The server lost changes sent from this computer; they are being sent again from the copies kept here.";
-    default:
-      return line;
-  }
 }
 
 /** "2 h ago", "yesterday", or a date: when a computer was last heard from. */
