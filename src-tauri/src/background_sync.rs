@@ -113,6 +113,36 @@ pub fn run_once(state: &AppState) -> Option<Result<Report, SyncError>> {
     with_open_vault(state, |vault| practice::finish(vault, exchanged))
 }
 
+/// Sends what was made here and is not on the server yet, in one run — waiting for a run
+/// already under way (another process's, or this app's own in the background) for at most
+/// `patience`. Returns the changes still waiting: 0 once the server holds everything, or
+/// when sync is off or the records are locked.
+pub fn send_pending(state: &AppState, patience: Duration) -> Result<u64, SyncError> {
+    let pending = || -> Result<u64, SyncError> {
+        with_open_vault(state, |v| {
+            if !practice::is_on(v)? {
+                return Ok(0);
+            }
+            casebook_sync::engine::pending_changes(v)
+        })
+        .unwrap_or(Ok(0))
+    };
+    let until = std::time::Instant::now() + patience;
+    loop {
+        if pending()? == 0 {
+            return Ok(0);
+        }
+        match run_once(state) {
+            Some(Err(SyncError::Remote(RemoteError::Busy)))
+                if std::time::Instant::now() < until =>
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            _ => return pending(),
+        }
+    }
+}
+
 /// The change capture's mark, if the vault is open and free this instant (never waits for it).
 fn change_mark(state: &AppState) -> Result<Option<(i64, i64)>, SyncError> {
     let Some(slot) = state.try_vault_slot() else {

@@ -28,6 +28,8 @@ pub struct AppStatus {
     unlocked: bool,
     key_store: Option<casebook_core::KeyStoreKind>,
     vault_dir: String,
+    /// When this computer last synced with the practice's others (seconds since the epoch).
+    last_sync: Option<u64>,
 }
 
 #[tauri::command]
@@ -38,6 +40,7 @@ pub async fn app_status(state: State<'_, AppState>) -> UiResult<AppStatus> {
         unlocked: state.is_unlocked(),
         key_store: meta.map(|m| m.key_store),
         vault_dir: state.vault_dir.display().to_string(),
+        last_sync: casebook_core::sync_state::last_synced(&state.vault_dir),
     })
 }
 

@@ -176,6 +176,7 @@ pub fn run() {
             calendar::calendar_auto_refresh_set,
             sync_screens::sync_overview,
             sync_screens::sync_enable,
+            sync_screens::sync_flush,
             sync_screens::sync_conflicts,
             sync_screens::sync_resolve,
             rights::client_edit,

@@ -109,6 +109,21 @@ pub async fn sync_enable(app: AppHandle) -> UiResult<SyncOverview> {
     .await
 }
 
+/// Before a lock the therapist asked for (as the window waits for autosave): sends what was
+/// made here and is not on the server yet, in one run — waiting for a background run already
+/// under way — for at most `FLUSH_PATIENCE`. Returns the changes still waiting (kept here
+/// either way, and sent at the next unlock).
+#[tauri::command]
+pub async fn sync_flush(app: AppHandle) -> UiResult<u64> {
+    blocking(app, |_, state| {
+        crate::background_sync::send_pending(state, FLUSH_PATIENCE).map_err(ui_error)
+    })
+    .await
+}
+
+/// How long a lock waits for changes to reach the server.
+const FLUSH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The values kept aside, oldest first (reading them is audited: they can hold clinical text).
 #[tauri::command]
 pub async fn sync_conflicts(state: State<'_, AppState>) -> UiResult<Vec<Conflict>> {

@@ -91,29 +91,62 @@ fn settle(runs: &mpsc::Receiver<SyncRan>) {
     while runs.recv_timeout(Duration::from_secs(1)).is_ok() {}
 }
 
-#[test]
-fn the_open_app_keeps_in_sync_by_itself_and_not_while_locked() {
-    let home = tempfile::tempdir().unwrap();
-    let url = start_server(&home.path().join("server"));
-    let user = format!("practice-{}", std::process::id());
-
-    // One practice: the laptop's vault starts as a copy of the desktop's, made a computer
-    // of its own.
-    let desk_dir = home.path().join("desktop");
-    let laptop_dir = home.path().join("laptop");
+/// One practice on a server of its own: the desktop's vault, and the app unlocked on the
+/// laptop (whose vault starts as a copy of the desktop's, made a computer of its own), both
+/// with sync on. Returns the desktop, the app's state and the laptop's vault folder.
+fn practice_of_two(home: &std::path::Path) -> (Vault, Arc<AppState>, std::path::PathBuf) {
+    let url = start_server(&home.join("server"));
+    let user = format!(
+        "practice-{}-{}",
+        std::process::id(),
+        home.display().to_string().len()
+    );
+    let desk_dir = home.join("desktop");
+    let laptop_dir = home.join("laptop");
     let mut desk = Vault::init(&desk_dir, Some(PASSPHRASE)).unwrap().vault;
     copy_dir(&desk_dir, &laptop_dir);
     connect(&mut desk, &url, &user, true, "Surgery desktop");
     let mut laptop = Vault::open(&laptop_dir, Some(PASSPHRASE)).unwrap();
     laptop.reidentify().unwrap();
     connect(&mut laptop, &url, &user, false, "Laptop");
-
-    // The app, unlocked on the laptop, syncing in the background.
     let state = Arc::new(AppState::new(laptop_dir.clone()));
     let epoch = state.lock_epoch();
     state
         .install(&mut state.vault_slot(), laptop, epoch)
         .unwrap();
+    (desk, state, laptop_dir)
+}
+
+#[test]
+fn a_lock_first_sends_what_was_made_here() {
+    use casebook_app::background_sync::send_pending;
+    let home = tempfile::tempdir().unwrap();
+    let (mut desk, state, _laptop_dir) = practice_of_two(home.path());
+    // No background sync here: only what the lock does.
+    state
+        .vault_slot()
+        .as_mut()
+        .unwrap()
+        .add_client(ClientIdentity {
+            full_name: "Dee Before Lock".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let waiting =
+        casebook_sync::engine::pending_changes(state.vault_slot().as_ref().unwrap()).unwrap();
+    assert!(waiting > 0, "the new client waits to be sent");
+    assert_eq!(send_pending(&state, Duration::from_secs(5)).unwrap(), 0);
+    state.lock();
+    practice::sync_now(&mut desk).unwrap();
+    assert!(names(&mut desk).contains(&"Dee Before Lock".to_string()));
+    // Locked, or nothing waiting: nothing to do.
+    assert_eq!(send_pending(&state, Duration::from_secs(5)).unwrap(), 0);
+}
+
+#[test]
+fn the_open_app_keeps_in_sync_by_itself_and_not_while_locked() {
+    let home = tempfile::tempdir().unwrap();
+    let (mut desk, state, laptop_dir) = practice_of_two(home.path());
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, runs) = mpsc::channel();

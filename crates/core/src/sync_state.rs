@@ -72,6 +72,23 @@ pub struct SyncSecrets {
     pub root_seed: [u8; 32],
 }
 
+/// The plaintext note of when this computer last synced (`sync.json` in the vault folder):
+/// the Unlock screen says it before the keys are open. A time, nothing more.
+const LAST_SYNCED_FILE: &str = "sync.json";
+
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct LastSynced {
+    /// Seconds since the epoch of the last run that finished without an alarm.
+    last_sync: Option<u64>,
+}
+
+/// When this computer last synced (read without unlocking); `None` if never or unreadable.
+pub fn last_synced(vault_dir: &std::path::Path) -> Option<u64> {
+    crate::jsonfile::read_json::<LastSynced>(&vault_dir.join(LAST_SYNCED_FILE))
+        .ok()
+        .and_then(|l| l.last_sync)
+}
+
 /// What the therapist did to this practice's sync, as the audit trail names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncEvent {
@@ -91,6 +108,17 @@ impl Vault {
                 b"casebook practice root v1",
             ),
         })
+    }
+
+    /// Notes, in the vault folder's plaintext `sync.json`, that this computer synced at `at`
+    /// (seconds since the epoch), for the Unlock screen.
+    pub fn note_synced(&self, at: u64) -> Result<()> {
+        crate::jsonfile::write_json(
+            &self.dir().join(LAST_SYNCED_FILE),
+            &LastSynced {
+                last_sync: Some(at),
+            },
+        )
     }
 
     /// A value of the engine's state.

@@ -773,18 +773,22 @@ pub fn writers(vault: &Vault) -> Result<BTreeMap<String, String>, SyncError> {
 /// Changes made on this computer that the server does not hold yet: those sealed into blobs
 /// not acknowledged, and those captured since the last seal. No network.
 pub fn pending_changes(vault: &Vault) -> Result<u64, SyncError> {
-    let Some(json) = vault.sync_get(STATE_KEY)? else {
-        return Ok(0);
+    // Before the first run nothing is sealed: every captured change waits (as `seal` starts).
+    let (sent, carried) = match vault.sync_get(STATE_KEY)? {
+        Some(json) => {
+            let state: State = serde_json::from_str(&json)
+                .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?;
+            (state.sent, state.carried)
+        }
+        None => ([0, 0], BTreeMap::new()),
     };
-    let state: State = serde_json::from_str(&json)
-        .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?;
     let sealed: u64 = vault
         .sealed_unacked()?
         .iter()
-        .map(|(seq, _)| state.carried.get(seq).copied().unwrap_or(0))
+        .map(|(seq, _)| carried.get(seq).copied().unwrap_or(0))
         .sum();
-    let captured = vault.changes_after(Store::Clinical, state.sent[0])?
-        + vault.changes_after(Store::Identity, state.sent[1])?;
+    let captured = vault.changes_after(Store::Clinical, sent[0])?
+        + vault.changes_after(Store::Identity, sent[1])?;
     Ok(sealed + captured)
 }
 

@@ -712,7 +712,10 @@ pub fn note_failure(vault: &mut Vault, e: SyncError) -> SyncError {
 fn remember(vault: &mut Vault, result: Result<Report, SyncError>) -> Result<Report, SyncError> {
     match result {
         Ok(report) => {
-            vault.sync_put(&[(LAST_RUN, &unix_now()), (LAST_ALARM, "")])?;
+            let now = unix_now();
+            vault.sync_put(&[(LAST_RUN, &now), (LAST_ALARM, "")])?;
+            // For the Unlock screen; a failure to note it loses nothing.
+            let _ = vault.note_synced(now.parse().unwrap_or(0));
             Ok(report)
         }
         Err(e) => Err(note_failure(vault, e)),

@@ -200,4 +200,27 @@ describe("Two computers of one practice: the app and a laptop", () => {
     await shown("#today");
     await until(async () => !(await present("#today-sync-conflicts")), "Today no longer counts it", 30_000);
   });
+
+  it("locking sends what is waiting; the Unlock screen says when this computer last synced", async function () {
+    this.timeout(120_000);
+    await click("#lock");
+    await shown("#unlock-screen", 30_000);
+    assert.match(
+      await text("#unlock-last-sync"),
+      /^Last synced with your other computers \d\d\/\d\d\/\d{4} \d\d:\d\d\.$/,
+    );
+    await screenshot("unlock-synced.png");
+    // The laptop has everything the desktop made: the same records, the same words.
+    cli(["sync", "now"]);
+    await setValue("#unlock-passphrase", PASSPHRASE);
+    await click("#unlock");
+    await shown("#today", 30_000);
+    await click("#nav-settings");
+    await shown("#sync-compare-words", 30_000);
+    await until(
+      async () => (await text("#sync-compare-words")) === cli(["sync", "status"]).compare_words,
+      "the same words after the lock",
+      60_000,
+    );
+  });
 });

@@ -1160,6 +1160,8 @@ function syncCommand(cmd: string, a: Args): { value: unknown } | null {
     }
     case "sync_conflicts":
       return { value: mockSync.conflicts.map((c) => ({ ...c })) };
+    case "sync_flush":
+      return { value: 0 };
     case "sync_resolve":
       mockSync.conflicts = mockSync.conflicts.filter((c) => c.id !== a.id);
       return { value: { id: a.id, kept: a.keep } };

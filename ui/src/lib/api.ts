@@ -30,6 +30,8 @@ export interface AppStatus {
   unlocked: boolean;
   key_store: KeyStore | null;
   vault_dir: string;
+  /** When this computer last synced with the practice's others (seconds since 1970); absent if never. */
+  last_sync?: number | null;
 }
 
 export interface CreatedVault {
@@ -943,6 +945,8 @@ export const api = {
   syncOverview: () => call<SyncOverview>("sync_overview"),
   /** Turns sync on for this computer: it joins the practice's signed list of computers. */
   syncEnable: () => call<SyncOverview>("sync_enable"),
+  /** Before a lock: sends the changes made here that the server does not hold yet; returns how many still wait. */
+  syncFlush: () => call<number>("sync_flush"),
   /** The values kept aside from changes made on two computers (reading them is audited). */
   syncConflicts: () => call<SyncConflict[]>("sync_conflicts"),
   /** Keeps the value the record holds, or takes the other computer's. */

@@ -180,6 +180,11 @@ class AppState {
     const pending = [...this.beforeLock].map((f) => f().catch(() => {}));
     // A save that hangs must not keep the records open: lock after 3 s whatever happens.
     await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 3000))]);
+    // Then what was made here goes to the practice's other computers (at most a few seconds;
+    // anything left waits here and is sent at the next unlock).
+    if (sync.overview?.enabled) {
+      await Promise.race([api.syncFlush().catch(() => 0), new Promise((r) => setTimeout(r, 6000))]);
+    }
     try {
       await api.lock();
       this.lockedOut();
@@ -206,6 +211,8 @@ class AppState {
     this.templates = null;
     this.instruments = null;
     practice.clear();
+    // The Unlock screen says when this computer last synced: the newest time known.
+    const lastSync = sync.overview?.last_sync ?? this.status?.last_sync ?? null;
     sync.clear();
     this.settings = { ...DEFAULT_SETTINGS };
     this.lockError = "";
@@ -213,7 +220,7 @@ class AppState {
     this.newNoteFor = null;
     // A running session's time stays (the Unlock screen shows it); who it is with does not.
     clock.forgetWho();
-    if (this.status) this.status = { ...this.status, unlocked: false };
+    if (this.status) this.status = { ...this.status, unlocked: false, last_sync: lastSync };
     this.screen = screen;
   }
 
