@@ -15,6 +15,7 @@ use casebook_sync::engine::{RemoteError, SyncError};
 use casebook_sync::practice::{self, DeviceStatus};
 use serde::Serialize;
 use tauri::{AppHandle, State};
+use zeroize::Zeroizing;
 
 use crate::error::{UiError, UiResult};
 use crate::state::{AppState, blocking};
@@ -103,6 +104,45 @@ pub async fn sync_enable(app: AppHandle) -> UiResult<SyncOverview> {
         let exchanged = begun.exchange().map_err(ui_error)?;
         state.with_vault(|v| {
             practice::enable_finish(v, exchanged).map_err(ui_error)?;
+            overview(v)
+        })
+    })
+    .await
+}
+
+/// Settings → Computers → "Remove…": revokes another computer of the practice (a lost or
+/// replaced laptop), with the server account's password again. The same steps as
+/// `casebook sync revoke`, the vault free whenever the server is talked to: catch up, have
+/// the server stop taking its changes, apply the rest of its log, sign the cut.
+#[tauri::command]
+pub async fn sync_revoke(
+    app: AppHandle,
+    device: String,
+    password: Zeroizing<String>,
+    totp: Option<String>,
+) -> UiResult<SyncOverview> {
+    if password.is_empty() {
+        return Err(UiError::invalid(
+            "Type the server account's password to remove a computer.",
+        ));
+    }
+    let totp = totp.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    blocking(app, move |_, state| {
+        // Catch up first, so the cut is made from the newest state (a run under way is waited for).
+        crate::background_sync::send_pending(state, FLUSH_PATIENCE).map_err(ui_error)?;
+        if let Some(Err(e)) = crate::background_sync::run_once(state) {
+            return Err(ui_error(e));
+        }
+        let reauth = casebook_core::offsite::Reauthenticate {
+            password: password.to_string(),
+            totp,
+        };
+        let begun = state.with_vault(|v| practice::revoke_begin(v, &device).map_err(ui_error))?;
+        let fetched = begun.exchange(&reauth).map_err(ui_error)?;
+        let applied = state.with_vault(|v| practice::revoke_apply(v, fetched).map_err(ui_error))?;
+        let published = applied.publish().map_err(ui_error)?;
+        state.with_vault(|v| {
+            practice::revoke_finish(v, published).map_err(ui_error)?;
             overview(v)
         })
     })

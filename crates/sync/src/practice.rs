@@ -310,18 +310,42 @@ fn append_entry(
     client: &ServerClient,
     me: &str,
     key: &SigningKey,
-    mut entry: Entry,
+    entry: Entry,
 ) -> Result<String, SyncError> {
     let root = practice_root(vault.sync_secrets()?.root_seed).verifying_key();
-    let held = signed_list(vault)?;
-    let mut entries = fetch_list(client, &root, &held)?;
-    let (list, _) = checked_list(vault, me, key, &entries)?;
+    publish_entry(client, &root, &signed_list(vault)?, me, key, entry)
+}
+
+/// [`append_entry`] without the vault: what it needs from there is given.
+fn publish_entry(
+    client: &ServerClient,
+    root: &ed25519_dalek::VerifyingKey,
+    held: &[Signed],
+    me: &str,
+    key: &SigningKey,
+    mut entry: Entry,
+) -> Result<String, SyncError> {
+    let mut entries = fetch_list(client, root, held)?;
+    let json = serde_json::to_vec(&entries).map_err(|_| corrupt("device list"))?;
+    let list = DeviceList::verify(&json, root).map_err(|_| {
+        SyncError::Alarm(Alarm::DeviceKey {
+            device: "the device list".into(),
+        })
+    })?;
+    if list.devices.get(me).is_some_and(|d| d.revoked) {
+        return Err(SyncError::Remote(RemoteError::Revoked));
+    }
+    if list.key_of(me) != Some(&key.verifying_key()) {
+        return Err(SyncError::Alarm(Alarm::DeviceKey {
+            device: me.to_string(),
+        }));
+    }
     entry.prev = list.head.clone();
     entry.signer = me.to_string();
     let signed = Signed::sign(entry, key).map_err(|_| corrupt("device entry"))?;
     let mut grown = list;
     grown
-        .append(&signed, &root)
+        .append(&signed, root)
         .map_err(|e| SyncError::Core(casebook_core::CoreError::Conflict(e.to_string())))?;
     entries.push(signed);
     let bytes = serde_json::to_vec(&entries).map_err(|_| corrupt("device list"))?;
@@ -335,7 +359,9 @@ fn append_entry(
 /// from it (the account's password again, `reauth`), the rest of its log is verified and
 /// applied here, and a revocation signed by this computer is added to the device list, with
 /// the last of its changes that counts. Every computer then applies its log up to there and
-/// refuses anything after; the revoked computer can sync nothing more.
+/// refuses anything after; the revoked computer can sync nothing more. Holds the vault
+/// throughout (the CLI's way); the app runs the steps apart ([`revoke_begin`] and on), the
+/// vault free whenever the server is talked to.
 pub fn revoke(
     vault: &mut Vault,
     who: &str,
@@ -343,8 +369,54 @@ pub fn revoke(
 ) -> Result<Revoked, SyncError> {
     // Catch up first, so the revocation's cut is made from the newest state.
     sync_now(vault)?;
-    let _running = RunLock::take(vault)?;
-    let (settings, mut client) = vault.server_connection()?;
+    let begun = revoke_begin(vault, who)?;
+    let fetched = begun.exchange(reauth)?;
+    let applied = revoke_apply(vault, fetched)?;
+    let published = applied.publish()?;
+    revoke_finish(vault, published)
+}
+
+/// A revocation after its first step (with the vault): who, and how far its log is verified.
+/// Holds the sync run lock to the end, so no run starts in between.
+pub struct RevokeBegun {
+    client: ServerClient,
+    account: String,
+    me: String,
+    key: SigningKey,
+    id: String,
+    listed: Listed,
+    have: u64,
+    _running: RunLock,
+}
+
+/// A revocation after the server stopped taking the device's blobs: the rest of its log.
+pub struct RevokeFetched {
+    begun: RevokeBegun,
+    rest: crate::engine::Blobs,
+    heads: Vec<casebook_wire::Head>,
+    last: Option<casebook_wire::Head>,
+}
+
+/// A revocation after the rest of the log was applied here: the entry to sign.
+pub struct RevokeApplied {
+    begun: RevokeBegun,
+    until: Option<crate::blob::HeadRef>,
+    applied_changes: usize,
+    root: ed25519_dalek::VerifyingKey,
+    held: Vec<Signed>,
+}
+
+/// A revocation whose signed entry is on the server.
+pub struct RevokePublished {
+    applied: RevokeApplied,
+    list_json: String,
+}
+
+/// The first step of a revocation, with the vault and without the network: finds the
+/// computer (by id or name) in the signed list, not this one.
+pub fn revoke_begin(vault: &mut Vault, who: &str) -> Result<RevokeBegun, SyncError> {
+    let running = RunLock::take(vault)?;
+    let (settings, client) = vault.server_connection()?;
     let me = settings.device_id;
     let key = signing_key(vault)?.ok_or_else(not_on)?;
     let held = signed_list(vault)?;
@@ -356,28 +428,73 @@ pub fn revoke(
         )));
     }
     let (id, listed) = (id.to_string(), listed.clone());
-    client.revoke_device(&id, reauth).map_err(|e| match e {
-        casebook_core::offsite::ServerError::WrongCredentials => {
-            SyncError::Core(casebook_core::CoreError::invalid(
-                "the server account's password (or code) is not right; nothing was revoked",
-            ))
-        }
-        other => SyncError::Remote(crate::http::sorted(other)),
-    })?;
-    // The server takes nothing more from it: what its log holds now is all there will be.
-    let mut engine = Engine::load(vault, &settings.account_id, &me, &key, &keys, &list)?;
-    let have = engine.chains().head(&id).map_or(0, |h| h.seq);
-    let rest = (&mut client as &mut dyn Remote).range(&id, have + 1, u64::MAX)?;
-    let mut heads = (&mut client as &mut dyn Remote).heads()?;
-    heads.retain(|h| h.device_id != id);
-    let last = rest.last().map(|(seq, bytes)| casebook_wire::Head {
-        device_id: id.clone(),
-        seq: *seq,
-        hash: crate::blob::hash(bytes),
-    });
-    if let Some(h) = engine.chains().head(&id).filter(|_| last.is_none()) {
+    let have = Engine::load(vault, &settings.account_id, &me, &key, &keys, &list)?
+        .chains()
+        .head(&id)
+        .map_or(0, |h| h.seq);
+    Ok(RevokeBegun {
+        client,
+        account: settings.account_id,
+        me,
+        key,
+        id,
+        listed,
+        have,
+        _running: running,
+    })
+}
+
+impl RevokeBegun {
+    /// The network step: the server revokes the device (the account's password again), then
+    /// the rest of its log and the heads are fetched.
+    pub fn exchange(
+        mut self,
+        reauth: &casebook_wire::Reauthenticate,
+    ) -> Result<RevokeFetched, SyncError> {
+        self.client
+            .revoke_device(&self.id, reauth)
+            .map_err(|e| match e {
+                casebook_core::offsite::ServerError::WrongCredentials => {
+                    SyncError::Core(casebook_core::CoreError::invalid(
+                        "the server account's password (or code) is not right; nothing was revoked",
+                    ))
+                }
+                other => SyncError::Remote(crate::http::sorted(other)),
+            })?;
+        // The server takes nothing more from it: what its log holds now is all there will be.
+        let rest =
+            (&mut self.client as &mut dyn Remote).range(&self.id, self.have + 1, u64::MAX)?;
+        let mut heads = (&mut self.client as &mut dyn Remote).heads()?;
+        heads.retain(|h| h.device_id != self.id);
+        let last = rest.last().map(|(seq, bytes)| casebook_wire::Head {
+            device_id: self.id.clone(),
+            seq: *seq,
+            hash: crate::blob::hash(bytes),
+        });
+        Ok(RevokeFetched {
+            begun: self,
+            rest,
+            heads,
+            last,
+        })
+    }
+}
+
+/// The third step, with the vault: the rest of the revoked device's log verified and applied;
+/// the cut is the last of it.
+pub fn revoke_apply(vault: &mut Vault, fetched: RevokeFetched) -> Result<RevokeApplied, SyncError> {
+    let RevokeFetched {
+        begun,
+        rest,
+        mut heads,
+        last,
+    } = fetched;
+    let held = signed_list(vault)?;
+    let (list, keys) = checked_list(vault, &begun.me, &begun.key, &held)?;
+    let mut engine = Engine::load(vault, &begun.account, &begun.me, &begun.key, &keys, &list)?;
+    if let Some(h) = engine.chains().head(&begun.id).filter(|_| last.is_none()) {
         heads.push(casebook_wire::Head {
-            device_id: id.clone(),
+            device_id: begun.id.clone(),
             seq: h.seq,
             hash: h.hash,
         });
@@ -386,12 +503,12 @@ pub fn revoke(
     let report = engine.absorb(
         Inbound {
             heads: Some(heads),
-            fetched: vec![(id.clone(), rest)],
+            fetched: vec![(begun.id.clone(), rest)],
             ..Inbound::default()
         },
         0,
     )?;
-    let until = engine.chains().head(&id);
+    let until = engine.chains().head(&begun.id);
     if let Some(last) = &last
         && until.as_ref().map(|u| u.seq) != Some(last.seq)
     {
@@ -400,14 +517,40 @@ pub fn revoke(
         )));
     }
     drop(engine);
-    let entry = revocation(&id, &listed, until.clone());
-    let list_json = append_entry(vault, &client, &me, &key, entry)?;
-    vault.sync_put_audited(SyncEvent::Revoke, &id, &[(LIST, &list_json)])?;
-    Ok(Revoked {
-        device_id: id,
-        device_name: listed.name,
-        until_seq: until.map_or(0, |u| u.seq),
+    let secrets = vault.sync_secrets()?;
+    Ok(RevokeApplied {
+        begun,
+        until,
         applied_changes: report.applied_changes,
+        root: practice_root(secrets.root_seed).verifying_key(),
+        held,
+    })
+}
+
+impl RevokeApplied {
+    /// The network step: the revocation, signed by this computer with its cut, appended to
+    /// the device list on the server.
+    pub fn publish(self) -> Result<RevokePublished, SyncError> {
+        let b = &self.begun;
+        let entry = revocation(&b.id, &b.listed, self.until.clone());
+        let list_json = publish_entry(&b.client, &self.root, &self.held, &b.me, &b.key, entry)?;
+        Ok(RevokePublished {
+            applied: self,
+            list_json,
+        })
+    }
+}
+
+/// The last step, with the vault: the longer list kept here, audited.
+pub fn revoke_finish(vault: &mut Vault, published: RevokePublished) -> Result<Revoked, SyncError> {
+    let RevokePublished { applied, list_json } = published;
+    let b = &applied.begun;
+    vault.sync_put_audited(SyncEvent::Revoke, &b.id, &[(LIST, &list_json)])?;
+    Ok(Revoked {
+        device_id: b.id.clone(),
+        device_name: b.listed.name.clone(),
+        until_seq: applied.until.as_ref().map_or(0, |u| u.seq),
+        applied_changes: applied.applied_changes,
     })
 }
 

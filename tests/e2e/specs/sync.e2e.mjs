@@ -223,4 +223,29 @@ describe("Two computers of one practice: the app and a laptop", () => {
       60_000,
     );
   });
+
+  it("removes the laptop from the practice; the laptop is refused from then on", async function () {
+    this.timeout(180_000);
+    await click('.sync-device[data-this="false"] .remove');
+    await shown("#sync-remove", 10_000);
+    assert.match(await text("#sync-remove"), /stays there, encrypted/);
+    await setValue("#sync-remove-password", SERVER_PASSWORD);
+    await reveal(await $("#sync-remove"));
+    await screenshot("sync-remove.png");
+    await click("#sync-remove-confirm");
+    await until(async () => /was removed/.test(await text("#sync .ok-text")), "the laptop is removed", 120_000);
+    assert.match(await text('.sync-device[data-this="false"]'), /Removed/);
+    assert.equal(await present('.sync-device[data-this="false"] .remove'), false, "nothing more to remove");
+
+    // The laptop's next sync is refused: exit 10, "removed from the practice's computers".
+    let refused = null;
+    try {
+      cli(["sync", "now"]);
+    } catch (e) {
+      refused = e;
+    }
+    assert.ok(refused, "the revoked laptop could still sync");
+    assert.equal(refused.status, 10, `exit ${refused.status}: ${refused.stderr}`);
+    assert.match(String(refused.stderr) + String(refused.stdout), /removed from the practice/);
+  });
 });

@@ -1106,6 +1106,7 @@ const mockSync = {
   enabled: false,
   lastSync: null as number | null,
   conflicts: [] as SyncConflict[],
+  revoked: new Set<string>(),
 };
 
 function syncOverview(): SyncOverview {
@@ -1123,7 +1124,17 @@ function syncOverview(): SyncOverview {
       conn && mockSync.enabled
         ? [
             { id: conn.device_id, name: conn.device_name, letter: "2", revoked: false, added: now(), revoked_at: null, this_computer: true, last_heard: since, stale: false },
-            { id: "mock-laptop", name: "Laptop", letter: "3", revoked: false, added: now(), revoked_at: null, this_computer: false, last_heard: since - 7200, stale: false },
+            {
+              id: "mock-laptop",
+              name: "Laptop",
+              letter: "3",
+              revoked: mockSync.revoked.has("mock-laptop"),
+              added: now(),
+              revoked_at: mockSync.revoked.has("mock-laptop") ? now() : null,
+              this_computer: false,
+              last_heard: since - 7200,
+              stale: false,
+            },
           ]
         : [],
     compare_words: "orbit velvet sample harbour",
@@ -1162,6 +1173,10 @@ function syncCommand(cmd: string, a: Args): { value: unknown } | null {
       return { value: mockSync.conflicts.map((c) => ({ ...c })) };
     case "sync_flush":
       return { value: 0 };
+    case "sync_revoke":
+      if (String(a.password ?? "") === "") fail("invalid_input", "Type the server account's password to remove a computer.");
+      mockSync.revoked.add(String(a.device));
+      return { value: delay(300, syncOverview) };
     case "sync_resolve":
       mockSync.conflicts = mockSync.conflicts.filter((c) => c.id !== a.id);
       return { value: { id: a.id, kept: a.keep } };

@@ -341,6 +341,12 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
   ["syncOverview", () => api.syncOverview(), "sync_overview", undefined],
   ["syncEnable", () => api.syncEnable(), "sync_enable", undefined],
   ["syncFlush", () => api.syncFlush(), "sync_flush", undefined],
+  [
+    "syncRevoke",
+    () => api.syncRevoke("dev-1", "long enough passphrase", null),
+    "sync_revoke",
+    { device: "dev-1", password: "long enough passphrase", totp: null },
+  ],
   ["syncConflicts", () => api.syncConflicts(), "sync_conflicts", undefined],
   ["syncResolve", () => api.syncResolve("c1", "other"), "sync_resolve", { id: "c1", keep: "other" }],
   ["offsiteOverview", () => api.offsiteOverview(), "offsite_overview", undefined],

@@ -945,6 +945,9 @@ export const api = {
   syncOverview: () => call<SyncOverview>("sync_overview"),
   /** Turns sync on for this computer: it joins the practice's signed list of computers. */
   syncEnable: () => call<SyncOverview>("sync_enable"),
+  /** Removes another computer from the practice (the server account's password again). */
+  syncRevoke: (device: string, password: string, totp: string | null) =>
+    call<SyncOverview>("sync_revoke", { device, password, totp }),
   /** Before a lock: sends the changes made here that the server does not hold yet; returns how many still wait. */
   syncFlush: () => call<number>("sync_flush"),
   /** The values kept aside from changes made on two computers (reading them is audited). */
