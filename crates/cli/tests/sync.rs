@@ -281,6 +281,19 @@ fn story(backend: Backend) {
     };
     let (draft, field) = (of_kind("draft"), of_kind("field"));
     let other_text: String = serde_json::from_str(draft["lost"].as_str().unwrap()).unwrap();
+    // A draft edited on both cannot be finalised until the therapist has chosen.
+    let blocked = cb(&a)
+        .args(["note", "finalise", &note])
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    assert!(
+        String::from_utf8_lossy(&blocked).contains("also edited on another computer"),
+        "{}",
+        String::from_utf8_lossy(&blocked)
+    );
     ok_json(
         &a,
         &[
@@ -327,6 +340,12 @@ fn story(backend: Backend) {
         assert!(shown.contains(&other_text), "{shown}");
     }
     assert_eq!(fingerprint(&a), fingerprint(&b));
+    // Chosen on the surgery's computer: it can sign the note now.
+    assert_eq!(
+        ok_json(&a, &["note", "finalise", &note])["status"],
+        "final",
+        "finalising after the choice"
+    );
     let trail = ok_json(&a, &["audit", "list"]).to_string();
     assert!(trail.contains("sync.resolve"), "resolving is not audited");
     assert!(

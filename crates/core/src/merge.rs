@@ -204,6 +204,11 @@ pub(crate) fn stamped(cols: &[String]) -> bool {
 
 pub(crate) const BOOKKEEPING: &[&str] = &["hlc", "device_id"];
 
+/// Fields every edit writes by itself (when the row last changed): the newer value wins with
+/// no conflict kept — two edits on two computers always differ there, and the therapist has
+/// nothing to choose.
+const SELF_WRITTEN: &[&str] = &["updated_at"];
+
 /// The changes captured in `store` after `after` (a `sync_changes` seq), as row changes to
 /// send, each with the seq of the last capture it covers. Several captures of one row send
 /// it once, with its current values; each value travels with the stamp of the write that
@@ -778,7 +783,10 @@ fn apply_one(
                     // An overwrite of the very value held here is no conflict; one made
                     // without seeing it (a concurrent edit) keeps the value it replaces.
                     let seen = local.as_ref().map(|(h, d)| format!("{h} {d}"));
-                    let concurrent = edits && seen.is_some() && c.b.get(field) != seen.as_ref();
+                    let concurrent = edits
+                        && !SELF_WRITTEN.contains(&field.as_str())
+                        && seen.is_some()
+                        && c.b.get(field) != seen.as_ref();
                     if concurrent
                         && let Some((h, d)) = &local
                         && conflict(
@@ -800,6 +808,7 @@ fn apply_one(
                     won.insert(field.clone(), value.clone());
                     set_stamp(tx, t, &c.k, field, fs, fd)?;
                 } else if edits
+                    && !SELF_WRITTEN.contains(&field.as_str())
                     && conflict(
                         tx,
                         t,

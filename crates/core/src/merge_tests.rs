@@ -467,6 +467,32 @@ fn a_concurrent_edit_keeps_the_losing_value_and_an_overwrite_of_what_was_seen_do
 }
 
 #[test]
+fn a_draft_edited_on_both_keeps_one_choice_for_its_text_and_none_for_when_it_changed() {
+    let (mut devs, mut delivered) = practice(2);
+    run(&mut devs, &mut delivered, &Op::Body(0, 1), 10);
+    run(&mut devs, &mut delivered, &Op::Body(1, 2), 11);
+    for op in [
+        Op::Seal(0),
+        Op::Seal(1),
+        Op::Deliver(0, 1),
+        Op::Deliver(1, 0),
+    ] {
+        run(&mut devs, &mut delivered, &op, 12);
+    }
+    for d in &devs {
+        let fields: Vec<String> = d
+            .conn
+            .prepare("SELECT field FROM sync_conflicts WHERE row_key = 'note-a' ORDER BY field")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(fields, ["body"], "{}", d.id);
+    }
+}
+
+#[test]
 fn a_draft_edit_that_lost_the_race_to_finalisation_is_kept() {
     let (mut devs, mut delivered) = practice(2);
     run(&mut devs, &mut delivered, &Op::Finalise(0), 10);

@@ -22,6 +22,7 @@ import {
   removeProfiles,
   reveal,
   screenshot,
+  selectValue,
   setUpPassphraseVault,
   setValue,
   shown,
@@ -37,6 +38,15 @@ const LAPTOP_PASSPHRASE = "the laptop's own passphrase";
 const SERVER_PASSWORD = "long enough passphrase";
 const CLIENT_NAME = "Morwenna Tregarthen";
 const NEW_CLIENT = "Bea Newcomer";
+
+/** Morwenna's file, at its notes. */
+async function openNotes() {
+  await click("#nav-clients");
+  await shown("#clients");
+  await until(async () => (await clientRow(CLIENT_NAME)) !== null, "the client list is shown");
+  await (await clientRow(CLIENT_NAME)).click();
+  await click("#tab-notes");
+}
 
 /** The client row whose text contains `name`, or null. */
 async function clientRow(name) {
@@ -199,6 +209,76 @@ describe("Two computers of one practice: the app and a laptop", () => {
     await click("#nav-today");
     await shown("#today");
     await until(async () => !(await present("#today-sync-conflicts")), "Today no longer counts it", 30_000);
+  });
+
+  it("a draft edited on both cannot be finalised until one version is chosen", async function () {
+    this.timeout(180_000);
+    const code = cli(["client", "list"]).find((c) => c.full_name === CLIENT_NAME).code;
+    // The desktop starts a draft in the app; the laptop gets it.
+    await openNotes();
+    await click("#new-note");
+    await shown("#note-template");
+    await selectValue("#note-template", "free");
+    await setValue("#note-field-text", "Slept better this week.");
+    await until(async () => (await text("#note-save-status")).includes("Saved"), "the draft is saved", 20_000);
+    let draft = null;
+    await until(
+      async () => {
+        cli(["sync", "now"]);
+        draft = cli(["note", "list", code]).find((n) => n.status === "draft");
+        return Boolean(draft);
+      },
+      "the laptop has the draft",
+      60_000,
+    );
+    // Both edit it before they sync again.
+    cli(["note", "edit", draft.id, "--text", "Slept better this week; typed on the laptop."]);
+    await setValue("#note-field-text", "Slept better this week; typed at the surgery.");
+    await until(async () => (await text("#note-save-status")).includes("Saved"), "the edit is saved", 20_000);
+    cli(["sync", "now"]);
+    assert.ok(
+      cli(["sync", "conflicts"]).some((c) => c.kind === "draft"),
+      "the laptop holds the draft's two versions",
+    );
+
+    // The app too, side by side in Settings → Computers.
+    await click("#nav-settings");
+    await shown('.sync-conflict[data-kind="draft"]', 60_000);
+    const both = await text('.sync-conflict[data-kind="draft"]');
+    assert.match(both, /typed on the laptop/);
+    assert.match(both, /typed at the surgery/);
+    assert.doesNotMatch(both, /\{"text"/, "the note's words, not its storage");
+    await reveal(await $('.sync-conflict[data-kind="draft"]'));
+    await screenshot("sync-conflict-draft.png");
+
+    // Finalising waits for the choice, and says so.
+    await openNotes();
+    await click('.note-item[data-status="draft"] .continue-note');
+    await shown("#note-finalise");
+    await click("#note-finalise");
+    await click("#confirm-ok");
+    await until(
+      async () => /also edited on another computer/.test(await text("dialog[open] [role=alert]")),
+      "finalising is refused, and the dialog says why",
+      20_000,
+    );
+    await screenshot("sync-finalise-refused.png");
+    await click("dialog[open] [data-cancel]");
+
+    // Take the laptop's version.
+    await click("#nav-settings");
+    await shown('.sync-conflict[data-kind="draft"]', 30_000);
+    await click('.sync-conflict[data-kind="draft"] .keep-other');
+    await until(async () => !(await present('.sync-conflict[data-kind="draft"]')), "the draft's conflict is resolved", 30_000);
+
+    // Now it can be signed, with the laptop's words.
+    await openNotes();
+    await click('.note-item[data-status="draft"] .continue-note');
+    await shown("#note-finalise");
+    await click("#note-finalise");
+    await click("#confirm-ok");
+    await until(async () => present('.note-item[data-status="final"]'), "the note is finalised", 30_000);
+    assert.match(await text('.note-item[data-status="final"]'), /typed on the laptop/);
   });
 
   it("locking sends what is waiting; the Unlock screen says when this computer last synced", async function () {

@@ -113,6 +113,11 @@ describe("computers and conflicts", () => {
     expect(conflictValue("null")).toBe("(empty)");
     expect(conflictValue(null)).toBe("(nothing)");
     expect(conflictValue("not json")).toBe("not json");
+    expect(conflictValue(JSON.stringify({ text: "Slept better." }))).toBe("Slept better.");
+    // As a draft's body comes: JSON text inside the JSON value.
+    expect(conflictValue(JSON.stringify(JSON.stringify({ text: "Slept better." })))).toBe("Slept better.");
+    expect(conflictValue(JSON.stringify("{not json"))).toBe("{not json");
+    expect(conflictValue(JSON.stringify({ subjective: "Tired", objective: "", plan: "Rest" }))).toBe("Subjective: Tired\nPlan: Rest");
   });
 
   it("offers the other value only where taking it is an edit", () => {

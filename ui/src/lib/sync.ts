@@ -66,24 +66,39 @@ export function conflictTitle(c: SyncConflict): string {
   if (c.kind === "edit_after_final") return "Note finalised on one computer, edited on the other";
   if (c.kind === "both_finalised") return "Note finalised on both computers";
   if (c.kind === "edit_after_delete") return "Changed here, deleted on the other computer";
-  const words = c.field.replace(/_/g, " ");
-  return words.charAt(0).toUpperCase() + words.slice(1);
+  return humanise(c.field);
 }
 
 /** A conflict's value (JSON text) as a person reads it. */
 export function conflictValue(json: string | null): string {
   if (json === null) return "(nothing)";
   try {
-    const v: unknown = JSON.parse(json);
+    let v: unknown = JSON.parse(json);
+    // A note's body is kept as JSON text: one more layer.
+    if (typeof v === "string" && v.startsWith("{")) {
+      try {
+        v = JSON.parse(v);
+      } catch {
+        /* text that starts with a brace */
+      }
+    }
     if (v === null || v === "") return "(empty)";
     if (typeof v === "string") return v;
-    if (typeof v === "object" && v !== null && "text" in v && typeof (v as { text: unknown }).text === "string") {
-      return (v as { text: string }).text;
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+      // A note's fields: its one text, or each field under its name ("Subjective: …").
+      const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => typeof x === "string" && x !== "");
+      if (entries.length === 1 && entries[0][0] === "text") return entries[0][1] as string;
+      if (entries.length > 0) return entries.map(([k, x]) => `${humanise(k)}: ${x as string}`).join("\n");
     }
     return JSON.stringify(v);
   } catch {
     return json;
   }
+}
+
+function humanise(key: string): string {
+  const words = key.replace(/_/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 /** Whether the other computer's value can be taken (a field or a draft); other kinds are only acknowledged. */

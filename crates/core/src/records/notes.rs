@@ -320,6 +320,19 @@ impl Vault {
             if note.fields.values().all(|v| v.trim().is_empty()) {
                 return Err(CoreError::invalid("an empty note cannot be finalised"));
             }
+            // Edited on two computers before they synced: the therapist chooses first, so a
+            // signed note never silently leaves out what was typed on the other one.
+            let open_conflict: bool = cx.tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM main.sync_conflicts
+                  WHERE tbl = 'session_notes' AND row_key = ?1 AND kind = 'draft' AND resolved_at IS NULL)",
+                [id],
+                |r| r.get(0),
+            )?;
+            if open_conflict {
+                return Err(CoreError::Conflict(
+                    "this note was also edited on another computer before they synced: choose which version to keep first (Settings → Computers, or `casebook sync conflicts`), then finalise".into(),
+                ));
+            }
             let hlc = cx.stamp();
             let now = cx.now;
             cx.tx.execute(
