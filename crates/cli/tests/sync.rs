@@ -359,8 +359,32 @@ fn story(backend: Backend) {
         .args(["erase", &bea, "--reason", "asked to be forgotten", "--yes"])
         .assert()
         .success();
+    // Meanwhile the surgery, not yet told, changes her email: that change is dropped where the
+    // erasure was made, and listed there (when, where, whose — nothing it held).
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    cb(&a)
+        .args([
+            "client",
+            "edit",
+            &bea,
+            "--email",
+            "bea@after-erasure.example",
+        ])
+        .assert()
+        .success();
     ok_json(&b, &["sync", "now"]);
     ok_json(&a, &["sync", "now"]);
+    ok_json(&b, &["sync", "now"]);
+    let dropped = ok_json(&b, &["sync", "conflicts"]);
+    let listed: Vec<&serde_json::Value> = dropped
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "erased")
+        .collect();
+    assert_eq!(listed.len(), 1, "{dropped}");
+    assert_eq!(listed[0]["client_code"], bea.as_str());
+    assert!(!dropped.to_string().contains("after-erasure"), "{dropped}");
     assert!(
         !ok_json(&a, &["client", "list"])
             .to_string()

@@ -379,10 +379,54 @@ pub fn outgoing(
     Ok(out)
 }
 
-fn erased(tx: &Transaction<'_>, code: &str) -> Result<bool> {
-    Ok(tx
-        .prepare_cached("SELECT EXISTS(SELECT 1 FROM main.erasure_records WHERE client_code = ?1)")?
-        .query_row([code], |r| r.get(0))?)
+/// When the client with `code` was erased (the wall time of the erasure's stamp, ms), if it was.
+fn erased(tx: &Transaction<'_>, code: &str) -> Result<Option<i64>> {
+    let stamps: Vec<String> = tx
+        .prepare_cached("SELECT hlc FROM main.erasure_records WHERE client_code = ?1")?
+        .query_map([code], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if stamps.is_empty() {
+        return Ok(None);
+    }
+    // A record whose stamp cannot be read still erases; it counts as erased from the start.
+    Ok(Some(
+        stamps
+            .iter()
+            .map(|h| Hlc::parse(h).map_or(0, |h| h.wall_ms))
+            .min()
+            .unwrap_or(0),
+    ))
+}
+
+/// Lists a change dropped because its client was erased here first (kind `erased`): the
+/// table, row, when, which computer and the client's code — nothing the change held. Once
+/// per edit (applying it twice, or the rows one edit wrote, keep one). Returns whether it
+/// was new.
+fn dropped_after_erasure(
+    tx: &Transaction<'_>,
+    t: &Table,
+    c: &RowChange,
+    code: &str,
+    stamp: Hlc,
+    now: &str,
+) -> Result<bool> {
+    // One edit can write several rows (a correction writes the details and their history):
+    // one entry per client, computer and moment (the stamp's millisecond).
+    let exists: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM main.sync_conflicts WHERE kind = 'erased' AND client_code = ?1
+         AND lost_device = ?2 AND substr(lost_hlc, 1, 16) = ?3)",
+        params![code, c.d, format!("{:016}", stamp.wall_ms)],
+        |r| r.get(0),
+    )?;
+    if exists {
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT INTO main.sync_conflicts (id, tbl, row_key, field, kind, kept, lost, lost_hlc, lost_device, found_at, client_code)
+         VALUES (?1, ?2, ?3, '*', 'erased', NULL, NULL, ?4, ?5, ?6, ?7)",
+        params![crate::vault::new_id(), t.name, c.k, stamp.to_string(), c.d, now, code],
+    )?;
+    Ok(true)
 }
 
 /// A value that lost a merge, to keep.
@@ -589,9 +633,15 @@ fn apply_one(
                     .map(str::to_string)
             });
         if let Some(code) = code
-            && erased(tx, &code)?
+            && let Some(erased_at) = erased(tx, &code)?
         {
             report.dropped += 1;
+            // Typed elsewhere after the erasure here (its writer had not heard of it yet):
+            // listed, with when and where — never what it held. Older changes (the client's
+            // history, arriving from a log or a checkpoint) are simply dropped.
+            if remote.wall_ms > erased_at && dropped_after_erasure(tx, t, c, &code, remote, now)? {
+                report.conflicts += 1;
+            }
             return Ok(());
         }
     }
@@ -875,7 +925,8 @@ pub struct Conflict {
     pub field: String,
     /// `field` (two edits of one field), `draft` (two edits of one draft note),
     /// `edit_after_final` (a draft edit that lost the race to finalisation), `both_finalised`,
-    /// `edit_after_delete`.
+    /// `edit_after_delete`, `erased` (a change made elsewhere after the client was erased
+    /// here: dropped, and listed without its content).
     pub kind: String,
     /// The value the record holds now, and the one that lost (JSON text).
     pub kept: Option<String>,
@@ -894,7 +945,7 @@ impl Vault {
     pub fn sync_conflicts(&mut self) -> Result<Vec<Conflict>> {
         self.act(Action::SyncConflicts, |cx| {
             let mut stmt = cx.tx.prepare(
-                "SELECT id, tbl, row_key, field, kind, kept, lost, lost_hlc, lost_device, found_at
+                "SELECT id, tbl, row_key, field, kind, kept, lost, lost_hlc, lost_device, found_at, client_code
                  FROM main.sync_conflicts WHERE resolved_at IS NULL ORDER BY found_at, id",
             )?;
             let list = stmt
@@ -910,13 +961,13 @@ impl Vault {
                         lost_stamp: r.get(7)?,
                         lost_device: r.get(8)?,
                         found_at: r.get(9)?,
-                        client_code: None,
+                        client_code: r.get(10)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             drop(stmt);
             let mut list = list;
-            for c in &mut list {
+            for c in list.iter_mut().filter(|c| c.client_code.is_none()) {
                 let Some(t) = registry::TABLES.iter().find(|t| t.name == c.table) else {
                     continue;
                 };

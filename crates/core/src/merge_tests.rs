@@ -467,6 +467,52 @@ fn a_concurrent_edit_keeps_the_losing_value_and_an_overwrite_of_what_was_seen_do
 }
 
 #[test]
+fn a_change_made_elsewhere_after_an_erasure_is_dropped_and_listed_without_its_content() {
+    let (mut devs, mut delivered) = practice(2);
+    run(&mut devs, &mut delivered, &Op::EraseB(0), 10_000);
+    // The laptop has not heard of the erasure: it edits the client a minute later.
+    run(&mut devs, &mut delivered, &Op::EmailB(1, 1), 70_000);
+    for op in [
+        Op::Seal(0),
+        Op::Seal(1),
+        Op::Deliver(1, 0),
+        Op::Deliver(0, 1),
+        Op::Deliver(1, 0),
+    ] {
+        run(&mut devs, &mut delivered, &op, 80_000);
+    }
+    for d in &devs {
+        assert!(
+            !d.exists("SELECT 1 FROM identity.client_identity WHERE code = 'C-BBBB'"),
+            "{}",
+            d.id
+        );
+    }
+    let listed = |d: &Dev| -> i64 {
+        d.conn
+            .query_row(
+                "SELECT count(*) FROM sync_conflicts WHERE kind = 'erased'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    // Where it was erased: listed once, with when, where and whose — nothing it held.
+    assert_eq!(listed(&devs[0]), 1);
+    assert!(devs[0].exists(
+        "SELECT 1 FROM sync_conflicts WHERE kind = 'erased' AND client_code = 'C-BBBB' AND tbl = 'client_identity'
+         AND lost_device = 'dev-1' AND kept IS NULL AND lost IS NULL"
+    ));
+    assert!(!devs[0].exists(
+        "SELECT 1 FROM sync_conflicts WHERE lost LIKE '%email-1-1%' OR kept LIKE '%email-1-1%'"
+    ));
+    // The same change arriving again (a checkpoint, a computer catching up) is listed once.
+    let history = devs[1].log.clone();
+    devs[0].receive(&history, 90).unwrap();
+    assert_eq!(listed(&devs[0]), 1);
+}
+
+#[test]
 fn a_draft_edited_on_both_keeps_one_choice_for_its_text_and_none_for_when_it_changed() {
     let (mut devs, mut delivered) = practice(2);
     run(&mut devs, &mut delivered, &Op::Body(0, 1), 10);

@@ -466,6 +466,29 @@ pub(crate) const CLINICAL: &[&str] = &[
     CREATE INDEX session_notes_risk ON session_notes(client_code, created_at)
         WHERE risk IS NOT NULL AND deleted = 0;
     "#,
+    // v15: a change made on another computer after a client was erased here is dropped — and
+    // now listed too (kind `erased`: when, where, which client's code; never what it held),
+    // so the therapist can see that something typed elsewhere did not survive the erasure.
+    r#"
+    CREATE TABLE sync_conflicts_v15 (
+        id TEXT PRIMARY KEY,
+        tbl TEXT NOT NULL,
+        row_key TEXT NOT NULL,
+        field TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('field', 'draft', 'edit_after_final', 'both_finalised', 'edit_after_delete', 'erased')),
+        kept TEXT,
+        lost TEXT,
+        lost_hlc TEXT NOT NULL,
+        lost_device TEXT NOT NULL,
+        found_at TEXT NOT NULL,
+        resolved_at TEXT,
+        client_code TEXT
+    );
+    INSERT INTO sync_conflicts_v15 (id, tbl, row_key, field, kind, kept, lost, lost_hlc, lost_device, found_at, resolved_at)
+        SELECT id, tbl, row_key, field, kind, kept, lost, lost_hlc, lost_device, found_at, resolved_at FROM sync_conflicts;
+    DROP TABLE sync_conflicts;
+    ALTER TABLE sync_conflicts_v15 RENAME TO sync_conflicts;
+    "#,
 ];
 
 /// The templates' CHECK before and after v12.

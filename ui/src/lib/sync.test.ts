@@ -109,6 +109,10 @@ describe("computers and conflicts", () => {
     expect(conflictTitle(conflict({}))).toBe("Email");
     expect(conflictTitle(conflict({ field: "date_of_birth" }))).toBe("Date of birth");
     expect(conflictTitle(conflict({ kind: "draft", field: "text" }))).toBe("Draft note");
+    expect(conflictTitle(conflict({ kind: "erased", field: "*", kept: null, lost: null }))).toBe(
+      "Changed on another computer after the client was erased here",
+    );
+    expect(canTakeOther(conflict({ kind: "erased" }))).toBe(false);
     expect(conflictValue('"ann@surgery.example"')).toBe("ann@surgery.example");
     expect(conflictValue("null")).toBe("(empty)");
     expect(conflictValue(null)).toBe("(nothing)");

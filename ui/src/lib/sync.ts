@@ -66,6 +66,7 @@ export function conflictTitle(c: SyncConflict): string {
   if (c.kind === "edit_after_final") return "Note finalised on one computer, edited on the other";
   if (c.kind === "both_finalised") return "Note finalised on both computers";
   if (c.kind === "edit_after_delete") return "Changed here, deleted on the other computer";
+  if (c.kind === "erased") return "Changed on another computer after the client was erased here";
   return humanise(c.field);
 }
 

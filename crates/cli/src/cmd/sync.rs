@@ -229,7 +229,20 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
             } else if list.is_empty() {
                 println!("No conflicts: every edit made on two computers at once merged cleanly.");
             } else {
+                let names = practice::device_names(&vault);
                 for c in &list {
+                    if c.kind == "erased" {
+                        println!(
+                            "{}  client {}: changed on {} ({}) after the client was erased here — dropped, not kept",
+                            c.id,
+                            c.client_code.as_deref().unwrap_or("?"),
+                            names
+                                .get(&c.lost_device)
+                                .map_or("another computer", String::as_str),
+                            c.lost_stamp
+                        );
+                        continue;
+                    }
                     println!(
                         "{}  {} {} · {} ({}): kept {} — the other computer's {} is kept here",
                         c.id,
