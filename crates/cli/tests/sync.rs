@@ -682,6 +682,26 @@ fn join_revoke_story(backend: Backend) {
         3
     );
 
+    // The joined computer is renamed from the surgery; the new name reaches it, signed.
+    let c_id = ok_json(&c, &["server", "status"])["settings"]["device_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let renamed = ok_json(&a, &["sync", "rename", &c_id, "Home office"]);
+    assert_eq!(renamed["device_name"], "Home office", "{renamed}");
+    ok_json(&c, &["sync", "now"]);
+    let listed = ok_json(&c, &["sync", "devices"]).to_string();
+    assert!(listed.contains("\"Home office\""), "{listed}");
+    cb(&a)
+        .args(["sync", "rename", &c_id, "   "])
+        .assert()
+        .failure();
+    // And back (the computers here are all named after this machine: the revocation below
+    // relies on that name being ambiguous).
+    let host = casebook_core::offsite::this_computer_name();
+    ok_json(&c, &["sync", "rename", &c_id, &host]);
+    ok_json(&a, &["sync", "now"]);
+
     // A join killed after its restore: run again, it carries on from there.
     let d = another_computer(&server, &user, &a, "spare");
     let resumed = join(&d);

@@ -89,6 +89,7 @@ pub enum Action {
     SyncEnable,
     SyncRevoke,
     SyncDisable,
+    SyncRename,
     DeviceReidentify,
 }
 
@@ -133,6 +134,7 @@ impl Action {
             SyncEnable => "sync.enable",
             SyncRevoke => "sync.revoke",
             SyncDisable => "sync.disable",
+            SyncRename => "sync.rename",
             DeviceReidentify => "device.reidentify",
             VaultUnlock => "vault.unlock",
             VaultUnlockFailed => "vault.unlock_failed",

@@ -95,6 +95,7 @@ pub enum SyncEvent {
     Enable,
     Revoke,
     Disable,
+    Rename,
 }
 
 impl Vault {
@@ -159,6 +160,7 @@ impl Vault {
             SyncEvent::Enable => Action::SyncEnable,
             SyncEvent::Revoke => Action::SyncRevoke,
             SyncEvent::Disable => Action::SyncDisable,
+            SyncEvent::Rename => Action::SyncRename,
         };
         self.act(action, |cx| {
             for (k, v) in values {

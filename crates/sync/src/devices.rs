@@ -20,13 +20,18 @@ const DOMAIN: &[u8] = b"casebook-sync-devices-v1";
 /// The signer name of entries signed by the practice root.
 pub const ROOT: &str = "root";
 
-/// Adding or revoking a device.
+/// Adding, renaming or revoking a device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Add,
     Revoke,
+    /// A new name for a listed device (`name`); its keys and letter stay as they are.
+    Rename,
 }
+
+/// The longest device name a list entry may carry.
+pub const MAX_NAME: usize = 100;
 
 /// One entry, as signed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +196,19 @@ impl DeviceList {
                     },
                 );
             }
+            Op::Rename => {
+                let name = e.name.trim();
+                if name.is_empty() || name.chars().count() > MAX_NAME || name != e.name {
+                    return Err(DevicesError::Refused(
+                        i,
+                        "a device name must be 1–100 characters",
+                    ));
+                }
+                match self.devices.get_mut(&e.device) {
+                    Some(d) if !d.revoked => d.name = e.name.clone(),
+                    _ => return Err(DevicesError::Refused(i, "no such listed device to rename")),
+                }
+            }
             Op::Revoke => match self.devices.get_mut(&e.device) {
                 Some(d) if !d.revoked => {
                     d.revoked = true;
@@ -307,6 +325,46 @@ mod tests {
         );
         // Another practice's root.
         assert!(DeviceList::verify(&json, &practice_root("other").verifying_key()).is_err());
+    }
+
+    #[test]
+    fn a_listed_device_can_be_renamed_by_a_listed_device_and_nothing_else_changes() {
+        let root = practice_root("r");
+        let (ka, kb) = (new_device_key(), new_device_key());
+        let first = Signed::sign(add("a", &ka, 'A', None, ROOT), &root).unwrap();
+        let second =
+            Signed::sign(add("b", &kb, 'B', Some(first.hash().unwrap()), "a"), &ka).unwrap();
+        let rename = |name: &str, signer: &str, key: &SigningKey, prev: String| {
+            Signed::sign(
+                Entry {
+                    op: Op::Rename,
+                    name: name.into(),
+                    ..add("b", &kb, 'B', Some(prev), signer)
+                },
+                key,
+            )
+            .unwrap()
+        };
+        let renamed = rename("Laptop", "a", &ka, second.hash().unwrap());
+        let json = serde_json::to_vec(&[&first, &second, &renamed]).unwrap();
+        let list = DeviceList::verify(&json, &root.verifying_key()).unwrap();
+        assert_eq!(list.devices["b"].name, "Laptop");
+        assert_eq!(list.key_of("b"), Some(&kb.verifying_key()), "its key stays");
+        assert_eq!(list.devices["b"].letter, 'B');
+        // An empty name, or one signed by a key the list does not hold, is refused.
+        let empty = rename("  ", "a", &ka, second.hash().unwrap());
+        let json = serde_json::to_vec(&[&first, &second, &empty]).unwrap();
+        assert!(matches!(
+            DeviceList::verify(&json, &root.verifying_key()),
+            Err(DevicesError::Refused(2, _))
+        ));
+        let server = new_device_key();
+        let forged = rename("Evil", "a", &server, second.hash().unwrap());
+        let json = serde_json::to_vec(&[&first, &second, &forged]).unwrap();
+        assert_eq!(
+            DeviceList::verify(&json, &root.verifying_key()),
+            Err(DevicesError::Untrusted(2))
+        );
     }
 
     #[test]

@@ -554,6 +554,95 @@ pub fn revoke_finish(vault: &mut Vault, published: RevokePublished) -> Result<Re
     })
 }
 
+/// What `sync rename` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Renamed {
+    pub device_id: String,
+    pub device_name: String,
+}
+
+/// A rename after its first step (with the vault): the entry to sign, and what signing needs.
+pub struct RenameBegun {
+    client: ServerClient,
+    me: String,
+    key: SigningKey,
+    root: ed25519_dalek::VerifyingKey,
+    held: Vec<Signed>,
+    entry: Entry,
+}
+
+/// A rename whose signed entry is on the server.
+pub struct RenamePublished {
+    id: String,
+    name: String,
+    list_json: String,
+}
+
+/// Gives a computer of the practice (this one or another, by id or name) a new name in the
+/// signed device list (`sync rename`). Holds the vault throughout (the CLI's way); the app
+/// runs [`rename_begin`], [`RenameBegun::publish`] and [`rename_finish`] apart.
+pub fn rename(vault: &mut Vault, who: &str, name: &str) -> Result<Renamed, SyncError> {
+    let begun = rename_begin(vault, who, name)?;
+    let published = begun.publish()?;
+    rename_finish(vault, published)
+}
+
+/// The first step of a rename, with the vault: the device found, the new name checked.
+pub fn rename_begin(vault: &Vault, who: &str, name: &str) -> Result<RenameBegun, SyncError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > crate::devices::MAX_NAME {
+        return Err(SyncError::Core(casebook_core::CoreError::invalid(
+            "a computer's name must be 1–100 characters, e.g. \"Surgery desktop\"",
+        )));
+    }
+    let (settings, client) = vault.server_connection()?;
+    let me = settings.device_id;
+    let key = signing_key(vault)?.ok_or_else(not_on)?;
+    let held = signed_list(vault)?;
+    let (list, _) = checked_list(vault, &me, &key, &held)?;
+    let (id, listed) = find_device(&list, who)?;
+    let mut entry = revocation(id, listed, None);
+    entry.op = Op::Rename;
+    entry.name = name.to_string();
+    Ok(RenameBegun {
+        client,
+        me,
+        key,
+        root: practice_root(vault.sync_secrets()?.root_seed).verifying_key(),
+        held,
+        entry,
+    })
+}
+
+impl RenameBegun {
+    /// The network step: the rename, signed by this computer, appended to the list there.
+    pub fn publish(self) -> Result<RenamePublished, SyncError> {
+        let (id, name) = (self.entry.device.clone(), self.entry.name.clone());
+        let list_json = publish_entry(
+            &self.client,
+            &self.root,
+            &self.held,
+            &self.me,
+            &self.key,
+            self.entry,
+        )?;
+        Ok(RenamePublished {
+            id,
+            name,
+            list_json,
+        })
+    }
+}
+
+/// The last step of a rename, with the vault: the longer list kept here, audited.
+pub fn rename_finish(vault: &mut Vault, done: RenamePublished) -> Result<Renamed, SyncError> {
+    vault.sync_put_audited(SyncEvent::Rename, &done.id, &[(LIST, &done.list_json)])?;
+    Ok(Renamed {
+        device_id: done.id,
+        device_name: done.name,
+    })
+}
+
 /// What `sync disable` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Disabled {
@@ -913,17 +1002,23 @@ pub struct DeviceStatus {
     pub stale: bool,
 }
 
+/// Each listed computer's name as the list now has it (its addition's, or its last rename's).
+fn current_names(entries: &[Signed]) -> std::collections::BTreeMap<String, String> {
+    let mut names = std::collections::BTreeMap::new();
+    for s in entries {
+        if matches!(s.entry.op, Op::Add | Op::Rename) {
+            names.insert(s.entry.device.clone(), s.entry.name.clone());
+        }
+    }
+    names
+}
+
 /// The practice's computers by id, from the signed device list held here, and "this
 /// computer" for this one (whatever id its older audit entries carry is named by the list).
 /// The ids other computers stamp their records with (as a conflict's `lost_device` names
 /// them) are named too. Empty but for this computer before sync is on. No network.
 pub fn device_names(vault: &Vault) -> std::collections::BTreeMap<String, String> {
-    let mut names: std::collections::BTreeMap<String, String> = signed_list(vault)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|s| s.entry.op == Op::Add)
-        .map(|s| (s.entry.device, s.entry.name))
-        .collect();
+    let mut names = current_names(&signed_list(vault).unwrap_or_default());
     for (record_id, device) in crate::engine::writers(vault).unwrap_or_default() {
         if let Some(name) = names.get(&device).cloned() {
             names.entry(record_id).or_insert(name);
@@ -954,6 +1049,7 @@ pub fn status(vault: &Vault, me: Option<&str>) -> Result<Status, SyncError> {
     let (heard, sealed_at) = crate::engine::heard(vault)?;
     let last_run: Option<i64> = vault.sync_get(LAST_RUN)?.and_then(|s| s.parse().ok());
     let now = chrono::Utc::now().timestamp();
+    let names = current_names(&entries);
     let devices = entries
         .iter()
         .filter(|s| s.entry.op == Op::Add)
@@ -983,7 +1079,10 @@ pub fn status(vault: &Vault, me: Option<&str>) -> Result<Status, SyncError> {
                 });
             DeviceStatus {
                 id: s.entry.device.clone(),
-                name: s.entry.name.clone(),
+                name: names
+                    .get(&s.entry.device)
+                    .cloned()
+                    .unwrap_or_else(|| s.entry.name.clone()),
                 letter: s.entry.letter,
                 revoked,
                 added: s.entry.at.clone(),

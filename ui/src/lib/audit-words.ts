@@ -133,6 +133,7 @@ export const AUDIT_WORDS: Record<string, Words> = {
   "sync.enable": { label: "Turned on sync between computers" },
   "sync.revoke": { label: "Removed another computer from the practice" },
   "sync.disable": { label: "Turned off sync on this computer" },
+  "sync.rename": { label: "Renamed a computer of the practice" },
   "device.reidentify": { label: "This copy of the records became a computer of its own" },
 };
 

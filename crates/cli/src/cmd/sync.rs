@@ -85,6 +85,14 @@ pub enum SyncCmd {
         #[arg(long)]
         totp: Option<String>,
     },
+    /// Gives a computer of the practice (this one or another) a new name, signed into the
+    /// practice's device list so every computer shows it.
+    Rename {
+        /// The computer: its name or its id, as `sync devices` shows.
+        device: String,
+        /// Its new name, e.g. "Surgery desktop".
+        name: String,
+    },
     /// Turns sync off for this computer: its changes are sent first, then it leaves the
     /// practice's device list. The records here stay; off-site backups carry on.
     Disable,
@@ -210,6 +218,15 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
                 println!(
                     "Revoked {}: the server takes nothing more from it, and every computer applies its changes up to number {} and nothing after. What is already on it stays encrypted there; consider changing the vault's passphrase and the account's password.",
                     done.device_name, done.until_seq
+                );
+            })
+        }
+        SyncCmd::Rename { device, name } => {
+            let mut vault = secrets::open_vault(g)?;
+            reported(g, practice::rename(&mut vault, &device, &name), |done| {
+                println!(
+                    "Renamed: that computer is now \"{}\" on every computer of the practice (each shows it after its next sync).",
+                    done.device_name
                 );
             })
         }
