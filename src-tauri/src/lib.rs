@@ -178,6 +178,7 @@ pub fn run() {
             sync_screens::sync_enable,
             sync_screens::sync_flush,
             sync_screens::sync_revoke,
+            sync_screens::sync_rename,
             sync_screens::sync_conflicts,
             sync_screens::sync_resolve,
             rights::client_edit,

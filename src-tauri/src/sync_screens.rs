@@ -149,6 +149,22 @@ pub async fn sync_revoke(
     .await
 }
 
+/// Settings → Computers → "Rename…": a computer's new name, signed into the practice's list
+/// (the vault free while the server is asked).
+#[tauri::command]
+pub async fn sync_rename(app: AppHandle, device: String, name: String) -> UiResult<SyncOverview> {
+    blocking(app, move |_, state| {
+        let begun =
+            state.with_vault(|v| practice::rename_begin(v, &device, &name).map_err(ui_error))?;
+        let published = begun.publish().map_err(ui_error)?;
+        state.with_vault(|v| {
+            practice::rename_finish(v, published).map_err(ui_error)?;
+            overview(v)
+        })
+    })
+    .await
+}
+
 /// Before a lock the therapist asked for (as the window waits for autosave): sends what was
 /// made here and is not on the server yet, in one run — waiting for a background run already
 /// under way — for at most `FLUSH_PATIENCE`. Returns the changes still waiting (kept here

@@ -156,6 +156,16 @@ describe("Two computers of one practice: the app and a laptop", () => {
     await click("#nav-settings");
     await shown("#sync-devices", 30_000);
     await until(async () => (await $$(".sync-device")).length === 2, "both computers are listed", 30_000);
+    // The laptop joined under its host's name: call it what it is, from here.
+    await click('.sync-device[data-this="false"] .rename');
+    await setValue("#sync-rename-name", "Laptop");
+    await click("#sync-rename-save");
+    await until(async () => /^Laptop\b/.test(await text('.sync-device[data-this="false"] th')), "the laptop is renamed", 30_000);
+    cli(["sync", "now"]);
+    assert.ok(
+      cli(["sync", "devices"]).some((d) => d.name === "Laptop" && d.this_computer),
+      "the laptop knows its new name, from the signed list",
+    );
     let laptopWords = "";
     await until(
       async () => {
@@ -198,7 +208,7 @@ describe("Two computers of one practice: the app and a laptop", () => {
     assert.match(shownText, /morwenna@laptop\.example/);
     assert.match(shownText, /morwenna@surgery\.example/);
     // Named by the computer that wrote it (the laptop is named after its host).
-    assert.doesNotMatch(shownText, /From another computer/);
+    assert.match(shownText, /From Laptop/);
     await reveal(await $("#sync-conflicts"));
     await screenshot("sync-conflict.png");
     await checkAccessibility("Settings → Computers with a change made on both computers");

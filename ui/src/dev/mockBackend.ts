@@ -1107,6 +1107,7 @@ const mockSync = {
   lastSync: null as number | null,
   conflicts: [] as SyncConflict[],
   revoked: new Set<string>(),
+  names: new Map<string, string>(),
 };
 
 function syncOverview(): SyncOverview {
@@ -1123,10 +1124,10 @@ function syncOverview(): SyncOverview {
     devices:
       conn && mockSync.enabled
         ? [
-            { id: conn.device_id, name: conn.device_name, letter: "2", revoked: false, added: now(), revoked_at: null, this_computer: true, last_heard: since, stale: false },
+            { id: conn.device_id, name: mockSync.names.get(conn.device_id) ?? conn.device_name, letter: "2", revoked: false, added: now(), revoked_at: null, this_computer: true, last_heard: since, stale: false },
             {
               id: "mock-laptop",
-              name: "Laptop",
+              name: mockSync.names.get("mock-laptop") ?? "Laptop",
               letter: "3",
               revoked: mockSync.revoked.has("mock-laptop"),
               added: now(),
@@ -1173,6 +1174,12 @@ function syncCommand(cmd: string, a: Args): { value: unknown } | null {
       return { value: mockSync.conflicts.map((c) => ({ ...c })) };
     case "sync_flush":
       return { value: 0 };
+    case "sync_rename": {
+      const name = String(a.name ?? "").trim();
+      if (name === "" || name.length > 100) fail("invalid_input", "a computer's name must be 1–100 characters");
+      mockSync.names.set(String(a.device), name);
+      return { value: delay(200, syncOverview) };
+    }
     case "sync_revoke":
       if (String(a.password ?? "") === "") fail("invalid_input", "Type the server account's password to remove a computer.");
       mockSync.revoked.add(String(a.device));

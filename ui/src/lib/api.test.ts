@@ -341,6 +341,7 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
   ["syncOverview", () => api.syncOverview(), "sync_overview", undefined],
   ["syncEnable", () => api.syncEnable(), "sync_enable", undefined],
   ["syncFlush", () => api.syncFlush(), "sync_flush", undefined],
+  ["syncRename", () => api.syncRename("dev-1", "Laptop"), "sync_rename", { device: "dev-1", name: "Laptop" }],
   [
     "syncRevoke",
     () => api.syncRevoke("dev-1", "long enough passphrase", null),

@@ -948,6 +948,8 @@ export const api = {
   /** Removes another computer from the practice (the server account's password again). */
   syncRevoke: (device: string, password: string, totp: string | null) =>
     call<SyncOverview>("sync_revoke", { device, password, totp }),
+  /** A computer's new name, signed into the practice's list of computers. */
+  syncRename: (device: string, name: string) => call<SyncOverview>("sync_rename", { device, name }),
   /** Before a lock: sends the changes made here that the server does not hold yet; returns how many still wait. */
   syncFlush: () => call<number>("sync_flush"),
   /** The values kept aside from changes made on two computers (reading them is audited). */
