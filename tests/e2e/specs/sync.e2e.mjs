@@ -149,6 +149,14 @@ describe("Two computers of one practice: the app and a laptop", () => {
     // No click: the long-poll hears the laptop's change, the background run applies it, the
     // list reloads.
     await until(async () => (await clientRow(NEW_CLIENT)) !== null, `${NEW_CLIENT} appears in the app`, 30_000);
+
+    // With a client's file open, a detail changed on the laptop shows there by itself.
+    await (await clientRow(CLIENT_NAME)).click();
+    await shown("#client-phone");
+    const code = cli(["client", "list"]).find((c) => c.full_name === CLIENT_NAME).code;
+    cli(["client", "edit", code, "--phone", "07700 900456"]);
+    cli(["sync", "now"]);
+    await until(async () => (await text("#client-phone")) === "07700 900456", "the open file shows the laptop's change", 30_000);
   });
 
   it("lists both computers, and both show the same four words", async function () {
