@@ -257,6 +257,12 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
                                 .get(&c.lost_device)
                                 .map_or("another computer", String::as_str),
                             c.lost_stamp
+                                .split('-')
+                                .next()
+                                .and_then(|ms| ms.parse::<i64>().ok())
+                                .and_then(chrono::DateTime::from_timestamp_millis)
+                                .map(output::datetime)
+                                .unwrap_or_else(|| c.lost_stamp.clone())
                         );
                         continue;
                     }
