@@ -199,8 +199,11 @@ pub fn keep_in_sync(
         if let Some(Ok(Some(mark))) = with_open_vault(state, |v| v.change_mark().map(Some)) {
             w.run_starts(mark);
         }
-        if let Some(result) = run_once(state) {
-            ran(SyncRan::of(wake, &result));
+        match run_once(state) {
+            // Another run (the CLI, removing a computer) has the vault's sync for a moment:
+            // no news, not a failure; the next wake tries again.
+            Some(Err(SyncError::Remote(RemoteError::Busy))) | None => {}
+            Some(result) => ran(SyncRan::of(wake, &result)),
         }
         match w.next(
             || change_mark(state),
@@ -224,7 +227,9 @@ pub const FAILING_TOO_LONG: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Decides which runs are worth a desktop notification: only what needs the therapist — an
 /// alarm (once, until a run succeeds again), this computer revoked (once), and sync failing
-/// for more than a day (once, until it works again). Everything else shows in the strip.
+/// for more than a day since it last worked (once, until it works again; a failure just
+/// after a weekend away counts only if the last success was a day before). Everything else
+/// shows in the strip.
 #[derive(Debug, Default)]
 pub struct Notifier {
     alarm: Option<String>,
@@ -235,10 +240,13 @@ pub struct Notifier {
 
 impl Notifier {
     /// The notification to show for `ran`, heard at `now`: a title and a sentence.
+    /// `last_success`: when this computer last synced (however long ago: a failing day is
+    /// counted from there, or from the first failure heard if it never did).
     pub fn hear(
         &mut self,
         ran: &SyncRan,
         now: std::time::SystemTime,
+        last_success: Option<std::time::SystemTime>,
     ) -> Option<(&'static str, String)> {
         if ran.error.is_none() {
             *self = Notifier {
@@ -247,7 +255,8 @@ impl Notifier {
             };
             return None;
         }
-        let since = *self.failing_since.get_or_insert(now);
+        let first_failure = *self.failing_since.get_or_insert(now);
+        let since = last_success.unwrap_or(first_failure);
         if let Some(words) = &ran.alarm_words {
             if self.alarm.as_deref() == Some(words) {
                 return None;
@@ -286,7 +295,11 @@ pub fn start(app: tauri::AppHandle) {
             let state = app.state::<AppState>();
             let mut notifier = Notifier::default();
             keep_in_sync(&state, &Timing::default(), &stop, |ran| {
-                if let Some((title, words)) = notifier.hear(&ran, std::time::SystemTime::now()) {
+                let last_success = casebook_core::sync_state::last_synced(&state.vault_dir)
+                    .map(|s| std::time::UNIX_EPOCH + Duration::from_secs(s));
+                if let Some((title, words)) =
+                    notifier.hear(&ran, std::time::SystemTime::now(), last_success)
+                {
                     crate::notices::notify(&app, title, words);
                 }
                 let _ = app.emit("sync-ran", ran);

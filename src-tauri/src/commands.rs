@@ -236,8 +236,15 @@ pub async fn clients_list(
 pub async fn clients_caseload(
     state: State<'_, AppState>,
     include_closed: bool,
+    quiet: Option<bool>,
 ) -> UiResult<Vec<CaseloadEntry>> {
-    state.with_vault(|v| Ok(v.caseload(include_closed, Utc::now())?))
+    let read = |v: &mut Vault| Ok(v.caseload(include_closed, Utc::now())?);
+    // `quiet`: the window refreshing after another computer's changes, not the therapist.
+    if quiet == Some(true) {
+        state.with_vault_quietly(read)
+    } else {
+        state.with_vault(read)
+    }
 }
 
 /// Empty optional fields from a form mean "not given".
@@ -280,9 +287,13 @@ pub struct ClientFile {
 }
 
 #[tauri::command]
-pub async fn client_file(state: State<'_, AppState>, code: String) -> UiResult<ClientFile> {
+pub async fn client_file(
+    state: State<'_, AppState>,
+    code: String,
+    quiet: Option<bool>,
+) -> UiResult<ClientFile> {
     let code = ClientCode::parse(&code)?;
-    state.with_vault(|v| {
+    let read = |v: &mut Vault| {
         Ok(ClientFile {
             client: v.client(&code)?,
             appointments: v.appointments(&code)?,
@@ -291,7 +302,14 @@ pub async fn client_file(state: State<'_, AppState>, code: String) -> UiResult<C
             measures: v.measures(&code)?,
             risk: v.risk_flag(&code)?,
         })
-    })
+    };
+    // `quiet`: the open file refreshing after another computer's changes (no activity: the
+    // records still auto-lock while the therapist is away).
+    if quiet == Some(true) {
+        state.with_vault_quietly(read)
+    } else {
+        state.with_vault(read)
+    }
 }
 
 fn instant(s: &str) -> UiResult<DateTime<Utc>> {

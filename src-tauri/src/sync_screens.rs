@@ -63,10 +63,16 @@ pub struct SyncOverview {
 }
 
 fn overview(vault: &mut Vault) -> UiResult<SyncOverview> {
+    overview_with(vault, true)
+}
+
+/// The overview; `words`: with the compare words (they read every record).
+fn overview_with(vault: &mut Vault, words: bool) -> UiResult<SyncOverview> {
     let Some(settings) = ServerSettings::load(vault.dir())? else {
         return Ok(SyncOverview::default());
     };
-    let status = practice::status(vault, Some(&settings.device_id)).map_err(ui_error)?;
+    let status =
+        practice::status_with(vault, Some(&settings.device_id), words).map_err(ui_error)?;
     let conflicts = if status.enabled {
         vault.sync_conflict_count()?
     } else {
@@ -91,9 +97,13 @@ fn overview(vault: &mut Vault) -> UiResult<SyncOverview> {
 }
 
 /// Read after each background run and when a sync screen opens: never counts as activity.
+/// `words`: with the four compare words (Settings → Computers; they read every record).
 #[tauri::command]
-pub async fn sync_overview(state: State<'_, AppState>) -> UiResult<SyncOverview> {
-    state.with_vault_quietly(overview)
+pub async fn sync_overview(
+    state: State<'_, AppState>,
+    words: Option<bool>,
+) -> UiResult<SyncOverview> {
+    state.with_vault_quietly(|v| overview_with(v, words == Some(true)))
 }
 
 /// Settings → Computers → "Turn on sync": this computer joins the practice's signed list.
@@ -128,16 +138,27 @@ pub async fn sync_revoke(
     }
     let totp = totp.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
     blocking(app, move |_, state| {
-        // Catch up first, so the cut is made from the newest state (a run under way is waited for).
-        crate::background_sync::send_pending(state, FLUSH_PATIENCE).map_err(ui_error)?;
-        if let Some(Err(e)) = crate::background_sync::run_once(state) {
-            return Err(ui_error(e));
-        }
+        // Catch up first, so the cut is made from the newest state. A background run under
+        // way holds the sync lock for a moment: waited for, as `sync now` waits.
+        let until = std::time::Instant::now() + BUSY_PATIENCE;
+        let begun = loop {
+            let attempt: Result<practice::RevokeBegun, SyncError> =
+                match crate::background_sync::run_once(state) {
+                    Some(Err(e)) => Err(e),
+                    _ => state.with_vault(|v| Ok(practice::revoke_begin(v, &device)))?,
+                };
+            match attempt {
+                Ok(begun) => break begun,
+                Err(SyncError::Remote(RemoteError::Busy)) if std::time::Instant::now() < until => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => return Err(ui_error(e)),
+            }
+        };
         let reauth = casebook_core::offsite::Reauthenticate {
             password: password.to_string(),
             totp,
         };
-        let begun = state.with_vault(|v| practice::revoke_begin(v, &device).map_err(ui_error))?;
         let fetched = begun.exchange(&reauth).map_err(ui_error)?;
         let applied = state.with_vault(|v| practice::revoke_apply(v, fetched).map_err(ui_error))?;
         let published = applied.publish().map_err(ui_error)?;
@@ -167,7 +188,8 @@ pub async fn sync_rename(app: AppHandle, device: String, name: String) -> UiResu
 
 /// Before a lock the therapist asked for (as the window waits for autosave): sends what was
 /// made here and is not on the server yet, in one run — waiting for a background run already
-/// under way — for at most `FLUSH_PATIENCE`. Returns the changes still waiting (kept here
+/// under way for at most `FLUSH_PATIENCE`. (The window hides the records meanwhile and locks
+/// after 4 s whatever happens.) Returns the changes still waiting (kept here
 /// either way, and sent at the next unlock).
 #[tauri::command]
 pub async fn sync_flush(app: AppHandle) -> UiResult<u64> {
@@ -177,8 +199,11 @@ pub async fn sync_flush(app: AppHandle) -> UiResult<u64> {
     .await
 }
 
+/// How long removing a computer waits for a background run to let go of the sync lock.
+const BUSY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// How long a lock waits for changes to reach the server.
-const FLUSH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+const FLUSH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The values kept aside, oldest first (reading them is audited: they can hold clinical text).
 #[tauri::command]

@@ -266,40 +266,53 @@ fn only_what_needs_the_therapist_becomes_a_desktop_notification() {
     let alarm = heard(Some("rollback: …"), Some(words), false);
 
     // Runs that work, and a server out of reach for a while: nothing.
-    assert_eq!(n.hear(&ok, t0), None);
-    assert_eq!(n.hear(&offline, t0), None);
-    assert_eq!(n.hear(&offline, t0 + Duration::from_secs(3600)), None);
+    assert_eq!(n.hear(&ok, t0, None), None);
+    assert_eq!(n.hear(&offline, t0, None), None);
+    assert_eq!(n.hear(&offline, t0 + Duration::from_secs(3600), None), None);
     // An alarm: told once in plain words, not again at every run while it lasts.
     assert_eq!(
-        n.hear(&alarm, t0),
+        n.hear(&alarm, t0, None),
         Some(("Sync needs attention", words.to_string()))
     );
-    assert_eq!(n.hear(&alarm, t0 + Duration::from_secs(60)), None);
+    assert_eq!(n.hear(&alarm, t0 + Duration::from_secs(60), None), None);
     // Once sync works again, a new alarm is told again.
-    assert_eq!(n.hear(&ok, t0), None);
-    assert!(n.hear(&alarm, t0).is_some());
+    assert_eq!(n.hear(&ok, t0, None), None);
+    assert!(n.hear(&alarm, t0, None).is_some());
 
     // Failing for more than a day (counted from the first failure): told once.
     let mut n = Notifier::default();
-    assert_eq!(n.hear(&offline, t0), None);
+    assert_eq!(n.hear(&offline, t0, None), None);
     assert_eq!(
-        n.hear(&offline, t0 + FAILING_TOO_LONG - Duration::from_secs(1)),
+        n.hear(
+            &offline,
+            t0 + FAILING_TOO_LONG - Duration::from_secs(1),
+            None
+        ),
         None
     );
     let told = n
-        .hear(&offline, t0 + FAILING_TOO_LONG)
+        .hear(&offline, t0 + FAILING_TOO_LONG, None)
         .expect("a day of failing is told");
     assert_eq!(told.0, "Sync has not worked for a day");
-    assert_eq!(n.hear(&offline, t0 + FAILING_TOO_LONG * 2), None);
+    assert_eq!(n.hear(&offline, t0 + FAILING_TOO_LONG * 2, None), None);
+
+    // Back after a weekend away: the first failure is told at once if the last success was
+    // more than a day before it; one soon after a success is not.
+    let mut n = Notifier::default();
+    let friday = t0 - FAILING_TOO_LONG * 3;
+    assert!(n.hear(&offline, t0, Some(friday)).is_some());
+    let mut n = Notifier::default();
+    let an_hour_ago = t0 - Duration::from_secs(3600);
+    assert_eq!(n.hear(&offline, t0, Some(an_hour_ago)), None);
 
     // Removed from the practice: told once, for good.
     let revoked = heard(Some("revoked"), None, true);
     let mut n = Notifier::default();
     assert_eq!(
-        n.hear(&revoked, t0).map(|t| t.0),
+        n.hear(&revoked, t0, None).map(|t| t.0),
         Some("This computer was removed from the practice")
     );
-    assert_eq!(n.hear(&revoked, t0), None);
-    assert_eq!(n.hear(&ok, t0), None);
-    assert_eq!(n.hear(&revoked, t0), None);
+    assert_eq!(n.hear(&revoked, t0, None), None);
+    assert_eq!(n.hear(&ok, t0, None), None);
+    assert_eq!(n.hear(&revoked, t0, None), None);
 }

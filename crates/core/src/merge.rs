@@ -458,12 +458,32 @@ fn conflict(tx: &Transaction<'_>, t: &Table, key: &str, l: Lost<'_>, now: &str) 
     if exists {
         return Ok(false);
     }
+    // The client it belongs to, so that erasing the client erases what was kept aside too.
+    let client = client_of(tx, t, key)?;
     tx.execute(
-        "INSERT INTO main.sync_conflicts (id, tbl, row_key, field, kind, kept, lost, lost_hlc, lost_device, found_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![id, t.name, key, field, kind, kept.map(Value::to_string), lost_text, lost_by.0.to_string(), lost_by.1, now],
+        "INSERT INTO main.sync_conflicts (id, tbl, row_key, field, kind, kept, lost, lost_hlc, lost_device, found_at, client_code)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![id, t.name, key, field, kind, kept.map(Value::to_string), lost_text, lost_by.0.to_string(), lost_by.1, now, client],
     )?;
     Ok(true)
+}
+
+/// The code of the client row `key` of `t` belongs to (`None` for a table of no client, or a
+/// row that is gone).
+fn client_of(tx: &Transaction<'_>, t: &Table, key: &str) -> Result<Option<String>> {
+    let Some(col) = t.erased_by else {
+        return Ok(None);
+    };
+    if col == t.key {
+        return Ok(Some(key.to_string()));
+    }
+    Ok(tx
+        .query_row(
+            &format!("SELECT {col} FROM {} WHERE {} = ?1", t.qualified(), t.key),
+            [key],
+            |r| r.get(0),
+        )
+        .optional()?)
 }
 
 fn write_fields(
@@ -639,7 +659,12 @@ fn apply_one(
             // Typed elsewhere after the erasure here (its writer had not heard of it yet):
             // listed, with when and where — never what it held. Older changes (the client's
             // history, arriving from a log or a checkpoint) are simply dropped.
-            if remote.wall_ms > erased_at && dropped_after_erasure(tx, t, c, &code, remote, now)? {
+            // (A delete loses nothing: the erasing computer's own deletes, stamped when sent,
+            // are not listed.)
+            if c.op != ChangeOp::Delete
+                && remote.wall_ms > erased_at
+                && dropped_after_erasure(tx, t, c, &code, remote, now)?
+            {
                 report.conflicts += 1;
             }
             return Ok(());
@@ -967,19 +992,11 @@ impl Vault {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             drop(stmt);
             let mut list = list;
+            // Kept aside before schema v15 recorded the client: found from the row.
             for c in list.iter_mut().filter(|c| c.client_code.is_none()) {
-                let Some(t) = registry::TABLES.iter().find(|t| t.name == c.table) else {
-                    continue;
-                };
-                let Some(col) = t.erased_by else { continue };
-                c.client_code = cx
-                    .tx
-                    .query_row(
-                        &format!("SELECT {col} FROM {} WHERE {} = ?1", t.qualified(), t.key),
-                        [&c.row],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                if let Some(t) = registry::TABLES.iter().find(|t| t.name == c.table) {
+                    c.client_code = client_of(cx.tx, t, &c.row)?;
+                }
             }
             cx.detail(format!("count={}", list.len()));
             Ok(list)

@@ -470,6 +470,8 @@ fn a_concurrent_edit_keeps_the_losing_value_and_an_overwrite_of_what_was_seen_do
 fn a_change_made_elsewhere_after_an_erasure_is_dropped_and_listed_without_its_content() {
     let (mut devs, mut delivered) = practice(2);
     run(&mut devs, &mut delivered, &Op::EraseB(0), 10_000);
+    // The eraser writes something else before it syncs (its erasure's deletes go out later).
+    run(&mut devs, &mut delivered, &Op::Email(0, 2), 60_000);
     // The laptop has not heard of the erasure: it edits the client a minute later.
     run(&mut devs, &mut delivered, &Op::EmailB(1, 1), 70_000);
     for op in [
@@ -497,8 +499,10 @@ fn a_change_made_elsewhere_after_an_erasure_is_dropped_and_listed_without_its_co
             )
             .unwrap()
     };
-    // Where it was erased: listed once, with when, where and whose — nothing it held.
+    // Where it was erased: listed once, with when, where and whose — nothing it held. The
+    // laptop, receiving the erasure itself, lists nothing.
     assert_eq!(listed(&devs[0]), 1);
+    assert_eq!(listed(&devs[1]), 0);
     assert!(devs[0].exists(
         "SELECT 1 FROM sync_conflicts WHERE kind = 'erased' AND client_code = 'C-BBBB' AND tbl = 'client_identity'
          AND lost_device = 'dev-1' AND kept IS NULL AND lost IS NULL"
@@ -510,6 +514,34 @@ fn a_change_made_elsewhere_after_an_erasure_is_dropped_and_listed_without_its_co
     let history = devs[1].log.clone();
     devs[0].receive(&history, 90).unwrap();
     assert_eq!(listed(&devs[0]), 1);
+}
+
+#[test]
+fn what_was_kept_aside_for_a_client_goes_with_their_erasure() {
+    let (mut devs, mut delivered) = practice(2);
+    run(&mut devs, &mut delivered, &Op::EmailB(0, 1), 10);
+    run(&mut devs, &mut delivered, &Op::EmailB(1, 2), 11);
+    for op in [
+        Op::Seal(0),
+        Op::Seal(1),
+        Op::Deliver(0, 1),
+        Op::Deliver(1, 0),
+    ] {
+        run(&mut devs, &mut delivered, &op, 12);
+    }
+    let kept = "SELECT 1 FROM sync_conflicts WHERE kept LIKE '%email-%' OR lost LIKE '%email-%'";
+    assert!(devs[0].exists(kept), "the two emails are kept aside");
+    assert!(devs[0].exists("SELECT 1 FROM sync_conflicts WHERE client_code = 'C-BBBB'"));
+    run(&mut devs, &mut delivered, &Op::EraseB(0), 20);
+    assert!(
+        !devs[0].exists(kept),
+        "an erased client's email stayed in sync_conflicts"
+    );
+    // And where the erasure arrives by sync.
+    for op in [Op::Seal(0), Op::Deliver(0, 1)] {
+        run(&mut devs, &mut delivered, &op, 30);
+    }
+    assert!(!devs[1].exists(kept), "{}", devs[1].id);
 }
 
 #[test]

@@ -246,7 +246,15 @@ pub const TABLES: &[Table] = &[
     t("sync_changes", Clinical, "seq", DeviceLocal, None, None),
     t("sync_applying", Clinical, "id", DeviceLocal, None, None),
     t("sync_stamps", Clinical, "tbl", DeviceLocal, None, None),
-    t("sync_conflicts", Clinical, "id", DeviceLocal, None, None),
+    // Values kept aside can hold the client's details or note text: erased with them.
+    t(
+        "sync_conflicts",
+        Clinical,
+        "id",
+        DeviceLocal,
+        Some("client_code"),
+        None,
+    ),
     t("sync_sealed", Clinical, "seq", DeviceLocal, None, None),
     t("sync_state", Clinical, "key", DeviceLocal, None, None),
     t("audit_head", Identity, "id", DeviceLocal, None, None),

@@ -340,12 +340,13 @@ impl Vault {
         Ok(out)
     }
 
-    /// How many writes were captured in `store` after the capture mark `after` (changes not
-    /// sealed for sync yet).
+    /// How many rows were changed in `store` after the capture mark `after` (changes not
+    /// sealed for sync yet): one per row however often it was written (a note autosaved forty
+    /// times is one change, as it is sent).
     pub fn changes_after(&self, store: Store, after: i64) -> Result<u64> {
         let n: i64 = self.conn.query_row(
             &format!(
-                "SELECT count(*) FROM {}.sync_changes WHERE seq > ?1",
+                "SELECT count(*) FROM (SELECT DISTINCT tbl, row_key FROM {}.sync_changes WHERE seq > ?1)",
                 store.schema()
             ),
             [after],

@@ -25,6 +25,8 @@ const LETTERS: &str = "23456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// The server object holding the signed device list.
 pub const DEVICES_OBJECT: &str = "sync-devices";
 const KEY: &str = "signing_key";
+/// A new computer's signing key between `enable_begin` and `enable_finish`.
+const PENDING_KEY: &str = "pending_signing_key";
 const LIST: &str = "devices";
 const LAST_RUN: &str = "last_run";
 const LAST_ALARM: &str = "last_alarm";
@@ -144,7 +146,7 @@ pub struct EnableBegun {
     client: ServerClient,
     root: SigningKey,
     held: Vec<Signed>,
-    key: Option<SigningKey>,
+    key: SigningKey,
 }
 
 /// `sync enable` after its network step: the device list with this computer in it.
@@ -155,15 +157,34 @@ pub struct EnableExchanged {
     key: SigningKey,
 }
 
-/// The first step of `sync enable`, with the vault and without the network.
-pub fn enable_begin(vault: &Vault) -> Result<EnableBegun, SyncError> {
+/// The first step of `sync enable`, with the vault and without the network. A computer new
+/// to the list gets its signing key here, kept aside (`pending_signing_key`) before the
+/// network step puts its public half in the list: if the app locks or the process dies
+/// before [`enable_finish`], the next attempt finds itself in the list with that same key.
+pub fn enable_begin(vault: &mut Vault) -> Result<EnableBegun, SyncError> {
     let (settings, client) = vault.server_connection()?;
+    let key = match signing_key(vault)? {
+        Some(k) => k,
+        None => match vault.sync_get(PENDING_KEY)?.filter(|k| !k.is_empty()) {
+            Some(hex_seed) => {
+                let mut seed = [0u8; 32];
+                hex::decode_to_slice(hex_seed.trim(), &mut seed)
+                    .map_err(|_| corrupt("signing key"))?;
+                SigningKey::from_bytes(&seed)
+            }
+            None => {
+                let k = new_device_key();
+                vault.sync_put(&[(PENDING_KEY, &hex::encode(k.to_bytes()))])?;
+                k
+            }
+        },
+    };
     Ok(EnableBegun {
         settings,
         client,
         root: practice_root(vault.sync_secrets()?.root_seed),
         held: signed_list(vault)?,
-        key: signing_key(vault)?,
+        key,
     })
 }
 
@@ -185,10 +206,15 @@ impl EnableBegun {
                 device: "the device list".into(),
             })
         })?;
-        let key = match key {
-            Some(k) if list.key_of(&settings.device_id) == Some(&k.verifying_key()) => k,
-            _ => {
-                let key = new_device_key();
+        let key = match list.key_of(&settings.device_id) {
+            Some(listed) if *listed == key.verifying_key() => key,
+            Some(_) => {
+                // Listed under a key this vault does not hold: never taken over.
+                return Err(SyncError::Core(casebook_core::CoreError::Conflict(
+                    "this computer is already in the practice's list under another key: connect it to the server again (a new connection is a new computer), then turn sync on".into(),
+                )));
+            }
+            None => {
                 let letter = list.free_letter(LETTERS).ok_or_else(|| {
                     SyncError::Core(casebook_core::CoreError::Conflict(
                         "the practice has as many computers as it can have".into(),
@@ -245,7 +271,7 @@ pub fn enable_finish(vault: &mut Vault, done: EnableExchanged) -> Result<Enabled
     vault.sync_put_audited(
         SyncEvent::Enable,
         &settings.device_id,
-        &[(KEY, &key_hex), (LIST, &list_json)],
+        &[(KEY, &key_hex), (LIST, &list_json), (PENDING_KEY, "")],
     )?;
     Ok(Enabled {
         device_id: settings.device_id,
@@ -326,20 +352,7 @@ fn publish_entry(
     mut entry: Entry,
 ) -> Result<String, SyncError> {
     let mut entries = fetch_list(client, root, held)?;
-    let json = serde_json::to_vec(&entries).map_err(|_| corrupt("device list"))?;
-    let list = DeviceList::verify(&json, root).map_err(|_| {
-        SyncError::Alarm(Alarm::DeviceKey {
-            device: "the device list".into(),
-        })
-    })?;
-    if list.devices.get(me).is_some_and(|d| d.revoked) {
-        return Err(SyncError::Remote(RemoteError::Revoked));
-    }
-    if list.key_of(me) != Some(&key.verifying_key()) {
-        return Err(SyncError::Alarm(Alarm::DeviceKey {
-            device: me.to_string(),
-        }));
-    }
+    let list = verified_list(root, me, key, &entries)?;
     entry.prev = list.head.clone();
     entry.signer = me.to_string();
     let signed = Signed::sign(entry, key).map_err(|_| corrupt("device entry"))?;
@@ -752,11 +765,8 @@ pub fn catch_up(
 /// The newest state this computer holds: the computer that wrote the newest change it has,
 /// and when (seconds since the epoch). No network.
 pub fn latest_state(vault: &Vault) -> Result<Option<(String, String, i64)>, SyncError> {
-    let names: std::collections::BTreeMap<String, String> = signed_list(vault)?
-        .into_iter()
-        .filter(|s| s.entry.op == Op::Add)
-        .map(|s| (s.entry.device, s.entry.name))
-        .collect();
+    // By the names the list has now, under either id a computer goes by.
+    let names = device_names(vault);
     Ok(vault
         .newest_write_by_device()?
         .into_iter()
@@ -821,18 +831,16 @@ pub struct Exchanged {
     inbound: Inbound,
 }
 
-/// The device list `entries` checked from the practice root, with this computer's own key in
-/// it, and the practice's sync keys.
-fn checked_list(
-    vault: &Vault,
+/// The device list `entries` verified from the practice `root`, with this computer (`me`)
+/// in it, not revoked, under its own `key`.
+fn verified_list(
+    root: &ed25519_dalek::VerifyingKey,
     me: &str,
     key: &SigningKey,
     entries: &[Signed],
-) -> Result<(DeviceList, PracticeKeys), SyncError> {
-    let secrets = vault.sync_secrets()?;
-    let root = practice_root(secrets.root_seed);
+) -> Result<DeviceList, SyncError> {
     let json = serde_json::to_vec(entries).map_err(|_| corrupt("device list"))?;
-    let list = DeviceList::verify(&json, &root.verifying_key()).map_err(|_| {
+    let list = DeviceList::verify(&json, root).map_err(|_| {
         SyncError::Alarm(Alarm::DeviceKey {
             device: "the device list".into(),
         })
@@ -845,6 +853,24 @@ fn checked_list(
             device: me.to_string(),
         }));
     }
+    Ok(list)
+}
+
+/// The device list `entries` checked from the practice root, with this computer's own key in
+/// it, and the practice's sync keys.
+fn checked_list(
+    vault: &Vault,
+    me: &str,
+    key: &SigningKey,
+    entries: &[Signed],
+) -> Result<(DeviceList, PracticeKeys), SyncError> {
+    let secrets = vault.sync_secrets()?;
+    let list = verified_list(
+        &practice_root(secrets.root_seed).verifying_key(),
+        me,
+        key,
+        entries,
+    )?;
     let keys = PracticeKeys {
         clinical: secrets.clinical,
         identity: secrets.identity,
@@ -1045,11 +1071,26 @@ pub fn compare_words(fingerprint: &str) -> String {
 
 /// Sync's state on this computer (no network).
 pub fn status(vault: &Vault, me: Option<&str>) -> Result<Status, SyncError> {
+    status_with(vault, me, true)
+}
+
+/// [`status`], with the records' fingerprint and compare words only if `fingerprint` (they
+/// read every record: the app's strip, refreshed after every run, goes without).
+pub fn status_with(
+    vault: &Vault,
+    me: Option<&str>,
+    fingerprint: bool,
+) -> Result<Status, SyncError> {
     let entries = signed_list(vault)?;
     let (heard, sealed_at) = crate::engine::heard(vault)?;
     let last_run: Option<i64> = vault.sync_get(LAST_RUN)?.and_then(|s| s.parse().ok());
     let now = chrono::Utc::now().timestamp();
     let names = current_names(&entries);
+    let records = if fingerprint {
+        vault.records_fingerprint()?
+    } else {
+        String::new()
+    };
     let devices = entries
         .iter()
         .filter(|s| s.entry.op == Op::Add)
@@ -1100,8 +1141,12 @@ pub fn status(vault: &Vault, me: Option<&str>) -> Result<Status, SyncError> {
         last_sync: vault.sync_get(LAST_RUN)?.and_then(|s| s.parse().ok()),
         alarm: vault.sync_get(LAST_ALARM)?.filter(|s| !s.is_empty()),
         pending_changes: crate::engine::pending_changes(vault)?,
-        compare_words: compare_words(&vault.records_fingerprint()?),
-        fingerprint: vault.records_fingerprint()?,
+        compare_words: if fingerprint {
+            compare_words(&records)
+        } else {
+            String::new()
+        },
+        fingerprint: records,
         checkpoint: crate::engine::last_checkpoint(vault)?,
     })
 }

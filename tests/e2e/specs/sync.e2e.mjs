@@ -16,6 +16,7 @@ import { join } from "node:path";
 import {
   checkAccessibility,
   click,
+  isStale,
   connectOffsite,
   launchFreshProfile,
   present,
@@ -39,12 +40,26 @@ const SERVER_PASSWORD = "long enough passphrase";
 const CLIENT_NAME = "Morwenna Tregarthen";
 const NEW_CLIENT = "Bea Newcomer";
 
-/** Morwenna's file, at its notes. */
-async function openNotes() {
+/** Opens `name`'s file from the client list (again if the list was redrawn under the click). */
+async function openClient(name) {
   await click("#nav-clients");
   await shown("#clients");
-  await until(async () => (await clientRow(CLIENT_NAME)) !== null, "the client list is shown");
-  await (await clientRow(CLIENT_NAME)).click();
+  await until(async () => {
+    const row = await clientRow(name);
+    if (!row) return false;
+    try {
+      await row.click();
+      return true;
+    } catch (e) {
+      if (isStale(e)) return false;
+      throw e;
+    }
+  }, `${name}'s file opens`);
+}
+
+/** Morwenna's file, at its notes. */
+async function openNotes() {
+  await openClient(CLIENT_NAME);
   await click("#tab-notes");
 }
 
@@ -151,7 +166,7 @@ describe("Two computers of one practice: the app and a laptop", () => {
     await until(async () => (await clientRow(NEW_CLIENT)) !== null, `${NEW_CLIENT} appears in the app`, 30_000);
 
     // With a client's file open, a detail changed on the laptop shows there by itself.
-    await (await clientRow(CLIENT_NAME)).click();
+    await openClient(CLIENT_NAME);
     await shown("#client-phone");
     const code = cli(["client", "list"]).find((c) => c.full_name === CLIENT_NAME).code;
     cli(["client", "edit", code, "--phone", "07700 900456"]);
@@ -193,10 +208,7 @@ describe("Two computers of one practice: the app and a laptop", () => {
     // The laptop edits offline (it does not sync yet) …
     cli(["client", "edit", code, "--email", "morwenna@laptop.example"]);
     // … and the desktop edits the same field in the app.
-    await click("#nav-clients");
-    await shown("#clients");
-    await until(async () => (await clientRow(CLIENT_NAME)) !== null, "the client list is shown");
-    await (await clientRow(CLIENT_NAME)).click();
+    await openClient(CLIENT_NAME);
     await click("#client-edit");
     await setValue("#edit-email", "morwenna@surgery.example");
     await click("#client-edit-save");
@@ -207,6 +219,7 @@ describe("Two computers of one practice: the app and a laptop", () => {
     await click("#nav-today");
     await shown("#today-sync-conflicts", 60_000);
     assert.match(await text("#today-sync-conflicts"), /1 thing was changed on two computers/);
+    assert.match(await text("#today-sync-conflicts"), /needs a look/);
     await screenshot("sync-conflict-today.png");
     await click("#today-sync-conflicts button");
     await shown("#sync-conflicts", 30_000);
@@ -253,10 +266,14 @@ describe("Two computers of one practice: the app and a laptop", () => {
     cli(["note", "edit", draft.id, "--text", "Slept better this week; typed on the laptop."]);
     await setValue("#note-field-text", "Slept better this week; typed at the surgery.");
     await until(async () => (await text("#note-save-status")).includes("Saved"), "the edit is saved", 20_000);
-    cli(["sync", "now"]);
-    assert.ok(
-      cli(["sync", "conflicts"]).some((c) => c.kind === "draft"),
+    // The laptop syncs (again, until the desktop's autosaved edit has reached the server).
+    await until(
+      async () => {
+        cli(["sync", "now"]);
+        return cli(["sync", "conflicts"]).some((c) => c.kind === "draft");
+      },
       "the laptop holds the draft's two versions",
+      60_000,
     );
 
     // The app too, side by side in Settings → Computers.

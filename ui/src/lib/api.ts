@@ -775,7 +775,8 @@ export const api = {
   clients: (includeClosed: boolean) => call<ClientSummary[]>("clients_list", { includeClosed }),
   addClient: (identity: ClientIdentity) => call<Client>("client_add", { identity }),
   closeClient: (code: string, endedOn: string) => call<Client>("client_close", { code, endedOn }),
-  clientFile: (code: string) => call<ClientFile>("client_file", { code }),
+  /** `quiet`: a refresh after another computer's changes, which is not the therapist's activity. */
+  clientFile: (code: string, quiet = false) => call<ClientFile>("client_file", quiet ? { code, quiet } : { code }),
   /** Corrects identity details (rectification); the old values go to the history. */
   editClient: (code: string, changes: IdentityChanges, reason: string | null) =>
     call<Client>("client_edit", { code, changes, reason }),
@@ -797,7 +798,8 @@ export const api = {
   addSeries: (code: string, first: string, minutes: number, repeat: string, count: number | null, until: string | null) =>
     call<Appointment[]>("appointment_series_add", { code, first, minutes, repeat, count, until }),
   /** Every client with next session, last seen, sessions attended and notes to finish. */
-  caseload: (includeClosed: boolean) => call<CaseloadEntry[]>("clients_caseload", { includeClosed }),
+  caseload: (includeClosed: boolean, quiet = false) =>
+    call<CaseloadEntry[]>("clients_caseload", quiet ? { includeClosed, quiet } : { includeClosed }),
   /** Every session starting in [from, to) (RFC 3339), with names: the week view. */
   appointmentsBetween: (from: string, to: string) => call<DayAppointment[]>("appointments_between", { from, to }),
   moveAppointment: (id: string, startsAt: string, following: boolean) =>
@@ -942,7 +944,8 @@ export const api = {
       deviceName: r.deviceName,
     }),
   /** Sync's state here, for the strip and Settings → Computers (no network). */
-  syncOverview: () => call<SyncOverview>("sync_overview"),
+  /** `words`: with the four compare words too (they read every record: only where shown). */
+  syncOverview: (words = false) => call<SyncOverview>("sync_overview", words ? { words } : undefined),
   /** Turns sync on for this computer: it joins the practice's signed list of computers. */
   syncEnable: () => call<SyncOverview>("sync_enable"),
   /** Removes another computer from the practice (the server account's password again). */

@@ -175,15 +175,27 @@ class AppState {
     return () => this.beforeLock.delete(f);
   }
 
+  /** While a lock we asked for finishes its saves and sends: the window hides the records. */
+  locking = $state(false);
+
   /** Locks the vault (Lock button, Ctrl+L), saving any typing still waiting first. */
   async lock(): Promise<void> {
+    this.locking = true;
+    try {
+      await this.lockAfterSaving();
+    } finally {
+      this.locking = false;
+    }
+  }
+
+  private async lockAfterSaving(): Promise<void> {
     const pending = [...this.beforeLock].map((f) => f().catch(() => {}));
     // A save that hangs must not keep the records open: lock after 3 s whatever happens.
     await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 3000))]);
     // Then what was made here goes to the practice's other computers (at most a few seconds;
     // anything left waits here and is sent at the next unlock).
     if (sync.overview?.enabled) {
-      await Promise.race([api.syncFlush().catch(() => 0), new Promise((r) => setTimeout(r, 6000))]);
+      await Promise.race([api.syncFlush().catch(() => 0), new Promise((r) => setTimeout(r, 4000))]);
     }
     try {
       await api.lock();

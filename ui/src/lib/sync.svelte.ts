@@ -12,13 +12,36 @@ class SyncView {
   recordsVersion = $state(0);
   strip: StripState = $derived(syncStrip(this.overview, this.last));
 
+  /** The four compare words, read while Settings → Computers is open ("" until then). */
+  words = $state("");
+  /** Whether a screen showing the words is open: runs read them too. */
+  private wordsShown = 0;
+
   /** Reads the overview again (no network); quiet when locked or outside the app. */
   async refresh(): Promise<void> {
     try {
-      this.overview = await api.syncOverview();
+      const o = await api.syncOverview(this.wordsShown > 0);
+      this.overview = o;
+      if (this.wordsShown > 0) this.words = o.compare_words;
     } catch {
       /* locked, or not in the desktop shell: the strip stays as it was */
     }
+  }
+
+  /** An overview a command returned (turning sync on, renaming, removing): with its words. */
+  took(o: SyncOverview): void {
+    this.overview = o;
+    if (this.wordsShown > 0) this.words = o.compare_words;
+  }
+
+  /** A screen shows the compare words while mounted; returns the function that stops it. */
+  showWords(): () => void {
+    this.wordsShown++;
+    void this.refresh();
+    return () => {
+      this.wordsShown--;
+      if (this.wordsShown === 0) this.words = "";
+    };
   }
 
   /** A background run finished (or stopped). */
@@ -32,6 +55,7 @@ class SyncView {
   clear(): void {
     this.overview = null;
     this.last = null;
+    this.words = "";
   }
 }
 
