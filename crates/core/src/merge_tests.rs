@@ -313,6 +313,19 @@ fn run(devs: &mut [Dev], delivered: &mut [Vec<usize>], op: &Op, now: i64) {
     }
 }
 
+/// Two devices that edited offline sync: each seals what it has, then each receives the
+/// other's.
+fn sync_both(devs: &mut [Dev], delivered: &mut [Vec<usize>], now: i64) {
+    for op in [
+        Op::Seal(0),
+        Op::Seal(1),
+        Op::Deliver(0, 1),
+        Op::Deliver(1, 0),
+    ] {
+        run(devs, delivered, &op, now);
+    }
+}
+
 /// Delivers `from`'s log to `to` up to `upto`, batch by batch in causal order, as the engine
 /// does: whatever `from` had applied when it sealed a batch is delivered to `to` first.
 fn deliver(
@@ -439,14 +452,7 @@ fn a_concurrent_edit_keeps_the_losing_value_and_an_overwrite_of_what_was_seen_do
     // Concurrent: both edit the email offline.
     run(&mut devs, &mut delivered, &Op::Email(0, 1), 10);
     run(&mut devs, &mut delivered, &Op::Email(1, 2), 11);
-    for op in [
-        Op::Seal(0),
-        Op::Seal(1),
-        Op::Deliver(0, 1),
-        Op::Deliver(1, 0),
-    ] {
-        run(&mut devs, &mut delivered, &op, 12);
-    }
+    sync_both(&mut devs, &mut delivered, 12);
     for d in &devs {
         assert!(d.exists("SELECT 1 FROM identity.client_identity WHERE email = 'email-2-1'"));
         assert!(d.exists("SELECT 1 FROM sync_conflicts WHERE field = 'email' AND (kept LIKE '%email-2-1%') AND lost LIKE '%email-1-0%'"), "{}", d.id);
@@ -521,14 +527,7 @@ fn what_was_kept_aside_for_a_client_goes_with_their_erasure() {
     let (mut devs, mut delivered) = practice(2);
     run(&mut devs, &mut delivered, &Op::EmailB(0, 1), 10);
     run(&mut devs, &mut delivered, &Op::EmailB(1, 2), 11);
-    for op in [
-        Op::Seal(0),
-        Op::Seal(1),
-        Op::Deliver(0, 1),
-        Op::Deliver(1, 0),
-    ] {
-        run(&mut devs, &mut delivered, &op, 12);
-    }
+    sync_both(&mut devs, &mut delivered, 12);
     let kept = "SELECT 1 FROM sync_conflicts WHERE kept LIKE '%email-%' OR lost LIKE '%email-%'";
     assert!(devs[0].exists(kept), "the two emails are kept aside");
     assert!(devs[0].exists("SELECT 1 FROM sync_conflicts WHERE client_code = 'C-BBBB'"));
@@ -549,14 +548,7 @@ fn a_draft_edited_on_both_keeps_one_choice_for_its_text_and_none_for_when_it_cha
     let (mut devs, mut delivered) = practice(2);
     run(&mut devs, &mut delivered, &Op::Body(0, 1), 10);
     run(&mut devs, &mut delivered, &Op::Body(1, 2), 11);
-    for op in [
-        Op::Seal(0),
-        Op::Seal(1),
-        Op::Deliver(0, 1),
-        Op::Deliver(1, 0),
-    ] {
-        run(&mut devs, &mut delivered, &op, 12);
-    }
+    sync_both(&mut devs, &mut delivered, 12);
     for d in &devs {
         let fields: Vec<String> = d
             .conn
@@ -575,14 +567,7 @@ fn a_draft_edit_that_lost_the_race_to_finalisation_is_kept() {
     let (mut devs, mut delivered) = practice(2);
     run(&mut devs, &mut delivered, &Op::Finalise(0), 10);
     run(&mut devs, &mut delivered, &Op::Body(1, 1), 11);
-    for op in [
-        Op::Seal(0),
-        Op::Seal(1),
-        Op::Deliver(0, 1),
-        Op::Deliver(1, 0),
-    ] {
-        run(&mut devs, &mut delivered, &op, 12);
-    }
+    sync_both(&mut devs, &mut delivered, 12);
     for d in &devs {
         assert!(d.exists("SELECT 1 FROM session_notes WHERE id = 'note-a' AND status = 'final' AND body LIKE '%start%'"), "{}", d.id);
         assert!(d.exists("SELECT 1 FROM sync_conflicts WHERE kind = 'edit_after_final' AND (kept LIKE '%typed 1 on 1%' OR lost LIKE '%typed 1 on 1%')"), "{}", d.id);

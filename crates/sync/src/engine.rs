@@ -302,7 +302,9 @@ impl<'a> Engine<'a> {
         if !due
             && carriers == 0
             && (idle || self.audit_waiting_long()?)
-            && self.vault.sealed_unacked()?.is_empty()
+            // Nothing waiting to be sent, from before this run or sealed in it.
+            && unacked.is_empty()
+            && sealed == 0
         {
             let mut next = self.state.clone();
             let mut batch = Batch::default();

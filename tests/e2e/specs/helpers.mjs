@@ -302,6 +302,25 @@ export async function setUpPassphraseVault(passphrase) {
   return recoveryKey;
 }
 
+/** The client row whose text contains `name`, or null. Use it at once (rows are re-rendered). */
+export async function clientRow(name) {
+  for (const row of await $$(".client-row")) {
+    if ((await row.getText()).includes(name)) return row;
+  }
+  return null;
+}
+
+/** Opens the client file of the row that names `name` (looked up again if it was replaced). */
+export async function openClient(name) {
+  await retryStale(async () => {
+    const row = await clientRow(name);
+    assert.ok(row, `${name} is listed`);
+    await reveal(row);
+    await row.click();
+  }, `open ${name}`);
+  await shown("#client-file");
+}
+
 /**
  * Settings → Off-site copy, up to the Connect button: the server's address checked (where it
  * keeps data shown), a new account's username and password typed twice. The caller names the

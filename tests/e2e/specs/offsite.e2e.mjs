@@ -31,6 +31,7 @@ import {
   shown,
   text,
   until,
+  clientRow,
 } from "./helpers.mjs";
 
 const APP = process.env.CASEBOOK_APP_BIN || "";
@@ -38,14 +39,6 @@ const SYNC_URL = process.env.CASEBOOK_E2E_SYNC_URL || "";
 const PASSPHRASE = "correct horse battery staple";
 const SERVER_PASSWORD = "long enough passphrase";
 const CLIENT_NAME = "Morwenna Tregarthen";
-
-/** The client row whose text contains `name`, or null. Use it at once (rows are re-rendered). */
-async function clientRow(name) {
-  for (const row of await $$(".client-row")) {
-    if ((await row.getText()).includes(name)) return row;
-  }
-  return null;
-}
 
 describe("An off-site copy on a Casebook server, and a restore from it on a new computer", () => {
   const username = `e2e-${Date.now()}`;

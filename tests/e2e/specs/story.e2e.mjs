@@ -26,6 +26,8 @@ import {
   shown,
   text,
   until,
+  clientRow,
+  openClient,
 } from "./helpers.mjs";
 
 const PASSPHRASE = "correct horse battery staple";
@@ -34,25 +36,6 @@ const CLIENT_NAME = "Siân O'Brien";
 const NOTE_TEXT = "Client described panic on the tram";
 const ADDENDUM_TEXT = "Panic eased after breathing work";
 const NEW_CLIENT_NAME = "Ffion Llewelyn-Hughes";
-
-/** The client row whose text contains `name`, or null. Use it at once (rows are re-rendered). */
-async function clientRow(name) {
-  for (const row of await $$(".client-row")) {
-    if ((await row.getText()).includes(name)) return row;
-  }
-  return null;
-}
-
-/** Opens the client file of the row that names `name` (looked up again if it was replaced). */
-async function openClient(name) {
-  await retryStale(async () => {
-    const row = await clientRow(name);
-    assert.ok(row, `${name} is listed`);
-    await reveal(row);
-    await row.click();
-  }, `open ${name}`);
-  await shown("#client-file");
-}
 
 describe("A therapist's first day with Casebook", () => {
   let recoveryKey = "";

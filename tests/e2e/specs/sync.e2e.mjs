@@ -16,7 +16,6 @@ import { join } from "node:path";
 import {
   checkAccessibility,
   click,
-  isStale,
   connectOffsite,
   launchFreshProfile,
   present,
@@ -29,6 +28,8 @@ import {
   shown,
   text,
   until,
+  clientRow,
+  openClient,
 } from "./helpers.mjs";
 
 const APP = process.env.CASEBOOK_APP_BIN || "";
@@ -40,35 +41,18 @@ const SERVER_PASSWORD = "long enough passphrase";
 const CLIENT_NAME = "Morwenna Tregarthen";
 const NEW_CLIENT = "Bea Newcomer";
 
-/** Opens `name`'s file from the client list (again if the list was redrawn under the click). */
-async function openClient(name) {
+/** `name`'s file, from the client list. */
+async function openFromClients(name) {
   await click("#nav-clients");
   await shown("#clients");
-  await until(async () => {
-    const row = await clientRow(name);
-    if (!row) return false;
-    try {
-      await row.click();
-      return true;
-    } catch (e) {
-      if (isStale(e)) return false;
-      throw e;
-    }
-  }, `${name}'s file opens`);
+  await until(async () => (await clientRow(name)) !== null, `${name} is listed`);
+  await openClient(name);
 }
 
 /** Morwenna's file, at its notes. */
 async function openNotes() {
-  await openClient(CLIENT_NAME);
+  await openFromClients(CLIENT_NAME);
   await click("#tab-notes");
-}
-
-/** The client row whose text contains `name`, or null. */
-async function clientRow(name) {
-  for (const row of await $$(".client-row")) {
-    if ((await row.getText()).includes(name)) return row;
-  }
-  return null;
 }
 
 describe("Two computers of one practice: the app and a laptop", () => {
@@ -166,7 +150,7 @@ describe("Two computers of one practice: the app and a laptop", () => {
     await until(async () => (await clientRow(NEW_CLIENT)) !== null, `${NEW_CLIENT} appears in the app`, 30_000);
 
     // With a client's file open, a detail changed on the laptop shows there by itself.
-    await openClient(CLIENT_NAME);
+    await openFromClients(CLIENT_NAME);
     await shown("#client-phone");
     const code = cli(["client", "list"]).find((c) => c.full_name === CLIENT_NAME).code;
     cli(["client", "edit", code, "--phone", "07700 900456"]);
@@ -208,7 +192,7 @@ describe("Two computers of one practice: the app and a laptop", () => {
     // The laptop edits offline (it does not sync yet) …
     cli(["client", "edit", code, "--email", "morwenna@laptop.example"]);
     // … and the desktop edits the same field in the app.
-    await openClient(CLIENT_NAME);
+    await openFromClients(CLIENT_NAME);
     await click("#client-edit");
     await setValue("#edit-email", "morwenna@surgery.example");
     await click("#client-edit-save");
