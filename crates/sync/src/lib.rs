@@ -26,6 +26,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod pairing;
 pub mod practice;
 pub mod watch;
 
