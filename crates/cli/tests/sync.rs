@@ -806,3 +806,197 @@ fn a_computer_joins_one_is_revoked_up_to_its_cut_and_one_leaves_embedded() {
 fn a_computer_joins_one_is_revoked_up_to_its_cut_and_one_leaves_scale_out() {
     join_revoke_story(Backend::ScaleOut);
 }
+
+/// `sync pair` on the surgery desktop, run in the background: its first JSON line (the
+/// code), and the rest of what it prints once it ends.
+struct Pairing {
+    child: std::process::Child,
+    code: String,
+}
+
+impl Pairing {
+    fn start(a: &TestVault, seconds: Option<u64>) -> Pairing {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("casebook"));
+        cmd.env("CASEBOOK_VAULT", &a.dir)
+            .env("CASEBOOK_PASSPHRASE", PASSPHRASE)
+            .env_remove("CASEBOOK_RECOVERY_KEY")
+            .args(["--json", "sync", "pair", "--yes"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped());
+        if let Some(s) = seconds {
+            cmd.env("CASEBOOK_PAIR_SECONDS", s.to_string());
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let line: serde_json::Value = serde_json::from_str(&first)
+            .unwrap_or_else(|_| panic!("sync pair printed no code line: {first}"));
+        let code = line["code"].as_str().unwrap().to_string();
+        assert_eq!(code.len(), 12, "K7Q2-M9XD-4F: {code}");
+        Pairing { child, code }
+    }
+
+    /// Waits for it to end: its exit code and its last JSON value.
+    fn end(self) -> (i32, serde_json::Value) {
+        let out = self.child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let last = serde_json::Deserializer::from_str(&text)
+            .into_iter::<serde_json::Value>()
+            .filter_map(Result::ok)
+            .last()
+            .unwrap_or_else(|| panic!("sync pair printed no JSON at its end: {text}"));
+        (out.status.code().unwrap_or(-1), last)
+    }
+}
+
+/// `sync join --code` into a new folder: exit code and its JSON.
+fn join_by_code(
+    server: &Server,
+    user: &str,
+    code: &str,
+    into: &std::path::Path,
+) -> (i32, serde_json::Value) {
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("casebook"))
+        .env("CASEBOOK_SYNC_PASSWORD", PASSWORD)
+        .env("CASEBOOK_PASSPHRASE", PASSPHRASE)
+        .env_remove("CASEBOOK_RECOVERY_KEY")
+        .env("CASEBOOK_VAULT", into)
+        .args([
+            "--json",
+            "sync",
+            "join",
+            "--server",
+            &server.url(),
+            "--username",
+            user,
+            "--code",
+            code,
+            "--name",
+            "Home laptop",
+            "--into",
+        ])
+        .arg(into)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let last = serde_json::Deserializer::from_str(&text)
+        .into_iter::<serde_json::Value>()
+        .filter_map(Result::ok)
+        .last()
+        .unwrap_or(serde_json::Value::Null);
+    (out.status.code().unwrap_or(-1), last)
+}
+
+/// Adding a computer by code: with the right code the new computer gets the practice —
+/// without the recovery key — and the other computers' work since the backup; a wrong code
+/// and an expired one fail with their names on both sides and leave no half-joined folder.
+fn pair_story(backend: Backend) {
+    let Some(server) = Server::start(backend, None) else {
+        return;
+    };
+    let Practice {
+        a, b, ann, user, ..
+    } = two_computers(&server);
+    let since_backup = b.add_client("Gil Since The Backup");
+    ok_json(&b, &["sync", "now"]);
+    let folder = tempfile::tempdir().unwrap();
+
+    // A wrong code: refused on both sides, after one try.
+    let offer = Pairing::start(&a, None);
+    let wrong = if offer.code.starts_with('2') {
+        format!("3{}", &offer.code[1..])
+    } else {
+        format!("2{}", &offer.code[1..])
+    };
+    let into = folder.path().join("wrong");
+    let (code, out) = join_by_code(&server, &user, &wrong, &into);
+    assert_eq!(
+        (code, &out["pairing"]),
+        (8, &serde_json::json!("code-wrong")),
+        "{out}"
+    );
+    assert!(!into.exists(), "a wrong code left a folder behind");
+    let (code, out) = offer.end();
+    assert_eq!(
+        (code, &out["pairing"]),
+        (8, &serde_json::json!("code-wrong")),
+        "{out}"
+    );
+
+    // An expired code.
+    let offer = Pairing::start(&a, Some(1));
+    let typed = offer.code.clone();
+    let (code, out) = offer.end();
+    assert_eq!(
+        (code, &out["pairing"]),
+        (8, &serde_json::json!("code-expired")),
+        "{out}"
+    );
+    let into = folder.path().join("expired");
+    let (code, out) = join_by_code(&server, &user, &typed, &into);
+    assert_eq!(
+        (code, &out["pairing"]),
+        (8, &serde_json::json!("code-expired")),
+        "{out}"
+    );
+    assert!(!into.exists(), "an expired code left a folder behind");
+
+    // A code in the wrong form never reaches the server.
+    let (code, out) = join_by_code(&server, &user, "K7Q2-M9XD", &folder.path().join("form"));
+    assert_eq!(
+        (code, &out["pairing"]),
+        (7, &serde_json::json!("code-format")),
+        "{out}"
+    );
+
+    // The right code, typed in lower case without dashes.
+    let offer = Pairing::start(&a, None);
+    let typed = offer.code.replace('-', "").to_lowercase();
+    let into = folder.path().join("laptop");
+    let (code, joined) = join_by_code(&server, &user, &typed, &into);
+    assert_eq!(code, 0, "{joined}");
+    let (code, added) = offer.end();
+    assert_eq!(code, 0, "{added}");
+    assert_eq!(added["added"]["device_name"], "Home laptop", "{added}");
+    assert_eq!(joined["device_name"], "Home laptop", "{joined}");
+    assert_eq!(
+        joined["device_id"], added["added"]["device_id"],
+        "the computer added is the one that joined"
+    );
+    let c = TestVault {
+        home: tempfile::tempdir().unwrap(),
+        dir: into.clone(),
+        store: KeyStore::Passphrase,
+        recovery_key: a.recovery_key.clone(),
+    };
+    let clients = ok_json(&c, &["client", "list"]).to_string();
+    assert!(clients.contains(&ann), "the backup's client is missing");
+    assert!(
+        clients.contains(&since_backup),
+        "the laptop's work since the backup is missing"
+    );
+    ok_json(&a, &["sync", "now"]);
+    ok_json(&c, &["sync", "now"]);
+    assert_eq!(fingerprint(&a), fingerprint(&c));
+    let listed = ok_json(&c, &["sync", "devices"]).to_string();
+    assert!(listed.contains("Home laptop"), "{listed}");
+    let trail = a.actions_after(0);
+    assert!(trail.iter().any(|t| t == "sync.pair"), "{trail:?}");
+    // What the server relayed is gone once used.
+    let (code, _) = join_by_code(&server, &user, &typed, &folder.path().join("again"));
+    assert_eq!(code, 8, "a used code worked twice");
+}
+
+#[test]
+fn a_computer_is_added_by_code_and_wrong_or_expired_codes_fail_embedded() {
+    pair_story(Backend::Embedded);
+}
+
+#[test]
+fn a_computer_is_added_by_code_and_wrong_or_expired_codes_fail_scale_out() {
+    pair_story(Backend::ScaleOut);
+}

@@ -90,6 +90,7 @@ pub enum Action {
     SyncRevoke,
     SyncDisable,
     SyncRename,
+    SyncPair,
     DeviceReidentify,
 }
 
@@ -135,6 +136,7 @@ impl Action {
             SyncRevoke => "sync.revoke",
             SyncDisable => "sync.disable",
             SyncRename => "sync.rename",
+            SyncPair => "sync.pair",
             DeviceReidentify => "device.reidentify",
             VaultUnlock => "vault.unlock",
             VaultUnlockFailed => "vault.unlock_failed",

@@ -89,6 +89,14 @@ pub fn last_synced(vault_dir: &std::path::Path) -> Option<u64> {
         .and_then(|l| l.last_sync)
 }
 
+/// The vault's keys for a new computer of the practice ([`Vault::keys_for_new_computer`]).
+pub struct KeysHandover {
+    /// The keys document (as `keys show --json` prints it), wiped when dropped.
+    pub keys_json: zeroize::Zeroizing<Vec<u8>>,
+    /// The sealed keys (`recovery.age`): a backup's keys part must be these bytes.
+    pub sealed_keys: Vec<u8>,
+}
+
 /// What the therapist did to this practice's sync, as the audit trail names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncEvent {
@@ -96,6 +104,8 @@ pub enum SyncEvent {
     Revoke,
     Disable,
     Rename,
+    /// The practice's keys handed to a new computer (adding a computer by code).
+    Pair,
 }
 
 impl Vault {
@@ -108,6 +118,20 @@ impl Vault {
                 self.keys.clinical.as_bytes(),
                 b"casebook practice root v1",
             ),
+        })
+    }
+
+    /// What this computer hands a new computer of the practice over the pairing channel
+    /// (adding a computer by code, `casebook_sync::adding`): the vault's keys document and
+    /// its sealed copy (`recovery.age`) — what the recovery key would open. The caller audits
+    /// the handing over (`SyncEvent::Pair`).
+    pub fn keys_for_new_computer(&self) -> Result<KeysHandover> {
+        let sealed_keys = std::fs::read(self.dir().join(crate::vault::RECOVERY_FILE)).map_err(
+            crate::CoreError::io(self.dir().join(crate::vault::RECOVERY_FILE)),
+        )?;
+        Ok(KeysHandover {
+            keys_json: zeroize::Zeroizing::new(self.keys.to_json()),
+            sealed_keys,
         })
     }
 
@@ -161,6 +185,7 @@ impl Vault {
             SyncEvent::Revoke => Action::SyncRevoke,
             SyncEvent::Disable => Action::SyncDisable,
             SyncEvent::Rename => Action::SyncRename,
+            SyncEvent::Pair => Action::SyncPair,
         };
         self.act(action, |cx| {
             for (k, v) in values {

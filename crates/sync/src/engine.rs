@@ -98,6 +98,9 @@ pub enum SyncError {
     Core(#[from] CoreError),
     #[error("a blob could not be made: {0}")]
     Seal(#[from] crate::error::BlobError),
+    /// Adding a computer by code failed (named: expired, wrong, declined, key check).
+    #[error(transparent)]
+    Pair(#[from] crate::pairing::PairError),
 }
 
 /// The engine's state, kept in the vault.
@@ -748,6 +751,19 @@ impl<'a> Engine<'a> {
 
 /// When a new blob of each other device was last verified on this computer (seconds since the
 /// epoch; a heartbeat counts), and when this computer last sealed one. No network.
+/// What this computer has verified of every device's log (its own included); `None` before
+/// its first run. No network.
+pub fn verified_chains(vault: &Vault) -> Result<Option<Chains>, SyncError> {
+    match vault.sync_get(STATE_KEY)? {
+        Some(json) => {
+            let state: State = serde_json::from_str(&json)
+                .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?;
+            Ok(Some(state.chains))
+        }
+        None => Ok(None),
+    }
+}
+
 pub fn heard(vault: &Vault) -> Result<(BTreeMap<String, i64>, Option<i64>), SyncError> {
     Ok(match vault.sync_get(STATE_KEY)? {
         Some(json) => {

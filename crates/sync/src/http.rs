@@ -9,6 +9,30 @@ use crate::engine::{Remote, RemoteError};
 /// Blobs asked for per range request (the server's most).
 const RANGE_LIMIT: u64 = 1000;
 
+/// An account object (`None`: the server has none by that name), at most `limit` bytes.
+pub(crate) fn get_object(
+    client: &ServerClient,
+    name: &str,
+    limit: u64,
+) -> Result<Option<Vec<u8>>, RemoteError> {
+    use std::io::Read;
+    match client.get_snapshot(name) {
+        Ok(resp) => {
+            let mut buf = Vec::new();
+            resp.take(limit)
+                .read_to_end(&mut buf)
+                .map_err(|e| RemoteError::Unreachable(e.to_string()))?;
+            Ok(Some(buf))
+        }
+        Err(ServerError::Refused(m))
+            if m.contains("404") || m.to_ascii_lowercase().contains("not found") =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(sorted(e)),
+    }
+}
+
 pub(crate) fn sorted(e: ServerError) -> RemoteError {
     match e {
         ServerError::QuotaFull => RemoteError::Full,

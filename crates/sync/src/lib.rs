@@ -13,10 +13,13 @@
 //! * [`keys`] — the practice root derived from the recovery key, and device keys;
 //! * [`engine`] — one computer's run: seal, send, check heads, fetch, verify and apply;
 //! * [`http`] — the real server as the engine's `Remote`;
+//! * [`pairing`] — adding a computer by code: the SPAKE2 exchange and its messages;
+//! * [`adding`] — the same over the server: making a code, joining with it;
 //! * [`practice`] — `sync enable`, `sync now` and `sync status` for a connected vault.
 //! * [`watch`] — `sync watch`: a run after every local edit, every change on another computer
 //!   (the server's long-poll on heads) and every few minutes.
 
+pub mod adding;
 pub mod batch;
 pub mod blob;
 pub mod chain;

@@ -514,6 +514,11 @@ impl Joiner {
         ))
     }
 
+    /// The offer this joiner answered.
+    pub fn offer(&self) -> &str {
+        &self.offer
+    }
+
     /// The four words this side shows (equal to the inviter's when nobody is in between).
     pub fn words(&self) -> String {
         words_of(&self.derived)

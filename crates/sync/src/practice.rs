@@ -21,30 +21,30 @@ use crate::engine::{
 use crate::keys::{new_device_key, practice_root};
 
 /// The code symbols a device letter is picked from (as the core's client codes use).
-const LETTERS: &str = "23456789ABCDEFGHJKMNPQRSTVWXYZ";
+pub(crate) const LETTERS: &str = "23456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// The server object holding the signed device list.
 pub const DEVICES_OBJECT: &str = "sync-devices";
 const KEY: &str = "signing_key";
 /// A new computer's signing key between `enable_begin` and `enable_finish`.
 const PENDING_KEY: &str = "pending_signing_key";
-const LIST: &str = "devices";
+pub(crate) const LIST: &str = "devices";
 const LAST_RUN: &str = "last_run";
 const LAST_ALARM: &str = "last_alarm";
 
-fn corrupt(what: &str) -> SyncError {
+pub(crate) fn corrupt(what: &str) -> SyncError {
     SyncError::Core(casebook_core::CoreError::Corrupt(format!(
         "the sync state is not valid: {what}"
     )))
 }
 
-fn signed_list(vault: &Vault) -> Result<Vec<Signed>, SyncError> {
+pub(crate) fn signed_list(vault: &Vault) -> Result<Vec<Signed>, SyncError> {
     match vault.sync_get(LIST)? {
         Some(json) => serde_json::from_str(&json).map_err(|_| corrupt("device list")),
         None => Ok(Vec::new()),
     }
 }
 
-fn signing_key(vault: &Vault) -> Result<Option<SigningKey>, SyncError> {
+pub(crate) fn signing_key(vault: &Vault) -> Result<Option<SigningKey>, SyncError> {
     // Empty after `sync disable`.
     let Some(hex_seed) = vault.sync_get(KEY)?.filter(|k| !k.is_empty()) else {
         return Ok(None);
@@ -55,27 +55,12 @@ fn signing_key(vault: &Vault) -> Result<Option<SigningKey>, SyncError> {
 }
 
 /// The server's copy of the device list, checked by [`check_served_list`].
-fn fetch_list(
+pub(crate) fn fetch_list(
     client: &ServerClient,
     root: &ed25519_dalek::VerifyingKey,
     held: &[Signed],
 ) -> Result<Vec<Signed>, SyncError> {
-    use std::io::Read;
-    let served = match client.get_snapshot(DEVICES_OBJECT) {
-        Ok(resp) => {
-            let mut buf = Vec::new();
-            resp.take(4 * 1024 * 1024)
-                .read_to_end(&mut buf)
-                .map_err(|e| RemoteError::Unreachable(e.to_string()))?;
-            Some(buf)
-        }
-        Err(casebook_core::offsite::ServerError::Refused(m))
-            if m.contains("404") || m.to_ascii_lowercase().contains("not found") =>
-        {
-            None
-        }
-        Err(e) => return Err(SyncError::Remote(crate::http::sorted(e))),
-    };
+    let served = crate::http::get_object(client, DEVICES_OBJECT, 4 * 1024 * 1024)?;
     check_served_list(served.as_deref(), root, held)
 }
 
@@ -113,6 +98,13 @@ pub fn check_served_list(
         }));
     }
     Ok(entries)
+}
+
+/// Keeps `key` as this computer's signing key-to-be (a computer added by code: the other
+/// computer listed it under this key), for [`enable`] to find.
+pub(crate) fn keep_pending_key(vault: &mut Vault, key: &SigningKey) -> Result<(), SyncError> {
+    vault.sync_put(&[(PENDING_KEY, &hex::encode(key.to_bytes()))])?;
+    Ok(())
 }
 
 /// Whether sync is on for this computer (`sync enable` ran here); no network.
@@ -697,13 +689,13 @@ pub fn disable(vault: &mut Vault) -> Result<Disabled, SyncError> {
     })
 }
 
-fn not_on() -> SyncError {
+pub(crate) fn not_on() -> SyncError {
     SyncError::Core(casebook_core::CoreError::invalid(
         "sync is not on for this computer: run `casebook sync enable` first",
     ))
 }
 
-fn chrono_now() -> String {
+pub(crate) fn chrono_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 

@@ -134,6 +134,7 @@ export const AUDIT_WORDS: Record<string, Words> = {
   "sync.revoke": { label: "Removed another computer from the practice" },
   "sync.disable": { label: "Turned off sync on this computer" },
   "sync.rename": { label: "Renamed a computer of the practice" },
+  "sync.pair": { label: "Added a computer to the practice by code" },
   "device.reidentify": { label: "This copy of the records became a computer of its own" },
 };
 

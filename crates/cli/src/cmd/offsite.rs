@@ -173,6 +173,17 @@ pub(crate) fn restore_vault(
         &key,
         &casebook_core::offsite::this_computer_name(),
     )?;
+    restore_from(g, &mut session, name, into)
+}
+
+/// Restores backup `name` (or the newest verified one) from a signed-in session with the
+/// keys in hand (from the recovery key, or handed over by another computer: `sync join --code`).
+pub(crate) fn restore_from(
+    g: &Globals,
+    session: &mut ServerRestore,
+    name: Option<String>,
+    into: &std::path::Path,
+) -> anyhow::Result<casebook_core::backup::Restored> {
     if !g.json {
         println!(
             "The server keeps data in: {}",

@@ -6,7 +6,9 @@
 use std::process::ExitCode;
 
 use casebook_core::conflicts::Resolution;
+use casebook_sync::adding;
 use casebook_sync::engine::{RemoteError, SyncError};
+use casebook_sync::pairing::{Code, PairError};
 use casebook_sync::practice;
 use clap::Subcommand;
 use serde_json::json;
@@ -47,14 +49,29 @@ pub enum SyncCmd {
         #[arg(long, value_enum, requires = "resolve")]
         keep: Option<Keep>,
     },
+    /// Adds a new computer to the practice by a one-time code: shows a code to type on the new
+    /// computer (`casebook sync join --code`, or "Join my Casebook" in the app), then asks
+    /// "Add <name>?" and, on yes, hands it the practice's keys through an encrypted channel the
+    /// server cannot read.
+    ///
+    /// The code is valid ten minutes, for one try: a wrong code cancels it. Both computers
+    /// show the same four words when nobody is in between; compare them before saying yes.
+    /// Without a terminal, --yes is needed (the words are then printed, not asked about). With
+    /// --json, one JSON line when the code is made ({"code", "expires_at"}) and one at the end.
+    Pair {
+        /// Add the computer that answers without asking.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Sets up this computer as another computer of the practice, from the server account and
-    /// the recovery key: the newest off-site backup, then every computer's changes since.
+    /// the recovery key — or a code from another computer of the practice (`sync pair`): the
+    /// newest off-site backup, then every computer's changes since.
     ///
     /// The account password comes from CASEBOOK_SYNC_PASSWORD (or a prompt), the recovery key
-    /// from CASEBOOK_RECOVERY_KEY (or a prompt); the new vault's keys go where `init` puts
-    /// them (the keychain, or a passphrase with CASEBOOK_PASSPHRASE). Killed part way, run it
-    /// again with the same --into: it carries on. Ends by naming the newest state found, so
-    /// you can judge whether it is as recent as it should be.
+    /// (without --code) from CASEBOOK_RECOVERY_KEY (or a prompt); the new vault's keys go where
+    /// `init` puts them (the keychain, or a passphrase with CASEBOOK_PASSPHRASE). Killed part
+    /// way, run it again with the same --into: it carries on. Ends by naming the newest state
+    /// found, so you can judge whether it is as recent as it should be.
     Join {
         /// The server's address.
         #[arg(long, value_name = "URL")]
@@ -68,6 +85,13 @@ pub enum SyncCmd {
         /// The current authenticator code (or a recovery code), when the account has TOTP on.
         #[arg(long, value_name = "CODE")]
         totp: Option<String>,
+        /// The code another computer of the practice shows (`sync pair`), instead of the
+        /// recovery key.
+        #[arg(long, value_name = "CODE")]
+        code: Option<String>,
+        /// This computer's name in the practice (default: its host name).
+        #[arg(long)]
+        name: Option<String>,
     },
     /// The practice's computers, from the device list they signed themselves.
     Devices,
@@ -115,13 +139,22 @@ fn failed(g: &Globals, e: SyncError) -> Outcome {
         // The core's errors keep their own exit codes (main maps them).
         SyncError::Core(c) => return Err(c.into()),
         SyncError::Seal(_) => 1,
+        // A code typed wrong in form is bad input; a message changed on the way is an
+        // integrity failure; expired, wrong or declined are refusals.
+        SyncError::Pair(PairError::BadCode(_)) => 7,
+        SyncError::Pair(PairError::KeyCheck | PairError::Malformed(_)) => 9,
+        SyncError::Pair(_) => 8,
     };
     if g.json {
         let alarm = match &e {
             SyncError::Alarm(a) => Some(a.name()),
             _ => None,
         };
-        output::json(&json!({ "error": e.to_string(), "alarm": alarm }))?;
+        let pairing = match &e {
+            SyncError::Pair(p) => Some(p.name()),
+            _ => None,
+        };
+        output::json(&json!({ "error": e.to_string(), "alarm": alarm, "pairing": pairing }))?;
     }
     eprintln!(
         "error: {}",
@@ -204,12 +237,15 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
             Ok(ExitCode::SUCCESS)
         }
         SyncCmd::Devices => devices(g),
+        SyncCmd::Pair { yes } => pair(g, yes),
         SyncCmd::Join {
             server,
             username,
             into,
             totp,
-        } => join(g, &server, &username, into, totp),
+            code,
+            name,
+        } => join(g, &server, &username, into, totp, code, name),
         SyncCmd::Revoke { device, totp } => {
             let mut vault = secrets::open_vault(g)?;
             let password = secrets::sync_password(false)?;
@@ -370,6 +406,8 @@ fn join(
     username: &str,
     into: std::path::PathBuf,
     totp: Option<String>,
+    code: Option<String>,
+    name: Option<String>,
 ) -> Outcome {
     let here = Globals {
         json: g.json,
@@ -393,7 +431,13 @@ fn join(
         }
         vault
     } else {
-        let restored = super::offsite::restore_vault(&here, url, username, totp, None, &into)?;
+        let restored = match code {
+            Some(code) => match by_code(&here, url, username, totp, &code, name, &into) {
+                Ok(r) => r,
+                Err(e) => return failed(g, e),
+            },
+            None => super::offsite::restore_vault(&here, url, username, totp, name, &into)?,
+        };
         if !g.json {
             println!(
                 "Restored the off-site backup made {} ({} clients, {} session notes).",
@@ -441,6 +485,10 @@ fn join(
         Ok(r) => r,
         Err(e) => return failed(g, e),
     };
+    // Joined by code: the state the other computer signed must have been reached.
+    if let Err(e) = adding::check_reached(&mut vault) {
+        return failed(g, practice::note_failure(&mut vault, e));
+    }
     let latest = practice::latest_state(&vault).map_err(anyhow::Error::from)?;
     let me = vault.server_status().ok().map(|s| s.settings);
     if g.json {
@@ -474,6 +522,135 @@ fn join(
         None => println!("Latest state found: no changes yet."),
     }
     println!("Open it with --vault {}", into.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sync join --code`: signs in, answers the other computer's offer with the code, waits for
+/// its yes, and restores the newest off-site backup with the keys it handed over (kept, with
+/// the state it signed, for the rest of the join).
+fn by_code(
+    g: &Globals,
+    url: &str,
+    username: &str,
+    totp: Option<String>,
+    code: &str,
+    name: Option<String>,
+    into: &std::path::Path,
+) -> Result<casebook_core::backup::Restored, SyncError> {
+    let code = Code::parse(code)?;
+    let password = secrets::sync_password(false).map_err(cli_core)?;
+    let name = name.unwrap_or_else(casebook_core::offsite::this_computer_name);
+    let signed_in = adding::sign_in(url, username, &password, totp.as_deref(), &name)?;
+    let responded = adding::respond(signed_in, &code)?;
+    if !g.json {
+        println!(
+            "The other computer is asked to add \"{}\". Both screens show these words: {}",
+            responded.name(),
+            responded.words()
+        );
+        println!("Waiting for the other computer's answer…");
+    }
+    let mut received = responded.wait()?;
+    let mut restored =
+        super::offsite::restore_from(g, &mut received.restore, None, into).map_err(cli_core)?;
+    received.keep(&mut restored.vault)?;
+    Ok(restored)
+}
+
+/// An error of the CLI's own steps (prompts, restore) as a sync error, keeping the core's kind.
+fn cli_core(e: anyhow::Error) -> SyncError {
+    match e.downcast::<casebook_core::CoreError>() {
+        Ok(c) => SyncError::Core(c),
+        Err(e) => SyncError::Core(casebook_core::CoreError::InvalidInput(e.to_string())),
+    }
+}
+
+/// `sync pair`: makes a code, waits for a new computer to answer with it, asks (or with --yes
+/// does not), and on yes adds it to the practice.
+fn pair(g: &Globals, yes: bool) -> Outcome {
+    use std::io::Write;
+    if !yes && !secrets::interactive() {
+        return Err(casebook_core::CoreError::InvalidInput(
+            "without a terminal, give --yes to add the computer that answers (compare the words it prints with the new computer's)".into(),
+        )
+        .into());
+    }
+    // Tests make short-lived codes; the therapist's are valid ten minutes.
+    let valid = std::env::var("CASEBOOK_PAIR_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(casebook_sync::pairing::VALID_SECONDS);
+    let mut vault = secrets::open_vault(g)?;
+    let invitation = match adding::invite_begin(&mut vault, valid) {
+        Ok(i) => i,
+        Err(e) => return failed(g, e),
+    };
+    drop(vault);
+    if let Err(e) = invitation.publish() {
+        return failed(g, e);
+    }
+    let until = chrono::DateTime::from_timestamp(invitation.expires_at(), 0)
+        .map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string())
+        .unwrap_or_default();
+    if g.json {
+        println!(
+            "{}",
+            json!({ "code": invitation.code(), "expires_at": invitation.expires_at() })
+        );
+    } else {
+        println!(
+            "On the new computer, choose \"Join my Casebook\" (or run `casebook sync join --code`) and type this code:\n\n    {}\n\nValid until {until}, for one try.",
+            invitation.code()
+        );
+    }
+    let _ = std::io::stdout().flush();
+    let mut invitation = invitation;
+    let proposal = match invitation.wait() {
+        Ok(p) => p,
+        Err(e) => return failed(g, e),
+    };
+    let name = proposal.joining.name.clone();
+    if !g.json {
+        println!(
+            "\"{name}\" answered. Its screen should show these words: {}",
+            proposal.words
+        );
+    }
+    let agreed = yes || {
+        print!("Add \"{name}\" to the practice? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        matches!(line.trim(), "y" | "Y" | "yes" | "Yes")
+    };
+    if !agreed {
+        if let Err(e) = invitation.decline() {
+            return failed(g, e);
+        }
+        if g.json {
+            println!("{}", json!({ "added": null, "declined": name }));
+        } else {
+            println!("Not added: the other computer is told.");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let invited = match invitation.accept() {
+        Ok(i) => i,
+        Err(e) => return failed(g, e),
+    };
+    let mut vault = secrets::open_vault(g)?;
+    let added = match adding::invite_finish(&mut vault, invited) {
+        Ok(a) => a,
+        Err(e) => return failed(g, e),
+    };
+    if g.json {
+        println!("{}", json!({ "added": added, "words": proposal.words }));
+    } else {
+        println!(
+            "Added \"{}\" to the practice. It is now restoring the newest off-site backup and catching up.",
+            added.device_name
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -653,7 +653,7 @@ pub fn restore(
     passphrase: Option<&str>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Restored> {
-    restore_with(file, recovery_key, into, passphrase, None, progress)
+    restore_with(file, Some(recovery_key), into, passphrase, None, progress)
 }
 
 /// What a restore from the server brings besides the backup file.
@@ -672,7 +672,7 @@ pub(crate) struct FromServer<'a> {
 /// list (`None`). Every check happens before anything is put in place.
 pub(crate) fn restore_with(
     file: &Path,
-    recovery_key: &RecoveryKey,
+    recovery_key: Option<&RecoveryKey>,
     into: &Path,
     passphrase: Option<&str>,
     from: Option<FromServer<'_>>,
@@ -705,9 +705,14 @@ pub(crate) fn restore_with(
         .tempdir_in(&parent)
         .map_err(CoreError::io(&parent))?;
 
-    let keys = match opened {
-        Some((keys, _)) => archive::KeySource::Vault(keys),
-        None => archive::KeySource::Recovery(recovery_key),
+    let keys = match (opened, recovery_key) {
+        (Some((keys, _)), _) => archive::KeySource::Vault(keys),
+        (None, Some(recovery_key)) => archive::KeySource::Recovery(recovery_key),
+        (None, None) => {
+            return Err(CoreError::invalid(
+                "a restore needs the recovery key or the vault's keys",
+            ));
+        }
     };
     let (u, _) = check(file, keys, staging.path(), progress)?;
     if let Some((_, sealed)) = opened

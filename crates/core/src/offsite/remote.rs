@@ -1274,7 +1274,7 @@ impl Vault {
         let erasures = erasures_for(&client, &self.keys, &index)?;
         backup::restore_with(
             &file,
-            recovery_key,
+            Some(recovery_key),
             into,
             passphrase,
             Some(backup::FromServer {
@@ -1298,11 +1298,11 @@ impl Vault {
     }
 }
 
-/// A restore from the server onto a new machine, in two steps: [`ServerRestore::sign_in`]
-/// (the account and the recovery key; lists the backups) then [`ServerRestore::restore`].
-/// The restored vault is connected to the account as this computer. Dropped without a
-/// restore, the sign-in is undone.
-pub struct ServerRestore {
+/// A new computer signed in to the account, before it holds the vault's keys: they come
+/// from the recovery key ([`ServerSignIn::with_recovery_key`]) or from another computer of
+/// the practice ([`ServerSignIn::with_keys`], adding a computer by code). Dropped before a
+/// restore finished, the sign-in is undone.
+pub struct ServerSignIn {
     client: ServerClient,
     url: ServerUrl,
     username: String,
@@ -1310,23 +1310,17 @@ pub struct ServerRestore {
     locations: Vec<String>,
     enrolled: casebook_wire::Enrolled,
     secret: DeviceSecret,
-    keys: VaultKeys,
-    sealed_keys: Vec<u8>,
-    recovery_key: RecoveryKey,
-    list: RemoteList,
     totp_used: bool,
     finished: bool,
 }
 
-impl ServerRestore {
-    /// Signs in (as a new device named `device_name`), fetches the vault's sealed keys and
-    /// opens them with the recovery key, and lists the backups.
-    pub fn sign_in(
+impl ServerSignIn {
+    /// Signs in to the account as a new device named `device_name`.
+    pub fn new(
         url: &str,
         username: &str,
         password: &str,
         totp: Option<&str>,
-        recovery_key: &RecoveryKey,
         device_name: &str,
     ) -> Result<Self> {
         let (url, _info, locations) = server_info(url)?;
@@ -1341,7 +1335,7 @@ impl ServerRestore {
             previous_token: None,
         })?;
         client.set_token(enrolled.token.clone());
-        let mut session = ServerRestore {
+        Ok(ServerSignIn {
             client,
             url,
             username: username.to_string(),
@@ -1349,33 +1343,107 @@ impl ServerRestore {
             locations,
             enrolled,
             secret,
-            // Replaced below, once the keys are open.
-            keys: VaultKeys::generate(),
-            sealed_keys: Vec::new(),
-            recovery_key: recovery_key.clone(),
-            list: RemoteList::default(),
             totp_used: totp.is_some(),
             finished: false,
-        };
-        let listed = session.client.snapshots()?;
+        })
+    }
+
+    /// The signed-in connection (for the pairing messages, account objects).
+    pub fn client(&self) -> &ServerClient {
+        &self.client
+    }
+
+    /// The account's id at the server.
+    pub fn account_id(&self) -> &str {
+        &self.enrolled.account_id
+    }
+
+    /// This computer's device id at the server.
+    pub fn device_id(&self) -> &str {
+        &self.enrolled.device_id
+    }
+
+    /// This computer's name, as it signed in.
+    pub fn device_name(&self) -> &str {
+        &self.device_name
+    }
+
+    /// The vault's sealed keys from the server, opened with the recovery key; lists the backups.
+    pub fn with_recovery_key(self, recovery_key: &RecoveryKey) -> Result<ServerRestore> {
+        let sealed_keys = self.sealed_keys_from_server()?;
+        let keys = archive::open_sealed_keys(recovery_key, &sealed_keys)?;
+        ServerRestore::listed(self, keys, sealed_keys)
+    }
+
+    /// The vault's keys as another computer of the practice handed them over (its keys
+    /// document and its sealed copy, `recovery.age`); lists the backups. A backup whose keys
+    /// part is not that sealed copy is refused at restore.
+    pub fn with_keys(self, keys_json: &[u8], sealed_keys: Vec<u8>) -> Result<ServerRestore> {
+        let keys = VaultKeys::from_json(keys_json)?;
+        ServerRestore::listed(self, keys, sealed_keys)
+    }
+
+    fn sealed_keys_from_server(&self) -> Result<Vec<u8>> {
+        let listed = self.client.snapshots()?;
         if !listed.iter().any(|s| s.name == KEYS_OBJECT) {
             return Err(CoreError::NotFound {
                 what: "off-site backup",
-                id: format!("in account {username}"),
+                id: format!("in account {}", self.username),
                 hint: "server status (on the computer that made them)",
             });
         }
-        let sealed_keys = get_small(&session.client, KEYS_OBJECT)?;
-        session.keys = archive::open_sealed_keys(recovery_key, &sealed_keys)?;
-        session.sealed_keys = sealed_keys;
-        let verified = remote_verified(&session.client, &session.keys);
-        session.list = list_with(&session.client, &session.keys, None, &verified, &[])?;
-        Ok(session)
+        get_small(&self.client, KEYS_OBJECT)
+    }
+}
+
+impl Drop for ServerSignIn {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.client.sign_out(&self.enrolled.device_id);
+        }
+    }
+}
+
+/// A restore from the server onto a new machine, in two steps: [`ServerRestore::sign_in`]
+/// (the account and the recovery key; lists the backups) then [`ServerRestore::restore`].
+/// The restored vault is connected to the account as this computer. Dropped without a
+/// restore, the sign-in is undone.
+pub struct ServerRestore {
+    signed_in: ServerSignIn,
+    keys: VaultKeys,
+    sealed_keys: Vec<u8>,
+    list: RemoteList,
+}
+
+impl ServerRestore {
+    /// Signs in (as a new device named `device_name`), fetches the vault's sealed keys and
+    /// opens them with the recovery key, and lists the backups.
+    pub fn sign_in(
+        url: &str,
+        username: &str,
+        password: &str,
+        totp: Option<&str>,
+        recovery_key: &RecoveryKey,
+        device_name: &str,
+    ) -> Result<Self> {
+        ServerSignIn::new(url, username, password, totp, device_name)?
+            .with_recovery_key(recovery_key)
+    }
+
+    fn listed(signed_in: ServerSignIn, keys: VaultKeys, sealed_keys: Vec<u8>) -> Result<Self> {
+        let verified = remote_verified(&signed_in.client, &keys);
+        let list = list_with(&signed_in.client, &keys, None, &verified, &[])?;
+        Ok(ServerRestore {
+            signed_in,
+            keys,
+            sealed_keys,
+            list,
+        })
     }
 
     /// Where the server keeps data, as it said.
     pub fn locations(&self) -> &[String] {
-        &self.locations
+        &self.signed_in.locations
     }
 
     /// The backups, newest first.
@@ -1415,7 +1483,7 @@ impl ServerRestore {
                 })?,
             None => self.default_choice().ok_or_else(|| CoreError::NotFound {
                 what: "sound off-site backup",
-                id: format!("in account {}", self.username),
+                id: format!("in account {}", self.signed_in.username),
                 hint: "backup list --server",
             })?,
         };
@@ -1426,15 +1494,16 @@ impl ServerRestore {
             )));
         }
         let chosen = chosen.name.clone();
-        let bytes = get_small(&self.client, &chosen)?;
+        let client = &self.signed_in.client;
+        let bytes = get_small(client, &chosen)?;
         let index = RemoteIndex::open(&bytes, &chosen, &self.keys)?;
         let work = backup::work_dir()?;
         let file = work.path().join("backup.tar");
-        download(&self.client, &index, &self.keys, &file, progress)?;
-        let erasures = erasures_for(&self.client, &self.keys, &index)?;
+        download(client, &index, &self.keys, &file, progress)?;
+        let erasures = erasures_for(client, &self.keys, &index)?;
         let restored = backup::restore_with(
             &file,
-            &self.recovery_key,
+            None,
             into,
             passphrase,
             Some(backup::FromServer {
@@ -1446,39 +1515,32 @@ impl ServerRestore {
         )?;
         let mut vault = restored.vault;
         // The restored vault keeps this sign-in: it is this computer's connection now.
-        let mut secret = self.secret.clone();
-        secret.token = Some(self.enrolled.token.clone());
+        let s = &mut self.signed_in;
+        let mut secret = s.secret.clone();
+        secret.token = Some(s.enrolled.token.clone());
         vault.secret_store().save(&secret)?;
         ServerSettings {
-            url: self.url.as_str().to_string(),
-            username: self.username.clone(),
-            account_id: self.enrolled.account_id.clone(),
-            device_id: self.enrolled.device_id.clone(),
-            device_name: self.device_name.clone(),
-            locations: self.locations.clone(),
+            url: s.url.as_str().to_string(),
+            username: s.username.clone(),
+            account_id: s.enrolled.account_id.clone(),
+            device_id: s.enrolled.device_id.clone(),
+            device_name: s.device_name.clone(),
+            locations: s.locations.clone(),
             connected_at: Utc::now(),
             scheduled: true,
             keep: Default::default(),
-            totp_enabled: self.totp_used,
+            totp_enabled: s.totp_used,
         }
         .save(&vault.dir)?;
-        let device = self.enrolled.device_id.clone();
+        let device = s.enrolled.device_id.clone();
         vault.act(Action::ServerConnect, |cx| {
             cx.detail(format!("device={device} after restore"));
             Ok(())
         })?;
-        self.finished = true;
+        s.finished = true;
         Ok(Restored {
             vault,
             manifest: restored.manifest,
         })
-    }
-}
-
-impl Drop for ServerRestore {
-    fn drop(&mut self) {
-        if !self.finished {
-            let _ = self.client.sign_out(&self.enrolled.device_id);
-        }
     }
 }
