@@ -23,12 +23,14 @@
 //! * on top what the person drives, and the timer: [`commands`] (what the UI may call, one
 //!   function per action, each calling the core), [`rights`] (the GDPR rights' commands),
 //!   [`sync_screens`] (the sync strip, the practice's computers, conflicts),
+//!   [`adding_screens`] (adding a computer by code, on both computers),
 //!   [`tray`] (the tray icon and its menu; optional), [`schedule`] (the one timer: each
 //!   second the clock, each minute the jobs that may be due).
 //!
 //! The vault folder is the OS data folder (as for the `casebook` command) unless
 //! `CASEBOOK_VAULT` names another.
 
+pub mod adding_screens;
 pub mod background_sync;
 pub mod backups;
 pub mod calendar;
@@ -103,6 +105,7 @@ pub fn run() {
         )
         .manage(AppState::new(vault_dir))
         .manage(backups::offsite::PendingRestore::default())
+        .manage(adding_screens::PendingPairing::default())
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
             commands::vault_create,
@@ -181,6 +184,14 @@ pub fn run() {
             sync_screens::sync_rename,
             sync_screens::sync_conflicts,
             sync_screens::sync_resolve,
+            adding_screens::pair_start,
+            adding_screens::pair_poll,
+            adding_screens::pair_answer,
+            adding_screens::pair_cancel,
+            adding_screens::join_by_code,
+            adding_screens::join_poll,
+            adding_screens::join_cancel,
+            adding_screens::join_finish,
             rights::client_edit,
             rights::client_history,
             rights::client_erase,

@@ -29,6 +29,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("commands", 2),
     ("rights", 2),
     ("sync_screens", 2),
+    ("adding_screens", 2),
     ("tray", 2),
     ("schedule", 2),
     ("lib", 3),

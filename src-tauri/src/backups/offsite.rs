@@ -147,7 +147,7 @@ struct ProgressEvent {
 }
 
 /// A progress callback that tells the window, at most ten times a second per stage.
-fn progress_to(app: &AppHandle) -> impl FnMut(backup::Progress) + '_ {
+pub(crate) fn progress_to(app: &AppHandle) -> impl FnMut(backup::Progress) + '_ {
     use backup::Progress as P;
     let mut last: Option<(&'static str, std::time::Instant)> = None;
     move |p| {
@@ -351,7 +351,7 @@ pub async fn offsite_restore(
     .await
 }
 
-fn passphrase_words(e: casebook_core::CoreError) -> UiError {
+pub(crate) fn passphrase_words(e: casebook_core::CoreError) -> UiError {
     match e {
         casebook_core::CoreError::PassphraseRequired => UiError::invalid(
             "This backup kept its keys behind a passphrase: give the passphrase the restored vault should use.",
@@ -462,7 +462,7 @@ fn first_run_check(state: &AppState) -> UiResult<()> {
 }
 
 /// Puts a vault just restored into the app's slot, unlocked, as after `vault_create`.
-fn install_restored(
+pub(crate) fn install_restored(
     app: &AppHandle,
     state: &AppState,
     mut vault: Vault,

@@ -1144,8 +1144,31 @@ function syncOverview(): SyncOverview {
   };
 }
 
+/** Adding a computer by code, in the browser preview: the new computer answers on the third look. */
+const mockPair = { polls: 0 };
+
 function syncCommand(cmd: string, a: Args): { value: unknown } | null {
   switch (cmd) {
+    case "pair_start":
+      mockPair.polls = 0;
+      return { value: delay(300, () => ({ code: "K7Q2-M9XD-4F", expires_at: Math.floor(Date.now() / 1000) + 600 })) };
+    case "pair_poll":
+      mockPair.polls += 1;
+      return {
+        value: delay(100, () =>
+          mockPair.polls < 3 ? { state: "waiting" } : { state: "answered", name: "Home laptop", words: "apple river stone lamp" },
+        ),
+      };
+    case "pair_answer":
+      return { value: delay(300, () => (a.add ? "Home laptop" : null)) };
+    case "pair_cancel":
+    case "join_cancel":
+      return { value: delay(50, () => null) };
+    case "join_by_code":
+    case "join_poll":
+    case "join_finish":
+      fail("invalid_input", "Joining by code needs the desktop app and a real server.");
+      return null;
     case "sync_overview":
       return { value: syncOverview() };
     case "sync_enable": {

@@ -733,7 +733,7 @@ export interface ServerRestoreChoice {
 }
 
 /** A long off-site task's stage: copying the records, encrypting, sending, fetching, decrypting, checking. */
-export type ProgressStage = "copy" | "encrypt" | "upload" | "download" | "decrypt" | "check";
+export type ProgressStage = "copy" | "encrypt" | "upload" | "download" | "decrypt" | "check" | "catch-up";
 
 /**
  * Where a long off-site task has got to (event `offsite-progress`): bytes done of the
@@ -1001,7 +1001,69 @@ export const api = {
     call<RestoredSummary>("server_restore_first_run", { name, passphrase }),
   /** Abandons the sign-in made for a restore (the server forgets this computer). */
   serverRestoreCancel: () => call<null>("server_restore_cancel"),
+
+  // Adding a computer by code (the exchange: docs/sync.md, "Adding a computer by code").
+  /** Settings → Computers → "Add a computer": a new one-time code, valid ten minutes. */
+  pairStart: () => call<PairOffer>("pair_start"),
+  /** Looks once for the new computer's answer. Fails with kind `code-wrong` or `code-expired`. */
+  pairPoll: () => call<PairState>("pair_poll"),
+  /** "Add <name>?": yes adds it (returns its name), no tells it (returns null). */
+  pairAnswer: (add: boolean) => call<string | null>("pair_answer", { add }),
+  /** Takes the offer off the server (the panel closed before an answer). */
+  pairCancel: () => call<null>("pair_cancel"),
+  /** First run, "Join my Casebook": signs in as this computer and answers the offer with the code. */
+  joinByCode: (r: JoinByCode) =>
+    call<JoinWaiting>("join_by_code", {
+      url: r.url,
+      username: r.username,
+      password: r.password,
+      totp: r.totp,
+      code: r.code,
+      name: r.name,
+    }),
+  /** Looks once for the other computer's answer (`accepted`: the keys are here). */
+  joinPoll: () => call<PairState>("join_poll"),
+  /** Gives up joining: the sign-in is undone. */
+  joinCancel: () => call<null>("join_cancel"),
+  /** After the yes: restores, turns sync on, catches up, then opens the records. */
+  joinFinish: (passphrase: string | null) => call<JoinedSummary>("join_finish", { passphrase }),
 };
+
+/** A code made on the computer that has the practice. */
+export interface PairOffer {
+  /** `K7Q2-M9XD-4F`. */
+  code: string;
+  /** Seconds since the epoch. */
+  expires_at: number;
+}
+
+/** Where an exchange stands. */
+export type PairState =
+  | { state: "waiting" }
+  | { state: "answered"; name: string; words: string }
+  | { state: "accepted" };
+
+export interface JoinByCode {
+  url: string;
+  username: string;
+  password: string;
+  totp: string | null;
+  code: string;
+  name: string;
+}
+
+/** The new computer, waiting for the other's yes: its name as asked about, and the words. */
+export interface JoinWaiting {
+  name: string;
+  words: string;
+}
+
+export interface JoinedSummary {
+  clients: number;
+  notes: number;
+  /** Change batches from the other computers applied after the backup. */
+  received: number;
+}
 
 /**
  * Backend events: the clock ticks every second; `locked` when the vault locks itself;

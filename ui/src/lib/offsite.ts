@@ -293,6 +293,7 @@ export const STAGE_WORDS: Record<OffsiteProgress["stage"], string> = {
   download: "Fetching from the server",
   decrypt: "Decrypting",
   check: "Checking every record and the audit trail",
+  "catch-up": "Fetching the other computers’ changes",
 };
 
 export interface ProgressView {
@@ -325,6 +326,6 @@ export function progressView(p: OffsiteProgress | null, starting = "Getting read
     percent,
     text: `${label}… ${percent}%`,
     spoken: `${label}… ${Math.floor(percent / 10) * 10}%`,
-    detail: `${formatBytes(done)} of ${formatBytes(total)}`,
+    detail: p.stage === "catch-up" ? `${done} of ${total} change batches` : `${formatBytes(done)} of ${formatBytes(total)}`,
   };
 }
