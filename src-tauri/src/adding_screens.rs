@@ -38,7 +38,7 @@ fn ui_error(e: SyncError) -> UiError {
     match e {
         SyncError::Pair(p) => UiError {
             kind: p.name(),
-            message: p.to_string(),
+            message: sentence(&p.to_string()),
         },
         SyncError::Remote(RemoteError::Unreachable(_)) => UiError {
             kind: "offline",
@@ -51,6 +51,19 @@ fn ui_error(e: SyncError) -> UiError {
         },
         other => UiError::invalid(other.to_string()),
     }
+}
+
+/// The engine's words as a sentence on screen: a capital first, a full stop last.
+fn sentence(words: &str) -> String {
+    let mut chars = words.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
 }
 
 /// A code made, for the "Add a computer" panel.
@@ -337,4 +350,19 @@ pub async fn join_finish(
         out
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engines_words_read_as_a_sentence() {
+        assert_eq!(
+            sentence(&PairError::WrongCode.to_string()),
+            "The code was not right: the other computer has cancelled it — make a new one there and type it again."
+        );
+        assert_eq!(sentence("done."), "Done.");
+        assert_eq!(sentence(""), ".");
+    }
 }

@@ -1,7 +1,8 @@
 // Two computers of one practice, end to end: the app on the surgery desktop (a real window,
 // WebDriver) and a laptop driven through the `casebook` CLI, both against the real
 // casebook-sync on loopback. The app turns sync on in Settings → Computers; the laptop joins
-// from the recovery key; a client added on the laptop appears in the app's client list
+// from the recovery key; a second laptop is added by code from Settings → Computers, and a new
+// app profile joins by code at its first run (after a wrong and an expired code); a client added on the laptop appears in the app's client list
 // without a click; both show the same four compare words; an email changed on both is kept
 // aside, counted on Today, and resolved in the app.
 //
@@ -9,7 +10,7 @@
 // server at CASEBOOK_E2E_SYNC_URL (scripts/e2e starts one). Skipped when any is missing.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -81,6 +82,51 @@ describe("Two computers of one practice: the app and a laptop", () => {
       timeout: 180_000,
     });
     return JSON.parse(out);
+  }
+
+  /** The second laptop, added by code: its vault folder. */
+  const laptop2 = () => join(laptop, "vault2");
+
+  /**
+   * `casebook --json …` run in the background (it waits on the other computer): its JSON
+   * lines as they come, and its end ({ code, lines }).
+   */
+  function cliInBackground(args, env = {}) {
+    const home = join(laptop, "home");
+    const child = spawn(CLI, ["--json", ...args], {
+      env: {
+        PATH: process.env.PATH,
+        DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS ?? "",
+        HOME: home,
+        XDG_DATA_HOME: join(home, "data"),
+        XDG_CONFIG_HOME: join(home, "config"),
+        XDG_CACHE_HOME: join(home, "cache"),
+        CASEBOOK_PASSPHRASE: LAPTOP_PASSPHRASE,
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    const ended = new Promise((resolve) =>
+      child.on("close", (code) => resolve({ code, out, err, last: lastJson(out) })),
+    );
+    return { child, ended, firstLine: () => out.split("\n")[0] };
+  }
+
+  /** The last JSON value printed (pretty or one per line). */
+  function lastJson(out) {
+    const starts = [...out.matchAll(/^\{/gm)].map((m) => m.index);
+    for (const at of starts.reverse()) {
+      try {
+        return JSON.parse(out.slice(at));
+      } catch {
+        /* a line of several values: try the one before */
+      }
+    }
+    return null;
   }
 
   before(function () {
@@ -346,5 +392,99 @@ describe("Two computers of one practice: the app and a laptop", () => {
     assert.ok(refused, "the revoked laptop could still sync");
     assert.equal(refused.status, 10, `exit ${refused.status}: ${refused.stderr}`);
     assert.match(String(refused.stderr) + String(refused.stdout), /removed from the practice/);
+  });
+
+  it("adds a computer by code from Settings → Computers", async function () {
+    this.timeout(240_000);
+    await click("#nav-settings");
+    await shown("#sync-add-computer", 30_000);
+    await reveal(await $("#pair"));
+    await click("#sync-add-computer");
+    await shown("#pair-code", 30_000);
+    const code = await text("#pair-code");
+    assert.match(code, /^[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{2}$/);
+    assert.match(await text("#pair"), /Valid until \d\d:\d\d/);
+    await screenshot("sync-add-computer-code.png");
+    // The new computer: a second laptop, joining with the code (no recovery key).
+    const joining = cliInBackground(
+      ["sync", "join", "--server", SYNC_URL, "--username", username, "--code", code, "--name", "Home laptop", "--into", laptop2()],
+      { CASEBOOK_SYNC_PASSWORD: SERVER_PASSWORD, CASEBOOK_VAULT: laptop2() },
+    );
+    await shown("#pair-ask-h", 60_000);
+    assert.equal(await text("#pair-ask-h"), "Add “Home laptop”?");
+    assert.match(await text("#pair-words"), /^[a-z]+ [a-z]+ [a-z]+ [a-z]+$/);
+    await screenshot("sync-add-computer-ask.png");
+    await click("#pair-add");
+    const end = await joining.ended;
+    assert.equal(end.code, 0, `sync join --code: ${end.err}`);
+    assert.equal(end.last?.device_name, "Home laptop");
+    await until(
+      async () => (await $$(".sync-device")).length === 3 && /Home laptop/.test(await text("#sync-devices")),
+      "the new computer is listed",
+      60_000,
+    );
+    const names = cli(["client", "list"], { CASEBOOK_VAULT: laptop2() }).map((c) => c.full_name);
+    assert.ok(names.includes(CLIENT_NAME) && names.includes(NEW_CLIENT), `the new computer has the records: ${names}`);
+  });
+
+  it("a new computer joins by code at its first run; a wrong and an expired code are named", async function () {
+    this.timeout(420_000);
+    const pair = (env = {}) =>
+      cliInBackground(["sync", "pair", "--yes"], { CASEBOOK_VAULT: laptop2(), ...env });
+    const codeOf = async (p) => {
+      await until(async () => /"code"/.test(p.firstLine()), "sync pair shows a code", 30_000);
+      return JSON.parse(p.firstLine()).code;
+    };
+
+    await launchFreshProfile("sync-join");
+    await click("#first-run-join");
+    await shown("#join-url", 30_000);
+    await setValue("#join-url", SYNC_URL);
+    await click("#join-check");
+    await shown("#join-username", 30_000);
+    await setValue("#join-username", username);
+    await setValue("#join-name", "Consulting room");
+    await click("#join-keystore-passphrase");
+    await setValue("#join-passphrase", PASSPHRASE);
+    await setValue("#join-passphrase-confirm", PASSPHRASE);
+    await screenshot("join-by-code.png");
+
+    // A wrong code: the other computer cancels it, and this one says so.
+    let offer = pair();
+    const right = await codeOf(offer);
+    const wrong = (right[0] === "2" ? "3" : "2") + right.slice(1);
+    await setValue("#join-password", SERVER_PASSWORD);
+    await setValue("#join-code", wrong);
+    await click("#join-go");
+    await until(async () => /not right/.test(await text("#join-error")), "a wrong code is named", 60_000);
+    await screenshot("join-code-wrong.png");
+    let end = await offer.ended;
+    assert.equal(end.code, 8, `sync pair after a wrong code: ${end.err}`);
+
+    // An expired code.
+    offer = pair({ CASEBOOK_PAIR_SECONDS: "2" });
+    const stale = await codeOf(offer);
+    end = await offer.ended;
+    assert.equal(end.code, 8, `an expired sync pair: ${end.err}`);
+    await setValue("#join-password", SERVER_PASSWORD);
+    await setValue("#join-code", stale);
+    await click("#join-go");
+    await until(async () => /expired/.test(await text("#join-error")), "an expired code is named", 60_000);
+
+    // The right code: both show the same words, the other computer says yes, the records open.
+    offer = pair();
+    const code = await codeOf(offer);
+    await setValue("#join-password", SERVER_PASSWORD);
+    await setValue("#join-code", code.toLowerCase());
+    await click("#join-go");
+    end = await offer.ended;
+    assert.equal(end.code, 0, `sync pair: ${end.err}`);
+    assert.equal(end.last?.added?.device_name, "Consulting room");
+    await shown("#today", 180_000);
+    await openFromClients(CLIENT_NAME);
+    await click("#nav-settings");
+    await shown("#sync-devices", 30_000);
+    assert.match(await text('.sync-device[data-this="true"]'), /Consulting room/);
+    await until(async () => /^[a-z]+ [a-z]+ [a-z]+ [a-z]+$/.test(await text("#sync-compare-words")), "the compare words", 30_000);
   });
 });
