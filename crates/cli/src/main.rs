@@ -49,6 +49,9 @@ enum Command {
     /// Private process notes, kept apart from the clinical record.
     #[command(subcommand, name = "process-note")]
     ProcessNote(cmd::process_note::ProcessNoteCmd),
+    /// The session clock shared by the practice's computers: start, list what runs, end.
+    #[command(subcommand)]
+    Session(cmd::session::SessionCmd),
     /// Record and list outcome measures (PHQ-9, GAD-7, CORE-10).
     #[command(subcommand)]
     Measure(cmd::measure::MeasureCmd),
@@ -132,6 +135,7 @@ fn main() -> ExitCode {
         Command::Appointment(c) => cmd::appointment::run(&g, c),
         Command::Note(c) => cmd::note::run(&g, c),
         Command::ProcessNote(c) => cmd::process_note::run(&g, c),
+        Command::Session(c) => cmd::session::run(&g, c),
         Command::Measure(c) => cmd::measure::run(&g, c),
         Command::Search(a) => cmd::search::run(&g, a),
         Command::Audit(c) => cmd::audit::run(&g, c),

@@ -1000,3 +1000,59 @@ fn a_computer_is_added_by_code_and_wrong_or_expired_codes_fail_embedded() {
 fn a_computer_is_added_by_code_and_wrong_or_expired_codes_fail_scale_out() {
     pair_story(Backend::ScaleOut);
 }
+
+/// One session clock across computers: a session started on the surgery desktop shows as
+/// running on the laptop after a sync, with the desktop's name; ending it on the laptop ends
+/// it on the desktop, audited there as an end made elsewhere.
+fn shared_clock_story(backend: Backend) {
+    let Some(server) = Server::start(backend, None) else {
+        return;
+    };
+    let Practice { a, b, .. } = two_computers(&server);
+    let started = ok_json(&a, &["session", "start", "--minutes", "45"]);
+    assert_eq!(started["this_computer"], true, "{started}");
+    ok_json(&a, &["sync", "now"]);
+    ok_json(&b, &["sync", "now"]);
+    let seen = ok_json(&b, &["session", "status"]);
+    let running = seen["running"].as_array().unwrap();
+    assert_eq!(running.len(), 1, "{seen}");
+    assert_eq!(running[0]["this_computer"], false, "{seen}");
+    assert_eq!(running[0]["computer"], "Surgery desktop", "{seen}");
+    assert_eq!(running[0]["run"], started["run"]);
+
+    let ended = ok_json(&b, &["session", "end"]);
+    assert_eq!(ended["ended"], started["run"]);
+    assert_eq!(
+        ok_json(&b, &["session", "status"])["running"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // Ending it twice is refused, changing nothing.
+    cb(&b)
+        .args(["session", "end", started["run"].as_str().unwrap()])
+        .assert()
+        .code(8);
+    ok_json(&b, &["sync", "now"]);
+    ok_json(&a, &["sync", "now"]);
+    assert_eq!(
+        ok_json(&a, &["session", "status"])["running"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "the desktop still shows the session running"
+    );
+    assert!(b.actions_after(0).iter().any(|t| t == "session.end"));
+}
+
+#[test]
+fn a_session_started_on_one_computer_is_ended_on_the_other_embedded() {
+    shared_clock_story(Backend::Embedded);
+}
+
+#[test]
+fn a_session_started_on_one_computer_is_ended_on_the_other_scale_out() {
+    shared_clock_story(Backend::ScaleOut);
+}

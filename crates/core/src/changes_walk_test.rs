@@ -130,6 +130,10 @@ fn every_write_to_a_synced_table_leaves_a_change() {
         v.extend_retention(code, NaiveDate::from_ymd_opt(2060, 1, 1), "complaint open")
             .unwrap();
     }
+    // A session on the clock, started and ended: shared with the practice's other computers.
+    v.start_session(None, 30).unwrap();
+    let run = v.sessions_running().unwrap().remove(0).run;
+    v.end_shared_session(&run, Utc::now()).unwrap();
     v.set_retention_policy(RetentionPolicy::preset("bacp").unwrap())
         .unwrap();
     v.set_practice_profile(&crate::records::practice::PracticeProfile {

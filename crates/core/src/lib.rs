@@ -75,7 +75,7 @@ pub use records::parse_date;
 pub use records::process_notes::ProcessNote;
 pub use records::risk::{NoteRisk, RiskFlag};
 pub use records::series::{Repeat, SeriesEnd};
-pub use records::sessions::{DayAppointment, ToFinish};
+pub use records::sessions::{DayAppointment, SharedSession, ToFinish};
 pub use recovery::RecoveryKey;
 pub use search::{SearchFilter, SearchHit};
 pub use vault::{Created, Status, Vault, VaultMeta};

@@ -201,6 +201,9 @@ pub const TABLES: &[Table] = &[
         Some("client_code"),
         Some("access_requests"),
     ),
+    // The session clock's runs (times only): a session running on one computer shows on the
+    // others, and ending it on either ends it. Not exported: a timer, not a record.
+    t("session_runs", Clinical, "id", Synced(FieldLww), None, None),
     t(
         "erasure_records",
         Clinical,

@@ -489,6 +489,22 @@ pub(crate) const CLINICAL: &[&str] = &[
     DROP TABLE sync_conflicts;
     ALTER TABLE sync_conflicts_v15 RENAME TO sync_conflicts;
     "#,
+    // v16: one session clock across the practice's computers. Each session started on the
+    // clock is a row here (times and an appointment id, never who): synced, so another
+    // computer shows it running and can end it. The clock itself stays this computer's
+    // (`session-clock.json`).
+    r#"
+    CREATE TABLE session_runs (
+        id TEXT PRIMARY KEY,
+        appointment_id TEXT,
+        started_on TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ends_at TEXT NOT NULL,
+        ended_at TEXT,
+        hlc TEXT NOT NULL, device_id TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX session_runs_by_start ON session_runs(started_at);
+    "#,
 ];
 
 /// The templates' CHECK before and after v12.

@@ -19,6 +19,7 @@ pub mod retention;
 pub mod sar;
 pub mod search;
 pub mod server;
+pub mod session;
 pub mod status;
 pub mod supervision;
 pub mod sync;

@@ -4,14 +4,14 @@
 //! ended, and notes to finish (drafts, and attended sessions with no note).
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::appointments::{Appointment, read};
 use crate::audit::Action;
 use crate::clock::{Running, Slot};
 use crate::error::{CoreError, Result};
-use crate::vault::Vault;
+use crate::vault::{Vault, new_id};
 
 /// A booked session on a day list, with the client's name from the identity store.
 #[derive(Clone, Debug, Serialize)]
@@ -70,6 +70,47 @@ fn with_names(tx: &rusqlite::Connection, ids: Vec<String>) -> Result<Vec<DayAppo
     Ok(out)
 }
 
+/// How long after its start a session still shows as running on another computer (one
+/// started and never ended — a computer switched off mid-session — stops showing then).
+pub const SHARED_HOURS: i64 = 12;
+
+/// A session running on another computer of the practice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SharedSession {
+    /// The run's id (to end it from here).
+    pub run: String,
+    pub appointment_id: Option<String>,
+    /// The id the computer that started it writes its records under.
+    pub started_on: String,
+    /// Started on this computer.
+    pub this_computer: bool,
+    pub started_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// Shares a session starting on this computer's clock with the practice's other computers
+/// (in the start's transaction): a run of this computer left open (the app stopped
+/// mid-session) is closed first.
+fn share_start(
+    cx: &mut crate::vault::Ctx<'_>,
+    appointment_id: Option<&str>,
+    ends_at: DateTime<Utc>,
+) -> Result<()> {
+    let hlc = cx.stamp();
+    cx.tx.execute(
+        "UPDATE session_runs SET ended_at = ?1, hlc = ?2, device_id = ?3
+         WHERE started_on = ?3 AND ended_at IS NULL AND deleted = 0",
+        params![cx.now, hlc, cx.device_id],
+    )?;
+    let hlc = cx.stamp();
+    cx.tx.execute(
+        "INSERT INTO session_runs (id, appointment_id, started_on, started_at, ends_at, hlc, device_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3)",
+        params![new_id(), appointment_id, cx.device_id, cx.now, ends_at, hlc],
+    )?;
+    Ok(())
+}
+
 impl Vault {
     /// Every session starting in `[from, to)`, earliest first, cancelled ones included.
     pub fn schedule(
@@ -106,6 +147,8 @@ impl Vault {
         self.act(Action::SessionStart, |cx| {
             let Some(id) = appointment_id else {
                 cx.detail(format!("ad_hoc minutes={minutes}"));
+                let ends_at = cx.now + chrono::Duration::minutes(i64::from(minutes));
+                share_start(cx, None, ends_at)?;
                 return Ok(None);
             };
             let appt = read(cx.tx, id)?.ok_or_else(|| CoreError::NotFound {
@@ -124,6 +167,7 @@ impl Vault {
             cx.client(&appt.client_code);
             cx.object(id);
             cx.detail("status=attended");
+            share_start(cx, Some(id), appt.ends_at)?;
             read(cx.tx, id)
         })
     }
@@ -140,8 +184,107 @@ impl Vault {
                 cx.object(id);
             }
             cx.detail(format!("minutes={minutes} overrun={overrun}"));
+            let hlc = cx.stamp();
+            cx.tx.execute(
+                "UPDATE session_runs SET ended_at = ?1, hlc = ?2, device_id = ?3
+                 WHERE started_on = ?3 AND ended_at IS NULL AND deleted = 0",
+                params![ended_at, hlc, cx.device_id],
+            )?;
             Ok(())
         })
+    }
+
+    /// The sessions running on the practice's computers (started on a clock, not yet ended
+    /// anywhere) that started in the last [`SHARED_HOURS`] hours, newest first. Times and an
+    /// appointment id only; not audited (the clock's own display).
+    pub fn sessions_running(&self) -> Result<Vec<SharedSession>> {
+        let since = Utc::now() - chrono::Duration::hours(SHARED_HOURS);
+        let me = self.meta.device_id.clone();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, appointment_id, started_on, started_at, ends_at FROM session_runs
+             WHERE ended_at IS NULL AND deleted = 0 AND started_at >= ?1
+             ORDER BY started_at DESC",
+        )?;
+        let rows = stmt
+            .query_map(params![since], |r| {
+                let started_on: String = r.get(2)?;
+                Ok(SharedSession {
+                    run: r.get(0)?,
+                    appointment_id: r.get(1)?,
+                    this_computer: started_on == me,
+                    started_on,
+                    started_at: r.get(3)?,
+                    ends_at: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The newest session running on another computer of the practice, if any.
+    pub fn session_elsewhere(&self) -> Result<Option<SharedSession>> {
+        Ok(self
+            .sessions_running()?
+            .into_iter()
+            .find(|s| !s.this_computer))
+    }
+
+    /// Ends the running session `run` from this computer — usually one running on another
+    /// computer (audited as a session end; that computer's clock stops when the change
+    /// reaches it).
+    pub fn end_shared_session(&mut self, run: &str, ended_at: DateTime<Utc>) -> Result<()> {
+        let run = run.to_string();
+        self.act(Action::SessionEnd, |cx| {
+            let found: Option<(Option<String>, DateTime<Utc>, DateTime<Utc>)> = cx
+                .tx
+                .query_row(
+                    "SELECT appointment_id, started_at, ends_at FROM session_runs
+                     WHERE id = ?1 AND ended_at IS NULL AND deleted = 0",
+                    params![run],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((appointment_id, started_at, ends_at)) = found else {
+                return Err(CoreError::Conflict("that session has already ended".into()));
+            };
+            let hlc = cx.stamp();
+            cx.tx.execute(
+                "UPDATE session_runs SET ended_at = ?2, hlc = ?3, device_id = ?4 WHERE id = ?1",
+                params![run, ended_at, hlc, cx.device_id],
+            )?;
+            if let Some(id) = &appointment_id
+                && let Some(appt) = read(cx.tx, id)?
+            {
+                cx.client(&appt.client_code);
+                cx.object(id);
+            }
+            let minutes = (ended_at - started_at).num_minutes().max(0);
+            let overrun = (ended_at - ends_at).num_minutes().max(0);
+            cx.detail(format!("minutes={minutes} overrun={overrun} elsewhere"));
+            Ok(())
+        })
+    }
+
+    /// When the session this computer started at `started_at` (give or take a minute) was
+    /// ended on another computer: the time it ended, and the computer that ended it. `None`
+    /// while it runs, or when this computer ended it.
+    pub fn own_session_ended_elsewhere(
+        &self,
+        started_at: DateTime<Utc>,
+    ) -> Result<Option<(DateTime<Utc>, String)>> {
+        let from = started_at - chrono::Duration::minutes(1);
+        let to = started_at + chrono::Duration::minutes(1);
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT ended_at, device_id FROM session_runs
+                 WHERE started_on = ?1 AND started_at BETWEEN ?2 AND ?3 AND deleted = 0
+                   AND ended_at IS NOT NULL AND device_id <> ?1
+                 ORDER BY started_at DESC LIMIT 1",
+                params![self.meta.device_id, from, to],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
     }
 
     /// Sessions that ended before `ended_before` and are still marked booked (nobody said
