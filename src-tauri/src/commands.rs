@@ -940,6 +940,25 @@ pub fn ended_at_or_now(
         .unwrap_or(now)
 }
 
+/// "End" on a session running on another computer of the practice: recorded here (audited
+/// as a session end); that computer's clock stops when the change reaches it.
+#[tauri::command]
+pub async fn clock_end_elsewhere(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    run: String,
+) -> UiResult<ClockView> {
+    state.with_vault(|v| {
+        v.end_shared_session(&run, Utc::now())?;
+        Ok(())
+    })?;
+    let mut c = guard(&state.clock);
+    if c.elsewhere.as_ref().is_some_and(|e| e.run == run) {
+        c.elsewhere = None;
+    }
+    Ok(settle(&app, &state, c))
+}
+
 #[tauri::command]
 pub async fn clock_end(
     app: AppHandle,

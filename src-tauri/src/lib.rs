@@ -146,6 +146,7 @@ pub fn run() {
             commands::clock_start,
             commands::clock_extend,
             commands::clock_end,
+            commands::clock_end_elsewhere,
             clock_window::clock_window,
             clock_window::clock_window_close,
             backups::backup_overview,

@@ -1,23 +1,38 @@
 //! The live side of the session clock: each second ([`crate::schedule`] calls [`tick`]) it
 //! advances the core's state machine, sends the reading to the windows (and so to the tray,
 //! which listens), raises desktop notifications, learns the new day's sessions after
-//! midnight, and locks the vault after the idle time. Knows no other job.
+//! midnight, and locks the vault after the idle time. It also keeps the clock shared with the
+//! practice's other computers: a session running on one of them shows here, and this
+//! computer's session ended on another ends here. Knows no other job.
 
 use std::time::Duration as StdDuration;
 
 use casebook_core::ClockReading;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::notices;
-use crate::state::{AppState, ClockState, LockStep, guard};
+use crate::state::{AppState, ClockState, Elsewhere, LockStep, guard};
 
-/// What the windows show: the core's reading plus, while unlocked, who the session is with.
+/// What the windows show: the core's reading plus, while unlocked, who the session is with,
+/// and a session running on another computer of the practice.
 #[derive(Serialize, Clone, Debug)]
 pub struct ClockView {
     #[serde(flatten)]
     pub reading: ClockReading,
+    pub client_code: Option<String>,
+    pub client_name: Option<String>,
+    pub elsewhere: Option<ElsewhereView>,
+}
+
+/// "Session running on Laptop since 10:02".
+#[derive(Serialize, Clone, Debug)]
+pub struct ElsewhereView {
+    pub run: String,
+    pub computer: String,
+    pub started_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
     pub client_code: Option<String>,
     pub client_name: Option<String>,
 }
@@ -28,11 +43,94 @@ pub fn view(state: &AppState, c: &ClockState) -> ClockView {
         .appointment_id
         .as_ref()
         .and_then(|id| c.labels.get(id));
+    let elsewhere = c.elsewhere.as_ref().map(|e| {
+        let label = e.appointment_id.as_ref().and_then(|id| c.labels.get(id));
+        ElsewhereView {
+            run: e.run.clone(),
+            computer: e.computer.clone(),
+            started_at: e.started_at,
+            ends_at: e.ends_at,
+            client_code: label.map(|l| l.client_code.clone()),
+            client_name: label.and_then(|l| l.client_name.clone()),
+        }
+    });
     ClockView {
         client_code: label.map(|l| l.client_code.clone()),
         client_name: label.and_then(|l| l.client_name.clone()),
+        elsewhere,
         reading,
     }
+}
+
+/// How often the records are read for the clock shared with the other computers.
+const SHARED_EVERY: StdDuration = StdDuration::from_secs(2);
+
+/// The clock shared with the practice's other computers (every [`SHARED_EVERY`], while
+/// unlocked and the vault is free): a session running on another computer is shown; this
+/// computer's session, ended on another one, ends here too (recorded there, not again here).
+fn shared_check(app: &AppHandle, state: &AppState) {
+    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    {
+        let mut last = guard(&LAST);
+        if last.is_some_and(|t| t.elapsed() < SHARED_EVERY) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+    }
+    if !state.is_unlocked() {
+        return;
+    }
+    let Some(slot) = state.try_vault_slot() else {
+        return;
+    };
+    let Some(vault) = slot.as_ref() else { return };
+    let running = guard(&state.clock)
+        .clock
+        .running()
+        .filter(|r| !r.unverified)
+        .map(|r| r.started_at);
+    let ended_here = match running {
+        Some(started_at) => vault.own_session_ended_elsewhere(started_at).ok().flatten(),
+        None => None,
+    };
+    let elsewhere = vault.session_elsewhere().ok().flatten();
+    let names = if ended_here.is_some() || elsewhere.is_some() {
+        casebook_sync::practice::device_names(vault)
+    } else {
+        Default::default()
+    };
+    drop(slot);
+    let name_of = |id: &str| {
+        names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| "another computer".into())
+    };
+    let mut c = guard(&state.clock);
+    c.elsewhere = elsewhere.map(|s| Elsewhere {
+        computer: name_of(&s.started_on),
+        run: s.run,
+        appointment_id: s.appointment_id,
+        started_at: s.started_at,
+        ends_at: s.ends_at,
+    });
+    if let Some((ended_at, by)) = ended_here
+        && c.clock.running().is_some()
+    {
+        c.clock.end();
+        if let Err(e) = state.save_clock(&mut c) {
+            notices::show(app, e.message);
+        }
+        let at = ended_at.with_timezone(&chrono::Local).format("%H:%M");
+        notices::show(
+            app,
+            format!("The session was ended on {} at {at}.", name_of(&by)),
+        );
+        let _ = app.emit("day-changed", ());
+    }
+    let v = view(state, &c);
+    drop(c);
+    publish(app, &v);
 }
 
 /// Sends the current reading everywhere it is shown — only when it changed, so an idle app
@@ -88,6 +186,7 @@ pub fn tick(app: &AppHandle) {
     // Keys of a vault locked while a task held it leave memory as soon as it lets go.
     state.drop_if_locked();
     record_deferred_if_free(app, &state);
+    shared_check(app, &state);
 }
 
 /// Starts and ends made while a long task held the vault are recorded once it is free

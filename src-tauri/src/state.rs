@@ -38,6 +38,20 @@ pub struct ClockState {
     pub labels: HashMap<String, Label>,
     /// The local day `upcoming` was loaded for (after midnight it is reloaded).
     pub day: Option<NaiveDate>,
+    /// A session running on another computer of the practice, as last read from the records
+    /// (`session_clock` looks every few seconds while unlocked). Emptied on lock.
+    pub elsewhere: Option<Elsewhere>,
+}
+
+/// A session running on another computer of the practice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Elsewhere {
+    pub run: String,
+    /// That computer's name in the practice's list.
+    pub computer: String,
+    pub appointment_id: Option<String>,
+    pub started_at: chrono::DateTime<Utc>,
+    pub ends_at: chrono::DateTime<Utc>,
 }
 
 pub struct AppState {
@@ -427,7 +441,11 @@ impl AppState {
         self.lock_epoch.fetch_add(1, Ordering::SeqCst);
         self.unlocked.store(false, Ordering::SeqCst);
         *guard(&self.lock_asked) = None;
-        guard(&self.clock).labels.clear();
+        {
+            let mut c = guard(&self.clock);
+            c.labels.clear();
+            c.elsewhere = None;
+        }
         // The calendar preview holds names.
         *guard(&self.calendar.pending) = None;
         *guard(&self.calendar.last_auto) = None;

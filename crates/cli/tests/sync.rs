@@ -986,6 +986,12 @@ fn pair_story(backend: Backend) {
     assert!(listed.contains("Home laptop"), "{listed}");
     let trail = a.actions_after(0);
     assert!(trail.iter().any(|t| t == "sync.pair"), "{trail:?}");
+    // The computer joined by code works as any other: a session started there shows here.
+    ok_json(&c, &["session", "start", "--minutes", "45"]);
+    ok_json(&c, &["sync", "now"]);
+    ok_json(&a, &["sync", "now"]);
+    let running = ok_json(&a, &["session", "status"]);
+    assert_eq!(running["running"][0]["computer"], "Home laptop", "{running}");
     // What the server relayed is gone once used.
     let (code, _) = join_by_code(&server, &user, &typed, &folder.path().join("again"));
     assert_eq!(code, 8, "a used code worked twice");

@@ -427,6 +427,53 @@ describe("Two computers of one practice: the app and a laptop", () => {
     assert.ok(names.includes(CLIENT_NAME) && names.includes(NEW_CLIENT), `the new computer has the records: ${names}`);
   });
 
+  it("one session clock: a session running on either computer shows on the other, and ends from either", async function () {
+    this.timeout(240_000);
+    const onLaptop2 = (args) => cli(args, { CASEBOOK_VAULT: laptop2() });
+    // Started on the new laptop: the desktop's strip shows it, by the laptop's name.
+    onLaptop2(["session", "start", "--minutes", "45"]);
+    onLaptop2(["sync", "now"]);
+    await click("#nav-today");
+    await until(
+      async () => /^Session running on Home laptop since \d\d:\d\d$/i.test(await text("#clock-elsewhere")),
+      "the desktop shows the laptop's session",
+      60_000,
+    );
+    await screenshot("sync-clock-elsewhere.png");
+    // Ended from the desktop: the laptop has no session running after its next sync.
+    await click("#clock-end-elsewhere");
+    await until(async () => /No session running/i.test(await text(".clock")), "the strip is idle again", 20_000);
+    await until(
+      async () => {
+        onLaptop2(["sync", "now"]);
+        return onLaptop2(["session", "status"]).running.length === 0;
+      },
+      "the laptop's session ended",
+      60_000,
+    );
+
+    // Started on the desktop's clock: the laptop sees it running there, ends it, and the
+    // desktop's clock stops by itself.
+    await setValue("#adhoc-minutes", "50");
+    await click("#start-adhoc");
+    await shown("#clock-display", 20_000);
+    let seen = [];
+    await until(
+      async () => {
+        onLaptop2(["sync", "now"]);
+        seen = onLaptop2(["session", "status"]).running;
+        return seen.length === 1;
+      },
+      "the laptop sees the desktop's session",
+      60_000,
+    );
+    assert.equal(seen[0].computer, "Surgery desktop");
+    onLaptop2(["session", "end"]);
+    onLaptop2(["sync", "now"]);
+    await until(async () => !(await present("#clock-display")), "the desktop's clock stops", 60_000);
+    assert.match(await text(".clock"), /No session running/i);
+  });
+
   it("a new computer joins by code at its first run; a wrong and an expired code are named", async function () {
     this.timeout(420_000);
     const pair = (env = {}) =>

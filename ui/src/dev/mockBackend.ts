@@ -1404,6 +1404,10 @@ function clockCommand(cmd: string, a: Args): { value: unknown } | null {
       if (state.clock) log("session.end", state.clock.client_code);
       state.clock = null;
       return { value: clockView() };
+    case "clock_end_elsewhere":
+      // The preview has one computer: nothing runs elsewhere.
+      fail("conflict", "That session has already ended.");
+      return null;
     case "clock_window":
     case "clock_window_close":
       return { value: null };

@@ -242,6 +242,7 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
   ["startSession (ad hoc)", () => api.startSession(null, 50), "clock_start", { appointmentId: null, minutes: 50 }],
   ["startWalkIn", () => api.startWalkIn("C-7KQ2", 50), "clock_start", { code: "C-7KQ2", minutes: 50 }],
   ["extendSession", () => api.extendSession(), "clock_extend", undefined],
+  ["endSessionElsewhere", () => api.endSessionElsewhere("run-1"), "clock_end_elsewhere", { run: "run-1" }],
   ["endSession", () => api.endSession(), "clock_end", undefined],
   ["showClockWindow", () => api.showClockWindow(), "clock_window", undefined],
   ["closeClockWindow", () => api.closeClockWindow(), "clock_window_close", undefined],

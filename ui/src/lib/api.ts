@@ -310,6 +310,17 @@ export interface ClockView {
   buffer_minutes: number;
   /** The gap is shorter than the wanted buffer. */
   gap_short: boolean;
+  /** A session running on another computer of the practice ("Session running on Laptop since 10:02"). */
+  elsewhere?: ClockElsewhere | null;
+}
+
+export interface ClockElsewhere {
+  run: string;
+  computer: string;
+  started_at: string;
+  ends_at: string;
+  client_code: string | null;
+  client_name: string | null;
 }
 
 export interface Today {
@@ -888,6 +899,8 @@ export const api = {
   /** A walk-in: a session for the client `code` starting now, with no booking first. */
   startWalkIn: (code: string, minutes: number | null) => call<ClockView>("clock_start", { code, minutes }),
   extendSession: () => call<ClockView>("clock_extend"),
+  /** Ends a session running on another computer of the practice (its clock stops at its next sync). */
+  endSessionElsewhere: (run: string) => call<ClockView>("clock_end_elsewhere", { run }),
   /** Ends the running session; `endedAtMs` is when End was pressed (the undo delay is not counted). */
   endSession: (endedAtMs?: number) =>
     endedAtMs === undefined ? call<ClockView>("clock_end") : call<ClockView>("clock_end", { endedAtMs }),

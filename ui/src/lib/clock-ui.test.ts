@@ -14,6 +14,7 @@ vi.mock("./api", async (importOriginal) => {
       startSession: vi.fn(),
       extendSession: vi.fn(),
       endSession: vi.fn(),
+      endSessionElsewhere: vi.fn(),
       showClockWindow: vi.fn(),
     },
   };
@@ -243,6 +244,31 @@ describe("the clock strip", () => {
     expect($("#clock-write-note")).toBeNull();
     app.newNoteFor = null;
     app.newNoteSession = null;
+  });
+
+  it("shows a session running on another computer, and ends it from here", async () => {
+    show(ClockStrip);
+    const started = new Date(2026, 11, 4, 10, 2);
+    const ends = new Date(2026, 11, 4, 10, 52);
+    clock.set(
+      idleClock({
+        elsewhere: {
+          run: "run-1",
+          computer: "Laptop",
+          started_at: started.toISOString(),
+          ends_at: ends.toISOString(),
+          client_code: "C-7KQ2",
+          client_name: null,
+        },
+      }),
+    );
+    flushSync();
+    expect(text("#clock-elsewhere")).toBe("Session running on Laptop since 10:02 · C-7KQ2");
+    expect(text(".clock")).not.toContain("No session running");
+    m.endSessionElsewhere.mockResolvedValue(idleClock());
+    await click("#clock-end-elsewhere");
+    expect(m.endSessionElsewhere).toHaveBeenCalledWith("run-1");
+    expect(text(".clock")).toContain("No session running");
   });
 
   it("offers no note after an ad-hoc session with no client", async () => {
