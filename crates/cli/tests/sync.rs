@@ -991,7 +991,10 @@ fn pair_story(backend: Backend) {
     ok_json(&c, &["sync", "now"]);
     ok_json(&a, &["sync", "now"]);
     let running = ok_json(&a, &["session", "status"]);
-    assert_eq!(running["running"][0]["computer"], "Home laptop", "{running}");
+    assert_eq!(
+        running["running"][0]["computer"], "Home laptop",
+        "{running}"
+    );
     // What the server relayed is gone once used.
     let (code, _) = join_by_code(&server, &user, &typed, &folder.path().join("again"));
     assert_eq!(code, 8, "a used code worked twice");

@@ -530,24 +530,32 @@ fn reached(vault: &Vault, state: &SignedState) -> Result<(), SyncError> {
         return Err(SyncError::Pair(PairError::KeyCheck));
     }
     let chains = crate::engine::verified_chains(vault)?.unwrap_or_default();
-    for (device, head) in &state.heads {
+    state_reached(&chains, &state.heads).map_err(SyncError::Alarm)
+}
+
+/// Whether `chains` reach every head of `heads` with the same blob there.
+fn state_reached(
+    chains: &crate::chain::Chains,
+    heads: &BTreeMap<String, HeadRef>,
+) -> Result<(), Alarm> {
+    for (device, head) in heads {
         let have = chains.head(device).map_or(0, |h| h.seq);
         if have < head.seq {
-            return Err(SyncError::Alarm(Alarm::Rollback {
+            return Err(Alarm::Rollback {
                 device: device.clone(),
                 had: head.seq,
                 served: have,
-            }));
+            });
         }
         if let Some((_, _, hash)) = chains
             .verified()
             .find(|(d, s, _)| d == device && *s == head.seq)
             && hash != head.hash
         {
-            return Err(SyncError::Alarm(Alarm::Fork {
+            return Err(Alarm::Fork {
                 device: device.clone(),
                 seq: head.seq,
-            }));
+            });
         }
     }
     Ok(())
@@ -563,4 +571,46 @@ pub fn sign_in(
     device_name: &str,
 ) -> Result<ServerSignIn, SyncError> {
     ServerSignIn::new(url, username, password, totp, device_name).map_err(SyncError::Core)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::Chains;
+
+    fn head(seq: u64, hash: &str) -> HeadRef {
+        HeadRef {
+            seq,
+            hash: hash.into(),
+        }
+    }
+
+    /// The new computer must have reached what the computer that added it had seen: a log
+    /// served shorter is a rollback, a different blob at the same place a fork.
+    #[test]
+    fn the_signed_state_must_be_reached_with_the_same_blobs() {
+        let mut chains = Chains::new("dev-a");
+        chains.record_own(1, "h1");
+        chains.record_own(2, "h2");
+        let signed = |seq, hash: &str| BTreeMap::from([("dev-a".to_string(), head(seq, hash))]);
+        assert_eq!(state_reached(&chains, &signed(2, "h2")), Ok(()));
+        assert_eq!(state_reached(&chains, &signed(1, "h1")), Ok(()));
+        assert!(matches!(
+            state_reached(&chains, &signed(3, "h3")),
+            Err(Alarm::Rollback {
+                had: 3,
+                served: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            state_reached(&chains, &signed(2, "other")),
+            Err(Alarm::Fork { seq: 2, .. })
+        ));
+        let unseen = BTreeMap::from([("dev-b".to_string(), head(1, "x"))]);
+        assert!(matches!(
+            state_reached(&chains, &unseen),
+            Err(Alarm::Rollback { served: 0, .. })
+        ));
+    }
 }

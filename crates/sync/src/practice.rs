@@ -942,8 +942,14 @@ pub fn finish(vault: &mut Vault, exchanged: Exchanged) -> Result<Report, SyncErr
             let json = serde_json::to_string(&entries).map_err(|_| corrupt("device list"))?;
             vault.sync_put(&[(LIST, &json)])?;
         }
-        Engine::load(vault, &begun.account, &begun.me, &begun.key, &keys, &list)?
-            .absorb(inbound, begun.sealed)
+        let report = Engine::load(vault, &begun.account, &begun.me, &begun.key, &keys, &list)?
+            .absorb(inbound, begun.sealed)?;
+        // A computer joined by code must reach the state the computer that added it signed:
+        // checked once nothing is left to fetch (a no-op for every other computer).
+        if report.remaining == 0 {
+            crate::adding::check_reached(vault)?;
+        }
+        Ok(report)
     })();
     remember(vault, result)
 }
