@@ -293,14 +293,16 @@ pub async fn client_file(
     quiet: Option<bool>,
 ) -> UiResult<ClientFile> {
     let code = ClientCode::parse(&code)?;
+    // One transaction: each part audited as before, the trail synced to disk once.
     let read = |v: &mut Vault| {
+        let f = v.client_file(&code)?;
         Ok(ClientFile {
-            client: v.client(&code)?,
-            appointments: v.appointments(&code)?,
-            notes: v.notes(&code)?,
-            process_notes: v.process_notes(&code)?,
-            measures: v.measures(&code)?,
-            risk: v.risk_flag(&code)?,
+            client: f.client,
+            appointments: f.appointments,
+            notes: f.notes,
+            process_notes: f.process_notes,
+            measures: f.measures,
+            risk: f.risk,
         })
     };
     // `quiet`: the open file refreshing after another computer's changes (no activity: the

@@ -68,7 +68,9 @@ pub use keystore::KeyStoreKind;
 pub use preferences::Preferences;
 pub use records::appointments::{Appointment, AppointmentMove, AppointmentStatus, CancelledBy};
 pub use records::caseload::CaseloadEntry;
-pub use records::clients::{Client, ClientCode, ClientIdentity, ClientStatus, ClientSummary};
+pub use records::clients::{
+    Client, ClientCode, ClientFileParts, ClientIdentity, ClientStatus, ClientSummary,
+};
 pub use records::measures::{Instrument, OutcomeMeasure, Score};
 pub use records::notes::{Addendum, NoteStatus, NoteTemplate, SessionNote};
 pub use records::parse_date;

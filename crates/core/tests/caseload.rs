@@ -122,3 +122,64 @@ fn giving_back_the_page_cache_loses_nothing() {
             .any(|x| x.code == c.code)
     );
 }
+
+/// The client's whole file in one read: the same parts as reading them one by one, and the
+/// same audit entries (each part its own, naming the client), written in one transaction.
+#[test]
+fn a_client_file_read_at_once_is_what_the_parts_say_and_audited_as_each_part() {
+    let (_dir, mut v, codes) = practice::with_clients(&["Ada Example"]);
+    let ada = &codes[0];
+    let start = Utc::now() + Duration::days(1);
+    v.add_appointment(ada, start, start + Duration::minutes(50))
+        .unwrap();
+    v.add_note(
+        ada,
+        NoteTemplate::Free,
+        &[("text".into(), "first".into())],
+        None,
+    )
+    .unwrap();
+    v.add_process_note(ada, "my reaction").unwrap();
+    let one_by_one = (
+        v.client(ada).unwrap(),
+        v.appointments(ada).unwrap(),
+        v.notes(ada).unwrap(),
+        v.process_notes(ada).unwrap(),
+        v.measures(ada).unwrap(),
+        v.risk_flag(ada).unwrap(),
+    );
+    let before = v.audit_entries(&AuditFilter::default()).unwrap().len();
+    let f = v.client_file(ada).unwrap();
+    assert_eq!(f.client.code, one_by_one.0.code);
+    assert_eq!(f.appointments.len(), 1);
+    assert_eq!(f.appointments[0].id, one_by_one.1[0].id);
+    assert_eq!(f.notes.len(), one_by_one.2.len());
+    assert_eq!(f.process_notes[0].text, one_by_one.3[0].text);
+    assert_eq!(
+        (f.measures.len(), f.risk.is_some()),
+        (0, one_by_one.5.is_some())
+    );
+    let after = v.audit_entries(&AuditFilter::default()).unwrap();
+    // (Listing the trail is itself audited: that entry is left out.)
+    let read: Vec<_> = after[before..]
+        .iter()
+        .filter(|e| e.action != "audit.list")
+        .collect();
+    let mut actions: Vec<_> = read.iter().map(|e| e.action.as_str()).collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "appointment.list",
+            "client.read",
+            "measure.list",
+            "note.list",
+            "note.list",
+            "process_note.list"
+        ]
+    );
+    assert!(
+        read.iter()
+            .all(|e| e.client_code.as_deref() == Some(ada.as_str()))
+    );
+}

@@ -327,21 +327,29 @@ impl Vault {
     /// A client's sessions, oldest first.
     pub fn appointments(&mut self, code: &ClientCode) -> Result<Vec<Appointment>> {
         self.act(Action::AppointmentList, |cx| {
-            require_client(cx.tx, code.as_str())?;
-            cx.client(code.as_str());
-            let mut stmt = cx.tx.prepare(
-                "SELECT id FROM appointments WHERE client_code = ?1 AND deleted = 0 ORDER BY starts_at",
-            )?;
-            let ids = stmt
-                .query_map([code.as_str()], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                out.extend(read(cx.tx, &id)?);
-            }
-            cx.detail(format!("count={}", out.len()));
-            Ok(out)
+            Self::appointments_in(cx, code)
         })
+    }
+
+    /// [`Self::appointments`] inside another action (its audit target left filled in).
+    pub(crate) fn appointments_in(
+        cx: &mut crate::vault::Ctx<'_>,
+        code: &ClientCode,
+    ) -> Result<Vec<Appointment>> {
+        require_client(cx.tx, code.as_str())?;
+        cx.client(code.as_str());
+        let mut stmt = cx.tx.prepare(
+            "SELECT id FROM appointments WHERE client_code = ?1 AND deleted = 0 ORDER BY starts_at",
+        )?;
+        let ids = stmt
+            .query_map([code.as_str()], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(read(cx.tx, &id)?);
+        }
+        cx.detail(format!("count={}", out.len()));
+        Ok(out)
     }
 
     /// Records what became of a session: attended, did not attend, cancelled (any kind,

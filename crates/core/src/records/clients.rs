@@ -403,6 +403,17 @@ pub(crate) fn insert_client(cx: &mut Ctx<'_>, identity: &ClientIdentity) -> Resu
     Ok(code)
 }
 
+/// A client's whole file ([`Vault::client_file`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientFileParts {
+    pub client: Client,
+    pub appointments: Vec<super::appointments::Appointment>,
+    pub notes: Vec<super::notes::SessionNote>,
+    pub process_notes: Vec<super::process_notes::ProcessNote>,
+    pub measures: Vec<super::measures::OutcomeMeasure>,
+    pub risk: Option<super::risk::RiskFlag>,
+}
+
 impl Vault {
     /// Adds a client: a new random code in the clinical store, their identity in the identity store.
     pub fn add_client(&mut self, identity: ClientIdentity) -> Result<Client> {
@@ -434,6 +445,35 @@ impl Vault {
         self.act(Action::ClientRead, |cx| {
             cx.client(code.as_str());
             read_client(cx.tx, code)
+        })
+    }
+
+    /// A client's whole file as the app's client screen shows it — the record, sessions,
+    /// notes, process notes, measures and the risk flag — read in one transaction: each part
+    /// still has its own audit entry (as if read one by one), but the trail is written and
+    /// synced to disk once, not six times.
+    pub fn client_file(&mut self, code: &ClientCode) -> Result<ClientFileParts> {
+        self.act(Action::ClientRead, |cx| {
+            let appointments = Self::appointments_in(cx, code)?;
+            cx.also(Action::AppointmentList);
+            let notes = Self::notes_in(cx, code)?;
+            cx.also(Action::NoteList);
+            let process_notes = Self::process_notes_in(cx, code)?;
+            cx.also(Action::ProcessNoteList);
+            let measures = Self::measures_in(cx, code)?;
+            cx.also(Action::MeasureList);
+            let risk = Self::risk_flag_in(cx, code)?;
+            cx.also(Action::NoteList);
+            cx.client(code.as_str());
+            let client = read_client(cx.tx, code)?;
+            Ok(ClientFileParts {
+                client,
+                appointments,
+                notes,
+                process_notes,
+                measures,
+                risk,
+            })
         })
     }
 

@@ -271,43 +271,48 @@ impl Vault {
 
     /// A client's questionnaires, oldest first.
     pub fn measures(&mut self, code: &ClientCode) -> Result<Vec<OutcomeMeasure>> {
-        self.act(Action::MeasureList, |cx| {
-            require_client(cx.tx, code.as_str())?;
-            cx.client(code.as_str());
-            let mut stmt = cx.tx.prepare(
-                "SELECT id, instrument, items, taken_at FROM outcome_measures
+        self.act(Action::MeasureList, |cx| Self::measures_in(cx, code))
+    }
+
+    /// [`Self::measures`] inside another action (its audit target left filled in).
+    pub(crate) fn measures_in(
+        cx: &mut crate::vault::Ctx<'_>,
+        code: &ClientCode,
+    ) -> Result<Vec<OutcomeMeasure>> {
+        require_client(cx.tx, code.as_str())?;
+        cx.client(code.as_str());
+        let mut stmt = cx.tx.prepare(
+            "SELECT id, instrument, items, taken_at FROM outcome_measures
                  WHERE client_code = ?1 AND deleted = 0 ORDER BY taken_at, id",
-            )?;
-            let rows = stmt
-                .query_map([code.as_str()], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get(3)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut out = Vec::with_capacity(rows.len());
-            for (id, instrument, items, taken_at) in rows {
-                let instrument = Instrument::parse(&instrument)?;
-                let items: Vec<Option<u8>> = serde_json::from_str(&items).map_err(|_| {
-                    CoreError::Corrupt(format!("measure {id} has unreadable items"))
-                })?;
-                // Recomputed from the items, so a change to scoring rules applies everywhere.
-                let score = score(instrument, &items)?;
-                out.push(OutcomeMeasure {
-                    id,
-                    client_code: code.to_string(),
-                    instrument,
-                    items,
-                    score,
-                    taken_at,
-                });
-            }
-            cx.detail(format!("count={}", out.len()));
-            Ok(out)
-        })
+        )?;
+        let rows = stmt
+            .query_map([code.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, instrument, items, taken_at) in rows {
+            let instrument = Instrument::parse(&instrument)?;
+            let items: Vec<Option<u8>> = serde_json::from_str(&items)
+                .map_err(|_| CoreError::Corrupt(format!("measure {id} has unreadable items")))?;
+            // Recomputed from the items, so a change to scoring rules applies everywhere.
+            let score = score(instrument, &items)?;
+            out.push(OutcomeMeasure {
+                id,
+                client_code: code.to_string(),
+                instrument,
+                items,
+                score,
+                taken_at,
+            });
+        }
+        cx.detail(format!("count={}", out.len()));
+        Ok(out)
     }
 }
 

@@ -400,18 +400,27 @@ impl Vault {
 
     /// A client's notes with their addenda, oldest first. Audited as a read of the client's notes.
     pub fn notes(&mut self, code: &ClientCode) -> Result<Vec<SessionNote>> {
-        self.act(Action::NoteList, |cx| {
-            require_client(cx.tx, code.as_str())?;
-            cx.client(code.as_str());
-            let mut stmt = cx.tx.prepare(
+        self.act(Action::NoteList, |cx| Self::notes_in(cx, code))
+    }
+
+    /// [`Self::notes`] inside another action (its audit target left filled in).
+    pub(crate) fn notes_in(
+        cx: &mut crate::vault::Ctx<'_>,
+        code: &ClientCode,
+    ) -> Result<Vec<SessionNote>> {
+        require_client(cx.tx, code.as_str())?;
+        cx.client(code.as_str());
+        let mut stmt = cx.tx.prepare(
                 "SELECT id FROM session_notes WHERE client_code = ?1 AND deleted = 0 ORDER BY created_at, id",
             )?;
-            let ids = stmt
-                .query_map([code.as_str()], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let notes = ids.iter().map(|id| read_note(cx.tx, id)).collect::<Result<Vec<_>>>()?;
-            cx.detail(format!("count={}", notes.len()));
-            Ok(notes)
-        })
+        let ids = stmt
+            .query_map([code.as_str()], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let notes = ids
+            .iter()
+            .map(|id| read_note(cx.tx, id))
+            .collect::<Result<Vec<_>>>()?;
+        cx.detail(format!("count={}", notes.len()));
+        Ok(notes)
     }
 }

@@ -43,24 +43,32 @@ impl Vault {
     /// A client's process notes, oldest first. Audited as a read.
     pub fn process_notes(&mut self, code: &ClientCode) -> Result<Vec<ProcessNote>> {
         self.act(Action::ProcessNoteList, |cx| {
-            require_client(cx.tx, code.as_str())?;
-            cx.client(code.as_str());
-            let mut stmt = cx.tx.prepare(
-                "SELECT id, client_code, text, created_at FROM process_notes
-                 WHERE client_code = ?1 AND deleted = 0 ORDER BY created_at, id",
-            )?;
-            let list = stmt
-                .query_map([code.as_str()], |r| {
-                    Ok(ProcessNote {
-                        id: r.get(0)?,
-                        client_code: r.get(1)?,
-                        text: r.get(2)?,
-                        created_at: r.get(3)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            cx.detail(format!("count={}", list.len()));
-            Ok(list)
+            Self::process_notes_in(cx, code)
         })
+    }
+
+    /// [`Self::process_notes`] inside another action (its audit target left filled in).
+    pub(crate) fn process_notes_in(
+        cx: &mut crate::vault::Ctx<'_>,
+        code: &ClientCode,
+    ) -> Result<Vec<ProcessNote>> {
+        require_client(cx.tx, code.as_str())?;
+        cx.client(code.as_str());
+        let mut stmt = cx.tx.prepare(
+            "SELECT id, client_code, text, created_at FROM process_notes
+                 WHERE client_code = ?1 AND deleted = 0 ORDER BY created_at, id",
+        )?;
+        let list = stmt
+            .query_map([code.as_str()], |r| {
+                Ok(ProcessNote {
+                    id: r.get(0)?,
+                    client_code: r.get(1)?,
+                    text: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        cx.detail(format!("count={}", list.len()));
+        Ok(list)
     }
 }

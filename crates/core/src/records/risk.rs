@@ -117,14 +117,20 @@ impl Vault {
 
     /// The client's current risk or safeguarding flag, if any (see [`current`]).
     pub fn risk_flag(&mut self, code: &super::clients::ClientCode) -> Result<Option<RiskFlag>> {
-        self.act(Action::NoteList, |cx| {
-            cx.client(code.as_str());
-            let flag = current(cx.tx, code.as_str())?;
-            cx.detail(format!(
-                "risk={}",
-                if flag.is_some() { "flagged" } else { "none" }
-            ));
-            Ok(flag)
-        })
+        self.act(Action::NoteList, |cx| Self::risk_flag_in(cx, code))
+    }
+
+    /// [`Self::risk_flag`] inside another action (its audit target left filled in).
+    pub(crate) fn risk_flag_in(
+        cx: &mut crate::vault::Ctx<'_>,
+        code: &super::clients::ClientCode,
+    ) -> Result<Option<RiskFlag>> {
+        cx.client(code.as_str());
+        let flag = current(cx.tx, code.as_str())?;
+        cx.detail(format!(
+            "risk={}",
+            if flag.is_some() { "flagged" } else { "none" }
+        ));
+        Ok(flag)
     }
 }
