@@ -99,3 +99,58 @@ fn a_booked_session_is_started_attended_and_ended_with_audit_entries() {
     assert!(vault.start_session(Some("no-such-id"), 0).is_err());
     vault.verify_audit().unwrap();
 }
+
+/// The clock shared with the practice's other computers: a started session is listed as
+/// running here (this computer's), an end closes it, ending it twice is refused — and an
+/// erased client's booked session leaves no run behind.
+#[test]
+fn a_shared_run_opens_and_closes_and_goes_with_its_clients_erasure() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = Vault::init(
+        &dir.path().join("vault"),
+        Some("correct horse battery staple"),
+    )
+    .unwrap()
+    .vault;
+    let client = vault
+        .add_client(ClientIdentity {
+            full_name: "Ada Example".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let now = Utc::now();
+    let booked = vault
+        .add_appointment(&client.code, now, now + Duration::minutes(50))
+        .unwrap();
+    vault.start_session(Some(&booked.id), 0).unwrap();
+    let running = vault.sessions_running().unwrap();
+    assert_eq!(running.len(), 1);
+    assert!(running[0].this_computer);
+    assert_eq!(
+        running[0].appointment_id.as_deref(),
+        Some(booked.id.as_str())
+    );
+    assert_eq!(vault.session_elsewhere().unwrap(), None, "it runs here");
+    let run = running[0].run.clone();
+    vault.end_shared_session(&run, Utc::now()).unwrap();
+    assert!(vault.sessions_running().unwrap().is_empty());
+    assert!(vault.end_shared_session(&run, Utc::now()).is_err());
+    // Ended here: not "ended elsewhere".
+    assert_eq!(
+        vault
+            .own_session_ended_elsewhere(running[0].started_at)
+            .unwrap(),
+        None
+    );
+
+    // A new booked session for the client, running, then the client is erased.
+    vault.start_session(Some(&booked.id), 0).unwrap();
+    assert_eq!(vault.sessions_running().unwrap().len(), 1);
+    vault
+        .erase_client(&client.code, "client asked", true)
+        .unwrap();
+    assert!(
+        vault.sessions_running().unwrap().is_empty(),
+        "the run outlived the erasure"
+    );
+}

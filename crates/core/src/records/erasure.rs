@@ -77,6 +77,13 @@ pub(crate) fn erase_rows(tx: &rusqlite::Transaction<'_>, code: &str) -> Result<(
          SELECT calendar_key FROM appointments WHERE client_code = ?1 AND calendar_key IS NOT NULL",
         [code],
     )?;
+    // The session clock's runs of the client's booked sessions (times and an appointment id,
+    // no code): they go too, while the appointments still say whose they were.
+    tx.execute(
+        "DELETE FROM session_runs WHERE appointment_id IN
+           (SELECT id FROM appointments WHERE client_code = ?1)",
+        [code],
+    )?;
     // Every table the registry says goes with the client, children before parents (the
     // search index included: it runs with FTS5's secure-delete, schema v4, so the terms go
     // with the rows). Deletes are captured for sync by the tables' triggers.
