@@ -101,10 +101,8 @@ pub async fn pair_start(app: AppHandle) -> UiResult<PairOffer> {
             code: invitation.code(),
             expires_at: invitation.expires_at(),
         };
-        let pending = app.state::<PendingPairing>();
-        if let Some(old) = lock(&pending.invitation).replace(invitation) {
-            drop(old);
-        }
+        // One offer at a time: a new one replaces any earlier (publish removed its messages).
+        *lock(&app.state::<PendingPairing>().invitation) = Some(invitation);
         Ok(offer)
     })
     .await

@@ -262,11 +262,10 @@ impl Invitation {
     }
 
     /// The answer "no": the new computer is told, and the offer is gone.
-    pub fn decline(mut self) -> Result<(), SyncError> {
+    pub fn decline(self) -> Result<(), SyncError> {
         let answer = self.inviter.decline()?;
         put(&self.client, ANSWER_OBJECT, pairing::encode(&answer))?;
         remove(&self.client, &[OFFER_OBJECT, REPLY_OBJECT]);
-        self.proposal = None;
         Ok(())
     }
 
@@ -481,11 +480,6 @@ impl Responded {
 }
 
 impl Received {
-    /// The state the other computer signed: what the new one must reach.
-    pub fn state(&self) -> &SignedState {
-        &self.state
-    }
-
     /// After the restore: keeps this computer's signing key in the new vault (the key the
     /// other computer listed it under), so turning sync on finds itself in the list, and the
     /// state the other computer signed, for [`check_reached`] once caught up (a join killed

@@ -284,27 +284,24 @@ fn derive(shared: &[u8], transcript: [u8; 32]) -> Derived {
     }
 }
 
-fn mac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+/// HMAC-SHA-256 under `key` over `parts`, each length-prefixed.
+fn hmac_over(key: &[u8; 32], parts: &[&[u8]]) -> Hmac<Sha256> {
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
     for p in parts {
         m.update(&(p.len() as u64).to_be_bytes());
         m.update(p);
     }
-    m.finalize().into_bytes().into()
+    m
+}
+
+fn mac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+    hmac_over(key, parts).finalize().into_bytes().into()
 }
 
 fn mac_ok(key: &[u8; 32], parts: &[&[u8]], claimed_hex: &str) -> bool {
-    let Ok(claimed) = hex::decode(claimed_hex) else {
-        return false;
-    };
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
-    for p in parts {
-        m.update(&(p.len() as u64).to_be_bytes());
-        m.update(p);
-    }
-    m.verify_slice(&claimed).is_ok()
+    hex::decode(claimed_hex)
+        .is_ok_and(|claimed| hmac_over(key, parts).verify_slice(&claimed).is_ok())
 }
 
 /// Seals `plain` under `key` (a fresh random nonce in front).

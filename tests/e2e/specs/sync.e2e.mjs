@@ -62,21 +62,26 @@ describe("Two computers of one practice: the app and a laptop", () => {
   /** The laptop: a folder of its own for HOME and its vault. */
   let laptop = "";
 
+  /** The CLI computers' environment: a HOME of their own, the laptop's vault unless `env` says another. */
+  function laptopEnv(env = {}) {
+    const home = join(laptop, "home");
+    return {
+      PATH: process.env.PATH,
+      DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS ?? "",
+      HOME: home,
+      XDG_DATA_HOME: join(home, "data"),
+      XDG_CONFIG_HOME: join(home, "config"),
+      XDG_CACHE_HOME: join(home, "cache"),
+      CASEBOOK_VAULT: join(laptop, "vault"),
+      CASEBOOK_PASSPHRASE: LAPTOP_PASSPHRASE,
+      ...env,
+    };
+  }
+
   /** `casebook --json …` on the laptop's vault (its keys in a passphrase file); its JSON. */
   function cli(args, env = {}) {
-    const home = join(laptop, "home");
     const out = execFileSync(CLI, ["--json", ...args], {
-      env: {
-        PATH: process.env.PATH,
-        DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS ?? "",
-        HOME: home,
-        XDG_DATA_HOME: join(home, "data"),
-        XDG_CONFIG_HOME: join(home, "config"),
-        XDG_CACHE_HOME: join(home, "cache"),
-        CASEBOOK_VAULT: join(laptop, "vault"),
-        CASEBOOK_PASSPHRASE: LAPTOP_PASSPHRASE,
-        ...env,
-      },
+      env: laptopEnv(env),
       input: "",
       encoding: "utf8",
       timeout: 180_000,
@@ -88,22 +93,12 @@ describe("Two computers of one practice: the app and a laptop", () => {
   const laptop2 = () => join(laptop, "vault2");
 
   /**
-   * `casebook --json …` run in the background (it waits on the other computer): its JSON
-   * lines as they come, and its end ({ code, lines }).
+   * `casebook --json …` run in the background (it waits on the other computer): its first
+   * output line so far (`firstLine()`), and its end (`ended`: { code, out, err, last }).
    */
   function cliInBackground(args, env = {}) {
-    const home = join(laptop, "home");
     const child = spawn(CLI, ["--json", ...args], {
-      env: {
-        PATH: process.env.PATH,
-        DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS ?? "",
-        HOME: home,
-        XDG_DATA_HOME: join(home, "data"),
-        XDG_CONFIG_HOME: join(home, "config"),
-        XDG_CACHE_HOME: join(home, "cache"),
-        CASEBOOK_PASSPHRASE: LAPTOP_PASSPHRASE,
-        ...env,
-      },
+      env: laptopEnv(env),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
