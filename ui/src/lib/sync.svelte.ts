@@ -16,13 +16,20 @@ class SyncView {
   words = $state("");
   /** Whether a screen showing the words is open: runs read them too. */
   private wordsShown = 0;
+  /** Counts reads, so an older answer arriving late cannot overwrite a newer one. */
+  private reads = 0;
 
   /** Reads the overview again (no network); quiet when locked or outside the app. */
   async refresh(): Promise<void> {
+    const read = ++this.reads;
+    // Asked with or without the words: an answer read without them never blanks the words a
+    // screen opened meanwhile is showing.
+    const withWords = this.wordsShown > 0;
     try {
-      const o = await api.syncOverview(this.wordsShown > 0);
+      const o = await api.syncOverview(withWords);
+      if (read !== this.reads) return; // a newer read was asked for; its answer counts
       this.overview = o;
-      if (this.wordsShown > 0) this.words = o.compare_words;
+      if (withWords && this.wordsShown > 0) this.words = o.compare_words;
     } catch {
       /* locked, or not in the desktop shell: the strip stays as it was */
     }
@@ -30,6 +37,7 @@ class SyncView {
 
   /** An overview a command returned (turning sync on, renaming, removing): with its words. */
   took(o: SyncOverview): void {
+    this.reads++; // newer than any read still on its way
     this.overview = o;
     if (this.wordsShown > 0) this.words = o.compare_words;
   }
