@@ -14,7 +14,7 @@ use casebook_sync::engine::{RemoteError, SyncError};
 use casebook_sync::pairing::{self, Code, PairError};
 use casebook_sync::practice;
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 use zeroize::Zeroizing;
 
 use crate::error::{UiError, UiResult};
@@ -264,22 +264,17 @@ pub async fn join_cancel(app: AppHandle) -> UiResult<()> {
 pub struct Joined {
     clients: i64,
     notes: i64,
-    /// Change batches from the other computers applied after the backup.
-    received: usize,
-}
-
-#[derive(Clone, Serialize)]
-struct ProgressEvent {
-    stage: &'static str,
-    done: u64,
-    total: u64,
+    /// The records open read-only while the other computers' changes since the backup are
+    /// fetched (background sync does it, with progress in the strip).
+    catching_up: bool,
 }
 
 /// After the yes: the newest off-site backup restored with the keys handed over (every check
-/// of a restore), sync turned on under the entry the other computer signed, every computer's
-/// changes since fetched — with progress — and the state the other computer signed reached;
-/// then the records open. Before the vault is put in place nothing of the practice is written;
-/// a failure after leaves a vault that finishes joining at its next sync.
+/// of a restore), and sync turned on under the entry the other computer signed; then the
+/// records open at once, read-only, while background sync fetches every computer's changes
+/// since the backup and checks that the state the other computer signed is reached
+/// ([`crate::background_sync`]). Before the vault is put in place nothing of the practice is
+/// written; a failure after leaves a vault that finishes joining at its next sync.
 #[tauri::command]
 pub async fn join_finish(
     app: AppHandle,
@@ -310,30 +305,13 @@ pub async fn join_finish(
         received.keep(&mut vault).map_err(ui_error)?;
         guard.take();
         drop(guard);
-        // Sync on, and the catch-up, before the records open (nothing else uses the vault
-        // yet: no other command waits on it).
-        let joined = (|| {
-            practice::enable(&mut vault)?;
-            let report = practice::catch_up(&mut vault, |done, total| {
-                let _ = app.emit(
-                    "offsite-progress",
-                    ProgressEvent {
-                        stage: "catch-up",
-                        done,
-                        total,
-                    },
-                );
-            })?;
-            adding::check_reached(&mut vault)
-                .map_err(|e| practice::note_failure(&mut vault, e))?;
-            Ok::<_, SyncError>(report)
-        })();
+        let enabled = practice::enable(&mut vault);
         let counts = &restored.manifest.counts;
-        let out = match joined {
-            Ok(report) => Ok(Joined {
+        let out = match enabled {
+            Ok(_) => Ok(Joined {
                 clients: counts.clients,
                 notes: counts.session_notes,
-                received: report.received,
+                catching_up: true,
             }),
             // The records are here and checked: they open, and say what did not finish.
             Err(e) => Err(UiError {
@@ -344,6 +322,7 @@ pub async fn join_finish(
                 ),
             }),
         };
+        // Opened as after an unlock: held read-only while it catches up.
         crate::backups::offsite::install_restored(app, state, vault, epoch)?;
         out
     })

@@ -11,6 +11,13 @@
 //!
 //! Each run is reported to the window as a `sync-ran` event (counts and a worded error only:
 //! never a name or a note), so screens can refresh when other computers' changes arrive.
+//!
+//! **A computer joined by code catches up here.** Its records open as soon as the restored
+//! backup is in, held read-only ([`Vault::set_catching_up`], set at unlock by
+//! `AppState::after_unlock`) while the runs fetch the other computers' changes since, a
+//! step at a time with progress, one run after another. The hold is lifted when a run has
+//! reached the state the computer that added it signed — or when a run fails (offline, an
+//! alarm): the strip then says why, and the therapist is not kept from their records.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,8 +25,8 @@ use std::time::Duration;
 
 use casebook_core::Vault;
 use casebook_sync::engine::{RemoteError, Report, SyncError};
-use casebook_sync::practice;
 use casebook_sync::watch::{Timing, Waiter, Wake};
+use casebook_sync::{adding, practice};
 use serde::Serialize;
 
 use crate::state::AppState;
@@ -43,6 +50,16 @@ pub struct SyncRan {
     pub offline: bool,
     /// This computer was removed from the practice's computers.
     pub revoked: bool,
+    /// Still catching up after joining (the records read-only): change batches fetched so
+    /// far, and of how many.
+    pub catching_up: Option<CatchUp>,
+}
+
+/// A joined computer's catch-up so far, in change batches (blobs).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct CatchUp {
+    pub done: u64,
+    pub total: u64,
 }
 
 impl SyncRan {
@@ -59,6 +76,7 @@ impl SyncRan {
                 alarm_words: None,
                 offline: false,
                 revoked: false,
+                catching_up: None,
             },
             Err(e) => SyncRan {
                 wake,
@@ -82,6 +100,7 @@ impl SyncRan {
                 },
                 offline: matches!(e, SyncError::Remote(RemoteError::Unreachable(_))),
                 revoked: matches!(e, SyncError::Remote(RemoteError::Revoked)),
+                catching_up: None,
             },
         }
     }
@@ -94,23 +113,57 @@ fn with_open_vault<T>(state: &AppState, f: impl FnOnce(&mut Vault) -> T) -> Opti
 }
 
 /// One run, the vault held only for its first and last steps. `None` when the records are
-/// locked (before or during the run) or sync is not on for this computer.
+/// locked (before or during the run) or sync is not on for this computer. While the records
+/// are held read-only after a join, the run fetches one step of the catch-up, and lifts the
+/// hold once caught up (or failed: see the module's notes).
 pub fn run_once(state: &AppState) -> Option<Result<Report, SyncError>> {
     let begun = with_open_vault(state, |vault| -> Option<Result<_, SyncError>> {
+        let step = vault.catching_up().unwrap_or(false);
         match practice::is_on(vault) {
             Ok(false) => None,
-            Ok(true) => Some(practice::begin(vault).map_err(|e| practice::note_failure(vault, e))),
+            Ok(true) => Some(
+                practice::begin(vault)
+                    .map(|b| if step { b.in_steps() } else { b })
+                    .map_err(|e| practice::note_failure(vault, e)),
+            ),
             Err(e) => Some(Err(e)),
         }
     })??;
     let begun = match begun {
         Ok(b) => b,
-        Err(e) => return Some(Err(e)),
+        Err(e) => return Some(Err(lift_hold(state, e))),
     };
     let exchanged = begun.exchange();
     // Locked while the server was being talked to: what came back is dropped unapplied, and
     // the blobs sent are sent again (the same bytes, which the server accepts) next time.
-    with_open_vault(state, |vault| practice::finish(vault, exchanged))
+    with_open_vault(state, |vault| {
+        let result = practice::finish(vault, exchanged);
+        if vault.catching_up().unwrap_or(false)
+            && (result.is_err() || !adding::joining(vault).unwrap_or(false))
+        {
+            let _ = vault.set_catching_up(false);
+        }
+        result
+    })
+}
+
+/// A run that could not begin (offline, refused) ends a join's read-only hold: the strip
+/// says why, and the records are not kept from the therapist meanwhile.
+fn lift_hold(state: &AppState, e: SyncError) -> SyncError {
+    if matches!(e, SyncError::Remote(RemoteError::Busy)) {
+        return e; // another run has the vault's sync for a moment: not a failure
+    }
+    with_open_vault(state, |vault| {
+        if vault.catching_up().unwrap_or(false) {
+            let _ = vault.set_catching_up(false);
+        }
+    });
+    e
+}
+
+/// Whether the records are held read-only while this computer catches up.
+pub fn catching_up(state: &AppState) -> bool {
+    with_open_vault(state, |v| v.catching_up().unwrap_or(false)).unwrap_or(false)
 }
 
 /// Sends what was made here and is not on the server yet, in one run — waiting for a run
@@ -177,6 +230,8 @@ pub fn keep_in_sync(
     let idle = timing.local_check.max(Duration::from_millis(200));
     let mut waiter: Option<Waiter> = None;
     let mut wake = Wake::Start;
+    // A join's catch-up: change batches fetched so far.
+    let mut caught = 0u64;
     while !stop.load(Ordering::SeqCst) {
         if !state.is_unlocked() {
             // Locked: the long-poll's connection goes too; the unlock's first run catches up.
@@ -199,11 +254,31 @@ pub fn keep_in_sync(
         if let Some(Ok(Some(mark))) = with_open_vault(state, |v| v.change_mark().map(Some)) {
             w.run_starts(mark);
         }
+        let mut more = false;
         match run_once(state) {
             // Another run (the CLI, removing a computer) has the vault's sync for a moment:
             // no news, not a failure; the next wake tries again.
             Some(Err(SyncError::Remote(RemoteError::Busy))) | None => {}
-            Some(result) => ran(SyncRan::of(wake, &result)),
+            Some(result) => {
+                let mut r = SyncRan::of(wake, &result);
+                if let Ok(report) = &result
+                    && catching_up(state)
+                {
+                    caught += report.received as u64;
+                    r.catching_up = Some(CatchUp {
+                        done: caught,
+                        total: caught + report.remaining,
+                    });
+                    // The next step at once, not at the next wake.
+                    more = report.received > 0;
+                } else {
+                    caught = 0;
+                }
+                ran(r);
+            }
+        }
+        if more {
+            continue;
         }
         match w.next(
             || change_mark(state),

@@ -316,6 +316,14 @@ impl AppState {
         if let Err(e) = self.save_clock(&mut c) {
             problems.push(e.message);
         }
+        // Joined by code and not caught up yet: read-only until background sync has
+        // (`background_sync` lifts it).
+        if casebook_sync::adding::joining(vault).unwrap_or(false)
+            && casebook_sync::practice::is_on(vault).unwrap_or(false)
+            && let Err(e) = vault.set_catching_up(true)
+        {
+            problems.push(UiError::from(e).message);
+        }
         problems
     }
 

@@ -60,6 +60,8 @@ pub struct SyncOverview {
     /// Computers' names by any id they go by (the device list's, and the one their records
     /// are stamped with, as a conflict names it).
     pub names: std::collections::BTreeMap<String, String>,
+    /// Joined by code and still catching up: the records are read-only until it has.
+    pub catching_up: bool,
 }
 
 fn overview(vault: &mut Vault) -> UiResult<SyncOverview> {
@@ -93,6 +95,7 @@ fn overview_with(vault: &mut Vault, words: bool) -> UiResult<SyncOverview> {
         compare_words: status.compare_words,
         device_name: Some(settings.device_name),
         names: practice::device_names(vault),
+        catching_up: vault.catching_up()?,
     })
 }
 

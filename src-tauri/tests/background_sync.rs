@@ -252,6 +252,7 @@ fn heard(error: Option<&str>, alarm_words: Option<&str>, revoked: bool) -> SyncR
         alarm_words: alarm_words.map(String::from),
         offline: false,
         revoked,
+        catching_up: None,
     }
 }
 
@@ -315,4 +316,114 @@ fn only_what_needs_the_therapist_becomes_a_desktop_notification() {
     assert_eq!(n.hear(&revoked, t0, None), None);
     assert_eq!(n.hear(&ok, t0, None), None);
     assert_eq!(n.hear(&revoked, t0, None), None);
+}
+
+/// A computer joined by code opens at once from the backup, read-only, while background
+/// sync fetches the other computers' work since; once it has caught up (and reached the
+/// state the computer that added it signed), the records can be written again.
+#[test]
+fn a_computer_joined_by_code_is_read_only_until_it_has_caught_up() {
+    use casebook_core::CoreError;
+    use casebook_sync::{adding, pairing::Code};
+    let home = tempfile::tempdir().unwrap();
+    let url = start_server(&home.path().join("server"));
+    let user = format!("joining-{}", std::process::id());
+    let mut desk = Vault::init(&home.path().join("desktop"), Some(PASSPHRASE))
+        .unwrap()
+        .vault;
+    connect(&mut desk, &url, &user, true, "Surgery desktop");
+    let add = |v: &mut Vault, name: &str| {
+        v.add_client(ClientIdentity {
+            full_name: name.into(),
+            ..Default::default()
+        })
+    };
+    add(&mut desk, "Ann In The Backup").unwrap();
+    practice::sync_now(&mut desk).unwrap();
+    desk.offsite_backup_create(&mut |_| {}).unwrap();
+    // Work after the backup, each in a run of its own: what the new computer catches up on.
+    for n in 0..5 {
+        add(&mut desk, &format!("Client {n} Since The Backup")).unwrap();
+        practice::sync_now(&mut desk).unwrap();
+    }
+
+    // The pairing: the desktop's code, answered by the new computer on a thread of its own.
+    let mut invitation = adding::invite_begin(&mut desk, 600).unwrap();
+    invitation.publish().unwrap();
+    let code = Code::parse(&invitation.code()).unwrap();
+    let joiner = {
+        let (url, user) = (url.clone(), user.clone());
+        std::thread::spawn(move || {
+            let signed_in = adding::sign_in(&url, &user, PASSWORD, None, "Laptop").unwrap();
+            adding::respond(signed_in, &code).unwrap().wait().unwrap()
+        })
+    };
+    invitation.wait().unwrap();
+    let invited = invitation.accept().unwrap();
+    adding::invite_finish(&mut desk, invited).unwrap();
+    let mut received = joiner.join().unwrap();
+    let laptop_dir = home.path().join("laptop");
+    let mut laptop = received
+        .restore
+        .restore(None, &laptop_dir, Some(PASSPHRASE), &mut |_| {})
+        .unwrap()
+        .vault;
+    received.keep(&mut laptop).unwrap();
+    practice::enable(&mut laptop).unwrap();
+
+    // Opened as the app opens it: the backup's records readable, nothing writable.
+    let state = Arc::new(AppState::new(laptop_dir.clone()));
+    assert_eq!(state.after_unlock(&mut laptop), Vec::<String>::new());
+    assert!(laptop.catching_up().unwrap());
+    assert_eq!(names(&mut laptop), ["Ann In The Backup"]);
+    assert!(matches!(
+        add(&mut laptop, "Typed Too Soon"),
+        Err(CoreError::CatchingUp)
+    ));
+    let epoch = state.lock_epoch();
+    state
+        .install(&mut state.vault_slot(), laptop, epoch)
+        .unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, runs) = mpsc::channel();
+    let worker = {
+        let (state, stop) = (state.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let timing = Timing {
+                local_check: Duration::from_millis(50),
+                long_poll: Duration::from_secs(20),
+                at_least_every: Duration::from_secs(600),
+            };
+            keep_in_sync(&state, &timing, &stop, |r| {
+                let _ = tx.send(r);
+            });
+        })
+    };
+    let caught_up = wait_for(&runs, "catching up", |r| {
+        r.applied_changes > 0 && r.catching_up.is_none()
+    });
+    assert_eq!(caught_up.error, None, "{caught_up:?}");
+    {
+        let mut slot = state.vault_slot();
+        let laptop = slot.as_mut().unwrap();
+        assert!(
+            !laptop.catching_up().unwrap(),
+            "still read-only after catching up"
+        );
+        assert!(
+            !adding::joining(laptop).unwrap(),
+            "the signed state was not reached"
+        );
+        assert_eq!(names(laptop).len(), 6, "{:?}", names(laptop));
+        add(laptop, "Typed Once Caught Up").unwrap();
+    }
+    stop.store(true, Ordering::SeqCst);
+    worker.join().unwrap();
+
+    // Opened again later, a joined computer that has caught up is not held.
+    state.lock();
+    let mut again = Vault::open(&laptop_dir, Some(PASSPHRASE)).unwrap();
+    let _ = state.after_unlock(&mut again);
+    assert!(!again.catching_up().unwrap());
 }

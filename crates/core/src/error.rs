@@ -104,7 +104,12 @@ pub enum CoreError {
     SchemaTooNew { found: i64, known: i64 },
 
     #[error("database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(rusqlite::Error),
+
+    #[error(
+        "the records are read-only until this computer has caught up with the practice's other computers: nothing was changed; try again when it has (the sync indicator says when)"
+    )]
+    CatchingUp,
 
     #[error("file error at {path}: {source}")]
     Io {
@@ -127,6 +132,21 @@ pub enum CoreError {
     /// The Casebook server refused or could not be reached.
     #[error(transparent)]
     Server(#[from] crate::offsite::ServerError),
+}
+
+impl From<rusqlite::Error> for CoreError {
+    /// A database error, or the refusal of a write while the records are held read-only
+    /// ([`crate::catching_up`]), which reaches us as one.
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(_, Some(msg))
+                if msg.contains(crate::catching_up::REFUSED) =>
+            {
+                CoreError::CatchingUp
+            }
+            _ => CoreError::Database(e),
+        }
+    }
 }
 
 /// The broad class of an error, for exit codes and for the UI to choose how to show it.
@@ -186,7 +206,7 @@ impl CoreError {
             RecoveryKeyTypo | RecoveryKeyMalformed | WrongRecoveryKey => ErrorKind::Recovery,
             NotFound { .. } => ErrorKind::NotFound,
             InvalidInput(_) => ErrorKind::InvalidInput,
-            NoteFinalised(_) | Conflict(_) | Busy => ErrorKind::Conflict,
+            NoteFinalised(_) | Conflict(_) | Busy | CatchingUp => ErrorKind::Conflict,
             AuditBroken(_) | Corrupt(_) | BackupInvalid(_) | RecoveryFileChanged
             | SyncIntegrity(_) => ErrorKind::Integrity,
             Fetch(_) => ErrorKind::Network,

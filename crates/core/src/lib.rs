@@ -25,12 +25,14 @@
 //!   [`spreadsheet`] keeps every CSV cell from running as a formula;
 //! * [`offsite`] — the off-site copy: backups sent, wholly encrypted, to the therapist's
 //!   `casebook-sync` account, and a restore from there onto a new machine;
-//! * [`hlc`] — hybrid logical clock stamps for sync.
+//! * [`hlc`] — hybrid logical clock stamps for sync; [`catching_up`] holds a newly joined
+//!   computer's records read-only until it has caught up with the others.
 
 pub mod audit;
 pub mod audit_devices;
 pub mod backup;
 pub mod calendar;
+pub mod catching_up;
 pub mod changes;
 pub mod checkpoint;
 pub mod clock;

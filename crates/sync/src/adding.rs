@@ -495,6 +495,12 @@ impl Received {
 /// The state the inviter signed, kept until the new computer has reached it.
 const PAIR_STATE: &str = "pair_state";
 
+/// Whether this computer joined by code and has not yet reached the state the computer
+/// that added it signed ([`check_reached`] has not passed): it is still catching up.
+pub fn joining(vault: &Vault) -> Result<bool, SyncError> {
+    Ok(vault.sync_get(PAIR_STATE)?.is_some_and(|j| !j.is_empty()))
+}
+
 /// After catching up: the state the other computer signed when it said yes (kept by
 /// [`Received::keep`]; nothing to check for a computer joined by recovery key) must be
 /// reached — every log at least as far as it had seen, with the same blobs. A server that

@@ -730,10 +730,7 @@ pub fn catch_up(
     let mut total = Report::default();
     loop {
         let begun = match begin(vault) {
-            Ok(mut b) => {
-                b.out.cap = Some(CATCH_UP_STEP);
-                b
-            }
+            Ok(b) => b.in_steps(),
             Err(e) => return Err(note_failure(vault, e)),
         };
         let report = finish(vault, begun.exchange())?;
@@ -868,6 +865,15 @@ fn checked_list(
         identity: secrets.identity,
     };
     Ok((list, keys))
+}
+
+impl Begun {
+    /// Fetches at most [`CATCH_UP_STEP`] blobs in this run (a catch-up that reports its
+    /// progress between steps, and lets the vault go between them).
+    pub fn in_steps(mut self) -> Begun {
+        self.out.cap = Some(CATCH_UP_STEP);
+        self
+    }
 }
 
 /// The first step of a run, with the vault and without the network: seals this computer's

@@ -70,20 +70,30 @@ try {
   // ---- Repaint of the open file after a remote change.
   const repaints = [];
   const doms = [];
+  /** Per round: run's end → file asked for, → its answer, → the number in the page, → painted. */
+  const stages = [];
 
   for (let i = 0; i < ROUNDS; i++) {
     const phone = `07700 9${String(10000 + i).slice(1)}${i}`;
     await browser.execute((phone) => {
       window.__bench = { phone, done: null };
       performance.clearMarks("sync:applied");
+      performance.clearMarks("file:asked");
+      performance.clearMarks("file:answered");
       const watch = () => {
         const el = document.getElementById("client-phone");
         if (el && el.textContent === phone) {
           const dom = performance.now();
           requestAnimationFrame(() =>
             requestAnimationFrame(() => {
-              const applied = performance.getEntriesByName("sync:applied", "mark").pop();
-              window.__bench.done = { dom, painted: performance.now(), applied: applied?.startTime ?? null };
+              const at = (name) => performance.getEntriesByName(name, "mark").pop()?.startTime ?? null;
+              window.__bench.done = {
+                dom,
+                painted: performance.now(),
+                applied: at("sync:applied"),
+                asked: at("file:asked"),
+                answered: at("file:answered"),
+              };
             }),
           );
           return;
@@ -105,6 +115,9 @@ try {
     if (!done || done.applied === null) throw new Error(`round ${i}: the change never showed (${JSON.stringify(done)})`);
     repaints.push(done.painted - done.applied);
     doms.push(done.dom - done.applied);
+    if (done.asked !== null && done.answered !== null) {
+      stages.push([done.asked - done.applied, done.answered - done.asked, done.dom - done.answered, done.painted - done.dom]);
+    }
   }
 
   // ---- Typing while 500 remote changes apply.
@@ -173,6 +186,10 @@ try {
   }
   const f = (x) => `${x.toFixed(1)} ms`;
   console.log(`remote change → open file repainted: median ${f(median(repaints))}, worst ${f(Math.max(...repaints))} (${ROUNDS} rounds; goal < 100 ms); the new number in the page ${f(median(doms))} after the run's end`);
+  if (stages.length) {
+    const stage = (i) => f(median(stages.map((s) => s[i])));
+    console.log(`  stages (medians): run's end → file asked ${stage(0)}, → answered ${stage(1)}, → in the page ${stage(2)}, → painted ${stage(3)}`);
+  }
   console.log(
     `typing while 500 remote changes applied: ${during.length} keys, key → painted p50 ${f(median(during))}, p99 ${f(pct(during, 99))}, worst ${f(Math.max(...during))}; longest gap between frames ${f(gap)}; from the laptop's send to the last apply ${f(applyEnd - sentAt)}`,
   );

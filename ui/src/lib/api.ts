@@ -396,6 +396,8 @@ export interface SyncRan {
   offline?: boolean;
   /** This computer was removed from the practice's computers. */
   revoked?: boolean;
+  /** Still catching up after joining (records read-only): change batches so far, of how many. */
+  catching_up?: { done: number; total: number } | null;
 }
 
 /** One computer of the practice, from the device list the computers signed. */
@@ -437,6 +439,8 @@ export interface SyncOverview {
   device_name: string | null;
   /** Computers' names by any id they go by (a conflict's lost_device among them). */
   names: Record<string, string>;
+  /** Joined by code and still catching up: the records are read-only until it has. */
+  catching_up?: boolean;
 }
 
 /** A value that lost a merge ("Changed on both computers"), kept so no typed word is lost. */
@@ -1074,8 +1078,8 @@ export interface JoinWaiting {
 export interface JoinedSummary {
   clients: number;
   notes: number;
-  /** Change batches from the other computers applied after the backup. */
-  received: number;
+  /** The records open read-only while the other computers' changes since the backup arrive. */
+  catching_up: boolean;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SyncConflict, SyncDevice, SyncOverview, SyncRan } from "./api";
-import { canTakeOther, conflictTitle, conflictValue, heardWords, syncStrip } from "./sync";
+import { canTakeOther, catchUpWords, conflictTitle, conflictValue, heardWords, syncStrip } from "./sync";
 
 function overview(over: Partial<SyncOverview> = {}): SyncOverview {
   return {
@@ -59,6 +59,21 @@ describe("the sync strip", () => {
     const fork = syncStrip(overview(), ran({ alarm: "fork", alarm_words: "The server showed …", error: "fork: …" }));
     expect(fork.kind).toBe("attention");
     expect(fork.detail).toBe("The server showed …");
+  });
+
+  it("says the records are read-only while a joined computer catches up, with how far it is", () => {
+    const first = syncStrip(overview({ catching_up: true }), null);
+    expect(first.kind).toBe("catching-up");
+    expect(first.text).toBe("Catching up · read-only");
+    expect(first.detail).toMatch(/open for editing when this computer has caught up/);
+    const later = syncStrip(overview({ catching_up: true }), ran({ received: 40, catching_up: { done: 40, total: 120 } }));
+    expect(later.detail).toContain("(40 of 120 change batches)");
+    expect(catchUpWords(ran({ catching_up: { done: 1, total: 1 } }))).toBe("1 of 1 change batch");
+    expect(catchUpWords(ran())).toBe("");
+    // Caught up: the usual words; an alarm or a failure says so before anything else.
+    expect(syncStrip(overview({ catching_up: false }), ran()).kind).toBe("ok");
+    expect(syncStrip(overview({ catching_up: true }), ran({ alarm: "rollback", alarm_words: "older" })).kind).toBe("attention");
+    expect(syncStrip(overview({ catching_up: true }), ran({ offline: true, error: "unreachable" })).kind).toBe("offline");
   });
 
   it("is paused when this computer was removed, or a run failed otherwise", () => {

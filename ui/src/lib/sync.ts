@@ -4,7 +4,7 @@
 import type { SyncConflict, SyncDevice, SyncOverview, SyncRan } from "./api";
 import { formatDate, formatDateTime, formatTime } from "./format";
 
-export type StripKind = "off" | "ok" | "sending" | "offline" | "paused" | "attention";
+export type StripKind = "off" | "ok" | "sending" | "offline" | "paused" | "attention" | "catching-up";
 
 export interface StripState {
   kind: StripKind;
@@ -35,6 +35,14 @@ export function syncStrip(o: SyncOverview | null, last: SyncRan | null): StripSt
     };
   }
   if (last?.error) return { kind: "paused", text: "Paused", detail: last.error };
+  if (o.catching_up) {
+    const p = catchUpWords(last);
+    return {
+      kind: "catching-up",
+      text: "Catching up · read-only",
+      detail: `Fetching your other computers’ changes${p ? ` (${p})` : ""}. The records can be read now; they open for editing when this computer has caught up.`,
+    };
+  }
   if (o.pending_changes > 0) {
     return { kind: "sending", text: `Sending ${changes(o.pending_changes)}`, detail: "Changes made here are on their way to the server." };
   }
@@ -44,6 +52,13 @@ export function syncStrip(o: SyncOverview | null, last: SyncRan | null): StripSt
     text: at ? `Up to date · ${formatTime(at)}` : "Up to date",
     detail: at ? `Last synced ${formatDateTime(at)}.` : "Nothing to send.",
   };
+}
+
+/** A join's catch-up so far ("40 of 120 change batches"), from the last run; "" before one. */
+export function catchUpWords(last: SyncRan | null): string {
+  const c = last?.catching_up;
+  if (!c || c.total <= 0) return "";
+  return `${c.done} of ${c.total} change batch${c.total === 1 ? "" : "es"}`;
 }
 
 function changes(n: number): string {
