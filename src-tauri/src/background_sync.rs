@@ -161,6 +161,17 @@ fn lift_hold(state: &AppState, e: SyncError) -> SyncError {
     e
 }
 
+/// For the end-to-end run's screenshot of a join catching up, which is otherwise over in a
+/// moment: `CASEBOOK_CATCH_UP_PAUSE_MS` waits that long (at most 10 s) before each step.
+fn pause_before_catch_up_step() {
+    if let Some(ms) = std::env::var("CASEBOOK_CATCH_UP_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(Duration::from_millis(ms.min(10_000)));
+    }
+}
+
 /// Whether the records are held read-only while this computer catches up.
 pub fn catching_up(state: &AppState) -> bool {
     with_open_vault(state, |v| v.catching_up().unwrap_or(false)).unwrap_or(false)
@@ -255,6 +266,9 @@ pub fn keep_in_sync(
             w.run_starts(mark);
         }
         let mut more = false;
+        if catching_up(state) {
+            pause_before_catch_up_step();
+        }
         match run_once(state) {
             // Another run (the CLI, removing a computer) has the vault's sync for a moment:
             // no news, not a failure; the next wake tries again.

@@ -524,8 +524,12 @@ describe("Two computers of one practice: the app and a laptop", () => {
     assert.equal(end.code, 0, `sync pair: ${end.err}`);
     assert.equal(end.last?.added?.device_name, "Consulting room");
     await shown("#today", 180_000);
-    // The records open at once from the backup, read-only while the changes since arrive;
-    // then the banner goes and the strip says up to date.
+    // The records open at once from the backup, read-only while the changes since arrive
+    // (scripts/e2e makes the catch-up wait 5 s first); then the banner goes and the strip
+    // says up to date.
+    await shown("#catching-up", 20_000);
+    assert.match(await text("#sync-strip-text"), /Catching up/);
+    await screenshot("join-catching-up.png");
     await gone("#catching-up", 120_000);
     await until(async () => /Up to date/.test(await text("#sync-strip-text")), "the new computer has caught up", 60_000);
     await openFromClients(CLIENT_NAME);
