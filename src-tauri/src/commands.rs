@@ -764,7 +764,13 @@ pub fn start_session(
             "A session must be between 1 and 240 minutes long.",
         ));
     }
-    match vault.as_mut().and_then(|v| v.as_mut()) {
+    // Catching up after a join (the records read-only): kept, and recorded once it has, as
+    // while the vault is busy.
+    match vault
+        .as_mut()
+        .and_then(|v| v.as_mut())
+        .filter(|v| !v.catching_up().unwrap_or(false))
+    {
         Some(v) => {
             // What was kept while the vault was busy goes first, in the order it happened.
             notify_problems(app, state.record_deferred(v, &mut c));
@@ -843,7 +849,11 @@ pub fn end_session(
         });
     };
     let now = ended_at_or_now(ended_at, ran.started_at, Utc::now());
-    match vault.as_mut().and_then(|v| v.as_mut()) {
+    match vault
+        .as_mut()
+        .and_then(|v| v.as_mut())
+        .filter(|v| !v.catching_up().unwrap_or(false))
+    {
         // A session read from a clock file that failed its check: its end is not recorded.
         _ if ran.unverified => {}
         Some(v) => {

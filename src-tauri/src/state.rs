@@ -330,6 +330,10 @@ impl AppState {
     /// Records the starts and ends the clock kept while the vault was locked or busy.
     pub fn record_deferred(&self, vault: &mut Vault, c: &mut ClockState) -> Vec<String> {
         let mut problems = Vec::new();
+        // Read-only while catching up after a join: they wait until it has.
+        if vault.catching_up().unwrap_or(false) {
+            return problems;
+        }
         for record in c.clock.take_unrecorded() {
             let result = match &record {
                 Unrecorded::Start {

@@ -323,7 +323,7 @@ fn only_what_needs_the_therapist_becomes_a_desktop_notification() {
 /// state the computer that added it signed), the records can be written again.
 #[test]
 fn a_computer_joined_by_code_is_read_only_until_it_has_caught_up() {
-    use casebook_core::CoreError;
+    use casebook_core::{CoreError, Unrecorded};
     use casebook_sync::{adding, pairing::Code};
     let home = tempfile::tempdir().unwrap();
     let url = start_server(&home.path().join("server"));
@@ -380,6 +380,22 @@ fn a_computer_joined_by_code_is_read_only_until_it_has_caught_up() {
         add(&mut laptop, "Typed Too Soon"),
         Err(CoreError::CatchingUp)
     ));
+    // A session started meanwhile is kept by the clock, not lost: recorded once caught up.
+    {
+        let mut c = state.clock.lock().unwrap();
+        c.clock.defer(Unrecorded::Start {
+            appointment_id: None,
+            minutes: 50,
+        });
+        assert_eq!(
+            state.record_deferred(&mut laptop, &mut c),
+            Vec::<String>::new()
+        );
+        assert!(
+            c.clock.has_unrecorded(),
+            "a start was dropped while catching up"
+        );
+    }
     let epoch = state.lock_epoch();
     state
         .install(&mut state.vault_slot(), laptop, epoch)
@@ -417,6 +433,14 @@ fn a_computer_joined_by_code_is_read_only_until_it_has_caught_up() {
         );
         assert_eq!(names(laptop).len(), 6, "{:?}", names(laptop));
         add(laptop, "Typed Once Caught Up").unwrap();
+        let mut c = state.clock.lock().unwrap();
+        assert_eq!(state.record_deferred(laptop, &mut c), Vec::<String>::new());
+        assert!(!c.clock.has_unrecorded());
+        assert_eq!(
+            laptop.sessions_running().unwrap().len(),
+            1,
+            "the start was recorded"
+        );
     }
     stop.store(true, Ordering::SeqCst);
     worker.join().unwrap();
