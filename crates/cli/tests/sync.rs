@@ -1065,3 +1065,114 @@ fn a_session_started_on_one_computer_is_ended_on_the_other_embedded() {
 fn a_session_started_on_one_computer_is_ended_on_the_other_scale_out() {
     shared_clock_story(Backend::ScaleOut);
 }
+
+/// A folder and everything in it, copied.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let path = e.path();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&path, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A vault folder copied to another computer while the original stays in use there: two
+/// copies writing as one device. The second to write finds, in its own log, a change signed
+/// with its key that it never wrote; it says so (`copied-vault`, exit 9) and becomes a
+/// computer of its own. Connected again as itself, its work reaches the others and theirs
+/// reaches it: nothing either copy wrote is lost.
+fn copied_vault_story(backend: Backend) {
+    let Some(server) = Server::start(backend, None) else {
+        return;
+    };
+    let Practice { a, b, user, .. } = two_computers(&server);
+    // The laptop's folder copied "to another computer": here, a copy beside it while the
+    // original moves (a copy whose original folder is gone is not caught at unlock — as on
+    // another computer, where the original is out of sight).
+    let elsewhere = TestVault {
+        home: tempfile::tempdir().unwrap(),
+        dir: tempfile::tempdir().unwrap().keep().join("copied"),
+        store: KeyStore::Passphrase,
+        recovery_key: a.recovery_key.clone(),
+    };
+    copy_tree(&b.dir, &elsewhere.dir);
+    let laptop = TestVault {
+        home: tempfile::tempdir().unwrap(),
+        dir: b.dir.with_file_name("laptop-moved"),
+        store: KeyStore::Passphrase,
+        recovery_key: a.recovery_key.clone(),
+    };
+    std::fs::rename(&b.dir, &laptop.dir).unwrap();
+    let device = |v: &TestVault| ok_json(v, &["status"])["device_id"].clone();
+    assert_eq!(
+        device(&laptop),
+        device(&elsewhere),
+        "not a copy of one device"
+    );
+
+    // The laptop writes first; the copy's next sync proves the copy.
+    let bea = laptop.add_client("Bea On The Laptop");
+    ok_json(&laptop, &["sync", "now"]);
+    let cy = elsewhere.add_client("Cy On The Copy");
+    let out = cb(&elsewhere)
+        .args(["--json", "sync", "now"])
+        .assert()
+        .code(9)
+        .get_output()
+        .clone();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("copied-vault"), "{said}");
+    assert!(said.contains("become a computer of its own"), "{said}");
+    assert_ne!(
+        device(&elsewhere),
+        device(&laptop),
+        "the copy kept the laptop's id"
+    );
+    let trail = elsewhere.actions_after(0);
+    assert!(trail.iter().any(|t| t == "device.reidentify"), "{trail:?}");
+    // The laptop, which wrote first, carries on as itself.
+    ok_json(&laptop, &["sync", "now"]);
+
+    // Connected again as itself, the copy sends everything it holds and gets the rest.
+    cb(&elsewhere)
+        .args([
+            "server",
+            "connect",
+            &server.url(),
+            "--username",
+            &user,
+            "--device-name",
+            "Home desktop",
+        ])
+        .assert()
+        .success();
+    ok_json(&elsewhere, &["sync", "enable"]);
+    ok_json(&elsewhere, &["sync", "now"]);
+    for v in [&a, &laptop, &elsewhere, &a] {
+        ok_json(v, &["sync", "now"]);
+    }
+    for v in [&a, &laptop, &elsewhere] {
+        let clients = ok_json(v, &["client", "list"]).to_string();
+        assert!(clients.contains(&bea) && clients.contains(&cy), "{clients}");
+    }
+    assert_eq!(fingerprint(&a), fingerprint(&laptop));
+    assert_eq!(fingerprint(&a), fingerprint(&elsewhere));
+}
+
+#[test]
+fn a_vault_copied_to_another_computer_becomes_a_computer_of_its_own_embedded() {
+    copied_vault_story(Backend::Embedded);
+}
+
+#[test]
+fn a_vault_copied_to_another_computer_becomes_a_computer_of_its_own_scale_out() {
+    copied_vault_story(Backend::ScaleOut);
+}

@@ -20,6 +20,15 @@ use crate::vault::Vault;
 /// copied folder): its engine state, its sealed blobs and its captured changes are that
 /// computer's, which sends them itself. Tables a store made before sync lacks are skipped.
 pub(crate) fn forget_other_computers_sync(conn: &rusqlite::Connection) -> Result<()> {
+    forget_sync(conn, true)
+}
+
+/// [`forget_other_computers_sync`]; `inherit`: keep what that computer had verified, as
+/// `INHERITED`, and forget its captured changes (it sends them itself). Not for a copy found
+/// by sync (`inherit` false): its state counts a blob the server refused, so it reads every
+/// log again, and it keeps its captured changes — its own work since the copy, which no
+/// other computer holds, is among them — to send them all again as the new computer's.
+fn forget_sync(conn: &rusqlite::Connection, inherit: bool) -> Result<()> {
     // What that computer had verified of every log, kept apart: this copy holds exactly the
     // records it had applied up to there, so this computer's sync can start from those heads
     // instead of reading every log again (the engine reads it as `INHERITED`).
@@ -32,12 +41,15 @@ pub(crate) fn forget_other_computers_sync(conn: &rusqlite::Connection) -> Result
         Err(rusqlite::Error::QueryReturnedNoRows | rusqlite::Error::SqliteFailure(..)) => None,
         Err(e) => return Err(e.into()),
     };
-    for (schema, table) in [
-        ("main", "sync_state"),
-        ("main", "sync_sealed"),
-        ("main", "sync_changes"),
-        ("identity", "sync_changes"),
-    ] {
+    let changes: &[(&str, &str)] = if inherit {
+        &[("main", "sync_changes"), ("identity", "sync_changes")]
+    } else {
+        &[]
+    };
+    for &(schema, table) in [("main", "sync_state"), ("main", "sync_sealed")]
+        .iter()
+        .chain(changes)
+    {
         let exists: bool = conn.query_row(
             &format!("SELECT EXISTS(SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?1)"),
             [table],
@@ -47,7 +59,7 @@ pub(crate) fn forget_other_computers_sync(conn: &rusqlite::Connection) -> Result
             conn.execute(&format!("DELETE FROM {schema}.{table}"), [])?;
         }
     }
-    if let Some(engine) = engine {
+    if let Some(engine) = engine.filter(|_| inherit) {
         conn.execute(
             "INSERT INTO main.sync_state (key, value) VALUES (?1, ?2)",
             rusqlite::params![INHERITED, engine],
@@ -295,6 +307,10 @@ impl Vault {
     }
 
     fn reidentify_because(&mut self, reason: Option<&str>) -> Result<String> {
+        self.reidentify_inheriting(reason, true)
+    }
+
+    fn reidentify_inheriting(&mut self, reason: Option<&str>, inherit: bool) -> Result<String> {
         let new_id = uuid::Uuid::new_v4().to_string();
         let old = self.meta.device_id.clone();
         let id = new_id.clone();
@@ -303,7 +319,7 @@ impl Vault {
             crate::pins::repin_device(cx.tx, &id)?;
             crate::pins::repin_home(cx.tx, &dir)?;
             // The engine's state was the other copy's: it starts again for this one.
-            forget_other_computers_sync(cx.tx)?;
+            forget_sync(cx.tx, inherit)?;
             cx.detail(match reason {
                 Some(r) => format!("previous={old} reason={r}"),
                 None => format!("previous={old}"),
@@ -325,6 +341,20 @@ impl Vault {
         let id = self.reidentify_because(Some("copied_folder"))?;
         self.copied_from = Some(original.to_path_buf());
         Ok(id)
+    }
+
+    /// Makes this vault a computer of its own when sync has proven that another copy of it
+    /// (a folder copied to another computer, the original still in use there) writes as
+    /// this device: as [`Vault::become_copy`] for a copy found at unlock — the server
+    /// connection forgotten, a new device id (audited `device.reidentify`,
+    /// `reason=copied_elsewhere`), the engine's state started again — so the two copies
+    /// never write one log. Nothing of the records changes; sync stays off here until this
+    /// copy is connected as itself, when everything it holds is sent as its own.
+    pub fn become_copy_elsewhere(&mut self) -> Result<String> {
+        crate::offsite::connection::forget_copied(&self.dir)?;
+        // Its sync state counts what it sealed, the change the server refused among it: it
+        // reads every log again, as a new computer.
+        self.reidentify_inheriting(Some("copied_elsewhere"), false)
     }
 
     /// The folder this copy was copied from, when this unlock found it to be a copy and made

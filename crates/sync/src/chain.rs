@@ -32,8 +32,14 @@ pub enum Alarm {
     /// view names blobs the server does not serve (withheld).
     Missing { device: String, from: u64, to: u64 },
     /// This device's own log on the server has blobs this device never wrote: another copy
-    /// of this vault (a copied folder) is writing as this device.
-    CopiedVault { device: String, seq: u64 },
+    /// of this vault (a copied folder) is writing as this device. `proven`: such a blob,
+    /// signed with this device's own key, was seen (here, or by another device whose signed
+    /// view names it) — which no server can forge; else only the server's head claims it.
+    CopiedVault {
+        device: String,
+        seq: u64,
+        proven: bool,
+    },
     /// This device's acknowledged blobs are gone from the server: they are re-sent from the
     /// local copies (a warning; the command does not fail).
     OwnBlobsGone { had: u64, served: u64 },
@@ -69,7 +75,7 @@ impl Alarm {
 
     /// What the therapist is told, in plain words (the app's strip and notification).
     pub fn plain(&self) -> &'static str {
-        plain_words(self.name())
+        plain_words(&self.line())
     }
 
     /// Whether local work may carry on as normal (only this device's own blobs re-sent).
@@ -96,8 +102,19 @@ impl Alarm {
             Alarm::Missing { device, from, to } => format!(
                 "missing: changes {from}–{to} from device {device} were not served; nothing after them was applied"
             ),
-            Alarm::CopiedVault { device, seq } => format!(
+            Alarm::CopiedVault {
+                device,
+                seq,
+                proven: false,
+            } => format!(
                 "copied-vault: the server holds change {seq} written as this computer ({device}) that it never wrote — a copy of this vault folder is syncing too"
+            ),
+            Alarm::CopiedVault {
+                device,
+                seq,
+                proven: true,
+            } => format!(
+                "copied-vault: change {seq} in this computer's log ({device}) is signed with its key but was never written here — a copy of this vault folder syncs from another computer; this copy has become a computer of its own: connect it to the server again, then turn sync on"
             ),
             Alarm::OwnBlobsGone { had, served } => format!(
                 "own-blobs-gone: the server lost this computer's changes {}–{had}; they are being sent again from the copies kept here",
@@ -144,6 +161,9 @@ pub fn plain_words(name_or_line: &str) -> &'static str {
         }
         "audit-trail" => {
             "Another computer's audit trail did not check out — nothing was changed; contact whoever runs your server."
+        }
+        "copied-vault" if name_or_line.contains("has become a computer of its own") => {
+            "This Casebook folder is a copy of one that syncs from another computer. To keep the two apart, this copy has become a computer of its own, and nothing was lost: connect it to your server again (Settings → Off-site copy), then turn sync on (Settings → Computers)."
         }
         "copied-vault" => {
             "A copy of this Casebook folder is syncing from another computer as this one — keep using only one of the two copies."
@@ -207,6 +227,15 @@ impl Chains {
             .collect()
     }
 
+    /// Whether `device`'s blob `seq` with `hash` is one verified (or, for this device, sent)
+    /// here.
+    pub fn holds(&self, device: &str, seq: u64, hash: &str) -> bool {
+        self.seen
+            .get(device)
+            .and_then(|m| m.get(&seq))
+            .is_some_and(|h| h == hash)
+    }
+
     /// Records a blob this device sealed and the server acknowledged.
     pub fn record_own(&mut self, seq: u64, hash: &str) {
         self.seen
@@ -251,6 +280,7 @@ impl Chains {
                 alarms.push(Alarm::CopiedVault {
                     device: device.clone(),
                     seq,
+                    proven: false,
                 });
             }
         }
@@ -301,10 +331,12 @@ impl Chains {
             };
         }
         if *device == self.me {
-            // Our own log holds a blob we never recorded: another copy writes as us.
+            // Our own log holds a blob we never recorded, signed with our key: another copy
+            // writes as us.
             return Err(Alarm::CopiedVault {
                 device: device.clone(),
                 seq,
+                proven: true,
             });
         }
         let last = self.head(device);
@@ -344,6 +376,7 @@ impl Chains {
                 return Err(Alarm::CopiedVault {
                     device: other.clone(),
                     seq: claim.seq,
+                    proven: true,
                 });
             }
         }
@@ -430,6 +463,12 @@ mod tests {
             Alarm::CopiedVault {
                 device: "d".into(),
                 seq: 1,
+                proven: false,
+            },
+            Alarm::CopiedVault {
+                device: "d".into(),
+                seq: 1,
+                proven: true,
             },
             Alarm::OwnBlobsGone { had: 3, served: 1 },
             Alarm::Altered {

@@ -492,6 +492,8 @@ impl<'a> Engine<'a> {
             .filter(|w| !w.cut && w.first > 1)
             .map(|w| w.first);
         Ok(Outbound {
+            me: self.me.clone(),
+            mine: self.state.chains.head(&self.me).map_or(0, |h| h.seq),
             sealed,
             blobs: self.vault.sealed_unacked()?,
             others,
@@ -526,6 +528,9 @@ impl<'a> Engine<'a> {
             self.vault.forget_compacted(below, self.state.sent)?;
         }
         self.save()?;
+        if let Some((seq, bytes)) = &inbound.own {
+            self.own_served(*seq, bytes)?;
+        }
         if let Some(e) = inbound.error {
             return Err(SyncError::Remote(e));
         }
@@ -575,6 +580,47 @@ impl<'a> Engine<'a> {
             return Err(SyncError::Alarm(alarm));
         }
         Ok(report)
+    }
+
+    /// A blob the server holds in this device's own log that this device did not know of.
+    /// One it sealed itself is fine (an acknowledgement lost on the way). One it never
+    /// sealed that is signed with its own key proves that another copy of this vault writes
+    /// as this device (`copied-vault`, proven: the server cannot sign as this device); one
+    /// that does not check out is the server's doing (`altered`).
+    fn own_served(&mut self, seq: u64, bytes: &[u8]) -> Result<(), SyncError> {
+        let hash = blob::hash(bytes);
+        let sealed_here = self
+            .vault
+            .sealed_unacked()?
+            .iter()
+            .any(|(s, b)| *s == seq && blob::hash(b) == hash);
+        if sealed_here || self.state.chains.holds(&self.me, seq, &hash) {
+            return Ok(());
+        }
+        let altered = || {
+            SyncError::Alarm(Alarm::Altered {
+                device: self.me.clone(),
+                seq,
+            })
+        };
+        let key = self
+            .devices
+            .key_for_blob(&self.me, seq)
+            .ok_or_else(altered)?;
+        let kind = Envelope::parse(bytes).map_err(|_| altered())?.outer.kind;
+        let at = Expect {
+            account: &self.account,
+            device: &self.me,
+            seq,
+        };
+        match blob::open(bytes, &at, key, self.keys.for_kind(kind)) {
+            Ok(_) => Err(SyncError::Alarm(Alarm::CopiedVault {
+                device: self.me.clone(),
+                seq,
+                proven: true,
+            })),
+            Err(_) => Err(altered()),
+        }
     }
 
     /// The server's heads as the checks read them: a revoked device's head is where its
@@ -848,6 +894,9 @@ pub type Blobs = Vec<(u64, Vec<u8>)>;
 
 /// What a run sends and asks for ([`Engine::outbound`]).
 pub struct Outbound {
+    /// This device, and the last of its own blobs the server acknowledged.
+    pub me: String,
+    pub mine: u64,
     /// Blobs sealed by this run.
     pub sealed: usize,
     /// Every blob not yet acknowledged, oldest first.
@@ -879,6 +928,10 @@ pub struct Inbound {
     pub remaining: u64,
     /// The server cut this device's log below this seq.
     pub compacted: Option<u64>,
+    /// A blob in this device's own log that it did not know the server held (it refused
+    /// this device's blob there, or lists the log further on): read back, to tell a copy of
+    /// this vault writing as this device (signed with its key) from a server that lies.
+    pub own: Option<(u64, Vec<u8>)>,
 }
 
 /// The network part of a run, without the vault: sends the blobs, reads the heads, fetches
@@ -900,6 +953,9 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
                 below_cut.push((*seq, blob::hash(bytes)));
             }
             Err(e) => {
+                if matches!(e, RemoteError::Refused(_)) {
+                    inbound.own = own_blob(remote, &out.me, *seq);
+                }
                 inbound.error = Some(e);
                 return inbound;
             }
@@ -927,6 +983,14 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
             return inbound;
         }
     };
+    // This log listed further than this device ever sent: the first blob past what it knows.
+    let sent = inbound
+        .acked
+        .last()
+        .map_or(out.mine, |(seq, _)| out.mine.max(*seq));
+    if heads.iter().any(|h| h.device_id == out.me && h.seq > sent) {
+        inbound.own = own_blob(remote, &out.me, sent + 1);
+    }
     let live = out.others.iter().filter_map(|(device, have)| {
         let head = heads.iter().find(|h| h.device_id == *device)?;
         (head.seq > *have).then_some((device, *have, head.seq))
@@ -947,6 +1011,15 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
     }
     inbound.heads = Some(heads);
     inbound
+}
+
+/// This device's own blob at `seq`, as the server holds it (if it gives it).
+fn own_blob(remote: &mut dyn Remote, me: &str, seq: u64) -> Option<(u64, Vec<u8>)> {
+    remote
+        .range(me, seq, seq)
+        .ok()?
+        .into_iter()
+        .find(|(s, _)| *s == seq)
 }
 
 enum Taken {

@@ -960,8 +960,17 @@ pub fn finish(vault: &mut Vault, exchanged: Exchanged) -> Result<Report, SyncErr
     remember(vault, result)
 }
 
-/// Keeps an alarm for `sync status` (a failure that is not an alarm leaves no trace).
+/// Keeps an alarm for `sync status` (a failure that is not an alarm leaves no trace). A
+/// proven `copied-vault` also makes this copy a computer of its own
+/// ([`Vault::become_copy_elsewhere`]).
 pub fn note_failure(vault: &mut Vault, e: SyncError) -> SyncError {
+    // Proven that a copy of this vault on another computer writes as this one: this copy
+    // (the second to write) becomes a computer of its own, so the two never share a log.
+    if let SyncError::Alarm(Alarm::CopiedVault { proven: true, .. }) = &e
+        && let Err(w) = vault.become_copy_elsewhere()
+    {
+        return w.into();
+    }
     if let SyncError::Alarm(a) = &e
         && let Err(w) = vault.sync_put(&[(LAST_ALARM, &a.line())])
     {
