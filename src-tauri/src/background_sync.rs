@@ -138,10 +138,9 @@ pub fn run_once(state: &AppState) -> Option<Result<Report, SyncError>> {
     // the blobs sent are sent again (the same bytes, which the server accepts) next time.
     with_open_vault(state, |vault| {
         let result = practice::finish(vault, exchanged);
-        if vault.catching_up().unwrap_or(false)
-            && (result.is_err() || !adding::joining(vault).unwrap_or(false))
-        {
-            let _ = vault.set_catching_up(false);
+        // Caught up (the signed state reached), or failed: the hold goes.
+        if result.is_err() || !adding::joining(vault).unwrap_or(false) {
+            release_hold(vault);
         }
         result
     })
@@ -153,12 +152,16 @@ fn lift_hold(state: &AppState, e: SyncError) -> SyncError {
     if matches!(e, SyncError::Remote(RemoteError::Busy)) {
         return e; // another run has the vault's sync for a moment: not a failure
     }
-    with_open_vault(state, |vault| {
-        if vault.catching_up().unwrap_or(false) {
-            let _ = vault.set_catching_up(false);
-        }
-    });
+    with_open_vault(state, release_hold);
     e
+}
+
+/// Ends a join's read-only hold, if there is one (a failure to drop it is a failure to
+/// drop temporary triggers, which go with the connection anyway).
+fn release_hold(vault: &mut Vault) {
+    if vault.catching_up().unwrap_or(false) {
+        let _ = vault.set_catching_up(false);
+    }
 }
 
 /// For the end-to-end run's screenshot of a join catching up, which is otherwise over in a
@@ -255,7 +258,9 @@ pub fn keep_in_sync(
             match sync_target(state) {
                 Some((client, me)) => waiter = Some(Waiter::new(client, &me, timing.clone())),
                 None => {
-                    // Not connected, or sync not on here: look again in a while.
+                    // Not connected, or sync not on here: look again in a while. A join's
+                    // read-only hold cannot be lifted by catching up then: it goes now.
+                    with_open_vault(state, release_hold);
                     std::thread::sleep(idle * 10);
                     continue;
                 }
