@@ -829,8 +829,27 @@ pub fn start_next_or_adhoc(app: &AppHandle, state: &AppState) -> UiResult<ClockV
 pub fn extend_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> {
     state.touch();
     let prefs = state.prefs();
+    let mut vault = state.try_vault_slot();
     let mut c = guard(&state.clock);
-    c.clock.extend(Utc::now(), 5, &prefs)?;
+    let running = c.clock.extend(Utc::now(), 5, &prefs)?;
+    let (ends_at, unverified) = (running.ends_at, running.unverified);
+    // The practice's other computers show the new end (when the records are free and
+    // writable this moment: the clock here is what times the session either way).
+    if let Some(v) = vault
+        .as_mut()
+        .and_then(|v| v.as_mut())
+        .filter(|v| !unverified && !v.catching_up().unwrap_or(false))
+        && let Err(e) = v.extend_session(ends_at)
+    {
+        notices::show(
+            app,
+            format!(
+                "The new end was not shared with your other computers: {}",
+                UiError::from(e).message
+            ),
+        );
+    }
+    drop(vault);
     Ok(settle(app, state, c))
 }
 

@@ -1029,6 +1029,19 @@ fn shared_clock_story(backend: Backend) {
     assert_eq!(running[0]["computer"], "Surgery desktop", "{seen}");
     assert_eq!(running[0]["run"], started["run"]);
 
+    // More time on the desktop: the laptop shows the new end.
+    let extended = ok_json(&a, &["session", "extend", "--minutes", "10"]);
+    assert_ne!(extended["ends_at"], started["ends_at"], "{extended}");
+    ok_json(&a, &["sync", "now"]);
+    ok_json(&b, &["sync", "now"]);
+    let seen = ok_json(&b, &["session", "status"]);
+    assert_eq!(
+        seen["running"][0]["ends_at"], extended["ends_at"],
+        "the laptop shows the old end: {seen}"
+    );
+    // Only the computer a session runs on gives it more time.
+    cb(&b).args(["session", "extend"]).assert().code(8);
+
     let ended = ok_json(&b, &["session", "end"]);
     assert_eq!(ended["ended"], started["run"]);
     assert_eq!(

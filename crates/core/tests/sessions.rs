@@ -131,10 +131,30 @@ fn a_shared_run_opens_and_closes_and_goes_with_its_clients_erasure() {
         Some(booked.id.as_str())
     );
     assert_eq!(vault.session_elsewhere().unwrap(), None, "it runs here");
+    // More time: the shared run's planned end moves (what the other computers show), audited
+    // with how much.
+    let later = running[0].ends_at + Duration::minutes(5);
+    vault.extend_session(later).unwrap();
+    assert_eq!(vault.sessions_running().unwrap()[0].ends_at, later);
+    let extended = vault
+        .audit_entries(&AuditFilter::default())
+        .unwrap()
+        .into_iter()
+        .rfind(|e| e.action == "session.extend")
+        .expect("the extension is audited");
+    assert_eq!(extended.detail.as_deref(), Some("minutes=5"));
+    assert!(
+        vault.extend_session(running[0].started_at).is_err(),
+        "an end before the start was taken"
+    );
     let run = running[0].run.clone();
     vault.end_shared_session(&run, Utc::now()).unwrap();
     assert!(vault.sessions_running().unwrap().is_empty());
     assert!(vault.end_shared_session(&run, Utc::now()).is_err());
+    assert!(
+        vault.extend_session(later).is_err(),
+        "an ended session was extended"
+    );
     // Ended here: not "ended elsewhere".
     assert_eq!(
         vault

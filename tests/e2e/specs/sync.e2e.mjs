@@ -464,6 +464,18 @@ describe("Two computers of one practice: the app and a laptop", () => {
       60_000,
     );
     assert.equal(seen[0].computer, "Surgery desktop");
+    // +5 min on the desktop: the laptop shows the new planned end.
+    const planned = Date.parse(seen[0].ends_at);
+    await click("#clock-extend");
+    await until(
+      async () => {
+        onLaptop2(["sync", "now"]);
+        const now = onLaptop2(["session", "status"]).running;
+        return now.length === 1 && Date.parse(now[0].ends_at) >= planned + 5 * 60_000 - 1000;
+      },
+      "the laptop sees the desktop's extra five minutes",
+      60_000,
+    );
     onLaptop2(["session", "end"]);
     onLaptop2(["sync", "now"]);
     await until(async () => !(await present("#clock-display")), "the desktop's clock stops", 60_000);

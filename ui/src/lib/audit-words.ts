@@ -68,6 +68,7 @@ export const AUDIT_WORDS: Record<string, Words> = {
   "appointment.delete": { label: "Deleted a session booked by mistake" },
   "appointment.series_create": { label: "Booked a series of sessions" },
   "session.start": { label: "Started a session" },
+  "session.extend": { label: "Gave a session more time" },
   "session.end": { label: "Ended a session" },
   "note.create": { label: "Started a note" },
   "note.update": { label: "Saved a draft note" },

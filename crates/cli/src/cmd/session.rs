@@ -26,6 +26,13 @@ pub enum SessionCmd {
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=240))]
         minutes: u32,
     },
+    /// Give the session running on this computer more time: the other computers show the
+    /// new planned end at their next sync. In overrun, the minutes count from now.
+    Extend {
+        /// How many minutes more.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=120))]
+        minutes: u32,
+    },
     /// The sessions running on the practice's computers (as this computer last synced).
     Status,
     /// End a running session (one started on another computer included): recorded here, and
@@ -55,6 +62,29 @@ pub fn run(g: &Globals, cmd: SessionCmd) -> Outcome {
                     "Session started at {}, planned to end at {}.",
                     output::datetime(s.started_at),
                     output::datetime(s.ends_at)
+                );
+            }
+        }
+        SessionCmd::Extend { minutes } => {
+            let mut vault = secrets::open_vault(g)?;
+            let running = vault
+                .sessions_running()?
+                .into_iter()
+                .find(|s| s.this_computer)
+                .ok_or_else(|| {
+                    casebook_core::CoreError::Conflict(
+                        "no session is running on this computer".into(),
+                    )
+                })?;
+            let ends_at =
+                running.ends_at.max(Utc::now()) + chrono::Duration::minutes(i64::from(minutes));
+            vault.extend_session(ends_at)?;
+            if g.json {
+                output::json(&json!({ "run": running.run, "ends_at": ends_at }))?;
+            } else {
+                println!(
+                    "Session extended: planned to end at {}.",
+                    output::datetime(ends_at)
                 );
             }
         }

@@ -194,6 +194,41 @@ impl Vault {
         })
     }
 
+    /// The session running on this computer's clock was given more time (+5 min from the
+    /// tray or the strip): its shared run's planned end moves to `ends_at`, so the
+    /// practice's other computers show the new end. Audited (the new end, never who); a
+    /// session not shared (none running here) changes nothing and says so.
+    pub fn extend_session(&mut self, ends_at: DateTime<Utc>) -> Result<()> {
+        self.act(Action::SessionExtend, |cx| {
+            let running: Option<(String, DateTime<Utc>, DateTime<Utc>)> = cx
+                .tx
+                .query_row(
+                    "SELECT id, started_at, ends_at FROM session_runs
+                     WHERE started_on = ?1 AND ended_at IS NULL AND deleted = 0
+                     ORDER BY started_at DESC LIMIT 1",
+                    [&cx.device_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((id, started_at, was)) = running else {
+                return Err(CoreError::Conflict(
+                    "no session is running on this computer".into(),
+                ));
+            };
+            if ends_at <= started_at {
+                return Err(CoreError::invalid("a session cannot end before it starts"));
+            }
+            let hlc = cx.stamp();
+            cx.tx.execute(
+                "UPDATE session_runs SET ends_at = ?2, hlc = ?3, device_id = ?4 WHERE id = ?1",
+                params![id, ends_at, hlc, cx.device_id],
+            )?;
+            // How much more time (never who): the audit log reads "5 min".
+            cx.detail(format!("minutes={}", (ends_at - was).num_minutes()));
+            Ok(())
+        })
+    }
+
     /// The sessions running on the practice's computers (started on a clock, not yet ended
     /// anywhere) that started in the last [`SHARED_HOURS`] hours, newest first. Times and an
     /// appointment id only; not audited (the clock's own display).
