@@ -260,7 +260,16 @@ pub fn keep_in_sync(
                 None => {
                     // Not connected, or sync not on here: look again in a while. A join's
                     // read-only hold cannot be lifted by catching up then: it goes now.
-                    with_open_vault(state, release_hold);
+                    if catching_up(state) {
+                        with_open_vault(state, release_hold);
+                        // The window hears it (its banner goes), as after a run.
+                        ran(SyncRan {
+                            error: Some(
+                                "this computer's sync connection could not be read, so it stopped catching up; the records can be changed again".into(),
+                            ),
+                            ..SyncRan::of(wake, &Ok(Report::default()))
+                        });
+                    }
                     std::thread::sleep(idle * 10);
                     continue;
                 }
@@ -283,13 +292,21 @@ pub fn keep_in_sync(
                 if let Ok(report) = &result
                     && catching_up(state)
                 {
-                    caught += report.received as u64;
-                    r.catching_up = Some(CatchUp {
-                        done: caught,
-                        total: caught + report.remaining,
-                    });
-                    // The next step at once, not at the next wake.
-                    more = report.received > 0;
+                    if report.received == 0 {
+                        // A step that brought nothing while more is listed: catching up
+                        // makes no progress (a server that lists more than it serves), so
+                        // the hold goes; the state is still checked at a later run.
+                        with_open_vault(state, release_hold);
+                        caught = 0;
+                    } else {
+                        caught += report.received as u64;
+                        r.catching_up = Some(CatchUp {
+                            done: caught,
+                            total: caught + report.remaining,
+                        });
+                        // The next step at once, not at the next wake.
+                        more = true;
+                    }
                 } else {
                     caught = 0;
                 }

@@ -66,6 +66,12 @@ impl From<CoreError> for UiError {
                 "The server's storage for this account is full. Delete old off-site backups, or ask whoever runs the server for more space. Local backups carry on.".to_string(),
             ),
             CoreError::Server(inner) => ("network", sentence(&inner.to_string())),
+            // Its own kind: a screen reading "conflict" as a rule of its own (erasure inside
+            // the retention period) must not mistake the join's read-only hold for it.
+            CoreError::CatchingUp => (
+                "read_only",
+                "Your records are read-only until this computer has caught up with your other computers. Nothing was changed; try again in a moment.".to_string(),
+            ),
             CoreError::Busy => (
                 "busy",
                 "An off-site backup is already being sent from this computer. Try again when it has finished.".to_string(),

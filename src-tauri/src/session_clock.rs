@@ -80,15 +80,29 @@ fn shared_check(app: &AppHandle, state: &AppState) {
     if !state.is_unlocked() {
         return;
     }
-    let Some(slot) = state.try_vault_slot() else {
+    let Some(mut slot) = state.try_vault_slot() else {
         return;
     };
-    let Some(vault) = slot.as_ref() else { return };
-    let running = guard(&state.clock)
+    let Some(vault) = slot.as_mut() else { return };
+    let (running, planned) = guard(&state.clock)
         .clock
         .running()
         .filter(|r| !r.unverified)
-        .map(|r| r.started_at);
+        .map(|r| (r.started_at, r.ends_at))
+        .unzip();
+    // More time given while the records were busy or catching up (or before the start was
+    // recorded) is shared now: the shared run's planned end follows the clock here.
+    if let Some(ends_at) = planned
+        && !guard(&state.clock).clock.has_unrecorded()
+        && !vault.catching_up().unwrap_or(true)
+        && let Ok(Some(own)) = vault
+            .sessions_running()
+            .map(|runs| runs.into_iter().find(|r| r.this_computer))
+        && ends_at > own.ends_at + chrono::Duration::seconds(1)
+    {
+        // Tried again in 2 s if it fails (the +5's own command said so already).
+        let _ = vault.extend_session(ends_at);
+    }
     let ended_here = match running {
         Some(started_at) => vault.own_session_ended_elsewhere(started_at).ok().flatten(),
         None => None,

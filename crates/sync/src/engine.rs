@@ -1000,9 +1000,19 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
         let upto = out
             .cap
             .map_or(head, |cap| head.min(have.saturating_add(cap)));
-        inbound.remaining += head - upto;
-        match remote.range(device, have + 1, upto) {
-            Ok(blobs) => inbound.fetched.push((device.clone(), blobs)),
+        let mut got = remote.range(device, have + 1, upto);
+        // A step that finds nothing below a log cut above it (a checkpoint far ahead of what
+        // is held here) reads on to the head, as an uncapped run would: the log starts again
+        // at the checkpoint.
+        if upto < head && matches!(&got, Ok(b) if b.is_empty()) {
+            got = remote.range(device, have + 1, head);
+        }
+        match got {
+            Ok(blobs) => {
+                let last = blobs.last().map_or(upto, |(seq, _)| (*seq).max(upto));
+                inbound.remaining += head.saturating_sub(last);
+                inbound.fetched.push((device.clone(), blobs));
+            }
             Err(e) => {
                 inbound.error = Some(e);
                 break;
@@ -1041,4 +1051,80 @@ fn encode(batch: &Batch) -> Result<Vec<u8>, SyncError> {
     batch
         .encode()
         .map_err(|e| SyncError::Core(CoreError::Corrupt(e.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server holding one other device's log from `first` to `head` (cut below `first`),
+    /// answering ranges as the real one does: the blobs it holds at or after `from`, to `to`.
+    struct CutLog {
+        first: u64,
+        head: u64,
+        asked: Vec<(u64, u64)>,
+    }
+
+    impl Remote for CutLog {
+        fn heads(&mut self) -> Result<Vec<Head>, RemoteError> {
+            Ok(vec![Head {
+                device_id: "b".into(),
+                seq: self.head,
+                hash: "h".into(),
+            }])
+        }
+        fn put(&mut self, _: u64, _: &[u8]) -> Result<(), RemoteError> {
+            Ok(())
+        }
+        fn range(&mut self, _: &str, from: u64, to: u64) -> Result<Blobs, RemoteError> {
+            self.asked.push((from, to));
+            Ok((from.max(self.first)..=to.min(self.head))
+                .map(|s| (s, vec![]))
+                .collect())
+        }
+        fn cut(&mut self, _: u64) -> Result<(), RemoteError> {
+            Ok(())
+        }
+    }
+
+    fn stepped(have: u64) -> Outbound {
+        Outbound {
+            me: "a".into(),
+            mine: 0,
+            sealed: 0,
+            blobs: vec![],
+            others: vec![("b".into(), have)],
+            cut: vec![],
+            cap: Some(200),
+            compact: None,
+        }
+    }
+
+    #[test]
+    fn a_step_of_a_catch_up_fetches_at_most_its_cap_and_counts_the_rest() {
+        let mut server = CutLog {
+            first: 1,
+            head: 300,
+            asked: vec![],
+        };
+        let inbound = exchange(&mut server, &stepped(0));
+        assert_eq!(inbound.fetched[0].1.len(), 200);
+        assert_eq!(inbound.remaining, 100);
+    }
+
+    /// A log cut far above what is held (a checkpoint past a whole step): the step reads on
+    /// to the head, where the log starts again, instead of finding nothing for ever.
+    #[test]
+    fn a_step_below_a_cut_log_reads_on_to_where_the_log_starts_again() {
+        let mut server = CutLog {
+            first: 301,
+            head: 305,
+            asked: vec![],
+        };
+        let inbound = exchange(&mut server, &stepped(0));
+        assert_eq!(server.asked, [(1, 200), (1, 305)]);
+        let seqs: Vec<u64> = inbound.fetched[0].1.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, [301, 302, 303, 304, 305]);
+        assert_eq!(inbound.remaining, 0);
+    }
 }

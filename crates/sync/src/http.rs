@@ -66,15 +66,19 @@ impl Remote for ServerClient {
         while next <= to {
             let limit = (to - next + 1).min(RANGE_LIMIT);
             let got = self.blob_range(device, next, limit).map_err(sorted)?;
-            if got.is_empty() {
-                break;
-            }
+            let before = next;
             for (seq, bytes) in got {
-                if seq > to {
+                if seq > to || seq < next {
                     break;
                 }
                 next = seq + 1;
                 out.push((seq, bytes));
+            }
+            // Nothing (more) in the range: the log ends, or was cut above `to` (the server
+            // answers from the first blob it holds at or after `next`). Never ask again for
+            // the same page.
+            if next == before {
+                break;
             }
         }
         Ok(out)

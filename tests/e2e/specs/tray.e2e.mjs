@@ -89,8 +89,9 @@ async function chooseFromTray(n, whileOpen = () => {}) {
     whileOpen();
     for (let i = 0; i < n; i += 1) xdotool("key", "Down");
     xdotool("key", "Return");
-    // Short waits: an Undo must still land inside its ten seconds after a lost try.
-    if (await menuCloses(closed, 1_500)) return;
+    // Long enough for a slow GTK to act on the keys (a retry after keys it did take would
+    // choose twice), short enough that an Undo after a lost try lands inside its ten seconds.
+    if (await menuCloses(closed, 3_000)) return;
     console.log(`the tray menu took no keys (try ${attempt}); closing it and trying again`);
     xdotool("key", "Escape");
     await menuCloses(closed, 1_500);

@@ -65,6 +65,7 @@ class SyncView {
 
   /** Locked: nothing of the practice stays in the window. */
   clear(): void {
+    this.reads++; // a read still on its way answers for the records no longer shown
     this.overview = null;
     this.last = null;
     this.words = "";
