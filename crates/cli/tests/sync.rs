@@ -1102,7 +1102,9 @@ fn copied_vault_story(backend: Backend) {
     let Some(server) = Server::start(backend, None) else {
         return;
     };
-    let Practice { a, b, user, .. } = two_computers(&server);
+    let Practice {
+        a, b, user, ann, ..
+    } = two_computers(&server);
     // The laptop's folder copied "to another computer": here, a copy beside it while the
     // original moves (a copy whose original folder is gone is not caught at unlock — as on
     // another computer, where the original is out of sight).
@@ -1127,6 +1129,13 @@ fn copied_vault_story(backend: Backend) {
         "not a copy of one device"
     );
 
+    // The desktop corrects a detail the copy holds as it was: the copy's history, sent again
+    // later, must not bring the old value back or count as a conflict.
+    cb(&a)
+        .args(["client", "edit", &ann, "--phone", "07700 900789"])
+        .assert()
+        .success();
+    ok_json(&a, &["sync", "now"]);
     // The laptop writes first; the copy's next sync proves the copy.
     let bea = laptop.add_client("Bea On The Laptop");
     ok_json(&laptop, &["sync", "now"]);
@@ -1175,9 +1184,20 @@ fn copied_vault_story(backend: Backend) {
     for v in [&a, &laptop, &elsewhere] {
         let clients = ok_json(v, &["client", "list"]).to_string();
         assert!(clients.contains(&bea) && clients.contains(&cy), "{clients}");
+        let shown = ok_json(v, &["client", "show", &ann]).to_string();
+        assert!(
+            shown.contains("07700 900789"),
+            "the old phone came back: {shown}"
+        );
     }
     assert_eq!(fingerprint(&a), fingerprint(&laptop));
     assert_eq!(fingerprint(&a), fingerprint(&elsewhere));
+    // The copy's history sent again as the new computer's merges as what it is: nothing
+    // is kept aside as changed on both computers.
+    for v in [&a, &laptop, &elsewhere] {
+        let conflicts = ok_json(v, &["sync", "conflicts"]);
+        assert_eq!(conflicts, serde_json::json!([]), "{conflicts}");
+    }
 }
 
 #[test]
