@@ -67,6 +67,33 @@ fn names(vault: &mut Vault) -> Vec<String> {
         .collect()
 }
 
+/// The app's background sync on a thread of its own, with short timings: its stop switch,
+/// the runs it reports, and the thread.
+fn in_background(
+    state: &Arc<AppState>,
+) -> (
+    Arc<AtomicBool>,
+    mpsc::Receiver<SyncRan>,
+    std::thread::JoinHandle<()>,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, runs) = mpsc::channel();
+    let worker = {
+        let (state, stop) = (state.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let timing = Timing {
+                local_check: Duration::from_millis(50),
+                long_poll: Duration::from_secs(20),
+                at_least_every: Duration::from_secs(600),
+            };
+            keep_in_sync(&state, &timing, &stop, |r| {
+                let _ = tx.send(r);
+            });
+        })
+    };
+    (stop, runs, worker)
+}
+
 /// Waits up to 20 s for a run that `pick` accepts.
 fn wait_for(
     runs: &mpsc::Receiver<SyncRan>,
@@ -148,21 +175,7 @@ fn the_open_app_keeps_in_sync_by_itself_and_not_while_locked() {
     let home = tempfile::tempdir().unwrap();
     let (mut desk, state, laptop_dir) = practice_of_two(home.path());
     let started = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tx, runs) = mpsc::channel();
-    let worker = {
-        let (state, stop) = (state.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let timing = Timing {
-                local_check: Duration::from_millis(50),
-                long_poll: Duration::from_secs(20),
-                at_least_every: Duration::from_secs(600),
-            };
-            keep_in_sync(&state, &timing, &stop, |r| {
-                let _ = tx.send(r);
-            });
-        })
-    };
+    let (stop, runs, worker) = in_background(&state);
     let first = wait_for(&runs, "at start", |r| r.wake == Wake::Start);
     assert_eq!(first.error, None, "{first:?}");
 
@@ -401,21 +414,7 @@ fn a_computer_joined_by_code_is_read_only_until_it_has_caught_up() {
         .install(&mut state.vault_slot(), laptop, epoch)
         .unwrap();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tx, runs) = mpsc::channel();
-    let worker = {
-        let (state, stop) = (state.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let timing = Timing {
-                local_check: Duration::from_millis(50),
-                long_poll: Duration::from_secs(20),
-                at_least_every: Duration::from_secs(600),
-            };
-            keep_in_sync(&state, &timing, &stop, |r| {
-                let _ = tx.send(r);
-            });
-        })
-    };
+    let (stop, runs, worker) = in_background(&state);
     let caught_up = wait_for(&runs, "catching up", |r| {
         r.applied_changes > 0 && r.catching_up.is_none()
     });
