@@ -264,9 +264,6 @@ pub async fn join_cancel(app: AppHandle) -> UiResult<()> {
 pub struct Joined {
     clients: i64,
     notes: i64,
-    /// The records open read-only while the other computers' changes since the backup are
-    /// fetched (background sync does it, with progress in the strip).
-    catching_up: bool,
 }
 
 /// After the yes: the newest off-site backup restored with the keys handed over (every check
@@ -311,7 +308,6 @@ pub async fn join_finish(
             Ok(_) => Ok(Joined {
                 clients: counts.clients,
                 notes: counts.session_notes,
-                catching_up: true,
             }),
             // The records are here and checked: they open, and say what did not finish.
             Err(e) => Err(UiError {

@@ -764,13 +764,7 @@ pub fn start_session(
             "A session must be between 1 and 240 minutes long.",
         ));
     }
-    // Catching up after a join (the records read-only): kept, and recorded once it has, as
-    // while the vault is busy.
-    match vault
-        .as_mut()
-        .and_then(|v| v.as_mut())
-        .filter(|v| !v.catching_up().unwrap_or(false))
-    {
+    match writable(&mut vault) {
         Some(v) => {
             // What was kept while the vault was busy goes first, in the order it happened.
             notify_problems(app, state.record_deferred(v, &mut c));
@@ -784,6 +778,16 @@ pub fn start_session(
     c.clock.start(Utc::now(), slot.as_ref(), minutes, &prefs)?;
     drop(vault);
     Ok(settle(app, state, c))
+}
+
+/// The vault, if it is free this moment and its records can be written (not while a join
+/// catches up). Otherwise the clock keeps what it did, recorded once it can be.
+fn writable<'a>(
+    slot: &'a mut Option<std::sync::MutexGuard<'_, Option<Vault>>>,
+) -> Option<&'a mut Vault> {
+    slot.as_mut()
+        .and_then(|v| v.as_mut())
+        .filter(|v| !v.catching_up().unwrap_or(false))
 }
 
 /// Shows each message in the window.
@@ -835,10 +839,7 @@ pub fn extend_session(app: &AppHandle, state: &AppState) -> UiResult<ClockView> 
     let (ends_at, unverified) = (running.ends_at, running.unverified);
     // The practice's other computers show the new end (when the records are free and
     // writable this moment: the clock here is what times the session either way).
-    if let Some(v) = vault
-        .as_mut()
-        .and_then(|v| v.as_mut())
-        .filter(|v| !unverified && !v.catching_up().unwrap_or(false))
+    if let Some(v) = writable(&mut vault).filter(|_| !unverified)
         && let Err(e) = v.extend_session(ends_at)
     {
         notices::show(
@@ -868,11 +869,7 @@ pub fn end_session(
         });
     };
     let now = ended_at_or_now(ended_at, ran.started_at, Utc::now());
-    match vault
-        .as_mut()
-        .and_then(|v| v.as_mut())
-        .filter(|v| !v.catching_up().unwrap_or(false))
-    {
+    match writable(&mut vault) {
         // A session read from a clock file that failed its check: its end is not recorded.
         _ if ran.unverified => {}
         Some(v) => {

@@ -84,16 +84,20 @@ fn shared_check(app: &AppHandle, state: &AppState) {
         return;
     };
     let Some(vault) = slot.as_mut() else { return };
-    let (running, planned) = guard(&state.clock)
-        .clock
-        .running()
-        .filter(|r| !r.unverified)
-        .map(|r| (r.started_at, r.ends_at))
-        .unzip();
+    let (running, planned, unrecorded) = {
+        let c = guard(&state.clock);
+        let (running, planned) = c
+            .clock
+            .running()
+            .filter(|r| !r.unverified)
+            .map(|r| (r.started_at, r.ends_at))
+            .unzip();
+        (running, planned, c.clock.has_unrecorded())
+    };
     // More time given while the records were busy or catching up (or before the start was
     // recorded) is shared now: the shared run's planned end follows the clock here.
     if let Some(ends_at) = planned
-        && !guard(&state.clock).clock.has_unrecorded()
+        && !unrecorded
         && !vault.catching_up().unwrap_or(true)
         && let Ok(Some(own)) = vault
             .sessions_running()

@@ -1078,8 +1078,6 @@ export interface JoinWaiting {
 export interface JoinedSummary {
   clients: number;
   notes: number;
-  /** The records open read-only while the other computers' changes since the backup arrive. */
-  catching_up: boolean;
 }
 
 /**
