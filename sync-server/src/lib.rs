@@ -124,7 +124,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/devices/{id}",
             delete(routes::revoke_device).layer(DefaultBodyLimit::max(JSON_LIMIT)),
         )
-        .route("/v1/devices/{id}/blobs", get(routes::blob_range))
+        .route(
+            "/v1/devices/{id}/blobs",
+            get(routes::blob_range).delete(routes::remove_revoked_log),
+        )
         .route("/v1/usage", get(routes::usage))
         .route(
             "/v1/totp",

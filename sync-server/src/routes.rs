@@ -17,7 +17,7 @@ use crate::auth::{self, Authed, ClientAddr};
 use crate::budget::Reservation;
 use crate::config::SignUpPolicy;
 use crate::error::{ApiError, ApiResult, invite_required};
-use crate::store::{self, Appended};
+use crate::store::{self, Appended, LogCut};
 
 pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
     body.map(|Json(v)| v).map_err(|e| match e {
@@ -659,7 +659,27 @@ pub async fn cut_log(
         .and_then(|b| b.parse().ok())
         .filter(|n| *n >= 1 && *n <= i64::MAX as u64)
         .ok_or_else(|| ApiError::bad_request("below must be a whole number from 1"))?;
-    let gone = s.store.cut_log(&who.account, &who.device, below).await?;
+    let gone = s
+        .store
+        .cut_log(&who.account, &who.device, LogCut::Below(below))
+        .await?;
+    Ok(Json(gone))
+}
+
+/// `DELETE /v1/devices/{id}/blobs`: removes the whole log of a device revoked from the
+/// account, once another computer's checkpoints hold it (so no copy of an erased client is
+/// left in it). Never a log of a device only signed out by a password change.
+pub async fn remove_revoked_log(
+    State(s): State<AppState>,
+    who: Authed,
+    Path(device): Path<String>,
+) -> ApiResult<Json<Deleted>> {
+    who.require_second_factor(&s)?;
+    check_path_name(&device)?;
+    let gone = s
+        .store
+        .cut_log(&who.account, &device, LogCut::Revoked)
+        .await?;
     Ok(Json(gone))
 }
 

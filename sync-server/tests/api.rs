@@ -1466,6 +1466,99 @@ async fn a_device_cuts_its_own_log_below_a_checkpoint(b: Backend) {
     );
 }
 
+/// A computer removed from the practice: another device of the account removes its whole
+/// log (head included) once checkpoints hold it; never a log still in use, nor one only
+/// signed out by a password change, nor another account's.
+async fn a_revoked_devices_whole_log_is_removed(b: Backend) {
+    let Some(s) = server(b).await else { return };
+    let (_d1, t1) = s.account("revoker").await;
+    let (d2, t2) = s.device("revoker", "Stolen laptop").await;
+    let (d3, t3) = s.device("revoker", "Spare room").await;
+    for (seq, bytes) in [(1, &b"one"[..]), (2, b"two")] {
+        assert_eq!(
+            s.blob(&format!("/v1/blobs/{seq}"), &t2, bytes).await.status,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            s.blob(&format!("/v1/blobs/{seq}"), &t3, bytes).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let remove = |d: &str| format!("/v1/devices/{d}/blobs");
+    let used = |v: Value| v["used_bytes"].as_u64().unwrap();
+    // Still in use: refused, nothing removed.
+    assert_eq!(
+        s.call(Method::DELETE, &remove(&d2), Some(&t1), None, vec![])
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    // Another account aims at it: the same answer as a device that does not exist.
+    let (_e, eve) = s.account("eve-remover").await;
+    assert_eq!(
+        s.call(Method::DELETE, &remove(&d2), Some(&eve), None, vec![])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let r = s
+        .json(
+            Method::DELETE,
+            &format!("/v1/devices/{d2}"),
+            Some(&t1),
+            json!({"password": "long enough passphrase"}),
+        )
+        .await;
+    assert!(r.status.is_success());
+    let before = used(s.get("/v1/usage", Some(&t1)).await.json());
+    let gone = s
+        .call(Method::DELETE, &remove(&d2), Some(&t1), None, vec![])
+        .await;
+    assert_eq!(gone.status, StatusCode::OK);
+    assert_eq!(gone.json()["blobs_removed"], 2);
+    assert!(used(s.get("/v1/usage", Some(&t1)).await.json()) < before);
+    let left = s.get(&format!("{}?from=1", remove(&d2)), Some(&t1)).await;
+    assert_eq!(left.json().as_array().unwrap().len(), 0);
+    let heads = s.get("/v1/heads", Some(&t1)).await.json();
+    assert!(
+        heads
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["device_id"] != d2.as_str()),
+        "its head is gone too"
+    );
+    let again = s
+        .call(Method::DELETE, &remove(&d2), Some(&t1), None, vec![])
+        .await;
+    assert_eq!(again.json()["blobs_removed"], 0);
+
+    // Signed out by a password change (it may sign in again with its log): refused.
+    let r = s
+        .json(
+            Method::POST,
+            "/v1/account/password",
+            Some(&t1),
+            json!({"password": "long enough passphrase", "new_password": "a brand new passphrase"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        s.call(Method::DELETE, &remove(&d3), Some(&t1), None, vec![])
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    let kept = s.get(&format!("{}?from=1", remove(&d3)), Some(&t1)).await;
+    assert_eq!(kept.json().as_array().unwrap().len(), 2);
+    assert_eq!(
+        s.call(Method::DELETE, &remove(&d3), Some(&t3), None, vec![])
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 macro_rules! backend_tests {
     ($backend:ident: $($name:ident),*) => {
         #[allow(non_snake_case)]
@@ -1480,5 +1573,5 @@ macro_rules! backend_tests {
     };
 }
 
-backend_tests!(Embedded: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured, a_long_poll_on_heads_answers_when_a_log_grows, a_device_cuts_its_own_log_below_a_checkpoint);
-backend_tests!(ScaleOut: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured, a_long_poll_on_heads_answers_when_a_log_grows, a_device_cuts_its_own_log_below_a_checkpoint);
+backend_tests!(Embedded: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured, a_long_poll_on_heads_answers_when_a_log_grows, a_device_cuts_its_own_log_below_a_checkpoint, a_revoked_devices_whole_log_is_removed);
+backend_tests!(ScaleOut: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured, a_long_poll_on_heads_answers_when_a_log_grows, a_device_cuts_its_own_log_below_a_checkpoint, a_revoked_devices_whole_log_is_removed);

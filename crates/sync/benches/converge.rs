@@ -90,6 +90,11 @@ impl Remote for Conn<'_> {
         }
         Ok(())
     }
+
+    fn remove_revoked(&mut self, device: &str) -> Result<(), RemoteError> {
+        self.server.logs.remove(device);
+        Ok(())
+    }
 }
 
 /// An account id as the server makes them (a UUID), so blob sizes are as on the wire.

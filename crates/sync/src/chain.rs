@@ -412,6 +412,16 @@ impl Chains {
         c
     }
 
+    /// Takes a revoked device's log as verified up to its revocation's cut without reading
+    /// it: a checkpoint applied in full held everything in it (its writer's signed view named
+    /// that cut), and the server has removed the log.
+    pub fn cover(&mut self, device: &str, until: &HeadRef) {
+        self.seen
+            .entry(device.to_string())
+            .or_default()
+            .insert(until.seq, until.hash.clone());
+    }
+
     /// Forgets blob hashes of `device` below `seq` (after a checkpoint covers them), keeping
     /// the head so rollbacks are still caught.
     pub fn compact(&mut self, device: &str, below: u64) {

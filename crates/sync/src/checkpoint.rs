@@ -66,6 +66,11 @@ pub struct Written {
     pub erasures: i64,
     /// Whether the server has cut the log below `first`.
     pub cut: bool,
+    /// The seq of every other device's log it holds (the writer's view when it was sealed):
+    /// a revoked computer's log held to its cut can be removed from the server once this
+    /// checkpoint starts the log.
+    #[serde(default)]
+    pub view: std::collections::BTreeMap<String, u64>,
 }
 
 /// Whether a blob of `kind` is a checkpoint chunk.

@@ -14,7 +14,7 @@ use casebook_core::{CoreError, SentEntry, Vault};
 use casebook_wire::Head;
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::batch::Batch;
 use crate::blob::{self, Envelope, Expect, Inner, Kind};
@@ -70,6 +70,9 @@ pub trait Remote {
     ) -> Result<Vec<(u64, Vec<u8>)>, RemoteError>;
     /// Removes this device's own blobs below `below` (a checkpoint covers them).
     fn cut(&mut self, below: u64) -> Result<(), RemoteError>;
+    /// Removes the whole log of `device`, revoked from the practice (this device's
+    /// checkpoint, its log cut below it, holds everything in it).
+    fn remove_revoked(&mut self, device: &str) -> Result<(), RemoteError>;
 }
 
 /// The practice's sync keys: every device holds them; the server never does.
@@ -146,6 +149,15 @@ struct State {
     /// the device list) whose signed blobs carried them: to name "where" in a conflict.
     #[serde(default)]
     writers: BTreeMap<String, String>,
+    /// Revoked devices whose log came in a checkpoint applied in full (its writer had read
+    /// it to the revocation's cut) rather than blob by blob: their blobs up to this seq are
+    /// held already.
+    #[serde(default)]
+    covered: BTreeMap<String, u64>,
+    /// Revoked devices whose log is gone from the server (removed by this device, or found
+    /// gone once read to its cut): never asked to remove again.
+    #[serde(default)]
+    removed_logs: BTreeSet<String>,
 }
 
 /// What one run did. Blobs are counted whatever they carry (change batches, heartbeats).
@@ -163,6 +175,9 @@ pub struct Report {
     pub remaining: u64,
     /// This run cut this device's log on the server below its newest checkpoint.
     pub compacted: bool,
+    /// Revoked computers' logs this run removed from the server (this device's checkpoint
+    /// holds them).
+    pub removed_logs: usize,
 }
 
 /// One device's engine over its vault.
@@ -207,6 +222,8 @@ impl<'a> Engine<'a> {
                 restarting: BTreeMap::new(),
                 carried: BTreeMap::new(),
                 writers: BTreeMap::new(),
+                covered: BTreeMap::new(),
+                removed_logs: BTreeSet::new(),
             },
         };
         Ok(Engine {
@@ -367,7 +384,56 @@ impl<'a> Engine<'a> {
         };
         Ok(since >= checkpoint::AFTER_CHANGES
             || erasures != last_erasures
-            || (since > 0 && last_at.is_some_and(|t| self.now - t >= checkpoint::AFTER_SECONDS)))
+            || (since > 0 && last_at.is_some_and(|t| self.now - t >= checkpoint::AFTER_SECONDS))
+            || self.revoked_logs_uncovered())
+    }
+
+    /// Revoked computers whose log may still be on the server (as far as this device knows),
+    /// each with its revocation's cut: the last blob that counts (`None`: none does).
+    fn revoked_logs(&self) -> impl Iterator<Item = (&str, Option<&crate::blob::HeadRef>)> {
+        self.devices
+            .devices
+            .iter()
+            .filter(|(id, d)| {
+                d.revoked && **id != self.me && !self.state.removed_logs.contains(*id)
+            })
+            .map(|(id, d)| (id.as_str(), d.until.as_ref().filter(|u| u.seq > 0)))
+    }
+
+    /// Whether a revoked computer's log, read here to its cut, is still on the server and not
+    /// held by this device's newest checkpoint: a new checkpoint lets it be removed (it may
+    /// hold a client erased since, readable with the practice's keys).
+    fn revoked_logs_uncovered(&self) -> bool {
+        self.revoked_logs().any(|(id, until)| {
+            until.is_some_and(|until| {
+                self.state
+                    .chains
+                    .head(id)
+                    .is_some_and(|h| h.seq >= until.seq)
+                    && self
+                        .state
+                        .checkpoint
+                        .as_ref()
+                        .is_none_or(|w| w.view.get(id).is_none_or(|s| *s < until.seq))
+            })
+        })
+    }
+
+    /// Revoked computers' logs that can go: those of which nothing counts, and those that this
+    /// device's newest checkpoint holds to their cut — once that checkpoint starts this
+    /// device's log on the server (any computer that has not read one then finds this log
+    /// cut, applies the checkpoint in full, and so holds it).
+    fn removable_logs(&self) -> Vec<String> {
+        let view = self.state.checkpoint.as_ref().map(|w| &w.view);
+        self.revoked_logs()
+            .filter(|(id, until)| match until {
+                None => true,
+                Some(until) => view
+                    .and_then(|v| v.get(*id))
+                    .is_some_and(|s| *s >= until.seq),
+            })
+            .map(|(id, _)| id.to_string())
+            .collect()
     }
 
     /// Seals a checkpoint now (what [`Engine::seal`] does when one is due): this device's
@@ -393,6 +459,13 @@ impl<'a> Engine<'a> {
         };
         let parts = checkpoint::split(clinical, identity, audit);
         let first = self.state.next_seq;
+        let view: BTreeMap<String, u64> = self
+            .state
+            .chains
+            .view()
+            .into_iter()
+            .map(|(d, h)| (d, h.seq))
+            .collect();
         let n = parts.len();
         for (i, (kind, chunk)) in parts.into_iter().enumerate() {
             let payload = serde_json::to_vec(&chunk)
@@ -406,6 +479,7 @@ impl<'a> Engine<'a> {
                     at: self.now,
                     erasures,
                     cut: false,
+                    view: view.clone(),
                 });
                 next.since_checkpoint = 0;
             }
@@ -491,6 +565,7 @@ impl<'a> Engine<'a> {
             .as_ref()
             .filter(|w| !w.cut && w.first > 1)
             .map(|w| w.first);
+        let remove = self.removable_logs();
         Ok(Outbound {
             me: self.me.clone(),
             mine: self.state.chains.head(&self.me).map_or(0, |h| h.seq),
@@ -500,6 +575,7 @@ impl<'a> Engine<'a> {
             cut,
             cap: None,
             compact,
+            remove,
         })
     }
 
@@ -527,6 +603,10 @@ impl<'a> Engine<'a> {
             report.compacted = true;
             self.vault.forget_compacted(below, self.state.sent)?;
         }
+        for device in &inbound.removed {
+            self.state.removed_logs.insert(device.clone());
+            report.removed_logs += 1;
+        }
         self.save()?;
         if let Some((seq, bytes)) = &inbound.own {
             self.own_served(*seq, bytes)?;
@@ -534,7 +614,18 @@ impl<'a> Engine<'a> {
         if let Some(e) = inbound.error {
             return Err(SyncError::Remote(e));
         }
-        let heads = self.with_cuts(inbound.heads.unwrap_or_default());
+        let heads = inbound.heads.unwrap_or_default();
+        // A revoked log read here to its cut and no longer listed: another computer removed it.
+        let gone: Vec<String> = self
+            .revoked_logs()
+            .filter(|(id, until)| {
+                until.is_none_or(|u| self.state.chains.head(id).is_some_and(|h| h.seq >= u.seq))
+                    && !heads.iter().any(|h| h.device_id == *id)
+            })
+            .map(|(id, _)| id.to_string())
+            .collect();
+        self.state.removed_logs.extend(gone);
+        let heads = self.with_cuts(heads);
         for alarm in self.state.chains.check_heads(&heads) {
             match alarm {
                 Alarm::OwnBlobsGone { had, served } => {
@@ -578,6 +669,19 @@ impl<'a> Engine<'a> {
             .find(|a| !a.is_warning())
         {
             return Err(SyncError::Alarm(alarm));
+        }
+        // A revoked computer's log not read to its cut, with nothing left for a later step:
+        // its blobs were withheld, or it was removed and no checkpoint read here held it.
+        if report.remaining == 0
+            && let Some((device, until)) = self.devices.cuts().find(|(id, until)| {
+                *id != self.me && self.state.chains.head(id).map_or(0, |h| h.seq) < until.seq
+            })
+        {
+            return Err(SyncError::Alarm(Alarm::Missing {
+                device: device.to_string(),
+                from: self.state.chains.head(device).map_or(0, |h| h.seq) + 1,
+                to: until.seq,
+            }));
         }
         Ok(report)
     }
@@ -657,6 +761,10 @@ impl<'a> Engine<'a> {
                 seq,
             })
         };
+        // A revoked device's blob that a checkpoint applied in full already held.
+        if self.state.covered.get(device).is_some_and(|c| seq <= *c) {
+            return Ok(Taken::Applied);
+        }
         // A revoked device's blobs count only up to its revocation's cut.
         let key = self.devices.key_for_blob(device, seq).ok_or_else(|| {
             SyncError::Alarm(Alarm::DeviceKey {
@@ -780,10 +888,34 @@ impl<'a> Engine<'a> {
             self.state.chains = before;
             return Err(e);
         }
+        if in_full {
+            self.cover_revoked(&opened.inner.view);
+        }
         self.state.heard.insert(device.to_string(), self.now);
         self.save()?;
         report.received += 1;
         Ok(Taken::Applied)
+    }
+
+    /// After a checkpoint applied in full: a revoked computer's log its writer had read to the
+    /// revocation's cut (its signed view names the cut's very blob) is held here from now on,
+    /// though not read — the server may have removed it.
+    fn cover_revoked(&mut self, view: &BTreeMap<String, crate::blob::HeadRef>) {
+        for (other, claim) in view {
+            let Some(until) = self
+                .devices
+                .devices
+                .get(other)
+                .filter(|d| d.revoked)
+                .and_then(|d| d.until.as_ref())
+            else {
+                continue;
+            };
+            if *claim == *until && self.state.chains.head(other).map_or(0, |h| h.seq) < until.seq {
+                self.state.chains.cover(other, until);
+                self.state.covered.insert(other.clone(), until.seq);
+            }
+        }
     }
 
     /// One full run: [`Engine::outbound`], [`exchange`], [`Engine::absorb`]. (The desktop app
@@ -912,6 +1044,9 @@ pub struct Outbound {
     /// This device's log is to be cut below this seq (its newest checkpoint's first chunk),
     /// once every blob is acknowledged.
     pub compact: Option<u64>,
+    /// Revoked computers whose whole log is to be removed from the server, once this
+    /// device's log starts at its newest checkpoint (which holds them).
+    pub remove: Vec<String>,
 }
 
 /// What the server answered ([`exchange`]).
@@ -928,6 +1063,8 @@ pub struct Inbound {
     pub remaining: u64,
     /// The server cut this device's log below this seq.
     pub compacted: Option<u64>,
+    /// Revoked computers whose log the server removed.
+    pub removed: Vec<String>,
     /// A blob in this device's own log that it did not know the server held (it refused
     /// this device's blob there, or lists the log further on): read back, to tell a copy of
     /// this vault writing as this device (signed with its key) from a server that lies.
@@ -975,6 +1112,15 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
         && remote.cut(below).is_ok()
     {
         inbound.compacted = Some(below);
+    }
+    // With this device's log starting at its checkpoint, revoked computers' logs it holds
+    // can go. A failed removal is tried again by the next run.
+    if out.compact.is_none() || inbound.compacted.is_some() {
+        for device in &out.remove {
+            if remote.remove_revoked(device).is_ok() {
+                inbound.removed.push(device.clone());
+            }
+        }
     }
     let heads = match remote.heads() {
         Ok(h) => h,
@@ -1085,6 +1231,10 @@ mod tests {
         fn cut(&mut self, _: u64) -> Result<(), RemoteError> {
             Ok(())
         }
+
+        fn remove_revoked(&mut self, _: &str) -> Result<(), RemoteError> {
+            Ok(())
+        }
     }
 
     fn stepped(have: u64) -> Outbound {
@@ -1097,6 +1247,7 @@ mod tests {
             cut: vec![],
             cap: Some(200),
             compact: None,
+            remove: Vec::new(),
         }
     }
 

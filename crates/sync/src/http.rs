@@ -87,4 +87,8 @@ impl Remote for ServerClient {
     fn cut(&mut self, below: u64) -> Result<(), RemoteError> {
         self.cut_log(below).map(|_| ()).map_err(sorted)
     }
+
+    fn remove_revoked(&mut self, device: &str) -> Result<(), RemoteError> {
+        self.remove_revoked_log(device).map(|_| ()).map_err(sorted)
+    }
 }

@@ -68,6 +68,8 @@ struct Server {
     told: Vec<(String, Lie, bool)>,
     /// Logs cut below a checkpoint.
     cuts: usize,
+    /// Revoked computers' logs removed.
+    removed_logs: usize,
     /// The signed device list as the server keeps it (`sync-devices`).
     list: Vec<Signed>,
     /// A signing key of the server's own (what a substituted device key would be).
@@ -89,6 +91,7 @@ impl Server {
             quota: usize::MAX,
             told: Vec::new(),
             cuts: 0,
+            removed_logs: 0,
             list: p.entries.clone(),
             forger: SigningKey::from_bytes(&[7; 32]),
             revoked: Default::default(),
@@ -339,6 +342,22 @@ impl Remote for Conn<'_> {
         }
         log.retain(|seq, _| *seq >= below);
         self.server.cuts += 1;
+        Ok(())
+    }
+
+    fn remove_revoked(&mut self, device: &str) -> Result<(), RemoteError> {
+        if self.server.revoked.contains(&self.me) {
+            return Err(RemoteError::Revoked);
+        }
+        self.server.transient()?;
+        if !self.server.revoked.contains(device) {
+            return Err(RemoteError::Refused(
+                "409 only a revoked computer's log".into(),
+            ));
+        }
+        if self.server.logs.remove(device).is_some() {
+            self.server.removed_logs += 1;
+        }
         Ok(())
     }
 }
@@ -625,6 +644,9 @@ fn killed_mid_run(p: &mut Practice, i: usize, server: &mut Server, sent: bool) {
     d.vault = Some(open(&d.dir));
 }
 
+/// Revoked computers' logs removed from the server over the seeds run.
+static REMOVED_LOGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Computers revoked over the seeds run (reported by the many-seed test).
 static REVOCATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -894,6 +916,16 @@ fn run_seed(seed: u64) {
                 "seed {seed}: no log was cut after an erasure"
             );
         }
+        // A revoked computer's log is gone once a computer's checkpoint holds it: every
+        // computer still in the practice has run since the revocation.
+        for &k in &revoked {
+            let id = &p.devices[k].id;
+            assert!(
+                !server.logs.contains_key(id),
+                "seed {seed}: the revoked computer {id}'s log is still on the server"
+            );
+        }
+        REMOVED_LOGS.fetch_add(server.removed_logs, std::sync::atomic::Ordering::Relaxed);
         // A computer whose log was cut keeps no copy of the blobs below the cut either.
         for d in &p.devices {
             let v = d.vault.as_ref().expect("open");
@@ -930,13 +962,7 @@ fn run_seed(seed: u64) {
                 );
             }
         }
-        let revoked_ids: Vec<&str> = revoked.iter().map(|&i| p.devices[i].id.as_str()).collect();
         for (device, seq, kind, row) in rows_on_server(&p, &server) {
-            // Not built: cutting a revoked computer's log (it can write no checkpoint, and
-            // no route lets the others cut it), so what it sent before its cut stays.
-            if revoked_ids.contains(&device.as_str()) {
-                continue;
-            }
             let code = row.f.get("client_code").and_then(|v| v.as_str());
             let of_erased = erased
                 .iter()
@@ -1055,9 +1081,10 @@ fn the_simulation_holds_for_every_seed() {
             panic!("seed {seed} failed (replay with CASEBOOK_SIM_SEED={seed}): {msg}");
         }
     }
+    let revocations = REVOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
+    let removed = REMOVED_LOGS.load(std::sync::atomic::Ordering::Relaxed);
     eprintln!(
-        "{seeds} seeds; {} computers revoked in them",
-        REVOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
+        "{seeds} seeds; {revocations} computers revoked in them, {removed} of their logs removed"
     );
 }
 
@@ -1267,4 +1294,78 @@ fn a_revoked_computers_log_counts_up_to_its_cut_and_no_further() {
             .expect("print")
     };
     assert_eq!(print(&p, 0), print(&p, 1));
+}
+
+/// A revoked computer's log is removed from the server by the first computer whose log then
+/// starts at a checkpoint holding it (a revocation makes a checkpoint due). A computer that
+/// was away and never read that log finds the checkpoint past a gap, applies it in full and
+/// so holds the revoked computer's work; a revoked log gone with no checkpoint holding it is
+/// `missing`, never silently skipped.
+#[test]
+fn a_revoked_computers_log_is_removed_once_a_checkpoint_holds_it() {
+    let mut p = practice(3);
+    let mut server = Server::new(&p, 12);
+    for i in 0..3 {
+        sync(&mut p, i, &mut server).expect("everyone on");
+    }
+    p.devices[2]
+        .vault
+        .as_mut()
+        .expect("open")
+        .add_client(ClientIdentity {
+            full_name: "Only On The Laptop".into(),
+            ..Default::default()
+        })
+        .expect("add a client");
+    sync(&mut p, 2, &mut server).expect("the laptop's last run");
+    let laptop = p.devices[2].id.clone();
+    // The home computer is away: it never reads the laptop's log.
+    revoke(&mut p, 0, 2, &mut server);
+    assert!(server.logs.contains_key(&laptop));
+
+    // A server that lost the laptop's log before any checkpoint held it: the home computer
+    // is told `missing` (the surgery's blobs that name the laptop's wait).
+    let mut lost = Server::new(&p, 13);
+    lost.logs = server.logs.clone();
+    lost.logs.remove(&laptop);
+    lost.revoked = server.revoked.clone();
+    let told = sync(&mut p, 1, &mut lost);
+    assert!(
+        matches!(&told, Err(SyncError::Alarm(Alarm::Missing { device, .. })) if *device == laptop),
+        "{told:?}"
+    );
+
+    // The surgery's next run writes a checkpoint (it holds the laptop's log to its cut), cuts
+    // its own log below it, and removes the laptop's.
+    let report = sync_at(&mut p, 0, &mut server, None).expect("the surgery");
+    assert_eq!(report.removed_logs, 1, "{report:?}");
+    assert!(!server.logs.contains_key(&laptop));
+    assert_eq!(server.removed_logs, 1);
+
+    // The home computer comes back: the laptop's client arrives in the surgery's checkpoint.
+    sync(&mut p, 1, &mut server).expect("the home computer, no alarm");
+    sync(&mut p, 1, &mut server).expect("and again");
+    let print = |p: &Practice, i: usize| {
+        p.devices[i]
+            .vault
+            .as_ref()
+            .expect("open")
+            .records_fingerprint()
+            .expect("print")
+    };
+    assert_eq!(print(&p, 0), print(&p, 1));
+    let names: Vec<String> = p.devices[1]
+        .vault
+        .as_mut()
+        .expect("open")
+        .list_clients(true)
+        .expect("list")
+        .into_iter()
+        .filter_map(|c| c.full_name)
+        .collect();
+    assert!(names.iter().any(|n| n == "Only On The Laptop"), "{names:?}");
+    // Nobody asks again.
+    let again = sync_at(&mut p, 1, &mut server, None).expect("home again");
+    assert_eq!(again.removed_logs, 0);
+    assert_eq!(server.removed_logs, 1);
 }

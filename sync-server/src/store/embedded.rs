@@ -25,8 +25,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::{
-    AccountRecord, Appended, ByteStream, Bytes, PasskeyRecord, Store, StoreError, StoreResult,
-    TokenOwner, charge,
+    AccountRecord, Appended, ByteStream, Bytes, LogCut, PasskeyRecord, REVOKED_ONLY, Store,
+    StoreError, StoreResult, TokenOwner, charge,
 };
 use crate::now;
 
@@ -824,27 +824,45 @@ impl Store for Embedded {
             .map_err(|_| StoreError::Unavailable("the blob committer has stopped".into()))?
     }
 
-    async fn cut_log(&self, account: &str, device: &str, below: u64) -> StoreResult<Deleted> {
+    async fn cut_log(&self, account: &str, device: &str, cut: LogCut) -> StoreResult<Deleted> {
         let (a, d) = (account.to_string(), device.to_string());
         let root = self.root.clone();
-        let below = below.min(i64::MAX as u64) as i64;
         self.with(move |c| {
             let tx = c.transaction().map_err(db_err)?;
             if !owns_device(&tx, &a, &d)? {
                 return Err(StoreError::NotFound);
             }
-            let head: i64 = tx
-                .query_row(
-                    "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = ?1 AND account_id = ?2",
-                    params![d, a],
-                    |r| r.get(0),
-                )
-                .map_err(db_err)?;
-            if below > head {
-                return Err(StoreError::Conflict(format!(
-                    "the log's last blob ({head}) always stays: cut below {below} refused"
-                )));
-            }
+            let below = match cut {
+                LogCut::Below(below) => {
+                    let below = below.min(i64::MAX as u64) as i64;
+                    let head: i64 = tx
+                        .query_row(
+                            "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = ?1 AND account_id = ?2",
+                            params![d, a],
+                            |r| r.get(0),
+                        )
+                        .map_err(db_err)?;
+                    if below > head {
+                        return Err(StoreError::Conflict(format!(
+                            "the log's last blob ({head}) always stays: cut below {below} refused"
+                        )));
+                    }
+                    below
+                }
+                LogCut::Revoked => {
+                    let revoked: bool = tx
+                        .query_row(
+                            "SELECT revoked = 1 AND signed_out_by_password = 0 FROM devices WHERE id = ?1 AND account_id = ?2",
+                            params![d, a],
+                            |r| r.get(0),
+                        )
+                        .map_err(db_err)?;
+                    if !revoked {
+                        return Err(StoreError::Conflict(REVOKED_ONLY.into()));
+                    }
+                    i64::MAX
+                }
+            };
             let gone: Vec<(i64, i64, bool)> = {
                 let mut stmt = tx
                     .prepare("DELETE FROM blobs WHERE device_id = ?1 AND account_id = ?2 AND seq < ?3 RETURNING seq, size, data IS NULL")

@@ -23,6 +23,22 @@ pub fn charge(size: u64) -> u64 {
     size.saturating_add(OBJECT_OVERHEAD)
 }
 
+/// Which blobs of a log [`Store::cut_log`] removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogCut {
+    /// The device's own blobs below this seq, which a checkpoint in its log now covers
+    /// (compaction). The head always stays: below past the head is a conflict.
+    Below(u64),
+    /// Every blob of a device revoked on purpose (removed from the practice or left it) —
+    /// never of one only signed out by a password change, which may sign in again. Asked by
+    /// another device of the account once every computer's checkpoint holds that log.
+    Revoked,
+}
+
+/// Why [`LogCut::Revoked`] was refused.
+pub const REVOKED_ONLY: &str =
+    "only a computer removed from the practice has its whole log removed";
+
 /// A snapshot's bytes as they are read, chunk by chunk (never the whole snapshot at once).
 pub type ByteStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
 
@@ -133,10 +149,9 @@ pub trait Store: Send + Sync + 'static {
         bytes: Bytes,
         quota: u64,
     ) -> StoreResult<Appended>;
-    /// Removes the device's own blobs below `below`, after a checkpoint in its log covers them
-    /// (compaction). The head always stays: `below` past the head is a conflict. Cutting below
-    /// what is already cut removes nothing.
-    async fn cut_log(&self, account: &str, device: &str, below: u64) -> StoreResult<Deleted>;
+    /// Removes blobs of one of the account's logs (see [`LogCut`]); `NotFound` if the device
+    /// is not the account's. Cutting what is already cut removes nothing.
+    async fn cut_log(&self, account: &str, device: &str, cut: LogCut) -> StoreResult<Deleted>;
     /// The last blob of every device of the account.
     async fn heads(&self, account: &str) -> StoreResult<Vec<Head>>;
     /// Whether other server processes may append to the same storage (so a long-poll on

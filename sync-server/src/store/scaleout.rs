@@ -28,8 +28,8 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
 
 use super::{
-    AccountRecord, Appended, ByteStream, Bytes, PasskeyRecord, Store, StoreError, StoreResult,
-    TokenOwner, charge,
+    AccountRecord, Appended, ByteStream, Bytes, LogCut, PasskeyRecord, REVOKED_ONLY, Store,
+    StoreError, StoreResult, TokenOwner, charge,
 };
 use crate::config::{ObjectStoreConfig, PostgresConfig};
 use crate::now;
@@ -770,8 +770,7 @@ impl Store for ScaleOut {
         true
     }
 
-    async fn cut_log(&self, account: &str, device: &str, below: u64) -> StoreResult<Deleted> {
-        let below = seq_i64(below);
+    async fn cut_log(&self, account: &str, device: &str, cut: LogCut) -> StoreResult<Deleted> {
         let gone = {
             let mut c = self.client().await?;
             let tx = c.transaction().await.map_err(pg_err)?;
@@ -779,19 +778,39 @@ impl Store for ScaleOut {
             if !owns_device(&tx, account, device).await? {
                 return Err(StoreError::NotFound);
             }
-            let head: i64 = tx
-                .query_one(
-                    "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = $1",
-                    &[&device],
-                )
-                .await
-                .map_err(pg_err)?
-                .get(0);
-            if below > head {
-                return Err(StoreError::Conflict(format!(
-                    "the log's last blob ({head}) always stays: cut below {below} refused"
-                )));
-            }
+            let below = match cut {
+                LogCut::Below(below) => {
+                    let below = seq_i64(below);
+                    let head: i64 = tx
+                        .query_one(
+                            "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = $1",
+                            &[&device],
+                        )
+                        .await
+                        .map_err(pg_err)?
+                        .get(0);
+                    if below > head {
+                        return Err(StoreError::Conflict(format!(
+                            "the log's last blob ({head}) always stays: cut below {below} refused"
+                        )));
+                    }
+                    below
+                }
+                LogCut::Revoked => {
+                    let revoked: bool = tx
+                        .query_one(
+                            "SELECT revoked AND NOT signed_out_by_password FROM devices WHERE id = $1 AND account_id = $2",
+                            &[&device, &account],
+                        )
+                        .await
+                        .map_err(pg_err)?
+                        .get(0);
+                    if !revoked {
+                        return Err(StoreError::Conflict(REVOKED_ONLY.into()));
+                    }
+                    i64::MAX
+                }
+            };
             let rows = tx
                 .query(
                     "DELETE FROM blobs WHERE device_id = $1 AND account_id = $2 AND seq < $3 RETURNING size, object",

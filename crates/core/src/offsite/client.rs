@@ -460,6 +460,19 @@ impl ServerClient {
         Self::json(r)
     }
 
+    /// `DELETE /v1/devices/{id}/blobs`: removes the whole log of a device revoked from the
+    /// account (once this computer's checkpoint holds it).
+    pub fn remove_revoked_log(&self, device: &str) -> Result<casebook_wire::Deleted, ServerError> {
+        let r = self.send(
+            self.request(
+                reqwest::Method::DELETE,
+                &format!("/v1/devices/{device}/blobs"),
+            ),
+            false,
+        )?;
+        Self::json(r)
+    }
+
     /// `GET /v1/devices/{id}/blobs?from=&limit=`: up to `limit` (≤ 1000) blobs of a device's
     /// log from `from`, decoded from base64. Each blob's hash is checked by the caller.
     pub fn blob_range(
