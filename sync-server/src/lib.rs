@@ -163,6 +163,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/heads", get(routes::heads))
         .route("/v1/blobs", delete(routes::cut_log))
+        .route("/v1/log/close", post(routes::close_log))
         .route("/v1/blobs/{seq}", put(routes::append_blob))
         .route("/v1/snapshots", get(routes::list_snapshots))
         .route(

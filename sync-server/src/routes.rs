@@ -666,6 +666,15 @@ pub async fn cut_log(
     Ok(Json(gone))
 }
 
+/// `POST /v1/log/close`: this device leaves the practice's sync: its log takes no more
+/// blobs, and another device may remove it once its own checkpoint holds it. The device
+/// stays signed in (its off-site backups carry on).
+pub async fn close_log(State(s): State<AppState>, who: Authed) -> ApiResult<StatusCode> {
+    who.require_second_factor(&s)?;
+    s.store.close_log(&who.account, &who.device).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `DELETE /v1/devices/{id}/blobs`: removes the whole log of a device revoked from the
 /// account, once another computer's checkpoints hold it (so no copy of an erased client is
 /// left in it). Never a log of a device only signed out by a password change.

@@ -1533,6 +1533,34 @@ async fn a_revoked_devices_whole_log_is_removed(b: Backend) {
         .await;
     assert_eq!(again.json()["blobs_removed"], 0);
 
+    // A computer that left the practice's sync closes its log (it stays signed in, for its
+    // off-site backups): it takes no more blobs, and another device may remove it whole.
+    let (d4, t4) = s.device("revoker", "Left sync").await;
+    assert_eq!(
+        s.blob("/v1/blobs/1", &t4, b"its last").await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        s.call(Method::DELETE, &remove(&d4), Some(&t1), None, vec![])
+            .await
+            .status,
+        StatusCode::CONFLICT,
+        "not closed yet"
+    );
+    let closed = s
+        .call(Method::POST, "/v1/log/close", Some(&t4), None, vec![])
+        .await;
+    assert_eq!(closed.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.blob("/v1/blobs/2", &t4, b"after leaving").await.status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(s.get("/v1/usage", Some(&t4)).await.status, StatusCode::OK);
+    let gone = s
+        .call(Method::DELETE, &remove(&d4), Some(&t1), None, vec![])
+        .await;
+    assert_eq!(gone.json()["blobs_removed"], 1);
+
     // Signed out by a password change (it may sign in again with its log): refused.
     let r = s
         .json(

@@ -764,6 +764,7 @@ fn join_revoke_story(backend: Backend) {
 
     // The third computer syncs only now: it gets the laptop's changes up to the cut.
     ok_json(&c, &["sync", "now"]);
+    // (Each of the surgery's runs from here may remove a removed computer's log.)
     ok_json(&a, &["sync", "now"]);
     for v in [&a, &c] {
         let list = ok_json(v, &["client", "list"]).to_string();
@@ -787,6 +788,7 @@ fn join_revoke_story(backend: Backend) {
     let fay = c.add_client("Fay From Home");
     let off = ok_json(&c, &["sync", "disable"]);
     assert!(off["until_seq"].as_u64().unwrap() >= 1, "{off}");
+    assert_eq!(off["log_closed"], true, "{off}");
     cb(&c).args(["sync", "now"]).assert().code(7);
     ok_json(&a, &["sync", "now"]);
     assert!(ok_json(&a, &["client", "list"]).to_string().contains(&fay));
@@ -795,6 +797,27 @@ fn join_revoke_story(backend: Backend) {
     assert_eq!(listed.matches("\"revoked\":true").count(), 3, "{listed}");
     let trail = ok_json(&a, &["audit", "list"]).to_string();
     assert!(trail.contains("sync.revoke"), "revoking is not audited");
+
+    // A checkpoint of the surgery's holds the removed computers' logs (read to their cuts),
+    // so it had the server remove them: the laptop's, and those of the two that left (their
+    // logs closed) — nothing they sent is left there.
+    ok_json(&a, &["sync", "now"]);
+    let listed = ok_json(&a, &["sync", "devices"]);
+    for d in listed.as_array().unwrap() {
+        assert_eq!(d["log_removed"], d["revoked"], "{listed}");
+    }
+    if backend == Backend::Embedded {
+        let left = server_logs(&server);
+        let a_id = ok_json(&a, &["server", "status"])["settings"]["device_id"].clone();
+        assert_eq!(
+            left.keys().collect::<Vec<_>>(),
+            vec![a_id.as_str().unwrap()],
+            "only the surgery's log is left"
+        );
+    }
+    assert!(ok_json(&a, &["client", "list"]).to_string().contains(&dee));
+    let again = ok_json(&a, &["sync", "now"]);
+    assert_eq!(again["removed_logs"], 0, "{again}");
 }
 
 #[test]

@@ -953,6 +953,19 @@ pub fn heard(vault: &Vault) -> Result<(BTreeMap<String, i64>, Option<i64>), Sync
     })
 }
 
+/// Revoked computers whose log is gone from the server, as far as this computer knows. No
+/// network.
+pub fn removed_logs(vault: &Vault) -> Result<BTreeSet<String>, SyncError> {
+    Ok(match vault.sync_get(STATE_KEY)? {
+        Some(json) => {
+            let state: State = serde_json::from_str(&json)
+                .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?;
+            state.removed_logs
+        }
+        None => BTreeSet::new(),
+    })
+}
+
 /// Which computer of the device list writes under each record id seen in its blobs
 /// (record id → device id). No network.
 pub fn writers(vault: &Vault) -> Result<BTreeMap<String, String>, SyncError> {

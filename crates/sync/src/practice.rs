@@ -654,6 +654,9 @@ pub struct Disabled {
     pub device_id: String,
     /// The last of this computer's changes that counts (all of them were sent).
     pub until_seq: u64,
+    /// Whether the server closed this computer's log, so that the others may remove it once
+    /// their checkpoints hold it (not: it stays there, readable with the practice's keys).
+    pub log_closed: bool,
 }
 
 /// Turns sync off for this computer (`sync disable`): every change made here is sent first,
@@ -683,9 +686,13 @@ pub fn disable(vault: &mut Vault) -> Result<Disabled, SyncError> {
     let entry = revocation(&me, &listed, until.clone());
     let list_json = append_entry(vault, &client, &me, &key, entry)?;
     vault.sync_put_audited(SyncEvent::Disable, &me, &[(LIST, &list_json), (KEY, "")])?;
+    // This computer keeps its server connection for off-site backups; its log is closed so
+    // that the others can remove it. Left open (the server unreachable just now), it stays.
+    let log_closed = client.close_log().is_ok();
     Ok(Disabled {
         device_id: me,
         until_seq: until.map_or(0, |u| u.seq),
+        log_closed,
     })
 }
 
@@ -1031,6 +1038,9 @@ pub struct DeviceStatus {
     pub revoked_at: Option<String>,
     /// For a revoked device: the last of its changes that counts.
     pub until_seq: Option<u64>,
+    /// For a revoked device: what it sent is gone from the server (removed by this computer,
+    /// or found gone after reading it), held here and in a checkpoint.
+    pub log_removed: bool,
     pub this_computer: bool,
     /// When something new from this computer (changes or a heartbeat) was last verified here,
     /// seconds since the epoch; for this computer, when it last sealed something.
@@ -1096,6 +1106,7 @@ pub fn status_with(
 ) -> Result<Status, SyncError> {
     let entries = signed_list(vault)?;
     let (heard, sealed_at) = crate::engine::heard(vault)?;
+    let removed = crate::engine::removed_logs(vault)?;
     let last_run: Option<i64> = vault.sync_get(LAST_RUN)?.and_then(|s| s.parse().ok());
     let now = chrono::Utc::now().timestamp();
     let names = current_names(&entries);
@@ -1142,6 +1153,7 @@ pub fn status_with(
                 added: s.entry.at.clone(),
                 revoked_at: revocation.map(|r| r.entry.at.clone()),
                 until_seq: revocation.map(|r| r.entry.until.as_ref().map_or(0, |u| u.seq)),
+                log_removed: revoked && removed.contains(&s.entry.device),
                 this_computer,
                 last_heard,
                 stale,

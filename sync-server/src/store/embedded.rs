@@ -25,8 +25,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::{
-    AccountRecord, Appended, ByteStream, Bytes, LogCut, PasskeyRecord, REVOKED_ONLY, Store,
-    StoreError, StoreResult, TokenOwner, charge,
+    AccountRecord, Appended, ByteStream, Bytes, LOG_CLOSED, LogCut, PasskeyRecord, REVOKED_ONLY,
+    Store, StoreError, StoreResult, TokenOwner, charge,
 };
 use crate::now;
 
@@ -34,7 +34,7 @@ use crate::now;
 /// edited once released; a change is a new entry. v1 is written with IF NOT EXISTS, so a
 /// folder made before versioning (version 0 with the tables) is brought to v1 unchanged.
 const MIGRATIONS: &[&str] = &[
-    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8,
 ];
 
 const SCHEMA_V1: &str = r#"
@@ -119,6 +119,12 @@ ALTER TABLE devices ADD COLUMN last_seen_at TEXT;
 /// with their last token and keep their id and log.
 const SCHEMA_V7: &str = r#"
 ALTER TABLE devices ADD COLUMN signed_out_by_password INTEGER NOT NULL DEFAULT 0;
+"#;
+
+/// v8: a device that left the practice's sync closes its log: it takes no more blobs, and
+/// another device of the account may remove it (as a revoked device's).
+const SCHEMA_V8: &str = r#"
+ALTER TABLE devices ADD COLUMN log_closed INTEGER NOT NULL DEFAULT 0;
 "#;
 
 /// v3: small blobs' bytes kept in their row (`data`); NULL means the bytes are in the folder.
@@ -727,6 +733,24 @@ impl Store for Embedded {
         .await
     }
 
+    async fn close_log(&self, account: &str, device: &str) -> StoreResult<()> {
+        let (a, d) = (account.to_string(), device.to_string());
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE devices SET log_closed = 1 WHERE id = ?1 AND account_id = ?2",
+                    params![d, a],
+                )
+                .map_err(db_err)?;
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::NotFound)
+            }
+        })
+        .await
+    }
+
     async fn revoke_device(&self, account: &str, device: &str) -> StoreResult<()> {
         let (a, d) = (account.to_string(), device.to_string());
         self.with(move |c| {
@@ -852,7 +876,7 @@ impl Store for Embedded {
                 LogCut::Revoked => {
                     let revoked: bool = tx
                         .query_row(
-                            "SELECT revoked = 1 AND signed_out_by_password = 0 FROM devices WHERE id = ?1 AND account_id = ?2",
+                            "SELECT (revoked = 1 AND signed_out_by_password = 0) OR log_closed = 1 FROM devices WHERE id = ?1 AND account_id = ?2",
                             params![d, a],
                             |r| r.get(0),
                         )
@@ -1502,6 +1526,16 @@ fn commit_batch(
                 |r| r.get(0),
             )
             .map_err(db_err)?;
+            let closed: bool = cached_row(
+                &tx,
+                "SELECT log_closed = 1 FROM devices WHERE id = ?1",
+                [&job.device],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+            if closed {
+                return Err(StoreError::Conflict(LOG_CLOSED.into()));
+            }
             if job.seq as i64 != head + 1 {
                 return Err(StoreError::Conflict(format!(
                     "blob {} does not follow the log's last blob ({head}): send {}",

@@ -29,15 +29,19 @@ pub enum LogCut {
     /// The device's own blobs below this seq, which a checkpoint in its log now covers
     /// (compaction). The head always stays: below past the head is a conflict.
     Below(u64),
-    /// Every blob of a device revoked on purpose (removed from the practice or left it) —
-    /// never of one only signed out by a password change, which may sign in again. Asked by
-    /// another device of the account once every computer's checkpoint holds that log.
+    /// Every blob of a device revoked on purpose, or that closed its log (it left the
+    /// practice's sync but keeps its token for off-site backups) — never of one only signed
+    /// out by a password change, which may sign in again. Asked by another device of the
+    /// account once its own checkpoint holds that log.
     Revoked,
 }
 
 /// Why [`LogCut::Revoked`] was refused.
-pub const REVOKED_ONLY: &str =
-    "only a computer removed from the practice has its whole log removed";
+pub const REVOKED_ONLY: &str = "only the log of a computer removed from the practice, or one that closed its log, is removed whole";
+
+/// Why a blob was refused from a device that closed its log.
+pub const LOG_CLOSED: &str =
+    "this computer closed its log (it left the practice's sync): it takes no more changes";
 
 /// A snapshot's bytes as they are read, chunk by chunk (never the whole snapshot at once).
 pub type ByteStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
@@ -128,6 +132,9 @@ pub trait Store: Send + Sync + 'static {
     async fn list_devices(&self, account: &str) -> StoreResult<Vec<Device>>;
     /// Records that `device` was seen at `at` (a request answered).
     async fn touch_device(&self, account: &str, device: &str, at: &str) -> StoreResult<()>;
+    /// Closes a device's log (it left the practice's sync): it takes no more blobs from it, and
+    /// [`LogCut::Revoked`] may then remove it. `NotFound` if it is not the account's.
+    async fn close_log(&self, account: &str, device: &str) -> StoreResult<()>;
     /// Revokes one of the account's devices; `NotFound` if it is not theirs.
     async fn revoke_device(&self, account: &str, device: &str) -> StoreResult<()>;
     /// Stores a new password hash and revokes every device of the account but `keep`, in

@@ -28,15 +28,17 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
 
 use super::{
-    AccountRecord, Appended, ByteStream, Bytes, LogCut, PasskeyRecord, REVOKED_ONLY, Store,
-    StoreError, StoreResult, TokenOwner, charge,
+    AccountRecord, Appended, ByteStream, Bytes, LOG_CLOSED, LogCut, PasskeyRecord, REVOKED_ONLY,
+    Store, StoreError, StoreResult, TokenOwner, charge,
 };
 use crate::config::{ObjectStoreConfig, PostgresConfig};
 use crate::now;
 
 /// The metadata schema, one entry per version (the `schema_version` table). Entries are
 /// never edited once released; a change is a new entry.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+const MIGRATIONS: &[&str] = &[
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE accounts (
@@ -120,6 +122,12 @@ const SCHEMA_V2: &str = super::PASSKEYS_TABLE;
 /// with their last token and keep their id and log.
 const SCHEMA_V5: &str = r#"
 ALTER TABLE devices ADD COLUMN signed_out_by_password BOOLEAN NOT NULL DEFAULT FALSE;
+"#;
+
+/// v6: a device that left the practice's sync closes its log: it takes no more blobs, and
+/// another device of the account may remove it (as a revoked device's).
+const SCHEMA_V6: &str = r#"
+ALTER TABLE devices ADD COLUMN log_closed BOOLEAN NOT NULL DEFAULT FALSE;
 "#;
 
 /// v4: when each device was last seen (a request answered), to the minute.
@@ -645,6 +653,22 @@ impl Store for ScaleOut {
         Ok(())
     }
 
+    async fn close_log(&self, account: &str, device: &str) -> StoreResult<()> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE devices SET log_closed = TRUE WHERE id = $1 AND account_id = $2",
+                &[&device, &account],
+            )
+            .await
+            .map_err(pg_err)?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
     async fn revoke_device(&self, account: &str, device: &str) -> StoreResult<()> {
         let c = self.client().await?;
         let n = c
@@ -734,6 +758,14 @@ impl Store for ScaleOut {
                 .await
                 .map_err(pg_err)?
                 .get(0);
+            let closed: bool = tx
+                .query_one("SELECT log_closed FROM devices WHERE id = $1", &[&device])
+                .await
+                .map_err(pg_err)?
+                .get(0);
+            if closed {
+                return Err(StoreError::Conflict(LOG_CLOSED.into()));
+            }
             if seq_db != head + 1 {
                 return Err(StoreError::Conflict(format!(
                     "blob {seq} does not follow the log's last blob ({head}): send {}",
@@ -799,7 +831,7 @@ impl Store for ScaleOut {
                 LogCut::Revoked => {
                     let revoked: bool = tx
                         .query_one(
-                            "SELECT revoked AND NOT signed_out_by_password FROM devices WHERE id = $1 AND account_id = $2",
+                            "SELECT (revoked AND NOT signed_out_by_password) OR log_closed FROM devices WHERE id = $1 AND account_id = $2",
                             &[&device, &account],
                         )
                         .await

@@ -204,6 +204,12 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
                     "Synced: {} change batch(es) sent, {} received ({} changes applied, {} conflicts kept).",
                     report.sent, report.received, report.applied_changes, report.conflicts
                 );
+                if report.removed_logs > 0 {
+                    println!(
+                        "Removed from the server what {} removed computer(s) had sent (a checkpoint here holds it).",
+                        report.removed_logs
+                    );
+                }
                 for w in &report.warnings {
                     println!("WARNING: {}", w.line());
                 }
@@ -268,10 +274,15 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
         }
         SyncCmd::Disable => {
             let mut vault = secrets::open_vault(g)?;
-            reported(g, practice::disable(&mut vault), |_| {
+            reported(g, practice::disable(&mut vault), |done| {
                 println!(
                     "Sync is off for this computer: all its changes were sent, and it has left the practice's device list. The records here stay; off-site backups carry on."
                 );
+                if !done.log_closed {
+                    println!(
+                        "NOTE: the server did not close this computer's log, so what it sent stays there (encrypted) after the others no longer need it."
+                    );
+                }
             })
         }
         SyncCmd::Conflicts { .. } => {

@@ -460,6 +460,13 @@ impl ServerClient {
         Self::json(r)
     }
 
+    /// `POST /v1/log/close`: this device has left the practice's sync: its log takes no more
+    /// blobs, and another device may remove it.
+    pub fn close_log(&self) -> Result<(), ServerError> {
+        self.send(self.request(reqwest::Method::POST, "/v1/log/close"), false)?;
+        Ok(())
+    }
+
     /// `DELETE /v1/devices/{id}/blobs`: removes the whole log of a device revoked from the
     /// account (once this computer's checkpoint holds it).
     pub fn remove_revoked_log(&self, device: &str) -> Result<casebook_wire::Deleted, ServerError> {
