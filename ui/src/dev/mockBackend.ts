@@ -1124,7 +1124,7 @@ function syncOverview(): SyncOverview {
     devices:
       conn && mockSync.enabled
         ? [
-            { id: conn.device_id, name: mockSync.names.get(conn.device_id) ?? conn.device_name, letter: "2", revoked: false, added: now(), revoked_at: null, this_computer: true, last_heard: since, stale: false },
+            { id: conn.device_id, name: mockSync.names.get(conn.device_id) ?? conn.device_name, letter: "2", revoked: false, added: now(), revoked_at: null, log_removed: false, this_computer: true, last_heard: since, stale: false },
             {
               id: "mock-laptop",
               name: mockSync.names.get("mock-laptop") ?? "Laptop",
@@ -1132,6 +1132,7 @@ function syncOverview(): SyncOverview {
               revoked: mockSync.revoked.has("mock-laptop"),
               added: now(),
               revoked_at: mockSync.revoked.has("mock-laptop") ? now() : null,
+              log_removed: false,
               this_computer: false,
               last_heard: since - 7200,
               stale: false,

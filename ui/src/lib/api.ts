@@ -410,6 +410,8 @@ export interface SyncDevice {
   /** When it was added (RFC 3339, as signed). */
   added: string;
   revoked_at: string | null;
+  /** Removed from the practice, and what it sent is gone from the server (a checkpoint here holds it). */
+  log_removed: boolean;
   this_computer: boolean;
   /** When something new from it was last verified here (seconds since 1970); for this computer, when it last sent. */
   last_heard: number | null;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SyncConflict, SyncDevice, SyncOverview, SyncRan } from "./api";
-import { canTakeOther, catchUpWords, conflictTitle, conflictValue, heardWords, syncStrip } from "./sync";
+import { canTakeOther, catchUpWords, conflictTitle, conflictValue, deviceState, heardWords, syncStrip } from "./sync";
 
 function overview(over: Partial<SyncOverview> = {}): SyncOverview {
   return {
@@ -91,9 +91,20 @@ describe("computers and conflicts", () => {
     revoked: false,
     added: "2026-12-01T09:00:00Z",
     revoked_at: null,
+    log_removed: false,
     this_computer: false,
     last_heard,
     stale: false,
+  });
+
+  it("says a removed computer's changes are gone from the server once they are", () => {
+    const removed = { ...device(null), revoked: true, revoked_at: "2026-12-04T09:00:00Z" };
+    expect(deviceState(removed)).toEqual({ text: "Removed 04/12/2026", warn: false });
+    expect(deviceState({ ...removed, log_removed: true }).text).toBe(
+      "Removed 04/12/2026 · what it sent is gone from the server",
+    );
+    expect(deviceState({ ...device(1), stale: true }).warn).toBe(true);
+    expect(deviceState(device(1)).text).toBe("Syncing");
   });
 
   it("says when a computer was last heard from", () => {

@@ -75,6 +75,19 @@ export function heardWords(d: SyncDevice, now: number = Date.now()): string {
   return formatDate(new Date(d.last_heard * 1000));
 }
 
+/** A computer's state in Settings → Computers; `warn` when the therapist should look. */
+export function deviceState(d: SyncDevice): { text: string; warn: boolean } {
+  if (d.revoked) {
+    const when = d.revoked_at ? ` ${formatDate(d.revoked_at)}` : "";
+    const gone = d.log_removed ? " · what it sent is gone from the server" : "";
+    return { text: `Removed${when}${gone}`, warn: false };
+  }
+  if (d.stale) {
+    return { text: "Nothing new for 3 days: switched off, or the server is holding its changes back", warn: true };
+  }
+  return { text: "Syncing", warn: false };
+}
+
 /** A conflict's field in words ("Email", "Draft note"). */
 export function conflictTitle(c: SyncConflict): string {
   if (c.kind === "draft") return "Draft note";
