@@ -764,6 +764,7 @@ pub fn start_session(
             "A session must be between 1 and 240 minutes long.",
         ));
     }
+    let now = Utc::now();
     match writable(&mut vault) {
         Some(v) => {
             // What was kept while the vault was busy goes first, in the order it happened.
@@ -773,9 +774,10 @@ pub fn start_session(
         None => c.clock.defer(Unrecorded::Start {
             appointment_id: appointment_id.clone(),
             minutes,
+            started_at: Some(now),
         }),
     }
-    c.clock.start(Utc::now(), slot.as_ref(), minutes, &prefs)?;
+    c.clock.start(now, slot.as_ref(), minutes, &prefs)?;
     drop(vault);
     Ok(settle(app, state, c))
 }

@@ -339,8 +339,9 @@ impl AppState {
                 Unrecorded::Start {
                     appointment_id,
                     minutes,
+                    started_at,
                 } => vault
-                    .start_session(appointment_id.as_deref(), *minutes)
+                    .start_session_at(appointment_id.as_deref(), *minutes, *started_at)
                     .map(|_| ()),
                 Unrecorded::End { ran, ended_at } => vault.end_session(ran, *ended_at),
             };

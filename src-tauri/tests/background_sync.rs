@@ -393,12 +393,15 @@ fn a_computer_joined_by_code_is_read_only_until_it_has_caught_up() {
         add(&mut laptop, "Typed Too Soon"),
         Err(CoreError::CatchingUp)
     ));
-    // A session started meanwhile is kept by the clock, not lost: recorded once caught up.
+    // A session started meanwhile is kept by the clock, not lost: recorded once caught up,
+    // as starting when Start was pressed.
+    let pressed = chrono::Utc::now() - chrono::Duration::seconds(90);
     {
         let mut c = state.clock.lock().unwrap();
         c.clock.defer(Unrecorded::Start {
             appointment_id: None,
             minutes: 50,
+            started_at: Some(pressed),
         });
         assert_eq!(
             state.record_deferred(&mut laptop, &mut c),
@@ -435,10 +438,16 @@ fn a_computer_joined_by_code_is_read_only_until_it_has_caught_up() {
         let mut c = state.clock.lock().unwrap();
         assert_eq!(state.record_deferred(laptop, &mut c), Vec::<String>::new());
         assert!(!c.clock.has_unrecorded());
+        let running = laptop.sessions_running().unwrap();
+        assert_eq!(running.len(), 1, "the start was recorded");
         assert_eq!(
-            laptop.sessions_running().unwrap().len(),
-            1,
-            "the start was recorded"
+            running[0].started_at.timestamp(),
+            pressed.timestamp(),
+            "recorded as starting when it was recorded, not when Start was pressed"
+        );
+        assert_eq!(
+            running[0].ends_at - running[0].started_at,
+            chrono::Duration::minutes(50)
         );
     }
     stop.store(true, Ordering::SeqCst);

@@ -123,6 +123,10 @@ pub enum Unrecorded {
     Start {
         appointment_id: Option<String>,
         minutes: u32,
+        /// When Start was pressed (missing in files written before it was kept: then the
+        /// time it is recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        started_at: Option<DateTime<Utc>>,
     },
     End {
         ran: Running,
@@ -531,6 +535,7 @@ mod tests {
         c.defer(Unrecorded::Start {
             appointment_id: Some("appt-1".into()),
             minutes: 50,
+            started_at: Some(at(0, 0)),
         });
         c.save(dir.path(), Some(&key(1))).unwrap();
 

@@ -174,3 +174,38 @@ fn a_shared_run_opens_and_closes_and_goes_with_its_clients_erasure() {
         "the run outlived the erasure"
     );
 }
+
+/// A start the session clock kept while the records were locked, busy or catching up is
+/// recorded as starting when Start was pressed (an ad-hoc session ends its minutes after
+/// that), a later start ends the earlier run at its own start, and a time ahead is now.
+#[test]
+fn a_start_recorded_late_keeps_the_moment_start_was_pressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = Vault::init(
+        &dir.path().join("vault"),
+        Some("correct horse battery staple"),
+    )
+    .unwrap()
+    .vault;
+    let pressed = Utc::now() - Duration::minutes(3);
+    vault.start_session_at(None, 50, Some(pressed)).unwrap();
+    let running = vault.sessions_running().unwrap();
+    assert_eq!(running.len(), 1);
+    assert_eq!(running[0].started_at.timestamp(), pressed.timestamp());
+    assert_eq!(
+        running[0].ends_at - running[0].started_at,
+        Duration::minutes(50)
+    );
+    let second = Utc::now() - Duration::minutes(1);
+    vault.start_session_at(None, 30, Some(second)).unwrap();
+    let running = vault.sessions_running().unwrap();
+    assert_eq!(running.len(), 1, "the first run was not ended");
+    assert_eq!(running[0].started_at.timestamp(), second.timestamp());
+    let before = Utc::now();
+    vault
+        .start_session_at(None, 30, Some(before + Duration::hours(2)))
+        .unwrap();
+    let ahead = vault.sessions_running().unwrap()[0].started_at;
+    assert!(ahead <= Utc::now() && ahead >= before - Duration::seconds(1));
+    vault.verify_audit().unwrap();
+}

@@ -94,19 +94,20 @@ pub struct SharedSession {
 fn share_start(
     cx: &mut crate::vault::Ctx<'_>,
     appointment_id: Option<&str>,
+    started_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
 ) -> Result<()> {
     let hlc = cx.stamp();
     cx.tx.execute(
         "UPDATE session_runs SET ended_at = ?1, hlc = ?2, device_id = ?3
          WHERE started_on = ?3 AND ended_at IS NULL AND deleted = 0",
-        params![cx.now, hlc, cx.device_id],
+        params![started_at, hlc, cx.device_id],
     )?;
     let hlc = cx.stamp();
     cx.tx.execute(
         "INSERT INTO session_runs (id, appointment_id, started_on, started_at, ends_at, hlc, device_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3)",
-        params![new_id(), appointment_id, cx.device_id, cx.now, ends_at, hlc],
+        params![new_id(), appointment_id, cx.device_id, started_at, ends_at, hlc],
     )?;
     Ok(())
 }
@@ -144,11 +145,25 @@ impl Vault {
         appointment_id: Option<&str>,
         minutes: u32,
     ) -> Result<Option<Appointment>> {
+        self.start_session_at(appointment_id, minutes, None)
+    }
+
+    /// [`Vault::start_session`] for a start made at `started_at` and recorded only now (the
+    /// session clock kept it while the records were locked, busy or catching up): the shared
+    /// run starts, and an ad-hoc one ends, when the therapist pressed Start, not when it was
+    /// written. `None`, or a time after now: now.
+    pub fn start_session_at(
+        &mut self,
+        appointment_id: Option<&str>,
+        minutes: u32,
+        started_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<Appointment>> {
         self.act(Action::SessionStart, |cx| {
+            let started = started_at.map_or(cx.now, |t| t.min(cx.now));
             let Some(id) = appointment_id else {
                 cx.detail(format!("ad_hoc minutes={minutes}"));
-                let ends_at = cx.now + chrono::Duration::minutes(i64::from(minutes));
-                share_start(cx, None, ends_at)?;
+                let ends_at = started + chrono::Duration::minutes(i64::from(minutes));
+                share_start(cx, None, started, ends_at)?;
                 return Ok(None);
             };
             let appt = read(cx.tx, id)?.ok_or_else(|| CoreError::NotFound {
@@ -167,7 +182,7 @@ impl Vault {
             cx.client(&appt.client_code);
             cx.object(id);
             cx.detail("status=attended");
-            share_start(cx, Some(id), appt.ends_at)?;
+            share_start(cx, Some(id), started, appt.ends_at)?;
             read(cx.tx, id)
         })
     }
