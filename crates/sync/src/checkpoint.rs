@@ -11,6 +11,8 @@
 //! by the writer, so the server cannot make one up) and applies every chunk in full, by the
 //! merge rules: order does not matter and erasures absorb everything.
 
+use std::collections::BTreeMap;
+
 use casebook_core::merge::RowChange;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +37,12 @@ pub struct Chunk {
     /// computer starting the writer's chain here holds its audit trail from that entry on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditMark>,
+    /// In the first chunk: the id each computer's vault stamps its writes with, and that
+    /// computer's id in the device list — the writer's own included — as the writer knows
+    /// them. A computer that starts the writer's chain here names who wrote what (a session
+    /// running elsewhere, the other side of a conflict) without the blobs cut below it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub writers: BTreeMap<String, String>,
 }
 
 /// An entry of a device's audit trail: its number and hash.
@@ -84,6 +92,7 @@ pub fn split(
     clinical: Vec<RowChange>,
     identity: Vec<RowChange>,
     audit: Option<AuditMark>,
+    writers: BTreeMap<String, String>,
 ) -> Vec<(Kind, Chunk)> {
     let mut parts: Vec<(Kind, Vec<RowChange>)> = Vec::new();
     for (kind, rows) in [
@@ -110,6 +119,11 @@ pub fn split(
                     of,
                     rows,
                     audit: if i == 0 { audit.clone() } else { None },
+                    writers: if i == 0 {
+                        writers.clone()
+                    } else {
+                        BTreeMap::new()
+                    },
                 },
             )
         })
@@ -142,9 +156,20 @@ mod tests {
             seq: 7,
             hash: "h".into(),
         };
-        let parts = split(rows(ROWS * 2 + 1), Vec::new(), Some(mark.clone()));
+        let writers = BTreeMap::from([("record-id".to_string(), "device-id".to_string())]);
+        let parts = split(
+            rows(ROWS * 2 + 1),
+            Vec::new(),
+            Some(mark.clone()),
+            writers.clone(),
+        );
         assert_eq!(parts[0].1.audit, Some(mark));
-        assert!(parts[1..].iter().all(|(_, c)| c.audit.is_none()));
+        assert_eq!(parts[0].1.writers, writers);
+        assert!(
+            parts[1..]
+                .iter()
+                .all(|(_, c)| c.audit.is_none() && c.writers.is_empty())
+        );
         assert_eq!(parts.len(), 4);
         assert!(
             parts

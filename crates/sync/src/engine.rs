@@ -457,7 +457,11 @@ impl<'a> Engine<'a> {
                     hash: e.hash,
                 }),
         };
-        let parts = checkpoint::split(clinical, identity, audit);
+        // Who wrote what, for a computer that starts this log here: the others as this
+        // computer learnt them, and this computer itself.
+        let mut writers = self.state.writers.clone();
+        writers.insert(self.vault.meta().device_id.clone(), self.me.clone());
+        let parts = checkpoint::split(clinical, identity, audit, writers);
         let first = self.state.next_seq;
         let view: BTreeMap<String, u64> = self
             .state
@@ -867,6 +871,12 @@ impl<'a> Engine<'a> {
             if let Some(chunk) = chunk.filter(|_| in_full) {
                 if let Some(mark) = chunk.audit.as_ref().filter(|_| restarts) {
                     self.vault.audit_restart(device, mark.seq, &mark.hash)?;
+                }
+                // Who wrote what, as the writer knew it (what its cut blobs would have told).
+                for (record_id, writer) in &chunk.writers {
+                    if !self.state.writers.contains_key(record_id) {
+                        self.state.writers.insert(record_id.clone(), writer.clone());
+                    }
                 }
                 let r = integrity(self.vault.apply_checkpoint(&chunk.rows), immutable)?;
                 report.applied_changes += r.applied;

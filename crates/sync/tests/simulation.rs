@@ -1364,6 +1364,18 @@ fn a_revoked_computers_log_is_removed_once_a_checkpoint_holds_it() {
         .filter_map(|c| c.full_name)
         .collect();
     assert!(names.iter().any(|n| n == "Only On The Laptop"), "{names:?}");
+    // And who wrote what came with it: the surgery's and the laptop's stamps are named.
+    let writers = engine::writers(p.devices[1].vault.as_ref().expect("open")).expect("writers");
+    for k in [0, 2] {
+        let stamp = p.devices[k]
+            .vault
+            .as_ref()
+            .expect("open")
+            .meta()
+            .device_id
+            .clone();
+        assert_eq!(writers.get(&stamp), Some(&p.devices[k].id), "{writers:?}");
+    }
     // Nobody asks again.
     let again = sync_at(&mut p, 1, &mut server, None).expect("home again");
     assert_eq!(again.removed_logs, 0);
