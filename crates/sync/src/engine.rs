@@ -204,9 +204,8 @@ impl<'a> Engine<'a> {
         devices: &'a DeviceList,
     ) -> Result<Self, SyncError> {
         let me = me.to_string();
-        let state = match vault.sync_get(STATE_KEY)? {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?,
+        let state = match saved(vault)? {
+            Some(state) => state,
             None => State {
                 sent: [0, 0],
                 next_seq: 1,
@@ -937,70 +936,47 @@ impl<'a> Engine<'a> {
     }
 }
 
-/// When a new blob of each other device was last verified on this computer (seconds since the
-/// epoch; a heartbeat counts), and when this computer last sealed one. No network.
-/// What this computer has verified of every device's log (its own included); `None` before
-/// its first run. No network.
-pub fn verified_chains(vault: &Vault) -> Result<Option<Chains>, SyncError> {
+/// The engine's state as last saved; `None` before this computer's first run. No network.
+fn saved(vault: &Vault) -> Result<Option<State>, SyncError> {
     match vault.sync_get(STATE_KEY)? {
-        Some(json) => {
-            let state: State = serde_json::from_str(&json)
-                .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?;
-            Ok(Some(state.chains))
-        }
+        Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| {
+            SyncError::Core(CoreError::Corrupt(format!(
+                "the sync state is not valid: {e}"
+            )))
+        }),
         None => Ok(None),
     }
 }
 
+/// What this computer has verified of every device's log (its own included); `None` before
+/// its first run. No network.
+pub fn verified_chains(vault: &Vault) -> Result<Option<Chains>, SyncError> {
+    Ok(saved(vault)?.map(|s| s.chains))
+}
+
+/// When a new blob of each other device was last verified on this computer (seconds since the
+/// epoch; a heartbeat counts), and when this computer last sealed one. No network.
 pub fn heard(vault: &Vault) -> Result<(BTreeMap<String, i64>, Option<i64>), SyncError> {
-    Ok(match vault.sync_get(STATE_KEY)? {
-        Some(json) => {
-            let state: State = serde_json::from_str(&json)
-                .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?;
-            (state.heard, state.sealed_at)
-        }
-        None => (BTreeMap::new(), None),
-    })
+    Ok(saved(vault)?.map_or((BTreeMap::new(), None), |s| (s.heard, s.sealed_at)))
 }
 
 /// Revoked computers whose log is gone from the server, as far as this computer knows. No
 /// network.
 pub fn removed_logs(vault: &Vault) -> Result<BTreeSet<String>, SyncError> {
-    Ok(match vault.sync_get(STATE_KEY)? {
-        Some(json) => {
-            let state: State = serde_json::from_str(&json)
-                .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?;
-            state.removed_logs
-        }
-        None => BTreeSet::new(),
-    })
+    Ok(saved(vault)?.map(|s| s.removed_logs).unwrap_or_default())
 }
 
 /// Which computer of the device list writes under each record id seen in its blobs
 /// (record id → device id). No network.
 pub fn writers(vault: &Vault) -> Result<BTreeMap<String, String>, SyncError> {
-    Ok(match vault.sync_get(STATE_KEY)? {
-        Some(json) => {
-            let state: State = serde_json::from_str(&json)
-                .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?;
-            state.writers
-        }
-        None => BTreeMap::new(),
-    })
+    Ok(saved(vault)?.map(|s| s.writers).unwrap_or_default())
 }
 
 /// Changes made on this computer that the server does not hold yet: those sealed into blobs
 /// not acknowledged, and those captured since the last seal. No network.
 pub fn pending_changes(vault: &Vault) -> Result<u64, SyncError> {
     // Before the first run nothing is sealed: every captured change waits (as `seal` starts).
-    let (sent, carried) = match vault.sync_get(STATE_KEY)? {
-        Some(json) => {
-            let state: State = serde_json::from_str(&json)
-                .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?;
-            (state.sent, state.carried)
-        }
-        None => ([0, 0], BTreeMap::new()),
-    };
+    let (sent, carried) = saved(vault)?.map_or(([0, 0], BTreeMap::new()), |s| (s.sent, s.carried));
     let sealed: u64 = vault
         .sealed_unacked()?
         .iter()
@@ -1034,14 +1010,7 @@ fn inherited_chains(vault: &mut Vault, me: &str) -> Result<Chains, SyncError> {
 
 /// This computer's newest checkpoint in its log (and whether the log is cut below it).
 pub fn last_checkpoint(vault: &Vault) -> Result<Option<Written>, SyncError> {
-    Ok(match vault.sync_get(STATE_KEY)? {
-        Some(json) => {
-            let state: State = serde_json::from_str(&json)
-                .map_err(|e| CoreError::Corrupt(format!("the sync state is not valid: {e}")))?;
-            state.checkpoint
-        }
-        None => None,
-    })
+    Ok(saved(vault)?.and_then(|s| s.checkpoint))
 }
 
 /// Blobs of one log as served: (seq, bytes), in order.

@@ -1231,6 +1231,16 @@ fn a_quiet_computer_sends_a_heartbeat_every_hour() {
     );
 }
 
+/// Device `i`'s records fingerprint.
+fn print(p: &Practice, i: usize) -> String {
+    p.devices[i]
+        .vault
+        .as_ref()
+        .expect("open")
+        .records_fingerprint()
+        .expect("print")
+}
+
 /// A revoked computer's log counts up to the cut its revocation names, and nothing after it
 /// counts — even from a server that keeps taking its blobs. A computer that learns of the
 /// revocation before it fetched the revoked computer's last blobs reads them by range up to
@@ -1285,14 +1295,6 @@ fn a_revoked_computers_log_counts_up_to_its_cut_and_no_further() {
     let (surgery, home, laptop_now) = (clients(&mut p, 0), clients(&mut p, 1), clients(&mut p, 2));
     assert_eq!(home, surgery);
     assert_eq!(laptop_now, surgery + 1, "the laptop's later client counted");
-    let print = |p: &Practice, i: usize| {
-        p.devices[i]
-            .vault
-            .as_ref()
-            .expect("open")
-            .records_fingerprint()
-            .expect("print")
-    };
     assert_eq!(print(&p, 0), print(&p, 1));
 }
 
@@ -1345,14 +1347,6 @@ fn a_revoked_computers_log_is_removed_once_a_checkpoint_holds_it() {
     // The home computer comes back: the laptop's client arrives in the surgery's checkpoint.
     sync(&mut p, 1, &mut server).expect("the home computer, no alarm");
     sync(&mut p, 1, &mut server).expect("and again");
-    let print = |p: &Practice, i: usize| {
-        p.devices[i]
-            .vault
-            .as_ref()
-            .expect("open")
-            .records_fingerprint()
-            .expect("print")
-    };
     assert_eq!(print(&p, 0), print(&p, 1));
     let names: Vec<String> = p.devices[1]
         .vault

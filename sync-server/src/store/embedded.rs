@@ -397,6 +397,30 @@ impl Drop for Staged {
 }
 
 impl Embedded {
+    /// `UPDATE devices SET <set>` on one of the account's devices; `NotFound` if it is not
+    /// theirs. (`set` is a constant of this file, never input.)
+    async fn set_on_device(
+        &self,
+        account: &str,
+        device: &str,
+        set: &'static str,
+    ) -> StoreResult<()> {
+        let (a, d) = (account.to_string(), device.to_string());
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    &format!("UPDATE devices SET {set} WHERE id = ?1 AND account_id = ?2"),
+                    params![d, a],
+                )
+                .map_err(db_err)?;
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::NotFound)
+            }
+        })
+        .await
+    }
     /// Opens (creating if needed) the store in `root`.
     pub fn open(root: &Path) -> anyhow::Result<Embedded> {
         private::prepare(root)?;
@@ -734,39 +758,12 @@ impl Store for Embedded {
     }
 
     async fn close_log(&self, account: &str, device: &str) -> StoreResult<()> {
-        let (a, d) = (account.to_string(), device.to_string());
-        self.with(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE devices SET log_closed = 1 WHERE id = ?1 AND account_id = ?2",
-                    params![d, a],
-                )
-                .map_err(db_err)?;
-            if n == 1 {
-                Ok(())
-            } else {
-                Err(StoreError::NotFound)
-            }
-        })
-        .await
+        self.set_on_device(account, device, "log_closed = 1").await
     }
 
     async fn revoke_device(&self, account: &str, device: &str) -> StoreResult<()> {
-        let (a, d) = (account.to_string(), device.to_string());
-        self.with(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE devices SET revoked = 1, signed_out_by_password = 0 WHERE id = ?1 AND account_id = ?2",
-                    params![d, a],
-                )
-                .map_err(db_err)?;
-            if n == 1 {
-                Ok(())
-            } else {
-                Err(StoreError::NotFound)
-            }
-        })
-        .await
+        self.set_on_device(account, device, "revoked = 1, signed_out_by_password = 0")
+            .await
     }
 
     async fn change_password(

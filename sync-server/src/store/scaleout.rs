@@ -235,6 +235,28 @@ pub fn object_store(cfg: &ObjectStoreConfig) -> anyhow::Result<Arc<dyn ObjectSto
 }
 
 impl ScaleOut {
+    /// `UPDATE devices SET <set>` on one of the account's devices; `NotFound` if it is not
+    /// theirs. (`set` is a constant of this file, never input.)
+    async fn set_on_device(
+        &self,
+        account: &str,
+        device: &str,
+        set: &'static str,
+    ) -> StoreResult<()> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                &format!("UPDATE devices SET {set} WHERE id = $1 AND account_id = $2"),
+                &[&device, &account],
+            )
+            .await
+            .map_err(pg_err)?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
     /// Connects, brings the schema up to date (one instance at a time) and finishes any
     /// deletions of bytes a previous run left pending.
     pub async fn open(pg: &PostgresConfig, os: &ObjectStoreConfig) -> anyhow::Result<ScaleOut> {
@@ -654,35 +676,17 @@ impl Store for ScaleOut {
     }
 
     async fn close_log(&self, account: &str, device: &str) -> StoreResult<()> {
-        let c = self.client().await?;
-        let n = c
-            .execute(
-                "UPDATE devices SET log_closed = TRUE WHERE id = $1 AND account_id = $2",
-                &[&device, &account],
-            )
+        self.set_on_device(account, device, "log_closed = TRUE")
             .await
-            .map_err(pg_err)?;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
     }
 
     async fn revoke_device(&self, account: &str, device: &str) -> StoreResult<()> {
-        let c = self.client().await?;
-        let n = c
-            .execute(
-                "UPDATE devices SET revoked = TRUE, signed_out_by_password = FALSE WHERE id = $1 AND account_id = $2",
-                &[&device, &account],
-            )
-            .await
-            .map_err(pg_err)?;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
+        self.set_on_device(
+            account,
+            device,
+            "revoked = TRUE, signed_out_by_password = FALSE",
+        )
+        .await
     }
 
     async fn change_password(
