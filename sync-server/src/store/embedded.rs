@@ -1495,9 +1495,17 @@ fn commit_batch(
     let mut placed_files: Vec<PathBuf> = Vec::new();
     for job in batch.iter_mut() {
         let result = (|| -> StoreResult<Appended> {
-            if !owns_device(&tx, &job.account, &job.device)? {
-                return Err(StoreError::NotFound);
-            }
+            // The device is the account's (else not found), and whether it closed its log:
+            // one read.
+            let closed: bool = cached_row(
+                &tx,
+                "SELECT log_closed = 1 FROM devices WHERE id = ?1 AND account_id = ?2",
+                params![job.device, job.account],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
             let existing: Option<String> = cached_row(
                 &tx,
                 "SELECT hash FROM blobs WHERE device_id = ?1 AND seq = ?2",
@@ -1519,13 +1527,6 @@ fn commit_batch(
             let head: i64 = cached_row(
                 &tx,
                 "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = ?1",
-                [&job.device],
-                |r| r.get(0),
-            )
-            .map_err(db_err)?;
-            let closed: bool = cached_row(
-                &tx,
-                "SELECT log_closed = 1 FROM devices WHERE id = ?1",
                 [&job.device],
                 |r| r.get(0),
             )

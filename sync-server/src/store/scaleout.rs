@@ -748,9 +748,17 @@ impl Store for ScaleOut {
             let mut c = self.client().await?;
             let tx = c.transaction().await.map_err(pg_err)?;
             lock_account(&tx, account).await?;
-            if !owns_device(&tx, account, device).await? {
-                return Err(StoreError::NotFound);
-            }
+            // The device is the account's (else not found), and whether it closed its log:
+            // one read.
+            let closed: bool = tx
+                .query_opt(
+                    "SELECT log_closed FROM devices WHERE id = $1 AND account_id = $2",
+                    &[&device, &account],
+                )
+                .await
+                .map_err(pg_err)?
+                .ok_or(StoreError::NotFound)?
+                .get(0);
             if let Some(existing) = stored_hash(&tx, device, seq_db).await? {
                 return same_or_conflict(&existing, &hash, seq);
             }
@@ -759,11 +767,6 @@ impl Store for ScaleOut {
                     "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = $1",
                     &[&device],
                 )
-                .await
-                .map_err(pg_err)?
-                .get(0);
-            let closed: bool = tx
-                .query_one("SELECT log_closed FROM devices WHERE id = $1", &[&device])
                 .await
                 .map_err(pg_err)?
                 .get(0);
