@@ -126,7 +126,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/devices/{id}/blobs",
-            get(routes::blob_range).delete(routes::remove_revoked_log),
+            get(routes::blob_range).delete(routes::remove_log),
         )
         .route("/v1/usage", get(routes::usage))
         .route(

@@ -675,20 +675,36 @@ pub async fn close_log(State(s): State<AppState>, who: Authed) -> ApiResult<Stat
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize)]
+pub struct Through {
+    through: Option<String>,
+}
+
 /// `DELETE /v1/devices/{id}/blobs`: removes the whole log of a device revoked from the
 /// account, once another computer's checkpoints hold it (so no copy of an erased client is
 /// left in it). Never a log of a device only signed out by a password change.
-pub async fn remove_revoked_log(
+///
+/// `?through=N`: removes another device's blobs up to `N` (a computer switched off since an
+/// erasure; the asking computer's checkpoint holds them). Blob `N` keeps its place without its
+/// bytes, so the log's head stays listed and the device carries on after it.
+pub async fn remove_log(
     State(s): State<AppState>,
     who: Authed,
     Path(device): Path<String>,
+    Query(through): Query<Through>,
 ) -> ApiResult<Json<Deleted>> {
     who.require_second_factor(&s)?;
     check_path_name(&device)?;
-    let gone = s
-        .store
-        .cut_log(&who.account, &device, LogCut::Revoked)
-        .await?;
+    let cut = match through.through.as_deref() {
+        None => LogCut::Revoked,
+        Some(n) => LogCut::Through(
+            n.parse()
+                .ok()
+                .filter(|n| *n >= 1 && *n <= i64::MAX as u64)
+                .ok_or_else(|| ApiError::bad_request("through must be a whole number from 1"))?,
+        ),
+    };
+    let gone = s.store.cut_log(&who.account, &device, cut).await?;
     Ok(Json(gone))
 }
 

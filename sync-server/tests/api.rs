@@ -1601,5 +1601,102 @@ macro_rules! backend_tests {
     };
 }
 
-backend_tests!(Embedded: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured, a_long_poll_on_heads_answers_when_a_log_grows, a_device_cuts_its_own_log_below_a_checkpoint, a_revoked_devices_whole_log_is_removed);
-backend_tests!(ScaleOut: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured, a_long_poll_on_heads_answers_when_a_log_grows, a_device_cuts_its_own_log_below_a_checkpoint, a_revoked_devices_whole_log_is_removed);
+/// A computer switched off since an erasure: another device of the account empties its log
+/// up to a seq its own checkpoint holds. That blob keeps its place without its bytes (the head
+/// and its hash stay listed), nothing up to it is served again, and the computer carries on
+/// after it when it comes back — a blob it sends again there is taken as already held.
+async fn another_devices_log_is_emptied_through_a_seq(b: Backend) {
+    let Some(s) = server(b).await else { return };
+    let (_d1, t1) = s.account("emptier").await;
+    let (d2, t2) = s.device("emptier", "Laptop at home").await;
+    let big = vec![9u8; 100 * 1024]; // a file in the embedded store, not a row
+    let blobs: [(u64, &[u8]); 3] = [(1, b"one"), (2, &big), (3, b"three")];
+    for (seq, bytes) in blobs {
+        assert_eq!(
+            s.blob(&format!("/v1/blobs/{seq}"), &t2, bytes).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let head_before = s.get("/v1/heads", Some(&t1)).await.json();
+    let empty = |n: &str| format!("/v1/devices/{d2}/blobs?through={n}");
+    for bad in ["0", "x", "-1"] {
+        assert_eq!(
+            s.call(Method::DELETE, &empty(bad), Some(&t1), None, vec![])
+                .await
+                .status,
+            StatusCode::BAD_REQUEST,
+            "through={bad}"
+        );
+    }
+    assert_eq!(
+        s.call(Method::DELETE, &empty("4"), Some(&t1), None, vec![])
+            .await
+            .status,
+        StatusCode::CONFLICT,
+        "past the head"
+    );
+    let (_e, eve) = s.account("eve-emptier").await;
+    assert_eq!(
+        s.call(Method::DELETE, &empty("3"), Some(&eve), None, vec![])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let used = |v: Value| v["used_bytes"].as_u64().unwrap();
+    let before = used(s.get("/v1/usage", Some(&t1)).await.json());
+    let gone = s
+        .call(Method::DELETE, &empty("2"), Some(&t1), None, vec![])
+        .await;
+    assert_eq!(gone.status, StatusCode::OK);
+    assert_eq!(gone.json()["blobs_removed"], 2);
+    assert!(used(s.get("/v1/usage", Some(&t1)).await.json()) < before);
+    let (sr, d2r) = (&s, &d2);
+    let range = |t: String| async move {
+        let r = sr
+            .get(&format!("/v1/devices/{d2r}/blobs?from=1"), Some(&t))
+            .await;
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["seq"].as_u64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(range(t1.clone()).await, vec![3]);
+    // Through the head: nothing served, the head still listed with its hash.
+    let gone = s
+        .call(Method::DELETE, &empty("3"), Some(&t1), None, vec![])
+        .await;
+    assert_eq!(gone.json()["blobs_removed"], 2);
+    assert!(range(t1.clone()).await.is_empty());
+    assert_eq!(s.get("/v1/heads", Some(&t1)).await.json(), head_before);
+    let again = s
+        .call(Method::DELETE, &empty("3"), Some(&t1), None, vec![])
+        .await;
+    assert_eq!(again.json()["blobs_removed"], 0);
+    // Back again: its last blob sent once more is held already; the next follows it.
+    assert_eq!(
+        s.blob("/v1/blobs/3", &t2, b"three").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.blob("/v1/blobs/3", &t2, b"other").await.status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        s.blob("/v1/blobs/4", &t2, b"four").await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(range(t1.clone()).await, vec![4]);
+    // Its own compaction below that works as ever.
+    assert_eq!(
+        s.call(Method::DELETE, "/v1/blobs?below=4", Some(&t2), None, vec![])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(range(t2).await, vec![4]);
+}
+
+backend_tests!(Embedded: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured, a_long_poll_on_heads_answers_when_a_log_grows, a_device_cuts_its_own_log_below_a_checkpoint, a_revoked_devices_whole_log_is_removed, another_devices_log_is_emptied_through_a_seq);
+backend_tests!(ScaleOut: a_therapist_with_two_devices, signing_in_again_reuses_the_device, another_account_gets_no_data_and_no_hint_from_any_endpoint, bad_input_gets_a_clear_4xx_and_stores_nothing, invite_only_sign_up, wrong_password_and_unknown_user_look_the_same, passkeys_sign_in_once_and_only_for_their_account, passkeys_are_off_unless_configured, a_long_poll_on_heads_answers_when_a_log_grows, a_device_cuts_its_own_log_below_a_checkpoint, a_revoked_devices_whole_log_is_removed, another_devices_log_is_emptied_through_a_seq);

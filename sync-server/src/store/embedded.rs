@@ -35,6 +35,7 @@ use crate::now;
 /// folder made before versioning (version 0 with the tables) is brought to v1 unchanged.
 const MIGRATIONS: &[&str] = &[
     SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8,
+    SCHEMA_V9,
 ];
 
 const SCHEMA_V1: &str = r#"
@@ -125,6 +126,12 @@ ALTER TABLE devices ADD COLUMN signed_out_by_password INTEGER NOT NULL DEFAULT 0
 /// another device of the account may remove it (as a revoked device's).
 const SCHEMA_V8: &str = r#"
 ALTER TABLE devices ADD COLUMN log_closed INTEGER NOT NULL DEFAULT 0;
+"#;
+
+/// v9: a blob whose bytes another device had removed (its checkpoint holds them) keeps its
+/// row — its seq and hash, so the log's head stays listed — but is never served.
+const SCHEMA_V9: &str = r#"
+ALTER TABLE blobs ADD COLUMN emptied INTEGER NOT NULL DEFAULT 0;
 "#;
 
 /// v3: small blobs' bytes kept in their row (`data`); NULL means the bytes are in the folder.
@@ -883,7 +890,37 @@ impl Store for Embedded {
                     }
                     i64::MAX
                 }
+                LogCut::Through(through) => {
+                    let through = through.min(i64::MAX as u64) as i64;
+                    let head: i64 = tx
+                        .query_row(
+                            "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = ?1 AND account_id = ?2",
+                            params![d, a],
+                            |r| r.get(0),
+                        )
+                        .map_err(db_err)?;
+                    if through > head {
+                        return Err(StoreError::Conflict(format!(
+                            "the log ends at {head}: removing through {through} refused"
+                        )));
+                    }
+                    through
+                }
             };
+            // Emptying through a seq: that blob's row stays, without its bytes.
+            let mut emptied: Option<(i64, bool)> = None;
+            if let LogCut::Through(_) = cut {
+                emptied = tx
+                    .query_row(
+                        "UPDATE blobs SET emptied = 1, data = NULL WHERE device_id = ?1 AND account_id = ?2 AND seq = ?3 AND emptied = 0
+                         RETURNING seq",
+                        params![d, a, below],
+                        // Its bytes may have been in a file: removed below if so.
+                        |r| Ok((r.get(0)?, true)),
+                    )
+                    .optional()
+                    .map_err(db_err)?;
+            }
             let gone: Vec<(i64, i64, bool)> = {
                 let mut stmt = tx
                     .prepare("DELETE FROM blobs WHERE device_id = ?1 AND account_id = ?2 AND seq < ?3 RETURNING seq, size, data IS NULL")
@@ -894,9 +931,14 @@ impl Store for Embedded {
                 rows.collect::<Result<_, _>>().map_err(db_err)?
             };
             tx.commit().map_err(db_err)?;
-            // Rows are gone (nothing is served); now the bytes kept in files.
-            for (seq, _, in_file) in &gone {
-                if *in_file {
+            // Rows are gone or emptied (nothing is served); now the bytes kept in files. (An
+            // emptied blob's bytes may have been inline: then there is no file to remove.)
+            let files = gone
+                .iter()
+                .map(|(seq, _, in_file)| (*seq, *in_file))
+                .chain(emptied);
+            for (seq, in_file) in files {
+                if in_file {
                     let path = root.join("blobs").join(&a).join(&d).join(format!("{:020}.blob", seq));
                     match std::fs::remove_file(path) {
                         Ok(()) => {}
@@ -906,7 +948,7 @@ impl Store for Embedded {
                 }
             }
             Ok(Deleted {
-                blobs_removed: gone.len() as u64,
+                blobs_removed: gone.len() as u64 + u64::from(emptied.is_some()),
                 bytes_removed: gone.iter().map(|(_, size, _)| (*size).max(0) as u64).sum(),
             })
         })
@@ -945,7 +987,7 @@ impl Store for Embedded {
                 return Err(StoreError::NotFound);
             }
             let mut stmt = c
-                .prepare_cached("SELECT seq, size, hash FROM blobs WHERE device_id = ?1 AND account_id = ?2 AND seq >= ?3 ORDER BY seq LIMIT ?4")
+                .prepare_cached("SELECT seq, size, hash FROM blobs WHERE device_id = ?1 AND account_id = ?2 AND seq >= ?3 AND emptied = 0 ORDER BY seq LIMIT ?4")
                 .map_err(db_err)?;
             let mut rows = stmt
                 .query(params![d, a, from.min(i64::MAX as u64) as i64, limit.min(i64::MAX as u64) as i64])
@@ -984,7 +1026,7 @@ impl Store for Embedded {
                 return Err(StoreError::NotFound);
             }
             let mut stmt = c
-                .prepare_cached("SELECT seq, size, hash, data FROM blobs WHERE device_id = ?1 AND account_id = ?2 AND seq >= ?3 ORDER BY seq LIMIT ?4")
+                .prepare_cached("SELECT seq, size, hash, data FROM blobs WHERE device_id = ?1 AND account_id = ?2 AND seq >= ?3 AND emptied = 0 ORDER BY seq LIMIT ?4")
                 .map_err(db_err)?;
             let mut rows = stmt
                 .query(params![d, a, from.min(i64::MAX as u64) as i64, limit.min(i64::MAX as u64) as i64])
@@ -1389,8 +1431,9 @@ fn sweep(conn: &Connection, root: &Path) -> anyhow::Result<()> {
     let mut blobs: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     {
         // Only blobs whose bytes are files (a file left beside an inline row is a leftover).
-        let mut stmt =
-            conn.prepare("SELECT account_id, device_id, seq FROM blobs WHERE data IS NULL")?;
+        let mut stmt = conn.prepare(
+            "SELECT account_id, device_id, seq FROM blobs WHERE data IS NULL AND emptied = 0",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,

@@ -34,6 +34,12 @@ pub enum LogCut {
     /// out by a password change, which may sign in again. Asked by another device of the
     /// account once its own checkpoint holds that log.
     Revoked,
+    /// Another device's blobs up to and including this seq, which the asking device's own
+    /// checkpoint holds (the log of a computer switched off since an erasure, whose blobs may
+    /// hold the erased client). The blob at this seq keeps its place without its bytes, so the
+    /// log's head and hash stay listed and the device appends after it when it comes back. A
+    /// seq past the head is a conflict.
+    Through(u64),
 }
 
 /// Why [`LogCut::Revoked`] was refused.

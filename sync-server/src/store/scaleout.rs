@@ -37,7 +37,7 @@ use crate::now;
 /// The metadata schema, one entry per version (the `schema_version` table). Entries are
 /// never edited once released; a change is a new entry.
 const MIGRATIONS: &[&str] = &[
-    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
 ];
 
 const SCHEMA_V1: &str = r#"
@@ -128,6 +128,13 @@ ALTER TABLE devices ADD COLUMN signed_out_by_password BOOLEAN NOT NULL DEFAULT F
 /// another device of the account may remove it (as a revoked device's).
 const SCHEMA_V6: &str = r#"
 ALTER TABLE devices ADD COLUMN log_closed BOOLEAN NOT NULL DEFAULT FALSE;
+"#;
+
+/// v7: a blob whose bytes another device had removed (its checkpoint holds them) keeps its
+/// row — its seq and hash, so the log's head stays listed — but is never served; its object
+/// is purged.
+const SCHEMA_V7: &str = r#"
+ALTER TABLE blobs ADD COLUMN emptied BOOLEAN NOT NULL DEFAULT FALSE;
 "#;
 
 /// v4: when each device was last seen (a request answered), to the minute.
@@ -384,7 +391,7 @@ impl ScaleOut {
         }
         let rows = c
             .query(
-                "SELECT seq, size, hash, object FROM blobs WHERE device_id = $1 AND account_id = $2 AND seq >= $3 ORDER BY seq LIMIT $4",
+                "SELECT seq, size, hash, object FROM blobs WHERE device_id = $1 AND account_id = $2 AND seq >= $3 AND NOT emptied ORDER BY seq LIMIT $4",
                 &[&device, &account, &seq_i64(from), &seq_i64(limit)],
             )
             .await
@@ -849,6 +856,35 @@ impl Store for ScaleOut {
                     }
                     i64::MAX
                 }
+                LogCut::Through(through) => {
+                    let through = seq_i64(through);
+                    let head: i64 = tx
+                        .query_one(
+                            "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = $1",
+                            &[&device],
+                        )
+                        .await
+                        .map_err(pg_err)?
+                        .get(0);
+                    if through > head {
+                        return Err(StoreError::Conflict(format!(
+                            "the log ends at {head}: removing through {through} refused"
+                        )));
+                    }
+                    through
+                }
+            };
+            // Emptying through a seq: that blob's row stays (its seq and hash), its object goes.
+            let emptied = match cut {
+                LogCut::Through(_) => tx
+                    .query_opt(
+                        "UPDATE blobs SET emptied = TRUE WHERE device_id = $1 AND account_id = $2 AND seq = $3 AND NOT emptied RETURNING object",
+                        &[&device, &account, &below],
+                    )
+                    .await
+                    .map_err(pg_err)?
+                    .map(|r| r.get::<_, String>(0)),
+                _ => None,
             };
             let rows = tx
                 .query(
@@ -857,8 +893,11 @@ impl Store for ScaleOut {
                 )
                 .await
                 .map_err(pg_err)?;
-            for row in &rows {
-                let object: String = row.get(1);
+            let objects = rows
+                .iter()
+                .map(|r| r.get::<_, String>(1))
+                .chain(emptied.clone());
+            for object in objects {
                 tx.execute(
                     "INSERT INTO purges (key, is_prefix) VALUES ($1, FALSE) ON CONFLICT DO NOTHING",
                     &[&object],
@@ -868,7 +907,7 @@ impl Store for ScaleOut {
             }
             tx.commit().await.map_err(pg_err)?;
             Deleted {
-                blobs_removed: rows.len() as u64,
+                blobs_removed: rows.len() as u64 + u64::from(emptied.is_some()),
                 bytes_removed: rows.iter().map(|r| r.get::<_, i64>(0).max(0) as u64).sum(),
             }
         };
