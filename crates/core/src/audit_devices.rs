@@ -107,6 +107,14 @@ impl Vault {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// The last entry held here of another computer's audit trail (or its restart mark past
+    /// it): (seq, hash); `None` when none is held. What a checkpoint names, so a computer that
+    /// takes that computer's log as read from the checkpoint holds its trail from there on.
+    pub fn audit_last_held(&self, device: &str) -> Result<Option<(i64, String)>> {
+        let (seq, hash) = last(&self.conn, device)?;
+        Ok((seq > 0).then_some((seq, hash)))
+    }
+
     /// `device`'s chain starts again after entry `seq` (hash `hash`): the entries up to it
     /// were cut from its log before this computer read them (a checkpoint's audit mark).
     /// Nothing changes when this computer already holds the chain that far.

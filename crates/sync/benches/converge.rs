@@ -95,6 +95,13 @@ impl Remote for Conn<'_> {
         self.server.logs.remove(device);
         Ok(())
     }
+
+    fn empty(&mut self, device: &str, through: u64) -> Result<(), RemoteError> {
+        if let Some(l) = self.server.logs.get_mut(device) {
+            l.retain(|s, _| *s >= through);
+        }
+        Ok(())
+    }
 }
 
 /// An account id as the server makes them (a UUID), so blob sizes are as on the wire.

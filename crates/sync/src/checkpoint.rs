@@ -43,6 +43,12 @@ pub struct Chunk {
     /// running elsewhere, the other side of a conflict) without the blobs cut below it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub writers: BTreeMap<String, String>,
+    /// In the first chunk: the last entry of each other computer's audit trail the writer
+    /// holds. A computer that takes one of their logs as read from this checkpoint (the log
+    /// was emptied on the server: see `docs/sync.md`, "A computer switched off since an
+    /// erasure") holds that computer's trail from this entry on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub audits: BTreeMap<String, AuditMark>,
 }
 
 /// An entry of a device's audit trail: its number and hash.
@@ -93,6 +99,7 @@ pub fn split(
     identity: Vec<RowChange>,
     audit: Option<AuditMark>,
     writers: BTreeMap<String, String>,
+    audits: BTreeMap<String, AuditMark>,
 ) -> Vec<(Kind, Chunk)> {
     let mut parts: Vec<(Kind, Vec<RowChange>)> = Vec::new();
     for (kind, rows) in [
@@ -121,6 +128,11 @@ pub fn split(
                     audit: if i == 0 { audit.clone() } else { None },
                     writers: if i == 0 {
                         writers.clone()
+                    } else {
+                        BTreeMap::new()
+                    },
+                    audits: if i == 0 {
+                        audits.clone()
                     } else {
                         BTreeMap::new()
                     },
@@ -157,18 +169,21 @@ mod tests {
             hash: "h".into(),
         };
         let writers = BTreeMap::from([("record-id".to_string(), "device-id".to_string())]);
+        let audits = BTreeMap::from([("other-device".to_string(), mark.clone())]);
         let parts = split(
             rows(ROWS * 2 + 1),
             Vec::new(),
             Some(mark.clone()),
             writers.clone(),
+            audits.clone(),
         );
         assert_eq!(parts[0].1.audit, Some(mark));
         assert_eq!(parts[0].1.writers, writers);
+        assert_eq!(parts[0].1.audits, audits);
         assert!(
             parts[1..]
                 .iter()
-                .all(|(_, c)| c.audit.is_none() && c.writers.is_empty())
+                .all(|(_, c)| c.audit.is_none() && c.writers.is_empty() && c.audits.is_empty())
         );
         assert_eq!(parts.len(), 4);
         assert!(

@@ -33,6 +33,10 @@ pub const HEARTBEAT_SECONDS: i64 = 3600;
 /// Nothing new verified from a listed device for this long: shown as stale in `sync status`
 /// (switched off for a while, or the server is withholding its changes).
 pub const STALE_SECONDS: i64 = 3 * 24 * 3600;
+/// Nothing new verified from a computer for this long (six missed heartbeats: it is switched
+/// off) while an erasure is known: its log may hold the erased client, and it cannot cut its
+/// own log until it comes back, so another computer empties it (see [`Engine::quiet_logs`]).
+pub const QUIET_SECONDS: i64 = 6 * HEARTBEAT_SECONDS;
 
 /// Why a request to the server did not go through. Nothing is lost: the run stops and the
 /// next one carries on.
@@ -73,6 +77,9 @@ pub trait Remote {
     /// Removes the whole log of `device`, revoked from the practice (this device's
     /// checkpoint, its log cut below it, holds everything in it).
     fn remove_revoked(&mut self, device: &str) -> Result<(), RemoteError>;
+    /// Removes another device's blobs up to `through` (its last kept as a bodiless head): a
+    /// computer switched off since an erasure, whose log this device's checkpoint holds.
+    fn empty(&mut self, device: &str, through: u64) -> Result<(), RemoteError>;
 }
 
 /// The practice's sync keys: every device holds them; the server never does.
@@ -149,15 +156,41 @@ struct State {
     /// the device list) whose signed blobs carried them: to name "where" in a conflict.
     #[serde(default)]
     writers: BTreeMap<String, String>,
-    /// Revoked devices whose log came in a checkpoint applied in full (its writer had read
-    /// it to the revocation's cut) rather than blob by blob: their blobs up to this seq are
-    /// held already.
+    /// Devices whose log came in a checkpoint applied in full rather than blob by blob (a
+    /// revoked device's, read by its writer to the revocation's cut; or a log emptied on the
+    /// server): their blobs up to this seq are held already.
     #[serde(default)]
     covered: BTreeMap<String, u64>,
     /// Revoked devices whose log is gone from the server (removed by this device, or found
     /// gone once read to its cut): never asked to remove again.
     #[serde(default)]
     removed_logs: BTreeSet<String>,
+    /// What checkpoints applied here in full hold of other computers' logs (device → seq →
+    /// that blob's hash, and the last audit entry of theirs the writer held): a log found
+    /// emptied on the server up to one of these is taken as read to it.
+    #[serde(default)]
+    offers: BTreeMap<String, BTreeMap<u64, Offer>>,
+    /// Live computers' logs this device had emptied on the server: through which seq, and
+    /// how many erasures were known then (a later erasure may empty it again).
+    #[serde(default)]
+    emptied: BTreeMap<String, Emptied>,
+}
+
+/// A checkpoint's word for another computer's log up to one blob (see `State::offers`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Offer {
+    hash: String,
+    #[serde(default)]
+    audit: Option<AuditMark>,
+    /// The checkpoint's writer: the offer holds once all its chunks are applied.
+    from: String,
+}
+
+/// A live computer's log emptied by this device (see `State::emptied`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Emptied {
+    through: u64,
+    erasures: i64,
 }
 
 /// What one run did. Blobs are counted whatever they carry (change batches, heartbeats).
@@ -178,6 +211,9 @@ pub struct Report {
     /// Revoked computers' logs this run removed from the server (this device's checkpoint
     /// holds them).
     pub removed_logs: usize,
+    /// Logs of computers switched off since an erasure that this run emptied on the server
+    /// (this device's checkpoint holds them).
+    pub emptied_logs: usize,
 }
 
 /// One device's engine over its vault.
@@ -223,6 +259,8 @@ impl<'a> Engine<'a> {
                 writers: BTreeMap::new(),
                 covered: BTreeMap::new(),
                 removed_logs: BTreeSet::new(),
+                offers: BTreeMap::new(),
+                emptied: BTreeMap::new(),
             },
         };
         Ok(Engine {
@@ -384,7 +422,56 @@ impl<'a> Engine<'a> {
         Ok(since >= checkpoint::AFTER_CHANGES
             || erasures != last_erasures
             || (since > 0 && last_at.is_some_and(|t| self.now - t >= checkpoint::AFTER_SECONDS))
-            || self.revoked_logs_uncovered())
+            || self.revoked_logs_uncovered()
+            || self.quiet_logs()?.iter().any(|(_, held)| !held))
+    }
+
+    /// Live computers quiet here for [`QUIET_SECONDS`] (switched off) while an erasure is
+    /// known that this device has not emptied their log for: their blobs on the server may
+    /// hold the erased client, and they cannot cut their own log until they come back. Each
+    /// with whether this device's newest checkpoint holds its log as far as read here (then
+    /// it can be emptied that far; if not, a checkpoint is due).
+    fn quiet_logs(&self) -> Result<Vec<(String, bool)>, SyncError> {
+        let erasures = self.vault.erasures_known()?;
+        if erasures == 0 {
+            return Ok(Vec::new());
+        }
+        let view = self.state.checkpoint.as_ref().map(|w| &w.view);
+        Ok(self
+            .devices
+            .devices
+            .iter()
+            .filter(|(id, d)| **id != self.me && !d.revoked)
+            .filter_map(|(id, _)| {
+                let head = self.state.chains.head(id)?.seq;
+                let heard = *self.state.heard.get(id)?;
+                let done = self
+                    .state
+                    .emptied
+                    .get(id)
+                    .is_some_and(|e| e.erasures >= erasures);
+                (self.now - heard >= QUIET_SECONDS && !done).then(|| {
+                    let held = view.and_then(|v| v.get(id)) == Some(&head);
+                    (id.clone(), held)
+                })
+            })
+            .collect())
+    }
+
+    /// Quiet computers' logs that can be emptied now, with the seq to empty through: those
+    /// [`Engine::quiet_logs`] finds held by this device's newest checkpoint, which starts
+    /// this device's log on the server (any computer that has not read that far then finds
+    /// this log cut, applies the checkpoint in full, and takes their log as read from it).
+    fn emptiable_logs(&self) -> Result<Vec<(String, u64)>, SyncError> {
+        Ok(self
+            .quiet_logs()?
+            .into_iter()
+            .filter(|(_, held)| *held)
+            .filter_map(|(id, _)| {
+                let head = self.state.chains.head(&id)?.seq;
+                Some((id, head))
+            })
+            .collect())
     }
 
     /// Revoked computers whose log may still be on the server (as far as this device knows),
@@ -460,7 +547,15 @@ impl<'a> Engine<'a> {
         // computer learnt them, and this computer itself.
         let mut writers = self.state.writers.clone();
         writers.insert(self.vault.meta().device_id.clone(), self.me.clone());
-        let parts = checkpoint::split(clinical, identity, audit, writers);
+        // Each other computer's audit trail as far as held here, for a computer that takes
+        // its log as read from this checkpoint.
+        let mut audits = BTreeMap::new();
+        for device in self.state.chains.view().keys() {
+            if let Some((seq, hash)) = self.vault.audit_last_held(device)? {
+                audits.insert(device.clone(), AuditMark { seq, hash });
+            }
+        }
+        let parts = checkpoint::split(clinical, identity, audit, writers, audits);
         let first = self.state.next_seq;
         let view: BTreeMap<String, u64> = self
             .state
@@ -569,6 +664,12 @@ impl<'a> Engine<'a> {
             .filter(|w| !w.cut && w.first > 1)
             .map(|w| w.first);
         let remove = self.removable_logs();
+        let empty = self.emptiable_logs()?;
+        let erasures = if empty.is_empty() {
+            0
+        } else {
+            self.vault.erasures_known()?
+        };
         Ok(Outbound {
             me: self.me.clone(),
             mine: self.state.chains.head(&self.me).map_or(0, |h| h.seq),
@@ -579,6 +680,8 @@ impl<'a> Engine<'a> {
             cap: None,
             compact,
             remove,
+            empty,
+            erasures,
         })
     }
 
@@ -609,6 +712,16 @@ impl<'a> Engine<'a> {
         for device in &inbound.removed {
             self.state.removed_logs.insert(device.clone());
             report.removed_logs += 1;
+        }
+        for (device, through) in &inbound.emptied {
+            self.state.emptied.insert(
+                device.clone(),
+                Emptied {
+                    through: *through,
+                    erasures: inbound.erasures,
+                },
+            );
+            report.emptied_logs += 1;
         }
         self.save()?;
         if let Some((seq, bytes)) = &inbound.own {
@@ -659,8 +772,24 @@ impl<'a> Engine<'a> {
                     }
                 }
             }
-            if !progress {
+            if !progress && !self.take_emptied(&heads)? {
                 break;
+            }
+        }
+        // A log with a gap below its next blob that no checkpoint read here holds: blobs were
+        // lost or withheld (nothing is left for a later step to bring).
+        if report.remaining == 0 {
+            for (device, blobs) in &pending {
+                let Some((seq, _)) = blobs.front() else {
+                    continue;
+                };
+                if self.state.chains.past_gap(device, *seq) {
+                    return Err(SyncError::Alarm(Alarm::Missing {
+                        device: device.clone(),
+                        from: self.state.chains.head(device).map_or(1, |h| h.seq + 1),
+                        to: seq - 1,
+                    }));
+                }
             }
         }
         // Blobs named by a writer's view but never served: withheld.
@@ -764,7 +893,7 @@ impl<'a> Engine<'a> {
                 seq,
             })
         };
-        // A revoked device's blob that a checkpoint applied in full already held.
+        // A blob that a checkpoint applied in full already held.
         if self.state.covered.get(device).is_some_and(|c| seq <= *c) {
             return Ok(Taken::Applied);
         }
@@ -806,6 +935,28 @@ impl<'a> Engine<'a> {
                     .restarting
                     .get(device)
                     .is_some_and(|end| seq <= *end));
+        // A live computer's log found emptied below this blob (it was switched off since an
+        // erasure, and another computer emptied it): taken as read as far as a checkpoint
+        // applied here in full holds it. With no such checkpoint (yet), the blob waits; one
+        // still waiting at the end of the run is `missing`.
+        let revoked = self.devices.devices.get(device).is_some_and(|d| d.revoked);
+        if !restarts && !revoked && self.state.chains.past_gap(device, seq) {
+            match self.offered(device, seq - 1) {
+                Some(held) => {
+                    self.take_offer(device, held)?;
+                    if seq <= held {
+                        self.save()?;
+                        return Ok(Taken::Applied);
+                    }
+                }
+                None => return Ok(Taken::Waiting),
+            }
+        }
+        let audits = chunk
+            .as_ref()
+            .filter(|_| restarts)
+            .map(|c| c.audits.clone())
+            .unwrap_or_default();
         // Causal order: every blob its writer had seen is applied here first. (Not for a
         // checkpoint taken in full: it holds what its writer had seen, and the blobs named
         // may themselves be cut.)
@@ -900,6 +1051,9 @@ impl<'a> Engine<'a> {
         if in_full {
             self.cover_revoked(&opened.inner.view);
         }
+        if restarts {
+            self.record_offers(device, &opened.inner.view, audits);
+        }
         self.state.heard.insert(device.to_string(), self.now);
         self.save()?;
         report.received += 1;
@@ -925,6 +1079,93 @@ impl<'a> Engine<'a> {
                 self.state.covered.insert(other.clone(), until.seq);
             }
         }
+    }
+
+    /// After the first chunk of a checkpoint applied in full: what it holds of each other live
+    /// computer's log not read that far here (its writer's signed view), kept in case that
+    /// log turns out emptied on the server.
+    fn record_offers(
+        &mut self,
+        writer: &str,
+        view: &BTreeMap<String, crate::blob::HeadRef>,
+        mut audits: BTreeMap<String, AuditMark>,
+    ) {
+        for (other, claim) in view {
+            let live = self.devices.devices.get(other).is_some_and(|d| !d.revoked);
+            if *other == self.me
+                || !live
+                || self.state.chains.head(other).map_or(0, |h| h.seq) >= claim.seq
+            {
+                continue;
+            }
+            self.state.offers.entry(other.clone()).or_default().insert(
+                claim.seq,
+                Offer {
+                    hash: claim.hash.clone(),
+                    audit: audits.remove(other),
+                    from: writer.to_string(),
+                },
+            );
+        }
+    }
+
+    /// The first seq at or past `at` of `device`'s log that a checkpoint applied here in full
+    /// (every chunk of it) holds.
+    fn offered(&self, device: &str, at: u64) -> Option<u64> {
+        self.state
+            .offers
+            .get(device)?
+            .range(at..)
+            .find(|(_, o)| !self.state.restarting.contains_key(&o.from))
+            .map(|(seq, _)| *seq)
+    }
+
+    /// Takes `device`'s log as read up to `seq` from the checkpoint that offered it: its
+    /// blobs up to there are skipped if served, and its audit trail goes on from the entry
+    /// that checkpoint named.
+    fn take_offer(&mut self, device: &str, seq: u64) -> Result<(), SyncError> {
+        let Some(offers) = self.state.offers.get_mut(device) else {
+            return Ok(());
+        };
+        let Some(offer) = offers.remove(&seq) else {
+            return Ok(());
+        };
+        offers.retain(|s, _| *s > seq);
+        if offers.is_empty() {
+            self.state.offers.remove(device);
+        }
+        if let Some(mark) = &offer.audit {
+            self.vault.audit_restart(device, mark.seq, &mark.hash)?;
+        }
+        self.state.chains.cover(
+            device,
+            &crate::blob::HeadRef {
+                seq,
+                hash: offer.hash,
+            },
+        );
+        self.state.covered.insert(device.to_string(), seq);
+        Ok(())
+    }
+
+    /// Logs emptied whole on the server up to their listed head, which a checkpoint applied
+    /// here in full holds exactly there (the head's seq and hash): taken as read to it.
+    /// Whether any was.
+    fn take_emptied(&mut self, heads: &[Head]) -> Result<bool, SyncError> {
+        let mut took = false;
+        for h in heads {
+            let held = self.state.chains.head(&h.device_id).map_or(0, |x| x.seq);
+            let offered = self.offered(&h.device_id, h.seq) == Some(h.seq)
+                && self.state.offers[&h.device_id][&h.seq].hash == h.hash;
+            if h.device_id != self.me && held < h.seq && offered {
+                self.take_offer(&h.device_id, h.seq)?;
+                took = true;
+            }
+        }
+        if took {
+            self.save()?;
+        }
+        Ok(took)
     }
 
     /// One full run: [`Engine::outbound`], [`exchange`], [`Engine::absorb`]. (The desktop app
@@ -1039,6 +1280,11 @@ pub struct Outbound {
     /// Revoked computers whose whole log is to be removed from the server, once this
     /// device's log starts at its newest checkpoint (which holds them).
     pub remove: Vec<String>,
+    /// Computers switched off since an erasure whose log is to be emptied up to this seq, at
+    /// the same moment (this device's newest checkpoint holds them that far).
+    pub empty: Vec<(String, u64)>,
+    /// The erasures known when `empty` was chosen.
+    pub erasures: i64,
 }
 
 /// What the server answered ([`exchange`]).
@@ -1057,6 +1303,10 @@ pub struct Inbound {
     pub compacted: Option<u64>,
     /// Revoked computers whose log the server removed.
     pub removed: Vec<String>,
+    /// Computers' logs the server emptied: (device, through); and the erasures known when
+    /// they were chosen.
+    pub emptied: Vec<(String, u64)>,
+    pub erasures: i64,
     /// A blob in this device's own log that it did not know the server held (it refused
     /// this device's blob there, or lists the log further on): read back, to tell a copy of
     /// this vault writing as this device (signed with its key) from a server that lies.
@@ -1070,7 +1320,11 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
     // Blobs below the cut this run asks for, refused: a run killed after its cut and before
     // it marked its blobs acknowledged sends them again, and the server holds none below it.
     let mut below_cut: Vec<(u64, String)> = Vec::new();
+    let mut held_upto = 0;
     for (seq, bytes) in &out.blobs {
+        if *seq <= held_upto {
+            continue;
+        }
         match remote.put(*seq, bytes) {
             Ok(()) => {
                 // The server takes a log's blobs in order only: holding this one, it holds
@@ -1082,6 +1336,19 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
                 below_cut.push((*seq, blob::hash(bytes)));
             }
             Err(e) => {
+                // Refused because another computer emptied this log while this one was away
+                // (its acknowledgement lost before): the server lists a head here that is
+                // one of these very blobs, so it took every one up to it.
+                if matches!(e, RemoteError::Refused(_))
+                    && let Some(head) = listed_among(remote, out, *seq)
+                {
+                    inbound.acked.append(&mut below_cut);
+                    for (s, b) in out.blobs.iter().filter(|(s, _)| *s >= *seq && *s <= head) {
+                        inbound.acked.push((*s, blob::hash(b)));
+                    }
+                    held_upto = head;
+                    continue;
+                }
                 if matches!(e, RemoteError::Refused(_)) {
                     inbound.own = own_blob(remote, &out.me, *seq);
                 }
@@ -1113,6 +1380,12 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
                 inbound.removed.push(device.clone());
             }
         }
+        for (device, through) in &out.empty {
+            if remote.empty(device, *through).is_ok() {
+                inbound.emptied.push((device.clone(), *through));
+            }
+        }
+        inbound.erasures = out.erasures;
     }
     let heads = match remote.heads() {
         Ok(h) => h,
@@ -1159,6 +1432,15 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
     }
     inbound.heads = Some(heads);
     inbound
+}
+
+/// The head the server lists for this device's log, when it is at or past `seq` and is one
+/// of the blobs this run sends (the same seq and hash): the server holds them up to it.
+fn listed_among(remote: &mut dyn Remote, out: &Outbound, seq: u64) -> Option<u64> {
+    let heads = remote.heads().ok()?;
+    let mine = heads.iter().find(|h| h.device_id == out.me)?;
+    let sent = out.blobs.iter().find(|(s, _)| *s == mine.seq)?;
+    (mine.seq >= seq && blob::hash(&sent.1) == mine.hash).then_some(mine.seq)
 }
 
 /// This device's own blob at `seq`, as the server holds it (if it gives it).
@@ -1224,6 +1506,9 @@ mod tests {
             Ok(())
         }
 
+        fn empty(&mut self, _: &str, _: u64) -> Result<(), RemoteError> {
+            unreachable!("not asked in these tests")
+        }
         fn remove_revoked(&mut self, _: &str) -> Result<(), RemoteError> {
             Ok(())
         }
@@ -1240,6 +1525,8 @@ mod tests {
             cap: Some(200),
             compact: None,
             remove: Vec::new(),
+            empty: Vec::new(),
+            erasures: 0,
         }
     }
 

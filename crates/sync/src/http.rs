@@ -91,4 +91,8 @@ impl Remote for ServerClient {
     fn remove_revoked(&mut self, device: &str) -> Result<(), RemoteError> {
         self.remove_revoked_log(device).map(|_| ()).map_err(sorted)
     }
+
+    fn empty(&mut self, device: &str, through: u64) -> Result<(), RemoteError> {
+        self.empty_log(device, through).map(|_| ()).map_err(sorted)
+    }
 }

@@ -70,6 +70,11 @@ struct Server {
     cuts: usize,
     /// Revoked computers' logs removed.
     removed_logs: usize,
+    /// Blobs whose bytes another device had removed (a log emptied through them): still
+    /// listed (the head and its hash), never served, never counted as held.
+    emptied: std::collections::BTreeSet<(String, u64)>,
+    /// Logs emptied by another device.
+    emptied_logs: usize,
     /// The signed device list as the server keeps it (`sync-devices`).
     list: Vec<Signed>,
     /// A signing key of the server's own (what a substituted device key would be).
@@ -92,6 +97,8 @@ impl Server {
             told: Vec::new(),
             cuts: 0,
             removed_logs: 0,
+            emptied: Default::default(),
+            emptied_logs: 0,
             list: p.entries.clone(),
             forger: SigningKey::from_bytes(&[7; 32]),
             revoked: Default::default(),
@@ -100,11 +107,16 @@ impl Server {
     }
 
     fn used(&self) -> usize {
-        self.logs
-            .values()
-            .flat_map(|l| l.values())
-            .map(Vec::len)
-            .sum()
+        self.held().map(|(_, _, b)| b.len()).sum()
+    }
+
+    /// Every blob the server holds with its bytes: (device, seq, bytes).
+    fn held(&self) -> impl Iterator<Item = (&String, u64, &Vec<u8>)> {
+        self.logs.iter().flat_map(move |(d, l)| {
+            l.iter()
+                .filter(move |(seq, _)| !self.emptied.contains(&(d.clone(), **seq)))
+                .map(move |(seq, b)| (d, *seq, b))
+        })
     }
 
     fn transient(&mut self) -> Result<(), RemoteError> {
@@ -278,6 +290,7 @@ impl Remote for Conn<'_> {
             Some((d, seq)) if d == device => *seq,
             _ => u64::MAX,
         };
+        let emptied = &self.server.emptied;
         let mut out: Vec<(u64, Vec<u8>)> = self
             .server
             .logs
@@ -285,6 +298,7 @@ impl Remote for Conn<'_> {
             .map(|log| {
                 log.range(from..=to)
                     .filter(|(s, _)| **s < hidden)
+                    .filter(|(s, _)| !emptied.contains(&(device.to_string(), **s)))
                     .map(|(s, b)| (*s, b.clone()))
                     .collect()
             })
@@ -357,6 +371,24 @@ impl Remote for Conn<'_> {
         }
         if self.server.logs.remove(device).is_some() {
             self.server.removed_logs += 1;
+        }
+        Ok(())
+    }
+
+    fn empty(&mut self, device: &str, through: u64) -> Result<(), RemoteError> {
+        if self.server.revoked.contains(&self.me) {
+            return Err(RemoteError::Revoked);
+        }
+        self.server.transient()?;
+        let Some(log) = self.server.logs.get_mut(device) else {
+            return Err(RemoteError::Refused("404 no such device".into()));
+        };
+        if log.last_key_value().is_none_or(|(head, _)| through > *head) {
+            return Err(RemoteError::Refused("409 past the head".into()));
+        }
+        log.retain(|seq, _| *seq >= through);
+        if self.server.emptied.insert((device.to_string(), through)) {
+            self.server.emptied_logs += 1;
         }
         Ok(())
     }
@@ -585,8 +617,9 @@ fn rows_on_server(
     server: &Server,
 ) -> Vec<(String, u64, Kind, casebook_core::merge::RowChange)> {
     let mut out = Vec::new();
-    for (device, log) in &server.logs {
-        for (seq, bytes) in log {
+    for (device, seq, bytes) in server.held() {
+        let seq = &seq;
+        {
             let kind = Envelope::parse(bytes).expect("a blob").outer.kind;
             let key = p.list.key_for_blob(device, *seq).expect("a listed key");
             let at = blob::Expect {
@@ -646,6 +679,9 @@ fn killed_mid_run(p: &mut Practice, i: usize, server: &mut Server, sent: bool) {
 
 /// Revoked computers' logs removed from the server over the seeds run.
 static REMOVED_LOGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Logs of computers switched off since an erasure emptied over the seeds run.
+static EMPTIED_LOGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Computers revoked over the seeds run (reported by the many-seed test).
 static REVOCATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -849,9 +885,59 @@ fn run_seed(seed: u64) {
         // An honest server, however flaky, lets everyone converge once it stops failing.
         server.flaky = 0;
         server.quota = usize::MAX;
+        // In half the seeds one computer is switched off first, for longer than
+        // QUIET_SECONDS: the others alone must leave nothing of a client they know erased on
+        // the server (they empty its log). (A generator of its own, as for revocations.)
+        let mut ending = ChaCha8Rng::seed_from_u64(seed ^ 0x00ff_114e);
+        let staying: Vec<usize> = (0..n).filter(|i| !revoked.contains(i)).collect();
+        let away = (staying.len() >= 2 && ending.gen_range(0..2) == 0)
+            .then(|| staying[ending.gen_range(0..staying.len())]);
+        let later = chrono::Utc::now().timestamp() + engine::QUIET_SECONDS + 3600;
+        if let Some(k) = away {
+            // Often a computer still on erases a client just then (one the away computer may
+            // have written about).
+            if ending.gen_range(0..2) == 0 {
+                let others: Vec<usize> = staying.iter().copied().filter(|i| *i != k).collect();
+                let i = others[ending.gen_range(0..others.len())];
+                let v = p.devices[i].vault.as_mut().expect("open");
+                let clients = v.list_clients(true).expect("clients");
+                if !clients.is_empty() {
+                    let c = &clients[ending.gen_range(0..clients.len())];
+                    v.erase_client(&c.code, "right to erasure", true)
+                        .expect("erase");
+                }
+            }
+            // One round now (they read what it sent before it went), then hours later.
+            for now in [None, Some(later), Some(later), Some(later)] {
+                for &i in staying.iter().filter(|i| **i != k) {
+                    if let Err(e) = sync_at(&mut p, i, &mut server, now) {
+                        panic!("seed {seed}: device {i} failed while {k} was away: {e}");
+                    }
+                }
+            }
+            let mut erased: Vec<String> = Vec::new();
+            for &i in staying.iter().filter(|i| **i != k) {
+                let v = p.devices[i].vault.as_mut().expect("open");
+                erased.extend(
+                    v.erasure_records()
+                        .expect("records")
+                        .into_iter()
+                        .map(|r| r.client_code),
+                );
+            }
+            for code in &erased {
+                let left = rows_of(&p, &server, code);
+                assert!(
+                    left.is_empty(),
+                    "seed {seed}: with device {k} away, an erased client is still on the server: {left:?}"
+                );
+            }
+            EMPTIED_LOGS.fetch_add(server.emptied_logs, std::sync::atomic::Ordering::Relaxed);
+        }
+        let back = away.map(|_| later + 3600);
         for _round in 0..3 {
-            for i in (0..n).filter(|i| !revoked.contains(i)) {
-                if let Err(e) = sync(&mut p, i, &mut server) {
+            for &i in &staying {
+                if let Err(e) = sync_at(&mut p, i, &mut server, back) {
                     panic!("seed {seed}: device {i} failed against an honest server: {e}");
                 }
             }
@@ -1083,8 +1169,9 @@ fn the_simulation_holds_for_every_seed() {
     }
     let revocations = REVOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
     let removed = REMOVED_LOGS.load(std::sync::atomic::Ordering::Relaxed);
+    let emptied = EMPTIED_LOGS.load(std::sync::atomic::Ordering::Relaxed);
     eprintln!(
-        "{seeds} seeds; {revocations} computers revoked in them, {removed} of their logs removed"
+        "{seeds} seeds; {revocations} computers revoked in them, {removed} of their logs removed; {emptied} logs of computers switched off since an erasure emptied"
     );
 }
 
@@ -1374,4 +1461,158 @@ fn a_revoked_computers_log_is_removed_once_a_checkpoint_holds_it() {
     let again = sync_at(&mut p, 1, &mut server, None).expect("home again");
     assert_eq!(again.removed_logs, 0);
     assert_eq!(server.removed_logs, 1);
+}
+
+/// Rows on the server that carry data of client `code` (not the erasure record itself).
+fn rows_of(p: &Practice, server: &Server, code: &str) -> Vec<String> {
+    rows_on_server(p, server)
+        .into_iter()
+        .filter(|(_, _, _, row)| {
+            row.t != "erasure_records"
+                && row.op == casebook_core::merge::ChangeOp::Upsert
+                && (row.f.get("client_code").and_then(|v| v.as_str()) == Some(code)
+                    || row.k == code)
+        })
+        .map(|(device, seq, _, row)| format!("{} {} in {device}/{seq}", row.t, row.k))
+        .collect()
+}
+
+/// A computer switched off since an erasure cannot cut its own log, which holds the erased
+/// client: once it has been quiet for [`engine::QUIET_SECONDS`], a computer whose checkpoint
+/// holds that log empties it on the server, and nothing of the client is left there. A
+/// computer that was away takes the emptied log as read from that checkpoint (its audit trail
+/// included); the switched-off computer comes back and carries on after its emptied head —
+/// its last blob sent again, its acknowledgement having been lost, taken as held.
+#[test]
+fn a_computer_switched_off_since_an_erasure_has_its_log_emptied() {
+    let mut p = practice(3);
+    let mut server = Server::new(&p, 14);
+    let t0 = 1_900_000_000;
+    let hour = 3600;
+    for i in 0..3 {
+        sync_at(&mut p, i, &mut server, Some(t0)).expect("everyone on");
+    }
+    // The laptop (2) adds a client with a note, sends it, and is switched off. The home
+    // computer (1) is away too and has not read it.
+    let laptop = p.devices[2].id.clone();
+    let code = {
+        let v = p.devices[2].vault.as_mut().expect("open");
+        let c = v
+            .add_client(ClientIdentity {
+                full_name: "Wren Halloway".into(),
+                ..Default::default()
+            })
+            .expect("add a client");
+        v.add_note(
+            &c.code,
+            NoteTemplate::Free,
+            &[("text".into(), "what was said".into())],
+            None,
+        )
+        .expect("a note");
+        c.code.as_str().to_string()
+    };
+    sync_at(&mut p, 2, &mut server, Some(t0 + 60)).expect("the laptop's last run");
+    // Its last two blobs are sent again later, as if their acknowledgements had been lost:
+    // the server then holds the last without its bytes, and not the one before at all.
+    let last_sent = {
+        let v = p.devices[2].vault.as_mut().expect("open");
+        let head = server.logs[&laptop]
+            .keys()
+            .next_back()
+            .copied()
+            .expect("a head");
+        assert!(head >= 2);
+        v.mark_unacked(head - 1).expect("unacked");
+        v.mark_unacked(head).expect("unacked");
+        head
+    };
+    sync_at(&mut p, 0, &mut server, Some(t0 + 120)).expect("the surgery reads it");
+
+    // The surgery erases the client: its checkpoint cuts its own log, but the laptop's log
+    // still holds the client.
+    p.devices[0]
+        .vault
+        .as_mut()
+        .expect("open")
+        .erase_client(
+            &ClientCode::parse(&code).expect("code"),
+            "right to erasure",
+            true,
+        )
+        .expect("erase");
+    let r = sync_at(&mut p, 0, &mut server, Some(t0 + 180)).expect("the surgery");
+    assert!(r.compacted, "{r:?}");
+    assert_eq!(r.emptied_logs, 0, "the laptop is not quiet yet");
+    assert!(!rows_of(&p, &server, &code).is_empty());
+
+    // Six quiet hours later the surgery empties the laptop's log (and the home computer's,
+    // quiet as long): nothing of the client is left on the server, and both heads are still
+    // listed.
+    let r = sync_at(&mut p, 0, &mut server, Some(t0 + 7 * hour)).expect("the surgery");
+    assert_eq!(r.emptied_logs, 2, "{r:?}");
+    assert_eq!(rows_of(&p, &server, &code), Vec::<String>::new());
+    assert_eq!(server.emptied_logs, 2);
+    assert!(server.held().all(|(d, _, _)| *d == p.devices[0].id));
+    let again = sync_at(&mut p, 0, &mut server, Some(t0 + 8 * hour)).expect("again");
+    assert_eq!(again.emptied_logs, 0, "asked once per erasure");
+
+    // The home computer comes back: it never read the laptop's blobs, and takes them from
+    // the surgery's checkpoint, with no alarm.
+    for _ in 0..2 {
+        sync_at(&mut p, 1, &mut server, Some(t0 + 9 * hour)).expect("home, no alarm");
+    }
+    assert_eq!(print(&p, 0), print(&p, 1));
+
+    // The laptop comes back: its last blobs, sent again, are taken as held; the erasure
+    // reaches it; what it writes next reaches the others.
+    sync_at(&mut p, 2, &mut server, Some(t0 + 10 * hour)).expect("the laptop, no alarm");
+    let unacked = p.devices[2]
+        .vault
+        .as_ref()
+        .expect("open")
+        .sealed_unacked()
+        .expect("unacked");
+    assert!(
+        unacked.iter().all(|(s, _)| *s > last_sent),
+        "blob {last_sent} taken as held: {:?}",
+        unacked.iter().map(|(s, _)| s).collect::<Vec<_>>()
+    );
+    p.devices[2]
+        .vault
+        .as_mut()
+        .expect("open")
+        .add_client(ClientIdentity {
+            full_name: "After Coming Back".into(),
+            ..Default::default()
+        })
+        .expect("add a client");
+    for t in [11, 12, 13] {
+        for i in 0..3 {
+            sync_at(&mut p, i, &mut server, Some(t0 + t * hour))
+                .unwrap_or_else(|e| panic!("device {i} at +{t} h: {e}"));
+        }
+    }
+    assert_eq!(print(&p, 0), print(&p, 1));
+    assert_eq!(print(&p, 0), print(&p, 2));
+    assert_eq!(rows_of(&p, &server, &code), Vec::<String>::new());
+    for i in 0..3 {
+        let v = p.devices[i].vault.as_mut().expect("open");
+        assert_eq!(
+            v.sealed_unacked().expect("unacked"),
+            Vec::new(),
+            "device {i}"
+        );
+        let trails = v
+            .verify_audit()
+            .expect("every audit trail verifies")
+            .devices;
+        for k in (0..3).filter(|k| *k != i) {
+            assert!(
+                trails.iter().any(|c| c.device == p.devices[k].id),
+                "device {i} lacks the trail of {k}"
+            );
+        }
+        assert!(p.devices[i].alarms.is_empty(), "{:?}", p.devices[i].alarms);
+    }
 }

@@ -480,6 +480,24 @@ impl ServerClient {
         Self::json(r)
     }
 
+    /// `DELETE /v1/devices/{id}/blobs?through=N`: removes another device's blobs up to `N`
+    /// (a computer switched off since an erasure, whose log this computer's checkpoint holds);
+    /// blob `N` stays listed as the log's head, without its bytes.
+    pub fn empty_log(
+        &self,
+        device: &str,
+        through: u64,
+    ) -> Result<casebook_wire::Deleted, ServerError> {
+        let r = self.send(
+            self.request(
+                reqwest::Method::DELETE,
+                &format!("/v1/devices/{device}/blobs?through={through}"),
+            ),
+            false,
+        )?;
+        Self::json(r)
+    }
+
     /// `GET /v1/devices/{id}/blobs?from=&limit=`: up to `limit` (≤ 1000) blobs of a device's
     /// log from `from`, decoded from base64. Each blob's hash is checked by the caller.
     pub fn blob_range(
