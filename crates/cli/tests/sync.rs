@@ -36,7 +36,8 @@ fn files_contain(dir: &std::path::Path, needle: &str) -> bool {
     false
 }
 
-/// Each device's log on an embedded server: device → (first seq, last seq) it still holds.
+/// Each device's log on an embedded server: device → (first seq, last seq) it still holds
+/// (with their bytes: a log emptied up to its head is not listed).
 /// Empty for the scale-out backend (its blobs are in PostgreSQL and the object store).
 fn server_logs(server: &Server) -> std::collections::BTreeMap<String, (i64, i64)> {
     let db = server.data.join("meta.db");
@@ -47,7 +48,9 @@ fn server_logs(server: &Server) -> std::collections::BTreeMap<String, (i64, i64)
         rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .expect("the server's database");
     let mut stmt = conn
-        .prepare("SELECT device_id, MIN(seq), MAX(seq) FROM blobs GROUP BY device_id")
+        .prepare(
+            "SELECT device_id, MIN(seq), MAX(seq) FROM blobs WHERE emptied = 0 GROUP BY device_id",
+        )
         .unwrap();
     stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
         .unwrap()
@@ -1231,4 +1234,92 @@ fn a_vault_copied_to_another_computer_becomes_a_computer_of_its_own_embedded() {
 #[test]
 fn a_vault_copied_to_another_computer_becomes_a_computer_of_its_own_scale_out() {
     copied_vault_story(Backend::ScaleOut);
+}
+
+/// A computer switched off since an erasure: the other empties its log once it has been quiet
+/// (`CASEBOOK_SYNC_QUIET_SECONDS`, six hours in use), so nothing of the erased client is left
+/// on the server; back on, it carries on after its emptied head and both converge.
+fn switched_off_story(backend: Backend) {
+    let Some(server) = Server::start(backend, None) else {
+        return;
+    };
+    let Practice { a, b, .. } = two_computers(&server);
+    let quiet = |v: &TestVault, args: &[&str]| -> serde_json::Value {
+        let out = cb(v)
+            .env("CASEBOOK_SYNC_QUIET_SECONDS", "6")
+            .arg("--json")
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).unwrap()
+    };
+    // The laptop writes about a new client, sends it, and is switched off.
+    let cai = b.add_client("Cai Leftbehind");
+    b.add_note(&cai, "spoke about the allotment");
+    ok_json(&b, &["sync", "now"]);
+    let laptop_before = server_logs(&server);
+    quiet(&a, &["sync", "now"]);
+    cb(&a)
+        .args(["erase", &cai, "--reason", "right to erasure", "--yes"])
+        .assert()
+        .success();
+    let r = quiet(&a, &["sync", "now"]);
+    assert_eq!(r["emptied_logs"], 0, "not quiet yet: {r}");
+    std::thread::sleep(std::time::Duration::from_millis(6500));
+    let r = quiet(&a, &["sync", "now"]);
+    assert_eq!(r["emptied_logs"], 1, "{r}");
+    let again = quiet(&a, &["sync", "now"]);
+    assert_eq!(again["emptied_logs"], 0, "{again}");
+    // Nothing the laptop sent before is served any more (embedded: its database and files).
+    if backend == Backend::Embedded {
+        let after = server_logs(&server);
+        assert!(!laptop_before.is_empty(), "the server's logs were read");
+        for (device, (_, last_before)) in &laptop_before {
+            if let Some((first_now, _)) = after.get(device) {
+                assert!(
+                    first_now > last_before,
+                    "device {device}: blob {first_now} from before the erasure is still on the server"
+                );
+            }
+        }
+        for needle in ["Leftbehind", "allotment"] {
+            assert!(
+                !files_contain(&server.data, needle),
+                "the server's files hold {needle:?}"
+            );
+        }
+    }
+    // Back on: no alarm, the erasure reaches it, and what it writes next reaches the other.
+    ok_json(&b, &["sync", "now"]);
+    assert!(
+        !ok_json(&b, &["client", "list"])
+            .to_string()
+            .contains("Leftbehind")
+    );
+    b.add_client("Dee Afterwards");
+    ok_json(&b, &["sync", "now"]);
+    quiet(&a, &["sync", "now"]);
+    ok_json(&b, &["sync", "now"]);
+    assert_eq!(fingerprint(&a), fingerprint(&b));
+    assert!(
+        ok_json(&a, &["client", "list"])
+            .to_string()
+            .contains("Afterwards")
+    );
+    for v in [&a, &b] {
+        cb(v).args(["audit", "verify"]).assert().success();
+    }
+}
+
+#[test]
+fn a_computer_switched_off_since_an_erasure_leaves_nothing_of_the_client_on_the_server_embedded() {
+    switched_off_story(Backend::Embedded);
+}
+
+#[test]
+fn a_computer_switched_off_since_an_erasure_leaves_nothing_of_the_client_on_the_server_scale_out() {
+    switched_off_story(Backend::ScaleOut);
 }

@@ -227,6 +227,8 @@ pub struct Engine<'a> {
     state: State,
     /// The time this run goes by (seconds since the epoch).
     now: i64,
+    /// How long a computer stays unheard before its log may be emptied ([`QUIET_SECONDS`]).
+    quiet: i64,
 }
 
 impl<'a> Engine<'a> {
@@ -272,12 +274,20 @@ impl<'a> Engine<'a> {
             devices,
             state,
             now: chrono::Utc::now().timestamp(),
+            quiet: QUIET_SECONDS,
         })
     }
 
     /// The same engine going by another time (for tests of heartbeats and staleness).
     pub fn at(mut self, now: i64) -> Self {
         self.now = now;
+        self
+    }
+
+    /// The same engine taking a computer unheard for `seconds` as switched off (instead of
+    /// [`QUIET_SECONDS`]; end-to-end tests that cannot wait hours).
+    pub fn quiet_after(mut self, seconds: i64) -> Self {
+        self.quiet = seconds;
         self
     }
 
@@ -426,7 +436,8 @@ impl<'a> Engine<'a> {
             || self.quiet_logs()?.iter().any(|(_, held)| !held))
     }
 
-    /// Live computers quiet here for [`QUIET_SECONDS`] (switched off) while an erasure is
+    /// Live computers quiet here for [`QUIET_SECONDS`] (switched off; see
+    /// [`Engine::quiet_after`]) while an erasure is
     /// known that this device has not emptied their log for: their blobs on the server may
     /// hold the erased client, and they cannot cut their own log until they come back. Each
     /// with whether this device's newest checkpoint holds its log as far as read here (then
@@ -450,7 +461,7 @@ impl<'a> Engine<'a> {
                     .emptied
                     .get(id)
                     .is_some_and(|e| e.erasures >= erasures);
-                (self.now - heard >= QUIET_SECONDS && !done).then(|| {
+                (self.now - heard >= self.quiet && !done).then(|| {
                     let held = view.and_then(|v| v.get(id)) == Some(&head);
                     (id.clone(), held)
                 })

@@ -894,7 +894,9 @@ pub fn begin(vault: &mut Vault) -> Result<Begun, SyncError> {
     let held = signed_list(vault)?;
     let (account, me) = (settings.account_id, settings.device_id);
     let (list, keys) = checked_list(vault, &me, &key, &held)?;
-    let out = Engine::load(vault, &account, &me, &key, &keys, &list)?.outbound()?;
+    let out = Engine::load(vault, &account, &me, &key, &keys, &list)?
+        .quiet_after(quiet_seconds())
+        .outbound()?;
     Ok(Begun {
         client,
         account,
@@ -1174,6 +1176,17 @@ pub fn status_with(
         fingerprint: records,
         checkpoint: crate::engine::last_checkpoint(vault)?,
     })
+}
+
+/// How long a computer stays unheard before its log may be emptied after an erasure:
+/// [`crate::engine::QUIET_SECONDS`], or `CASEBOOK_SYNC_QUIET_SECONDS` (for end-to-end tests,
+/// which cannot wait six hours).
+fn quiet_seconds() -> i64 {
+    std::env::var("CASEBOOK_SYNC_QUIET_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s: &i64| *s >= 0)
+        .unwrap_or(crate::engine::QUIET_SECONDS)
 }
 
 #[cfg(test)]

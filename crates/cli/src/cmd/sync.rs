@@ -210,6 +210,12 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
                         report.removed_logs
                     );
                 }
+                if report.emptied_logs > 0 {
+                    println!(
+                        "Emptied on the server what {} computer(s) switched off since an erasure had sent (a checkpoint here holds it; they carry on when they are back).",
+                        report.emptied_logs
+                    );
+                }
                 for w in &report.warnings {
                     println!("WARNING: {}", w.line());
                 }
