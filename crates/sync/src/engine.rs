@@ -519,8 +519,9 @@ impl<'a> Engine<'a> {
     /// Revoked computers' logs that can go: those of which nothing counts, and those that this
     /// device's newest checkpoint holds to their cut — once that checkpoint starts this
     /// device's log on the server (any computer that has not read one then finds this log
-    /// cut, applies the checkpoint in full, and so holds it).
-    fn removable_logs(&self) -> Vec<String> {
+    /// cut, applies the checkpoint in full, and so holds it). Each with its cut's seq (0:
+    /// nothing counts).
+    fn removable_logs(&self) -> Vec<(String, u64)> {
         let view = self.state.checkpoint.as_ref().map(|w| &w.view);
         self.revoked_logs()
             .filter(|(id, until)| match until {
@@ -529,7 +530,7 @@ impl<'a> Engine<'a> {
                     .and_then(|v| v.get(*id))
                     .is_some_and(|s| *s >= until.seq),
             })
-            .map(|(id, _)| id.to_string())
+            .map(|(id, until)| (id.to_string(), until.map_or(0, |u| u.seq)))
             .collect()
     }
 
@@ -1289,8 +1290,9 @@ pub struct Outbound {
     /// once every blob is acknowledged.
     pub compact: Option<u64>,
     /// Revoked computers whose whole log is to be removed from the server, once this
-    /// device's log starts at its newest checkpoint (which holds them).
-    pub remove: Vec<String>,
+    /// device's log starts at its newest checkpoint (which holds them): (device, the seq of
+    /// its revocation's cut, 0 if nothing counts).
+    pub remove: Vec<(String, u64)>,
     /// Computers switched off since an erasure whose log is to be emptied up to this seq, at
     /// the same moment (this device's newest checkpoint holds them that far).
     pub empty: Vec<(String, u64)>,
@@ -1386,8 +1388,16 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
     // With this device's log starting at its checkpoint, revoked computers' logs it holds
     // can go. A failed removal is tried again by the next run.
     if out.compact.is_none() || inbound.compacted.is_some() {
-        for device in &out.remove {
-            if remote.remove_revoked(device).is_ok() {
+        for (device, until) in &out.remove {
+            // A computer that left while the server could not be reached never closed its
+            // log there, so the server refuses to remove it whole: it is emptied up to the
+            // revocation's cut instead (nothing past the cut counts).
+            let gone = match remote.remove_revoked(device) {
+                Ok(()) => true,
+                Err(RemoteError::Refused(_)) if *until > 0 => remote.empty(device, *until).is_ok(),
+                Err(_) => false,
+            };
+            if gone {
                 inbound.removed.push(device.clone());
             }
         }

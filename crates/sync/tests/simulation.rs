@@ -1616,3 +1616,61 @@ fn a_computer_switched_off_since_an_erasure_has_its_log_emptied() {
         assert!(p.devices[i].alarms.is_empty(), "{:?}", p.devices[i].alarms);
     }
 }
+
+/// A computer that left the practice's sync while the server could not be reached signed its
+/// revocation but never closed its log there, so the server refuses to remove that log whole:
+/// the first computer whose checkpoint holds it empties it up to the cut instead, once, and a
+/// computer that never read it takes it from that checkpoint.
+#[test]
+fn a_log_left_open_by_a_computer_that_left_is_emptied_to_its_cut() {
+    let mut p = practice(3);
+    let mut server = Server::new(&p, 15);
+    for i in 0..3 {
+        sync(&mut p, i, &mut server).expect("everyone on");
+    }
+    p.devices[2]
+        .vault
+        .as_mut()
+        .expect("open")
+        .add_client(ClientIdentity {
+            full_name: "Written Before Leaving".into(),
+            ..Default::default()
+        })
+        .expect("add a client");
+    sync(&mut p, 2, &mut server).expect("the laptop's last run");
+    sync(&mut p, 0, &mut server).expect("the surgery reads it");
+    let laptop = p.devices[2].id.clone();
+    // It leaves: its revocation (cut at its last blob) reaches the list, its log stays open.
+    let signed = sign_revocation(&mut p, 2, &laptop);
+    p.entries.push(signed.clone());
+    server.list.push(signed);
+
+    let report = sync_at(&mut p, 0, &mut server, None).expect("the surgery");
+    assert_eq!(report.removed_logs, 1, "{report:?}");
+    assert_eq!(server.removed_logs, 0, "refused whole");
+    assert!(
+        server.held().all(|(d, _, _)| *d != laptop),
+        "nothing of the laptop's log is served"
+    );
+    let again = sync_at(&mut p, 0, &mut server, None).expect("again");
+    assert_eq!(again.removed_logs, 0, "asked once");
+
+    // The home computer never read the laptop's log: it takes it from the checkpoint.
+    sync(&mut p, 1, &mut server).expect("home, no alarm");
+    sync(&mut p, 1, &mut server).expect("and again");
+    assert_eq!(print(&p, 0), print(&p, 1));
+    let names: Vec<String> = p.devices[1]
+        .vault
+        .as_mut()
+        .expect("open")
+        .list_clients(true)
+        .expect("list")
+        .into_iter()
+        .filter_map(|c| c.full_name)
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "Written Before Leaving"),
+        "{names:?}"
+    );
+    assert!(p.devices[1].alarms.is_empty(), "{:?}", p.devices[1].alarms);
+}
