@@ -229,6 +229,11 @@ pub struct Engine<'a> {
     now: i64,
     /// How long a computer stays unheard before its log may be emptied ([`QUIET_SECONDS`]).
     quiet: i64,
+    /// In this run: checkpoints' first chunks read in order that wait for other logs, with
+    /// what they wait for (see [`Engine::stuck_checkpoint`]).
+    stalled: BTreeMap<(String, u64), Vec<(String, crate::blob::HeadRef)>>,
+    /// The one of them to take in full next.
+    forced: Option<(String, u64)>,
 }
 
 impl<'a> Engine<'a> {
@@ -275,6 +280,8 @@ impl<'a> Engine<'a> {
             state,
             now: chrono::Utc::now().timestamp(),
             quiet: QUIET_SECONDS,
+            stalled: BTreeMap::new(),
+            forced: None,
         })
     }
 
@@ -765,7 +772,6 @@ impl<'a> Engine<'a> {
                 other => return Err(SyncError::Alarm(other)),
             }
         }
-        type Queue = std::collections::VecDeque<(u64, Vec<u8>)>;
         let mut pending: Vec<(String, Queue)> = inbound
             .fetched
             .into_iter()
@@ -784,7 +790,8 @@ impl<'a> Engine<'a> {
                     }
                 }
             }
-            if !progress && !self.take_emptied(&heads)? {
+            if !progress && !self.take_emptied(&heads)? && !self.stuck_checkpoint(&heads, &pending)
+            {
                 break;
             }
         }
@@ -938,9 +945,13 @@ impl<'a> Engine<'a> {
         } else {
             None
         };
-        let restarts =
-            chunk.as_ref().is_some_and(|c| c.part == 1) && self.state.chains.past_gap(device, seq);
+        let first_chunk = chunk.as_ref().is_some_and(|c| c.part == 1);
+        let restarts = first_chunk && self.state.chains.past_gap(device, seq);
+        // A first chunk read in order that waits for a log emptied on the server up to what
+        // its view names (see `Engine::stuck_checkpoint`): taken in full, as if past a gap.
+        let forced = first_chunk && self.forced.as_ref() == Some(&(device.to_string(), seq));
         let in_full = restarts
+            || forced
             || (chunk.is_some()
                 && self
                     .state
@@ -966,12 +977,13 @@ impl<'a> Engine<'a> {
         }
         let audits = chunk
             .as_ref()
-            .filter(|_| restarts)
+            .filter(|_| restarts || forced)
             .map(|c| c.audits.clone())
             .unwrap_or_default();
         // Causal order: every blob its writer had seen is applied here first. (Not for a
         // checkpoint taken in full: it holds what its writer had seen, and the blobs named
         // may themselves be cut.)
+        let mut unmet = Vec::new();
         for (other, claim) in opened.inner.view.iter().filter(|_| !in_full) {
             // A writer that saw a revoked device's blob past its cut: that blob never counts.
             // (A device not in the list held here is waited for: the writer may have seen a
@@ -984,8 +996,14 @@ impl<'a> Engine<'a> {
                 }));
             }
             if *other != self.me && self.state.chains.head(other).map_or(0, |h| h.seq) < claim.seq {
-                return Ok(Taken::Waiting);
+                unmet.push((other.clone(), claim.clone()));
             }
+        }
+        if !unmet.is_empty() {
+            if first_chunk {
+                self.stalled.insert((device.to_string(), seq), unmet);
+            }
+            return Ok(Taken::Waiting);
         }
         let before = self.state.chains.clone();
         let accepted = if restarts {
@@ -1063,8 +1081,9 @@ impl<'a> Engine<'a> {
         if in_full {
             self.cover_revoked(&opened.inner.view);
         }
-        if restarts {
+        if restarts || forced {
             self.record_offers(device, &opened.inner.view, audits);
+            self.forced = None;
         }
         self.state.heard.insert(device.to_string(), self.now);
         self.save()?;
@@ -1180,6 +1199,35 @@ impl<'a> Engine<'a> {
         Ok(took)
     }
 
+    /// A checkpoint's first chunk read in order (no gap below it) can wait for ever: its view
+    /// names blobs of a computer switched off since an erasure that were read by its writer
+    /// but not here, and that log has since been emptied on the server up to exactly there.
+    /// The chunk is then taken in full (as past a gap: it holds what its writer had seen), so
+    /// its view covers that log. Only when nothing else moves, the log it waits for is listed
+    /// at the very blob its view names (seq and hash), and none of that log's blobs came in
+    /// this run. Whether one was found.
+    fn stuck_checkpoint(&mut self, heads: &[Head], pending: &[(String, Queue)]) -> bool {
+        let fetched = |d: &str| pending.iter().any(|(x, q)| x == d && !q.is_empty());
+        let stuck = pending.iter().find_map(|(device, q)| {
+            let (seq, _) = q.front()?;
+            let unmet = self.stalled.get(&(device.clone(), *seq))?;
+            unmet
+                .iter()
+                .all(|(other, claim)| {
+                    !fetched(other)
+                        && heads.iter().any(|h| {
+                            h.device_id == *other && h.seq == claim.seq && h.hash == claim.hash
+                        })
+                })
+                .then(|| (device.clone(), *seq))
+        });
+        let found = stuck.is_some() && self.forced != stuck;
+        if found {
+            self.forced = stuck;
+        }
+        found
+    }
+
     /// One full run: [`Engine::outbound`], [`exchange`], [`Engine::absorb`]. (The desktop app
     /// runs the three apart, so the vault is not held while the network is used.)
     pub fn run(&mut self, remote: &mut dyn Remote) -> Result<Report, SyncError> {
@@ -1265,6 +1313,9 @@ fn inherited_chains(vault: &mut Vault, me: &str) -> Result<Chains, SyncError> {
 pub fn last_checkpoint(vault: &Vault) -> Result<Option<Written>, SyncError> {
     Ok(saved(vault)?.and_then(|s| s.checkpoint))
 }
+
+/// Blobs of one log fetched and not applied yet, in order.
+type Queue = std::collections::VecDeque<(u64, Vec<u8>)>;
 
 /// Blobs of one log as served: (seq, bytes), in order.
 pub type Blobs = Vec<(u64, Vec<u8>)>;

@@ -1674,3 +1674,121 @@ fn a_log_left_open_by_a_computer_that_left_is_emptied_to_its_cut() {
     );
     assert!(p.devices[1].alarms.is_empty(), "{:?}", p.devices[1].alarms);
 }
+
+/// The edge of "A computer switched off since an erasure": a computer that had read the
+/// emptier's log right up to its checkpoint (no gap below it), but not the switched-off
+/// computer's last blob that checkpoint's view names (a heartbeat: it brought no change, so
+/// nothing of the emptier's came between), would wait for it for ever once it is emptied. It
+/// takes the checkpoint in full instead, and so holds it.
+#[test]
+fn a_checkpoint_read_in_order_that_waits_for_an_emptied_log_is_taken_in_full() {
+    let mut p = practice(3);
+    let mut server = Server::new(&p, 16);
+    let t0 = 1_900_000_000;
+    let hour = 3600;
+    let (a, r, x) = (0, 1, 2);
+    // An erasure, known everywhere (any known erasure makes a quiet log emptied).
+    let gone = p.devices[a]
+        .vault
+        .as_mut()
+        .expect("open")
+        .add_client(ClientIdentity {
+            full_name: "Long Gone".into(),
+            ..Default::default()
+        })
+        .expect("add")
+        .code;
+    for i in 0..3 {
+        sync_at(&mut p, i, &mut server, Some(t0)).expect("everyone on");
+    }
+    p.devices[a]
+        .vault
+        .as_mut()
+        .expect("open")
+        .erase_client(&gone, "right to erasure", true)
+        .expect("erase");
+    for t in [1, 2] {
+        for i in 0..3 {
+            sync_at(&mut p, i, &mut server, Some(t0 + t * 60)).expect("the erasure reaches all");
+        }
+    }
+    let x_id = p.devices[x].id.clone();
+    let a_id = p.devices[a].id.clone();
+    let x_before = server.logs[&x_id]
+        .keys()
+        .next_back()
+        .copied()
+        .expect("a head");
+    // Two hours on, the laptop (x) sends a heartbeat and is switched off; the surgery (a)
+    // sends one too and reads the laptop's.
+    let t1 = t0 + 2 * hour;
+    // (The home computer's heartbeat half an hour before, so it seals none below and the
+    // surgery's checkpoint holds its log as it stays.)
+    sync_at(&mut p, r, &mut server, Some(t1 - hour / 2)).expect("home's heartbeat");
+    sync_at(&mut p, x, &mut server, Some(t1)).expect("the laptop's last run");
+    let x_last = server.logs[&x_id]
+        .keys()
+        .next_back()
+        .copied()
+        .expect("a head");
+    assert!(x_last > x_before);
+    sync_at(&mut p, a, &mut server, Some(t1 + 10)).expect("the surgery reads it");
+    // The surgery seals a checkpoint (not sent yet) that holds the laptop's heartbeat.
+    checkpoint(&mut p, a);
+    let first = engine::last_checkpoint(p.devices[a].vault.as_ref().expect("open"))
+        .expect("state")
+        .expect("a checkpoint")
+        .first;
+    // The home computer (r) reads all the surgery sent — but, a moment earlier, not the
+    // laptop's heartbeat.
+    let later: BTreeMap<u64, Vec<u8>> = server
+        .logs
+        .get_mut(&x_id)
+        .expect("the laptop's log")
+        .split_off(&(x_before + 1));
+    sync_at(&mut p, r, &mut server, Some(t1 + 20)).expect("home, a moment earlier");
+    server.logs.get_mut(&x_id).expect("log").extend(later);
+    let home = engine::verified_chains(p.devices[r].vault.as_ref().expect("open"))
+        .expect("state")
+        .expect("chains");
+    assert_eq!(
+        home.head(&a_id).map(|h| h.seq + 1),
+        Some(first),
+        "right up to it"
+    );
+    assert_eq!(home.head(&x_id).map(|h| h.seq), Some(x_before));
+    // The surgery sends its checkpoint (cutting its log below it), and hours later empties the
+    // laptop's log.
+    sync_at(&mut p, a, &mut server, Some(t1 + 30)).expect("the surgery sends it");
+    let report = sync_at(&mut p, a, &mut server, Some(t1 + 7 * hour)).expect("the surgery");
+    assert!(report.emptied_logs >= 1, "{report:?}");
+    assert!(server.held().all(|(d, _, _)| *d != x_id));
+    assert_eq!(
+        engine::last_checkpoint(p.devices[a].vault.as_ref().expect("open"))
+            .expect("state")
+            .map(|w| w.first),
+        Some(first),
+        "no newer checkpoint: home reads this one in order"
+    );
+
+    // Home reads the surgery's checkpoint in order, and would wait for the laptop's emptied
+    // heartbeat: it takes the checkpoint in full.
+    sync_at(&mut p, r, &mut server, Some(t1 + 8 * hour)).expect("home, no alarm");
+    sync_at(&mut p, r, &mut server, Some(t1 + 8 * hour + 60)).expect("home again");
+    let home = engine::verified_chains(p.devices[r].vault.as_ref().expect("open"))
+        .expect("state")
+        .expect("chains");
+    assert_eq!(home.head(&x_id).map(|h| h.seq), Some(x_last));
+    assert!(
+        home.head(&a_id).is_some_and(|h| h.seq >= first),
+        "the surgery's checkpoint applied"
+    );
+    assert_eq!(print(&p, a), print(&p, r));
+    p.devices[r]
+        .vault
+        .as_mut()
+        .expect("open")
+        .verify_audit()
+        .expect("every audit trail verifies");
+    assert!(p.devices[r].alarms.is_empty(), "{:?}", p.devices[r].alarms);
+}
