@@ -749,6 +749,7 @@ impl<'a> Engine<'a> {
         if let Some(e) = inbound.error {
             return Err(SyncError::Remote(e));
         }
+        let complete = inbound.complete;
         let heads = inbound.heads.unwrap_or_default();
         // A revoked log read here to its cut and no longer listed: another computer removed it.
         let gone: Vec<String> = self
@@ -759,7 +760,10 @@ impl<'a> Engine<'a> {
             })
             .map(|(id, _)| id.to_string())
             .collect();
-        self.state.removed_logs.extend(gone);
+        if !gone.is_empty() {
+            self.state.removed_logs.extend(gone);
+            self.save()?;
+        }
         let heads = self.with_cuts(heads);
         for alarm in self.state.chains.check_heads(&heads) {
             match alarm {
@@ -797,7 +801,7 @@ impl<'a> Engine<'a> {
         }
         // A log with a gap below its next blob that no checkpoint read here holds: blobs were
         // lost or withheld (nothing is left for a later step to bring).
-        if report.remaining == 0 {
+        if report.remaining == 0 && complete {
             for (device, blobs) in &pending {
                 let Some((seq, _)) = blobs.front() else {
                     continue;
@@ -824,6 +828,7 @@ impl<'a> Engine<'a> {
         // A revoked computer's log not read to its cut, with nothing left for a later step:
         // its blobs were withheld, or it was removed and no checkpoint read here held it.
         if report.remaining == 0
+            && complete
             && let Some((device, until)) = self.devices.cuts().find(|(id, until)| {
                 *id != self.me && self.state.chains.head(id).map_or(0, |h| h.seq) < until.seq
             })
@@ -1078,9 +1083,6 @@ impl<'a> Engine<'a> {
             self.state.chains = before;
             return Err(e);
         }
-        if in_full {
-            self.cover_revoked(&opened.inner.view);
-        }
         if restarts || forced {
             self.record_offers(device, &opened.inner.view, audits);
             self.forced = None;
@@ -1091,30 +1093,10 @@ impl<'a> Engine<'a> {
         Ok(Taken::Applied)
     }
 
-    /// After a checkpoint applied in full: a revoked computer's log its writer had read to the
-    /// revocation's cut (its signed view names the cut's very blob) is held here from now on,
-    /// though not read — the server may have removed it.
-    fn cover_revoked(&mut self, view: &BTreeMap<String, crate::blob::HeadRef>) {
-        for (other, claim) in view {
-            let Some(until) = self
-                .devices
-                .devices
-                .get(other)
-                .filter(|d| d.revoked)
-                .and_then(|d| d.until.as_ref())
-            else {
-                continue;
-            };
-            if *claim == *until && self.state.chains.head(other).map_or(0, |h| h.seq) < until.seq {
-                self.state.chains.cover(other, until);
-                self.state.covered.insert(other.clone(), until.seq);
-            }
-        }
-    }
-
-    /// After the first chunk of a checkpoint applied in full: what it holds of each other live
+    /// After the first chunk of a checkpoint applied in full: what it holds of each other
     /// computer's log not read that far here (its writer's signed view), kept in case that
-    /// log turns out emptied on the server.
+    /// log turns out emptied or removed on the server (see [`Engine::take_emptied`]). Usable
+    /// once every chunk of that checkpoint is applied.
     fn record_offers(
         &mut self,
         writer: &str,
@@ -1122,9 +1104,8 @@ impl<'a> Engine<'a> {
         mut audits: BTreeMap<String, AuditMark>,
     ) {
         for (other, claim) in view {
-            let live = self.devices.devices.get(other).is_some_and(|d| !d.revoked);
             if *other == self.me
-                || !live
+                || !self.devices.devices.contains_key(other)
                 || self.state.chains.head(other).map_or(0, |h| h.seq) >= claim.seq
             {
                 continue;
@@ -1179,9 +1160,11 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    /// Logs emptied whole on the server up to their listed head, which a checkpoint applied
-    /// here in full holds exactly there (the head's seq and hash): taken as read to it.
-    /// Whether any was.
+    /// Logs emptied whole on the server up to their listed head — or a revoked computer's log
+    /// removed, whose head is its revocation's cut — which a checkpoint applied here in full
+    /// holds exactly there (the head's seq and hash): taken as read to it, though not read.
+    /// Whether any was. (A revoked log not read to its cut is held from a checkpoint only
+    /// when its writer's signed view names the cut's very blob.)
     fn take_emptied(&mut self, heads: &[Head]) -> Result<bool, SyncError> {
         let mut took = false;
         for h in heads {
@@ -1371,6 +1354,9 @@ pub struct Inbound {
     /// they were chosen.
     pub emptied: Vec<(String, u64)>,
     pub erasures: i64,
+    /// Whether every log was asked for (a whole run's exchange), so that what is still
+    /// missing at the end can be told; not when one log alone was fetched (a revocation).
+    pub complete: bool,
     /// A blob in this device's own log that it did not know the server held (it refused
     /// this device's blob there, or lists the log further on): read back, to tell a copy of
     /// this vault writing as this device (signed with its key) from a server that lies.
@@ -1503,6 +1489,7 @@ pub fn exchange(remote: &mut dyn Remote, out: &Outbound) -> Inbound {
         }
     }
     inbound.heads = Some(heads);
+    inbound.complete = true;
     inbound
 }
 
