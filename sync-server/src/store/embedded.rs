@@ -129,9 +129,13 @@ ALTER TABLE devices ADD COLUMN log_closed INTEGER NOT NULL DEFAULT 0;
 "#;
 
 /// v9: a blob whose bytes another device had removed (its checkpoint holds them) keeps its
-/// row — its seq and hash, so the log's head stays listed — but is never served.
+/// row — its seq and hash, so the log's head stays listed — but is never served; its size
+/// becomes 0, and the account's bytes in use follow (only the row's overhead is left).
 const SCHEMA_V9: &str = r#"
 ALTER TABLE blobs ADD COLUMN emptied INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER blobs_usage_update AFTER UPDATE OF size ON blobs BEGIN
+    UPDATE accounts SET used_bytes = used_bytes - OLD.size + NEW.size WHERE id = NEW.account_id;
+END;
 "#;
 
 /// v3: small blobs' bytes kept in their row (`data`); NULL means the bytes are in the folder.
@@ -907,12 +911,23 @@ impl Store for Embedded {
                     through
                 }
             };
-            // Emptying through a seq: that blob's row stays, without its bytes.
+            // Emptying through a seq: that blob's row stays, without its bytes (its size
+            // becomes 0, so they no longer count against the quota).
             let mut emptied: Option<(i64, bool)> = None;
+            let mut emptied_bytes: i64 = 0;
             if let LogCut::Through(_) = cut {
+                emptied_bytes = tx
+                    .query_row(
+                        "SELECT size FROM blobs WHERE device_id = ?1 AND account_id = ?2 AND seq = ?3 AND emptied = 0",
+                        params![d, a, below],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db_err)?
+                    .unwrap_or(0);
                 emptied = tx
                     .query_row(
-                        "UPDATE blobs SET emptied = 1, data = NULL WHERE device_id = ?1 AND account_id = ?2 AND seq = ?3 AND emptied = 0
+                        "UPDATE blobs SET emptied = 1, data = NULL, size = 0 WHERE device_id = ?1 AND account_id = ?2 AND seq = ?3 AND emptied = 0
                          RETURNING seq",
                         params![d, a, below],
                         // Its bytes may have been in a file: removed below if so.
@@ -949,7 +964,8 @@ impl Store for Embedded {
             }
             Ok(Deleted {
                 blobs_removed: gone.len() as u64 + u64::from(emptied.is_some()),
-                bytes_removed: gone.iter().map(|(_, size, _)| (*size).max(0) as u64).sum(),
+                bytes_removed: gone.iter().map(|(_, size, _)| (*size).max(0) as u64).sum::<u64>()
+                    + emptied_bytes.max(0) as u64,
             })
         })
         .await

@@ -874,16 +874,22 @@ impl Store for ScaleOut {
                     through
                 }
             };
-            // Emptying through a seq: that blob's row stays (its seq and hash), its object goes.
-            let emptied = match cut {
+            // Emptying through a seq: that blob's row stays (its seq and hash), its object goes
+            // and its size becomes 0 (no longer counted against the quota; the trigger follows).
+            let emptied: Option<(String, i64)> = match cut {
                 LogCut::Through(_) => tx
                     .query_opt(
-                        "UPDATE blobs SET emptied = TRUE WHERE device_id = $1 AND account_id = $2 AND seq = $3 AND NOT emptied RETURNING object",
+                        "UPDATE blobs SET emptied = TRUE, size = 0 FROM (
+                             SELECT size AS old_size FROM blobs
+                             WHERE device_id = $1 AND account_id = $2 AND seq = $3 AND NOT emptied FOR UPDATE
+                         ) AS old
+                         WHERE device_id = $1 AND account_id = $2 AND seq = $3 AND NOT emptied
+                         RETURNING object, old.old_size",
                         &[&device, &account, &below],
                     )
                     .await
                     .map_err(pg_err)?
-                    .map(|r| r.get::<_, String>(0)),
+                    .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1))),
                 _ => None,
             };
             let rows = tx
@@ -896,7 +902,7 @@ impl Store for ScaleOut {
             let objects = rows
                 .iter()
                 .map(|r| r.get::<_, String>(1))
-                .chain(emptied.clone());
+                .chain(emptied.as_ref().map(|(object, _)| object.clone()));
             for object in objects {
                 tx.execute(
                     "INSERT INTO purges (key, is_prefix) VALUES ($1, FALSE) ON CONFLICT DO NOTHING",
@@ -908,7 +914,8 @@ impl Store for ScaleOut {
             tx.commit().await.map_err(pg_err)?;
             Deleted {
                 blobs_removed: rows.len() as u64 + u64::from(emptied.is_some()),
-                bytes_removed: rows.iter().map(|r| r.get::<_, i64>(0).max(0) as u64).sum(),
+                bytes_removed: rows.iter().map(|r| r.get::<_, i64>(0).max(0) as u64).sum::<u64>()
+                    + emptied.as_ref().map_or(0, |(_, size)| (*size).max(0) as u64),
             }
         };
         // Rows are gone (nothing is served); now the objects.
