@@ -914,8 +914,13 @@ impl Store for ScaleOut {
             tx.commit().await.map_err(pg_err)?;
             Deleted {
                 blobs_removed: rows.len() as u64 + u64::from(emptied.is_some()),
-                bytes_removed: rows.iter().map(|r| r.get::<_, i64>(0).max(0) as u64).sum::<u64>()
-                    + emptied.as_ref().map_or(0, |(_, size)| (*size).max(0) as u64),
+                bytes_removed: rows
+                    .iter()
+                    .map(|r| r.get::<_, i64>(0).max(0) as u64)
+                    .sum::<u64>()
+                    + emptied
+                        .as_ref()
+                        .map_or(0, |(_, size)| (*size).max(0) as u64),
             }
         };
         // Rows are gone (nothing is served); now the objects.
