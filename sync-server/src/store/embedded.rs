@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     AccountRecord, Appended, ByteStream, Bytes, LOG_CLOSED, LogCut, PasskeyRecord, REVOKED_ONLY,
-    Store, StoreError, StoreResult, TokenOwner, charge,
+    Store, StoreError, StoreResult, TokenOwner, beyond_head, charge,
 };
 use crate::now;
 
@@ -865,8 +865,10 @@ impl Store for Embedded {
                 return Err(StoreError::NotFound);
             }
             let below = match cut {
-                LogCut::Below(below) => {
-                    let below = below.min(i64::MAX as u64) as i64;
+                // Cut below a seq (its own log: the last blob always stays) or empty through
+                // one (another's: up to its last blob at most).
+                LogCut::Below(n) | LogCut::Through(n) => {
+                    let n = n.min(i64::MAX as u64) as i64;
                     let head: i64 = tx
                         .query_row(
                             "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = ?1 AND account_id = ?2",
@@ -874,12 +876,10 @@ impl Store for Embedded {
                             |r| r.get(0),
                         )
                         .map_err(db_err)?;
-                    if below > head {
-                        return Err(StoreError::Conflict(format!(
-                            "the log's last blob ({head}) always stays: cut below {below} refused"
-                        )));
+                    if n > head {
+                        return Err(StoreError::Conflict(beyond_head(cut, head)));
                     }
-                    below
+                    n
                 }
                 LogCut::Revoked => {
                     let revoked: bool = tx
@@ -893,22 +893,6 @@ impl Store for Embedded {
                         return Err(StoreError::Conflict(REVOKED_ONLY.into()));
                     }
                     i64::MAX
-                }
-                LogCut::Through(through) => {
-                    let through = through.min(i64::MAX as u64) as i64;
-                    let head: i64 = tx
-                        .query_row(
-                            "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = ?1 AND account_id = ?2",
-                            params![d, a],
-                            |r| r.get(0),
-                        )
-                        .map_err(db_err)?;
-                    if through > head {
-                        return Err(StoreError::Conflict(format!(
-                            "the log ends at {head}: removing through {through} refused"
-                        )));
-                    }
-                    through
                 }
             };
             // Emptying through a seq: that blob's row stays, without its bytes (its size

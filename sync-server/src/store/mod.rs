@@ -43,6 +43,17 @@ pub enum LogCut {
 }
 
 /// Why [`LogCut::Revoked`] was refused.
+/// Why a cut or an emptying past a log's head (`head`) is refused: one message per kind of cut.
+pub(crate) fn beyond_head(cut: LogCut, head: i64) -> String {
+    match cut {
+        LogCut::Below(n) => {
+            format!("the log's last blob ({head}) always stays: cut below {n} refused")
+        }
+        LogCut::Through(n) => format!("the log ends at {head}: removing through {n} refused"),
+        LogCut::Revoked => format!("the log ends at {head}"),
+    }
+}
+
 pub const REVOKED_ONLY: &str = "only the log of a computer removed from the practice, or one that closed its log, is removed whole";
 
 /// Why a blob was refused from a device that closed its log.

@@ -825,8 +825,10 @@ impl Store for ScaleOut {
                 return Err(StoreError::NotFound);
             }
             let below = match cut {
-                LogCut::Below(below) => {
-                    let below = seq_i64(below);
+                // Cut below a seq (its own log: the last blob always stays) or empty through
+                // one (another's: up to its last blob at most).
+                LogCut::Below(n) | LogCut::Through(n) => {
+                    let n = seq_i64(n);
                     let head: i64 = tx
                         .query_one(
                             "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = $1",
@@ -835,12 +837,10 @@ impl Store for ScaleOut {
                         .await
                         .map_err(pg_err)?
                         .get(0);
-                    if below > head {
-                        return Err(StoreError::Conflict(format!(
-                            "the log's last blob ({head}) always stays: cut below {below} refused"
-                        )));
+                    if n > head {
+                        return Err(StoreError::Conflict(super::beyond_head(cut, head)));
                     }
-                    below
+                    n
                 }
                 LogCut::Revoked => {
                     let revoked: bool = tx
@@ -855,23 +855,6 @@ impl Store for ScaleOut {
                         return Err(StoreError::Conflict(REVOKED_ONLY.into()));
                     }
                     i64::MAX
-                }
-                LogCut::Through(through) => {
-                    let through = seq_i64(through);
-                    let head: i64 = tx
-                        .query_one(
-                            "SELECT COALESCE(MAX(seq), 0) FROM blobs WHERE device_id = $1",
-                            &[&device],
-                        )
-                        .await
-                        .map_err(pg_err)?
-                        .get(0);
-                    if through > head {
-                        return Err(StoreError::Conflict(format!(
-                            "the log ends at {head}: removing through {through} refused"
-                        )));
-                    }
-                    through
                 }
             };
             // Emptying through a seq: that blob's row stays (its seq and hash), its object goes
