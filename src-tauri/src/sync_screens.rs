@@ -133,6 +133,7 @@ pub async fn sync_revoke(
     device: String,
     password: Zeroizing<String>,
     totp: Option<String>,
+    recovery_key: Option<Zeroizing<String>>,
 ) -> UiResult<SyncOverview> {
     if password.is_empty() {
         return Err(UiError::invalid(
@@ -140,6 +141,12 @@ pub async fn sync_revoke(
         ));
     }
     let totp = totp.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    // With the recovery key the practice's keys change too (re-keying): checked before
+    // anything is asked of the server. Without it, the computer is removed all the same.
+    let recovery_key = match recovery_key.filter(|k| !k.trim().is_empty()) {
+        Some(k) => Some(casebook_core::recovery::RecoveryKey::parse(&k)?),
+        None => None,
+    };
     blocking(app, move |_, state| {
         // Catch up first, so the cut is made from the newest state. A background run under
         // way holds the sync lock for a moment: waited for, as `sync now` waits.
@@ -148,7 +155,9 @@ pub async fn sync_revoke(
             let attempt: Result<practice::RevokeBegun, SyncError> =
                 match crate::background_sync::run_once(state) {
                     Some(Err(e)) => Err(e),
-                    _ => state.with_vault(|v| Ok(practice::revoke_begin(v, &device)))?,
+                    _ => state.with_vault(|v| {
+                        Ok(practice::revoke_begin(v, &device, recovery_key.as_ref()))
+                    })?,
                 };
             match attempt {
                 Ok(begun) => break begun,

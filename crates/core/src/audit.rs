@@ -92,6 +92,7 @@ pub enum Action {
     SyncDisable,
     SyncRename,
     SyncPair,
+    SyncRekey,
     DeviceReidentify,
 }
 
@@ -138,6 +139,7 @@ impl Action {
             SyncDisable => "sync.disable",
             SyncRename => "sync.rename",
             SyncPair => "sync.pair",
+            SyncRekey => "sync.rekey",
             DeviceReidentify => "device.reidentify",
             VaultUnlock => "vault.unlock",
             VaultUnlockFailed => "vault.unlock_failed",

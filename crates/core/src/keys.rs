@@ -8,6 +8,13 @@
 //! Each store also has its own random age identity (X25519) that encrypts that store's
 //! part of a backup, so the two-code separation holds inside backups too. The identities
 //! are kept alongside the store keys (keychain or key file) and in `recovery.age`.
+//!
+//! When a computer is removed from the practice, the others *re-key*: a new [`Generation`] of
+//! backup identities and a new practice root seed, which the removed computer never sees.
+//! New backups and sync blobs are sealed to the newest generation; every older one is kept
+//! (retired) so what was sealed before still opens. The store keys never change (a removed
+//! computer already holds its own copy of the stores). Generations live in the stores
+//! themselves ([`crate::key_ring`]) and in `recovery.age`; the key store keeps the first.
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -137,13 +144,123 @@ impl std::fmt::Debug for ClockKey {
     }
 }
 
+/// The seed of a practice root signing key (the sync engine derives the key from it).
+#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+pub struct RootSeed([u8; 32]);
+
+impl RootSeed {
+    /// A fresh random seed.
+    pub fn generate() -> Self {
+        let mut k = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut k);
+        RootSeed(k)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(s: &str) -> Result<Self> {
+        let mut k = [0u8; 32];
+        hex::decode_to_slice(s.trim(), &mut k)
+            .map_err(|_| CoreError::Crypto("a practice root seed is not 64 hex digits".into()))?;
+        Ok(RootSeed(k))
+    }
+}
+
+impl std::fmt::Debug for RootSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RootSeed(…)")
+    }
+}
+
+/// One re-keying's keys: new backup identities for both stores and a new practice root seed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Generation {
+    pub clinical_backup: BackupIdentity,
+    pub identity_backup: BackupIdentity,
+    pub root_seed: RootSeed,
+    /// The SHA-256 (hex) of the `recovery.age` this re-keying replaced: a backup made before
+    /// it carries that file, and is still this vault's (empty if not known).
+    pub replaces: String,
+}
+
+/// The document form of a [`Generation`] (in `recovery.age`, and handed to the practice's
+/// other computers inside a re-keying, age-encrypted to each).
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationDocument {
+    /// Clinical part first, then identity part.
+    pub age_identities: Vec<String>,
+    pub practice_root_seed: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub replaces_recovery: String,
+}
+
+impl Generation {
+    /// Fresh random keys, replacing the `recovery.age` whose SHA-256 is `replaces`.
+    pub fn generate(replaces: &str) -> Self {
+        Generation {
+            clinical_backup: BackupIdentity::generate(),
+            identity_backup: BackupIdentity::generate(),
+            root_seed: RootSeed::generate(),
+            replaces: replaces.to_string(),
+        }
+    }
+
+    pub fn to_document(&self) -> GenerationDocument {
+        GenerationDocument {
+            age_identities: vec![
+                self.clinical_backup.as_str().to_string(),
+                self.identity_backup.as_str().to_string(),
+            ],
+            practice_root_seed: self.root_seed.to_hex(),
+            replaces_recovery: self.replaces.clone(),
+        }
+    }
+
+    pub fn from_document(doc: &GenerationDocument) -> Result<Self> {
+        let [c, i] = doc.age_identities.as_slice() else {
+            return Err(CoreError::Crypto(
+                "a key generation does not hold two backup identities".into(),
+            ));
+        };
+        Ok(Generation {
+            clinical_backup: BackupIdentity::parse(c)?,
+            identity_backup: BackupIdentity::parse(i)?,
+            root_seed: RootSeed::from_hex(&doc.practice_root_seed)?,
+            replaces: doc.replaces_recovery.clone(),
+        })
+    }
+
+    /// The JSON form (wiped when dropped).
+    pub fn to_json(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        // Serialising strings cannot fail.
+        zeroize::Zeroizing::new(serde_json::to_vec(&self.to_document()).unwrap_or_default())
+    }
+
+    /// Reads the JSON form; `Err` for anything else (it comes from outside: fuzzed).
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        let doc: GenerationDocument = serde_json::from_slice(bytes)
+            .map_err(|_| CoreError::Crypto("a key generation is not valid".into()))?;
+        Self::from_document(&doc)
+    }
+}
+
 /// Both store keys of one vault, and both stores' backup identities.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VaultKeys {
     pub clinical: StoreKey,
     pub identity: StoreKey,
+    /// The backup identities the vault was made with (the first generation).
     pub clinical_backup: BackupIdentity,
     pub identity_backup: BackupIdentity,
+    /// The generations made since, one per re-keying, oldest first: the newest seals.
+    pub rekeyed: Vec<Generation>,
 }
 
 /// The on-disk (inside an age envelope) and `keys show` form of [`VaultKeys`].
@@ -154,6 +271,9 @@ pub struct KeysDocument {
     /// The backup identities: clinical part first, then identity part.
     #[serde(default)]
     pub age_identities: Vec<String>,
+    /// The keys of each re-keying since, oldest first (absent if never re-keyed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rekeyed: Vec<GenerationDocument>,
 }
 
 impl VaultKeys {
@@ -164,6 +284,72 @@ impl VaultKeys {
             identity: StoreKey::generate(),
             clinical_backup: BackupIdentity::generate(),
             identity_backup: BackupIdentity::generate(),
+            rekeyed: Vec::new(),
+        }
+    }
+
+    /// The clinical backup identity new backups and sync blobs are sealed to (the newest).
+    pub fn clinical_sealing(&self) -> &BackupIdentity {
+        self.rekeyed
+            .last()
+            .map_or(&self.clinical_backup, |g| &g.clinical_backup)
+    }
+
+    /// The identity-store backup identity new backups and sync blobs are sealed to.
+    pub fn identity_sealing(&self) -> &BackupIdentity {
+        self.rekeyed
+            .last()
+            .map_or(&self.identity_backup, |g| &g.identity_backup)
+    }
+
+    /// Every clinical backup identity this vault has had, newest first: what opens.
+    pub fn clinical_all(&self) -> Vec<&BackupIdentity> {
+        let mut all: Vec<_> = self.rekeyed.iter().rev().map(|g| &g.clinical_backup).collect();
+        all.push(&self.clinical_backup);
+        all
+    }
+
+    /// Every identity-store backup identity this vault has had, newest first.
+    pub fn identity_all(&self) -> Vec<&BackupIdentity> {
+        let mut all: Vec<_> = self.rekeyed.iter().rev().map(|g| &g.identity_backup).collect();
+        all.push(&self.identity_backup);
+        all
+    }
+
+    /// The practice root seed of the first generation (derived from the clinical store key,
+    /// so every copy of the vault has it): the device list is verified from it.
+    pub fn first_root_seed(&self) -> [u8; 32] {
+        hmac_sha256(self.clinical.as_bytes(), b"casebook practice root v1")
+    }
+
+    /// The newest practice root seed: what signs for the practice now.
+    pub fn root_seed(&self) -> [u8; 32] {
+        self.rekeyed
+            .last()
+            .map_or_else(|| self.first_root_seed(), |g| *g.root_seed.as_bytes())
+    }
+
+    /// Whether `sealed_keys` is a `recovery.age` of this vault that a re-keying replaced.
+    pub fn replaced(&self, sealed_keys: &[u8]) -> bool {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(sealed_keys));
+        self.rekeyed.iter().any(|g| g.replaces == digest)
+    }
+
+    /// The SHA-256 of each `recovery.age` a re-keying replaced.
+    pub fn replaced_recoveries(&self) -> Vec<String> {
+        self.rekeyed
+            .iter()
+            .filter(|g| !g.replaces.is_empty())
+            .map(|g| g.replaces.clone())
+            .collect()
+    }
+
+    /// The keys without their re-keyings: what the key store (keychain or key file) keeps.
+    pub(crate) fn first_generation(&self) -> VaultKeys {
+        VaultKeys {
+            rekeyed: Vec::new(),
+            ..self.clone()
         }
     }
 
@@ -184,6 +370,7 @@ impl VaultKeys {
                 self.clinical_backup.as_str().to_string(),
                 self.identity_backup.as_str().to_string(),
             ],
+            rekeyed: self.rekeyed.iter().map(Generation::to_document).collect(),
         }
     }
 
@@ -205,6 +392,11 @@ impl VaultKeys {
             identity: StoreKey::from_hex(&doc.identity_db_key)?,
             clinical_backup: BackupIdentity::parse(clinical_backup)?,
             identity_backup: BackupIdentity::parse(identity_backup)?,
+            rekeyed: doc
+                .rekeyed
+                .iter()
+                .map(Generation::from_document)
+                .collect::<Result<_>>()?,
         })
     }
 }
@@ -224,6 +416,36 @@ mod tests {
         assert_eq!(a.clinical.to_hex().len(), 64);
         assert_ne!(a.clinical_backup, a.identity_backup);
         assert!(a.clinical_backup.as_str().starts_with("AGE-SECRET-KEY-1"));
+    }
+
+    #[test]
+    fn a_rekeyed_vault_seals_to_the_newest_and_keeps_every_older_key() {
+        let mut k = VaultKeys::generate();
+        let first_root = k.root_seed();
+        assert_eq!(first_root, k.first_root_seed());
+        k.rekeyed.push(Generation::generate(""));
+        k.rekeyed.push(Generation::generate(""));
+        assert_eq!(k.clinical_sealing(), &k.rekeyed[1].clinical_backup);
+        assert_eq!(k.identity_sealing(), &k.rekeyed[1].identity_backup);
+        assert_eq!(k.clinical_all().len(), 3);
+        assert_eq!(k.clinical_all()[2], &k.clinical_backup);
+        assert_ne!(k.root_seed(), first_root);
+        assert_eq!(k.first_root_seed(), first_root);
+        let back = VaultKeys::from_json(&k.to_json()).unwrap();
+        assert_eq!(back, k);
+        assert!(k.first_generation().rekeyed.is_empty());
+        // A document without re-keyings keeps its old bytes (older versions read it).
+        let plain = VaultKeys::generate();
+        assert!(!String::from_utf8(plain.to_json()).unwrap().contains("rekeyed"));
+    }
+
+    #[test]
+    fn a_generation_round_trips_and_refuses_garbage() {
+        let g = Generation::generate("ab12");
+        assert_eq!(Generation::from_json(&g.to_json()).unwrap(), g);
+        for bad in [&b""[..], b"{}", b"[]", b"{\"age_identities\":[],\"practice_root_seed\":\"00\"}"] {
+            assert!(Generation::from_json(bad).is_err());
+        }
     }
 
     #[test]

@@ -65,8 +65,10 @@ fn entry(vault_id: &str, which: &str) -> Result<keyring::Entry> {
 }
 
 /// Stores the keys in the OS keychain and reads them back, so a keychain that silently
-/// drops secrets is caught at once.
+/// drops secrets is caught at once. Only the first generation: re-keyings live in the stores
+/// ([`crate::key_ring`]), written with the vault's other changes.
 pub(crate) fn keychain_save(vault_id: &str, keys: &VaultKeys) -> Result<()> {
+    let keys = &keys.first_generation();
     let values = [
         keys.clinical.to_hex(),
         keys.identity.to_hex(),
@@ -105,6 +107,7 @@ pub(crate) fn keychain_load(vault_id: &str) -> Result<VaultKeys> {
         identity: key("identity-db-key")?,
         clinical_backup: backup("clinical-backup-identity")?,
         identity_backup: backup("identity-backup-identity")?,
+        rekeyed: Vec::new(),
     })
 }
 
@@ -124,7 +127,8 @@ pub(crate) fn passphrase_save(vault_dir: &Path, passphrase: &str, keys: &VaultKe
             "the passphrase is empty: choose one you will remember (or use the OS keychain)",
         ));
     }
-    let sealed = sealed::seal(passphrase, &keys.to_json())?;
+    // The first generation only, as in the keychain.
+    let sealed = sealed::seal(passphrase, &keys.first_generation().to_json())?;
     sealed::write_atomically(&key_file(vault_dir), &sealed)
 }
 

@@ -77,6 +77,11 @@ pub(crate) fn pin(
     Ok(())
 }
 
+/// Pins a new `recovery.age` (a re-keying wrote it), inside the caller's transaction.
+pub(crate) fn repin_recovery(conn: &Connection, sealed_keys: &[u8]) -> Result<()> {
+    set(conn, RECOVERY, &digest(sealed_keys))
+}
+
 /// A folder as the file system knows it: where it is and which directory it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Folder {

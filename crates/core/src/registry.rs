@@ -260,6 +260,9 @@ pub const TABLES: &[Table] = &[
     ),
     t("sync_sealed", Clinical, "seq", DeviceLocal, None, None),
     t("sync_state", Clinical, "key", DeviceLocal, None, None),
+    // The practice's re-keyings (`crate::key_ring`): keys, never exported.
+    t("key_ring", Clinical, "generation", DeviceLocal, None, None),
+    t("key_ring", Identity, "generation", DeviceLocal, None, None),
     t("audit_head", Identity, "id", DeviceLocal, None, None),
     // Other computers' audit chains, as verified here (they arrive in their own blobs).
     t("audit_remote", Clinical, "hash", DeviceLocal, None, None),

@@ -505,6 +505,17 @@ pub(crate) const CLINICAL: &[&str] = &[
     );
     CREATE INDEX session_runs_by_start ON session_runs(started_at);
     "#,
+    // v17: the practice's re-keyings (`crate::key_ring`): each generation's clinical backup
+    // identity and practice root seed, and the digest of the `recovery.age` it replaced.
+    // Device-local; the identity half is in the identity store (its v7).
+    r#"
+    CREATE TABLE key_ring (
+        generation INTEGER PRIMARY KEY,
+        backup_identity TEXT NOT NULL,
+        root_seed TEXT NOT NULL,
+        replaces_recovery TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The templates' CHECK before and after v12.
@@ -636,6 +647,12 @@ pub(crate) const IDENTITY: &[&str] = &[
     // v6: the client's NHS number (optional; ten digits, checked by the core).
     r#"
     ALTER TABLE identity.client_identity ADD COLUMN nhs_number TEXT;
+    "#,    // v7: the identity half of the practice's re-keyings (clinical v17).
+    r#"
+    CREATE TABLE identity.key_ring (
+        generation INTEGER PRIMARY KEY,
+        backup_identity TEXT NOT NULL
+    );
     "#,
 ];
 

@@ -75,13 +75,16 @@ pub const INHERITED: &str = "inherited-engine";
 /// The practice's keys for sync, held by every computer of the practice (and reachable
 /// with the recovery key, through `recovery.age`): never sent to the server.
 pub struct SyncSecrets {
-    /// Clinical changes are encrypted to this (the clinical store's backup identity).
-    pub clinical: age::x25519::Identity,
-    /// Names and contact details to this (the identity store's backup identity), so the
+    /// Clinical changes are encrypted to the first of these (the clinical store's newest
+    /// backup identity); every one opens (older ones, from before a re-keying).
+    pub clinical: Vec<age::x25519::Identity>,
+    /// Names and contact details to the first of these (the identity store's), so the
     /// two-code separation holds on the server too.
-    pub identity: age::x25519::Identity,
-    /// The seed of the practice root signing key that vouches for the device list.
+    pub identity: Vec<age::x25519::Identity>,
+    /// The seed of the practice root signing key that signs for the practice now.
     pub root_seed: [u8; 32],
+    /// The seed of the first practice root, from which the device list is verified.
+    pub first_root_seed: [u8; 32],
 }
 
 /// The plaintext note of when this computer last synced (`sync.json` in the vault folder):
@@ -123,13 +126,16 @@ pub enum SyncEvent {
 impl Vault {
     /// The practice's sync keys (for the sync engine, in this process only).
     pub fn sync_secrets(&self) -> Result<SyncSecrets> {
+        let all = |ids: Vec<&crate::keys::BackupIdentity>| {
+            ids.into_iter()
+                .map(|i| i.identity())
+                .collect::<Result<Vec<_>>>()
+        };
         Ok(SyncSecrets {
-            clinical: self.keys.clinical_backup.identity()?,
-            identity: self.keys.identity_backup.identity()?,
-            root_seed: crate::keys::hmac_sha256(
-                self.keys.clinical.as_bytes(),
-                b"casebook practice root v1",
-            ),
+            clinical: all(self.keys.clinical_all())?,
+            identity: all(self.keys.identity_all())?,
+            root_seed: self.keys.root_seed(),
+            first_root_seed: self.keys.first_root_seed(),
         })
     }
 

@@ -163,13 +163,18 @@ pub(crate) fn write_restored(
     restrict(dir, 0o700);
     restrict(&dir.join(db::CLINICAL_DB), 0o600);
     restrict(&dir.join(db::IDENTITY_DB), 0o600);
-    let conn = db::open_pair(
+    let mut conn = db::open_pair(
         dir,
         Some(&keys.clinical),
         Some(&keys.identity),
         Mode::Existing,
     )?;
+    // As the first unlock would (a backup from an older Casebook has no key ring yet).
+    schema::migrate(&mut conn)?;
     pins::pin(&conn, dir, meta, sealed_keys)?;
+    // Re-keyings the sealed keys hold that the restored stores do not (an older backup
+    // opened with newer keys) are kept, so this copy seals to the newest keys.
+    crate::key_ring::reconcile(&conn, &mut keys.clone())?;
     // A restored copy is a new computer: the sync bookkeeping it holds was the old one's.
     crate::sync_state::forget_other_computers_sync(&conn)?;
     drop(conn);
@@ -385,6 +390,9 @@ impl Vault {
         )
         .inspect_err(|e| note_failed_unlock(dir, e))?;
         schema::migrate(&mut conn)?;
+        // The key store holds the first generation; re-keyings are in the stores.
+        let mut keys = keys;
+        crate::key_ring::reconcile(&conn, &mut keys)?;
         // vault.json is believed only where the store's own pins agree.
         let recovery = dir.join(RECOVERY_FILE);
         let meta = pins::checked_meta(&conn, meta, || {

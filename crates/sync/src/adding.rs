@@ -129,7 +129,9 @@ pub struct Invitation {
     client: ServerClient,
     code: Code,
     inviter: Inviter,
+    /// The practice root that signs now; `first`: the one the list is verified from.
     root: SigningKey,
+    first: ed25519_dalek::VerifyingKey,
     held: Vec<Signed>,
     me: String,
     key: SigningKey,
@@ -178,6 +180,7 @@ pub fn invite_begin(vault: &mut Vault, valid_seconds: i64) -> Result<Invitation,
         code,
         inviter,
         root: practice_root(vault.sync_secrets()?.root_seed),
+        first: practice_root(vault.sync_secrets()?.first_root_seed).verifying_key(),
         held: practice::signed_list(vault)?,
         me: settings.device_id,
         key,
@@ -288,9 +291,9 @@ impl Invitation {
         let joiner_key = ed25519_dalek::VerifyingKey::from_bytes(&signing)
             .map_err(|_| PairError::Malformed("joiner's key"))?;
         let mut entries =
-            practice::fetch_list(&self.client, &self.root.verifying_key(), &self.held)?;
+            practice::fetch_list(&self.client, &self.first, &self.held)?;
         let json = serde_json::to_vec(&entries).map_err(|_| practice::corrupt("device list"))?;
-        let mut list = DeviceList::verify(&json, &self.root.verifying_key()).map_err(|_| {
+        let mut list = DeviceList::verify(&json, &self.first).map_err(|_| {
             SyncError::Alarm(Alarm::DeviceKey {
                 device: "the device list".into(),
             })
@@ -319,10 +322,11 @@ impl Invitation {
                     prev: list.head.clone(),
                     signer: ROOT.into(),
                     until: None,
+                    rekey: None,
                 };
                 let signed = Signed::sign(entry, &self.root)
                     .map_err(|_| practice::corrupt("device entry"))?;
-                list.append(&signed, &self.root.verifying_key())
+                list.append(&signed, &self.first)
                     .map_err(|_| practice::corrupt("device entry"))?;
                 entries.push(signed);
                 let bytes =
@@ -519,7 +523,7 @@ pub fn check_reached(vault: &mut Vault) -> Result<(), SyncError> {
 
 fn reached(vault: &Vault, state: &SignedState) -> Result<(), SyncError> {
     let entries = practice::signed_list(vault)?;
-    let root = practice_root(vault.sync_secrets()?.root_seed);
+    let root = practice_root(vault.sync_secrets()?.first_root_seed);
     let json = serde_json::to_vec(&entries).map_err(|_| practice::corrupt("device list"))?;
     let list = DeviceList::verify(&json, &root.verifying_key()).map_err(|_| {
         SyncError::Alarm(Alarm::DeviceKey {

@@ -472,12 +472,13 @@ pub struct Expect<'a> {
 }
 
 /// Verifies and opens a blob found at `at`: signature by `writer`, outer and inner headers
-/// naming that log and seq, then decryption with `identity`.
+/// naming that log and seq, then decryption with one of `identities` (every generation of
+/// the practice's keys: a blob sealed before a re-keying still opens).
 pub fn open(
     bytes: &[u8],
     at: &Expect<'_>,
     writer: &VerifyingKey,
-    identity: &age::x25519::Identity,
+    identities: &[age::x25519::Identity],
 ) -> Result<Opened, BlobError> {
     let env = Envelope::parse(bytes)?;
     env.verify(writer)?;
@@ -488,7 +489,7 @@ pub fn open(
     let decryptor = age::Decryptor::new_buffered(env.body).map_err(|_| BlobError::Undecryptable)?;
     let mut plain = Vec::new();
     decryptor
-        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
         .map_err(|_| BlobError::Undecryptable)?
         .read_to_end(&mut plain)
         .map_err(|_| BlobError::Undecryptable)?;
@@ -581,7 +582,7 @@ mod tests {
             &k.signer,
         )
         .unwrap();
-        let opened = open(&blob, &at(3), &k.signer.verifying_key(), &k.identity).unwrap();
+        let opened = open(&blob, &at(3), &k.signer.verifying_key(), std::slice::from_ref(&k.identity)).unwrap();
         assert_eq!(opened.payload, b"{\"changes\":[]}");
         assert_eq!(opened.inner.view["dev-b"].seq, 4);
         assert_eq!(opened.hash, hash(&blob));
@@ -648,7 +649,7 @@ mod tests {
         let other = keys();
         let blob = seal(inner(3), b"p", &k.identity.to_public(), &k.signer).unwrap();
         assert_eq!(
-            open(&blob, &at(4), &k.signer.verifying_key(), &k.identity),
+            open(&blob, &at(4), &k.signer.verifying_key(), std::slice::from_ref(&k.identity)),
             Err(BlobError::Misplaced)
         );
         let elsewhere = Expect {
@@ -657,15 +658,15 @@ mod tests {
             seq: 3,
         };
         assert_eq!(
-            open(&blob, &elsewhere, &k.signer.verifying_key(), &k.identity),
+            open(&blob, &elsewhere, &k.signer.verifying_key(), std::slice::from_ref(&k.identity)),
             Err(BlobError::Misplaced)
         );
         assert_eq!(
-            open(&blob, &at(3), &other.signer.verifying_key(), &k.identity),
+            open(&blob, &at(3), &other.signer.verifying_key(), std::slice::from_ref(&k.identity)),
             Err(BlobError::BadSignature)
         );
         assert_eq!(
-            open(&blob, &at(3), &k.signer.verifying_key(), &other.identity),
+            open(&blob, &at(3), &k.signer.verifying_key(), std::slice::from_ref(&other.identity)),
             Err(BlobError::Undecryptable)
         );
     }
@@ -691,7 +692,7 @@ mod tests {
         msg.extend_from_slice(&forged);
         forged.extend_from_slice(&k.signer.sign(&msg).to_bytes());
         assert_eq!(
-            open(&forged, &at(9), &k.signer.verifying_key(), &k.identity),
+            open(&forged, &at(9), &k.signer.verifying_key(), std::slice::from_ref(&k.identity)),
             Err(BlobError::Misplaced)
         );
     }
@@ -726,7 +727,7 @@ mod tests {
         let payload = br#"{"t":"session_notes","k":"x","op":"upsert"}"#.repeat(500);
         let blob = seal(inner(3), &payload, &k.identity.to_public(), &k.signer).unwrap();
         assert!(blob.len() < payload.len() / 4, "{}", blob.len());
-        let opened = open(&blob, &at(3), &k.signer.verifying_key(), &k.identity).unwrap();
+        let opened = open(&blob, &at(3), &k.signer.verifying_key(), std::slice::from_ref(&k.identity)).unwrap();
         assert_eq!(opened.payload, payload);
         assert_eq!(opened.inner.len, payload.len() as u64);
     }
@@ -769,7 +770,7 @@ mod tests {
         msg.extend_from_slice(&blob);
         blob.extend_from_slice(&k.signer.sign(&msg).to_bytes());
         assert_eq!(
-            open(&blob, &at(3), &k.signer.verifying_key(), &k.identity),
+            open(&blob, &at(3), &k.signer.verifying_key(), std::slice::from_ref(&k.identity)),
             Err(BlobError::Malformed("the payload does not unpack"))
         );
     }
@@ -783,7 +784,7 @@ mod tests {
             let mut blob = seal(inner(1), b"payload", &k.identity.to_public(), &k.signer).unwrap();
             let i = pos.index(blob.len());
             blob[i] ^= 1 << bit;
-            prop_assert!(open(&blob, &at(1), &k.signer.verifying_key(), &k.identity).is_err());
+            prop_assert!(open(&blob, &at(1), &k.signer.verifying_key(), std::slice::from_ref(&k.identity)).is_err());
         }
 
         #[test]

@@ -6,6 +6,11 @@
 //! the list already holds and has not revoked. Each entry names the hash of the one before,
 //! so the server can neither insert, drop, reorder nor swap one. Device letters (the first
 //! symbol of the client codes a device makes) are unique among the devices listed.
+//!
+//! A revocation may carry a *re-keying* ([`Rekey`]): a new practice root, and the practice's
+//! new keys wrapped to each computer that stays. Entries signed `root` after it are checked
+//! with the new root, so the removed computer — which can still derive the old one — can sign
+//! nothing the others accept.
 //! [`DeviceList::verify`] reads outside bytes and is fuzzed.
 
 use std::collections::BTreeMap;
@@ -58,6 +63,24 @@ pub struct Entry {
     /// additions, so entries signed before revocations existed keep their bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<crate::blob::HeadRef>,
+    /// For `revoke`: the practice's new keys, which the revoked computer never sees. Absent
+    /// otherwise (older entries keep their bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rekey: Option<Rekey>,
+}
+
+/// A re-keying carried by a revocation (`docs/sync.md`, "Re-keying after a revocation").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rekey {
+    /// The new practice root's public key (hex): entries signed `root` after this one are
+    /// checked with it.
+    pub root: String,
+    /// The new keys, age-encrypted to each computer that stays (by device id), hex
+    /// ([`crate::rekey::wrap`]).
+    pub keys: BTreeMap<String, String>,
+    /// The new `recovery.age` (every generation, sealed with the recovery key), hex.
+    pub recovery: String,
 }
 
 /// An entry and its signature, as stored.
@@ -114,6 +137,10 @@ pub struct DeviceList {
     /// The hash of the last entry (what the next one must name).
     pub head: Option<String>,
     pub len: usize,
+    /// The practice root after the last re-keying (`None`: never re-keyed, the first root).
+    pub root: Option<VerifyingKey>,
+    /// The re-keyings, in order: the `n`th made the practice's key generation `n`.
+    pub rekeys: Vec<Rekey>,
 }
 
 fn key_from_hex(s: &str) -> Option<VerifyingKey> {
@@ -137,7 +164,7 @@ impl DeviceList {
     /// The key that may sign as `signer` now.
     fn signer_key(&self, signer: &str, root: &VerifyingKey) -> Option<VerifyingKey> {
         if signer == ROOT {
-            return Some(*root);
+            return Some(self.root.unwrap_or(*root));
         }
         self.devices
             .get(signer)
@@ -217,9 +244,34 @@ impl DeviceList {
                 _ => return Err(DevicesError::Refused(i, "no such listed device to revoke")),
             },
         }
+        if let Some(rekey) = &e.rekey {
+            if e.op != Op::Revoke {
+                return Err(DevicesError::Refused(
+                    i,
+                    "only a revocation may change the practice's keys",
+                ));
+            }
+            if rekey.keys.contains_key(&e.device) {
+                return Err(DevicesError::Refused(
+                    i,
+                    "a re-keying hands its keys to the revoked device",
+                ));
+            }
+            let new_root = key_from_hex(&rekey.root).ok_or(DevicesError::Refused(
+                i,
+                "the new practice root is not an Ed25519 key",
+            ))?;
+            self.root = Some(new_root);
+            self.rekeys.push(rekey.clone());
+        }
         self.head = Some(s.hash()?);
         self.len += 1;
         Ok(())
+    }
+
+    /// The practice root that signs for the practice now, given the first one.
+    pub fn root_now(&self, first: &VerifyingKey) -> VerifyingKey {
+        self.root.unwrap_or(*first)
     }
 
     /// The verifying key of a device that is listed and not revoked.
@@ -277,6 +329,7 @@ mod tests {
             prev,
             signer: signer.into(),
             until: None,
+            rekey: None,
         }
     }
 

@@ -82,18 +82,28 @@ pub trait Remote {
     fn empty(&mut self, device: &str, through: u64) -> Result<(), RemoteError>;
 }
 
-/// The practice's sync keys: every device holds them; the server never does.
+/// The practice's sync keys: every device holds them; the server never does. Each list is
+/// newest first: blobs are sealed to the first, and every one opens (older generations,
+/// from before a re-keying). Never empty.
 pub struct PracticeKeys {
-    pub clinical: age::x25519::Identity,
-    pub identity: age::x25519::Identity,
+    pub clinical: Vec<age::x25519::Identity>,
+    pub identity: Vec<age::x25519::Identity>,
 }
 
 impl PracticeKeys {
-    fn for_kind(&self, kind: Kind) -> &age::x25519::Identity {
+    fn for_kind(&self, kind: Kind) -> &[age::x25519::Identity] {
         match kind {
             Kind::Identity | Kind::IdentityCheckpoint => &self.identity,
             _ => &self.clinical,
         }
+    }
+
+    /// Where a new blob of `kind` is sealed to: the newest key.
+    fn sealing(&self, kind: Kind) -> Result<age::x25519::Recipient, SyncError> {
+        self.for_kind(kind)
+            .first()
+            .map(|i| i.to_public())
+            .ok_or_else(|| crate::practice::corrupt("practice keys"))
     }
 }
 
@@ -639,7 +649,7 @@ impl<'a> Engine<'a> {
         let bytes = blob::seal(
             inner,
             payload,
-            &self.keys.for_kind(kind).to_public(),
+            &self.keys.sealing(kind)?,
             self.signer,
         )?;
         next.next_seq += 1;

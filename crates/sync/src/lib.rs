@@ -16,6 +16,7 @@
 //! * [`pairing`] — adding a computer by code: the SPAKE2 exchange and its messages;
 //! * [`adding`] — the same over the server: making a code, joining with it;
 //! * [`practice`] — `sync enable`, `sync now` and `sync status` for a connected vault.
+//! * [`rekey`] — after a revocation, the practice's new keys handed to each computer that stays.
 //! * [`watch`] — `sync watch`: a run after every local edit, every change on another computer
 //!   (the server's long-poll on heads) and every few minutes.
 
@@ -31,6 +32,7 @@ pub mod http;
 pub mod keys;
 pub mod pairing;
 pub mod practice;
+pub mod rekey;
 pub mod watch;
 
 pub use chain::Alarm;

@@ -9,12 +9,14 @@
 
 use casebook_core::Vault;
 use casebook_core::offsite::ServerClient;
+use casebook_core::recovery::RecoveryKey;
+use casebook_core::rekeying::Rekeying;
 use casebook_core::sync_state::SyncEvent;
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
 
 use crate::chain::Alarm;
-use crate::devices::{DeviceList, Entry, Listed, Op, ROOT, Signed};
+use crate::devices::{DeviceList, Entry, Listed, Op, ROOT, Rekey, Signed};
 use crate::engine::{
     Engine, Inbound, Outbound, PracticeKeys, Remote, RemoteError, Report, SyncError, exchange,
 };
@@ -136,7 +138,10 @@ pub fn enable(vault: &mut Vault) -> Result<Enabled, SyncError> {
 pub struct EnableBegun {
     settings: casebook_core::offsite::ServerSettings,
     client: ServerClient,
+    /// The practice root that signs now (the newest generation's).
     root: SigningKey,
+    /// The first practice root, from which the list is verified.
+    first: ed25519_dalek::VerifyingKey,
     held: Vec<Signed>,
     key: SigningKey,
 }
@@ -171,10 +176,12 @@ pub fn enable_begin(vault: &mut Vault) -> Result<EnableBegun, SyncError> {
             }
         },
     };
+    let secrets = vault.sync_secrets()?;
     Ok(EnableBegun {
         settings,
         client,
-        root: practice_root(vault.sync_secrets()?.root_seed),
+        root: practice_root(secrets.root_seed),
+        first: practice_root(secrets.first_root_seed).verifying_key(),
         held: signed_list(vault)?,
         key,
     })
@@ -188,12 +195,13 @@ impl EnableBegun {
             settings,
             client,
             root,
+            first,
             held,
             key,
         } = self;
-        let mut entries = fetch_list(&client, &root.verifying_key(), &held)?;
+        let mut entries = fetch_list(&client, &first, &held)?;
         let json = serde_json::to_vec(&entries).map_err(|_| corrupt("device list"))?;
-        let mut list = DeviceList::verify(&json, &root.verifying_key()).map_err(|_| {
+        let mut list = DeviceList::verify(&json, &first).map_err(|_| {
             SyncError::Alarm(Alarm::DeviceKey {
                 device: "the device list".into(),
             })
@@ -207,6 +215,11 @@ impl EnableBegun {
                 )));
             }
             None => {
+                if list.root_now(&first) != root.verifying_key() {
+                    return Err(SyncError::Core(casebook_core::CoreError::Conflict(
+                        "the practice's keys were changed (a computer was removed) after the keys this computer holds were written: add it by code from another computer of the practice instead".into(),
+                    )));
+                }
                 let letter = list.free_letter(LETTERS).ok_or_else(|| {
                     SyncError::Core(casebook_core::CoreError::Conflict(
                         "the practice has as many computers as it can have".into(),
@@ -223,9 +236,10 @@ impl EnableBegun {
                     prev: list.head.clone(),
                     signer: ROOT.into(),
                     until: None,
+                    rekey: None,
                 };
                 let signed = Signed::sign(entry, &root).map_err(|_| corrupt("device entry"))?;
-                list.append(&signed, &root.verifying_key())
+                list.append(&signed, &first)
                     .map_err(|_| corrupt("device entry"))?;
                 entries.push(signed);
                 let bytes = serde_json::to_vec(&entries).map_err(|_| corrupt("device list"))?;
@@ -283,6 +297,14 @@ pub struct Revoked {
     pub until_seq: u64,
     /// Changes of it verified and applied by this revocation (what it sent after the last sync).
     pub applied_changes: usize,
+    /// The practice's key generation after it: changed (one more) when the recovery key was
+    /// given, so the revoked computer can read nothing sealed from now on.
+    pub key_generation: usize,
+    /// Whether the practice's keys were changed.
+    pub rekeyed: bool,
+    /// Whether the server's copy of the sealed keys (`recovery.age`) was replaced with the
+    /// new one now (otherwise the next off-site backup from any computer replaces it).
+    pub sealed_keys_sent: bool,
 }
 
 /// The listed device `who` names (its id, or its name, case-insensitively), not revoked.
@@ -317,6 +339,7 @@ fn revocation(device: &str, listed: &Listed, until: Option<crate::blob::HeadRef>
         prev: None,
         signer: String::new(),
         until,
+        rekey: None,
     }
 }
 
@@ -330,8 +353,8 @@ fn append_entry(
     key: &SigningKey,
     entry: Entry,
 ) -> Result<String, SyncError> {
-    let root = practice_root(vault.sync_secrets()?.root_seed).verifying_key();
-    publish_entry(client, &root, &signed_list(vault)?, me, key, entry)
+    let root = practice_root(vault.sync_secrets()?.first_root_seed).verifying_key();
+    publish_entry(client, &root, &signed_list(vault)?, me, key, entry, |_, _| Ok(()))
 }
 
 /// [`append_entry`] without the vault: what it needs from there is given.
@@ -342,9 +365,11 @@ fn publish_entry(
     me: &str,
     key: &SigningKey,
     mut entry: Entry,
+    complete: impl FnOnce(&DeviceList, &mut Entry) -> Result<(), SyncError>,
 ) -> Result<String, SyncError> {
     let mut entries = fetch_list(client, root, held)?;
     let list = verified_list(root, me, key, &entries)?;
+    complete(&list, &mut entry)?;
     entry.prev = list.head.clone();
     entry.signer = me.to_string();
     let signed = Signed::sign(entry, key).map_err(|_| corrupt("device entry"))?;
@@ -371,10 +396,11 @@ pub fn revoke(
     vault: &mut Vault,
     who: &str,
     reauth: &casebook_wire::Reauthenticate,
+    recovery_key: Option<&RecoveryKey>,
 ) -> Result<Revoked, SyncError> {
     // Catch up first, so the revocation's cut is made from the newest state.
     sync_now(vault)?;
-    let begun = revoke_begin(vault, who)?;
+    let begun = revoke_begin(vault, who, recovery_key)?;
     let fetched = begun.exchange(reauth)?;
     let applied = revoke_apply(vault, fetched)?;
     let published = applied.publish()?;
@@ -391,6 +417,8 @@ pub struct RevokeBegun {
     id: String,
     listed: Listed,
     have: u64,
+    /// The practice's next keys (when the recovery key was given).
+    rekeying: Option<Rekeying>,
     _running: RunLock,
 }
 
@@ -415,11 +443,17 @@ pub struct RevokeApplied {
 pub struct RevokePublished {
     applied: RevokeApplied,
     list_json: String,
+    sealed_keys_sent: bool,
 }
 
 /// The first step of a revocation, with the vault and without the network: finds the
-/// computer (by id or name) in the signed list, not this one.
-pub fn revoke_begin(vault: &mut Vault, who: &str) -> Result<RevokeBegun, SyncError> {
+/// computer (by id or name) in the signed list, not this one. With the recovery key, also
+/// makes the practice's next keys (a wrong key changes nothing: `WrongRecoveryKey`).
+pub fn revoke_begin(
+    vault: &mut Vault,
+    who: &str,
+    recovery_key: Option<&RecoveryKey>,
+) -> Result<RevokeBegun, SyncError> {
     let running = RunLock::take(vault)?;
     let (settings, client) = vault.server_connection()?;
     let me = settings.device_id;
@@ -437,6 +471,9 @@ pub fn revoke_begin(vault: &mut Vault, who: &str) -> Result<RevokeBegun, SyncErr
         .chains()
         .head(&id)
         .map_or(0, |h| h.seq);
+    let rekeying = recovery_key
+        .map(|rk| vault.prepare_rekey(rk))
+        .transpose()?;
     Ok(RevokeBegun {
         client,
         account: settings.account_id,
@@ -445,6 +482,7 @@ pub fn revoke_begin(vault: &mut Vault, who: &str) -> Result<RevokeBegun, SyncErr
         id,
         listed,
         have,
+        rekeying,
         _running: running,
     })
 }
@@ -527,7 +565,7 @@ pub fn revoke_apply(vault: &mut Vault, fetched: RevokeFetched) -> Result<RevokeA
         begun,
         until,
         applied_changes: report.applied_changes,
-        root: practice_root(secrets.root_seed).verifying_key(),
+        root: practice_root(secrets.first_root_seed).verifying_key(),
         held,
     })
 }
@@ -538,24 +576,85 @@ impl RevokeApplied {
     pub fn publish(self) -> Result<RevokePublished, SyncError> {
         let b = &self.begun;
         let entry = revocation(&b.id, &b.listed, self.until.clone());
-        let list_json = publish_entry(&b.client, &self.root, &self.held, &b.me, &b.key, entry)?;
+        let list_json = publish_entry(
+            &b.client,
+            &self.root,
+            &self.held,
+            &b.me,
+            &b.key,
+            entry,
+            |list, entry| match &b.rekeying {
+                Some(r) => {
+                    entry.rekey = Some(rekey_entry(list, &b.id, r)?);
+                    Ok(())
+                }
+                None => Ok(()),
+            },
+        )?;
+        // The account's copy of the sealed keys becomes the new one, so a computer joining
+        // with the recovery key opens the newest keys. Not fatal: the next off-site backup
+        // from any computer of the practice replaces it too.
+        let sealed_keys_sent = b.rekeying.as_ref().is_some_and(|r| {
+            casebook_core::offsite::ensure_keys_object(
+                &b.client,
+                &r.sealed_keys,
+                std::slice::from_ref(&r.replaces),
+            )
+            .is_ok()
+        });
         Ok(RevokePublished {
             applied: self,
             list_json,
+            sealed_keys_sent,
         })
     }
 }
 
 /// The last step, with the vault: the longer list kept here, audited.
 pub fn revoke_finish(vault: &mut Vault, published: RevokePublished) -> Result<Revoked, SyncError> {
-    let RevokePublished { applied, list_json } = published;
+    let RevokePublished {
+        applied,
+        list_json,
+        sealed_keys_sent,
+    } = published;
     let b = &applied.begun;
     vault.sync_put_audited(SyncEvent::Revoke, &b.id, &[(LIST, &list_json)])?;
+    // The new keys are taken from the list as every other computer takes them (a crash here
+    // leaves them for the next run, which takes them the same way).
+    let entries = signed_list(vault)?;
+    let (list, _) = checked_list(vault, &b.me, &b.key, &entries)?;
+    crate::rekey::adopt(vault, &list, &b.me, &b.key, &[])?;
     Ok(Revoked {
         device_id: b.id.clone(),
         device_name: b.listed.name.clone(),
         until_seq: applied.until.as_ref().map_or(0, |u| u.seq),
         applied_changes: applied.applied_changes,
+        key_generation: vault.key_generation(),
+        rekeyed: b.rekeying.is_some(),
+        sealed_keys_sent,
+    })
+}
+
+/// The re-keying a revocation of `revoked` carries: the new root, the new keys wrapped to
+/// every computer of `list` that stays (this one included), and the new `recovery.age`.
+fn rekey_entry(list: &DeviceList, revoked: &str, r: &Rekeying) -> Result<Rekey, SyncError> {
+    if list.rekeys.len() + 1 != r.number {
+        return Err(SyncError::Core(casebook_core::CoreError::Conflict(
+            "another computer changed the practice's keys just now: run `casebook sync now`, then revoke again".into(),
+        )));
+    }
+    let mut keys = std::collections::BTreeMap::new();
+    for (id, d) in list.devices.iter().filter(|(id, d)| !d.revoked && *id != revoked) {
+        keys.insert(id.clone(), crate::rekey::wrap(&r.generation, &d.signing_key)?);
+    }
+    Ok(Rekey {
+        root: hex::encode(
+            practice_root(r.generation.root_seed.as_bytes())
+                .verifying_key()
+                .to_bytes(),
+        ),
+        keys,
+        recovery: hex::encode(&r.sealed_keys),
     })
 }
 
@@ -613,7 +712,7 @@ pub fn rename_begin(vault: &Vault, who: &str, name: &str) -> Result<RenameBegun,
         client,
         me,
         key,
-        root: practice_root(vault.sync_secrets()?.root_seed).verifying_key(),
+        root: practice_root(vault.sync_secrets()?.first_root_seed).verifying_key(),
         held,
         entry,
     })
@@ -630,6 +729,7 @@ impl RenameBegun {
             &self.me,
             &self.key,
             self.entry,
+            |_, _| Ok(()),
         )?;
         Ok(RenamePublished {
             id,
@@ -862,11 +962,17 @@ fn checked_list(
 ) -> Result<(DeviceList, PracticeKeys), SyncError> {
     let secrets = vault.sync_secrets()?;
     let list = verified_list(
-        &practice_root(secrets.root_seed).verifying_key(),
+        &practice_root(secrets.first_root_seed).verifying_key(),
         me,
         key,
         entries,
     )?;
+    // Keys newer than any re-keying the list holds: the list served leaves one out.
+    if vault.key_generation() > list.rekeys.len() {
+        return Err(SyncError::Alarm(Alarm::DeviceKey {
+            device: "the device list".into(),
+        }));
+    }
     let keys = PracticeKeys {
         clinical: secrets.clinical,
         identity: secrets.identity,
@@ -890,7 +996,7 @@ pub fn begin(vault: &mut Vault) -> Result<Begun, SyncError> {
     let running = RunLock::take(vault)?;
     let (settings, client) = vault.server_connection()?;
     let key = signing_key(vault)?.ok_or_else(not_on)?;
-    let root = practice_root(vault.sync_secrets()?.root_seed).verifying_key();
+    let root = practice_root(vault.sync_secrets()?.first_root_seed).verifying_key();
     let held = signed_list(vault)?;
     let (account, me) = (settings.account_id, settings.device_id);
     let (list, keys) = checked_list(vault, &me, &key, &held)?;
@@ -951,12 +1057,16 @@ pub fn finish(vault: &mut Vault, exchanged: Exchanged) -> Result<Report, SyncErr
     } = exchanged;
     let result = (|| {
         let entries = list?;
-        let (list, keys) = checked_list(vault, &begun.me, &begun.key, &entries)?;
-        if entries.len() > begun.held.len() {
-            // Verified from the root, extending the held list (fetch_list), with our key in it.
-            let json = serde_json::to_string(&entries).map_err(|_| corrupt("device list"))?;
+        let (list, _) = checked_list(vault, &begun.me, &begun.key, &entries)?;
+        // Verified from the root, extending the held list (fetch_list), with our key in it.
+        let json = serde_json::to_string(&entries).map_err(|_| corrupt("device list"))?;
+        // A re-keying in it is taken with the longer list, in one transaction; from the next
+        // blob sealed here on, the new keys are used.
+        let rekeyed = crate::rekey::adopt(vault, &list, &begun.me, &begun.key, &[(LIST, &json)])?;
+        if entries.len() > begun.held.len() && rekeyed == 0 {
             vault.sync_put(&[(LIST, &json)])?;
         }
+        let (list, keys) = checked_list(vault, &begun.me, &begun.key, &entries)?;
         let report = Engine::load(vault, &begun.account, &begun.me, &begun.key, &keys, &list)?
             .absorb(inbound, begun.sealed)?;
         // A computer joined by code must reach the state the computer that added it signed:

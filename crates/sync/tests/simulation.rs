@@ -102,7 +102,7 @@ impl Server {
             list: p.entries.clone(),
             forger: SigningKey::from_bytes(&[7; 32]),
             revoked: Default::default(),
-            recipient: p.keys.clinical.to_public(),
+            recipient: p.keys.clinical[0].to_public(),
         }
     }
 
@@ -474,8 +474,8 @@ fn practice(n: usize) -> Practice {
     let home = scratch();
     let root = practice_root("simulation recovery key");
     let keys = PracticeKeys {
-        clinical: age::x25519::Identity::generate(),
-        identity: age::x25519::Identity::generate(),
+        clinical: vec![age::x25519::Identity::generate()],
+        identity: vec![age::x25519::Identity::generate()],
     };
     let mut list = DeviceList::default();
     let mut entries = Vec::new();
@@ -499,6 +499,7 @@ fn practice(n: usize) -> Practice {
             prev: list.head.clone(),
             signer: ROOT.into(),
             until: None,
+            rekey: None,
         };
         let signed = Signed::sign(entry, &root).expect("sign");
         list.append(&signed, &root.verifying_key())
@@ -733,6 +734,7 @@ fn sign_revocation(p: &mut Practice, by: usize, victim: &str) -> Signed {
         prev: p.list.head.clone(),
         signer: ROOT.into(),
         until: cut,
+        rekey: None,
     };
     let root = practice_root("simulation recovery key");
     let signed = Signed::sign(entry, &root).expect("sign");

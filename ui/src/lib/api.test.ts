@@ -345,9 +345,9 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | 
   ["syncRename", () => api.syncRename("dev-1", "Laptop"), "sync_rename", { device: "dev-1", name: "Laptop" }],
   [
     "syncRevoke",
-    () => api.syncRevoke("dev-1", "long enough passphrase", null),
+    () => api.syncRevoke("dev-1", "long enough passphrase", null, "7KQ2-M9XD"),
     "sync_revoke",
-    { device: "dev-1", password: "long enough passphrase", totp: null },
+    { device: "dev-1", password: "long enough passphrase", totp: null, recoveryKey: "7KQ2-M9XD" },
   ],
   ["syncConflicts", () => api.syncConflicts(), "sync_conflicts", undefined],
   ["pairStart", () => api.pairStart(), "pair_start", undefined],

@@ -968,8 +968,8 @@ export const api = {
   /** Turns sync on for this computer: it joins the practice's signed list of computers. */
   syncEnable: () => call<SyncOverview>("sync_enable"),
   /** Removes another computer from the practice (the server account's password again). */
-  syncRevoke: (device: string, password: string, totp: string | null) =>
-    call<SyncOverview>("sync_revoke", { device, password, totp }),
+  syncRevoke: (device: string, password: string, totp: string | null, recoveryKey: string | null = null) =>
+    call<SyncOverview>("sync_revoke", { device, password, totp, recoveryKey }),
   /** A computer's new name, signed into the practice's list of computers. */
   syncRename: (device: string, name: string) => call<SyncOverview>("sync_rename", { device, name }),
   /** Before a lock: sends the changes made here that the server does not hold yet; returns how many still wait. */

@@ -99,6 +99,12 @@ pub enum SyncCmd {
     /// stops taking anything from it, every computer applies its changes up to now and refuses
     /// anything after, and it can sync nothing more.
     ///
+    /// The practice's keys are changed at the same time (re-keying): new backups and new
+    /// changes are sealed to keys the removed computer never had, so even a server that kept
+    /// serving it could show it nothing new. That needs the recovery key
+    /// (CASEBOOK_RECOVERY_KEY or a prompt), because the new keys are also sealed into
+    /// recovery.age with it; --no-rekey revokes without it.
+    ///
     /// Needs the server account's password (CASEBOOK_SYNC_PASSWORD or a prompt) and, when the
     /// account has TOTP, --totp. What is already on that computer stays encrypted there:
     /// consider changing the vault's passphrase and the account's password.
@@ -108,6 +114,10 @@ pub enum SyncCmd {
         /// The current authenticator code (or a recovery code), when TOTP is on.
         #[arg(long)]
         totp: Option<String>,
+        /// Keep the practice's keys (no recovery key needed): only the server's refusal then
+        /// keeps the removed computer from what is written from now on.
+        #[arg(long)]
+        no_rekey: bool,
     },
     /// Gives a computer of the practice (this one or another) a new name, signed into the
     /// practice's device list so every computer shows it.
@@ -258,15 +268,41 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
             code,
             name,
         } => join(g, &server, &username, into, totp, code, name),
-        SyncCmd::Revoke { device, totp } => {
+        SyncCmd::Revoke {
+            device,
+            totp,
+            no_rekey,
+        } => {
             let mut vault = secrets::open_vault(g)?;
+            let recovery_key = if no_rekey {
+                None
+            } else {
+                Some(secrets::recovery_key()?)
+            };
             let password = secrets::sync_password(false)?;
             let reauth = casebook_core::offsite::Reauthenticate { password, totp };
-            reported(g, practice::revoke(&mut vault, &device, &reauth), |done| {
+            let done = practice::revoke(&mut vault, &device, &reauth, recovery_key.as_ref());
+            reported(g, done, |done| {
                 println!(
                     "Revoked {}: the server takes nothing more from it, and every computer applies its changes up to number {} and nothing after. What is already on it stays encrypted there; consider changing the vault's passphrase and the account's password.",
                     done.device_name, done.until_seq
                 );
+                if done.rekeyed {
+                    println!(
+                        "The practice's keys were changed (generation {}): backups and changes from now on are sealed to keys {} never had. The other computers take them at their next sync.",
+                        done.key_generation, done.device_name
+                    );
+                    if !done.sealed_keys_sent {
+                        println!(
+                            "NOTE: the server's copy of the sealed keys was not replaced just now; the next off-site backup replaces it."
+                        );
+                    }
+                } else {
+                    println!(
+                        "NOTE: the practice's keys were not changed (--no-rekey): only the server's refusal keeps {} from what is written from now on. Revoke with the recovery key to change them.",
+                        done.device_name
+                    );
+                }
             })
         }
         SyncCmd::Rename { device, name } => {

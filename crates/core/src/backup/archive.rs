@@ -473,15 +473,15 @@ pub(crate) fn unpack(
                 let Some(k) = vault_keys.as_ref() else {
                     return Err(damaged("keys.age is missing"));
                 };
-                let (identity, db) = if expected == CLINICAL_PART {
-                    (&k.clinical_backup, crate::db::CLINICAL_DB)
+                let (identities, db) = if expected == CLINICAL_PART {
+                    (k.clinical_all(), crate::db::CLINICAL_DB)
                 } else {
-                    (&k.identity_backup, crate::db::IDENTITY_DB)
+                    (k.identity_all(), crate::db::IDENTITY_DB)
                 };
                 let digest = decrypt_part(
                     expected,
                     &mut entry,
-                    identity,
+                    &identities,
                     &work_dir.join(db),
                     &mut |n| progress(done + n, total),
                 )?;
@@ -552,7 +552,7 @@ pub(crate) fn open_sealed_keys(
 fn decrypt_part(
     name: &str,
     entry: &mut dyn Read,
-    identity: &BackupIdentity,
+    identities: &[&BackupIdentity],
     out: &Path,
     progress: &mut dyn FnMut(u64),
 ) -> Result<PartDigest> {
@@ -560,9 +560,13 @@ fn decrypt_part(
     {
         let decryptor = age::Decryptor::new(&mut hashing)
             .map_err(|e| damaged(format!("{name} is not a readable age file: {e}")))?;
-        let id = identity.identity()?;
+        // Every generation of this vault's keys: a part sealed before a re-keying still opens.
+        let ids = identities
+            .iter()
+            .map(|i| i.identity())
+            .collect::<Result<Vec<_>>>()?;
         let mut reader = decryptor
-            .decrypt(std::iter::once(&id as &dyn age::Identity))
+            .decrypt(ids.iter().map(|id| id as &dyn age::Identity))
             .map_err(|e| match e {
                 age::DecryptError::NoMatchingKeys => damaged(format!(
                     "{name} was not made for this vault's keys (a backup of another vault?)"

@@ -70,7 +70,7 @@ pub(crate) fn seal_merged(
     }
     records.sort_by(|a, b| (a.erased_at, &a.id).cmp(&(b.erased_at, &b.id)));
     let json = serde_json::to_vec(&records).map_err(|e| CoreError::Corrupt(e.to_string()))?;
-    let recipient = keys.clinical_backup.recipient()?;
+    let recipient = keys.clinical_sealing().recipient()?;
     let encryptor =
         age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
             .map_err(|e| CoreError::Crypto(e.to_string()))?;
@@ -105,9 +105,13 @@ pub(crate) fn open(bytes: &[u8], keys: &VaultKeys, label: &str) -> Result<Vec<Er
     };
     let decryptor =
         age::Decryptor::new(bytes).map_err(|e| damaged(format!("is not readable ({e})")))?;
-    let id = keys.clinical_backup.identity()?;
+    let ids = keys
+        .clinical_all()
+        .into_iter()
+        .map(|i| i.identity())
+        .collect::<Result<Vec<_>>>()?;
     let mut reader = decryptor
-        .decrypt(std::iter::once(&id as &dyn age::Identity))
+        .decrypt(ids.iter().map(|id| id as &dyn age::Identity))
         .map_err(|e| damaged(format!("cannot be decrypted with this vault's keys ({e})")))?;
     let mut json = Vec::new();
     reader

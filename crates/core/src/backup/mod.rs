@@ -285,8 +285,8 @@ impl Vault {
             w.add_keys(sealed_keys).map_err(CoreError::io(&partial))?;
             let mut done = 0;
             for (part, store, to) in [
-                (archive::CLINICAL_PART, clinical, &self.keys.clinical_backup),
-                (archive::IDENTITY_PART, identity, &self.keys.identity_backup),
+                (archive::CLINICAL_PART, clinical, self.keys.clinical_sealing()),
+                (archive::IDENTITY_PART, identity, self.keys.identity_sealing()),
             ] {
                 let size = store.len();
                 let mut reader = Counting {
@@ -714,13 +714,19 @@ pub(crate) fn restore_with(
             ));
         }
     };
-    let (u, _) = check(file, keys, staging.path(), progress)?;
-    if let Some((_, sealed)) = opened
+    let (mut u, _) = check(file, keys, staging.path(), progress)?;
+    if let Some((keys, sealed)) = opened
         && u.sealed_keys != sealed
     {
-        return Err(CoreError::BackupInvalid(
-            "its keys part is not the sealed keys the recovery key opened".into(),
-        ));
+        // A backup made before a re-keying carries the sealed keys that re-keying replaced:
+        // still this vault's. The restored copy takes the newest keys.
+        if !keys.replaced(&u.sealed_keys) {
+            return Err(CoreError::BackupInvalid(
+                "its keys part is not the sealed keys the recovery key opened".into(),
+            ));
+        }
+        u.sealed_keys = sealed.to_vec();
+        u.keys = keys.clone();
     }
     if let Some(f) = &from
         && &u.manifest != f.manifest

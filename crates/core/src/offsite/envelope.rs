@@ -186,9 +186,13 @@ pub fn open_small(bytes: &[u8], keys: &VaultKeys) -> Result<Vec<u8>> {
 /// A reader of the plaintext inside an age stream sealed to the clinical backup key.
 pub fn decrypting<R: Read>(from: R, keys: &VaultKeys) -> Result<impl Read> {
     let decryptor = age::Decryptor::new(from).map_err(|e| CoreError::Crypto(e.to_string()))?;
-    let id = keys.clinical_backup.identity()?;
+    let ids = keys
+        .clinical_all()
+        .into_iter()
+        .map(|i| i.identity())
+        .collect::<Result<Vec<_>>>()?;
     decryptor
-        .decrypt(std::iter::once(&id as &dyn age::Identity))
+        .decrypt(ids.iter().map(|id| id as &dyn age::Identity))
         .map_err(|e| CoreError::Crypto(e.to_string()))
 }
 
@@ -197,7 +201,7 @@ pub struct Encrypting<W: Write>(age::stream::StreamWriter<W>);
 
 impl<W: Write> Encrypting<W> {
     pub fn new(to: W, keys: &VaultKeys) -> Result<Self> {
-        let recipient = keys.clinical_backup.recipient()?;
+        let recipient = keys.clinical_sealing().recipient()?;
         let enc =
             age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
                 .map_err(|e| CoreError::Crypto(e.to_string()))?;

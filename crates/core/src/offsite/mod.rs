@@ -22,7 +22,7 @@ pub use client::{ServerClient, ServerError, ServerUrl, check_locations};
 pub use connection::{OffsiteState, ServerSettings};
 pub use remote::{
     Connect, PreparedUpload, RemoteList, RemoteListing, SentBackup, ServerRestore, ServerSignIn,
-    ServerStatus, record_run, server_info,
+    ServerStatus, ensure_keys_object, record_run, server_info,
 };
 
 /// This computer's name for the account's device list: its host name, or "This computer".

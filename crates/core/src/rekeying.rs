@@ -1,0 +1,118 @@
+//! Re-keying the vault when a computer is removed from the practice: the vault's side of it.
+//! The computer that removes another makes a new [`Generation`] of keys and a new
+//! `recovery.age` holding every generation, sealed with the recovery key the therapist types
+//! ([`Vault::prepare_rekey`]); the sync engine hands both to the practice's other computers
+//! inside the signed revocation, and every computer, this one included, takes them the same
+//! way ([`Vault::adopt_generation`]). From then on backups and sync blobs are sealed to the
+//! newest keys, which the removed computer never had (`docs/sync.md`, "Re-keying").
+
+use crate::audit::Action;
+use crate::error::{CoreError, Result};
+use crate::keys::{Generation, VaultKeys};
+use crate::recovery::RecoveryKey;
+use crate::sealed::{self, OpenError};
+use crate::vault::{RECOVERY_FILE, Vault};
+
+/// A new generation of keys, not yet taken by any computer.
+pub struct Rekeying {
+    /// Which generation it is (1 for the vault's first re-keying).
+    pub number: usize,
+    pub generation: Generation,
+    /// The new `recovery.age`: every generation, sealed with the recovery key.
+    pub sealed_keys: Vec<u8>,
+    /// The SHA-256 of the `recovery.age` it replaces (the server's copy, until replaced).
+    pub replaces: String,
+}
+
+impl Vault {
+    /// How many times this vault's keys were changed (0: never).
+    pub fn key_generation(&self) -> usize {
+        self.keys.rekeyed.len()
+    }
+
+    /// The keys document this computer holds (every generation), for the sync engine in this
+    /// process only: wrapped to another computer of the practice, never stored in the clear.
+    pub fn generation(&self, number: usize) -> Option<&Generation> {
+        number
+            .checked_sub(1)
+            .and_then(|i| self.keys.rekeyed.get(i))
+    }
+
+    /// Makes the next generation of keys, and the `recovery.age` that will hold it, sealed
+    /// with `recovery_key` — which must open this vault's own `recovery.age` (a wrong key
+    /// changes nothing). Nothing is stored: the generation is taken with
+    /// [`Vault::adopt_generation`] once the practice's other computers can have it too.
+    pub fn prepare_rekey(&self, recovery_key: &RecoveryKey) -> Result<Rekeying> {
+        let path = self.dir().join(RECOVERY_FILE);
+        let current = std::fs::read(&path).map_err(CoreError::io(&path))?;
+        let held = match sealed::open(recovery_key.as_str(), &current) {
+            Ok(plain) => VaultKeys::from_json(&plain)?,
+            Err(OpenError::WrongPassphrase) => return Err(CoreError::WrongRecoveryKey),
+            Err(OpenError::Damaged | OpenError::ExcessiveWork) => {
+                return Err(CoreError::Corrupt(format!("{} is damaged", path.display())));
+            }
+        };
+        if held.clinical != self.keys.clinical || held.identity != self.keys.identity {
+            return Err(CoreError::Corrupt(format!(
+                "{} holds another vault's keys",
+                path.display()
+            )));
+        }
+        let generation = Generation::generate(&crate::pins::digest(&current));
+        let mut next = self.keys.clone();
+        next.rekeyed.push(generation.clone());
+        let sealed_keys = sealed::seal(recovery_key.as_str(), &next.to_json())?;
+        Ok(Rekeying {
+            number: next.rekeyed.len(),
+            generation,
+            sealed_keys,
+            replaces: crate::pins::digest(&current),
+        })
+    }
+
+    /// Takes generation `number` of the practice's keys (the next one after those held), and
+    /// the `recovery.age` that holds it, with `values` of the sync engine's state, audited,
+    /// in one transaction. `recovery.age` is written first: a crash before the commit leaves
+    /// the old keys in use (and the sync engine takes the generation again at its next run).
+    pub fn adopt_generation(
+        &mut self,
+        number: usize,
+        generation: Generation,
+        sealed_keys: &[u8],
+        values: &[(&str, &str)],
+    ) -> Result<()> {
+        if number != self.keys.rekeyed.len() + 1 {
+            return Err(CoreError::Conflict(format!(
+                "key generation {number} cannot follow generation {}",
+                self.keys.rekeyed.len()
+            )));
+        }
+        if age::Decryptor::new(sealed_keys).is_err() {
+            return Err(CoreError::Crypto(
+                "the new recovery file handed over is not an age file".into(),
+            ));
+        }
+        let path = self.dir().join(RECOVERY_FILE);
+        sealed::write_atomically(&path, sealed_keys)?;
+        self.act(Action::SyncRekey, |cx| {
+            crate::key_ring::save(cx.tx, number, &generation)?;
+            crate::pins::repin_recovery(cx.tx, sealed_keys)?;
+            for (k, v) in values {
+                cx.tx.execute(
+                    "INSERT INTO main.sync_state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    rusqlite::params![k, v],
+                )?;
+            }
+            cx.detail(format!("generation={number}"));
+            Ok(())
+        })?;
+        self.keys.rekeyed.push(generation);
+        Ok(())
+    }
+
+    /// The SHA-256 of each `recovery.age` a re-keying replaced: older sealed keys of this
+    /// vault, which the server's copy may still be.
+    pub(crate) fn replaced_recoveries(&self) -> Result<Vec<String>> {
+        Ok(self.keys.replaced_recoveries())
+    }
+}
