@@ -734,18 +734,46 @@ fn join_revoke_story(backend: Backend) {
     // The wrong password revokes nothing.
     cb(&a)
         .env("CASEBOOK_SYNC_PASSWORD", "not the password at all")
+        .env("CASEBOOK_RECOVERY_KEY", &a.recovery_key)
         .args(["sync", "revoke", laptop["id"].as_str().unwrap()])
         .assert()
         .failure();
+    // Nor does a recovery key that is not this vault's (checked before the server is asked),
+    // nor none at all without a terminal to ask at.
+    let wrong_key = casebook_core::recovery::RecoveryKey::generate();
+    cb(&a)
+        .env("CASEBOOK_RECOVERY_KEY", wrong_key.as_str())
+        .args(["sync", "revoke", laptop["id"].as_str().unwrap()])
+        .assert()
+        .failure();
+    cb(&a)
+        .args(["sync", "revoke", laptop["id"].as_str().unwrap()])
+        .assert()
+        .failure();
+    // (The laptop still syncs: nothing was revoked.)
+    ok_json(&b, &["sync", "now"]);
     // The laptop and the home computer both go by the machine's host name here: a name two
     // computers share is refused, the id is not.
     cb(&a)
+        .env("CASEBOOK_RECOVERY_KEY", &a.recovery_key)
         .args(["sync", "revoke", laptop["name"].as_str().unwrap()])
         .assert()
         .code(7);
-    let done = ok_json(&a, &["sync", "revoke", laptop["id"].as_str().unwrap()]);
+    // Revoked with the recovery key: the practice's keys change too.
+    let out = cb(&a)
+        .env("CASEBOOK_RECOVERY_KEY", &a.recovery_key)
+        .args(["--json", "sync", "revoke", laptop["id"].as_str().unwrap()])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let done: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(done["device_id"], laptop["id"], "{done}");
     assert!(done["until_seq"].as_u64().unwrap() >= 1, "{done}");
+    assert_eq!(done["rekeyed"], true, "{done}");
+    assert_eq!(done["key_generation"], 1, "{done}");
+    assert_eq!(done["sealed_keys_sent"], true, "{done}");
     assert!(
         ok_json(&a, &["client", "list"]).to_string().contains(&dee),
         "the laptop's last change did not count"
@@ -765,8 +793,16 @@ fn join_revoke_story(backend: Backend) {
         "{err}"
     );
 
-    // The third computer syncs only now: it gets the laptop's changes up to the cut.
+    // The third computer syncs only now: it gets the laptop's changes up to the cut, and
+    // the practice's new keys.
     ok_json(&c, &["sync", "now"]);
+    for v in [&a, &c] {
+        let trail = ok_json(v, &["audit", "list"]).to_string();
+        assert!(trail.contains("sync.rekey"), "taking the new keys is not audited");
+        let keys = ok_json(v, &["keys", "show", "--i-understand"]);
+        assert_eq!(keys["rekeyed"].as_array().map(Vec::len), Some(1), "{keys}");
+    }
+    rekeyed_blobs_are_closed_to_the_revoked_computer(&server, &a, &b, &c);
     // (Each of the surgery's runs from here may remove a removed computer's log.)
     ok_json(&a, &["sync", "now"]);
     for v in [&a, &c] {
@@ -786,6 +822,24 @@ fn join_revoke_story(backend: Backend) {
     }
     assert_eq!(fingerprint(&a), fingerprint(&c));
 
+    // A computer joining with the recovery key after the re-keying: the server's sealed keys
+    // are the new ones, the backup it restores is from before, and it signs itself into the
+    // list with the new practice root.
+    let e = another_computer(&server, &user, &a, "after-rekey");
+    let joined = join(&e);
+    assert_eq!(joined["resumed"], true, "{joined}");
+    let ivy = a.add_client("Ivy After Rekey");
+    ok_json(&a, &["sync", "now"]);
+    ok_json(&e, &["sync", "now"]);
+    assert!(ok_json(&e, &["client", "list"]).to_string().contains(&ivy));
+    assert_eq!(
+        ok_json(&e, &["keys", "show", "--i-understand"])["rekeyed"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    ok_json(&e, &["sync", "disable"]);
+
     // The home computer turns sync off: everything it made is sent first, and the surgery
     // no longer expects it.
     let fay = c.add_client("Fay From Home");
@@ -796,8 +850,9 @@ fn join_revoke_story(backend: Backend) {
     ok_json(&a, &["sync", "now"]);
     assert!(ok_json(&a, &["client", "list"]).to_string().contains(&fay));
     let listed = ok_json(&a, &["sync", "devices"]).to_string();
-    // The laptop revoked; the spare and the home computer took themselves off.
-    assert_eq!(listed.matches("\"revoked\":true").count(), 3, "{listed}");
+    // The laptop revoked; the spare, the one joined after the re-keying and the home
+    // computer took themselves off.
+    assert_eq!(listed.matches("\"revoked\":true").count(), 4, "{listed}");
     let trail = ok_json(&a, &["audit", "list"]).to_string();
     assert!(trail.contains("sync.revoke"), "revoking is not audited");
 
@@ -821,6 +876,117 @@ fn join_revoke_story(backend: Backend) {
     assert!(ok_json(&a, &["client", "list"]).to_string().contains(&dee));
     let again = ok_json(&a, &["sync", "now"]);
     assert_eq!(again["removed_logs"], 0, "{again}");
+}
+
+/// The bytes of `device`'s blobs after `seq` on an embedded server: small ones are kept in
+/// its database, larger ones in files (`blobs/<account>/<device>/<seq>.blob`).
+fn server_blobs_after(server: &Server, device: &str, seq: i64) -> Vec<Vec<u8>> {
+    let conn = rusqlite::Connection::open_with_flags(
+        server.data.join("meta.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("the server's database");
+    let mut stmt = conn
+        .prepare(
+            "SELECT account_id, seq, data FROM blobs WHERE device_id = ?1 AND seq > ?2 AND emptied = 0 ORDER BY seq",
+        )
+        .unwrap();
+    let rows: Vec<(String, i64, Option<Vec<u8>>)> = stmt
+        .query_map(rusqlite::params![device, seq], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    rows.into_iter()
+        .map(|(account, seq, data)| {
+            data.unwrap_or_else(|| {
+                let path = server
+                    .data
+                    .join("blobs")
+                    .join(account)
+                    .join(device)
+                    .join(format!("{seq:020}.blob"));
+                std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            })
+        })
+        .collect()
+}
+
+/// Every backup identity `keys show --json` prints for `v` (each generation's).
+fn age_identities(v: &TestVault) -> Vec<age::x25519::Identity> {
+    let keys = ok_json(v, &["keys", "show", "--i-understand"]);
+    let mut texts: Vec<String> = keys["age_identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap().to_string())
+        .collect();
+    for g in keys["rekeyed"].as_array().into_iter().flatten() {
+        for i in g["age_identities"].as_array().unwrap() {
+            texts.push(i.as_str().unwrap().to_string());
+        }
+    }
+    texts.iter().map(|t| t.parse().unwrap()).collect()
+}
+
+/// The age file inside a sync blob (after its outer header, before its signature).
+fn age_body(blob: &[u8]) -> &[u8] {
+    let magic = b"age-encryption.org/v1";
+    let at = blob
+        .windows(magic.len())
+        .position(|w| w == magic)
+        .expect("an age file inside the blob");
+    &blob[at..blob.len() - 64]
+}
+
+fn opens(body: &[u8], with: &[age::x25519::Identity]) -> bool {
+    use std::io::Read;
+    let Ok(d) = age::Decryptor::new(body) else {
+        return false;
+    };
+    d.decrypt(with.iter().map(|i| i as &dyn age::Identity))
+        .and_then(|mut r| {
+            let mut out = Vec::new();
+            r.read_to_end(&mut out).map_err(age::DecryptError::from)
+        })
+        .is_ok()
+}
+
+/// After a re-keying, what the surgery seals opens with the keys the remaining computer
+/// holds and not with any key the revoked laptop holds — as a server that kept serving the
+/// laptop would see (the blobs read straight from the embedded server's files).
+fn rekeyed_blobs_are_closed_to_the_revoked_computer(
+    server: &Server,
+    a: &TestVault,
+    b: &TestVault,
+    c: &TestVault,
+) {
+    let before = server_logs(server);
+    let jo = a.add_client("Jo After The Rekeying");
+    ok_json(a, &["sync", "now"]);
+    let a_id = ok_json(a, &["server", "status"])["settings"]["device_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    if !server.data.join("meta.db").exists() {
+        // The scale-out backend keeps blobs in its object store.
+        return;
+    }
+    let newest_before = before.get(&a_id).map_or(0, |(_, last)| *last);
+    let mut new = server_blobs_after(server, &a_id, newest_before);
+    assert!(!new.is_empty(), "the surgery sent nothing after the re-keying");
+    let laptop_keys = age_identities(b);
+    let home_keys = age_identities(c);
+    for blob in new.drain(..) {
+        let body = age_body(&blob);
+        assert!(opens(body, &home_keys), "the remaining computer cannot read a new blob");
+        assert!(!opens(body, &laptop_keys), "the revoked laptop can read a new blob");
+    }
+    assert!(
+        ok_json(c, &["sync", "now"]).is_object()
+            && ok_json(c, &["client", "list"]).to_string().contains(&jo)
+    );
 }
 
 #[test]
