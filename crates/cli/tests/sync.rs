@@ -969,24 +969,21 @@ fn rekeyed_blobs_are_closed_to_the_revoked_computer(
         .as_str()
         .unwrap()
         .to_string();
-    if !server.data.join("meta.db").exists() {
-        // The scale-out backend keeps blobs in its object store.
-        return;
+    ok_json(c, &["sync", "now"]);
+    assert!(ok_json(c, &["client", "list"]).to_string().contains(&jo));
+    // (The scale-out backend keeps blobs in its object store: read on the embedded one.)
+    if server.data.join("meta.db").exists() {
+        let newest_before = before.get(&a_id).map_or(0, |(_, last)| *last);
+        let new = server_blobs_after(server, &a_id, newest_before);
+        assert!(!new.is_empty(), "the surgery sent nothing after the re-keying");
+        let laptop_keys = age_identities(b);
+        let home_keys = age_identities(c);
+        for blob in &new {
+            let body = age_body(blob);
+            assert!(opens(body, &home_keys), "the remaining computer cannot read a new blob");
+            assert!(!opens(body, &laptop_keys), "the revoked laptop can read a new blob");
+        }
     }
-    let newest_before = before.get(&a_id).map_or(0, |(_, last)| *last);
-    let mut new = server_blobs_after(server, &a_id, newest_before);
-    assert!(!new.is_empty(), "the surgery sent nothing after the re-keying");
-    let laptop_keys = age_identities(b);
-    let home_keys = age_identities(c);
-    for blob in new.drain(..) {
-        let body = age_body(&blob);
-        assert!(opens(body, &home_keys), "the remaining computer cannot read a new blob");
-        assert!(!opens(body, &laptop_keys), "the revoked laptop can read a new blob");
-    }
-    assert!(
-        ok_json(c, &["sync", "now"]).is_object()
-            && ok_json(c, &["client", "list"]).to_string().contains(&jo)
-    );
 }
 
 #[test]
