@@ -798,7 +798,10 @@ fn join_revoke_story(backend: Backend) {
     ok_json(&c, &["sync", "now"]);
     for v in [&a, &c] {
         let trail = ok_json(v, &["audit", "list"]).to_string();
-        assert!(trail.contains("sync.rekey"), "taking the new keys is not audited");
+        assert!(
+            trail.contains("sync.rekey"),
+            "taking the new keys is not audited"
+        );
         let keys = ok_json(v, &["keys", "show", "--i-understand"]);
         assert_eq!(keys["rekeyed"].as_array().map(Vec::len), Some(1), "{keys}");
     }
@@ -975,13 +978,22 @@ fn rekeyed_blobs_are_closed_to_the_revoked_computer(
     if server.data.join("meta.db").exists() {
         let newest_before = before.get(&a_id).map_or(0, |(_, last)| *last);
         let new = server_blobs_after(server, &a_id, newest_before);
-        assert!(!new.is_empty(), "the surgery sent nothing after the re-keying");
+        assert!(
+            !new.is_empty(),
+            "the surgery sent nothing after the re-keying"
+        );
         let laptop_keys = age_identities(b);
         let home_keys = age_identities(c);
         for blob in &new {
             let body = age_body(blob);
-            assert!(opens(body, &home_keys), "the remaining computer cannot read a new blob");
-            assert!(!opens(body, &laptop_keys), "the revoked laptop can read a new blob");
+            assert!(
+                opens(body, &home_keys),
+                "the remaining computer cannot read a new blob"
+            );
+            assert!(
+                !opens(body, &laptop_keys),
+                "the revoked laptop can read a new blob"
+            );
         }
     }
 }

@@ -304,14 +304,24 @@ impl VaultKeys {
 
     /// Every clinical backup identity this vault has had, newest first: what opens.
     pub fn clinical_all(&self) -> Vec<&BackupIdentity> {
-        let mut all: Vec<_> = self.rekeyed.iter().rev().map(|g| &g.clinical_backup).collect();
+        let mut all: Vec<_> = self
+            .rekeyed
+            .iter()
+            .rev()
+            .map(|g| &g.clinical_backup)
+            .collect();
         all.push(&self.clinical_backup);
         all
     }
 
     /// Every identity-store backup identity this vault has had, newest first.
     pub fn identity_all(&self) -> Vec<&BackupIdentity> {
-        let mut all: Vec<_> = self.rekeyed.iter().rev().map(|g| &g.identity_backup).collect();
+        let mut all: Vec<_> = self
+            .rekeyed
+            .iter()
+            .rev()
+            .map(|g| &g.identity_backup)
+            .collect();
         all.push(&self.identity_backup);
         all
     }
@@ -436,14 +446,23 @@ mod tests {
         assert!(k.first_generation().rekeyed.is_empty());
         // A document without re-keyings keeps its old bytes (older versions read it).
         let plain = VaultKeys::generate();
-        assert!(!String::from_utf8(plain.to_json()).unwrap().contains("rekeyed"));
+        assert!(
+            !String::from_utf8(plain.to_json())
+                .unwrap()
+                .contains("rekeyed")
+        );
     }
 
     #[test]
     fn a_generation_round_trips_and_refuses_garbage() {
         let g = Generation::generate("ab12");
         assert_eq!(Generation::from_json(&g.to_json()).unwrap(), g);
-        for bad in [&b""[..], b"{}", b"[]", b"{\"age_identities\":[],\"practice_root_seed\":\"00\"}"] {
+        for bad in [
+            &b""[..],
+            b"{}",
+            b"[]",
+            b"{\"age_identities\":[],\"practice_root_seed\":\"00\"}",
+        ] {
             assert!(Generation::from_json(bad).is_err());
         }
     }

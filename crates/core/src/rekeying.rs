@@ -33,9 +33,7 @@ impl Vault {
     /// The keys document this computer holds (every generation), for the sync engine in this
     /// process only: wrapped to another computer of the practice, never stored in the clear.
     pub fn generation(&self, number: usize) -> Option<&Generation> {
-        number
-            .checked_sub(1)
-            .and_then(|i| self.keys.rekeyed.get(i))
+        number.checked_sub(1).and_then(|i| self.keys.rekeyed.get(i))
     }
 
     /// Makes the next generation of keys, and the `recovery.age` that will hold it, sealed

@@ -647,7 +647,7 @@ pub(crate) const IDENTITY: &[&str] = &[
     // v6: the client's NHS number (optional; ten digits, checked by the core).
     r#"
     ALTER TABLE identity.client_identity ADD COLUMN nhs_number TEXT;
-    "#,    // v7: the identity half of the practice's re-keyings (clinical v17).
+    "#, // v7: the identity half of the practice's re-keyings (clinical v17).
     r#"
     CREATE TABLE identity.key_ring (
         generation INTEGER PRIMARY KEY,

@@ -160,6 +160,7 @@ fn practice(home: &std::path::Path) -> (Vec<Device>, DeviceList, PracticeKeys) {
             prev: list.head.clone(),
             signer: ROOT.into(),
             until: None,
+            rekey: None,
         };
         list.append(
             &Signed::sign(entry, &root).expect("sign"),

@@ -290,8 +290,7 @@ impl Invitation {
             .map_err(|_| PairError::Malformed("joiner's key"))?;
         let joiner_key = ed25519_dalek::VerifyingKey::from_bytes(&signing)
             .map_err(|_| PairError::Malformed("joiner's key"))?;
-        let mut entries =
-            practice::fetch_list(&self.client, &self.first, &self.held)?;
+        let mut entries = practice::fetch_list(&self.client, &self.first, &self.held)?;
         let json = serde_json::to_vec(&entries).map_err(|_| practice::corrupt("device list"))?;
         let mut list = DeviceList::verify(&json, &self.first).map_err(|_| {
             SyncError::Alarm(Alarm::DeviceKey {

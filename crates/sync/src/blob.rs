@@ -582,7 +582,13 @@ mod tests {
             &k.signer,
         )
         .unwrap();
-        let opened = open(&blob, &at(3), &k.signer.verifying_key(), std::slice::from_ref(&k.identity)).unwrap();
+        let opened = open(
+            &blob,
+            &at(3),
+            &k.signer.verifying_key(),
+            std::slice::from_ref(&k.identity),
+        )
+        .unwrap();
         assert_eq!(opened.payload, b"{\"changes\":[]}");
         assert_eq!(opened.inner.view["dev-b"].seq, 4);
         assert_eq!(opened.hash, hash(&blob));
@@ -649,7 +655,12 @@ mod tests {
         let other = keys();
         let blob = seal(inner(3), b"p", &k.identity.to_public(), &k.signer).unwrap();
         assert_eq!(
-            open(&blob, &at(4), &k.signer.verifying_key(), std::slice::from_ref(&k.identity)),
+            open(
+                &blob,
+                &at(4),
+                &k.signer.verifying_key(),
+                std::slice::from_ref(&k.identity)
+            ),
             Err(BlobError::Misplaced)
         );
         let elsewhere = Expect {
@@ -658,15 +669,30 @@ mod tests {
             seq: 3,
         };
         assert_eq!(
-            open(&blob, &elsewhere, &k.signer.verifying_key(), std::slice::from_ref(&k.identity)),
+            open(
+                &blob,
+                &elsewhere,
+                &k.signer.verifying_key(),
+                std::slice::from_ref(&k.identity)
+            ),
             Err(BlobError::Misplaced)
         );
         assert_eq!(
-            open(&blob, &at(3), &other.signer.verifying_key(), std::slice::from_ref(&k.identity)),
+            open(
+                &blob,
+                &at(3),
+                &other.signer.verifying_key(),
+                std::slice::from_ref(&k.identity)
+            ),
             Err(BlobError::BadSignature)
         );
         assert_eq!(
-            open(&blob, &at(3), &k.signer.verifying_key(), std::slice::from_ref(&other.identity)),
+            open(
+                &blob,
+                &at(3),
+                &k.signer.verifying_key(),
+                std::slice::from_ref(&other.identity)
+            ),
             Err(BlobError::Undecryptable)
         );
     }
@@ -692,7 +718,12 @@ mod tests {
         msg.extend_from_slice(&forged);
         forged.extend_from_slice(&k.signer.sign(&msg).to_bytes());
         assert_eq!(
-            open(&forged, &at(9), &k.signer.verifying_key(), std::slice::from_ref(&k.identity)),
+            open(
+                &forged,
+                &at(9),
+                &k.signer.verifying_key(),
+                std::slice::from_ref(&k.identity)
+            ),
             Err(BlobError::Misplaced)
         );
     }
@@ -727,7 +758,13 @@ mod tests {
         let payload = br#"{"t":"session_notes","k":"x","op":"upsert"}"#.repeat(500);
         let blob = seal(inner(3), &payload, &k.identity.to_public(), &k.signer).unwrap();
         assert!(blob.len() < payload.len() / 4, "{}", blob.len());
-        let opened = open(&blob, &at(3), &k.signer.verifying_key(), std::slice::from_ref(&k.identity)).unwrap();
+        let opened = open(
+            &blob,
+            &at(3),
+            &k.signer.verifying_key(),
+            std::slice::from_ref(&k.identity),
+        )
+        .unwrap();
         assert_eq!(opened.payload, payload);
         assert_eq!(opened.inner.len, payload.len() as u64);
     }
@@ -770,7 +807,12 @@ mod tests {
         msg.extend_from_slice(&blob);
         blob.extend_from_slice(&k.signer.sign(&msg).to_bytes());
         assert_eq!(
-            open(&blob, &at(3), &k.signer.verifying_key(), std::slice::from_ref(&k.identity)),
+            open(
+                &blob,
+                &at(3),
+                &k.signer.verifying_key(),
+                std::slice::from_ref(&k.identity)
+            ),
             Err(BlobError::Malformed("the payload does not unpack"))
         );
     }

@@ -646,12 +646,7 @@ impl<'a> Engine<'a> {
             schema: SCHEMA,
             len: 0,
         };
-        let bytes = blob::seal(
-            inner,
-            payload,
-            &self.keys.sealing(kind)?,
-            self.signer,
-        )?;
+        let bytes = blob::seal(inner, payload, &self.keys.sealing(kind)?, self.signer)?;
         next.next_seq += 1;
         next.last_hash = Some(blob::hash(&bytes));
         next.sealed_at = Some(self.now);

@@ -354,7 +354,15 @@ fn append_entry(
     entry: Entry,
 ) -> Result<String, SyncError> {
     let root = practice_root(vault.sync_secrets()?.first_root_seed).verifying_key();
-    publish_entry(client, &root, &signed_list(vault)?, me, key, entry, |_, _| Ok(()))
+    publish_entry(
+        client,
+        &root,
+        &signed_list(vault)?,
+        me,
+        key,
+        entry,
+        |_, _| Ok(()),
+    )
 }
 
 /// [`append_entry`] without the vault: what it needs from there is given.
@@ -471,9 +479,7 @@ pub fn revoke_begin(
         .chains()
         .head(&id)
         .map_or(0, |h| h.seq);
-    let rekeying = recovery_key
-        .map(|rk| vault.prepare_rekey(rk))
-        .transpose()?;
+    let rekeying = recovery_key.map(|rk| vault.prepare_rekey(rk)).transpose()?;
     Ok(RevokeBegun {
         client,
         account: settings.account_id,
@@ -644,8 +650,15 @@ fn rekey_entry(list: &DeviceList, revoked: &str, r: &Rekeying) -> Result<Rekey, 
         )));
     }
     let mut keys = std::collections::BTreeMap::new();
-    for (id, d) in list.devices.iter().filter(|(id, d)| !d.revoked && *id != revoked) {
-        keys.insert(id.clone(), crate::rekey::wrap(&r.generation, &d.signing_key)?);
+    for (id, d) in list
+        .devices
+        .iter()
+        .filter(|(id, d)| !d.revoked && *id != revoked)
+    {
+        keys.insert(
+            id.clone(),
+            crate::rekey::wrap(&r.generation, &d.signing_key)?,
+        );
     }
     Ok(Rekey {
         root: hex::encode(

@@ -285,8 +285,16 @@ impl Vault {
             w.add_keys(sealed_keys).map_err(CoreError::io(&partial))?;
             let mut done = 0;
             for (part, store, to) in [
-                (archive::CLINICAL_PART, clinical, self.keys.clinical_sealing()),
-                (archive::IDENTITY_PART, identity, self.keys.identity_sealing()),
+                (
+                    archive::CLINICAL_PART,
+                    clinical,
+                    self.keys.clinical_sealing(),
+                ),
+                (
+                    archive::IDENTITY_PART,
+                    identity,
+                    self.keys.identity_sealing(),
+                ),
             ] {
                 let size = store.len();
                 let mut reader = Counting {
