@@ -804,6 +804,7 @@ fn join_revoke_story(backend: Backend) {
         );
         let keys = ok_json(v, &["keys", "show", "--i-understand"]);
         assert_eq!(keys["rekeyed"].as_array().map(Vec::len), Some(1), "{keys}");
+        assert_eq!(ok_json(v, &["sync", "status"])["key_generation"], 1);
     }
     rekeyed_blobs_are_closed_to_the_revoked_computer(&server, &a, &b, &c);
     // (Each of the surgery's runs from here may remove a removed computer's log.)

@@ -380,6 +380,78 @@ mod tests {
         assert!(DeviceList::verify(&json, &practice_root("other").verifying_key()).is_err());
     }
 
+    /// A revocation that re-keys moves the practice to a new root: entries signed by the first
+    /// root after it are refused (the revoked computer can still derive that one), the new
+    /// root signs, and a re-keying handed to the revoked device or carried by anything but a
+    /// revocation is refused.
+    #[test]
+    fn a_rekeying_revocation_moves_the_list_to_the_new_root() {
+        let root = practice_root("recovery words");
+        let new_root = practice_root("the next generation's seed");
+        let (ka, kb, kc) = (new_device_key(), new_device_key(), new_device_key());
+        let first = Signed::sign(add("a", &ka, 'A', None, ROOT), &root).unwrap();
+        let second =
+            Signed::sign(add("b", &kb, 'B', Some(first.hash().unwrap()), "a"), &ka).unwrap();
+        let rekey = |to: &[&str]| Rekey {
+            root: hex::encode(new_root.verifying_key().to_bytes()),
+            keys: to.iter().map(|d| (d.to_string(), "00".into())).collect(),
+            recovery: "00".into(),
+        };
+        let revoke_with = |r: Rekey| {
+            Signed::sign(
+                Entry {
+                    op: Op::Revoke,
+                    rekey: Some(r),
+                    ..add("b", &kb, 'B', Some(second.hash().unwrap()), "a")
+                },
+                &ka,
+            )
+            .unwrap()
+        };
+        let revoke = revoke_with(rekey(&["a"]));
+        let json = serde_json::to_vec(&[&first, &second, &revoke]).unwrap();
+        let list = DeviceList::verify(&json, &root.verifying_key()).unwrap();
+        assert_eq!(list.rekeys.len(), 1);
+        assert_eq!(
+            list.root_now(&root.verifying_key()),
+            new_root.verifying_key()
+        );
+        // After it, the first root signs nothing; the new one does.
+        let by = |key: &SigningKey| {
+            Signed::sign(add("c", &kc, 'C', Some(revoke.hash().unwrap()), ROOT), key).unwrap()
+        };
+        let old = serde_json::to_vec(&[&first, &second, &revoke, &by(&root)]).unwrap();
+        assert_eq!(
+            DeviceList::verify(&old, &root.verifying_key()),
+            Err(DevicesError::Untrusted(3))
+        );
+        let new = serde_json::to_vec(&[&first, &second, &revoke, &by(&new_root)]).unwrap();
+        assert!(DeviceList::verify(&new, &root.verifying_key()).is_ok());
+        // The new keys handed to the revoked device: refused.
+        let leaked = revoke_with(rekey(&["a", "b"]));
+        let json = serde_json::to_vec(&[&first, &second, &leaked]).unwrap();
+        assert!(matches!(
+            DeviceList::verify(&json, &root.verifying_key()),
+            Err(DevicesError::Refused(2, _))
+        ));
+        // A re-keying on a rename: refused.
+        let renamed = Signed::sign(
+            Entry {
+                op: Op::Rename,
+                name: "Laptop".into(),
+                rekey: Some(rekey(&["a"])),
+                ..add("b", &kb, 'B', Some(second.hash().unwrap()), "a")
+            },
+            &ka,
+        )
+        .unwrap();
+        let json = serde_json::to_vec(&[&first, &second, &renamed]).unwrap();
+        assert!(matches!(
+            DeviceList::verify(&json, &root.verifying_key()),
+            Err(DevicesError::Refused(2, _))
+        ));
+    }
+
     #[test]
     fn a_listed_device_can_be_renamed_by_a_listed_device_and_nothing_else_changes() {
         let root = practice_root("r");

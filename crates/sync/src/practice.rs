@@ -1147,6 +1147,9 @@ pub struct Status {
     pub fingerprint: String,
     /// The fingerprint as four words ([`compare_words`]).
     pub compare_words: String,
+    /// How many times the practice's keys were changed (a revocation with the recovery key),
+    /// as this computer holds them.
+    pub key_generation: usize,
     /// This computer's newest checkpoint: its log on the server is cut below it once sent.
     pub checkpoint: Option<crate::checkpoint::Written>,
 }
@@ -1297,6 +1300,7 @@ pub fn status_with(
             String::new()
         },
         fingerprint: records,
+        key_generation: vault.key_generation(),
         checkpoint: crate::engine::last_checkpoint(vault)?,
     })
 }

@@ -371,10 +371,13 @@ describe("Two computers of one practice: the app and a laptop", () => {
     await shown("#sync-remove", 10_000);
     assert.match(await text("#sync-remove"), /stays there, encrypted/);
     await setValue("#sync-remove-password", SERVER_PASSWORD);
+    // With the recovery key, the practice's keys change too (re-keying).
+    await setValue("#sync-remove-recovery", recoveryKey);
     await reveal(await $("#sync-remove"));
     await screenshot("sync-remove.png");
     await click("#sync-remove-confirm");
     await until(async () => /was removed/.test(await text("#sync .ok-text")), "the laptop is removed", 120_000);
+    assert.match(await text("#sync .ok-text"), /keys were changed/);
     assert.match(await text('.sync-device[data-this="false"]'), /Removed/);
     assert.equal(await present('.sync-device[data-this="false"] .remove'), false, "nothing more to remove");
 

@@ -446,6 +446,12 @@ pub fn run(g: &Globals, cmd: SyncCmd) -> Outcome {
                 "Compare:     {} (read these off the other computer: equal words, the same records)",
                 status.compare_words
             );
+            if status.key_generation > 0 {
+                println!(
+                    "Keys:        changed {} time(s), when a computer was removed (generation {})",
+                    status.key_generation, status.key_generation
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
