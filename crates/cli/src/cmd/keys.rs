@@ -40,6 +40,16 @@ pub fn run(g: &Globals, cmd: KeysCmd) -> Outcome {
         {
             println!("backup identity for {part}: {id}");
         }
+        // Each re-keying's (a computer removed with the recovery key): backups and sync blobs
+        // made since are sealed to the newest; `age -d` takes every identity with one -i each.
+        for (n, generation) in doc.rekeyed.iter().enumerate() {
+            for (part, id) in ["clinical.age", "identity.age"]
+                .iter()
+                .zip(&generation.age_identities)
+            {
+                println!("backup identity for {part} (key generation {}): {id}", n + 1);
+            }
+        }
         println!();
         println!(
             "Open a store with SQLCipher 4: PRAGMA key = \"x'<key>'\"; (see docs/open-your-data.md)"
