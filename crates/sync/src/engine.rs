@@ -184,6 +184,12 @@ struct State {
     /// how many erasures were known then (a later erasure may empty it again).
     #[serde(default)]
     emptied: BTreeMap<String, Emptied>,
+    /// A blob, signed and placed right, that no key this device holds opens: sealed after a
+    /// re-keying this device has not taken yet (the revocation entry reached the list after
+    /// this run read it). Left for the next run, which reads the list first; the same blob
+    /// still closed then is `altered` (the server keeps the re-keying from this device).
+    #[serde(default)]
+    newer_keys: Option<(String, u64)>,
 }
 
 /// A checkpoint's word for another computer's log up to one blob (see `State::offers`).
@@ -278,6 +284,7 @@ impl<'a> Engine<'a> {
                 removed_logs: BTreeSet::new(),
                 offers: BTreeMap::new(),
                 emptied: BTreeMap::new(),
+                newer_keys: None,
             },
         };
         Ok(Engine {
@@ -944,6 +951,18 @@ impl<'a> Engine<'a> {
                 return Err(SyncError::Alarm(Alarm::DeviceKey {
                     device: device.to_string(),
                 }));
+            }
+            // Signed by its writer, at its place, yet closed to every key held here: sealed
+            // to a newer key generation than this device has taken (see `State::newer_keys`).
+            Err(crate::error::BlobError::Undecryptable) => {
+                let this = (device.to_string(), seq);
+                if self.state.newer_keys.as_ref() == Some(&this) {
+                    return Err(altered());
+                }
+                self.state.newer_keys = Some(this);
+                self.save()?;
+                report.remaining += 1;
+                return Ok(Taken::Waiting);
             }
             Err(_) => return Err(altered()),
         };

@@ -1794,3 +1794,52 @@ fn a_checkpoint_read_in_order_that_waits_for_an_emptied_log_is_taken_in_full() {
         .expect("every audit trail verifies");
     assert!(p.devices[r].alarms.is_empty(), "{:?}", p.devices[r].alarms);
 }
+
+/// Right after a re-keying, a computer that read the device list just before the revocation
+/// reached it can be served a blob sealed to the new keys: signed and placed right, closed to
+/// every key it holds. It is left for the next run (which reads the list first and takes the
+/// keys) — no alarm — and the same blob still closed at the next run is `altered` (a server
+/// keeping the re-keying from it). With the new keys, it is taken and the two converge.
+#[test]
+fn a_blob_sealed_to_newer_keys_waits_one_run_then_is_altered() {
+    let mut p = practice(2);
+    let mut server = Server::new(&p, 12);
+    for i in 0..2 {
+        sync(&mut p, i, &mut server).expect("both on");
+    }
+    let old = |p: &Practice| PracticeKeys {
+        clinical: p.keys.clinical.clone(),
+        identity: p.keys.identity.clone(),
+    };
+    let first = old(&p);
+    let newer = PracticeKeys {
+        clinical: vec![age::x25519::Identity::generate(), first.clinical[0].clone()],
+        identity: vec![age::x25519::Identity::generate(), first.identity[0].clone()],
+    };
+    // The surgery has taken the new keys and seals to them.
+    p.keys = newer;
+    let surgery = p.devices[0].vault.as_mut().expect("open");
+    surgery
+        .add_client(ClientIdentity {
+            full_name: "Sealed To New Keys".into(),
+            ..Default::default()
+        })
+        .expect("add");
+    sync(&mut p, 0, &mut server).expect("the surgery sends");
+    let newer = std::mem::replace(&mut p.keys, first);
+
+    // The laptop, without them: left for later, no alarm.
+    let left = sync_at(&mut p, 1, &mut server, None).expect("no alarm at the first meeting");
+    assert!(left.remaining >= 1, "{left:?}");
+    assert_ne!(print(&p, 0), print(&p, 1));
+    // Still without them at the next run: the server kept the re-keying from it.
+    assert!(matches!(
+        sync(&mut p, 1, &mut server),
+        Err(SyncError::Alarm(Alarm::Altered { .. }))
+    ));
+    // With them (taken from the list), it catches up.
+    p.keys = newer;
+    sync(&mut p, 1, &mut server).expect("with the new keys");
+    sync(&mut p, 0, &mut server).expect("the surgery again");
+    assert_eq!(print(&p, 0), print(&p, 1));
+}

@@ -47,7 +47,10 @@ pub fn run(g: &Globals, cmd: KeysCmd) -> Outcome {
                 .iter()
                 .zip(&generation.age_identities)
             {
-                println!("backup identity for {part} (key generation {}): {id}", n + 1);
+                println!(
+                    "backup identity for {part} (key generation {}): {id}",
+                    n + 1
+                );
             }
         }
         println!();
