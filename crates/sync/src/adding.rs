@@ -305,6 +305,13 @@ impl Invitation {
                 )));
             }
             None => {
+                // The practice's keys changed (a computer was removed) since this computer
+                // last synced: it signs with a root the list no longer takes.
+                if list.root_now(&self.first) != self.root.verifying_key() {
+                    return Err(SyncError::Core(casebook_core::CoreError::Conflict(
+                        "the practice's keys were changed since this computer last synced: run `casebook sync now` here, then make a new code".into(),
+                    )));
+                }
                 let letter = list.free_letter(practice::LETTERS).ok_or_else(|| {
                     SyncError::Core(casebook_core::CoreError::Conflict(
                         "the practice has as many computers as it can have".into(),

@@ -136,6 +136,7 @@ export const AUDIT_WORDS: Record<string, Words> = {
   "sync.disable": { label: "Turned off sync on this computer" },
   "sync.rename": { label: "Renamed a computer of the practice" },
   "sync.pair": { label: "Added a computer to the practice by code" },
+  "sync.rekey": { label: "Took the practice's new keys (after a computer was removed)" },
   "device.reidentify": { label: "This copy of the records became a computer of its own" },
 };
 
