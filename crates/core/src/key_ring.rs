@@ -15,7 +15,7 @@ use crate::keys::{BackupIdentity, Generation, RootSeed, VaultKeys};
 /// are not both here (a crash between the two stores' commits) is not held.
 pub(crate) fn load(conn: &Connection) -> Result<Vec<Generation>> {
     let mut stmt = conn.prepare(
-        "SELECT c.generation, c.backup_identity, c.root_seed, i.backup_identity, c.replaces_recovery \
+        "SELECT c.generation, c.backup_identity, c.root_seed, i.backup_identity, c.replaces_recovery, c.backups \
          FROM main.key_ring c JOIN identity.key_ring i USING (generation) ORDER BY c.generation",
     )?;
     let rows = stmt
@@ -26,11 +26,12 @@ pub(crate) fn load(conn: &Connection) -> Result<Vec<Generation>> {
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut out = Vec::with_capacity(rows.len());
-    for (i, (n, clinical, seed, identity, replaces)) in rows.into_iter().enumerate() {
+    for (i, (n, clinical, seed, identity, replaces, backups)) in rows.into_iter().enumerate() {
         if n != i as i64 + 1 {
             return Err(CoreError::Corrupt(format!(
                 "the store's key generations skip from {i} to {n}"
@@ -41,6 +42,8 @@ pub(crate) fn load(conn: &Connection) -> Result<Vec<Generation>> {
             identity_backup: BackupIdentity::parse(&identity)?,
             root_seed: RootSeed::from_hex(&seed)?,
             replaces,
+            backups: serde_json::from_str(&backups)
+                .map_err(|_| CoreError::Corrupt("a key generation's backup list".into()))?,
         });
     }
     Ok(out)
@@ -50,13 +53,14 @@ pub(crate) fn load(conn: &Connection) -> Result<Vec<Generation>> {
 /// nothing.
 pub(crate) fn save(conn: &Connection, number: usize, g: &Generation) -> Result<()> {
     conn.execute(
-        "INSERT OR IGNORE INTO main.key_ring (generation, backup_identity, root_seed, replaces_recovery) \
-         VALUES (?1, ?2, ?3, ?4)",
+        "INSERT OR IGNORE INTO main.key_ring (generation, backup_identity, root_seed, replaces_recovery, backups) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             number as i64,
             g.clinical_backup.as_str(),
             g.root_seed.to_hex(),
-            g.replaces
+            g.replaces,
+            serde_json::to_string(&g.backups).unwrap_or_else(|_| "[]".into())
         ],
     )?;
     conn.execute(

@@ -187,6 +187,10 @@ pub struct Generation {
     /// The SHA-256 (hex) of the `recovery.age` this re-keying replaced: a backup made before
     /// it carries that file, and is still this vault's (empty if not known).
     pub replaces: String,
+    /// The authentication codes of the off-site backups on the server when it was made:
+    /// those made under older keys that are still this vault's. An index authenticated with
+    /// an older key and not listed here is refused — the removed computer holds those keys.
+    pub backups: Vec<String>,
 }
 
 /// The document form of a [`Generation`] (in `recovery.age`, and handed to the practice's
@@ -199,6 +203,8 @@ pub struct GenerationDocument {
     pub practice_root_seed: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub replaces_recovery: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backups: Vec<String>,
 }
 
 impl Generation {
@@ -209,6 +215,7 @@ impl Generation {
             identity_backup: BackupIdentity::generate(),
             root_seed: RootSeed::generate(),
             replaces: replaces.to_string(),
+            backups: Vec::new(),
         }
     }
 
@@ -220,6 +227,7 @@ impl Generation {
             ],
             practice_root_seed: self.root_seed.to_hex(),
             replaces_recovery: self.replaces.clone(),
+            backups: self.backups.clone(),
         }
     }
 
@@ -234,6 +242,7 @@ impl Generation {
             identity_backup: BackupIdentity::parse(i)?,
             root_seed: RootSeed::from_hex(&doc.practice_root_seed)?,
             replaces: doc.replaces_recovery.clone(),
+            backups: doc.backups.clone(),
         })
     }
 

@@ -36,11 +36,39 @@ impl Vault {
         number.checked_sub(1).and_then(|i| self.keys.rekeyed.get(i))
     }
 
+    /// Checks `recovery_key` opens this vault's own `recovery.age` (`WrongRecoveryKey` if
+    /// not), changing nothing.
+    pub fn check_recovery_key(&self, recovery_key: &RecoveryKey) -> Result<()> {
+        self.held_keys(recovery_key).map(|_| ())
+    }
+
     /// Makes the next generation of keys, and the `recovery.age` that will hold it, sealed
     /// with `recovery_key` — which must open this vault's own `recovery.age` (a wrong key
-    /// changes nothing). Nothing is stored: the generation is taken with
-    /// [`Vault::adopt_generation`] once the practice's other computers can have it too.
-    pub fn prepare_rekey(&self, recovery_key: &RecoveryKey) -> Result<Rekeying> {
+    /// changes nothing). `backups`: the authentication codes of the off-site backups on the
+    /// server now ([`crate::offsite::BackupsToKeep`]), which stay this vault's. Nothing is
+    /// stored: the generation is taken with [`Vault::adopt_generation`] once the practice's
+    /// other computers can have it too.
+    pub fn prepare_rekey(
+        &self,
+        recovery_key: &RecoveryKey,
+        backups: Vec<String>,
+    ) -> Result<Rekeying> {
+        let current = self.held_keys(recovery_key)?;
+        let mut generation = Generation::generate(&crate::pins::digest(&current));
+        generation.backups = backups;
+        let mut next = self.keys.clone();
+        next.rekeyed.push(generation.clone());
+        let sealed_keys = sealed::seal(recovery_key.as_str(), &next.to_json())?;
+        Ok(Rekeying {
+            number: next.rekeyed.len(),
+            generation,
+            sealed_keys,
+            replaces: crate::pins::digest(&current),
+        })
+    }
+
+    /// This vault's `recovery.age`, opened with `recovery_key` and checked to be this vault's.
+    fn held_keys(&self, recovery_key: &RecoveryKey) -> Result<Vec<u8>> {
         let path = self.dir().join(RECOVERY_FILE);
         let current = std::fs::read(&path).map_err(CoreError::io(&path))?;
         let held = match sealed::open(recovery_key.as_str(), &current) {
@@ -56,16 +84,7 @@ impl Vault {
                 path.display()
             )));
         }
-        let generation = Generation::generate(&crate::pins::digest(&current));
-        let mut next = self.keys.clone();
-        next.rekeyed.push(generation.clone());
-        let sealed_keys = sealed::seal(recovery_key.as_str(), &next.to_json())?;
-        Ok(Rekeying {
-            number: next.rekeyed.len(),
-            generation,
-            sealed_keys,
-            replaces: crate::pins::digest(&current),
-        })
+        Ok(current)
     }
 
     /// Takes generation `number` of the practice's keys (the next one after those held), and

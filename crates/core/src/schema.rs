@@ -513,7 +513,8 @@ pub(crate) const CLINICAL: &[&str] = &[
         generation INTEGER PRIMARY KEY,
         backup_identity TEXT NOT NULL,
         root_seed TEXT NOT NULL,
-        replaces_recovery TEXT NOT NULL
+        replaces_recovery TEXT NOT NULL,
+        backups TEXT NOT NULL DEFAULT '[]'
     );
     "#,
 ];

@@ -69,7 +69,7 @@ fn a_rekeyed_vault_seals_to_new_keys_and_still_opens_and_restores_the_old() {
     // A recovery key that is not this vault's changes nothing.
     let wrong = RecoveryKey::generate();
     assert!(matches!(
-        v.prepare_rekey(&wrong),
+        v.prepare_rekey(&wrong, Vec::new()),
         Err(CoreError::WrongRecoveryKey)
     ));
     assert_eq!(v.key_generation(), 0);
@@ -79,7 +79,7 @@ fn a_rekeyed_vault_seals_to_new_keys_and_still_opens_and_restores_the_old() {
     );
 
     // Made, then taken (as a computer takes it from the signed list).
-    let next = v.prepare_rekey(&recovery).unwrap();
+    let next = v.prepare_rekey(&recovery, Vec::new()).unwrap();
     assert_eq!(next.number, 1);
     assert_eq!(v.key_generation(), 0, "preparing stores nothing");
     let generation = next.generation.clone();

@@ -8,7 +8,7 @@
 //! already held here (a shorter or different one is a `rollback` or `fork` alarm).
 
 use casebook_core::Vault;
-use casebook_core::offsite::ServerClient;
+use casebook_core::offsite::{BackupsToKeep, ServerClient};
 use casebook_core::recovery::RecoveryKey;
 use casebook_core::rekeying::Rekeying;
 use casebook_core::sync_state::SyncEvent;
@@ -425,8 +425,9 @@ pub struct RevokeBegun {
     id: String,
     listed: Listed,
     have: u64,
-    /// The practice's next keys (when the recovery key was given).
-    rekeying: Option<Rekeying>,
+    /// The recovery key (checked), when the practice's keys are to change, and what checks
+    /// the off-site backups the re-keying keeps.
+    rekey: Option<(RecoveryKey, BackupsToKeep)>,
     _running: RunLock,
 }
 
@@ -436,6 +437,8 @@ pub struct RevokeFetched {
     rest: crate::engine::Blobs,
     heads: Vec<casebook_wire::Head>,
     last: Option<casebook_wire::Head>,
+    /// The off-site backups on the server that stay this vault's after a re-keying.
+    backups: Vec<String>,
 }
 
 /// A revocation after the rest of the log was applied here: the entry to sign.
@@ -445,6 +448,8 @@ pub struct RevokeApplied {
     applied_changes: usize,
     root: ed25519_dalek::VerifyingKey,
     held: Vec<Signed>,
+    /// The practice's next keys (when the recovery key was given).
+    rekeying: Option<Rekeying>,
 }
 
 /// A revocation whose signed entry is on the server.
@@ -479,7 +484,14 @@ pub fn revoke_begin(
         .chains()
         .head(&id)
         .map_or(0, |h| h.seq);
-    let rekeying = recovery_key.map(|rk| vault.prepare_rekey(rk)).transpose()?;
+    // A wrong recovery key stops here, before the server is asked anything.
+    let rekey = match recovery_key {
+        Some(rk) => {
+            vault.check_recovery_key(rk)?;
+            Some((rk.clone(), vault.backups_to_keep()))
+        }
+        None => None,
+    };
     Ok(RevokeBegun {
         client,
         account: settings.account_id,
@@ -488,7 +500,7 @@ pub fn revoke_begin(
         id,
         listed,
         have,
-        rekeying,
+        rekey,
         _running: running,
     })
 }
@@ -520,11 +532,18 @@ impl RevokeBegun {
             seq: *seq,
             hash: crate::blob::hash(bytes),
         });
+        // The backups already on the server stay this vault's after the re-keying (listed
+        // in it); any index made later under the old keys is refused.
+        let backups = match &self.rekey {
+            Some((_, keep)) => keep.codes(&self.client)?,
+            None => Vec::new(),
+        };
         Ok(RevokeFetched {
             begun: self,
             rest,
             heads,
             last,
+            backups,
         })
     }
 }
@@ -537,6 +556,7 @@ pub fn revoke_apply(vault: &mut Vault, fetched: RevokeFetched) -> Result<RevokeA
         rest,
         mut heads,
         last,
+        backups,
     } = fetched;
     let held = signed_list(vault)?;
     let (list, keys) = checked_list(vault, &begun.me, &begun.key, &held)?;
@@ -567,12 +587,18 @@ pub fn revoke_apply(vault: &mut Vault, fetched: RevokeFetched) -> Result<RevokeA
     }
     drop(engine);
     let secrets = vault.sync_secrets()?;
+    let rekeying = begun
+        .rekey
+        .as_ref()
+        .map(|(rk, _)| vault.prepare_rekey(rk, backups))
+        .transpose()?;
     Ok(RevokeApplied {
         begun,
         until,
         applied_changes: report.applied_changes,
         root: practice_root(secrets.first_root_seed).verifying_key(),
         held,
+        rekeying,
     })
 }
 
@@ -589,7 +615,7 @@ impl RevokeApplied {
             &b.me,
             &b.key,
             entry,
-            |list, entry| match &b.rekeying {
+            |list, entry| match &self.rekeying {
                 Some(r) => {
                     entry.rekey = Some(rekey_entry(list, &b.id, r)?);
                     Ok(())
@@ -600,7 +626,7 @@ impl RevokeApplied {
         // The account's copy of the sealed keys becomes the new one, so a computer joining
         // with the recovery key opens the newest keys. Not fatal: the next off-site backup
         // from any computer of the practice replaces it too.
-        let sealed_keys_sent = b.rekeying.as_ref().is_some_and(|r| {
+        let sealed_keys_sent = self.rekeying.as_ref().is_some_and(|r| {
             casebook_core::offsite::ensure_keys_object(
                 &b.client,
                 &r.sealed_keys,
@@ -636,7 +662,7 @@ pub fn revoke_finish(vault: &mut Vault, published: RevokePublished) -> Result<Re
         until_seq: applied.until.as_ref().map_or(0, |u| u.seq),
         applied_changes: applied.applied_changes,
         key_generation: vault.key_generation(),
-        rekeyed: b.rekeying.is_some(),
+        rekeyed: applied.rekeying.is_some(),
         sealed_keys_sent,
     })
 }

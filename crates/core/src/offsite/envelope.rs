@@ -72,12 +72,45 @@ impl RemoteIndex {
         }
     }
 
+    /// The authentication code under the vault's newest keys: after a re-keying, a key the
+    /// removed computer never had (its newest clinical backup identity's); before any, one
+    /// derived from the clinical store key.
     fn mac_for(&self, keys: &VaultKeys) -> String {
-        let key = hmac_sha256(keys.clinical.as_bytes(), b"casebook offsite index v1");
+        match keys.rekeyed.last() {
+            Some(g) => self.mac_with(&hmac_sha256(
+                g.clinical_backup.as_str().as_bytes(),
+                b"casebook offsite index v2",
+            )),
+            None => self.mac_with(&hmac_sha256(
+                keys.clinical.as_bytes(),
+                b"casebook offsite index v1",
+            )),
+        }
+    }
+
+    /// The codes under each older key of the vault (before its newest re-keying).
+    fn older_macs(&self, keys: &VaultKeys) -> Vec<String> {
+        let Some((_, older)) = keys.rekeyed.split_last() else {
+            return Vec::new();
+        };
+        let mut all = vec![self.mac_with(&hmac_sha256(
+            keys.clinical.as_bytes(),
+            b"casebook offsite index v1",
+        ))];
+        all.extend(older.iter().map(|g| {
+            self.mac_with(&hmac_sha256(
+                g.clinical_backup.as_str().as_bytes(),
+                b"casebook offsite index v2",
+            ))
+        }));
+        all
+    }
+
+    fn mac_with(&self, key: &[u8; 32]) -> String {
         let mut unsigned = self.clone();
         unsigned.mac.clear();
         let data = serde_json::to_vec(&unsigned).unwrap_or_default();
-        hex::encode(hmac_sha256(&key, &data))
+        hex::encode(hmac_sha256(key, &data))
     }
 
     pub fn sign(mut self, keys: &VaultKeys) -> Self {
@@ -109,8 +142,21 @@ impl RemoteIndex {
         let index: RemoteIndex =
             serde_json::from_slice(plain).map_err(|_| bad("is not a valid index"))?;
         let expected = index.mac_for(keys);
-        if !crate::backup::archive::constant_time_eq(expected.as_bytes(), index.mac.as_bytes()) {
-            return Err(bad("was not written by this vault"));
+        let same =
+            |m: &str| crate::backup::archive::constant_time_eq(m.as_bytes(), index.mac.as_bytes());
+        // Under an older key (before a re-keying), only a backup the re-keying listed: the
+        // removed computer holds the older keys and could write any index with them.
+        let listed_older = || {
+            index.older_macs(keys).iter().any(|m| same(m))
+                && keys
+                    .rekeyed
+                    .iter()
+                    .any(|g| g.backups.iter().any(|b| same(b)))
+        };
+        if !same(&expected) && !listed_older() {
+            return Err(bad(
+                "was not written by this vault (or was written with keys it changed since)",
+            ));
         }
         if index.format != INDEX_FORMAT || index.name != name {
             return Err(bad("does not describe this object"));
@@ -418,6 +464,50 @@ mod tests {
             });
             assert!(j.read_to_end(&mut Vec::new()).is_err());
         }
+    }
+
+    fn index(name: &str) -> RemoteIndex {
+        let manifest: Manifest = serde_json::from_value(serde_json::json!({
+            "format": 1, "created_at": "2026-12-05T10:00:00Z", "app_version": "0",
+            "vault_id": "v", "device_id": "d", "key_store": "passphrase",
+            "schema": {"clinical": 17, "identity": 7},
+            "counts": {"clients": 1, "session_notes": 0}
+        }))
+        .unwrap();
+        RemoteIndex::new(name.into(), manifest, 10, Vec::new())
+    }
+
+    /// After a re-keying, an index authenticated with an older key is this vault's only when
+    /// the re-keying listed it: the removed computer holds the older keys and could write any.
+    #[test]
+    fn after_a_rekeying_only_listed_older_indexes_are_believed() {
+        use crate::keys::Generation;
+        let mut keys = VaultKeys::generate();
+        let name = new_backup_name();
+        let kept = index(&name).sign(&keys);
+        let forged = {
+            let mut i = index(&name);
+            i.file_size = 11;
+            i.sign(&keys)
+        };
+        let mut g = Generation::generate("");
+        g.backups = vec![kept.mac.clone()];
+        keys.rekeyed.push(g);
+        let plain = |i: &RemoteIndex| serde_json::to_vec(i).unwrap();
+        assert!(RemoteIndex::from_plaintext(&plain(&kept), &name, &keys).is_ok());
+        assert!(matches!(
+            RemoteIndex::from_plaintext(&plain(&forged), &name, &keys),
+            Err(CoreError::BackupInvalid(_))
+        ));
+        // A new index is authenticated with the new key, which the old keys do not make.
+        let fresh = index(&name).sign(&keys);
+        assert_ne!(fresh.mac, kept.mac);
+        assert!(RemoteIndex::from_plaintext(&plain(&fresh), &name, &keys).is_ok());
+        let old_only = VaultKeys {
+            rekeyed: Vec::new(),
+            ..keys.clone()
+        };
+        assert!(RemoteIndex::from_plaintext(&plain(&fresh), &name, &old_only).is_err());
     }
 
     #[test]

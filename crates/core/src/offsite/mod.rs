@@ -21,8 +21,8 @@ pub use casebook_wire::{Reauthenticate, Usage};
 pub use client::{ServerClient, ServerError, ServerUrl, check_locations};
 pub use connection::{OffsiteState, ServerSettings};
 pub use remote::{
-    Connect, PreparedUpload, RemoteList, RemoteListing, SentBackup, ServerRestore, ServerSignIn,
-    ServerStatus, ensure_keys_object, record_run, server_info,
+    BackupsToKeep, Connect, PreparedUpload, RemoteList, RemoteListing, SentBackup, ServerRestore,
+    ServerSignIn, ServerStatus, ensure_keys_object, record_run, server_info,
 };
 
 /// This computer's name for the account's device list: its host name, or "This computer".

@@ -200,6 +200,42 @@ pub fn ensure_keys_object(
     Ok(())
 }
 
+/// What a re-keying keeps of the off-site backups already on the server: the vault's keys
+/// (a copy, in this process only) to check each index with, so the check can run while the
+/// vault is free ([`Vault::backups_to_keep`]).
+pub struct BackupsToKeep {
+    keys: VaultKeys,
+}
+
+impl BackupsToKeep {
+    /// The authentication codes of every off-site backup index on the server that these keys
+    /// accept (a re-keying lists them: backups made under the older keys that are this
+    /// vault's). Indexes that do not check out are left out.
+    pub fn codes(&self, client: &ServerClient) -> Result<Vec<String>> {
+        let mut codes = Vec::new();
+        for s in client.snapshots()? {
+            if !envelope::is_index(&s.name) {
+                continue;
+            }
+            if let Ok(index) =
+                get_small(client, &s.name).and_then(|b| RemoteIndex::open(&b, &s.name, &self.keys))
+            {
+                codes.push(index.mac);
+            }
+        }
+        Ok(codes)
+    }
+}
+
+impl Vault {
+    /// See [`BackupsToKeep`].
+    pub fn backups_to_keep(&self) -> BackupsToKeep {
+        BackupsToKeep {
+            keys: self.keys.clone(),
+        }
+    }
+}
+
 /// Lists the account's backups of vault `vault_id`, checking each index with `keys`.
 /// `verified` holds the verification results to show (already checked), `sent` the names
 /// this vault sent and has not pruned.
