@@ -126,10 +126,7 @@ impl Vault {
         let mut marks = restart_marks(&self.conn, device)?;
         marks.insert(seq, hash.to_string());
         let text: Vec<String> = marks.iter().map(|(s, h)| format!("{s} {h}")).collect();
-        self.conn.execute(
-            "INSERT INTO main.sync_state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            params![mark_key(device), text.join(";")],
-        )?;
+        crate::sync_state::put_state(&self.conn, &[(&mark_key(device), &text.join(";"))])?;
         Ok(())
     }
 

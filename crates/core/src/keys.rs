@@ -299,39 +299,32 @@ impl VaultKeys {
 
     /// The clinical backup identity new backups and sync blobs are sealed to (the newest).
     pub fn clinical_sealing(&self) -> &BackupIdentity {
-        self.rekeyed
-            .last()
-            .map_or(&self.clinical_backup, |g| &g.clinical_backup)
+        self.clinical_all()[0]
     }
 
     /// The identity-store backup identity new backups and sync blobs are sealed to.
     pub fn identity_sealing(&self) -> &BackupIdentity {
-        self.rekeyed
-            .last()
-            .map_or(&self.identity_backup, |g| &g.identity_backup)
+        self.identity_all()[0]
     }
 
     /// Every clinical backup identity this vault has had, newest first: what opens.
     pub fn clinical_all(&self) -> Vec<&BackupIdentity> {
-        let mut all: Vec<_> = self
-            .rekeyed
-            .iter()
-            .rev()
-            .map(|g| &g.clinical_backup)
-            .collect();
-        all.push(&self.clinical_backup);
-        all
+        self.every(&self.clinical_backup, |g| &g.clinical_backup)
     }
 
     /// Every identity-store backup identity this vault has had, newest first.
     pub fn identity_all(&self) -> Vec<&BackupIdentity> {
-        let mut all: Vec<_> = self
-            .rekeyed
-            .iter()
-            .rev()
-            .map(|g| &g.identity_backup)
-            .collect();
-        all.push(&self.identity_backup);
+        self.every(&self.identity_backup, |g| &g.identity_backup)
+    }
+
+    /// One store's identities, newest first: each re-keying's (`pick`), then the first.
+    fn every<'a>(
+        &'a self,
+        first: &'a BackupIdentity,
+        pick: fn(&Generation) -> &BackupIdentity,
+    ) -> Vec<&'a BackupIdentity> {
+        let mut all: Vec<_> = self.rekeyed.iter().rev().map(pick).collect();
+        all.push(first);
         all
     }
 
@@ -350,8 +343,7 @@ impl VaultKeys {
 
     /// Whether `sealed_keys` is a `recovery.age` of this vault that a re-keying replaced.
     pub fn replaced(&self, sealed_keys: &[u8]) -> bool {
-        use sha2::Digest;
-        let digest = hex::encode(sha2::Sha256::digest(sealed_keys));
+        let digest = crate::pins::digest(sealed_keys);
         self.rekeyed.iter().any(|g| g.replaces == digest)
     }
 

@@ -18,22 +18,15 @@ pub struct Rekeying {
     /// Which generation it is (1 for the vault's first re-keying).
     pub number: usize,
     pub generation: Generation,
-    /// The new `recovery.age`: every generation, sealed with the recovery key.
+    /// The new `recovery.age`: every generation, sealed with the recovery key. (The one it
+    /// replaces is named by `generation.replaces`.)
     pub sealed_keys: Vec<u8>,
-    /// The SHA-256 of the `recovery.age` it replaces (the server's copy, until replaced).
-    pub replaces: String,
 }
 
 impl Vault {
     /// How many times this vault's keys were changed (0: never).
     pub fn key_generation(&self) -> usize {
         self.keys.rekeyed.len()
-    }
-
-    /// The keys document this computer holds (every generation), for the sync engine in this
-    /// process only: wrapped to another computer of the practice, never stored in the clear.
-    pub fn generation(&self, number: usize) -> Option<&Generation> {
-        number.checked_sub(1).and_then(|i| self.keys.rekeyed.get(i))
     }
 
     /// Checks `recovery_key` opens this vault's own `recovery.age` (`WrongRecoveryKey` if
@@ -63,7 +56,6 @@ impl Vault {
             number: next.rekeyed.len(),
             generation,
             sealed_keys,
-            replaces: crate::pins::digest(&current),
         })
     }
 
@@ -114,22 +106,11 @@ impl Vault {
         self.act(Action::SyncRekey, |cx| {
             crate::key_ring::save(cx.tx, number, &generation)?;
             crate::pins::repin_recovery(cx.tx, sealed_keys)?;
-            for (k, v) in values {
-                cx.tx.execute(
-                    "INSERT INTO main.sync_state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    rusqlite::params![k, v],
-                )?;
-            }
+            crate::sync_state::put_state(cx.tx, values)?;
             cx.detail(format!("generation={number}"));
             Ok(())
         })?;
         self.keys.rekeyed.push(generation);
         Ok(())
-    }
-
-    /// The SHA-256 of each `recovery.age` a re-keying replaced: older sealed keys of this
-    /// vault, which the server's copy may still be.
-    pub(crate) fn replaced_recoveries(&self) -> Result<Vec<String>> {
-        Ok(self.keys.replaced_recoveries())
     }
 }

@@ -68,6 +68,17 @@ fn forget_sync(conn: &rusqlite::Connection, inherit: bool) -> Result<()> {
     Ok(())
 }
 
+/// Sets values of the engine's state (`main.sync_state`) inside the caller's transaction.
+pub(crate) fn put_state(conn: &rusqlite::Connection, values: &[(&str, &str)]) -> Result<()> {
+    for (k, v) in values {
+        conn.execute(
+            "INSERT INTO main.sync_state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![k, v],
+        )?;
+    }
+    Ok(())
+}
+
 /// The sync state of the computer this copy was made from (a restored backup, a copied
 /// folder), kept when this copy became a computer of its own.
 pub const INHERITED: &str = "inherited-engine";
@@ -179,12 +190,7 @@ impl Vault {
     /// Sets values of the engine's state, in one transaction.
     pub fn sync_put(&mut self, values: &[(&str, &str)]) -> Result<()> {
         let tx = self.conn.transaction()?;
-        for (k, v) in values {
-            tx.execute(
-                "INSERT INTO main.sync_state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![k, v],
-            )?;
-        }
+        put_state(&tx, values)?;
         tx.commit()?;
         Ok(())
     }
@@ -206,12 +212,7 @@ impl Vault {
             SyncEvent::Pair => Action::SyncPair,
         };
         self.act(action, |cx| {
-            for (k, v) in values {
-                cx.tx.execute(
-                    "INSERT INTO main.sync_state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    params![k, v],
-                )?;
-            }
+            put_state(cx.tx, values)?;
             cx.detail(format!("device={device}"));
             Ok(())
         })
@@ -224,12 +225,7 @@ impl Vault {
             "INSERT INTO main.sync_sealed (seq, bytes) VALUES (?1, ?2)",
             params![seq as i64, bytes],
         )?;
-        for (k, v) in values {
-            tx.execute(
-                "INSERT INTO main.sync_state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![k, v],
-            )?;
-        }
+        put_state(&tx, values)?;
         tx.commit()?;
         Ok(())
     }

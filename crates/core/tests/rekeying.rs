@@ -128,29 +128,24 @@ fn a_rekeyed_vault_seals_to_new_keys_and_still_opens_and_restores_the_old() {
     drop(v);
 
     // Restores with the recovery key: the backup made after (new keys), and the one before.
-    let restored = casebook_core::backup::restore(
-        &after,
-        &recovery,
-        &home.path().join("restored-after"),
-        Some(PASSPHRASE),
-        &mut |_| {},
-    )
-    .unwrap();
-    let mut r = restored.vault;
+    let restore = |file: &std::path::Path, into: &str| {
+        casebook_core::backup::restore(
+            file,
+            &recovery,
+            &home.path().join(into),
+            Some(PASSPHRASE),
+            &mut |_| {},
+        )
+        .unwrap()
+        .vault
+    };
+    let mut r = restore(&after, "restored-after");
     assert_eq!(r.key_generation(), 1, "the restored copy lost the new keys");
     assert!(r.client(&jo).is_ok());
     drop(r);
     let r = Vault::open(&home.path().join("restored-after"), Some(PASSPHRASE)).unwrap();
     assert_eq!(r.key_generation(), 1);
     drop(r);
-    let restored = casebook_core::backup::restore(
-        &before,
-        &recovery,
-        &home.path().join("restored-before"),
-        Some(PASSPHRASE),
-        &mut |_| {},
-    )
-    .unwrap();
-    let mut r = restored.vault;
+    let mut r = restore(&before, "restored-before");
     assert!(r.client(&ann).is_ok());
 }

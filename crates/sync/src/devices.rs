@@ -48,7 +48,8 @@ pub struct Entry {
     pub name: String,
     /// Ed25519 public key, hex (for `add`).
     pub signing_key: String,
-    /// The device's age X25519 recipient, for keys sent to it (for `add`).
+    /// Unused (kept so entries keep their bytes): keys sent to a device are age-encrypted to
+    /// its signing key converted to X25519 ([`crate::rekey`]).
     pub box_key: String,
     /// The device letter for client codes (for `add`).
     pub letter: char,

@@ -630,7 +630,7 @@ impl RevokeApplied {
             casebook_core::offsite::ensure_keys_object(
                 &b.client,
                 &r.sealed_keys,
-                std::slice::from_ref(&r.replaces),
+                std::slice::from_ref(&r.generation.replaces),
             )
             .is_ok()
         });
@@ -1096,16 +1096,20 @@ pub fn finish(vault: &mut Vault, exchanged: Exchanged) -> Result<Report, SyncErr
     } = exchanged;
     let result = (|| {
         let entries = list?;
-        let (list, _) = checked_list(vault, &begun.me, &begun.key, &entries)?;
-        // Verified from the root, extending the held list (fetch_list), with our key in it.
-        let json = serde_json::to_string(&entries).map_err(|_| corrupt("device list"))?;
-        // A re-keying in it is taken with the longer list, in one transaction; from the next
-        // blob sealed here on, the new keys are used.
-        let rekeyed = crate::rekey::adopt(vault, &list, &begun.me, &begun.key, &[(LIST, &json)])?;
-        if entries.len() > begun.held.len() && rekeyed == 0 {
-            vault.sync_put(&[(LIST, &json)])?;
+        let (list, mut keys) = checked_list(vault, &begun.me, &begun.key, &entries)?;
+        let longer = entries.len() > begun.held.len();
+        if longer || list.rekeys.len() > vault.key_generation() {
+            // Verified from the root, extending the held list (fetch_list), with our key in
+            // it. A re-keying in it is taken with the longer list, in one transaction; the
+            // blobs of this run, and every one sealed from now on, use the new keys.
+            let json = serde_json::to_string(&entries).map_err(|_| corrupt("device list"))?;
+            let values = [(LIST, json.as_str())];
+            if crate::rekey::adopt(vault, &list, &begun.me, &begun.key, &values)? > 0 {
+                keys = checked_list(vault, &begun.me, &begun.key, &entries)?.1;
+            } else {
+                vault.sync_put(&values)?;
+            }
         }
-        let (list, keys) = checked_list(vault, &begun.me, &begun.key, &entries)?;
         let report = Engine::load(vault, &begun.account, &begun.me, &begun.key, &keys, &list)?
             .absorb(inbound, begun.sealed)?;
         // A computer joined by code must reach the state the computer that added it signed:

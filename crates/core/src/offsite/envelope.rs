@@ -72,38 +72,19 @@ impl RemoteIndex {
         }
     }
 
-    /// The authentication code under the vault's newest keys: after a re-keying, a key the
-    /// removed computer never had (its newest clinical backup identity's); before any, one
-    /// derived from the clinical store key.
+    /// The authentication code under the vault's newest index key.
     fn mac_for(&self, keys: &VaultKeys) -> String {
-        match keys.rekeyed.last() {
-            Some(g) => self.mac_with(&hmac_sha256(
-                g.clinical_backup.as_str().as_bytes(),
-                b"casebook offsite index v2",
-            )),
-            None => self.mac_with(&hmac_sha256(
-                keys.clinical.as_bytes(),
-                b"casebook offsite index v1",
-            )),
-        }
+        let all = index_keys(keys);
+        self.mac_with(&all[all.len() - 1])
     }
 
-    /// The codes under each older key of the vault (before its newest re-keying).
+    /// The codes under each older index key of the vault (before its newest re-keying).
     fn older_macs(&self, keys: &VaultKeys) -> Vec<String> {
-        let Some((_, older)) = keys.rekeyed.split_last() else {
-            return Vec::new();
-        };
-        let mut all = vec![self.mac_with(&hmac_sha256(
-            keys.clinical.as_bytes(),
-            b"casebook offsite index v1",
-        ))];
-        all.extend(older.iter().map(|g| {
-            self.mac_with(&hmac_sha256(
-                g.clinical_backup.as_str().as_bytes(),
-                b"casebook offsite index v2",
-            ))
-        }));
-        all
+        let all = index_keys(keys);
+        all[..all.len() - 1]
+            .iter()
+            .map(|k| self.mac_with(k))
+            .collect()
     }
 
     fn mac_with(&self, key: &[u8; 32]) -> String {
@@ -171,6 +152,23 @@ impl RemoteIndex {
         }
         Ok(index)
     }
+}
+
+/// The keys an index is authenticated with, oldest first (never empty): one derived from the
+/// clinical store key, then one per re-keying from its clinical backup identity — a key the
+/// removed computer never had. The last is the one new indexes use.
+fn index_keys(keys: &VaultKeys) -> Vec<[u8; 32]> {
+    std::iter::once(hmac_sha256(
+        keys.clinical.as_bytes(),
+        b"casebook offsite index v1",
+    ))
+    .chain(keys.rekeyed.iter().map(|g| {
+        hmac_sha256(
+            g.clinical_backup.as_str().as_bytes(),
+            b"casebook offsite index v2",
+        )
+    }))
+    .collect()
 }
 
 /// A new random backup name, `b` and 32 hex digits.

@@ -817,7 +817,8 @@ impl Vault {
             secret.token = Some(enrolled.token.clone());
             store.save(&secret)?;
         }
-        if let Err(e) = ensure_keys_object(&client, &sealed_keys, &self.replaced_recoveries()?) {
+        if let Err(e) = ensure_keys_object(&client, &sealed_keys, &self.keys.replaced_recoveries())
+        {
             if !same_device {
                 // A device enrolled just now and not kept is signed out again.
                 let _ = client.sign_out(&enrolled.device_id);
@@ -1017,7 +1018,7 @@ impl Vault {
         let (_, client) = self.connection()?;
         let lock = super::connection::OffsiteLock::take(&self.dir)?;
         let sealed_keys = self.recovery_file_checked()?;
-        ensure_keys_object(&client, &sealed_keys, &self.replaced_recoveries()?)?;
+        ensure_keys_object(&client, &sealed_keys, &self.keys.replaced_recoveries())?;
         self.remove_unfinished(&client);
         let usage = client.usage()?;
         let piece_bytes = envelope::PIECE_BYTES
