@@ -22,13 +22,7 @@ const PASSWORD: &str = "a long enough account password";
 
 /// The real casebook-sync on a loopback port, embedded backend, in this process.
 fn start_server(data: &std::path::Path) -> String {
-    let cfg = casebook_sync_server::config::Config {
-        data: Some(data.to_path_buf()),
-        country: Some("GB".into()),
-        place: Some("London".into()),
-        local_only: true,
-        ..Default::default()
-    };
+    let cfg = casebook_sync_server::config::Config::local(data);
     let addr = casebook_sync_server::start_on_loopback(cfg).expect("the server started");
     format!("http://{addr}")
 }

@@ -165,6 +165,18 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The embedded backend in `data`, answering only on loopback, its storage in London:
+    /// what the clients' tests and benchmarks run in process (with [`crate::start_on_loopback`]).
+    pub fn local(data: &std::path::Path) -> Config {
+        Config {
+            data: Some(data.to_path_buf()),
+            country: Some("GB".into()),
+            place: Some("London".into()),
+            local_only: true,
+            ..Default::default()
+        }
+    }
+
     /// Reads a TOML file.
     pub fn from_file(path: &std::path::Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)

@@ -102,11 +102,8 @@ fn main() {
     let home = tempfile::tempdir().expect("temp dir");
     let server_dir = home.path().join("server");
     let cfg = casebook_sync_server::config::Config {
-        data: Some(server_dir.clone()),
-        country: Some("GB".into()),
-        local_only: true,
         quota_bytes: 20 << 30,
-        ..Default::default()
+        ..casebook_sync_server::config::Config::local(&server_dir)
     };
     let url = format!(
         "http://{}",

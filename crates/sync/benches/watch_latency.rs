@@ -78,12 +78,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(40);
     let home = tempfile::tempdir().expect("temp dir");
-    let cfg = casebook_sync_server::config::Config {
-        data: Some(home.path().join("server")),
-        country: Some("GB".into()),
-        local_only: true,
-        ..Default::default()
-    };
+    let cfg = casebook_sync_server::config::Config::local(&home.path().join("server"));
     let url = format!(
         "http://{}",
         casebook_sync_server::start_on_loopback(cfg).expect("server")
