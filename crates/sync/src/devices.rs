@@ -252,6 +252,15 @@ impl DeviceList {
                     "only a revocation may change the practice's keys",
                 ));
             }
+            // Made only by another computer of the practice: never by the revoked device
+            // itself (a stolen laptop could otherwise move the practice to keys it chose), nor
+            // by a root (the first one derives from a key every copy of the vault holds).
+            if e.signer == e.device || e.signer == ROOT {
+                return Err(DevicesError::Refused(
+                    i,
+                    "a re-keying is made only by another computer of the practice",
+                ));
+            }
             if rekey.keys.contains_key(&e.device) {
                 return Err(DevicesError::Refused(
                     i,
@@ -435,6 +444,33 @@ mod tests {
             DeviceList::verify(&json, &root.verifying_key()),
             Err(DevicesError::Refused(2, _))
         ));
+        // A re-keying made by the revoked device itself (a stolen laptop revoking itself to
+        // move the practice to keys it chose), or signed by the root: refused.
+        let by_itself = Signed::sign(
+            Entry {
+                op: Op::Revoke,
+                rekey: Some(rekey(&["a"])),
+                ..add("b", &kb, 'B', Some(second.hash().unwrap()), "b")
+            },
+            &kb,
+        )
+        .unwrap();
+        let by_root = Signed::sign(
+            Entry {
+                op: Op::Revoke,
+                rekey: Some(rekey(&["a"])),
+                ..add("b", &kb, 'B', Some(second.hash().unwrap()), ROOT)
+            },
+            &root,
+        )
+        .unwrap();
+        for forged in [&by_itself, &by_root] {
+            let json = serde_json::to_vec(&[&first, &second, forged]).unwrap();
+            assert!(matches!(
+                DeviceList::verify(&json, &root.verifying_key()),
+                Err(DevicesError::Refused(2, _))
+            ));
+        }
         // A re-keying on a rename: refused.
         let renamed = Signed::sign(
             Entry {
