@@ -184,12 +184,14 @@ struct State {
     /// how many erasures were known then (a later erasure may empty it again).
     #[serde(default)]
     emptied: BTreeMap<String, Emptied>,
-    /// A blob, signed and placed right, that no key this device holds opens: sealed after a
-    /// re-keying this device has not taken yet (the revocation entry reached the list after
-    /// this run read it). Left for the next run, which reads the list first; the same blob
-    /// still closed then is `altered` (the server keeps the re-keying from this device).
+    /// Per writer, the place of a blob, signed and placed right, that no key this device
+    /// holds opens: sealed after a re-keying this device has not taken yet (the revocation
+    /// entry reached the list after this run read it). Left for the next run, which reads the
+    /// list first; a blob at the same place still closed then is `altered` (the server keeps
+    /// the re-keying from this device). One per writer, so closed blobs of two writers cannot
+    /// take turns to wait for ever.
     #[serde(default)]
-    newer_keys: Option<(String, u64)>,
+    waiting_for_keys: BTreeMap<String, u64>,
 }
 
 /// A checkpoint's word for another computer's log up to one blob (see `State::offers`).
@@ -250,6 +252,11 @@ pub struct Engine<'a> {
     stalled: BTreeMap<(String, u64), Vec<(String, crate::blob::HeadRef)>>,
     /// The one of them to take in full next.
     forced: Option<(String, u64)>,
+    /// Seal nothing in this run ([`Engine::sealing_nothing`]).
+    hold: bool,
+    /// Blobs found closed to every key in this run (`State::waiting_for_keys`): met again in
+    /// the same run, they wait on, without an alarm.
+    closed_now: BTreeSet<(String, u64)>,
 }
 
 impl<'a> Engine<'a> {
@@ -284,7 +291,7 @@ impl<'a> Engine<'a> {
                 removed_logs: BTreeSet::new(),
                 offers: BTreeMap::new(),
                 emptied: BTreeMap::new(),
-                newer_keys: None,
+                waiting_for_keys: BTreeMap::new(),
             },
         };
         Ok(Engine {
@@ -299,6 +306,8 @@ impl<'a> Engine<'a> {
             quiet: QUIET_SECONDS,
             stalled: BTreeMap::new(),
             forced: None,
+            hold: false,
+            closed_now: BTreeSet::new(),
         })
     }
 
@@ -312,6 +321,14 @@ impl<'a> Engine<'a> {
     /// [`QUIET_SECONDS`]; end-to-end tests that cannot wait hours).
     pub fn quiet_after(mut self, seconds: i64) -> Self {
         self.quiet = seconds;
+        self
+    }
+
+    /// The same engine sealing nothing new in this run (blobs sealed before are still sent):
+    /// while this computer waits to take keys it handed out itself, whatever it sealed would
+    /// use the keys a removed computer holds.
+    pub fn sealing_nothing(mut self) -> Self {
+        self.hold = true;
         self
     }
 
@@ -669,7 +686,7 @@ impl<'a> Engine<'a> {
     /// network here): new changes sealed, every blob not yet acknowledged, and how far each
     /// other device's log is verified.
     pub fn outbound(&mut self) -> Result<Outbound, SyncError> {
-        let sealed = self.seal()?;
+        let sealed = if self.hold { 0 } else { self.seal()? };
         let others = self
             .devices
             .devices
@@ -953,13 +970,18 @@ impl<'a> Engine<'a> {
                 }));
             }
             // Signed by its writer, at its place, yet closed to every key held here: sealed
-            // to a newer key generation than this device has taken (see `State::newer_keys`).
+            // to a newer key generation than this device has taken (see
+            // `State::waiting_for_keys`).
             Err(crate::error::BlobError::Undecryptable) => {
                 let this = (device.to_string(), seq);
-                if self.state.newer_keys.as_ref() == Some(&this) {
+                if self.closed_now.contains(&this) {
+                    return Ok(Taken::Waiting);
+                }
+                if self.state.waiting_for_keys.get(device) == Some(&seq) {
                     return Err(altered());
                 }
-                self.state.newer_keys = Some(this);
+                self.state.waiting_for_keys.insert(device.to_string(), seq);
+                self.closed_now.insert(this);
                 self.save()?;
                 report.remaining += 1;
                 return Ok(Taken::Waiting);

@@ -32,6 +32,10 @@ const PENDING_KEY: &str = "pending_signing_key";
 pub(crate) const LIST: &str = "devices";
 const LAST_RUN: &str = "last_run";
 const LAST_ALARM: &str = "last_alarm";
+/// The number of a key generation this computer made when revoking another, kept from before
+/// the revocation is published until this computer takes the generation (`""` once taken):
+/// meanwhile it seals nothing ([`begin`]).
+const REKEYING: &str = "rekeying_published";
 
 pub(crate) fn corrupt(what: &str) -> SyncError {
     SyncError::Core(casebook_core::CoreError::Corrupt(format!(
@@ -592,6 +596,11 @@ pub fn revoke_apply(vault: &mut Vault, fetched: RevokeFetched) -> Result<RevokeA
         .as_ref()
         .map(|(rk, _)| vault.prepare_rekey(rk, backups))
         .transpose()?;
+    // Recorded before the revocation is published: stopped after publishing and before
+    // taking the new keys, this computer must not seal anything with the old ones.
+    if let Some(r) = &rekeying {
+        vault.sync_put(&[(REKEYING, &r.number.to_string())])?;
+    }
     Ok(RevokeApplied {
         begun,
         until,
@@ -655,7 +664,7 @@ pub fn revoke_finish(vault: &mut Vault, published: RevokePublished) -> Result<Re
     // leaves them for the next run, which takes them the same way).
     let entries = signed_list(vault)?;
     let (list, _) = checked_list(vault, &b.me, &b.key, &entries)?;
-    crate::rekey::adopt(vault, &list, &b.me, &b.key, &[])?;
+    crate::rekey::adopt(vault, &list, &b.me, &b.key, &[(REKEYING, "")])?;
     Ok(Revoked {
         device_id: b.id.clone(),
         device_name: b.listed.name.clone(),
@@ -1019,6 +1028,14 @@ fn checked_list(
     Ok((list, keys))
 }
 
+/// The key generation this computer published when revoking another and has not taken yet.
+fn rekeying_published(vault: &Vault) -> Result<Option<usize>, SyncError> {
+    Ok(vault
+        .sync_get(REKEYING)?
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n > vault.key_generation()))
+}
+
 impl Begun {
     /// Fetches at most [`CATCH_UP_STEP`] blobs in this run (a catch-up that reports its
     /// progress between steps, and lets the vault go between them).
@@ -1038,10 +1055,20 @@ pub fn begin(vault: &mut Vault) -> Result<Begun, SyncError> {
     let root = practice_root(vault.sync_secrets()?.first_root_seed).verifying_key();
     let held = signed_list(vault)?;
     let (account, me) = (settings.account_id, settings.device_id);
-    let (list, keys) = checked_list(vault, &me, &key, &held)?;
-    let out = Engine::load(vault, &account, &me, &key, &keys, &list)?
-        .quiet_after(quiet_seconds())
-        .outbound()?;
+    let (list, mut keys) = checked_list(vault, &me, &key, &held)?;
+    // A re-keying in the list held here but not taken yet (stopped between keeping the list
+    // and taking the keys): taken before anything is sealed.
+    if list.rekeys.len() > vault.key_generation() {
+        crate::rekey::adopt(vault, &list, &me, &key, &[(REKEYING, "")])?;
+        keys = checked_list(vault, &me, &key, &held)?.1;
+    }
+    let waiting = rekeying_published(vault)?.is_some();
+    let mut engine =
+        Engine::load(vault, &account, &me, &key, &keys, &list)?.quiet_after(quiet_seconds());
+    if waiting {
+        engine = engine.sealing_nothing();
+    }
+    let out = engine.outbound()?;
     Ok(Begun {
         client,
         account,
@@ -1100,15 +1127,23 @@ pub fn finish(vault: &mut Vault, exchanged: Exchanged) -> Result<Report, SyncErr
         let longer = entries.len() > begun.held.len();
         if longer || list.rekeys.len() > vault.key_generation() {
             // Verified from the root, extending the held list (fetch_list), with our key in
-            // it. A re-keying in it is taken with the longer list, in one transaction; the
-            // blobs of this run, and every one sealed from now on, use the new keys.
+            // it. A re-keying in it is taken with the longer list, in one transaction: every
+            // blob sealed from now on uses the new keys. (Those this run's `begin` sealed,
+            // before the list was heard, used the older ones — unless this computer made the
+            // re-keying itself, when it sealed nothing.)
             let json = serde_json::to_string(&entries).map_err(|_| corrupt("device list"))?;
-            let values = [(LIST, json.as_str())];
+            let values = [(LIST, json.as_str()), (REKEYING, "")];
             if crate::rekey::adopt(vault, &list, &begun.me, &begun.key, &values)? > 0 {
                 keys = checked_list(vault, &begun.me, &begun.key, &entries)?.1;
             } else {
                 vault.sync_put(&values)?;
             }
+        }
+        // A re-keying this computer published that the list served does not hold: it never
+        // reached the server (or the server withholds it, and the removed computer is still
+        // listed as active, as `sync devices` shows). Sealing goes on.
+        if rekeying_published(vault)?.is_some() {
+            vault.sync_put(&[(REKEYING, "")])?;
         }
         let report = Engine::load(vault, &begun.account, &begun.me, &begun.key, &keys, &list)?
             .absorb(inbound, begun.sealed)?;

@@ -3,8 +3,10 @@
 //! over every blob written afterwards, and stores a device list the revoked computer signed.
 //! The surgery desktop revokes the laptop with the recovery key and is killed before its last
 //! step; the home computer is away meanwhile. Afterwards nothing the practice seals opens with
-//! any key the laptop holds, the home computer takes the new keys when it comes back, and a
-//! list entry the laptop signs as the practice (it can still derive the first root) is caught.
+//! any key the laptop holds (what the surgery wrote while stopped included), the home computer
+//! takes the new keys when it comes back, a list entry the laptop signs as the practice (it
+//! can still derive the first root) is caught, and so is an off-site erasure list the laptop
+//! wrote under the keys it keeps.
 
 use std::io::Read;
 
@@ -56,12 +58,13 @@ fn computer(dir: &std::path::Path, url: &str, user: &str, name: &str, first: boo
     v
 }
 
-fn add(v: &mut Vault, name: &str) {
+fn add(v: &mut Vault, name: &str) -> casebook_core::ClientCode {
     v.add_client(ClientIdentity {
         full_name: name.into(),
         ..Default::default()
     })
-    .unwrap();
+    .unwrap()
+    .code
 }
 
 fn names(v: &mut Vault) -> Vec<String> {
@@ -106,10 +109,28 @@ fn a_revoked_computer_opens_nothing_sealed_after_the_rekeying_even_from_a_collud
     let mut desk = computer(&desk_dir, &url, &user, "Surgery desktop", true);
     let mut laptop = computer(&laptop_dir, &url, &user, "Laptop", false);
     let mut home_pc = computer(&home_dir, &url, &user, "Home", false);
-    add(&mut laptop, "Ann From The Laptop");
+    let ann = add(&mut laptop, "Ann From The Laptop");
+    let bo = add(&mut desk, "Bo To Be Erased");
+    desk.erase_client(&bo, "client asked for erasure", true)
+        .unwrap();
     for v in [&mut laptop, &mut desk, &mut home_pc] {
         practice::sync_now(v).unwrap();
     }
+    // An off-site backup with the erasure list beside it, before the re-keying: both made
+    // under the keys the laptop keeps.
+    let before = desk.offsite_backup_create(&mut |_| {}).unwrap();
+    let desk_id = device_id(&desk);
+    let (_, mut client) = desk.server_connection().unwrap();
+    let head_of = |client: &mut casebook_core::offsite::ServerClient| {
+        (client as &mut dyn Remote)
+            .heads()
+            .unwrap()
+            .iter()
+            .find(|h| h.device_id == desk_id)
+            .unwrap()
+            .seq
+    };
+    let sealed_before = head_of(&mut client);
     let laptop_id = device_id(&laptop);
     let laptop_secrets = laptop.sync_secrets().unwrap();
     let reauth = casebook_wire::Reauthenticate {
@@ -125,27 +146,35 @@ fn a_revoked_computer_opens_nothing_sealed_after_the_rekeying_even_from_a_collud
     let published = applied.publish().unwrap();
     drop(published);
     assert_eq!(desk.key_generation(), 0);
+    // Written while it was stopped: sealed only once the new keys are taken.
+    add(&mut desk, "Written While Stopped");
+    // A server colluding with the laptop keeps every blob the surgery sends, also those its
+    // log is later cut below.
+    let mut blobs = std::collections::BTreeMap::new();
+    let mut keep = |client: &mut casebook_core::offsite::ServerClient| {
+        let head = head_of(client);
+        blobs.extend(
+            (client as &mut dyn Remote)
+                .range(&desk_id, sealed_before + 1, head)
+                .unwrap(),
+        );
+    };
     // Its next run takes them from the list, as every computer does.
     practice::sync_now(&mut desk).unwrap();
     assert_eq!(desk.key_generation(), 1);
+    keep(&mut client);
     add(&mut desk, "Jo After The Rekeying");
     practice::sync_now(&mut desk).unwrap();
+    keep(&mut client);
 
-    // A server colluding with the laptop hands it the surgery's new blobs: none opens with any
-    // key the laptop holds; the surgery's own keys open them.
-    let desk_id = device_id(&desk);
-    let (_, mut client) = desk.server_connection().unwrap();
-    let heads = (&mut client as &mut dyn Remote).heads().unwrap();
-    let head = heads.iter().find(|h| h.device_id == desk_id).unwrap().seq;
-    let blobs = (&mut client as &mut dyn Remote)
-        .range(&desk_id, 1, head)
-        .unwrap();
+    // The colluding server hands the laptop the surgery's new blobs: none opens with any key
+    // the laptop holds; the surgery's own keys open them.
     let json = serde_json::to_vec(&served_list(&desk)).unwrap();
     let first_root = practice_root(laptop_secrets.first_root_seed).verifying_key();
     let list = DeviceList::verify(&json, &first_root).unwrap();
     let desk_key = *list.key_of(&desk_id).unwrap();
     let desk_secrets = desk.sync_secrets().unwrap();
-    let mut closed = 0;
+    let mut open_to_the_laptop = Vec::new();
     for (seq, bytes) in &blobs {
         let kind = blob::Envelope::parse(bytes).unwrap().outer.kind;
         let at = blob::Expect {
@@ -160,13 +189,18 @@ fn a_revoked_computer_opens_nothing_sealed_after_the_rekeying_even_from_a_collud
             _ => (&desk_secrets.clinical, &laptop_secrets.clinical),
         };
         blob::open(bytes, &at, &desk_key, mine).expect("the surgery opens its own blob");
-        if blob::open(bytes, &at, &desk_key, theirs) == Err(BlobError::Undecryptable) {
-            closed += 1;
+        if blob::open(bytes, &at, &desk_key, theirs) != Err(BlobError::Undecryptable) {
+            open_to_the_laptop.push(*seq);
         }
     }
-    // The blobs sealed after the re-keying (at least the new client, in both stores) are
-    // closed to the laptop.
-    assert!(closed >= 2, "only {closed} of {} blobs closed", blobs.len());
+    // Every blob the surgery sealed after it revoked the laptop (the two new clients, in
+    // one blob per store at least) is closed to the laptop.
+    assert!(
+        blobs.len() >= 2,
+        "{} blobs sealed after the revocation",
+        blobs.len()
+    );
+    assert_eq!(open_to_the_laptop, Vec::<u64>::new());
     // The laptop holds exactly the surgery's retired keys; the newest are new.
     let public = |ids: &[age::x25519::Identity]| -> Vec<String> {
         ids.iter().map(|i| i.to_public().to_string()).collect()
@@ -232,4 +266,66 @@ fn a_revoked_computer_opens_nothing_sealed_after_the_rekeying_even_from_a_collud
         Err(SyncError::Alarm(Alarm::DeviceKey { .. }))
     ));
     assert_eq!(home_pc.key_generation(), 1);
+
+    // The off-site backup made before the re-keying still restores: the re-keying listed its
+    // index and the erasure list beside it. Bo stays erased.
+    let restore = |desk: &Vault, to: &str| {
+        desk.offsite_restore(
+            &before.name,
+            &recovery,
+            &home.path().join(to),
+            Some(PASSPHRASE),
+            &mut |_| {},
+        )
+    };
+    let mut restored = restore(&desk, "restored")
+        .expect("the older backup restores")
+        .vault;
+    let restored_names = names(&mut restored);
+    assert!(restored_names.contains(&"Ann From The Laptop".to_string()));
+    assert!(!restored_names.contains(&"Bo To Be Erased".to_string()));
+    drop(restored);
+
+    // The laptop erases Ann on its own, and the colluding server serves the erasure list it
+    // wrote (under the keys it keeps) as the practice's: a restore refuses it, writing nothing.
+    laptop
+        .erase_client(&ann, "client asked for erasure", true)
+        .unwrap();
+    let forged = std::fs::read_dir(home.path().join("laptop-backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("erasures-")
+        })
+        .expect("the laptop's erasure list");
+    let list_objects: Vec<String> = client
+        .snapshots()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .filter(|n| n.len() == 33 && n.starts_with('v'))
+        .collect();
+    assert_eq!(list_objects.len(), 1, "{list_objects:?}");
+    client
+        .put_snapshot(&list_objects[0], std::fs::read(forged).unwrap())
+        .unwrap();
+    match restore(&desk, "refused") {
+        Err(casebook_core::CoreError::BackupInvalid(why)) => {
+            assert!(why.contains("erasure list was not written"), "{why}")
+        }
+        other => panic!("a forged erasure list was used: {:?}", other.map(|_| ())),
+    }
+    assert!(!home.path().join("refused").exists());
+    // The next off-site backup does not merge it: it replaces it, and says so.
+    let sent = desk.offsite_backup_create(&mut |_| {}).unwrap();
+    assert!(sent.erasure_list_replaced);
+    let mut restored = restore(&desk, "restored-again")
+        .expect("restores again")
+        .vault;
+    let restored_names = names(&mut restored);
+    assert!(restored_names.contains(&"Ann From The Laptop".to_string()));
+    assert!(!restored_names.contains(&"Bo To Be Erased".to_string()));
 }

@@ -1843,3 +1843,72 @@ fn a_blob_sealed_to_newer_keys_waits_one_run_then_is_altered() {
     sync(&mut p, 0, &mut server).expect("the surgery again");
     assert_eq!(print(&p, 0), print(&p, 1));
 }
+
+/// Two writers sealed to keys a third has not taken, one of them behind a blob it can read:
+/// the closed blobs wait through the whole first run (met again after the readable one is
+/// applied, without an alarm), and at the next run still closed they are `altered` — the two
+/// writers' blobs cannot take turns to wait for ever.
+#[test]
+fn closed_blobs_of_two_writers_wait_one_run_together_then_are_altered() {
+    let mut p = practice(3);
+    let mut server = Server::new(&p, 13);
+    for i in 0..3 {
+        sync(&mut p, i, &mut server).expect("all on");
+    }
+    let add = |p: &mut Practice, i: usize, name: &str| {
+        p.devices[i]
+            .vault
+            .as_mut()
+            .expect("open")
+            .add_client(ClientIdentity {
+                full_name: name.into(),
+                ..Default::default()
+            })
+            .expect("add");
+    };
+    // The laptop sends one change under the keys everyone holds…
+    add(&mut p, 1, "Under The Old Keys");
+    sync(&mut p, 1, &mut server).expect("the laptop sends");
+    let first = PracticeKeys {
+        clinical: p.keys.clinical.clone(),
+        identity: p.keys.identity.clone(),
+    };
+    let newer = PracticeKeys {
+        clinical: vec![age::x25519::Identity::generate(), first.clinical[0].clone()],
+        identity: vec![age::x25519::Identity::generate(), first.identity[0].clone()],
+    };
+    // …then it and the surgery seal to new keys, neither having seen the other's.
+    p.keys = newer;
+    add(&mut p, 0, "Sealed By The Surgery");
+    sync(&mut p, 0, &mut server).expect("the surgery sends");
+    add(&mut p, 1, "Sealed By The Laptop");
+    sync(&mut p, 1, &mut server).expect("the laptop sends");
+    let newer = std::mem::replace(&mut p.keys, first);
+
+    let left = sync_at(&mut p, 2, &mut server, None).expect("no alarm in the first run");
+    assert!(left.remaining >= 2, "{left:?}");
+    let names: Vec<String> = p.devices[2]
+        .vault
+        .as_mut()
+        .expect("open")
+        .list_clients(true)
+        .expect("list")
+        .into_iter()
+        .filter_map(|c| c.full_name)
+        .collect();
+    assert!(
+        names.contains(&"Under The Old Keys".to_string()),
+        "the readable blob is taken: {names:?}"
+    );
+    assert!(matches!(
+        sync(&mut p, 2, &mut server),
+        Err(SyncError::Alarm(Alarm::Altered { .. }))
+    ));
+    p.keys = newer;
+    sync(&mut p, 2, &mut server).expect("with the new keys");
+    for i in 0..2 {
+        sync(&mut p, i, &mut server).expect("the others again");
+    }
+    assert_eq!(print(&p, 0), print(&p, 2));
+    assert_eq!(print(&p, 1), print(&p, 2));
+}

@@ -276,7 +276,9 @@ fn send<'s>(
         size: sent.size,
         usable: true,
         verified: None,
-        problem: None,
+        problem: sent.erasure_list_replaced.then(|| {
+            "The server's erasure list was not written by your computers (or was written with keys changed since a computer was removed). It was replaced by this computer's: the server, or a removed computer, changed it.".to_string()
+        }),
     })
 }
 

@@ -41,6 +41,11 @@ pub fn create(g: &Globals, if_due: bool) -> Outcome {
             sent.manifest.counts.session_notes
         );
     }
+    if sent.erasure_list_replaced {
+        eprintln!(
+            "Warning: the server's erasure list was not written by this practice's computers (or was written with keys changed since a computer was removed). It was replaced by this computer's. The server, or a removed computer, changed it."
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,10 +4,15 @@
 //! erases again every client erased after that backup was made, before the restored vault
 //! is put in place — so an erased client never comes back from an older backup.
 //!
-//! The ledger holds codes, times, reasons and destruction certificates: never a name.
+//! The ledger holds codes, times, reasons and destruction certificates: never a name. It
+//! carries an authentication code keyed like an off-site index's, checked when it comes from
+//! the server ([`Ledger::believed`]); one in the therapist's own backup folder is believed
+//! as any backup there is. Ledgers written before codes were added are a bare list.
 
 use std::io::{Read, Write};
 use std::path::Path;
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
 use crate::keys::VaultKeys;
@@ -20,6 +25,52 @@ use super::settings::{BackupSettings, BackupState};
 /// The ledger's file name in a backup folder, per vault (several vaults may share a folder).
 pub fn ledger_file(vault_id: &str) -> String {
     format!("erasures-{vault_id}.age")
+}
+
+/// What the ledger's role is called in its authentication code.
+const ROLE: &str = "erasures";
+
+/// A ledger as read: its records and the authentication code it carries (`None` for one
+/// written before codes were added).
+pub(crate) struct Ledger {
+    pub records: Vec<ErasureRecord>,
+    pub code: Option<String>,
+}
+
+impl Ledger {
+    /// Whether the ledger is believed to be this vault's (see
+    /// [`crate::offsite::envelope::object_believed`]): for one read from the server.
+    pub(crate) fn believed(&self, keys: &VaultKeys) -> bool {
+        crate::offsite::envelope::object_believed(
+            keys,
+            ROLE,
+            &canonical(&self.records),
+            self.code.as_deref(),
+        )
+    }
+
+    /// The code it has under the vault's newest keys (what a re-keying lists to keep
+    /// believing it once those keys are older).
+    pub(crate) fn code_now(&self, keys: &VaultKeys) -> String {
+        crate::offsite::envelope::object_code(keys, ROLE, &canonical(&self.records))
+    }
+}
+
+/// The ledger's form in its file.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Document {
+    Coded {
+        records: Vec<ErasureRecord>,
+        code: String,
+    },
+    Bare(Vec<ErasureRecord>),
+}
+
+/// The bytes the authentication code is made over.
+fn canonical(records: &[ErasureRecord]) -> Vec<u8> {
+    // Serialising plain records cannot fail.
+    serde_json::to_vec(records).unwrap_or_default()
 }
 
 /// Writes the ledger into the vault's backup folder and every folder a backup was ever
@@ -56,8 +107,8 @@ pub(crate) fn seal(vault: &Vault, existing: Vec<ErasureRecord>) -> Result<Vec<u8
     seal_merged(read_records(&vault.conn)?, existing, &vault.keys)
 }
 
-/// `records` merged with `existing` (never shorter than either), encrypted to the clinical
-/// backup key of `keys`.
+/// `records` merged with `existing` (never shorter than either), with its authentication
+/// code, encrypted to the clinical backup key of `keys`.
 pub(crate) fn seal_merged(
     mut records: Vec<ErasureRecord>,
     existing: Vec<ErasureRecord>,
@@ -69,7 +120,9 @@ pub(crate) fn seal_merged(
         }
     }
     records.sort_by(|a, b| (a.erased_at, &a.id).cmp(&(b.erased_at, &b.id)));
-    let json = serde_json::to_vec(&records).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+    let code = crate::offsite::envelope::object_code(keys, ROLE, &canonical(&records));
+    let json = serde_json::to_vec(&Document::Coded { records, code })
+        .map_err(|e| CoreError::Corrupt(e.to_string()))?;
     let recipient = keys.clinical_sealing().recipient()?;
     let encryptor =
         age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
@@ -93,11 +146,11 @@ pub(crate) fn read(dir: &Path, vault_id: &str, keys: &VaultKeys) -> Result<Vec<E
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(CoreError::io(&path)(e)),
     };
-    open(&bytes, keys, &path.display().to_string())
+    open(&bytes, keys, &path.display().to_string()).map(|l| l.records)
 }
 
 /// Decrypts ledger bytes (from a folder or the server, named `label` in errors).
-pub(crate) fn open(bytes: &[u8], keys: &VaultKeys, label: &str) -> Result<Vec<ErasureRecord>> {
+pub(crate) fn open(bytes: &[u8], keys: &VaultKeys, label: &str) -> Result<Ledger> {
     let damaged = |what: String| {
         CoreError::BackupInvalid(format!(
             "the erasure list {label} {what}; without it, clients erased after this backup could come back"
@@ -117,5 +170,14 @@ pub(crate) fn open(bytes: &[u8], keys: &VaultKeys, label: &str) -> Result<Vec<Er
     reader
         .read_to_end(&mut json)
         .map_err(|e| damaged(format!("is damaged ({e})")))?;
-    serde_json::from_slice(&json).map_err(|e| damaged(format!("is not valid ({e})")))
+    match serde_json::from_slice(&json).map_err(|e| damaged(format!("is not valid ({e})")))? {
+        Document::Coded { records, code } => Ok(Ledger {
+            records,
+            code: Some(code),
+        }),
+        Document::Bare(records) => Ok(Ledger {
+            records,
+            code: None,
+        }),
+    }
 }

@@ -10,7 +10,9 @@
 //! * `keys`: the vault's `recovery.age`, as it is beside the vault (sealed with the recovery
 //!   key), so a new machine with only the account and the recovery key can open the rest.
 //! * The erasure list and the verification results, encrypted the same way, under names
-//!   derived from the clinical key (so they say nothing either).
+//!   derived from the clinical key (so they say nothing either). The erasure list carries an
+//!   authentication code keyed like the index's ([`object_code`]): after a re-keying, one
+//!   the removed computer wrote with the older keys is not believed.
 //!
 //! Nothing here trusts the server: pieces are checked against the index, the index against
 //! its authentication code, and the backup inside by every check of a local restore.
@@ -169,6 +171,52 @@ fn index_keys(keys: &VaultKeys) -> Vec<[u8; 32]> {
         )
     }))
     .collect()
+}
+
+/// The keys one of the vault's own small objects (`role`: `"erasures"`, …) is authenticated
+/// with, oldest first: one per index key, so the same rule holds — the newest is the one new
+/// objects use, and older ones are the keys a removed computer still holds.
+fn object_keys(keys: &VaultKeys, role: &str) -> Vec<[u8; 32]> {
+    index_keys(keys)
+        .iter()
+        .map(|k| hmac_sha256(k, role.as_bytes()))
+        .collect()
+}
+
+/// The authentication code of `data`, object `role`, under the vault's newest keys.
+pub(crate) fn object_code(keys: &VaultKeys, role: &str, data: &[u8]) -> String {
+    let all = object_keys(keys, role);
+    hex::encode(hmac_sha256(&all[all.len() - 1], data))
+}
+
+/// Whether an object `role` holding `data`, read from the server with the authentication
+/// code `code`, is believed to be this vault's: its code under the newest keys; or, made
+/// under older keys, one a re-keying listed (the removed computer holds those keys and could
+/// write anything with them). An object without a code was written before codes existed and
+/// is believed only while the vault was never re-keyed: until then every holder of its keys
+/// is one of the practice's computers.
+pub(crate) fn object_believed(
+    keys: &VaultKeys,
+    role: &str,
+    data: &[u8],
+    code: Option<&str>,
+) -> bool {
+    let all = object_keys(keys, role);
+    let same =
+        |a: &str, b: &str| crate::backup::archive::constant_time_eq(a.as_bytes(), b.as_bytes());
+    let newest = hex::encode(hmac_sha256(&all[all.len() - 1], data));
+    if code.is_some_and(|c| same(c, &newest)) {
+        return true;
+    }
+    if keys.rekeyed.is_empty() {
+        return code.is_none();
+    }
+    all[..all.len() - 1].iter().any(|k| {
+        let older = hex::encode(hmac_sha256(k, data));
+        keys.rekeyed
+            .iter()
+            .any(|g| g.backups.iter().any(|b| same(b, &older)))
+    })
 }
 
 /// A new random backup name, `b` and 32 hex digits.
@@ -506,6 +554,50 @@ mod tests {
             ..keys.clone()
         };
         assert!(RemoteIndex::from_plaintext(&plain(&fresh), &name, &old_only).is_err());
+    }
+
+    /// The erasure list's rule: believed under the newest keys; without a code only while
+    /// the vault was never re-keyed; under older keys only when the re-keying listed it.
+    #[test]
+    fn an_erasure_list_under_older_keys_is_believed_only_when_listed() {
+        use crate::keys::Generation;
+        let mut keys = VaultKeys::generate();
+        let (kept, forged) = (b"[kept]".as_slice(), b"[forged]".as_slice());
+        let kept_code = object_code(&keys, "erasures", kept);
+        let forged_code = object_code(&keys, "erasures", forged);
+        assert!(object_believed(&keys, "erasures", kept, Some(&kept_code)));
+        assert!(
+            object_believed(&keys, "erasures", kept, None),
+            "a list from before codes"
+        );
+        assert!(!object_believed(
+            &keys,
+            "erasures",
+            kept,
+            Some(&forged_code)
+        ));
+        // Another role's code does not stand in.
+        let other = object_code(&keys, "verified", kept);
+        assert!(!object_believed(&keys, "erasures", kept, Some(&other)));
+
+        let mut g = Generation::generate("");
+        g.backups = vec![kept_code.clone()];
+        keys.rekeyed.push(g);
+        assert!(object_believed(&keys, "erasures", kept, Some(&kept_code)));
+        assert!(
+            object_believed(&keys, "erasures", kept, None),
+            "listed, code or not"
+        );
+        assert!(!object_believed(
+            &keys,
+            "erasures",
+            forged,
+            Some(&forged_code)
+        ));
+        assert!(!object_believed(&keys, "erasures", forged, None));
+        let fresh = object_code(&keys, "erasures", forged);
+        assert_ne!(fresh, forged_code);
+        assert!(object_believed(&keys, "erasures", forged, Some(&fresh)));
     }
 
     #[test]

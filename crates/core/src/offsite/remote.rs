@@ -15,6 +15,7 @@ use super::client::{ServerClient, ServerError, ServerUrl, check_locations};
 use super::connection::{DeviceSecret, OffsiteState, SecretStore, ServerSettings, client_for};
 use super::envelope::{self, KEYS_OBJECT, Piece, RemoteIndex};
 use crate::audit::Action;
+use crate::backup::ledger::Ledger;
 use crate::backup::{
     self, Manifest, Progress, PrunePlan, Restored, Verified, VerifyReport, archive, policy,
 };
@@ -67,6 +68,11 @@ pub struct SentBackup {
     /// Older off-site backups deleted because they were made before an erasure (this one,
     /// made after it, no longer holds the client).
     pub purged: Vec<String>,
+    /// The erasure list on the server was not written by this practice's computers (or was
+    /// written with keys changed since a computer was removed): it was replaced by this
+    /// computer's instead of merged. Said to the therapist: the server, or a removed
+    /// computer, tampered with it.
+    pub erasure_list_replaced: bool,
 }
 
 /// One off-site backup as listed.
@@ -209,8 +215,9 @@ pub struct BackupsToKeep {
 
 impl BackupsToKeep {
     /// The authentication codes of every off-site backup index on the server that these keys
-    /// accept (a re-keying lists them: backups made under the older keys that are this
-    /// vault's). Indexes that do not check out are left out.
+    /// accept, and of the erasure list if they accept it (a re-keying lists them: objects
+    /// made under the older keys that are this vault's). Those that do not check out are
+    /// left out.
     pub fn codes(&self, client: &ServerClient) -> Result<Vec<String>> {
         let mut codes = Vec::new();
         for s in client.snapshots()? {
@@ -222,6 +229,12 @@ impl BackupsToKeep {
             {
                 codes.push(index.mac);
             }
+        }
+        // The erasure list too, when it is believed now: a restore must go on believing it.
+        if let Some(list) = remote_erasures(client, &self.keys)?
+            && list.believed(&self.keys)
+        {
+            codes.push(list.code_now(&self.keys));
         }
         Ok(codes)
     }
@@ -393,7 +406,7 @@ fn download(
 }
 
 /// The erasure list kept on the server; `None` when there is none.
-fn remote_erasures(client: &ServerClient, keys: &VaultKeys) -> Result<Option<Vec<ErasureRecord>>> {
+fn remote_erasures(client: &ServerClient, keys: &VaultKeys) -> Result<Option<Ledger>> {
     let name = envelope::private_name(keys, "erasures");
     if !client.snapshots()?.iter().any(|s| s.name == name) {
         return Ok(None);
@@ -402,16 +415,25 @@ fn remote_erasures(client: &ServerClient, keys: &VaultKeys) -> Result<Option<Vec
     backup::ledger::open(&bytes, keys, "on the server").map(Some)
 }
 
+/// What is said of an erasure list on the server that this vault does not believe.
+const UNBELIEVED_ERASURES: &str = "the server's erasure list was not written by this practice's computers (or was written with keys changed since a computer was removed)";
+
 /// The erasure list a restore of backup `index` must apply. Every off-site backup sends
 /// the list first and records its length in the index: a list that is missing, or shorter
-/// than it was then, was withheld or rolled back by the server, and restoring without it
-/// could bring back clients who were erased — refused, nothing written.
+/// than it was then, was withheld or rolled back by the server, and one this vault does not
+/// believe could erase clients or leave erased ones out — each refused, nothing written.
 fn erasures_for(
     client: &ServerClient,
     keys: &VaultKeys,
     index: &RemoteIndex,
 ) -> Result<Vec<ErasureRecord>> {
     let list = remote_erasures(client, keys)?;
+    if list.as_ref().is_some_and(|l| !l.believed(keys)) {
+        return Err(CoreError::BackupInvalid(format!(
+            "{UNBELIEVED_ERASURES}: restoring with it could erase clients who were not erased, or bring back erased ones"
+        )));
+    }
+    let list = list.map(|l| l.records);
     let have = list.as_ref().map_or(0, Vec::len) as u64;
     if list.is_none() || have < index.erasures {
         return Err(CoreError::BackupInvalid(format!(
@@ -485,11 +507,12 @@ impl PreparedUpload {
         )?;
         // The erasure list before the index, which records how long the list was: a restore
         // refuses a list the server has shortened or withheld since.
-        let erasures = push_erasures(
+        let pushed = push_erasures(
             &self.client,
             &self.keys,
             self.erasures.clone(),
             &self.vault_dir,
+            true,
         )?;
         let mut index = RemoteIndex::new(
             self.name.clone(),
@@ -497,7 +520,7 @@ impl PreparedUpload {
             self.file_size,
             pieces,
         );
-        index.erasures = erasures as u64;
+        index.erasures = pushed.count as u64;
         let index = index.sign(&self.keys);
         let json = serde_json::to_vec(&index).map_err(|e| CoreError::Corrupt(e.to_string()))?;
         // The index goes last: only now is this a backup anyone will list.
@@ -521,6 +544,7 @@ impl PreparedUpload {
             name: self.name,
             manifest: self.manifest,
             purged,
+            erasure_list_replaced: pushed.replaced,
         })
     }
 }
@@ -599,8 +623,19 @@ pub fn record_run(vault_dir: &Path, result: &Result<SentBackup>) -> Result<()> {
     }
 }
 
-/// Sends the erasure list (`local` merged with the one on the server, so it never shrinks);
-/// returns how many records it holds. Called with the [`OffsiteLock`] held.
+/// The erasure list as sent.
+struct PushedErasures {
+    /// How many records it holds.
+    count: usize,
+    /// The list on the server was not believed ([`UNBELIEVED_ERASURES`]): it was replaced
+    /// by this computer's, not merged.
+    replaced: bool,
+}
+
+/// Sends the erasure list (`local` merged with the one on the server, so it never shrinks).
+/// A list on the server this vault does not believe is not merged — its records could erase
+/// clients at a restore — but replaced when `replace_unbelieved` (the caller says so), and
+/// otherwise refused. Called with the [`OffsiteLock`] held.
 ///
 /// [`OffsiteLock`]: super::connection::OffsiteLock
 fn push_erasures(
@@ -608,8 +643,14 @@ fn push_erasures(
     keys: &VaultKeys,
     local: Vec<ErasureRecord>,
     vault_dir: &Path,
-) -> Result<usize> {
-    let existing = remote_erasures(client, keys)?.unwrap_or_default();
+    replace_unbelieved: bool,
+) -> Result<PushedErasures> {
+    let (existing, replaced) = match remote_erasures(client, keys)? {
+        Some(l) if l.believed(keys) => (l.records, false),
+        Some(_) if replace_unbelieved => (Vec::new(), true),
+        Some(_) => return Err(CoreError::BackupInvalid(UNBELIEVED_ERASURES.into())),
+        None => (Vec::new(), false),
+    };
     let mut ids: Vec<&str> = local
         .iter()
         .chain(&existing)
@@ -625,7 +666,7 @@ fn push_erasures(
         state.ledger_unsent = false;
         state.save(vault_dir)?;
     }
-    Ok(count)
+    Ok(PushedErasures { count, replaced })
 }
 
 /// Encrypts `file` whole and sends it in pieces; returns what was stored. This thread
@@ -990,9 +1031,15 @@ impl Vault {
         match result {
             Ok(sent) => {
                 let (name, size, purged) = (sent.name.clone(), sent.size, sent.purged.len());
+                let replaced = sent.erasure_list_replaced;
                 self.act(Action::BackupCreate, |cx| {
                     cx.detail(format!(
-                        "to=server name={name} bytes={size} older_deleted_after_erasure={purged}"
+                        "to=server name={name} bytes={size} older_deleted_after_erasure={purged}{}",
+                        if replaced {
+                            " erasure_list_replaced=true"
+                        } else {
+                            ""
+                        }
                     ));
                     Ok(())
                 })
@@ -1092,7 +1139,9 @@ impl Vault {
         let sent = super::connection::OffsiteLock::take(&self.dir).and_then(|_lock| {
             let (_, c) = self.connection()?;
             let local = crate::records::erasure::read_records(&self.conn)?;
-            push_erasures(&c, &self.keys, local, &self.dir)
+            // Not replacing one the vault does not believe: the next off-site backup does,
+            // and says so.
+            push_erasures(&c, &self.keys, local, &self.dir, false)
         });
         if sent.is_err()
             && let Ok(mut state) = OffsiteState::load(&self.dir)
