@@ -665,6 +665,7 @@ fn join_revoke_story(backend: Backend) {
     assert_eq!(joined["resumed"], false, "{joined}");
     assert!(joined["received"].as_u64().unwrap() >= 1, "{joined}");
     assert!(joined["latest"]["device_name"].is_string(), "{joined}");
+    assert_eq!(joined["key_generation"], 0, "{joined}");
     assert!(
         ok_json(&c, &["client", "list"])
             .to_string()
@@ -832,6 +833,7 @@ fn join_revoke_story(backend: Backend) {
     let e = another_computer(&server, &user, &a, "after-rekey");
     let joined = join(&e);
     assert_eq!(joined["resumed"], true, "{joined}");
+    assert_eq!(joined["key_generation"], 1, "{joined}");
     let ivy = a.add_client("Ivy After Rekey");
     ok_json(&a, &["sync", "now"]);
     ok_json(&e, &["sync", "now"]);

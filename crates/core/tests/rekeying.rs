@@ -149,3 +149,36 @@ fn a_rekeyed_vault_seals_to_new_keys_and_still_opens_and_restores_the_old() {
     let mut r = restore(&before, "restored-before");
     assert!(r.client(&ann).is_ok());
 }
+
+/// Stopped after the new `recovery.age` was written and before the transaction that takes the
+/// generation committed: the vault still holds and uses the old keys, a backup refuses the
+/// changed file (rather than carrying a file its stores do not match), and taking the
+/// generation again — what the sync engine's next run does — completes it.
+#[test]
+fn stopped_between_writing_the_new_recovery_file_and_the_commit_the_generation_is_taken_again() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("vault");
+    let created = Vault::init(&dir, Some(PASSPHRASE)).unwrap();
+    let recovery = created.recovery_key;
+    let mut v = created.vault;
+    add(&mut v, "Ann Before");
+    let next = v.prepare_rekey(&recovery, Vec::new()).unwrap();
+    // The file written, the transaction never committed; then the vault is opened again.
+    std::fs::write(dir.join("recovery.age"), &next.sealed_keys).unwrap();
+    drop(v);
+    let mut v = Vault::open(&dir, Some(PASSPHRASE)).unwrap();
+    assert_eq!(v.key_generation(), 0, "nothing committed, nothing taken");
+    std::fs::create_dir_all(home.path().join("b")).unwrap();
+    assert!(matches!(
+        v.backup_create(&home.path().join("b"), &mut |_| {}),
+        Err(CoreError::RecoveryFileChanged)
+    ));
+    v.adopt_generation(1, next.generation.clone(), &next.sealed_keys, &[])
+        .unwrap();
+    assert_eq!(v.key_generation(), 1);
+    let made = backup(&mut v, &home.path().join("b"));
+    assert!(opens(
+        &part(&made, "clinical.age"),
+        next.generation.clinical_backup.as_str()
+    ));
+}

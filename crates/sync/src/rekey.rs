@@ -137,6 +137,69 @@ mod tests {
         assert!(r.to_string().starts_with("age1"));
     }
 
+    /// A generation handed over whose keys do not make the root its entry names (a revoking
+    /// computer, or anyone holding a device key, handing out keys of its own choosing): a
+    /// `device-key` alarm, and the vault keeps its keys and its `recovery.age`.
+    #[test]
+    fn keys_that_do_not_make_the_named_root_are_an_alarm_and_change_nothing() {
+        use crate::devices::{Entry, Op, ROOT, Rekey, Signed};
+        let dir = tempfile::tempdir().unwrap();
+        let created = Vault::init(&dir.path().join("v"), Some("adopt test passphrase")).unwrap();
+        let mut vault = created.vault;
+        let recovery_before = std::fs::read(dir.path().join("v").join("recovery.age")).unwrap();
+        let root = practice_root(b"the first root seed");
+        let (ka, kb) = (new_device_key(), new_device_key());
+        let entry =
+            |op, device: &str, key: &SigningKey, prev: Option<String>, signer: &str| Entry {
+                op,
+                device: device.into(),
+                name: format!("{device} computer"),
+                signing_key: hex::encode(key.verifying_key().to_bytes()),
+                box_key: String::new(),
+                letter: 'A',
+                at: "2026-12-05T12:00:00Z".into(),
+                prev,
+                signer: signer.into(),
+                until: None,
+                rekey: None,
+            };
+        let first = Signed::sign(entry(Op::Add, "a", &ka, None, ROOT), &root).unwrap();
+        let second = Signed::sign(
+            Entry {
+                letter: 'B',
+                ..entry(Op::Add, "b", &kb, Some(first.hash().unwrap()), "a")
+            },
+            &ka,
+        )
+        .unwrap();
+        let handed = Generation::generate("");
+        let other_root = practice_root(b"not the handed seed");
+        let revoke = Signed::sign(
+            Entry {
+                letter: 'B',
+                rekey: Some(Rekey {
+                    root: hex::encode(other_root.verifying_key().to_bytes()),
+                    keys: [("a".to_string(), wrap(&handed, &ka.verifying_key()).unwrap())].into(),
+                    recovery: hex::encode(&recovery_before),
+                }),
+                ..entry(Op::Revoke, "b", &kb, Some(second.hash().unwrap()), "a")
+            },
+            &ka,
+        )
+        .unwrap();
+        let json = serde_json::to_vec(&[&first, &second, &revoke]).unwrap();
+        let list = DeviceList::verify(&json, &root.verifying_key()).unwrap();
+        assert!(matches!(
+            adopt(&mut vault, &list, "a", &ka, &[]),
+            Err(SyncError::Alarm(Alarm::DeviceKey { .. }))
+        ));
+        assert_eq!(vault.key_generation(), 0);
+        assert_eq!(
+            std::fs::read(dir.path().join("v").join("recovery.age")).unwrap(),
+            recovery_before
+        );
+    }
+
     #[test]
     fn garbage_is_refused() {
         let a = new_device_key();

@@ -562,6 +562,7 @@ fn join(
             "latest": latest.as_ref().map(|(id, name, at)| json!({
                 "device_id": id, "device_name": name, "at": at
             })),
+            "key_generation": vault.key_generation(),
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -579,6 +580,14 @@ fn join(
             "Latest state found: {name}, {at}. If a computer of the practice has newer work, the server has not shown it: check before relying on this copy."
         ),
         None => println!("Latest state found: no changes yet."),
+    }
+    // The server could serve a copy from before a re-keying (the recovery key opens that
+    // too): the therapist knows whether a computer was removed with the recovery key.
+    match vault.key_generation() {
+        0 => println!(
+            "Practice keys: never changed. If a computer was removed from the practice with the recovery key, they were: the server has served an older copy, so do not rely on this one."
+        ),
+        n => println!("Practice keys: changed {n} time(s), when computers were removed."),
     }
     println!("Open it with --vault {}", into.display());
     Ok(ExitCode::SUCCESS)
