@@ -278,6 +278,16 @@ describe("Settings → Off-site copy, connected", () => {
     expect(document.querySelectorAll(".offsite-backup")).toHaveLength(1);
   });
 
+  it("says so when the backup went but the server's erasure list had to be replaced", async () => {
+    await openSettings(connected({ backups: [] }));
+    const warning = "The server's erasure list was not written by your computers. It was replaced by this computer's.";
+    m.offsiteBackupNow.mockResolvedValue(backup({ name: "cb-2", problem: warning }));
+    await click("#offsite-backup-now");
+    await vi.waitFor(() => expect(text("#offsite-result")).toMatch(/^Off-site backup sent/));
+    expect(text("#offsite-result")).toContain(warning);
+    expect($("#offsite-result")?.classList.contains("error-text")).toBe(true);
+  });
+
   it("warns about a problem, missing backups and unfinished uploads", async () => {
     await openSettings(
       connected({ problem: "The server could not be reached.", missing: ["cb-0"], unfinished: 2, usage: null, backups: [] }),
