@@ -149,13 +149,16 @@ pub(crate) fn read(dir: &Path, vault_id: &str, keys: &VaultKeys) -> Result<Vec<E
     open(&bytes, keys, &path.display().to_string()).map(|l| l.records)
 }
 
+/// The error for a ledger (named `label`) that cannot be used, and why (`what`).
+fn damaged(label: &str, what: &str) -> CoreError {
+    CoreError::BackupInvalid(format!(
+        "the erasure list {label} {what}; without it, clients erased after this backup could come back"
+    ))
+}
+
 /// Decrypts ledger bytes (from a folder or the server, named `label` in errors).
 pub(crate) fn open(bytes: &[u8], keys: &VaultKeys, label: &str) -> Result<Ledger> {
-    let damaged = |what: String| {
-        CoreError::BackupInvalid(format!(
-            "the erasure list {label} {what}; without it, clients erased after this backup could come back"
-        ))
-    };
+    let damaged = |what: String| damaged(label, &what);
     let decryptor =
         age::Decryptor::new(bytes).map_err(|e| damaged(format!("is not readable ({e})")))?;
     let ids = keys
@@ -170,7 +173,13 @@ pub(crate) fn open(bytes: &[u8], keys: &VaultKeys, label: &str) -> Result<Ledger
     reader
         .read_to_end(&mut json)
         .map_err(|e| damaged(format!("is damaged ({e})")))?;
-    match serde_json::from_slice(&json).map_err(|e| damaged(format!("is not valid ({e})")))? {
+    parse(&json, label)
+}
+
+/// Reads a decrypted ledger (named `label` in errors).
+fn parse(json: &[u8], label: &str) -> Result<Ledger> {
+    let damaged = |what: String| damaged(label, &what);
+    match serde_json::from_slice(json).map_err(|e| damaged(format!("is not valid ({e})")))? {
         Document::Coded { records, code } => Ok(Ledger {
             records,
             code: Some(code),
@@ -179,5 +188,44 @@ pub(crate) fn open(bytes: &[u8], keys: &VaultKeys, label: &str) -> Result<Ledger
             records,
             code: None,
         }),
+    }
+}
+
+/// Whether `data` — a sealed ledger as it comes from the server, or its plaintext — opens and
+/// is believed with `keys`. For the fuzz target: the server is untrusted, and anyone holding
+/// an older generation of the keys could have written the plaintext.
+#[doc(hidden)]
+pub fn probe(data: &[u8], keys: &VaultKeys) -> bool {
+    let sealed = open(data, keys, "fuzzed").is_ok_and(|l| l.believed(keys));
+    let plain = parse(data, "fuzzed").is_ok_and(|l| l.believed(keys));
+    sealed || plain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes that are no ledger are refused, never a panic; a sealed ledger opens and is
+    /// believed; its plaintext with a code changed is not; an older bare list is read.
+    #[test]
+    fn a_ledger_opens_only_as_written() {
+        let keys = VaultKeys::generate();
+        for bad in [
+            &b""[..],
+            b"[",
+            b"{}",
+            b"null",
+            b"{\"records\":[],\"code\":1}",
+        ] {
+            assert!(!probe(bad, &keys));
+        }
+        let sealed = seal_merged(Vec::new(), Vec::new(), &keys).unwrap();
+        assert!(probe(&sealed, &keys));
+        let ledger = open(&sealed, &keys, "test").unwrap();
+        assert!(ledger.believed(&keys) && ledger.records.is_empty());
+        let forged = br#"{"records":[],"code":"00"}"#;
+        assert!(!probe(forged, &keys));
+        let bare = parse(b"[]", "test").unwrap();
+        assert!(bare.code.is_none() && bare.believed(&keys));
     }
 }
