@@ -13,6 +13,10 @@ use crate::recovery::RecoveryKey;
 use crate::sealed::{self, OpenError};
 use crate::vault::{RECOVERY_FILE, Vault};
 
+/// The engine-state key under which a computer that revoked another keeps the number of the
+/// generation it handed out until it takes it ([`Vault::mark_rekeying_published`]).
+const PUBLISHED: &str = "rekeying_published";
+
 /// A new generation of keys, not yet taken by any computer.
 pub struct Rekeying {
     /// Which generation it is (1 for the vault's first re-keying).
@@ -27,6 +31,35 @@ impl Vault {
     /// How many times this vault's keys were changed (0: never).
     pub fn key_generation(&self) -> usize {
         self.keys.rekeyed.len()
+    }
+
+    /// Records, before the revocation carrying it is published, that this computer hands out
+    /// generation `number` and has not taken it yet. Until it does ([`Vault::adopt_generation`]
+    /// clears the mark), nothing is sealed for the server with the older keys, which the
+    /// removed computer holds: the sync engine seals nothing, an off-site backup is refused
+    /// and the erasure list waits for the next backup.
+    pub fn mark_rekeying_published(&mut self, number: usize) -> Result<()> {
+        self.sync_put(&[(PUBLISHED, &number.to_string())])
+    }
+
+    /// The generation this computer handed out and has not taken yet (see
+    /// [`Vault::mark_rekeying_published`]).
+    pub fn rekeying_published(&self) -> Result<Option<usize>> {
+        Ok(self
+            .sync_get(PUBLISHED)?
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n > self.key_generation()))
+    }
+
+    /// Refused while this computer waits to take keys it handed out itself: whatever it sealed
+    /// for the server now would be readable by the computer it removed.
+    pub(crate) fn refuse_while_rekeying(&self) -> Result<()> {
+        match self.rekeying_published()? {
+            Some(_) => Err(CoreError::Conflict(
+                "this computer is handing the practice new keys and has not taken them itself yet: run `casebook sync now` first (nothing was sent)".into(),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Checks `recovery_key` opens this vault's own `recovery.age` (`WrongRecoveryKey` if
@@ -107,6 +140,7 @@ impl Vault {
             crate::key_ring::save(cx.tx, number, &generation)?;
             crate::pins::repin_recovery(cx.tx, sealed_keys)?;
             crate::sync_state::put_state(cx.tx, values)?;
+            crate::sync_state::put_state(cx.tx, &[(PUBLISHED, "")])?;
             cx.detail(format!("generation={number}"));
             Ok(())
         })?;

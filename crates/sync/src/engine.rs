@@ -963,7 +963,11 @@ impl<'a> Engine<'a> {
             seq,
         };
         let opened = match blob::open(bytes, &at, key, self.keys.for_kind(kind)) {
-            Ok(o) => o,
+            Ok(o) => {
+                // The writer's closed blob, if any, is past: its keys are here now.
+                self.state.waiting_for_keys.remove(device);
+                o
+            }
             Err(crate::error::BlobError::BadSignature) => {
                 return Err(SyncError::Alarm(Alarm::DeviceKey {
                     device: device.to_string(),

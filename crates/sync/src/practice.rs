@@ -32,10 +32,6 @@ const PENDING_KEY: &str = "pending_signing_key";
 pub(crate) const LIST: &str = "devices";
 const LAST_RUN: &str = "last_run";
 const LAST_ALARM: &str = "last_alarm";
-/// The number of a key generation this computer made when revoking another, kept from before
-/// the revocation is published until this computer takes the generation (`""` once taken):
-/// meanwhile it seals nothing ([`begin`]).
-const REKEYING: &str = "rekeying_published";
 
 pub(crate) fn corrupt(what: &str) -> SyncError {
     SyncError::Core(casebook_core::CoreError::Corrupt(format!(
@@ -492,7 +488,7 @@ pub fn revoke_begin(
     let rekey = match recovery_key {
         Some(rk) => {
             vault.check_recovery_key(rk)?;
-            Some((rk.clone(), vault.backups_to_keep()))
+            Some((rk.clone(), vault.backups_to_keep()?))
         }
         None => None,
     };
@@ -599,7 +595,7 @@ pub fn revoke_apply(vault: &mut Vault, fetched: RevokeFetched) -> Result<RevokeA
     // Recorded before the revocation is published: stopped after publishing and before
     // taking the new keys, this computer must not seal anything with the old ones.
     if let Some(r) = &rekeying {
-        vault.sync_put(&[(REKEYING, &r.number.to_string())])?;
+        vault.mark_rekeying_published(r.number)?;
     }
     Ok(RevokeApplied {
         begun,
@@ -664,7 +660,7 @@ pub fn revoke_finish(vault: &mut Vault, published: RevokePublished) -> Result<Re
     // leaves them for the next run, which takes them the same way).
     let entries = signed_list(vault)?;
     let (list, _) = checked_list(vault, &b.me, &b.key, &entries)?;
-    crate::rekey::adopt(vault, &list, &b.me, &b.key, &[(REKEYING, "")])?;
+    crate::rekey::adopt(vault, &list, &b.me, &b.key, &[])?;
     Ok(Revoked {
         device_id: b.id.clone(),
         device_name: b.listed.name.clone(),
@@ -1028,14 +1024,6 @@ fn checked_list(
     Ok((list, keys))
 }
 
-/// The key generation this computer published when revoking another and has not taken yet.
-fn rekeying_published(vault: &Vault) -> Result<Option<usize>, SyncError> {
-    Ok(vault
-        .sync_get(REKEYING)?
-        .and_then(|n| n.parse::<usize>().ok())
-        .filter(|n| *n > vault.key_generation()))
-}
-
 impl Begun {
     /// Fetches at most [`CATCH_UP_STEP`] blobs in this run (a catch-up that reports its
     /// progress between steps, and lets the vault go between them).
@@ -1059,10 +1047,10 @@ pub fn begin(vault: &mut Vault) -> Result<Begun, SyncError> {
     // A re-keying in the list held here but not taken yet (stopped between keeping the list
     // and taking the keys): taken before anything is sealed.
     if list.rekeys.len() > vault.key_generation() {
-        crate::rekey::adopt(vault, &list, &me, &key, &[(REKEYING, "")])?;
+        crate::rekey::adopt(vault, &list, &me, &key, &[])?;
         keys = checked_list(vault, &me, &key, &held)?.1;
     }
-    let waiting = rekeying_published(vault)?.is_some();
+    let waiting = vault.rekeying_published()?.is_some();
     let mut engine =
         Engine::load(vault, &account, &me, &key, &keys, &list)?.quiet_after(quiet_seconds());
     if waiting {
@@ -1132,21 +1120,23 @@ pub fn finish(vault: &mut Vault, exchanged: Exchanged) -> Result<Report, SyncErr
             // before the list was heard, used the older ones — unless this computer made the
             // re-keying itself, when it sealed nothing.)
             let json = serde_json::to_string(&entries).map_err(|_| corrupt("device list"))?;
-            let values = [(LIST, json.as_str()), (REKEYING, "")];
+            let values = [(LIST, json.as_str())];
             if crate::rekey::adopt(vault, &list, &begun.me, &begun.key, &values)? > 0 {
                 keys = checked_list(vault, &begun.me, &begun.key, &entries)?.1;
             } else {
                 vault.sync_put(&values)?;
             }
         }
-        // A re-keying this computer published that the list served does not hold: it never
-        // reached the server (or the server withholds it, and the removed computer is still
-        // listed as active, as `sync devices` shows). Sealing goes on.
-        if rekeying_published(vault)?.is_some() {
-            vault.sync_put(&[(REKEYING, "")])?;
-        }
         let report = Engine::load(vault, &begun.account, &begun.me, &begun.key, &keys, &list)?
             .absorb(inbound, begun.sealed)?;
+        // A re-keying this computer published that the list served does not hold: it never
+        // reached the server, or the server withholds it. Either way this computer goes on
+        // sealing nothing (what the others wrote was still taken): said, never cleared here.
+        if vault.rekeying_published()?.is_some() {
+            return Err(SyncError::Core(casebook_core::CoreError::Conflict(
+                "the removal of a computer made here, with new keys for the practice, is not on the server's device list (it never got there, or the server is keeping it back): nothing new from this computer is sent until it is; remove that computer again (`casebook sync revoke`)".into(),
+            )));
+        }
         // A computer joined by code must reach the state the computer that added it signed:
         // checked once nothing is left to fetch (a no-op for every other computer).
         if report.remaining == 0 {

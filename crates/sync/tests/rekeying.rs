@@ -140,6 +140,7 @@ fn a_revoked_computer_opens_nothing_sealed_after_the_rekeying_even_from_a_collud
 
     // The surgery revokes the laptop with the recovery key — and is killed after the entry is
     // on the server, before taking the new keys itself. (The home computer is away.)
+    let list_before = served_list(&desk);
     let begun = practice::revoke_begin(&mut desk, &laptop_id, Some(&recovery)).unwrap();
     let fetched = begun.exchange(&reauth).unwrap();
     let applied = practice::revoke_apply(&mut desk, fetched).unwrap();
@@ -159,6 +160,28 @@ fn a_revoked_computer_opens_nothing_sealed_after_the_rekeying_even_from_a_collud
                 .unwrap(),
         );
     };
+    // The colluding server keeps the revocation back, serving the list from before it: the
+    // surgery says so, and sends nothing — no sync blob, no off-site backup.
+    let list_with_it = served_list(&desk);
+    assert!(list_with_it.len() > list_before.len());
+    client
+        .put_snapshot(DEVICES_OBJECT, serde_json::to_vec(&list_before).unwrap())
+        .unwrap();
+    match practice::sync_now(&mut desk) {
+        Err(SyncError::Core(casebook_core::CoreError::Conflict(why))) => {
+            assert!(why.contains("not on the server's device list"), "{why}")
+        }
+        other => panic!("the withheld revocation went unnoticed: {other:?}"),
+    }
+    assert_eq!(head_of(&mut client), sealed_before, "nothing was sent");
+    assert!(matches!(
+        desk.offsite_backup_create(&mut |_| {}),
+        Err(casebook_core::CoreError::Conflict(_))
+    ));
+    assert_eq!(desk.key_generation(), 0);
+    client
+        .put_snapshot(DEVICES_OBJECT, serde_json::to_vec(&list_with_it).unwrap())
+        .unwrap();
     // Its next run takes them from the list, as every computer does.
     practice::sync_now(&mut desk).unwrap();
     assert_eq!(desk.key_generation(), 1);

@@ -277,7 +277,7 @@ fn send<'s>(
         usable: true,
         verified: None,
         problem: sent.erasure_list_replaced.then(|| {
-            "The server's erasure list was not written by your computers (or was written with keys changed since a computer was removed). It was replaced by this computer's: the server, or a removed computer, changed it.".to_string()
+            "The server's erasure list was not written with the practice's current keys and held erasures this computer does not know. It was replaced by this computer's. Either a computer that had not taken the new keys yet erased a client (that erasure reaches this computer by sync), or the server or a removed computer changed the list.".to_string()
         }),
     })
 }

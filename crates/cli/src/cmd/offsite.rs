@@ -43,7 +43,7 @@ pub fn create(g: &Globals, if_due: bool) -> Outcome {
     }
     if sent.erasure_list_replaced {
         eprintln!(
-            "Warning: the server's erasure list was not written by this practice's computers (or was written with keys changed since a computer was removed). It was replaced by this computer's. The server, or a removed computer, changed it."
+            "Warning: the server's erasure list was not written with the practice's current keys and held erasures this computer does not know. It was replaced by this computer's. Either a computer that had not taken the new keys yet erased a client (that erasure reaches this computer by sync), or the server or a removed computer changed the list."
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -12,8 +12,6 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{CoreError, Result};
 use crate::keys::VaultKeys;
 use crate::records::erasure::{ErasureRecord, read_records};
@@ -35,41 +33,29 @@ const ROLE: &str = "erasures";
 pub(crate) struct Ledger {
     pub records: Vec<ErasureRecord>,
     pub code: Option<String>,
+    /// The bytes the code is made over ([`canonical`]).
+    signed: Vec<u8>,
 }
 
 impl Ledger {
     /// Whether the ledger is believed to be this vault's (see
     /// [`crate::offsite::envelope::object_believed`]): for one read from the server.
     pub(crate) fn believed(&self, keys: &VaultKeys) -> bool {
-        crate::offsite::envelope::object_believed(
-            keys,
-            ROLE,
-            &canonical(&self.records),
-            self.code.as_deref(),
-        )
+        crate::offsite::envelope::object_believed(keys, ROLE, &self.signed, self.code.as_deref())
     }
 
     /// The code it has under the vault's newest keys (what a re-keying lists to keep
     /// believing it once those keys are older).
     pub(crate) fn code_now(&self, keys: &VaultKeys) -> String {
-        crate::offsite::envelope::object_code(keys, ROLE, &canonical(&self.records))
+        crate::offsite::envelope::object_code(keys, ROLE, &self.signed)
     }
 }
 
-/// The ledger's form in its file.
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum Document {
-    Coded {
-        records: Vec<ErasureRecord>,
-        code: String,
-    },
-    Bare(Vec<ErasureRecord>),
-}
-
-/// The bytes the authentication code is made over.
-fn canonical(records: &[ErasureRecord]) -> Vec<u8> {
-    // Serialising plain records cannot fail.
+/// The bytes the authentication code is made over: the records as a JSON value, written
+/// out again (keys in order). Made from the value as read, so a field a later version adds
+/// to a record is covered too, and every version computes the same bytes.
+fn canonical(records: &serde_json::Value) -> Vec<u8> {
+    // Writing a JSON value out cannot fail.
     serde_json::to_vec(records).unwrap_or_default()
 }
 
@@ -120,8 +106,9 @@ pub(crate) fn seal_merged(
         }
     }
     records.sort_by(|a, b| (a.erased_at, &a.id).cmp(&(b.erased_at, &b.id)));
-    let code = crate::offsite::envelope::object_code(keys, ROLE, &canonical(&records));
-    let json = serde_json::to_vec(&Document::Coded { records, code })
+    let value = serde_json::to_value(&records).map_err(|e| CoreError::Corrupt(e.to_string()))?;
+    let code = crate::offsite::envelope::object_code(keys, ROLE, &canonical(&value));
+    let json = serde_json::to_vec(&serde_json::json!({ "records": value, "code": code }))
         .map_err(|e| CoreError::Corrupt(e.to_string()))?;
     let recipient = keys.clinical_sealing().recipient()?;
     let encryptor =
@@ -179,16 +166,31 @@ pub(crate) fn open(bytes: &[u8], keys: &VaultKeys, label: &str) -> Result<Ledger
 /// Reads a decrypted ledger (named `label` in errors).
 fn parse(json: &[u8], label: &str) -> Result<Ledger> {
     let damaged = |what: String| damaged(label, &what);
-    match serde_json::from_slice(json).map_err(|e| damaged(format!("is not valid ({e})")))? {
-        Document::Coded { records, code } => Ok(Ledger {
-            records,
-            code: Some(code),
-        }),
-        Document::Bare(records) => Ok(Ledger {
-            records,
-            code: None,
-        }),
-    }
+    let doc: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| damaged(format!("is not valid ({e})")))?;
+    // `{"records": [...], "code": "..."}`; before codes, the bare list.
+    let (value, code) = match doc {
+        serde_json::Value::Object(mut m) => {
+            let code = match m.remove("code") {
+                Some(serde_json::Value::String(c)) => c,
+                _ => return Err(damaged("has no valid authentication code".into())),
+            };
+            let value = m
+                .remove("records")
+                .ok_or_else(|| damaged("holds no records".into()))?;
+            (value, Some(code))
+        }
+        list @ serde_json::Value::Array(_) => (list, None),
+        _ => return Err(damaged("is not an erasure list".into())),
+    };
+    let signed = canonical(&value);
+    let records =
+        serde_json::from_value(value).map_err(|e| damaged(format!("is not valid ({e})")))?;
+    Ok(Ledger {
+        records,
+        code,
+        signed,
+    })
 }
 
 /// Whether `data` — a sealed ledger as it comes from the server, or its plaintext — opens and

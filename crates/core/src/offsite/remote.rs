@@ -68,10 +68,11 @@ pub struct SentBackup {
     /// Older off-site backups deleted because they were made before an erasure (this one,
     /// made after it, no longer holds the client).
     pub purged: Vec<String>,
-    /// The erasure list on the server was not written by this practice's computers (or was
-    /// written with keys changed since a computer was removed): it was replaced by this
-    /// computer's instead of merged. Said to the therapist: the server, or a removed
-    /// computer, tampered with it.
+    /// The erasure list on the server was not written with the practice's current keys and
+    /// held erasures this computer does not know: it was replaced by this computer's instead
+    /// of merged. Said to the therapist: either a computer that had not taken new keys yet
+    /// erased a client (that erasure reaches this computer by sync, and the server with its
+    /// next backup), or the server or a removed computer changed the list.
     pub erasure_list_replaced: bool,
 }
 
@@ -211,6 +212,8 @@ pub fn ensure_keys_object(
 /// vault is free ([`Vault::backups_to_keep`]).
 pub struct BackupsToKeep {
     keys: VaultKeys,
+    /// The vault's erasure records when the revocation began.
+    known: Vec<ErasureRecord>,
 }
 
 impl BackupsToKeep {
@@ -230,9 +233,13 @@ impl BackupsToKeep {
                 codes.push(index.mac);
             }
         }
-        // The erasure list too, when it is believed now: a restore must go on believing it.
-        if let Some(list) = remote_erasures(client, &self.keys)?
+        // The erasure list too, when it is believed now and holds only erasures this vault
+        // knows: the computer being removed could have written one just before, under the
+        // keys it keeps. One left out is replaced by the next off-site backup (with this
+        // vault's records, so nothing is lost).
+        if let Ok(Some(list)) = remote_erasures(client, &self.keys)
             && list.believed(&self.keys)
+            && list.records.iter().all(|r| self.known.contains(r))
         {
             codes.push(list.code_now(&self.keys));
         }
@@ -242,10 +249,11 @@ impl BackupsToKeep {
 
 impl Vault {
     /// See [`BackupsToKeep`].
-    pub fn backups_to_keep(&self) -> BackupsToKeep {
-        BackupsToKeep {
+    pub fn backups_to_keep(&self) -> Result<BackupsToKeep> {
+        Ok(BackupsToKeep {
             keys: self.keys.clone(),
-        }
+            known: crate::records::erasure::read_records(&self.conn)?,
+        })
     }
 }
 
@@ -627,8 +635,8 @@ pub fn record_run(vault_dir: &Path, result: &Result<SentBackup>) -> Result<()> {
 struct PushedErasures {
     /// How many records it holds.
     count: usize,
-    /// The list on the server was not believed ([`UNBELIEVED_ERASURES`]): it was replaced
-    /// by this computer's, not merged.
+    /// The list on the server was not believed ([`UNBELIEVED_ERASURES`]) and held erasures
+    /// this computer does not know: it was replaced by this computer's, not merged.
     replaced: bool,
 }
 
@@ -647,7 +655,9 @@ fn push_erasures(
 ) -> Result<PushedErasures> {
     let (existing, replaced) = match remote_erasures(client, keys)? {
         Some(l) if l.believed(keys) => (l.records, false),
-        Some(_) if replace_unbelieved => (Vec::new(), true),
+        // Replaced; said only when it held erasures this computer does not know (one holding
+        // none loses nothing: a computer that had not taken new keys yet wrote it).
+        Some(l) if replace_unbelieved => (Vec::new(), l.records.iter().any(|r| !local.contains(r))),
         Some(_) => return Err(CoreError::BackupInvalid(UNBELIEVED_ERASURES.into())),
         None => (Vec::new(), false),
     };
@@ -1063,6 +1073,7 @@ impl Vault {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<PreparedUpload> {
         let (_, client) = self.connection()?;
+        self.refuse_while_rekeying()?;
         let lock = super::connection::OffsiteLock::take(&self.dir)?;
         let sealed_keys = self.recovery_file_checked()?;
         ensure_keys_object(&client, &sealed_keys, &self.keys.replaced_recoveries())?;
@@ -1136,7 +1147,9 @@ impl Vault {
         }
         // With the off-site lock: an upload under way sends the list itself at its end, but
         // only the records it read before this erasure — so this one is marked to go too.
+        // Not while this computer waits to take keys it handed out: the next backup sends it.
         let sent = super::connection::OffsiteLock::take(&self.dir).and_then(|_lock| {
+            self.refuse_while_rekeying()?;
             let (_, c) = self.connection()?;
             let local = crate::records::erasure::read_records(&self.conn)?;
             // Not replacing one the vault does not believe: the next off-site backup does,
