@@ -182,6 +182,11 @@ fn a_revoked_computer_opens_nothing_sealed_after_the_rekeying_even_from_a_collud
     client
         .put_snapshot(DEVICES_OBJECT, serde_json::to_vec(&list_with_it).unwrap())
         .unwrap();
+    // And as if it had been stopped again, inside `revoke_finish`: the longer list kept here
+    // (the engine's state key `devices`), the keys not taken yet. Its next run takes them
+    // before it seals anything.
+    desk.sync_put(&[("devices", &serde_json::to_string(&list_with_it).unwrap())])
+        .unwrap();
     // Its next run takes them from the list, as every computer does.
     practice::sync_now(&mut desk).unwrap();
     assert_eq!(desk.key_generation(), 1);
@@ -351,4 +356,44 @@ fn a_revoked_computer_opens_nothing_sealed_after_the_rekeying_even_from_a_collud
     let restored_names = names(&mut restored);
     assert!(restored_names.contains(&"Ann From The Laptop".to_string()));
     assert!(!restored_names.contains(&"Bo To Be Erased".to_string()));
+    drop(restored);
+
+    // A list that was believed, served again after a later erasure (a rollback): the backup
+    // sent after that erasure recorded a longer list, so a restore refuses it. (The backups
+    // from before the erasure are gone from the server: deleted once this one was there.)
+    let read_list = |client: &casebook_core::offsite::ServerClient| {
+        let mut bytes = Vec::new();
+        client
+            .get_snapshot(&list_objects[0])
+            .unwrap()
+            .read_to_end(&mut bytes)
+            .unwrap();
+        bytes
+    };
+    let shorter = read_list(&client);
+    let jo = desk
+        .list_clients(true)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.full_name.as_deref() == Some("Jo After The Rekeying"))
+        .unwrap()
+        .code;
+    desk.erase_client(&jo, "client asked for erasure", true)
+        .unwrap();
+    let newest = desk.offsite_backup_create(&mut |_| {}).unwrap();
+    assert!(newest.purged.contains(&before.name));
+    assert_ne!(read_list(&client), shorter);
+    client.put_snapshot(&list_objects[0], shorter).unwrap();
+    match desk.offsite_restore(
+        &newest.name,
+        &recovery,
+        &home.path().join("rolled-back"),
+        Some(PASSPHRASE),
+        &mut |_| {},
+    ) {
+        Err(casebook_core::CoreError::BackupInvalid(why)) => {
+            assert!(why.contains("rolled back"), "{why}")
+        }
+        other => panic!("an older erasure list was used: {:?}", other.map(|_| ())),
+    }
 }

@@ -91,6 +91,10 @@ pub struct RemoteListing {
     pub verified: Option<Verified>,
     /// What is wrong with it, in words, when it cannot be used.
     pub problem: Option<String>,
+    /// How many erasure records the server's list held when it was sent (from its
+    /// authenticated index): a restore of any backup needs a list at least this long.
+    #[serde(skip)]
+    pub(crate) erasures: u64,
 }
 
 impl RemoteListing {
@@ -287,6 +291,7 @@ fn list_with(
             complete: false,
             verified: verified.get(&s.name).cloned(),
             problem: None,
+            erasures: 0,
         };
         match get_small(client, &s.name).and_then(|b| RemoteIndex::open(&b, &s.name, keys)) {
             Ok(index)
@@ -305,6 +310,7 @@ fn list_with(
                 l.created_at = DateTime::parse_from_rfc3339(&index.manifest.created_at)
                     .ok()
                     .map(|t| t.with_timezone(&Utc));
+                l.erasures = index.erasures;
                 l.manifest = Some(index.manifest);
             }
             Ok(_) => continue,
@@ -434,6 +440,7 @@ fn erasures_for(
     client: &ServerClient,
     keys: &VaultKeys,
     index: &RemoteIndex,
+    listed: &RemoteList,
 ) -> Result<Vec<ErasureRecord>> {
     let list = remote_erasures(client, keys)?;
     if list.as_ref().is_some_and(|l| !l.believed(keys)) {
@@ -443,15 +450,21 @@ fn erasures_for(
     }
     let list = list.map(|l| l.records);
     let have = list.as_ref().map_or(0, Vec::len) as u64;
-    if list.is_none() || have < index.erasures {
+    // As long as it was when any backup on the server was sent: an older list served again
+    // (one that was believed once) could leave out erasures made since this backup.
+    let need = listed
+        .backups
+        .iter()
+        .map(|l| l.erasures)
+        .fold(index.erasures, u64::max);
+    if list.is_none() || have < need {
         return Err(CoreError::BackupInvalid(format!(
-            "the server's erasure list is {} (this backup was sent with {} erasure record(s)): it was withheld or rolled back, and a restore without it could bring back erased clients",
+            "the server's erasure list is {} (backups on the server were sent with {need} erasure record(s)): it was withheld or rolled back, and a restore without it could bring back erased clients",
             if list.is_none() {
                 "missing".to_string()
             } else {
                 format!("shorter, {have} record(s)")
             },
-            index.erasures
         )));
     }
     Ok(list.unwrap_or_default())
@@ -1379,7 +1392,21 @@ impl Vault {
         let work = backup::work_dir()?;
         let file = work.path().join("backup.tar");
         download(&client, &index, &self.keys, &file, progress)?;
-        let erasures = erasures_for(&client, &self.keys, &index)?;
+        let listed = list_with(
+            &client,
+            &self.keys,
+            Some(&self.meta.vault_id),
+            &BTreeMap::new(),
+            &[],
+        )?;
+        let mut erasures = erasures_for(&client, &self.keys, &index, &listed)?;
+        // And every erasure this vault knows: whatever the server serves, a restore from
+        // the vault in use never brings back a client erased here.
+        for r in crate::records::erasure::read_records(&self.conn)? {
+            if !erasures.iter().any(|e| e.id == r.id) {
+                erasures.push(r);
+            }
+        }
         backup::restore_with(
             &file,
             Some(recovery_key),
@@ -1608,7 +1635,7 @@ impl ServerRestore {
         let work = backup::work_dir()?;
         let file = work.path().join("backup.tar");
         download(client, &index, &self.keys, &file, progress)?;
-        let erasures = erasures_for(client, &self.keys, &index)?;
+        let erasures = erasures_for(client, &self.keys, &index, &self.list)?;
         let restored = backup::restore_with(
             &file,
             None,
