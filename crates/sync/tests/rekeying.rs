@@ -306,13 +306,13 @@ fn a_revoked_computer_opens_nothing_sealed_after_the_rekeying_even_from_a_collud
             &mut |_| {},
         )
     };
-    let mut restored = restore(&desk, "restored")
-        .expect("the older backup restores")
-        .vault;
-    let restored_names = names(&mut restored);
-    assert!(restored_names.contains(&"Ann From The Laptop".to_string()));
-    assert!(!restored_names.contains(&"Bo To Be Erased".to_string()));
-    drop(restored);
+    // Ann is kept and Bo stays erased in what `restore` made.
+    let kept_ann_not_bo = |restored: casebook_core::backup::Restored| {
+        let restored_names = names(&mut { restored.vault });
+        assert!(restored_names.contains(&"Ann From The Laptop".to_string()));
+        assert!(!restored_names.contains(&"Bo To Be Erased".to_string()));
+    };
+    kept_ann_not_bo(restore(&desk, "restored").expect("the older backup restores"));
 
     // The laptop erases Ann on its own, and the colluding server serves the erasure list it
     // wrote (under the keys it keeps) as the practice's: a restore refuses it, writing nothing.
@@ -350,13 +350,7 @@ fn a_revoked_computer_opens_nothing_sealed_after_the_rekeying_even_from_a_collud
     // The next off-site backup does not merge it: it replaces it, and says so.
     let sent = desk.offsite_backup_create(&mut |_| {}).unwrap();
     assert!(sent.erasure_list_replaced);
-    let mut restored = restore(&desk, "restored-again")
-        .expect("restores again")
-        .vault;
-    let restored_names = names(&mut restored);
-    assert!(restored_names.contains(&"Ann From The Laptop".to_string()));
-    assert!(!restored_names.contains(&"Bo To Be Erased".to_string()));
-    drop(restored);
+    kept_ann_not_bo(restore(&desk, "restored-again").expect("restores again"));
 
     // A list that was believed, served again after a later erasure (a rollback): the backup
     // sent after that erasure recorded a longer list, so a restore refuses it. (The backups

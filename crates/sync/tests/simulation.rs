@@ -1321,6 +1321,19 @@ fn a_quiet_computer_sends_a_heartbeat_every_hour() {
 }
 
 /// Device `i`'s records fingerprint.
+/// The full names of device `i`'s clients.
+fn names(p: &mut Practice, i: usize) -> Vec<String> {
+    p.devices[i]
+        .vault
+        .as_mut()
+        .expect("open")
+        .list_clients(true)
+        .expect("list")
+        .into_iter()
+        .filter_map(|c| c.full_name)
+        .collect()
+}
+
 fn print(p: &Practice, i: usize) -> String {
     p.devices[i]
         .vault
@@ -1437,15 +1450,7 @@ fn a_revoked_computers_log_is_removed_once_a_checkpoint_holds_it() {
     sync(&mut p, 1, &mut server).expect("the home computer, no alarm");
     sync(&mut p, 1, &mut server).expect("and again");
     assert_eq!(print(&p, 0), print(&p, 1));
-    let names: Vec<String> = p.devices[1]
-        .vault
-        .as_mut()
-        .expect("open")
-        .list_clients(true)
-        .expect("list")
-        .into_iter()
-        .filter_map(|c| c.full_name)
-        .collect();
+    let names = names(&mut p, 1);
     assert!(names.iter().any(|n| n == "Only On The Laptop"), "{names:?}");
     // And who wrote what came with it: the surgery's and the laptop's stamps are named.
     let writers = engine::writers(p.devices[1].vault.as_ref().expect("open")).expect("writers");
@@ -1661,15 +1666,7 @@ fn a_log_left_open_by_a_computer_that_left_is_emptied_to_its_cut() {
     sync(&mut p, 1, &mut server).expect("home, no alarm");
     sync(&mut p, 1, &mut server).expect("and again");
     assert_eq!(print(&p, 0), print(&p, 1));
-    let names: Vec<String> = p.devices[1]
-        .vault
-        .as_mut()
-        .expect("open")
-        .list_clients(true)
-        .expect("list")
-        .into_iter()
-        .filter_map(|c| c.full_name)
-        .collect();
+    let names = names(&mut p, 1);
     assert!(
         names.iter().any(|n| n == "Written Before Leaving"),
         "{names:?}"
@@ -1887,15 +1884,7 @@ fn closed_blobs_of_two_writers_wait_one_run_together_then_are_altered() {
 
     let left = sync_at(&mut p, 2, &mut server, None).expect("no alarm in the first run");
     assert!(left.remaining >= 2, "{left:?}");
-    let names: Vec<String> = p.devices[2]
-        .vault
-        .as_mut()
-        .expect("open")
-        .list_clients(true)
-        .expect("list")
-        .into_iter()
-        .filter_map(|c| c.full_name)
-        .collect();
+    let names = names(&mut p, 2);
     assert!(
         names.contains(&"Under The Old Keys".to_string()),
         "the readable blob is taken: {names:?}"

@@ -93,6 +93,15 @@ pub(crate) fn seal(vault: &Vault, existing: Vec<ErasureRecord>) -> Result<Vec<u8
     seal_merged(read_records(&vault.conn)?, existing, &vault.keys)
 }
 
+/// Adds to `records` those of `more` it does not hold (by id).
+pub(crate) fn merge(records: &mut Vec<ErasureRecord>, more: Vec<ErasureRecord>) {
+    for r in more {
+        if !records.iter().any(|k| k.id == r.id) {
+            records.push(r);
+        }
+    }
+}
+
 /// `records` merged with `existing` (never shorter than either), with its authentication
 /// code, encrypted to the clinical backup key of `keys`.
 pub(crate) fn seal_merged(
@@ -100,11 +109,7 @@ pub(crate) fn seal_merged(
     existing: Vec<ErasureRecord>,
     keys: &VaultKeys,
 ) -> Result<Vec<u8>> {
-    for r in existing {
-        if !records.iter().any(|k| k.id == r.id) {
-            records.push(r);
-        }
-    }
+    merge(&mut records, existing);
     records.sort_by(|a, b| (a.erased_at, &a.id).cmp(&(b.erased_at, &b.id)));
     let value = serde_json::to_value(&records).map_err(|e| CoreError::Corrupt(e.to_string()))?;
     let code = crate::offsite::envelope::object_code(keys, ROLE, &canonical(&value));

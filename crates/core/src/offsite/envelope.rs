@@ -201,21 +201,23 @@ pub(crate) fn object_believed(
     data: &[u8],
     code: Option<&str>,
 ) -> bool {
-    let all = object_keys(keys, role);
     let same =
         |a: &str, b: &str| crate::backup::archive::constant_time_eq(a.as_bytes(), b.as_bytes());
-    let newest = hex::encode(hmac_sha256(&all[all.len() - 1], data));
-    if code.is_some_and(|c| same(c, &newest)) {
+    let code_with = |k: &[u8; 32]| hex::encode(hmac_sha256(k, data));
+    let all = object_keys(keys, role);
+    let Some((newest, older)) = all.split_last() else {
+        return false;
+    };
+    if code.is_some_and(|c| same(c, &code_with(newest))) {
         return true;
     }
-    if keys.rekeyed.is_empty() {
+    if older.is_empty() {
         return code.is_none();
     }
-    all[..all.len() - 1].iter().any(|k| {
-        let older = hex::encode(hmac_sha256(k, data));
+    older.iter().map(code_with).any(|c| {
         keys.rekeyed
             .iter()
-            .any(|g| g.backups.iter().any(|b| same(b, &older)))
+            .any(|g| g.backups.iter().any(|b| same(b, &c)))
     })
 }
 

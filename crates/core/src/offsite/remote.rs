@@ -1402,11 +1402,10 @@ impl Vault {
         let mut erasures = erasures_for(&client, &self.keys, &index, &listed)?;
         // And every erasure this vault knows: whatever the server serves, a restore from
         // the vault in use never brings back a client erased here.
-        for r in crate::records::erasure::read_records(&self.conn)? {
-            if !erasures.iter().any(|e| e.id == r.id) {
-                erasures.push(r);
-            }
-        }
+        backup::ledger::merge(
+            &mut erasures,
+            crate::records::erasure::read_records(&self.conn)?,
+        );
         backup::restore_with(
             &file,
             Some(recovery_key),
